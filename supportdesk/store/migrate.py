@@ -1,0 +1,68 @@
+"""Schema revisions: upgrade a store, and refuse to run on one at the wrong revision.
+
+A personal SQLite store is upgraded in place when opened; a shared PostgreSQL store is only
+upgraded by an explicit `supportdesk db upgrade`, so one agent's new version never changes
+the schema under the rest of the team unannounced.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine
+
+from supportdesk.errors import StoreError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
+    """Upgrade to `revision`; returns (revision before, revision after)."""
+    before = current_revision(engine)
+    with engine.begin() as conn:
+        command.upgrade(_config(conn), revision)
+    return before, head_revision() if revision == "head" else revision
+
+
+def check(engine: Engine, *, auto_upgrade: bool) -> None:
+    """Make sure the store is at the code's revision, upgrading it if allowed."""
+    current = current_revision(engine)
+    head = head_revision()
+    if current == head:
+        return
+    known = {rev.revision for rev in ScriptDirectory.from_config(_config()).walk_revisions()}
+    if current is not None and current not in known:
+        raise StoreError(
+            f"this store is at schema revision {current}, made by a newer supportdesk; "
+            "upgrade supportdesk to open it"
+        )
+    if auto_upgrade:
+        upgrade(engine)
+        return
+    state = "has no supportdesk tables" if current is None else f"is at revision {current}"
+    raise StoreError(
+        f"the store {state}, this supportdesk needs {head}: run `supportdesk db upgrade`"
+    )

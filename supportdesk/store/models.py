@@ -1,0 +1,306 @@
+"""The store's tables, as SQLModel classes.
+
+Every timestamp is an aware UTC datetime (see `utcnow`); SQLModel stores it as UTC on both
+backends and refuses naive values, so local time can never leak in. Enumerations are plain strings
+checked by the domain layer, so a new status never needs a table rebuild on SQLite.
+
+Raw RFC 822 bytes and attachment contents live in their own tables so that the hot tables
+(tickets, messages) stay narrow and scans over them stay fast.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Aware UTC now, the one time representation the store uses."""
+    return datetime.now(UTC)
+
+
+class Counter(SQLModel, table=True):
+    """Named monotonic counters (ticket numbers), bumped atomically with UPDATE ... RETURNING."""
+
+    __tablename__ = "counters"
+
+    name: str = Field(primary_key=True, max_length=64)
+    value: int = Field(default=0, sa_type=BigInteger)
+
+
+class Queue(SQLModel, table=True):
+    __tablename__ = "queues"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=100)
+    description: str = Field(default="", sa_type=Text)
+    first_response_minutes: int | None = Field(default=None)
+    is_quarantine: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Agent(SQLModel, table=True):
+    __tablename__ = "agents"
+
+    id: int | None = Field(default=None, primary_key=True)
+    handle: str = Field(index=True, unique=True, max_length=64)
+    name: str = Field(default="", max_length=200)
+    email: str = Field(index=True, unique=True, max_length=320)
+    signature: str = Field(default="", sa_type=Text)
+    active: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class QueueMember(SQLModel, table=True):
+    """Which agents work which queue (round-robin and least-loaded assignment pick from here)."""
+
+    __tablename__ = "queue_members"
+
+    queue_id: int = Field(foreign_key="queues.id", primary_key=True, ondelete="CASCADE")
+    agent_id: int = Field(foreign_key="agents.id", primary_key=True, ondelete="CASCADE")
+
+
+class Organisation(SQLModel, table=True):
+    __tablename__ = "organisations"
+
+    id: int | None = Field(default=None, primary_key=True)
+    domain: str = Field(index=True, unique=True, max_length=255)
+    name: str = Field(default="", max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Customer(SQLModel, table=True):
+    __tablename__ = "customers"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(index=True, unique=True, max_length=320)
+    name: str = Field(default="", max_length=200)
+    organisation_id: int | None = Field(default=None, foreign_key="organisations.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Ticket(SQLModel, table=True):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_updated", "updated_at", "id"),
+        Index("ix_tickets_queue_updated", "queue_id", "updated_at", "id"),
+        Index("ix_tickets_status_updated", "status", "updated_at", "id"),
+        Index("ix_tickets_assignee_updated", "assignee_id", "updated_at", "id"),
+        Index("ix_tickets_queue_status_assignee", "queue_id", "status", "assignee_id"),
+        Index("ix_tickets_requester", "requester_id", "updated_at"),
+        Index("ix_tickets_created", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: int = Field(unique=True, sa_type=BigInteger)
+    subject: str = Field(default="", sa_type=Text)
+    status: str = Field(default="new", max_length=16)
+    priority: str = Field(default="normal", max_length=16)
+    queue_id: int = Field(foreign_key="queues.id")
+    assignee_id: int | None = Field(default=None, foreign_key="agents.id")
+    requester_id: int = Field(foreign_key="customers.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    first_response_at: datetime | None = Field(default=None)
+    solved_at: datetime | None = Field(default=None)
+    closed_at: datetime | None = Field(default=None)
+    merged_into_id: int | None = Field(default=None, foreign_key="tickets.id")
+    related_ticket_id: int | None = Field(default=None, foreign_key="tickets.id")
+    message_count: int = Field(default=0)
+    version: int = Field(default=1)
+
+
+class TicketCC(SQLModel, table=True):
+    """Addresses copied on a ticket: they may reply into it by subject tag."""
+
+    __tablename__ = "ticket_ccs"
+
+    ticket_id: int = Field(foreign_key="tickets.id", primary_key=True, ondelete="CASCADE")
+    email: str = Field(primary_key=True, max_length=320)
+
+
+class Message(SQLModel, table=True):
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index("ix_messages_ticket", "ticket_id", "id"),
+        Index("ix_messages_source", "mailbox", "folder", "uidvalidity", "uid"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="tickets.id")
+    direction: str = Field(default="in", max_length=8)
+    message_id: str = Field(index=True, max_length=998)
+    in_reply_to: str = Field(default="", sa_type=Text)
+    references: str = Field(default="", sa_type=Text)
+    from_name: str = Field(default="", max_length=200)
+    from_address: str = Field(default="", index=True, max_length=320)
+    to_addresses: str = Field(default="", sa_type=Text)
+    cc_addresses: str = Field(default="", sa_type=Text)
+    subject: str = Field(default="", sa_type=Text)
+    sent_at: datetime | None = Field(default=None)
+    received_at: datetime = Field(default_factory=utcnow)
+    body_text: str = Field(default="", sa_type=Text)
+    body_html: str = Field(default="", sa_type=Text)
+    size: int = Field(default=0)
+    sha256: str = Field(default="", index=True, max_length=64)
+    is_auto_reply: bool = Field(default=False)
+    is_bounce: bool = Field(default=False)
+    is_list: bool = Field(default=False)
+    parse_problems: str = Field(default="", sa_type=Text)
+    author_agent_id: int | None = Field(default=None, foreign_key="agents.id")
+    mailbox: str | None = Field(default=None, max_length=200)
+    folder: str | None = Field(default=None, max_length=500)
+    uidvalidity: int | None = Field(default=None, sa_type=BigInteger)
+    uid: int | None = Field(default=None, sa_type=BigInteger)
+
+
+class MessageRaw(SQLModel, table=True):
+    """The exact bytes received, so nothing is lost and a better parser can re-read them."""
+
+    __tablename__ = "message_raw"
+
+    message_id: int = Field(foreign_key="messages.id", primary_key=True, ondelete="CASCADE")
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class AttachmentBlob(SQLModel, table=True):
+    """Attachment contents, stored once per distinct content hash."""
+
+    __tablename__ = "attachment_blobs"
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    size: int = Field(default=0)
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class Attachment(SQLModel, table=True):
+    __tablename__ = "attachments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="messages.id", index=True, ondelete="CASCADE")
+    filename: str = Field(default="", max_length=255)
+    content_type: str = Field(default="application/octet-stream", max_length=255)
+    size: int = Field(default=0)
+    sha256: str = Field(foreign_key="attachment_blobs.sha256", index=True, max_length=64)
+    content_id: str = Field(default="", max_length=998)
+    is_inline: bool = Field(default=False)
+
+
+class Note(SQLModel, table=True):
+    """Internal notes: seen by agents only, never mailed."""
+
+    __tablename__ = "notes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="tickets.id", index=True)
+    author: str = Field(max_length=200)
+    body: str = Field(sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Tag(SQLModel, table=True):
+    __tablename__ = "tags"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=100)
+
+
+class TicketTag(SQLModel, table=True):
+    __tablename__ = "ticket_tags"
+    __table_args__ = (Index("ix_ticket_tags_tag", "tag_id", "ticket_id"),)
+
+    ticket_id: int = Field(foreign_key="tickets.id", primary_key=True, ondelete="CASCADE")
+    tag_id: int = Field(foreign_key="tags.id", primary_key=True, ondelete="CASCADE")
+
+
+class CannedReply(SQLModel, table=True):
+    __tablename__ = "canned_replies"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=100)
+    title: str = Field(default="", max_length=200)
+    body: str = Field(sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Rule(SQLModel, table=True):
+    """A routing / automation rule; its definition is validated TOML text."""
+
+    __tablename__ = "rules"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=200)
+    position: int = Field(index=True)
+    enabled: bool = Field(default=True)
+    trigger: str = Field(max_length=32)
+    definition: str = Field(sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Event(SQLModel, table=True):
+    """One change to one ticket: history, audit log and what undo reads.
+
+    `version` is the ticket's version after this change, so undo can tell whether anything
+    touched the ticket since.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_ticket", "ticket_id", "id"),
+        Index("ix_events_batch", "batch_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int | None = Field(default=None, foreign_key="tickets.id")
+    batch_id: str = Field(max_length=36)
+    actor: str = Field(max_length=200)
+    action: str = Field(max_length=32)
+    old_value: str | None = Field(default=None, sa_type=Text)
+    new_value: str | None = Field(default=None, sa_type=Text)
+    version: int | None = Field(default=None)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class OutboxItem(SQLModel, table=True):
+    """Mail waiting to be sent: written first, sent after, never sent twice."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_state", "state", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="tickets.id", index=True)
+    message_id: int | None = Field(default=None, foreign_key="messages.id")
+    mailbox: str = Field(default="", max_length=200)
+    recipients: str = Field(sa_type=Text)
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    state: str = Field(default="queued", max_length=16)
+    attempts: int = Field(default=0)
+    last_error: str = Field(default="", sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow)
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = Field(default=None)
+
+
+class SyncState(SQLModel, table=True):
+    """Where the last sync of one IMAP folder stopped; committed with the messages it covers."""
+
+    __tablename__ = "sync_state"
+    __table_args__ = (UniqueConstraint("mailbox", "folder", name="uq_sync_state_folder"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    mailbox: str = Field(max_length=200)
+    folder: str = Field(max_length=500)
+    uidvalidity: int = Field(default=0, sa_type=BigInteger)
+    last_uid: int = Field(default=0, sa_type=BigInteger)
+    uidnext: int | None = Field(default=None, sa_type=BigInteger)
+    highestmodseq: int | None = Field(default=None, sa_type=BigInteger)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+STATUSES = ("new", "open", "pending", "on-hold", "solved", "closed")
+PRIORITIES = ("low", "normal", "high", "urgent")

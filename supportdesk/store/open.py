@@ -1,0 +1,42 @@
+"""Open a store by URL, at the right schema revision."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import OperationalError
+
+from supportdesk.errors import StoreError
+from supportdesk.store import migrate
+from supportdesk.store.engine import Store, make_engine
+
+
+def open_store(url: str, *, create: bool = False) -> Store:
+    """Open the store at `url`.
+
+    SQLite stores are created (when `create`) or upgraded in place; PostgreSQL stores must
+    already be at this version's revision (see `supportdesk.store.migrate`).
+    """
+    engine = make_engine(url)
+    is_sqlite = engine.dialect.name == "sqlite"
+    try:
+        if is_sqlite and not create and not _sqlite_file_exists(url):
+            raise StoreError(
+                f"no store at {engine.url.database}: run `supportdesk init` "
+                "(or `supportdesk demo` for a demo store)"
+            )
+        migrate.check(engine, auto_upgrade=is_sqlite or create)
+    except OperationalError as exc:
+        engine.dispose()
+        raise StoreError(f"cannot open the store at {engine.url!r}: {exc.orig}") from None
+    except Exception:
+        engine.dispose()
+        raise
+    return Store(engine=engine, url=url)
+
+
+def _sqlite_file_exists(url: str) -> bool:
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    return database in (None, "", ":memory:") or Path(database).expanduser().exists()
