@@ -1,4 +1,4 @@
-"""Engines and sessions for SQLite and PostgreSQL, configured so several processes can share one store.
+"""Engines and sessions for SQLite and PostgreSQL, set up so several processes share one store.
 
 SQLite gets WAL (readers never block the writer), foreign keys and a busy timeout on every
 connection: sync, console and CLI run at once without "database is locked" reaching a person.
@@ -102,4 +102,3 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
-

@@ -1,0 +1,1 @@
+"""The domain layer: the only code that changes tickets. Knows nothing of Textual or Typer."""

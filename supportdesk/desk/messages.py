@@ -1,0 +1,108 @@
+"""Adding a message to a ticket: the message, its raw bytes and its index entry go in together."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import Session
+
+from supportdesk.desk import events
+from supportdesk.desk.tickets import Change, write_ticket
+from supportdesk.store import search
+from supportdesk.store.models import Message, MessageRaw, Ticket, utcnow
+
+
+@dataclass
+class NewMessage:
+    """What the parser (or the demo, or a reply) knows about one message."""
+
+    raw: bytes
+    message_id: str
+    direction: str = "in"
+    from_name: str = ""
+    from_address: str = ""
+    to_addresses: str = ""
+    cc_addresses: str = ""
+    subject: str = ""
+    sent_at: datetime | None = None
+    body_text: str = ""
+    body_html: str = ""
+    in_reply_to: str = ""
+    references: str = ""
+    is_auto_reply: bool = False
+    is_bounce: bool = False
+    is_list: bool = False
+    parse_problems: list[str] = field(default_factory=list)
+    author_agent_id: int | None = None
+    mailbox: str | None = None
+    folder: str | None = None
+    uidvalidity: int | None = None
+    uid: int | None = None
+
+
+def add_message(session: Session, ticket: Ticket, new: NewMessage, change: Change) -> Message:
+    """Store `new` on `ticket`, bumping the ticket so open views see a change."""
+    if new.direction not in ("in", "out"):
+        raise ValueError(f"direction must be 'in' or 'out', not {new.direction!r}")
+    now = utcnow()
+    message = Message(
+        ticket_id=ticket.id,  # type: ignore[arg-type]
+        direction=new.direction,
+        message_id=new.message_id,
+        in_reply_to=new.in_reply_to,
+        references=new.references,
+        from_name=new.from_name,
+        from_address=new.from_address.lower(),
+        to_addresses=new.to_addresses,
+        cc_addresses=new.cc_addresses,
+        subject=new.subject,
+        sent_at=new.sent_at,
+        received_at=now,
+        body_text=new.body_text,
+        body_html=new.body_html,
+        size=len(new.raw),
+        sha256=hashlib.sha256(new.raw).hexdigest(),
+        is_auto_reply=new.is_auto_reply,
+        is_bounce=new.is_bounce,
+        is_list=new.is_list,
+        parse_problems="\n".join(new.parse_problems),
+        author_agent_id=new.author_agent_id,
+        mailbox=new.mailbox,
+        folder=new.folder,
+        uidvalidity=new.uidvalidity,
+        uid=new.uid,
+    )
+    session.add(message)
+    session.flush()
+    session.add(MessageRaw(message_id=message.id, raw=new.raw))  # type: ignore[arg-type]
+    search.index_documents(
+        session.connection(),
+        [
+            (
+                message.id,  # type: ignore[list-item]
+                search.message_document(
+                    new.subject,
+                    new.body_text,
+                    new.from_name,
+                    new.from_address,
+                    new.to_addresses,
+                    new.cc_addresses,
+                ),
+            )
+        ],
+    )
+    values: dict[str, object] = {"message_count": ticket.message_count + 1}
+    if new.direction == "out" and ticket.first_response_at is None:
+        values["first_response_at"] = now
+    write_ticket(session, ticket, values, ticket.version)
+    events.record(
+        session,
+        ticket,
+        f"message_{new.direction}",
+        actor=change.actor,
+        batch_id=change.batch_id,
+        new=str(message.id),
+    )
+    return message

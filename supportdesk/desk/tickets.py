@@ -1,0 +1,446 @@
+"""Every change to one ticket, each recording its event in the same transaction.
+
+Concurrency is optimistic: each change updates the row only `WHERE version = <the version
+read>` and bumps the version. If another writer got there first the update touches nothing
+and the caller gets a ConflictError instead of silently overwriting the other change. A UI
+that showed a ticket passes the version it showed as `expected_version`, so a change made
+while the agent was reading is caught too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, update
+from sqlmodel import Session, col, select
+
+from supportdesk.desk import directory, events
+from supportdesk.desk.statuses import check_priority, check_status, check_transition
+from supportdesk.errors import ConflictError, NotFoundError, ValidationError
+from supportdesk.store.models import (
+    Agent,
+    Message,
+    Note,
+    Queue,
+    Tag,
+    Ticket,
+    TicketCC,
+    TicketTag,
+    utcnow,
+)
+
+_TAG_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.:/")
+
+
+@dataclass(frozen=True)
+class Change:
+    """Who makes a change and which batch it belongs to."""
+
+    actor: str
+    batch_id: str
+
+    @classmethod
+    def by(cls, actor: str, batch_id: str | None = None) -> Change:
+        return cls(actor=actor, batch_id=batch_id or events.new_batch_id())
+
+
+def next_ticket_numbers(session: Session, count: int = 1) -> range:
+    """Reserve `count` consecutive ticket numbers atomically (safe across processes)."""
+    from sqlalchemy import text
+
+    top = session.exec(  # type: ignore[call-overload]
+        text("UPDATE counters SET value = value + :n WHERE name = 'ticket_number' RETURNING value"),
+        params={"n": count},
+    ).scalar_one()
+    return range(top - count + 1, top + 1)
+
+
+def get_ticket(session: Session, number: int) -> Ticket:
+    ticket = session.exec(select(Ticket).where(Ticket.number == number)).first()
+    if ticket is None:
+        raise NotFoundError(f"no ticket #{number}")
+    return ticket
+
+
+def create_ticket(
+    session: Session,
+    *,
+    subject: str,
+    requester_email: str,
+    requester_name: str = "",
+    queue: str,
+    change: Change,
+    priority: str = "normal",
+    status: str = "new",
+    tags: Iterable[str] = (),
+    assignee: str | None = None,
+) -> Ticket:
+    """Open a ticket; messages are added separately (see desk.messages)."""
+    check_status(status)
+    check_priority(priority)
+    queue_row = directory.get_queue(session, queue)
+    requester = directory.ensure_customer(session, requester_email, requester_name)
+    agent = directory.get_agent(session, assignee) if assignee else None
+    now = utcnow()
+    ticket = Ticket(
+        number=next_ticket_numbers(session)[0],
+        subject=subject.strip(),
+        status=status,
+        priority=priority,
+        queue_id=queue_row.id,  # type: ignore[arg-type]
+        assignee_id=agent.id if agent else None,
+        requester_id=requester.id,  # type: ignore[arg-type]
+        created_at=now,
+        updated_at=now,
+        solved_at=now if status == "solved" else None,
+        closed_at=now if status == "closed" else None,
+    )
+    session.add(ticket)
+    session.flush()
+    events.record(
+        session,
+        ticket,
+        "create",
+        actor=change.actor,
+        batch_id=change.batch_id,
+        new=f"{queue_row.name}/{status}/{priority}",
+    )
+    if agent is not None:
+        events.record(
+            session,
+            ticket,
+            "assign",
+            actor=change.actor,
+            batch_id=change.batch_id,
+            new=agent.handle,
+        )
+    for tag in tags:
+        _add_tag(session, ticket, tag, change)
+    return ticket
+
+
+def write_ticket(
+    session: Session, ticket: Ticket, values: dict[str, Any], read_version: int
+) -> None:
+    """Write `values` only if nobody changed the ticket since `read_version`."""
+    values = {**values, "version": read_version + 1, "updated_at": utcnow()}
+    result = session.execute(
+        update(Ticket)
+        .where(col(Ticket.id) == ticket.id, col(Ticket.version) == read_version)
+        .values(**values)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise ConflictError(
+            f"ticket #{ticket.number} was changed by someone else while you worked on it; "
+            "nothing was overwritten: reload it and try again"
+        )
+    for key, value in values.items():
+        setattr(ticket, key, value)
+
+
+def _load(session: Session, number: int, expected_version: int | None) -> Ticket:
+    ticket = session.exec(
+        select(Ticket).where(Ticket.number == number).execution_options(populate_existing=True)
+    ).first()
+    if ticket is None:
+        raise NotFoundError(f"no ticket #{number}")
+    if expected_version is not None and ticket.version != expected_version:
+        raise ConflictError(
+            f"ticket #{number} changed since you opened it (version {expected_version}, "
+            f"now {ticket.version}); nothing was overwritten: reload it and try again"
+        )
+    return ticket
+
+
+def assign(
+    session: Session,
+    number: int,
+    agent_handle: str | None,
+    change: Change,
+    *,
+    expected_version: int | None = None,
+) -> Ticket:
+    """Assign to an agent, or unassign with None. No change, no event."""
+    ticket = _load(session, number, expected_version)
+    agent = directory.get_agent(session, agent_handle) if agent_handle else None
+    new_id = agent.id if agent else None
+    if ticket.assignee_id == new_id:
+        return ticket
+    old = session.get(Agent, ticket.assignee_id) if ticket.assignee_id else None
+    write_ticket(session, ticket, {"assignee_id": new_id}, ticket.version)
+    events.record(
+        session,
+        ticket,
+        "assign" if agent else "unassign",
+        actor=change.actor,
+        batch_id=change.batch_id,
+        old=old.handle if old else None,
+        new=agent.handle if agent else None,
+    )
+    return ticket
+
+
+def set_status(
+    session: Session,
+    number: int,
+    status: str,
+    change: Change,
+    *,
+    expected_version: int | None = None,
+) -> Ticket:
+    ticket = _load(session, number, expected_version)
+    check_transition(number, ticket.status, status)
+    if ticket.status == status:
+        return ticket
+    values: dict[str, Any] = {"status": status}
+    now = utcnow()
+    if status == "solved":
+        values["solved_at"] = now
+    elif status == "closed":
+        values["closed_at"] = now
+        values["solved_at"] = ticket.solved_at or now
+    else:
+        values["solved_at"] = None
+    old = ticket.status
+    write_ticket(session, ticket, values, ticket.version)
+    events.record(
+        session,
+        ticket,
+        "status",
+        actor=change.actor,
+        batch_id=change.batch_id,
+        old=old,
+        new=status,
+    )
+    return ticket
+
+
+def set_priority(
+    session: Session,
+    number: int,
+    priority: str,
+    change: Change,
+    *,
+    expected_version: int | None = None,
+) -> Ticket:
+    check_priority(priority)
+    ticket = _load(session, number, expected_version)
+    if ticket.priority == priority:
+        return ticket
+    old = ticket.priority
+    write_ticket(session, ticket, {"priority": priority}, ticket.version)
+    events.record(
+        session,
+        ticket,
+        "priority",
+        actor=change.actor,
+        batch_id=change.batch_id,
+        old=old,
+        new=priority,
+    )
+    return ticket
+
+
+def move_queue(
+    session: Session,
+    number: int,
+    queue: str,
+    change: Change,
+    *,
+    expected_version: int | None = None,
+) -> Ticket:
+    ticket = _load(session, number, expected_version)
+    target = directory.get_queue(session, queue)
+    if ticket.queue_id == target.id:
+        return ticket
+    old = session.get(Queue, ticket.queue_id)
+    write_ticket(session, ticket, {"queue_id": target.id}, ticket.version)
+    events.record(
+        session,
+        ticket,
+        "queue",
+        actor=change.actor,
+        batch_id=change.batch_id,
+        old=old.name if old else None,
+        new=target.name,
+    )
+    return ticket
+
+
+def normalise_tag(tag: str) -> str:
+    tag = tag.strip().lower()
+    if not tag or len(tag) > 100 or not set(tag) <= _TAG_CHARS:
+        raise ValidationError(f"tag {tag!r}: use 1-100 lower-case letters, digits or - _ . : /")
+    return tag
+
+
+def _tag_id(session: Session, name: str) -> int:
+    tag = session.exec(select(Tag).where(Tag.name == name)).first()
+    if tag is None:
+        tag = Tag(name=name)
+        session.add(tag)
+        session.flush()
+    return tag.id  # type: ignore[return-value]
+
+
+def _add_tag(session: Session, ticket: Ticket, tag: str, change: Change) -> bool:
+    name = normalise_tag(tag)
+    tag_id = _tag_id(session, name)
+    if session.get(TicketTag, (ticket.id, tag_id)) is not None:
+        return False
+    session.add(TicketTag(ticket_id=ticket.id, tag_id=tag_id))  # type: ignore[arg-type]
+    events.record(session, ticket, "tag", actor=change.actor, batch_id=change.batch_id, new=name)
+    return True
+
+
+def add_tags(
+    session: Session,
+    number: int,
+    tags: Iterable[str],
+    change: Change,
+    *,
+    expected_version: int | None = None,
+) -> Ticket:
+    ticket = _load(session, number, expected_version)
+    present = set(ticket_tags(session, ticket.id))  # type: ignore[arg-type]
+    new = [name for name in dict.fromkeys(normalise_tag(t) for t in tags) if name not in present]
+    if new:
+        write_ticket(session, ticket, {}, ticket.version)
+        for name in new:
+            _add_tag(session, ticket, name, change)
+    return ticket
+
+
+def remove_tags(
+    session: Session,
+    number: int,
+    tags: Iterable[str],
+    change: Change,
+    *,
+    expected_version: int | None = None,
+) -> Ticket:
+    ticket = _load(session, number, expected_version)
+    names = [normalise_tag(t) for t in tags]
+    present = {
+        tag.name: tag.id
+        for tag in session.exec(
+            select(Tag)
+            .join(TicketTag, col(TicketTag.tag_id) == Tag.id)
+            .where(TicketTag.ticket_id == ticket.id, col(Tag.name).in_(names))
+        )
+    }
+    if not present:
+        return ticket
+    write_ticket(session, ticket, {}, ticket.version)
+    for name, tag_id in present.items():
+        session.execute(
+            delete(TicketTag).where(
+                col(TicketTag.ticket_id) == ticket.id, col(TicketTag.tag_id) == tag_id
+            )
+        )
+        events.record(
+            session, ticket, "untag", actor=change.actor, batch_id=change.batch_id, old=name
+        )
+    return ticket
+
+
+def ticket_tags(session: Session, ticket_id: int) -> list[str]:
+    return list(
+        session.exec(
+            select(Tag.name)
+            .join(TicketTag, col(TicketTag.tag_id) == Tag.id)
+            .where(TicketTag.ticket_id == ticket_id)
+            .order_by(Tag.name)
+        )
+    )
+
+
+def add_note(
+    session: Session,
+    number: int,
+    body: str,
+    change: Change,
+    *,
+    expected_version: int | None = None,
+) -> Note:
+    """An internal note: for agents only, never mailed."""
+    if not body.strip():
+        raise ValidationError("a note needs some text")
+    ticket = _load(session, number, expected_version)
+    note = Note(ticket_id=ticket.id, author=change.actor, body=body)  # type: ignore[arg-type]
+    session.add(note)
+    write_ticket(session, ticket, {}, ticket.version)
+    session.flush()
+    events.record(
+        session,
+        ticket,
+        "note",
+        actor=change.actor,
+        batch_id=change.batch_id,
+        new=str(note.id),
+    )
+    return note
+
+
+def merge(
+    session: Session,
+    source_number: int,
+    target_number: int,
+    change: Change,
+) -> Ticket:
+    """Fold `source` into `target`: its messages, notes, tags and CCs move; it is closed.
+
+    The source keeps its number and points at the target, so replies quoting it still land.
+    """
+    if source_number == target_number:
+        raise ValidationError("a ticket cannot be merged into itself")
+    source = _load(session, source_number, None)
+    target = _load(session, target_number, None)
+    if source.merged_into_id is not None:
+        raise ValidationError(f"ticket #{source_number} is already merged")
+    if target.status == "closed":
+        raise ValidationError(f"ticket #{target_number} is closed; merge into an open ticket")
+    moved = session.execute(
+        update(Message).where(col(Message.ticket_id) == source.id).values(ticket_id=target.id)
+    ).rowcount  # type: ignore[attr-defined]
+    session.execute(
+        update(Note).where(col(Note.ticket_id) == source.id).values(ticket_id=target.id)
+    )
+    for name in ticket_tags(session, source.id):  # type: ignore[arg-type]
+        _add_tag(session, target, name, change)
+    for cc in session.exec(select(TicketCC).where(TicketCC.ticket_id == source.id)).all():
+        if session.get(TicketCC, (target.id, cc.email)) is None:
+            session.add(TicketCC(ticket_id=target.id, email=cc.email))  # type: ignore[arg-type]
+    now = utcnow()
+    write_ticket(
+        session,
+        source,
+        {
+            "status": "closed",
+            "closed_at": now,
+            "solved_at": source.solved_at or now,
+            "merged_into_id": target.id,
+            "message_count": 0,
+        },
+        source.version,
+    )
+    write_ticket(session, target, {"message_count": target.message_count + moved}, target.version)
+    events.record(
+        session,
+        source,
+        "merge",
+        actor=change.actor,
+        batch_id=change.batch_id,
+        new=str(target.number),
+    )
+    events.record(
+        session,
+        target,
+        "merged_from",
+        actor=change.actor,
+        batch_id=change.batch_id,
+        new=str(source.number),
+    )
+    return target

@@ -1,0 +1,306 @@
+"""Read models for the faces: ticket lists, queue counts and one ticket with its thread.
+
+Plain frozen dataclasses, built from a few joined queries each, so the CLI and the console
+show the same thing and neither writes SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col
+
+from supportdesk.desk.statuses import ACTIVE
+from supportdesk.desk.tickets import get_ticket, ticket_tags
+from supportdesk.store.models import (
+    Agent,
+    Attachment,
+    Customer,
+    Event,
+    Message,
+    Note,
+    Organisation,
+    Queue,
+    Ticket,
+    TicketCC,
+    utcnow,
+)
+
+RECENTLY_SOLVED = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class TicketRow:
+    number: int
+    subject: str
+    status: str
+    priority: str
+    queue: str
+    assignee: str | None
+    requester_name: str
+    requester_email: str
+    created_at: datetime
+    updated_at: datetime
+    message_count: int
+    version: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _row_select() -> Any:
+    assignee = aliased(Agent)
+    return (
+        select(
+            Ticket.number,
+            Ticket.subject,
+            Ticket.status,
+            Ticket.priority,
+            Queue.name,
+            assignee.handle,
+            Customer.name,
+            Customer.email,
+            Ticket.created_at,
+            Ticket.updated_at,
+            Ticket.message_count,
+            Ticket.version,
+        )
+        .join(Queue, col(Queue.id) == Ticket.queue_id)
+        .join(Customer, col(Customer.id) == Ticket.requester_id)
+        .outerjoin(assignee, assignee.id == Ticket.assignee_id)
+    )
+
+
+def default_order() -> list[Any]:
+    return [col(Ticket.updated_at).desc(), col(Ticket.id).desc()]
+
+
+def list_tickets(
+    session: Session,
+    where: ColumnElement[bool] | None = None,
+    order_by: list[Any] | None = None,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[TicketRow]:
+    """One page of tickets; never loads more than `limit` rows."""
+    stmt = _row_select()
+    if where is not None:
+        stmt = stmt.where(where)
+    stmt = stmt.order_by(*(order_by or default_order())).limit(limit).offset(offset)
+    return [TicketRow(*row) for row in session.execute(stmt)]
+
+
+def count_tickets(session: Session, where: ColumnElement[bool] | None = None) -> int:
+    stmt = select(func.count()).select_from(Ticket)
+    if where is not None:
+        stmt = stmt.where(where)
+    return int(session.execute(stmt).scalar_one())
+
+
+@dataclass(frozen=True)
+class QueueCount:
+    name: str
+    active: int
+    unassigned: int
+
+
+@dataclass(frozen=True)
+class Overview:
+    """The counts a sidebar shows: per queue, and the standard views."""
+
+    queues: list[QueueCount]
+    mine: int
+    unassigned: int
+    all_active: int
+    pending: int
+    recently_solved: int
+    quarantine: int
+    by_status: dict[str, int] = field(default_factory=dict)
+
+
+def overview(session: Session, me: str | None = None, now: datetime | None = None) -> Overview:
+    """Every sidebar count from two grouped scans of a covering index."""
+    now = now or utcnow()
+    me_id = None
+    if me:
+        me_id = session.execute(select(Agent.id).where(Agent.handle == me)).scalar_one_or_none()
+    per_queue = session.execute(
+        select(
+            Ticket.queue_id,
+            Ticket.status,
+            func.count(),
+            func.sum(case((col(Ticket.assignee_id).is_(None), 1), else_=0)),
+            func.sum(case((col(Ticket.assignee_id) == (me_id or -1), 1), else_=0)),
+        ).group_by(Ticket.queue_id, Ticket.status)
+    ).all()
+    queues = {q.id: q for q in session.scalars(select(Queue))}
+    active: dict[int, int] = {}
+    unassigned: dict[int, int] = {}
+    by_status: dict[str, int] = {}
+    mine = 0
+    for queue_id, status, count, unassigned_count, mine_count in per_queue:
+        by_status[status] = by_status.get(status, 0) + count
+        if status in ACTIVE:
+            active[queue_id] = active.get(queue_id, 0) + count
+            unassigned[queue_id] = unassigned.get(queue_id, 0) + int(unassigned_count or 0)
+            mine += int(mine_count or 0)
+    recently_solved = session.execute(
+        select(func.count())
+        .select_from(Ticket)
+        .where(Ticket.status == "solved", col(Ticket.updated_at) >= now - RECENTLY_SOLVED)
+    ).scalar_one()
+    quarantine_ids = {q.id for q in queues.values() if q.is_quarantine}
+    ordered = sorted(queues.values(), key=lambda q: q.name)
+    return Overview(
+        queues=[
+            QueueCount(q.name, active.get(q.id, 0), unassigned.get(q.id, 0))  # type: ignore[arg-type]
+            for q in ordered
+        ],
+        mine=mine,
+        unassigned=sum(unassigned.values()),
+        all_active=sum(active.values()),
+        pending=by_status.get("pending", 0),
+        recently_solved=int(recently_solved),
+        quarantine=sum(active.get(q, 0) for q in quarantine_ids),  # type: ignore[arg-type]
+        by_status=by_status,
+    )
+
+
+@dataclass(frozen=True)
+class AttachmentView:
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    is_inline: bool
+
+
+@dataclass(frozen=True)
+class MessageView:
+    id: int
+    direction: str
+    message_id: str
+    from_name: str
+    from_address: str
+    to: str
+    cc: str
+    subject: str
+    date: datetime
+    body_text: str
+    has_html: bool
+    is_auto_reply: bool
+    is_bounce: bool
+    is_list: bool
+    parse_problems: str
+    attachments: list[AttachmentView]
+
+
+@dataclass(frozen=True)
+class NoteView:
+    id: int
+    author: str
+    body: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class EventView:
+    id: int
+    actor: str
+    action: str
+    old_value: str | None
+    new_value: str | None
+    batch_id: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class TicketDetail:
+    """One ticket with everything the thread view and the customer panel show."""
+
+    row: TicketRow
+    requester_organisation: str | None
+    tags: list[str]
+    ccs: list[str]
+    messages: list[MessageView]
+    notes: list[NoteView]
+    events: list[EventView]
+    other_tickets: list[TicketRow]
+    merged_into: int | None
+    related_to: int | None
+
+
+def ticket_detail(session: Session, number: int, *, other_limit: int = 10) -> TicketDetail:
+    ticket = get_ticket(session, number)
+    row = list_tickets(session, col(Ticket.id) == ticket.id, limit=1)[0]
+    org = session.execute(
+        select(Organisation.name)
+        .join(Customer, col(Customer.organisation_id) == Organisation.id)
+        .where(Customer.id == ticket.requester_id)
+    ).scalar_one_or_none()
+    message_rows = session.execute(
+        select(
+            Message.id, Message.direction, Message.message_id, Message.from_name,
+            Message.from_address, Message.to_addresses, Message.cc_addresses, Message.subject,
+            func.coalesce(Message.sent_at, Message.received_at), Message.body_text,
+            Message.body_html != "", Message.is_auto_reply, Message.is_bounce,
+            Message.is_list, Message.parse_problems,
+        )
+        .where(Message.ticket_id == ticket.id)
+        .order_by(col(Message.id))
+    ).all()
+    attachments: dict[int, list[AttachmentView]] = {}
+    if message_rows:
+        for a in session.scalars(
+            select(Attachment)
+            .where(col(Attachment.message_id).in_([m[0] for m in message_rows]))
+            .order_by(col(Attachment.id))
+        ):
+            attachments.setdefault(a.message_id, []).append(
+                AttachmentView(a.id, a.filename, a.content_type, a.size, a.is_inline)  # type: ignore[arg-type]
+            )
+    messages = [MessageView(*m, attachments=attachments.get(m[0], [])) for m in message_rows]
+    notes = [
+        NoteView(n.id, n.author, n.body, n.created_at)  # type: ignore[arg-type]
+        for n in session.scalars(
+            select(Note).where(Note.ticket_id == ticket.id).order_by(col(Note.id))
+        )
+    ]
+    event_rows = [
+        EventView(e.id, e.actor, e.action, e.old_value, e.new_value, e.batch_id, e.created_at)  # type: ignore[arg-type]
+        for e in session.scalars(
+            select(Event).where(Event.ticket_id == ticket.id).order_by(col(Event.id))
+        )
+    ]
+    others = list_tickets(
+        session,
+        (col(Ticket.requester_id) == ticket.requester_id) & (col(Ticket.id) != ticket.id),
+        limit=other_limit,
+    )
+    ccs = list(
+        session.scalars(
+            select(TicketCC.email).where(TicketCC.ticket_id == ticket.id).order_by(TicketCC.email)
+        )
+    )
+    merged_into = related = None
+    if ticket.merged_into_id:
+        merged_into = session.get(Ticket, ticket.merged_into_id).number  # type: ignore[union-attr]
+    if ticket.related_ticket_id:
+        related = session.get(Ticket, ticket.related_ticket_id).number  # type: ignore[union-attr]
+    return TicketDetail(
+        row=row,
+        requester_organisation=org,
+        tags=ticket_tags(session, ticket.id),  # type: ignore[arg-type]
+        ccs=ccs,
+        messages=messages,
+        notes=notes,
+        events=event_rows,
+        other_tickets=others,
+        merged_into=merged_into,
+        related_to=related,
+    )

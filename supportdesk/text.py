@@ -1,0 +1,50 @@
+"""Make hostile text safe to show: mail content reaches terminals, so it must stay inert.
+
+Subjects, names and bodies can carry ANSI / OSC escape sequences and control characters that
+would recolour, retitle or even rewrite a terminal. Everything shown to a person passes here.
+"""
+
+from __future__ import annotations
+
+import re
+
+# CSI, OSC (ended by BEL or ST), DCS/SOS/PM/APC strings, and single-character escapes.
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
+    r"|\x1b[P^_X][^\x1b]*(?:\x1b\\)?"
+    r"|\x1b[@-Z\\-_]?"
+    r"|\x9b[0-?]*[ -/]*[@-~]"
+    r"|\x9d[^\x07\x9c]*[\x07\x9c]?"
+)
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def inert(value: str, *, keep_newlines: bool = True) -> str:
+    """`value` with escape sequences removed and other control characters made visible.
+
+    Tabs and (if `keep_newlines`) newlines survive; bidi overrides are dropped so a name
+    cannot reverse the text after it.
+    """
+    value = _ESCAPES.sub("", value).replace("\r\n", "\n").replace("\r", "\n")
+    if not keep_newlines:
+        value = value.replace("\n", " ")
+    return _CONTROLS.sub(_visible, value)
+
+
+def _visible(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    if code < 0x20:
+        return chr(0x2400 + code)  # the Unicode "control picture" for the character
+    if code == 0x7F:
+        return "\u2421"
+    return ""
+
+
+def one_line(value: str, width: int | None = None) -> str:
+    """Inert and on one line, optionally cut to `width` characters with an ellipsis."""
+    value = " ".join(inert(value, keep_newlines=False).split())
+    if width is not None and len(value) > width:
+        return value[: max(0, width - 1)] + "…"
+    return value
