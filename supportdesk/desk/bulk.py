@@ -16,10 +16,10 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from supportdesk.desk import directory
+from supportdesk.desk.events import Change
 from supportdesk.desk.statuses import check_priority
-from supportdesk.desk.tickets import Change
 from supportdesk.errors import ValidationError
-from supportdesk.store.models import Agent, Event, Queue, Ticket, utcnow
+from supportdesk.store.models import Agent, Event, Queue, Ticket
 
 CHUNK = 5_000
 
@@ -63,7 +63,7 @@ def set_field(
     source, action = _display(field)
     if field == "assignee_id" and value is None:
         action = "unassign"
-    now = utcnow()
+    now = change.now()
     changed = 0
     differs = column.is_(None) if value is None else (column.is_distinct_from(value))
     for start in range(0, len(ticket_ids), CHUNK):

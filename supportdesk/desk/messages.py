@@ -11,7 +11,7 @@ from sqlmodel import Session
 from supportdesk.desk import events
 from supportdesk.desk.tickets import Change, write_ticket
 from supportdesk.store import search
-from supportdesk.store.models import Message, MessageRaw, Ticket, utcnow
+from supportdesk.store.models import Message, MessageRaw, Ticket
 
 
 @dataclass
@@ -46,7 +46,7 @@ def add_message(session: Session, ticket: Ticket, new: NewMessage, change: Chang
     """Store `new` on `ticket`, bumping the ticket so open views see a change."""
     if new.direction not in ("in", "out"):
         raise ValueError(f"direction must be 'in' or 'out', not {new.direction!r}")
-    now = utcnow()
+    now = change.now()
     message = Message(
         ticket_id=ticket.id,  # type: ignore[arg-type]
         direction=new.direction,
@@ -96,13 +96,12 @@ def add_message(session: Session, ticket: Ticket, new: NewMessage, change: Chang
     values: dict[str, object] = {"message_count": ticket.message_count + 1}
     if new.direction == "out" and ticket.first_response_at is None:
         values["first_response_at"] = now
-    write_ticket(session, ticket, values, ticket.version)
+    write_ticket(session, ticket, values, ticket.version, change)
     events.record(
         session,
         ticket,
         f"message_{new.direction}",
-        actor=change.actor,
-        batch_id=change.batch_id,
+        change,
         new=str(message.id),
     )
     return message

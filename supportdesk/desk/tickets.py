@@ -10,13 +10,13 @@ while the agent was reading is caught too.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 from supportdesk.desk import directory, events
+from supportdesk.desk.events import Change
 from supportdesk.desk.statuses import check_priority, check_status, check_transition
 from supportdesk.errors import ConflictError, NotFoundError, ValidationError
 from supportdesk.store.models import (
@@ -28,22 +28,9 @@ from supportdesk.store.models import (
     Ticket,
     TicketCC,
     TicketTag,
-    utcnow,
 )
 
 _TAG_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.:/")
-
-
-@dataclass(frozen=True)
-class Change:
-    """Who makes a change and which batch it belongs to."""
-
-    actor: str
-    batch_id: str
-
-    @classmethod
-    def by(cls, actor: str, batch_id: str | None = None) -> Change:
-        return cls(actor=actor, batch_id=batch_id or events.new_batch_id())
 
 
 def next_ticket_numbers(session: Session, count: int = 1) -> range:
@@ -83,7 +70,7 @@ def create_ticket(
     queue_row = directory.get_queue(session, queue)
     requester = directory.ensure_customer(session, requester_email, requester_name)
     agent = directory.get_agent(session, assignee) if assignee else None
-    now = utcnow()
+    now = change.now()
     ticket = Ticket(
         number=next_ticket_numbers(session)[0],
         subject=subject.strip(),
@@ -103,8 +90,7 @@ def create_ticket(
         session,
         ticket,
         "create",
-        actor=change.actor,
-        batch_id=change.batch_id,
+        change,
         new=f"{queue_row.name}/{status}/{priority}",
     )
     if agent is not None:
@@ -112,8 +98,7 @@ def create_ticket(
             session,
             ticket,
             "assign",
-            actor=change.actor,
-            batch_id=change.batch_id,
+            change,
             new=agent.handle,
         )
     for tag in tags:
@@ -122,10 +107,14 @@ def create_ticket(
 
 
 def write_ticket(
-    session: Session, ticket: Ticket, values: dict[str, Any], read_version: int
+    session: Session,
+    ticket: Ticket,
+    values: dict[str, Any],
+    read_version: int,
+    change: Change,
 ) -> None:
     """Write `values` only if nobody changed the ticket since `read_version`."""
-    values = {**values, "version": read_version + 1, "updated_at": utcnow()}
+    values = {**values, "version": read_version + 1, "updated_at": change.now()}
     result = session.execute(
         update(Ticket)
         .where(col(Ticket.id) == ticket.id, col(Ticket.version) == read_version)
@@ -169,13 +158,12 @@ def assign(
     if ticket.assignee_id == new_id:
         return ticket
     old = session.get(Agent, ticket.assignee_id) if ticket.assignee_id else None
-    write_ticket(session, ticket, {"assignee_id": new_id}, ticket.version)
+    write_ticket(session, ticket, {"assignee_id": new_id}, ticket.version, change)
     events.record(
         session,
         ticket,
         "assign" if agent else "unassign",
-        actor=change.actor,
-        batch_id=change.batch_id,
+        change,
         old=old.handle if old else None,
         new=agent.handle if agent else None,
     )
@@ -195,7 +183,7 @@ def set_status(
     if ticket.status == status:
         return ticket
     values: dict[str, Any] = {"status": status}
-    now = utcnow()
+    now = change.now()
     if status == "solved":
         values["solved_at"] = now
     elif status == "closed":
@@ -204,13 +192,12 @@ def set_status(
     else:
         values["solved_at"] = None
     old = ticket.status
-    write_ticket(session, ticket, values, ticket.version)
+    write_ticket(session, ticket, values, ticket.version, change)
     events.record(
         session,
         ticket,
         "status",
-        actor=change.actor,
-        batch_id=change.batch_id,
+        change,
         old=old,
         new=status,
     )
@@ -230,13 +217,12 @@ def set_priority(
     if ticket.priority == priority:
         return ticket
     old = ticket.priority
-    write_ticket(session, ticket, {"priority": priority}, ticket.version)
+    write_ticket(session, ticket, {"priority": priority}, ticket.version, change)
     events.record(
         session,
         ticket,
         "priority",
-        actor=change.actor,
-        batch_id=change.batch_id,
+        change,
         old=old,
         new=priority,
     )
@@ -256,13 +242,12 @@ def move_queue(
     if ticket.queue_id == target.id:
         return ticket
     old = session.get(Queue, ticket.queue_id)
-    write_ticket(session, ticket, {"queue_id": target.id}, ticket.version)
+    write_ticket(session, ticket, {"queue_id": target.id}, ticket.version, change)
     events.record(
         session,
         ticket,
         "queue",
-        actor=change.actor,
-        batch_id=change.batch_id,
+        change,
         old=old.name if old else None,
         new=target.name,
     )
@@ -291,7 +276,7 @@ def _add_tag(session: Session, ticket: Ticket, tag: str, change: Change) -> bool
     if session.get(TicketTag, (ticket.id, tag_id)) is not None:
         return False
     session.add(TicketTag(ticket_id=ticket.id, tag_id=tag_id))  # type: ignore[arg-type]
-    events.record(session, ticket, "tag", actor=change.actor, batch_id=change.batch_id, new=name)
+    events.record(session, ticket, "tag", change, new=name)
     return True
 
 
@@ -307,7 +292,7 @@ def add_tags(
     present = set(ticket_tags(session, ticket.id))  # type: ignore[arg-type]
     new = [name for name in dict.fromkeys(normalise_tag(t) for t in tags) if name not in present]
     if new:
-        write_ticket(session, ticket, {}, ticket.version)
+        write_ticket(session, ticket, {}, ticket.version, change)
         for name in new:
             _add_tag(session, ticket, name, change)
     return ticket
@@ -333,16 +318,14 @@ def remove_tags(
     }
     if not present:
         return ticket
-    write_ticket(session, ticket, {}, ticket.version)
+    write_ticket(session, ticket, {}, ticket.version, change)
     for name, tag_id in present.items():
         session.execute(
             delete(TicketTag).where(
                 col(TicketTag.ticket_id) == ticket.id, col(TicketTag.tag_id) == tag_id
             )
         )
-        events.record(
-            session, ticket, "untag", actor=change.actor, batch_id=change.batch_id, old=name
-        )
+        events.record(session, ticket, "untag", change, old=name)
     return ticket
 
 
@@ -371,14 +354,13 @@ def add_note(
     ticket = _load(session, number, expected_version)
     note = Note(ticket_id=ticket.id, author=change.actor, body=body)  # type: ignore[arg-type]
     session.add(note)
-    write_ticket(session, ticket, {}, ticket.version)
+    write_ticket(session, ticket, {}, ticket.version, change)
     session.flush()
     events.record(
         session,
         ticket,
         "note",
-        actor=change.actor,
-        batch_id=change.batch_id,
+        change,
         new=str(note.id),
     )
     return note
@@ -413,7 +395,7 @@ def merge(
     for cc in session.exec(select(TicketCC).where(TicketCC.ticket_id == source.id)).all():
         if session.get(TicketCC, (target.id, cc.email)) is None:
             session.add(TicketCC(ticket_id=target.id, email=cc.email))  # type: ignore[arg-type]
-    now = utcnow()
+    now = change.now()
     write_ticket(
         session,
         source,
@@ -426,21 +408,21 @@ def merge(
         },
         source.version,
     )
-    write_ticket(session, target, {"message_count": target.message_count + moved}, target.version)
+    write_ticket(
+        session, target, {"message_count": target.message_count + moved}, target.version, change
+    )
     events.record(
         session,
         source,
         "merge",
-        actor=change.actor,
-        batch_id=change.batch_id,
+        change,
         new=str(target.number),
     )
     events.record(
         session,
         target,
         "merged_from",
-        actor=change.actor,
-        batch_id=change.batch_id,
+        change,
         new=str(source.number),
     )
     return target
