@@ -390,39 +390,22 @@ def merge(
     session.execute(
         update(Note).where(col(Note.ticket_id) == source.id).values(ticket_id=target.id)
     )
-    for name in ticket_tags(session, source.id):  # type: ignore[arg-type]
-        _add_tag(session, target, name, change)
     for cc in session.exec(select(TicketCC).where(TicketCC.ticket_id == source.id)).all():
         if session.get(TicketCC, (target.id, cc.email)) is None:
             session.add(TicketCC(ticket_id=target.id, email=cc.email))  # type: ignore[arg-type]
     now = change.now()
-    write_ticket(
-        session,
-        source,
-        {
-            "status": "closed",
-            "closed_at": now,
-            "solved_at": source.solved_at or now,
-            "merged_into_id": target.id,
-            "message_count": 0,
-        },
-        source.version,
-    )
-    write_ticket(
-        session, target, {"message_count": target.message_count + moved}, target.version, change
-    )
-    events.record(
-        session,
-        source,
-        "merge",
-        change,
-        new=str(target.number),
-    )
-    events.record(
-        session,
-        target,
-        "merged_from",
-        change,
-        new=str(source.number),
-    )
+    closed = {
+        "status": "closed",
+        "closed_at": now,
+        "solved_at": source.solved_at or now,
+        "merged_into_id": target.id,
+        "message_count": 0,
+    }
+    write_ticket(session, source, closed, source.version, change)
+    events.record(session, source, "merge", change, new=str(target.number))
+    grown = {"message_count": target.message_count + moved}
+    write_ticket(session, target, grown, target.version, change)
+    events.record(session, target, "merged_from", change, new=str(source.number))
+    for name in ticket_tags(session, source.id):  # type: ignore[arg-type]
+        _add_tag(session, target, name, change)
     return target

@@ -1,0 +1,122 @@
+"""Shared fixtures: stores on SQLite and on the machine's PostgreSQL.
+
+PostgreSQL is a real server (127.0.0.1:5432, trust auth, database `test`, or
+$SUPPORTDESK_TEST_PG_URL). Each test run works in its own throwaway schema, dropped at the
+end. If the server cannot be reached the PostgreSQL tests fail: they never skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from supportdesk.store import Store, open_store
+from supportdesk.store.engine import make_engine
+
+PG_BASE_URL = os.environ.get(
+    "SUPPORTDESK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+
+
+def pg_url(schema: str) -> str:
+    return f"{PG_BASE_URL}?options=-csearch_path%3D{schema}"
+
+
+class PgSchemas:
+    """Creates throwaway schemas on the test server and drops them all at the end."""
+
+    def __init__(self) -> None:
+        self.admin = sa.create_engine(PG_BASE_URL, isolation_level="AUTOCOMMIT")
+        self.created: list[str] = []
+        try:
+            with self.admin.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        except sa.exc.OperationalError as exc:
+            pytest.fail(
+                f"PostgreSQL at {PG_BASE_URL} is not reachable ({exc.orig}); the team-store "
+                "tests need it (set SUPPORTDESK_TEST_PG_URL to point elsewhere)",
+                pytrace=False,
+            )
+
+    def new(self) -> str:
+        schema = f"sdtest_{uuid.uuid4().hex[:12]}"
+        with self.admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        self.created.append(schema)
+        return schema
+
+    def drop_all(self) -> None:
+        with self.admin.connect() as conn:
+            for schema in self.created:
+                conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        self.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_schemas() -> Iterator[PgSchemas]:
+    schemas = PgSchemas()
+    yield schemas
+    schemas.drop_all()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite store, copied for each test (migrating per test is slow)."""
+    path = tmp_path_factory.mktemp("template") / "store.db"
+    store = open_store(f"sqlite:///{path}", create=True)
+    with store.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_schemas: PgSchemas) -> str:
+    """One migrated PostgreSQL schema; each test gets it emptied (see `_truncate`)."""
+    schema = pg_schemas.new()
+    open_store(pg_url(schema), create=True).dispose()
+    return schema
+
+
+def _truncate(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        tables = [
+            name
+            for name in sa.inspect(conn).get_table_names()
+            if name not in ("alembic_version", "counters")
+        ]
+        conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+        conn.exec_driver_sql("UPDATE counters SET value = 0")
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_store(sqlite_template: Path, tmp_path: Path) -> Iterator[Store]:
+    path = tmp_path / "store.db"
+    shutil.copyfile(sqlite_template, path)
+    store = open_store(f"sqlite:///{path}")
+    yield store
+    store.dispose()
+
+
+@pytest.fixture
+def pg_store(pg_template: str) -> Iterator[Store]:
+    url = pg_url(pg_template)
+    _truncate(url)
+    store = open_store(url)
+    yield store
+    store.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest) -> Store:
+    """The same test on both backends."""
+    return request.getfixturevalue(f"{request.param.replace('postgresql', 'pg')}_store")
