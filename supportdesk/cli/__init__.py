@@ -1,0 +1,80 @@
+"""The `supportdesk` command line: thin Typer commands over the domain layer.
+
+Heavy imports (the store, Textual) happen inside commands, so `supportdesk --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from typer.core import TyperGroup
+
+from supportdesk.cli import agents, config_cmd, db, queues, tickets
+from supportdesk.cli.context import CliContext
+from supportdesk.cli.output import error
+from supportdesk.errors import SupportdeskError
+
+
+class _Commands(TyperGroup):
+    """The root group: a person's mistake is one line on stderr and a meaningful exit code."""
+
+    def invoke(self, ctx: typer.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except SupportdeskError as exc:
+            error(str(exc))
+            raise typer.Exit(exc.exit_code) from None
+
+
+app = typer.Typer(
+    name="supportdesk",
+    cls=_Commands,
+    help="A keyboard-first terminal help desk.",
+    no_args_is_help=False,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(tickets.app, name="tickets")
+app.add_typer(queues.app, name="queues")
+app.add_typer(agents.app, name="agents")
+app.add_typer(db.app, name="db")
+app.add_typer(config_cmd.app, name="config")
+
+
+@app.callback(invoke_without_command=True)
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            envvar="SUPPORTDESK_CONFIG",
+            help="Config file (default: the platform config dir's supportdesk/config.toml).",
+        ),
+    ] = None,
+) -> None:
+    """A keyboard-first terminal help desk. With no command, opens the console."""
+    ctx.obj = CliContext(config_path=config)
+    ctx.call_on_close(ctx.obj.close)
+    if ctx.invoked_subcommand is None:
+        from supportdesk.cli.overview import show_overview
+
+        show_overview(ctx.obj)
+
+
+from supportdesk.cli import demo as _demo  # noqa: E402
+from supportdesk.cli import init as _init  # noqa: E402
+
+_demo.register(app)
+_init.register(app)
+
+
+def main() -> None:
+    """Entry point of the `supportdesk` script and `python -m supportdesk`."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,78 @@
+"""`supportdesk agents`: the people who work tickets."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from supportdesk.cli.context import CliContext
+from supportdesk.cli.output import cell, console, print_json
+
+app = typer.Typer(help="Agents: list them, add new ones.")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+@app.callback(invoke_without_command=True)
+def _default(ctx: typer.Context) -> None:
+    """Agents: list them, add new ones."""
+    if ctx.invoked_subcommand is None:
+        list_agents(ctx, as_json=False)
+
+
+@app.command("list")
+def list_agents(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """List agents with their active ticket load."""
+    from supportdesk.desk import directory
+
+    cli: CliContext = ctx.obj
+    with cli.store().session() as session:
+        agents = directory.list_agents(session)
+        load = directory.agent_load(session)
+    rows = [
+        {
+            "handle": a.handle,
+            "name": a.name,
+            "email": a.email,
+            "active": a.active,
+            "open_tickets": load.get(a.id, 0),  # type: ignore[arg-type]
+        }
+        for a in agents
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("handle", "name", "email", "open tickets", title="Agents")
+    for row in rows:
+        table.add_row(
+            cell(row["handle"]), cell(row["name"]), cell(row["email"]), str(row["open_tickets"])
+        )
+    console.print(table)
+
+
+@app.command("add")
+def add_agent(
+    ctx: typer.Context,
+    handle: Annotated[str, typer.Argument(help="Short login-like name, e.g. alice.")],
+    email: Annotated[str, typer.Option(help="The agent's email address.")],
+    name: Annotated[str, typer.Option(help="Full name shown to customers.")] = "",
+    queue: Annotated[
+        list[str] | None, typer.Option("--queue", help="A queue this agent works (repeatable).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add an agent."""
+    from supportdesk.desk import directory
+
+    cli: CliContext = ctx.obj
+    with cli.store().session(write=True) as session:
+        agent = directory.add_agent(session, handle, email=email, name=name)
+        for queue_name in queue or []:
+            directory.add_queue_member(session, directory.get_queue(session, queue_name), agent)
+        result = {"handle": agent.handle, "name": agent.name, "email": agent.email}
+    if as_json:
+        print_json(result)
+    else:
+        console.print(f"agent {agent.handle} added")

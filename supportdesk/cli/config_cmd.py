@@ -1,0 +1,136 @@
+"""`supportdesk config`: where the config file is, whether it is valid, what is in effect."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from supportdesk.cli.output import print_json
+from supportdesk.config import Settings, load_settings, redact_url, resolve_config_path
+from supportdesk.errors import ConfigError
+
+if TYPE_CHECKING:
+    from supportdesk.cli.context import CliContext
+
+app = typer.Typer(help="Find, check and show the config file (config.toml).", no_args_is_help=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def _cli(ctx: typer.Context) -> CliContext:
+    return ctx.obj
+
+
+@app.command("path")
+def path_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Print which config file is used, and whether it exists yet."""
+    path, source = resolve_config_path(_cli(ctx).config_path)
+    exists = path.is_file()
+    if as_json:
+        print_json({"path": str(path), "source": source, "exists": exists})
+        return
+    typer.echo(str(path))
+    typer.echo(f"  from: {source}")
+    typer.echo("  exists: yes" if exists else "  exists: no (`supportdesk init` creates it)")
+
+
+@app.command("check")
+def check_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Validate the config file; exit 1 with a one-line error naming the key if it is wrong."""
+    config_path = _cli(ctx).config_path
+    path, source = resolve_config_path(config_path)
+    try:
+        load_settings(config_path)
+    except ConfigError as exc:
+        if not as_json:
+            raise
+        print_json(
+            {
+                "ok": False,
+                "path": str(path),
+                "source": source,
+                "exists": path.exists(),
+                "error": str(exc),
+            }
+        )
+        raise typer.Exit(1) from None
+    exists = path.is_file()
+    if as_json:
+        print_json(
+            {"ok": True, "path": str(path), "source": source, "exists": exists, "error": None}
+        )
+        return
+    typer.echo(f"ok: {path}" if exists else f"ok: {path} (no file: all defaults)")
+
+
+@app.command("show")
+def show_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Print the settings in effect, defaults filled in (database passwords are masked)."""
+    cli = _cli(ctx)
+    path, source = resolve_config_path(cli.config_path)
+    data = effective_settings(cli.settings)
+    if as_json:
+        print_json(
+            {
+                "config": {"path": str(path), "source": source, "exists": path.is_file()},
+                "settings": data,
+            }
+        )
+        return
+    origin = f"from {path}" if path.is_file() else f"all defaults, no file at {path}"
+    typer.echo(f"# effective settings ({origin})")
+    typer.echo(render_toml(data), nl=False)
+
+
+def effective_settings(settings: Settings) -> dict[str, Any]:
+    """Settings as plain data with computed defaults in place and nothing secret in them."""
+    data = settings.model_dump(mode="json")
+    data["database_url"] = redact_url(settings.store_url())
+    return data
+
+
+def render_toml(data: dict[str, Any]) -> str:
+    """TOML text for settings data: unset keys become comments, since TOML has no null."""
+    lines: list[str] = []
+    _render_table(data, (), lines)
+    return "\n".join(lines) + "\n"
+
+
+def _render_table(data: dict[str, Any], prefix: tuple[str, ...], lines: list[str]) -> None:
+    tables = {k: v for k, v in data.items() if isinstance(v, dict)}
+    arrays = {k: v for k, v in data.items() if _is_array_of_tables(v)}
+    for key, value in data.items():
+        if key in tables or key in arrays:
+            continue
+        if value is None:
+            lines.append(f"# {_key(key)} is not set")
+        else:
+            lines.append(f"{_key(key)} = {_value(value)}")
+    for key, value in tables.items():
+        lines.extend(["", f"[{'.'.join(_key(k) for k in (*prefix, key))}]"])
+        _render_table(value, (*prefix, key), lines)
+    for key, items in arrays.items():
+        for item in items:
+            lines.extend(["", f"[[{'.'.join(_key(k) for k in (*prefix, key))}]]"])
+            _render_table(item, (*prefix, key), lines)
+
+
+def _is_array_of_tables(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def _key(key: str) -> str:
+    bare = key and all(c.isascii() and (c.isalnum() or c in "_-") for c in key)
+    return key if bare else json.dumps(key, ensure_ascii=False)
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False)

@@ -1,0 +1,61 @@
+"""`supportdesk db`: schema revisions of the store."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from supportdesk.cli.context import CliContext
+from supportdesk.cli.output import console, print_json
+
+app = typer.Typer(help="The store's schema: upgrade it, see its revision.")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+@app.command("upgrade")
+def upgrade(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Bring the store's schema up to this version of supportdesk (creates it if empty)."""
+    from supportdesk.store import make_engine, migrate
+
+    cli: CliContext = ctx.obj
+    url = cli.settings.store_url()
+    engine = make_engine(url)
+    try:
+        before, after = migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+    if as_json:
+        print_json(
+            {"store": engine.url.render_as_string(hide_password=True), "from": before, "to": after}
+        )
+    elif before == after:
+        console.print(f"store already at revision {after}")
+    else:
+        console.print(f"store upgraded from {before or 'empty'} to {after}")
+
+
+@app.command("status")
+def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Show the store's location and schema revision against this version's."""
+    from supportdesk.store import make_engine, migrate
+
+    cli: CliContext = ctx.obj
+    engine = make_engine(cli.settings.store_url())
+    try:
+        current = migrate.current_revision(engine)
+    finally:
+        engine.dispose()
+    head = migrate.head_revision()
+    data = {
+        "store": engine.url.render_as_string(hide_password=True),
+        "revision": current,
+        "head": head,
+        "up_to_date": current == head,
+    }
+    if as_json:
+        print_json(data)
+    else:
+        state = "up to date" if current == head else "run `supportdesk db upgrade`"
+        console.print(f"{data['store']}: revision {current or 'none'} (head {head}): {state}")

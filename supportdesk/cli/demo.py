@@ -1,0 +1,60 @@
+"""`supportdesk demo`: a realistic demo help desk, built on first run, then opened."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from supportdesk.cli.context import CliContext
+from supportdesk.cli.output import console, print_json
+
+DEMO_AGENT = "alice"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("demo")
+    def demo(
+        ctx: typer.Context,
+        no_console: Annotated[
+            bool, typer.Option("--no-console", help="Only build the demo store and say where.")
+        ] = False,
+        rebuild: Annotated[
+            bool, typer.Option("--rebuild", help="Throw the demo store away and build it anew.")
+        ] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    ) -> None:
+        """Open supportdesk on a demo store (built on first run; your own store is untouched)."""
+        from supportdesk.desk.demo import build_demo, demo_is_built
+        from supportdesk.paths import demo_store_path
+        from supportdesk.store import open_store
+        from supportdesk.store.engine import sqlite_url
+
+        cli: CliContext = ctx.obj
+        path = demo_store_path()
+        if rebuild:
+            for suffix in ("", "-wal", "-shm"):
+                path.with_name(path.name + suffix).unlink(missing_ok=True)
+        store = open_store(sqlite_url(path), create=True)
+        try:
+            built = None
+            if not demo_is_built(store):
+                if not as_json:
+                    console.print(f"building the demo store at {path} …")
+                built = build_demo(store)
+            if as_json:
+                print_json(
+                    {
+                        "store": str(path),
+                        "built_now": built is not None,
+                        "summary": built.__dict__ if built else None,
+                    }
+                )
+            elif no_console:
+                console.print(f"demo store ready at {path}")
+            else:
+                from supportdesk.cli.overview import print_overview
+
+                print_overview(store, cli.settings.agent or DEMO_AGENT)
+        finally:
+            store.dispose()

@@ -1,0 +1,40 @@
+"""What `supportdesk` shows with no command until the console lands: queues and newest tickets."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from supportdesk.cli.context import CliContext
+from supportdesk.cli.output import cell, console
+from supportdesk.store import Store
+
+
+def print_overview(store: Store, me: str | None, *, newest: int = 15) -> None:
+    from supportdesk.cli.tickets import rows_table
+    from supportdesk.desk import views
+    from supportdesk.store.models import utcnow
+
+    now = utcnow()
+    with store.session() as session:
+        overview = views.overview(session, me=me, now=now)
+        rows = views.list_tickets(session, limit=newest)
+    views_table = Table("view", "tickets", title="Views")
+    for label, count in (
+        ("My tickets", overview.mine if me else None),
+        ("Unassigned", overview.unassigned),
+        ("All open", overview.all_active),
+        ("Pending", overview.pending),
+        ("Recently solved", overview.recently_solved),
+        ("Quarantine", overview.quarantine),
+    ):
+        views_table.add_row(label, "-" if count is None else str(count))
+    queues = Table("queue", "active", "unassigned", title="Queues")
+    for q in overview.queues:
+        queues.add_row(cell(q.name), str(q.active), str(q.unassigned))
+    console.print(views_table)
+    console.print(queues)
+    console.print(rows_table(rows, now, title="Newest tickets"))
+
+
+def show_overview(cli: CliContext) -> None:
+    print_overview(cli.store(), cli.settings.agent)

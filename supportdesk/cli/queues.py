@@ -1,0 +1,59 @@
+"""`supportdesk queues`: the queues and their live counts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from supportdesk.cli.context import CliContext
+from supportdesk.cli.output import cell, console, print_json
+
+app = typer.Typer(help="Queues: list them with their counts, add new ones.", no_args_is_help=False)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+@app.callback(invoke_without_command=True)
+def _default(ctx: typer.Context) -> None:
+    """Queues: list them with their counts, add new ones."""
+    if ctx.invoked_subcommand is None:
+        list_queues(ctx, as_json=False)
+
+
+@app.command("list")
+def list_queues(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """List queues with active and unassigned ticket counts."""
+    from supportdesk.desk import views
+
+    cli: CliContext = ctx.obj
+    with cli.store().session() as session:
+        overview = views.overview(session, me=cli.settings.agent)
+    if as_json:
+        print_json([q.__dict__ for q in overview.queues])
+        return
+    table = Table("queue", "active", "unassigned", title="Queues")
+    for q in overview.queues:
+        table.add_row(cell(q.name), str(q.active), str(q.unassigned))
+    console.print(table)
+
+
+@app.command("add")
+def add_queue(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Queue name: lower-case letters, digits, . _ -")],
+    description: Annotated[str, typer.Option(help="What belongs in this queue.")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Add a queue (or leave an existing one as it is)."""
+    from supportdesk.desk import directory
+
+    cli: CliContext = ctx.obj
+    with cli.store().session(write=True) as session:
+        queue = directory.ensure_queue(session, name, description=description)
+        result = {"id": queue.id, "name": queue.name, "description": queue.description}
+    if as_json:
+        print_json(result)
+    else:
+        console.print(f"queue {queue.name} ready")

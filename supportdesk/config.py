@@ -1,0 +1,607 @@
+"""config.toml: one strictly validated settings model, and errors a person can act on.
+
+A misspelt key that is silently ignored costs an afternoon, so every table forbids unknown
+keys, nothing is coerced from one type to another, and every problem becomes one line that
+names the file, the dotted key and what was expected.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import os
+import re
+import shlex
+import tomllib
+import types
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from urllib.parse import urlsplit, urlunsplit
+
+import annotated_types
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic import ValidationError as PydanticValidationError
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
+
+from supportdesk.errors import ConfigError, NotFoundError
+from supportdesk.paths import default_config_path, default_store_path
+
+CONFIG_ENV = "SUPPORTDESK_CONFIG"
+EXPLICIT_SOURCE = "--config/$SUPPORTDESK_CONFIG"
+DEFAULT_SOURCE = "default"
+DATABASE_URL_PREFIXES = ("sqlite:///", "postgresql://", "postgresql+psycopg://")
+
+_MAILBOX_NAME = re.compile(r"[a-z0-9_-]+")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+# The same shapes the domain layer accepts (supportdesk.desk.directory), checked here so a
+# typo is caught by `config check` instead of at the first sync.
+_HANDLE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+_QUEUE = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
+
+
+class _Problem(ValueError):
+    """A validator's complaint, already worded for a person.
+
+    `at` extends the key the error is reported under, so a check made on a whole mailbox can
+    still point at the one key that is wrong.
+    """
+
+    def __init__(self, message: str, *, at: tuple[str | int, ...] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.at = at
+
+
+def _non_empty(value: str) -> str:
+    if not value.strip():
+        raise _Problem("expected a non-empty string")
+    return value
+
+
+def _command(value: str) -> str:
+    try:
+        words = shlex.split(value)
+    except ValueError as exc:
+        raise _Problem(f"cannot be split into words: {exc}") from None
+    if not words:
+        raise _Problem("expected a command, got an empty string")
+    return value
+
+
+NonEmptyStr = Annotated[str, AfterValidator(_non_empty)]
+Command = Annotated[str, AfterValidator(_command)]
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, use_attribute_docstrings=True)
+
+
+class BulkSettings(_Table):
+    """Safety limits for bulk commands run from a shell."""
+
+    confirm_above: int = Field(default=50, ge=0)
+    """Bulk commands ask before touching more tickets than this, unless --yes is given."""
+
+
+class SyncSettings(_Table):
+    """How mail is fetched from IMAP."""
+
+    max_message_bytes: int = Field(default=26_214_400, gt=0)
+    """Messages larger than this are recorded but not downloaded, so one huge mail cannot
+    stall a sync."""
+
+    batch_size: int = Field(default=100, ge=1, le=1000)
+    """Messages fetched per IMAP FETCH; each batch commits together with the sync position."""
+
+    poll_seconds: int = Field(default=60, ge=5)
+    """Seconds between polls in `sync --watch` for servers without IDLE."""
+
+    idle_refresh_minutes: int = Field(default=9, ge=1, le=29)
+    """IDLE is re-issued after this many minutes: servers may drop it after 29 (RFC 2177)."""
+
+
+class SavedSearch(_Table):
+    """A named query, shown beside the queues in the console."""
+
+    name: NonEmptyStr
+    """The label shown in the console; unique."""
+
+    query: NonEmptyStr
+    """A query in the supportdesk query language, as typed in the search box."""
+
+
+class Mailbox(_Table):
+    """One IMAP account that supportdesk pulls support mail from."""
+
+    name: str
+    """Short unique id used on the command line (`sync support`) and in the keyring."""
+
+    address: str
+    """The support address people write to; also the default login name."""
+
+    imap_host: str
+    """The IMAP server's host name or IP address."""
+
+    imap_port: int = Field(ge=1, le=65535)
+    """Defaults to 993 with security = "tls", 143 otherwise."""
+
+    security: Literal["tls", "starttls", "none"] = "tls"
+    """Transport security: "tls" (implicit TLS), "starttls", or "none" (loopback hosts only)."""
+
+    username: NonEmptyStr
+    """The IMAP login name; defaults to `address`."""
+
+    folders: list[str] = Field(default_factory=lambda: ["INBOX"])
+    """Folders to import from."""
+
+    default_queue: str | None = None
+    """The queue new tickets from this mailbox land in when no rule routes them."""
+
+    auth: Literal["password", "oauth2"] = "password"
+    """How to log in: "password" (keyring or password_command) or "oauth2" (token_command)."""
+
+    password_command: Command | None = None
+    """A command printing the password, for machines without a keyring; run without a shell."""
+
+    token_command: Command | None = None
+    """A command printing a fresh OAuth2 access token; required when auth = "oauth2"."""
+
+    after_import: Literal["leave", "mark-seen", "move"] = "leave"
+    """What to do with a message on the server once imported; "leave" keeps \\Seen untouched."""
+
+    move_to: NonEmptyStr | None = None
+    """The folder imported messages are moved to; required when after_import = "move"."""
+
+    ca_file: Path | None = Field(default=None, strict=False)
+    """A CA bundle to trust for a self-signed server; certificates are always verified."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_and_no_passwords(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        for key in data:
+            if "password" in key.lower() and key != "password_command":
+                name = data.get("name")
+                login = name if isinstance(name, str) and name else "NAME"
+                raise _Problem(
+                    "passwords never go in config: use "
+                    f"`supportdesk mailbox login {login}` (keyring) or password_command",
+                    at=(key,),
+                )
+        data = dict(data)
+        data.setdefault("imap_port", 993 if data.get("security", "tls") == "tls" else 143)
+        if "username" not in data and isinstance(data.get("address"), str):
+            data["username"] = data["address"]
+        return data
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not _MAILBOX_NAME.fullmatch(value):
+            raise _Problem(f"expected lowercase letters, digits, '-' or '_'; got {value!r}")
+        return value
+
+    @field_validator("address")
+    @classmethod
+    def _check_address(cls, value: str) -> str:
+        if not _EMAIL.fullmatch(value):
+            raise _Problem(f"expected an email address; got {value!r}")
+        return value
+
+    @field_validator("imap_host")
+    @classmethod
+    def _check_host(cls, value: str) -> str:
+        if not value or any(c.isspace() for c in value) or "/" in value:
+            raise _Problem(f"expected a host name or IP address (not a URL); got {value!r}")
+        return value
+
+    @field_validator("default_queue")
+    @classmethod
+    def _check_queue(cls, value: str | None) -> str | None:
+        if value is not None and not _QUEUE.fullmatch(value):
+            raise _Problem(
+                f"expected a queue name (lower-case letters, digits, '.', '_', '-'); got {value!r}"
+            )
+        return value
+
+    @field_validator("folders")
+    @classmethod
+    def _check_folders(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise _Problem('expected at least one folder, e.g. ["INBOX"]')
+        seen: set[str] = set()
+        for index, folder in enumerate(value):
+            if not folder.strip():
+                raise _Problem("expected a folder name, got an empty string", at=(index,))
+            if folder in seen:
+                raise _Problem(f"folder {folder!r} is listed twice", at=(index,))
+            seen.add(folder)
+        return value
+
+    @field_validator("ca_file")
+    @classmethod
+    def _check_ca_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        path = value.expanduser()
+        if not path.is_absolute():
+            base = (info.context or {}).get("config_dir")
+            path = (Path(base) if base else Path.cwd()) / path
+        if not path.is_file():
+            raise _Problem(f"no such file: {path}")
+        return path
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> Mailbox:
+        if self.security == "none" and not is_loopback(self.imap_host):
+            raise _Problem(
+                '"none" sends the login in clear text, so it is only allowed for a '
+                f"loopback imap_host (127.0.0.0/8, ::1, localhost); got {self.imap_host!r}",
+                at=("security",),
+            )
+        if self.auth == "oauth2" and self.token_command is None:
+            raise _Problem('required when auth = "oauth2"', at=("token_command",))
+        if self.auth != "oauth2" and self.token_command is not None:
+            raise _Problem('only used when auth = "oauth2"', at=("token_command",))
+        if self.auth == "oauth2" and self.password_command is not None:
+            raise _Problem('not used when auth = "oauth2"', at=("password_command",))
+        if self.after_import == "move" and self.move_to is None:
+            raise _Problem('required when after_import = "move"', at=("move_to",))
+        if self.after_import != "move" and self.move_to is not None:
+            raise _Problem('only used when after_import = "move"', at=("move_to",))
+        return self
+
+
+class Settings(_Table):
+    """Everything config.toml can say. Every key is optional; the defaults make a working desk."""
+
+    database_url: str | None = None
+    """sqlite:///PATH or postgresql://…; defaults to a SQLite file in the platform data dir."""
+
+    agent: str | None = None
+    """The handle of the agent using this machine: who `me` is in queries and who acts."""
+
+    theme: NonEmptyStr = "dark"
+    """A built-in theme name, or the name of a file in the user themes directory."""
+
+    bulk: BulkSettings = Field(default_factory=BulkSettings)
+    """Safety limits for bulk commands."""
+
+    sync: SyncSettings = Field(default_factory=SyncSettings)
+    """IMAP sync tuning."""
+
+    keymap: dict[str, str] = Field(default_factory=dict)
+    """Binding id -> comma-separated keys, e.g. "ctrl+a,a"; the help screen lists the ids."""
+
+    saved_searches: list[SavedSearch] = Field(default_factory=list)
+    """Named queries shown in the console."""
+
+    mailboxes: list[Mailbox] = Field(default_factory=list)
+    """IMAP accounts to pull support mail from."""
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(DATABASE_URL_PREFIXES):
+            expected = ", ".join(DATABASE_URL_PREFIXES)
+            raise _Problem(
+                f"expected a URL starting with one of {expected}; got {redact_url(value)!r}"
+            )
+        return value
+
+    @field_validator("agent")
+    @classmethod
+    def _check_agent(cls, value: str | None) -> str | None:
+        if value is not None and not _HANDLE.fullmatch(value):
+            raise _Problem(
+                "expected an agent handle (lower-case letters, digits, '.', '_', '-'; "
+                f"at most 64); got {value!r}"
+            )
+        return value
+
+    @field_validator("keymap")
+    @classmethod
+    def _check_keymap(cls, value: dict[str, str]) -> dict[str, str]:
+        for binding, keys in value.items():
+            if not binding.strip():
+                raise _Problem("a binding id cannot be empty")
+            if not keys.strip() or any(not key.strip() for key in keys.split(",")):
+                raise _Problem(
+                    f'expected comma-separated keys like "ctrl+a,a"; got {keys!r}', at=(binding,)
+                )
+        return value
+
+    @field_validator("saved_searches", "mailboxes")
+    @classmethod
+    def _check_unique_names(
+        cls, value: list[SavedSearch] | list[Mailbox]
+    ) -> list[SavedSearch] | list[Mailbox]:
+        first: dict[str, int] = {}
+        for index, item in enumerate(value):
+            if item.name in first:
+                raise _Problem(
+                    f"name {item.name!r} is already used by entry [{first[item.name]}]",
+                    at=(index, "name"),
+                )
+            first[item.name] = index
+        return value
+
+    def store_url(self) -> str:
+        """The store's URL, with the platform default filled in and a leading ~ expanded."""
+        if self.database_url is None:
+            return f"sqlite:///{default_store_path()}"
+        prefix = "sqlite:///"
+        rest = self.database_url.removeprefix(prefix)
+        if self.database_url.startswith(prefix) and rest.startswith("~"):
+            return f"{prefix}{Path(rest).expanduser()}"
+        return self.database_url
+
+    def mailbox(self, name: str) -> Mailbox:
+        """The mailbox called `name`; a clear error listing the configured ones otherwise."""
+        for mailbox in self.mailboxes:
+            if mailbox.name == name:
+                return mailbox
+        known = ", ".join(m.name for m in self.mailboxes) or "none configured"
+        raise NotFoundError(f"no mailbox named {name!r} in config (known: {known})")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` names this machine, where clear-text IMAP cannot be overheard."""
+    host = host.strip().strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def redact_url(url: str) -> str:
+    """`url` with any password replaced, so database URLs can be printed and logged."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        host = parts.netloc.rpartition("@")[2]
+        return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+    except ValueError:
+        return "<unparseable URL>"
+
+
+def resolve_config_path(path: Path | None = None) -> tuple[Path, str]:
+    """The config file to read and where that choice came from.
+
+    The CLI already folds $SUPPORTDESK_CONFIG into `path`; reading it here as well keeps
+    library callers (and the console started on its own) consistent with the CLI.
+    """
+    if path is None and os.environ.get(CONFIG_ENV):
+        path = Path(os.environ[CONFIG_ENV])
+    if path is not None:
+        return path.expanduser(), EXPLICIT_SOURCE
+    return default_config_path(), DEFAULT_SOURCE
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """The validated settings, from an explicit file, else the default file, else defaults.
+
+    An explicitly named file must exist; a missing default file just means "all defaults".
+    """
+    resolved, source = resolve_config_path(path)
+    if not resolved.exists():
+        if source == DEFAULT_SOURCE:
+            return Settings()
+        raise ConfigError(f"{resolved}: no such config file (named by {source})")
+    try:
+        raw = resolved.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{resolved}: cannot read: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{resolved}: not UTF-8 text (byte {exc.start})") from None
+    return parse_settings(text, resolved)
+
+
+def parse_settings(text: str, path: Path) -> Settings:
+    """Settings from TOML `text`; `path` names the file in errors and anchors relative paths."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {_toml_problem(str(exc))}") from None
+    try:
+        return Settings.model_validate(data, context={"config_dir": path.parent})
+    except PydanticValidationError as exc:
+        # A misspelt key also makes the real key "missing"; the misspelling is the useful half.
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        line = f"{path}: {_describe(errors[0])}"
+        if len(errors) > 1:
+            more = len(errors) - 1
+            line += f" (and {more} more problem{'s' if more > 1 else ''})"
+        raise ConfigError(line) from None
+
+
+def _toml_problem(message: str) -> str:
+    match = re.fullmatch(r"(.*) \(at line (\d+), column (\d+)\)", message, re.DOTALL)
+    if match:
+        reason, line, column = match.groups()
+        return f"line {line}, column {column}: invalid TOML: {reason}"
+    match = re.fullmatch(r"(.*) \(at end of document\)", message, re.DOTALL)
+    if match:
+        return f"end of file: invalid TOML: {match.group(1)}"
+    return f"invalid TOML: {message}"
+
+
+_EXPECTED_TYPE = {
+    "string_type": "a string",
+    "int_type": "an integer",
+    "bool_type": "true or false",
+    "float_type": "a number",
+    "list_type": "an array",
+    "dict_type": "a table",
+    "model_type": "a table",
+    "model_attributes_type": "a table",
+    "path_type": "a path (a string)",
+}
+
+
+def _describe(error: ErrorDetails) -> str:
+    loc: tuple[str | int, ...] = tuple(p for p in error["loc"] if p != "[key]")
+    kind = error["type"]
+    value = error.get("input")
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, _Problem):
+        return f"{_dotted(loc + cause.at)}: {cause.message}"
+    if kind == "extra_forbidden":
+        return f"{_dotted(loc)}: {_unknown_key(loc)}"
+    if kind == "missing":
+        return f"{_dotted(loc)}: required key is missing"
+    if kind in _EXPECTED_TYPE:
+        expected = _EXPECTED_TYPE[kind]
+        field = _field_at(loc)
+        if field is not None and len(loc) == 1 and kind in ("model_type", "list_type"):
+            if _is_model(field.annotation):
+                expected = f"a table ([{loc[0]}])"
+            elif _is_model(_element(field.annotation)):
+                expected = f"an array of tables ([[{loc[0]}]])"
+        return f"{_dotted(loc)}: expected {expected}; got {_show(value)} ({_toml_type(value)})"
+    if kind == "literal_error":
+        choices = ", ".join(str(c) for c in _literal_choices(loc))
+        return f"{_dotted(loc)}: expected one of {choices}; got {_show(value)}"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        return f"{_dotted(loc)}: expected {_bounds(loc)}; got {_show(value)}"
+    return f"{_dotted(loc)}: {error['msg']}"
+
+
+def _dotted(loc: tuple[str | int, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            key = part if _BARE_KEY.fullmatch(part) else f'"{part}"'
+            text += f".{key}" if text else key
+    return text or "(top level)"
+
+
+def _unknown_key(loc: tuple[str | int, ...]) -> str:
+    key = str(loc[-1])
+    parent = _model_at(loc[:-1])
+    known = list(parent.model_fields) if parent is not None else []
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    if close:
+        return f"unknown key (did you mean {close[0]!r}?)"
+    if known:
+        return f"unknown key (known keys: {', '.join(known)})"
+    return "unknown key"
+
+
+def _strip_optional(annotation: Any) -> Any:
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    if get_origin(annotation) is Annotated:
+        return _strip_optional(get_args(annotation)[0])
+    return annotation
+
+
+def _is_model(annotation: Any) -> bool:
+    annotation = _strip_optional(annotation)
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _element(annotation: Any) -> Any:
+    annotation = _strip_optional(annotation)
+    args = get_args(annotation)
+    if get_origin(annotation) is list and args:
+        return _strip_optional(args[0])
+    if get_origin(annotation) is dict and len(args) == 2:
+        return _strip_optional(args[1])
+    return None
+
+
+def _walk(loc: tuple[str | int, ...]) -> tuple[Any, FieldInfo | None]:
+    """The annotation at `loc` in the Settings tree, and the field that holds it."""
+    annotation: Any = Settings
+    field: FieldInfo | None = None
+    for part in loc:
+        if _is_model(annotation) and isinstance(part, str):
+            model = _strip_optional(annotation)
+            field = model.model_fields.get(part)
+            if field is None:
+                return None, None
+            annotation = _strip_optional(field.annotation)
+        else:
+            annotation = _element(annotation)
+            if annotation is None:
+                return None, None
+    return annotation, field
+
+
+def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
+    annotation, _ = _walk(loc)
+    return _strip_optional(annotation) if _is_model(annotation) else None
+
+
+def _field_at(loc: tuple[str | int, ...]) -> FieldInfo | None:
+    return _walk(loc)[1]
+
+
+def _literal_choices(loc: tuple[str | int, ...]) -> list[Any]:
+    annotation, _ = _walk(loc)
+    return list(get_args(annotation)) if get_origin(annotation) is Literal else []
+
+
+def _bounds(loc: tuple[str | int, ...]) -> str:
+    field = _field_at(loc)
+    low = high = None
+    low_strict = high_strict = False
+    for item in field.metadata if field is not None else []:
+        if isinstance(item, annotated_types.Ge):
+            low = item.ge
+        elif isinstance(item, annotated_types.Gt):
+            low, low_strict = item.gt, True
+        elif isinstance(item, annotated_types.Le):
+            high = item.le
+        elif isinstance(item, annotated_types.Lt):
+            high, high_strict = item.lt, True
+    if low is not None and high is not None and not (low_strict or high_strict):
+        return f"an integer from {low} to {high}"
+    parts = []
+    if low is not None:
+        parts.append(f"{'>' if low_strict else '>='} {low}")
+    if high is not None:
+        parts.append(f"{'<' if high_strict else '<='} {high}")
+    return "an integer " + " and ".join(parts)
+
+
+def _show(value: Any) -> str:
+    text = ("true" if value else "false") if isinstance(value, bool) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _toml_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return f"a {type(value).__name__}"

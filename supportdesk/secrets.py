@@ -1,0 +1,170 @@
+"""Mailbox credentials: from the keyring, or from a command for machines without one.
+
+Secrets never touch config.toml, the store or a log line. The commands' output is the secret,
+so no error message here ever quotes it, not even the part on stderr: errors name the mailbox
+and what went wrong, and the person can run the command by hand to see the rest.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+
+import keyring
+import keyring.backends.fail
+from keyring.errors import PasswordDeleteError
+
+from supportdesk.config import Mailbox
+from supportdesk.errors import SecretError
+
+KEYRING_SERVICE = "supportdesk"
+COMMAND_TIMEOUT_SECONDS = 30.0
+
+
+def keyring_username(mailbox_name: str) -> str:
+    """The keyring entry for a mailbox, namespaced so other secrets can join later."""
+    return f"mailbox:{mailbox_name}"
+
+
+def mailbox_password(mailbox: Mailbox) -> str:
+    """The IMAP password: from `password_command` when set, else from the keyring."""
+    if mailbox.password_command is not None:
+        return run_secret_command(
+            mailbox.password_command, mailbox=mailbox.name, key="password_command"
+        )
+    _require_real_keyring(mailbox.name)
+    try:
+        password = keyring.get_password(KEYRING_SERVICE, keyring_username(mailbox.name))
+    except Exception as exc:
+        raise SecretError(
+            f"mailbox {mailbox.name!r}: the keyring failed ({_one_line(exc)}); "
+            "unlock it, or set password_command for this mailbox in config.toml"
+        ) from None
+    if not password:
+        raise SecretError(
+            f"mailbox {mailbox.name!r}: no password stored; run "
+            f"`supportdesk mailbox login {mailbox.name}` (or set password_command)"
+        )
+    return password
+
+
+def store_mailbox_password(mailbox_name: str, password: str) -> None:
+    """Save the password in the keyring, and read it back: some backends drop writes silently."""
+    _require_real_keyring(mailbox_name)
+    username = keyring_username(mailbox_name)
+    try:
+        keyring.set_password(KEYRING_SERVICE, username, password)
+        stored = keyring.get_password(KEYRING_SERVICE, username)
+    except Exception as exc:
+        reason = _one_line(exc).replace(password, "***") if password else _one_line(exc)
+        raise SecretError(
+            f"mailbox {mailbox_name!r}: the keyring refused the password "
+            f"({reason}); set password_command instead"
+        ) from None
+    if stored != password:
+        raise SecretError(
+            f"mailbox {mailbox_name!r}: the keyring did not keep the password; "
+            "set password_command instead"
+        )
+
+
+def delete_mailbox_password(mailbox_name: str) -> bool:
+    """Forget a stored password; False when there was none."""
+    _require_real_keyring(mailbox_name)
+    try:
+        keyring.delete_password(KEYRING_SERVICE, keyring_username(mailbox_name))
+    except PasswordDeleteError:
+        return False
+    except Exception as exc:
+        raise SecretError(
+            f"mailbox {mailbox_name!r}: the keyring failed ({_one_line(exc)})"
+        ) from None
+    return True
+
+
+def oauth2_token(mailbox: Mailbox) -> str:
+    """A fresh OAuth2 access token from the mailbox's `token_command`."""
+    if mailbox.token_command is None:
+        raise SecretError(
+            f'mailbox {mailbox.name!r}: auth = "oauth2" needs token_command in config.toml'
+        )
+    return run_secret_command(mailbox.token_command, mailbox=mailbox.name, key="token_command")
+
+
+def run_secret_command(command: str, *, mailbox: str, key: str) -> str:
+    """Run a password or token command; what it prints, minus the final newline, is the secret.
+
+    No shell (the string is split like a shell would, but nothing is interpreted), no stdin (a
+    prompt would hang a sync), a time limit, and its own process group so a timeout also
+    stops whatever it started.
+    """
+    where = f"mailbox {mailbox!r}: {key}"
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise SecretError(f"{where} cannot be split into words: {exc}") from None
+    if not argv:
+        raise SecretError(f"{where} is empty")
+    try:
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=hasattr(os, "killpg"),
+        )
+    except FileNotFoundError:
+        raise SecretError(f"{where}: program {argv[0]!r} not found") from None
+    except OSError as exc:
+        raise SecretError(f"{where}: cannot run {argv[0]!r}: {exc.strerror or exc}") from None
+    with process:
+        try:
+            stdout, _stderr = process.communicate(timeout=COMMAND_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            _kill_group(process)
+            raise SecretError(
+                f"{where} did not finish within {COMMAND_TIMEOUT_SECONDS:g} s "
+                "(is it waiting for input?)"
+            ) from None
+    if process.returncode != 0:
+        if process.returncode < 0:
+            status = f"was killed by signal {-process.returncode}"
+        else:
+            status = f"exited with status {process.returncode}"
+        raise SecretError(f"{where} {status}; run it by hand to see why (its output is not shown)")
+    try:
+        text = stdout.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SecretError(f"{where} printed something that is not UTF-8 text") from None
+    secret = text.removesuffix("\n").removesuffix("\r")
+    if not secret:
+        raise SecretError(f"{where} printed nothing")
+    return secret
+
+
+def _require_real_keyring(mailbox_name: str) -> None:
+    # The fail backend is what keyring picks on servers and CI runners without a keyring
+    # daemon; its own error text talks about installing packages, which is not the fix here.
+    if isinstance(keyring.get_keyring(), keyring.backends.fail.Keyring):
+        raise SecretError(
+            f"mailbox {mailbox_name!r}: no keyring on this machine; set password_command "
+            "for this mailbox in config.toml"
+        )
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    if hasattr(os, "killpg"):
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            process.kill()
+    else:
+        process.kill()
+    process.wait()
+
+
+def _one_line(exc: Exception) -> str:
+    detail = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
