@@ -63,7 +63,10 @@ def list_tickets(
     query: Annotated[
         str, typer.Argument(help='A query, e.g. "status:open queue:billing refund".')
     ] = "",
-    limit: Annotated[int, typer.Option(min=1, help="Show at most this many.")] = 50,
+    limit: Annotated[
+        int | None,
+        typer.Option(min=1, help="Show at most this many (default 50; --ids: all)."),
+    ] = None,
     as_json: JsonOption = False,
     ids: Annotated[bool, typer.Option("--ids", help="Print ticket numbers only.")] = False,
 ) -> None:
@@ -76,12 +79,19 @@ def list_tickets(
     parsed = parse(query)
     now = utcnow()
     with cli.store().session() as session:
-        compiled = compile_query(parsed, session.connection(), me=cli.settings.agent, now=now)
-        rows = views.list_tickets(session, compiled.where, compiled.order_by, limit=limit)
-        total = views.count_tickets(session, compiled.where) if len(rows) == limit else len(rows)
+        conn = session.connection()
+        if ids:
+            whole = compile_query(parsed, conn, me=cli.settings.agent, now=now, whole_set=True)
+            numbers = views.ticket_numbers(session, whole.where, whole.order_by, limit=limit)
+        else:
+            page = compile_query(parsed, conn, me=cli.settings.agent, now=now)
+            rows = views.list_tickets(session, page.where, page.order_by, limit=limit or 50)
+            total = len(rows)
+            if len(rows) == (limit or 50):
+                whole = compile_query(parsed, conn, me=cli.settings.agent, now=now, whole_set=True)
+                total = views.count_tickets(session, whole.where)
     if ids:
-        for r in rows:
-            typer.echo(r.number)
+        typer.echo("\n".join(map(str, numbers)))
     elif as_json:
         print_json({"total": total, "tickets": [r.as_dict() for r in rows]})
     else:

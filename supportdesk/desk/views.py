@@ -95,6 +95,21 @@ def list_tickets(
     return [TicketRow(*row) for row in session.execute(stmt)]
 
 
+def ticket_numbers(
+    session: Session,
+    where: ColumnElement[bool] | None = None,
+    order_by: list[Any] | None = None,
+    *,
+    limit: int | None = None,
+) -> list[int]:
+    """Just the numbers of matching tickets: what scripts pipe into bulk commands."""
+    stmt = select(Ticket.number)
+    if where is not None:
+        stmt = stmt.where(where)
+    stmt = stmt.order_by(*(order_by or default_order())).limit(limit)
+    return list(session.execute(stmt).scalars())
+
+
 def count_tickets(session: Session, where: ColumnElement[bool] | None = None) -> int:
     stmt = select(func.count()).select_from(Ticket)
     if where is not None:
@@ -245,11 +260,21 @@ def ticket_detail(session: Session, number: int, *, other_limit: int = 10) -> Ti
     ).scalar_one_or_none()
     message_rows = session.execute(
         select(
-            Message.id, Message.direction, Message.message_id, Message.from_name,
-            Message.from_address, Message.to_addresses, Message.cc_addresses, Message.subject,
-            func.coalesce(Message.sent_at, Message.received_at), Message.body_text,
-            Message.body_html != "", Message.is_auto_reply, Message.is_bounce,
-            Message.is_list, Message.parse_problems,
+            Message.id,
+            Message.direction,
+            Message.message_id,
+            Message.from_name,
+            Message.from_address,
+            Message.to_addresses,
+            Message.cc_addresses,
+            Message.subject,
+            func.coalesce(Message.sent_at, Message.received_at),
+            Message.body_text,
+            Message.body_html != "",
+            Message.is_auto_reply,
+            Message.is_bounce,
+            Message.is_list,
+            Message.parse_problems,
         )
         .where(Message.ticket_id == ticket.id)
         .order_by(col(Message.id))

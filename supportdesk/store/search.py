@@ -5,12 +5,15 @@ by the message id; mail is append-only, so the index never needs rewriting.
 
 Neither FTS5's unicode61 tokenizer nor PostgreSQL's `simple` configuration splits Japanese or
 Chinese into words, so both the documents and the queries put a space between CJK characters:
-a Japanese search term becomes a phrase of single characters, which finds it anywhere.
+a Japanese search term becomes a phrase of single characters, which finds it anywhere. Accents
+on Latin, Greek and Cyrillic letters are folded here too (never Japanese voicing marks), so
+`cafe` finds `café` on both backends.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection, TextClause, bindparam, text
@@ -25,8 +28,18 @@ _CJK = re.compile(
 )
 
 
+_WORD = re.compile(r"[^\W_]+")
+_FOLDABLE = re.compile("[\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]")
+
+
+def _fold(char: re.Match[str]) -> str:
+    decomposed = unicodedata.normalize("NFD", char.group())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 def segment(value: str) -> str:
-    """Put spaces around CJK characters so each one is a token."""
+    """Fold accents and put spaces around CJK characters so each one is a token."""
+    value = _FOLDABLE.sub(_fold, unicodedata.normalize("NFKC", value))
     return _CJK.sub(r" \1 ", value)
 
 
@@ -56,33 +69,34 @@ def index_documents(conn: Connection, rows: Iterable[tuple[int, str]]) -> None:
 
 
 def _fts5_phrase(term: str) -> str:
-    tokens = re.findall(r"\w+", segment(term))
-    return '"' + " ".join(tokens).replace('"', '""') + '"' if tokens else ""
+    tokens = _WORD.findall(segment(term))
+    return '"' + " ".join(tokens) + '"' if tokens else ""
 
 
 def has_tokens(term: str) -> bool:
     """Whether a search term holds anything the index can match (not only punctuation)."""
-    return bool(re.search(r"\w", term))
+    return bool(_WORD.search(term))
 
 
-def ticket_matches(conn: Connection, terms: Sequence[str], *, name: str) -> TextClause:
+def ticket_matches(
+    conn: Connection, terms: Sequence[str], *, name: str, whole_set: bool = False
+) -> TextClause:
     """A condition on `tickets` true when one of its messages contains every term (each a phrase).
 
-    `name` makes the bound parameter names unique within one query. On SQLite a quick probe
-    decides the plan: a selective search collects the few matching tickets first; a common
-    one is checked ticket by ticket in the list's own order, so "newest first" stops early.
+    `name` makes the bound parameter names unique within one query. On SQLite the plan
+    depends on the use: for a page (the default), a quick probe decides: a selective search
+    collects the few matching tickets first, a common one is checked ticket by ticket in the
+    list's own order so "newest first" stops early. For a count or a bulk change
+    (`whole_set`), matches are always collected first, which is far faster over every ticket.
+    Terms with nothing to match (only punctuation) match no ticket.
     """
+    terms = [t for t in terms if has_tokens(t)]
+    if not terms:
+        return text("1 = 0")
     if conn.dialect.name == "sqlite":
-        expression = " AND ".join(p for p in (_fts5_phrase(t) for t in terms) if p)
+        expression = " AND ".join(_fts5_phrase(t) for t in terms)
         param = bindparam(f"{name}_fts", expression)
-        probe = conn.execute(
-            text(
-                "SELECT count(*) FROM (SELECT rowid FROM message_fts "
-                "WHERE message_fts MATCH :q LIMIT :n)"
-            ),
-            {"q": expression, "n": SELECTIVE_LIMIT + 1},
-        ).scalar_one()
-        if probe <= SELECTIVE_LIMIT:
+        if whole_set or _is_selective(conn, expression):
             sql = (
                 "tickets.id IN (SELECT m.ticket_id FROM messages AS m WHERE m.id IN "
                 f"(SELECT rowid FROM message_fts WHERE message_fts MATCH :{name}_fts))"
@@ -94,6 +108,21 @@ def ticket_matches(conn: Connection, terms: Sequence[str], *, name: str) -> Text
                 f"AND message_fts MATCH :{name}_fts)"
             )
         return text(sql).bindparams(param)
+    return _postgres_matches(terms, name)
+
+
+def _is_selective(conn: Connection, expression: str) -> bool:
+    probe = conn.execute(
+        text(
+            "SELECT count(*) FROM (SELECT rowid FROM message_fts "
+            "WHERE message_fts MATCH :q LIMIT :n)"
+        ),
+        {"q": expression, "n": SELECTIVE_LIMIT + 1},
+    ).scalar_one()
+    return bool(probe <= SELECTIVE_LIMIT)
+
+
+def _postgres_matches(terms: Sequence[str], name: str) -> TextClause:
     conditions = " AND ".join(
         f"s.doc @@ phraseto_tsquery('simple', :{name}_{i})" for i in range(len(terms))
     )

@@ -1,0 +1,41 @@
+"""The one ticket query language, shared by the CLI, the console's search bar and the rules.
+
+    status:open,pending queue:billing assignee:me|none tag:vip -tag:spam
+    from:@example.com priority:>=high created:<7d "refund request" sort:-priority
+
+`parse` checks the text without a database; `compile_query` turns the result into a
+SQLAlchemy condition and order over `tickets`. See docs/QUERY.md for the language.
+"""
+
+from supportdesk.desk.query.compile import CompiledQuery, compile_query, order_by, ticket_query
+from supportdesk.desk.query.parser import (
+    FIELDS,
+    SORT_KEYS,
+    Filter,
+    NumberFilter,
+    Query,
+    SortKey,
+    Term,
+    TextTerm,
+    TimeFilter,
+    Value,
+    parse,
+)
+
+__all__ = [
+    "FIELDS",
+    "SORT_KEYS",
+    "CompiledQuery",
+    "Filter",
+    "NumberFilter",
+    "Query",
+    "SortKey",
+    "Term",
+    "TextTerm",
+    "TimeFilter",
+    "Value",
+    "compile_query",
+    "order_by",
+    "parse",
+    "ticket_query",
+]

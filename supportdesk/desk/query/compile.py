@@ -1,0 +1,330 @@
+"""Turn a parsed `Query` into SQLAlchemy conditions on the `tickets` table.
+
+Every value reaches SQL as a bound parameter. Conditions are shaped for the indexes the
+store has: equality or IN on indexed ticket columns, ranges on timestamps, uncorrelated
+IN-subqueries through the small tables (queues, agents, customers, tags), so the planner can
+drive from whichever side is selective and the ticket list can stop after one page.
+"""
+
+from __future__ import annotations
+
+import difflib
+import operator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    case,
+    false,
+    func,
+    not_,
+    or_,
+    select,
+    true,
+    type_coerce,
+    union,
+)
+from sqlalchemy.sql.expression import Grouping
+from sqlmodel import col
+
+from supportdesk.desk.query.parser import (
+    Filter,
+    NumberFilter,
+    Query,
+    SortKey,
+    Term,
+    TextTerm,
+    TimeFilter,
+    Value,
+    parse,
+)
+from supportdesk.errors import QueryError
+from supportdesk.store import search
+from supportdesk.store.models import (
+    PRIORITIES,
+    Agent,
+    Customer,
+    Organisation,
+    Queue,
+    Tag,
+    Ticket,
+    TicketTag,
+    utcnow,
+)
+
+DEFAULT_SORT = (SortKey("updated", descending=True),)
+
+_COMPARE: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
+    "=": operator.eq,
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
+}
+# Fields whose column can be NULL: their negation must count NULL as "not matching".
+_NULLABLE = frozenset({"assignee", "solved"})
+
+
+@dataclass(frozen=True)
+class CompiledQuery:
+    """A WHERE condition over `tickets` and the ORDER BY that goes with it."""
+
+    where: ColumnElement[bool]
+    order_by: list[ColumnElement[Any]]
+
+    def select_ids(self) -> Select[tuple[int]]:
+        return select(col(Ticket.id)).where(self.where).order_by(*self.order_by)
+
+
+def compile_query(
+    query: Query,
+    conn: Connection,
+    *,
+    me: str | None,
+    now: datetime | None = None,
+    whole_set: bool = False,
+) -> CompiledQuery:
+    """Build the condition and order for `query`.
+
+    `me` is the acting agent's handle (for `assignee:me`); `now` anchors relative ages and its
+    time zone decides where a calendar day like `created:2026-01-31` starts. Queue and agent
+    names are looked up through `conn` so a typo is an error rather than an empty list.
+    `whole_set` asks for a condition fast over every matching ticket (a count, a bulk change)
+    rather than fast for the first page (see `search.ticket_matches`).
+    """
+    now = utcnow() if now is None else now
+    if now.utcoffset() is None:
+        raise ValueError("compile_query needs an aware datetime for `now`")
+    conditions = [
+        _term(conn, term, me=me, now=now) for term in query.terms if not isinstance(term, TextTerm)
+    ]
+    conditions.extend(_text(conn, query.text_terms, whole_set))
+    where = and_(*conditions) if conditions else true()
+    return CompiledQuery(where=where, order_by=order_by(query.sort))
+
+
+def ticket_query(
+    conn: Connection, text: str, *, me: str | None, now: datetime | None = None
+) -> Select[tuple[int]]:
+    """Parse and compile `text` into a SELECT of matching ticket ids, in the query's order."""
+    return compile_query(parse(text), conn, me=me, now=now).select_ids()
+
+
+def order_by(keys: Sequence[SortKey]) -> list[ColumnElement[Any]]:
+    """ORDER BY clauses for `keys`, ending with the ticket id so pages never shuffle."""
+    keys = keys or DEFAULT_SORT
+    clauses: list[ColumnElement[Any]] = []
+    for key in keys:
+        expression = _sort_expression(key.key)
+        clauses.append(expression.desc() if key.descending else expression.asc())
+    ticket_id = col(Ticket.id)
+    clauses.append(ticket_id.desc() if keys[-1].descending else ticket_id.asc())
+    return clauses
+
+
+def _sort_expression(key: str) -> ColumnElement[Any]:
+    if key == "priority":
+        return case({p: rank for rank, p in enumerate(PRIORITIES)}, value=col(Ticket.priority))
+    columns: dict[str, ColumnElement[Any]] = {
+        "updated": col(Ticket.updated_at),
+        "created": col(Ticket.created_at),
+        "number": col(Ticket.number),
+    }
+    return columns[key]
+
+
+def _term(conn: Connection, term: Term, *, me: str | None, now: datetime) -> ColumnElement[bool]:
+    if isinstance(term, NumberFilter):
+        condition = _number(term)
+        nullable = False
+    elif isinstance(term, TimeFilter):
+        condition = _time(term, now)
+        nullable = term.field in _NULLABLE
+    elif isinstance(term, Filter):
+        condition = _filter(conn, term, me)
+        nullable = term.field in _NULLABLE
+    else:
+        raise TypeError(f"not a filter term: {term!r}")
+    if not term.negated:
+        return condition
+    return not_(func.coalesce(condition, false())) if nullable else not_(condition)
+
+
+def _text(
+    conn: Connection, terms: Sequence[TextTerm], whole_set: bool
+) -> Iterator[ColumnElement[bool]]:
+    wanted = [t.text for t in terms if not t.negated]
+    if wanted:
+        yield _matches(conn, wanted, "fts0", whole_set)
+    excluded = [t.text for t in terms if t.negated]
+    for index, text in enumerate(excluded, start=1):
+        yield not_(_matches(conn, [text], f"fts{index}", True))
+
+
+def _matches(conn: Connection, terms: list[str], name: str, whole_set: bool) -> ColumnElement[bool]:
+    clause = search.ticket_matches(conn, terms, name=name, whole_set=whole_set)
+    return Grouping(type_coerce(clause, Boolean))
+
+
+def _number(term: NumberFilter) -> ColumnElement[bool]:
+    number = col(Ticket.number)
+    if len(term.numbers) > 1:
+        return number.in_(term.numbers)
+    return _COMPARE[term.op](number, term.numbers[0])
+
+
+def _time(term: TimeFilter, now: datetime) -> ColumnElement[bool]:
+    column = {
+        "created": col(Ticket.created_at),
+        "updated": col(Ticket.updated_at),
+        "solved": col(Ticket.solved_at),
+    }[term.field]
+    if term.age is not None:
+        edge = now - term.age
+        # An age counts backwards: "<7d" (younger than a week) is a timestamp after the edge.
+        flipped = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}[term.op]
+        return _COMPARE[flipped](column, edge)
+    if term.day is None:
+        raise TypeError("a time filter needs an age or a day")
+    start = datetime.combine(term.day, time(), tzinfo=now.tzinfo)
+    end = datetime.combine(term.day + timedelta(days=1), time(), tzinfo=now.tzinfo)
+    if term.op == "":
+        return and_(column >= start, column < end)
+    bounds = {">=": column >= start, ">": column >= end, "<": column < start, "<=": column < end}
+    return bounds[term.op]
+
+
+def _filter(conn: Connection, term: Filter, me: str | None) -> ColumnElement[bool]:
+    names = list(dict.fromkeys(v.text for v in term.values))
+    match term.field:
+        case "status":
+            return col(Ticket.status).in_(names)
+        case "priority":
+            return col(Ticket.priority).in_(names)
+        case "queue":
+            ids = _lookup(conn, "queue", col(Queue.name), col(Queue.id), term.values)
+            return col(Ticket.queue_id).in_(ids)
+        case "assignee":
+            return _assignee(conn, term.values, me)
+        case "requester" | "from":
+            return _requester(names)
+        case "org":
+            orgs = select(col(Organisation.id)).where(
+                or_(
+                    col(Organisation.domain).in_(names),
+                    func.lower(col(Organisation.name)).in_(names),
+                )
+            )
+            customers = select(col(Customer.id)).where(col(Customer.organisation_id).in_(orgs))
+            return col(Ticket.requester_id).in_(customers)
+        case "tag":
+            tags = select(col(Tag.id)).where(col(Tag.name).in_(names))
+            tagged = select(col(TicketTag.ticket_id)).where(col(TicketTag.tag_id).in_(tags))
+            return col(Ticket.id).in_(tagged)
+        case "subject":
+            return or_(
+                *(col(Ticket.subject).ilike(f"%{_escape_like(n)}%", escape="\\") for n in names)
+            )
+        case "is":
+            states = {
+                "unassigned": col(Ticket.assignee_id).is_(None),
+                "assigned": col(Ticket.assignee_id).is_not(None),
+                "merged": col(Ticket.merged_into_id).is_not(None),
+            }
+            return or_(*(states[n] for n in names))
+    raise TypeError(f"no condition for field {term.field!r}")
+
+
+def _assignee(conn: Connection, values: Sequence[Value], me: str | None) -> ColumnElement[bool]:
+    handles: list[Value] = []
+    unassigned = False
+    for value in values:
+        if value.text == "none":
+            unassigned = True
+        elif value.text == "me":
+            if not me:
+                raise QueryError(
+                    "'me' needs to know who you are: set `agent` in the config",
+                    position=value.position,
+                    token=value.raw,
+                )
+            handles.append(Value(text=me.strip().lower(), position=value.position, raw=value.raw))
+        else:
+            handles.append(value)
+    column = col(Ticket.assignee_id)
+    parts: list[ColumnElement[bool]] = []
+    if handles:
+        parts.append(column.in_(_lookup(conn, "agent", col(Agent.handle), col(Agent.id), handles)))
+    if unassigned:
+        parts.append(column.is_(None))
+    return or_(*parts)
+
+
+def _requester(names: Sequence[str]) -> ColumnElement[bool]:
+    """Tickets whose requester has one of the addresses, or is at one of the @domains.
+
+    A domain matches by address suffix (free-mail domains have no organisation) and by the
+    requester's organisation, which may hold addresses from several domains.
+    """
+    addresses = [n for n in names if not n.startswith("@")]
+    domains = [n[1:] for n in names if n.startswith("@")]
+    # Separate branches of a UNION, not one OR: each is then estimated on its own, and a
+    # planner that misjudges an OR as matching half the customers walks every ticket.
+    branches: list[Select[tuple[int]]] = []
+    if addresses:
+        branches.append(select(col(Customer.id)).where(col(Customer.email).in_(addresses)))
+    if domains:
+        suffixes = [col(Customer.email).like(f"%@{_escape_like(d)}", escape="\\") for d in domains]
+        branches.append(select(col(Customer.id)).where(or_(*suffixes)))
+        branches.append(
+            select(col(Customer.id))
+            .join(Organisation, col(Organisation.id) == col(Customer.organisation_id))
+            .where(col(Organisation.domain).in_(domains))
+        )
+    customers = branches[0] if len(branches) == 1 else union(*branches)
+    return col(Ticket.requester_id).in_(customers)
+
+
+def _lookup(
+    conn: Connection,
+    what: str,
+    name_column: ColumnElement[str],
+    id_column: ColumnElement[int],
+    values: Sequence[Value],
+) -> list[int]:
+    """Ids for names that must exist; the first unknown one is an error pointing at it."""
+    names = sorted({v.text for v in values})
+    found = {
+        name: id_
+        for name, id_ in conn.execute(select(name_column, id_column).where(name_column.in_(names)))
+    }
+    for value in values:
+        if value.text not in found:
+            raise QueryError(
+                f"unknown {what} '{value.text}'{_suggestion(conn, name_column, value.text)}",
+                position=value.position,
+                token=value.raw,
+            )
+    return sorted(set(found.values()))
+
+
+def _suggestion(conn: Connection, name_column: ColumnElement[str], name: str) -> str:
+    known = list(conn.execute(select(name_column).order_by(name_column).limit(1000)).scalars())
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean '{close[0]}'?)"
+    if not known:
+        return " (there are none yet)"
+    shown = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "")
+    return f"; known: {shown}"
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
