@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from supportdesk.cli.output import print_json
-from supportdesk.config import Settings, load_settings, redact_url, resolve_config_path
 from supportdesk.errors import ConfigError
 
 if TYPE_CHECKING:
     from supportdesk.cli.context import CliContext
+    from supportdesk.config import Settings
 
 app = typer.Typer(help="Find, check and show the config file (config.toml).", no_args_is_help=True)
 
@@ -26,6 +26,8 @@ def _cli(ctx: typer.Context) -> CliContext:
 @app.command("path")
 def path_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Print which config file is used, and whether it exists yet."""
+    from supportdesk.config import resolve_config_path
+
     path, source = resolve_config_path(_cli(ctx).config_path)
     exists = path.is_file()
     if as_json:
@@ -39,6 +41,8 @@ def path_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
 @app.command("check")
 def check_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Validate the config file; exit 1 with a one-line error naming the key if it is wrong."""
+    from supportdesk.config import load_settings, resolve_config_path
+
     config_path = _cli(ctx).config_path
     path, source = resolve_config_path(config_path)
     try:
@@ -68,6 +72,8 @@ def check_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
 @app.command("show")
 def show_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Print the settings in effect, defaults filled in (database passwords are masked)."""
+    from supportdesk.config import resolve_config_path
+
     cli = _cli(ctx)
     path, source = resolve_config_path(cli.config_path)
     data = effective_settings(cli.settings)
@@ -86,6 +92,8 @@ def show_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 def effective_settings(settings: Settings) -> dict[str, Any]:
     """Settings as plain data with computed defaults in place and nothing secret in them."""
+    from supportdesk.config import redact_url
+
     data = settings.model_dump(mode="json")
     data["database_url"] = redact_url(settings.store_url())
     return data

@@ -10,9 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from supportdesk.config import parse_settings, redact_url, resolve_config_path
 from supportdesk.errors import NotFoundError
-from supportdesk.resources import data_path
 
 if TYPE_CHECKING:
     from supportdesk.cli.context import CliContext
@@ -44,6 +42,8 @@ def init_command(
     ] = False,
 ) -> None:
     """Write a starter config file and create the store with a default queue."""
+    from supportdesk.config import parse_settings, redact_url, resolve_config_path
+
     cli: CliContext = ctx.obj
     if agent is not None and email is None:
         raise typer.BadParameter("an agent needs an email address", param_hint="--email")
@@ -77,6 +77,8 @@ def init_command(
 
 def starter_config(agent: str | None = None) -> str:
     """The example config, which documents every key, with `agent` filled in when given."""
+    from supportdesk.resources import data_path
+
     text = data_path("config.example.toml").read_text(encoding="utf-8")
     if agent is None:
         return text
