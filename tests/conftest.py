@@ -91,7 +91,7 @@ def _truncate(url: str) -> None:
         tables = [
             name
             for name in sa.inspect(conn).get_table_names()
-            if name not in ("alembic_version", "counters")
+            if name not in ("alembic_version", "counters", "store_meta")
         ]
         conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
         conn.exec_driver_sql("UPDATE counters SET value = 0")

@@ -30,6 +30,19 @@ class Counter(SQLModel, table=True):
     value: int = Field(default=0, sa_type=BigInteger)
 
 
+class StoreMeta(SQLModel, table=True):
+    """Facts about the store itself, such as the key that signs our outgoing Message-IDs.
+
+    That key is no credential: it only stops a forged reference from threading mail into
+    another customer's ticket, and every agent sharing the store needs it.
+    """
+
+    __tablename__ = "store_meta"
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str = Field(sa_type=Text)
+
+
 class Queue(SQLModel, table=True):
     __tablename__ = "queues"
 

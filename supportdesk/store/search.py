@@ -19,9 +19,17 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import Connection, TextClause, bindparam, text
 
 MAX_DOCUMENT_CHARS = 100_000
-# Above this many matching messages a term counts as common: the query walks tickets in the
-# list's own order and checks each, instead of collecting every match first.
+# How SQLite finds one page of matching tickets depends on how common the search is (each plan
+# measured by bench/store_bench.py at 100,000 tickets / 1,000,000 messages). Up to
+# SELECTIVE_LIMIT matching messages, the matching tickets are collected and sorted. Otherwise
+# the page walks tickets in its own order and stops when it is full; it tests each ticket
+# either against the list of matches, built once (~0.13 us per match), or, when at least
+# COMMON_SHARE of the newest RECENT_WINDOW messages match, by asking FTS5 about each message
+# on the way (~0.1-0.3 ms a question on a store grown mail by mail), which is cheaper only
+# when nearly every ticket matches and the page fills at once.
 SELECTIVE_LIMIT = 2_000
+RECENT_WINDOW = 20_000
+COMMON_SHARE = 0.3
 
 _CJK = re.compile(
     "([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\uac00-\ud7af])"
@@ -84,11 +92,12 @@ def ticket_matches(
     """A condition on `tickets` true when one of its messages contains every term (each a phrase).
 
     `name` makes the bound parameter names unique within one query. On SQLite the plan
-    depends on the use: for a page (the default), a quick probe decides: a selective search
-    collects the few matching tickets first, a common one is checked ticket by ticket in the
-    list's own order so "newest first" stops early. For a count or a bulk change
-    (`whole_set`), matches are always collected first, which is far faster over every ticket.
-    Terms with nothing to match (only punctuation) match no ticket.
+    depends on the use: for a page (the default), quick probes (~1 ms) pick one of three plans
+    (see SELECTIVE_LIMIT): a selective search collects the few matching tickets first, a
+    commoner one is checked ticket by ticket in the list's own order so "newest first" stops
+    early. For a count or a bulk change (`whole_set`), matches are always collected first,
+    which is far faster over every ticket. Terms with nothing to match (only punctuation)
+    match no ticket.
     """
     terms = [t for t in terms if has_tokens(t)]
     if not terms:
@@ -96,10 +105,19 @@ def ticket_matches(
     if conn.dialect.name == "sqlite":
         expression = " AND ".join(_fts5_phrase(t) for t in terms)
         param = bindparam(f"{name}_fts", expression)
-        if whole_set or _is_selective(conn, expression):
+        plan = "collect" if whole_set else _sqlite_plan(conn, expression)
+        if plan == "collect":
             sql = (
                 "tickets.id IN (SELECT m.ticket_id FROM messages AS m WHERE m.id IN "
                 f"(SELECT rowid FROM message_fts WHERE message_fts MATCH :{name}_fts))"
+            )
+        elif plan == "listed":
+            # The unary + stops SQLite from driving this through the match list (one index
+            # search per match, for every ticket): it reads the ticket's few message ids from
+            # ix_messages_ticket and tests each against the list, which it builds only once.
+            sql = (
+                "EXISTS (SELECT 1 FROM messages AS m WHERE m.ticket_id = tickets.id "
+                f"AND +m.id IN (SELECT rowid FROM message_fts WHERE message_fts MATCH :{name}_fts))"
             )
         else:
             sql = (
@@ -111,15 +129,25 @@ def ticket_matches(
     return _postgres_matches(terms, name)
 
 
-def _is_selective(conn: Connection, expression: str) -> bool:
-    probe = conn.execute(
+def _sqlite_plan(conn: Connection, expression: str) -> str:
+    """The plan for one page of tickets matching `expression`: collect, listed or probe."""
+    matches = conn.execute(
         text(
             "SELECT count(*) FROM (SELECT rowid FROM message_fts "
             "WHERE message_fts MATCH :q LIMIT :n)"
         ),
         {"q": expression, "n": SELECTIVE_LIMIT + 1},
     ).scalar_one()
-    return bool(probe <= SELECTIVE_LIMIT)
+    if matches <= SELECTIVE_LIMIT:
+        return "collect"
+    # The walk starts at the newest tickets, so the newest messages say how soon it ends.
+    newest = conn.execute(text("SELECT max(id) FROM messages")).scalar_one() or 0
+    window = min(RECENT_WINDOW, newest)
+    recent = conn.execute(
+        text("SELECT count(*) FROM message_fts WHERE message_fts MATCH :q AND rowid > :low"),
+        {"q": expression, "low": newest - window},
+    ).scalar_one()
+    return "probe" if recent >= COMMON_SHARE * window else "listed"
 
 
 def _postgres_matches(terms: Sequence[str], name: str) -> TextClause:

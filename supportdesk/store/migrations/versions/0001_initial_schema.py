@@ -7,6 +7,8 @@ Create Date: 2026-11-23 05:09:56.439627
 
 from __future__ import annotations
 
+import secrets
+
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
@@ -58,6 +60,12 @@ def upgrade() -> None:
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("value", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("name"),
+    )
+    op.create_table(
+        "store_meta",
+        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("value", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("key"),
     )
     op.create_table(
         "organisations",
@@ -385,6 +393,8 @@ def _create_search_index() -> None:
         )
         op.execute("CREATE INDEX ix_message_search_doc ON message_search USING gin (doc)")
     op.execute("INSERT INTO counters (name, value) VALUES ('ticket_number', 0)")
+    store_meta = sa.table("store_meta", sa.column("key"), sa.column("value"))
+    op.bulk_insert(store_meta, [{"key": "threading_key", "value": secrets.token_hex(32)}])
 
 
 def downgrade() -> None:
@@ -459,6 +469,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_organisations_domain"))
 
     op.drop_table("organisations")
+    op.drop_table("store_meta")
     op.drop_table("counters")
     with op.batch_alter_table("canned_replies", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_canned_replies_name"))
