@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from supportdesk.cli.context import CliContext
 from supportdesk.cli.output import console, print_json
+
+if TYPE_CHECKING:
+    from supportdesk.desk.demo import DemoSummary
+    from supportdesk.store import Store
 
 DEMO_AGENT = "alice"
 
@@ -25,7 +30,7 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
     ) -> None:
         """Open supportdesk on a demo store (built on first run; your own store is untouched)."""
-        from supportdesk.desk.demo import build_demo, demo_is_built
+        from supportdesk.desk.demo import demo_is_built
         from supportdesk.paths import demo_store_path
         from supportdesk.store import open_store
         from supportdesk.store.engine import sqlite_url
@@ -39,9 +44,7 @@ def register(app: typer.Typer) -> None:
         try:
             built = None
             if not demo_is_built(store):
-                if not as_json:
-                    console.print(f"building the demo store at {path} …")
-                built = build_demo(store)
+                built = _build_with_progress(store, path, quiet=as_json)
             if as_json:
                 print_json(
                     {
@@ -58,3 +61,27 @@ def register(app: typer.Typer) -> None:
                 print_overview(store, cli.settings.agent or DEMO_AGENT)
         finally:
             store.dispose()
+
+
+def _build_with_progress(store: Store, path: Path, *, quiet: bool) -> DemoSummary:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from supportdesk.desk.demo import build_demo
+
+    if quiet:
+        return build_demo(store)
+    console.print(f"building the demo store at {path}")
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("tickets", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        return build_demo(store, progress=advance)

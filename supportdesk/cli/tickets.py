@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich import box
 from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
@@ -33,9 +34,18 @@ def age(when: datetime, now: datetime) -> str:
 
 
 def rows_table(rows: list[TicketRow], now: datetime, title: str | None = None) -> Table:
-    table = Table(
-        "#", "status", "pri", "queue", "subject", "requester", "assignee", "updated", title=title
-    )
+    """One line per ticket whatever the width: the subject gives way first."""
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, expand=True)
+    fixed = {"#": 5, "status": 7, "pri": 6, "queue": 9, "assignee": 8, "updated": 7}
+    for name in ("#", "status", "pri", "queue", "subject", "requester", "assignee", "updated"):
+        table.add_column(
+            name,
+            no_wrap=True,
+            overflow="ellipsis",
+            width=fixed.get(name),
+            ratio=None if name in fixed else (2 if name == "subject" else 1),
+            justify="right" if name in ("#", "updated") else "left",
+        )
     for r in rows:
         table.add_row(
             str(r.number),

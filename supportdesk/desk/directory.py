@@ -132,11 +132,23 @@ def organisation_for(session: Session, email: str) -> Organisation | None:
         return None
     org = session.exec(select(Organisation).where(Organisation.domain == domain)).first()
     if org is None:
-        label = domain.split(".")[-2] if domain.count(".") >= 1 else domain
-        org = Organisation(domain=domain, name=label.replace("-", " ").title())
+        org = Organisation(domain=domain, name=organisation_name(domain))
         session.add(org)
         session.flush()
     return org
+
+
+_SECOND_LEVEL = frozenset({"co", "com", "ac", "or", "ne", "go", "gov", "org", "net", "edu"})
+
+
+def organisation_name(domain: str) -> str:
+    """A readable first guess at a company's name from its domain: acme.co.jp -> Acme."""
+    labels = domain.split(".")
+    if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL and len(labels[-1]) == 2:
+        label = labels[-3]
+    else:
+        label = labels[-2] if len(labels) >= 2 else labels[0]
+    return label.replace("-", " ").title()
 
 
 def ensure_customer(session: Session, email: str, name: str = "") -> Customer:

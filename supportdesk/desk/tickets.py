@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import delete, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from supportdesk.desk import directory, events
@@ -119,6 +120,7 @@ def write_ticket(
         update(Ticket)
         .where(col(Ticket.id) == ticket.id, col(Ticket.version) == read_version)
         .values(**values)
+        .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise ConflictError(
@@ -126,7 +128,7 @@ def write_ticket(
             "nothing was overwritten: reload it and try again"
         )
     for key, value in values.items():
-        setattr(ticket, key, value)
+        set_committed_value(ticket, key, value)  # already written: not a pending change
 
 
 def _load(session: Session, number: int, expected_version: int | None) -> Ticket:
