@@ -120,3 +120,6 @@ def pg_store(pg_template: str) -> Iterator[Store]:
 def store(request: pytest.FixtureRequest) -> Store:
     """The same test on both backends."""
     return request.getfixturevalue(f"{request.param.replace('postgresql', 'pg')}_store")
+
+
+from tests.imap_server import dovecot, fresh_dovecot, imap_account  # noqa: E402, F401
