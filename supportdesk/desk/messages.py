@@ -6,12 +6,23 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from supportdesk.desk import events
 from supportdesk.desk.tickets import Change, write_ticket
 from supportdesk.store import search
-from supportdesk.store.models import Message, MessageRaw, Ticket
+from supportdesk.store.models import Attachment, AttachmentBlob, Message, MessageRaw, Ticket
+
+
+@dataclass
+class NewAttachment:
+    filename: str
+    content_type: str
+    content: bytes
+    content_id: str = ""
+    is_inline: bool = False
 
 
 @dataclass
@@ -40,6 +51,7 @@ class NewMessage:
     folder: str | None = None
     uidvalidity: int | None = None
     uid: int | None = None
+    attachments: list[NewAttachment] = field(default_factory=list)
 
 
 def add_message(session: Session, ticket: Ticket, new: NewMessage, change: Change) -> Message:
@@ -93,6 +105,8 @@ def add_message(session: Session, ticket: Ticket, new: NewMessage, change: Chang
             )
         ],
     )
+    for attachment in new.attachments:
+        _store_attachment(session, message.id, attachment)  # type: ignore[arg-type]
     values: dict[str, object] = {"message_count": ticket.message_count + 1}
     if new.direction == "out" and ticket.first_response_at is None:
         values["first_response_at"] = now
@@ -105,3 +119,26 @@ def add_message(session: Session, ticket: Ticket, new: NewMessage, change: Chang
         new=str(message.id),
     )
     return message
+
+
+def _store_attachment(session: Session, message_id: int, attachment: NewAttachment) -> None:
+    """Store the attachment's content once per distinct hash, and its metadata per message."""
+    digest = hashlib.sha256(attachment.content).hexdigest()
+    blobs = AttachmentBlob.__table__  # type: ignore[attr-defined]
+    values = {"sha256": digest, "size": len(attachment.content), "content": attachment.content}
+    dialect = session.get_bind().dialect.name
+    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    session.execute(
+        insert(blobs).values(**values).on_conflict_do_nothing(index_elements=["sha256"])
+    )
+    session.add(
+        Attachment(
+            message_id=message_id,
+            filename=attachment.filename[:255],
+            content_type=attachment.content_type[:255],
+            size=len(attachment.content),
+            sha256=digest,
+            content_id=attachment.content_id[:998],
+            is_inline=attachment.is_inline,
+        )
+    )
