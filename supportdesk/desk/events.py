@@ -10,6 +10,8 @@ from sqlmodel import Session
 
 from supportdesk.store.models import Event, Ticket, utcnow
 
+_INSERT_EVENT = Event.__table__.insert()  # type: ignore[attr-defined]
+
 
 def new_batch_id() -> str:
     """A fresh batch id: every change made by one command or one rule run shares it."""
@@ -44,16 +46,17 @@ def record(
     *,
     old: str | None = None,
     new: str | None = None,
-) -> Event:
-    event = Event(
-        ticket_id=ticket.id,
-        batch_id=change.batch_id,
-        actor=change.actor,
-        action=action,
-        old_value=old,
-        new_value=new,
-        version=ticket.version,
-        created_at=change.now(),
+) -> None:
+    session.connection().execute(
+        _INSERT_EVENT,
+        {
+            "ticket_id": ticket.id,
+            "batch_id": change.batch_id,
+            "actor": change.actor,
+            "action": action,
+            "old_value": old,
+            "new_value": new,
+            "version": ticket.version,
+            "created_at": change.now(),
+        },
     )
-    session.add(event)
-    return event

@@ -172,7 +172,9 @@ def _by_reference(session: Session, parsed: ParsedMessage) -> Ticket | None:
     candidates = list(dict.fromkeys(c for c in candidates if c))
     if not candidates:
         return None
-    key = message_ids.threading_key(session)
+    key = session.info.get("threading_key")
+    if key is None:
+        key = session.info["threading_key"] = message_ids.threading_key(session)
     for candidate in candidates:
         number = message_ids.ticket_number_from(key, candidate)
         if number is not None:
@@ -236,20 +238,35 @@ def _wake(session: Session, ticket: Ticket, change: Change) -> Outcome:
 def _remember_ccs(
     session: Session, ticket: Ticket, parsed: ParsedMessage, our_addresses: frozenset[str]
 ) -> None:
+    addresses = {a.address for a in (*parsed.to, *parsed.cc) if a.address}
     requester = session.get(Customer, ticket.requester_id)
-    skip = set(our_addresses) | ({requester.email} if requester else set())
-    for address in {a.address for a in (*parsed.to, *parsed.cc) if a.address}:
-        if address in skip or _agent_id(session, address) is not None:
-            continue
-        if session.get(TicketCC, (ticket.id, address)) is None:
-            session.add(TicketCC(ticket_id=ticket.id, email=address))  # type: ignore[arg-type]
+    addresses -= set(our_addresses) | ({requester.email} if requester else set())
+    addresses -= _agents(session).keys()
+    if not addresses:
+        return
+    known = set(
+        session.execute(
+            select(TicketCC.email).where(
+                TicketCC.ticket_id == ticket.id, col(TicketCC.email).in_(addresses)
+            )
+        ).scalars()
+    )
+    for address in sorted(addresses - known):
+        session.add(TicketCC(ticket_id=ticket.id, email=address))  # type: ignore[arg-type]
     session.flush()
 
 
+def _agents(session: Session) -> dict[str, int]:
+    """Agent addresses, read once per transaction: a batch asks for every message."""
+    agents = session.info.get("ingest_agents")
+    if agents is None:
+        agents = {email: id_ for email, id_ in session.execute(select(Agent.email, Agent.id))}
+        session.info["ingest_agents"] = agents
+    return agents
+
+
 def _agent_id(session: Session, address: str) -> int | None:
-    if not address:
-        return None
-    return session.execute(select(Agent.id).where(Agent.email == address)).scalar_one_or_none()
+    return _agents(session).get(address) if address else None
 
 
 def _requester_address(sender: str) -> str:
