@@ -66,9 +66,11 @@ def root(
 
 
 from supportdesk.cli import demo as _demo  # noqa: E402
+from supportdesk.cli import import_cmd as _import  # noqa: E402
 from supportdesk.cli import init as _init  # noqa: E402
 
 _demo.register(app)
+_import.register(app)
 _init.register(app)
 
 

@@ -1,0 +1,244 @@
+"""`supportdesk import`: mbox files, Maildirs, .eml files and folders of them, or one message
+piped in, through the same parser, threading and robot rules as sync.
+
+Exit codes are for cron and MTAs: 0 all imported, 1 something could not be read or stored
+(the rest was still imported), 2 a usage error, 75 (EX_TEMPFAIL) when a message on standard
+input met an unavailable store, so the MTA keeps it and delivers it again later.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.progress import ProgressColumn
+from rich.table import Table
+from rich.text import Text
+
+from supportdesk.cli.output import console, error, print_json
+
+if TYPE_CHECKING:
+    from rich.progress import Task
+
+    from supportdesk.cli.context import CliContext
+    from supportdesk.mail.pipeline import Ingestor, Summary
+    from supportdesk.mail.sources import MailSource, SourceReport
+    from supportdesk.store import Store
+
+DEFAULT_QUEUE = "general"
+EX_TEMPFAIL = 75
+MAX_ERRORS_SHOWN = 20
+
+
+def register(app: typer.Typer) -> None:
+    """Add `import` to the top-level command group."""
+    app.command("import")(import_command)
+
+
+def import_command(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="PATH",
+            help="mbox files, Maildirs, .eml files, folders of .eml files; - reads one "
+            "message from standard input.",
+            show_default=False,
+        ),
+    ],
+    mailbox: Annotated[
+        str | None,
+        typer.Option(
+            "--mailbox",
+            metavar="NAME",
+            help="Treat the mail as received by this configured mailbox (its address and "
+            "default queue).",
+        ),
+    ] = None,
+    queue: Annotated[
+        str | None,
+        typer.Option(
+            "--queue",
+            metavar="Q",
+            help="Queue for new tickets (default: the mailbox's default_queue, else "
+            f"{DEFAULT_QUEUE}).",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Import mail from files, folders or standard input; importing twice adds nothing."""
+    from supportdesk.mail.sources import STDIN
+
+    cli: CliContext = ctx.obj
+    if paths.count(STDIN) > 1:
+        raise typer.BadParameter("standard input (-) can be read only once", param_hint="PATH")
+    reads_stdin = STDIN in paths
+    settings = cli.settings
+    chosen = settings.mailbox(mailbox) if mailbox is not None else None
+    queue_name = queue or (chosen.default_queue if chosen else None) or DEFAULT_QUEUE
+    # Every configured address is ours: none of them should become a CC on a customer's ticket.
+    ours = frozenset(m.address.lower() for m in settings.mailboxes)
+
+    from supportdesk.mail.pipeline import Summary
+    from supportdesk.mail.sources import SourceError, open_source
+
+    summary = Summary()
+    sources: list[MailSource] = []
+    stdin = getattr(sys.stdin, "buffer", None) if reads_stdin else None
+    for path in paths:
+        try:
+            sources.append(open_source(path, stdin=stdin))
+        except SourceError as exc:
+            summary.errors.append(str(exc))
+
+    reports: list[SourceReport] = []
+    unavailable: str | None = None
+    if sources:
+        try:
+            store = cli.store()
+            _check_queue(store, queue_name)
+            _run(store, sources, summary, reports, queue_name, ours, progress=not as_json)
+        except Exception as exc:
+            from supportdesk.mail.sources import store_unavailable
+
+            if not store_unavailable(exc):
+                raise
+            unavailable = f"the store is unavailable, try again later: {_first_line(exc)}"
+
+    if unavailable is not None:
+        summary.errors.append(unavailable)
+    if as_json:
+        print_json(
+            {
+                "queue": queue_name,
+                "mailbox": chosen.name if chosen else None,
+                "sources_read": len(reports),
+                "sources": [report.__dict__ for report in reports],
+                **summary.as_dict(),
+            }
+        )
+    else:
+        _print_summary(summary, reports)
+    if unavailable is not None and reads_stdin:
+        raise typer.Exit(EX_TEMPFAIL)
+    if summary.errors:
+        raise typer.Exit(1)
+
+
+def _check_queue(store: Store, name: str) -> None:
+    from supportdesk.desk import directory
+    from supportdesk.errors import NotFoundError
+
+    with store.session() as session:
+        try:
+            directory.get_queue(session, name)
+        except NotFoundError:
+            raise NotFoundError(
+                f"queue {name!r} does not exist: create it with `supportdesk queues add {name}` "
+                "or choose another with --queue"
+            ) from None
+
+
+def _run(
+    store: Store,
+    sources: list[MailSource],
+    summary: Summary,
+    reports: list[SourceReport],
+    queue: str,
+    ours: frozenset[str],
+    *,
+    progress: bool,
+) -> None:
+    from supportdesk.mail.pipeline import Ingestor
+    from supportdesk.mail.sources import import_sources
+
+    with Ingestor(store, default_queue=queue, our_addresses=ours) as ingestor:
+        if not (progress and console.is_terminal):
+            import_sources(ingestor, sources, summary, reports=reports)
+        else:
+            _with_progress(ingestor, sources, summary, reports)
+
+
+def _with_progress(
+    ingestor: Ingestor, sources: list[MailSource], summary: Summary, reports: list[SourceReport]
+) -> None:
+    from rich.progress import BarColumn, Progress, TimeRemainingColumn
+
+    from supportdesk.mail.sources import import_sources
+
+    plans = [source.plan() for source in sources]
+    sizes = [plan.size for plan in plans]
+    counts = [plan.messages for plan in plans]
+    total_bytes = sum(s for s in sizes if s is not None) if None not in sizes else None
+    total_messages = sum(c for c in counts if c is not None) if None not in counts else None
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        _MessagesColumn(total_messages),
+        _RateColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("importing", total=total_bytes, messages=0)
+
+        def advance(messages: int, consumed: int) -> None:
+            done = bar.tasks[task].fields["messages"] + messages
+            bar.update(task, advance=consumed, messages=done)
+
+        import_sources(ingestor, sources, summary, progress=advance, reports=reports)
+
+
+class _MessagesColumn(ProgressColumn):
+    """Messages done, out of how many when every source could count them beforehand."""
+
+    def __init__(self, total: int | None) -> None:
+        super().__init__()
+        self.total = total
+
+    def render(self, task: Task) -> Text:
+        done = task.fields.get("messages", 0)
+        text = f"{done:,}/{self.total:,}" if self.total is not None else f"{done:,}"
+        return Text(f"{text} messages", style="progress.download")
+
+
+class _RateColumn(ProgressColumn):
+    """Messages per second; rich's own speed column would show bytes for an mbox."""
+
+    def render(self, task: Task) -> Text:
+        elapsed = task.elapsed or 0.0
+        done = task.fields.get("messages", 0)
+        rate = f"{done / elapsed:,.0f}" if elapsed > 0 and done else "-"
+        return Text(f"{rate} msg/s", style="progress.data.speed")
+
+
+def _print_summary(summary: Summary, reports: list[SourceReport]) -> None:
+    table = Table("", "count", title="Import", show_header=False)
+    rows = [
+        ("sources read", len(reports)),
+        ("messages read", sum(report.messages for report in reports)),
+        ("imported", summary.messages),
+        ("new tickets", summary.new_tickets),
+        ("follow-ups", summary.follow_ups),
+        ("reopened", summary.reopened),
+        ("robots", summary.robots),
+        ("quarantined", summary.quarantined),
+        ("duplicates", summary.duplicates),
+        ("errors", len(summary.errors)),
+    ]
+    for label, value in rows:
+        table.add_row(label, f"{value:,}")
+    console.print(table)
+    for problem in summary.errors[:MAX_ERRORS_SHOWN]:
+        error(problem)
+    hidden = len(summary.errors) - MAX_ERRORS_SHOWN
+    if hidden > 0:
+        error(f"... and {hidden:,} more (--json lists them all)")
+
+
+def _first_line(exc: BaseException) -> str:
+    from sqlalchemy.exc import DBAPIError
+
+    text = str(exc.orig) if isinstance(exc, DBAPIError) else str(exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
