@@ -60,15 +60,17 @@ def root(
     ctx.obj = CliContext(config_path=config)
     ctx.call_on_close(ctx.obj.close)
     if ctx.invoked_subcommand is None:
-        from supportdesk.cli.overview import show_overview
+        from supportdesk.cli.console import show
 
-        show_overview(ctx.obj)
+        show(ctx.obj)
 
 
+from supportdesk.cli import console as _console  # noqa: E402
 from supportdesk.cli import demo as _demo  # noqa: E402
 from supportdesk.cli import import_cmd as _import  # noqa: E402
 from supportdesk.cli import init as _init  # noqa: E402
 
+_console.register(app)
 _demo.register(app)
 _import.register(app)
 _init.register(app)

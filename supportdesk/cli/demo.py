@@ -1,4 +1,7 @@
-"""`supportdesk demo`: a realistic demo help desk, built on first run, then opened."""
+"""`supportdesk demo`: a realistic demo help desk, built on first run, then opened in the console.
+
+Without a terminal (piped, in a test runner) it prints the overview instead.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from supportdesk.cli.console import has_terminal, open_console
 from supportdesk.cli.context import CliContext
 from supportdesk.cli.output import console, print_json
 
@@ -55,10 +59,12 @@ def register(app: typer.Typer) -> None:
                 )
             elif no_console:
                 console.print(f"demo store ready at {path}")
-            else:
+            elif not has_terminal():
                 from supportdesk.cli.overview import print_overview
 
                 print_overview(store, cli.settings.agent or DEMO_AGENT)
+            else:
+                open_console(cli, store, cli.settings.agent or DEMO_AGENT, f"demo: {path}")
         finally:
             store.dispose()
 

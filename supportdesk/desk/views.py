@@ -329,3 +329,31 @@ def ticket_detail(session: Session, number: int, *, other_limit: int = 10) -> Ti
         merged_into=merged_into,
         related_to=related,
     )
+
+
+def change_mark(session: Session) -> int:
+    """A number that grows with every change to any ticket: cheap change detection.
+
+    Every change writes an event, so the newest event id moves whenever another process
+    (a sync, the CLI, a rule) changes anything.
+    """
+    return int(session.execute(select(func.max(Event.id))).scalar_one() or 0)
+
+
+@dataclass(frozen=True)
+class AttachmentContent:
+    filename: str
+    content_type: str
+    content: bytes
+
+
+def attachment_content(session: Session, attachment_id: int) -> AttachmentContent:
+    """An attachment's bytes, for saving it; the file name is the sanitised one stored."""
+    from supportdesk.errors import NotFoundError
+    from supportdesk.store.models import AttachmentBlob
+
+    attachment = session.get(Attachment, attachment_id)
+    blob = session.get(AttachmentBlob, attachment.sha256) if attachment else None
+    if attachment is None or blob is None:
+        raise NotFoundError(f"no attachment {attachment_id}")
+    return AttachmentContent(attachment.filename, attachment.content_type, bytes(blob.content))

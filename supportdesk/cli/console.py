@@ -1,0 +1,52 @@
+"""`supportdesk console` (and `supportdesk` alone): open the agent console on the store.
+
+Textual is imported only here, inside the function that opens it, so every other command
+starts without it. Without a terminal on both ends (a pipe, a cron job, a test runner) there
+is nothing to draw on, so the overview is printed instead.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import typer
+
+from supportdesk.cli.context import CliContext
+
+if TYPE_CHECKING:
+    from supportdesk.store import Store
+
+
+def has_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def open_console(cli: CliContext, store: Store, me: str | None, label: str) -> None:
+    """Run the console on `store` as agent `me`; returns when the agent quits."""
+    from supportdesk.config import resolve_config_path
+    from supportdesk.tui.app import run_console
+    from supportdesk.tui.data import SavedView
+
+    config_path, _ = resolve_config_path(cli.config_path)
+    saved = [SavedView(s.name, s.query) for s in cli.settings.saved_searches]
+    run_console(store, me=me, saved=saved, config_path=config_path, store_label=label)
+
+
+def show(cli: CliContext) -> None:
+    """The console on the configured store, or its overview when there is no terminal."""
+    from supportdesk.cli.overview import show_overview
+    from supportdesk.config import redact_url
+
+    if not has_terminal():
+        show_overview(cli)
+        return
+    store = cli.store()
+    open_console(cli, store, cli.settings.agent, redact_url(store.url))
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("console")
+    def console(ctx: typer.Context) -> None:
+        """Open the agent console (the same as running supportdesk with no command)."""
+        show(ctx.obj)

@@ -1,0 +1,200 @@
+"""The console's reads from the store, called only from worker threads.
+
+Each function opens its own short session, so a slow query never holds a connection the next
+one needs, and returns plain values (the domain's frozen read models) that can cross back to
+the UI thread in a message. Nothing here touches a widget.
+"""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import Session
+
+from supportdesk.desk import directory, views
+from supportdesk.desk.query import CompiledQuery, SortKey, compile_query, order_by, parse
+from supportdesk.desk.query.compile import DEFAULT_SORT
+from supportdesk.desk.views import TicketDetail, TicketRow
+from supportdesk.errors import SupportdeskError
+from supportdesk.store import Store
+
+ACTIVE_QUERY = "status:active"
+
+
+@dataclass(frozen=True)
+class Source:
+    """What the ticket list shows: a query, and the moment its relative ages are measured from.
+
+    `now` is fixed when the view opens so that pages fetched seconds apart agree on what
+    `updated:<7d` means; a refresh makes a new Source with a new `now`.
+    """
+
+    key: str
+    label: str
+    query: str
+    now: datetime = field(default_factory=lambda: datetime.now().astimezone())
+
+    def renewed(self) -> Source:
+        return Source(self.key, self.label, self.query)
+
+
+@dataclass(frozen=True)
+class ViewCount:
+    """One sidebar entry: the view and how many tickets it holds (None: not countable)."""
+
+    key: str
+    label: str
+    query: str
+    section: str
+    count: int | None
+
+
+@dataclass(frozen=True)
+class SavedView:
+    name: str
+    query: str
+
+
+class DeskData:
+    """Read access for the console: one store, one acting agent."""
+
+    def __init__(self, store: Store, me: str | None) -> None:
+        self.store = store
+        self.me = me
+
+    @property
+    def actor(self) -> str:
+        """Who the console's events name: the configured agent, else the OS user."""
+        return f"agent:{self.me}" if self.me else f"console:{getpass.getuser()}"
+
+    def compile(
+        self,
+        session: Session,
+        source: Source,
+        *,
+        whole_set: bool = False,
+        reverse: bool = False,
+    ) -> CompiledQuery:
+        """The source's condition and order; `reverse` turns the order around.
+
+        Reading the far end of a long list backwards from its end is as cheap as reading its
+        start, where a large OFFSET would walk every row before it.
+        """
+        query = parse(source.query)
+        compiled = compile_query(
+            query, session.connection(), me=self.me, now=source.now, whole_set=whole_set
+        )
+        if not reverse:
+            return compiled
+        keys = query.sort or DEFAULT_SORT
+        flipped = order_by([SortKey(k.key, descending=not k.descending) for k in keys])
+        return CompiledQuery(where=compiled.where, order_by=flipped)
+
+    def check(self, source: Source) -> None:
+        """Raise QueryError if the source's query cannot run (unknown queue, agent...)."""
+        with self.store.session() as session:
+            self.compile(session, source)
+
+    def count(self, source: Source) -> int:
+        with self.store.session() as session:
+            return views.count_tickets(session, self.compile(session, source, whole_set=True).where)
+
+    def page(self, source: Source, offset: int, limit: int, total: int | None) -> list[TicketRow]:
+        """Rows offset..offset+limit of the source, read from whichever end is nearer."""
+        with self.store.session() as session:
+            if total is not None and offset > total // 2:
+                end = min(total, offset + limit)
+                back = self.compile(session, source, reverse=True)
+                rows = views.list_tickets(
+                    session,
+                    back.where,
+                    back.order_by,
+                    limit=end - offset,
+                    offset=total - end,
+                )
+                return rows[::-1]
+            compiled = self.compile(session, source)
+            return views.list_tickets(
+                session, compiled.where, compiled.order_by, limit=limit, offset=offset
+            )
+
+    def detail(self, number: int) -> TicketDetail:
+        with self.store.session() as session:
+            return views.ticket_detail(session, number)
+
+    def agents(self) -> list[str]:
+        with self.store.session() as session:
+            return [a.handle for a in directory.list_agents(session) if a.active]
+
+    def queues(self) -> list[str]:
+        with self.store.session() as session:
+            return [q.name for q in directory.list_queues(session)]
+
+    def sidebar(self, saved: list[SavedView]) -> list[ViewCount]:
+        """Every view with its count: the standard ones, each queue, then saved searches."""
+        with self.store.session() as session:
+            overview = views.overview(session, me=self.me)
+            quarantine = [q.name for q in directory.list_queues(session) if q.is_quarantine]
+            entries = [
+                ViewCount(
+                    "mine",
+                    "My tickets",
+                    f"assignee:me {ACTIVE_QUERY}",
+                    "Views",
+                    overview.mine if self.me else None,
+                ),
+                ViewCount(
+                    "unassigned",
+                    "Unassigned",
+                    f"assignee:none {ACTIVE_QUERY}",
+                    "Views",
+                    overview.unassigned,
+                ),
+                ViewCount("open", "All open", ACTIVE_QUERY, "Views", overview.all_active),
+                ViewCount("pending", "Pending", "status:pending", "Views", overview.pending),
+                ViewCount(
+                    "solved",
+                    "Recently solved",
+                    f"status:solved updated:<{views.RECENTLY_SOLVED.days}d",
+                    "Views",
+                    overview.recently_solved,
+                ),
+            ]
+            if quarantine:
+                entries.append(
+                    ViewCount(
+                        "quarantine",
+                        "Quarantine",
+                        f"queue:{','.join(quarantine)} {ACTIVE_QUERY}",
+                        "Views",
+                        overview.quarantine,
+                    )
+                )
+            entries.extend(
+                ViewCount(
+                    f"queue:{q.name}", q.name, f"queue:{q.name} {ACTIVE_QUERY}", "Queues", q.active
+                )
+                for q in overview.queues
+            )
+            for view in saved:
+                source = Source(f"saved:{view.name}", view.name, view.query)
+                try:
+                    count: int | None = views.count_tickets(
+                        session, self.compile(session, source, whole_set=True).where
+                    )
+                except SupportdeskError:  # a broken saved search shows "?" and errors when opened
+                    count = None
+                entries.append(ViewCount(source.key, view.name, view.query, "Saved", count))
+            return entries
+
+    def change_mark(self) -> int:
+        """A number that grows whenever any process changes any ticket (see views)."""
+        with self.store.session() as session:
+            return views.change_mark(session)
+
+
+def numbers_query(numbers: list[int]) -> str:
+    """A query matching exactly these ticket numbers."""
+    return "#" + ",".join(str(n) for n in sorted(set(numbers)))

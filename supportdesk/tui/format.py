@@ -1,0 +1,52 @@
+"""Small pieces of presentation shared by the console's widgets: ages, cues, fitted cells."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from rich.cells import cell_len, set_cell_size
+
+from supportdesk.desk.views import TicketRow
+from supportdesk.text import one_line
+
+# A ticket waiting on us (new or open) that nobody has touched for this long is late. The
+# queues' first-response targets are not in TicketRow yet, so one rule serves every queue.
+OVERDUE_AFTER = timedelta(hours=24)
+WAITING_ON_US = ("new", "open")
+
+
+def age(when: datetime, now: datetime) -> str:
+    """A short age like 5m, 3h, 2d, 7w: what a list column has room for."""
+    seconds = max(0, int((now - when).total_seconds()))
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return "now"
+
+
+def is_overdue(row: TicketRow, now: datetime) -> bool:
+    return row.status in WAITING_ON_US and now - row.updated_at > OVERDUE_AFTER
+
+
+def fit(value: str, width: int, *, right: bool = False) -> str:
+    """`value` made inert, on one line and exactly `width` cells, with … when cut."""
+    if width <= 0:
+        return ""
+    text = one_line(value)
+    if cell_len(text) > width:
+        return set_cell_size(text, width - 1) + "…"
+    padding = " " * (width - cell_len(text))
+    return padding + text if right else text + padding
+
+
+def when(moment: datetime) -> str:
+    """A date for a message header, in the agent's local time."""
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def size(count: int) -> str:
+    for unit in ("B", "KB", "MB"):
+        if count < 1024:
+            return f"{count} {unit}"
+        count //= 1024
+    return f"{count} GB"

@@ -1,0 +1,83 @@
+"""Saving a search as a view: one `[[saved_searches]]` entry appended to the config file.
+
+The file is the agent's own, with their comments and layout, so it is never re-serialised:
+the new entry is appended as text, the whole result is validated exactly as the app would
+load it, and only then does it replace the file, atomically (a temporary file beside it,
+flushed to disk, then renamed over it). A file that would not load afterwards is left alone.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from supportdesk.config import SavedSearch, parse_settings
+from supportdesk.errors import ConfigError, ValidationError
+
+
+def toml_string(value: str) -> str:
+    """`value` as a TOML basic string; escapes every control character TOML forbids raw."""
+    out = ['"']
+    for char in value:
+        if char in ('"', "\\"):
+            out.append("\\" + char)
+        elif char == "\n":
+            out.append("\\n")
+        elif char == "\t":
+            out.append("\\t")
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    out.append('"')
+    return "".join(out)
+
+
+def append_saved_search(path: Path, name: str, query: str) -> list[SavedSearch]:
+    """Add a saved search to the config at `path` (created if missing); the new list.
+
+    Raises ValidationError for an empty or taken name and ConfigError when the file cannot
+    take the entry (it would no longer load, or cannot be written).
+    """
+    name = name.strip()
+    query = query.strip()
+    if not name:
+        raise ValidationError("a saved search needs a name")
+    if not query:
+        raise ValidationError("there is no search to save: type a query first")
+    try:
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    before = parse_settings(text, path)
+    if any(s.name == name for s in before.saved_searches):
+        raise ValidationError(f"a saved search called {name!r} exists already")
+    entry = f"[[saved_searches]]\nname = {toml_string(name)}\nquery = {toml_string(query)}\n"
+    separator = (
+        "" if not text or text.endswith("\n\n") else ("\n" if text.endswith("\n") else "\n\n")
+    )
+    new_text = text + separator + entry
+    try:
+        after = parse_settings(new_text, path)
+    except ConfigError as exc:
+        raise ConfigError(f"not saved, the config would no longer load: {exc}") from None
+    _replace(path, new_text)
+    return after.saved_searches
+
+
+def _replace(path: Path, text: str) -> None:
+    path = path.resolve()  # a symlinked config keeps its link; the file it points to changes
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise ConfigError(f"{path}: cannot write: {exc.strerror or exc}") from None

@@ -1,0 +1,382 @@
+"""The desk: views on the left, the ticket list and search above, the thread and customer below.
+
+Reading happens here: opening views and searches, loading the selected ticket, and noticing
+changes made by other processes. A tiny worker reads the store's change mark every
+`poll_seconds`; when it moves, the counts, the list and the open ticket are read again in
+place. No timer does anything else, so an idle console costs next to nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from sqlalchemy.exc import SQLAlchemyError
+from textual import work
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.timer import Timer
+from textual.widget import Widget
+from textual.widgets import Footer, Header
+
+from supportdesk.desk.query import parse
+from supportdesk.desk.views import TicketDetail
+from supportdesk.errors import QueryError, SupportdeskError
+from supportdesk.tui.data import ACTIVE_QUERY, DeskData, SavedView, Source, ViewCount
+from supportdesk.tui.saved import append_saved_search
+from supportdesk.tui.screens.modals import AskScreen
+from supportdesk.tui.screens.ticket_actions import TicketActionsScreen
+from supportdesk.tui.widgets.customer import CustomerPanel
+from supportdesk.tui.widgets.search_bar import SearchBar
+from supportdesk.tui.widgets.sidebar import Sidebar
+from supportdesk.tui.widgets.thread import ThreadHeader, ThreadView, header_text
+from supportdesk.tui.widgets.ticket_list import TicketList
+
+DETAIL_DELAY = 0.05  # a held j/k key does not start a read per ticket it passes
+
+
+@dataclass
+class SidebarLoaded(Message):
+    entries: list[ViewCount]
+    agents: list[str]
+    queues: list[str]
+
+
+@dataclass
+class DetailLoaded(Message):
+    number: int
+    detail: TicketDetail | None
+    error: SupportdeskError | None = None
+
+
+@dataclass
+class StoreChecked(Message):
+    mark: int | None  # None: the store could not be read this time (locked, restarting)
+
+
+@dataclass
+class SearchChecked(Message):
+    source: Source
+    error: SupportdeskError | None = None
+
+
+@dataclass
+class SearchSaved(Message):
+    name: str
+    saved: list[SavedView] | None = None
+    error: SupportdeskError | None = None
+
+
+class DeskScreen(TicketActionsScreen):
+    """The one main screen of the console."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "next_ticket", "Next", show=False, id="nav.next"),
+        Binding("k", "previous_ticket", "Previous", show=False, id="nav.previous"),
+        Binding("g", "first_ticket", "First", show=False, id="nav.first"),
+        Binding("G", "last_ticket", "Last", show=False, id="nav.last"),
+        Binding("slash", "search", "Search", id="search.focus"),
+        Binding("ctrl+s", "save_search", "Save search", id="search.save"),
+        Binding("x", "toggle_quotes", "Quotes", id="thread.quotes"),
+        Binding("right_square_bracket", "next_view", "Next view", show=False, id="view.next"),
+        Binding(
+            "left_square_bracket", "previous_view", "Prev view", show=False, id="view.previous"
+        ),
+        Binding("escape", "back", "Back", show=False, id="desk.back"),
+        Binding("ctrl+r", "reload", "Reload", show=False, id="desk.reload"),
+    ]
+
+    def __init__(
+        self,
+        data: DeskData,
+        *,
+        saved: list[SavedView],
+        config_path: Path | None,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        super().__init__(data)
+        self.saved = saved
+        self.config_path = config_path
+        self.poll_seconds = poll_seconds
+        self._mark: int | None = None
+        self._polling = False
+        self._sidebar_loading = False
+        self._sidebar_again = False
+        self._detail_timer: Timer | None = None
+        self._detail_started = 0.0
+
+    def compose(self) -> Iterator[Widget]:
+        yield Header()
+        with Horizontal(id="body"):
+            yield Sidebar(id="sidebar")
+            with Vertical(id="main"):
+                yield SearchBar(id="search")
+                yield TicketList(self.data, id="tickets")
+                with Horizontal(id="reading"):
+                    with Vertical(id="reading-pane"):
+                        yield ThreadHeader(id="thread-header")
+                        yield ThreadView(id="thread")
+                    yield CustomerPanel(id="customer")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.ticket_list.focus()
+        self.sidebar.mark_current("open")
+        self.search.show_query(ACTIVE_QUERY)
+        self._poll()  # the first mark comes before the first read, so no change slips between
+        self.set_interval(self.poll_seconds, self._poll)
+
+    def _first_read(self) -> None:
+        self.open_source(Source("open", "All open", ACTIVE_QUERY))
+        self._refresh_sidebar()
+
+    @property
+    def thread(self) -> ThreadView:
+        return self.query_one(ThreadView)
+
+    @property
+    def search(self) -> SearchBar:
+        return self.query_one(SearchBar)
+
+    @property
+    def sidebar(self) -> Sidebar:
+        return self.query_one(Sidebar)
+
+    # -- views and search --------------------------------------------------------------------
+
+    def open_source(self, source: Source) -> None:
+        self.sidebar.mark_current(source.key)
+        self.search.show_query(source.query)
+        self.ticket_list.show(source)
+
+    def on_sidebar_chosen(self, message: Sidebar.Chosen) -> None:
+        entry = message.entry
+        self.open_source(Source(entry.key, entry.label, entry.query))
+        self.ticket_list.focus()
+
+    def on_search_bar_submitted(self, message: SearchBar.Submitted) -> None:
+        text = message.query.strip() or ACTIVE_QUERY
+        try:
+            parse(text)
+        except QueryError as exc:
+            self.search.show_error(text, exc)
+            return
+        self._check_search(Source("search", "Search", text))
+
+    @work(thread=True, exclusive=True, group="search")
+    def _check_search(self, source: Source) -> None:
+        try:
+            self.data.check(source)
+        except SupportdeskError as exc:
+            self.post_message(SearchChecked(source, exc))
+        else:
+            self.post_message(SearchChecked(source))
+
+    def on_search_checked(self, message: SearchChecked) -> None:
+        error = message.error
+        if isinstance(error, QueryError):
+            self.search.show_error(message.source.query, error)
+        elif error is not None:
+            self.search.show_problem(str(error))
+        else:
+            self.search.clear_error()
+            if self.search.value.strip() != message.source.query:
+                self.search.show_query(message.source.query)
+            self.sidebar.mark_current(message.source.key)
+            self.ticket_list.show(message.source)
+            self.ticket_list.focus()
+
+    def on_search_bar_left(self, message: SearchBar.Left) -> None:
+        self.ticket_list.focus()
+
+    def on_ticket_list_failed(self, message: TicketList.Failed) -> None:
+        if isinstance(message.error, QueryError) and self.ticket_list.source:
+            self.search.show_error(self.ticket_list.source.query, message.error)
+        else:
+            self.search.show_problem(str(message.error))
+
+    def action_search(self) -> None:
+        self.search.input.focus()
+
+    def action_save_search(self) -> None:
+        query = self.search.value.strip()
+        if not query:
+            self.notify("type a search first, then save it", markup=False)
+            return
+        try:
+            parse(query)
+        except QueryError as exc:
+            self.search.show_error(query, exc)
+            return
+        if self.config_path is None:
+            self.notify("no config file to save into", severity="error", markup=False)
+            return
+
+        def named(name: str | None) -> None:
+            if name and name.strip():
+                self._save_search(name.strip(), query)
+
+        self.app.push_screen(
+            AskScreen(
+                "Save this search as a view",
+                placeholder="name shown in the sidebar",
+                hint=f"query: {query}",
+            ),
+            named,
+        )
+
+    @work(thread=True, exclusive=True, group="config")
+    def _save_search(self, name: str, query: str) -> None:
+        assert self.config_path is not None
+        try:
+            saved = append_saved_search(self.config_path, name, query)
+        except SupportdeskError as exc:
+            self.post_message(SearchSaved(name, error=exc))
+        else:
+            self.post_message(SearchSaved(name, [SavedView(s.name, s.query) for s in saved]))
+
+    def on_search_saved(self, message: SearchSaved) -> None:
+        if message.error is not None or message.saved is None:
+            self.notify(str(message.error), title="Not saved", severity="error", markup=False)
+            return
+        self.saved = message.saved
+        self.notify(f"saved as the view {message.name!r} in {self.config_path}", markup=False)
+        self._refresh_sidebar()
+
+    def action_next_view(self) -> None:
+        self._step_view(1)
+
+    def action_previous_view(self) -> None:
+        self._step_view(-1)
+
+    def _step_view(self, step: int) -> None:
+        entry = self.sidebar.neighbour(step)
+        if entry is not None:
+            self.open_source(Source(entry.key, entry.label, entry.query))
+
+    # -- moving and reading ------------------------------------------------------------------
+
+    def action_next_ticket(self) -> None:
+        self.ticket_list.action_cursor_down()
+
+    def action_previous_ticket(self) -> None:
+        self.ticket_list.action_cursor_up()
+
+    def action_first_ticket(self) -> None:
+        self.ticket_list.action_first()
+
+    def action_last_ticket(self) -> None:
+        self.ticket_list.action_last()
+
+    def action_toggle_quotes(self) -> None:
+        self.thread.toggle_quotes()
+
+    def action_back(self) -> None:
+        if self.ticket_list.marked:
+            self.ticket_list.clear_marks()
+            self.notify("selection cleared", markup=False)
+        elif not self.ticket_list.has_focus:
+            self.ticket_list.focus()
+
+    def action_reload(self) -> None:
+        self.refresh_everything()
+
+    def on_ticket_list_opened(self, message: TicketList.Opened) -> None:
+        self.thread.focus()
+
+    def on_ticket_list_highlighted(self, message: TicketList.Highlighted) -> None:
+        self.current = message.row
+        if message.row is None:
+            self._show_detail(None, "No tickets in this view")
+            return
+        self._schedule_detail(message.row.number, DETAIL_DELAY)
+
+    def _schedule_detail(self, number: int, delay: float) -> None:
+        """Load a ticket now, unless tickets are flying past: then wait until they stop."""
+        now = time.monotonic()
+        busy = now - self._detail_started < delay * 2
+        if self._detail_timer is not None:
+            self._detail_timer.stop()
+            self._detail_timer = None
+        if delay <= 0 or not busy:
+            self._detail_started = now
+            self._load_detail(number)
+        else:
+            self._detail_timer = self.set_timer(delay, lambda: self._schedule_detail(number, 0))
+
+    @work(thread=True, exclusive=True, group="detail")
+    def _load_detail(self, number: int) -> None:
+        try:
+            self.post_message(DetailLoaded(number, self.data.detail(number)))
+        except SupportdeskError as exc:
+            self.post_message(DetailLoaded(number, None, exc))
+
+    def on_detail_loaded(self, message: DetailLoaded) -> None:
+        if self.current is None or self.current.number != message.number:
+            return
+        self._show_detail(message.detail, str(message.error) if message.error else None)
+
+    def _show_detail(self, detail: TicketDetail | None, note: str | None) -> None:
+        self.detail = detail
+        self.thread.show(detail, note=note)
+        self.query_one(ThreadHeader).update(header_text(detail))
+        self.query_one(CustomerPanel).show(detail)
+
+    # -- keeping up with the store -----------------------------------------------------------
+
+    def after_change(self, numbers: tuple[int, ...]) -> None:
+        self.refresh_everything()
+
+    def refresh_everything(self) -> None:
+        """Read counts, the list and the open ticket again, without moving the agent."""
+        self.ticket_list.reload()
+        self._refresh_sidebar()
+        if self.current is not None:
+            self._schedule_detail(self.current.number, 0)
+
+    def _refresh_sidebar(self) -> None:
+        if self._sidebar_loading:
+            self._sidebar_again = True
+            return
+        self._sidebar_loading = True
+        self._load_sidebar(list(self.saved))
+
+    @work(thread=True, exclusive=True, group="sidebar")
+    def _load_sidebar(self, saved: list[SavedView]) -> None:
+        entries = self.data.sidebar(saved)
+        self.post_message(SidebarLoaded(entries, self.data.agents(), self.data.queues()))
+
+    def on_sidebar_loaded(self, message: SidebarLoaded) -> None:
+        self.sidebar.set_views(message.entries)
+        self.agents = message.agents
+        self.queues = message.queues
+        self._sidebar_loading = False
+        if self._sidebar_again:
+            self._sidebar_again = False
+            self._refresh_sidebar()
+
+    def _poll(self) -> None:
+        if not self._polling:
+            self._polling = True
+            self._check_store()
+
+    @work(thread=True, exclusive=True, group="poll")
+    def _check_store(self) -> None:
+        try:
+            mark: int | None = self.data.change_mark()
+        except SQLAlchemyError:
+            mark = None  # try again at the next tick; a busy store is no reason to stop
+        self.post_message(StoreChecked(mark))
+
+    def on_store_checked(self, message: StoreChecked) -> None:
+        self._polling = False
+        if self._mark is None:
+            self._mark = message.mark if message.mark is not None else -1
+            self._first_read()
+        elif message.mark is not None and message.mark != self._mark:
+            self._mark = message.mark
+            self.refresh_everything()

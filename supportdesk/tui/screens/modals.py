@@ -1,0 +1,200 @@
+"""Small modal dialogs: pick one of a list, type a value, write a note, confirm a bulk change.
+
+Each returns its answer through `dismiss` (None: the agent changed their mind), so the desk
+screen can push it with a callback and carry on; none of them touches the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widget import Widget
+from textual.widgets import Button, Input, Label, OptionList, TextArea
+from textual.widgets.option_list import Option
+
+from supportdesk.text import one_line
+
+
+class PickScreen(ModalScreen[str | None]):
+    """Choose one value from a list; typing narrows the list."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="modal.cancel"),
+        Binding("down", "move(1)", "Down", show=False, id="pick.down"),
+        Binding("up", "move(-1)", "Up", show=False, id="pick.up"),
+    ]
+
+    def __init__(
+        self,
+        title: str,
+        choices: list[str],
+        *,
+        current: str | None = None,
+        labels: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.title_text = title
+        self.choices = choices
+        self.current = current
+        self.labels = labels or {}
+
+    def compose(self) -> Iterator[Widget]:
+        with Vertical(classes="dialog"):
+            yield Label(Text(self.title_text), classes="dialog-title")
+            yield Input(placeholder="type to filter", id="pick-filter")
+            yield OptionList(id="pick-options")
+
+    def on_mount(self) -> None:
+        self._fill("")
+
+    def _fill(self, needle: str) -> None:
+        options = self.query_one("#pick-options", OptionList)
+        needle = needle.strip().lower()
+        shown = [c for c in self.choices if needle in self.labels.get(c, c).lower()]
+        options.set_options(
+            Option(
+                Text(one_line(self.labels.get(c, c)) + ("  (now)" if c == self.current else "")),
+                id=c,
+            )
+            for c in shown
+        )
+        if shown:
+            options.highlighted = shown.index(self.current) if self.current in shown else 0
+
+    @on(Input.Changed, "#pick-filter")
+    def _filter(self, event: Input.Changed) -> None:
+        self._fill(event.value)
+
+    @on(Input.Submitted, "#pick-filter")
+    def _submit_filter(self) -> None:
+        options = self.query_one("#pick-options", OptionList)
+        if options.highlighted is not None:
+            self.dismiss(options.get_option_at_index(options.highlighted).id)
+
+    @on(OptionList.OptionSelected, "#pick-options")
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_move(self, step: int) -> None:
+        options = self.query_one("#pick-options", OptionList)
+        if options.option_count:
+            current = options.highlighted or 0
+            options.highlighted = max(0, min(options.option_count - 1, current + step))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class AskScreen(ModalScreen[str | None]):
+    """Ask for one line of text (tags, a ticket number, a name)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="modal.cancel")
+    ]
+
+    def __init__(
+        self, title: str, *, placeholder: str = "", value: str = "", hint: str = ""
+    ) -> None:
+        super().__init__()
+        self.title_text = title
+        self.placeholder = placeholder
+        self.value = value
+        self.hint = hint
+
+    def compose(self) -> Iterator[Widget]:
+        with Vertical(classes="dialog"):
+            yield Label(Text(self.title_text), classes="dialog-title")
+            if self.hint:
+                yield Label(Text(self.hint), classes="dialog-hint")
+            yield Input(value=self.value, placeholder=self.placeholder, id="ask-input")
+
+    @on(Input.Submitted, "#ask-input")
+    def _submit(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class NoteScreen(ModalScreen[str | None]):
+    """Write an internal note; Ctrl+S adds it, Escape keeps it as a draft for later.
+
+    Drafts live in `drafts` (ticket number -> text), owned by the caller, so a note given up
+    half-way is there again the next time the agent opens the editor on that ticket.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save", "Add note", id="note.save"),
+        Binding("escape", "cancel", "Keep as draft", id="modal.cancel"),
+    ]
+
+    def __init__(self, number: int, drafts: dict[int, str]) -> None:
+        super().__init__()
+        self.number = number
+        self.drafts = drafts
+
+    def compose(self) -> Iterator[Widget]:
+        with Vertical(classes="dialog note-dialog"):
+            yield Label(
+                Text(f"Internal note on #{self.number} (agents only, never mailed)"),
+                classes="dialog-title",
+            )
+            yield TextArea(self.drafts.get(self.number, ""), id="note-text", soft_wrap=True)
+            yield Label(
+                Text("Ctrl+S adds the note · Esc keeps it as a draft"), classes="dialog-hint"
+            )
+
+    def on_mount(self) -> None:
+        area = self.query_one("#note-text", TextArea)
+        area.focus()
+        area.move_cursor(area.document.end)
+
+    @property
+    def text(self) -> str:
+        return self.query_one("#note-text", TextArea).text
+
+    def action_save(self) -> None:
+        self.drafts[self.number] = self.text  # dropped once the note is really added
+        self.dismiss(self.text)
+
+    def action_cancel(self) -> None:
+        if self.text.strip():
+            self.drafts[self.number] = self.text
+        else:
+            self.drafts.pop(self.number, None)
+        self.dismiss(None)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Ask before a change to many tickets; says how many first."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> Iterator[Widget]:
+        with Vertical(classes="dialog"):
+            yield Label(Text(self.question), classes="dialog-title")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Yes (y)", id="yes", variant="warning")
+                yield Button("No (n)", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)

@@ -1,0 +1,338 @@
+"""Every change an agent makes from the desk: keys, the dialogs they open, the write worker.
+
+The keys act on the ticket under the list's cursor, whether the list or the thread has the
+focus. With tickets selected (space), the ones that make sense in bulk act on the selection
+instead, after a confirmation that says how many. Each change carries the version of the
+ticket the agent was looking at, so a change made by someone else meanwhile is refused and
+the ticket reloaded rather than silently overwritten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual import work
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.screen import Screen
+
+from supportdesk.desk.statuses import TRANSITIONS
+from supportdesk.desk.views import TicketDetail, TicketRow
+from supportdesk.errors import ConflictError, SupportdeskError, ValidationError
+from supportdesk.store.models import PRIORITIES, STATUSES
+from supportdesk.tui import actions
+from supportdesk.tui.actions import (
+    BULK_OPS,
+    AddNote,
+    Assign,
+    ChangeTags,
+    Done,
+    Merge,
+    MoveQueue,
+    Op,
+    SetPriority,
+    SetStatus,
+)
+from supportdesk.tui.data import DeskData
+from supportdesk.tui.screens.modals import AskScreen, ConfirmScreen, NoteScreen, PickScreen
+from supportdesk.tui.widgets.ticket_list import TicketList
+
+NOBODY = "(nobody)"
+
+
+@dataclass
+class ActionFinished(Message):
+    """A write worker is done: what happened, or why nothing did."""
+
+    numbers: tuple[int, ...]
+    op: Op | None = None
+    bulk: bool = False
+    done: Done | None = None
+    undone: str | None = None
+    error: SupportdeskError | None = None
+
+
+class TicketActionsScreen(Screen[None]):
+    """The half of the desk that changes tickets; DeskScreen adds the layout and the reading."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "assign_me", "Take", id="ticket.assign_me"),
+        Binding("A", "assign", "Assign", id="ticket.assign"),
+        Binding("s", "status", "Status", id="ticket.status"),
+        Binding("p", "priority", "Priority", id="ticket.priority"),
+        Binding("t", "tags", "Tags", id="ticket.tags"),
+        Binding("m", "move", "Move", id="ticket.move"),
+        Binding("n", "note", "Note", id="ticket.note"),
+        Binding("M", "merge", "Merge", show=False, id="ticket.merge"),
+        Binding("r", "reply", "Reply", id="ticket.reply"),
+        Binding("u,ctrl+z", "undo", "Undo", id="desk.undo"),
+    ]
+
+    def __init__(self, data: DeskData) -> None:
+        super().__init__()
+        self.data = data
+        self.current: TicketRow | None = None
+        self.detail: TicketDetail | None = None
+        self.agents: list[str] = []
+        self.queues: list[str] = []
+        self.last_done: Done | None = None
+        self.drafts: dict[int, str] = {}
+
+    @property
+    def ticket_list(self) -> TicketList:
+        return self.query_one(TicketList)
+
+    def after_change(self, numbers: tuple[int, ...]) -> None:
+        """Re-read what a change touched; DeskScreen knows which panes that is."""
+
+    # -- keys --------------------------------------------------------------------------------
+
+    def action_assign_me(self) -> None:
+        if not self.data.me:
+            self.notify(
+                'set `agent = "your-handle"` in the config to take tickets',
+                severity="error",
+                markup=False,
+            )
+            return
+        self._act(Assign(self.data.me))
+
+    def action_assign(self) -> None:
+        if not self._ready():
+            return
+        seen = self._current_unless_bulk()
+        self._pick(
+            "Assign to",
+            [*self.agents, NOBODY],
+            current=seen.assignee if seen else None,
+            labels={NOBODY: "nobody (unassign)"},
+            make=lambda handle: Assign(None if handle == NOBODY else handle),
+        )
+
+    def action_status(self) -> None:
+        if not self._ready():
+            return
+        seen = self._current_unless_bulk()
+        choices = [s for s in STATUSES if s != "new"]
+        if seen is not None:
+            choices = [s for s in STATUSES if s in TRANSITIONS[seen.status]]
+            if not choices:
+                self.notify(f"#{seen.number} is closed: a closed ticket stays closed", markup=False)
+                return
+        self._pick("Status", choices, current=seen.status if seen else None, make=SetStatus)
+
+    def action_priority(self) -> None:
+        if self._ready():
+            seen = self._current_unless_bulk()
+            current = seen.priority if seen else None
+            self._pick("Priority", list(PRIORITIES), current=current, make=SetPriority)
+
+    def action_move(self) -> None:
+        if self._ready():
+            seen = self._current_unless_bulk()
+            current = seen.queue if seen else None
+            self._pick("Move to queue", self.queues, current=current, make=MoveQueue)
+
+    def action_tags(self) -> None:
+        bulk = bool(self.ticket_list.marked)
+        seen = None if bulk else self._seen(need_detail=True)
+        if seen is None and not bulk:
+            return
+        hint = "names add tags, -name removes one, e.g.  vip billing -spam"
+        if seen is not None:
+            hint = f"now: {', '.join(seen[1] or []) or 'none'}\n{hint}"
+
+        def done(answer: str | None) -> None:
+            if not answer or not answer.strip():
+                return
+            words = answer.replace(",", " ").split()
+            add = tuple(w.lstrip("+") for w in words if not w.startswith("-"))
+            remove = tuple(w[1:] for w in words if w.startswith("-") and len(w) > 1)
+            self._act(ChangeTags(add=add, remove=remove))
+
+        self.app.push_screen(AskScreen("Tags", placeholder="vip -spam", hint=hint), done)
+
+    def action_note(self) -> None:
+        seen = self._seen()
+        if seen is None:
+            return
+        number = seen[0].number
+
+        def done(body: str | None) -> None:
+            if body is not None:
+                self._act(AddNote(body), single=True)
+
+        self.app.push_screen(NoteScreen(number, self.drafts), done)
+
+    def action_merge(self) -> None:
+        seen = self._seen()
+        if seen is None:
+            return
+        number = seen[0].number
+
+        def asked(answer: str | None) -> None:
+            if answer is None:
+                return
+            try:
+                target = parse_number(answer)
+            except ValidationError as exc:
+                self.notify(str(exc), severity="error", markup=False)
+                return
+
+            def confirmed(yes: bool | None) -> None:
+                if yes:
+                    self._act(Merge(target), single=True)
+
+            self.app.push_screen(
+                ConfirmScreen(
+                    f"Merge #{number} into #{target}? Its messages, notes and tags move to "
+                    f"#{target} and #{number} is closed. This cannot be undone."
+                ),
+                confirmed,
+            )
+
+        self.app.push_screen(
+            AskScreen(f"Merge #{number} into which ticket?", placeholder="ticket number"), asked
+        )
+
+    def action_reply(self) -> None:
+        self.notify(
+            "Replying has its own issue (the composer, canned replies, $EDITOR); it is not "
+            "in the console yet. Use your mail client meanwhile.",
+            title="Not yet",
+            markup=False,
+        )
+
+    def action_undo(self) -> None:
+        done = self.last_done
+        if done is None:
+            self.notify("nothing to undo yet", markup=False)
+            return
+        self._run_undo(done)
+
+    # -- running -----------------------------------------------------------------------------
+
+    def _seen(self, *, need_detail: bool = False) -> tuple[TicketRow, list[str] | None] | None:
+        """The ticket under the cursor as the agent sees it, with its tags if loaded."""
+        row = self.current
+        if row is None:
+            self.notify("no ticket selected", markup=False)
+            return None
+        if self.detail is not None and self.detail.row.number == row.number:
+            return self.detail.row, self.detail.tags
+        if need_detail:
+            self.notify(f"#{row.number} is still loading; try again in a moment", markup=False)
+            return None
+        return row, None
+
+    def _ready(self) -> bool:
+        """Whether there is something to act on: a selection, or a ticket under the cursor."""
+        return bool(self.ticket_list.marked) or self._seen() is not None
+
+    def _current_unless_bulk(self) -> TicketRow | None:
+        """The ticket under the cursor as seen, or None when the selection will be acted on."""
+        if self.ticket_list.marked:
+            return None
+        seen = self._seen()
+        return seen[0] if seen else None
+
+    def _pick(
+        self,
+        title: str,
+        choices: list[str],
+        *,
+        current: str | None,
+        make: Callable[[str], Op],
+        labels: dict[str, str] | None = None,
+    ) -> None:
+        def chosen(value: str | None) -> None:
+            if value is not None:
+                self._act(make(value))
+
+        self.app.push_screen(PickScreen(title, choices, current=current, labels=labels), chosen)
+
+    def _act(self, op: Op, *, single: bool = False) -> None:
+        marked = sorted(self.ticket_list.marked)
+        if marked and not single and isinstance(op, BULK_OPS):
+            count = len(marked)
+            noun = "ticket" if count == 1 else "tickets"
+
+            def confirmed(yes: bool | None) -> None:
+                if yes:
+                    self._run_bulk(op, marked)
+
+            self.app.push_screen(
+                ConfirmScreen(f"{actions.describe(op).capitalize()} on {count} selected {noun}?"),
+                confirmed,
+            )
+            return
+        seen = self._seen(need_detail=isinstance(op, ChangeTags))
+        if seen is None:
+            return
+        row, tags = seen
+        self._run_one(op, row, tuple(tags or ()))
+
+    @work(thread=True, group="write")
+    def _run_one(self, op: Op, row: TicketRow, tags: tuple[str, ...]) -> None:
+        numbers = (row.number, op.target) if isinstance(op, Merge) else (row.number,)
+        try:
+            done = actions.apply_one(self.data, op, row, tags)
+        except SupportdeskError as exc:
+            self.post_message(ActionFinished(numbers, op, error=exc))
+        else:
+            self.post_message(ActionFinished(numbers, op, done=done))
+
+    @work(thread=True, group="write")
+    def _run_bulk(self, op: Op, numbers: list[int]) -> None:
+        try:
+            done = actions.apply_many(self.data, op, numbers)
+        except SupportdeskError as exc:
+            self.post_message(ActionFinished(tuple(numbers), op, bulk=True, error=exc))
+        else:
+            self.post_message(ActionFinished(tuple(numbers), op, bulk=True, done=done))
+
+    @work(thread=True, group="write")
+    def _run_undo(self, done: Done) -> None:
+        try:
+            message = actions.undo(self.data, done)
+        except SupportdeskError as exc:
+            self.post_message(ActionFinished(done.numbers, error=exc))
+        else:
+            self.post_message(ActionFinished(done.numbers, undone=message))
+
+    def on_action_finished(self, message: ActionFinished) -> None:
+        if message.error is not None:
+            conflict = isinstance(message.error, ConflictError)
+            self.notify(
+                str(message.error),
+                title="Changed by someone else" if conflict else "Not done",
+                severity="error",
+                timeout=10,
+                markup=False,
+            )
+            if conflict:
+                self.after_change(message.numbers)
+            return
+        if message.undone is not None:
+            self.last_done = None
+            self.notify(message.undone, markup=False)
+        elif message.done is not None:
+            done = message.done
+            if done.undo or done.permanent:
+                self.last_done = done
+            if message.bulk:
+                self.ticket_list.clear_marks()
+            if isinstance(message.op, AddNote):
+                self.drafts.pop(done.numbers[0], None)
+            self.notify(done.summary, markup=False)
+        self.after_change(message.numbers)
+
+
+def parse_number(text: str) -> int:
+    """A ticket number typed by a person: digits, with an optional leading #."""
+    cleaned = text.strip().lstrip("#")
+    if not cleaned.isdigit():
+        raise ValidationError(f"{text!r} is not a ticket number")
+    return int(cleaned)

@@ -1,0 +1,45 @@
+"""Who is asking: the requester, their organisation, who else is copied, their other tickets."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.text import Text
+from textual.widgets import Static
+
+from supportdesk.desk.views import TicketDetail
+from supportdesk.text import one_line
+from supportdesk.tui.format import age, fit
+
+
+class CustomerPanel(Static):
+    """A summary of the requester of the selected ticket."""
+
+    def show(self, detail: TicketDetail | None) -> None:
+        if detail is None:
+            self.update(Text(""))
+            return
+        row = detail.row
+        now = datetime.now().astimezone()
+        text = Text()
+        text.append("Requester\n", style="bold")
+        if row.requester_name:
+            text.append(one_line(row.requester_name, 40) + "\n")
+        text.append(one_line(row.requester_email, 40) + "\n", style="dim")
+        text.append("\nOrganisation\n", style="bold")
+        text.append(
+            (one_line(detail.requester_organisation, 40) if detail.requester_organisation else "—")
+            + "\n"
+        )
+        if detail.ccs:
+            text.append("\nCopied\n", style="bold")
+            for address in detail.ccs[:8]:
+                text.append(one_line(address, 40) + "\n", style="dim")
+        text.append("\nOther tickets\n", style="bold")
+        if not detail.other_tickets:
+            text.append("none\n", style="dim")
+        for other in detail.other_tickets:
+            text.append(f"#{other.number} ", style="bold")
+            text.append(f"{other.status} {age(other.updated_at, now)}\n", style="dim")
+            text.append(" " + fit(other.subject or "(no subject)", 26).rstrip() + "\n")
+        self.update(text)

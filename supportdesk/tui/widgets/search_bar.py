@@ -1,0 +1,91 @@
+"""The search bar: the query language of the CLI, with its errors shown under the bad term."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Input, Static
+
+from supportdesk.errors import QueryError
+from supportdesk.text import inert, one_line
+
+PLACEHOLDER = "/ search: status:open queue:billing assignee:me refund   (Enter runs, Esc leaves)"
+
+
+def error_text(query: str, error: QueryError) -> Text:
+    """The query with the bad term marked, a caret under it, and the reason."""
+    shown = inert(query, keep_newlines=False)  # keeps positions, unlike one_line
+    start = max(0, min(error.position, len(shown)))
+    end = min(len(shown), start + max(1, len(one_line(error.token))))
+    text = Text(shown)
+    text.stylize("reverse bold", start, end)
+    message = one_line(str(error))
+    text.append("\n" + " " * start + "^ ", style="bold")
+    text.append(message)
+    return text
+
+
+class SearchBar(Vertical):
+    """An input for queries and, below it when needed, what is wrong with the last one."""
+
+    DEFAULT_CSS = """
+    SearchBar { height: auto; }
+    SearchBar > Input { padding: 0 1; }
+    SearchBar > #search-error { display: none; color: $error; padding: 0 1; }
+    SearchBar.-error > #search-error { display: block; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "leave", "Back to the list", show=False, id="search.leave")
+    ]
+
+    @dataclass
+    class Submitted(Message):
+        query: str
+
+    @dataclass
+    class Left(Message):
+        """The agent pressed Escape: give the list its focus back."""
+
+    def compose(self) -> Iterator[Widget]:
+        yield Input(placeholder=PLACEHOLDER, id="search-input", select_on_focus=False, compact=True)
+        yield Static(id="search-error", markup=False)
+
+    @property
+    def input(self) -> Input:
+        return self.query_one("#search-input", Input)
+
+    @property
+    def value(self) -> str:
+        return self.input.value
+
+    def show_query(self, query: str) -> None:
+        """Put a view's query in the bar (without running it) and clear any old error."""
+        self.input.value = query
+        self.input.cursor_position = len(query)
+        self.clear_error()
+
+    def show_error(self, query: str, error: QueryError) -> None:
+        self.query_one("#search-error", Static).update(error_text(query, error))
+        self.add_class("-error")
+
+    def show_problem(self, message: str) -> None:
+        self.query_one("#search-error", Static).update(Text(one_line(message)))
+        self.add_class("-error")
+
+    def clear_error(self) -> None:
+        self.remove_class("-error")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.post_message(self.Submitted(event.value))
+
+    def action_leave(self) -> None:
+        self.post_message(self.Left())

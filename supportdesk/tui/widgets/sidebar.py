@@ -1,0 +1,95 @@
+"""The sidebar: the standard views, each queue and the saved searches, with live counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from supportdesk.tui.data import ViewCount
+from supportdesk.tui.format import fit
+
+LABEL_WIDTH = 15
+COUNT_WIDTH = 6
+
+
+def _prompt(entry: ViewCount, current: bool) -> Text:
+    count = "-" if entry.count is None else f"{entry.count:,}"
+    text = Text(fit(entry.label, LABEL_WIDTH))
+    text.append(fit(count, COUNT_WIDTH, right=True), style="dim")
+    if current:
+        text.stylize("bold")
+    return text
+
+
+class Sidebar(OptionList):
+    """A list of views; Enter (or a click) opens one. Counts update without moving anything."""
+
+    DEFAULT_CSS = """
+    Sidebar { width: 27; }
+    """
+
+    @dataclass
+    class Chosen(Message):
+        entry: ViewCount
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.entries: dict[str, ViewCount] = {}
+        self.current: str | None = None
+
+    def set_views(self, entries: list[ViewCount]) -> None:
+        """Show these views; rebuilds only when the set of views itself changed."""
+        layout = [(e.key, e.label, e.section) for e in entries]
+        before = [(e.key, e.label, e.section) for e in self.entries.values()]
+        self.entries = {e.key: e for e in entries}
+        if layout == before:
+            for entry in entries:
+                self.replace_option_prompt(entry.key, _prompt(entry, entry.key == self.current))
+            return
+        highlighted = self._highlighted_key()
+        options: list[Option | None] = []
+        section = None
+        for entry in entries:
+            if entry.section != section:
+                if section is not None:
+                    options.append(None)
+                section = entry.section
+                options.append(Option(Text(section, style="bold"), disabled=True))
+            options.append(Option(_prompt(entry, entry.key == self.current), id=entry.key))
+        self.set_options(options)
+        key = highlighted or self.current
+        if key in self.entries:
+            self.highlighted = self.get_option_index(key)
+
+    def mark_current(self, key: str) -> None:
+        """Show which view the list is on (bold), and put the highlight there."""
+        previous, self.current = self.current, key
+        for changed in (previous, key):
+            if changed in self.entries:
+                entry = self.entries[changed]
+                self.replace_option_prompt(changed, _prompt(entry, changed == key))
+        if key in self.entries:
+            self.highlighted = self.get_option_index(key)
+
+    def neighbour(self, step: int) -> ViewCount | None:
+        """The view `step` places after the current one, wrapping around."""
+        keys = list(self.entries)
+        if not keys:
+            return None
+        index = keys.index(self.current) if self.current in keys else -step
+        return self.entries[keys[(index + step) % len(keys)]]
+
+    def _highlighted_key(self) -> str | None:
+        if self.highlighted is None:
+            return None
+        option = self.get_option_at_index(self.highlighted)
+        return option.id
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if event.option.id in self.entries:
+            self.post_message(self.Chosen(self.entries[event.option.id]))

@@ -1,0 +1,305 @@
+"""The thread of one ticket: messages, internal notes and ticket events on one timeline.
+
+All of it is mail-derived or agent-typed text, so every string goes through `inert` or
+`one_line` into a rich `Text`, which is never parsed as markup. Quoted parts of replies
+(lines starting with ">") are folded to one line until the agent asks to see them.
+
+A long thread is drawn the way the ticket list is: the timeline is wrapped to the pane's
+width once (again only on resize or unfolding), and `render_line` hands out the lines on
+screen. Mounting a widget per message cost more than reading the ticket from the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import ClassVar
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import Static
+
+from supportdesk.desk.views import EventView, MessageView, NoteView, TicketDetail
+from supportdesk.text import inert, one_line
+from supportdesk.tui.format import size, when
+
+_SILENT_EVENTS = frozenset({"message_in", "message_out", "note"})  # shown as themselves
+_GUTTER = "▌ "
+
+
+def _is_quote(line: str) -> bool:
+    return line.lstrip().startswith(">")
+
+
+def body_text(body: str, *, expanded: bool) -> Text:
+    """The body, inert, with each run of quoted lines folded to one line unless `expanded`."""
+    text = Text()
+    lines = inert(body).rstrip("\n").split("\n") if body.strip() else []
+    index = 0
+    while index < len(lines):
+        if not _is_quote(lines[index]):
+            text.append(lines[index] + "\n")
+            index += 1
+            continue
+        start = index
+        while index < len(lines) and _is_quote(lines[index]):
+            index += 1
+        run = lines[start:index]
+        if expanded:
+            text.append("\n".join(run) + "\n", style="italic dim")
+        else:
+            noun = "line" if len(run) == 1 else "lines"
+            text.append(f"▸ {len(run)} quoted {noun} hidden (x shows them)\n", style="dim")
+    if not lines:
+        text.append("(no text)\n", style="dim italic")
+    text.rstrip()
+    return text
+
+
+def message_text(m: MessageView, *, expanded: bool) -> Text:
+    """One message: who, when, to whom, the body and its attachments."""
+    sender = one_line(m.from_name) if m.from_name else ""
+    address = one_line(m.from_address)
+    text = Text()
+    text.append(sender or address, style="bold")
+    if sender:
+        text.append(f" <{address}>", style="dim")
+    text.append(f"  {when(m.date)}", style="dim")
+    if m.direction == "out":
+        text.append("  reply sent", style="bold")
+    flags = [
+        name
+        for name, on in (
+            ("auto-reply", m.is_auto_reply),
+            ("bounce", m.is_bounce),
+            ("list mail", m.is_list),
+            ("had HTML, shown as text", m.has_html),
+        )
+        if on
+    ]
+    if flags:
+        text.append("  [" + ", ".join(flags) + "]", style="italic dim")
+    text.append("\n")
+    if m.to:
+        text.append("To: ", style="dim").append(one_line(m.to, 300) + "\n")
+    if m.cc:
+        text.append("Cc: ", style="dim").append(one_line(m.cc, 300) + "\n")
+    text.append("\n")
+    text.append_text(body_text(m.body_text, expanded=expanded))
+    for attachment in m.attachments:
+        text.append("\n📎 ")
+        text.append(one_line(attachment.filename or "(unnamed)", 80), style="underline")
+        text.append(
+            f"  {one_line(attachment.content_type, 60)}, {size(attachment.size)}"
+            + (", inline" if attachment.is_inline else ""),
+            style="dim",
+        )
+    if m.parse_problems:
+        text.append("\n⚠ " + one_line(m.parse_problems, 300), style="italic dim")
+    return text
+
+
+def note_text(note: NoteView) -> Text:
+    text = Text()
+    text.append("Internal note", style="bold")
+    text.append(f"  {one_line(note.author)}  {when(note.created_at)}\n", style="dim")
+    text.append(inert(note.body.rstrip()))
+    return text
+
+
+def event_text(event: EventView) -> Text:
+    old = one_line(event.old_value or "")
+    new = one_line(event.new_value or "")
+    what = {
+        "assign": f"assigned to {new}" + (f" (was {old})" if old else ""),
+        "unassign": f"unassigned (was {old})",
+        "status": f"status {old} → {new}",
+        "priority": f"priority {old} → {new}",
+        "queue": f"moved {old} → {new}",
+        "tag": f"tagged {new}",
+        "untag": f"untagged {old}",
+        "merge": f"merged into #{new}",
+        "merged_from": f"#{new} merged into this ticket",
+        "create": f"created ({new})",
+    }.get(event.action, f"{one_line(event.action)} {old} → {new}".strip())
+    return Text(f"• {when(event.created_at)}  {one_line(event.actor)}: {what}")
+
+
+def header_text(detail: TicketDetail | None) -> Text:
+    """The ticket's subject and state, for the line above the thread."""
+    if detail is None:
+        return Text("")
+    row = detail.row
+    text = Text()
+    text.append(one_line(row.subject or "(no subject)"), style="bold")
+    text.append(f"\n#{row.number} · {row.status} · {row.priority} · {one_line(row.queue)}")
+    text.append(f" · {one_line(row.assignee) if row.assignee else 'unassigned'}")
+    if detail.tags:
+        text.append("  tags: " + ", ".join(one_line(t) for t in detail.tags), style="italic")
+    if detail.merged_into:
+        text.append(f"  · merged into #{detail.merged_into}", style="bold")
+    if detail.related_to:
+        text.append(f"  · follows up #{detail.related_to}", style="dim")
+    return text
+
+
+class ThreadHeader(Static):
+    """Subject and state of the open ticket; stays put while the thread scrolls."""
+
+
+@dataclass(frozen=True)
+class _Block:
+    kind: str  # "in", "out", "note", "event"
+    text: Text
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class ThreadView(ScrollView, can_focus=True):
+    """The selected ticket's timeline, oldest first, opened at its newest end."""
+
+    DEFAULT_CSS = """
+    ThreadView { overflow-x: hidden; }
+    ThreadView > .thread--in { color: $primary; }
+    ThreadView > .thread--out { color: $success; }
+    ThreadView > .thread--note { color: $warning; background: $warning 15%; }
+    ThreadView > .thread--event { color: $text-muted; }
+    ThreadView > .thread--placeholder { color: $text-muted; }
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "thread--in",
+        "thread--out",
+        "thread--note",
+        "thread--event",
+        "thread--placeholder",
+    }
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "scroll_up", "Up", show=False, id="thread.up"),
+        Binding("down", "scroll_down", "Down", show=False, id="thread.down"),
+        Binding("pageup", "page_up", "Page up", show=False, id="thread.page_up"),
+        Binding("pagedown,space", "page_down", "Page down", show=False, id="thread.page_down"),
+        Binding("home", "scroll_home", "Top", show=False, id="thread.top"),
+        Binding("end", "scroll_end", "End", show=False, id="thread.end"),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.detail: TicketDetail | None = None
+        self.expanded = False
+        self._note = "No ticket selected"
+        self._blocks: list[_Block] = []
+        self._lines: list[tuple[str, Text | None]] = []
+        self._strips: dict[int, Strip] = {}
+        self._laid_out_width = -1
+
+    def show(self, detail: TicketDetail | None, *, note: str | None = None) -> None:
+        """Show `detail` (None: nothing); the same ticket again keeps the scroll position."""
+        if detail is not None and detail == self.detail:
+            return
+        same = detail is not None and self.detail is not None
+        same = same and detail.row.number == self.detail.row.number  # type: ignore[union-attr]
+        self.detail = detail
+        self._note = note or "No ticket selected"
+        self._blocks = self._timeline(detail) if detail is not None else []
+        keep = self.scroll_y
+        self._layout()
+        if same:
+            self.scroll_to(y=keep, animate=False, immediate=True)
+        else:
+            self.scroll_to(
+                y=max(0, len(self._lines) - self.size.height), animate=False, immediate=True
+            )
+
+    def toggle_quotes(self) -> None:
+        self.expanded = not self.expanded
+        if self.detail is not None:
+            self._blocks = self._timeline(self.detail)
+            self._layout()
+
+    def _timeline(self, detail: TicketDetail) -> list[_Block]:
+        items: list[tuple[datetime, int, _Block]] = []
+        for m in detail.messages:
+            block = _Block(
+                m.direction if m.direction in ("in", "out") else "in",
+                message_text(m, expanded=self.expanded),
+            )
+            items.append((_aware(m.date), 0, block))
+        for n in detail.notes:
+            items.append((_aware(n.created_at), 1, _Block("note", note_text(n))))
+        for e in detail.events:
+            if e.action not in _SILENT_EVENTS:
+                items.append((_aware(e.created_at), 2, _Block("event", event_text(e))))
+        items.sort(key=lambda item: (item[0], item[1]))
+        return [block for _, _, block in items]
+
+    # -- drawing -----------------------------------------------------------------------------
+
+    def _layout(self) -> None:
+        """Wrap the timeline to the current width; lines become strips only when drawn."""
+        width = self.scrollable_content_region.width
+        self._laid_out_width = width
+        self._strips.clear()
+        if width <= 0:
+            return
+        console = self.app.console
+        lines: list[tuple[str, Text | None]] = []
+        if not self._blocks:
+            lines.append(("placeholder", Text(self._note)))
+        previous = None
+        for block in self._blocks:
+            if previous is not None and not (previous == block.kind == "event"):
+                lines.append(("blank", None))
+            previous = block.kind
+            indent = 2 if block.kind in ("event", "placeholder") else len(_GUTTER)
+            lines.extend(
+                (block.kind, line) for line in block.text.wrap(console, max(1, width - indent))
+            )
+        self._lines = lines
+        self.virtual_size = Size(width, len(lines))
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        index = self.scroll_offset.y + y
+        width = self.scrollable_content_region.width
+        if not 0 <= index < len(self._lines):
+            return Strip.blank(width, self.rich_style)
+        strip = self._strips.get(index)
+        if strip is None:
+            strip = self._strips[index] = self._render_wrapped(*self._lines[index], width)
+        return strip
+
+    def _render_wrapped(self, kind: str, line: Text | None, width: int) -> Strip:
+        base = self.rich_style
+        if line is None:
+            return Strip.blank(width, base)
+        console = self.app.console
+        if kind in ("event", "placeholder"):
+            style = base + self._style(f"thread--{kind}")
+            segments = [Segment("  ", style), *Segment.apply_style(line.render(console), style)]
+            return Strip(segments).adjust_cell_length(width, style)
+        gutter = base + self._style(f"thread--{kind}")
+        fill = base + Style(bgcolor=gutter.bgcolor) if kind == "note" else base
+        segments = [Segment(_GUTTER, gutter), *Segment.apply_style(line.render(console), fill)]
+        return Strip(segments).adjust_cell_length(width, fill)
+
+    def _style(self, component: str) -> Style:
+        return self.get_component_rich_style(component, partial=True, default=Style())
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self.scrollable_content_region.width != self._laid_out_width:
+            self._layout()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        if self._laid_out_width > 0:
+            self._layout()

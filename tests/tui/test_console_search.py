@@ -1,0 +1,129 @@
+"""The search bar, the sidebar's views and saving a search as a view."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+
+from supportdesk.config import load_settings
+from supportdesk.store import Store
+from supportdesk.tui.app import SupportdeskApp
+from supportdesk.tui.screens.modals import AskScreen
+from tests.tui.conftest import SIZE, ready, screen_text, wait_until
+
+
+async def test_a_bad_query_is_shown_inline_with_its_position(
+    make_app: Callable[..., SupportdeskApp],
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        before = app.desk.ticket_list.source
+        await pilot.press("slash", "ctrl+u", *"stauts:open", "enter")
+        await wait_until(pilot, lambda: app.desk.search.has_class("-error"), what="the error")
+        text = screen_text(app)
+        assert "unknown field 'stauts' (did you mean 'status'?)" in text
+        assert "^ unknown field" in text
+        assert app.desk.ticket_list.source is before  # the list did not change
+
+
+async def test_an_unknown_queue_is_reported_at_its_position(
+    make_app: Callable[..., SupportdeskApp],
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("slash", "ctrl+u")
+        app.desk.search.input.value = "refund queue:biling"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.desk.search.has_class("-error"), what="the error")
+        lines = screen_text(app).splitlines()
+        caret = next(line for line in lines if "^ unknown queue 'biling'" in line)
+        query = next(line for line in lines if "│ refund queue:biling" in line)
+        assert caret.index("^") == query.index("biling")
+
+
+async def test_a_search_fills_the_list_and_esc_returns(
+    make_app: Callable[..., SupportdeskApp],
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("slash")
+        app.desk.search.input.value = "queue:billing status:active"
+        await pilot.press("enter")
+        await wait_until(
+            pilot,
+            lambda: app.desk.ticket_list.source.key == "search" and app.desk.ticket_list.is_settled,
+        )
+        tl = app.desk.ticket_list
+        rows = [tl.row_at(i) for i in range(tl.total or 0)]
+        assert rows and all(r and r.queue == "billing" for r in rows)
+        await pilot.press("slash", "escape")
+        assert tl.has_focus
+
+
+async def test_the_sidebar_opens_views_with_counts(
+    make_app: Callable[..., SupportdeskApp],
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await wait_until(pilot, lambda: bool(app.desk.sidebar.entries), what="the sidebar")
+        entries = app.desk.sidebar.entries
+        assert {"mine", "unassigned", "open", "pending", "solved", "quarantine"} <= set(entries)
+        assert "queue:billing" in entries
+        app.desk.sidebar.focus()
+        app.desk.sidebar.highlighted = app.desk.sidebar.get_option_index("unassigned")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.desk.ticket_list.source.key == "unassigned")
+        await ready(pilot)
+        tl = app.desk.ticket_list
+        assert tl.total == entries["unassigned"].count
+        assert all(tl.row_at(i).assignee is None for i in range(tl.total))  # type: ignore[union-attr]
+        await pilot.press("right_square_bracket")
+        await wait_until(pilot, lambda: app.desk.ticket_list.source.key == "open")
+
+
+async def test_save_search_appends_to_the_config_and_adds_a_view(
+    make_app: Callable[..., SupportdeskApp], config_path: Path
+) -> None:
+    original = config_path.read_text(encoding="utf-8")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("slash")
+        app.desk.search.input.value = 'tag:vip "refund"'
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.desk.ticket_list.source.key == "search")
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, AskScreen), what="the name")
+        await pilot.press(*"VIP", "enter")
+        await wait_until(pilot, lambda: "saved:VIP" in app.desk.sidebar.entries, what="the view")
+    text = config_path.read_text(encoding="utf-8")
+    assert text.startswith(original)  # comments and layout kept
+    assert tomllib.loads(text)["saved_searches"] == [{"name": "VIP", "query": 'tag:vip "refund"'}]
+    settings = load_settings(config_path)
+    assert settings.agent == "alice" and settings.bulk.confirm_above == 10
+
+
+async def test_saving_a_taken_name_is_refused_and_the_file_untouched(
+    make_app: Callable[..., SupportdeskApp], config_path: Path, demo_store: Store
+) -> None:
+    config_path.write_text(
+        config_path.read_text() + '\n[[saved_searches]]\nname = "VIP"\nquery = "tag:vip"\n'
+    )
+    before = config_path.read_bytes()
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("slash")
+        app.desk.search.input.value = "status:new"
+        await pilot.press("enter", "ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, AskScreen), what="the name")
+        await pilot.press(*"VIP", "enter")
+        await wait_until(
+            pilot, lambda: any("exists already" in n.message for n in app._notifications)
+        )
+    assert config_path.read_bytes() == before
