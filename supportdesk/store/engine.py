@@ -63,7 +63,11 @@ def make_engine(url: str) -> Engine:
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         try:
-            return create_engine(parsed, pool_pre_ping=True)
+            # No server-side prepared statements: a generic plan cannot see how rare a
+            # search term is, and a rare-word search then reads every match.
+            return create_engine(
+                parsed, pool_pre_ping=True, connect_args={"prepare_threshold": None}
+            )
         except ModuleNotFoundError as exc:
             raise StoreError(f"PostgreSQL driver missing ({exc.name}); install psycopg") from None
     raise StoreError(f"database_url {url!r}: only sqlite:/// and postgresql:// are supported")
