@@ -105,7 +105,7 @@ def test_tickets_show(config: Path) -> None:
 
 def test_errors_are_one_line_with_meaningful_exit_codes(config: Path) -> None:
     code, out, err = run(config, "tickets", "show", "99")
-    assert (code, err.strip()) == (1, "error: no ticket #99")
+    assert (code, out, err.strip()) == (1, "", "error: no ticket #99")
     code, _, err = run(config, "tickets", "list", "status:open queue:nowhere")
     assert code == 2
     assert "unknown queue 'nowhere'" in err and "position 19" in err
@@ -143,6 +143,13 @@ def test_db_upgrade_and_status(config: Path) -> None:
     assert code == 0 and json.loads(out)["to"] == json.loads(out)["from"]
     code, out, _ = run(config, "db", "status", "--json")
     assert json.loads(out)["up_to_date"] is True
+
+
+def test_db_optimize_keeps_search_working(config: Path) -> None:
+    code, out, _ = run(config, "db", "optimize")
+    assert (code, out.strip()) == (0, "search index optimized")
+    code, out, _ = run(config, "tickets", "list", "refund", "--ids")
+    assert (code, out.split()) == (0, ["1"])
 
 
 def test_every_command_has_help_text() -> None:

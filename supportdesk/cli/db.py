@@ -59,3 +59,15 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     else:
         state = "up to date" if current == head else "run `supportdesk db upgrade`"
         console.print(f"{data['store']}: revision {current or 'none'} (head {head}): {state}")
+
+
+@app.command("optimize")
+def optimize(ctx: typer.Context) -> None:
+    """Compact the full-text index and refresh statistics (seconds at a million messages)."""
+    from supportdesk.store import search
+
+    cli: CliContext = ctx.obj
+    store = cli.store()
+    with store.engine.begin() as conn:
+        search.optimize(conn)
+    console.print("search index optimized")

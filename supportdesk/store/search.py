@@ -188,3 +188,17 @@ def _postgres_selective(
         {"n": POSTGRES_SELECTIVE_LIMIT + 1},
     ).scalar_one()
     return bool(matches <= POSTGRES_SELECTIVE_LIMIT)
+
+
+def optimize(conn: Connection) -> None:
+    """Merge the index into one segment (SQLite) or refresh planner statistics (PostgreSQL).
+
+    An FTS5 index grown message by message holds many segments; merging them halved the time
+    of a common-word search at a million messages. Takes seconds: run it from cron at night.
+    """
+    if conn.dialect.name == "sqlite":
+        conn.execute(text("INSERT INTO message_fts(message_fts) VALUES ('optimize')"))
+    else:
+        conn.execute(text("ANALYZE message_search"))
+        conn.execute(text("ANALYZE messages"))
+        conn.execute(text("ANALYZE tickets"))
