@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from typer.core import TyperGroup
 
-from supportdesk.cli import agents, config_cmd, db, queues, tickets
+from supportdesk.cli import agents, config_cmd, db, mailbox, queues, sync_cmd, tickets
 from supportdesk.cli.context import CliContext
 from supportdesk.cli.output import error
 from supportdesk.errors import SupportdeskError
@@ -42,6 +42,8 @@ app.add_typer(queues.app, name="queues")
 app.add_typer(agents.app, name="agents")
 app.add_typer(db.app, name="db")
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(mailbox.app, name="mailbox")
+sync_cmd.register(app)
 
 
 @app.callback(invoke_without_command=True)

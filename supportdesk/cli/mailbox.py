@@ -1,0 +1,172 @@
+"""`supportdesk mailbox`: the configured IMAP mailboxes, a connection test, and logging in.
+
+`login` checks the password against the server before saving it, so a typo is caught now
+instead of at 3 a.m. by the first sync; when the server cannot be reached it saves anyway
+and says so. Passwords are read with getpass and never echoed, printed or logged.
+"""
+
+from __future__ import annotations
+
+import getpass
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from supportdesk.cli.context import CliContext
+from supportdesk.cli.output import cell, console, error, print_json
+from supportdesk.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from supportdesk.config import Mailbox
+
+app = typer.Typer(
+    help="IMAP mailboxes: list them, test a connection, store a password.",
+    no_args_is_help=False,
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+NameArgument = Annotated[str, typer.Argument(help="The mailbox's name in config.toml.")]
+EX_USAGE = 2
+
+
+@app.callback(invoke_without_command=True)
+def _default(ctx: typer.Context) -> None:
+    """IMAP mailboxes: list them, test a connection, store a password."""
+    if ctx.invoked_subcommand is None:
+        list_mailboxes(ctx, as_json=False)
+
+
+def _credential(mailbox: Mailbox) -> str:
+    if mailbox.auth == "oauth2":
+        return "oauth2 (token_command)"
+    return "password_command" if mailbox.password_command else "keyring"
+
+
+@app.command("list")
+def list_mailboxes(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """List the mailboxes in config.toml (nothing is contacted)."""
+    cli: CliContext = ctx.obj
+    boxes = cli.settings.mailboxes
+    if as_json:
+        print_json(
+            [
+                {
+                    "name": m.name,
+                    "address": m.address,
+                    "host": m.imap_host,
+                    "port": m.imap_port,
+                    "security": m.security,
+                    "username": m.username,
+                    "folders": m.folders,
+                    "default_queue": m.default_queue,
+                    "auth": m.auth,
+                    "credential": _credential(m),
+                    "after_import": m.after_import,
+                    "move_to": m.move_to,
+                }
+                for m in boxes
+            ]
+        )
+        return
+    if not boxes:
+        console.print("no mailboxes configured: add a [[mailboxes]] table to config.toml")
+        return
+    table = Table("name", "address", "server", "folders", "queue", "login", "after import")
+    for m in boxes:
+        after = f"move to {m.move_to}" if m.after_import == "move" else m.after_import
+        table.add_row(
+            cell(m.name),
+            cell(m.address),
+            cell(f"{m.imap_host}:{m.imap_port} ({m.security})"),
+            cell(", ".join(m.folders)),
+            cell(m.default_queue or "general"),
+            cell(f"{m.username} via {_credential(m)}"),
+            cell(after),
+        )
+    console.print(table)
+
+
+def _mailbox(cli: CliContext, name: str) -> Mailbox:
+    try:
+        return cli.settings.mailbox(name)
+    except NotFoundError as exc:
+        error(str(exc))
+        raise typer.Exit(EX_USAGE) from None
+
+
+@app.command("test")
+def test_mailbox(ctx: typer.Context, name: NameArgument, as_json: JsonOption = False) -> None:
+    """Connect and log in; show capabilities, folders and message counts. Changes nothing."""
+    from supportdesk.mail.imap import probe
+
+    cli: CliContext = ctx.obj
+    mailbox = _mailbox(cli, name)
+    result = probe(mailbox)
+    missing = [
+        f"mailbox {mailbox.name!r}: folder {folder!r} does not exist on the server"
+        for folder in result.missing
+    ]
+    if as_json:
+        data = dict(result.__dict__)
+        data["counts"] = [c.__dict__ for c in result.counts]
+        data["ok"] = not missing
+        print_json(data)
+    else:
+        console.print(
+            Text(
+                f"{mailbox.name}: logged in to {result.server} ({result.security}) as "
+                f"{mailbox.username} in {result.seconds:.2f} s"
+            )
+        )
+        console.print(Text("capabilities: ") + cell(" ".join(result.capabilities)))
+        console.print(Text("folders: ") + cell(", ".join(result.folders)))
+        table = Table("folder", "messages", "unseen", "uidnext", "uidvalidity")
+        for c in result.counts:
+            counts = (c.messages, c.unseen, c.uidnext or "", c.uidvalidity)
+            table.add_row(cell(c.name), *(str(n) for n in counts))
+        console.print(table)
+    for line in missing:
+        error(line)
+    if missing:
+        raise typer.Exit(1)
+
+
+@app.command("login")
+def login(
+    ctx: typer.Context,
+    name: NameArgument,
+    check: Annotated[
+        bool, typer.Option("--check/--no-check", help="Try the password on the server first.")
+    ] = True,
+) -> None:
+    """Ask for the mailbox's password and store it in the system keyring."""
+    from supportdesk import secrets
+    from supportdesk.mail import imap
+
+    cli: CliContext = ctx.obj
+    mailbox = _mailbox(cli, name)
+    if mailbox.auth == "oauth2":
+        error(f"mailbox {name!r} uses oauth2: its token_command supplies the login, not a password")
+        raise typer.Exit(EX_USAGE)
+    if mailbox.password_command is not None:
+        error(
+            f"mailbox {name!r} has password_command, which is used instead of the keyring; "
+            "remove it from config.toml to use a stored password"
+        )
+        raise typer.Exit(EX_USAGE)
+    password = getpass.getpass(f"Password for {mailbox.username} at {mailbox.imap_host}: ")
+    if not password:
+        error("no password given; nothing stored")
+        raise typer.Exit(1)
+    if check:
+        try:
+            imap.close(imap.connect(mailbox, password=password))
+        except imap.ImapError as exc:
+            if not exc.temporary:
+                error(f"{exc}; nothing stored")
+                raise typer.Exit(1) from None
+            console.print(Text(f"could not check the password now ({exc}); storing it anyway"))
+    secrets.store_mailbox_password(mailbox.name, password)
+    console.print(Text(f"password for mailbox {name!r} stored in the keyring"))

@@ -1,0 +1,329 @@
+"""`supportdesk sync`: pull new mail from the configured IMAP mailboxes into tickets.
+
+Exit codes mean something to cron and systemd: 0 all synced, 1 a folder failed for a reason
+a person must fix (the others still synced), 2 a usage mistake (unknown mailbox), 75
+(EX_TEMPFAIL) only temporary failures (server unreachable, connection dropped): try later.
+130 when a one-shot sync was interrupted; `--watch` stopped by Ctrl-C or SIGTERM exits 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich import box
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Column, Table
+from rich.text import Text
+
+from supportdesk.cli.context import CliContext
+from supportdesk.cli.output import cell, console, err_console, error, print_json
+from supportdesk.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from supportdesk.config import Mailbox, Settings
+    from supportdesk.mail.sync import FolderResult
+    from supportdesk.mail.watch import Target
+
+EX_USAGE = 2
+EX_TEMPFAIL = 75
+EX_INTERRUPTED = 130
+FALLBACK_QUEUE = "general"
+"""Where tickets land when a mailbox names no default_queue: the queue `init` creates."""
+
+_COUNTS = (
+    ("messages", "new"),
+    ("new_tickets", "tickets"),
+    ("follow_ups", "follow-ups"),
+    ("robots", "robots"),
+    ("quarantined", "quarantined"),
+    ("duplicates", "dups"),
+    ("oversize", "oversize"),
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("sync")(sync)
+
+
+def sync(
+    ctx: typer.Context,
+    mailbox: Annotated[
+        str | None, typer.Option("--mailbox", "-m", help="Only this mailbox (default: all).")
+    ] = None,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Keep running: IMAP IDLE (or polling), reconnecting.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Fetch new mail from IMAP into tickets; only what is new, in crash-safe batches."""
+    from supportdesk.mail.sync import sync_mailbox
+
+    cli: CliContext = ctx.obj
+    settings = cli.settings
+    mailboxes = _chosen(settings, mailbox)
+    store = cli.store()
+    ours = frozenset(m.address.lower() for m in settings.mailboxes)
+    stop = threading.Event()
+    results: list[FolderResult] = []
+    with _stop_on_signals(stop):
+        with _progress(enabled=console.is_terminal and not as_json) as progress:
+            for box in mailboxes:
+                if stop.is_set():
+                    break
+                results += sync_mailbox(
+                    store,
+                    box,
+                    settings.sync,
+                    default_queue=_queue(box),
+                    our_addresses=ours,
+                    progress=progress,
+                    stop=stop,
+                )
+        if watch:
+            _report_once(results, _exit_code(results), as_json=as_json, lines=True)
+            if not stop.is_set():
+                _watch(cli, settings, mailboxes, ours, stop, as_json=as_json)
+            raise typer.Exit(0)
+    code = EX_INTERRUPTED if stop.is_set() else _exit_code(results)
+    _report_once(results, code, as_json=as_json, lines=False)
+    raise typer.Exit(code)
+
+
+def _chosen(settings: Settings, name: str | None) -> list[Mailbox]:
+    if name is not None:
+        try:
+            return [settings.mailbox(name)]
+        except NotFoundError as exc:
+            error(str(exc))
+            raise typer.Exit(EX_USAGE) from None
+    if not settings.mailboxes:
+        error("no mailboxes configured: add a [[mailboxes]] table to config.toml")
+        raise typer.Exit(EX_USAGE)
+    return list(settings.mailboxes)
+
+
+def _queue(mailbox: Mailbox) -> str:
+    return mailbox.default_queue or FALLBACK_QUEUE
+
+
+def _exit_code(results: list[FolderResult]) -> int:
+    failed = [r for r in results if r.error or r.summary.errors]
+    if not failed:
+        return 0
+    if all(r.error and r.temporary for r in failed):
+        return EX_TEMPFAIL
+    return 1
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """Ctrl-C / SIGTERM ask for a clean stop after the current batch; a second Ctrl-C quits.
+
+    Installed before any parser process is forked: the children inherit this handler, so a
+    Ctrl-C sent to the whole process group does not kill them mid-batch.
+    """
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+class _Rate(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} msg/s" if speed else "", style="progress.data.speed")
+
+
+class _RichProgress:
+    """The sync engine's Progress, drawn as one rich bar per folder."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task: TaskID | None = None
+
+    def begin(self, label: str, total: int) -> None:
+        self.task = self.progress.add_task(label, total=total)
+
+    def advance(self, count: int) -> None:
+        if self.task is not None:
+            self.progress.advance(self.task, count)
+
+    def end(self) -> None:
+        if self.task is not None:
+            self.progress.stop_task(self.task)
+            self.task = None
+
+
+@contextlib.contextmanager
+def _progress(*, enabled: bool) -> Iterator[_RichProgress | None]:
+    if not enabled:
+        yield None
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _Rate(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
+        yield _RichProgress(progress)
+
+
+def _report_once(results: list[FolderResult], code: int, *, as_json: bool, lines: bool) -> None:
+    from supportdesk.mail.pipeline import Summary
+
+    total = Summary()
+    for result in results:
+        total.merge(result.summary)
+    if as_json:
+        data = {
+            "folders": [r.as_dict() for r in results],
+            "total": total.as_dict(),
+            "exit_code": code,
+        }
+        if lines:
+            _json_line({"event": "sync", **data})
+        else:
+            print_json(data)
+        return
+    seconds = sum(r.seconds for r in results)
+    table = Table(
+        Column("folder", overflow="fold"),
+        *(Column(title, justify="right") for _, title in _COUNTS),
+        Column("errors", justify="right"),
+        box=box.SIMPLE_HEAD,
+        padding=0,
+        pad_edge=False,
+        title=f"sync: {len(results)} folder{'s' * (len(results) != 1)} in {seconds:.2f} s",
+    )
+    for r in results:
+        table.add_row(
+            cell(f"{r.mailbox}/{r.folder}"),
+            *(str(getattr(r.summary, key)) for key, _ in _COUNTS),
+            str(len(r.summary.errors) + (1 if r.error else 0)),
+            style="red" if r.error else None,
+        )
+    if len(results) > 1:
+        table.add_row(
+            "total",
+            *(str(getattr(total, key)) for key, _ in _COUNTS),
+            str(len(total.errors) + sum(1 for r in results if r.error)),
+            style="bold",
+        )
+    console.print(table)
+    for r in results:
+        if r.error:
+            error(r.error)
+        for problem in r.summary.errors:
+            error(f"{r.mailbox}/{problem}")
+
+
+def _watch(
+    cli: CliContext,
+    settings: Settings,
+    mailboxes: list[Mailbox],
+    ours: frozenset[str],
+    stop: threading.Event,
+    *,
+    as_json: bool,
+) -> None:
+    from supportdesk.mail.watch import Target, Watcher
+
+    targets = [Target(box, folder, _queue(box)) for box in mailboxes for folder in box.folders]
+
+    def on_result(result: FolderResult) -> None:
+        if result.new_uids or result.summary.errors:
+            _event_line(result, as_json=as_json)
+
+    def on_error(target: Target, exc: Exception, delay: float) -> None:
+        _error_line(target, exc, delay, as_json=as_json)
+
+    if not as_json:
+        names = ", ".join(f"{t.mailbox.name}/{t.folder}" for t in targets)
+        console.print(Text(f"watching {names}; Ctrl-C stops"))
+    Watcher(
+        cli.store(),
+        settings.sync,
+        targets,
+        our_addresses=ours,
+        on_result=on_result,
+        on_error=on_error,
+        every_minute=_time_based_rules_step,
+    ).run(stop)
+
+
+def _time_based_rules_step() -> None:
+    """Where time-based rules (e.g. close pending after N days) will run once rules exist."""
+
+
+def _event_line(result: FolderResult, *, as_json: bool) -> None:
+    if as_json:
+        _json_line({"event": "folder", **result.as_dict()})
+        return
+    s = result.summary
+    parts = [f"{s.messages} new", f"{s.new_tickets} tickets", f"{s.follow_ups} follow-ups"]
+    parts += [f"{getattr(s, key)} {title}" for key, title in _COUNTS[3:] if getattr(s, key)]
+    stamp = datetime.now().strftime("%H:%M:%S")
+    console.print(cell(f"{stamp} {result.mailbox}/{result.folder}: {', '.join(parts)}"))
+    for problem in s.errors:
+        error(f"{result.mailbox}/{problem}")
+
+
+def _error_line(target: Target, exc: Exception, delay: float, *, as_json: bool) -> None:
+    from supportdesk.errors import SupportdeskError
+
+    if isinstance(exc, SupportdeskError):
+        message = str(exc)
+    else:  # a bug: keep its traceback, the watch goes on
+        err_console.print(Text("".join(traceback.format_exception(exc))))
+        message = (
+            f"mailbox {target.mailbox.name!r}, folder {target.folder!r}: unexpected "
+            f"{type(exc).__name__}: {exc}"
+        )
+    if as_json:
+        _json_line(
+            {
+                "event": "error",
+                "mailbox": target.mailbox.name,
+                "folder": target.folder,
+                "error": message,
+                "retry_in": round(delay, 1),
+                "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+        )
+        return
+    error(f"{message} (retrying {target.folder!r} in {delay:.0f} s)")
+
+
+def _json_line(data: dict[str, object]) -> None:
+    """One JSON document per line, flushed at once: `--watch --json` is read as a stream."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+    sys.stdout.flush()

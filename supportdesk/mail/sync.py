@@ -1,0 +1,533 @@
+"""IMAP folders into the store: only new UIDs, in batches, each committed with its position.
+
+Per (mailbox, folder) the store keeps a SyncState row. Every batch of messages commits in the
+same transaction as the row's new `last_uid`, so a sync killed at any instant resumes exactly
+where the store says it stopped: nothing is lost and nothing is imported twice.
+
+Fast paths, because most syncs find nothing: where the server has CONDSTORE, an unchanged
+HIGHESTMODSEQ means the folder is exactly as we left it, and nothing but EXAMINE is sent.
+Otherwise one `UID SEARCH UID last+1:*` answers the question (none for an empty folder); it is
+cheap on every server and, unlike comparing UIDNEXT, also right on servers (Microsoft 365)
+that leave UIDNEXT stale.
+
+After import, `mark-seen` flags a batch just before it commits (a crash in between leaves mail
+seen but not imported, and the next sync imports it anyway: it goes by UID, never by flags);
+`move` moves it just after (a crash in between leaves imported mail behind, which the next
+sync moves: in a `move` folder everything at or below the position is imported already).
+
+A changed UIDVALIDITY means every UID we know is meaningless. The folder is then re-listed
+by Message-ID (headers only); messages already in the store are not downloaded again, and the
+rest go through the normal ingest, which also de-duplicates by Message-ID and content hash.
+The new UIDVALIDITY is stored only when the re-match is complete, so an interrupted re-match
+simply starts over, cheaply, with what it imported already counting as known.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from imapclient import IMAPClient
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from supportdesk.config import Mailbox, SyncSettings
+from supportdesk.desk import directory
+from supportdesk.desk.ingest import Source
+from supportdesk.errors import NotFoundError, SupportdeskError
+from supportdesk.mail import imap
+from supportdesk.mail.imap import FolderInfo, ImapError
+from supportdesk.mail.parse import SYNTHETIC_DOMAIN, parse_message
+from supportdesk.mail.pipeline import Ingestor, Summary
+from supportdesk.store import Store
+from supportdesk.store.models import Message, SyncState, utcnow
+
+MAX_BATCH_BYTES = 16 * 1024 * 1024
+MAX_OVERSIZE_HEADER = 256 * 1024
+SEARCH_WINDOW = 50_000
+"""UIDs per SEARCH: imaplib refuses response lines over 1 MB (~120k UIDs)."""
+ACTION_CHUNK = 500
+SEEN = b"\\Seen"
+DELETED = b"\\Deleted"
+
+
+class Progress(Protocol):
+    """Where a folder's progress goes (a rich bar on a terminal, nowhere otherwise)."""
+
+    def begin(self, label: str, total: int) -> None: ...
+
+    def advance(self, count: int) -> None: ...
+
+    def end(self) -> None: ...
+
+
+@dataclass
+class FolderResult:
+    """One folder's sync: what the summary table and `--json` report."""
+
+    mailbox: str
+    folder: str
+    summary: Summary = field(default_factory=Summary)
+    new_uids: int = 0
+    downloaded: int = 0
+    known: int = 0
+    """After a UIDVALIDITY change: messages matched by Message-ID, not downloaded again."""
+    uidvalidity_changed: bool = False
+    seconds: float = 0.0
+    error: str | None = None
+    temporary: bool = False
+    stopped: bool = False
+
+    def as_dict(self) -> dict[str, object]:
+        data = {k: v for k, v in self.__dict__.items() if k != "summary"}
+        data.update(self.summary.as_dict())
+        return data
+
+
+@dataclass(frozen=True)
+class _Position:
+    uidvalidity: int
+    last_uid: int
+    highestmodseq: int | None
+
+
+class Overtaken(Exception):
+    """Another sync committed this folder's position first; ours is rolled back."""
+
+
+class FolderSyncer:
+    """Syncs the folders of one mailbox into one store, over a client the caller owns."""
+
+    def __init__(
+        self,
+        store: Store,
+        ingestor: Ingestor,
+        mailbox: Mailbox,
+        settings: SyncSettings,
+        *,
+        progress: Progress | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.store = store
+        self.ingestor = ingestor
+        self.mailbox = mailbox
+        self.settings = settings
+        self.progress = progress
+        self.stop = stop or threading.Event()
+
+    def sync(self, client: IMAPClient, folder: str) -> FolderResult:
+        """Bring the store up to date with `folder`; IMAP failures raise ImapError."""
+        started = time.monotonic()
+        result = FolderResult(self.mailbox.name, folder)
+        try:
+            with imap.errors_as_imap(self.mailbox):
+                self._sync(client, folder, result)
+        except Overtaken:
+            raise ImapError(
+                f"mailbox {self.mailbox.name!r}: another sync of folder {folder!r} ran at the "
+                "same time and got there first; nothing was doubled",
+                kind="busy",
+                temporary=True,
+            ) from None
+        finally:
+            result.seconds = time.monotonic() - started
+        return result
+
+    def _sync(self, client: IMAPClient, folder: str, result: FolderResult) -> None:
+        acting = self.mailbox.after_import != "leave"
+        if self.mailbox.after_import == "move" and not client.folder_exists(self.mailbox.move_to):
+            raise imap.missing_folder(client, self.mailbox, self.mailbox.move_to or "")
+        position = self._position(folder)
+        info = imap.open_folder(client, self.mailbox, folder, readonly=not acting)
+        if position is not None and position.uidvalidity != info.uidvalidity:
+            self._rematch(client, info, position, result)
+            return
+        last = position.last_uid if position else 0
+        if self.mailbox.after_import == "move" and last and info.exists:
+            self._finish_moves(client, last)
+        if (
+            position is not None
+            and info.highestmodseq is not None
+            and position.highestmodseq == info.highestmodseq
+        ):
+            return
+        uids = self._uids_above(client, last, info) if info.exists else array("Q")
+        result.new_uids = len(uids)
+        if not uids:
+            if position is None or position.highestmodseq != info.highestmodseq:
+                self._commit([], info, position, last, info.highestmodseq, result)
+            return
+        self._import(client, info, position, uids, result)
+
+    # ---- the normal path ----------------------------------------------------------------
+
+    def _import(
+        self,
+        client: IMAPClient,
+        info: FolderInfo,
+        position: _Position | None,
+        uids: Sequence[int],
+        result: FolderResult,
+    ) -> None:
+        self._begin(f"{self.mailbox.name}/{info.name}", len(uids))
+        try:
+            for group in _chunks(uids, self.settings.batch_size):
+                sizes = self._sizes(client, group)
+                for chunk in self._by_bytes(group, sizes):
+                    if self.stop.is_set():
+                        result.stopped = True
+                        return
+                    raws = self._download(client, chunk, sizes, info, result)
+                    last = chunk[-1]
+                    # HIGHESTMODSEQ vouches for the whole folder, so it is stored only with
+                    # the final batch; an interrupted run must not look complete.
+                    modseq = info.highestmodseq if last == uids[-1] else None
+                    present = [uid for uid in chunk if uid in raws]
+                    items = [(raws[uid], self._source(info, uid)) for uid in present]
+                    self._mark_seen(client, present)
+                    position = self._commit(items, info, position, last, modseq, result)
+                    self._move(client, present)
+                    if self.progress is not None:
+                        self.progress.advance(len(chunk))
+        finally:
+            self._end()
+
+    def _source(self, info: FolderInfo, uid: int) -> Source:
+        return Source(self.mailbox.name, info.name, info.uidvalidity, uid)
+
+    def _commit(
+        self,
+        items: list[tuple[bytes, Source]],
+        info: FolderInfo,
+        expected: _Position | None,
+        last_uid: int,
+        highestmodseq: int | None,
+        result: FolderResult,
+    ) -> _Position:
+        new = _Position(info.uidvalidity, last_uid, highestmodseq)
+        writer = self._writer(info, expected, new)
+        if items:
+            self.ingestor.ingest_batch(items, before_commit=writer, summary=result.summary)
+        else:
+            with self.store.session(write=True) as session:
+                writer(session)
+        return new
+
+    def _writer(
+        self, info: FolderInfo, expected: _Position | None, new: _Position
+    ) -> Callable[[Session], None]:
+        def write(session: Session) -> None:
+            row = (
+                session.exec(
+                    select(SyncState)  # type: ignore[call-overload]
+                    .where(SyncState.mailbox == self.mailbox.name, SyncState.folder == info.name)
+                    .with_for_update()
+                )
+                .scalars()
+                .first()
+            )
+            if row is None:
+                if expected is not None:
+                    raise Overtaken
+                row = SyncState(mailbox=self.mailbox.name, folder=info.name)
+            elif expected is None or (row.uidvalidity, row.last_uid) != (
+                expected.uidvalidity,
+                expected.last_uid,
+            ):
+                raise Overtaken
+            row.uidvalidity = new.uidvalidity
+            row.last_uid = new.last_uid
+            row.uidnext = info.uidnext
+            row.highestmodseq = new.highestmodseq
+            row.updated_at = utcnow()
+            session.add(row)
+
+        return write
+
+    def _position(self, folder: str) -> _Position | None:
+        with self.store.session() as session:
+            row = (
+                session.exec(
+                    select(SyncState).where(  # type: ignore[call-overload]
+                        SyncState.mailbox == self.mailbox.name, SyncState.folder == folder
+                    )
+                )
+                .scalars()
+                .first()
+            )
+            if row is None:
+                return None
+            return _Position(row.uidvalidity, row.last_uid, row.highestmodseq)
+
+    def _uids_above(self, client: IMAPClient, last: int, info: FolderInfo) -> array[int]:
+        """UIDs above `last`, in order, searched in windows to stay under imaplib's line cap."""
+        found: array[int] = array("Q")
+        low = last + 1
+        top = info.uidnext - 1 if info.uidnext else 0
+        while low <= top:
+            high = min(low + SEARCH_WINDOW - 1, top)
+            found.extend(sorted(client.search(["UID", f"{low}:{high}"])))
+            low = high + 1
+        # `n:*` always matches the highest UID, even one below n: filter.
+        found.extend(sorted(uid for uid in client.search(["UID", f"{low}:*"]) if uid >= low))
+        return found
+
+    def _sizes(self, client: IMAPClient, uids: Sequence[int]) -> dict[int, int]:
+        data = client.fetch(list(uids), ["RFC822.SIZE"])
+        return {uid: int(item.get(b"RFC822.SIZE", 0)) for uid, item in data.items()}
+
+    def _by_bytes(self, uids: Sequence[int], sizes: dict[int, int]) -> Iterator[list[int]]:
+        """Runs of present UIDs, in order, each at most MAX_BATCH_BYTES (or one message)."""
+        chunk: list[int] = []
+        total = 0
+        for uid in uids:
+            if uid not in sizes:
+                continue
+            size = min(sizes[uid], MAX_OVERSIZE_HEADER)
+            if sizes[uid] <= self.settings.max_message_bytes:
+                size = sizes[uid]
+            if chunk and total + size > MAX_BATCH_BYTES:
+                yield chunk
+                chunk, total = [], 0
+            chunk.append(uid)
+            total += size
+        if chunk:
+            yield chunk
+
+    def _download(
+        self,
+        client: IMAPClient,
+        uids: Sequence[int],
+        sizes: dict[int, int],
+        info: FolderInfo,
+        result: FolderResult,
+    ) -> dict[int, bytes]:
+        limit = self.settings.max_message_bytes
+        whole = [uid for uid in uids if sizes[uid] <= limit]
+        huge = [uid for uid in uids if sizes[uid] > limit]
+        raws: dict[int, bytes] = {}
+        if whole:
+            for uid, item in client.fetch(whole, ["BODY.PEEK[]"]).items():
+                body = item.get(b"BODY[]")
+                if isinstance(body, bytes):
+                    raws[uid] = body
+            result.downloaded += len(raws)
+        if huge:
+            wanted = f"BODY.PEEK[HEADER]<0.{MAX_OVERSIZE_HEADER}>"
+            for uid, item in client.fetch(huge, [wanted]).items():
+                header = next((v for k, v in item.items() if k.startswith(b"BODY[HEADER]")), b"")
+                raws[uid] = oversize_stand_in(header, sizes[uid], limit, info, uid)
+                result.summary.oversize += 1
+        for uid in uids:
+            if uid not in raws and uid in sizes:
+                result.summary.errors.append(
+                    f"{info.name} UID {uid}: the server returned no content; skipped"
+                )
+        return raws
+
+    # ---- after import: mark seen or move --------------------------------------------------
+
+    def _mark_seen(self, client: IMAPClient, uids: Sequence[int]) -> None:
+        """Flag before the commit: a crash in between leaves mail seen but not yet imported,
+        and the next sync imports it all the same, because it goes by UID, never by flags."""
+        if self.mailbox.after_import != "mark-seen":
+            return
+        for chunk in _chunks(uids, ACTION_CHUNK):
+            client.add_flags(list(chunk), [SEEN], silent=True)
+
+    def _move(self, client: IMAPClient, uids: Sequence[int]) -> None:
+        """Move after the commit, never before: moved mail is out of reach of this folder's sync."""
+        if self.mailbox.after_import != "move":
+            return
+        target = self.mailbox.move_to or ""
+        for part in _chunks(uids, ACTION_CHUNK):
+            chunk = list(part)
+            if client.has_capability("MOVE"):
+                client.move(chunk, target)
+                continue
+            client.copy(chunk, target)
+            client.add_flags(chunk, [DELETED], silent=True)
+            if client.has_capability("UIDPLUS"):
+                client.uid_expunge(chunk)
+            else:
+                client.expunge()
+
+    def _finish_moves(self, client: IMAPClient, last: int) -> None:
+        """Anything at or below the position is imported: move what a crash left behind."""
+        pending = client.search(["UID", f"1:{last}"])
+        self._move(client, sorted(uid for uid in pending if uid <= last))
+
+    # ---- UIDVALIDITY changed --------------------------------------------------------------
+
+    def _rematch(
+        self, client: IMAPClient, info: FolderInfo, old: _Position, result: FolderResult
+    ) -> None:
+        result.uidvalidity_changed = True
+        uids = self._uids_above(client, 0, info)
+        result.new_uids = len(uids)
+        self._begin(f"{self.mailbox.name}/{info.name} (re-matching)", len(uids))
+        try:
+            for group in _chunks(uids, self.settings.batch_size):
+                if self.stop.is_set():
+                    result.stopped = True
+                    return
+                listing = client.fetch(
+                    list(group), ["RFC822.SIZE", "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"]
+                )
+                ids = {uid: _message_id(item) for uid, item in listing.items()}
+                known = self._known_ids({i for i in ids.values() if i})
+                sizes = {
+                    uid: int(item.get(b"RFC822.SIZE", 0))
+                    for uid, item in listing.items()
+                    if ids[uid] is None or ids[uid] not in known
+                }
+                result.known += len(listing) - len(sizes)
+                for chunk in self._by_bytes(group, sizes):
+                    raws = self._download(client, chunk, sizes, info, result)
+                    items = [(raws[uid], self._source(info, uid)) for uid in chunk if uid in raws]
+                    if items:
+                        self.ingestor.ingest_batch(items, summary=result.summary)
+                self._mark_seen(client, sorted(listing))
+                self._move(client, sorted(listing))
+                if self.progress is not None:
+                    self.progress.advance(len(group))
+            self._commit([], info, old, uids[-1] if uids else 0, info.highestmodseq, result)
+        finally:
+            self._end()
+
+    def _known_ids(self, message_ids: set[str]) -> set[str]:
+        if not message_ids:
+            return set()
+        with self.store.session() as session:
+            rows = session.execute(
+                select(Message.message_id).where(col(Message.message_id).in_(sorted(message_ids)))
+            )
+            return {row[0] for row in rows}
+
+    def _begin(self, label: str, total: int) -> None:
+        if self.progress is not None:
+            self.progress.begin(label, total)
+
+    def _end(self) -> None:
+        if self.progress is not None:
+            self.progress.end()
+
+
+def _message_id(item: dict[bytes, object]) -> str | None:
+    """The Message-ID the parser would store, or None when it would have to invent one."""
+    header = next((v for k, v in item.items() if k.startswith(b"BODY[HEADER.FIELDS")), b"")
+    if not isinstance(header, bytes) or not header.strip():
+        return None
+    found = parse_message(header.rstrip(b"\r\n") + b"\r\n\r\n").message_id
+    return None if found.endswith(f"@{SYNTHETIC_DOMAIN}>") else found
+
+
+def oversize_stand_in(header: bytes, size: int, limit: int, info: FolderInfo, uid: int) -> bytes:
+    """What is stored for a message over the size limit: its headers and a note saying so.
+
+    The original body type is kept under X-Supportdesk-Original-* names so the stand-in still
+    parses as the plain-text note it is, and its Message-ID is the original's, so a later
+    re-sync recognises it.
+    """
+    head = header.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    lines: list[bytes] = []
+    for line in head.splitlines():
+        if line[:1] in (b" ", b"\t") and lines:
+            lines[-1] += b"\r\n" + line
+        else:
+            lines.append(line)
+    kept = []
+    for line in lines:
+        name = line.split(b":", 1)[0].strip().lower()
+        if name in (b"content-type", b"content-transfer-encoding", b"mime-version"):
+            line = b"X-Supportdesk-Original-" + line.lstrip()
+        kept.append(line)
+    note = (
+        f"[supportdesk] This message is {size:,} bytes, over the {limit:,}-byte limit "
+        "(sync.max_message_bytes), so only its headers were downloaded. The whole message "
+        f"is still on the server: folder {info.name}, UIDVALIDITY {info.uidvalidity}, "
+        f"UID {uid}.\r\n"
+    )
+    return (
+        b"\r\n".join(kept)
+        + b"\r\nX-Supportdesk-Oversize: "
+        + str(size).encode()
+        + b"\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        + b"Content-Transfer-Encoding: 8bit\r\n\r\n"
+        + note.encode()
+    )
+
+
+def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# ---- whole mailboxes ------------------------------------------------------------------------
+
+
+def ensure_default_queue(store: Store, queue: str) -> None:
+    """The queue new tickets land in must exist; it is named in config, so create it."""
+    with store.session() as session:
+        try:
+            directory.get_queue(session, queue)
+            return
+        except NotFoundError:
+            pass
+    with store.session(write=True) as session:
+        directory.ensure_queue(session, queue)
+
+
+def sync_mailbox(
+    store: Store,
+    mailbox: Mailbox,
+    settings: SyncSettings,
+    *,
+    default_queue: str,
+    our_addresses: frozenset[str],
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+    workers: int | None = None,
+) -> list[FolderResult]:
+    """Sync every folder of `mailbox`; a folder that fails is reported and the rest go on."""
+    ensure_default_queue(store, default_queue)
+    results: list[FolderResult] = []
+    client: IMAPClient | None = None
+    stop = stop or threading.Event()
+    with Ingestor(
+        store, default_queue=default_queue, our_addresses=our_addresses, workers=workers
+    ) as ingestor:
+        syncer = FolderSyncer(store, ingestor, mailbox, settings, progress=progress, stop=stop)
+        try:
+            for index, folder in enumerate(mailbox.folders):
+                if stop.is_set():
+                    break
+                try:
+                    if client is None:
+                        client = imap.connect(mailbox)
+                    results.append(syncer.sync(client, folder))
+                except SupportdeskError as exc:
+                    temporary = isinstance(exc, ImapError) and exc.temporary
+                    results.append(
+                        FolderResult(mailbox.name, folder, error=str(exc), temporary=temporary)
+                    )
+                    if client is None:
+                        # Could not connect at all: the other folders would say the same.
+                        for rest in mailbox.folders[index + 1 :]:
+                            results.append(
+                                FolderResult(
+                                    mailbox.name, rest, error=str(exc), temporary=temporary
+                                )
+                            )
+                        break
+                    if not isinstance(exc, ImapError) or exc.connection_lost:
+                        imap.close(client, polite=False)
+                        client = None
+        finally:
+            if client is not None:
+                imap.close(client)
+    return results
