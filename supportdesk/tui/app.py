@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import ClassVar
 
-from textual.app import App
+from textual import work
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from supportdesk.errors import ConfigError
 from supportdesk.store import Store
+from supportdesk.themes import DEFAULT_THEME, load_themes
+from supportdesk.tui.commands import DeskCommands
 from supportdesk.tui.data import DeskData, SavedView
+from supportdesk.tui.keys import unknown_ids
+from supportdesk.tui.saved import set_theme
 from supportdesk.tui.screens.desk import DeskScreen
+from supportdesk.tui.screens.help import HelpScreen
+from supportdesk.tui.theming import FALLBACK_VARIABLES, textual_theme
 
 
 class SupportdeskApp(App[None]):
@@ -19,11 +29,15 @@ class SupportdeskApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "supportdesk"
+    COMMANDS = App.COMMANDS | {DeskCommands}
 
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (130, "-wide")]
     """Below 130 columns the customer panel gives its room to the thread."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("q", "quit", "Quit", id="app.quit")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("f1,question_mark", "help", "Help", id="app.help"),
+    ]
 
     def __init__(
         self,
@@ -34,13 +48,48 @@ class SupportdeskApp(App[None]):
         config_path: Path | None = None,
         poll_seconds: float = 1.0,
         store_label: str = "",
+        theme: str | None = None,
+        keymap: Mapping[str, str] | None = None,
+        user_themes_dir: Path | None = None,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
+        """`now` fixes the clock the console measures ages with (snapshot tests pin it)."""
         super().__init__()
-        self.data = DeskData(store, me)
+        self.data = DeskData(store, me, clock=now)
         self.saved = list(saved or [])
         self.config_path = config_path
         self.poll_seconds = poll_seconds
         self.sub_title = " · ".join(part for part in (me or "no agent set", store_label) if part)
+        self.keymap = dict(keymap or {})
+        self._problems: list[str] = []
+        self._register_themes(user_themes_dir, theme or DEFAULT_THEME)
+        unknown = unknown_ids(self.keymap)
+        if unknown:
+            self._problems.append(
+                f"[keymap] in config names no binding: {', '.join(unknown)} (press F1 for the ids)"
+            )
+        self.set_keymap({k: v for k, v in self.keymap.items() if k not in unknown})
+
+    def _register_themes(self, user_dir: Path | None, wanted: str) -> None:
+        found = load_themes(user_dir)
+        self._problems.extend(f"theme skipped: {problem}" for problem in found.problems)
+        self._theme_names = list(found.themes)
+        for theme in found.themes.values():
+            self.register_theme(textual_theme(theme))
+        if wanted not in found.themes:
+            self._problems.append(
+                f"no theme called {wanted!r} (known: {', '.join(self._theme_names)}); "
+                f"using {DEFAULT_THEME!r}"
+            )
+            wanted = DEFAULT_THEME if DEFAULT_THEME in found.themes else "textual-dark"
+        self.theme = wanted
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return {**super().get_theme_variable_defaults(), **FALLBACK_VARIABLES}
+
+    def on_mount(self) -> None:
+        for problem in self._problems:
+            self.notify(problem, title="Config", severity="warning", timeout=15, markup=False)
 
     def get_default_screen(self) -> Screen:
         return DeskScreen(
@@ -50,11 +99,45 @@ class SupportdeskApp(App[None]):
             poll_seconds=self.poll_seconds,
         )
 
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        # Textual's theme picker lists its own themes and forgets the choice; ours is
+        # "theme: NAME" in DeskCommands, which remembers it.
+        for command in super().get_system_commands(screen):
+            if command.title != "Theme":
+                yield command
+
     @property
     def desk(self) -> DeskScreen:
         screen = self.screen_stack[0]
         assert isinstance(screen, DeskScreen)
         return screen
+
+    def theme_names(self) -> list[str]:
+        """The supportdesk themes that loaded, shipped and the user's."""
+        return list(self._theme_names)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.keymap))
+
+    def switch_theme(self, name: str) -> None:
+        """Use theme `name` now and write it into the config file so the next start uses it."""
+        self.theme = name
+        if self.config_path is None:
+            self.notify(f"theme {name} (no config file to remember it in)", markup=False)
+            return
+        self._remember_theme(self.config_path, name)
+
+    @work(thread=True, exclusive=True, group="config")
+    def _remember_theme(self, path: Path, name: str) -> None:
+        try:
+            set_theme(path, name)
+        except ConfigError as exc:
+            self.call_from_thread(
+                self.notify, str(exc), title="Theme not saved", severity="error", markup=False
+            )
+        else:
+            self.call_from_thread(self.notify, f"theme {name}, saved in {path}", markup=False)
 
 
 def run_console(
@@ -64,8 +147,26 @@ def run_console(
     saved: list[SavedView],
     config_path: Path | None,
     store_label: str = "",
+    theme: str | None = None,
+    keymap: Mapping[str, str] | None = None,
 ) -> None:
-    """Open the console and return when the agent quits."""
+    """Open the console and return when the agent quits.
+
+    Without `theme` and `keymap` they are read from `config_path`, so a caller that only
+    knows the file still gets the agent's looks and keys.
+    """
+    if config_path is not None and (theme is None or keymap is None) and config_path.exists():
+        from supportdesk.config import load_settings
+
+        settings = load_settings(config_path)
+        theme = theme if theme is not None else settings.theme
+        keymap = keymap if keymap is not None else settings.keymap
     SupportdeskApp(
-        store, me=me, saved=saved, config_path=config_path, store_label=store_label
+        store,
+        me=me,
+        saved=saved,
+        config_path=config_path,
+        store_label=store_label,
+        theme=theme,
+        keymap=keymap,
     ).run()

@@ -8,8 +8,9 @@ the UI thread in a message. Nothing here touches a widget.
 from __future__ import annotations
 
 import getpass
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 from sqlmodel import Session
 
@@ -36,9 +37,6 @@ class Source:
     query: str
     now: datetime = field(default_factory=lambda: datetime.now().astimezone())
 
-    def renewed(self) -> Source:
-        return Source(self.key, self.label, self.query)
-
 
 @dataclass(frozen=True)
 class ViewCount:
@@ -60,9 +58,20 @@ class SavedView:
 class DeskData:
     """Read access for the console: one store, one acting agent."""
 
-    def __init__(self, store: Store, me: str | None) -> None:
+    def __init__(
+        self, store: Store, me: str | None, *, clock: Callable[[], datetime] | None = None
+    ) -> None:
         self.store = store
         self.me = me
+        self._clock = clock
+
+    def now(self) -> datetime:
+        """The console's clock: the real one, or a fixed one for tests and snapshots."""
+        return self._clock() if self._clock is not None else datetime.now().astimezone()
+
+    def fresh(self, source: Source) -> Source:
+        """`source` measured from this moment, by the console's clock."""
+        return replace(source, now=self.now())
 
     @property
     def actor(self) -> str:
@@ -135,7 +144,7 @@ class DeskData:
     def sidebar(self, saved: list[SavedView]) -> list[ViewCount]:
         """Every view with its count: the standard ones, each queue, then saved searches."""
         with self.store.session() as session:
-            overview = views.overview(session, me=self.me)
+            overview = views.overview(session, me=self.me, now=self.now().astimezone(UTC))
             quarantine = [q.name for q in directory.list_queues(session) if q.is_quarantine]
             entries = [
                 ViewCount(
@@ -179,7 +188,7 @@ class DeskData:
                 for q in overview.queues
             )
             for view in saved:
-                source = Source(f"saved:{view.name}", view.name, view.query)
+                source = Source(f"saved:{view.name}", view.name, view.query, self.now())
                 try:
                     count: int | None = views.count_tickets(
                         session, self.compile(session, source, whole_set=True).where

@@ -1,4 +1,4 @@
-"""Saving a search as a view: one `[[saved_searches]]` entry appended to the config file.
+"""Writing to the agent's config file: a saved search appended, the chosen theme set.
 
 The file is the agent's own, with their comments and layout, so it is never re-serialised:
 the new entry is appended as text, the whole result is validated exactly as the app would
@@ -9,6 +9,7 @@ flushed to disk, then renamed over it). A file that would not load afterwards is
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -64,6 +65,47 @@ def append_saved_search(path: Path, name: str, query: str) -> list[SavedSearch]:
         raise ConfigError(f"not saved, the config would no longer load: {exc}") from None
     _replace(path, new_text)
     return after.saved_searches
+
+
+_TABLE_HEADER = re.compile(r"\s*\[")
+
+
+def set_theme(path: Path, name: str) -> None:
+    """Make `theme = "name"` the config's theme (file created if missing), touching nothing else.
+
+    An existing top-level `theme =` line is replaced; otherwise the line goes at the end of
+    the top-level keys, before the first table, since a key after a table header would belong
+    to that table. Raises ConfigError when the file cannot be read, or written, or would not
+    load afterwards.
+    """
+    try:
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    parse_settings(text, path)
+    lines = text.splitlines(keepends=True)
+    line = f"theme = {toml_string(name)}\n"
+    end = next((i for i, text in enumerate(lines) if _TABLE_HEADER.match(text)), len(lines))
+    found = next((i for i in range(end) if re.match(r"\s*theme\s*=", lines[i])), None)
+    if found is not None:
+        lines[found] = line
+    else:
+        at = end
+        while at > 0 and not lines[at - 1].strip() and end < len(lines):
+            at -= 1  # keep the blank lines that separate the top from the first table
+        if at > 0 and not lines[at - 1].endswith("\n"):
+            lines[at - 1] += "\n"
+        lines.insert(at, line)
+    new_text = "".join(lines)
+    try:
+        after = parse_settings(new_text, path)
+    except ConfigError as exc:
+        raise ConfigError(f"not saved, the config would no longer load: {exc}") from None
+    if after.theme != name:
+        raise ConfigError(
+            f"{path}: could not set the theme: the file sets it in a way not understood"
+        )
+    _replace(path, new_text)
 
 
 def _replace(path: Path, text: str) -> None:

@@ -87,9 +87,14 @@ def config_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def make_app(demo_store: Store, config_path: Path) -> Callable[..., SupportdeskApp]:
+def make_app(demo_store: Store, config_path: Path, tmp_path: Path) -> Callable[..., SupportdeskApp]:
     def make(**kwargs: object) -> SupportdeskApp:
-        options: dict = {"me": "alice", "config_path": config_path} | kwargs
+        # An empty user themes dir: the tester's own themes must not change what tests see.
+        options: dict = {
+            "me": "alice",
+            "config_path": config_path,
+            "user_themes_dir": tmp_path / "no-user-themes",
+        } | kwargs
         store = options.pop("store", demo_store)
         return SupportdeskApp(store, **options)
 
@@ -146,3 +151,19 @@ async def open_ticket(pilot: Pilot, number: int) -> None:
         ),
         what=f"ticket #{number} to open",
     )
+
+
+async def palette(pilot: Pilot, text: str) -> None:
+    """Open the command palette, type `text` and wait until it lists a match."""
+    from textual.command import CommandInput, CommandList, CommandPalette
+
+    app = pilot.app
+    await pilot.press("ctrl+p")
+    await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), what="the palette")
+    app.screen.query_one(CommandInput).value = text
+    await wait_until(
+        pilot,
+        lambda: app.screen.query_one(CommandList).option_count > 0,
+        what=f"palette hits for {text!r}",
+    )
+    await pilot.pause(0.1)

@@ -324,7 +324,7 @@ class DeskScreen(TicketActionsScreen):
         self.detail = detail
         self.thread.show(detail, note=note)
         self.query_one(ThreadHeader).update(header_text(detail))
-        self.query_one(CustomerPanel).show(detail)
+        self.query_one(CustomerPanel).show(detail, self.data.now())
 
     # -- keeping up with the store -----------------------------------------------------------
 

@@ -15,12 +15,12 @@ from supportdesk.tui.format import age, fit
 class CustomerPanel(Static):
     """A summary of the requester of the selected ticket."""
 
-    def show(self, detail: TicketDetail | None) -> None:
+    def show(self, detail: TicketDetail | None, now: datetime | None = None) -> None:
         if detail is None:
             self.update(Text(""))
             return
         row = detail.row
-        now = datetime.now().astimezone()
+        now = now or datetime.now().astimezone()
         text = Text()
         text.append("Requester\n", style="bold")
         if row.requester_name:

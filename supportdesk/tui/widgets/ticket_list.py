@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime
 from typing import ClassVar
 
 from rich.segment import Segment
@@ -79,17 +78,17 @@ class TicketList(ScrollView, can_focus=True):
     TicketList > .ticket-list--marked { color: $accent; text-style: bold; }
     TicketList > .ticket-list--placeholder { color: $text-disabled; }
     TicketList > .ticket-list--muted { color: $text-muted; }
-    TicketList > .ticket-list--overdue { color: $error; text-style: bold; }
-    TicketList > .ticket-list--status-new { color: $warning; text-style: bold; }
-    TicketList > .ticket-list--status-open { color: $success; }
-    TicketList > .ticket-list--status-pending { color: $secondary; }
-    TicketList > .ticket-list--status-on-hold { color: $text-muted; }
-    TicketList > .ticket-list--status-solved { color: $text-muted; }
-    TicketList > .ticket-list--status-closed { color: $text-disabled; }
-    TicketList > .ticket-list--priority-low { color: $text-muted; }
-    TicketList > .ticket-list--priority-normal { }
-    TicketList > .ticket-list--priority-high { color: $warning; }
-    TicketList > .ticket-list--priority-urgent { color: $error; text-style: bold; }
+    TicketList > .ticket-list--overdue { color: $sla-overdue; text-style: bold; }
+    TicketList > .ticket-list--status-new { color: $status-new; text-style: bold; }
+    TicketList > .ticket-list--status-open { color: $status-open; }
+    TicketList > .ticket-list--status-pending { color: $status-pending; }
+    TicketList > .ticket-list--status-on-hold { color: $status-on-hold; }
+    TicketList > .ticket-list--status-solved { color: $status-solved; }
+    TicketList > .ticket-list--status-closed { color: $status-closed; }
+    TicketList > .ticket-list--priority-low { color: $priority-low; }
+    TicketList > .ticket-list--priority-normal { color: $priority-normal; }
+    TicketList > .ticket-list--priority-high { color: $priority-high; }
+    TicketList > .ticket-list--priority-urgent { color: $priority-urgent; text-style: bold; }
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -141,7 +140,7 @@ class TicketList(ScrollView, can_focus=True):
         self.total: int | None = None
         self.cursor = 0
         self.marked: dict[int, TicketRow] = {}
-        self.now = datetime.now().astimezone()
+        self.now = data.now()
         self._generation = 0
         self._pages: OrderedDict[int, list[TicketRow]] = OrderedDict()
         self._stale: dict[int, list[TicketRow]] = {}
@@ -176,7 +175,8 @@ class TicketList(ScrollView, can_focus=True):
 
     def show(self, source: Source) -> None:
         """Switch to another view: start at its top."""
-        self.source = source
+        self.source = source = self.data.fresh(source)
+        self.now = source.now
         self._generation += 1
         self._pages.clear()
         self._stale.clear()
@@ -194,8 +194,8 @@ class TicketList(ScrollView, can_focus=True):
         """Read the view again, keeping the cursor on its ticket and the page on screen."""
         if self.source is None:
             return
-        self.source = self.source.renewed()
-        self.now = datetime.now().astimezone()
+        self.source = self.data.fresh(self.source)
+        self.now = self.source.now
         self._generation += 1
         self._stale = dict(self._pages)
         self._pages.clear()

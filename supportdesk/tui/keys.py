@@ -1,0 +1,82 @@
+"""The console's key bindings as one catalogue: for the help screen and for checking a keymap.
+
+Textual applies `[keymap]` by binding id and silently skips ids it never meets, so a typo
+in config would just do nothing. The catalogue knows every id the console defines, which
+lets the app name the unknown ones, and lets the help screen show each binding with the
+keys it has now, after remapping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from textual.binding import Binding, BindingType
+from textual.dom import DOMNode
+
+from supportdesk.tui.screens.modals import AskScreen, ConfirmScreen, NoteScreen, PickScreen
+from supportdesk.tui.widgets.search_bar import SearchBar
+from supportdesk.tui.widgets.thread import ThreadView
+from supportdesk.tui.widgets.ticket_list import TicketList
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """One binding as the agent meets it: where it works, its id, keys and what it does."""
+
+    where: str
+    id: str
+    keys: str
+    description: str
+    action: str
+
+
+def _bindings(owner: type[DOMNode]) -> Iterable[Binding]:
+    """The bindings a class defines itself and inherits, parents first, each id once."""
+    seen: set[str] = set()
+    for cls in reversed(owner.__mro__):
+        items: list[BindingType] = list(cls.__dict__.get("BINDINGS", []))
+        for item in items:
+            if isinstance(item, Binding) and item.id and item.id not in seen:
+                seen.add(item.id)
+                yield item
+
+
+def owners() -> list[tuple[str, type[DOMNode]]]:
+    """Where bindings live, in the order the help screen lists them."""
+    from supportdesk.tui.app import SupportdeskApp
+    from supportdesk.tui.screens.desk import DeskScreen
+
+    return [
+        ("Desk", DeskScreen),
+        ("Ticket list", TicketList),
+        ("Thread", ThreadView),
+        ("Search", SearchBar),
+        ("Pickers", PickScreen),
+        ("Questions", AskScreen),
+        ("Notes", NoteScreen),
+        ("Confirm", ConfirmScreen),
+        ("Everywhere", SupportdeskApp),
+    ]
+
+
+def catalogue(keymap: Mapping[str, str] | None = None) -> list[KeyInfo]:
+    """Every binding with an id, its keys taken from `keymap` where it remaps them."""
+    keymap = keymap or {}
+    out: list[KeyInfo] = []
+    for where, owner in owners():
+        for binding in _bindings(owner):
+            assert binding.id is not None
+            keys = keymap.get(binding.id, binding.key)
+            out.append(KeyInfo(where, binding.id, keys, binding.description, binding.action))
+    return out
+
+
+def known_ids() -> set[str]:
+    return {info.id for info in catalogue()}
+
+
+def unknown_ids(keymap: Mapping[str, str]) -> list[str]:
+    """The ids in `keymap` that no binding has: almost always a typo."""
+    known = known_ids()
+    return sorted(binding_id for binding_id in keymap if binding_id not in known)

@@ -1,0 +1,63 @@
+"""The help screen (F1 or ?): every binding with its id and the keys it has right now.
+
+It reads the same keymap the app applied, so after a `[keymap]` remap it shows the new keys,
+and the ids it prints are exactly what `[keymap]` accepts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widget import Widget
+from textual.widgets import Label, Static
+
+from supportdesk.tui.keys import catalogue
+
+
+class HelpScreen(ModalScreen[None]):
+    """A read-only list of the live bindings; any of its keys closes it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,f1,question_mark", "dismiss", "Close", id="help.close"),
+    ]
+
+    def __init__(self, keymap: Mapping[str, str]) -> None:
+        super().__init__()
+        self.keymap = dict(keymap)
+
+    def compose(self) -> Iterator[Widget]:
+        with Vertical(classes="dialog help-dialog"):
+            yield Label("Keys", classes="dialog-title")
+            yield Label(
+                Text(
+                    "Keys are shown as [keymap] in config.toml takes them; remap by id, e.g. "
+                    '"nav.next" = "ctrl+n,j". Ctrl+P opens the command palette.'
+                ),
+                classes="dialog-hint",
+            )
+            with VerticalScroll(id="help-keys"):
+                yield Static(self._table(), id="help-table")
+
+    def _table(self) -> Table:
+        table = Table(box=None, expand=True, pad_edge=False, show_edge=False)
+        table.add_column("Where", style="bold", no_wrap=True)
+        table.add_column("Keys", no_wrap=True)
+        table.add_column("What", ratio=1)
+        table.add_column("Id", style="dim", no_wrap=True)
+        last = ""
+        for info in catalogue(self.keymap):
+            keys = ", ".join(key.strip() for key in info.keys.split(","))
+            table.add_row(
+                Text(info.where if info.where != last else ""),
+                Text(keys),
+                Text(info.description),
+                Text(info.id),
+            )
+            last = info.where
+        return table

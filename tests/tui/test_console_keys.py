@@ -1,0 +1,94 @@
+"""Remapping keys from config, the help screen that lists them, and the command palette."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual.command import CommandPalette
+
+from supportdesk.store import Store
+from supportdesk.tui.app import SupportdeskApp
+from supportdesk.tui.commands import commands
+from supportdesk.tui.keys import catalogue, unknown_ids
+from supportdesk.tui.screens.help import HelpScreen
+from supportdesk.tui.screens.modals import PickScreen
+from tests.tui.conftest import SIZE, notes, open_ticket, palette, ready, screen_text, wait_until
+from tests.tui.test_console_actions import detail, first
+
+
+def test_every_binding_has_a_unique_id_per_place_and_a_description() -> None:
+    infos = catalogue()
+    assert infos and all(info.description for info in infos)
+    ids = {info.id for info in infos}
+    assert {"ticket.assign_me", "nav.next", "list.down", "app.help", "app.quit"} <= ids
+
+
+def test_unknown_ids_are_found() -> None:
+    assert unknown_ids({"ticket.assign_me": "x", "ticket.asign_me": "y"}) == ["ticket.asign_me"]
+
+
+async def test_remapped_key_works_and_help_shows_it(
+    make_app: Callable[..., SupportdeskApp], demo_store: Store
+) -> None:
+    number = first(demo_store, "status:active -assignee:alice -assignee:none")
+    app = make_app(keymap={"ticket.assign_me": "ctrl+t", "no.such": "z"})
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert any("no.such" in n for n in notes(app))
+        await open_ticket(pilot, number)
+        await pilot.press("a")  # the old key no longer takes the ticket
+        await pilot.pause(0.3)
+        assert detail(demo_store, number).row.assignee != "alice"
+        await pilot.press("ctrl+t")
+        await wait_until(pilot, lambda: detail(demo_store, number).row.assignee == "alice")
+        await pilot.press("f1")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
+        text = screen_text(app)
+        line = next(line for line in text.splitlines() if "ticket.assign_me" in line)
+        assert "ctrl+t" in line and "Take" in line
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is app.desk, what="help to close")
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), what="help on ?")
+
+
+async def test_palette_ticket_commands_only_with_a_ticket(
+    make_app: Callable[..., SupportdeskApp], demo_store: Store
+) -> None:
+    number = first(demo_store, "status:active -assignee:alice -assignee:none")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("slash")
+        app.desk.search.input.value = "subject:no-such-ticket-anywhere"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.desk.ticket_list.total == 0, what="empty view")
+        await wait_until(pilot, lambda: app.desk.current is None, what="no ticket")
+        names = [name for name, _, _ in commands(app, app.desk)]
+        assert not any(name.startswith("ticket:") for name in names)
+        assert "view: unassigned" in names and "app: help" in names
+
+        await open_ticket(pilot, number)
+        names = [name for name, _, _ in commands(app, app.desk)]
+        assert {"ticket: assign to me", "ticket: set status…", "ticket: merge into…"} <= set(names)
+        await palette(pilot, "ticket: assign to me")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: detail(demo_store, number).row.assignee == "alice")
+        await wait_until(pilot, lambda: not isinstance(app.screen, CommandPalette))
+
+        await palette(pilot, "ticket: set status")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, PickScreen), what="status picker")
+        await pilot.press("escape")
+
+        await wait_until(pilot, lambda: app.screen is app.desk)
+        await palette(pilot, "view: unassigned")
+        await pilot.press("enter")
+        await wait_until(
+            pilot,
+            lambda: (
+                app.desk.ticket_list.source is not None
+                and app.desk.ticket_list.source.key == "unassigned"
+            ),
+            what="the unassigned view",
+        )
