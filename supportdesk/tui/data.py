@@ -11,6 +11,7 @@ import getpass
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlmodel import Session
 
@@ -197,6 +198,12 @@ class DeskData:
                     count = None
                 entries.append(ViewCount(source.key, view.name, view.query, "Saved", count))
             return entries
+
+    def save_attachments(self, number: int, folder: Path) -> list[Path]:
+        from supportdesk.desk.attachments import save_attachments
+
+        with self.store.session() as session:
+            return save_attachments(session, number, folder)
 
     def change_mark(self) -> int:
         """A number that grows whenever any process changes any ticket (see views)."""

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
+
+from textual.widgets import Input
 
 from supportdesk.desk import tickets
 from supportdesk.desk.events import Change
-from supportdesk.desk.messages import NewMessage, add_message
+from supportdesk.desk.messages import NewAttachment, NewMessage, add_message
 from supportdesk.store import Store
 from supportdesk.tui.app import SupportdeskApp
-from tests.tui.conftest import SIZE, ready, screen_text, wait_until
+from supportdesk.tui.screens.modals import AskScreen
+from tests.tui.conftest import SIZE, notes, open_ticket, ready, screen_text, wait_until
 
 SUBJECT = "Invoice \x1b[31mRED\x1b[0m \x1b]0;pwned\x07 [bold]not bold[/bold] \x07bell"
 NAME = "Mallory \x1b]8;;http://evil.example\x1b\\link\x1b]8;;\x1b\\ \u202eevil"
@@ -71,3 +75,55 @@ async def test_hostile_subject_name_and_body_are_shown_inert(
         assert "␇bell" in text  # a control character is made visible, not obeyed
         assert "Mallory" in text and "evil" in text
         assert app.is_running  # the [@click] markup did not quit it
+
+
+def attachment_ticket(store: Store) -> int:
+    """A ticket whose stored attachment names try to climb out of any folder."""
+    change = Change.by("mail:mallory@evil.example")
+    with store.session(write=True) as session:
+        ticket = tickets.create_ticket(
+            session,
+            subject="files",
+            requester_email="mallory@evil.example",
+            queue="billing",
+            change=change,
+        )
+        add_message(
+            session,
+            ticket,
+            NewMessage(
+                raw=b"From: mallory@evil.example\r\n\r\nfiles",
+                message_id="<files@evil.example>",
+                body_text="see attached",
+                attachments=[
+                    NewAttachment("../../escape.txt", "text/plain", b"one"),
+                    NewAttachment("/etc/passwd", "text/plain", b"two"),
+                    NewAttachment("..\\..\\win.txt", "text/plain", b"three"),
+                    NewAttachment("../../escape.txt", "text/plain", b"four"),
+                ],
+            ),
+            change,
+        )
+        return ticket.number
+
+
+async def test_saving_attachments_never_writes_outside_the_chosen_folder(
+    make_app: Callable[..., SupportdeskApp], demo_store: Store, tmp_path: Path
+) -> None:
+    number = attachment_ticket(demo_store)
+    sandbox = tmp_path / "sandbox"
+    target = sandbox / "inbox" / "deep"
+    target.mkdir(parents=True)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await open_ticket(pilot, number)
+        await pilot.press("S")
+        await wait_until(pilot, lambda: isinstance(app.screen, AskScreen), what="the folder prompt")
+        app.screen.query_one(Input).value = str(target)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: any("saved into" in n for n in notes(app)), what="saving")
+    written = sorted(p for p in sandbox.rglob("*") if p.is_file())
+    assert all(p.parent == target for p in written), written
+    assert sorted(p.read_bytes() for p in written) == [b"four", b"one", b"three", b"two"]
+    assert {p.name for p in written} >= {"escape.txt", "passwd"}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 from textual import work
@@ -67,6 +68,7 @@ class TicketActionsScreen(Screen[None]):
         Binding("n", "note", "Note", id="ticket.note"),
         Binding("M", "merge", "Merge", show=False, id="ticket.merge"),
         Binding("r", "reply", "Reply", id="ticket.reply"),
+        Binding("S", "save_attachments", "Save files", show=False, id="ticket.save_attachments"),
         Binding("u,ctrl+z", "undo", "Undo", id="desk.undo"),
     ]
 
@@ -204,6 +206,42 @@ class TicketActionsScreen(Screen[None]):
             title="Not yet",
             markup=False,
         )
+
+    def action_save_attachments(self) -> None:
+        seen = self._seen(need_detail=True)
+        if seen is None or self.detail is None:
+            return
+        count = sum(len(m.attachments) for m in self.detail.messages)
+        if count == 0:
+            self.notify(f"#{seen[0].number} has no attachments", markup=False)
+            return
+        number = seen[0].number
+        downloads = Path.home() / "Downloads"
+        default = str(downloads if downloads.is_dir() else Path.cwd())
+
+        def asked(answer: str | None) -> None:
+            if answer is not None:
+                self._save_attachments(number, Path(answer.strip() or default))
+
+        noun = "attachment" if count == 1 else "attachments"
+        self.app.push_screen(
+            AskScreen(f"Save {count} {noun} of #{number} into which folder?", placeholder=default),
+            asked,
+        )
+
+    @work(thread=True, group="files")
+    def _save_attachments(self, number: int, folder: Path) -> None:
+        try:
+            paths = self.data.save_attachments(number, folder)
+        except (SupportdeskError, OSError) as exc:
+            self.app.call_from_thread(
+                self.notify, str(exc), title="Not saved", severity="error", markup=False
+            )
+        else:
+            names = ", ".join(p.name for p in paths)
+            self.app.call_from_thread(
+                self.notify, f"saved into {folder}: {names}", title="Saved", markup=False
+            )
 
     def action_undo(self) -> None:
         done = self.last_done
