@@ -31,7 +31,7 @@ def _stamp() -> str:
 
 def ensure_venv() -> None:
     """Create .venv and install the locked dependencies, only when the lock changed."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 (this script may run on an older python3)
         sys.exit("supportdesk needs Python 3.11 or newer")
     stamp_file = VENV / ".supportdesk-lock"
     if stamp_file.exists() and stamp_file.read_text() == _stamp():

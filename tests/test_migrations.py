@@ -118,8 +118,7 @@ def test_models_and_migrations_agree(empty_url: str) -> None:
 
 def _only_model_tables(name: str | None, type_: str, _parents: object) -> bool:
     # The full-text index is created by hand (FTS5 / tsvector), not from the models.
-    return not (
-        type_ == "table"
-        and name in {"message_fts", "message_search"}
-        or (name or "").startswith("message_fts_")
+    search_tables = name in {"message_fts", "message_search"} or (name or "").startswith(
+        "message_fts_"
     )
+    return not (type_ == "table" and search_tables)
