@@ -1,0 +1,287 @@
+"""`supportdesk rules`: manage the routing rules as TOML, dry-run them, run the time rules."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from supportdesk.cli.context import CliContext
+from supportdesk.cli.output import block, cell, console, err_console, print_json
+from supportdesk.errors import NotFoundError, ValidationError
+
+if TYPE_CHECKING:
+    from supportdesk.desk.rules.engine import Fired
+    from supportdesk.store.models import Rule
+
+app = typer.Typer(
+    help="Rules: ordered TOML rules that route, tag, assign and escalate tickets.",
+    no_args_is_help=False,
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+NameArg = Annotated[str, typer.Argument(help="The rule's name.")]
+
+
+@app.callback(invoke_without_command=True)
+def _default(ctx: typer.Context) -> None:
+    """Rules: ordered TOML rules that route, tag, assign and escalate tickets."""
+    if ctx.invoked_subcommand is None:
+        list_rules(ctx, as_json=False)
+
+
+def _summary(row: Rule) -> dict[str, object]:
+    return {
+        "position": row.position,
+        "name": row.name,
+        "enabled": row.enabled,
+        "trigger": row.trigger,
+        "updated_at": row.updated_at,
+    }
+
+
+def _read(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise NotFoundError(f"cannot read {path}: {exc.strerror}") from None
+
+
+@app.command("list")
+def list_rules(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """List rules in the order they run."""
+    from supportdesk.desk.rules import storage
+
+    cli: CliContext = ctx.obj
+    with cli.store().session() as session:
+        rows = [_summary(r) for r in storage.list_rules(session)]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("#", "name", "trigger", "enabled", title="Rules")
+    for r in rows:
+        table.add_row(
+            str(r["position"]), cell(r["name"]), str(r["trigger"]), "yes" if r["enabled"] else "no"
+        )
+    console.print(table)
+
+
+@app.command("show")
+def show(ctx: typer.Context, name: NameArg, as_json: JsonOption = False) -> None:
+    """Print one rule's TOML."""
+    from supportdesk.desk.rules import storage
+
+    cli: CliContext = ctx.obj
+    with cli.store().session() as session:
+        row = storage.get_rule(session, name)
+        data = {**_summary(row), "definition": row.definition}
+        model = storage.parse_definition(row.definition).model_dump(
+            mode="json", by_alias=True, exclude_none=True
+        )
+    if as_json:
+        print_json({**data, "rule": model})
+    else:
+        sys.stdout.write(str(data["definition"]))
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(help="TOML file of [[rules]] tables, or - for stdin.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Add the file's rules after the existing ones (names must be new)."""
+    from supportdesk.desk.rules import storage
+
+    cli: CliContext = ctx.obj
+    text = _read(file)
+    with cli.store().session(write=True) as session:
+        rows = [_summary(r) for r in storage.add_rules(session, text, origin=file)]
+    if as_json:
+        print_json(rows)
+    else:
+        for r in rows:
+            console.print(f"added rule {r['name']} at position {r['position']}")
+
+
+@app.command("edit")
+def edit(ctx: typer.Context, name: NameArg) -> None:
+    """Edit one rule in $VISUAL / $EDITOR; it is saved only if it validates."""
+    from supportdesk.desk.rules import storage
+
+    cli: CliContext = ctx.obj
+    with cli.store().session() as session:
+        original = storage.get_rule(session, name).definition
+    fd, path = tempfile.mkstemp(prefix="supportdesk-rule-", suffix=".toml")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(original)
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    subprocess.run([*shlex.split(editor), path], check=False)
+    text = Path(path).read_text(encoding="utf-8")
+    if text == original:
+        os.unlink(path)
+        console.print(f"rule {name} unchanged")
+        return
+    try:
+        with cli.store().session(write=True) as session:
+            row = storage.replace_rule(session, name, text)
+    except ValidationError as exc:
+        raise ValidationError(f"{exc} (nothing saved; your edit is kept in {path})") from None
+    os.unlink(path)
+    console.print(f"rule {row.name} saved")
+
+
+def _toggle(ctx: typer.Context, name: str, enabled: bool) -> None:
+    from supportdesk.desk.rules import storage
+
+    cli: CliContext = ctx.obj
+    with cli.store().session(write=True) as session:
+        storage.set_enabled(session, name, enabled)
+    console.print(f"rule {name} {'enabled' if enabled else 'disabled'}")
+
+
+@app.command("enable")
+def enable(ctx: typer.Context, name: NameArg) -> None:
+    """Enable a rule."""
+    _toggle(ctx, name, True)
+
+
+@app.command("disable")
+def disable(ctx: typer.Context, name: NameArg) -> None:
+    """Disable a rule (it stays in place, and in exports, with `enabled = false`)."""
+    _toggle(ctx, name, False)
+
+
+@app.command("move")
+def move(
+    ctx: typer.Context,
+    name: NameArg,
+    to: Annotated[int, typer.Option("--to", help="New position, 1 = runs first.")],
+) -> None:
+    """Move a rule to another position in the order."""
+    from supportdesk.desk.rules import storage
+
+    cli: CliContext = ctx.obj
+    with cli.store().session(write=True) as session:
+        storage.move_rule(session, name, to)
+    console.print(f"rule {name} is now number {to}")
+
+
+@app.command("remove")
+def remove(ctx: typer.Context, name: NameArg) -> None:
+    """Remove a rule (export first to keep a copy)."""
+    from supportdesk.desk.rules import storage
+
+    cli: CliContext = ctx.obj
+    with cli.store().session(write=True) as session:
+        storage.remove_rule(session, name)
+    console.print(f"rule {name} removed")
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    file: Annotated[Path | None, typer.Argument(help="Write here instead of stdout.")] = None,
+) -> None:
+    """Write every rule, in order, as one TOML file that `import` reads back unchanged."""
+    from supportdesk.desk.rules import storage
+
+    cli: CliContext = ctx.obj
+    with cli.store().session() as session:
+        text = storage.export_rules(session)
+    if file is None:
+        sys.stdout.write(text)
+    else:
+        file.write_text(text, encoding="utf-8")
+        err_console.print(f"exported to {file}")
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(help="TOML file of [[rules]] tables, or - for stdin.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Make the stored rules exactly the file's; validates all first, changes nothing on error."""
+    from supportdesk.desk.rules import storage
+
+    cli: CliContext = ctx.obj
+    text = _read(file)
+    with cli.store().session(write=True) as session:
+        summary = storage.import_rules(session, text, origin=file)
+    if as_json:
+        print_json(summary.as_dict())
+        return
+    for label, names in summary.as_dict().items():
+        if names:
+            console.print(f"{label}: {', '.join(names)}")
+
+
+def _parse_window(text: str) -> timedelta:
+    from supportdesk.desk.rules.model import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _print_fired(fired: list[Fired], as_json: bool, title: str) -> None:
+    if as_json:
+        print_json([f.as_dict() for f in fired])
+        return
+    if not fired:
+        console.print("no rule matched")
+        return
+    table = Table("ticket", "rule", "trigger", "actions", title=title)
+    for f in fired:
+        shown = "; ".join(f.actions) + (f"  ({'; '.join(f.problems)})" if f.problems else "")
+        table.add_row(f"#{f.ticket}", cell(f.rule), f.trigger, block(shown))
+    console.print(table)
+
+
+@app.command("test")
+def test(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="A stored rule's name, or a TOML file.")],
+    since: Annotated[str, typer.Option(help="How far back to look, like 30d or 12h.")] = "30d",
+    as_json: JsonOption = False,
+) -> None:
+    """Dry-run rules over recent tickets and mail: shows what they would do, changes nothing."""
+    from supportdesk.desk.rules import engine, storage
+    from supportdesk.store.models import utcnow
+
+    cli: CliContext = ctx.obj
+    window = _parse_window(since)
+    store = cli.store()
+    if Path(target).is_file():
+        rules = [p.rule for p in storage.parse_rules(_read(target), origin=target)]
+    else:
+        with store.session() as session:
+            rules = [storage.parse_definition(storage.get_rule(session, target).definition)]
+    # A dry run tests disabled rules too: that is how one tries a rule before enabling it.
+    rules = [r.model_copy(update={"enabled": True}) for r in rules]
+    fired = engine.dry_run(store, rules, window=window, now=utcnow())
+    _print_fired(fired, as_json, f"What the rules would have done (last {since}; nothing written)")
+
+
+@app.command("run")
+def run(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Apply the time rules now (cron this, or let `sync --watch` do it)."""
+    from supportdesk.desk.rules import engine
+    from supportdesk.store.models import utcnow
+
+    cli: CliContext = ctx.obj
+    with cli.store().session(write=True) as session:
+        fired = engine.run_time_rules(session, utcnow())
+    _print_fired(fired, as_json, "Time rules applied")

@@ -1,0 +1,164 @@
+"""Applying a rule's actions, each through the domain function a person would use.
+
+Canned replies: the store has an outbox table but nothing sends from it yet, so a rule's
+canned reply is rendered (placeholders checked as for an agent) and kept as an internal note
+starting "[would send]", plus a `canned_reply` event that the rate limit counts. Robots and
+no-reply addresses never get one, whatever the rule says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlmodel import Session, col
+
+from supportdesk.desk import canned, directory, events, tickets
+from supportdesk.desk.events import Change
+from supportdesk.desk.ingest import QUARANTINE_QUEUE, UNKNOWN_SENDER
+from supportdesk.desk.rules.conditions import Evaluation
+from supportdesk.desk.rules.model import Action
+from supportdesk.errors import ValidationError
+from supportdesk.mail.robots import is_no_reply_address
+from supportdesk.store.models import (
+    PRIORITIES,
+    Agent,
+    Customer,
+    Event,
+    Queue,
+    QueueMember,
+    Ticket,
+)
+
+WOULD_SEND = "[would send]"
+# Automatic mail per customer (FreeScout's limit): more is a loop or an angry robot.
+CANNED_LIMIT = 10
+CANNED_WINDOW = timedelta(hours=3)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one action did, in words for `rules test` and the ticket history."""
+
+    text: str
+    stop: bool = False
+    changed: bool = True
+
+
+def apply(action: Action, ev: Evaluation, change: Change) -> Outcome:
+    session, number = ev.session, ev.ticket().number
+    kind = action.kind
+    if kind == "stop":
+        return Outcome("stop", stop=True, changed=False)
+    if kind == "set_queue":
+        tickets.move_queue(session, number, action.set_queue or "", change)
+        return Outcome(f"queue {action.set_queue}")
+    if kind == "quarantine":
+        queue = directory.ensure_queue(session, QUARANTINE_QUEUE)
+        if not queue.is_quarantine:
+            queue.is_quarantine = True
+            session.add(queue)
+        tickets.move_queue(session, number, QUARANTINE_QUEUE, change)
+        return Outcome("quarantine")
+    if kind == "assign":
+        handle = _assignee(session, ev.ticket(), action.assign or "")
+        if handle is None:
+            return Outcome(f"assign {action.assign}: nobody to pick", changed=False)
+        tickets.assign(session, number, handle, change)
+        return Outcome(f"assign {handle}")
+    if kind == "status":
+        tickets.set_status(session, number, action.status or "", change)
+        return Outcome(f"status {action.status}")
+    if kind == "priority":
+        priority = _priority(ev.ticket().priority, action.priority or "")
+        tickets.set_priority(session, number, priority, change)
+        return Outcome(f"priority {priority}")
+    if kind == "add_tags":
+        tickets.add_tags(session, number, action.add_tags or [], change)
+        return Outcome("tag " + " ".join(action.add_tags or []))
+    if kind == "remove_tags":
+        tickets.remove_tags(session, number, action.remove_tags or [], change)
+        return Outcome("untag " + " ".join(action.remove_tags or []))
+    if kind == "note":
+        tickets.add_note(session, number, action.note or "", change)
+        return Outcome("note")
+    if kind == "canned_reply":
+        return _canned(action.canned_reply or "", ev, change)
+    raise AssertionError(f"unhandled action {kind}")
+
+
+def _priority(current: str, wanted: str) -> str:
+    if wanted not in ("up", "down"):
+        return wanted
+    step = 1 if wanted == "up" else -1
+    index = min(max(PRIORITIES.index(current) + step, 0), len(PRIORITIES) - 1)
+    return PRIORITIES[index]
+
+
+def _assignee(session: Session, ticket: Ticket, wanted: str) -> str | None:
+    if wanted not in ("round-robin", "least-loaded"):
+        return directory.get_agent(session, wanted).handle
+    members = list(
+        session.exec(
+            select(Agent)  # type: ignore[call-overload]
+            .join(QueueMember, col(QueueMember.agent_id) == col(Agent.id))
+            .where(col(QueueMember.queue_id) == ticket.queue_id, col(Agent.active).is_(True))
+            .order_by(col(Agent.handle))
+        ).scalars()
+    )
+    if not members:
+        return None
+    if wanted == "least-loaded":
+        load = directory.agent_load(session, session.get(Queue, ticket.queue_id))
+        return min(members, key=lambda a: (load.get(a.id, 0), a.handle)).handle
+    # Round-robin without stored state: whoever in the queue was assigned longest ago.
+    handles = [a.handle for a in members]
+    last = dict(
+        session.execute(
+            select(col(Event.new_value), func.max(col(Event.id)))
+            .where(col(Event.action) == "assign", col(Event.new_value).in_(handles))
+            .group_by(col(Event.new_value))
+        ).all()
+    )
+    return min(handles, key=lambda h: (last.get(h, 0), h))
+
+
+def _canned(name: str, ev: Evaluation, change: Change) -> Outcome:
+    session, ticket = ev.session, ev.ticket()
+    if ev.message is not None and ev.message.robot:
+        return Outcome(f"canned {name}: skipped, the message came from a robot", changed=False)
+    customer = session.get(Customer, ticket.requester_id)
+    recipient = customer.email if customer else ""
+    if not recipient or recipient == UNKNOWN_SENDER or is_no_reply_address(recipient):
+        return Outcome(f"canned {name}: skipped, {recipient or 'nobody'} takes no replies", False)
+    if ev.message is not None and ev.message.no_reply:
+        return Outcome(f"canned {name}: skipped, the sender takes no replies", changed=False)
+    if _recent_canned(session, ticket.requester_id, ev) >= CANNED_LIMIT:
+        return Outcome(
+            f"canned {name}: skipped, {CANNED_LIMIT} automatic replies to {recipient} "
+            f"within {CANNED_WINDOW}",
+            changed=False,
+        )
+    try:
+        text = canned.render_canned(session, name, ticket, None)
+    except ValidationError as exc:
+        raise ValidationError(f"canned reply {name!r}: {exc}") from None
+    tickets.add_note(session, ticket.number, f"{WOULD_SEND} canned reply {name}:\n\n{text}", change)
+    events.record(session, ev.ticket(), "canned_reply", change, new=name)
+    return Outcome(f"canned {name} (kept as a note: no mail is sent yet)")
+
+
+def _recent_canned(session: Session, requester_id: int, ev: Evaluation) -> int:
+    return int(
+        session.execute(
+            select(func.count())
+            .select_from(Event)
+            .join(Ticket, col(Ticket.id) == col(Event.ticket_id))
+            .where(
+                col(Ticket.requester_id) == requester_id,
+                col(Event.action) == "canned_reply",
+                col(Event.created_at) > ev.now - CANNED_WINDOW,
+            )
+        ).scalar_one()
+    )

@@ -1,0 +1,317 @@
+"""Running rules: on new mail (from ingest), on a schedule (time rules), and as a dry run.
+
+Loop protection has two parts. Rules never run because of changes rules made: only ingest
+and the scheduler call `run_rules`, and actions never do. Time rules fire once per ticket per
+rule, remembered as a `rule_fired` event, and again only after someone other than a rule
+(an agent, a customer's mail) changed the ticket since.
+
+Each rule's actions run in a savepoint: a rule that fails (a transition not allowed, a canned
+reply missing a placeholder) is undone alone and reported, and never breaks ingest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import and_, func, or_, select, true
+from sqlmodel import Session, col
+
+from supportdesk.desk import events
+from supportdesk.desk.events import Change
+from supportdesk.desk.query import compile_query
+from supportdesk.desk.query import parse as parse_query
+from supportdesk.desk.rules import actions
+from supportdesk.desk.rules.conditions import Evaluation, MessageFacts
+from supportdesk.desk.rules.model import Condition, RuleDef, parse_duration
+from supportdesk.desk.rules.storage import load_rules
+from supportdesk.errors import SupportdeskError
+from supportdesk.store.models import Event, Message, MessageRaw, Ticket
+
+if TYPE_CHECKING:
+    from supportdesk.desk.ingest import IngestResult
+    from supportdesk.mail.parse import ParsedMessage
+    from supportdesk.store import Store
+
+RULES_ACTOR = "system:rules"
+FIRED = "rule_fired"
+
+
+@dataclass
+class Fired:
+    """One rule that matched one ticket, and what its actions did (or why it failed)."""
+
+    rule: str
+    ticket: int
+    trigger: str
+    actions: list[str] = field(default_factory=list)
+    error: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def actor_for(rule: RuleDef) -> str:
+    return f"rule:{rule.name}"
+
+
+def run_rules(
+    session: Session,
+    trigger: str,
+    ticket_number: int,
+    *,
+    message: ParsedMessage | MessageFacts | None = None,
+    now: datetime,
+    change: Change,
+    rules: Sequence[RuleDef] | None = None,
+) -> list[Fired]:
+    """Evaluate the enabled rules of `trigger` in order on one ticket and apply their actions.
+
+    `rules` replaces the stored rules (a dry run of a file); `change` gives the batch and the
+    clock of the events, each written with the rule's own actor.
+    """
+    rule_list = [
+        r for r in (rules if rules is not None else load_rules(session, trigger)) if r.enabled
+    ]
+    rule_list = [r for r in rule_list if r.trigger == trigger]
+    if not rule_list:
+        return []
+    facts = MessageFacts.from_parsed(message) if _is_parsed(message) else message
+    ev = Evaluation(session, ticket_number, now, facts, rule_list)  # type: ignore[arg-type]
+    may_fire = _time_guard(session, ev.ticket_id) if trigger == "time" else None
+    fired: list[Fired] = []
+    for rule in rule_list:
+        if may_fire is not None and not may_fire(rule.name):
+            continue
+        if not ev.matches(rule):
+            continue
+        result = Fired(rule.name, ticket_number, trigger, problems=list(ev.problems))
+        fired.append(result)
+        stop = _apply(rule, ev, change, result)
+        ev.changed()
+        if stop:
+            break
+    return fired
+
+
+def _apply(rule: RuleDef, ev: Evaluation, change: Change, result: Fired) -> bool:
+    rule_change = Change(actor=actor_for(rule), batch_id=change.batch_id, at=change.at)
+    stop = False
+    try:
+        with ev.session.begin_nested():
+            for action in rule.actions:
+                outcome = actions.apply(action, ev, rule_change)
+                result.actions.append(outcome.text)
+                if outcome.changed:
+                    ev.changed()
+                if outcome.stop:
+                    stop = True
+                    break
+            events.record(ev.session, ev.ticket(), FIRED, rule_change, new=rule.name)
+    except SupportdeskError as exc:
+        result.error = str(exc)
+        result.actions.append("undone: " + str(exc))
+    return stop
+
+
+def _time_guard(session: Session, ticket_id: int):  # type: ignore[no-untyped-def]
+    """Which time rules may fire: never fired here, or a non-rule change since they did."""
+    last_fired = dict(
+        session.execute(
+            select(col(Event.new_value), func.max(col(Event.id)))
+            .where(col(Event.ticket_id) == ticket_id, col(Event.action) == FIRED)
+            .group_by(col(Event.new_value))
+        ).all()
+    )
+    last_other = (
+        session.execute(
+            select(func.max(col(Event.id))).where(
+                col(Event.ticket_id) == ticket_id, col(Event.actor).not_like("rule:%")
+            )
+        ).scalar()
+        or 0
+    )
+    return lambda name: name not in last_fired or last_fired[name] < last_other
+
+
+def _is_parsed(message: object) -> bool:
+    return message is not None and not isinstance(message, MessageFacts)
+
+
+def run_time_rules(
+    session: Session,
+    now: datetime,
+    *,
+    change: Change | None = None,
+    rules: Sequence[RuleDef] | None = None,
+) -> list[Fired]:
+    """The scheduled run: every time rule over the tickets it could match, one batch."""
+    change = change or Change.by(RULES_ACTOR, at=now)
+    rule_list = [
+        r
+        for r in (rules if rules is not None else load_rules(session, "time"))
+        if r.enabled and r.trigger == "time"
+    ]
+    if not rule_list:
+        return []
+    numbers = _candidates(session, rule_list, now)
+    fired: list[Fired] = []
+    for number in numbers:
+        fired.extend(run_rules(session, "time", number, now=now, change=change, rules=rule_list))
+    return fired
+
+
+def _candidates(session: Session, rules: Sequence[RuleDef], now: datetime) -> list[int]:
+    """Ticket numbers any rule could match: its top-level query and age, done in SQL."""
+    conn = session.connection()
+    per_rule = []
+    for rule in rules:
+        parts = []
+        top = rule.when.all if rule.when is not None and rule.when.all is not None else None
+        for c in top if top is not None else ([rule.when] if rule.when else []):
+            parts.extend(_prefilter(c, conn, now))
+        per_rule.append(and_(*parts) if parts else true())
+    stmt = (
+        select(col(Ticket.number))
+        .where(
+            col(Ticket.status) != "closed",
+            col(Ticket.merged_into_id).is_(None),
+            or_(*per_rule),
+        )
+        .order_by(col(Ticket.number))
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def _prefilter(c: Condition, conn, now: datetime) -> list:  # type: ignore[no-untyped-def,type-arg]
+    if c.query is not None:
+        return [compile_query(parse_query(c.query), conn, me=None, now=now, whole_set=True).where]
+    if c.since is not None and c.since.event == "created" and c.since.more_than:
+        return [col(Ticket.created_at) < now - parse_duration(c.since.more_than)]
+    return []
+
+
+def apply_ingest_rules(
+    session: Session,
+    result: IngestResult,
+    parsed: ParsedMessage,
+    now: datetime,
+    change: Change | None = None,
+) -> list[Fired]:
+    """The ingest hook: new tickets run `new_ticket` rules, customer mail `customer_message`.
+
+    Mail from our own agents and duplicates run nothing. Robots do run rules (the `robot`
+    condition lets a rule file them), but never get a canned reply.
+    """
+    if result.ticket_number is None or result.outcome == "duplicate":
+        return []
+    trigger = (
+        "new_ticket" if result.outcome in ("new_ticket", "quarantined") else "customer_message"
+    )
+    mailbox: str | None = None
+    if result.message_id is not None:
+        row = session.execute(
+            select(col(Message.mailbox), col(Message.author_agent_id)).where(
+                col(Message.id) == result.message_id
+            )
+        ).first()
+        if row is not None:
+            if row.author_agent_id is not None:
+                return []
+            mailbox = row.mailbox
+    facts = MessageFacts.from_parsed(parsed, mailbox=mailbox)
+    return run_rules(
+        session,
+        trigger,
+        result.ticket_number,
+        message=facts,
+        now=now,
+        change=change or Change.by(RULES_ACTOR, at=now),
+    )
+
+
+@contextmanager
+def rollback_session(store: Store) -> Iterator[Session]:
+    """A writer session that is always rolled back: dry runs change nothing."""
+    with store.engine.connect() as conn:
+        conn.info["writer"] = True
+        session = Session(bind=conn, expire_on_commit=False)
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+            conn.info["writer"] = False
+
+
+def dry_run(
+    store: Store, rules: Sequence[RuleDef], *, window: timedelta, now: datetime
+) -> list[Fired]:
+    """What `rules` would have done to tickets and mail of the last `window`, nothing kept.
+
+    Mail rules see each message with the ticket as it is now (its state back then is not
+    kept); time rules run once, at `now`, over the tickets updated within the window.
+    """
+    start = now - window
+    change = Change.by(RULES_ACTOR, at=now)
+    fired: list[Fired] = []
+    with rollback_session(store) as session:
+        for trigger in ("new_ticket", "customer_message"):
+            chosen = [r for r in rules if r.trigger == trigger]
+            if not chosen:
+                continue
+            for message, raw, number in _window_messages(session, start, trigger):
+                facts = MessageFacts.from_row(message, raw)
+                fired.extend(
+                    run_rules(
+                        session,
+                        trigger,
+                        number,
+                        message=facts,
+                        now=now,
+                        change=change,
+                        rules=chosen,
+                    )
+                )
+        timed = [r for r in rules if r.trigger == "time"]
+        if timed:
+            recent = {
+                n
+                for n in session.execute(
+                    select(col(Ticket.number)).where(col(Ticket.updated_at) >= start)
+                ).scalars()
+            }
+            for f in run_time_rules(session, now, change=change, rules=timed):
+                if f.ticket in recent:
+                    fired.append(f)
+    return fired
+
+
+def _window_messages(
+    session: Session, start: datetime, trigger: str
+) -> Iterator[tuple[Message, bytes | None, int]]:
+    """Incoming customer mail since `start`: first messages for new tickets, the rest else."""
+    first = (
+        select(func.min(col(Message.id)))
+        .where(col(Message.ticket_id) == col(Ticket.id))
+        .correlate(Ticket)
+        .scalar_subquery()
+    )
+    is_first = col(Message.id) == first
+    stmt = (
+        select(Message, col(MessageRaw.raw), col(Ticket.number))
+        .join(Ticket, col(Ticket.id) == col(Message.ticket_id))
+        .outerjoin(MessageRaw, col(MessageRaw.message_id) == col(Message.id))
+        .where(
+            col(Message.direction) == "in",
+            col(Message.received_at) >= start,
+            col(Message.author_agent_id).is_(None),
+            is_first if trigger == "new_ticket" else ~is_first,
+        )
+        .order_by(col(Message.id))
+    )
+    yield from session.execute(stmt).all()
