@@ -70,11 +70,13 @@ def root(
 
 from supportdesk.cli import console as _console  # noqa: E402
 from supportdesk.cli import demo as _demo  # noqa: E402
+from supportdesk.cli import history as _history  # noqa: E402
 from supportdesk.cli import import_cmd as _import  # noqa: E402
 from supportdesk.cli import init as _init  # noqa: E402
 
 _console.register(app)
 _demo.register(app)
+_history.register(app)
 _import.register(app)
 _init.register(app)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,9 +16,14 @@ from rich.table import Table
 from rich.text import Text
 
 from supportdesk.cli.context import CliContext
-from supportdesk.cli.output import block, cell, console, print_json
+from supportdesk.cli.output import block, cell, console, error, print_json
 
 if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
+    from sqlmodel import Session
+
+    from supportdesk.desk.bulk import BulkResult
+    from supportdesk.desk.events import Change
     from supportdesk.desk.views import TicketDetail, TicketRow
 
 app = typer.Typer(help="Tickets: list them with a query, show one with its thread.")
@@ -225,3 +232,376 @@ def render_detail(d: TicketDetail) -> Group:
         )
     parts.extend(item for _, _, item in sorted(timeline, key=lambda t: (t[0], t[1])))
     return Group(*parts)  # type: ignore[arg-type]
+
+
+# Bulk commands ---------------------------------------------------------------------------
+
+QueryArg = Annotated[
+    str,
+    typer.Argument(
+        help='Which tickets: a query ("status:pending updated:>14d"), or - to read ticket '
+        "numbers from standard input."
+    ),
+]
+DryRunOption = Annotated[
+    bool, typer.Option("--dry-run", help="List what would change and change nothing.")
+]
+YesOption = Annotated[
+    bool,
+    typer.Option("--yes", "-y", help="Do not ask, however many tickets match (for scripts)."),
+]
+_DRY_RUN_ROWS = 200
+
+
+def _interactive() -> bool:
+    """Whether a person can answer a prompt: a pipe or cron cannot, so they need --yes."""
+    return sys.stdin.isatty()
+
+
+class _DryRun(Exception):
+    """Rolls a dry run's transaction back once its events have been read."""
+
+
+def _read_numbers(text: str) -> list[int]:
+    """Ticket numbers from a pipe: whitespace-separated, `#` optional; anything else is misuse."""
+    numbers: list[int] = []
+    for word in text.split():
+        digits = word.removeprefix("#")
+        if not digits.isdigit():
+            raise typer.BadParameter(
+                f"standard input: {word!r} is not a ticket number", param_hint="QUERY"
+            )
+        numbers.append(int(digits))
+    return numbers
+
+
+def _resolve(
+    cli: CliContext,
+    session: Session,
+    query: str,
+    numbers: list[int] | None,
+    extra: ColumnElement[bool] | None,
+) -> list[int]:
+    """Ticket ids for QUERY (or the piped numbers), narrowed by `extra` if given."""
+    from sqlalchemy import and_
+
+    from supportdesk.desk import bulk
+    from supportdesk.desk.query import compile_query, parse
+    from supportdesk.store.models import utcnow
+
+    if numbers is not None:
+        return bulk.ids_for_numbers(session, numbers, extra)
+    compiled = compile_query(
+        parse(query), session.connection(), me=cli.settings.agent, now=utcnow(), whole_set=True
+    )
+    where = compiled.where if extra is None else and_(compiled.where, extra)
+    return bulk.ids_for(session, where)
+
+
+def run_bulk(
+    ctx: typer.Context,
+    query: str,
+    what: str,
+    apply: Callable[[Session, list[int], Change], BulkResult],
+    *,
+    dry_run: bool,
+    yes: bool,
+    as_json: bool,
+    extra: Callable[[Session], ColumnElement[bool]] | None = None,
+) -> None:
+    """The life of every bulk command: find, show or ask, change as one batch, report.
+
+    Tickets are found in a read transaction so a confirmation prompt never holds the write
+    lock while a person thinks; the write transaction finds them again and changes them. A
+    dry run makes the change for real inside a transaction it then rolls back, so what it
+    lists is exactly what the command would do, skipped tickets included.
+    """
+    from supportdesk.desk.events import Change
+
+    cli: CliContext = ctx.obj
+    numbers = _read_numbers(sys.stdin.read()) if query == "-" else None
+    store = cli.store()
+    with store.session() as session:
+        matched = len(_resolve(cli, session, query, numbers, extra(session) if extra else None))
+    limit = cli.settings.bulk.confirm_above
+    if not dry_run and not yes and matched > limit:
+        if numbers is not None or not _interactive():
+            error(
+                f"{what}: {matched} tickets match, more than bulk.confirm_above ({limit}); "
+                "nothing was changed: check with --dry-run, then pass --yes"
+            )
+            raise typer.Exit(1)
+        if not typer.confirm(f"{what}: {matched} tickets. Go ahead?", default=False):
+            error("nothing was changed")
+            raise typer.Exit(1)
+    change = Change.by(cli.actor)
+    changes: list[dict[str, object]] = []
+    try:
+        with store.session(write=True) as session:
+            ids = _resolve(cli, session, query, numbers, extra(session) if extra else None)
+            result = apply(session, ids, change)
+            if dry_run:
+                changes = _batch_changes(session, change.batch_id)
+                raise _DryRun
+    except _DryRun:
+        pass
+    _report(what, result, changes, dry_run=dry_run, as_json=as_json)
+
+
+def _batch_changes(session: Session, batch: str) -> list[dict[str, object]]:
+    from supportdesk.desk import history
+
+    return [
+        {"ticket": e.ticket, "action": e.action, "old": e.old_value, "new": e.new_value}
+        for e in history.events(session, batch=batch, limit=None)
+    ]
+
+
+def _report(
+    what: str,
+    result: BulkResult,
+    changes: list[dict[str, object]],
+    *,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    data = result.as_dict()
+    if dry_run:
+        data = {"dry_run": True, **data, "batch_id": None, "changes": changes}
+    if as_json:
+        print_json(data)
+        return
+    if dry_run:
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+        for name in ("#", "action", "old", "new"):
+            table.add_column(name, justify="right" if name == "#" else "left")
+        for c in changes[:_DRY_RUN_ROWS]:
+            table.add_row(
+                str(c["ticket"]), str(c["action"]), cell(c["old"] or "-"), cell(c["new"] or "-")
+            )
+        console.print(table)
+        if len(changes) > _DRY_RUN_ROWS:
+            console.print(f"… and {len(changes) - _DRY_RUN_ROWS} more changes (--json lists all)")
+    skipped = "".join(f", {n} skipped ({why})" for why, n in result.skipped.items())
+    verb = "would change" if dry_run else "changed"
+    line = f"{what}: {result.matched} matched, {verb} {result.changed}{skipped}"
+    if dry_run:
+        line += "; dry run: nothing was changed"
+    elif result.changed:
+        line += f"; batch {result.batch_id} (supportdesk undo {result.batch_id})"
+    console.print(Text(line))
+
+
+@app.command("assign")
+def bulk_assign(
+    ctx: typer.Context,
+    agent: Annotated[str, typer.Argument(help="The agent's handle.")],
+    query: QueryArg,
+    dry_run: DryRunOption = False,
+    yes: YesOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Assign every ticket matching QUERY to AGENT."""
+    from supportdesk.desk import bulk
+
+    run_bulk(
+        ctx,
+        query,
+        f"assign to {agent}",
+        lambda s, ids, c: bulk.assign(s, ids, agent, c),
+        dry_run=dry_run,
+        yes=yes,
+        as_json=as_json,
+    )
+
+
+@app.command("unassign")
+def bulk_unassign(
+    ctx: typer.Context,
+    query: QueryArg,
+    dry_run: DryRunOption = False,
+    yes: YesOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Unassign every ticket matching QUERY."""
+    from supportdesk.desk import bulk
+
+    run_bulk(ctx, query, "unassign", bulk.unassign, dry_run=dry_run, yes=yes, as_json=as_json)
+
+
+@app.command("reassign")
+def bulk_reassign(
+    ctx: typer.Context,
+    from_agent: Annotated[str, typer.Option("--from", help="Whose tickets.")],
+    to_agent: Annotated[str, typer.Option("--to", help="Who gets them.")],
+    query: Annotated[
+        str, typer.Argument(help="Narrow further with a query, or - for numbers on stdin.")
+    ] = "",
+    dry_run: DryRunOption = False,
+    yes: YesOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Move the tickets assigned to one agent (and matching QUERY) to another."""
+    from sqlmodel import col
+
+    from supportdesk.desk import bulk, directory
+    from supportdesk.store.models import Ticket
+
+    def theirs(session: Session) -> ColumnElement[bool]:
+        return col(Ticket.assignee_id) == directory.get_agent(session, from_agent).id
+
+    run_bulk(
+        ctx,
+        query,
+        f"reassign {from_agent} → {to_agent}",
+        lambda s, ids, c: bulk.assign(s, ids, to_agent, c),
+        dry_run=dry_run,
+        yes=yes,
+        as_json=as_json,
+        extra=theirs,
+    )
+
+
+@app.command("status")
+def bulk_status(
+    ctx: typer.Context,
+    status: Annotated[str, typer.Argument(help="new, open, pending, on-hold, solved or closed.")],
+    query: QueryArg,
+    dry_run: DryRunOption = False,
+    yes: YesOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Set the status of every ticket matching QUERY; those that cannot go there are skipped."""
+    from supportdesk.desk import bulk
+
+    run_bulk(
+        ctx,
+        query,
+        f"status {status}",
+        lambda s, ids, c: bulk.set_status(s, ids, status, c),
+        dry_run=dry_run,
+        yes=yes,
+        as_json=as_json,
+    )
+
+
+@app.command("priority")
+def bulk_priority(
+    ctx: typer.Context,
+    priority: Annotated[str, typer.Argument(help="low, normal, high or urgent.")],
+    query: QueryArg,
+    dry_run: DryRunOption = False,
+    yes: YesOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Set the priority of every ticket matching QUERY."""
+    from supportdesk.desk import bulk
+
+    run_bulk(
+        ctx,
+        query,
+        f"priority {priority}",
+        lambda s, ids, c: bulk.set_priority(s, ids, priority, c),
+        dry_run=dry_run,
+        yes=yes,
+        as_json=as_json,
+    )
+
+
+@app.command("move")
+def bulk_move(
+    ctx: typer.Context,
+    queue: Annotated[str, typer.Argument(help="The queue to move them to.")],
+    query: QueryArg,
+    dry_run: DryRunOption = False,
+    yes: YesOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Move every ticket matching QUERY to QUEUE."""
+    from supportdesk.desk import bulk
+
+    run_bulk(
+        ctx,
+        query,
+        f"move to {queue}",
+        lambda s, ids, c: bulk.move(s, ids, queue, c),
+        dry_run=dry_run,
+        yes=yes,
+        as_json=as_json,
+    )
+
+
+TagsArg = Annotated[str, typer.Argument(help="One tag, or several separated by commas.")]
+
+
+def _tags(text: str) -> list[str]:
+    return [t for t in text.split(",") if t.strip()]
+
+
+@app.command("tag")
+def bulk_tag(
+    ctx: typer.Context,
+    tags: TagsArg,
+    query: QueryArg,
+    dry_run: DryRunOption = False,
+    yes: YesOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Add TAGS to every ticket matching QUERY."""
+    from supportdesk.desk import bulk
+
+    run_bulk(
+        ctx,
+        query,
+        f"tag {tags}",
+        lambda s, ids, c: bulk.add_tags(s, ids, _tags(tags), c),
+        dry_run=dry_run,
+        yes=yes,
+        as_json=as_json,
+    )
+
+
+@app.command("untag")
+def bulk_untag(
+    ctx: typer.Context,
+    tags: TagsArg,
+    query: QueryArg,
+    dry_run: DryRunOption = False,
+    yes: YesOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Remove TAGS from every ticket matching QUERY."""
+    from supportdesk.desk import bulk
+
+    run_bulk(
+        ctx,
+        query,
+        f"untag {tags}",
+        lambda s, ids, c: bulk.remove_tags(s, ids, _tags(tags), c),
+        dry_run=dry_run,
+        yes=yes,
+        as_json=as_json,
+    )
+
+
+@app.command("merge")
+def bulk_merge(
+    ctx: typer.Context,
+    query: QueryArg,
+    into: Annotated[int, typer.Option("--into", help="The ticket number to merge them into.")],
+    dry_run: DryRunOption = False,
+    yes: YesOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Merge every ticket matching QUERY into ticket --into. Merges cannot be undone."""
+    from supportdesk.desk import bulk
+
+    run_bulk(
+        ctx,
+        query,
+        f"merge into #{into}",
+        lambda s, ids, c: bulk.merge(s, ids, into, c),
+        dry_run=dry_run,
+        yes=yes,
+        as_json=as_json,
+    )

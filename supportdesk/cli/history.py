@@ -1,0 +1,96 @@
+"""`supportdesk undo` and `supportdesk history`: take a batch back, see what happened.
+
+Both read the events table through the domain layer (desk.undo, desk.history). Plain
+`supportdesk undo` takes back the most recent batch of *this* actor (the configured agent,
+else the OS user) that is not undone yet, never a team-mate's: on a shared store "the last
+thing that happened" may be someone else's work. Run again, it walks further back. An undo
+is a batch of its own (actor `undo:<batch>`): name it to redo.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from supportdesk.cli.context import CliContext
+from supportdesk.cli.output import cell, console, print_json
+from supportdesk.errors import NotFoundError
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def undo(
+    ctx: typer.Context,
+    batch: Annotated[
+        str | None,
+        typer.Argument(
+            help="The batch id a bulk command printed (default: your latest not undone)."
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Take back every change of one batch, or refuse (changing nothing) if that is unsafe.
+
+    Refuses when a ticket of the batch was changed since, listing those tickets, and for
+    batches holding notes or merges. The reversal is a new batch: undo it to redo.
+    """
+    from supportdesk.desk import history
+    from supportdesk.desk.undo import undo_batch
+
+    cli: CliContext = ctx.obj
+    with cli.store().session(write=True) as session:
+        if batch is None:
+            batch = history.latest_live_batch(session, cli.actor)
+            if batch is None:
+                raise NotFoundError(f"nothing to undo: no changes by {cli.actor} left to undo")
+        result = undo_batch(session, batch)
+    if as_json:
+        print_json(result.as_dict())
+    else:
+        console.print(
+            Text(
+                f"undone batch {result.undone}: {result.events} change(s) on "
+                f"{result.tickets} ticket(s) reversed as batch {result.batch_id}"
+            )
+        )
+
+
+def show_history(
+    ctx: typer.Context,
+    batch: Annotated[str | None, typer.Option("--batch", help="One batch's events.")] = None,
+    ticket: Annotated[int | None, typer.Option("--ticket", help="One ticket's events.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, the latest.")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """Show events, oldest first: time, ticket, actor, action, old → new, batch."""
+    from supportdesk.desk import history
+
+    cli: CliContext = ctx.obj
+    with cli.store().session() as session:
+        rows = history.events(session, batch=batch, ticket=ticket, limit=limit)
+    if as_json:
+        print_json([r.as_dict() for r in rows])
+        return
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for name in ("time", "#", "actor", "action", "change", "batch"):
+        table.add_column(name, no_wrap=name != "change", justify="right" if name == "#" else "left")
+    for r in rows:
+        change = f"{r.old_value or '-'} → {r.new_value or '-'}"
+        table.add_row(
+            f"{r.created_at:%Y-%m-%d %H:%M:%S}",
+            str(r.ticket) if r.ticket is not None else "-",
+            cell(r.actor, 30),
+            r.action,
+            cell(change, 60),
+            r.batch_id,
+        )
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("undo")(undo)
+    app.command("history")(show_history)

@@ -1,0 +1,191 @@
+"""Undo of a batch, on SQLite and PostgreSQL: exact old values back, or a clear refusal."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from supportdesk.desk import bulk, history, tickets
+from supportdesk.desk.events import Change
+from supportdesk.desk.undo import undo_batch
+from supportdesk.errors import ConflictError, NotFoundError, ValidationError
+from supportdesk.store import Store
+from supportdesk.store.models import Ticket
+from tests.test_bulk_cli import run, seed, snapshot
+
+
+@pytest.fixture
+def config(tmp_path: Path, store: Store) -> Path:
+    seed(store)
+    path = tmp_path / "config.toml"
+    path.write_text(f'database_url = "{store.url}"\nagent = "lead"\n')
+    return path
+
+
+def state(store: Store) -> list[tuple[object, ...]]:
+    """Everything undo must restore, without the versions (undo is a change: they go up)."""
+    return [r[:5] + r[6:] for r in snapshot(store)]
+
+
+def stamps(store: Store) -> dict[int, tuple[datetime | None, datetime | None]]:
+    with store.session() as s:
+        return {t.number: (t.solved_at, t.closed_at) for t in s.exec(select(Ticket)).all()}
+
+
+def batch_of(out: str) -> str:
+    return str(json.loads(out)["batch_id"])
+
+
+def test_undo_restores_exact_old_values(config: Path, store: Store) -> None:
+    before, times = state(store), stamps(store)
+    commands = [
+        ("tickets", "assign", "carol", ""),
+        ("tickets", "status", "pending", ""),
+        ("tickets", "priority", "urgent", "queue:tech"),
+        ("tickets", "move", "tech", "queue:billing"),
+        ("tickets", "tag", "a,b", "#1,2"),
+        ("tickets", "untag", "vip", ""),
+        ("tickets", "unassign", "#5,6"),
+    ]
+    batches = []
+    for command in commands:
+        code, out, err = run(config, *command, "--yes", "--json")
+        assert code == 0, err
+        batches.append(batch_of(out))
+    assert state(store) != before
+    for batch in reversed(batches):
+        code, out, err = run(config, "undo", batch, "--json")
+        assert code == 0, err
+    assert state(store) == before
+    assert stamps(store) == times  # solved_at / closed_at too, #8 solved again as it was
+
+
+def test_undo_json_default_batch_and_actor(config: Path, store: Store) -> None:
+    code, out, _ = run(config, "tickets", "reassign", "--from", "alice", "--to", "bob", "--json")
+    batch = batch_of(out)
+    code, out, err = run(config, "undo", "--json")  # the latest batch of agent:lead
+    assert code == 0, err
+    result = json.loads(out)
+    assert set(result) == {"batch_id", "undone", "tickets", "events"}
+    assert (result["undone"], result["tickets"], result["events"]) == (batch, 4, 4)
+    code, out, _ = run(config, "history", "--batch", result["batch_id"], "--json")
+    events = json.loads(out)
+    assert {(e["actor"], e["action"], e["old_value"], e["new_value"]) for e in events} == {
+        (f"undo:{batch}", "assign", "bob", "alice")
+    }
+    assert [e["version"] for e in events] == [3] * 4  # create 1, reassign 2, undo 3
+    code, _, err = run(config, "undo", batch)
+    assert code == 1 and f"already undone by batch {result['batch_id']}" in err
+
+
+def test_undo_of_an_undo_redoes(config: Path, store: Store) -> None:
+    before = state(store)
+    code, out, _ = run(config, "tickets", "status", "solved", "", "--yes", "--json")
+    after = state(store)
+    code, out, _ = run(config, "undo", batch_of(out), "--json")
+    assert state(store) == before
+    code, out, err = run(config, "undo", json.loads(out)["batch_id"])
+    assert code == 0, err
+    assert state(store) == after
+    code, out, err = run(config, "undo")  # plain undo: agent:lead's batches, not undone ones
+    assert code == 1 and "nothing to undo" in err
+
+
+def test_undo_refuses_when_a_ticket_changed_since(config: Path, store: Store) -> None:
+    code, out, _ = run(config, "tickets", "assign", "carol", "", "--yes", "--json")
+    batch = batch_of(out)
+    with store.session(write=True) as s:
+        tickets.set_priority(s, 3, "high", Change.by("agent:bob"))
+        tickets.add_tags(s, 6, ["later"], Change.by("agent:bob"))
+    before = snapshot(store)
+    code, out, err = run(config, "undo", batch)
+    assert code == 1
+    assert "2 ticket(s) changed since: #3, #6" in err and "nothing was undone" in err
+    assert snapshot(store) == before  # versions included: nothing at all was written
+    code, out, _ = run(config, "history", "--json", "--limit", "500")
+    assert not any(e["actor"].startswith("undo:") for e in json.loads(out))
+
+
+def test_undo_refuses_notes_merges_and_unknown_batches(config: Path, store: Store) -> None:
+    change = Change.by("agent:lead")
+    with store.session(write=True) as s:
+        tickets.add_note(s, 1, "called the customer", change)
+        tickets.assign(s, 2, "carol", change)
+    before = snapshot(store)
+    code, _, err = run(config, "undo", change.batch_id)
+    assert code == 1
+    assert "1 note" in err and "cannot be undone" in err and "nothing was changed" in err
+    assert snapshot(store) == before
+    code, _, err = run(config, "undo", "no-such-batch")
+    assert code == 1 and "no batch no-such-batch" in err
+
+
+def test_domain_undo_of_console_batches(store: Store) -> None:
+    """Single-ticket changes sharing a batch (the console's bulk path) undo the same way."""
+    seed(store)
+    before = state(store)
+    change = Change.by("agent:alice")
+    with store.session(write=True) as s:
+        tickets.add_tags(s, 2, ["x", "y"], change)  # two events, one version
+        tickets.remove_tags(s, 1, ["vip"], change)
+        tickets.assign(s, 1, "bob", change)
+        tickets.assign(s, 1, None, change)  # two changes of one field: back to alice
+        tickets.set_status(s, 8, "open", change)
+        bulk.move(s, [1, 2], "tech", change)
+    with store.session(write=True) as s:
+        result = undo_batch(s, change.batch_id)
+    assert (result.tickets, result.events) == (3, 7)
+    assert state(store) == before
+    with store.session() as s:
+        rows = history.events(s, batch=result.batch_id, limit=None)
+        assert {r.ticket for r in rows} == {1, 2, 8}
+        with pytest.raises(NotFoundError):
+            undo_batch(s, "missing")
+
+
+def test_domain_undo_is_all_or_nothing(store: Store) -> None:
+    seed(store)
+    change = Change.by("agent:alice")
+    with store.session(write=True) as s:
+        ids = bulk.ids_for(s, Ticket.number <= 4)
+        bulk.set_priority(s, ids, "low", change)
+    with store.session(write=True) as s:
+        tickets.set_status(s, 4, "pending", Change.by("agent:bob"))
+    with pytest.raises(ConflictError, match="#4"), store.session(write=True) as s:
+        undo_batch(s, change.batch_id)
+    with store.session() as s:
+        assert {t.priority for t in s.exec(select(Ticket).where(Ticket.number <= 4))} == {"low"}
+    with store.session(write=True) as s:
+        merge = Change.by("agent:alice")
+        tickets.merge(s, 5, 6, merge)
+        with pytest.raises(ValidationError, match="merge"):
+            undo_batch(s, merge.batch_id)
+
+
+def test_changes_since_cancel_out_only_in_pairs() -> None:
+    from supportdesk.desk.undo import _cancels_out
+
+    assert _cancels_out({})
+    assert _cancels_out({"b2": "agent:lead", "u2": "undo:b2"})
+    assert not _cancels_out({"b2": "agent:lead"})
+    assert not _cancels_out({"b2": "agent:x", "u2": "undo:b2", "r2": "undo:u2"})  # a redo
+    assert _cancels_out({"b2": "a", "u2": "undo:b2", "r2": "undo:u2", "u3": "undo:r2"})
+    assert not _cancels_out({"u2": "undo:b1"})  # undo of something before: a real change
+
+
+def test_undo_stacked_batches_one_after_another(config: Path, store: Store) -> None:
+    before = state(store)
+    batches = []
+    for command in (("assign", "carol", "#5"), ("priority", "low", "#5"), ("tag", "z", "#5")):
+        code, out, _ = run(config, "tickets", *command, "--json")
+        batches.append(batch_of(out))
+    for _ in batches:
+        code, _, err = run(config, "undo")
+        assert code == 0, err
+    assert state(store) == before
+    code, _, err = run(config, "undo")
+    assert code == 1 and "nothing to undo: no changes by agent:lead" in err
