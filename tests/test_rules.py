@@ -530,3 +530,30 @@ def test_message_facts_from_a_stored_message_match_the_parsed_ones(desk: Store) 
     assert facts.field_text("header", "x-priority") == fresh.field_text("header", "X-Priority")
     assert facts.subject == fresh.subject and facts.robot == fresh.robot
     assert number == 1
+
+
+def test_the_ingest_pipeline_runs_routing_rules(desk: Store) -> None:
+    """Mail arriving through the real pipeline (sync and import use it) is routed by rules."""
+    from supportdesk.desk.ingest import Source
+    from supportdesk.mail.pipeline import Ingestor
+
+    add(
+        desk,
+        """\
+[[rules]]
+name = "refunds to billing"
+trigger = "new_ticket"
+when = { subject = { contains = "refund" } }
+actions = [{ set_queue = "billing" }, { add_tags = ["money"] }]
+""",
+    )
+    first = mail(message_id="<p1@x>")
+    reply = mail("Re: Refund please", body="any news?", message_id="<p2@x>", in_reply_to="<p1@x>")
+    other = mail("Shipping question", body="where is it", message_id="<p3@x>")
+    with Ingestor(desk, default_queue="general", workers=1) as ingestor:
+        results = ingestor.ingest_batch([(first, Source()), (reply, Source()), (other, Source())])
+    assert [r.outcome for r in results] == ["new_ticket", "follow_up", "new_ticket"]
+    _, tags, queue, _ = ticket(desk, results[0].ticket_number)  # type: ignore[arg-type]
+    assert (queue, tags) == ("billing", ["money"])
+    _, _, untouched_queue, _ = ticket(desk, results[2].ticket_number)  # type: ignore[arg-type]
+    assert untouched_queue == "general"

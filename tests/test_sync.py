@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
@@ -33,11 +34,13 @@ from supportdesk.mail import imap
 from supportdesk.mail.pipeline import Ingestor
 from supportdesk.mail.sync import FolderResult, FolderSyncer
 from supportdesk.store import Store, open_store
-from supportdesk.store.models import Message, MessageRaw, SyncState, Ticket, utcnow
+from supportdesk.store.models import Message, MessageRaw, SyncState, Ticket
 from tests.imap_server import ImapAccount
 
 ROOT = Path(__file__).resolve().parent.parent
 SUPPORT = "support@desk.example"
+# Fixed, so a message rebuilt for a comparison has exactly the bytes that were delivered.
+DATE = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 runner = CliRunner(env={"COLUMNS": "200"})
 
 
@@ -109,7 +112,7 @@ def mail(
         f"From: {who}",
         f"To: {SUPPORT}",
         f"Subject: {subject or f'Question {n}'}",
-        f"Date: {format_datetime(utcnow())}",
+        f"Date: {format_datetime(DATE + timedelta(minutes=n))}",
     ]
     if message_id == "auto":
         headers.append(f"Message-ID: <msg{n}@example.org>")

@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import Connection
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -17,6 +18,7 @@ from supportdesk.store.models import Attachment, AttachmentBlob, Message, Messag
 
 _INSERT_MESSAGE = Message.__table__.insert().returning(Message.__table__.c.id)  # type: ignore[attr-defined]
 _INSERT_RAW = MessageRaw.__table__.insert()  # type: ignore[attr-defined]
+_INSERT_ATTACHMENT = Attachment.__table__.insert()  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -59,55 +61,19 @@ class NewMessage:
 
 def add_message(session: Session, ticket: Ticket, new: NewMessage, change: Change) -> Message:
     """Store `new` on `ticket`, bumping the ticket so open views see a change."""
-    if new.direction not in ("in", "out"):
-        raise ValueError(f"direction must be 'in' or 'out', not {new.direction!r}")
     now = change.now()
-    message = Message(
-        ticket_id=ticket.id,  # type: ignore[arg-type]
-        direction=new.direction,
-        message_id=new.message_id,
-        in_reply_to=new.in_reply_to,
-        references=new.references,
-        from_name=new.from_name,
-        from_address=new.from_address.lower(),
-        to_addresses=new.to_addresses,
-        cc_addresses=new.cc_addresses,
-        subject=new.subject,
-        sent_at=new.sent_at,
-        received_at=now,
-        body_text=new.body_text,
-        body_html=new.body_html,
-        size=len(new.raw),
-        sha256=hashlib.sha256(new.raw).hexdigest(),
-        is_auto_reply=new.is_auto_reply,
-        is_bounce=new.is_bounce,
-        is_list=new.is_list,
-        parse_problems="\n".join(new.parse_problems),
-        author_agent_id=new.author_agent_id,
-        mailbox=new.mailbox,
-        folder=new.folder,
-        uidvalidity=new.uidvalidity,
-        uid=new.uid,
-    )
+    values = message_values(ticket.id, new, now)  # type: ignore[arg-type]
+    message = Message(**values)
     # Prebuilt core statements: at a million messages the ORM is most of the cost.
     conn = session.connection()
-    message.id = conn.execute(_INSERT_MESSAGE, message.model_dump(exclude={"id"})).scalar_one()
+    message.id = conn.execute(_INSERT_MESSAGE, values).scalar_one()
     conn.execute(_INSERT_RAW, {"message_id": message.id, "raw": new.raw})
-    document = search.message_document(
-        new.subject,
-        new.body_text,
-        new.from_name,
-        new.from_address,
-        new.to_addresses,
-        new.cc_addresses,
-    )
-    search.index_documents(conn, [(message.id, document)])
-    for attachment in new.attachments:
-        _store_attachment(session, message.id, attachment)  # type: ignore[arg-type]
-    values: dict[str, object] = {"message_count": ticket.message_count + 1}
+    search.index_documents(conn, [(message.id, document_for(new))])
+    store_attachments(conn, attachment_rows(message.id, new.attachments))  # type: ignore[arg-type]
+    changes: dict[str, object] = {"message_count": ticket.message_count + 1}
     if new.direction == "out" and ticket.first_response_at is None:
-        values["first_response_at"] = now
-    write_ticket(session, ticket, values, ticket.version, change)
+        changes["first_response_at"] = now
+    write_ticket(session, ticket, changes, ticket.version, change)
     events.record(
         session,
         ticket,
@@ -118,24 +84,91 @@ def add_message(session: Session, ticket: Ticket, new: NewMessage, change: Chang
     return message
 
 
-def _store_attachment(session: Session, message_id: int, attachment: NewAttachment) -> None:
-    """Store the attachment's content once per distinct hash, and its metadata per message."""
-    digest = hashlib.sha256(attachment.content).hexdigest()
-    blobs = AttachmentBlob.__table__  # type: ignore[attr-defined]
-    values = {"sha256": digest, "size": len(attachment.content), "content": attachment.content}
-    dialect = session.get_bind().dialect.name
-    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
-    session.execute(
-        insert(blobs).values(**values).on_conflict_do_nothing(index_elements=["sha256"])
+def message_values(ticket_id: int, new: NewMessage, now: datetime) -> dict[str, object]:
+    """The `messages` row for `new` on ticket `ticket_id` (every column but the id)."""
+    if new.direction not in ("in", "out"):
+        raise ValueError(f"direction must be 'in' or 'out', not {new.direction!r}")
+    return {
+        "ticket_id": ticket_id,
+        "direction": new.direction,
+        "message_id": new.message_id,
+        "in_reply_to": new.in_reply_to,
+        "references": new.references,
+        "from_name": new.from_name,
+        "from_address": new.from_address.lower(),
+        "to_addresses": new.to_addresses,
+        "cc_addresses": new.cc_addresses,
+        "subject": new.subject,
+        "sent_at": new.sent_at,
+        "received_at": now,
+        "body_text": new.body_text,
+        "body_html": new.body_html,
+        "size": len(new.raw),
+        "sha256": hashlib.sha256(new.raw).hexdigest(),
+        "is_auto_reply": new.is_auto_reply,
+        "is_bounce": new.is_bounce,
+        "is_list": new.is_list,
+        "parse_problems": "\n".join(new.parse_problems),
+        "author_agent_id": new.author_agent_id,
+        "mailbox": new.mailbox,
+        "folder": new.folder,
+        "uidvalidity": new.uidvalidity,
+        "uid": new.uid,
+    }
+
+
+def document_for(new: NewMessage) -> str:
+    """What `new` contributes to the full-text index."""
+    return search.message_document(
+        new.subject,
+        new.body_text,
+        new.from_name,
+        new.from_address,
+        new.to_addresses,
+        new.cc_addresses,
     )
-    session.add(
-        Attachment(
-            message_id=message_id,
-            filename=attachment.filename[:255],
-            content_type=attachment.content_type[:255],
-            size=len(attachment.content),
-            sha256=digest,
-            content_id=attachment.content_id[:998],
-            is_inline=attachment.is_inline,
+
+
+@dataclass
+class AttachmentRows:
+    """Attachment contents (one per distinct hash) and per-message metadata, ready to insert."""
+
+    blobs: dict[str, dict[str, object]] = field(default_factory=dict)
+    rows: list[dict[str, object]] = field(default_factory=list)
+
+    def add(self, message_id: int, attachment: NewAttachment) -> None:
+        digest = hashlib.sha256(attachment.content).hexdigest()
+        size = len(attachment.content)
+        if digest not in self.blobs:
+            self.blobs[digest] = {"sha256": digest, "size": size, "content": attachment.content}
+        self.rows.append(
+            {
+                "message_id": message_id,
+                "filename": attachment.filename[:255],
+                "content_type": attachment.content_type[:255],
+                "size": size,
+                "sha256": digest,
+                "content_id": attachment.content_id[:998],
+                "is_inline": attachment.is_inline,
+            }
         )
+
+
+def attachment_rows(message_id: int, attachments: list[NewAttachment]) -> AttachmentRows:
+    rows = AttachmentRows()
+    for attachment in attachments:
+        rows.add(message_id, attachment)
+    return rows
+
+
+def store_attachments(conn: Connection, rows: AttachmentRows) -> None:
+    """Store contents once per distinct hash (whatever is already stored stays) and metadata."""
+    if not rows.rows:
+        return
+    insert = sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert
+    blobs = AttachmentBlob.__table__  # type: ignore[attr-defined]
+    conn.execute(
+        insert(blobs).on_conflict_do_nothing(index_elements=["sha256"]),
+        list(rows.blobs.values()),
     )
+    conn.execute(_INSERT_ATTACHMENT, rows.rows)

@@ -8,16 +8,17 @@ together, so a process killed at any instant leaves either the whole batch or no
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
 from supportdesk.desk.events import Change
-from supportdesk.desk.ingest import INGEST_ACTOR, IngestResult, Source, ingest
+from supportdesk.desk.ingest import INGEST_ACTOR, IngestBatch, IngestResult, Source, ingest
 from supportdesk.mail.parse import ParsedMessage, parse_message
 from supportdesk.store import Store
+from supportdesk.store.models import utcnow
 
 # Below this many messages a batch is parsed in-process: starting workers costs more.
 _POOL_THRESHOLD = 16
@@ -90,12 +91,30 @@ class Ingestor:
         self._pool: Executor | None = None
 
     def parse_all(self, raws: Sequence[bytes]) -> list[ParsedMessage]:
+        return [message for group in self.parse_groups(raws) for message in group]
+
+    def parse_groups(self, raws: Sequence[bytes]) -> Iterator[list[ParsedMessage]]:
+        """The parsed messages in order, in groups as they become ready.
+
+        With workers, every group is handed out at once and the caller ingests the first
+        while the others are still being parsed: the cores never wait for each other.
+        """
         if self._workers <= 1 or len(raws) < _POOL_THRESHOLD:
-            return [parse_message(raw, our_addresses=self.our_addresses) for raw in raws]
+            yield [parse_message(raw, our_addresses=self.our_addresses) for raw in raws]
+            return
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=self._workers)
-        chunk = max(1, len(raws) // (self._workers * 4))
-        return list(self._pool.map(_parse, raws, [self.our_addresses] * len(raws), chunksize=chunk))
+        size = max(_POOL_THRESHOLD // 2, -(-len(raws) // (self._workers * 3)))
+        futures = [
+            self._pool.submit(_parse_many, raws[start : start + size], self.our_addresses)
+            for start in range(0, len(raws), size)
+        ]
+        try:
+            for future in futures:
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
 
     def ingest_batch(
         self,
@@ -105,22 +124,31 @@ class Ingestor:
         summary: Summary | None = None,
     ) -> list[IngestResult]:
         """Ingest `items` and run `before_commit` in the same transaction."""
-        parsed = self.parse_all([raw for raw, _ in items])
         results: list[IngestResult] = []
+        parsed: list[ParsedMessage] = []
         change = Change.by(self.actor)
+        pending = iter(items)
         with self.store.session(write=True) as session:
-            for (raw, source), message in zip(items, parsed, strict=True):
-                results.append(
-                    ingest(
-                        session,
-                        message,
-                        raw,
-                        default_queue=self.default_queue,
-                        our_addresses=self.our_addresses,
-                        source=source,
-                        change=change,
-                    )
-                )
+            # One batch: Message-IDs, references and senders read in a few queries per
+            # group, the rows written table by table when the batch is done.
+            with IngestBatch(session) as batch:
+                for group in self.parse_groups([raw for raw, _ in items]):
+                    batch.prefetch(group)
+                    for message in group:
+                        raw, source = next(pending)
+                        parsed.append(message)
+                        results.append(
+                            ingest(
+                                session,
+                                message,
+                                raw,
+                                default_queue=self.default_queue,
+                                our_addresses=self.our_addresses,
+                                source=source,
+                                change=change,
+                            )
+                        )
+            _run_rules(session, results, parsed)
             if before_commit is not None:
                 before_commit(session)
         if summary is not None:
@@ -140,5 +168,23 @@ class Ingestor:
         self.close()
 
 
-def _parse(raw: bytes, our_addresses: frozenset[str]) -> ParsedMessage:
-    return parse_message(raw, our_addresses=our_addresses)
+def _run_rules(
+    session: Session, results: Sequence[IngestResult], parsed: Sequence[ParsedMessage]
+) -> None:
+    """Routing rules for the batch's new tickets and customer replies, in the same transaction.
+
+    The rule set is read once per batch; with no rules for mail, nothing more is asked.
+    """
+    from supportdesk.desk.rules.engine import apply_ingest_rules
+    from supportdesk.desk.rules.storage import load_rules
+
+    rules = [r for r in load_rules(session) if r.trigger in ("new_ticket", "customer_message")]
+    if not rules:
+        return
+    now = utcnow()
+    for result, message in zip(results, parsed, strict=True):
+        apply_ingest_rules(session, result, message, now, rules=rules)
+
+
+def _parse_many(raws: Sequence[bytes], our_addresses: frozenset[str]) -> list[ParsedMessage]:
+    return [parse_message(raw, our_addresses=our_addresses) for raw in raws]

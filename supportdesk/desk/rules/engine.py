@@ -201,8 +201,11 @@ def apply_ingest_rules(
     parsed: ParsedMessage,
     now: datetime,
     change: Change | None = None,
+    rules: Sequence[RuleDef] | None = None,
 ) -> list[Fired]:
     """The ingest hook: new tickets run `new_ticket` rules, customer mail `customer_message`.
+
+    `rules` lets a batch read the rule set once instead of once per message.
 
     Mail from our own agents and duplicates run nothing. Robots do run rules (the `robot`
     condition lets a rule file them), but never get a canned reply.
@@ -231,6 +234,7 @@ def apply_ingest_rules(
         message=facts,
         now=now,
         change=change or Change.by(RULES_ACTOR, at=now),
+        rules=rules,
     )
 
 
