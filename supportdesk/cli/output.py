@@ -38,6 +38,4 @@ def block(value: str) -> Text:
 
 
 def error(message: str) -> None:
-    err_console.print(
-        Text("error: ", style="bold red") + Text(one_line(message)), soft_wrap=True
-    )
+    err_console.print(Text("error: ", style="bold red") + Text(one_line(message)), soft_wrap=True)
