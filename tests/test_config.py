@@ -454,7 +454,7 @@ def test_cli_config_show_text_is_toml_that_loads_back(tmp_path: Path) -> None:
 def test_render_toml_comments_out_unset_keys() -> None:
     text = render_toml(effective_settings(Settings()))
     assert "# agent is not set" in text
-    assert tomllib.loads(text)["sync"]["batch_size"] == 100
+    assert tomllib.loads(text)["sync"]["batch_size"] == 500
 
 
 def test_cli_config_show_with_a_bad_file_exits_1(tmp_path: Path) -> None:
