@@ -14,6 +14,7 @@ import re
 import shlex
 import tomllib
 import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from urllib.parse import urlsplit, urlunsplit
@@ -424,13 +425,23 @@ def parse_settings(text: str, path: Path) -> Settings:
     try:
         return Settings.model_validate(data, context={"config_dir": path.parent})
     except PydanticValidationError as exc:
-        # A misspelt key also makes the real key "missing"; the misspelling is the useful half.
-        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
-        line = f"{path}: {_describe(errors[0])}"
-        if len(errors) > 1:
-            more = len(errors) - 1
-            line += f" (and {more} more problem{'s' if more > 1 else ''})"
-        raise ConfigError(line) from None
+        raise ConfigError(validation_line(path, exc, _describe)) from None
+
+
+def validation_line(
+    path: Path, exc: PydanticValidationError, describe: Callable[[ErrorDetails], str]
+) -> str:
+    """A failed validation as one line: the file, the first problem, and how many more.
+
+    A misspelt key also makes the real key "missing"; the misspelling is the useful half,
+    so unknown keys come first.
+    """
+    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    line = f"{path}: {describe(errors[0])}"
+    if len(errors) > 1:
+        more = len(errors) - 1
+        line += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return line
 
 
 def _toml_problem(message: str) -> str:

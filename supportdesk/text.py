@@ -1,4 +1,6 @@
-"""Make hostile text safe to show: mail content reaches terminals, so it must stay inert.
+"""Text for people: hostile mail text made inert, and the short ages lists show.
+
+Make hostile text safe to show: mail content reaches terminals, so it must stay inert.
 
 Subjects, names and bodies can carry ANSI / OSC escape sequences and control characters that
 would recolour, retitle or even rewrite a terminal. Everything shown to a person passes here.
@@ -7,6 +9,7 @@ would recolour, retitle or even rewrite a terminal. Everything shown to a person
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 # CSI, OSC (ended by BEL or ST), DCS/SOS/PM/APC strings, and single-character escapes.
 _ESCAPES = re.compile(
@@ -48,3 +51,12 @@ def one_line(value: str, width: int | None = None) -> str:
     if width is not None and len(value) > width:
         return value[: max(0, width - 1)] + "…"
     return value
+
+
+def age(when: datetime, now: datetime) -> str:
+    """A short age like 5m, 3h, 2d, 7w: what a list column has room for."""
+    seconds = max(0, int((now - when).total_seconds()))
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return "now"

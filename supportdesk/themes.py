@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import ErrorDetails
 
+from supportdesk.config import validation_line
 from supportdesk.errors import ConfigError
 from supportdesk.paths import user_themes_dir
 from supportdesk.resources import data_path
@@ -129,12 +130,7 @@ def load_theme(path: Path) -> ThemeFile:
     try:
         theme = ThemeFile.model_validate(data)
     except PydanticValidationError as exc:
-        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
-        line = f"{path}: {_describe(errors[0])}"
-        if len(errors) > 1:
-            more = len(errors) - 1
-            line += f" (and {more} more problem{'s' if more > 1 else ''})"
-        raise ConfigError(line) from None
+        raise ConfigError(validation_line(path, exc, _describe)) from None
     if not _NAME.fullmatch(theme.name):
         raise ConfigError(f"{path}: name: expected lower-case letters, digits, '-', '_'")
     if theme.name != path.stem:

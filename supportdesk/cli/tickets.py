@@ -17,6 +17,7 @@ from rich.text import Text
 
 from supportdesk.cli.context import CliContext
 from supportdesk.cli.output import block, cell, console, error, print_json
+from supportdesk.text import age
 
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement
@@ -29,15 +30,6 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Tickets: list them with a query, show one with its thread.")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-
-
-def age(when: datetime, now: datetime) -> str:
-    """A short age like 5m, 3h, 2d, 7w: what a list column has room for."""
-    seconds = max(0, int((now - when).total_seconds()))
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return "now"
 
 
 def rows_table(rows: list[TicketRow], now: datetime, title: str | None = None) -> Table:

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from supportdesk.store.models import Event, Ticket, utcnow
 
-_INSERT_EVENT = Event.__table__.insert()  # type: ignore[attr-defined]
+INSERT_EVENT = Event.__table__.insert()  # type: ignore[attr-defined]
 
 
 def new_batch_id() -> str:
@@ -48,7 +48,7 @@ def record(
     new: str | None = None,
 ) -> None:
     session.connection().execute(
-        _INSERT_EVENT,
+        INSERT_EVENT,
         {
             "ticket_id": ticket.id,
             "batch_id": change.batch_id,

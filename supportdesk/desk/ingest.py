@@ -23,8 +23,10 @@ from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session
 
 from supportdesk.desk import directory, message_ids, tickets
-from supportdesk.desk.events import Change
+from supportdesk.desk.events import INSERT_EVENT, Change
 from supportdesk.desk.messages import (
+    INSERT_MESSAGE,
+    INSERT_RAW,
     AttachmentRows,
     NewAttachment,
     NewMessage,
@@ -37,9 +39,7 @@ from supportdesk.store import search
 from supportdesk.store.models import (
     Agent,
     Customer,
-    Event,
     Message,
-    MessageRaw,
     Organisation,
     Ticket,
     TicketCC,
@@ -115,9 +115,6 @@ _BATCH_KEY = "ingest_batch"
 _TICKETS = Ticket.__table__  # type: ignore[attr-defined]
 _MESSAGES = Message.__table__  # type: ignore[attr-defined]
 _INSERT_TICKET = _TICKETS.insert().returning(_TICKETS.c.id)
-_INSERT_MESSAGE = _MESSAGES.insert().returning(_MESSAGES.c.id)
-_INSERT_RAW = MessageRaw.__table__.insert()  # type: ignore[attr-defined]
-_INSERT_EVENT = Event.__table__.insert()  # type: ignore[attr-defined]
 _INSERT_CC = TicketCC.__table__.insert()  # type: ignore[attr-defined]
 _CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
 _INSERT_CUSTOMER = _CUSTOMERS.insert().returning(_CUSTOMERS.c.id)
@@ -524,7 +521,7 @@ class IngestBatch:
     def _add_message(self, ticket: _Ticket, new: NewMessage, change: Change) -> int:
         now = change.now()
         message_id = self.conn.execute(
-            _INSERT_MESSAGE, message_values(ticket.id, new, now)
+            INSERT_MESSAGE, message_values(ticket.id, new, now)
         ).scalar_one()
         self.known[new.message_id] = (message_id, ticket.id)
         self.looked_up.add(new.message_id)
@@ -585,7 +582,7 @@ class IngestBatch:
             conn.execute(_SET_COUNTER, {"value": self.next_number})
             self.counter_dirty = False
         if self.raws:
-            conn.execute(_INSERT_RAW, self.raws)
+            conn.execute(INSERT_RAW, self.raws)
         search.index_documents(conn, self.documents)
         store_attachments(conn, self.attachments)
         if self.new_ccs:
@@ -611,7 +608,7 @@ class IngestBatch:
                     "written: run the sync or import again"
                 )
         if self.events:
-            conn.execute(_INSERT_EVENT, self.events)
+            conn.execute(INSERT_EVENT, self.events)
         for ticket in changed:
             ticket.stored_version = ticket.version
             stale = self.session.identity_map.get(identity_key(Ticket, ticket.id))

@@ -16,8 +16,8 @@ from supportdesk.desk.tickets import Change, write_ticket
 from supportdesk.store import search
 from supportdesk.store.models import Attachment, AttachmentBlob, Message, MessageRaw, Ticket
 
-_INSERT_MESSAGE = Message.__table__.insert().returning(Message.__table__.c.id)  # type: ignore[attr-defined]
-_INSERT_RAW = MessageRaw.__table__.insert()  # type: ignore[attr-defined]
+INSERT_MESSAGE = Message.__table__.insert().returning(Message.__table__.c.id)  # type: ignore[attr-defined]
+INSERT_RAW = MessageRaw.__table__.insert()  # type: ignore[attr-defined]
 _INSERT_ATTACHMENT = Attachment.__table__.insert()  # type: ignore[attr-defined]
 
 
@@ -66,8 +66,8 @@ def add_message(session: Session, ticket: Ticket, new: NewMessage, change: Chang
     message = Message(**values)
     # Prebuilt core statements: at a million messages the ORM is most of the cost.
     conn = session.connection()
-    message.id = conn.execute(_INSERT_MESSAGE, values).scalar_one()
-    conn.execute(_INSERT_RAW, {"message_id": message.id, "raw": new.raw})
+    message.id = conn.execute(INSERT_MESSAGE, values).scalar_one()
+    conn.execute(INSERT_RAW, {"message_id": message.id, "raw": new.raw})
     search.index_documents(conn, [(message.id, document_for(new))])
     store_attachments(conn, attachment_rows(message.id, new.attachments))  # type: ignore[arg-type]
     changes: dict[str, object] = {"message_count": ticket.message_count + 1}

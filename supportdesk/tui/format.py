@@ -1,4 +1,7 @@
-"""Small pieces of presentation shared by the console's widgets: ages, cues, fitted cells."""
+"""Small pieces of presentation shared by the console's widgets: cues, fitted cells.
+
+`age` lives in supportdesk.text, shared with the CLI.
+"""
 
 from __future__ import annotations
 
@@ -13,15 +16,6 @@ from supportdesk.text import one_line
 # queues' first-response targets are not in TicketRow yet, so one rule serves every queue.
 OVERDUE_AFTER = timedelta(hours=24)
 WAITING_ON_US = ("new", "open")
-
-
-def age(when: datetime, now: datetime) -> str:
-    """A short age like 5m, 3h, 2d, 7w: what a list column has room for."""
-    seconds = max(0, int((now - when).total_seconds()))
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return "now"
 
 
 def is_overdue(row: TicketRow, now: datetime) -> bool:

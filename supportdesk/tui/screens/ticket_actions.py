@@ -358,7 +358,7 @@ class TicketActionsScreen(Screen[None]):
             self.notify(message.undone, markup=False)
         elif message.done is not None:
             done = message.done
-            if done.undo or done.permanent:
+            if done.batch_id or done.permanent:
                 self.last_done = done
             if message.bulk:
                 self.ticket_list.clear_marks()

@@ -8,8 +8,8 @@ from rich.text import Text
 from textual.widgets import Static
 
 from supportdesk.desk.views import TicketDetail
-from supportdesk.text import one_line
-from supportdesk.tui.format import age, fit
+from supportdesk.text import age, one_line
+from supportdesk.tui.format import fit
 
 
 class CustomerPanel(Static):

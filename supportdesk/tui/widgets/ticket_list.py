@@ -30,8 +30,9 @@ from textual.worker import get_current_worker
 
 from supportdesk.desk.views import TicketRow
 from supportdesk.errors import SupportdeskError
+from supportdesk.text import age
 from supportdesk.tui.data import DeskData, Source
-from supportdesk.tui.format import age, fit, is_overdue
+from supportdesk.tui.format import fit, is_overdue
 
 PAGE_SIZE = 50
 CACHE_PAGES = 24
