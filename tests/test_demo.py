@@ -13,8 +13,8 @@ import pytest
 from sqlmodel import Session, col, func, select
 from typer.testing import CliRunner
 
+from supportdesk.demo.builder import DemoSummary, build_demo, demo_is_built
 from supportdesk.desk import canned
-from supportdesk.desk.demo import DemoSummary, build_demo, demo_is_built
 from supportdesk.desk.statuses import TRANSITIONS
 from supportdesk.errors import ValidationError
 from supportdesk.store import Store, open_store

@@ -15,12 +15,12 @@ from typer.testing import CliRunner
 
 from supportdesk.cli import app
 from supportdesk.desk import directory
-from supportdesk.mail.pipeline import Ingestor, Summary
+from supportdesk.desk.intake.files import import_sources
+from supportdesk.desk.intake.pipeline import Ingestor, Summary
 from supportdesk.mail.sources import (
     FolderSource,
     MaildirSource,
     MboxSource,
-    import_sources,
     open_source,
     split_mbox,
 )
@@ -373,7 +373,7 @@ def test_usage_errors_exit_2(sqlite_queues: Store, tmp_path: Path) -> None:
 def test_one_bad_message_does_not_sink_its_batch(
     sqlite_queues: Store, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    import supportdesk.mail.pipeline as pipeline
+    import supportdesk.desk.intake.pipeline as pipeline
 
     real = pipeline.ingest
 

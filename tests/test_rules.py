@@ -535,7 +535,7 @@ def test_message_facts_from_a_stored_message_match_the_parsed_ones(desk: Store) 
 def test_the_ingest_pipeline_runs_routing_rules(desk: Store) -> None:
     """Mail arriving through the real pipeline (sync and import use it) is routed by rules."""
     from supportdesk.desk.ingest import Source
-    from supportdesk.mail.pipeline import Ingestor
+    from supportdesk.desk.intake.pipeline import Ingestor
 
     add(
         desk,

@@ -30,9 +30,9 @@ from typer.testing import CliRunner
 from supportdesk.cli import app
 from supportdesk.config import load_settings
 from supportdesk.desk import directory
+from supportdesk.desk.intake.pipeline import Ingestor
+from supportdesk.desk.intake.sync import FolderResult, FolderSyncer
 from supportdesk.mail import imap
-from supportdesk.mail.pipeline import Ingestor
-from supportdesk.mail.sync import FolderResult, FolderSyncer
 from supportdesk.store import Store, open_store
 from supportdesk.store.models import Message, MessageRaw, SyncState, Ticket
 from tests.imap_server import ImapAccount
@@ -607,7 +607,7 @@ def test_watcher_polls_where_the_server_has_no_idle(
     sqlite_store: Store,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from supportdesk.mail.watch import Target, Watcher
+    from supportdesk.desk.intake.watch import Target, Watcher
 
     real = IMAPClient.has_capability
     monkeypatch.setattr(

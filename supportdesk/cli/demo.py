@@ -15,7 +15,7 @@ from supportdesk.cli.context import CliContext
 from supportdesk.cli.output import console, print_json
 
 if TYPE_CHECKING:
-    from supportdesk.desk.demo import DemoSummary
+    from supportdesk.demo.builder import DemoSummary
     from supportdesk.store import Store
 
 DEMO_AGENT = "alice"
@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
     ) -> None:
         """Open supportdesk on a demo store (built on first run; your own store is untouched)."""
-        from supportdesk.desk.demo import demo_is_built
+        from supportdesk.demo.builder import demo_is_built
         from supportdesk.paths import demo_store_path
         from supportdesk.store import open_store
         from supportdesk.store.engine import sqlite_url
@@ -72,7 +72,7 @@ def register(app: typer.Typer) -> None:
 def _build_with_progress(store: Store, path: Path, *, quiet: bool) -> DemoSummary:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from supportdesk.desk.demo import build_demo
+    from supportdesk.demo.builder import build_demo
 
     if quiet:
         return build_demo(store)

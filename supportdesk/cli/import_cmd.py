@@ -22,8 +22,9 @@ if TYPE_CHECKING:
     from rich.progress import Task
 
     from supportdesk.cli.context import CliContext
-    from supportdesk.mail.pipeline import Ingestor, Summary
-    from supportdesk.mail.sources import MailSource, SourceReport
+    from supportdesk.desk.intake.files import SourceReport
+    from supportdesk.desk.intake.pipeline import Ingestor, Summary
+    from supportdesk.mail.sources import MailSource
     from supportdesk.store import Store
 
 DEFAULT_QUEUE = "general"
@@ -80,7 +81,7 @@ def import_command(
     # Every configured address is ours: none of them should become a CC on a customer's ticket.
     ours = frozenset(m.address.lower() for m in settings.mailboxes)
 
-    from supportdesk.mail.pipeline import Summary
+    from supportdesk.desk.intake.pipeline import Summary
     from supportdesk.mail.sources import SourceError, open_source
 
     summary = Summary()
@@ -100,7 +101,7 @@ def import_command(
             _check_queue(store, queue_name)
             _run(store, sources, summary, reports, queue_name, ours, progress=not as_json)
         except Exception as exc:
-            from supportdesk.mail.sources import store_unavailable
+            from supportdesk.desk.intake.files import store_unavailable
 
             if not store_unavailable(exc):
                 raise
@@ -150,8 +151,8 @@ def _run(
     *,
     progress: bool,
 ) -> None:
-    from supportdesk.mail.pipeline import Ingestor
-    from supportdesk.mail.sources import import_sources
+    from supportdesk.desk.intake.files import import_sources
+    from supportdesk.desk.intake.pipeline import Ingestor
 
     with Ingestor(store, default_queue=queue, our_addresses=ours) as ingestor:
         if not (progress and console.is_terminal):
@@ -165,7 +166,7 @@ def _with_progress(
 ) -> None:
     from rich.progress import BarColumn, Progress, TimeRemainingColumn
 
-    from supportdesk.mail.sources import import_sources
+    from supportdesk.desk.intake.files import import_sources
 
     plans = [source.plan() for source in sources]
     sizes = [plan.size for plan in plans]

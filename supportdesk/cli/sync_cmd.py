@@ -40,8 +40,8 @@ from supportdesk.errors import NotFoundError
 
 if TYPE_CHECKING:
     from supportdesk.config import Mailbox, Settings
-    from supportdesk.mail.sync import FolderResult
-    from supportdesk.mail.watch import Target
+    from supportdesk.desk.intake.sync import FolderResult
+    from supportdesk.desk.intake.watch import Target
 
 EX_USAGE = 2
 EX_TEMPFAIL = 75
@@ -75,7 +75,7 @@ def sync(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Fetch new mail from IMAP into tickets; only what is new, in crash-safe batches."""
-    from supportdesk.mail.sync import sync_mailbox
+    from supportdesk.desk.intake.sync import sync_mailbox
 
     cli: CliContext = ctx.obj
     settings = cli.settings
@@ -198,7 +198,7 @@ def _progress(*, enabled: bool) -> Iterator[_RichProgress | None]:
 
 
 def _report_once(results: list[FolderResult], code: int, *, as_json: bool, lines: bool) -> None:
-    from supportdesk.mail.pipeline import Summary
+    from supportdesk.desk.intake.pipeline import Summary
 
     total = Summary()
     for result in results:
@@ -255,7 +255,7 @@ def _watch(
     *,
     as_json: bool,
 ) -> None:
-    from supportdesk.mail.watch import Target, Watcher
+    from supportdesk.desk.intake.watch import Target, Watcher
 
     targets = [Target(box, folder, _queue(box)) for box in mailboxes for folder in box.folders]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from supportdesk.desk.demo import build_demo
+from supportdesk.demo.builder import build_demo
 from supportdesk.store import Store, open_store
 from supportdesk.store.engine import sqlite_url
 from supportdesk.tui.app import SupportdeskApp

@@ -18,7 +18,7 @@ from pytest_textual_snapshot import SVGImageExtension
 from textual.command import CommandInput, CommandList, CommandPalette
 from textual.pilot import Pilot
 
-from supportdesk.desk.demo import build_demo
+from supportdesk.demo.builder import build_demo
 from supportdesk.store import Store, open_store
 from supportdesk.store.engine import sqlite_url
 from supportdesk.tui.app import SupportdeskApp

@@ -24,9 +24,7 @@ from typing import TypeVar
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from supportdesk.desk import canned, directory
-from supportdesk.desk import tickets as ticket_ops
-from supportdesk.desk.demo_text import (
+from supportdesk.demo.text import (
     AGENT_CHASE,
     AGENTS,
     ANGRY,
@@ -77,6 +75,8 @@ from supportdesk.desk.demo_text import (
     Family,
     Texts,
 )
+from supportdesk.desk import canned, directory
+from supportdesk.desk import tickets as ticket_ops
 from supportdesk.desk.events import Change
 from supportdesk.desk.messages import NewMessage, add_message
 from supportdesk.errors import ValidationError

@@ -38,11 +38,11 @@ from sqlmodel import Session, col
 from supportdesk.config import Mailbox, SyncSettings
 from supportdesk.desk import directory
 from supportdesk.desk.ingest import Source
+from supportdesk.desk.intake.pipeline import Ingestor, Summary
 from supportdesk.errors import NotFoundError, SupportdeskError
 from supportdesk.mail import imap
 from supportdesk.mail.imap import FolderInfo, ImapError
 from supportdesk.mail.parse import SYNTHETIC_DOMAIN, parse_message
-from supportdesk.mail.pipeline import Ingestor, Summary
 from supportdesk.store import Store
 from supportdesk.store.models import Message, SyncState, utcnow
 

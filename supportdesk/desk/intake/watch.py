@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from imapclient import IMAPClient
 
 from supportdesk.config import Mailbox, SyncSettings
+from supportdesk.desk.intake.pipeline import Ingestor
+from supportdesk.desk.intake.sync import FolderResult, FolderSyncer, ensure_default_queue
 from supportdesk.mail import imap
 from supportdesk.mail.imap import ImapError
-from supportdesk.mail.pipeline import Ingestor
-from supportdesk.mail.sync import FolderResult, FolderSyncer, ensure_default_queue
 from supportdesk.store import Store
 
 IDLE_SLICE = 1.0
