@@ -3,7 +3,7 @@
 `rules add`/`import`/`test` refuse unknown names and patterns RE2 cannot run in one line;
 a rule that fails during `supportdesk sync` or `supportdesk import` (its canned reply was
 removed since) is counted in the summary, table and JSON, and kept as a `rule_failed` event
-that `history` and `tickets show` print.
+that `history`, `tickets show` and the console's thread show.
 """
 
 from __future__ import annotations
@@ -116,3 +116,19 @@ def test_sync_counts_rule_failures(tmp_path: Path, imap_account: ImapAccount, st
     code, out, err = sd(config, "sync")
     assert code == 0, err
     assert "rule fails" in out and "rule failed: rule 'ack' on #3" in err
+
+
+def test_the_console_thread_shows_a_rule_failure(tmp_path: Path, store: Store) -> None:
+    from supportdesk.desk import views
+    from supportdesk.tui.widgets.thread import event_text
+
+    prepare(store)
+    config = tmp_path / "config.toml"
+    config.write_text(f'database_url = "{store.url}"\n')
+    (tmp_path / "m.eml").write_bytes(mail(1))
+    assert sd(config, "import", str(tmp_path / "m.eml"))[0] == 0
+    with store.session() as s:
+        detail = views.ticket_detail(s, 1)
+    shown = [event_text(e).plain for e in detail.events if e.action == "rule_failed"]
+    assert len(shown) == 1
+    assert "rule:ack: failed, its changes undone: no canned reply 'thanks'" in shown[0]

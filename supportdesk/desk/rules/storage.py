@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -141,9 +142,9 @@ def parse_rules(source: str, *, origin: str = "rules file", stored: bool = False
     problems: list[str] = []
     for key in data:
         if key != "rules":
-            found = re.compile(rf"^\s*(\[+\s*)?{re.escape(key)}\b")
+            given = re.compile(rf"^\s*(\[+\s*)?{re.escape(key)}\b")
             line = next(
-                (i for i, text in enumerate(source.splitlines(), 1) if found.match(text)), 1
+                (i for i, text in enumerate(source.splitlines(), 1) if given.match(text)), 1
             )
             problems.append(
                 f"{origin} line {line}: unknown top-level key {key!r}: "
@@ -233,7 +234,7 @@ def check_names(session: Session, parsed: list[RuleText], *, origin: str) -> Non
     from supportdesk.store.models import Agent, CannedReply, Queue
 
     conn = session.connection()
-    kinds = {
+    kinds: dict[str, tuple[str, Any, Callable[[str], str]]] = {
         "set_queue": ("queue", Queue.name, str.lower),
         "assign": ("agent", Agent.handle, str.lower),
         "canned_reply": ("canned reply", CannedReply.name, str),
