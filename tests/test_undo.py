@@ -224,6 +224,11 @@ def test_undo_of_rule_changes_made_during_ingest(store: Store) -> None:
     with store.session(write=True) as s:
         result_undo = undo_batch(s, rule_batch)
     assert result_undo.kept == {"canned_reply": 1, "note": 2, "rule_fired": 1}
+    assert result_undo.actor == "rule:refunds"
+    assert result_undo.describe().startswith(
+        f"undone batch {rule_batch} (1 assign, 1 canned_reply, 2 note, 1 priority, 1 queue, "
+        "1 rule_fired, 1 tag by rule:refunds at "
+    )
     with store.session() as s:
         detail = views.ticket_detail(s, number)
         assert (detail.row.queue, detail.row.assignee, detail.row.priority) == (

@@ -78,7 +78,7 @@ class UndoResult:
     tickets: int
     events: int
     actor: str = ""
-    """Who made the batch that was undone, and when it started."""
+    """Who made the batch that was undone (several, comma-separated), and when it started."""
     started_at: datetime | None = None
     held: dict[str, int] = field(default_factory=dict)
     """Every event of the undone batch, per action: what it held."""
@@ -191,7 +191,7 @@ def undo_batch(session: Session, batch: str, *, at: datetime | None = None) -> U
     if not tagged and len(written) <= 1:
         # one field, no tags: an event per ticket, every version already written
         events = sum(written.values())
-        return _result(summary, change.batch_id, events, events, kept)
+        return _result(session, summary, change.batch_id, events, events, kept)
     _apply_tags(session, change.batch_id)
     bumped = (
         select(Event.ticket_id, func.max(Event.version).label("version"))
@@ -207,18 +207,27 @@ def undo_batch(session: Session, batch: str, *, at: datetime | None = None) -> U
     tickets, events = session.execute(
         select(func.count(func.distinct(Event.ticket_id)), func.count()).where(mine)
     ).one()
-    return _result(summary, change.batch_id, int(tickets), int(events), kept)
+    return _result(session, summary, change.batch_id, int(tickets), int(events), kept)
 
 
 def _result(
-    summary: history.BatchSummary, undo: str, tickets: int, events: int, kept: dict[str, int]
+    session: Session,
+    summary: history.BatchSummary,
+    undo: str,
+    tickets: int,
+    events: int,
+    kept: dict[str, int],
 ) -> UndoResult:
+    # A rule batch has one actor per rule that acted (rule:a, rule:b): name them all.
+    actors = session.execute(
+        select(Event.actor).where(col(Event.batch_id) == summary.batch_id).distinct().limit(6)
+    ).scalars()
     return UndoResult(
         batch_id=undo,
         undone=summary.batch_id,
         tickets=tickets,
         events=events,
-        actor=summary.actor,
+        actor=", ".join(sorted(actors)),
         started_at=summary.started_at,
         held=dict(summary.actions),
         kept=kept,
