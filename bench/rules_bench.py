@@ -3,11 +3,13 @@
 Builds a small SQLite store (or uses --url), stores 50 rules of the kinds a team writes
 (query conditions, sender and subject tests, header and body regexes, groups; a catch-all
 last), ingests messages once without rules, then times `engine.run_rules` on each message
-the way the ingest hook calls it. Two figures: the common case (only the catch-all fires,
-one tag) and evaluation alone (rules loaded and tested, no rule matching). The target is for
-evaluation; the common case adds what the catch-all's action costs in the domain layer (its
-ticket write, tag and events), printed for information. Prints p50 / p95 / mean in
-milliseconds; exits 1 when the evaluation p50 misses the target.
+the way the ingest hook calls it. Three figures: the common case (only the catch-all fires,
+one tag), evaluation alone (rules loaded and tested, no rule matching), and a hostile case:
+one of the 50 rules has the catastrophic pattern `^(a+)+$` and every message body is a long
+run of "a" ending in "b" (with a backtracking engine each message costs seconds, or a
+timeout; RE2 answers in linear time). The target is for evaluation; the other two are
+printed for information. Prints p50 / p95 / mean in milliseconds; exits 1 when the
+evaluation p50 misses the target.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 
 from supportdesk.desk import directory, ingest
 from supportdesk.desk.events import Change
-from supportdesk.desk.rules import engine, patterns, storage
+from supportdesk.desk.rules import engine, storage
 from supportdesk.desk.rules.conditions import MessageFacts
 from supportdesk.mail.parse import parse_message
 from supportdesk.store import open_store
@@ -56,14 +58,22 @@ CATCH_ALL = (
 )
 
 
-def message(i: int) -> bytes:
+EVIL = (
+    '[[rules]]\nname = "evil"\ntrigger = "new_ticket"\n'
+    'when = { body = { matches = "^(a+)+$" } }\nactions = [{ add_tags = ["evil"] }]\n'
+)
+HOSTILE_RUN = 5000
+
+
+def message(i: int, body: str | None = None) -> bytes:
     msg = EmailMessage()
     msg["From"] = f"Person {i} <p{i}@somewhere{i % 97}.example>"
     msg["To"] = "support@desk.example"
     msg["Subject"] = f"Question number {i} about my account"
     msg["Message-ID"] = f"<bench-{i}@somewhere.example>"
     msg["X-Campaign"] = "newsletter"
-    msg.set_content(("Hello, I have a question about my account and billing.\n" * 30) + f"#{i}")
+    text = ("Hello, I have a question about my account and billing.\n" * 30) + f"#{i}"
+    msg.set_content(body if body is not None else text)
     return msg.as_bytes()
 
 
@@ -108,7 +118,6 @@ def main() -> int:
             for raw in raws:
                 result = ingest.ingest(s, parse_message(raw), raw, default_queue="general")
                 numbers.append(result.ticket_number)
-        patterns.guard().search_many([("warm", "up")])  # start the regex worker untimed
         fifty = "\n".join(rule(i) for i in range(49)) + "\n" + CATCH_ALL
         print(f"{args.messages} messages, 50 rules ({store.dialect})")
         none = "\n".join(rule(i) for i in range(50))
@@ -116,8 +125,13 @@ def main() -> int:
         report(
             "49 rules miss, catch-all tags (with its action)", timed(store, raws, numbers, fifty)
         )
+        hostile = [message(i, "a" * HOSTILE_RUN + "b") for i in range(len(raws))]
+        evil = "\n".join(rule(i) for i in range(49)) + "\n" + EVIL
+        report(
+            f"49 rules + ^(a+)+$ on {HOSTILE_RUN} a's then b",
+            timed(store, hostile, numbers, evil),
+        )
         store.dispose()
-        patterns.guard().close()
     verdict = "meets" if p50 < TARGET_MS else "MISSES"
     print(f"target: evaluation under {TARGET_MS} ms per message (p50): {verdict}")
     return 0 if p50 < TARGET_MS else 1

@@ -44,6 +44,8 @@ SUMMARY_KEYS = {
     "duplicates",
     "oversize",
     "errors",
+    "rule_failures",
+    "rule_failure_messages",
 }
 
 

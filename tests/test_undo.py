@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from supportdesk.desk import bulk, history, tickets
+from supportdesk.desk import bulk, history, tickets, views
 from supportdesk.desk.events import Change
-from supportdesk.desk.undo import undo_batch
+from supportdesk.desk.undo import latest_undoable, undo_batch, undo_latest
 from supportdesk.errors import ConflictError, NotFoundError, ValidationError
 from supportdesk.store import Store
-from supportdesk.store.models import Ticket
-from tests.test_bulk_cli import run, seed, snapshot
+from supportdesk.store.models import Ticket, utcnow
+from tests.test_bulk_cli import row, run, seed, snapshot
 
 
 @pytest.fixture
@@ -70,8 +70,18 @@ def test_undo_json_default_batch_and_actor(config: Path, store: Store) -> None:
     code, out, err = run(config, "undo", "--json")  # the latest batch of agent:lead
     assert code == 0, err
     result = json.loads(out)
-    assert set(result) == {"batch_id", "undone", "tickets", "events"}
+    assert set(result) == {
+        "batch_id",
+        "undone",
+        "tickets",
+        "events",
+        "actor",
+        "started_at",
+        "held",
+        "kept",
+    }
     assert (result["undone"], result["tickets"], result["events"]) == (batch, 4, 4)
+    assert (result["actor"], result["held"], result["kept"]) == ("agent:lead", {"assign": 4}, {})
     code, out, _ = run(config, "history", "--batch", result["batch_id"], "--json")
     events = json.loads(out)
     assert {(e["actor"], e["action"], e["old_value"], e["new_value"]) for e in events} == {
@@ -110,18 +120,160 @@ def test_undo_refuses_when_a_ticket_changed_since(config: Path, store: Store) ->
     assert not any(e["actor"].startswith("undo:") for e in json.loads(out))
 
 
-def test_undo_refuses_notes_merges_and_unknown_batches(config: Path, store: Store) -> None:
+def test_undo_keeps_notes_and_reverses_the_rest(config: Path, store: Store) -> None:
+    """A note in the batch stays; the batch's other changes are taken back (they used to be
+    refused whole, "notes stay")."""
+    before = state(store)
     change = Change.by("agent:lead")
     with store.session(write=True) as s:
         tickets.add_note(s, 1, "called the customer", change)
         tickets.assign(s, 2, "carol", change)
+        tickets.add_note(s, 2, "handed to carol", change)
+    code, out, err = run(config, "undo", change.batch_id)
+    assert code == 0, err
+    assert out.startswith(f"undone batch {change.batch_id} (1 assign, 2 note by agent:lead at ")
+    assert "1 change(s) on 1 ticket(s)" in out and out.rstrip().endswith("kept: 2 note")
+    assert state(store) == before
+    with store.session() as s:
+        assert [n.body for n in views.ticket_detail(s, 2).notes] == ["handed to carol"]
+        assert [n.body for n in views.ticket_detail(s, 1).notes] == ["called the customer"]
+
+
+def test_undo_refuses_merges_notes_alone_and_unknown_batches(config: Path, store: Store) -> None:
+    change = Change.by("agent:lead")
+    with store.session(write=True) as s:
+        tickets.add_note(s, 1, "called the customer", change)
     before = snapshot(store)
     code, _, err = run(config, "undo", change.batch_id)
     assert code == 1
-    assert "1 note" in err and "cannot be undone" in err and "nothing was changed" in err
+    assert f"nothing to undo in batch {change.batch_id}: it holds only 1 note" in err
     assert snapshot(store) == before
     code, _, err = run(config, "undo", "no-such-batch")
     assert code == 1 and "no batch no-such-batch" in err
+
+
+def test_a_later_note_does_not_block_undo(config: Path, store: Store) -> None:
+    """Assign, then a note on the same ticket: undo of the assignment still works."""
+    before = state(store)
+    code, out, _ = run(config, "tickets", "assign", "carol", "#3", "--json")
+    batch = batch_of(out)
+    with store.session(write=True) as s:
+        tickets.add_note(s, 3, "carol has it now", Change.by("agent:lead"))
+        tickets.add_note(s, 3, "a colleague's remark", Change.by("agent:bob"))
+    code, out, err = run(config, "undo", batch)
+    assert code == 0, err
+    assert state(store) == before
+    with store.session(write=True) as s:  # a real change since still blocks
+        tickets.assign(s, 4, "carol", Change.by("agent:lead"))
+        tickets.add_note(s, 4, "n", Change.by("agent:lead"))
+        tickets.set_priority(s, 4, "high", Change.by("agent:bob"))
+        with pytest.raises(ConflictError, match="#4"):
+            undo_latest(s, "agent:lead")
+
+
+def test_plain_undo_steps_over_note_only_batches_and_says_which(config: Path, store: Store) -> None:
+    code, out, _ = run(config, "tickets", "priority", "urgent", "#5", "--json")
+    batch = batch_of(out)
+    with store.session(write=True) as s:
+        tickets.add_note(s, 6, "unrelated note", Change.by("agent:lead"))
+        tickets.add_note(s, 5, "why urgent", Change.by("agent:lead"))
+    with store.session() as s:
+        found = latest_undoable(s, "agent:lead")
+        assert found is not None and found.batch_id == batch
+        assert latest_undoable(s, "agent:nobody") is None
+    code, out, err = run(config, "undo")
+    assert code == 0, err
+    assert f"undone batch {batch} (1 priority by agent:lead at " in out
+    assert row(store, 5).priority == "normal"
+    code, _, err = run(config, "undo")
+    assert code == 1 and "nothing to undo: no changes by agent:lead left to undo" in err
+
+
+def test_undo_of_rule_changes_made_during_ingest(store: Store) -> None:
+    """The README's promise: what rules did to incoming mail can be undone; the mail stays."""
+    from supportdesk.desk import canned, directory
+    from supportdesk.desk.ingest import Source
+    from supportdesk.desk.intake.pipeline import Ingestor
+    from supportdesk.desk.rules import storage
+
+    with store.session(write=True) as s:
+        directory.ensure_queue(s, "general")
+        directory.ensure_queue(s, "billing")
+        directory.add_agent(s, "alice", email="alice@desk.example")
+        canned.add_canned(s, "ack", "Ack", "We got ticket #{ticket.number}.")
+        storage.add_rules(
+            s,
+            '[[rules]]\nname = "refunds"\ntrigger = "new_ticket"\n'
+            'actions = [{ set_queue = "billing" }, { assign = "alice" }, '
+            '{ priority = "high" }, { add_tags = ["refund"] }, { note = "routed" }, '
+            '{ canned_reply = "ack" }]\n',
+        )
+    raw = (
+        b"From: Jo <jo@acme.example>\r\nTo: support@desk.example\r\nSubject: Refund\r\n"
+        b"Message-ID: <undo-rule@x>\r\n\r\nplease\r\n"
+    )
+    with Ingestor(store, default_queue="general", workers=1) as ingestor:
+        [result] = ingestor.ingest_batch([(raw, Source())])
+    number = result.ticket_number
+    assert number is not None
+    with store.session() as s:
+        detail = views.ticket_detail(s, number)
+        assert (detail.row.queue, detail.row.assignee) == ("billing", "alice")
+        rows = history.events(s, ticket=number, limit=None)
+    [rule_batch] = {r.batch_id for r in rows if r.actor == "rule:refunds"}
+    with store.session(write=True) as s:
+        result_undo = undo_batch(s, rule_batch)
+    assert result_undo.kept == {"canned_reply": 1, "note": 2, "rule_fired": 1}
+    assert result_undo.actor == "rule:refunds"
+    assert result_undo.describe().startswith(
+        f"undone batch {rule_batch} (1 assign, 1 canned_reply, 2 note, 1 priority, 1 queue, "
+        "1 rule_fired, 1 tag by rule:refunds at "
+    )
+    with store.session() as s:
+        detail = views.ticket_detail(s, number)
+        assert (detail.row.queue, detail.row.assignee, detail.row.priority) == (
+            "general",
+            None,
+            "normal",
+        )
+        assert tickets.ticket_tags(s, tickets.get_ticket(s, number).id) == []  # type: ignore[arg-type]
+        assert len(detail.messages) == 1 and len(detail.notes) == 2  # mail and notes stay
+    with store.session(write=True) as s:  # and the undo can be undone: a redo
+        undo_batch(s, result_undo.batch_id)
+        assert views.ticket_detail(s, number).row.queue == "billing"
+
+
+def test_an_undone_time_rule_does_not_fire_again_by_itself(store: Store) -> None:
+    from supportdesk.desk import directory
+    from supportdesk.desk.rules import engine, storage
+
+    with store.session(write=True) as s:
+        directory.ensure_queue(s, "general")
+        storage.add_rules(
+            s,
+            '[[rules]]\nname = "solve"\ntrigger = "time"\nwhen = { query = "status:pending" }\n'
+            'actions = [{ status = "solved" }]\n',
+        )
+        number = tickets.create_ticket(
+            s,
+            subject="p",
+            requester_email="p@acme.example",
+            queue="general",
+            change=Change.by("agent:lead"),
+        ).number
+        tickets.set_status(s, number, "pending", Change.by("agent:lead"))
+    with store.session(write=True) as s:
+        [fired] = engine.run_time_rules(s, utcnow())
+    with store.session(write=True) as s:
+        undo_batch(s, history.events(s, ticket=number, limit=1)[0].batch_id)
+    with store.session(write=True) as s:
+        assert engine.run_time_rules(s, utcnow()) == []
+        assert tickets.get_ticket(s, number).status == "pending"
+    with store.session(write=True) as s:  # a person touches it: the rule may fire again
+        tickets.set_priority(s, number, "high", Change.by("agent:lead"))
+    with store.session(write=True) as s:
+        assert [f.rule for f in engine.run_time_rules(s, utcnow())] == ["solve"]
+    assert fired.rule == "solve"
 
 
 def test_domain_undo_of_console_batches(store: Store) -> None:

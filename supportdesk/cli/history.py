@@ -14,11 +14,9 @@ from typing import Annotated
 import typer
 from rich import box
 from rich.table import Table
-from rich.text import Text
 
 from supportdesk.cli.context import CliContext
 from supportdesk.cli.output import cell, console, print_json
-from supportdesk.errors import NotFoundError
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
@@ -35,28 +33,20 @@ def undo(
 ) -> None:
     """Take back every change of one batch, or refuse (changing nothing) if that is unsafe.
 
-    Refuses when a ticket of the batch was changed since, listing those tickets, and for
-    batches holding notes or merges. The reversal is a new batch: undo it to redo.
+    Without BATCH: your most recent batch that can be undone (batches of only notes are
+    stepped over). Notes, messages and rules' records in the batch stay. Refuses when a
+    ticket of the batch was changed since, listing those tickets, and for merges. The
+    reversal is a new batch: undo it to redo.
     """
-    from supportdesk.desk import history
-    from supportdesk.desk.undo import undo_batch
+    from supportdesk.desk.undo import undo_batch, undo_latest
 
     cli: CliContext = ctx.obj
     with cli.store().session(write=True) as session:
-        if batch is None:
-            batch = history.latest_live_batch(session, cli.actor)
-            if batch is None:
-                raise NotFoundError(f"nothing to undo: no changes by {cli.actor} left to undo")
-        result = undo_batch(session, batch)
+        result = undo_batch(session, batch) if batch else undo_latest(session, cli.actor)
     if as_json:
         print_json(result.as_dict())
     else:
-        console.print(
-            Text(
-                f"undone batch {result.undone}: {result.events} change(s) on "
-                f"{result.tickets} ticket(s) reversed as batch {result.batch_id}"
-            )
-        )
+        console.print(cell(result.describe()), soft_wrap=True)
 
 
 def show_history(

@@ -16,7 +16,7 @@ from rich.progress import ProgressColumn
 from rich.table import Table
 from rich.text import Text
 
-from supportdesk.cli.output import console, error, print_json
+from supportdesk.cli.output import console, error, print_json, rule_failures
 
 if TYPE_CHECKING:
     from rich.progress import Task
@@ -227,6 +227,7 @@ def _print_summary(summary: Summary, reports: list[SourceReport]) -> None:
         ("quarantined", summary.quarantined),
         ("duplicates", summary.duplicates),
         ("errors", len(summary.errors)),
+        ("rule failures", summary.rule_failures),
     ]
     for label, value in rows:
         table.add_row(label, f"{value:,}")
@@ -236,6 +237,7 @@ def _print_summary(summary: Summary, reports: list[SourceReport]) -> None:
     hidden = len(summary.errors) - MAX_ERRORS_SHOWN
     if hidden > 0:
         error(f"... and {hidden:,} more (--json lists them all)")
+    rule_failures(summary.rule_failure_messages)
 
 
 def _first_line(exc: BaseException) -> str:

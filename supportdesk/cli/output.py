@@ -39,3 +39,15 @@ def block(value: str) -> Text:
 
 def error(message: str) -> None:
     err_console.print(Text("error: ", style="bold red") + Text(one_line(message)), soft_wrap=True)
+
+
+def rule_failures(messages: list[str], shown: int = 20) -> None:
+    """Rules that failed during a sync or an import: the mail is in, those changes are not."""
+    for message in messages[:shown]:
+        err_console.print(
+            Text("rule failed: ", style="bold yellow") + Text(one_line(message)), soft_wrap=True
+        )
+    if len(messages) > shown:
+        err_console.print(
+            Text(f"... and {len(messages) - shown:,} more rule failures (--json lists them all)")
+        )

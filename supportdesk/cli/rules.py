@@ -245,8 +245,9 @@ def _print_fired(fired: list[Fired], as_json: bool, title: str) -> None:
         return
     table = Table("ticket", "rule", "trigger", "actions", title=title)
     for f in fired:
-        shown = "; ".join(f.actions) + (f"  ({'; '.join(f.problems)})" if f.problems else "")
-        table.add_row(f"#{f.ticket}", cell(f.rule), f.trigger, block(shown))
+        shown = "; ".join(f.actions) or (f"failed: {f.error}" if f.error else "")
+        ticket = f"#{f.ticket}" if f.ticket is not None else "-"
+        table.add_row(ticket, cell(f.rule), f.trigger, block(shown))
     console.print(table)
 
 
@@ -265,7 +266,9 @@ def test(
     window = _parse_window(since)
     store = cli.store()
     if Path(target).is_file():
-        rules = [p.rule for p in storage.parse_rules(_read(target), origin=target)]
+        text = _read(target)
+        with store.session() as session:
+            rules = [p.rule for p in storage.parse_and_check(session, text, origin=target)]
     else:
         with store.session() as session:
             rules = [storage.parse_definition(storage.get_rule(session, target).definition)]

@@ -35,7 +35,7 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from supportdesk.cli.context import CliContext
-from supportdesk.cli.output import cell, console, err_console, error, print_json
+from supportdesk.cli.output import cell, console, err_console, error, print_json, rule_failures
 from supportdesk.errors import NotFoundError
 
 if TYPE_CHECKING:
@@ -57,6 +57,7 @@ _COUNTS = (
     ("quarantined", "quarantined"),
     ("duplicates", "dups"),
     ("oversize", "oversize"),
+    ("rule_failures", "rule fails"),
 )
 
 
@@ -244,6 +245,7 @@ def _report_once(results: list[FolderResult], code: int, *, as_json: bool, lines
             error(r.error)
         for problem in r.summary.errors:
             error(f"{r.mailbox}/{problem}")
+    rule_failures(total.rule_failure_messages)
 
 
 def _watch(
@@ -260,7 +262,7 @@ def _watch(
     targets = [Target(box, folder, _queue(box)) for box in mailboxes for folder in box.folders]
 
     def on_result(result: FolderResult) -> None:
-        if result.new_uids or result.summary.errors:
+        if result.new_uids or result.summary.errors or result.summary.rule_failures:
             _event_line(result, as_json=as_json)
 
     def on_error(target: Target, exc: Exception, delay: float) -> None:
@@ -295,6 +297,7 @@ def _event_line(result: FolderResult, *, as_json: bool) -> None:
     console.print(cell(f"{stamp} {result.mailbox}/{result.folder}: {', '.join(parts)}"))
     for problem in s.errors:
         error(f"{result.mailbox}/{problem}")
+    rule_failures(s.rule_failure_messages)
 
 
 def _error_line(target: Target, exc: Exception, delay: float, *, as_json: bool) -> None:

@@ -5,10 +5,19 @@ the old value it replaced and the ticket version right after it, so
 
 - a ticket whose version is not the one on the batch's last event for it was changed since:
   undo refuses, lists those tickets and changes nothing (there is no --force; redo the
-  later change's undo first, or change the ticket by hand);
-- notes, merges, ticket creation and messages are not reversible from an event: a batch
-  holding any of them is refused, naming them;
+  later change's undo first, or change the ticket by hand). Changes since that only add
+  to the record (notes, messages, rule records: see `is_kept`) do not count: a note added
+  after an assignment does not pin the assignment;
+- what is not a field change stays, and the rest of the batch is reversed: notes (and
+  their edits), messages, ticket creation, a rule's `rule_fired` / `rule_failed` /
+  `canned_reply` records. So the changes rules made while mail came in can be undone,
+  the mail itself stays. A batch holding a merge (or anything this module does not know)
+  is refused, naming it; a batch holding nothing to reverse is refused as "nothing to undo";
 - the reversal is itself a batch (actor `undo:<batch>`), so an undo can be undone.
+
+Faces call `undo_batch` (a named batch) or `undo_latest` (the actor's most recent batch
+that can be undone, found by `latest_undoable`); `UndoResult.describe()` says in one line
+what was taken back.
 
 It is set-based like desk.bulk, and the events never travel to Python: per field, one
 INSERT ... SELECT writes the reversing events from the batch's own (the value before its
@@ -19,7 +28,7 @@ distinct value to go back to reads its tickets from those new events. Taking bac
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -41,7 +50,24 @@ FIELDS = {
 }
 TAGS = ("tag", "untag")
 UNDOABLE = frozenset(FIELDS) | frozenset(TAGS)
+# Events that record something rather than change a field: undo leaves them (and what they
+# record) in place. Any action starting "note" or "message_" is one too (see `is_kept`).
+KEPT = frozenset({"create", "rule_fired", "rule_failed", "canned_reply"})
+_KEPT_PREFIXES = ("note", "message_")
 _SHOWN_LIMIT = 20
+
+
+def is_kept(action: str) -> bool:
+    """Whether undo leaves events of `action` standing: notes (note, note_edit, ...),
+    messages, ticket creation and rules' records. They neither block nor get reversed."""
+    return action in KEPT or action.startswith(_KEPT_PREFIXES)
+
+
+def _kept_actions() -> Any:
+    """SQL: the event is one that `is_kept` leaves standing."""
+    return or_(
+        col(Event.action).in_(KEPT), *(col(Event.action).startswith(p) for p in _KEPT_PREFIXES)
+    )
 
 
 @dataclass(frozen=True)
@@ -51,23 +77,101 @@ class UndoResult:
     undone: str
     tickets: int
     events: int
+    actor: str = ""
+    """Who made the batch that was undone (several, comma-separated), and when it started."""
+    started_at: datetime | None = None
+    held: dict[str, int] = field(default_factory=dict)
+    """Every event of the undone batch, per action: what it held."""
+    kept: dict[str, int] = field(default_factory=dict)
+    """The part of `held` that stays (notes, messages, rule records)."""
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
+    def describe(self) -> str:
+        """One line for a person: which batch, what it held, when, and what happened."""
+        held = ", ".join(f"{n} {a}" for a, n in sorted(self.held.items()))
+        when = f" at {self.started_at:%Y-%m-%d %H:%M:%S}" if self.started_at else ""
+        by = f" by {self.actor}" if self.actor else ""
+        line = (
+            f"undone batch {self.undone} ({held}{by}{when}): {self.events} change(s) on "
+            f"{self.tickets} ticket(s) reversed as batch {self.batch_id}"
+        )
+        if self.kept:
+            kept = ", ".join(f"{n} {a}" for a, n in sorted(self.kept.items()))
+            line += f"; kept: {kept}"
+        return line
 
-def undo_batch(session: Session, batch: str, *, at: datetime | None = None) -> UndoResult:
-    """Reverse every event of `batch`, all or nothing, as one new batch."""
-    summary = history.batch_summary(session, batch)
-    if summary is None:
-        raise NotFoundError(f"no batch {batch}")
-    permanent = {a: n for a, n in summary.actions.items() if a not in UNDOABLE}
+
+def _check_kind(summary: history.BatchSummary) -> dict[str, int]:
+    """What of the batch stays; refuses a batch undo cannot take back at all."""
+    batch = summary.batch_id
+    kept = {a: n for a, n in summary.actions.items() if is_kept(a)}
+    permanent = {a: n for a, n in summary.actions.items() if a not in UNDOABLE and a not in kept}
     if permanent:
         listed = ", ".join(f"{n} {a}" for a, n in sorted(permanent.items()))
         raise ValidationError(
-            f"batch {batch} cannot be undone: it holds {listed} event(s); notes, merges, "
-            "new tickets and messages cannot be undone; nothing was changed"
+            f"batch {batch} cannot be undone: it holds {listed} event(s); merges cannot be "
+            "undone; nothing was changed"
         )
+    if not summary.actions.keys() & UNDOABLE:
+        listed = ", ".join(f"{n} {a}" for a, n in sorted(kept.items()))
+        raise ValidationError(
+            f"nothing to undo in batch {batch}: it holds only {listed}, which stay "
+            "(notes, messages and rules' records are not taken back)"
+        )
+    return kept
+
+
+def latest_undoable(
+    session: Session, actor: str, *, window: int = 50
+) -> history.BatchSummary | None:
+    """The most recent batch by `actor` that undo can take back, not undone yet.
+
+    What a plain `supportdesk undo` and the console's `u` take back: batches holding only
+    notes (or other kept events) and merges are stepped over, so the one after a note is
+    the change before it. Walks back from the newest event by primary key, a batch at a
+    time, at most `window` batches (there is no index on actor).
+    """
+    before: int | None = None
+    for _ in range(window):
+        stmt = select(Event.batch_id).where(col(Event.actor) == actor)
+        if before is not None:
+            stmt = stmt.where(col(Event.id) < before)
+        batch = session.execute(stmt.order_by(col(Event.id).desc()).limit(1)).scalar()
+        if batch is None:
+            return None
+        summary = history.batch_summary(session, batch)
+        if summary is not None and history.undone_by(session, batch) is None:
+            try:
+                _check_kind(summary)
+            except ValidationError:
+                pass
+            else:
+                return summary
+        before = session.execute(
+            select(func.min(Event.id)).where(col(Event.batch_id) == batch)
+        ).scalar_one()
+    return None
+
+
+def undo_latest(session: Session, actor: str, *, at: datetime | None = None) -> UndoResult:
+    """Undo `actor`'s most recent undoable batch (see `latest_undoable`), or say there is none."""
+    summary = latest_undoable(session, actor)
+    if summary is None:
+        raise NotFoundError(f"nothing to undo: no changes by {actor} left to undo")
+    return undo_batch(session, summary.batch_id, at=at)
+
+
+def undo_batch(session: Session, batch: str, *, at: datetime | None = None) -> UndoResult:
+    """Reverse every field change of `batch`, all or nothing, as one new batch.
+
+    Notes, messages and rules' records in it stay (see `is_kept`).
+    """
+    summary = history.batch_summary(session, batch)
+    if summary is None:
+        raise NotFoundError(f"no batch {batch}")
+    kept = _check_kind(summary)
     change = Change.by(f"undo:{batch}", at=at)
     _check_unchanged(session, batch)
     first_event = session.execute(
@@ -87,7 +191,7 @@ def undo_batch(session: Session, batch: str, *, at: datetime | None = None) -> U
     if not tagged and len(written) <= 1:
         # one field, no tags: an event per ticket, every version already written
         events = sum(written.values())
-        return UndoResult(batch_id=change.batch_id, undone=batch, tickets=events, events=events)
+        return _result(session, summary, change.batch_id, events, events, kept)
     _apply_tags(session, change.batch_id)
     bumped = (
         select(Event.ticket_id, func.max(Event.version).label("version"))
@@ -103,8 +207,30 @@ def undo_batch(session: Session, batch: str, *, at: datetime | None = None) -> U
     tickets, events = session.execute(
         select(func.count(func.distinct(Event.ticket_id)), func.count()).where(mine)
     ).one()
+    return _result(session, summary, change.batch_id, int(tickets), int(events), kept)
+
+
+def _result(
+    session: Session,
+    summary: history.BatchSummary,
+    undo: str,
+    tickets: int,
+    events: int,
+    kept: dict[str, int],
+) -> UndoResult:
+    # A rule batch has one actor per rule that acted (rule:a, rule:b): name them all.
+    actors = session.execute(
+        select(Event.actor).where(col(Event.batch_id) == summary.batch_id).distinct().limit(6)
+    ).scalars()
     return UndoResult(
-        batch_id=change.batch_id, undone=batch, tickets=int(tickets), events=int(events)
+        batch_id=undo,
+        undone=summary.batch_id,
+        tickets=tickets,
+        events=events,
+        actor=", ".join(sorted(actors)),
+        started_at=summary.started_at,
+        held=dict(summary.actions),
+        kept=kept,
     )
 
 
@@ -323,13 +449,16 @@ def _check_unchanged(session: Session, batch: str) -> None:
     On PostgreSQL the rows are locked first, so nobody slips a change in between this check
     and the reversal; on SQLite the write transaction already holds the database lock.
     """
+    reversed_tickets = select(Event.ticket_id).where(
+        col(Event.batch_id) == batch, col(Event.action).in_(UNDOABLE)
+    )
     last = (
         select(
             Event.ticket_id,
             func.max(Event.version).label("version"),
             func.max(Event.id).label("last_id"),
         )
-        .where(col(Event.batch_id) == batch)
+        .where(col(Event.batch_id) == batch, col(Event.ticket_id).in_(reversed_tickets))
         .group_by(Event.ticket_id)
         .subquery("last")
     )
@@ -368,7 +497,8 @@ def _later_batches(session: Session, suspects: dict[int, int]) -> dict[int, dict
 
     Only tickets whose version moved are read, through the (ticket, id) index, so the usual
     case (nothing changed since) costs nothing, and "already undone" is found here too: an
-    undo bumps the versions of the tickets it touches.
+    undo bumps the versions of the tickets it touches. Kept events (a note, a message) are
+    not changes of what undo restores and are left out.
     """
     since: dict[int, dict[str, str]] = {t: {} for t in suspects}
     if not suspects:
@@ -376,7 +506,9 @@ def _later_batches(session: Session, suspects: dict[int, int]) -> dict[int, dict
     after = min(suspects.values())
     for chunk in bulk.chunks(session, list(suspects)):
         stmt = select(Event.ticket_id, Event.id, Event.batch_id, Event.actor).where(
-            bulk.among(session, chunk, col(Event.ticket_id)), col(Event.id) > after
+            bulk.among(session, chunk, col(Event.ticket_id)),
+            col(Event.id) > after,
+            ~_kept_actions(),
         )
         for ticket_id, event_id, batch_id, actor in session.execute(stmt):
             if event_id > suspects[ticket_id]:

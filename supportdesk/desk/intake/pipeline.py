@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
@@ -19,6 +20,9 @@ from supportdesk.desk.ingest import INGEST_ACTOR, IngestBatch, IngestResult, Sou
 from supportdesk.mail.parse import ParsedMessage, parse_message
 from supportdesk.store import Store
 from supportdesk.store.models import utcnow
+
+if TYPE_CHECKING:
+    from supportdesk.desk.rules.engine import Fired
 
 # Below this many messages a batch is parsed in-process: starting workers costs more.
 _POOL_THRESHOLD = 16
@@ -37,6 +41,10 @@ class Summary:
     duplicates: int = 0
     oversize: int = 0
     errors: list[str] = field(default_factory=list)
+    # Rules that failed on a message (the mail is stored, that rule's changes are not): each
+    # is also a `rule_failed` event on its ticket.
+    rule_failures: int = 0
+    rule_failure_messages: list[str] = field(default_factory=list)
 
     def count(self, result: IngestResult) -> None:
         if result.outcome == "duplicate":
@@ -63,9 +71,17 @@ class Summary:
             "quarantined",
             "duplicates",
             "oversize",
+            "rule_failures",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors.extend(other.errors)
+        self.rule_failure_messages.extend(other.rule_failure_messages)
+
+    def count_rules(self, fired: Sequence[Fired]) -> None:
+        for f in fired:
+            if f.error is not None:
+                self.rule_failures += 1
+                self.rule_failure_messages.append(f.failure())
 
     def as_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
@@ -148,12 +164,13 @@ class Ingestor:
                                 change=change,
                             )
                         )
-            _run_rules(session, results, parsed)
+            fired = _run_rules(session, results, parsed)
             if before_commit is not None:
                 before_commit(session)
         if summary is not None:
             for result in results:
                 summary.count(result)
+            summary.count_rules(fired)
         return results
 
     def close(self) -> None:
@@ -170,7 +187,7 @@ class Ingestor:
 
 def _run_rules(
     session: Session, results: Sequence[IngestResult], parsed: Sequence[ParsedMessage]
-) -> None:
+) -> list[Fired]:
     """Routing rules for the batch's new tickets and customer replies, in the same transaction.
 
     The rule set is read once per batch; with no rules for mail, nothing more is asked.
@@ -180,10 +197,12 @@ def _run_rules(
 
     rules = [r for r in load_rules(session) if r.trigger in ("new_ticket", "customer_message")]
     if not rules:
-        return
+        return []
     now = utcnow()
+    fired: list[Fired] = []
     for result, message in zip(results, parsed, strict=True):
-        apply_ingest_rules(session, result, message, now, rules=rules)
+        fired.extend(apply_ingest_rules(session, result, message, now, rules=rules))
+    return fired
 
 
 def _parse_many(raws: Sequence[bytes], our_addresses: frozenset[str]) -> list[ParsedMessage]:

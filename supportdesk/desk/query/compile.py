@@ -308,14 +308,15 @@ def _lookup(
     for value in values:
         if value.text not in found:
             raise QueryError(
-                f"unknown {what} '{value.text}'{_suggestion(conn, name_column, value.text)}",
+                f"unknown {what} '{value.text}'{suggestion(conn, name_column, value.text)}",
                 position=value.position,
                 token=value.raw,
             )
     return sorted(set(found.values()))
 
 
-def _suggestion(conn: Connection, name_column: ColumnElement[str], name: str) -> str:
+def suggestion(conn: Connection, name_column: ColumnElement[str], name: str) -> str:
+    """' (did you mean ...?)', or the known names: the tail of every unknown-name error."""
     known = list(conn.execute(select(name_column).order_by(name_column).limit(1000)).scalars())
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     if close:

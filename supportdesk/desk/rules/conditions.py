@@ -2,8 +2,12 @@
 
 Ticket conditions reuse the query language: the query is compiled once per run and tested as
 `tickets.id = X AND <where>`, so a rule means exactly what the same text means in the search
-box. Message conditions are plain Python over the parsed message; regular expressions go to
-the guarded worker (see `patterns`), all of one message's in a single round trip.
+box. Message conditions are plain Python over the parsed message; regular expressions run
+in RE2 (see `patterns`), linear in the text, over the field encoded to UTF-8 once.
+
+A condition that cannot be evaluated any more (a pattern the engine refuses, a query naming
+a queue or agent removed since the rule was stored) raises a SupportdeskError from
+`Evaluation.matches`: the engine records it as that rule's failure and goes on.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from supportdesk.desk.query import parse as parse_query
 from supportdesk.desk.rules import patterns
 from supportdesk.desk.rules.model import Condition, RuleDef, TextTest, parse_duration
 from supportdesk.desk.statuses import ACTIVE
+from supportdesk.errors import SupportdeskError, ValidationError
 from supportdesk.mail.robots import is_no_reply_address
 from supportdesk.store.models import Event, Message, Queue, Ticket
 
@@ -100,6 +105,14 @@ class MessageFacts:
             cache[key] = self.field_text(kind, header).casefold()
         return cache[key]  # type: ignore[no-any-return]
 
+    def encoded(self, kind: str, header: str | None = None) -> bytes:
+        """The field's text as UTF-8, for `matches`; kept, since many rules ask."""
+        cache = self.__dict__.setdefault("_encoded", {})
+        key = (kind, header)
+        if key not in cache:
+            cache[key] = patterns.encode(self.field_text(kind, header))
+        return cache[key]  # type: ignore[no-any-return]
+
     def field_text(self, kind: str, header: str | None = None) -> str:
         if kind == "header":
             wanted = (header or "").lower()
@@ -135,11 +148,10 @@ class Evaluation:
         self._ticket_id: int | None = None
         self.now = now
         self.message = message
-        self.problems: list[str] = []
         self._rules = list(rules)
         self._queries: dict[str, bool] | None = None
+        self._query_errors: dict[str, str] = {}
         self._ticket: Ticket | None = None
-        self._regex: dict[tuple[str, str | None, str], bool] | None = None
 
     @property
     def ticket_id(self) -> int:
@@ -168,21 +180,28 @@ class Evaluation:
             return True  # a catch-all
         return _rule_test(rule)(self)
 
-    def regex(self, key: tuple[str, str | None, str]) -> bool:
-        return self._regex_results().get(key, False)
-
     # Ticket conditions.
     def _c_query(self, c: Condition, _zone: tzinfo | None) -> bool:
-        return self._query_results()[c.query or ""]
+        text = c.query or ""
+        found = self._query_results().get(text)
+        if found is None:
+            raise ValidationError(f"query {text!r}: {self._query_errors[text]}")
+        return found
 
     def _query_results(self) -> dict[str, bool]:
-        """Every query any rule asks about this ticket, answered by one SELECT."""
+        """Every query any rule asks about this ticket, answered by one SELECT.
+
+        A query that no longer compiles (it names a queue or agent removed since) is left
+        out, so it fails only the rules that use it.
+        """
         if self._queries is None:
             texts = _plan(self._rules).queries
             self._queries = {}
             if texts:
-                row = _combined(self.session, texts, self.now)(self.session, self.ticket_number)
-                self._queries = dict(zip(texts, (bool(v) for v in row), strict=True))
+                run, good, self._query_errors = _combined(self.session, texts, self.now)
+                if good:
+                    row = run(self.session, self.ticket_number)
+                    self._queries = dict(zip(good, (bool(v) for v in row), strict=True))
         return self._queries
 
     def _c_since(self, c: Condition, _zone: tzinfo | None) -> bool:
@@ -233,30 +252,12 @@ class Evaluation:
     def _c_mailbox(self, c: Condition, _zone: tzinfo | None) -> bool:
         return self.message is not None and (self.message.mailbox or "") == c.mailbox
 
-    def _regex_results(self) -> dict[tuple[str, str | None, str], bool]:
-        """Every regex any rule applies to this message, answered in one worker round trip."""
-        if self._regex is None:
-            assert self.message is not None
-            keys = {
-                key: self.message.field_text(key[0], key[1]) for key in _plan(self._rules).regexes
-            }
-            answers = patterns.guard().search_many([(k[2], text) for k, text in keys.items()])
-            if answers is None:
-                self.problems.append(
-                    f"regular expressions took longer than {patterns.TIMEOUT_SECONDS}s "
-                    "on this message and were treated as not matching"
-                )
-                answers = [False] * len(keys)
-            self._regex = dict(zip(keys, answers, strict=True))
-        return self._regex
-
 
 @dataclass(frozen=True)
 class _Plan:
     """What a rule list asks of every ticket and message, gathered once per list."""
 
     queries: tuple[str, ...]
-    regexes: tuple[tuple[str, str | None, str], ...]
 
 
 _PLANS: dict[tuple[int, ...], tuple[list[RuleDef], _Plan]] = {}
@@ -268,16 +269,11 @@ def _plan(rules: list[RuleDef]) -> _Plan:
     if hit is not None:
         return hit[1]
     queries: dict[str, None] = {}
-    regexes: dict[tuple[str, str | None, str], None] = {}
     for rule in rules:
         for c in rule.conditions():
             if c.query is not None:
                 queries[c.query] = None
-            elif c.kind in ("header", "from_", "to", "cc", "subject", "body"):
-                test, header = _text_test(c)
-                if test.matches is not None:
-                    regexes[(c.kind, header, test.matches)] = None
-    plan = _Plan(tuple(queries), tuple(regexes))
+    plan = _Plan(tuple(queries))
     if len(_PLANS) > 64:
         _PLANS.clear()
     _PLANS[key] = (rules, plan)  # holding the rules keeps their ids from being reused
@@ -293,11 +289,13 @@ _COMPILED: weakref.WeakKeyDictionary[Engine, dict[tuple[str, ...], tuple[float, 
 COMPILED_TTL = 30.0
 
 
-def _combined(
-    session: Session, texts: tuple[str, ...], now: datetime
-) -> Callable[[Session, int], Sequence[Any]]:
-    """A function from (session, ticket number) to one 0/1 per query, as a single statement.
+Combined = tuple[Callable[[Session, int], Sequence[Any]], tuple[str, ...], dict[str, str]]
 
+
+def _combined(session: Session, texts: tuple[str, ...], now: datetime) -> Combined:
+    """A function from (session, ticket number) to one 0/1 per good query, as one statement.
+
+    Also returns the good queries, in the order of the 0/1s, and why each other one fails.
     Without relative ages the statement is rendered to SQL once and kept: building and
     hashing a fifty-clause statement for every message would cost more than running it.
     """
@@ -306,14 +304,25 @@ def _combined(
     hit = cache.get(texts)
     if hit is not None and time.monotonic() - hit[0] < COMPILED_TTL:
         return hit[1]  # type: ignore[no-any-return]
-    queries = [parse_query(text) for text in texts]
-    wheres = [compile_query(q, conn, me=None, now=now).where for q in queries]
+    queries, wheres, failed = [], [], {}
+    for text in texts:
+        try:
+            query = parse_query(text)
+            wheres.append(compile_query(query, conn, me=None, now=now).where)
+            queries.append((text, query))
+        except SupportdeskError as exc:
+            failed[text] = str(exc)
+    good = tuple(text for text, _ in queries)
     stmt = select(*(case((where, 1), else_=0) for where in wheres)).where(
         col(Ticket.number) == bindparam("rule_ticket_number", value=0)
     )
-    timed = any(isinstance(t, TimeFilter) for q in queries for t in q.terms)
+    timed = any(isinstance(t, TimeFilter) for _, q in queries for t in q.terms)
     if timed:
-        return lambda s, number: s.execute(stmt, {"rule_ticket_number": number}).one()
+        return (
+            lambda s, number: s.execute(stmt, {"rule_ticket_number": number}).one(),
+            good,
+            failed,
+        )
     compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     sql, params = str(compiled), compiled.construct_params()
     order = list(compiled.positiontup or []) if compiled.positional else None
@@ -323,8 +332,8 @@ def _combined(
         args: Any = tuple(values[name] for name in order) if order is not None else values
         return s.connection().exec_driver_sql(sql, args).one()
 
-    cache[texts] = (time.monotonic(), run)
-    return run
+    cache[texts] = (time.monotonic(), (run, good, failed))
+    return run, good, failed
 
 
 Test = Callable[[Evaluation], bool]
@@ -366,8 +375,10 @@ def _compile(c: Condition, zone: tzinfo | None) -> Test:
         if test.contains is not None:
             needle = test.contains.casefold()
             return lambda ev: ev.message is not None and needle in ev.message.folded(kind, header)
-        key = (kind, header, test.matches or "")
-        return lambda ev: ev.message is not None and ev.regex(key)
+        pattern = patterns.compile(test.matches or "")
+        return lambda ev: (
+            ev.message is not None and pattern.search(ev.message.encoded(kind, header)) is not None
+        )
     handler: Callable[[Evaluation, Condition, tzinfo | None], bool] = getattr(
         Evaluation, f"_c_{kind}"
     )

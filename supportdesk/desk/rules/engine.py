@@ -5,8 +5,13 @@ and the scheduler call `run_rules`, and actions never do. Time rules fire once p
 rule, remembered as a `rule_fired` event, and again only after someone other than a rule
 (an agent, a customer's mail) changed the ticket since.
 
-Each rule's actions run in a savepoint: a rule that fails (a transition not allowed, a canned
-reply missing a placeholder) is undone alone and reported, and never breaks ingest.
+Each rule's actions run in a savepoint: a rule that fails (a queue, agent or canned reply
+removed since the rule was stored, a transition not allowed, a canned reply missing a
+placeholder, a condition that cannot be evaluated any more) is undone alone, the rules after
+it still run, and the failure is kept where people look: a `rule_failed` event on the ticket
+(actor `rule:<name>`, the reason as its new value), and in what the caller returns, which
+sync and import count in their summary. A time rule that keeps failing the same way on the
+same ticket records that once, until the reason or the ticket changes.
 """
 
 from __future__ import annotations
@@ -38,21 +43,30 @@ if TYPE_CHECKING:
 
 RULES_ACTOR = "system:rules"
 FIRED = "rule_fired"
+FAILED = "rule_failed"
 
 
 @dataclass
 class Fired:
-    """One rule that matched one ticket, and what its actions did (or why it failed)."""
+    """One rule that matched one ticket, and what its actions did (or why it failed).
+
+    `ticket` is None only for a time rule that failed before any ticket was looked at (its
+    query names a queue or agent that is gone).
+    """
 
     rule: str
-    ticket: int
+    ticket: int | None
     trigger: str
     actions: list[str] = field(default_factory=list)
     error: str | None = None
-    problems: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
+
+    def failure(self) -> str:
+        """The failure in one line, for summaries: which rule, where, why."""
+        where = f" on #{self.ticket}" if self.ticket is not None else ""
+        return f"rule {self.rule!r}{where}: {self.error}"
 
 
 def actor_for(rule: RuleDef) -> str:
@@ -82,23 +96,32 @@ def run_rules(
         return []
     facts = MessageFacts.from_parsed(message) if _is_parsed(message) else message
     ev = Evaluation(session, ticket_number, now, facts, rule_list)  # type: ignore[arg-type]
-    may_fire = _time_guard(session, ev.ticket_id) if trigger == "time" else None
+    guard = _TimeGuard(session, ev.ticket_id) if trigger == "time" else None
     fired: list[Fired] = []
     for rule in rule_list:
-        if may_fire is not None and not may_fire(rule.name):
+        if guard is not None and not guard.may_fire(rule.name):
             continue
-        if not ev.matches(rule):
+        try:
+            matched = ev.matches(rule)
+        except SupportdeskError as exc:
+            result = Fired(rule.name, ticket_number, trigger)
+            fired.append(result)
+            _failed(rule, ev, change, result, f"cannot evaluate its conditions: {exc}", guard)
             continue
-        result = Fired(rule.name, ticket_number, trigger, problems=list(ev.problems))
+        if not matched:
+            continue
+        result = Fired(rule.name, ticket_number, trigger)
         fired.append(result)
-        stop = _apply(rule, ev, change, result)
+        stop = _apply(rule, ev, change, result, guard)
         ev.changed()
         if stop:
             break
     return fired
 
 
-def _apply(rule: RuleDef, ev: Evaluation, change: Change, result: Fired) -> bool:
+def _apply(
+    rule: RuleDef, ev: Evaluation, change: Change, result: Fired, guard: _TimeGuard | None
+) -> bool:
     rule_change = Change(actor=actor_for(rule), batch_id=change.batch_id, at=change.at)
     stop = False
     try:
@@ -113,29 +136,62 @@ def _apply(rule: RuleDef, ev: Evaluation, change: Change, result: Fired) -> bool
                     break
             events.record(ev.session, ev.ticket(), FIRED, rule_change, new=rule.name)
     except SupportdeskError as exc:
-        result.error = str(exc)
+        ev.changed()  # the savepoint took the rule's changes back: read the ticket again
+        _failed(rule, ev, change, result, str(exc), guard)
         result.actions.append("undone: " + str(exc))
+        return False
     return stop
 
 
-def _time_guard(session: Session, ticket_id: int):  # type: ignore[no-untyped-def]
-    """Which time rules may fire: never fired here, or a non-rule change since they did."""
-    last_fired = dict(
-        session.execute(
-            select(col(Event.new_value), func.max(col(Event.id)))
-            .where(col(Event.ticket_id) == ticket_id, col(Event.action) == FIRED)
-            .group_by(col(Event.new_value))
+def _failed(
+    rule: RuleDef,
+    ev: Evaluation,
+    change: Change,
+    result: Fired,
+    reason: str,
+    guard: _TimeGuard | None,
+) -> None:
+    """Keep a rule's failure on the ticket, where history and the console show it."""
+    result.error = reason
+    if guard is not None and guard.failed_before(rule.name, reason):
+        return
+    rule_change = Change(actor=actor_for(rule), batch_id=change.batch_id, at=change.at)
+    events.record(ev.session, ev.ticket(), FAILED, rule_change, new=reason)
+
+
+class _TimeGuard:
+    """Which time rules may fire on one ticket, and which failures it already shows.
+
+    A time rule fires once: again only after a change since by someone other than a rule
+    or an undo (taking back what a rule did must not make it do it again at the next run).
+    """
+
+    def __init__(self, session: Session, ticket_id: int) -> None:
+        rows = session.execute(
+            select(col(Event.id), col(Event.action), col(Event.actor), col(Event.new_value))
+            .where(col(Event.ticket_id) == ticket_id, col(Event.action).in_((FIRED, FAILED)))
+            .order_by(col(Event.id))
         ).all()
-    )
-    last_other = (
-        session.execute(
-            select(func.max(col(Event.id))).where(
-                col(Event.ticket_id) == ticket_id, col(Event.actor).not_like("rule:%")
-            )
-        ).scalar()
-        or 0
-    )
-    return lambda name: name not in last_fired or last_fired[name] < last_other
+        self._fired = {new: id_ for id_, action, _, new in rows if action == FIRED}
+        self._failed = {actor: (id_, new) for id_, action, actor, new in rows if action == FAILED}
+        self._other = (
+            session.execute(
+                select(func.max(col(Event.id))).where(
+                    col(Event.ticket_id) == ticket_id,
+                    col(Event.actor).not_like("rule:%"),
+                    col(Event.actor).not_like("undo:%"),
+                )
+            ).scalar()
+            or 0
+        )
+
+    def may_fire(self, name: str) -> bool:
+        return name not in self._fired or self._fired[name] < self._other
+
+    def failed_before(self, name: str, reason: str) -> bool:
+        """Whether the ticket already shows this failure, with nothing changed since."""
+        last = self._failed.get(f"rule:{name}")
+        return last is not None and last[1] == reason and last[0] > self._other
 
 
 def _is_parsed(message: object) -> bool:
@@ -158,23 +214,38 @@ def run_time_rules(
     ]
     if not rule_list:
         return []
-    numbers = _candidates(session, rule_list, now)
     fired: list[Fired] = []
+    numbers = _candidates(session, rule_list, now, fired)
+    broken = {f.rule for f in fired}
+    rule_list = [r for r in rule_list if r.name not in broken]
     for number in numbers:
         fired.extend(run_rules(session, "time", number, now=now, change=change, rules=rule_list))
     return fired
 
 
-def _candidates(session: Session, rules: Sequence[RuleDef], now: datetime) -> list[int]:
-    """Ticket numbers any rule could match: its top-level query and age, done in SQL."""
+def _candidates(
+    session: Session, rules: Sequence[RuleDef], now: datetime, failures: list[Fired]
+) -> list[int]:
+    """Ticket numbers any rule could match: its top-level query and age, done in SQL.
+
+    A rule whose top-level query no longer compiles fails here, once for the run, rather
+    than on every ticket (it would otherwise add an event to each one at every run).
+    """
     conn = session.connection()
     per_rule = []
     for rule in rules:
         parts = []
         top = rule.when.all if rule.when is not None and rule.when.all is not None else None
-        for c in top if top is not None else ([rule.when] if rule.when else []):
-            parts.extend(_prefilter(c, conn, now))
+        try:
+            for c in top if top is not None else ([rule.when] if rule.when else []):
+                parts.extend(_prefilter(c, conn, now))
+        except SupportdeskError as exc:
+            reason = f"cannot evaluate its conditions: {exc}"
+            failures.append(Fired(rule.name, None, "time", error=reason))
+            continue
         per_rule.append(and_(*parts) if parts else true())
+    if not per_rule:
+        return []
     stmt = (
         select(col(Ticket.number))
         .where(

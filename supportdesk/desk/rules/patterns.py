@@ -1,127 +1,113 @@
-"""Regular expressions from rules, run where a catastrophic one cannot hang ingest.
+"""Regular expressions in rules, run by RE2: time linear in the text, whatever the pattern.
 
-Python's `re` backtracks and holds the GIL while it does, so neither a thread nor a signal
-can stop `(a+)+$` against a long line of a's. The patterns therefore run in one long-lived
-child interpreter (`python -S`, a few lines of stdlib only, so it starts in milliseconds and
-needs no import path); the caller waits a bounded time and, past it, kills the child (a fresh
-one starts on the next call) and treats the tests as not matched. All the patterns one
-message needs go in one round trip, so the process boundary costs one pipe exchange per
-message. Inputs are also cut to MAX_TEXT characters: the time limit is the guarantee, the cut
-keeps the pipe small.
+Python's `re` backtracks, so `(a+)+$` against a long line of a's runs for ages and holds the
+GIL while it does; rules used to run patterns in a child process with a time limit and treat
+a timeout as "no match", which made a slow pattern both slow and silently wrong. RE2 (the
+`google-re2` bindings) never backtracks: a search is linear in the text, so patterns run in
+process, need no limit and always give an answer. The price is a smaller syntax: no
+backreferences, no lookaround, no possessive or atomic groups. `compile` refuses those with
+the reason when a rule is imported, so nothing that reaches ingest can fail to compile (a
+stored rule written for the older engine fails visibly at run time, see `engine`).
+
+Matching semantics (also in the README's Rules section): a pattern is searched anywhere in
+the text, case-sensitively unless it starts with `(?i)`; `^` and `$` are the start and end of
+the whole text (`(?m)` makes them per line; unlike Python, `$` does not match before a final
+newline); `.` does not match a newline unless `(?s)`; `\\d`, `\\w`, `\\s` and `\\b` are ASCII
+only, `\\pL`, `\\p{Nd}`, `\\p{Han}` and `[[:alpha:]]` are there for the rest of Unicode;
+case-insensitive matching uses Unicode simple case folding.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import select
-import subprocess
-import sys
-import threading
-from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
 
-MAX_TEXT = 64 * 1024
-TIMEOUT_SECONDS = 0.5
+import re2  # type: ignore[import-untyped]
 
-_WORKER = """
-import json, re, sys
-for line in sys.stdin:
-    texts, pairs = json.loads(line)
-    found = [re.search(p, texts[i]) is not None for p, i in pairs]
-    sys.stdout.write(json.dumps(found) + "\\n")
-    sys.stdout.flush()
-"""
+from supportdesk.errors import ValidationError
+
+MAX_PATTERN = 1000
+# RE2's default program budget; a pattern over it ("pattern too large") is refused on import.
+MAX_MEMORY = 8 << 20
+
+# What RE2 says, and what a person should do about it: Python syntax it does not have.
+_HINTS = (
+    ("(?=", "lookahead is not supported"),
+    ("(?!", "negative lookahead is not supported"),
+    ("(?<=", "lookbehind is not supported"),
+    ("(?<!", "negative lookbehind is not supported"),
+    ("(?P=", "backreferences are not supported"),
+    ("(?>", "atomic groups are not supported"),
+    ("(?x", "verbose mode (?x) is not supported; write the pattern without spaces"),
+    ("\\Z", "use \\z for the end of the text"),
+)
 
 
-class PatternGuard:
-    """Searches patterns in a child process with a time limit per batch."""
+class PatternError(ValidationError):
+    """A rule's regular expression that RE2 cannot run, with the reason."""
 
-    def __init__(self, timeout: float = TIMEOUT_SECONDS) -> None:
-        self.timeout = timeout
-        self.timeouts = 0
-        self._lock = threading.Lock()
-        self._process: subprocess.Popen[bytes] | None = None
-        self._pending = b""
 
-    def _start(self) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(
-            [sys.executable, "-S", "-u", "-c", _WORKER],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+def _options() -> Any:
+    options = re2.Options()
+    options.log_errors = False  # RE2 would print its own copy of every error to stderr
+    options.max_mem = MAX_MEMORY
+    return options
+
+
+_OPTIONS = _options()
+
+
+# Python reads `a{,3}` as `a{0,3}`; RE2 reads it as the literal text "a{,3}".
+_OPEN_REPEAT = re2.compile(r"[^\\]\{,[0-9]+\}", _options())
+
+
+def _reason(pattern: str, message: str) -> str:
+    for needle, hint in _HINTS:
+        if needle in message or needle in pattern:
+            return hint
+    if message.startswith("invalid escape sequence: \\") and message[-1:].isdigit():
+        return "backreferences (\\1) are not supported"
+    if message.startswith("bad repetition operator: ") and message.endswith(("++", "*+", "?+")):
+        return "possessive quantifiers are not supported"
+    return message
+
+
+@lru_cache(maxsize=1024)
+def compile(pattern: str) -> Any:
+    """The compiled pattern, or PatternError naming what RE2 cannot do.
+
+    Cached: a rule's patterns are compiled once per process, not once per message.
+    """
+    if len(pattern) > MAX_PATTERN:
+        raise PatternError(f"pattern longer than {MAX_PATTERN} characters")
+    try:
+        compiled = re2.compile(pattern, _OPTIONS)
+    except re2.error as exc:
+        raw = exc.args[0] if exc.args else ""
+        message = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        raise PatternError(
+            f"invalid regular expression {pattern!r}: {_reason(pattern, message)} "
+            "(rule patterns use RE2 syntax, which never backtracks)"
+        ) from None
+    if _OPEN_REPEAT.search(pattern) is not None:
+        raise PatternError(
+            f"regular expression {pattern!r}: write {{0,n}}, not {{,n}} "
+            "(RE2 would read {,n} as literal text)"
         )
-        self._process, self._pending = process, b""
-        return process
-
-    def search_many(self, pairs: Sequence[tuple[str, str]]) -> list[bool] | None:
-        """Whether each pattern is found in its text; None when the batch ran out of time."""
-        if not pairs:
-            return []
-        # Each distinct text crosses the pipe once, however many patterns test it.
-        texts: dict[str, int] = {}
-        indexed = [(p, texts.setdefault(t[:MAX_TEXT], len(texts))) for p, t in pairs]
-        request = json.dumps([list(texts), indexed])
-        with self._lock:
-            process = self._process or self._start()
-            try:
-                assert process.stdin is not None
-                process.stdin.write(request.encode() + b"\n")
-                process.stdin.flush()
-                line = self._read_line(process)
-            except (OSError, ValueError):
-                line = None
-            if line is not None:
-                return [bool(found) for found in json.loads(line)]
-            self.timeouts += 1
-            self._kill()
-            return None
-
-    def _read_line(self, process: subprocess.Popen[bytes]) -> bytes | None:
-        assert process.stdout is not None
-        fd = process.stdout.fileno()
-        deadline = _monotonic() + self.timeout
-        while b"\n" not in self._pending:
-            left = deadline - _monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                return None
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                return None
-            self._pending += chunk
-        line, _, self._pending = self._pending.partition(b"\n")
-        return line
-
-    def _kill(self) -> None:
-        if self._process is not None:
-            self._process.kill()
-            self._process.wait(timeout=5)
-            for stream in (self._process.stdin, self._process.stdout):
-                if stream is not None:
-                    stream.close()
-        self._process, self._pending = None, b""
-
-    def close(self) -> None:
-        with self._lock:
-            self._kill()
+    return compiled
 
 
-def _monotonic() -> float:
-    import time
-
-    return time.monotonic()
-
-
-_guard: PatternGuard | None = None
+def search(pattern: str, text: bytes) -> bool:
+    """Whether `pattern` occurs in `text` (UTF-8, see `encode`)."""
+    return compile(pattern).search(text) is not None
 
 
-def guard() -> PatternGuard:
-    """The process-wide guard, started on first use (most rule sets need no regex)."""
-    global _guard
-    if _guard is None:
-        _guard = PatternGuard()
-    return _guard
+def encode(text: str) -> bytes:
+    """A field's text as RE2 reads it; bytes skip the bindings' per-search offset mapping.
 
-
-def contains(needle: str, text: str) -> bool:
-    """Case-insensitive substring test: plain text needs no worker."""
-    return needle.casefold() in text.casefold()
+    Lone surrogates (from undecodable mail bytes) become U+FFFD rather than an error.
+    """
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -91,14 +92,24 @@ def _rule_near(source: str, line: int) -> str:
     return ""
 
 
+def _lines(text: str, header_line: int) -> list[tuple[int, str]]:
+    """(file line number, line) for a rule's text, whose `[[rules]]` is on `header_line`.
+
+    A rule's text may start before its header (comments above it, a file's preamble).
+    """
+    lines = text.splitlines()
+    header = next((i for i, line in enumerate(lines) if _HEADER.match(line)), 0)
+    return [(header_line + i - header, line) for i, line in enumerate(lines)]
+
+
 def _line_of(text: str, first_line: int, loc: tuple[Any, ...]) -> int:
     """The line of the deepest key an error points at, else the rule's first line."""
     for part in reversed(loc):
         if isinstance(part, str):
             pattern = re.compile(rf"(^|[\s{{,]){re.escape(part)}\s*=")
-            for offset, line in enumerate(text.splitlines()):
+            for number, line in _lines(text, first_line):
                 if pattern.search(line):
-                    return first_line + offset
+                    return number
     return first_line
 
 
@@ -110,8 +121,12 @@ def _model_problems(exc: ModelError) -> list[tuple[tuple[Any, ...], str]]:
     return problems
 
 
-def parse_rules(source: str, *, origin: str = "rules file") -> list[RuleText]:
-    """Every rule in a TOML file, validated; raises one ValidationError listing all problems."""
+def parse_rules(source: str, *, origin: str = "rules file", stored: bool = False) -> list[RuleText]:
+    """Every rule in a TOML file, validated; raises one ValidationError listing all problems.
+
+    `stored` reads rules the store already holds: what they name and which patterns the
+    engine takes is checked when they run (see engine), not here.
+    """
     try:
         data = tomllib.loads(source)
     except tomllib.TOMLDecodeError as exc:
@@ -127,7 +142,10 @@ def parse_rules(source: str, *, origin: str = "rules file") -> list[RuleText]:
     problems: list[str] = []
     for key in data:
         if key != "rules":
-            line = _line_of(source, 1, (key,))
+            given = re.compile(rf"^\s*(\[+\s*)?{re.escape(key)}\b")
+            line = next(
+                (i for i, text in enumerate(source.splitlines(), 1) if given.match(text)), 1
+            )
             problems.append(
                 f"{origin} line {line}: unknown top-level key {key!r}: "
                 "a rules file holds only [[rules]] tables"
@@ -151,7 +169,7 @@ def parse_rules(source: str, *, origin: str = "rules file") -> list[RuleText]:
             else (f"rule #{index + 1}")
         )
         try:
-            rule = RuleDef.model_validate(raw)
+            rule = RuleDef.model_validate(raw, context={"stored": stored})
         except ModelError as exc:
             for loc, message in _model_problems(exc):
                 where = ".".join(str(p) for p in loc) or "rule"
@@ -186,7 +204,7 @@ _TRIGGER_RULES = _ENABLED_RULES.where(col(Rule.trigger) == bindparam("trigger"))
 @lru_cache(maxsize=4096)
 def parse_definition(text: str) -> RuleDef:
     """A stored rule's model; cached by text since rules are read on every message."""
-    rules = parse_rules(text, origin="stored rule")
+    rules = parse_rules(text, origin="stored rule", stored=True)
     if len(rules) != 1:
         raise ValidationError(
             f"a stored rule must hold exactly one [[rules]] table, not {len(rules)}"
@@ -194,11 +212,84 @@ def parse_definition(text: str) -> RuleDef:
     return rules[0].rule
 
 
-def parse_single(text: str, *, origin: str) -> RuleText:
-    rules = parse_rules(text, origin=origin)
+def parse_single(text: str, *, origin: str, stored: bool = False) -> RuleText:
+    rules = parse_rules(text, origin=origin, stored=stored)
     if len(rules) != 1:
         raise ValidationError(f"{origin}: expected exactly one [[rules]] table, found {len(rules)}")
     return rules[0]
+
+
+def check_names(session: Session, parsed: list[RuleText], *, origin: str) -> None:
+    """Refuse rules that name a queue, agent or canned reply the store does not have.
+
+    Queries in conditions are compiled against the store for the same reason (they may name
+    queues and agents too). One ValidationError lists every problem, each with the rule,
+    its line in the file and a "did you mean". Names can still disappear later (a queue
+    removed after the rule was stored): the engine then fails that rule visibly.
+    """
+    from supportdesk.desk.query import compile_query
+    from supportdesk.desk.query import parse as parse_query
+    from supportdesk.desk.query.compile import suggestion
+    from supportdesk.errors import SupportdeskError
+    from supportdesk.store.models import Agent, CannedReply, Queue
+
+    conn = session.connection()
+    kinds: dict[str, tuple[str, Any, Callable[[str], str]]] = {
+        "set_queue": ("queue", Queue.name, str.lower),
+        "assign": ("agent", Agent.handle, str.lower),
+        "canned_reply": ("canned reply", CannedReply.name, str),
+    }
+    known: dict[str, set[str]] = {}
+    problems: list[str] = []
+    for p in parsed:
+        label = f"rule {p.rule.name!r}"
+        for action in p.rule.actions:
+            key = action.kind
+            value = getattr(action, key)
+            if key not in kinds or (key == "assign" and value in ("round-robin", "least-loaded")):
+                continue
+            what, column, norm = kinds[key]
+            if key not in known:
+                known[key] = set(conn.execute(sa_select(column)).scalars())
+            name = norm(value.strip())
+            if name in known[key]:
+                continue
+            at = _line_of_value(p.text, p.line, key, value)
+            problems.append(
+                f"{origin} line {at}: {label}: {key}: unknown {what} {value!r}"
+                f"{suggestion(conn, column, name)}"
+            )
+        for c in p.rule.conditions():
+            if c.query is None:
+                continue
+            try:
+                compile_query(parse_query(c.query), conn, me=None, now=utcnow())
+            except SupportdeskError as exc:
+                at = _line_of_value(p.text, p.line, "query", c.query)
+                problems.append(f"{origin} line {at}: {label}: query: {exc}")
+    if problems:
+        raise ValidationError(
+            problems[0]
+            if len(problems) == 1
+            else f"{len(problems)} problems: " + "; ".join(problems)
+        )
+
+
+def _line_of_value(text: str, first_line: int, key: str, value: str) -> int:
+    """The line where `key` is given `value` (the first such), else where `key` first is."""
+    shown = (repr(value)[1:-1], value)
+    pattern = re.compile(rf"(^|[\s{{,]){re.escape(key)}\s*=")
+    for number, line in _lines(text, first_line):
+        if pattern.search(line) and any(v in line for v in shown):
+            return number
+    return _line_of(text, first_line, (key,))
+
+
+def parse_and_check(session: Session, source: str, *, origin: str) -> list[RuleText]:
+    """`parse_rules` and then `check_names`: what add, edit, import and test accept."""
+    parsed = parse_rules(source, origin=origin)
+    check_names(session, parsed, origin=origin)
+    return parsed
 
 
 def list_rules(session: Session) -> list[Rule]:
@@ -235,7 +326,7 @@ def _row(parsed: RuleText, position: int) -> Rule:
 
 def add_rules(session: Session, source: str, *, origin: str = "rules file") -> list[Rule]:
     """Append the file's rules after the existing ones; refuses names already in use."""
-    parsed = parse_rules(source, origin=origin)
+    parsed = parse_and_check(session, source, origin=origin)
     existing = {r.name for r in list_rules(session)}
     clashes = [f"line {p.line}: rule {p.rule.name!r}" for p in parsed if p.rule.name in existing]
     if clashes:
@@ -249,10 +340,17 @@ def add_rules(session: Session, source: str, *, origin: str = "rules file") -> l
     return rows
 
 
-def replace_rule(session: Session, name: str, text: str) -> Rule:
-    """Replace one rule's text (an edit); it keeps its place and may take a free new name."""
+def replace_rule(session: Session, name: str, text: str, *, check: bool = True) -> Rule:
+    """Replace one rule's text (an edit); it keeps its place and may take a free new name.
+
+    `check=False` skips what may have changed since the rule was stored (names that exist,
+    patterns the engine takes): disabling a rule that fails must always be possible.
+    """
     row = get_rule(session, name)
-    parsed = parse_single(text, origin=f"rule {name!r}")
+    origin = f"rule {name!r}"
+    parsed = parse_single(text, origin=origin, stored=not check)
+    if check:
+        check_names(session, [parsed], origin=origin)
     if parsed.rule.name != name:
         clash = session.exec(select(Rule).where(Rule.name == parsed.rule.name)).first()
         if clash is not None:
@@ -285,7 +383,7 @@ def set_enabled(session: Session, name: str, enabled: bool) -> Rule:
         match = None
     if match is None:
         lines.insert(header + 1, f"enabled = {str(enabled).lower()}\n")
-    return replace_rule(session, name, "".join(lines))
+    return replace_rule(session, name, "".join(lines), check=enabled)
 
 
 def move_rule(session: Session, name: str, position: int) -> list[Rule]:
@@ -321,7 +419,7 @@ def export_rules(session: Session) -> str:
 
 def import_rules(session: Session, source: str, *, origin: str = "rules file") -> ImportSummary:
     """Make the stored rules exactly the file's: same texts, same order, others removed."""
-    parsed = parse_rules(source, origin=origin)
+    parsed = parse_and_check(session, source, origin=origin)
     existing = {r.name: r for r in list_rules(session)}
     wanted = {p.rule.name for p in parsed}
     removed = [name for name in existing if name not in wanted]
