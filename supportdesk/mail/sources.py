@@ -285,6 +285,8 @@ class _MboxSplitter:
         self.eof = False
         self.offset = 0
         """File offset of buf[0]."""
+        self._next_dated: bool | None = None
+        """Whether the separator just found carries a date, so it is not looked at twice."""
 
     def _more(self) -> bool:
         if self.eof:
@@ -315,7 +317,14 @@ class _MboxSplitter:
         carried = self.offset  # bytes consumed by nothing yet: a BOM, an empty message
         while self.buf:
             start = self._line_end(0)
-            self._count_envelope(self.buf[:start])
+            dated = (
+                self._next_dated if self._next_dated is not None else _is_dated(self.buf[:start])
+            )
+            if dated:
+                self.style.dated += 1
+            else:
+                self.style.undated += 1
+            self._next_dated = None
             end, next_at = self._by_content_length(start)
             if end < 0:
                 end, next_at = self._by_separator(start)
@@ -341,17 +350,16 @@ class _MboxSplitter:
                 return len(self.buf)
             pos = searched
 
-    def _count_envelope(self, line: bytes | bytearray) -> None:
-        if _is_dated(line):
-            self.style.dated += 1
-        else:
-            self.style.undated += 1
-
     def _by_content_length(self, start: int) -> tuple[int, int]:
         """(end of the message, start of the next envelope) by Content-Length, or (-1, -1)."""
         header_end = self._header_end(start)
         if header_end < 0:
             return -1, -1
+        if (
+            self.buf.find(b"ength", start, header_end) < 0
+            and self.buf.find(b"ENGTH", start, header_end) < 0
+        ):
+            return -1, -1  # the common case, told cheaply: no Content-Length at all
         found = _CONTENT_LENGTH.findall(self.buf, start, header_end)
         if not found:
             return -1, -1
@@ -441,16 +449,16 @@ class _MboxSplitter:
             buf[line - 2 : line] == b"\n\n" or buf[line - 3 : line] == b"\n\r\n"
         )
         dated = _is_dated(buf[line:line_end])
-        if blank_before and dated:
-            return True
         if not (blank_before or dated):
             return False
-        next_line = line_end + 1
-        head = buf[next_line : next_line + _HEADER_NAME_SCAN]
-        if _HEADER_FIELD.match(head) is None:
-            if b"\n" not in head and len(head) < _HEADER_NAME_SCAN and not self.eof:
-                return None
-            return False
+        if not (blank_before and dated):
+            next_line = line_end + 1
+            head = buf[next_line : next_line + _HEADER_NAME_SCAN]
+            if _HEADER_FIELD.match(head) is None:
+                if b"\n" not in head and len(head) < _HEADER_NAME_SCAN and not self.eof:
+                    return None
+                return False
+        self._next_dated = dated
         return True
 
 
