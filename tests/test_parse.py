@@ -8,6 +8,7 @@ corpus gets the same treatment in conformance/, outside this suite.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import struct
 import time
@@ -373,6 +374,19 @@ def test_broken_winmail_dat_is_kept_with_a_problem() -> None:
     assert message.attachments[0].filename == "winmail.dat"
     assert message.attachments[1].content == WINMAIL_FILES[0][1]
     assert any("cut short" in problem for problem in message.problems)
+
+
+def test_only_the_first_three_winmail_dats_are_unpacked() -> None:
+    tnef = build_tnef(files=WINMAIL_FILES[1:])
+    part = (
+        b"--b\r\nContent-Type: application/ms-tnef\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + base64.encodebytes(tnef).replace(b"\n", b"\r\n")
+    )
+    raw = message_with(b"Content-Type: multipart/mixed; boundary=b\r\n", part * 5 + b"--b--\r\n")
+    message = check(raw)
+    names = [a.filename for a in message.attachments]
+    assert names.count("photo.png") == 3 and len(names) == 8
+    assert any("first 3 winmail.dat" in problem for problem in message.problems)
 
 
 def hostile_tnef(properties: bytes) -> bytes:

@@ -47,6 +47,8 @@ MAX_PARTS = 500
 MAX_DEPTH = 20
 MAX_PROBLEMS = 50
 MAX_RECOVERIES = 3
+MAX_TNEF = 3
+"""winmail.dat parts unpacked per message; each may cost up to tnef.MAX_COPIED of copying."""
 SYNTHETIC_DOMAIN = "synthesised.supportdesk.invalid"
 
 _REFERENCES_HEAD = 4
@@ -838,7 +840,10 @@ def _walk(root: _Part, problems: _Problems) -> tuple[str, str, list[ParsedAttach
             )
         )
         if info.ctype in _TNEF_TYPES or info.filename.lower() == "winmail.dat":
-            tnef_texts.append(_unpack_tnef(content, attachments, problems))
+            if len(tnef_texts) < MAX_TNEF:
+                tnef_texts.append(_unpack_tnef(content, attachments, problems))
+            else:
+                problems.add(f"Only the first {MAX_TNEF} winmail.dat (TNEF) parts were unpacked.")
     text = "\n\n".join(chunk.rstrip() for chunk in plain if chunk.strip())
     html = "\n".join(htmls)
     if not text and not html.strip():

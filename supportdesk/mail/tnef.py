@@ -17,7 +17,7 @@ from supportdesk.mail.charsets import decode_bytes
 
 SIGNATURE = b"\x78\x9f\x3e\x22"
 MAX_DEPTH = 3
-MAX_COPIED = 1 << 30
+MAX_COPIED = 2 << 30
 MAX_ITEMS = 50_000
 """MAPI properties and values in one TNEF; real ones have a few hundred."""
 MAX_FILES = 100
