@@ -12,6 +12,7 @@ import hashlib
 import re
 import struct
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from supportdesk.mail.parse import ParsedMessage, parse_message
@@ -99,7 +100,7 @@ def build_tnef(
     *,
     body: str = "",
     html: str = "",
-    files: list[tuple[str, bytes, str]] = (),  # type: ignore[assignment]
+    files: Sequence[tuple[str, bytes, str]] = (),
 ) -> bytes:
     """A winmail.dat as Outlook writes one: text (plain or HTML) and files (name, bytes, MIME
     type or ""). Names longer than 8.3 go in PR_ATTACH_LONG_FILENAME, as Outlook does."""
