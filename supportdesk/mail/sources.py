@@ -393,6 +393,7 @@ class _MboxSplitter:
                 here = self.stream.tell()
                 total = self.stream.seek(0, os.SEEK_END)
                 at = here - len(self.buf) + end
+                ahead = b""
                 if at <= total:
                     self.stream.seek(at)
                     ahead = self.stream.read(size)
@@ -400,7 +401,9 @@ class _MboxSplitter:
             except (OSError, ValueError, AttributeError):
                 self._need(end + size)  # not seekable: read ahead instead
             else:
-                return (ahead, at + len(ahead) >= total) if at <= total else None
+                if at > total:
+                    return None
+                return ahead, at + len(ahead) >= total
         if end > len(self.buf):
             return None
         return bytes(self.buf[end : end + size]), self.eof and end + size >= len(self.buf)
