@@ -17,16 +17,18 @@ from supportdesk.cli import app
 from supportdesk.desk import directory
 from supportdesk.desk.intake.files import import_sources
 from supportdesk.desk.intake.pipeline import Ingestor, Summary
+from supportdesk.mail.parse import NOT_MAIL_NO_HEADERS as NOT_MAIL_HEADERS
 from supportdesk.mail.sources import (
     FolderSource,
     MaildirSource,
     MboxSource,
+    MboxStyle,
     open_source,
     split_mbox,
 )
 from supportdesk.store import Store
-from supportdesk.store.models import Message, MessageRaw, Queue, Ticket
-from tests.conftest import CORPUS
+from supportdesk.store.models import Attachment, Customer, Message, MessageRaw, Queue, Ticket
+from tests.samples import NOT_MAIL_REASONS, mail_samples, not_mail_samples, sample
 
 runner = CliRunner(env={"COLUMNS": "200"})
 
@@ -131,40 +133,127 @@ def run_json(config: Path, *args: str, input: bytes | None = None) -> tuple[int,
     return code, json.loads(out)
 
 
-# The shared corpus ------------------------------------------------------------------------
+# The suite's own samples ----------------------------------------------------------------
 
 
-def corpus_files() -> list[Path]:
-    if not CORPUS.is_dir():
-        return []
-    return sorted(path for path in CORPUS.rglob("*") if path.is_file())
+def write_samples(folder: Path, samples: dict[str, bytes]) -> dict[str, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, raw in samples.items():
+        path = folder / name.replace("/", "-")
+        path.write_bytes(raw)
+        paths[name] = path
+    return paths
 
 
-def test_corpus_is_present() -> None:
-    files = corpus_files()
-    if not files:
-        pytest.fail(f"no mail corpus at {CORPUS}: every file in it must import byte-exact")
-    names = {path.parent.name + "/" + path.name for path in files}
-    assert "mails/mail_outlook_1" in names  # the Outlook .msg
+def test_every_mail_sample_imports_byte_exact(queues: Store, tmp_path: Path) -> None:
+    """Malformed mail of every kind is still mail: imported whole, nothing refused."""
+    samples = mail_samples()
+    paths = write_samples(tmp_path / "samples", samples)
+    config = write_config(tmp_path, queues.url)
 
-
-@pytest.mark.parametrize(
-    "path",
-    corpus_files() or [CORPUS / "missing"],
-    ids=lambda path: str(path.relative_to(CORPUS)) if path.is_relative_to(CORPUS) else str(path),
-)
-def test_every_corpus_file_imports_byte_exact(
-    path: Path, sqlite_queues: Store, tmp_path: Path
-) -> None:
-    # A fresh store per file: several corpus files share a Message-ID, and the second of
-    # those is (rightly) a duplicate whose bytes are not stored again.
-    if not path.is_file():
-        pytest.fail(f"{path} is missing: the shared mail corpus must be present")
-    config = write_config(tmp_path, sqlite_queues.url)
-    code, data = run_json(config, str(path))
+    code, data = run_json(config, *map(str, paths.values()))
     assert code == 0, data["errors"]
-    assert data["messages"] == 1 and data["errors"] == []
-    assert stored(sqlite_queues) == [path.read_bytes()]
+    assert data["errors"] == [] and data["messages"] == len(samples)
+    kept = stored(queues)
+    assert [name for name, raw in samples.items() if kept.count(raw) != 1] == []
+    assert len(kept) == len(samples)
+
+    code, data = run_json(config, *map(str, paths.values()))
+    assert code == 0 and (data["messages"], data["duplicates"]) == (0, len(samples))
+
+
+def test_files_that_are_not_mail_are_refused_and_the_rest_imported(
+    queues: Store, tmp_path: Path
+) -> None:
+    refused = not_mail_samples()
+    paths = write_samples(tmp_path / "junk", refused)
+    good = tmp_path / "good.eml"
+    good.write_bytes(mail(1))
+    config = write_config(tmp_path, queues.url)
+
+    code, data = run_json(config, str(good), *map(str, paths.values()))
+    assert code == 1
+    assert data["messages"] == 1 and stored(queues) == [mail(1)]
+    assert len(data["errors"]) == len(refused)
+    for name, path in paths.items():
+        (line,) = [e for e in data["errors"] if e.startswith(f"{path}: ")]
+        assert line.startswith(f"{path}: not imported: not a mail message: ")
+        assert NOT_MAIL_REASONS.get(name, "no mail header") in line
+        assert "\n" not in line
+
+    code, out, err = run(config, str(paths["README.md"]))
+    assert code == 1 and "errors" in out
+    assert err.strip() == f"error: {paths['README.md']}: not imported: " + NOT_MAIL_HEADERS
+    assert "Traceback" not in err
+
+
+def test_standard_input_that_is_not_mail_is_refused(sqlite_queues: Store, tmp_path: Path) -> None:
+    config = write_config(tmp_path, sqlite_queues.url)
+    code, _, err = run(config, "-", input=b"just some text\n\nnothing else\n")
+    assert code == 1
+    assert err.strip() == "error: <stdin>: not imported: " + NOT_MAIL_HEADERS
+    assert stored(sqlite_queues) == []
+
+
+def test_a_message_without_headers_inside_an_mbox_is_refused(
+    sqlite_queues: Store, tmp_path: Path
+) -> None:
+    mbox = tmp_path / "inbox.mbox"
+    write_mbox(mbox, [mail(1), b"no headers here\n", mail(3)])
+    code, data = run_json(write_config(tmp_path, sqlite_queues.url), str(mbox))
+    assert code == 1
+    assert stored(sqlite_queues) == [mail(1), mail(3)]
+    (error,) = data["errors"]
+    assert error.startswith(f"{mbox}#2 (byte ") and error.endswith(NOT_MAIL_HEADERS)
+
+
+def test_byte_order_mark_is_skipped_for_reading_and_kept_in_the_bytes(
+    queues: Store, tmp_path: Path
+) -> None:
+    raw = sample("bom_headers.eml")
+    eml = tmp_path / "bom.eml"
+    eml.write_bytes(raw)
+    code, data = run_json(write_config(tmp_path, queues.url), str(eml))
+    assert code == 0, data["errors"]
+    assert stored(queues) == [raw]
+    with queues.session() as session:
+        row = session.execute(sa.select(Message)).scalar_one()
+        requester = session.execute(
+            sa.select(Customer.email).join(Ticket, Ticket.requester_id == Customer.id)  # type: ignore[arg-type]
+        ).scalar_one()
+    assert row.subject == "Saved with a byte order mark"
+    assert row.from_address == requester == "notepad@example.com"
+    assert row.body_text == "An editor put a BOM before the headers."
+    assert "byte order mark" in row.parse_problems
+
+
+def test_winmail_dat_is_stored_with_what_it_holds(queues: Store, tmp_path: Path) -> None:
+    samples = mail_samples()
+    paths = write_samples(tmp_path / "tnef", {
+        name: samples[name]
+        for name in ("generated/winmail_only.eml", "generated/winmail_not_tnef.eml")
+    })  # fmt: skip
+    code, data = run_json(write_config(tmp_path, queues.url), *map(str, paths.values()))
+    assert code == 0, data["errors"]
+    with queues.session() as session:
+        rows = session.execute(
+            sa.select(Message.message_id, Message.body_text, Message.parse_problems)
+        ).all()
+        files = session.execute(
+            sa.select(Message.message_id, Attachment.filename, Attachment.content_type)
+            .join(Message, Message.id == Attachment.message_id)  # type: ignore[arg-type]
+            .order_by(Attachment.id)
+        ).all()
+    by_id = {row.message_id: row for row in rows}
+    assert by_id["<winmail-only@example.com>"].body_text.startswith("Hello,\nthe report")
+    assert [(f.filename, f.content_type) for f in files if "only" in f.message_id] == [
+        ("winmail.dat", "application/ms-tnef"),
+        ("Quarterly report – März.xlsx", "application/octet-stream"),
+        ("photo.png", "image/png"),
+    ]
+    assert [f.filename for f in files if "not-tnef" in f.message_id] == ["winmail.dat"]
+    assert "could not be decoded" in by_id["<winmail-not-tnef@example.com>"].parse_problems
 
 
 # Source kinds -------------------------------------------------------------------------------
@@ -181,7 +270,15 @@ def test_mbox_is_split_on_envelopes_only_and_kept_byte_exact(queues: Store, tmp_
 
     code, data = run_json(config, str(mbox))
     assert code == 0, data["errors"]
-    assert data["sources"] == [{"path": str(mbox), "kind": "mbox", "messages": 4}]
+    assert data["sources"] == [
+        {
+            "path": str(mbox),
+            "kind": "mbox",
+            "messages": 4,
+            "style": "mboxo/mboxrd",
+            "separators": FROM_LINES | {"dated": 4},
+        }
+    ]
     assert data["messages"] == 4 and data["new_tickets"] == 4
     assert stored(queues) == [first, quoted, no_id, crlf]
 
@@ -189,6 +286,149 @@ def test_mbox_is_split_on_envelopes_only_and_kept_byte_exact(queues: Store, tmp_
     assert code == 0
     assert data["messages"] == 0 and data["duplicates"] == 4  # the synthesised id too
     assert len(stored(queues)) == 4
+
+
+FROM_LINES = {"dated": 0, "undated": 0, "content_length": 0, "content_length_ignored": 0}
+
+
+def split(data: bytes, chunk_size: int = 1 << 20) -> tuple[list[bytes], MboxStyle]:
+    """The messages of `data`, after checking every chunk size splits it the same way."""
+    style = MboxStyle()
+    parts = list(split_mbox(io.BytesIO(data), chunk_size, style))
+    assert sum(consumed for _, _, consumed in parts) == len(data)
+    for size in (1, 2, 3, 7, 64):
+        again = [(offset, raw) for offset, raw, _ in split_mbox(io.BytesIO(data), size)]
+        assert again == [(offset, raw) for offset, raw, _ in parts], size
+    return [raw for _, raw, _ in parts], style
+
+
+def test_envelope_lines_without_a_date_separate_messages(
+    sqlite_queues: Store, tmp_path: Path
+) -> None:
+    # issue 9: `From 123@xxx` and `From -` lines (no date) were not separators.
+    mbox = tmp_path / "two.mbox"
+    mbox.write_bytes(
+        b"From 123@xxx\nSubject: one\nMessage-ID: <m1@x>\n\n1\n\n"
+        b"From 456@xxx\nSubject: two\nMessage-ID: <m2@x>\n\n2\n\n"
+        b"From -\nSubject: three\nMessage-ID: <m3@x>\n\n3\n\n"
+        b"From - Mon Jan  1 10:00:00 2024\nSubject: four\nMessage-ID: <m4@x>\n\n4\n"
+    )
+    code, data = run_json(write_config(tmp_path, sqlite_queues.url), str(mbox))
+    assert code == 0, data["errors"]
+    assert data["messages"] == 4 and data["new_tickets"] == 4
+    (source,) = data["sources"]
+    assert source["style"] == "mboxo/mboxrd"
+    assert source["separators"] == FROM_LINES | {"dated": 1, "undated": 3}
+    assert stored(sqlite_queues) == [
+        b"Subject: one\nMessage-ID: <m1@x>\n\n1\n",
+        b"Subject: two\nMessage-ID: <m2@x>\n\n2\n",
+        b"Subject: three\nMessage-ID: <m3@x>\n\n3\n",
+        b"Subject: four\nMessage-ID: <m4@x>\n\n4\n",
+    ]
+    code, out, _ = run(write_config(tmp_path, sqlite_queues.url), str(mbox))
+    assert f"{mbox}: mboxo/mboxrd, 4 From_ lines (3 without a date)" in out
+
+
+def test_a_from_line_in_a_body_is_no_separator_unless_headers_follow() -> None:
+    data = (
+        b"From a@example.com Mon Jan  1 10:00:00 2024\nSubject: one\n\n"
+        b"From here on, unquoted.\nSecond line.\n\n"
+        b"From 9 to 5\n\nmid-line From x\n\n"
+        b"From b@example.com\nSubject: two\n\nbody\n"
+    )
+    messages, style = split(data)
+    assert messages == [
+        b"Subject: one\n\nFrom here on, unquoted.\nSecond line.\n\nFrom 9 to 5\n\n"
+        b"mid-line From x\n",
+        b"Subject: two\n\nbody\n",
+    ]
+    assert (style.dated, style.undated) == (1, 1)
+
+
+def test_a_dated_envelope_needs_no_blank_line_before_it() -> None:
+    data = (
+        b"From a@example.com Mon Jan  1 10:00:00 2024\nSubject: one\n\nno blank line after\n"
+        b"From b@example.com Mon Jan  1 10:00:01 2024\nSubject: two\n\n2\n"
+        b"From c@example.com\nSubject: not three: no date, no blank line\n"
+    )
+    messages, _ = split(data)
+    assert messages == [
+        b"Subject: one\n\nno blank line after\n",
+        b"Subject: two\n\n2\nFrom c@example.com\nSubject: not three: no date, no blank line\n",
+    ]
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"], ids=["lf", "crlf"])
+def test_content_length_is_honoured_where_it_fits(newline: bytes) -> None:
+    def lines(*items: bytes) -> bytes:
+        return b"".join(item + newline for item in items)
+
+    body = lines(b"Unquoted, as mboxcl2 leaves it:", b"", b"From x@example.com", b"X-Looks: so")
+    first = lines(b"Subject: one", b"Content-Length: %d" % len(body), b"") + body
+    second = lines(b"Subject: two", b"Content-Length: %d" % len(b"2" + newline), b"", b"2")
+    data = (
+        lines(b"From a@example.com Mon Jan  1 10:00:00 2024") + first + newline
+        + lines(b"From b@example.com Mon Jan  1 10:00:01 2024") + second
+    )  # fmt: skip
+    messages, style = split(data)
+    assert messages == [first, second]
+    assert style.name == "mboxcl2"
+    assert (style.content_length, style.content_length_ignored) == (2, 0)
+
+
+def test_a_content_length_that_does_not_fit_is_ignored() -> None:
+    data = (
+        b"From a@example.com Mon Jan  1 10:00:00 2024\nSubject: one\nContent-Length: 3\n\n"
+        b"longer than three\n\n"
+        b"From b@example.com Mon Jan  1 10:00:01 2024\nSubject: two\nContent-Length: 99999\n\n"
+        b"2\n\n"
+        b"From c@example.com Mon Jan  1 10:00:02 2024\nSubject: three\nContent-Length: 2\n\n3\n"
+    )
+    messages, style = split(data)
+    assert [raw.split(b"\n")[0] for raw in messages] == [
+        b"Subject: one",
+        b"Subject: two",
+        b"Subject: three",
+    ]
+    assert style.name == "mixed"
+    assert (style.content_length, style.content_length_ignored) == (1, 2)
+
+
+def test_a_wrong_content_length_is_checked_without_reading_ahead(tmp_path: Path) -> None:
+    """A bogus length near the start of a big mbox must not pull the file into memory."""
+    mbox = tmp_path / "big.mbox"
+    with mbox.open("wb") as out:
+        out.write(
+            b"From a@example.com Mon Jan  1 10:00:00 2024\nSubject: liar\n"
+            b"Content-Length: 900000000\n\nshort\n\n"
+        )
+        for n in range(3000):
+            out.write(b"From b@example.com Mon Jan  1 10:00:00 2024\n" + mail(n) + b"\n")
+
+    class Counting(io.BufferedReader):
+        furthest = 0
+
+        def read(self, size: int | None = -1) -> bytes:
+            data = super().read(size)
+            Counting.furthest = max(Counting.furthest, self.tell())
+            return data
+
+    with Counting(io.FileIO(mbox)) as stream:  # type: ignore[arg-type]
+        messages = split_mbox(stream, 4096)  # type: ignore[arg-type]
+        _, first, _ = next(messages)
+        assert first.startswith(b"Subject: liar\n")
+        assert Counting.furthest < 64 * 1024
+        assert [raw for _, raw, _ in messages] == [mail(n) for n in range(3000)]
+
+
+def test_mbox_with_a_byte_order_mark(sqlite_queues: Store, tmp_path: Path) -> None:
+    mbox = tmp_path / "bom.mbox"
+    mbox.write_bytes(b"\xef\xbb\xbf" + b"From a@example.com Mon Jan  1 10:00:00 2024\n" + mail(1))
+    source = open_source(str(mbox))
+    assert isinstance(source, MboxSource)
+    assert [item.raw for item in source] == [mail(1)]  # type: ignore[union-attr]
+    code, data = run_json(write_config(tmp_path, sqlite_queues.url), str(mbox))
+    assert code == 0 and data["messages"] == 1
 
 
 def test_mbox_splitting_does_not_depend_on_chunk_boundaries() -> None:
@@ -230,7 +470,9 @@ def test_maildir_reads_new_and_cur_but_not_tmp(queues: Store, tmp_path: Path) ->
 
     code, data = run_json(config, str(box))
     assert code == 0, data["errors"]
-    assert data["sources"] == [{"path": str(box), "kind": "maildir", "messages": 2}]
+    assert data["sources"] == [
+        {"path": str(box), "kind": "maildir", "messages": 2, "style": None, "separators": None}
+    ]
     assert stored(queues) == [mail(1), mail(2)]
     code, data = run_json(config, str(box))
     assert (data["messages"], data["duplicates"]) == (0, 2)
@@ -286,7 +528,9 @@ def test_stdin_takes_one_message(queues: Store, tmp_path: Path) -> None:
     code, data = run_json(config, "-", input=raw)
     assert code == 0, data["errors"]
     assert set(data) == SUMMARY_KEYS
-    assert data["sources"] == [{"path": "<stdin>", "kind": "stdin", "messages": 1}]
+    assert data["sources"] == [
+        {"path": "<stdin>", "kind": "stdin", "messages": 1, "style": None, "separators": None}
+    ]
     assert (data["sources_read"], data["messages"], data["new_tickets"]) == (1, 1, 1)
     assert stored(queues) == [raw]
 

@@ -636,3 +636,23 @@ def test_watcher_polls_where_the_server_has_no_idle(
         stop.set()
         thread.join(10)
     assert not thread.is_alive() and errors == []
+
+
+# ---- what a server holds is mail ---------------------------------------------------------
+
+
+def test_sync_stores_a_message_that_file_import_would_refuse(
+    config: Path, imap_account: ImapAccount, sqlite_store: Store
+) -> None:
+    # Import refuses input with no mail header (a README given by mistake); a message on
+    # the server is mail by the server's word, so sync keeps it, problems recorded.
+    headerless = b"Just a line of text, no headers at all.\r\n"
+    imap_account.append_many([mail(1), headerless])
+    code, data = sync_json(config)
+    assert code == 0, data
+    assert data["total"]["messages"] == 2 and data["total"]["errors"] == []
+    with sqlite_store.session() as s:
+        raws = s.execute(select(MessageRaw.raw)).scalars().all()
+        problems = s.execute(select(Message.parse_problems)).scalars().all()
+    assert sorted(raws) == sorted([mail(1), headerless])
+    assert any("No mail headers found" in problem for problem in problems)

@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from supportdesk.cli.output import console, error, print_json, rule_failures
+from supportdesk.text import one_line
 
 if TYPE_CHECKING:
     from rich.progress import Task
@@ -232,12 +233,38 @@ def _print_summary(summary: Summary, reports: list[SourceReport]) -> None:
     for label, value in rows:
         table.add_row(label, f"{value:,}")
     console.print(table)
+    for report in reports:
+        if report.style and report.separators:
+            console.print(Text(one_line(f"{report.path}: {_style_line(report)}")), soft_wrap=True)
     for problem in summary.errors[:MAX_ERRORS_SHOWN]:
         error(problem)
     hidden = len(summary.errors) - MAX_ERRORS_SHOWN
     if hidden > 0:
         error(f"... and {hidden:,} more (--json lists them all)")
     rule_failures(summary.rule_failure_messages)
+
+
+def _style_line(report: SourceReport) -> str:
+    """How an mbox's messages were told apart, for a person checking nothing merged."""
+    counts = report.separators or {}
+    lines = counts.get("dated", 0) + counts.get("undated", 0)
+    undated = counts.get("undated", 0)
+    by_length = counts.get("content_length", 0)
+    if report.style == "mboxcl2":
+        text = f"mboxcl2, {by_length:,} messages ended by their Content-Length"
+    elif report.style == "mixed":
+        text = (
+            f"mixed, {by_length:,} of {lines:,} messages ended by their Content-Length, "
+            "the rest at From_ lines"
+        )
+    else:
+        text = f"mboxo/mboxrd, {lines:,} From_ lines"
+        if undated:
+            text += f" ({undated:,} without a date)"
+    ignored = counts.get("content_length_ignored", 0)
+    if ignored:
+        text += f"; {ignored:,} Content-Length headers did not fit and were ignored"
+    return text
 
 
 def _first_line(exc: BaseException) -> str:

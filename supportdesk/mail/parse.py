@@ -33,6 +33,8 @@ from supportdesk.mail.charsets import (
 from supportdesk.mail.filenames import safe_filename
 from supportdesk.mail.html_text import MAX_HTML_CHARS, html_to_text
 from supportdesk.mail.robots import RobotVerdict, classify
+from supportdesk.mail.tnef import SIGNATURE as TNEF_SIGNATURE
+from supportdesk.mail.tnef import TnefError, unpack
 
 MAX_HEADER_BYTES = 256 * 1024
 MAX_STRUCTURED = 8 * 1024
@@ -45,6 +47,8 @@ MAX_PARTS = 500
 MAX_DEPTH = 20
 MAX_PROBLEMS = 50
 MAX_RECOVERIES = 3
+MAX_TNEF = 3
+"""winmail.dat parts unpacked per message; each may cost up to tnef.MAX_COPIED of copying."""
 SYNTHETIC_DOMAIN = "synthesised.supportdesk.invalid"
 
 _REFERENCES_HEAD = 4
@@ -52,6 +56,21 @@ _REFERENCES_TAIL = 6
 _MAX_MSGID = 998
 _MAX_DATE = 256
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_MSG_STREAM = "__substg1.0_".encode("utf-16-le")
+"""Every Outlook .msg names its property streams so; other OLE files (Word, Excel) do not."""
+_BOM = b"\xef\xbb\xbf"
+_TNEF_TYPES = frozenset({"application/ms-tnef", "application/vnd.ms-tnef"})
+_MAIL_FIELDS = frozenset(
+    {"from", "sender", "reply-to", "to", "cc", "bcc", "subject", "date", "message-id"}
+    | {"in-reply-to", "references", "comments", "keywords", "return-path", "received"}
+    | {"mime-version", "delivered-to", "envelope-to", "user-agent", "organization"}
+    | {"importance", "priority", "precedence", "auto-submitted", "errors-to", "thread-topic"}
+    | {"thread-index", "disposition-notification-to", "authentication-results"}
+    | {"received-spf", "domainkey-signature", "newsgroups", "followup-to"}
+)
+"""Header fields that say "this is mail" (RFC 5322, MIME, and what mail systems add)."""
+_MAIL_FIELD_PREFIXES = ("content-", "resent-", "list-", "x-", "arc-", "dkim-")
+NOT_MAIL_NO_HEADERS = "not a mail message: no mail header at its start"
 _HEADER_START = re.compile(rb"(?:From [^\r\n]*\r?\n)?[!-9;-~]+:")
 _BLANK_LINE = re.compile(rb"\n\r?\n")
 _OBSOLETE_HEADER = re.compile(rb"^([!-9;-~]+)[ \t]+:", re.M)
@@ -132,6 +151,10 @@ class ParsedMessage:
     robot: RobotVerdict = field(default_factory=RobotVerdict)
     problems: list[str] = field(default_factory=list)
     size: int = 0
+    not_mail: str = ""
+    """Why these bytes are not a mail message at all, else empty: nothing at their start is
+    a mail header (a README, a TNEF or Word file, an empty file). Sync stores such a message
+    anyway (the server says it is mail); file import refuses it with this reason."""
 
 
 class _Problems:
@@ -279,7 +302,9 @@ def _parse(
 ) -> ParsedMessage:
     data = _prepare(raw, max_header_bytes, problems)
     if data is None:
-        return _unparsed(raw, problems)
+        message = _unparsed(raw, problems)
+        message.not_mail = _not_mail(raw)
+        return message
     whole = data.count(b"\n--") > MAX_DELIMITERS
     root = _parse_bytes(data, headers_only=whole)
     if any(type(defect).__name__ == "MissingHeaderBodySeparatorDefect" for defect in root.defects):
@@ -342,6 +367,9 @@ def _parse(
         headers=headers,
         size=len(raw),
     )
+    if not any(_is_mail_field(name) for name, _ in items):
+        message.not_mail = NOT_MAIL_NO_HEADERS
+        problems.add("No mail header field was found: this may not be a mail message.")
     message.robot = classify(
         headers,
         message.from_.address if message.from_ else "",
@@ -350,6 +378,24 @@ def _parse(
     )
     message.problems = problems.result()
     return message
+
+
+def _is_mail_field(name: str) -> bool:
+    name = name.lower()
+    return name in _MAIL_FIELDS or name.startswith(_MAIL_FIELD_PREFIXES)
+
+
+def _not_mail(raw: bytes) -> str:
+    """Why `raw`, which the parser could not read at all, is not mail; empty for a .msg."""
+    if raw.startswith(_OLE_MAGIC):
+        if _MSG_STREAM in raw:
+            return ""  # mail in Outlook's own format: kept whole for a reader that knows it
+        return "not a mail message: an Office (OLE) file, such as a Word or Excel document"
+    if raw.startswith(TNEF_SIGNATURE):
+        return "not a mail message: a TNEF (winmail.dat) file; import the mail it came with"
+    if not raw.strip():
+        return "not a mail message: it is empty"
+    return NOT_MAIL_NO_HEADERS
 
 
 def _about(where: str, trouble: str | None) -> str | None:
@@ -369,9 +415,15 @@ def _charset_hint(root: _Part) -> str | None:
 def _prepare(raw: bytes, max_header_bytes: int, problems: _Problems) -> bytes | None:
     """The bytes to hand the stdlib parser, or None when this is not a mail message at all."""
     if raw.startswith(_OLE_MAGIC):
-        problems.add("This is an Outlook .msg file, not an RFC 822 message; nothing was read.")
+        if _MSG_STREAM in raw:
+            problems.add("This is an Outlook .msg file, not an RFC 822 message; nothing was read.")
+        else:
+            problems.add("This is an Office (OLE) file, not a mail message; nothing was read.")
         return None
     data = raw
+    if data.startswith(_BOM):
+        data = data[len(_BOM) :]
+        problems.add("A UTF-8 byte order mark before the headers was skipped.")
     if not _HEADER_START.match(data):
         data = data.lstrip(b" \t\r\n")
         if len(data) < len(raw) and _HEADER_START.match(data):
@@ -735,6 +787,7 @@ def _walk(root: _Part, problems: _Problems) -> tuple[str, str, list[ParsedAttach
     plain: list[str] = []
     htmls: list[str] = []
     attachments: list[ParsedAttachment] = []
+    tnef_texts: list[str] = []
     stack: list[Message] = [root]
     recoveries = 0
     while stack:
@@ -777,24 +830,73 @@ def _walk(root: _Part, problems: _Problems) -> tuple[str, str, list[ParsedAttach
             (plain if info.ctype == "text/plain" else htmls).append(text)
             continue
         attachments.append(
-            ParsedAttachment(
-                filename=safe_filename(info.filename, fallback=_fallback_name(info.ctype)),
-                content_type=info.ctype,
-                size=len(content),
-                sha256=hashlib.sha256(content).hexdigest(),
-                content=content,
+            _attachment(
+                safe_filename(info.filename, fallback=_fallback_name(info.ctype)),
+                info.ctype,
+                content,
                 content_id=info.content_id,
                 is_inline=info.disposition == "inline"
                 or (not info.disposition and bool(info.content_id)),
             )
         )
+        if info.ctype in _TNEF_TYPES or info.filename.lower() == "winmail.dat":
+            if len(tnef_texts) < MAX_TNEF:
+                tnef_texts.append(_unpack_tnef(content, attachments, problems))
+            else:
+                problems.add(f"Only the first {MAX_TNEF} winmail.dat (TNEF) parts were unpacked.")
     text = "\n\n".join(chunk.rstrip() for chunk in plain if chunk.strip())
     html = "\n".join(htmls)
+    if not text and not html.strip():
+        text = "\n\n".join(chunk for chunk in tnef_texts if chunk)
     if not text and html.strip():
         if len(html) > MAX_HTML_CHARS:
             problems.add(f"The HTML is longer than {MAX_HTML_CHARS} characters; text was cut.")
         text = html_to_text(html)
     return text, html, attachments
+
+
+def _attachment(
+    filename: str, ctype: str, content: bytes, *, content_id: str = "", is_inline: bool = False
+) -> ParsedAttachment:
+    return ParsedAttachment(
+        filename=filename,
+        content_type=ctype,
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        content=content,
+        content_id=content_id,
+        is_inline=is_inline,
+    )
+
+
+def _unpack_tnef(content: bytes, attachments: list[ParsedAttachment], problems: _Problems) -> str:
+    """Add the files inside a winmail.dat (kept itself too) to `attachments`; its text.
+
+    Outlook sends a message's text both as a text part and inside the winmail.dat: the
+    caller uses this text only when the message has none of its own.
+    """
+    try:
+        unpacked = unpack(content)
+    except TnefError as exc:
+        problems.add(f"A winmail.dat (TNEF) could not be decoded ({exc}); it is kept as it is.")
+        return ""
+    if not (unpacked.files or unpacked.text.strip() or unpacked.html.strip()):
+        problems.add("A winmail.dat (TNEF) held nothing that could be read; it is kept as it is.")
+    elif unpacked.damage:
+        problems.add(
+            f"A winmail.dat (TNEF) is damaged ({unpacked.damage}); what could be read was "
+            "unpacked, and it is kept as it is."
+        )
+    for found in unpacked.files:
+        guessed = _mime_table().guess_type(found.filename, strict=False)[0]
+        ctype = found.content_type or guessed or "application/octet-stream"
+        name = safe_filename(found.filename, fallback=_fallback_name(ctype))
+        attachments.append(_attachment(name, ctype, found.content))
+    if unpacked.text.strip():
+        return unpacked.text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if unpacked.html.strip():
+        return html_to_text(unpacked.html[:MAX_HTML_CHARS])
+    return ""
 
 
 _DEFECTS = {

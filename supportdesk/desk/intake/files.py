@@ -3,6 +3,11 @@
 The sources in `supportdesk.mail.sources` only read bytes; this is where those bytes meet the
 store: batches that each commit on their own, a message that cannot be stored reported and the
 rest kept, and an unavailable store told apart from a broken message.
+
+A file that is not mail at all (nothing at its start is a mail header: a README, a TNEF or
+Word file, an empty file) is refused with the parser's reason and counted as an error, where
+sync would store it: an IMAP server says what it holds is mail, a path given to import does
+not. Malformed mail is still mail, and is imported with its problems recorded.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from dataclasses import dataclass
 
 from supportdesk.desk.ingest import Source
 from supportdesk.desk.intake.pipeline import Ingestor, Summary
+from supportdesk.mail.parse import ParsedMessage
 from supportdesk.mail.sources import MailSource, RawMail, ReadProblem
 
 BATCH_MESSAGES = 200
@@ -25,6 +31,11 @@ class SourceReport:
     path: str
     kind: str
     messages: int = 0
+    style: str | None = None
+    """For an mbox: mboxo/mboxrd (From_ lines), mboxcl2 (Content-Length) or mixed."""
+    separators: dict[str, int] | None = None
+    """For an mbox: envelope lines dated and undated, messages ended by Content-Length, and
+    Content-Length headers that did not fit and were ignored."""
 
 
 def import_sources(
@@ -72,6 +83,9 @@ def import_sources(
             size += len(item.raw)
             if len(batch) >= batch_messages or size >= batch_bytes:
                 flush()
+        if source.style is not None:
+            report.style = source.style.name or None
+            report.separators = source.style.as_dict()
     flush()
     return reports
 
@@ -80,8 +94,18 @@ def _ingest(ingestor: Ingestor, batch: list[RawMail], summary: Summary) -> None:
     # No IMAP position: a file has no UIDVALIDITY/UID, and the Message-ID (or the content
     # hash that stands in for one) is what recognises it on a second import.
     nowhere = Source()
+    refused: list[str] = []
+
+    def accept(index: int, message: ParsedMessage) -> bool:
+        if message.not_mail:
+            refused.append(f"{batch[index].label}: not imported: {message.not_mail}")
+        return not message.not_mail
+
     try:
-        ingestor.ingest_batch([(mail.raw, nowhere) for mail in batch], summary=summary)
+        ingestor.ingest_batch(
+            [(mail.raw, nowhere) for mail in batch], summary=summary, accept=accept
+        )
+        summary.errors.extend(refused)
         return
     except Exception as exc:
         # Anything but an unavailable store is about one message: find it, keep the rest.

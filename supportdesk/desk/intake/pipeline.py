@@ -138,10 +138,16 @@ class Ingestor:
         *,
         before_commit: Callable[[Session], None] | None = None,
         summary: Summary | None = None,
+        accept: Callable[[int, ParsedMessage], bool] | None = None,
     ) -> list[IngestResult]:
-        """Ingest `items` and run `before_commit` in the same transaction."""
+        """Ingest `items` and run `before_commit` in the same transaction.
+
+        `accept` hears each parsed message with its index in `items`; one it declines is
+        not stored and has no result (file import declines what is not mail at all).
+        """
         results: list[IngestResult] = []
         parsed: list[ParsedMessage] = []
+        index = -1
         change = Change.by(self.actor)
         pending = iter(items)
         with self.store.session(write=True) as session:
@@ -152,6 +158,9 @@ class Ingestor:
                     batch.prefetch(group)
                     for message in group:
                         raw, source = next(pending)
+                        index += 1
+                        if accept is not None and not accept(index, message):
+                            continue
                         parsed.append(message)
                         results.append(
                             ingest(
