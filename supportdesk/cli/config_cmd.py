@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from supportdesk.cli.output import print_json
+from supportdesk.cli.output import echo, print_json
 from supportdesk.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -33,9 +33,9 @@ def path_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         print_json({"path": str(path), "source": source, "exists": exists})
         return
-    typer.echo(str(path))
-    typer.echo(f"  from: {source}")
-    typer.echo("  exists: yes" if exists else "  exists: no (`supportdesk init` creates it)")
+    echo(str(path))
+    echo(f"  from: {source}")
+    echo("  exists: yes" if exists else "  exists: no (`supportdesk init` creates it)")
 
 
 @app.command("check")
@@ -66,7 +66,7 @@ def check_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
             {"ok": True, "path": str(path), "source": source, "exists": exists, "error": None}
         )
         return
-    typer.echo(f"ok: {path}" if exists else f"ok: {path} (no file: all defaults)")
+    echo(f"ok: {path}" if exists else f"ok: {path} (no file: all defaults)")
 
 
 @app.command("show")
@@ -76,7 +76,7 @@ def show_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
     cli = _cli(ctx)
     path, source = resolve_config_path(cli.config_path)
-    data = effective_settings(cli.settings)
+    data = effective_settings(cli.settings, cli.store_url())
     if as_json:
         print_json(
             {
@@ -86,16 +86,19 @@ def show_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
         )
         return
     origin = f"from {path}" if path.is_file() else f"all defaults, no file at {path}"
-    typer.echo(f"# effective settings ({origin})")
-    typer.echo(render_toml(data), nl=False)
+    echo(f"# effective settings ({origin})")
+    echo(render_toml(data).rstrip("\n"))
 
 
-def effective_settings(settings: Settings) -> dict[str, Any]:
-    """Settings as plain data with computed defaults in place and nothing secret in them."""
+def effective_settings(settings: Settings, store_url: str | None = None) -> dict[str, Any]:
+    """Settings as plain data with computed defaults in place and nothing secret in them.
+
+    `store_url` is the store actually in force (--store wins over the file's database_url).
+    """
     from supportdesk.config import redact_url
 
     data = settings.model_dump(mode="json")
-    data["database_url"] = redact_url(settings.store_url())
+    data["database_url"] = redact_url(store_url or settings.store_url())
     return data
 
 

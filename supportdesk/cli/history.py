@@ -12,12 +12,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich import box
-from rich.table import Table
 from rich.text import Text
 
 from supportdesk.cli.context import CliContext
-from supportdesk.cli.output import cell, console, print_json
+from supportdesk.cli.output import Col, FitTable, cell, console, print_json
 from supportdesk.errors import NotFoundError
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -28,7 +26,8 @@ def undo(
     batch: Annotated[
         str | None,
         typer.Argument(
-            help="The batch id a bulk command printed (default: your latest not undone)."
+            help="The batch id a bulk command printed, or its first 8 or more characters "
+            "(default: your latest not undone)."
         ),
     ] = None,
     as_json: JsonOption = False,
@@ -47,6 +46,8 @@ def undo(
             batch = history.latest_live_batch(session, cli.actor)
             if batch is None:
                 raise NotFoundError(f"nothing to undo: no changes by {cli.actor} left to undo")
+        else:
+            batch = history.resolve_batch(session, batch)
         result = undo_batch(session, batch)
     if as_json:
         print_json(result.as_dict())
@@ -71,21 +72,31 @@ def show_history(
 
     cli: CliContext = ctx.obj
     with cli.store().session() as session:
+        if batch is not None:
+            batch = history.resolve_batch(session, batch)
         rows = history.events(session, batch=batch, ticket=ticket, limit=limit)
     if as_json:
         print_json([r.as_dict() for r in rows])
         return
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for name in ("time", "#", "actor", "action", "change", "batch"):
-        table.add_column(name, no_wrap=name != "change", justify="right" if name == "#" else "left")
+    # On a narrow terminal the actor gives way first, then the batch (undo and --batch take
+    # the first 8 or more characters of an id), then old → new; time, # and action stay.
+    table = FitTable(
+        [
+            Col("time"),
+            Col("#", "right"),
+            Col("actor", give=3, least=8),
+            Col("action"),
+            Col("old → new", give=1, least=12),
+            Col("batch", give=2, least=9),
+        ]
+    )
     for r in rows:
-        change = f"{r.old_value or '-'} → {r.new_value or '-'}"
         table.add_row(
-            f"{r.created_at:%Y-%m-%d %H:%M:%S}",
+            f"{r.created_at:%Y-%m-%d %H:%M}",
             str(r.ticket) if r.ticket is not None else "-",
-            cell(r.actor, 30),
+            cell(r.actor),
             r.action,
-            cell(change, 60),
+            cell(f"{r.old_value or '-'} → {r.new_value or '-'}"),
             r.batch_id,
         )
     console.print(table)

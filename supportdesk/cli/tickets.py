@@ -9,14 +9,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich import box
 from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from supportdesk.cli.context import CliContext
-from supportdesk.cli.output import block, cell, console, error, print_json
+from supportdesk.cli.output import Col, FitTable, block, cell, console, error, print_json
 from supportdesk.text import age
 
 if TYPE_CHECKING:
@@ -32,27 +31,30 @@ app = typer.Typer(help="Tickets: list them with a query, show one with its threa
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
-def rows_table(rows: list[TicketRow], now: datetime, title: str | None = None) -> Table:
-    """One line per ticket whatever the width: the subject gives way first."""
-    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, expand=True)
-    fixed = {"#": 5, "status": 7, "pri": 6, "queue": 9, "assignee": 8, "updated": 7}
-    for name in ("#", "status", "pri", "queue", "subject", "requester", "assignee", "updated"):
-        table.add_column(
-            name,
-            no_wrap=True,
-            overflow="ellipsis",
-            width=fixed.get(name),
-            ratio=None if name in fixed else (2 if name == "subject" else 1),
-            justify="right" if name in ("#", "updated") else "left",
-        )
+def rows_table(rows: list[TicketRow], now: datetime, title: str | None = None) -> FitTable:
+    """One line per ticket. On a narrow terminal the requester gives way first, then queue and
+    assignee, then the subject; number, status, priority and age always stay whole."""
+    table = FitTable(
+        [
+            Col("#", "right"),
+            Col("status"),
+            Col("pri"),
+            Col("queue", give=2, least=6),
+            Col("subject", give=1, least=20),
+            Col("requester", give=3, least=8),
+            Col("assignee", give=2, least=6),
+            Col("updated", "right"),
+        ],
+        title=title,
+    )
     for r in rows:
         table.add_row(
             str(r.number),
             r.status,
             r.priority,
             cell(r.queue),
-            cell(r.subject, 60),
-            cell(r.requester_name or r.requester_email, 30),
+            cell(r.subject),
+            cell(r.requester_name or r.requester_email),
             cell(r.assignee or "-"),
             age(r.updated_at, now),
         )
@@ -128,10 +130,8 @@ def show_ticket(
 
 def render_detail(d: TicketDetail) -> Group:
     r = d.row
-    header = Text.assemble(
-        (f"#{r.number} ", "bold"),
-        (" ".join((r.subject or "(no subject)").split()), "bold"),
-    )
+    header = Text.assemble((f"#{r.number} ", "bold"), cell(r.subject or "(no subject)"))
+    header.stylize("bold")
     facts = Table.grid(padding=(0, 2))
     facts.add_row("status", r.status, "priority", r.priority, "queue", cell(r.queue))
     facts.add_row(
@@ -364,9 +364,14 @@ def _report(
         print_json(data)
         return
     if dry_run:
-        table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-        for name in ("#", "action", "old", "new"):
-            table.add_column(name, justify="right" if name == "#" else "left")
+        table = FitTable(
+            [
+                Col("#", "right"),
+                Col("action"),
+                Col("old", give=1, least=8),
+                Col("new", give=1, least=8),
+            ]
+        )
         for c in changes[:_DRY_RUN_ROWS]:
             table.add_row(
                 str(c["ticket"]), str(c["action"]), cell(c["old"] or "-"), cell(c["new"] or "-")
