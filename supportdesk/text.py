@@ -22,9 +22,7 @@ _ESCAPES = re.compile(
 )
 # What a terminal may act on, one character at a time: C0 controls but tab and newline, DEL,
 # C1 controls (0x9b is CSI, 0x9d OSC on terminals that honour them) and the bidi controls.
-UNSAFE = re.compile(
-    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
-)
+UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def inert(value: str, *, keep_newlines: bool = True) -> str:

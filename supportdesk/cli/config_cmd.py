@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from supportdesk.cli.output import echo, print_json
+from supportdesk.cli.output import echo, error, print_json
 from supportdesk.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -40,33 +40,41 @@ def path_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 @app.command("check")
 def check_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Validate the config file; exit 1 with a one-line error naming the key if it is wrong."""
+    """Validate the config file as the console would; exit 1 naming each key that is wrong.
+
+    Beyond the file's own rules this checks what only the installation knows: that the theme
+    exists and loads, and that every [keymap] id names a binding.
+    """
+    from supportdesk.appearance import check_appearance
     from supportdesk.config import load_settings, resolve_config_path
 
     config_path = _cli(ctx).config_path
     path, source = resolve_config_path(config_path)
     try:
-        load_settings(config_path)
+        settings = load_settings(config_path)
     except ConfigError as exc:
-        if not as_json:
-            raise
-        print_json(
-            {
-                "ok": False,
-                "path": str(path),
-                "source": source,
-                "exists": path.exists(),
-                "error": str(exc),
-            }
-        )
-        raise typer.Exit(1) from None
+        problems = [str(exc)]
+    else:
+        checked = check_appearance(settings.theme, settings.keymap)
+        problems = [f"{path}: {problem}" for problem in checked.problems]
     exists = path.is_file()
     if as_json:
         print_json(
-            {"ok": True, "path": str(path), "source": source, "exists": exists, "error": None}
+            {
+                "ok": not problems,
+                "path": str(path),
+                "source": source,
+                "exists": exists,
+                "error": problems[0] if problems else None,
+                "problems": problems,
+            }
         )
-        return
-    echo(f"ok: {path}" if exists else f"ok: {path} (no file: all defaults)")
+    elif not problems:
+        echo(f"ok: {path}" if exists else f"ok: {path} (no file: all defaults)")
+    for problem in [] if as_json else problems:
+        error(problem)
+    if problems:
+        raise typer.Exit(1)
 
 
 @app.command("show")

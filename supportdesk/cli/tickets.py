@@ -231,8 +231,8 @@ def render_detail(d: TicketDetail) -> Group:
 QueryArg = Annotated[
     str,
     typer.Argument(
-        help='Which tickets: a query ("status:pending updated:>14d"), or - to read ticket '
-        "numbers from standard input."
+        help='Which tickets: a query ("status:pending updated:>14d"), all for every ticket, '
+        "or - to read ticket numbers from standard input."
     ),
 ]
 DryRunOption = Annotated[
@@ -278,13 +278,14 @@ def _resolve(
     from sqlalchemy import and_
 
     from supportdesk.desk import bulk
-    from supportdesk.desk.query import compile_query, parse
+    from supportdesk.desk.query import compile_query, parse_selection
     from supportdesk.store.models import utcnow
 
     if numbers is not None:
         return bulk.ids_for_numbers(session, numbers, extra)
+    selection = parse_selection(query, narrowed=extra is not None)
     compiled = compile_query(
-        parse(query), session.connection(), me=cli.settings.agent, now=utcnow(), whole_set=True
+        selection, session.connection(), me=cli.settings.agent, now=utcnow(), whole_set=True
     )
     where = compiled.where if extra is None else and_(compiled.where, extra)
     return bulk.ids_for(session, where)
@@ -300,8 +301,12 @@ def run_bulk(
     yes: bool,
     as_json: bool,
     extra: Callable[[Session], ColumnElement[bool]] | None = None,
+    refused: str | None = None,
 ) -> None:
     """The life of every bulk command: find, show or ask, change as one batch, report.
+
+    `refused` names input the command dropped before it ran (a bad tag among good ones):
+    it is reported after the change and makes the exit code 1.
 
     Tickets are found in a read transaction so a confirmation prompt never holds the write
     lock while a person thinks; the write transaction finds them again and changes them. A
@@ -309,9 +314,12 @@ def run_bulk(
     lists is exactly what the command would do, skipped tickets included.
     """
     from supportdesk.desk.events import Change
+    from supportdesk.desk.query import parse_selection
 
     cli: CliContext = ctx.obj
     numbers = _read_numbers(sys.stdin.read()) if query == "-" else None
+    if numbers is None:
+        parse_selection(query, narrowed=extra is not None)  # refuse a bad query before asking
     store = cli.store()
     with store.session() as session:
         matched = len(_resolve(cli, session, query, numbers, extra(session) if extra else None))
@@ -337,7 +345,10 @@ def run_bulk(
                 raise _DryRun
     except _DryRun:
         pass
-    _report(what, result, changes, dry_run=dry_run, as_json=as_json)
+    _report(what, result, changes, dry_run=dry_run, as_json=as_json, refused=refused)
+    if refused:
+        error(refused)
+        raise typer.Exit(1)
 
 
 def _batch_changes(session: Session, batch: str) -> list[dict[str, object]]:
@@ -356,10 +367,13 @@ def _report(
     *,
     dry_run: bool,
     as_json: bool,
+    refused: str | None = None,
 ) -> None:
     data = result.as_dict()
     if dry_run:
         data = {"dry_run": True, **data, "batch_id": None, "changes": changes}
+    if refused:
+        data["refused"] = refused
     if as_json:
         print_json(data)
         return
@@ -528,11 +542,20 @@ def bulk_move(
     )
 
 
-TagsArg = Annotated[str, typer.Argument(help="One tag, or several separated by commas.")]
+TagsArg = Annotated[
+    str, typer.Argument(help="One tag, or several separated by commas or spaces (any script).")
+]
 
 
-def _tags(text: str) -> list[str]:
-    return [t for t in text.split(",") if t.strip()]
+def _tag_input(text: str) -> tuple[tuple[str, ...], str | None]:
+    """The good tags of TAGS and a line naming the bad ones; none good at all is an error."""
+    from supportdesk.desk.tags import parse_tags
+    from supportdesk.errors import ValidationError
+
+    parsed = parse_tags(text, signs=False)
+    if not parsed.add:
+        raise ValidationError(f"{parsed.problem() or 'name at least one tag'}; nothing changed")
+    return parsed.add, parsed.problem()
 
 
 @app.command("tag")
@@ -544,17 +567,19 @@ def bulk_tag(
     yes: YesOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Add TAGS to every ticket matching QUERY."""
+    """Add TAGS to every ticket matching QUERY; a bad tag is refused by name, the rest apply."""
     from supportdesk.desk import bulk
 
+    names, refused = _tag_input(tags)
     run_bulk(
         ctx,
         query,
-        f"tag {tags}",
-        lambda s, ids, c: bulk.add_tags(s, ids, _tags(tags), c),
+        f"tag {','.join(names)}",
+        lambda s, ids, c: bulk.add_tags(s, ids, names, c),
         dry_run=dry_run,
         yes=yes,
         as_json=as_json,
+        refused=refused,
     )
 
 
@@ -567,17 +592,19 @@ def bulk_untag(
     yes: YesOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Remove TAGS from every ticket matching QUERY."""
+    """Remove TAGS from every ticket matching QUERY; a bad tag is refused by name."""
     from supportdesk.desk import bulk
 
+    names, refused = _tag_input(tags)
     run_bulk(
         ctx,
         query,
-        f"untag {tags}",
-        lambda s, ids, c: bulk.remove_tags(s, ids, _tags(tags), c),
+        f"untag {','.join(names)}",
+        lambda s, ids, c: bulk.remove_tags(s, ids, names, c),
         dry_run=dry_run,
         yes=yes,
         as_json=as_json,
+        refused=refused,
     )
 
 
