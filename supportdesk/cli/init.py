@@ -47,7 +47,10 @@ def init_command(
 
     cli: CliContext = ctx.obj
     if agent is not None and email is None:
-        raise typer.BadParameter("an agent needs an email address", param_hint="--email")
+        raise typer.BadParameter(
+            f"--agent {agent} needs your email address too, e.g. --email {agent}@example.com",
+            param_hint="--email",
+        )
     path, _source = resolve_config_path(cli.config_path)
     if path.exists() and not force:
         echo(f"config: {path} exists, left as is (--force replaces it)")

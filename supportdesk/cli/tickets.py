@@ -16,7 +16,7 @@ from rich.text import Text
 
 from supportdesk.cli.context import CliContext
 from supportdesk.cli.output import Col, FitTable, block, cell, console, error, print_json
-from supportdesk.text import age
+from supportdesk.text import age, one_line
 
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement
@@ -178,7 +178,8 @@ def render_detail(d: TicketDetail) -> Group:
             body.append(
                 "\n\n"
                 + "\n".join(
-                    f"📎 {a.filename} ({a.content_type}, {a.size} bytes)" for a in m.attachments
+                    one_line(f"📎 {a.filename} ({a.content_type}, {a.size} bytes)")
+                    for a in m.attachments
                 )
             )
         timeline.append(
