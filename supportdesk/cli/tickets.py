@@ -315,12 +315,9 @@ def run_bulk(
     lists is exactly what the command would do, skipped tickets included.
     """
     from supportdesk.desk.events import Change
-    from supportdesk.desk.query import parse_selection
 
     cli: CliContext = ctx.obj
     numbers = _read_numbers(sys.stdin.read()) if query == "-" else None
-    if numbers is None:
-        parse_selection(query, narrowed=extra is not None)  # refuse a bad query before asking
     store = cli.store()
     with store.session() as session:
         matched = len(_resolve(cli, session, query, numbers, extra(session) if extra else None))
