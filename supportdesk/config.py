@@ -34,7 +34,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
 from supportdesk.errors import ConfigError, NotFoundError
-from supportdesk.paths import default_config_path, default_store_path
+from supportdesk.paths import default_config_path, default_store_path, demo_store_path
 
 CONFIG_ENV = "SUPPORTDESK_CONFIG"
 EXPLICIT_SOURCE = "--config/$SUPPORTDESK_CONFIG"
@@ -344,11 +344,7 @@ class Settings(_Table):
         """The store's URL, with the platform default filled in and a leading ~ expanded."""
         if self.database_url is None:
             return f"sqlite:///{default_store_path()}"
-        prefix = "sqlite:///"
-        rest = self.database_url.removeprefix(prefix)
-        if self.database_url.startswith(prefix) and rest.startswith("~"):
-            return f"{prefix}{Path(rest).expanduser()}"
-        return self.database_url
+        return _expand_sqlite_home(self.database_url)
 
     def mailbox(self, name: str) -> Mailbox:
         """The mailbox called `name`; a clear error listing the configured ones otherwise."""
@@ -357,6 +353,39 @@ class Settings(_Table):
                 return mailbox
         known = ", ".join(m.name for m in self.mailboxes) or "none configured"
         raise NotFoundError(f"no mailbox named {name!r} in config (known: {known})")
+
+
+DEMO_STORE = "demo"
+"""What `--store` calls the store `supportdesk demo` builds."""
+
+
+def _expand_sqlite_home(url: str) -> str:
+    prefix = "sqlite:///"
+    rest = url.removeprefix(prefix)
+    if url.startswith(prefix) and rest.startswith("~"):
+        return f"{prefix}{Path(rest).expanduser()}"
+    return url
+
+
+def store_url_for(value: str) -> str:
+    """The store URL for a `--store` value: a database URL, `demo`, or a SQLite file's path.
+
+    Anything that does not start like a URL is a path, so `./demo` still means a file called
+    demo; a URL of another kind (mysql://) is refused rather than taken for a file name.
+    """
+    value = value.strip()
+    if not value:
+        raise ConfigError("--store: expected a path, a database URL or demo; got nothing")
+    if value == DEMO_STORE:
+        return f"sqlite:///{demo_store_path()}"
+    if value.startswith(DATABASE_URL_PREFIXES):
+        return _expand_sqlite_home(value)
+    if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", value):
+        expected = ", ".join(DATABASE_URL_PREFIXES)
+        raise ConfigError(
+            f"--store: {redact_url(value)!r} is not a supported database URL ({expected})"
+        )
+    return f"sqlite:///{Path(value).expanduser().resolve()}"
 
 
 def is_loopback(host: str) -> bool:

@@ -42,7 +42,7 @@ class QueryError(SupportdeskError):
     exit_code = 2
 
     def __init__(self, message: str, *, position: int, token: str) -> None:
-        super().__init__(f"{message} at position {position + 1}: {token!r}")
+        super().__init__(f"{message} at position {position + 1}: {token!r}" if token else message)
         self.position = position
         self.token = token
 

@@ -20,7 +20,9 @@ _ESCAPES = re.compile(
     r"|\x9b[0-?]*[ -/]*[@-~]"
     r"|\x9d[^\x07\x9c]*[\x07\x9c]?"
 )
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# What a terminal may act on, one character at a time: C0 controls but tab and newline, DEL,
+# C1 controls (0x9b is CSI, 0x9d OSC on terminals that honour them) and the bidi controls.
+UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def inert(value: str, *, keep_newlines: bool = True) -> str:
@@ -32,7 +34,17 @@ def inert(value: str, *, keep_newlines: bool = True) -> str:
     value = _ESCAPES.sub("", value).replace("\r\n", "\n").replace("\r", "\n")
     if not keep_newlines:
         value = value.replace("\n", " ")
-    return _CONTROLS.sub(_visible, value)
+    return UNSAFE.sub(_visible, value)
+
+
+def strip_unsafe(value: str) -> str:
+    """`value` with every character a terminal could act on removed, and nothing else changed.
+
+    The last line of defence where text is already laid out (a rendered line): those
+    characters take no cells, so dropping them keeps columns aligned. `inert` is the first
+    line, before layout, and shows them instead.
+    """
+    return UNSAFE.sub("", value)
 
 
 def _visible(match: re.Match[str]) -> str:

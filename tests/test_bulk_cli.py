@@ -96,7 +96,7 @@ def test_assign_json_and_one_batch(config: Path, store: Store) -> None:
 
 def test_dry_run_lists_and_changes_nothing(config: Path, store: Store) -> None:
     before = snapshot(store)
-    code, out, _ = run(config, "tickets", "status", "pending", "", "--dry-run")
+    code, out, _ = run(config, "tickets", "status", "pending", "all", "--dry-run")
     assert code == 0
     assert "would change 6" in out and "1 skipped (status closed)" in out
     assert "1 skipped (status solved)" in out and "nothing was changed" in out
@@ -120,16 +120,16 @@ def test_confirmation_threshold(
     config: Path, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = snapshot(store)
-    code, _, err = run(config, "tickets", "priority", "high", "")
+    code, _, err = run(config, "tickets", "priority", "high", "all")
     assert code == 1
     assert "8 tickets match, more than bulk.confirm_above (3)" in err and "--yes" in err
     assert snapshot(store) == before
 
     monkeypatch.setattr("supportdesk.cli.tickets._interactive", lambda: True)
-    code, out, err = run(config, "tickets", "priority", "high", "", stdin="n\n")
+    code, out, err = run(config, "tickets", "priority", "high", "all", stdin="n\n")
     assert code == 1 and "nothing was changed" in err
     assert snapshot(store) == before
-    code, out, _ = run(config, "tickets", "priority", "high", "", stdin="y\n")
+    code, out, _ = run(config, "tickets", "priority", "high", "all", stdin="y\n")
     assert code == 0 and "changed 8" in out
     assert {row(store, n).priority for n in range(1, 9)} == {"high"}
 
@@ -138,7 +138,7 @@ def test_confirmation_threshold(
     code, out, _ = run(config, "tickets", "priority", "low", "#1,2,3")  # 3: does not ask
     assert code == 0 and "changed 3" in out
     monkeypatch.setattr("supportdesk.cli.tickets._interactive", lambda: False)
-    code, out, _ = run(config, "tickets", "priority", "low", "", "--yes")
+    code, out, _ = run(config, "tickets", "priority", "low", "all", "--yes")
     assert code == 0 and "changed 5" in out
 
 
@@ -183,7 +183,7 @@ def test_reassign_from_to(config: Path, store: Store) -> None:
 
 
 def test_status_transitions_are_respected(config: Path, store: Store) -> None:
-    code, out, _ = run(config, "tickets", "status", "open", "", "--yes", "--json")
+    code, out, _ = run(config, "tickets", "status", "open", "all", "--yes", "--json")
     data = json.loads(out)
     # six open already; the solved one reopens; the closed one cannot
     assert (data["matched"], data["changed"], data["skipped"]) == (8, 1, {"status closed": 1})

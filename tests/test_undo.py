@@ -43,12 +43,12 @@ def batch_of(out: str) -> str:
 def test_undo_restores_exact_old_values(config: Path, store: Store) -> None:
     before, times = state(store), stamps(store)
     commands = [
-        ("tickets", "assign", "carol", ""),
-        ("tickets", "status", "pending", ""),
+        ("tickets", "assign", "carol", "all"),
+        ("tickets", "status", "pending", "all"),
         ("tickets", "priority", "urgent", "queue:tech"),
         ("tickets", "move", "tech", "queue:billing"),
         ("tickets", "tag", "a,b", "#1,2"),
-        ("tickets", "untag", "vip", ""),
+        ("tickets", "untag", "vip", "all"),
         ("tickets", "unassign", "#5,6"),
     ]
     batches = []
@@ -94,7 +94,7 @@ def test_undo_json_default_batch_and_actor(config: Path, store: Store) -> None:
 
 def test_undo_of_an_undo_redoes(config: Path, store: Store) -> None:
     before = state(store)
-    code, out, _ = run(config, "tickets", "status", "solved", "", "--yes", "--json")
+    code, out, _ = run(config, "tickets", "status", "solved", "all", "--yes", "--json")
     after = state(store)
     code, out, _ = run(config, "undo", batch_of(out), "--json")
     assert state(store) == before
@@ -106,7 +106,7 @@ def test_undo_of_an_undo_redoes(config: Path, store: Store) -> None:
 
 
 def test_undo_refuses_when_a_ticket_changed_since(config: Path, store: Store) -> None:
-    code, out, _ = run(config, "tickets", "assign", "carol", "", "--yes", "--json")
+    code, out, _ = run(config, "tickets", "assign", "carol", "all", "--yes", "--json")
     batch = batch_of(out)
     with store.session(write=True) as s:
         tickets.set_priority(s, 3, "high", Change.by("agent:bob"))

@@ -36,6 +36,9 @@ app = typer.Typer(
     no_args_is_help=False,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Help is plain text: rich markup would eat "[[rules]]" in help strings and print
+    # "<bool>" beside every flag. Sub-apps inherit this from the root.
+    rich_markup_mode=None,
 )
 app.add_typer(tickets.app, name="tickets")
 app.add_typer(queues.app, name="queues")
@@ -58,9 +61,19 @@ def root(
             help="Config file (default: the platform config dir's supportdesk/config.toml).",
         ),
     ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            envvar="SUPPORTDESK_STORE",
+            metavar="PATH|URL|demo",
+            help="Work on this store instead of the config's database_url: a SQLite file, a "
+            "sqlite:/// or postgresql:// URL, or demo for the demo store.",
+        ),
+    ] = None,
 ) -> None:
     """A keyboard-first terminal help desk. With no command, opens the console."""
-    ctx.obj = CliContext(config_path=config)
+    ctx.obj = CliContext(config_path=config, store_option=store)
     ctx.call_on_close(ctx.obj.close)
     if ctx.invoked_subcommand is None:
         from supportdesk.cli.console import show

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from supportdesk.cli.context import CliContext
-from supportdesk.cli.output import cell, console, print_json
+from supportdesk.cli.output import Col, FitTable, cell, console, print_json
 
 app = typer.Typer(help="Agents: list them, add new ones.")
 
@@ -44,7 +43,15 @@ def list_agents(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         print_json(rows)
         return
-    table = Table("handle", "name", "email", "open tickets", title="Agents")
+    table = FitTable(
+        [
+            Col("handle"),
+            Col("name", give=2),
+            Col("email", give=1, least=12),
+            Col("open tickets", "right"),
+        ],
+        title="Agents",
+    )
     for row in rows:
         table.add_row(
             cell(row["handle"]), cell(row["name"]), cell(row["email"]), str(row["open_tickets"])

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from supportdesk.cli.output import print_json
+from supportdesk.cli.output import echo, error, print_json
 from supportdesk.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -33,40 +33,48 @@ def path_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         print_json({"path": str(path), "source": source, "exists": exists})
         return
-    typer.echo(str(path))
-    typer.echo(f"  from: {source}")
-    typer.echo("  exists: yes" if exists else "  exists: no (`supportdesk init` creates it)")
+    echo(str(path))
+    echo(f"  from: {source}")
+    echo("  exists: yes" if exists else "  exists: no (`supportdesk init` creates it)")
 
 
 @app.command("check")
 def check_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Validate the config file; exit 1 with a one-line error naming the key if it is wrong."""
+    """Validate the config file as the console would; exit 1 naming each key that is wrong.
+
+    Beyond the file's own rules this checks what only the installation knows: that the theme
+    exists and loads, and that every [keymap] id names a binding.
+    """
+    from supportdesk.appearance import check_appearance
     from supportdesk.config import load_settings, resolve_config_path
 
     config_path = _cli(ctx).config_path
     path, source = resolve_config_path(config_path)
     try:
-        load_settings(config_path)
+        settings = load_settings(config_path)
     except ConfigError as exc:
-        if not as_json:
-            raise
-        print_json(
-            {
-                "ok": False,
-                "path": str(path),
-                "source": source,
-                "exists": path.exists(),
-                "error": str(exc),
-            }
-        )
-        raise typer.Exit(1) from None
+        problems = [str(exc)]
+    else:
+        checked = check_appearance(settings.theme, settings.keymap)
+        problems = [f"{path}: {problem}" for problem in checked.problems]
     exists = path.is_file()
     if as_json:
         print_json(
-            {"ok": True, "path": str(path), "source": source, "exists": exists, "error": None}
+            {
+                "ok": not problems,
+                "path": str(path),
+                "source": source,
+                "exists": exists,
+                "error": problems[0] if problems else None,
+                "problems": problems,
+            }
         )
-        return
-    typer.echo(f"ok: {path}" if exists else f"ok: {path} (no file: all defaults)")
+    elif not problems:
+        echo(f"ok: {path}" if exists else f"ok: {path} (no file: all defaults)")
+    for problem in [] if as_json else problems:
+        error(problem)
+    if problems:
+        raise typer.Exit(1)
 
 
 @app.command("show")
@@ -76,7 +84,7 @@ def show_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
     cli = _cli(ctx)
     path, source = resolve_config_path(cli.config_path)
-    data = effective_settings(cli.settings)
+    data = effective_settings(cli.settings, cli.store_url())
     if as_json:
         print_json(
             {
@@ -86,16 +94,19 @@ def show_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
         )
         return
     origin = f"from {path}" if path.is_file() else f"all defaults, no file at {path}"
-    typer.echo(f"# effective settings ({origin})")
-    typer.echo(render_toml(data), nl=False)
+    echo(f"# effective settings ({origin})")
+    echo(render_toml(data).rstrip("\n"))
 
 
-def effective_settings(settings: Settings) -> dict[str, Any]:
-    """Settings as plain data with computed defaults in place and nothing secret in them."""
+def effective_settings(settings: Settings, store_url: str | None = None) -> dict[str, Any]:
+    """Settings as plain data with computed defaults in place and nothing secret in them.
+
+    `store_url` is the store actually in force (--store wins over the file's database_url).
+    """
     from supportdesk.config import redact_url
 
     data = settings.model_dump(mode="json")
-    data["database_url"] = redact_url(settings.store_url())
+    data["database_url"] = redact_url(store_url or settings.store_url())
     return data
 
 

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 @dataclass
 class CliContext:
     config_path: Path | None = None
+    store_option: str | None = None
+    """--store: a path, URL or `demo`, which wins over the config's database_url."""
     _settings: Settings | None = field(default=None, repr=False)
     _store: Store | None = field(default=None, repr=False)
 
@@ -33,8 +35,16 @@ class CliContext:
         if self._store is None:
             from supportdesk.store import open_store
 
-            self._store = open_store(self.settings.store_url(), create=create)
+            self._store = open_store(self.store_url(), create=create)
         return self._store
+
+    def store_url(self) -> str:
+        """The store this command works on: --store if given, else the config's."""
+        if self.store_option is not None:
+            from supportdesk.config import store_url_for
+
+            return store_url_for(self.store_option)
+        return self.settings.store_url()
 
     @property
     def actor(self) -> str:

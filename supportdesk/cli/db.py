@@ -20,7 +20,7 @@ def upgrade(ctx: typer.Context, as_json: JsonOption = False) -> None:
     from supportdesk.store import make_engine, migrate
 
     cli: CliContext = ctx.obj
-    url = cli.settings.store_url()
+    url = cli.store_url()
     engine = make_engine(url)
     try:
         before, after = migrate.upgrade(engine)
@@ -42,7 +42,7 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     from supportdesk.store import make_engine, migrate
 
     cli: CliContext = ctx.obj
-    engine = make_engine(cli.settings.store_url())
+    engine = make_engine(cli.store_url())
     try:
         current = migrate.current_revision(engine)
     finally:

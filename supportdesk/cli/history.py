@@ -12,11 +12,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich import box
-from rich.table import Table
 
 from supportdesk.cli.context import CliContext
-from supportdesk.cli.output import cell, console, print_json
+from supportdesk.cli.output import Col, FitTable, cell, console, print_json
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
@@ -26,7 +24,8 @@ def undo(
     batch: Annotated[
         str | None,
         typer.Argument(
-            help="The batch id a bulk command printed (default: your latest not undone)."
+            help="The batch id a bulk command printed, or its first 8 or more characters "
+            "(default: your latest not undone)."
         ),
     ] = None,
     as_json: JsonOption = False,
@@ -38,11 +37,15 @@ def undo(
     ticket of the batch was changed since, listing those tickets, and for merges. The
     reversal is a new batch: undo it to redo.
     """
+    from supportdesk.desk import history
     from supportdesk.desk.undo import undo_batch, undo_latest
 
     cli: CliContext = ctx.obj
     with cli.store().session(write=True) as session:
-        result = undo_batch(session, batch) if batch else undo_latest(session, cli.actor)
+        if batch is None:
+            result = undo_latest(session, cli.actor)
+        else:
+            result = undo_batch(session, history.resolve_batch(session, batch))
     if as_json:
         print_json(result.as_dict())
     else:
@@ -61,21 +64,31 @@ def show_history(
 
     cli: CliContext = ctx.obj
     with cli.store().session() as session:
+        if batch is not None:
+            batch = history.resolve_batch(session, batch)
         rows = history.events(session, batch=batch, ticket=ticket, limit=limit)
     if as_json:
         print_json([r.as_dict() for r in rows])
         return
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for name in ("time", "#", "actor", "action", "change", "batch"):
-        table.add_column(name, no_wrap=name != "change", justify="right" if name == "#" else "left")
+    # On a narrow terminal the actor gives way first, then the batch (undo and --batch take
+    # the first 8 or more characters of an id), then old → new; time, # and action stay.
+    table = FitTable(
+        [
+            Col("time"),
+            Col("#", "right"),
+            Col("actor", give=3, least=8),
+            Col("action"),
+            Col("old → new", give=1, least=12),
+            Col("batch", give=2, least=9),
+        ]
+    )
     for r in rows:
-        change = f"{r.old_value or '-'} → {r.new_value or '-'}"
         table.add_row(
-            f"{r.created_at:%Y-%m-%d %H:%M:%S}",
+            f"{r.created_at:%Y-%m-%d %H:%M}",
             str(r.ticket) if r.ticket is not None else "-",
-            cell(r.actor, 30),
+            cell(r.actor),
             r.action,
-            cell(change, 60),
+            cell(f"{r.old_value or '-'} → {r.new_value or '-'}"),
             r.batch_id,
         )
     console.print(table)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from supportdesk.cli.output import echo
 from supportdesk.errors import NotFoundError
 
 if TYPE_CHECKING:
@@ -46,33 +47,36 @@ def init_command(
 
     cli: CliContext = ctx.obj
     if agent is not None and email is None:
-        raise typer.BadParameter("an agent needs an email address", param_hint="--email")
+        raise typer.BadParameter(
+            f"--agent {agent} needs your email address too, e.g. --email {agent}@example.com",
+            param_hint="--email",
+        )
     path, _source = resolve_config_path(cli.config_path)
     if path.exists() and not force:
-        typer.echo(f"config: {path} exists, left as is (--force replaces it)")
+        echo(f"config: {path} exists, left as is (--force replaces it)")
     else:
         text = starter_config(agent)
         parse_settings(text, path)
         _write_atomically(path, text)
-        typer.echo(f"config: wrote {path}")
+        echo(f"config: wrote {path}")
 
     store = cli.store(create=True)
-    typer.echo(f"store: {redact_url(store.url)}")
+    echo(f"store: {redact_url(store.url)}")
 
     from supportdesk.desk import directory
 
     with store.session(write=True) as session:
         queue = directory.ensure_queue(session, DEFAULT_QUEUE)
-        typer.echo(f"queue: {queue.name}")
+        echo(f"queue: {queue.name}")
         if agent is not None and email is not None:
             try:
                 existing = directory.get_agent(session, agent)
             except NotFoundError:
                 added = directory.add_agent(session, agent, email=email, name=name or "")
                 directory.add_queue_member(session, queue, added)
-                typer.echo(f"agent: added {added.handle} <{added.email}> to {queue.name}")
+                echo(f"agent: added {added.handle} <{added.email}> to {queue.name}")
             else:
-                typer.echo(f"agent: {existing.handle} already exists, left as is")
+                echo(f"agent: {existing.handle} already exists, left as is")
 
 
 def starter_config(agent: str | None = None) -> str:

@@ -11,11 +11,10 @@ import getpass
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from supportdesk.cli.context import CliContext
-from supportdesk.cli.output import cell, console, error, print_json
+from supportdesk.cli.output import Col, FitTable, cell, console, error, print_json
 from supportdesk.errors import NotFoundError
 
 if TYPE_CHECKING:
@@ -73,7 +72,17 @@ def list_mailboxes(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if not boxes:
         console.print("no mailboxes configured: add a [[mailboxes]] table to config.toml")
         return
-    table = Table("name", "address", "server", "folders", "queue", "login", "after import")
+    table = FitTable(
+        [
+            Col("name"),
+            Col("address", give=2, least=12),
+            Col("server", give=3, least=12),
+            Col("folders", give=1, least=12),
+            Col("queue", give=2),
+            Col("login", give=3, least=12),
+            Col("after import", give=2),
+        ]
+    )
     for m in boxes:
         after = f"move to {m.move_to}" if m.after_import == "move" else m.after_import
         table.add_row(
@@ -122,7 +131,12 @@ def test_mailbox(ctx: typer.Context, name: NameArgument, as_json: JsonOption = F
         )
         console.print(Text("capabilities: ") + cell(" ".join(result.capabilities)))
         console.print(Text("folders: ") + cell(", ".join(result.folders)))
-        table = Table("folder", "messages", "unseen", "uidnext", "uidvalidity")
+        table = FitTable(
+            [
+                Col("folder", give=1, least=12),
+                *(Col(name, "right") for name in ("messages", "unseen", "uidnext", "uidvalidity")),
+            ]
+        )
         for c in result.counts:
             counts = (c.messages, c.unseen, c.uidnext or "", c.uidvalidity)
             table.add_row(cell(c.name), *(str(n) for n in counts))

@@ -1,19 +1,87 @@
-"""Printing for the CLI: rich tables for people, JSON for scripts, inert text always."""
+"""Printing for the CLI: the one place where text leaves for a terminal or a pipe.
+
+Everything a command prints goes through here, so mail's hostile text is handled once:
+
+- `console` and `err_console` are `InertConsole`s: strings are never read as rich markup or
+  emoji codes (a subject saying "[bold]" prints "[bold]"), strings are made inert before
+  layout, and every rendered line is stripped of anything a terminal could act on on its way
+  out, whatever renderable produced it. A command cannot forget to filter.
+- `echo` prints plain text for people (inert); `write_data` prints a format a program reads
+  back (rule TOML) exactly when it goes to a pipe or file, inert on a terminal.
+- `print_json` / `json_line` escape every control and bidi character, not only the C0 ones
+  JSON must escape, so `--json` on a terminal is as safe as a table.
+
+Widths: in a pipe a table is printed at its natural width and a line is never wrapped, so
+`grep` and `cut` see whole rows. On a terminal a `FitTable` keeps the columns that identify a
+row whole and narrows the others, in an order each table states.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from rich.console import Console
+from rich import box
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.measure import Measurement
+from rich.segment import Segment
+from rich.table import Table
 from rich.text import Text
 
-from supportdesk.text import inert, one_line
+from supportdesk.text import UNSAFE, inert, one_line, strip_unsafe
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+UNBOUNDED = 100_000
+"""The width a table is laid out in when it goes to a pipe: as wide as its rows."""
+
+
+class InertConsole(Console):
+    """A rich console that cannot pass mail's escapes or markup on to a terminal."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(highlight=False, markup=False, emoji=False, **kwargs)
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(inert(text), **kwargs)
+
+    def render(
+        self, renderable: RenderableType, options: ConsoleOptions | None = None
+    ) -> Iterable[Segment]:
+        for segment in super().render(renderable, options):
+            if segment.control is None and UNSAFE.search(segment.text):
+                yield Segment(strip_unsafe(segment.text), segment.style)
+            else:
+                yield segment
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        """Lines are never broken by us (a terminal wraps them, a pipe keeps them whole);
+        in a pipe, tables come out at their natural width instead of the default 80."""
+        if all(isinstance(o, str | Text) for o in objects):
+            kwargs.setdefault("soft_wrap", True)
+        elif not self.is_terminal and kwargs.get("width") is None:
+            objects = tuple(_Natural(o) if isinstance(o, Table | FitTable) else o for o in objects)
+            kwargs.setdefault("crop", False)
+        super().print(*objects, **kwargs)
+
+
+class _Natural:
+    """A table laid out as wide as its widest row (for pipes)."""
+
+    def __init__(self, table: Table | FitTable) -> None:
+        self.table = table
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        wide = options.update_width(UNBOUNDED)
+        width = Measurement.get(console, wide, self.table).maximum
+        yield from console.render(self.table, options.update_width(max(1, width)))
+
+
+console = InertConsole()
+err_console = InertConsole(stderr=True)
 
 
 def _default(value: Any) -> Any:
@@ -22,9 +90,44 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
+def _escape_unsafe(text: str) -> str:
+    """JSON text with DEL, C1 and bidi controls written as \\u escapes (same value, inert).
+
+    json.dumps escapes only what JSON requires (C0); the rest can only occur inside strings,
+    where a \\u escape means the same character.
+    """
+    return UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def json_text(data: Any, *, indent: int | None = 2) -> str:
+    """`data` as JSON that is safe to show on a terminal, UTF-8 text kept readable."""
+    return _escape_unsafe(json.dumps(data, default=_default, ensure_ascii=False, indent=indent))
+
+
 def print_json(data: Any) -> None:
     """JSON on stdout, one document, UTF-8, no colour: for scripts."""
-    sys.stdout.write(json.dumps(data, default=_default, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.write(json_text(data) + "\n")
+
+
+def json_line(data: Any) -> None:
+    """One JSON document per line, flushed at once: a stream (`sync --watch --json`)."""
+    sys.stdout.write(json_text(data, indent=None) + "\n")
+    sys.stdout.flush()
+
+
+def echo(text: str = "", *, err: bool = False) -> None:
+    """A line of plain text for people, inert, never markup, never wrapped by us."""
+    stream = sys.stderr if err else sys.stdout
+    stream.write(inert(text) + "\n")
+
+
+def write_data(text: str) -> None:
+    """Text a program reads back (rules as TOML): exact into a pipe or file, inert on a terminal.
+
+    The exact bytes keep export / edit / import round trips true; a person reading it on a
+    terminal gets the same inert treatment as every other line.
+    """
+    sys.stdout.write(inert(text) if console.is_terminal else text)
 
 
 def cell(value: object, width: int | None = None) -> Text:
@@ -51,3 +154,96 @@ def rule_failures(messages: list[str], shown: int = 20) -> None:
         err_console.print(
             Text(f"... and {len(messages) - shown:,} more rule failures (--json lists them all)")
         )
+
+
+@dataclass(frozen=True)
+class Col:
+    """A FitTable column. `give` says how readily it narrows on a small terminal: 0 never
+    (the columns that identify a row), higher numbers first. It never goes below `least`."""
+
+    header: str
+    justify: Literal["left", "right"] = "left"
+    give: int = 0
+    least: int = 8
+
+
+class FitTable:
+    """A table of one-line cells that fits its width by narrowing the columns that matter least.
+
+    Rich's own shrinking takes from every column alike, so at 80 columns a ticket list kept
+    a ten-cell subject and history lost its ticket numbers. Here each column says how readily
+    it gives way; the rest stay whole. In a pipe the console lays it out at its natural width.
+    """
+
+    def __init__(self, columns: Sequence[Col], *, title: str | None = None) -> None:
+        self.columns = list(columns)
+        self.title = title
+        self.rows: list[list[Text]] = []
+
+    def add_row(self, *cells: object) -> None:
+        if len(cells) != len(self.columns):
+            raise ValueError(f"{len(cells)} cells for {len(self.columns)} columns")
+        self.rows.append([c if isinstance(c, Text) else cell(c) for c in cells])
+
+    def _natural(self) -> list[int]:
+        widths = [cell_len(c.header) for c in self.columns]
+        for row in self.rows:
+            widths = [max(w, t.cell_len) for w, t in zip(widths, row, strict=True)]
+        return widths
+
+    def _table(self, widths: Sequence[int] | None) -> Table:
+        table = Table(
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
+            collapse_padding=True,
+        )
+        for index, column in enumerate(self.columns):
+            table.add_column(
+                column.header,
+                justify=column.justify,
+                no_wrap=True,
+                overflow="ellipsis",
+                width=None if widths is None else widths[index],
+            )
+        for row in self.rows:
+            table.add_row(*row)
+        return table
+
+    def _chrome(self, console: Console, options: ConsoleOptions) -> int:
+        """Cells of padding and rules between columns, asked of rich rather than assumed."""
+        probe = self._table([1] * len(self.columns))
+        probe.rows.clear()
+        measured = Measurement.get(console, options.update_width(UNBOUNDED), probe).maximum
+        return measured - len(self.columns)
+
+    def fit(self, available: int) -> list[int]:
+        """Column widths for `available` content cells (padding excluded)."""
+        natural = self._natural()
+        widths = list(natural)
+        excess = sum(widths) - available
+        for level in sorted({c.give for c in self.columns if c.give > 0}, reverse=True):
+            if excess <= 0:
+                break
+            members = [i for i, c in enumerate(self.columns) if c.give == level]
+            while excess > 0:
+                room = [i for i in members if widths[i] > min(self.columns[i].least, natural[i])]
+                if not room:
+                    break
+                widest = max(room, key=lambda i: widths[i])
+                widths[widest] -= 1
+                excess -= 1
+        return widths
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        total = sum(self._natural()) + self._chrome(console, options)
+        total = max(total, cell_len(self.title or ""))
+        return Measurement(min(total, options.max_width), total)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        # The title is a line of its own, left-aligned: rich centres a title and wraps it to
+        # the table's width, which broke it in two above narrow tables.
+        if self.title:
+            yield Text(self.title, style="bold", no_wrap=True, overflow="ellipsis")
+        available = options.max_width - self._chrome(console, options)
+        yield self._table(self.fit(available))

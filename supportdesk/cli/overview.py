@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from rich.table import Table
-
 from supportdesk.cli.context import CliContext
-from supportdesk.cli.output import cell, console
+from supportdesk.cli.output import Col, FitTable, cell, console
 from supportdesk.store import Store
 
 
@@ -18,7 +16,7 @@ def print_overview(store: Store, me: str | None, *, newest: int = 15) -> None:
     with store.session() as session:
         overview = views.overview(session, me=me, now=now)
         rows = views.list_tickets(session, limit=newest)
-    views_table = Table("view", "tickets", title="Views")
+    views_table = FitTable([Col("view"), Col("tickets", "right")], title="Views")
     for label, count in (
         ("My tickets", overview.mine if me else None),
         ("Unassigned", overview.unassigned),
@@ -28,7 +26,10 @@ def print_overview(store: Store, me: str | None, *, newest: int = 15) -> None:
         ("Quarantine", overview.quarantine),
     ):
         views_table.add_row(label, "-" if count is None else str(count))
-    queues = Table("queue", "active", "unassigned", title="Queues")
+    queues = FitTable(
+        [Col("queue", give=1), Col("active", "right"), Col("unassigned", "right")],
+        title="Queues",
+    )
     for q in overview.queues:
         queues.add_row(cell(q.name), str(q.active), str(q.unassigned))
     console.print(views_table)

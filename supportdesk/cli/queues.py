@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from supportdesk.cli.context import CliContext
-from supportdesk.cli.output import cell, console, print_json
+from supportdesk.cli.output import Col, FitTable, cell, console, print_json
 
 app = typer.Typer(help="Queues: list them with their counts, add new ones.", no_args_is_help=False)
 
@@ -33,7 +32,10 @@ def list_queues(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         print_json([q.__dict__ for q in overview.queues])
         return
-    table = Table("queue", "active", "unassigned", title="Queues")
+    table = FitTable(
+        [Col("queue", give=1), Col("active", "right"), Col("unassigned", "right")],
+        title="Queues",
+    )
     for q in overview.queues:
         table.add_row(cell(q.name), str(q.active), str(q.unassigned))
     console.print(table)

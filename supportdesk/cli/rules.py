@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from supportdesk.cli.context import CliContext
-from supportdesk.cli.output import block, cell, console, err_console, print_json
+from supportdesk.cli.output import Col, FitTable, cell, console, err_console, print_json, write_data
 from supportdesk.errors import NotFoundError, ValidationError
 
 if TYPE_CHECKING:
@@ -68,7 +67,10 @@ def list_rules(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         print_json(rows)
         return
-    table = Table("#", "name", "trigger", "enabled", title="Rules")
+    table = FitTable(
+        [Col("#", "right"), Col("name", give=1, least=12), Col("trigger"), Col("enabled")],
+        title="Rules",
+    )
     for r in rows:
         table.add_row(
             str(r["position"]), cell(r["name"]), str(r["trigger"]), "yes" if r["enabled"] else "no"
@@ -91,7 +93,7 @@ def show(ctx: typer.Context, name: NameArg, as_json: JsonOption = False) -> None
     if as_json:
         print_json({**data, "rule": model})
     else:
-        sys.stdout.write(str(data["definition"]))
+        write_data(str(data["definition"]))
 
 
 @app.command("add")
@@ -200,7 +202,7 @@ def export(
     with cli.store().session() as session:
         text = storage.export_rules(session)
     if file is None:
-        sys.stdout.write(text)
+        write_data(text)
     else:
         file.write_text(text, encoding="utf-8")
         err_console.print(f"exported to {file}")
@@ -243,11 +245,19 @@ def _print_fired(fired: list[Fired], as_json: bool, title: str) -> None:
     if not fired:
         console.print("no rule matched")
         return
-    table = Table("ticket", "rule", "trigger", "actions", title=title)
+    table = FitTable(
+        [
+            Col("ticket", "right"),
+            Col("rule", give=2, least=12),
+            Col("trigger"),
+            Col("actions", give=1, least=20),
+        ],
+        title=title,
+    )
     for f in fired:
         shown = "; ".join(f.actions) or (f"failed: {f.error}" if f.error else "")
         ticket = f"#{f.ticket}" if f.ticket is not None else "-"
-        table.add_row(ticket, cell(f.rule), f.trigger, block(shown))
+        table.add_row(ticket, cell(f.rule), f.trigger, cell(shown))
     console.print(table)
 
 

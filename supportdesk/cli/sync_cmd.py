@@ -9,9 +9,7 @@ a person must fix (the others still synced), 2 a usage mistake (unknown mailbox)
 from __future__ import annotations
 
 import contextlib
-import json
 import signal
-import sys
 import threading
 import traceback
 from collections.abc import Iterator
@@ -35,7 +33,15 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from supportdesk.cli.context import CliContext
-from supportdesk.cli.output import cell, console, err_console, error, print_json, rule_failures
+from supportdesk.cli.output import (
+    cell,
+    console,
+    err_console,
+    error,
+    json_line,
+    print_json,
+    rule_failures,
+)
 from supportdesk.errors import NotFoundError
 
 if TYPE_CHECKING:
@@ -188,7 +194,7 @@ def _progress(*, enabled: bool) -> Iterator[_RichProgress | None]:
         yield None
         return
     with Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         _Rate(),
@@ -328,5 +334,4 @@ def _error_line(target: Target, exc: Exception, delay: float, *, as_json: bool) 
 
 def _json_line(data: dict[str, object]) -> None:
     """One JSON document per line, flushed at once: `--watch --json` is read as a stream."""
-    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
+    json_line(data)

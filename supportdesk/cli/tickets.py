@@ -9,15 +9,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich import box
 from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from supportdesk.cli.context import CliContext
-from supportdesk.cli.output import block, cell, console, error, print_json
-from supportdesk.text import age
+from supportdesk.cli.output import Col, FitTable, block, cell, console, error, print_json
+from supportdesk.text import age, one_line
 
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement
@@ -32,27 +31,30 @@ app = typer.Typer(help="Tickets: list them with a query, show one with its threa
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
-def rows_table(rows: list[TicketRow], now: datetime, title: str | None = None) -> Table:
-    """One line per ticket whatever the width: the subject gives way first."""
-    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, expand=True)
-    fixed = {"#": 5, "status": 7, "pri": 6, "queue": 9, "assignee": 8, "updated": 7}
-    for name in ("#", "status", "pri", "queue", "subject", "requester", "assignee", "updated"):
-        table.add_column(
-            name,
-            no_wrap=True,
-            overflow="ellipsis",
-            width=fixed.get(name),
-            ratio=None if name in fixed else (2 if name == "subject" else 1),
-            justify="right" if name in ("#", "updated") else "left",
-        )
+def rows_table(rows: list[TicketRow], now: datetime, title: str | None = None) -> FitTable:
+    """One line per ticket. On a narrow terminal the requester gives way first, then queue and
+    assignee, then the subject; number, status, priority and age always stay whole."""
+    table = FitTable(
+        [
+            Col("#", "right"),
+            Col("status"),
+            Col("pri"),
+            Col("queue", give=2, least=6),
+            Col("subject", give=1, least=20),
+            Col("requester", give=3, least=8),
+            Col("assignee", give=2, least=6),
+            Col("updated", "right"),
+        ],
+        title=title,
+    )
     for r in rows:
         table.add_row(
             str(r.number),
             r.status,
             r.priority,
             cell(r.queue),
-            cell(r.subject, 60),
-            cell(r.requester_name or r.requester_email, 30),
+            cell(r.subject),
+            cell(r.requester_name or r.requester_email),
             cell(r.assignee or "-"),
             age(r.updated_at, now),
         )
@@ -128,10 +130,8 @@ def show_ticket(
 
 def render_detail(d: TicketDetail) -> Group:
     r = d.row
-    header = Text.assemble(
-        (f"#{r.number} ", "bold"),
-        (" ".join((r.subject or "(no subject)").split()), "bold"),
-    )
+    header = Text.assemble((f"#{r.number} ", "bold"), cell(r.subject or "(no subject)"))
+    header.stylize("bold")
     facts = Table.grid(padding=(0, 2))
     facts.add_row("status", r.status, "priority", r.priority, "queue", cell(r.queue))
     facts.add_row(
@@ -178,7 +178,8 @@ def render_detail(d: TicketDetail) -> Group:
             body.append(
                 "\n\n"
                 + "\n".join(
-                    f"📎 {a.filename} ({a.content_type}, {a.size} bytes)" for a in m.attachments
+                    one_line(f"📎 {a.filename} ({a.content_type}, {a.size} bytes)")
+                    for a in m.attachments
                 )
             )
         timeline.append(
@@ -231,8 +232,8 @@ def render_detail(d: TicketDetail) -> Group:
 QueryArg = Annotated[
     str,
     typer.Argument(
-        help='Which tickets: a query ("status:pending updated:>14d"), or - to read ticket '
-        "numbers from standard input."
+        help='Which tickets: a query ("status:pending updated:>14d"), all for every ticket, '
+        "or - to read ticket numbers from standard input."
     ),
 ]
 DryRunOption = Annotated[
@@ -278,13 +279,14 @@ def _resolve(
     from sqlalchemy import and_
 
     from supportdesk.desk import bulk
-    from supportdesk.desk.query import compile_query, parse
+    from supportdesk.desk.query import compile_query, parse_selection
     from supportdesk.store.models import utcnow
 
     if numbers is not None:
         return bulk.ids_for_numbers(session, numbers, extra)
+    selection = parse_selection(query, narrowed=extra is not None)
     compiled = compile_query(
-        parse(query), session.connection(), me=cli.settings.agent, now=utcnow(), whole_set=True
+        selection, session.connection(), me=cli.settings.agent, now=utcnow(), whole_set=True
     )
     where = compiled.where if extra is None else and_(compiled.where, extra)
     return bulk.ids_for(session, where)
@@ -300,8 +302,12 @@ def run_bulk(
     yes: bool,
     as_json: bool,
     extra: Callable[[Session], ColumnElement[bool]] | None = None,
+    refused: str | None = None,
 ) -> None:
     """The life of every bulk command: find, show or ask, change as one batch, report.
+
+    `refused` names input the command dropped before it ran (a bad tag among good ones):
+    it is reported after the change and makes the exit code 1.
 
     Tickets are found in a read transaction so a confirmation prompt never holds the write
     lock while a person thinks; the write transaction finds them again and changes them. A
@@ -337,7 +343,10 @@ def run_bulk(
                 raise _DryRun
     except _DryRun:
         pass
-    _report(what, result, changes, dry_run=dry_run, as_json=as_json)
+    _report(what, result, changes, dry_run=dry_run, as_json=as_json, refused=refused)
+    if refused:
+        error(refused)
+        raise typer.Exit(1)
 
 
 def _batch_changes(session: Session, batch: str) -> list[dict[str, object]]:
@@ -356,17 +365,25 @@ def _report(
     *,
     dry_run: bool,
     as_json: bool,
+    refused: str | None = None,
 ) -> None:
     data = result.as_dict()
     if dry_run:
         data = {"dry_run": True, **data, "batch_id": None, "changes": changes}
+    if refused:
+        data["refused"] = refused
     if as_json:
         print_json(data)
         return
     if dry_run:
-        table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-        for name in ("#", "action", "old", "new"):
-            table.add_column(name, justify="right" if name == "#" else "left")
+        table = FitTable(
+            [
+                Col("#", "right"),
+                Col("action"),
+                Col("old", give=1, least=8),
+                Col("new", give=1, least=8),
+            ]
+        )
         for c in changes[:_DRY_RUN_ROWS]:
             table.add_row(
                 str(c["ticket"]), str(c["action"]), cell(c["old"] or "-"), cell(c["new"] or "-")
@@ -523,11 +540,20 @@ def bulk_move(
     )
 
 
-TagsArg = Annotated[str, typer.Argument(help="One tag, or several separated by commas.")]
+TagsArg = Annotated[
+    str, typer.Argument(help="One tag, or several separated by commas or spaces (any script).")
+]
 
 
-def _tags(text: str) -> list[str]:
-    return [t for t in text.split(",") if t.strip()]
+def _tag_input(text: str) -> tuple[tuple[str, ...], str | None]:
+    """The good tags of TAGS and a line naming the bad ones; none good at all is an error."""
+    from supportdesk.desk.tags import parse_tags
+    from supportdesk.errors import ValidationError
+
+    parsed = parse_tags(text, signs=False)
+    if not parsed.add:
+        raise ValidationError(f"{parsed.problem() or 'name at least one tag'}; nothing changed")
+    return parsed.add, parsed.problem()
 
 
 @app.command("tag")
@@ -539,17 +565,19 @@ def bulk_tag(
     yes: YesOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Add TAGS to every ticket matching QUERY."""
+    """Add TAGS to every ticket matching QUERY; a bad tag is refused by name, the rest apply."""
     from supportdesk.desk import bulk
 
+    names, refused = _tag_input(tags)
     run_bulk(
         ctx,
         query,
-        f"tag {tags}",
-        lambda s, ids, c: bulk.add_tags(s, ids, _tags(tags), c),
+        f"tag {','.join(names)}",
+        lambda s, ids, c: bulk.add_tags(s, ids, names, c),
         dry_run=dry_run,
         yes=yes,
         as_json=as_json,
+        refused=refused,
     )
 
 
@@ -562,17 +590,19 @@ def bulk_untag(
     yes: YesOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Remove TAGS from every ticket matching QUERY."""
+    """Remove TAGS from every ticket matching QUERY; a bad tag is refused by name."""
     from supportdesk.desk import bulk
 
+    names, refused = _tag_input(tags)
     run_bulk(
         ctx,
         query,
-        f"untag {tags}",
-        lambda s, ids, c: bulk.remove_tags(s, ids, _tags(tags), c),
+        f"untag {','.join(names)}",
+        lambda s, ids, c: bulk.remove_tags(s, ids, names, c),
         dry_run=dry_run,
         yes=yes,
         as_json=as_json,
+        refused=refused,
     )
 
 

@@ -79,6 +79,7 @@ from supportdesk.desk import canned, directory
 from supportdesk.desk import tickets as ticket_ops
 from supportdesk.desk.events import Change
 from supportdesk.desk.messages import NewMessage, add_message
+from supportdesk.desk.rules import storage
 from supportdesk.errors import ValidationError
 from supportdesk.store import Store
 from supportdesk.store.models import (
@@ -158,10 +159,64 @@ def build_demo(
             done = plans[: start + TICKETS_PER_SESSION]
             progress(len(done) + sum(plan.duplicate for plan in done), tickets)
     with store.session(write=True) as session:
+        storage.import_rules(session, demo_rules(), origin="the demo's rules")
         for name, title, body in CANNED:
             canned.add_canned(session, name, title, body)
     with store.session() as session:
         return _summarise(session)
+
+
+def demo_rules() -> str:
+    """The rules the demo's history says ran (its `rule:NAME` events), as rules TOML.
+
+    Stored with the demo so `supportdesk rules list` shows the rules its events name, and
+    `rules test` on the demo has something real to try. The builder plays their actions
+    itself (it writes history at past dates), acting as each rule by name.
+    """
+    vip = "|".join(sorted(d.removesuffix(".example") for d in VIP_DOMAINS))
+    bounce = '{ header = { name = "Return-Path", matches = "^<>$" } }'
+    return rf"""[[rules]]
+name = "tag-bounces"
+trigger = "new_ticket"
+description = "Delivery failures: mail with an empty return path."
+when = {{ all = [{{ robot = true }}, {bounce}] }}
+actions = [{{ add_tags = ["bounce"] }}]
+
+[[rules]]
+name = "tag-auto-replies"
+trigger = "new_ticket"
+description = "Out-of-office and other automatic answers."
+when = {{ all = [{{ robot = true }}, {{ not = {bounce} }}] }}
+actions = [{{ add_tags = ["auto-reply"] }}]
+
+[[rules]]
+name = "quarantine-robots"
+trigger = "new_ticket"
+description = "Robot mail never waits in an agent's queue."
+when = {{ robot = true }}
+actions = [{{ set_queue = "{QUARANTINE.name}" }}, {{ priority = "low" }}, {{ stop = true }}]
+
+[[rules]]
+name = "auto-tag"
+trigger = "new_ticket"
+description = "Japanese mail gets the ja tag, for the agents who read it."
+when = {{ body = {{ matches = "[ぁ-んァ-ン]" }} }}
+actions = [{{ add_tags = ["ja"] }}]
+
+[[rules]]
+name = "vip"
+trigger = "new_ticket"
+description = "Customers on a premium contract."
+when = {{ from = {{ matches = '@({vip})\.example$' }} }}
+actions = [{{ add_tags = ["vip"] }}, {{ priority = "high" }}]
+
+[[rules]]
+name = "round-robin"
+trigger = "new_ticket"
+description = "New mail goes to the queue's agents in turn."
+when = {{ robot = false }}
+actions = [{{ assign = "round-robin" }}]
+"""
 
 
 def _count(session: Session, model: type) -> int:
@@ -879,11 +934,18 @@ class _Builder:
 
     def _arrival_rules(self, session: Session, story: _Story, at: datetime) -> None:
         """What routing rules do the moment mail lands: language and VIP tags."""
-        tags = (["ja"] if story.lang == "ja" else []) + (["vip"] if story.person.vip else [])
-        if tags:
-            ticket_ops.add_tags(session, story.number, tags, self.change("rule:auto-tag", at))
-        if story.person.vip:
-            ticket_ops.set_priority(session, story.number, "high", self.change("rule:vip", at))
+        ja, vip = story.lang == "ja", story.person.vip
+        if not (ja or vip):
+            return
+        # Batch ids are drawn as they were before vip had a rule of its own, so a seed still
+        # builds the same demo (and the console's snapshots stay as they are).
+        tagging = self.change("rule:auto-tag", at)
+        if ja:
+            ticket_ops.add_tags(session, story.number, ["ja"], tagging)
+        if vip:
+            rule = self.change("rule:vip", at)
+            ticket_ops.add_tags(session, story.number, ["vip"], rule)
+            ticket_ops.set_priority(session, story.number, "high", rule)
 
     def _resend(self, session: Session, story: _Story, opening: str, at: datetime) -> int:
         """The customer, hearing nothing yet, sends the same mail again: a second ticket."""
@@ -1100,9 +1162,12 @@ class _Builder:
             bounce=bounce,
             extra=extra,
         )
+        # The rules a message meets run in the transaction that stores it: one batch.
         rule = self.change("rule:quarantine-robots", plan.created + timedelta(seconds=1))
+        tagger = "rule:tag-bounces" if bounce else "rule:tag-auto-replies"
+        tagging = Change.by(tagger, batch_id=rule.batch_id, at=rule.at)
+        ticket_ops.add_tags(session, story.number, ["bounce" if bounce else "auto-reply"], tagging)
         ticket_ops.move_queue(session, story.number, QUARANTINE.name, rule)
-        ticket_ops.add_tags(session, story.number, ["bounce" if bounce else "auto-reply"], rule)
         ticket_ops.set_priority(session, story.number, "low", rule)
         age = self.now - plan.created
         if age > timedelta(days=3) and rng.random() < 0.7:

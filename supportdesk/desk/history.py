@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from supportdesk.desk.tickets import get_ticket
-from supportdesk.errors import ValidationError
+from supportdesk.errors import NotFoundError, ValidationError
 from supportdesk.store.models import Event, Ticket
 
 
@@ -77,6 +77,41 @@ def events(
     rows = [EventRow(*row) for row in session.execute(stmt)]
     rows.reverse()
     return rows
+
+
+MIN_BATCH_PREFIX = 8
+
+
+def resolve_batch(session: Session, text: str) -> str:
+    """The batch id `text` names: the whole id, or its first 8 or more characters.
+
+    Tables on a narrow terminal show a batch id cut short, as git shows commits; the start
+    is enough to undo it, as long as no other batch starts the same way.
+    """
+    text = text.strip().lower()
+    exact = select(Event.batch_id).where(col(Event.batch_id) == text).limit(1)
+    if session.execute(exact).scalar() is not None:
+        return text
+    if len(text) < MIN_BATCH_PREFIX:
+        raise NotFoundError(
+            f"no batch {text}: give the whole id or at least its first {MIN_BATCH_PREFIX} "
+            "characters"
+        )
+    found = list(
+        session.execute(
+            select(Event.batch_id)
+            .where(col(Event.batch_id).startswith(text, autoescape=True))
+            .distinct()
+            .limit(3)
+        ).scalars()
+    )
+    if not found:
+        raise NotFoundError(f"no batch {text}")
+    if len(found) > 1:
+        raise ValidationError(
+            f"batch {text} is ambiguous: it starts {', '.join(found)}; give more characters"
+        )
+    return found[0]
 
 
 def latest_live_batch(session: Session, actor: str, *, window: int = 50) -> str | None:

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from supportdesk.desk import directory, events
 from supportdesk.desk.events import Change
 from supportdesk.desk.statuses import check_priority, check_status, check_transition
+from supportdesk.desk.tags import normalise_tag
 from supportdesk.errors import ConflictError, NotFoundError, ValidationError
 from supportdesk.store.models import (
     Agent,
@@ -30,8 +31,6 @@ from supportdesk.store.models import (
     TicketCC,
     TicketTag,
 )
-
-_TAG_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.:/")
 
 
 def next_ticket_numbers(session: Session, count: int = 1) -> range:
@@ -254,13 +253,6 @@ def move_queue(
         new=target.name,
     )
     return ticket
-
-
-def normalise_tag(tag: str) -> str:
-    tag = tag.strip().lower()
-    if not tag or len(tag) > 100 or not set(tag) <= _TAG_CHARS:
-        raise ValidationError(f"tag {tag!r}: use 1-100 lower-case letters, digits or - _ . : /")
-    return tag
 
 
 def _tag_id(session: Session, name: str) -> int:

@@ -9,15 +9,16 @@ from typing import ClassVar
 
 from textual import work
 from textual.app import App, SystemCommand
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.screen import Screen
 
+from supportdesk.appearance import check_appearance
 from supportdesk.errors import ConfigError
 from supportdesk.store import Store
-from supportdesk.themes import DEFAULT_THEME, load_themes
+from supportdesk.themes import DEFAULT_THEME
+from supportdesk.tui.bindings import bindings
 from supportdesk.tui.commands import DeskCommands
 from supportdesk.tui.data import DeskData, SavedView
-from supportdesk.tui.keys import unknown_ids
 from supportdesk.tui.saved import set_theme
 from supportdesk.tui.screens.desk import DeskScreen
 from supportdesk.tui.screens.help import HelpScreen
@@ -34,10 +35,7 @@ class SupportdeskApp(App[None]):
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (130, "-wide")]
     """Below 130 columns the customer panel gives its room to the thread."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit", id="app.quit"),
-        Binding("f1,question_mark", "help", "Help", id="app.help"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("app")
 
     def __init__(
         self,
@@ -61,28 +59,15 @@ class SupportdeskApp(App[None]):
         self.poll_seconds = poll_seconds
         self.sub_title = " · ".join(part for part in (me or "no agent set", store_label) if part)
         self.keymap = dict(keymap or {})
-        self._problems: list[str] = []
-        self._register_themes(user_themes_dir, theme or DEFAULT_THEME)
-        unknown = unknown_ids(self.keymap)
-        if unknown:
-            self._problems.append(
-                f"[keymap] in config names no binding: {', '.join(unknown)} (press F1 for the ids)"
-            )
-        self.set_keymap({k: v for k, v in self.keymap.items() if k not in unknown})
-
-    def _register_themes(self, user_dir: Path | None, wanted: str) -> None:
-        found = load_themes(user_dir)
-        self._problems.extend(f"theme skipped: {problem}" for problem in found.problems)
-        self._theme_names = list(found.themes)
-        for theme in found.themes.values():
-            self.register_theme(textual_theme(theme))
-        if wanted not in found.themes:
-            self._problems.append(
-                f"no theme called {wanted!r} (known: {', '.join(self._theme_names)}); "
-                f"using {DEFAULT_THEME!r}"
-            )
-            wanted = DEFAULT_THEME if DEFAULT_THEME in found.themes else "textual-dark"
-        self.theme = wanted
+        checked = check_appearance(
+            theme or DEFAULT_THEME, self.keymap, user_themes_dir=user_themes_dir
+        )
+        self._problems: list[str] = list(checked.problems)
+        self._theme_names = list(checked.themes.themes)
+        for found in checked.themes.themes.values():
+            self.register_theme(textual_theme(found))
+        self.theme = checked.theme
+        self.set_keymap(checked.keymap)
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return {**super().get_theme_variable_defaults(), **FALLBACK_VARIABLES}

@@ -1,9 +1,8 @@
-"""The console's key bindings as one catalogue: for the help screen and for checking a keymap.
+"""The console's key bindings as the help screen lists them, with the keys they have now.
 
-Textual applies `[keymap]` by binding id and silently skips ids it never meets, so a typo
-in config would just do nothing. The catalogue knows every id the console defines, which
-lets the app name the unknown ones, and lets the help screen show each binding with the
-keys it has now, after remapping.
+The bindings themselves are data in supportdesk.keymap (so `config check` knows the ids
+without Textual); this walks the live classes, so the help screen shows exactly what the
+console binds, after `[keymap]` remapping.
 """
 
 from __future__ import annotations
@@ -70,13 +69,3 @@ def catalogue(keymap: Mapping[str, str] | None = None) -> list[KeyInfo]:
             keys = keymap.get(binding.id, binding.key)
             out.append(KeyInfo(where, binding.id, keys, binding.description, binding.action))
     return out
-
-
-def known_ids() -> set[str]:
-    return {info.id for info in catalogue()}
-
-
-def unknown_ids(keymap: Mapping[str, str]) -> list[str]:
-    """The ids in `keymap` that no binding has: almost always a typo."""
-    known = known_ids()
-    return sorted(binding_id for binding_id in keymap if binding_id not in known)

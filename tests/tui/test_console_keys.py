@@ -6,10 +6,11 @@ from collections.abc import Callable
 
 from textual.command import CommandPalette
 
+from supportdesk.keymap import keymap_problems
 from supportdesk.store import Store
 from supportdesk.tui.app import SupportdeskApp
 from supportdesk.tui.commands import commands
-from supportdesk.tui.keys import catalogue, unknown_ids
+from supportdesk.tui.keys import catalogue
 from supportdesk.tui.screens.help import HelpScreen
 from supportdesk.tui.screens.modals import PickScreen
 from tests.tui.conftest import SIZE, notes, open_ticket, palette, ready, screen_text, wait_until
@@ -23,8 +24,10 @@ def test_every_binding_has_a_unique_id_per_place_and_a_description() -> None:
     assert {"ticket.assign_me", "nav.next", "list.down", "app.help", "app.quit"} <= ids
 
 
-def test_unknown_ids_are_found() -> None:
-    assert unknown_ids({"ticket.assign_me": "x", "ticket.asign_me": "y"}) == ["ticket.asign_me"]
+def test_unknown_ids_are_found_with_a_suggestion() -> None:
+    problems = keymap_problems({"ticket.assign_me": "x", "ticket.asign_me": "y"})
+    assert len(problems) == 1
+    assert "'ticket.asign_me'" in problems[0] and "did you mean 'ticket.assign_me'" in problems[0]
 
 
 async def test_remapped_key_works_and_help_shows_it(

@@ -9,6 +9,7 @@ SQLAlchemy condition and order over `tickets`. See docs/QUERY.md for the languag
 
 from supportdesk.desk.query.compile import CompiledQuery, compile_query, order_by, ticket_query
 from supportdesk.desk.query.parser import (
+    EVERY_TICKET,
     FIELDS,
     SORT_KEYS,
     Filter,
@@ -20,9 +21,11 @@ from supportdesk.desk.query.parser import (
     TimeFilter,
     Value,
     parse,
+    parse_selection,
 )
 
 __all__ = [
+    "EVERY_TICKET",
     "FIELDS",
     "SORT_KEYS",
     "CompiledQuery",
@@ -37,5 +40,6 @@ __all__ = [
     "compile_query",
     "order_by",
     "parse",
+    "parse_selection",
     "ticket_query",
 ]

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from supportdesk.desk import tags
 from supportdesk.desk.query.lexer import Part, Token, tokenize
 from supportdesk.desk.statuses import ACTIVE
 from supportdesk.errors import QueryError
@@ -154,6 +155,41 @@ def parse(source: str) -> Query:
     return Query(terms=tuple(terms), sort=sort, source=source)
 
 
+EVERY_TICKET = "all"
+"""What a bulk change takes to mean every ticket: said, never implied by an empty query."""
+
+
+def parse_selection(source: str, *, narrowed: bool = False) -> Query:
+    """The query of a change to many tickets: every ticket only when it says `all`.
+
+    A query with no terms matches every ticket. For a read that is fine (`tickets list`
+    lists them); for a change it is almost always a slip (an empty variable in a script, a
+    stray `:`), so it is refused unless the text is exactly `all`. `narrowed` is for
+    commands that already pick their tickets another way (`reassign --from alice`): there
+    an empty query means "all of those", but a non-empty one with nothing in it is still a
+    mistake. To search the word "all", quote it: `"all"`.
+    """
+    if source.strip() == EVERY_TICKET:
+        return Query(source=source)
+    query = parse(source)
+    if query.terms or (narrowed and not source.strip()):
+        return query
+    shown = source.strip()
+    if not shown:
+        raise QueryError(
+            "no query: a change to many tickets needs a query; to change every ticket, "
+            f"say {EVERY_TICKET}",
+            position=0,
+            token=source,
+        )
+    raise QueryError(
+        "the query selects nothing in particular (no field and no word with letters or "
+        f"digits), so it would match every ticket; to change every ticket, say {EVERY_TICKET}",
+        position=len(source) - len(source.lstrip()),
+        token=shown,
+    )
+
+
 def _error(token: Token, message: str) -> QueryError:
     return QueryError(message, position=token.position, token=token.raw)
 
@@ -291,7 +327,9 @@ def _names(token: Token) -> Filter:
         text = part.text.strip()
         if not text:
             raise _value_error(part, f"empty value for '{field}'")
-        if field != "subject":
+        if field == "tag":
+            text = tags.fold(text)
+        elif field != "subject":
             text = text.lower()
         if field in ("requester", "from"):
             text = _address(part, text)

@@ -16,7 +16,7 @@ from typing import ClassVar
 
 from sqlalchemy.exc import SQLAlchemyError
 from textual import work
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.timer import Timer
@@ -26,6 +26,7 @@ from textual.widgets import Footer, Header
 from supportdesk.desk.query import parse
 from supportdesk.desk.views import TicketDetail
 from supportdesk.errors import QueryError, SupportdeskError
+from supportdesk.tui.bindings import bindings
 from supportdesk.tui.data import ACTIVE_QUERY, DeskData, SavedView, Source, ViewCount
 from supportdesk.tui.saved import append_saved_search
 from supportdesk.tui.screens.modals import AskScreen
@@ -74,21 +75,7 @@ class SearchSaved(Message):
 class DeskScreen(TicketActionsScreen):
     """The one main screen of the console."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("j", "next_ticket", "Next", show=False, id="nav.next"),
-        Binding("k", "previous_ticket", "Previous", show=False, id="nav.previous"),
-        Binding("g", "first_ticket", "First", show=False, id="nav.first"),
-        Binding("G", "last_ticket", "Last", show=False, id="nav.last"),
-        Binding("slash", "search", "Search", id="search.focus"),
-        Binding("ctrl+s", "save_search", "Save search", id="search.save"),
-        Binding("x", "toggle_quotes", "Quotes", id="thread.quotes"),
-        Binding("right_square_bracket", "next_view", "Next view", show=False, id="view.next"),
-        Binding(
-            "left_square_bracket", "previous_view", "Prev view", show=False, id="view.previous"
-        ),
-        Binding("escape", "back", "Back", show=False, id="desk.back"),
-        Binding("ctrl+r", "reload", "Reload", show=False, id="desk.reload"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("desk")
 
     def __init__(
         self,

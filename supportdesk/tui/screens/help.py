@@ -11,21 +11,20 @@ from typing import ClassVar
 
 from rich.table import Table
 from rich.text import Text
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Label, Static
 
+from supportdesk.tui.bindings import bindings
 from supportdesk.tui.keys import catalogue
 
 
 class HelpScreen(ModalScreen[None]):
     """A read-only list of the live bindings; any of its keys closes it."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q,f1,question_mark", "dismiss", "Close", id="help.close"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("help")
 
     def __init__(self, keymap: Mapping[str, str]) -> None:
         super().__init__()

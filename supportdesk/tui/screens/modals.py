@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual import on
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widget import Widget
@@ -19,16 +19,13 @@ from textual.widgets import Button, Input, Label, OptionList, TextArea
 from textual.widgets.option_list import Option
 
 from supportdesk.text import one_line
+from supportdesk.tui.bindings import bindings
 
 
 class PickScreen(ModalScreen[str | None]):
     """Choose one value from a list; typing narrows the list."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="modal.cancel"),
-        Binding("down", "move(1)", "Down", show=False, id="pick.down"),
-        Binding("up", "move(-1)", "Up", show=False, id="pick.up"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("pick")
 
     def __init__(
         self,
@@ -94,9 +91,7 @@ class PickScreen(ModalScreen[str | None]):
 class AskScreen(ModalScreen[str | None]):
     """Ask for one line of text (tags, a ticket number, a name)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="modal.cancel")
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("ask")
 
     def __init__(
         self, title: str, *, placeholder: str = "", value: str = "", hint: str = ""
@@ -129,10 +124,7 @@ class NoteScreen(ModalScreen[str | None]):
     half-way is there again the next time the agent opens the editor on that ticket.
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "save", "Add note", id="note.save"),
-        Binding("escape", "cancel", "Keep as draft", id="modal.cancel"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("note")
 
     def __init__(self, number: int, drafts: dict[int, str]) -> None:
         super().__init__()
@@ -174,10 +166,7 @@ class NoteScreen(ModalScreen[str | None]):
 class ConfirmScreen(ModalScreen[bool]):
     """Ask before a change to many tickets; says how many first."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
-        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("confirm")
 
     def __init__(self, question: str) -> None:
         super().__init__()

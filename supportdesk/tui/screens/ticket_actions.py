@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import ClassVar
 
 from textual import work
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.message import Message
 from textual.screen import Screen
 
 from supportdesk.desk.statuses import TRANSITIONS
+from supportdesk.desk.tags import parse_tags
 from supportdesk.desk.views import TicketDetail, TicketRow
 from supportdesk.errors import ConflictError, SupportdeskError, ValidationError
 from supportdesk.store.models import PRIORITIES, STATUSES
@@ -36,6 +37,7 @@ from supportdesk.tui.actions import (
     SetPriority,
     SetStatus,
 )
+from supportdesk.tui.bindings import bindings
 from supportdesk.tui.data import DeskData
 from supportdesk.tui.screens.modals import AskScreen, ConfirmScreen, NoteScreen, PickScreen
 from supportdesk.tui.widgets.ticket_list import TicketList
@@ -58,19 +60,7 @@ class ActionFinished(Message):
 class TicketActionsScreen(Screen[None]):
     """The half of the desk that changes tickets; DeskScreen adds the layout and the reading."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "assign_me", "Take", id="ticket.assign_me"),
-        Binding("A", "assign", "Assign", id="ticket.assign"),
-        Binding("s", "status", "Status", id="ticket.status"),
-        Binding("p", "priority", "Priority", id="ticket.priority"),
-        Binding("t", "tags", "Tags", id="ticket.tags"),
-        Binding("m", "move", "Move", id="ticket.move"),
-        Binding("n", "note", "Note", id="ticket.note"),
-        Binding("M", "merge", "Merge", show=False, id="ticket.merge"),
-        Binding("r", "reply", "Reply", id="ticket.reply"),
-        Binding("S", "save_attachments", "Save files", show=False, id="ticket.save_attachments"),
-        Binding("u,ctrl+z", "undo", "Undo", id="desk.undo"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("ticket")
 
     def __init__(self, data: DeskData) -> None:
         super().__init__()
@@ -149,10 +139,12 @@ class TicketActionsScreen(Screen[None]):
         def done(answer: str | None) -> None:
             if not answer or not answer.strip():
                 return
-            words = answer.replace(",", " ").split()
-            add = tuple(w.lstrip("+") for w in words if not w.startswith("-"))
-            remove = tuple(w[1:] for w in words if w.startswith("-") and len(w) > 1)
-            self._act(ChangeTags(add=add, remove=remove))
+            typed = parse_tags(answer)
+            problem = typed.problem()
+            if problem:
+                self.notify(problem, title="Tags", severity="warning", markup=False)
+            if not typed.empty:
+                self._act(ChangeTags(add=typed.add, remove=typed.remove))
 
         self.app.push_screen(AskScreen("Tags", placeholder="vip -spam", hint=hint), done)
 

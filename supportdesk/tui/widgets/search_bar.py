@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widget import Widget
@@ -15,6 +15,7 @@ from textual.widgets import Input, Static
 
 from supportdesk.errors import QueryError
 from supportdesk.text import inert, one_line
+from supportdesk.tui.bindings import bindings
 
 PLACEHOLDER = "/ search: status:open queue:billing assignee:me refund   (Enter runs, Esc leaves)"
 
@@ -42,9 +43,7 @@ class SearchBar(Vertical):
     SearchBar.-error > #search-error { display: block; }
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "leave", "Back to the list", show=False, id="search.leave")
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("search")
 
     @dataclass
     class Submitted(Message):

@@ -19,7 +19,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -27,6 +27,7 @@ from textual.widgets import Static
 
 from supportdesk.desk.views import EventView, MessageView, NoteView, TicketDetail
 from supportdesk.text import inert, one_line
+from supportdesk.tui.bindings import bindings
 from supportdesk.tui.format import size, when
 
 _SILENT_EVENTS = frozenset({"message_in", "message_out", "note"})  # shown as themselves
@@ -184,14 +185,7 @@ class ThreadView(ScrollView, can_focus=True):
         "thread--placeholder",
     }
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "scroll_up", "Up", show=False, id="thread.up"),
-        Binding("down", "scroll_down", "Down", show=False, id="thread.down"),
-        Binding("pageup", "page_up", "Page up", show=False, id="thread.page_up"),
-        Binding("pagedown,space", "page_down", "Page down", show=False, id="thread.page_down"),
-        Binding("home", "scroll_home", "Top", show=False, id="thread.top"),
-        Binding("end", "scroll_end", "End", show=False, id="thread.end"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("thread")
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)

@@ -21,7 +21,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events, work
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -31,6 +31,7 @@ from textual.worker import get_current_worker
 from supportdesk.desk.views import TicketRow
 from supportdesk.errors import SupportdeskError
 from supportdesk.text import age
+from supportdesk.tui.bindings import bindings
 from supportdesk.tui.data import DeskData, Source
 from supportdesk.tui.format import fit, is_overdue
 
@@ -105,16 +106,7 @@ class TicketList(ScrollView, can_focus=True):
         *(f"ticket-list--priority-{p}" for p in ("low", "normal", "high", "urgent")),
     }
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("down", "cursor_down", "Next", show=False, id="list.down"),
-        Binding("up", "cursor_up", "Previous", show=False, id="list.up"),
-        Binding("pagedown", "page_down", "Page down", show=False, id="list.page_down"),
-        Binding("pageup", "page_up", "Page up", show=False, id="list.page_up"),
-        Binding("home", "first", "First", show=False, id="list.home"),
-        Binding("end", "last", "Last", show=False, id="list.end"),
-        Binding("space", "toggle_mark", "Select", id="list.mark"),
-        Binding("enter", "open", "Read", show=False, id="list.open"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("list")
 
     @dataclass
     class Highlighted(Message):

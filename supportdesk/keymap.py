@@ -1,0 +1,113 @@
+"""The console's key bindings as data, without Textual: the one table of binding ids.
+
+Each console class builds its BINDINGS from its group here (supportdesk.tui.keys.bindings),
+so the ids `[keymap]` may name are known to code that never loads Textual: `config check`
+validates a keymap with exactly the list the console applies. A test checks that every
+binding the console's classes carry comes from this table.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """One binding: its stable id, default keys (comma-separated), action and label."""
+
+    id: str
+    keys: str
+    action: str
+    description: str
+    show: bool = True
+
+
+GROUPS: dict[str, tuple[KeySpec, ...]] = {
+    "app": (
+        KeySpec("app.quit", "q", "quit", "Quit"),
+        KeySpec("app.help", "f1,question_mark", "help", "Help"),
+    ),
+    "ticket": (
+        KeySpec("ticket.assign_me", "a", "assign_me", "Take"),
+        KeySpec("ticket.assign", "A", "assign", "Assign"),
+        KeySpec("ticket.status", "s", "status", "Status"),
+        KeySpec("ticket.priority", "p", "priority", "Priority"),
+        KeySpec("ticket.tags", "t", "tags", "Tags"),
+        KeySpec("ticket.move", "m", "move", "Move"),
+        KeySpec("ticket.note", "n", "note", "Note"),
+        KeySpec("ticket.merge", "M", "merge", "Merge", show=False),
+        KeySpec("ticket.reply", "r", "reply", "Reply"),
+        KeySpec("ticket.save_attachments", "S", "save_attachments", "Save files", show=False),
+        KeySpec("desk.undo", "u,ctrl+z", "undo", "Undo"),
+    ),
+    "desk": (
+        KeySpec("nav.next", "j", "next_ticket", "Next", show=False),
+        KeySpec("nav.previous", "k", "previous_ticket", "Previous", show=False),
+        KeySpec("nav.first", "g", "first_ticket", "First", show=False),
+        KeySpec("nav.last", "G", "last_ticket", "Last", show=False),
+        KeySpec("search.focus", "slash", "search", "Search"),
+        KeySpec("search.save", "ctrl+s", "save_search", "Save search"),
+        KeySpec("thread.quotes", "x", "toggle_quotes", "Quotes"),
+        KeySpec("view.next", "right_square_bracket", "next_view", "Next view", show=False),
+        KeySpec("view.previous", "left_square_bracket", "previous_view", "Prev view", show=False),
+        KeySpec("desk.back", "escape", "back", "Back", show=False),
+        KeySpec("desk.reload", "ctrl+r", "reload", "Reload", show=False),
+    ),
+    "list": (
+        KeySpec("list.down", "down", "cursor_down", "Next", show=False),
+        KeySpec("list.up", "up", "cursor_up", "Previous", show=False),
+        KeySpec("list.page_down", "pagedown", "page_down", "Page down", show=False),
+        KeySpec("list.page_up", "pageup", "page_up", "Page up", show=False),
+        KeySpec("list.home", "home", "first", "First", show=False),
+        KeySpec("list.end", "end", "last", "Last", show=False),
+        KeySpec("list.mark", "space", "toggle_mark", "Select"),
+        KeySpec("list.open", "enter", "open", "Read", show=False),
+    ),
+    "thread": (
+        KeySpec("thread.up", "up", "scroll_up", "Up", show=False),
+        KeySpec("thread.down", "down", "scroll_down", "Down", show=False),
+        KeySpec("thread.page_up", "pageup", "page_up", "Page up", show=False),
+        KeySpec("thread.page_down", "pagedown,space", "page_down", "Page down", show=False),
+        KeySpec("thread.top", "home", "scroll_home", "Top", show=False),
+        KeySpec("thread.end", "end", "scroll_end", "End", show=False),
+    ),
+    "search": (KeySpec("search.leave", "escape", "leave", "Back to the list", show=False),),
+    "pick": (
+        KeySpec("modal.cancel", "escape", "cancel", "Cancel"),
+        KeySpec("pick.down", "down", "move(1)", "Down", show=False),
+        KeySpec("pick.up", "up", "move(-1)", "Up", show=False),
+    ),
+    "ask": (KeySpec("modal.cancel", "escape", "cancel", "Cancel"),),
+    "note": (
+        KeySpec("note.save", "ctrl+s", "save", "Add note"),
+        KeySpec("modal.cancel", "escape", "cancel", "Keep as draft"),
+    ),
+    "confirm": (
+        KeySpec("confirm.yes", "y", "answer(True)", "Yes"),
+        KeySpec("confirm.no", "n,escape", "answer(False)", "No"),
+    ),
+    "help": (KeySpec("help.close", "escape,q,f1,question_mark", "dismiss", "Close"),),
+}
+
+
+def binding_ids() -> list[str]:
+    """Every id a `[keymap]` table may name, each once, in table order."""
+    return list(dict.fromkeys(spec.id for group in GROUPS.values() for spec in group))
+
+
+def keymap_problems(keymap: Mapping[str, str]) -> list[str]:
+    """One line per `[keymap]` id that no binding has, with the closest real id."""
+    known = binding_ids()
+    problems = []
+    for binding_id in keymap:
+        if binding_id in known:
+            continue
+        close = difflib.get_close_matches(binding_id, known, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        problems.append(
+            f"keymap: no binding has the id {binding_id!r}{hint}; the console's help (F1) "
+            "lists the ids"
+        )
+    return problems
