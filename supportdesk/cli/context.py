@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from supportdesk.config import Settings
+    from supportdesk.desk.replies import MailSetup
     from supportdesk.store import Store
 
 
@@ -34,7 +35,14 @@ class CliContext:
             from supportdesk.store import open_store
 
             self._store = open_store(self.settings.store_url(), create=create)
+            self._store.info["mail_setup"] = self.mail_setup()
         return self._store
+
+    def mail_setup(self) -> MailSetup:
+        """How replies are written and who they come from, for the domain (and rules)."""
+        from supportdesk.desk.replies import MailSetup
+
+        return MailSetup.from_settings(self.settings)
 
     @property
     def actor(self) -> str:
