@@ -50,7 +50,7 @@ class Recorder:
         self.reached.set()
         await asyncio.get_running_loop().run_in_executor(None, self.release.wait, PAUSE_LIMIT)
 
-    async def handle_RCPT(  # noqa: N802 (aiosmtpd's hook name)
+    async def handle_RCPT(
         self, server: object, session: object, envelope: object, address: str, options: object
     ) -> str:
         if self.pause_in_rcpt:
@@ -58,7 +58,7 @@ class Recorder:
         envelope.rcpt_tos.append(address)  # type: ignore[attr-defined]
         return "250 OK"
 
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
         if self.data_replies and self.data_replies[0].startswith("5"):
             return self.data_replies.popleft()
         if self.data_replies and self.data_replies[0].startswith("4"):
