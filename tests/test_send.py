@@ -21,7 +21,7 @@ from tests.replies_helpers import ALICE, customer_mail, make_desk, receive
 from tests.smtp_server import PASSWORD, USER, SmtpServer, start_server
 
 
-def settings_for(
+def config_text(
     account: ImapAccount,
     smtp_port: int,
     *,
@@ -29,14 +29,15 @@ def settings_for(
     login: bool = False,
     extra: str = "",
     password_file: Path | None = None,
-) -> Settings:
+    database_url: str | None = None,
+) -> str:
     """A config with one mailbox: IMAP on the test Dovecot, SMTP on the test aiosmtpd."""
     auth = 'smtp_auth = "none"'
     if login:
         assert password_file is not None
         auth = f'smtp_username = "{USER}"\nsmtp_password_command = "cat {password_file}"'
-    text = f"""
-agent = "alice"
+    top = f'database_url = "{database_url}"\n' if database_url else ""
+    return f"""{top}agent = "alice"
 [[mailboxes]]
 name = "support"
 address = "{account.address}"
@@ -51,7 +52,13 @@ from_name = "Desk Support"
 {auth}
 {extra}
 """
-    return parse_settings(text, Path("/tmp/test-config.toml"))
+
+
+def settings_for(account: ImapAccount, smtp_port: int, **options: object) -> Settings:
+    return parse_settings(
+        config_text(account, smtp_port, **options),  # type: ignore[arg-type]
+        Path("/tmp/test-config.toml"),
+    )
 
 
 def queue_one(store: Store, settings: Settings, body: str = "Refunded.", **spec: object) -> int:
