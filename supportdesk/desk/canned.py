@@ -663,3 +663,13 @@ def render_canned(
     entry = definition(get_canned(session, name))
     _chosen, _title, body = entry.text_for(language)
     return render(body, template_values(session, ticket, agent))
+
+
+def set_acknowledgement(session: Session, queue_name: str, name: str | None) -> None:
+    """New tickets in `queue_name` get canned reply `name` by mail (None: no more)."""
+    from supportdesk.desk import directory
+
+    queue = directory.get_queue(session, queue_name)
+    queue.acknowledge_with = get_canned(session, name).name if name else None
+    session.add(queue)
+    session.flush()

@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 import random
 import socket
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -649,3 +650,30 @@ class Sender:
 def drain(store: Store, settings: Settings, *, mailbox: str | None = None) -> DrainReport:
     """Send what is due once (`supportdesk send`)."""
     return Sender(store, settings).drain(mailbox=mailbox)
+
+
+def serve(
+    store: Store,
+    settings: Settings,
+    stop: threading.Event,
+    *,
+    on_event: Callable[[str, ItemView | None, str], None] | None = None,
+    on_error: Callable[[Exception], None] | None = None,
+) -> None:
+    """Drain every `send.poll_seconds` until `stop` is set (the sender of `sync --watch`).
+
+    A failure (a bug included) is reported and the loop goes on: replies must keep going
+    out while the watch runs.
+    """
+    if not any(m.sends for m in settings.mailboxes):
+        return
+    while not stop.is_set():
+        try:
+            report = Sender(store, settings, on_event=on_event).drain()
+            for problem in report.errors:
+                if on_event is not None:
+                    on_event("error", None, problem)
+        except Exception as exc:
+            if on_error is not None:
+                on_error(exc)
+        stop.wait(settings.send.poll_seconds)
