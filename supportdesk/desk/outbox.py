@@ -293,6 +293,19 @@ def backoff(attempts: int) -> timedelta:
     return ceiling * random.uniform(0.5, 1.0)
 
 
+@dataclass(frozen=True)
+class _Claimed:
+    """What sending one claimed item needs, read in the claim's transaction."""
+
+    id: int
+    ticket_id: int
+    envelope_from: str
+    recipients: str
+    raw: bytes
+    attempts: int
+    created_at: datetime
+
+
 class Sender:
     """Drains the outbox: one SMTP connection per mailbox for a batch, IMAP for Sent.
 
@@ -568,7 +581,7 @@ class Sender:
             if session_ is not None:
                 session_.close()
 
-    def _claim(self, item_id: int) -> OutboxItem | None:
+    def _claim(self, item_id: int) -> _Claimed | None:
         now = self.now()
         with self._write() as session:
             claimed = session.execute(
@@ -584,9 +597,17 @@ class Sender:
             ).rowcount  # type: ignore[attr-defined]
             if claimed != 1:
                 return None
-            item = _item(session, item_id)
-            session.expunge(item)
-            return item
+            row = session.execute(
+                select(
+                    _OUTBOX.c.ticket_id,
+                    _OUTBOX.c.envelope_from,
+                    _OUTBOX.c.recipients,
+                    _OUTBOX.c.raw,
+                    _OUTBOX.c.attempts,
+                    _OUTBOX.c.created_at,
+                ).where(_OUTBOX.c.id == item_id)
+            ).one()
+            return _Claimed(item_id, *row)
 
     def _handover(self, item_id: int) -> None:
         with self._write() as session:
@@ -596,16 +617,30 @@ class Sender:
                 .values(handed_over_at=self.now())
             )
 
-    def _finish(self, item_id: int, action: str | None, **values: object) -> None:
+    def _finish(self, item: _Claimed, action: str | None, **values: object) -> None:
         with self._write() as session:
             session.execute(
                 update(_OUTBOX)
-                .where(_OUTBOX.c.id == item_id, _OUTBOX.c.claimed_by == self.me)
+                .where(_OUTBOX.c.id == item.id, _OUTBOX.c.claimed_by == self.me)
                 .values(claimed_by=None, **values)
             )
             if action is not None:
-                item = _item(session, item_id)
-                _record(session, item, action, self.change, str(item_id))
+                version = session.execute(
+                    select(col(Ticket.version)).where(col(Ticket.id) == item.ticket_id)
+                ).scalar_one()
+                session.connection().execute(
+                    events.INSERT_EVENT,
+                    {
+                        "ticket_id": item.ticket_id,
+                        "batch_id": self.change.batch_id,
+                        "actor": self.change.actor,
+                        "action": action,
+                        "old_value": None,
+                        "new_value": str(item.id),
+                        "version": version,
+                        "created_at": self.now(),
+                    },
+                )
 
     def _send_one(self, smtp: SmtpSession, item_id: int, report: DrainReport) -> None:
         from supportdesk.mail.smtp import HandoverLost, SmtpError
@@ -619,14 +654,14 @@ class Sender:
                 item.envelope_from, recipients, bytes(item.raw), lambda: self._handover(item_id)
             )
         except HandoverLost as exc:
-            self._finish(item_id, None, state="checking", last_error=str(exc))
+            self._finish(item, None, state="checking", last_error=str(exc))
             self._emit("lost", item_id, str(exc))
             return
         except SmtpError as exc:
             give_up = item.created_at + timedelta(hours=self.settings.send.give_up_hours)
             if exc.temporary and self.now() < give_up:
                 self._finish(
-                    item_id,
+                    item,
                     None,
                     state="queued",
                     last_error=str(exc),
@@ -636,13 +671,13 @@ class Sender:
                 self._emit("deferred", item_id, str(exc))
             else:
                 reason = str(exc) if not exc.temporary else f"gave up retrying: {exc}"
-                self._finish(item_id, "mail_failed", state="failed", last_error=reason)
+                self._finish(item, "mail_failed", state="failed", last_error=reason)
                 report.failed.append(item_id)
                 self._emit("failed", item_id, reason)
             if exc.connection:
                 raise
             return
-        self._finish(item_id, "mail_sent", state="sent", sent_at=self.now(), last_error="")
+        self._finish(item, "mail_sent", state="sent", sent_at=self.now(), last_error="")
         report.sent.append(item_id)
         self._emit("sent", item_id)
 
