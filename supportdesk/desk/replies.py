@@ -43,6 +43,7 @@ from sqlmodel import Session, col
 
 from supportdesk.desk import canned, message_ids, tickets
 from supportdesk.desk.events import Change
+from supportdesk.desk.ingest import UNKNOWN_SENDER
 from supportdesk.desk.messages import NewAttachment, NewMessage, add_message
 from supportdesk.desk.statuses import check_status
 from supportdesk.errors import ConflictError, NotFoundError, ValidationError
@@ -333,8 +334,9 @@ def default_recipients(
         return [], []
     customer = _requester(session, ticket)
     to: list[Address] = []
-    with contextlib.suppress(compose.ComposeError):
-        to.append(compose.address(customer.name, customer.email))
+    if customer.email != UNKNOWN_SENDER:
+        with contextlib.suppress(compose.ComposeError):
+            to.append(compose.address(customer.name, customer.email))
     if kind == "reply":
         return to, []
     ours = setup.own_addresses | {
@@ -1031,6 +1033,11 @@ def queue_reply(
     _check_kind(spec.kind)
     ticket = tickets.get_ticket(session, number)
     session.refresh(ticket)
+    if ticket.merged_into_id is not None:
+        target = session.get(Ticket, ticket.merged_into_id)
+        raise ValidationError(
+            f"ticket #{number} was merged into #{target.number if target else '?'}: answer there"
+        )
     macro = canned.definition(canned.get_canned(session, spec.canned)) if spec.canned else None
     status = spec.status_after or (macro.status if macro else None)
     if status is not None:

@@ -452,7 +452,8 @@ def build(o: Outgoing) -> bytes:
         for attachment in o.attachments:
             root.attach(_attachment_part(attachment))
         for part in root.get_payload():
-            del part["MIME-Version"]
+            if isinstance(part, Message):
+                del part["MIME-Version"]
     else:
         root = text
     if "MIME-Version" not in root:
