@@ -256,6 +256,9 @@ body = """
     with desk.session(write=True) as s:
         canned.add_canned_text(s, text)
         draft = replies.open_draft(s, number, ALICE, SETUP)
+        shown = replies.preview_canned(s, draft.id, ALICE, "refund-ok", language="en")
+        assert shown.title == "Refund approved" and shown.status == "solved"
+        assert replies.get_draft(s, draft.id, ALICE).canned is None  # a preview records nothing
         rendered = replies.use_canned(s, draft.id, ALICE, "refund-ok")
         assert rendered.language == "ja" and rendered.languages == ["en", "ja"]
         assert rendered.text == f"お客様、#{number} の返金を手配しました。"

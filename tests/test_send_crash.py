@@ -154,3 +154,34 @@ def test_killed_after_data_before_recording_it_is_never_sent_twice(
     report = Sender(store, settings).drain()
     assert report.uncertain == [item_id] and report.sent == []
     assert len(smtp.recorder.messages) == 1
+
+
+def test_a_claim_taken_over_is_never_sent_by_its_first_owner(
+    store: Store, imap_account: ImapAccount, smtp: SmtpServer
+) -> None:
+    import threading
+
+    from sqlalchemy import update
+
+    from supportdesk.store.models import OutboxItem
+
+    settings = settings_for(imap_account, smtp.port)
+    item_id = queue_one(store, settings)
+    smtp.recorder.pause_in_rcpt = True
+    reports = []
+    sender = threading.Thread(target=lambda: reports.append(Sender(store, settings).drain()))
+    sender.start()
+    assert smtp.recorder.reached.wait(60)
+    with store.session(write=True) as s:  # another machine decided the claim was abandoned
+        s.execute(
+            update(OutboxItem)
+            .where(OutboxItem.id == item_id)
+            .values(claimed_by="elsewhere:1:feedface")
+        )
+    smtp.recorder.pause_in_rcpt = False
+    smtp.recorder.release.set()
+    sender.join(60)
+    assert smtp.recorder.messages == []
+    assert any("no longer this sender's" in e for e in reports[0].errors)
+    item = state(store, item_id)
+    assert item.claimed_by == "elsewhere:1:feedface" and item.handed_over_at is None

@@ -293,6 +293,10 @@ def backoff(attempts: int) -> timedelta:
     return ceiling * random.uniform(0.5, 1.0)
 
 
+class ClaimLost(SupportdeskError):
+    """The item was taken over by another sender between our claim and the handover."""
+
+
 @dataclass(frozen=True)
 class _Claimed:
     """What sending one claimed item needs, read in the claim's transaction."""
@@ -547,46 +551,56 @@ class Sender:
         return SmtpSession(box)
 
     def _send_mailbox(self, box: Mailbox, ids: list[int], report: DrainReport) -> None:
+        """Send `ids` over as few connections as `max_per_connection` allows.
+
+        Each connection's share is claimed in one commit (the attempt is on record before
+        any of them meets MAIL FROM); what a dropped connection did not reach is released
+        unsent and goes over a new connection, at most twice, then waits for a retry.
+        """
         from supportdesk.mail.smtp import SmtpError
 
         remaining = list(ids)
-        session_: SmtpSession | None = None
         reconnects = 0
-        try:
-            while remaining:
-                if session_ is None or session_.delivered >= self.settings.send.max_per_connection:
-                    if session_ is not None:
-                        session_.close()
-                        session_ = None
+        per_connection = self.settings.send.max_per_connection
+        while remaining:
+            chunk, remaining = remaining[:per_connection], remaining[per_connection:]
+            claimed = self._claim(chunk)
+            if not claimed:
+                continue
+            try:
+                smtp = self._open_smtp(box)
+            except SupportdeskError as exc:
+                report.errors.append(str(exc))
+                report.temporary_trouble = True
+                self._release(claimed, str(exc), report, later=True)
+                self._defer_all(remaining, str(exc), report)
+                return
+            try:
+                for index, item in enumerate(claimed):
                     try:
-                        session_ = self._open_smtp(box)
-                    except SupportdeskError as exc:
-                        report.errors.append(str(exc))
-                        report.temporary_trouble = True
-                        self._defer_all(remaining, str(exc), report)
-                        return
-                item_id = remaining.pop(0)
-                try:
-                    self._send_one(session_, item_id, report)
-                except SmtpError as exc:
-                    if not exc.connection:
-                        raise
-                    session_.close()
-                    session_ = None
-                    reconnects += 1
-                    if reconnects > 2:
-                        self._defer_all(remaining, str(exc), report)
-                        return
-        finally:
-            if session_ is not None:
-                session_.close()
+                        self._send_one(smtp, item, report)
+                    except SmtpError as exc:
+                        if not exc.connection:
+                            raise
+                        reconnects += 1
+                        rest = claimed[index + 1 :]
+                        if reconnects > 2:
+                            self._release(rest, str(exc), report, later=True)
+                            self._defer_all(remaining, str(exc), report)
+                            return
+                        self._release(rest, str(exc), report, later=False)
+                        remaining = [i.id for i in rest] + remaining
+                        break
+            finally:
+                smtp.close()
 
-    def _claim(self, item_id: int) -> _Claimed | None:
+    def _claim(self, ids: list[int]) -> list[_Claimed]:
+        """Claim the queued ones among `ids` for this sender, in one commit."""
         now = self.now()
         with self._write() as session:
-            claimed = session.execute(
+            session.execute(
                 update(_OUTBOX)
-                .where(_OUTBOX.c.id == item_id, _OUTBOX.c.state == "queued")
+                .where(_OUTBOX.c.id.in_(ids), _OUTBOX.c.state == "queued")
                 .values(
                     state="sending",
                     claimed_by=self.me,
@@ -594,28 +608,68 @@ class Sender:
                     handed_over_at=None,
                     attempts=_OUTBOX.c.attempts + 1,
                 )
-            ).rowcount  # type: ignore[attr-defined]
-            if claimed != 1:
-                return None
-            row = session.execute(
+            )
+            rows = session.execute(
                 select(
+                    _OUTBOX.c.id,
                     _OUTBOX.c.ticket_id,
                     _OUTBOX.c.envelope_from,
                     _OUTBOX.c.recipients,
                     _OUTBOX.c.raw,
                     _OUTBOX.c.attempts,
                     _OUTBOX.c.created_at,
-                ).where(_OUTBOX.c.id == item_id)
-            ).one()
-            return _Claimed(item_id, *row)
+                )
+                .where(
+                    _OUTBOX.c.id.in_(ids),
+                    _OUTBOX.c.state == "sending",
+                    _OUTBOX.c.claimed_by == self.me,
+                )
+                .order_by(_OUTBOX.c.id)
+            ).all()
+            return [_Claimed(*row) for row in rows]
+
+    def _release(
+        self, items: list[_Claimed], error: str, report: DrainReport, *, later: bool
+    ) -> None:
+        """Give back claimed items that never met the server: not an attempt after all."""
+        if not items:
+            return
+        now = self.now()
+        with self._write() as session:
+            for item in items:
+                session.execute(
+                    update(_OUTBOX)
+                    .where(
+                        _OUTBOX.c.id == item.id,
+                        _OUTBOX.c.claimed_by == self.me,
+                        _OUTBOX.c.handed_over_at.is_(None),
+                    )
+                    .values(
+                        state="queued",
+                        claimed_by=None,
+                        attempts=_OUTBOX.c.attempts - 1,
+                        last_error=error,
+                        next_attempt_at=now + backoff(item.attempts) if later else now,
+                    )
+                )
+        if later:
+            report.deferred.extend(item.id for item in items)
 
     def _handover(self, item_id: int) -> None:
+        """The last commit before the message's bytes go out; raises ClaimLost when the item
+        is no longer ours (another sender took over a claim it thought abandoned)."""
         with self._write() as session:
-            session.execute(
+            done = session.execute(
                 update(_OUTBOX)
-                .where(_OUTBOX.c.id == item_id, _OUTBOX.c.claimed_by == self.me)
+                .where(
+                    _OUTBOX.c.id == item_id,
+                    _OUTBOX.c.claimed_by == self.me,
+                    _OUTBOX.c.state == "sending",
+                )
                 .values(handed_over_at=self.now())
-            )
+            ).rowcount  # type: ignore[attr-defined]
+        if done != 1:
+            raise ClaimLost(f"outbox item {item_id} is no longer this sender's: left alone")
 
     def _finish(self, item: _Claimed, action: str | None, **values: object) -> None:
         with self._write() as session:
@@ -642,17 +696,18 @@ class Sender:
                     },
                 )
 
-    def _send_one(self, smtp: SmtpSession, item_id: int, report: DrainReport) -> None:
+    def _send_one(self, smtp: SmtpSession, item: _Claimed, report: DrainReport) -> None:
         from supportdesk.mail.smtp import HandoverLost, SmtpError
 
-        item = self._claim(item_id)
-        if item is None:
-            return  # another sender took it, or a person cancelled it
+        item_id = item.id
         recipients = [r for r in item.recipients.split("\n") if r]
         try:
             smtp.deliver(
                 item.envelope_from, recipients, bytes(item.raw), lambda: self._handover(item_id)
             )
+        except ClaimLost as exc:
+            report.errors.append(str(exc))
+            raise SmtpError(str(exc), temporary=True, connection=True) from None
         except HandoverLost as exc:
             self._finish(item, None, state="checking", last_error=str(exc))
             self._emit("lost", item_id, str(exc))

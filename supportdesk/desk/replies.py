@@ -5,6 +5,7 @@ The composer (console), `supportdesk tickets reply` (CLI) and rules all go throu
     open_draft          open the composer on a ticket: resume the agent's draft or start one
     save_draft          autosave (one UPDATE; cheap enough to call every second)
     add_attachment / add_attachment_file / remove_attachment
+    preview_canned      a canned reply filled in for the picker's preview pane
     use_canned          fill in a canned reply (language chosen or detected), remembered on
                         the draft so its macro (status, priority, tags) goes with the send
     preview             the exact bytes that will be sent, and a summary read back from them
@@ -665,6 +666,23 @@ def use_canned(
     session.add(draft)
     session.flush()
     return rendered
+
+
+def preview_canned(
+    session: Session,
+    draft_id: int,
+    author: str,
+    name: str,
+    *,
+    language: str | None = None,
+) -> canned.RenderedCanned:
+    """Canned reply `name` filled in for the draft's ticket, for the picker's preview pane:
+    like `use_canned`, but the draft is left as it is. ValidationError names the
+    placeholders this ticket cannot fill (show it in the pane: the reply cannot be used)."""
+    draft, ticket = _draft(session, draft_id, author)
+    return canned.render_canned_for(
+        session, name, ticket, _agent(session, author), language=language or draft.language
+    )
 
 
 def _agent(session: Session, actor: str) -> Agent | None:

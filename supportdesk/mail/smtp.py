@@ -191,7 +191,11 @@ class SmtpSession:
             error = self._translate(exc)
             error.connection = True
             raise error from None
-        on_handover()
+        try:
+            on_handover()
+        except BaseException:
+            _drop(client)  # a DATA never finished is discarded by the server
+            raise
         try:
             client.send(_dot_stuffed(raw))
             code, reply = client.getreply()
