@@ -25,7 +25,6 @@ import argparse
 import os
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -70,7 +69,9 @@ if secure:
     context.load_cert_chain(f"{certs}/cert.pem", f"{certs}/key.pem")
     kwargs = dict(tls_context=context, require_starttls=True, authenticator=auth,
                   auth_required=True)
-controller = Controller(Sink(), hostname="127.0.0.1", port=port, server_hostname="localhost", **kwargs)
+controller = Controller(
+    Sink(), hostname="127.0.0.1", port=port, server_hostname="localhost", **kwargs
+)
 controller.start()
 print("ready", flush=True)
 sys.stdin.read()
@@ -268,20 +269,23 @@ def latency(tickets: int, messages: int, samples: int, reuse: bool) -> None:
     setup = replies.MailSetup(identities=(replies.Identity("support", SUPPORT, "Support"),))
     try:
         with store.session() as s:
-            top = int(s.execute(select(func.max(Ticket.number))).scalar_one())
+            active = list(
+                s.execute(
+                    select(Ticket.number).where(Ticket.status.in_(["new", "open", "on-hold"]))
+                ).scalars()
+            )
             agent = s.scalars(select(directory.Agent)).first()  # type: ignore[attr-defined]
             actor = f"agent:{agent.handle}" if agent else "agent:bench"
         rng = random.Random(7)
-        timings: list[float] = []
+        wall: list[float] = []
+        cpu: list[float] = []
         with store.session(write=True) as s:
             before = int(s.execute(select(func.count()).select_from(OutboxItem)).scalar_one())
-        for _ in range(samples):
-            number = rng.randint(1, top)
+        for number in rng.sample(active, min(samples, len(active))):
             with store.session() as s:
-                ticket = s.scalars(select(Ticket).where(Ticket.number == number)).first()
-                if ticket is None or ticket.status == "closed":
-                    continue
-                version = ticket.version
+                version = s.execute(
+                    select(Ticket.version).where(Ticket.number == number)
+                ).scalar_one()
             spec = replies.ReplySpec(
                 kind="reply",
                 body="Thanks, this is sorted now.",
@@ -289,22 +293,30 @@ def latency(tickets: int, messages: int, samples: int, reuse: bool) -> None:
                 base_version=version,
                 status_after="pending",
             )
-            start = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             with store.session(write=True) as s:
                 replies.queue_reply(s, number, spec, setup, Change.by(actor))
-            timings.append((time.perf_counter() - start) * 1000)
+            wall.append((time.perf_counter() - started) * 1000)
+            cpu.append((time.process_time() - cpu_started) * 1000)
         with store.session(write=True) as s:
             after = int(s.execute(select(func.count()).select_from(OutboxItem)).scalar_one())
-            s.execute(OutboxItem.__table__.delete().where(OutboxItem.id > 0))  # type: ignore[attr-defined]
-        timings.sort()
-        p95 = timings[int(len(timings) * 0.95) - 1]
         print(
-            f"press send -> in the outbox, {len(timings)} replies on a {tickets:,}-ticket store: "
-            f"p50 {statistics.median(timings):.1f} ms, p95 {p95:.1f} ms, max {timings[-1]:.1f} ms "
-            f"(goal: p95 under 20 ms); outbox rows written: {after - before}"
+            f"press send -> in the outbox, {len(wall)} replies (with a status change) on a "
+            f"{tickets:,}-ticket store: wall p50 {_pct(wall, 50):.1f} ms, p95 "
+            f"{_pct(wall, 95):.1f} ms, max {max(wall):.1f} ms; CPU p50 {_pct(cpu, 50):.1f} ms, "
+            f"p95 {_pct(cpu, 95):.1f} ms (goal: p95 under 20 ms); rows written: {after - before}"
+        )
+        print(
+            "(the replies stay in that store's outbox; --reuse measures on top of them, "
+            "delete bench/out/send-store-* for a fresh one)"
         )
     finally:
         store.dispose()
+
+
+def _pct(values: list[float], pct: int) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(len(ordered) * pct / 100) - 1))]
 
 
 def main() -> int:
@@ -319,6 +331,7 @@ def main() -> int:
     parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     if not args.skip_throughput:
         throughput(args.count, args.security == "starttls")
     if not args.skip_latency:

@@ -78,6 +78,8 @@ MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
 """All of one message's attachments together; most providers refuse more."""
 COLLIDING = ("message_in", "message_out", "note")
 MAIL_SETUP = "mail_setup"
+_OUTBOX = OutboxItem.__table__  # type: ignore[attr-defined]
+_INSERT_OUTBOX = _OUTBOX.insert().returning(_OUTBOX.c.id)
 
 
 class CollisionError(ConflictError):
@@ -686,10 +688,14 @@ def preview_canned(
 
 
 def _agent(session: Session, actor: str) -> Agent | None:
+    """The agent an actor names, looked up once per transaction."""
     if not actor.startswith("agent:"):
         return None
-    handle = actor.removeprefix("agent:")
-    return session.scalars(select(Agent).where(col(Agent.handle) == handle)).first()
+    cache: dict[str, Agent | None] = session.info.setdefault("reply_agents", {})
+    if actor not in cache:
+        handle = actor.removeprefix("agent:")
+        cache[actor] = session.scalars(select(Agent).where(col(Agent.handle) == handle)).first()
+    return cache[actor]
 
 
 # -- building the message
@@ -1049,8 +1055,11 @@ def queue_reply(
     CollisionError unless `force`.
     """
     _check_kind(spec.kind)
-    ticket = tickets.get_ticket(session, number)
-    session.refresh(ticket)
+    ticket = session.scalars(
+        select(Ticket).where(col(Ticket.number) == number).execution_options(populate_existing=True)
+    ).first()
+    if ticket is None:
+        raise NotFoundError(f"no ticket #{number}")
     if ticket.merged_into_id is not None:
         target = session.get(Ticket, ticket.merged_into_id)
         raise ValidationError(
@@ -1080,7 +1089,7 @@ def queue_reply(
         tickets.set_priority(session, number, macro.priority, change)
     if macro is not None and macro.tags:
         tickets.add_tags(session, number, macro.tags, change)
-    session.refresh(ticket)
+    # Every change above went through write_ticket, which keeps this object current.
     return Queued(
         ticket_number=ticket.number,
         ticket_version=ticket.version,
@@ -1122,22 +1131,29 @@ def _enqueue(
     message = add_message(session, ticket, new, change, first_response=public)
     if spec.kind in PUBLIC:
         _remember_ccs(session, ticket, built, spec)
-    item = OutboxItem(
-        ticket_id=ticket.id,  # type: ignore[arg-type]
-        message_id=message.id,
-        mailbox=built.identity.mailbox,
-        recipients="\n".join(built.envelope),
-        raw=built.raw,
-        state="queued",
-        kind="auto" if spec.automatic else spec.kind,
-        envelope_from=built.identity.address,
-        message_id_header=built.message_id,
-        created_at=change.now(),
-        next_attempt_at=change.now(),
+    outbox_id = (
+        session.connection()
+        .execute(
+            _INSERT_OUTBOX,
+            {
+                "ticket_id": ticket.id,
+                "message_id": message.id,
+                "mailbox": built.identity.mailbox,
+                "recipients": "\n".join(built.envelope),
+                "raw": built.raw,
+                "state": "queued",
+                "attempts": 0,
+                "last_error": "",
+                "kind": "auto" if spec.automatic else spec.kind,
+                "envelope_from": built.identity.address,
+                "message_id_header": built.message_id,
+                "created_at": change.now(),
+                "next_attempt_at": change.now(),
+            },
+        )
+        .scalar_one()
     )
-    session.add(item)
-    session.flush()
-    return message.id, item.id  # type: ignore[return-value]
+    return message.id, outbox_id  # type: ignore[return-value]
 
 
 def _remember_ccs(session: Session, ticket: Ticket, built: Built, spec: ReplySpec) -> None:
