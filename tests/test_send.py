@@ -237,3 +237,19 @@ def test_cancel_gives_back_the_first_response_time(
         assert ticket is not None and ticket.first_response_at is None
     assert Sender(store, settings).drain().sent == []
     assert smtp.recorder.messages == []
+
+
+def test_a_reply_that_cannot_go_out_for_days_is_failed_for_a_person(
+    store: Store, imap_account: ImapAccount
+) -> None:
+    from tests.imap_server import free_port
+
+    settings = settings_for(imap_account, free_port())
+    item_id = queue_one(store, settings)
+    clock = Clock()
+    assert Sender(store, settings, now=clock).drain().deferred == [item_id]
+    clock.at += timedelta(hours=settings.send.give_up_hours + 1)
+    report = Sender(store, settings, now=clock).drain()
+    assert report.failed == [item_id] and report.exit_code == 1
+    item = state(store, item_id)
+    assert item.state == "failed" and item.last_error.startswith("gave up retrying:")

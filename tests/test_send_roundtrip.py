@@ -149,3 +149,34 @@ def test_sync_watch_sends_queued_replies(
     assert state(store, item_id).state == "sent"
     events = [json.loads(line) for line in out.decode().splitlines() if line.strip()]
     assert any(e.get("event") == "outbox.sent" and e.get("id") == item_id for e in events)
+
+
+def test_a_queue_acknowledges_new_tickets_from_sync_without_any_rule(
+    store: Store, imap_account: ImapAccount, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        config_text(
+            imap_account, smtp.port, database_url=store.url, extra='default_queue = "general"'
+        )
+    )
+    canned_file = tmp_path / "ack.toml"
+    canned_file.write_text(
+        '[[canned]]\nname = "ack"\nbody = "We got it: ticket #{ticket.number}."\n'
+    )
+    assert sd(config, "canned", "import", str(canned_file))[0] == 0
+    sd(config, "queues", "add", "general")
+    code, _out, err = sd(config, "queues", "acknowledge", "general", "ack")
+    assert code == 0, err
+    support = imap_account.address
+    imap_account.append(_answer("jo@acme.example", support, "Help", "<h1@acme.example>"))
+    imap_account.append(
+        _answer("MAILER-DAEMON@acme.example", support, "Undeliverable", "<b1@acme.example>")
+    )
+    assert sd(config, "sync")[0] == 0
+    code, _out, err = sd(config, "send", "--json")
+    assert code == 0, err
+    (ack,) = smtp.recorder.messages  # the bounce got nothing
+    parsed = parse_message(ack.data)
+    assert ack.rcpt_tos == ["jo@acme.example"]
+    assert parsed.robot.auto_reply and parsed.text.startswith("We got it: ticket #1.")

@@ -519,17 +519,24 @@ class Sender:
         return due
 
     def _defer_all(self, ids: list[int], error: str, report: DrainReport) -> None:
-        """The server could not be reached: the items wait, none of them was tried."""
+        """The server could not be reached: the items wait, none of them was tried; those
+        waiting longer than `give_up_hours` are failed for a person to look at."""
         now = self.now()
+        give_up = timedelta(hours=self.settings.send.give_up_hours)
         with self._write() as session:
             for item_id in ids:
                 item = _item(session, item_id)
                 if item.state != "queued":
                     continue
-                item.last_error = error
-                item.next_attempt_at = now + backoff(item.attempts + 1)
+                if now - item.created_at > give_up:
+                    item.state, item.last_error = "failed", f"gave up retrying: {error}"
+                    _record(session, item, "mail_failed", self.change, str(item_id))
+                    report.failed.append(item_id)
+                else:
+                    item.last_error = error
+                    item.next_attempt_at = now + backoff(item.attempts + 1)
+                    report.deferred.append(item_id)
                 session.add(item)
-        report.deferred.extend(ids)
 
     def _send_due(self, report: DrainReport, only: str | None) -> None:
         for name, ids in self._due(only).items():
@@ -649,11 +656,11 @@ class Sender:
                         claimed_by=None,
                         attempts=_OUTBOX.c.attempts - 1,
                         last_error=error,
-                        next_attempt_at=now + backoff(item.attempts) if later else now,
+                        next_attempt_at=now,
                     )
                 )
         if later:
-            report.deferred.extend(item.id for item in items)
+            self._defer_all([item.id for item in items], error, report)
 
     def _handover(self, item_id: int) -> None:
         """The last commit before the message's bytes go out; raises ClaimLost when the item

@@ -29,7 +29,7 @@ from supportdesk.desk.rules.conditions import Evaluation, MessageFacts
 from supportdesk.desk.rules.model import Condition, RuleDef, parse_duration
 from supportdesk.desk.rules.storage import load_rules
 from supportdesk.errors import SupportdeskError
-from supportdesk.store.models import Event, Message, MessageRaw, Ticket
+from supportdesk.store.models import Event, Message, MessageRaw, Queue, Ticket
 
 if TYPE_CHECKING:
     from supportdesk.desk.ingest import IngestResult
@@ -234,6 +234,15 @@ def apply_ingest_rules(
     if result.outcome == "new_ticket":
         fired.extend(_acknowledge(session, result.ticket_number, facts, now, change))
     return fired
+
+
+def acknowledges(session: Session) -> bool:
+    """Whether any queue acknowledges new tickets (so ingest must call the hook)."""
+    return bool(
+        session.execute(
+            select(func.count()).select_from(Queue).where(col(Queue.acknowledge_with).is_not(None))
+        ).scalar()
+    )
 
 
 def _acknowledge(
