@@ -84,12 +84,12 @@ def reply(
     with store.session() as session:
         ticket = tickets.get_ticket(session, number)
         to, cc = replies.default_recipients(
-            session, ticket, kind, setup, replies._answered(session, ticket, None)
+            session, ticket, kind, setup, replies.answered_message(session, ticket, None)
         )
         wanted = language or replies.customer_language(session, number)
         if canned_name is not None:
             rendered = canned.render_canned_for(
-                session, canned_name, ticket, replies._agent(session, cli.actor), language=wanted
+                session, canned_name, ticket, replies.agent_of(session, cli.actor), language=wanted
             )
             text = f"{text.rstrip()}\n\n{rendered.text}" if text.strip() else rendered.text
             wanted = rendered.language
@@ -110,7 +110,7 @@ def reply(
         with store.session() as session:
             ticket = tickets.get_ticket(session, number)
             built = replies.build_message(session, ticket, spec, setup, cli.actor)
-        shown = replies._preview_of(built)
+        shown = replies.preview_of(built)
         err_console.print(cell(f"To: {', '.join(shown.to)}"))
         if shown.cc:
             err_console.print(cell(f"Cc: {', '.join(shown.cc)}"))

@@ -299,7 +299,7 @@ def _view(session: Session, draft: Draft, number: int) -> DraftView:
 # -- what a reply answers
 
 
-def _answered(session: Session, ticket: Ticket, message_id: int | None) -> Message | None:
+def answered_message(session: Session, ticket: Ticket, message_id: int | None) -> Message | None:
     """The message being answered: the one chosen, else the latest from the customer side,
     else the latest of any."""
     if message_id is not None:
@@ -440,7 +440,7 @@ def open_draft(
             return switch_kind(session, draft.id, author, kind, setup)  # type: ignore[arg-type]
         return _view(session, draft, ticket.number)
     kind = _check_kind(kind or "reply")
-    answered = _answered(session, ticket, in_reply_to_id)
+    answered = answered_message(session, ticket, in_reply_to_id)
     to, cc = default_recipients(session, ticket, kind, setup, answered)
     language = customer_language(session, number)
     now = utcnow()
@@ -476,7 +476,7 @@ def switch_kind(
     kind = _check_kind(kind)
     if kind == draft.kind:
         return _view(session, draft, ticket.number)
-    answered = _answered(session, ticket, draft.in_reply_to_id)
+    answered = answered_message(session, ticket, draft.in_reply_to_id)
     old_to, old_cc = default_recipients(session, ticket, draft.kind, setup, answered)
     new_to, new_cc = default_recipients(session, ticket, kind, setup, answered)
     if draft.to_addresses == compose.format_addresses(old_to):
@@ -660,7 +660,7 @@ def use_canned(
     """
     draft, ticket = _draft(session, draft_id, author)
     rendered = canned.render_canned_for(
-        session, name, ticket, _agent(session, author), language=language or draft.language
+        session, name, ticket, agent_of(session, author), language=language or draft.language
     )
     draft.canned = rendered.name
     draft.language = rendered.language
@@ -683,11 +683,11 @@ def preview_canned(
     placeholders this ticket cannot fill (show it in the pane: the reply cannot be used)."""
     draft, ticket = _draft(session, draft_id, author)
     return canned.render_canned_for(
-        session, name, ticket, _agent(session, author), language=language or draft.language
+        session, name, ticket, agent_of(session, author), language=language or draft.language
     )
 
 
-def _agent(session: Session, actor: str) -> Agent | None:
+def agent_of(session: Session, actor: str) -> Agent | None:
     """The agent an actor names, looked up once per transaction."""
     if not actor.startswith("agent:"):
         return None
@@ -799,8 +799,8 @@ def build_message(
     if not spec.body.strip() and not (spec.kind == "forward" and spec.attach_original):
         raise ValidationError("the message is empty: write something first")
     identity = identity_for(session, ticket, setup)
-    answered = _answered(session, ticket, spec.in_reply_to_id)
-    agent = _agent(session, author)
+    answered = answered_message(session, ticket, spec.in_reply_to_id)
+    agent = agent_of(session, author)
     signature = None
     if spec.signature and not spec.automatic:
         signature = (
@@ -956,10 +956,10 @@ def preview(
     the send."""
     draft, ticket = _draft(session, draft_id, author)
     built = build_message(session, ticket, _spec_from_draft(session, draft), setup, author, now=now)
-    return _preview_of(built)
+    return preview_of(built)
 
 
-def _preview_of(built: Built) -> Preview:
+def preview_of(built: Built) -> Preview:
     parsed = parse_message(built.raw)
     return Preview(
         raw=built.raw,
@@ -1106,7 +1106,7 @@ def queue_reply(
 def _enqueue(
     session: Session, ticket: Ticket, spec: ReplySpec, built: Built, change: Change
 ) -> tuple[int, int]:
-    agent = _agent(session, change.actor)
+    agent = agent_of(session, change.actor)
     new = NewMessage(
         raw=built.raw,
         message_id=built.message_id,
