@@ -42,6 +42,7 @@ DEFAULT_SOURCE = "default"
 DATABASE_URL_PREFIXES = ("sqlite:///", "postgresql://", "postgresql+psycopg://")
 
 _MAILBOX_NAME = re.compile(r"[a-z0-9_-]+")
+_SMTP_COMMAND = "smtp_password_command"
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 # The same shapes the domain layer accepts (supportdesk.desk.directory), checked here so a
@@ -168,13 +169,52 @@ class Mailbox(_Table):
     ca_file: Path | None = Field(default=None, strict=False)
     """A CA bundle to trust for a self-signed server; certificates are always verified."""
 
+    smtp_host: str | None = None
+    """The SMTP server replies from this mailbox are sent through; unset: it sends nothing."""
+
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    """Defaults to 465 with smtp_security = "tls", 587 with "starttls", 25 with "none"."""
+
+    smtp_security: Literal["tls", "starttls", "none"] = "starttls"
+    """"tls" (implicit TLS, port 465), "starttls" (port 587), or "none" (loopback hosts only)."""
+
+    smtp_auth: Literal["login", "none"] = "login"
+    """"login" with the mailbox's credentials (XOAUTH2 when auth = "oauth2"), or "none" for a
+    relay that takes mail without a login."""
+
+    smtp_username: NonEmptyStr
+    """The SMTP login name; defaults to `username`."""
+
+    smtp_password_command: Command | None = None
+    """A command printing the SMTP password, when it differs from the IMAP one."""
+
+    from_address: str
+    """The address replies are sent from; defaults to `address`."""
+
+    from_name: str = ""
+    """The display name replies are sent under, e.g. "Example Support"."""
+
+    charset: Literal["utf-8", "iso-2022-jp"] = "utf-8"
+    """Charset of outgoing mail: "utf-8", or "iso-2022-jp" for Japanese recipients whose
+    clients need it (text it cannot hold is sent as UTF-8 instead)."""
+
+    sent_folder: NonEmptyStr = "Sent"
+    """The IMAP folder a copy of each sent reply is appended to."""
+
+    sent_copy: bool = True
+    """Append sent replies to sent_folder; false where the provider files sent mail itself
+    (Gmail, Microsoft 365), or copies would be doubled."""
+
+    bcc_self: bool = False
+    """Also send each reply to this mailbox's own address, so the inbox holds a copy."""
+
     @model_validator(mode="before")
     @classmethod
     def _defaults_and_no_passwords(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
         for key in data:
-            if "password" in key.lower() and key != "password_command":
+            if "password" in key.lower() and key not in ("password_command", _SMTP_COMMAND):
                 name = data.get("name")
                 login = name if isinstance(name, str) and name else "NAME"
                 raise _Problem(
@@ -186,6 +226,12 @@ class Mailbox(_Table):
         data.setdefault("imap_port", 993 if data.get("security", "tls") == "tls" else 143)
         if "username" not in data and isinstance(data.get("address"), str):
             data["username"] = data["address"]
+        if "smtp_username" not in data and isinstance(data.get("username"), str):
+            data["smtp_username"] = data["username"]
+        if "from_address" not in data and isinstance(data.get("address"), str):
+            data["from_address"] = data["address"]
+        smtp_ports = {"tls": 465, "starttls": 587, "none": 25}
+        data.setdefault("smtp_port", smtp_ports.get(data.get("smtp_security", "starttls"), 587))
         return data
 
     @field_validator("name")
@@ -202,11 +248,27 @@ class Mailbox(_Table):
             raise _Problem(f"expected an email address; got {value!r}")
         return value
 
-    @field_validator("imap_host")
+    @field_validator("imap_host", "smtp_host")
     @classmethod
-    def _check_host(cls, value: str) -> str:
+    def _check_host(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         if not value or any(c.isspace() for c in value) or "/" in value:
             raise _Problem(f"expected a host name or IP address (not a URL); got {value!r}")
+        return value
+
+    @field_validator("from_address")
+    @classmethod
+    def _check_from(cls, value: str) -> str:
+        if not _EMAIL.fullmatch(value) or not value.isascii():
+            raise _Problem(f"expected an email address; got {value!r}")
+        return value
+
+    @field_validator("from_name")
+    @classmethod
+    def _check_from_name(cls, value: str) -> str:
+        if any(c in value for c in "\r\n\0"):
+            raise _Problem("a display name is one line: no line breaks")
         return value
 
     @field_validator("default_queue")
@@ -263,7 +325,48 @@ class Mailbox(_Table):
             raise _Problem('required when after_import = "move"', at=("move_to",))
         if self.after_import != "move" and self.move_to is not None:
             raise _Problem('only used when after_import = "move"', at=("move_to",))
+        if (
+            self.smtp_host is not None
+            and self.smtp_security == "none"
+            and not is_loopback(self.smtp_host)
+        ):
+            raise _Problem(
+                '"none" sends mail and the login in clear text, so it is only allowed for a '
+                f"loopback smtp_host (127.0.0.0/8, ::1, localhost); got {self.smtp_host!r}",
+                at=("smtp_security",),
+            )
+        if self.smtp_password_command is not None and self.smtp_auth == "none":
+            raise _Problem('not used when smtp_auth = "none"', at=(_SMTP_COMMAND,))
         return self
+
+    @property
+    def sends(self) -> bool:
+        """Whether replies can go out through this mailbox (it has an SMTP server)."""
+        return self.smtp_host is not None
+
+
+class ComposeSettings(_Table):
+    """How replies are written."""
+
+    signature: str | None = None
+    """Your signature, added below each reply after "-- "; default: the agent's signature
+    in the store (`supportdesk agents`)."""
+
+    quote_original: bool = False
+    """Start replies with the message being answered quoted below ("> ")."""
+
+
+class SendSettings(_Table):
+    """How the outbox is sent."""
+
+    max_per_connection: int = Field(default=100, ge=1, le=10000)
+    """Messages sent over one SMTP connection before it is renewed (servers cap this)."""
+
+    give_up_hours: int = Field(default=72, ge=1)
+    """A reply that still fails temporarily after this long is marked failed for a person."""
+
+    poll_seconds: int = Field(default=5, ge=1, le=3600)
+    """How often `sync --watch` looks for queued replies to send."""
 
 
 class Settings(_Table):
@@ -283,6 +386,12 @@ class Settings(_Table):
 
     sync: SyncSettings = Field(default_factory=SyncSettings)
     """IMAP sync tuning."""
+
+    compose: ComposeSettings = Field(default_factory=ComposeSettings)
+    """Writing replies: signature and quoting."""
+
+    send: SendSettings = Field(default_factory=SendSettings)
+    """Sending the outbox over SMTP."""
 
     keymap: dict[str, str] = Field(default_factory=dict)
     """Binding id -> comma-separated keys, e.g. "ctrl+a,a"; the help screen lists the ids."""

@@ -50,6 +50,15 @@ def mailbox_password(mailbox: Mailbox) -> str:
     return password
 
 
+def smtp_password(mailbox: Mailbox) -> str:
+    """The SMTP password: `smtp_password_command` when set, else the mailbox's own password."""
+    if mailbox.smtp_password_command is not None:
+        return run_secret_command(
+            mailbox.smtp_password_command, mailbox=mailbox.name, key="smtp_password_command"
+        )
+    return mailbox_password(mailbox)
+
+
 def store_mailbox_password(mailbox_name: str, password: str) -> None:
     """Save the password in the keyring, and read it back: some backends drop writes silently."""
     _require_real_keyring(mailbox_name)

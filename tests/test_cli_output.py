@@ -29,7 +29,7 @@ from supportdesk.desk.messages import NewAttachment, NewMessage, add_message
 from supportdesk.desk.rules import storage
 from supportdesk.store import open_store
 from supportdesk.store.engine import sqlite_url
-from supportdesk.store.models import Agent, Queue, Rule, Tag, TicketTag
+from supportdesk.store.models import Agent, OutboxItem, Queue, Rule, Tag, TicketTag
 
 # Everything a terminal may act on: C0 but tab and newline, DEL, C1, bidi controls. Written
 # out here rather than imported, so a gap in the product's own list fails this test.
@@ -63,6 +63,11 @@ trigger = "time"
 description = "raw RAWCONTROLS here"
 when = { query = "status:new,open" }
 actions = [{ note = "\u001b[2J\u001b]52;c;cHduZWQ=\u0007 [bold]from a rule[/]" }]
+""".replace("RAWCONTROLS", "\u202e\u009b2J")
+CANNED = r"""[[canned]]
+name = "welcome"
+title = "\u001b[2JWelcome [bold]x[/]"
+body = "Hello \u001b]52;c;cHduZWQ=\u0007 RAWCONTROLS {customer.first_name|there}"
 """.replace("RAWCONTROLS", "\u202e\u009b2J")
 LEGACY_RULE = """[[rules]]
 name = "legacy"
@@ -139,6 +144,19 @@ def build_hostile_store(path: Path) -> None:
             )
         )
         canned.add_canned(s, "hello", hostile("Title"), hostile("Hi") + " {customer.name}")
+        # A reply the server refused, with the server's words as hostile as the mail.
+        s.add(
+            OutboxItem(
+                ticket_id=ticket.id,  # type: ignore[arg-type]
+                mailbox="support",
+                recipients="jo@acme.example",
+                raw=b"Subject: x\r\n\r\nx",
+                state="failed",
+                attempts=1,
+                last_error=hostile("550 refused"),
+                message_id_header="<out@desk.example>",
+            )
+        )
     with store.engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     store.dispose()
@@ -197,6 +215,10 @@ class Desk:
             + b"\r\n"
         )
         self.rules.write_text(RULES, encoding="utf-8")
+        self.canned = root / "canned.toml"
+        self.canned.write_text(CANNED, encoding="utf-8")
+        self.body = root / "body.txt"
+        self.body.write_text(hostile("Reply body"), encoding="utf-8")
 
     def reset(self) -> None:
         self.store_path.parent.mkdir(parents=True, exist_ok=True)
@@ -276,6 +298,17 @@ def invocations(desk: Desk) -> dict[tuple[str, ...], list[list[str]]]:
         ("rules", "test"): [["escalate"], [rules, "--json"]],
         ("rules", "run"): [[], ["--json"]],
         ("rules", "list"): [[], ["--json"]],
+        ("tickets", "reply"): [
+            ["1", "--body-file", str(desk.body), "--yes"],
+            ["1", "--canned", "hello", "--yes", "--json"],
+        ],
+        ("queues", "acknowledge"): [["billing", "hello"]],
+        ("canned", "show"): [["hello"], ["hello", "--json"]],
+        ("canned", "edit"): [["hello"]],
+        ("canned", "remove"): [["hello"]],
+        ("canned", "import"): [[str(desk.canned)], [str(desk.canned), "--json"]],
+        ("outbox", "retry"): [["1"], ["1", "--json"]],
+        ("outbox", "cancel"): [["1"], ["1", "--json"]],
     }
 
 

@@ -7,16 +7,17 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
-from supportdesk.desk import canned, directory, ingest, tickets
+from supportdesk.desk import canned, directory, ingest, replies, tickets
 from supportdesk.desk.events import Change
 from supportdesk.desk.rules import engine, storage
 from supportdesk.desk.rules.conditions import MessageFacts
 from supportdesk.errors import ValidationError
 from supportdesk.mail.parse import parse_message
 from supportdesk.store import Store
-from supportdesk.store.models import Event, Note, Queue, Rule, Ticket
+from supportdesk.store.models import Event, Message, Note, OutboxItem, Queue, Rule, Ticket
+from tests.replies_helpers import SETUP
 
 # A Wednesday, 10:00 UTC: inside business hours for a rule in UTC.
 T0 = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)
@@ -61,6 +62,7 @@ def desk(store: Store) -> Store:
         canned.add_canned(
             s, "closing", "Closing", "Hello {customer.name}, closing #{ticket.number}."
         )
+    store.info[replies.MAIL_SETUP] = SETUP
     return store
 
 
@@ -94,6 +96,20 @@ def notes(store: Store, number: int) -> list[str]:
     with store.session() as s:
         t = tickets.get_ticket(s, number)
         return [n.body for n in s.exec(select(Note).where(Note.ticket_id == t.id))]
+
+
+def mailed(store: Store, number: int) -> list[str]:
+    """The text of each reply queued in the outbox for this ticket."""
+    with store.session() as s:
+        t = tickets.get_ticket(s, number)
+        return list(
+            s.exec(
+                select(Message.body_text)
+                .join(OutboxItem, col(OutboxItem.message_id) == col(Message.id))
+                .where(OutboxItem.ticket_id == t.id)
+                .order_by(col(OutboxItem.id))
+            )
+        )
 
 
 RULE = """\
@@ -378,12 +394,33 @@ actions = [{ canned_reply = "closing" }]
 """,
     )
     human = receive(desk, mail(sender="Jo <jo@acme.example>"))[0]
-    assert notes(desk, human)[0].startswith("[would send] canned reply closing:")
-    assert "Hello Jo, closing #" in notes(desk, human)[0]
+    assert mailed(desk, human) == [f"Hello Jo, closing #{human}.\n"]
+    with desk.session() as s:
+        item = s.exec(select(OutboxItem)).one()
+        assert item.kind == "auto" and item.recipients == "jo@acme.example"
+        assert b"Auto-Submitted: auto-replied" in bytes(item.raw)
+        assert tickets.get_ticket(s, human).first_response_at is None  # no person answered
     robot = receive(desk, mail(subject="Out of office", headers={"Auto-Submitted": "auto-replied"}))
-    assert notes(desk, robot[0]) == [] and "robot" in robot[1][0].actions[0]
+    assert mailed(desk, robot[0]) == [] and "robot" in robot[1][0].actions[0]
     noreply = receive(desk, mail(subject="Your invoice", sender="noreply@shop.example"))
-    assert notes(desk, noreply[0]) == []
+    assert mailed(desk, noreply[0]) == []
+    desk.info.clear()  # no mailbox can send: skipped, never an error
+    nobody = receive(desk, mail(subject="Again", sender="Jo <jo@acme.example>"))
+    assert mailed(desk, nobody[0]) == [] and "no mailbox can send" in nobody[1][0].actions[0]
+
+
+def test_a_queue_acknowledges_new_tickets_through_the_same_path(desk: Store) -> None:
+    with desk.session(write=True) as s:
+        queue = directory.get_queue(s, "general")
+        queue.acknowledge_with = "closing"
+        s.add(queue)
+    first = receive(desk, mail(sender="Jo <jo@acme.example>"))
+    assert mailed(desk, first[0]) == [f"Hello Jo, closing #{first[0]}.\n"]
+    assert first[1][-1].rule == "acknowledgement"
+    follow_up = receive(desk, mail(subject=f"Re: [#{first[0]}] Refund please", body="more"))
+    assert follow_up[0] == first[0] and len(mailed(desk, first[0])) == 1
+    robot = receive(desk, mail(subject="Auto", headers={"Auto-Submitted": "auto-generated"}))
+    assert mailed(desk, robot[0]) == []
 
 
 def test_canned_replies_are_rate_limited_per_customer(desk: Store) -> None:
@@ -395,7 +432,7 @@ def test_canned_replies_are_rate_limited_per_customer(desk: Store) -> None:
     numbers = [
         receive(desk, mail(subject=f"s{i}", sender="Jo <jo@acme.example>"))[0] for i in range(12)
     ]
-    sent = [n for n in numbers if notes(desk, n)]
+    sent = [n for n in numbers if mailed(desk, n)]
     assert len(sent) == 10
 
 
@@ -581,7 +618,7 @@ def test_time_rules_with_a_controllable_clock(desk: Store) -> None:
     fired = run(T0 + timedelta(days=3, minutes=1))
     assert [(f.rule, f.ticket) for f in fired] == [("pending 3 days", pending.number)]
     assert ticket(desk, pending.number)[0].status == "solved"
-    assert notes(desk, pending.number)[0].startswith("[would send]")
+    assert mailed(desk, pending.number) == [f"Hello Jo, closing #{pending.number}.\n"]
     # A person touches the overdue ticket: the rule may fire once more.
     with desk.session(write=True) as s:
         tickets.add_note(

@@ -12,7 +12,19 @@ from typing import Annotated
 import typer
 from typer.core import TyperGroup
 
-from supportdesk.cli import agents, config_cmd, db, mailbox, queues, rules, sync_cmd, tickets
+from supportdesk.cli import (
+    agents,
+    canned,
+    config_cmd,
+    db,
+    mailbox,
+    outbox,
+    queues,
+    reply,
+    rules,
+    sync_cmd,
+    tickets,
+)
 from supportdesk.cli.context import CliContext
 from supportdesk.cli.output import error
 from supportdesk.errors import SupportdeskError
@@ -47,7 +59,10 @@ app.add_typer(db.app, name="db")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(mailbox.app, name="mailbox")
 app.add_typer(rules.app, name="rules")
+app.add_typer(canned.app, name="canned")
 sync_cmd.register(app)
+outbox.register(app)
+reply.register(tickets.app)
 
 
 @app.callback(invoke_without_command=True)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from supportdesk.config import Settings
+    from supportdesk.desk.replies import MailSetup
     from supportdesk.store import Store
 
 
@@ -36,6 +37,7 @@ class CliContext:
             from supportdesk.store import open_store
 
             self._store = open_store(self.store_url(), create=create)
+            self._store.info["mail_setup"] = self.mail_setup()
         return self._store
 
     def store_url(self) -> str:
@@ -45,6 +47,12 @@ class CliContext:
 
             return store_url_for(self.store_option)
         return self.settings.store_url()
+
+    def mail_setup(self) -> MailSetup:
+        """How replies are written and who they come from, for the domain (and rules)."""
+        from supportdesk.desk.replies import MailSetup
+
+        return MailSetup.from_settings(self.settings)
 
     @property
     def actor(self) -> str:

@@ -59,3 +59,27 @@ def add_queue(
         print_json(result)
     else:
         console.print(f"queue {queue.name} ready")
+
+
+@app.command("acknowledge")
+def acknowledge(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The queue.")],
+    canned_reply: Annotated[
+        str | None, typer.Argument(help="The canned reply new tickets get; leave out with --off.")
+    ] = None,
+    off: Annotated[bool, typer.Option("--off", help="Stop acknowledging new tickets.")] = False,
+) -> None:
+    """Acknowledge new tickets in a queue by mail with a canned reply (never to robots)."""
+    from supportdesk.desk import canned
+    from supportdesk.errors import ValidationError
+
+    if (canned_reply is None) == (not off):
+        raise ValidationError("give a canned reply's name, or --off")
+    cli: CliContext = ctx.obj
+    with cli.store().session(write=True) as session:
+        canned.set_acknowledgement(session, name, None if off else canned_reply)
+    if off:
+        console.print(cell(f"queue {name}: new tickets are not acknowledged"))
+    else:
+        console.print(cell(f"queue {name}: new tickets get canned reply {canned_reply} by mail"))

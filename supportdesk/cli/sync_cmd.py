@@ -277,6 +277,7 @@ def _watch(
     if not as_json:
         names = ", ".join(f"{t.mailbox.name}/{t.folder}" for t in targets)
         console.print(Text(f"watching {names}; Ctrl-C stops"))
+    sender = _start_sender(cli, settings, stop, as_json=as_json)
     Watcher(
         cli.store(),
         settings.sync,
@@ -286,6 +287,43 @@ def _watch(
         on_error=on_error,
         every_minute=_time_based_rules_step,
     ).run(stop)
+    if sender is not None:
+        sender.join(15)
+
+
+def _start_sender(
+    cli: CliContext, settings: Settings, stop: threading.Event, *, as_json: bool
+) -> threading.Thread | None:
+    """Queued replies go out while the watch runs (see desk.outbox.serve)."""
+    from supportdesk.desk import outbox
+
+    if not any(m.sends for m in settings.mailboxes):
+        return None
+
+    def on_event(what: str, item: outbox.ItemView | None, text: str) -> None:
+        if as_json:
+            data: dict[str, object] = {"event": f"outbox.{what}", "detail": text}
+            if item is not None:
+                data.update(id=item.id, ticket=item.ticket_number, state=item.state)
+            _json_line(data)
+        elif item is not None:
+            stamp = datetime.now().strftime("%H:%M:%S")
+            console.print(cell(f"{stamp} outbox {item.id} (#{item.ticket_number}): {what} {text}"))
+        else:
+            error(text)
+
+    def on_error(exc: Exception) -> None:
+        err_console.print(Text("".join(traceback.format_exception(exc))))
+
+    thread = threading.Thread(
+        target=outbox.serve,
+        args=(cli.store(), settings, stop),
+        kwargs={"on_event": on_event, "on_error": on_error},
+        name="sender",
+        daemon=True,
+    )
+    thread.start()
+    return thread
 
 
 def _time_based_rules_step() -> None:

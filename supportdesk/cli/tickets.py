@@ -152,6 +152,13 @@ def render_detail(d: TicketDetail) -> Group:
         "version",
         str(r.version),
     )
+    if d.first_response_at or d.solved_at:
+        facts.add_row(
+            "first response",
+            f"{d.first_response_at:%Y-%m-%d %H:%M}" if d.first_response_at else "-",
+            "solved",
+            f"{d.solved_at:%Y-%m-%d %H:%M}" if d.solved_at else "-",
+        )
     parts: list[object] = [header, facts]
     if d.merged_into:
         parts.append(Text(f"merged into #{d.merged_into}", style="yellow"))
@@ -172,6 +179,7 @@ def render_detail(d: TicketDetail) -> Group:
             cell(who, 60),
             f"  {m.date:%Y-%m-%d %H:%M}",
             f"  [{', '.join(flags)}]" if flags else "",
+            cell(f"  ({m.delivery})", 80) if m.delivery else "",
         )
         body = block(m.body_text.strip() or "(no text)")
         if m.attachments:

@@ -59,8 +59,18 @@ class NewMessage:
     attachments: list[NewAttachment] = field(default_factory=list)
 
 
-def add_message(session: Session, ticket: Ticket, new: NewMessage, change: Change) -> Message:
-    """Store `new` on `ticket`, bumping the ticket so open views see a change."""
+def add_message(
+    session: Session,
+    ticket: Ticket,
+    new: NewMessage,
+    change: Change,
+    *,
+    first_response: bool = True,
+) -> Message:
+    """Store `new` on `ticket`, bumping the ticket so open views see a change.
+
+    An outgoing message sets the ticket's first response time unless `first_response` is
+    False (forwards to a third party and automatic acknowledgements answer nobody)."""
     now = change.now()
     values = message_values(ticket.id, new, now)  # type: ignore[arg-type]
     message = Message(**values)
@@ -71,7 +81,7 @@ def add_message(session: Session, ticket: Ticket, new: NewMessage, change: Chang
     search.index_documents(conn, [(message.id, document_for(new))])
     store_attachments(conn, attachment_rows(message.id, new.attachments))  # type: ignore[arg-type]
     changes: dict[str, object] = {"message_count": ticket.message_count + 1}
-    if new.direction == "out" and ticket.first_response_at is None:
+    if new.direction == "out" and first_response and ticket.first_response_at is None:
         changes["first_response_at"] = now
     write_ticket(session, ticket, changes, ticket.version, change)
     events.record(

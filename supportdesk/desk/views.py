@@ -24,6 +24,7 @@ from supportdesk.store.models import (
     Message,
     Note,
     Organisation,
+    OutboxItem,
     Queue,
     Ticket,
     TicketCC,
@@ -213,6 +214,8 @@ class MessageView:
     is_list: bool
     parse_problems: str
     attachments: list[AttachmentView]
+    delivery: str | None = None
+    """For our outgoing mail: the outbox state (queued, sent, failed: the server's words…)."""
 
 
 @dataclass(frozen=True)
@@ -248,6 +251,9 @@ class TicketDetail:
     other_tickets: list[TicketRow]
     merged_into: int | None
     related_to: int | None
+    first_response_at: datetime | None = None
+    """When the first public reply was queued (automatic mail and forwards do not count)."""
+    solved_at: datetime | None = None
 
 
 def ticket_detail(session: Session, number: int, *, other_limit: int = 10) -> TicketDetail:
@@ -289,7 +295,11 @@ def ticket_detail(session: Session, number: int, *, other_limit: int = 10) -> Ti
             attachments.setdefault(a.message_id, []).append(
                 AttachmentView(a.id, a.filename, a.content_type, a.size, a.is_inline)  # type: ignore[arg-type]
             )
-    messages = [MessageView(*m, attachments=attachments.get(m[0], [])) for m in message_rows]
+    deliveries = _deliveries(session, ticket.id)  # type: ignore[arg-type]
+    messages = [
+        MessageView(*m, attachments=attachments.get(m[0], []), delivery=deliveries.get(m[0]))
+        for m in message_rows
+    ]
     notes = [
         NoteView(n.id, n.author, n.body, n.created_at)  # type: ignore[arg-type]
         for n in session.scalars(
@@ -328,7 +338,25 @@ def ticket_detail(session: Session, number: int, *, other_limit: int = 10) -> Ti
         other_tickets=others,
         merged_into=merged_into,
         related_to=related,
+        first_response_at=ticket.first_response_at,
+        solved_at=ticket.solved_at,
     )
+
+
+def _deliveries(session: Session, ticket_id: int) -> dict[int, str]:
+    """Outbox state per outgoing message: "queued", "sent", "failed: 550 …"."""
+    found: dict[int, str] = {}
+    for message_id, state, error in session.execute(
+        select(OutboxItem.message_id, OutboxItem.state, OutboxItem.last_error).where(
+            OutboxItem.ticket_id == ticket_id
+        )
+    ):
+        if message_id is not None:
+            shown = state
+            if state in ("failed", "uncertain", "checking") or (state == "queued" and error):
+                shown = f"{state}: {error}" if error else state
+            found[message_id] = shown
+    return found
 
 
 def change_mark(session: Session) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +79,9 @@ class Store:
 
     engine: Engine
     url: str
+    info: dict[str, Any] = field(default_factory=dict)
+    """Facts every session of this store carries in `session.info`, e.g. how replies are
+    sent (`mail_setup`), for domain code that runs deep inside ingest (rules' replies)."""
 
     @property
     def dialect(self) -> str:
@@ -94,6 +97,7 @@ class Store:
         with self.engine.connect() as conn:
             conn.info["writer"] = write
             session = Session(bind=conn, expire_on_commit=False)
+            session.info.update(self.info)
             try:
                 yield session
                 session.commit()

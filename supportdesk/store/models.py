@@ -51,6 +51,8 @@ class Queue(SQLModel, table=True):
     description: str = Field(default="", sa_type=Text)
     first_response_minutes: int | None = Field(default=None)
     is_quarantine: bool = Field(default=False)
+    acknowledge_with: str | None = Field(default=None, max_length=100)
+    """A canned reply's name: new tickets in this queue get it by mail (never robots)."""
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -230,12 +232,16 @@ class TicketTag(SQLModel, table=True):
 
 
 class CannedReply(SQLModel, table=True):
+    """A reply template. `definition` is its `[[canned]]` TOML text exactly as written (the
+    language variants and macro live there); name, title and body mirror it for listing."""
+
     __tablename__ = "canned_replies"
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(index=True, unique=True, max_length=100)
     title: str = Field(default="", max_length=200)
     body: str = Field(sa_type=Text)
+    definition: str = Field(default="", sa_type=Text)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -280,7 +286,15 @@ class Event(SQLModel, table=True):
 
 
 class OutboxItem(SQLModel, table=True):
-    """Mail waiting to be sent: written first, sent after, never sent twice."""
+    """Mail waiting to be sent: written first, sent after, never sent twice.
+
+    States (see desk.outbox): queued -> sending -> sent; a temporary failure goes back to
+    queued; a permanent one is failed; an attempt that handed the message over without
+    hearing the answer is checking (its Message-ID is looked for in Sent) and then sent, or
+    uncertain (held for a person). cancelled is final. `handed_over_at` is committed just
+    before the message's bytes go to the server: it is what tells a crash before the
+    handover (safe to send again) from one after it (never resent blindly).
+    """
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_state", "state", "next_attempt_at"),)
@@ -297,6 +311,59 @@ class OutboxItem(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     next_attempt_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = Field(default=None)
+    kind: str = Field(default="reply", max_length=16)
+    envelope_from: str = Field(default="", max_length=320)
+    message_id_header: str = Field(default="", index=True, max_length=998)
+    claimed_by: str | None = Field(default=None, max_length=200)
+    claimed_at: datetime | None = Field(default=None)
+    handed_over_at: datetime | None = Field(default=None)
+    copied_at: datetime | None = Field(default=None)
+    """When the copy in the mailbox's Sent folder was made or found (None: not yet/not wanted)."""
+
+
+class Draft(SQLModel, table=True):
+    """An agent's unsent reply, forward or note on one ticket, saved as they type.
+
+    One per ticket and author: reopening the composer resumes it. `base_version` is the
+    ticket version the agent last saw; whatever arrived after it stops the send.
+    """
+
+    __tablename__ = "drafts"
+    __table_args__ = (UniqueConstraint("ticket_id", "author", name="uq_drafts_ticket_author"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="tickets.id", index=True, ondelete="CASCADE")
+    author: str = Field(max_length=200)
+    kind: str = Field(default="reply", max_length=16)
+    to_addresses: str = Field(default="", sa_type=Text)
+    cc_addresses: str = Field(default="", sa_type=Text)
+    bcc_addresses: str = Field(default="", sa_type=Text)
+    subject: str = Field(default="", sa_type=Text)
+    body: str = Field(default="", sa_type=Text)
+    quote_original: bool = Field(default=False)
+    attach_original: bool = Field(default=True)
+    in_reply_to_id: int | None = Field(default=None, foreign_key="messages.id")
+    canned: str | None = Field(default=None, max_length=100)
+    language: str | None = Field(default=None, max_length=16)
+    status_after: str | None = Field(default=None, max_length=16)
+    base_version: int = Field(default=0)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class DraftAttachment(SQLModel, table=True):
+    """A file attached to a draft, its bytes kept in the store: the draft survives a crash,
+    and what is sent is what was attached even if the file on disk changes or goes."""
+
+    __tablename__ = "draft_attachments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    draft_id: int = Field(foreign_key="drafts.id", index=True, ondelete="CASCADE")
+    filename: str = Field(max_length=255)
+    content_type: str = Field(default="application/octet-stream", max_length=255)
+    size: int = Field(default=0)
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class SyncState(SQLModel, table=True):

@@ -201,11 +201,11 @@ def _run_rules(
 
     The rule set is read once per batch; with no rules for mail, nothing more is asked.
     """
-    from supportdesk.desk.rules.engine import apply_ingest_rules
+    from supportdesk.desk.rules.engine import acknowledges, apply_ingest_rules
     from supportdesk.desk.rules.storage import load_rules
 
     rules = [r for r in load_rules(session) if r.trigger in ("new_ticket", "customer_message")]
-    if not rules:
+    if not rules and not acknowledges(session):
         return []
     now = utcnow()
     fired: list[Fired] = []

@@ -1,9 +1,10 @@
 """Applying a rule's actions, each through the domain function a person would use.
 
-Canned replies: the store has an outbox table but nothing sends from it yet, so a rule's
-canned reply is rendered (placeholders checked as for an agent) and kept as an internal note
-starting "[would send]", plus a `canned_reply` event that the rate limit counts. Robots and
-no-reply addresses never get one, whatever the rule says.
+Canned replies are real mail: rendered (placeholders checked as for an agent, in the
+customer's language when the reply has that variant), marked `Auto-Submitted: auto-replied`
+and queued in the outbox through desk.replies, plus a `canned_reply` event that the rate
+limit counts. Robots and no-reply addresses never get one, whatever the rule says. A queue's
+acknowledgement of new tickets (`acknowledge`) takes the same path and the same limits.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from supportdesk.desk import canned, directory, events, tickets
+from supportdesk.desk import canned, directory, events, replies, tickets
 from supportdesk.desk.events import Change
 from supportdesk.desk.ingest import QUARANTINE_QUEUE, UNKNOWN_SENDER
 from supportdesk.desk.rules.conditions import Evaluation
 from supportdesk.desk.rules.model import Action
-from supportdesk.errors import ValidationError
+from supportdesk.mail import compose
 from supportdesk.mail.robots import is_no_reply_address
 from supportdesk.store.models import (
     PRIORITIES,
@@ -31,7 +32,6 @@ from supportdesk.store.models import (
     Ticket,
 )
 
-WOULD_SEND = "[would send]"
 # Automatic mail per customer (FreeScout's limit): more is a loop or an angry robot.
 CANNED_LIMIT = 10
 CANNED_WINDOW = timedelta(hours=3)
@@ -140,13 +140,32 @@ def _canned(name: str, ev: Evaluation, change: Change) -> Outcome:
             f"within {CANNED_WINDOW}",
             changed=False,
         )
-    try:
-        text = canned.render_canned(session, name, ticket, None)
-    except ValidationError as exc:
-        raise ValidationError(f"canned reply {name!r}: {exc}") from None
-    tickets.add_note(session, ticket.number, f"{WOULD_SEND} canned reply {name}:\n\n{text}", change)
+    setup = replies.setup_of(session)
+    if not setup.identities:
+        return Outcome(f"canned {name}: skipped, no mailbox can send (set smtp_host)", False)
+    rendered = canned.render_canned_for(
+        session, name, ticket, None, language=replies.customer_language(session, ticket.number)
+    )
+    spec = replies.ReplySpec(
+        kind="reply",
+        body=rendered.text,
+        to=compose.format_addresses(
+            [compose.address(customer.name if customer else "", recipient)]
+        ),
+        language=rendered.language,
+        automatic=True,
+    )
+    replies.queue_reply(session, ticket.number, spec, setup, change)
     events.record(session, ev.ticket(), "canned_reply", change, new=name)
-    return Outcome(f"canned {name} (kept as a note: no mail is sent yet)")
+    return Outcome(f"canned {name} queued to {recipient}")
+
+
+def acknowledge(ev: Evaluation, change: Change) -> Outcome | None:
+    """A new ticket's acknowledgement, when its queue names one (`acknowledge_with`)."""
+    queue = ev.session.get(Queue, ev.ticket().queue_id)
+    if queue is None or not queue.acknowledge_with:
+        return None
+    return _canned(queue.acknowledge_with, ev, change)
 
 
 def _recent_canned(session: Session, requester_id: int, ev: Evaluation) -> int:

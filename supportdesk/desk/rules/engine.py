@@ -34,7 +34,7 @@ from supportdesk.desk.rules.conditions import Evaluation, MessageFacts
 from supportdesk.desk.rules.model import Condition, RuleDef, parse_duration
 from supportdesk.desk.rules.storage import load_rules
 from supportdesk.errors import SupportdeskError
-from supportdesk.store.models import Event, Message, MessageRaw, Ticket
+from supportdesk.store.models import Event, Message, MessageRaw, Queue, Ticket
 
 if TYPE_CHECKING:
     from supportdesk.desk.ingest import IngestResult
@@ -298,15 +298,42 @@ def apply_ingest_rules(
                 return []
             mailbox = row.mailbox
     facts = MessageFacts.from_parsed(parsed, mailbox=mailbox)
-    return run_rules(
-        session,
-        trigger,
-        result.ticket_number,
-        message=facts,
-        now=now,
-        change=change or Change.by(RULES_ACTOR, at=now),
-        rules=rules,
+    change = change or Change.by(RULES_ACTOR, at=now)
+    fired = run_rules(
+        session, trigger, result.ticket_number, message=facts, now=now, change=change, rules=rules
     )
+    if result.outcome == "new_ticket":
+        fired.extend(_acknowledge(session, result.ticket_number, facts, now, change))
+    return fired
+
+
+def acknowledges(session: Session) -> bool:
+    """Whether any queue acknowledges new tickets (so ingest must call the hook)."""
+    return bool(
+        session.execute(
+            select(func.count()).select_from(Queue).where(col(Queue.acknowledge_with).is_not(None))
+        ).scalar()
+    )
+
+
+def _acknowledge(
+    session: Session, number: int, facts: MessageFacts, now: datetime, change: Change
+) -> list[Fired]:
+    """The queue's acknowledgement of a new ticket (after the rules, which may move it)."""
+    ev = Evaluation(session, number, now, facts, [])
+    ack_change = Change(actor="system:acknowledge", batch_id=change.batch_id, at=change.at)
+    result = Fired("acknowledgement", number, "new_ticket")
+    try:
+        with session.begin_nested():
+            outcome = actions.acknowledge(ev, ack_change)
+    except SupportdeskError as exc:
+        result.error = str(exc)
+        result.actions.append("undone: " + str(exc))
+        return [result]
+    if outcome is None:
+        return []
+    result.actions.append(outcome.text)
+    return [result]
 
 
 @contextmanager
@@ -315,6 +342,7 @@ def rollback_session(store: Store) -> Iterator[Session]:
     with store.engine.connect() as conn:
         conn.info["writer"] = True
         session = Session(bind=conn, expire_on_commit=False)
+        session.info.update(store.info)
         try:
             yield session
         finally:

@@ -22,6 +22,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from supportdesk.desk.rules.model import RuleDef
+from supportdesk.desk.tomlblocks import split_blocks
 from supportdesk.errors import NotFoundError, ValidationError
 from supportdesk.store.models import Rule, utcnow
 
@@ -53,21 +54,7 @@ class ImportSummary:
 
 def _split(source: str) -> list[tuple[int, str]]:
     """(first line number, text) of each `[[rules]]` block; a preamble joins the first."""
-    lines = source.splitlines(keepends=True)
-    headers = [i for i, line in enumerate(lines) if _HEADER.match(line)]
-    starts: list[int] = []
-    for number, header in enumerate(headers):
-        start = header
-        floor = headers[number - 1] + 1 if number else 0
-        while start > floor and lines[start - 1].lstrip().startswith("#"):
-            start -= 1
-        starts.append(0 if number == 0 else start)
-    blocks = []
-    for number, start in enumerate(starts):
-        end = starts[number + 1] if number + 1 < len(starts) else len(lines)
-        text = "".join(lines[start:end]).rstrip() + "\n"
-        blocks.append((headers[number] + 1, text))
-    return blocks
+    return split_blocks(source, _HEADER)
 
 
 _LOOSE_HEADER = re.compile(r"^\s*\[\[?\s*rules\s*\]")

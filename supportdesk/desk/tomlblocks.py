@@ -1,0 +1,114 @@
+"""Files of `[[table]]` entries whose every entry is stored as its own exact TOML text.
+
+Rules and canned replies are both kept this way, so export, edit and import round-trip byte
+for byte (comments included): export joins the entries' texts with a blank line between
+them, and import splits a file at each `[[table]]` header, the comment lines directly above
+a header belonging to the entry below it. Sub-tables (`[canned.variants.ja]`) stay with the
+entry they follow.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from typing import Any
+
+from supportdesk.errors import ValidationError
+from supportdesk.text import UNSAFE
+
+_TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+def header_pattern(table: str) -> re.Pattern[str]:
+    """The line that starts one entry: `[[table]]`, optionally followed by a comment."""
+    return re.compile(rf"^\s*\[\[\s*{re.escape(table)}\s*\]\]\s*(?:#.*)?$")
+
+
+def split_blocks(source: str, header: re.Pattern[str]) -> list[tuple[int, str]]:
+    """(line number of the header, text) of each entry; a preamble joins the first."""
+    lines = source.splitlines(keepends=True)
+    headers = [i for i, line in enumerate(lines) if header.match(line)]
+    starts: list[int] = []
+    for number, head in enumerate(headers):
+        start = head
+        floor = headers[number - 1] + 1 if number else 0
+        while start > floor and lines[start - 1].lstrip().startswith("#"):
+            start -= 1
+        starts.append(0 if number == 0 else start)
+    blocks = []
+    for number, start in enumerate(starts):
+        end = starts[number + 1] if number + 1 < len(starts) else len(lines)
+        text = "".join(lines[start:end]).rstrip() + "\n"
+        blocks.append((headers[number] + 1, text))
+    return blocks
+
+
+def line_of(text: str, first_line: int, loc: tuple[Any, ...]) -> int:
+    """The line of the deepest key an error points at, else the entry's first line."""
+    for part in reversed(loc):
+        if isinstance(part, str):
+            pattern = re.compile(rf"(^|[\s{{,]){re.escape(part)}\s*=")
+            for offset, line in enumerate(text.splitlines()):
+                if pattern.search(line):
+                    return first_line + offset
+    return first_line
+
+
+def load_toml(source: str, origin: str) -> dict[str, Any]:
+    """Parsed TOML, or one ValidationError naming the file, line and column."""
+    try:
+        return tomllib.loads(source)
+    except tomllib.TOMLDecodeError as exc:
+        position = _TOML_POSITION.search(str(exc))
+        if position is None:
+            raise ValidationError(f"{origin}: TOML syntax error: {exc}") from None
+        problem = _TOML_POSITION.sub("", str(exc)).strip()
+        raise ValidationError(
+            f"{origin} line {position.group(1)}, column {position.group(2)}: "
+            f"TOML syntax error: {problem}"
+        ) from None
+
+
+def join_problems(problems: list[str]) -> str:
+    return (
+        problems[0] if len(problems) == 1 else f"{len(problems)} problems: " + "; ".join(problems)
+    )
+
+
+def basic_string(value: str) -> str:
+    """`value` as a one-line TOML basic string."""
+    out = ['"']
+    for char in value:
+        if char == '"':
+            out.append('\\"')
+        elif char == "\\":
+            out.append("\\\\")
+        elif char == "\n":
+            out.append("\\n")
+        elif char == "\t":
+            out.append("\\t")
+        elif UNSAFE.match(char):
+            # Escaped, not dropped: the value reads back the same, and the file is safe to
+            # print (C1 and bidi controls included, which TOML would allow raw).
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    out.append('"')
+    return "".join(out)
+
+
+def multiline_string(value: str) -> str:
+    """`value` as a TOML multi-line basic string that reads back exactly."""
+    escaped = []
+    for char in value:
+        if char == "\\":
+            escaped.append("\\\\")
+        elif char == '"':
+            escaped.append('\\"')
+        elif char == "\r":
+            escaped.append("\\r")
+        elif char not in "\n\t" and UNSAFE.match(char):
+            escaped.append(f"\\u{ord(char):04x}")
+        else:
+            escaped.append(char)
+    return '"""\n' + "".join(escaped) + '"""'

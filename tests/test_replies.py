@@ -1,0 +1,341 @@
+"""The composer's domain API: drafts, canned replies, preview, queuing and collisions.
+
+Runs on SQLite and PostgreSQL (the `store` fixture).
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+from sqlmodel import col, select
+
+from supportdesk.desk import canned, replies, tickets
+from supportdesk.desk.events import Change
+from supportdesk.desk.replies import CollisionError, ReplySpec
+from supportdesk.errors import NotFoundError, ValidationError
+from supportdesk.mail.parse import parse_message
+from supportdesk.store import Store
+from supportdesk.store.models import Event, Message, MessageRaw, OutboxItem, Ticket, TicketCC
+from tests.replies_helpers import ALICE, SETUP, SUPPORT, customer_mail, make_desk, receive
+
+
+@pytest.fixture
+def desk(store: Store) -> Store:
+    with store.session(write=True) as s:
+        make_desk(s)
+    return store
+
+
+def _ticket(desk: Store, raw: bytes | None = None) -> int:
+    with desk.session(write=True) as s:
+        return receive(s, raw or customer_mail(cc="Carol <carol@acme.example>"))
+
+
+def test_reply_draft_starts_with_requester_tagged_subject_and_detected_language(
+    desk: Store,
+) -> None:
+    number = _ticket(
+        desk, customer_mail(subject="Re: RE: 返金について", body="返金をお願いします。")
+    )
+    with desk.session(write=True) as s:
+        draft = replies.open_draft(s, number, ALICE, SETUP)
+    assert draft.kind == "reply"
+    assert draft.to == "Jo Bloggs <jo@acme.example>"
+    assert draft.cc == ""
+    assert draft.subject == f"Re: [#{number}] 返金について"
+    assert draft.language == "ja"
+    assert draft.in_reply_to_id is not None
+
+
+def test_reply_all_keeps_ccs_never_our_addresses_or_agents(desk: Store) -> None:
+    raw = customer_mail(
+        cc="Carol <carol@acme.example>, help@desk.example, bob@desk.example",
+        to=f"{SUPPORT}, Dan <dan@acme.example>",
+    )
+    number = _ticket(desk, raw)
+    with desk.session(write=True) as s:
+        draft = replies.open_draft(s, number, ALICE, SETUP, kind="reply_all")
+    assert draft.to == "Jo Bloggs <jo@acme.example>"
+    assert "carol@acme.example" in draft.cc and "dan@acme.example" in draft.cc
+    for ours in (SUPPORT, "help@desk.example", "bob@desk.example", "jo@acme.example"):
+        assert ours not in draft.cc
+
+
+def test_draft_is_resumed_and_autosaved_and_kind_switch_keeps_typed_text(desk: Store) -> None:
+    number = _ticket(desk)
+    with desk.session(write=True) as s:
+        draft = replies.open_draft(s, number, ALICE, SETUP)
+        replies.save_draft(s, draft.id, ALICE, body="Half a thought", cc="x@y.example, half")
+    with desk.session(write=True) as s:
+        again = replies.open_draft(s, number, ALICE, SETUP)
+        assert again.id == draft.id
+        assert (again.body, again.cc) == ("Half a thought", "x@y.example, half")
+        forward = replies.open_draft(s, number, ALICE, SETUP, kind="forward")
+        assert forward.kind == "forward" and forward.body == "Half a thought"
+        assert forward.to == "" and forward.cc == "x@y.example, half"
+        assert forward.subject.startswith(f"Fwd: [#{number}]")
+        other = replies.open_draft(s, number, "agent:bob", SETUP)
+        assert other.id != draft.id
+        assert replies.tickets_with_drafts(s, [number, 999]) == {number}
+        assert replies.tickets_with_drafts(s, [number], author="agent:carol") == set()
+        assert {d.author for d in replies.drafts_for_ticket(s, number)} == {ALICE, "agent:bob"}
+    with desk.session(write=True) as s:
+        replies.discard_draft(s, draft.id, ALICE)
+        with pytest.raises(NotFoundError):
+            replies.save_draft(s, draft.id, ALICE, body="late autosave")
+        with pytest.raises(NotFoundError):
+            replies.get_draft(s, other.id, ALICE)  # someone else's draft
+
+
+def test_attachments_are_kept_in_the_store_removable_and_bounded(
+    desk: Store, tmp_path: Path
+) -> None:
+    number = _ticket(desk)
+    path = tmp_path / "report.pdf"
+    path.write_bytes(b"%PDF-1.4 report")
+    with desk.session(write=True) as s:
+        draft = replies.open_draft(s, number, ALICE, SETUP)
+        first = replies.add_attachment_file(s, draft.id, ALICE, path)
+        second = replies.add_attachment(s, draft.id, ALICE, "../../etc/passwd", b"x")
+        assert (first.filename, first.size, first.content_type) == (
+            "report.pdf",
+            15,
+            "application/pdf",
+        )
+        assert second.filename == "passwd"
+        with pytest.raises(ValidationError, match="over the"):
+            replies.add_attachment(
+                s, draft.id, ALICE, "big.bin", b"0" * replies.MAX_ATTACHMENT_BYTES
+            )
+        replies.remove_attachment(s, draft.id, ALICE, second.id)
+    path.unlink()  # the file goes; the draft still has its bytes
+    with desk.session(write=True) as s:
+        draft = replies.get_draft(s, draft.id, ALICE)
+        assert [a.filename for a in draft.attachments] == ["report.pdf"]
+        replies.save_draft(s, draft.id, ALICE, body="See attached.")
+        shown = replies.preview(s, draft.id, ALICE, SETUP)
+    assert shown.attachments == [("report.pdf", "application/pdf", 15)]
+
+
+def test_preview_is_the_exact_mail_with_threading_headers_and_signature(desk: Store) -> None:
+    raw = customer_mail(message_id="<first@mail.example>", references="<root@mail.example>")
+    number = _ticket(desk, raw)
+    with desk.session(write=True) as s:
+        draft = replies.open_draft(s, number, ALICE, SETUP)
+        replies.save_draft(s, draft.id, ALICE, body="Done, refunded.", quote_original=True)
+        shown = replies.preview(s, draft.id, ALICE, SETUP)
+    parsed = parse_message(shown.raw)
+    assert parsed.in_reply_to == "<first@mail.example>"
+    assert parsed.references == ["<root@mail.example>", "<first@mail.example>"]
+    assert parsed.subject == f"Re: [#{number}] Refund please"
+    assert parsed.from_ is not None and parsed.from_.address == SUPPORT
+    assert shown.text.startswith("Done, refunded.\n\n-- \nAlice\nDesk Support\n")
+    assert "> I would like a refund." in shown.text
+    assert shown.envelope == ["jo@acme.example"]
+    assert dict(shown.headers)["Message-ID"].startswith(f"<sd.{number}.")
+
+
+def test_send_queues_mail_event_and_status_in_one_change_and_deletes_the_draft(
+    desk: Store,
+) -> None:
+    number = _ticket(desk)
+    with desk.session(write=True) as s:
+        draft = replies.open_draft(s, number, ALICE, SETUP)
+        replies.save_draft(
+            s, draft.id, ALICE, body="Refunded.", status_after="pending", cc="New <new@x.example>"
+        )
+        done = replies.send_draft(s, draft.id, ALICE, SETUP)
+    assert done.status == "pending" and done.outbox_id is not None
+    assert done.recipients == ["jo@acme.example", "new@x.example"]
+    with desk.session() as s:
+        item = s.get(OutboxItem, done.outbox_id)
+        assert item is not None and item.state == "queued" and item.kind == "reply"
+        assert item.message_id_header == done.message_id
+        message = s.get(Message, item.message_id)
+        assert message is not None and message.direction == "out"
+        stored = s.get(MessageRaw, message.id)
+        assert stored is not None and bytes(stored.raw) == bytes(item.raw)
+        ticket = tickets.get_ticket(s, number)
+        assert ticket.first_response_at is not None
+        batch = {
+            e.batch_id
+            for e in s.scalars(
+                select(Event).where(
+                    col(Event.ticket_id) == ticket.id,
+                    col(Event.action).in_(["message_out", "status"]),
+                )
+            )
+        }
+        assert len(batch) == 1  # one change: the reply and the status
+        assert s.get(TicketCC, (ticket.id, "new@x.example")) is not None
+        assert replies.drafts_for_ticket(s, number) == []
+
+
+def test_forward_attaches_the_original_and_is_no_first_response(desk: Store) -> None:
+    number = _ticket(desk)
+    with desk.session(write=True) as s:
+        draft = replies.open_draft(s, number, ALICE, SETUP, kind="forward")
+        replies.save_draft(s, draft.id, ALICE, to="vendor@supplier.example", body="FYI")
+        shown = replies.preview(s, draft.id, ALICE, SETUP)
+        assert [a[1] for a in shown.attachments] == ["message/rfc822"]
+        replies.send_draft(s, draft.id, ALICE, SETUP)
+    with desk.session() as s:
+        assert tickets.get_ticket(s, number).first_response_at is None
+
+
+def test_note_kind_adds_a_note_and_mails_nothing(desk: Store) -> None:
+    number = _ticket(desk)
+    with desk.session(write=True) as s:
+        draft = replies.open_draft(s, number, ALICE, SETUP, kind="note")
+        replies.save_draft(s, draft.id, ALICE, body="Customer is a VIP")
+        with pytest.raises(ValidationError, match="not mailed"):
+            replies.preview(s, draft.id, ALICE, SETUP)
+        done = replies.send_draft(s, draft.id, ALICE, SETUP)
+    assert done.note_id is not None and done.outbox_id is None
+    with desk.session() as s:
+        assert s.scalars(select(OutboxItem)).first() is None
+
+
+def test_collision_stops_the_send_shows_what_arrived_and_force_sends(desk: Store) -> None:
+    number = _ticket(desk)
+    with desk.session(write=True) as s:
+        draft = replies.open_draft(s, number, ALICE, SETUP)
+        replies.save_draft(s, draft.id, ALICE, body="Answer")
+    with desk.session(write=True) as s:
+        receive(
+            s,
+            customer_mail(subject=f"Re: [#{number}] Refund please", body="Never mind, found it!"),
+        )
+        tickets.add_note(s, number, "Bob: I'm on it", Change.by("agent:bob"))
+    with pytest.raises(CollisionError) as caught, desk.session(write=True) as s:
+        replies.send_draft(s, draft.id, ALICE, SETUP)
+    arrived = caught.value.arrived
+    assert [a.kind for a in arrived] == ["message_in", "note"]
+    assert "Never mind" in arrived[0].summary and arrived[1].who == "agent:bob"
+    with desk.session() as s:
+        assert s.scalars(select(OutboxItem)).first() is None
+        assert replies.get_draft(s, draft.id, ALICE).body == "Answer"  # the draft stays
+    with desk.session(write=True) as s:
+        done = replies.send_draft(s, draft.id, ALICE, SETUP, force=True)
+    assert done.outbox_id is not None
+
+
+def test_a_status_change_since_is_a_collision_only_when_the_send_sets_status(desk: Store) -> None:
+    number = _ticket(desk)
+    with desk.session(write=True) as s:
+        version = tickets.get_ticket(s, number).version
+        tickets.set_status(s, number, "on-hold", Change.by("agent:bob"))
+    spec = ReplySpec(kind="reply", body="Hi", to="jo@acme.example", base_version=version)
+    with desk.session(write=True) as s:
+        replies.queue_reply(s, number, spec, SETUP, Change.by(ALICE))
+    with desk.session(write=True) as s:
+        tickets.set_status(s, number, "open", Change.by("agent:bob"))
+    spec.status_after = "solved"
+    with pytest.raises(CollisionError, match="status"), desk.session(write=True) as s:
+        replies.queue_reply(s, number, spec, SETUP, Change.by(ALICE))
+
+
+def test_canned_reply_with_default_language_variant_and_macro(desk: Store) -> None:
+    number = _ticket(desk, customer_mail(sender="jo@acme.example", body="お世話になっております。"))
+    text = '''[[canned]]
+name = "refund-ok"
+title = "Refund approved"
+body = """
+Hello {customer.first_name|there}, your refund for #{ticket.number} is on its way."""
+status = "solved"
+priority = "low"
+tags = ["refund"]
+
+[canned.variants.ja]
+title = "返金"
+body = """
+{customer.name|お客}様、#{ticket.number} の返金を手配しました。"""
+'''
+    with desk.session(write=True) as s:
+        canned.add_canned_text(s, text)
+        draft = replies.open_draft(s, number, ALICE, SETUP)
+        shown = replies.preview_canned(s, draft.id, ALICE, "refund-ok", language="en")
+        assert shown.title == "Refund approved" and shown.status == "solved"
+        assert replies.get_draft(s, draft.id, ALICE).canned is None  # a preview records nothing
+        rendered = replies.use_canned(s, draft.id, ALICE, "refund-ok")
+        assert rendered.language == "ja" and rendered.languages == ["en", "ja"]
+        assert rendered.text == f"お客様、#{number} の返金を手配しました。"
+        english = replies.use_canned(s, draft.id, ALICE, "refund-ok", language="en")
+        assert english.text == f"Hello there, your refund for #{number} is on its way."
+        replies.save_draft(s, draft.id, ALICE, body=english.text)
+        done = replies.send_draft(s, draft.id, ALICE, SETUP)
+    assert done.status == "solved"
+    with desk.session() as s:
+        ticket = s.scalars(select(Ticket).where(col(Ticket.number) == number)).one()
+        assert ticket.priority == "low"
+        assert tickets.ticket_tags(s, ticket.id) == ["refund"]  # type: ignore[arg-type]
+        assert ticket.solved_at is not None
+
+
+def test_header_injection_through_subject_name_or_address_is_impossible(desk: Store) -> None:
+    # A subject whose encoded word decodes to a line break and a header of its own.
+    hostile = base64.b64encode(b"Help\r\nBcc: victim@evil.example").decode()
+    raw = (
+        "From: jo@acme.example\r\nTo: support@desk.example\r\n"
+        f"Subject: =?utf-8?b?{hostile}?=\r\nMessage-ID: <hostile@acme.example>\r\n"
+        "\r\nHello\r\n"
+    ).encode()
+    number = _ticket(desk, raw)
+    with desk.session(write=True) as s:
+        draft = replies.open_draft(s, number, ALICE, SETUP)
+        replies.save_draft(
+            s,
+            draft.id,
+            ALICE,
+            body="Hi",
+            subject="Re: x\r\nBcc: victim@evil.example",
+            to='"Jo\r\nBcc: victim@evil.example" <jo@acme.example>',
+        )
+        with pytest.raises(ValidationError, match="line break"):
+            replies.preview(s, draft.id, ALICE, SETUP)
+        replies.save_draft(
+            s, draft.id, ALICE, to="jo@acme.example", cc="jo@acme.example\nBcc: v@evil.example"
+        )
+        with pytest.raises(ValidationError):
+            replies.preview(s, draft.id, ALICE, SETUP)
+        replies.save_draft(s, draft.id, ALICE, cc="")
+        shown = replies.preview(s, draft.id, ALICE, SETUP)
+    names = [n.lower() for n, _ in parse_message(shown.raw).headers]
+    assert "bcc" not in names
+    assert shown.envelope == ["jo@acme.example"]
+    assert shown.subject == "Re: x Bcc: victim@evil.example"
+    with desk.session(write=True) as s:
+        fresh = replies.open_draft(s, number, "agent:bob", SETUP)
+        assert fresh.subject == f"Re: [#{number}] Help Bcc: victim@evil.example"
+        replies.save_draft(s, fresh.id, "agent:bob", body="Hi")
+        from_ticket = replies.preview(s, fresh.id, "agent:bob", SETUP)
+    assert "bcc" not in [n.lower() for n, _ in parse_message(from_ticket.raw).headers]
+
+
+def test_queue_reply_refuses_what_cannot_be_sent(desk: Store) -> None:
+    number = _ticket(desk)
+    with desk.session(write=True) as s:
+        with pytest.raises(ValidationError, match="empty"):
+            replies.queue_reply(
+                s,
+                number,
+                ReplySpec(kind="reply", body=" ", to="a@b.example"),
+                SETUP,
+                Change.by(ALICE),
+            )
+        with pytest.raises(ValidationError, match="recipient"):
+            replies.queue_reply(
+                s, number, ReplySpec(kind="reply", body="x"), SETUP, Change.by(ALICE)
+            )
+        with pytest.raises(ValidationError, match="no mailbox can send"):
+            replies.queue_reply(
+                s,
+                number,
+                ReplySpec(kind="reply", body="x", to="a@b.example"),
+                replies.MailSetup(),
+                Change.by(ALICE),
+            )
+        with pytest.raises(ValidationError, match="unknown kind"):
+            replies.open_draft(s, number, ALICE, SETUP, kind="shout")
