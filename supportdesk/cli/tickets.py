@@ -162,6 +162,11 @@ def render_detail(d: TicketDetail) -> Group:
     parts: list[object] = [header, facts]
     if d.merged_into:
         parts.append(Text(f"merged into #{d.merged_into}", style="yellow"))
+    if d.requester_bounced_at is not None:
+        parts.append(
+            Text(f"mail to the requester bounced {d.requester_bounced_at:%Y-%m-%d %H:%M}: ", "red")
+            + cell(d.requester_bounce_reason or "delivery failed", 120)
+        )
     timeline: list[tuple[datetime, int, object]] = []
     for m in d.messages:
         who = f"{m.from_name} <{m.from_address}>" if m.from_name else m.from_address
@@ -182,6 +187,9 @@ def render_detail(d: TicketDetail) -> Group:
             cell(f"  ({m.delivery})", 80) if m.delivery else "",
         )
         body = block(m.body_text.strip() or "(no text)")
+        if m.parse_problems:
+            body.append("\n\n")
+            body.append(block(m.parse_problems.replace("\n", " · ")).plain, style="dim")
         if m.attachments:
             body.append(
                 "\n\n"

@@ -1,10 +1,29 @@
 """Turning one received message into a ticket change: duplicate, follow-up, or a new ticket.
 
-The order is the one help desks converge on (see MAIL-NOTES): a Message-ID already stored is a
-duplicate; a reference to one of our signed ids or to any stored message names the ticket; a
-`[#N]` subject tag names ticket N only when the sender belongs to it; otherwise a new ticket.
-Robots (auto-replies, bounces, list mail) never open a ticket: they join the ticket they
-answer, or wait in the quarantine queue.
+The order is the one help desks converge on (see MAIL-NOTES), made independent of the order
+mail arrives in:
+
+1. A Message-ID already stored with the same content (mail.fingerprint: the sender's headers
+   and body, whitespace collapsed) is a duplicate. The same id with other content is another
+   message reusing the id: it is stored, and the reuse noted on it.
+2. In-Reply-To and References (the direct parent first), and for a bounce the bounced
+   message's own ids, name a ticket when they are one of our signed ids, a stored message,
+   or a ghost: an id some stored message referred to without it being stored (notmuch's
+   ghosts). A message whose own id is a ghost joins the ticket of whoever referred to it, so
+   an original arriving after its reply joins the reply's ticket. When one message names
+   several open tickets they are one conversation: the newer are merged into the oldest.
+3. A subject tag: our `[#N]` names ticket N, another help desk's tag (`[ACME #123]`, see
+   desk.subject_tags) the one ticket whose outgoing mail carries it; either only when the
+   sender belongs to that ticket (requester, CC, agent). A ticket opened by a tag nobody had
+   sent yet is merged into the right one when the outgoing message carrying the tag arrives.
+4. Otherwise a new ticket.
+
+Mail from an agent's address or one of our own mailbox addresses is outgoing (imported
+history, the Sent folder): it never wakes a ticket, and a ticket it opens belongs to the
+customer it was sent to. Robots (auto-replies, bounces, list mail) never open a ticket nor
+merge any: they join the ticket they answer, even a closed one, or wait in the quarantine
+queue, whose tickets a later message of their conversation takes in. A bounce that names a
+message of ours marks the failed recipient on the customer.
 
 Everything happens in the caller's transaction, so a sync can commit the message together
 with its folder position.
@@ -12,13 +31,14 @@ with its folder position.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import bindparam, delete, select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session
 
@@ -34,25 +54,35 @@ from supportdesk.desk.messages import (
     message_values,
     store_attachments,
 )
+from supportdesk.desk.subject_tags import own_ticket_number, subject_tags
 from supportdesk.errors import ConflictError, ValidationError
+from supportdesk.mail.fingerprint import content_fingerprint
 from supportdesk.store import search
 from supportdesk.store.models import (
     Agent,
     Customer,
     Message,
+    MessageGhost,
+    MessageRaw,
     Organisation,
+    Queue,
+    SubjectTag,
     Ticket,
     TicketCC,
     utcnow,
 )
 
 if TYPE_CHECKING:
+    from supportdesk.mail.dsn import DeliveryReport
     from supportdesk.mail.parse import ParsedMessage
 
 QUARANTINE_QUEUE = "quarantine"
 INGEST_ACTOR = "system:ingest"
 UNKNOWN_SENDER = "unknown-sender@invalid.invalid"
-_SUBJECT_TAG = re.compile(r"\[#(\d{1,18})\]")
+MAX_GHOSTS = 16
+"""Ghosts one message may leave: References can be huge, the nearest ancestors matter most."""
+_MAX_CANDIDATES = 32
+_MAX_ID = 998
 
 Outcome = Literal["duplicate", "new_ticket", "follow_up", "reopened", "robot", "quarantined"]
 
@@ -114,6 +144,10 @@ def ingest(
 _BATCH_KEY = "ingest_batch"
 _TICKETS = Ticket.__table__  # type: ignore[attr-defined]
 _MESSAGES = Message.__table__  # type: ignore[attr-defined]
+_RAWS = MessageRaw.__table__  # type: ignore[attr-defined]
+_GHOSTS = MessageGhost.__table__  # type: ignore[attr-defined]
+_TAGS = SubjectTag.__table__  # type: ignore[attr-defined]
+_QUEUES = Queue.__table__  # type: ignore[attr-defined]
 _INSERT_TICKET = _TICKETS.insert().returning(_TICKETS.c.id)
 _INSERT_CC = TicketCC.__table__.insert()  # type: ignore[attr-defined]
 _CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
@@ -124,10 +158,12 @@ _TICKET_COLUMNS = (
     _TICKETS.c.id,
     _TICKETS.c.number,
     _TICKETS.c.status,
+    _TICKETS.c.queue_id,
     _TICKETS.c.requester_id,
     _TICKETS.c.merged_into_id,
     _TICKETS.c.message_count,
     _TICKETS.c.version,
+    _TICKETS.c.first_response_at,
 )
 _UPDATE_TICKET = (
     update(_TICKETS)
@@ -136,42 +172,70 @@ _UPDATE_TICKET = (
         message_count=bindparam("message_count"),
         version=bindparam("version"),
         updated_at=bindparam("updated_at"),
+        first_response_at=bindparam("first_response"),
     )
+)
+_SET_CONTENT_HASH = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("m_id"))
+    .values(content_hash=bindparam("m_hash"))
 )
 _COUNTER = text("UPDATE counters SET value = value WHERE name = 'ticket_number' RETURNING value")
 _SET_COUNTER = text("UPDATE counters SET value = :value WHERE name = 'ticket_number'")
 
 
-@dataclass
+@dataclass(eq=False)
 class _Ticket:
     """What ingest needs of a ticket it touches, kept in memory for the whole batch."""
 
     id: int
     number: int
     status: str
+    queue_id: int
     requester_id: int
     merged_into_id: int | None
     message_count: int
     version: int
+    first_response_at: datetime | None
     stored_version: int  # the version the row holds until the batch writes it
     updated_at: datetime | None = None
+
+
+@dataclass
+class _Stored:
+    """A stored message with a given Message-ID (several when senders reuse ids)."""
+
+    row_id: int
+    ticket_id: int
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class _TagRow:
+    message_row: int
+    ticket_id: int
+    outgoing: bool
+    sender: str
 
 
 class IngestBatch:
     """One transaction's worth of ingest: lookups cached, most writes done together at the end.
 
     Per message only the ticket (when new) and the message row are inserted at once, since
-    their ids are needed; raw bytes, index documents, attachments, CCs, events and the ticket
-    counters are written in one statement per table by `flush`, in the order they happened.
-    Use as a context manager (flushes on a clean exit) or call `flush` yourself.
+    their ids are needed; raw bytes, index documents, attachments, CCs, ghosts, subject tags,
+    events and the ticket counters are written in one statement per table by `flush`, in the
+    order they happened. Use as a context manager (flushes on a clean exit) or call `flush`.
     """
 
     def __init__(self, session: Session) -> None:
         self.session = session
         self.conn = session.connection()
-        # message_id -> (message row id, ticket id), for duplicates and references
-        self.known: dict[str, tuple[int, int]] = {}
+        # Message-ID -> the stored messages with it, for duplicates and references
+        self.known: dict[str, list[_Stored]] = {}
+        self.ghosts: dict[str, int] = {}  # ghost Message-ID -> ticket id
         self.looked_up: set[str] = set()
+        self.tag_rows: dict[str, list[_TagRow]] = {}
+        self.tags_looked_up: set[str] = set()
         self.tickets: dict[int, _Ticket] = {}
         self.numbers: dict[int, int | None] = {}
         self.emails: dict[int, str] = {}  # customer id -> email
@@ -179,6 +243,7 @@ class IngestBatch:
         self.organisations: dict[str, int | None] = {}  # domain -> id
         self.ccs: dict[int, set[str]] = {}
         self.queues: dict[str, tuple[int, str]] = {}  # name -> (id, name)
+        self.quarantine_ids: set[int] | None = None
         self.next_number: int | None = None
         self.counter_dirty = False
         self.raws: list[dict[str, object]] = []
@@ -186,6 +251,9 @@ class IngestBatch:
         self.attachments = AttachmentRows()
         self.events: list[dict[str, object]] = []
         self.new_ccs: list[dict[str, object]] = []
+        self.new_ghosts: list[dict[str, object]] = []
+        self.gone_ghosts: list[str] = []
+        self.new_tags: list[dict[str, object]] = []
         self._previous: IngestBatch | None = None
 
     def __enter__(self) -> IngestBatch:
@@ -204,17 +272,22 @@ class IngestBatch:
     # -- lookups, one query for the whole batch where possible
 
     def prefetch(self, batch: Sequence[ParsedMessage]) -> None:
-        """Read every Message-ID, reference and sender the batch names, in a few queries."""
+        """Read every Message-ID, reference, tag and sender the batch names, in a few queries."""
         wanted: set[str] = set()
+        tags: set[str] = set()
         senders: set[str] = set()
         for parsed in batch:
             wanted.add(parsed.message_id)
-            wanted.update(c for c in (parsed.in_reply_to, *parsed.references) if c)
+            wanted.update(_references(parsed))
+            tags.update(subject_tags(parsed.subject))
             if parsed.from_ and parsed.from_.address:
                 senders.add(_requester_address(parsed.from_.address))
         self._lookup(wanted)
-        ticket_ids = sorted({t for _m, t in self.known.values()} - self.tickets.keys())
-        for chunk in _chunks(ticket_ids):
+        self._lookup_tags(tags)
+        ticket_ids = {s.ticket_id for stored in self.known.values() for s in stored}
+        ticket_ids.update(self.ghosts.values())
+        ticket_ids.update(r.ticket_id for rows in self.tag_rows.values() for r in rows)
+        for chunk in _chunks(sorted(ticket_ids - self.tickets.keys())):
             for row in self.conn.execute(select(*_TICKET_COLUMNS).where(_TICKETS.c.id.in_(chunk))):
                 self._remember(row)
         missing = sorted(senders - self.customers.keys())
@@ -229,15 +302,71 @@ class IngestBatch:
 
     def _lookup(self, message_ids: Iterable[str]) -> None:
         missing = sorted(set(message_ids) - self.looked_up)
+        if not missing:
+            return
         self.looked_up.update(missing)
+        unhashed: list[_Stored] = []
         for chunk in _chunks(missing):
             rows = self.conn.execute(
-                select(_MESSAGES.c.message_id, _MESSAGES.c.id, _MESSAGES.c.ticket_id)
+                select(
+                    _MESSAGES.c.message_id,
+                    _MESSAGES.c.id,
+                    _MESSAGES.c.ticket_id,
+                    _MESSAGES.c.content_hash,
+                )
                 .where(_MESSAGES.c.message_id.in_(chunk))
                 .order_by(_MESSAGES.c.id)
             )
-            for message_id, id_, ticket_id in rows:
-                self.known.setdefault(message_id, (id_, ticket_id))
+            for message_id, id_, ticket_id, content_hash in rows:
+                stored = _Stored(id_, ticket_id, content_hash)
+                self.known.setdefault(message_id, []).append(stored)
+                if not content_hash:
+                    unhashed.append(stored)
+            ghosts = self.conn.execute(
+                select(_GHOSTS.c.message_id, _MESSAGES.c.ticket_id)
+                .join(_MESSAGES, _MESSAGES.c.id == _GHOSTS.c.source_id)
+                .where(_GHOSTS.c.message_id.in_(chunk))
+            )
+            for message_id, ticket_id in ghosts:
+                self.ghosts.setdefault(message_id, ticket_id)
+        if unhashed:
+            self._hash_stored(unhashed)
+
+    def _hash_stored(self, rows: list[_Stored]) -> None:
+        """Content hashes for messages stored before hashes were kept, from their raw bytes."""
+        by_id = {row.row_id: row for row in rows}
+        updates: list[dict[str, object]] = []
+        for chunk in _chunks(sorted(by_id)):
+            for row_id, raw in self.conn.execute(
+                select(_RAWS.c.message_id, _RAWS.c.raw).where(_RAWS.c.message_id.in_(chunk))
+            ):
+                by_id[row_id].content_hash = content_fingerprint(bytes(raw))
+                updates.append({"m_id": row_id, "m_hash": by_id[row_id].content_hash})
+        if updates:
+            self.conn.execute(_SET_CONTENT_HASH, updates)
+
+    def _lookup_tags(self, tags: Iterable[str]) -> None:
+        missing = sorted(set(tags) - self.tags_looked_up)
+        if not missing:
+            return
+        self.tags_looked_up.update(missing)
+        for chunk in _chunks(missing):
+            rows = self.conn.execute(
+                select(
+                    _TAGS.c.tag,
+                    _TAGS.c.message_id,
+                    _MESSAGES.c.ticket_id,
+                    _TAGS.c.outgoing,
+                    _MESSAGES.c.from_address,
+                )
+                .join(_MESSAGES, _MESSAGES.c.id == _TAGS.c.message_id)
+                .where(_TAGS.c.tag.in_(chunk))
+                .order_by(_TAGS.c.message_id)
+            )
+            for tag, message_row, ticket_id, outgoing, sender in rows:
+                self.tag_rows.setdefault(tag, []).append(
+                    _TagRow(message_row, ticket_id, outgoing, sender)
+                )
 
     def _ticket(self, ticket_id: int | None = None, number: int | None = None) -> _Ticket | None:
         if number is not None:
@@ -264,6 +393,17 @@ class IngestBatch:
         self.numbers[ticket.number] = ticket.id
         return ticket
 
+    def _follow(self, ticket: _Ticket | None) -> _Ticket | None:
+        """The ticket that `ticket` was merged into, through any chain of merges."""
+        seen: set[int] = set()
+        while ticket is not None and ticket.merged_into_id is not None and ticket.id not in seen:
+            seen.add(ticket.id)
+            target = self._ticket(ticket.merged_into_id)
+            if target is None:
+                break
+            ticket = target
+        return ticket
+
     def _requester_email(self, ticket: _Ticket) -> str | None:
         if ticket.requester_id not in self.emails:
             email = self.conn.execute(
@@ -283,6 +423,21 @@ class IngestBatch:
             )
         return self.ccs[ticket.id]
 
+    def _belongs(self, ticket: _Ticket, sender: str, our_addresses: frozenset[str]) -> bool:
+        """Whether `sender` may write into `ticket` by naming it in a subject tag.
+
+        Anyone can type a tag; without this check a stranger could write into another
+        customer's ticket.
+        """
+        if not sender:
+            return False
+        return (
+            self._requester_email(ticket) == sender
+            or sender in self._ccs(ticket)
+            or _agent_id(self.session, sender) is not None
+            or sender in our_addresses
+        )
+
     def _queue_id(self, name: str, *, quarantine: bool = False) -> int:
         if name not in self.queues:
             if quarantine:
@@ -293,10 +448,21 @@ class IngestBatch:
                     queue.is_quarantine = True
                     self.session.add(queue)
                     self.session.flush()
+                self._quarantined(None).add(queue.id)  # type: ignore[arg-type]
             else:
                 queue = directory.get_queue(self.session, name)
             self.queues[name] = (queue.id, queue.name)  # type: ignore[assignment]
         return self.queues[name][0]
+
+    def _quarantined(self, ticket: _Ticket | None) -> set[int]:
+        """The quarantine queues' ids (read once per batch); with a ticket, {its queue} or {}."""
+        if self.quarantine_ids is None:
+            self.quarantine_ids = set(
+                self.conn.execute(select(_QUEUES.c.id).where(_QUEUES.c.is_quarantine)).scalars()
+            )
+        if ticket is None:
+            return self.quarantine_ids
+        return {ticket.queue_id} & self.quarantine_ids
 
     def _customer(self, email: str, name: str) -> int:
         """The id of the customer with this address, created or given a name (as
@@ -320,6 +486,8 @@ class IngestBatch:
                     "organisation_id": self._organisation(email),
                     "created_at": now,
                     "updated_at": now,
+                    "bounced_at": None,
+                    "bounce_reason": "",
                 },
             ).scalar_one()
             known = self.customers[email] = (id_, name)
@@ -367,95 +535,275 @@ class IngestBatch:
         change: Change | None = None,
     ) -> IngestResult:
         change = change or Change.by(INGEST_ACTOR)
-        self._lookup([parsed.message_id])
-        existing = self.known.get(parsed.message_id)
-        if existing is not None:
-            number = self._number(existing[1])
-            return IngestResult("duplicate", number, existing[0])
+        own_id = parsed.message_id
+        fingerprint = parsed.fingerprint or content_fingerprint(raw)
+        self._lookup([own_id])
+        same_id = self.known.get(own_id, [])
+        for copy in same_id:
+            if copy.content_hash == fingerprint:
+                ticket = self._follow(self._ticket(copy.ticket_id))
+                if ticket is None:
+                    raise LookupError(f"message names ticket id {copy.ticket_id}, not stored")
+                return IngestResult("duplicate", ticket.number, copy.row_id)
 
-        robot = parsed.robot.auto_reply or parsed.robot.bounce or parsed.robot.list_mail
+        robot = parsed.robot.automatic
         sender = parsed.from_.address if parsed.from_ and parsed.from_.address else ""
-        new = _new_message(parsed, raw, source or Source())
-        new.author_agent_id = _agent_id(self.session, sender)
-        ticket = self._ticket_for(parsed, sender)
+        agent_id = _agent_id(self.session, sender)
+        outgoing = _outgoing(self.session, parsed, sender, agent_id, our_addresses)
+        new = _new_message(parsed, raw, source or Source(), fingerprint, outgoing)
+        new.author_agent_id = agent_id
+        if same_id:
+            first = self._follow(self._ticket(same_id[0].ticket_id))
+            new.parse_problems.append(
+                f"The Message-ID {own_id[:200]} was already used by a different message"
+                + (f" (on ticket #{first.number})" if first else "")
+                + "; this one is kept as a message of its own."
+            )
+        report = parsed.delivery_report if parsed.robot.bounce else None
+        named, unseen = self._named(_references(parsed, report))
+        if not same_id and own_id in self.ghosts:
+            # Something stored answers this message: its original arrived after the reply.
+            self._name(named, self._ticket(self.ghosts.pop(own_id)), via_ghost=True)
+            self.gone_ghosts.append(own_id)
+        tags = subject_tags(parsed.subject)
+        if robot:
+            return self._ingest_robot(
+                parsed, new, named, unseen, tags, report, sender, our_addresses, change
+            )
 
-        if ticket is not None and not (ticket.status == "closed" and not robot):
-            outcome: Outcome = "robot" if robot else "follow_up"
-            if not robot and new.author_agent_id is None:
-                outcome = self._wake(ticket, change)
+        # A quarantined robot that answered this conversation before it arrived is taken in.
+        strays = [t for t, via_ghost in named if via_ghost and self._quarantined(t)]
+        tickets_named = [t for t, _ in named if t not in strays]
+        found = tickets_named[0] if tickets_named else self._by_tags(tags, sender, our_addresses)
+        related = None
+        if found is not None and found.status == "closed":
+            related, found = found, None  # closed is final: a new ticket, linked to it
+        elif found is not None:
+            found = self._join([found, *tickets_named], change)
+        if found is None:
+            requester, requester_name = _requester_of(
+                self.session, parsed, sender, outgoing, our_addresses
+            )
+            ticket = self._create_ticket(
+                subject=parsed.subject or "(no subject)",
+                requester_email=_requester_address(requester),
+                requester_name=requester_name,
+                queue_id=self._queue_id(default_queue),
+                related=related,
+                change=change,
+            )
+            outcome: Outcome = "new_ticket"
+        else:
+            ticket = found
+            outcome = "follow_up" if outgoing or agent_id else self._wake(ticket, change)
+        message_id = self._add_message(ticket, new, change)
+        self._remember_ccs(ticket, parsed, our_addresses)
+        self._leave_ghosts(unseen, ticket, message_id)
+        if strays:
+            ticket = self._join([ticket, *strays], change, into=ticket)
+        if tags and (outgoing or outcome == "new_ticket"):
+            ticket = self._index_tags(tags, ticket, message_id, sender, outgoing, change)
+        return IngestResult(outcome, ticket.number, message_id)
+
+    def _ingest_robot(
+        self,
+        parsed: ParsedMessage,
+        new: NewMessage,
+        named: list[tuple[_Ticket, bool]],
+        unseen: list[str],
+        tags: list[str],
+        report: DeliveryReport | None,
+        sender: str,
+        our_addresses: frozenset[str],
+        change: Change,
+    ) -> IngestResult:
+        """A robot joins the ticket it answers, closed or not, and wakes nothing; else it
+        waits in quarantine, with ghosts so that what it answered can take it in later."""
+        ticket = named[0][0] if named else self._by_tags(tags, sender, our_addresses)
+        if ticket is not None:
             message_id = self._add_message(ticket, new, change)
             self._remember_ccs(ticket, parsed, our_addresses)
-            return IngestResult(outcome, ticket.number, message_id, robot)
-
-        queue = QUARANTINE_QUEUE if robot else default_queue
-        created = self._create_ticket(
+            self._leave_ghosts(unseen, ticket, message_id)
+            if report is not None and not self._quarantined(ticket):
+                self._bounced(ticket, report, parsed.date, change)
+            return IngestResult("robot", ticket.number, message_id, robot=True)
+        ticket = self._create_ticket(
             subject=parsed.subject or "(no subject)",
             requester_email=_requester_address(sender),
             requester_name=parsed.from_.name if parsed.from_ else "",
-            queue_id=self._queue_id(queue, quarantine=robot),
-            related=ticket,
+            queue_id=self._queue_id(QUARANTINE_QUEUE, quarantine=True),
+            related=None,
             change=change,
         )
-        message_id = self._add_message(created, new, change)
-        self._remember_ccs(created, parsed, our_addresses)
-        outcome = "quarantined" if robot else "new_ticket"
-        return IngestResult(outcome, created.number, message_id, robot)
+        message_id = self._add_message(ticket, new, change)
+        self._remember_ccs(ticket, parsed, our_addresses)
+        self._leave_ghosts(unseen, ticket, message_id)
+        return IngestResult("quarantined", ticket.number, message_id, robot=True)
 
-    def _number(self, ticket_id: int) -> int:
-        ticket = self._ticket(ticket_id)
+    def _name(
+        self, named: list[tuple[_Ticket, bool]], ticket: _Ticket | None, via_ghost: bool
+    ) -> None:
+        """Add `ticket` (merges followed) to `named` once; a stored message outranks a ghost."""
+        ticket = self._follow(ticket)
         if ticket is None:
-            raise LookupError(f"message names ticket id {ticket_id}, which is not stored")
-        return ticket.number
+            return
+        for index, (other, other_via_ghost) in enumerate(named):
+            if other is ticket:
+                if other_via_ghost and not via_ghost:
+                    named[index] = (other, False)
+                return
+        named.append((ticket, via_ghost))
 
-    def _ticket_for(self, parsed: ParsedMessage, sender: str) -> _Ticket | None:
-        """The ticket this message answers, following merges; None when it answers nothing."""
-        found = self._by_reference(parsed) or self._by_subject_tag(parsed.subject, sender)
-        seen: set[int] = set()
-        while found is not None and found.merged_into_id is not None and found.id not in seen:
-            seen.add(found.id)
-            found = self._ticket(found.merged_into_id)
-        return found
-
-    def _by_reference(self, parsed: ParsedMessage) -> _Ticket | None:
-        # The direct parent first: In-Reply-To, then References from the right.
-        candidates = [parsed.in_reply_to, *reversed(parsed.references)]
-        candidates = list(dict.fromkeys(c for c in candidates if c))
+    def _named(self, candidates: list[str]) -> tuple[list[tuple[_Ticket, bool]], list[str]]:
+        """The tickets `candidates` name, in order, each with whether only a ghost named it;
+        and the candidates nobody knows (future ghosts)."""
+        named: list[tuple[_Ticket, bool]] = []
+        unseen: list[str] = []
         if not candidates:
-            return None
+            return named, unseen
         key = self.session.info.get("threading_key")
         if key is None:
             key = self.session.info["threading_key"] = message_ids.threading_key(self.session)
+        self._lookup(candidates)
         for candidate in candidates:
             number = message_ids.ticket_number_from(key, candidate)
             if number is not None:
-                ticket = self._ticket(number=number)
-                if ticket is not None:
+                self._name(named, self._ticket(number=number), via_ghost=False)
+            elif candidate in self.known:
+                self._name(named, self._ticket(self.known[candidate][0].ticket_id), False)
+            elif candidate in self.ghosts:
+                self._name(named, self._ticket(self.ghosts[candidate]), via_ghost=True)
+            else:
+                unseen.append(candidate)
+        return named, unseen
+
+    def _by_tags(
+        self, tags: list[str], sender: str, our_addresses: frozenset[str]
+    ) -> _Ticket | None:
+        """Our `[#N]` for people who belong to ticket N; else another desk's tag that the
+        outgoing mail of exactly one ticket carries, for people who belong to that ticket."""
+        for tag in tags:
+            number = own_ticket_number(tag)
+            if number is not None:
+                ticket = self._follow(self._ticket(number=number))
+                if ticket is not None and self._belongs(ticket, sender, our_addresses):
                     return ticket
-        self._lookup(candidates)
-        for candidate in candidates:
-            if candidate in self.known:
-                return self._ticket(self.known[candidate][1])
+        for tag in tags:
+            owners = self._tag_owners(tag)
+            if len(owners) == 1 and self._belongs(owners[0], sender, our_addresses):
+                return owners[0]
         return None
 
-    def _by_subject_tag(self, subject: str, sender: str) -> _Ticket | None:
-        """`[#N]` in the subject names ticket N, but only for people who belong to it.
+    def _tag_owners(self, tag: str) -> list[_Ticket]:
+        self._lookup_tags([tag])
+        owners: list[_Ticket] = []
+        for row in self.tag_rows.get(tag, ()):
+            if row.outgoing:
+                ticket = self._follow(self._ticket(row.ticket_id))
+                if ticket is not None and ticket not in owners:
+                    owners.append(ticket)
+        return owners
 
-        Anyone can type a tag; without this check a stranger could write into another
-        customer's ticket.
+    def _index_tags(
+        self,
+        tags: list[str],
+        ticket: _Ticket,
+        message_row: int,
+        sender: str,
+        outgoing: bool,
+        change: Change,
+    ) -> _Ticket:
+        """Remember the tags of outgoing mail (what a tag stands for) and of mail that opened
+        a ticket with them (a claim for the outgoing mail to settle when it arrives later).
+
+        Outgoing mail is the other help desk speaking: two tickets whose outgoing mail
+        carries one prefixed tag (`[ACME #123]`) are one of its tickets, and are merged. A
+        bare `[#N]` never merges anything: every desk writes those, ours included. Returns
+        the ticket the message is on afterwards.
         """
-        match = _SUBJECT_TAG.search(subject or "")
-        if match is None or not sender:
-            return None
-        ticket = self._ticket(number=int(match.group(1)))
-        if ticket is None:
-            return None
-        if self._requester_email(ticket) == sender:
+        group = [ticket]
+        for tag in tags:
+            self._lookup_tags([tag])
+            if outgoing and own_ticket_number(tag) is None:
+                group += [t for t in self._tag_owners(tag) if t not in group]
+            self.tag_rows.setdefault(tag, []).append(
+                _TagRow(message_row, ticket.id, outgoing, sender)
+            )
+            self.new_tags.append({"tag": tag, "message_id": message_row, "outgoing": outgoing})
+        if len(group) > 1:
+            ticket = self._join(group, change)
+        if not outgoing:
             return ticket
-        if sender in self._ccs(ticket):
+        claims: list[_Ticket] = []
+        for tag in tags:
+            if self._tag_owners(tag) != [ticket]:
+                continue
+            for row in self.tag_rows[tag]:
+                waiting = self._follow(self._ticket(row.ticket_id))
+                if (
+                    row.outgoing
+                    or waiting is None
+                    or waiting is ticket
+                    or waiting in claims
+                    or waiting.status == "closed"
+                    or self._quarantined(waiting)
+                ):
+                    continue
+                if self._belongs(ticket, row.sender, frozenset()):
+                    claims.append(waiting)
+        if not claims:
             return ticket
-        if _agent_id(self.session, sender) is not None:
-            return ticket
-        return None
+        return self._join([ticket, *claims], change)
+
+    def _leave_ghosts(self, unseen: list[str], ticket: _Ticket, message_row: int) -> None:
+        for ghost in unseen[:MAX_GHOSTS]:
+            if ghost in self.ghosts or ghost in self.known:
+                continue
+            self.ghosts[ghost] = ticket.id
+            self.new_ghosts.append({"message_id": ghost, "source_id": message_row})
+
+    def _join(
+        self, group: list[_Ticket], change: Change, *, into: _Ticket | None = None
+    ) -> _Ticket:
+        """Merge the open tickets of `group` into `into` (default: the oldest of them), as an
+        agent would with `tickets merge`; closed tickets stay as they are."""
+        members: list[_Ticket] = []
+        for ticket in group:
+            followed = self._follow(ticket)
+            if followed is not None and followed.status != "closed" and followed not in members:
+                members.append(followed)
+        target = self._follow(into) if into is not None else None
+        if target is None:  # the oldest, unless only quarantine would take the conversation
+            target = (
+                min(members, key=lambda t: (bool(self._quarantined(t)), t.number))
+                if members
+                else group[0]
+            )
+        others = [t for t in members if t is not target]
+        if not others or target.status == "closed":
+            return target
+        self.flush()  # merge goes through the domain, in order with what came before
+        for other in others:
+            tickets.merge(self.session, other.number, target.number, change)
+        self.session.flush()
+        for row in self.conn.execute(
+            select(*_TICKET_COLUMNS).where(_TICKETS.c.id.in_([t.id for t in (target, *others)]))
+        ):
+            ticket = self.tickets[row.id]
+            (
+                _,
+                ticket.number,
+                ticket.status,
+                ticket.queue_id,
+                ticket.requester_id,
+                ticket.merged_into_id,
+                ticket.message_count,
+                ticket.version,
+                ticket.first_response_at,
+            ) = row
+            ticket.stored_version = ticket.version
+        self.ccs.pop(target.id, None)
+        return target
 
     def _wake(self, ticket: _Ticket, change: Change) -> Outcome:
         """A customer wrote: a solved or pending ticket needs someone again."""
@@ -468,6 +816,32 @@ class IngestBatch:
         ticket.version = ticket.stored_version = row.version
         ticket.message_count = row.message_count
         return "reopened" if reopened else "follow_up"
+
+    def _bounced(
+        self, ticket: _Ticket, report: DeliveryReport, date: datetime | None, change: Change
+    ) -> None:
+        """Mark the customers a placed bounce failed for; the ticket's history says so too."""
+        failed = report.failed
+        if not failed:
+            return
+        when = date if date is not None and date <= utcnow() else change.now()
+        for recipient in failed:
+            addresses = sorted({a for a in (recipient.address, recipient.original) if a})
+            reason = " ".join(f"{recipient.status} {recipient.diagnostic}".split())
+            self.conn.execute(
+                update(_CUSTOMERS)
+                .where(_CUSTOMERS.c.email.in_(addresses))
+                .values(
+                    bounced_at=when,
+                    bounce_reason=(reason or "delivery failed")[:500],
+                    updated_at=change.now(),
+                )
+            )
+        summary = ", ".join(
+            f"{r.original or r.address} ({r.status})" if r.status else (r.original or r.address)
+            for r in failed
+        )
+        self._event(ticket, "bounce", change, new=summary[:1000])
 
     def _create_ticket(
         self,
@@ -509,7 +883,16 @@ class IngestBatch:
             },
         ).scalar_one()
         ticket = _Ticket(
-            ticket_id, self.next_number, "new", requester_id, None, 0, version, version
+            ticket_id,
+            self.next_number,
+            "new",
+            queue_id,
+            requester_id,
+            None,
+            0,
+            version,
+            None,
+            version,
         )
         self.tickets[ticket_id] = ticket
         self.numbers[ticket.number] = ticket_id
@@ -523,7 +906,9 @@ class IngestBatch:
         message_id = self.conn.execute(
             INSERT_MESSAGE, message_values(ticket.id, new, now)
         ).scalar_one()
-        self.known[new.message_id] = (message_id, ticket.id)
+        self.known.setdefault(new.message_id, []).append(
+            _Stored(message_id, ticket.id, new.content_hash)
+        )
         self.looked_up.add(new.message_id)
         self.raws.append({"message_id": message_id, "raw": new.raw})
         self.documents.append((message_id, document_for(new)))
@@ -531,7 +916,9 @@ class IngestBatch:
             self.attachments.add(message_id, attachment)
         ticket.message_count += 1
         ticket.version += 1
-        ticket.updated_at = change.now()
+        ticket.updated_at = now
+        if new.direction == "out" and ticket.first_response_at is None:
+            ticket.first_response_at = now
         self._event(ticket, f"message_{new.direction}", change, new=str(message_id))
         return message_id
 
@@ -587,6 +974,17 @@ class IngestBatch:
         store_attachments(conn, self.attachments)
         if self.new_ccs:
             conn.execute(_INSERT_CC, self.new_ccs)
+        insert = sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert
+        if self.gone_ghosts:
+            gone = set(self.gone_ghosts)
+            for chunk in _chunks(sorted(gone)):
+                conn.execute(delete(_GHOSTS).where(_GHOSTS.c.message_id.in_(chunk)))
+            self.new_ghosts = [g for g in self.new_ghosts if g["message_id"] not in gone]
+        if self.new_ghosts:
+            # Another process may have left the same ghost meanwhile: the first one stays.
+            conn.execute(insert(_GHOSTS).on_conflict_do_nothing(), self.new_ghosts)
+        if self.new_tags:
+            conn.execute(insert(_TAGS).on_conflict_do_nothing(), self.new_tags)
         changed = [t for t in self.tickets.values() if t.version != t.stored_version]
         if changed:
             result = conn.execute(
@@ -598,6 +996,7 @@ class IngestBatch:
                         "message_count": t.message_count,
                         "version": t.version,
                         "updated_at": t.updated_at,
+                        "first_response": t.first_response_at,
                     }
                     for t in changed
                 ],
@@ -615,15 +1014,68 @@ class IngestBatch:
             if stale is not None:
                 self.session.expire(stale)
         self.raws, self.documents, self.events, self.new_ccs = [], [], [], []
+        self.new_ghosts, self.gone_ghosts, self.new_tags = [], [], []
         self.attachments = AttachmentRows()
 
 
-def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
+def _chunks(items: list[Any], size: int = 500) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
-def _new_message(parsed: ParsedMessage, raw: bytes, source: Source) -> NewMessage:
+def _references(parsed: ParsedMessage, report: DeliveryReport | None = None) -> list[str]:
+    """The ids a message answers, nearest first: for a bounce the bounced message's own ids,
+    then In-Reply-To, then References from the right (the direct parent is the last)."""
+    ids: list[str] = []
+    if report is None and parsed.robot.bounce:
+        report = parsed.delivery_report
+    if report is not None:
+        ids += [report.message_id, report.in_reply_to, *reversed(report.references)]
+    ids += [parsed.in_reply_to, *reversed(parsed.references)]
+    own = parsed.message_id
+    found = [i for i in dict.fromkeys(ids) if i and i != own and len(i) <= _MAX_ID]
+    return found[:_MAX_CANDIDATES]
+
+
+def _outgoing(
+    session: Session,
+    parsed: ParsedMessage,
+    sender: str,
+    agent_id: int | None,
+    our_addresses: frozenset[str],
+) -> bool:
+    """Mail we sent: from an agent or one of our addresses, to someone who is neither (an
+    agent forwarding mail to the support address, or a web form writing from it, is not)."""
+    if not sender or (agent_id is None and sender not in our_addresses):
+        return False
+    agents = _agents(session)
+    return any(
+        a.address and a.address not in our_addresses and a.address not in agents
+        for a in (*parsed.to, *parsed.cc)
+    )
+
+
+def _requester_of(
+    session: Session,
+    parsed: ParsedMessage,
+    sender: str,
+    outgoing: bool,
+    our_addresses: frozenset[str],
+) -> tuple[str, str]:
+    """Who a new ticket is for: the sender, or for outgoing mail the first customer it went to."""
+    if outgoing:
+        agents = _agents(session)
+        for address in (*parsed.to, *parsed.cc):
+            if address.address and not (
+                address.address in our_addresses or address.address in agents
+            ):
+                return address.address, address.name
+    return sender, parsed.from_.name if parsed.from_ else ""
+
+
+def _new_message(
+    parsed: ParsedMessage, raw: bytes, source: Source, fingerprint: str, outgoing: bool
+) -> NewMessage:
     def addresses(items: list) -> str:  # type: ignore[type-arg]
         return ", ".join(
             f"{a.name} <{a.address}>" if a.name else a.address for a in items if a.address
@@ -632,7 +1084,7 @@ def _new_message(parsed: ParsedMessage, raw: bytes, source: Source) -> NewMessag
     return NewMessage(
         raw=raw,
         message_id=parsed.message_id,
-        direction="in",
+        direction="out" if outgoing else "in",
         from_name=parsed.from_.name if parsed.from_ else "",
         from_address=parsed.from_.address if parsed.from_ else "",
         to_addresses=addresses(parsed.to),
@@ -661,6 +1113,7 @@ def _new_message(parsed: ParsedMessage, raw: bytes, source: Source) -> NewMessag
             )
             for a in parsed.attachments
         ],
+        content_hash=fingerprint,
     )
 
 

@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from supportdesk.desk import events
 from supportdesk.desk.tickets import Change, write_ticket
+from supportdesk.mail.fingerprint import content_fingerprint
 from supportdesk.store import search
 from supportdesk.store.models import Attachment, AttachmentBlob, Message, MessageRaw, Ticket
 
@@ -57,6 +58,8 @@ class NewMessage:
     uidvalidity: int | None = None
     uid: int | None = None
     attachments: list[NewAttachment] = field(default_factory=list)
+    content_hash: str = ""
+    """The parser's fingerprint when it has one; otherwise computed from `raw` on insert."""
 
 
 def add_message(
@@ -115,6 +118,7 @@ def message_values(ticket_id: int, new: NewMessage, now: datetime) -> dict[str, 
         "body_html": new.body_html,
         "size": len(new.raw),
         "sha256": hashlib.sha256(new.raw).hexdigest(),
+        "content_hash": new.content_hash or content_fingerprint(new.raw),
         "is_auto_reply": new.is_auto_reply,
         "is_bounce": new.is_bounce,
         "is_list": new.is_list,

@@ -254,6 +254,9 @@ class TicketDetail:
     first_response_at: datetime | None = None
     """When the first public reply was queued (automatic mail and forwards do not count)."""
     solved_at: datetime | None = None
+    requester_bounced_at: datetime | None = None
+    """When mail to the requester last failed for good; None if it never did."""
+    requester_bounce_reason: str = ""
 
 
 def ticket_detail(session: Session, number: int, *, other_limit: int = 10) -> TicketDetail:
@@ -264,6 +267,11 @@ def ticket_detail(session: Session, number: int, *, other_limit: int = 10) -> Ti
         .join(Customer, col(Customer.organisation_id) == Organisation.id)
         .where(Customer.id == ticket.requester_id)
     ).scalar_one_or_none()
+    bounced_at, bounce_reason = session.execute(
+        select(Customer.bounced_at, Customer.bounce_reason).where(
+            Customer.id == ticket.requester_id
+        )
+    ).one()
     message_rows = session.execute(
         select(
             Message.id,
@@ -340,6 +348,8 @@ def ticket_detail(session: Session, number: int, *, other_limit: int = 10) -> Ti
         related_to=related,
         first_response_at=ticket.first_response_at,
         solved_at=ticket.solved_at,
+        requester_bounced_at=bounced_at,
+        requester_bounce_reason=bounce_reason,
     )
 
 

@@ -24,6 +24,7 @@ from email.message import Message
 from email.policy import Compat32, compat32
 from functools import lru_cache
 
+from supportdesk.mail import dsn
 from supportdesk.mail.charsets import (
     b64decode_lenient,
     decode_bytes,
@@ -31,6 +32,7 @@ from supportdesk.mail.charsets import (
     header_text,
 )
 from supportdesk.mail.filenames import safe_filename
+from supportdesk.mail.fingerprint import content_fingerprint
 from supportdesk.mail.html_text import MAX_HTML_CHARS, html_to_text
 from supportdesk.mail.robots import RobotVerdict, classify
 from supportdesk.mail.tnef import SIGNATURE as TNEF_SIGNATURE
@@ -155,6 +157,10 @@ class ParsedMessage:
     """Why these bytes are not a mail message at all, else empty: nothing at their start is
     a mail header (a README, a TNEF or Word file, an empty file). Sync stores such a message
     anyway (the server says it is mail); file import refuses it with this reason."""
+    fingerprint: str = ""
+    """Equal for copies of one message however they travelled (see mail.fingerprint)."""
+    delivery_report: dsn.DeliveryReport | None = None
+    """For bounces: the original message and the failed recipients (see mail.dsn)."""
 
 
 class _Problems:
@@ -273,10 +279,23 @@ def parse_message(
         raw = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else bytes(raw)
     problems = _Problems()
     try:
-        return _parse(raw, max_header_bytes, our_addresses, problems)
+        message = _parse(raw, max_header_bytes, our_addresses, problems)
     except Exception as exc:  # the promise is "never raises"; say what happened instead
         problems.add(f"The message could not be parsed ({type(exc).__name__}); it was kept as-is.")
-        return _unparsed(raw, problems)
+        message = _unparsed(raw, problems)
+    return _threading_facts(message, raw)
+
+
+def _threading_facts(message: ParsedMessage, raw: bytes) -> ParsedMessage:
+    """What ingest needs to tell copies from reused ids and to place bounces."""
+    try:
+        message.fingerprint = content_fingerprint(raw)
+        if message.robot.bounce:
+            parts = ((a.content_type, a.content) for a in message.attachments)
+            message.delivery_report = dsn.read_report(parts, message.text, message.headers)
+    except Exception as exc:
+        message.problems.append(f"The bounce report could not be read ({type(exc).__name__}).")
+    return message
 
 
 def synthesised_message_id(raw: bytes) -> str:

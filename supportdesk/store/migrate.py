@@ -7,6 +7,8 @@ the schema under the rest of the team unannounced.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -39,12 +41,46 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+@contextmanager
+def _migrating(engine: Engine) -> Iterator[Connection]:
+    """A connection in one transaction for schema changes.
+
+    On SQLite, foreign keys are off while it runs: changing a column there means copying the
+    table and dropping the old one, which a table other rows point at (queues, tickets)
+    refuses with foreign keys on, as SQLite's own procedure for schema changes says. They are
+    checked once before the commit instead, so a migration cannot leave a dangling reference.
+    """
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:  # outside any transaction, where the pragma takes effect
+            conn.connection.dbapi_connection.execute("PRAGMA foreign_keys = OFF")  # type: ignore[union-attr]
+        try:
+            with conn.begin():
+                yield conn
+                if sqlite:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").first()
+                    if broken is not None:
+                        raise StoreError(
+                            f"a schema change left a broken reference in {broken[0]}; "
+                            "nothing was changed"
+                        )
+        finally:
+            if sqlite:
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys = ON")  # type: ignore[union-attr]
+
+
 def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
     """Upgrade to `revision`; returns (revision before, revision after)."""
     before = current_revision(engine)
-    with engine.begin() as conn:
+    with _migrating(engine) as conn:
         command.upgrade(_config(conn), revision)
     return before, head_revision() if revision == "head" else revision
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the schema back to `revision` (tests, and a person undoing an upgrade by hand)."""
+    with _migrating(engine) as conn:
+        command.downgrade(_config(conn), revision)
 
 
 def check(engine: Engine, *, auto_upgrade: bool) -> None:

@@ -95,6 +95,9 @@ class Customer(SQLModel, table=True):
     organisation_id: int | None = Field(default=None, foreign_key="organisations.id", index=True)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    bounced_at: datetime | None = Field(default=None)
+    """When mail to this address last failed for good (a bounce we could place); else None."""
+    bounce_reason: str = Field(default="", max_length=500)
 
 
 class Ticket(SQLModel, table=True):
@@ -161,6 +164,10 @@ class Message(SQLModel, table=True):
     body_html: str = Field(default="", sa_type=Text)
     size: int = Field(default=0)
     sha256: str = Field(default="", index=True, max_length=64)
+    content_hash: str = Field(default="", max_length=64)
+    """mail.fingerprint of the raw bytes: a Message-ID seen again with another content
+    hash is a different message reusing the id, not a duplicate ("" until first compared,
+    for rows stored before the column existed)."""
     is_auto_reply: bool = Field(default=False)
     is_bounce: bool = Field(default=False)
     is_list: bool = Field(default=False)
@@ -170,6 +177,37 @@ class Message(SQLModel, table=True):
     folder: str | None = Field(default=None, max_length=500)
     uidvalidity: int | None = Field(default=None, sa_type=BigInteger)
     uid: int | None = Field(default=None, sa_type=BigInteger)
+
+
+class MessageGhost(SQLModel, table=True):
+    """A Message-ID that stored mail refers to but that is not stored itself (notmuch's
+    "ghost"): it belongs to the conversation of the message that named it, so a message
+    arriving later with that id, or naming it too, joins that ticket whatever the order.
+
+    It points at the message that named it, not at a ticket, so it follows merges.
+    """
+
+    __tablename__ = "message_ghosts"
+
+    message_id: str = Field(primary_key=True, max_length=998)
+    source_id: int = Field(foreign_key="messages.id", index=True, ondelete="CASCADE")
+
+
+class SubjectTag(SQLModel, table=True):
+    """Ticket tags (`[#1975]`, `[Ticket#2024…]`, `[ACME #123]`) seen in subjects, normalised.
+
+    Outgoing messages' tags say which ticket a tag stands for (an earlier help desk's tags
+    in imported history); an incoming message that opened a ticket with a tag nobody had
+    sent yet waits here, so the outgoing message that arrives later can claim it.
+    """
+
+    __tablename__ = "subject_tags"
+
+    tag: str = Field(primary_key=True, max_length=100)
+    message_id: int = Field(
+        foreign_key="messages.id", primary_key=True, index=True, ondelete="CASCADE"
+    )
+    outgoing: bool = Field(default=False)
 
 
 class MessageRaw(SQLModel, table=True):

@@ -278,8 +278,8 @@ def apply_ingest_rules(
 
     `rules` lets a batch read the rule set once instead of once per message.
 
-    Mail from our own agents and duplicates run nothing. Robots do run rules (the `robot`
-    condition lets a rule file them), but never get a canned reply.
+    Outgoing mail (from our agents or our own addresses) and duplicates run nothing. Robots
+    do run rules (the `robot` condition lets a rule file them), but never get a canned reply.
     """
     if result.ticket_number is None or result.outcome == "duplicate":
         return []
@@ -289,12 +289,12 @@ def apply_ingest_rules(
     mailbox: str | None = None
     if result.message_id is not None:
         row = session.execute(
-            select(col(Message.mailbox), col(Message.author_agent_id)).where(
-                col(Message.id) == result.message_id
-            )
+            select(
+                col(Message.mailbox), col(Message.author_agent_id), col(Message.direction)
+            ).where(col(Message.id) == result.message_id)
         ).first()
         if row is not None:
-            if row.author_agent_id is not None:
+            if row.author_agent_id is not None or row.direction == "out":
                 return []
             mailbox = row.mailbox
     facts = MessageFacts.from_parsed(parsed, mailbox=mailbox)

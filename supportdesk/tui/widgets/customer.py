@@ -26,6 +26,11 @@ class CustomerPanel(Static):
         if row.requester_name:
             text.append(one_line(row.requester_name, 40) + "\n")
         text.append(one_line(row.requester_email, 40) + "\n", style="dim")
+        if detail.requester_bounced_at is not None:
+            when = age(detail.requester_bounced_at, now)
+            text.append(f"mail bounced {'just now' if when == 'now' else when + ' ago'}\n", "red")
+            if detail.requester_bounce_reason:
+                text.append(one_line(detail.requester_bounce_reason, 40) + "\n", style="dim")
         text.append("\nOrganisation\n", style="bold")
         text.append(
             (one_line(detail.requester_organisation, 40) if detail.requester_organisation else "—")

@@ -1,6 +1,6 @@
 """replies out: drafts, the outbox's attempt record, canned reply definitions, queue acks
 
-Revision ID: 0002h7
+Revision ID: 0002
 Revises: 0001
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = "0002h7"
+revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
