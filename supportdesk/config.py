@@ -113,6 +113,15 @@ class SyncSettings(_Table):
     """IDLE is re-issued after this many minutes: servers may drop it after 29 (RFC 2177)."""
 
 
+class ConsoleSettings(_Table):
+    """How the console behaves."""
+
+    selection: Literal["follow", "stay"] = "follow"
+    """After a change reorders the list (yours, or another process's): "follow" keeps the
+    cursor on the ticket wherever it moved; "stay" keeps the cursor on the same row, which
+    then shows another ticket, and the status line says so."""
+
+
 class SavedSearch(_Table):
     """A named query, shown beside the queues in the console."""
 
@@ -283,6 +292,9 @@ class Settings(_Table):
 
     sync: SyncSettings = Field(default_factory=SyncSettings)
     """IMAP sync tuning."""
+
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    """Console behaviour."""
 
     keymap: dict[str, str] = Field(default_factory=dict)
     """Binding id -> comma-separated keys, e.g. "ctrl+a,a"; the help screen lists the ids."""

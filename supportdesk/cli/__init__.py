@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from typer.core import TyperGroup
 
-from supportdesk.cli import agents, config_cmd, db, mailbox, queues, rules, sync_cmd, tickets
+from supportdesk.cli import agents, config_cmd, db, mailbox, notes, queues, rules, sync_cmd, tickets
 from supportdesk.cli.context import CliContext
 from supportdesk.cli.output import error
 from supportdesk.errors import SupportdeskError
@@ -44,6 +44,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(mailbox.app, name="mailbox")
 app.add_typer(rules.app, name="rules")
+app.add_typer(notes.app, name="notes")
 sync_cmd.register(app)
 
 
