@@ -38,8 +38,13 @@ def _ticket_commands(desk: DeskScreen) -> Iterator[Command]:
     yield "ticket: move to queue…", desk.action_move, f"Move {which} to another queue"
     if row is not None:
         yield "ticket: add internal note…", desk.action_note, f"A note on #{row.number}"
-        yield "ticket: edit my note…", desk.action_edit_note, f"Your note on #{row.number}"
-        yield "ticket: delete my note…", desk.action_delete_note, f"Your note on #{row.number}"
+        detail = desk.detail
+        if detail is not None and detail.row.number == row.number:
+            mine = sum(1 for n in detail.notes if n.author == desk.data.actor)
+            if mine:
+                which = f"Your note on #{row.number}" if mine == 1 else f"One of your {mine} notes"
+                yield "ticket: edit my note…", desk.action_edit_note, which
+                yield "ticket: delete my note…", desk.action_delete_note, which
         yield "ticket: merge into…", desk.action_merge, f"Merge #{row.number} into another"
         yield "ticket: reply", desk.action_reply, "Reply to the requester"
         yield "ticket: toggle quoted text", desk.action_toggle_quotes, "Fold or unfold quotes"

@@ -110,7 +110,7 @@ async def test_help_footer_and_palette_show_keys_as_typed(
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         footer = screen_text(app).splitlines()[-1]
-        assert "/ Search" in footer and "ctrl+s Save search" in footer and "slash" not in footer
+        assert "/ Search" in footer and "ctrl+p palette" in footer and "slash" not in footer
         names = {name: help_text for name, _, help_text in commands(app, app.desk)}
         assert names["ticket: assign to me"].endswith(" · a")
         assert names["view: next"].endswith(" · ]")

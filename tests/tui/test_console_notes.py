@@ -10,6 +10,7 @@ from supportdesk.desk import tickets
 from supportdesk.desk.events import Change
 from supportdesk.store import Store
 from supportdesk.tui.app import SupportdeskApp
+from supportdesk.tui.commands import commands
 from supportdesk.tui.screens.modals import ConfirmScreen, NoteScreen, PickScreen
 from supportdesk.tui.widgets.thread import ThreadView
 from tests.tui.conftest import SIZE, notes, open_ticket, ready, wait_until
@@ -36,6 +37,8 @@ async def test_edit_own_note_keeps_the_old_text_in_history(
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await open_ticket(pilot, number)
+        names = [name for name, _, _ in commands(app, app.desk)]
+        assert "ticket: edit my note…" in names and "ticket: delete my note…" in names
         await pilot.press("e")
         await wait_until(pilot, lambda: isinstance(app.screen, NoteScreen), what="the editor")
         assert app.screen.text == "Waiting for the bank"  # type: ignore[attr-defined]
@@ -96,6 +99,8 @@ async def test_another_agents_note_cannot_be_edited_or_deleted(
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await open_ticket(pilot, number)
+        names = [name for name, _, _ in commands(app, app.desk)]
+        assert "ticket: edit my note…" not in names and "ticket: delete my note…" not in names
         for key, verb in (("e", "edit"), ("D", "delete")):
             await pilot.press(key)
             refusal = f"the notes on #{number} are by agent:bob: only a note's author can {verb} it"

@@ -81,7 +81,7 @@ class DeskScreen(TicketActionsScreen):
         Binding("g", "first_ticket", "First", show=False, id="nav.first"),
         Binding("G", "last_ticket", "Last", show=False, id="nav.last"),
         Binding("slash", "search", "Search", id="search.focus"),
-        Binding("ctrl+s", "save_search", "Save search", id="search.save"),
+        Binding("ctrl+s", "save_search", "Save search", show=False, id="search.save"),
         Binding("x", "toggle_quotes", "Quotes", id="thread.quotes"),
         Binding("right_square_bracket", "next_view", "Next view", show=False, id="view.next"),
         Binding(

@@ -293,10 +293,10 @@ class TicketList(ScrollView, can_focus=True):
             self._follow = _Follow(
                 self._announced, self.cursor, self.cursor - round(self.scroll_offset.y)
             )
-        follow = self._follow.number if self._follow else None
-        self._count(self._generation, self.source, follow)
-        if follow is None:
-            self._request()
+        self._count(self._generation, self.source, self._follow.number if self._follow else None)
+        # The pages on screen now are read meanwhile: where the ticket did not move far
+        # (the usual case) they are the ones it lands on, so it lands as soon as it is placed.
+        self._request()
 
     def move_to(self, index: int) -> None:
         if self._follow is not None:
@@ -500,8 +500,6 @@ class TicketList(ScrollView, can_focus=True):
         self._pending = False
         if self.source is None:
             return
-        if self._follow is not None and self._follow.target is None:
-            return  # the pages to read depend on where the followed ticket is now
         if self._fetching == self._generation:
             self._pending = True  # run again when this fetch is done
             return
