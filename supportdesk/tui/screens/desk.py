@@ -344,7 +344,10 @@ class DeskScreen(TicketActionsScreen):
     def on_ticket_list_relocated(self, message: TicketList.Relocated) -> None:
         """Say where the ticket the agent was on went, so the cursor never moves unnoticed."""
         number, now = message.number, message.now
-        if message.stayed:
+        if message.lost:
+            shows = f"the cursor is on #{now.number}" if now else "nothing is under the cursor"
+            self.status.say(f"#{number} kept moving while the list was read; {shows}")
+        elif message.stayed:
             if now is not None and now.number == number:
                 return
             where = (

@@ -112,6 +112,7 @@ class _Follow:
     target: int | None = None  # where the cursor goes once that page is fresh
     place: int | None = None  # the ticket's row in the new order (None: it left)
     retries: int = 0
+    lost: bool = False  # it kept moving while the list was read: not found on screen
 
 
 class TicketList(ScrollView, can_focus=True):
@@ -194,6 +195,7 @@ class TicketList(ScrollView, can_focus=True):
         `place` is its row now (None: it left the view); `cursor` the row the cursor is on
         and `now` the ticket there. With the default following, `now` is the same ticket
         unless it left; with `stayed`, the cursor kept its row and `now` may be another.
+        `lost`: it kept moving while the list was read, so the cursor could not follow it.
         """
 
         number: int
@@ -202,6 +204,7 @@ class TicketList(ScrollView, can_focus=True):
         cursor: int
         now: TicketRow | None
         stayed: bool
+        lost: bool = False
 
     def __init__(self, data: DeskData, *, stay_on_row: bool = False, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -606,7 +609,9 @@ class TicketList(ScrollView, can_focus=True):
                     follow.retries += 1
                     self.reload()
                     return
-                follow.place = None  # give up on it: say so rather than pretend
+                found = self._find_fresh(follow.number)
+                follow.lost = found is None
+                follow.place = target = found if found is not None else min(target, follow.row)
         self._follow = None
         self.cursor = target
         self.scroll_to(y=self._top_for(target, follow.line), animate=False, immediate=True)
@@ -614,7 +619,7 @@ class TicketList(ScrollView, can_focus=True):
         self._update_subtitle()
         self.refresh()
         now = self._fresh_row(target)
-        if follow.place != follow.row:
+        if follow.place != follow.row or follow.lost:
             self.post_message(
                 self.Relocated(
                     number=follow.number,
@@ -623,10 +628,19 @@ class TicketList(ScrollView, can_focus=True):
                     cursor=target,
                     now=now,
                     stayed=self.stay_on_row,
+                    lost=follow.lost,
                 )
             )
         self._announce()
         self._request_soon()
+
+    def _find_fresh(self, number: int) -> int | None:
+        """The row of ticket `number` among the fresh pages, if one of them holds it."""
+        for page, rows in self._pages.items():
+            for slot, row in enumerate(rows):
+                if row.number == number:
+                    return page * PAGE_SIZE + slot
+        return None
 
     def _fresh_row(self, index: int) -> TicketRow | None:
         rows = self._pages.get(index // PAGE_SIZE)
