@@ -15,7 +15,10 @@ adds Textual's test-harness overhead (tens of ms) to each figure. Steps:
 - start to ready: create the app, run it headless, until the first view and ticket show;
 - open ticket: press j, until the next ticket's thread is shown;
 - switch view: press ], until the next sidebar view's first page and ticket are shown;
-- scroll to end: press G, until the last ticket of "All open" is shown.
+- scroll to end: press G, until the last ticket of "All open" is shown;
+- reload at end: there, press ctrl+r (what a change seen by the live refresh does), until
+  the list is read again with the cursor on its ticket: the far end is where finding the
+  ticket's row again costs the most (every ticket ahead of it is counted).
 
 Then the console sits idle for `--idle` seconds and the process's CPU time is reported
 (resource.getrusage), which includes the once-a-second change check.
@@ -56,6 +59,15 @@ def is_ready(app: SupportdeskApp) -> bool:
     if desk.current is None:
         return desk.ticket_list.total == 0
     return desk.detail is not None and desk.detail.row.number == desk.current.number
+
+
+def _on_cursor_row(app: SupportdeskApp) -> bool:
+    """The screen has taken in the ticket under the list's cursor (not only the list)."""
+    row = app.desk.ticket_list.row_at(app.desk.ticket_list.cursor)
+    current = app.desk.current
+    return (
+        is_ready(app) and row is not None and current is not None and current.number == row.number
+    )
 
 
 async def settle(pilot: Pilot, condition: Callable[[], bool]) -> None:
@@ -124,6 +136,22 @@ async def run_session(
                     ),
                 )
                 samples["scroll to end"].append(time.perf_counter() - t)
+                await settle(pilot, lambda: _on_cursor_row(app))  # the thread caught up
+                generation = desk.ticket_list._generation
+                number = desk.current.number  # type: ignore[union-attr]
+                t = time.perf_counter()
+                await press(pilot, "ctrl+r", use_pilot)
+                await settle(
+                    pilot,
+                    lambda generation=generation, number=number: (
+                        desk.ticket_list._generation > generation
+                        and is_ready(app)
+                        and desk.current is not None
+                        and desk.current.number == number
+                        and desk.ticket_list.cursor == (desk.ticket_list.total or 0) - 1
+                    ),
+                )
+                samples["reload at end"].append(time.perf_counter() - t)
                 await press(pilot, "g", use_pilot)
                 await settle(pilot, lambda: desk.ticket_list.cursor == 0 and is_ready(app))
     finally:
@@ -187,6 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "open ticket": [],
         "switch view": [],
         "scroll to end": [],
+        "reload at end": [],
     }
     for _ in range(args.repeat):
         asyncio.run(run_session(path, me, samples, args.steps, args.pilot))

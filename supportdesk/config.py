@@ -114,6 +114,15 @@ class SyncSettings(_Table):
     """IDLE is re-issued after this many minutes: servers may drop it after 29 (RFC 2177)."""
 
 
+class ConsoleSettings(_Table):
+    """How the console behaves."""
+
+    selection: Literal["follow", "stay"] = "follow"
+    """After a change reorders the list (yours, or another process's): "follow" keeps the
+    cursor on the ticket wherever it moved; "stay" keeps the cursor on the same row, which
+    then shows another ticket, and the status line says so."""
+
+
 class SavedSearch(_Table):
     """A named query, shown beside the queues in the console."""
 
@@ -392,6 +401,9 @@ class Settings(_Table):
 
     send: SendSettings = Field(default_factory=SendSettings)
     """Sending the outbox over SMTP."""
+
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    """Console behaviour."""
 
     keymap: dict[str, str] = Field(default_factory=dict)
     """Binding id -> comma-separated keys, e.g. "ctrl+a,a"; the help screen lists the ids."""

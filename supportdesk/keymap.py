@@ -37,6 +37,8 @@ GROUPS: dict[str, tuple[KeySpec, ...]] = {
         KeySpec("ticket.tags", "t", "tags", "Tags"),
         KeySpec("ticket.move", "m", "move", "Move"),
         KeySpec("ticket.note", "n", "note", "Note"),
+        KeySpec("ticket.note_edit", "e", "edit_note", "Edit note", show=False),
+        KeySpec("ticket.note_delete", "D", "delete_note", "Delete note", show=False),
         KeySpec("ticket.merge", "M", "merge", "Merge", show=False),
         KeySpec("ticket.reply", "r", "reply", "Reply"),
         KeySpec("ticket.save_attachments", "S", "save_attachments", "Save files", show=False),
@@ -48,7 +50,7 @@ GROUPS: dict[str, tuple[KeySpec, ...]] = {
         KeySpec("nav.first", "g", "first_ticket", "First", show=False),
         KeySpec("nav.last", "G", "last_ticket", "Last", show=False),
         KeySpec("search.focus", "slash", "search", "Search"),
-        KeySpec("search.save", "ctrl+s", "save_search", "Save search"),
+        KeySpec("search.save", "ctrl+s", "save_search", "Save search", show=False),
         KeySpec("thread.quotes", "x", "toggle_quotes", "Quotes"),
         KeySpec("view.next", "right_square_bracket", "next_view", "Next view", show=False),
         KeySpec("view.previous", "left_square_bracket", "previous_view", "Prev view", show=False),
@@ -81,7 +83,7 @@ GROUPS: dict[str, tuple[KeySpec, ...]] = {
     ),
     "ask": (KeySpec("modal.cancel", "escape", "cancel", "Cancel"),),
     "note": (
-        KeySpec("note.save", "ctrl+s", "save", "Add note"),
+        KeySpec("note.save", "ctrl+s", "save", "Save note"),
         KeySpec("modal.cancel", "escape", "cancel", "Keep as draft"),
     ),
     "confirm": (

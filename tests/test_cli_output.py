@@ -309,6 +309,10 @@ def invocations(desk: Desk) -> dict[tuple[str, ...], list[list[str]]]:
         ("canned", "import"): [[str(desk.canned)], [str(desk.canned), "--json"]],
         ("outbox", "retry"): [["1"], ["1", "--json"]],
         ("outbox", "cancel"): [["1"], ["1", "--json"]],
+        ("notes", "list"): [["1"], ["1", "--json"]],
+        ("notes", "add"): [["1", hostile("note")], ["1", "x", "--json"]],
+        ("notes", "edit"): [["1", hostile("edited")], ["1", "x", "--json"], ["99", "x"]],
+        ("notes", "delete"): [["1"], ["1", "--json"]],
     }
 
 

@@ -18,6 +18,7 @@ from supportdesk.config import (
     DEFAULT_SOURCE,
     EXPLICIT_SOURCE,
     BulkSettings,
+    ConsoleSettings,
     Mailbox,
     SavedSearch,
     Settings,
@@ -105,7 +106,7 @@ def test_example_documents_every_key() -> None:
 
 
 def test_every_setting_has_a_description() -> None:
-    for model in (Settings, BulkSettings, SyncSettings, SavedSearch, Mailbox):
+    for model in (Settings, BulkSettings, ConsoleSettings, SyncSettings, SavedSearch, Mailbox):
         for name, field in model.model_fields.items():
             assert field.description, f"{model.__name__}.{name}"
 
@@ -233,7 +234,7 @@ def test_store_url_expands_home(isolated: Path) -> None:
         (
             'name = "x"\n[[mailboxes]]\naddress = "a@b.test"\nimap_host = "h"\n',
             "name: unknown key (known keys: database_url, agent, theme, bulk, sync, compose, "
-            "send, keymap, saved_searches, mailboxes) (and 1 more problem)",
+            "send, console, keymap, saved_searches, mailboxes) (and 1 more problem)",
         ),
         (
             f'[[mailboxes]]\n{MAILBOX}password_command = "pass \'unclosed"\n',

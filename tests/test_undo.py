@@ -15,6 +15,7 @@ from supportdesk.desk.undo import latest_undoable, undo_batch, undo_latest
 from supportdesk.errors import ConflictError, NotFoundError, ValidationError
 from supportdesk.store import Store
 from supportdesk.store.models import Ticket, utcnow
+from tests.replies_helpers import SETUP
 from tests.test_bulk_cli import row, run, seed, snapshot
 
 
@@ -212,6 +213,7 @@ def test_undo_of_rule_changes_made_during_ingest(store: Store) -> None:
         b"From: Jo <jo@acme.example>\r\nTo: support@desk.example\r\nSubject: Refund\r\n"
         b"Message-ID: <undo-rule@x>\r\n\r\nplease\r\n"
     )
+    store.info["mail_setup"] = SETUP  # so the canned reply is real mail, queued
     with Ingestor(store, default_queue="general", workers=1) as ingestor:
         [result] = ingestor.ingest_batch([(raw, Source())])
     number = result.ticket_number
@@ -223,11 +225,11 @@ def test_undo_of_rule_changes_made_during_ingest(store: Store) -> None:
     [rule_batch] = {r.batch_id for r in rows if r.actor == "rule:refunds"}
     with store.session(write=True) as s:
         result_undo = undo_batch(s, rule_batch)
-    assert result_undo.kept == {"canned_reply": 1, "note": 2, "rule_fired": 1}
+    assert result_undo.kept == {"canned_reply": 1, "message_out": 1, "note": 1, "rule_fired": 1}
     assert result_undo.actor == "rule:refunds"
     assert result_undo.describe().startswith(
-        f"undone batch {rule_batch} (1 assign, 1 canned_reply, 2 note, 1 priority, 1 queue, "
-        "1 rule_fired, 1 tag by rule:refunds at "
+        f"undone batch {rule_batch} (1 assign, 1 canned_reply, 1 message_out, 1 note, "
+        "1 priority, 1 queue, 1 rule_fired, 1 tag by rule:refunds at "
     )
     with store.session() as s:
         detail = views.ticket_detail(s, number)
@@ -237,7 +239,9 @@ def test_undo_of_rule_changes_made_during_ingest(store: Store) -> None:
             "normal",
         )
         assert tickets.ticket_tags(s, tickets.get_ticket(s, number).id) == []  # type: ignore[arg-type]
-        assert len(detail.messages) == 1 and len(detail.notes) == 2  # mail and notes stay
+        # The customer's mail, the queued auto-reply and the rule's note stay.
+        assert [m.direction for m in detail.messages] == ["in", "out"]
+        assert len(detail.notes) == 1
     with store.session(write=True) as s:  # and the undo can be undone: a redo
         undo_batch(s, result_undo.batch_id)
         assert views.ticket_detail(s, number).row.queue == "billing"

@@ -18,6 +18,7 @@ from supportdesk.cli import (
     config_cmd,
     db,
     mailbox,
+    notes,
     outbox,
     queues,
     reply,
@@ -60,6 +61,7 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(mailbox.app, name="mailbox")
 app.add_typer(rules.app, name="rules")
 app.add_typer(canned.app, name="canned")
+app.add_typer(notes.app, name="notes")
 sync_cmd.register(app)
 outbox.register(app)
 reply.register(tickets.app)

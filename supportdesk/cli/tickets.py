@@ -217,7 +217,7 @@ def render_detail(d: TicketDetail) -> Group:
                 1,
                 Panel(
                     block(n.body),
-                    title=cell(f"note by {n.author}"),
+                    title=cell(f"note {n.id} by {n.author}"),
                     title_align="left",
                     border_style="yellow",
                 ),
@@ -229,6 +229,8 @@ def render_detail(d: TicketDetail) -> Group:
         change = (
             f"{e.old_value or '-'} → {e.new_value or '-'}" if e.old_value else (e.new_value or "")
         )
+        if e.action in ("note_edited", "note_deleted"):  # the words are in `history`
+            change = f"(the text before: supportdesk history --ticket {r.number})"
         timeline.append(
             (
                 e.created_at,

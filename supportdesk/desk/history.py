@@ -114,30 +114,6 @@ def resolve_batch(session: Session, text: str) -> str:
     return found[0]
 
 
-def latest_live_batch(session: Session, actor: str, *, window: int = 50) -> str | None:
-    """The most recent batch by `actor` that nobody has undone yet.
-
-    What a plain `supportdesk undo` takes back, so running it again walks further back
-    through the same person's work instead of stopping at "already undone". Walks back
-    from the newest event by primary key, a batch at a time: there is no index on actor,
-    and a scan of a million events for it took two seconds.
-    """
-    before: int | None = None
-    for _ in range(window):
-        stmt = select(Event.batch_id).where(col(Event.actor) == actor)
-        if before is not None:
-            stmt = stmt.where(col(Event.id) < before)
-        batch = session.execute(stmt.order_by(col(Event.id).desc()).limit(1)).scalar()
-        if batch is None:
-            return None
-        if undone_by(session, batch) is None:
-            return batch
-        before = session.execute(
-            select(func.min(Event.id)).where(col(Event.batch_id) == batch)
-        ).scalar_one()
-    return None
-
-
 def batch_summary(session: Session, batch: str) -> BatchSummary | None:
     counts = session.execute(
         select(Event.action, func.count(), func.min(Event.created_at), func.min(Event.actor))

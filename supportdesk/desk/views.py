@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import UnaryExpression
 from sqlmodel import Session, col
 
 from supportdesk.desk.statuses import ACTIVE
@@ -116,6 +118,51 @@ def count_tickets(session: Session, where: ColumnElement[bool] | None = None) ->
     if where is not None:
         stmt = stmt.where(where)
     return int(session.execute(stmt).scalar_one())
+
+
+def ticket_position(
+    session: Session,
+    number: int,
+    where: ColumnElement[bool] | None = None,
+    order_by: list[Any] | None = None,
+) -> int | None:
+    """Where ticket `number` stands in a view: how many of its tickets come before it.
+
+    None when the ticket is not in the view (it no longer matches `where`). A list that
+    holds only a window of pages finds a ticket's new row with this after a change moved
+    it, without reading the rows in between: the ticket's own sort values are read, then
+    the tickets ahead of it in `order_by` (a keyset comparison) are counted, which an index
+    on the first sort key can serve as a range.
+    """
+    keys = [_sort_key(clause) for clause in (order_by or default_order())]
+    found = select(*(expression for expression, _ in keys)).where(Ticket.number == number)
+    if where is not None:
+        found = found.where(where)
+    values = session.execute(found.limit(1)).first()
+    if values is None:
+        return None
+    ahead: list[ColumnElement[bool]] = []
+    for index, (expression, descending) in enumerate(keys):
+        value = values[index]
+        if value is None:  # no sort column can be NULL today; don't guess an order for it
+            raise ValueError(f"cannot place ticket #{number}: a sort value is NULL")
+        equal = [keys[j][0] == values[j] for j in range(index)]
+        ahead.append(and_(*equal, expression > value if descending else expression < value))
+    first, descending = keys[0]
+    # Redundant with `ahead`, but a plain range on the first key is what an index can use.
+    bound = first >= values[0] if descending else first <= values[0]
+    condition = and_(bound, or_(*ahead))
+    return count_tickets(session, condition if where is None else and_(where, condition))
+
+
+def _sort_key(clause: Any) -> tuple[ColumnElement[Any], bool]:
+    """An ORDER BY clause as (expression, descending)."""
+    if isinstance(clause, UnaryExpression) and clause.modifier in (
+        operators.desc_op,
+        operators.asc_op,
+    ):
+        return clause.element, clause.modifier is operators.desc_op  # type: ignore[return-value]
+    raise TypeError(f"expected an ORDER BY clause with asc() or desc(), got {clause!r}")
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
 """The console's changes to tickets, and how to take the last one back.
 
-Every change goes through the domain layer (desk.tickets, desk.bulk) in one write session,
-called from a worker thread, as one batch. What comes back is a `Done`: a sentence for the
-agent and the batch id. Undo is the domain's undo of that batch (desk.undo.undo_batch), the
-same one `supportdesk undo` runs: it refuses, changing nothing, if anyone touched the tickets
-since.
+Every change goes through the domain layer (desk.tickets, desk.notes, desk.bulk) in one
+write session, called from a worker thread, as one batch. What comes back is a `Done`: a
+sentence for the agent and the batch id. Undo (`u`) is what a plain `supportdesk undo` does:
+the agent's most recent batch not undone yet, taken back by the domain's undo
+(desk.undo.undo_batch), which refuses, changing nothing, if anyone touched the tickets since.
+The agent is told which change was taken back, in words.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from supportdesk.desk import bulk, history, tickets
+from supportdesk.desk import bulk, history, notes, tickets, undo
 from supportdesk.desk.events import Change
 from supportdesk.desk.undo import undo_batch
 from supportdesk.desk.views import TicketRow
-from supportdesk.errors import ConflictError, ValidationError
+from supportdesk.errors import ConflictError, NotFoundError, SupportdeskError, ValidationError
 from supportdesk.store.models import Ticket
 from supportdesk.tui.data import DeskData, Source, numbers_query
 
@@ -55,22 +56,43 @@ class AddNote:
 
 
 @dataclass(frozen=True)
+class EditNote:
+    note_id: int
+    body: str
+
+
+@dataclass(frozen=True)
+class DeleteNote:
+    note_id: int
+
+
+@dataclass(frozen=True)
 class Merge:
     target: int
 
 
-Op = Assign | SetStatus | SetPriority | MoveQueue | ChangeTags | AddNote | Merge
+Op = (
+    Assign
+    | SetStatus
+    | SetPriority
+    | MoveQueue
+    | ChangeTags
+    | AddNote
+    | EditNote
+    | DeleteNote
+    | Merge
+)
 BULK_OPS = (Assign, SetStatus, SetPriority, MoveQueue, ChangeTags)
+NOTE_OPS = (AddNote, EditNote, DeleteNote)
 
 
 @dataclass(frozen=True)
 class Done:
-    """What an action did, in words, and the batch that undoes it (None: nothing changed)."""
+    """What an action did, in words, and its batch (None: nothing changed)."""
 
     summary: str
     numbers: tuple[int, ...]
     batch_id: str | None = None
-    permanent: str | None = None
 
 
 def describe(op: Op) -> str:
@@ -91,6 +113,10 @@ def describe(op: Op) -> str:
             return "tag " + " ".join(parts)
         case AddNote():
             return "add a note"
+        case EditNote(note_id=note_id):
+            return f"edit note {note_id}"
+        case DeleteNote(note_id=note_id):
+            return f"delete note {note_id}"
         case Merge(target=target):
             return f"merge into #{target}"
     raise TypeError(op)
@@ -105,10 +131,10 @@ def apply_one(data: DeskData, op: Op, seen: TicketRow, tags_seen: Sequence[str])
     with data.store.session(write=True) as session:
         ticket = _run(session, seen.number, op, change, expected=seen.version)
     summary = f"#{seen.number}: {describe(op)}"
-    if isinstance(op, AddNote):
-        return Done(summary, (seen.number,), permanent="notes stay: they cannot be undone")
+    if isinstance(op, NOTE_OPS):
+        return Done(summary, (seen.number,), batch_id=change.batch_id)
     if isinstance(op, Merge):
-        return Done(summary, (seen.number, op.target), permanent="a merge cannot be undone here")
+        return Done(summary, (seen.number, op.target), batch_id=change.batch_id)
     if ticket is None or ticket.version == seen.version:
         return Done(summary + " (no change)", (seen.number,))
     return Done(summary, (seen.number,), batch_id=change.batch_id)
@@ -148,20 +174,62 @@ def apply_many(data: DeskData, op: Op, numbers: Sequence[int]) -> Done:
     return Done(summary, tuple(numbers), batch_id=change.batch_id if changed else None)
 
 
-def undo(data: DeskData, done: Done) -> str:
-    """Take `done` back, all or nothing; raise a clear error if that is not possible."""
-    if done.permanent:
-        raise ValidationError(f"cannot undo {done.summary}: {done.permanent}")
-    if done.batch_id is None:
-        raise ValidationError(f"nothing to undo: {done.summary}")
-    try:
-        with data.store.session(write=True) as session:
-            undo_batch(session, done.batch_id)
-    except ConflictError as exc:
-        raise ConflictError(f"cannot undo {done.summary}: {exc}") from None
-    except ValidationError as exc:
-        raise ValidationError(f"cannot undo {done.summary}: {exc}") from None
-    return f"undone: {done.summary}"
+def latest_undoable(session: Session, actor: str) -> str | None:
+    """The batch `u` takes back: `actor`'s most recent batch that can be undone (batches of
+    only notes, merges and batches already undone are passed over), as `supportdesk undo`."""
+    summary = undo.latest_undoable(session, actor)
+    return summary.batch_id if summary is not None else None
+
+
+def undo_latest(data: DeskData) -> Done:
+    """Take back the agent's most recent change, all or nothing, and say which it was.
+
+    Raises a SupportdeskError whose message starts "cannot undo <what>" when the domain
+    refuses (someone changed the tickets since, or the batch holds what cannot be undone).
+    """
+    with data.store.session(write=True) as session:
+        batch = latest_undoable(session, data.actor)
+        if batch is None:
+            raise NotFoundError(f"nothing to undo: no changes by {data.actor} left to undo")
+        what, numbers = batch_words(session, batch)
+        try:
+            result = undo_batch(session, batch)
+        except ConflictError as exc:
+            raise ConflictError(f"cannot undo {what}: {exc}") from None
+        except SupportdeskError as exc:
+            raise ValidationError(f"cannot undo {what}: {exc}") from None
+    return Done(f"undone: {what} (batch {batch[:8]})", numbers, batch_id=result.batch_id)
+
+
+_SHOWN_EVENTS = 6
+
+
+def batch_words(session: Session, batch: str) -> tuple[str, tuple[int, ...]]:
+    """A batch in words for the agent ("#812: priority normal → high") and its tickets."""
+    summary = history.batch_summary(session, batch)
+    rows = history.events(session, batch=batch, limit=_SHOWN_EVENTS)
+    numbers = tuple(dict.fromkeys(r.ticket for r in rows if r.ticket is not None))
+    if summary is None or not rows:
+        return f"batch {batch}", numbers
+    if summary.tickets == 1:
+        changes = [_event_words(r.action, r.old_value, r.new_value) for r in rows]
+        if summary.events > len(rows):
+            changes.append(f"and {summary.events - len(rows)} more")
+        return f"#{numbers[0]}: {', '.join(changes)}", numbers
+    actions = ", ".join(sorted(summary.actions))
+    shown = ", ".join(f"#{n}" for n in numbers[:3])
+    more = ", …" if summary.tickets > 3 else ""
+    return f"{actions} on {summary.tickets} tickets ({shown}{more})", numbers
+
+
+def _event_words(action: str, old: str | None, new: str | None) -> str:
+    if action == "tag":
+        return f"tag +{new}"
+    if action == "untag":
+        return f"tag -{old}"
+    if action in notes.NOTE_ACTIONS:
+        return action.replace("_", " ")
+    return f"{action} {old or '-'} → {new or '-'}"
 
 
 def _run(session: Session, number: int, op: Op, change: Change, *, expected: int) -> Ticket | None:
@@ -188,6 +256,12 @@ def _run(session: Session, number: int, op: Op, change: Change, *, expected: int
             return ticket
         case AddNote(body=body):
             tickets.add_note(session, number, body, change, expected_version=expected)
+            return None
+        case EditNote(note_id=note_id, body=body):
+            notes.edit_note(session, note_id, body, change, expected_version=expected)
+            return None
+        case DeleteNote(note_id=note_id):
+            notes.delete_note(session, note_id, change, expected_version=expected)
             return None
         case Merge(target=target):
             current = tickets.get_ticket(session, number)

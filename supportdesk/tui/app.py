@@ -9,7 +9,7 @@ from typing import ClassVar
 
 from textual import work
 from textual.app import App, SystemCommand
-from textual.binding import BindingType
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from supportdesk.appearance import check_appearance
@@ -19,6 +19,7 @@ from supportdesk.themes import DEFAULT_THEME
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.commands import DeskCommands
 from supportdesk.tui.data import DeskData, SavedView
+from supportdesk.tui.keys import display_keys, normalise_keys
 from supportdesk.tui.saved import set_theme
 from supportdesk.tui.screens.desk import DeskScreen
 from supportdesk.tui.screens.help import HelpScreen
@@ -50,15 +51,21 @@ class SupportdeskApp(App[None]):
         keymap: Mapping[str, str] | None = None,
         user_themes_dir: Path | None = None,
         now: Callable[[], datetime] | None = None,
+        selection: str = "follow",
     ) -> None:
-        """`now` fixes the clock the console measures ages with (snapshot tests pin it)."""
+        """`now` fixes the clock the console measures ages with (snapshot tests pin it).
+
+        `selection` is `[console] selection`: "follow" the ticket when the list reorders,
+        or "stay" on the row.
+        """
         super().__init__()
         self.data = DeskData(store, me, clock=now)
         self.saved = list(saved or [])
         self.config_path = config_path
         self.poll_seconds = poll_seconds
         self.sub_title = " · ".join(part for part in (me or "no agent set", store_label) if part)
-        self.keymap = dict(keymap or {})
+        self.keymap = {k: normalise_keys(v) for k, v in (keymap or {}).items()}
+        self.selection = selection
         checked = check_appearance(
             theme or DEFAULT_THEME, self.keymap, user_themes_dir=user_themes_dir
         )
@@ -82,7 +89,12 @@ class SupportdeskApp(App[None]):
             saved=self.saved,
             config_path=self.config_path,
             poll_seconds=self.poll_seconds,
+            stay_on_row=self.selection == "stay",
         )
+
+    def get_key_display(self, binding: Binding) -> str:
+        """The footer's keys as the help screen and the palette show them (`]`, `ctrl+s`)."""
+        return binding.key_display or display_keys(binding.key)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         # Textual's theme picker lists its own themes and forgets the choice; ours is
@@ -134,18 +146,24 @@ def run_console(
     store_label: str = "",
     theme: str | None = None,
     keymap: Mapping[str, str] | None = None,
+    selection: str | None = None,
 ) -> None:
     """Open the console and return when the agent quits.
 
-    Without `theme` and `keymap` they are read from `config_path`, so a caller that only
-    knows the file still gets the agent's looks and keys.
+    Without `theme`, `keymap` and `selection` they are read from `config_path`, so a caller
+    that only knows the file still gets the agent's looks, keys and habits.
     """
-    if config_path is not None and (theme is None or keymap is None) and config_path.exists():
+    if (
+        config_path is not None
+        and (theme is None or keymap is None or selection is None)
+        and config_path.exists()
+    ):
         from supportdesk.config import load_settings
 
         settings = load_settings(config_path)
         theme = theme if theme is not None else settings.theme
         keymap = keymap if keymap is not None else settings.keymap
+        selection = selection if selection is not None else settings.console.selection
     SupportdeskApp(
         store,
         me=me,
@@ -154,4 +172,5 @@ def run_console(
         store_label=store_label,
         theme=theme,
         keymap=keymap,
+        selection=selection or "follow",
     ).run()

@@ -1,9 +1,9 @@
 """The command palette's one provider: every console action under a namespace.
 
 "ticket: …" commands appear only while a ticket is under the cursor (or tickets are
-selected, for the ones that work in bulk), "desk: undo …" only when there is something to
-undo, "view: …" lists the sidebar's views and "theme: …" the other themes. Each command
-runs the same action method as its key, so the palette and the keys cannot disagree.
+selected, for the ones that work in bulk), "view: …" lists the sidebar's views and
+"theme: …" the other themes. Each command runs the same action method as its key, so the
+palette and the keys cannot disagree, and says that key (as the help screen shows it).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from supportdesk.tui.data import Source
+from supportdesk.tui.keys import catalogue, display_keys
 
 if TYPE_CHECKING:
     from supportdesk.tui.app import SupportdeskApp
@@ -37,6 +38,13 @@ def _ticket_commands(desk: DeskScreen) -> Iterator[Command]:
     yield "ticket: move to queue…", desk.action_move, f"Move {which} to another queue"
     if row is not None:
         yield "ticket: add internal note…", desk.action_note, f"A note on #{row.number}"
+        detail = desk.detail
+        if detail is not None and detail.row.number == row.number:
+            mine = sum(1 for n in detail.notes if n.author == desk.data.actor)
+            if mine:
+                which = f"Your note on #{row.number}" if mine == 1 else f"One of your {mine} notes"
+                yield "ticket: edit my note…", desk.action_edit_note, which
+                yield "ticket: delete my note…", desk.action_delete_note, which
         yield "ticket: merge into…", desk.action_merge, f"Merge #{row.number} into another"
         yield "ticket: reply", desk.action_reply, "Reply to the requester"
         yield "ticket: toggle quoted text", desk.action_toggle_quotes, "Fold or unfold quotes"
@@ -46,8 +54,7 @@ def _ticket_commands(desk: DeskScreen) -> Iterator[Command]:
 
 
 def _desk_commands(desk: DeskScreen) -> Iterator[Command]:
-    if desk.last_done is not None:
-        yield "desk: undo", desk.action_undo, desk.last_done.summary
+    yield "desk: undo", desk.action_undo, "Take back your latest change not yet undone"
     yield "desk: next ticket", desk.action_next_ticket, "Move down the list"
     yield "desk: previous ticket", desk.action_previous_ticket, "Move up the list"
     yield "desk: first ticket", desk.action_first_ticket, "Go to the top of the list"
@@ -80,7 +87,17 @@ def commands(app: SupportdeskApp, screen: object) -> list[Command]:
             found.append((f"theme: {name}", partial(app.switch_theme, name), "Use and remember"))
     found.append(("app: help", app.action_help, "Every key, with its id for [keymap]"))
     found.append(("app: quit", app.action_quit, "Leave the console"))
-    return found
+    keys = {info.action: info.keys for info in catalogue(app.keymap) if info.where in _KEYED}
+    return [(name, run, _with_key(help_text, run, keys)) for name, run, help_text in found]
+
+
+_KEYED = ("Desk", "Ticket list", "Everywhere")  # where the actions above have their keys
+
+
+def _with_key(help_text: str, run: Callable[[], object], keys: dict[str, str]) -> str:
+    """`help_text` followed by the key that runs the same action, if one does."""
+    key = keys.get(getattr(run, "__name__", "").removeprefix("action_"))
+    return f"{help_text} · {display_keys(key)}" if key else help_text
 
 
 class DeskCommands(Provider):

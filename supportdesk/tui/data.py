@@ -111,6 +111,16 @@ class DeskData:
         with self.store.session() as session:
             return views.count_tickets(session, self.compile(session, source, whole_set=True).where)
 
+    def count_and_place(self, source: Source, number: int) -> tuple[int, int | None]:
+        """The view's size and the row ticket `number` is on now (None: it left the view).
+
+        One read transaction for both, so the row is a row of that size.
+        """
+        with self.store.session() as session:
+            compiled = self.compile(session, source, whole_set=True)
+            total = views.count_tickets(session, compiled.where)
+            return total, views.ticket_position(session, number, compiled.where, compiled.order_by)
+
     def page(self, source: Source, offset: int, limit: int, total: int | None) -> list[TicketRow]:
         """Rows offset..offset+limit of the source, read from whichever end is nearer."""
         with self.store.session() as session:

@@ -12,11 +12,36 @@ from dataclasses import dataclass
 
 from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
+from textual.keys import format_key
 
 from supportdesk.tui.screens.modals import AskScreen, ConfirmScreen, NoteScreen, PickScreen
 from supportdesk.tui.widgets.search_bar import SearchBar
 from supportdesk.tui.widgets.thread import ThreadView
 from supportdesk.tui.widgets.ticket_list import TicketList
+
+# Where Textual's own display of a key is less plain than its name.
+_SHOWN_AS = {"enter": "enter", "space": "space", "escape": "esc"}
+
+
+def display_key(key: str) -> str:
+    """One key as a person reads it: `]` for right_square_bracket, `ctrl+z`, `?`, `esc`."""
+    modifiers, name = Binding(key.strip(), "").parse_key()
+    return "+".join([*modifiers, _SHOWN_AS.get(name) or format_key(name)])
+
+
+def display_keys(keys: str) -> str:
+    """Comma-separated keys (a binding's, or a `[keymap]` value) for the help and palette."""
+    return ", ".join(display_key(key) for key in keys.split(",") if key.strip())
+
+
+def normalise_keys(keys: str) -> str:
+    """A `[keymap]` value with keys written as characters turned into Textual's key names.
+
+    The help screen shows `]` and `/`, so a person writes them that way in `[keymap]`;
+    Textual's keymap takes names (right_square_bracket, slash) and would silently bind a
+    key that never arrives. Binding.make_bindings does the same conversion for BINDINGS.
+    """
+    return ",".join(binding.key for binding in Binding.make_bindings([Binding(keys, "keymap")]))
 
 
 @dataclass(frozen=True)

@@ -123,8 +123,23 @@ def is_ready(app: SupportdeskApp) -> bool:
     return desk.detail is not None and desk.detail.row.number == desk.current.number
 
 
-async def ready(pilot: Pilot, timeout: float = 5.0) -> None:
-    await wait_until(pilot, lambda: is_ready(pilot.app), timeout, "the desk to settle")  # type: ignore[arg-type]
+async def ready(pilot: Pilot, timeout: float = 10.0) -> None:
+    """Wait for `is_ready`; on a timeout, say which part of the desk was not there yet."""
+    try:
+        await wait_until(pilot, lambda: is_ready(pilot.app), timeout, "the desk to settle")  # type: ignore[arg-type]
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {_desk_state(pilot.app)}") from None  # type: ignore[arg-type]
+
+
+def _desk_state(app: SupportdeskApp) -> str:
+    desk = app.desk
+    tl = desk.ticket_list
+    return (
+        f"screen {type(app.screen).__name__}, list settled {tl.is_settled} (total {tl.total}, "
+        f"cursor {tl.cursor}, fetching {tl._fetching}, following {tl._follow}, "
+        f"pages {sorted(tl._pages)}), current {desk.current and desk.current.number}, "
+        f"detail {desk.detail and desk.detail.row.number}"
+    )
 
 
 def notes(app: SupportdeskApp) -> list[str]:

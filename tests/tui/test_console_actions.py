@@ -190,7 +190,33 @@ async def test_undo_reverts_the_last_change(
         await wait_until(pilot, lambda: app.desk.detail.row.priority == "urgent", what="refresh")
         await pilot.press("u")
         await wait_until(pilot, lambda: detail(demo_store, number).row.priority == before)
-        await wait_until(pilot, lambda: any(n.startswith("undone:") for n in notes(app)))
+        said = f"undone: #{number}: priority {before} → urgent (batch "
+        await wait_until(pilot, lambda: any(n.startswith(said) for n in notes(app)))
+
+
+async def test_undo_again_goes_further_back_through_the_agents_own_changes(
+    make_app: Callable[..., SupportdeskApp], demo_store: Store
+) -> None:
+    number = first(demo_store, "status:active -priority:urgent -assignee:alice")
+    before = detail(demo_store, number).row
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await open_ticket(pilot, number)
+        await pilot.press("p")
+        await pick(pilot, "urgent")
+        await wait_until(pilot, lambda: app.desk.detail.row.priority == "urgent", what="refresh")
+        await pilot.press("a")
+        await wait_until(pilot, lambda: app.desk.detail.row.assignee == "alice", what="refresh")
+        await pilot.press("u")
+        taken = f"undone: #{number}: assign {before.assignee or '-'} → alice"
+        await wait_until(pilot, lambda: any(n.startswith(taken) for n in notes(app)))
+        await wait_until(pilot, lambda: app.desk.detail.row.assignee == before.assignee)
+        await pilot.press("u")
+        taken = f"undone: #{number}: priority {before.priority} → urgent"
+        await wait_until(pilot, lambda: any(n.startswith(taken) for n in notes(app)))
+        after = detail(demo_store, number).row
+        assert (after.priority, after.assignee) == (before.priority, before.assignee)
 
 
 async def test_undo_refuses_when_someone_changed_the_ticket_since(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from textual.command import CommandPalette
@@ -10,7 +11,7 @@ from supportdesk.keymap import keymap_problems
 from supportdesk.store import Store
 from supportdesk.tui.app import SupportdeskApp
 from supportdesk.tui.commands import commands
-from supportdesk.tui.keys import catalogue
+from supportdesk.tui.keys import catalogue, display_keys, normalise_keys
 from supportdesk.tui.screens.help import HelpScreen
 from supportdesk.tui.screens.modals import PickScreen
 from tests.tui.conftest import SIZE, notes, open_ticket, palette, ready, screen_text, wait_until
@@ -94,4 +95,54 @@ async def test_palette_ticket_commands_only_with_a_ticket(
                 and app.desk.ticket_list.source.key == "unassigned"
             ),
             what="the unassigned view",
+        )
+
+
+def test_keys_are_shown_as_typed() -> None:
+    assert display_keys("right_square_bracket") == "]"
+    assert display_keys("slash") == "/"
+    assert display_keys("f1,question_mark") == "f1, ?"
+    assert display_keys("u,ctrl+z") == "u, ctrl+z"
+    assert normalise_keys("],ctrl+n, j") == "right_square_bracket,ctrl+n,j"
+
+
+async def test_help_footer_and_palette_show_keys_as_typed(
+    make_app: Callable[..., SupportdeskApp],
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        footer = screen_text(app).splitlines()[-1]
+        assert "/ Search" in footer and "ctrl+p palette" in footer and "slash" not in footer
+        names = {name: help_text for name, _, help_text in commands(app, app.desk)}
+        assert names["ticket: assign to me"].endswith(" · a")
+        assert names["view: next"].endswith(" · ]")
+        assert names["desk: undo"].endswith(" · u, ctrl+z")
+        await pilot.press("f1")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
+        text = screen_text(app)
+        assert "right_square_bracket" not in text and "slash" not in text
+        next_view = next(line for line in text.splitlines() if "Next view" in line)
+        assert re.search(r"\s\]\s+Next view\s", next_view)
+        search = next(line for line in text.splitlines() if "search.focus" in line)
+        assert re.search(r"\s/\s+Search\s", search)
+        hint = " ".join(line.strip(" │▊▎█") for line in text.splitlines())
+        assert "ctrl+p opens the command palette." in hint  # the whole hint, not clipped
+        for key_id in ("ticket.note_edit", "ticket.note_delete"):
+            assert key_id in text
+
+
+async def test_keymap_takes_keys_written_as_shown(
+    make_app: Callable[..., SupportdeskApp],
+) -> None:
+    app = make_app(keymap={"view.next": "#"})
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert not any("keymap" in n for n in notes(app))
+        before = app.desk.ticket_list.source.key  # type: ignore[union-attr]
+        await pilot.press("number_sign")
+        await wait_until(
+            pilot,
+            lambda: app.desk.ticket_list.source.key != before,  # type: ignore[union-attr]
+            what="the next view",
         )

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from supportdesk.desk import tickets, views
 from supportdesk.desk.events import Change
-from supportdesk.errors import ConflictError, ValidationError
+from supportdesk.errors import ConflictError, NotFoundError, SupportdeskError
 from supportdesk.store import Store
 from supportdesk.tui import actions
-from supportdesk.tui.actions import AddNote, ChangeTags, SetStatus
+from supportdesk.tui.actions import AddNote, Assign, ChangeTags, SetPriority, SetStatus
 from supportdesk.tui.data import DeskData, Source
 
 
@@ -26,7 +28,9 @@ def test_bulk_status_skips_tickets_that_cannot_move_and_undoes(demo_store: Store
     with demo_store.session() as session:
         states = [views.ticket_detail(session, n).row.status for n in chosen]
     assert states == ["pending", "pending", "closed"]
-    assert actions.undo(data, done).startswith("undone")
+    undone = actions.undo_latest(data)
+    assert undone.summary.startswith("undone: status on 2 tickets (#")
+    assert set(undone.numbers) == set(chosen[:2])
     with demo_store.session() as session:
         assert [views.ticket_detail(session, n).row.status for n in chosen[:2]] == ["open"] * 2
 
@@ -41,12 +45,14 @@ def test_tag_changes_undo_exactly_what_they_did(demo_store: Store) -> None:
     done = actions.apply_one(
         data, ChangeTags(add=("new", "keep"), remove=("drop",)), seen.row, seen.tags
     )
-    actions.undo(data, done)
+    assert done.batch_id is not None
+    undone = actions.undo_latest(data)
+    assert undone.summary == (f"undone: #{number}: tag -drop, tag +new (batch {done.batch_id[:8]})")
     with demo_store.session() as session:
         assert views.ticket_detail(session, number).tags == seen.tags
 
 
-def test_stale_versions_and_notes_are_refused(demo_store: Store) -> None:
+def test_stale_versions_are_refused_and_notes_stay(demo_store: Store) -> None:
     data = DeskData(demo_store, "alice")
     number = numbers(data, "status:active", 1)[0]
     with demo_store.session() as session:
@@ -57,6 +63,30 @@ def test_stale_versions_and_notes_are_refused(demo_store: Store) -> None:
         actions.apply_one(data, SetStatus("pending"), seen.row, seen.tags)
     with demo_store.session() as session:
         fresh = views.ticket_detail(session, number)
-    done = actions.apply_one(data, AddNote("remember"), fresh.row, fresh.tags)
-    with pytest.raises(ValidationError, match="cannot undo"):
-        actions.undo(data, done)
+    actions.apply_one(data, AddNote("remember"), fresh.row, fresh.tags)
+    with contextlib.suppress(SupportdeskError):  # nothing else of alice's to take back
+        actions.undo_latest(data)
+    with demo_store.session() as session:
+        assert [n.body for n in views.ticket_detail(session, number).notes][-1] == "remember"
+
+
+def test_undo_takes_back_the_latest_change_then_the_one_before(demo_store: Store) -> None:
+    data = DeskData(demo_store, "alice")
+    number = numbers(data, "status:active -priority:urgent -assignee:alice", 1)[0]
+    with demo_store.session() as session:
+        before = views.ticket_detail(session, number).row
+    first = actions.apply_one(data, SetPriority("urgent"), before, [])
+    with demo_store.session() as session:
+        seen = views.ticket_detail(session, number).row
+    actions.apply_one(data, Assign("alice"), seen, [])
+    undone = actions.undo_latest(data)
+    assert undone.summary.startswith(f"undone: #{number}: assign {before.assignee or '-'} → alice")
+    undone = actions.undo_latest(data)
+    assert undone.summary == (
+        f"undone: #{number}: priority {before.priority} → urgent (batch {first.batch_id[:8]})"  # type: ignore[index]
+    )
+    with demo_store.session() as session:
+        after = views.ticket_detail(session, number).row
+    assert (after.priority, after.assignee) == (before.priority, before.assignee)
+    with pytest.raises(NotFoundError, match="nothing to undo"):
+        actions.undo_latest(DeskData(demo_store, "nobody-here"))

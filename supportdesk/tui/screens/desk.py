@@ -34,6 +34,7 @@ from supportdesk.tui.screens.ticket_actions import TicketActionsScreen
 from supportdesk.tui.widgets.customer import CustomerPanel
 from supportdesk.tui.widgets.search_bar import SearchBar
 from supportdesk.tui.widgets.sidebar import Sidebar
+from supportdesk.tui.widgets.status_line import StatusLine
 from supportdesk.tui.widgets.thread import ThreadHeader, ThreadView, header_text
 from supportdesk.tui.widgets.ticket_list import TicketList
 
@@ -84,8 +85,10 @@ class DeskScreen(TicketActionsScreen):
         saved: list[SavedView],
         config_path: Path | None,
         poll_seconds: float = 1.0,
+        stay_on_row: bool = False,
     ) -> None:
         super().__init__(data)
+        self.stay_on_row = stay_on_row
         self.saved = saved
         self.config_path = config_path
         self.poll_seconds = poll_seconds
@@ -102,12 +105,13 @@ class DeskScreen(TicketActionsScreen):
             yield Sidebar(id="sidebar")
             with Vertical(id="main"):
                 yield SearchBar(id="search")
-                yield TicketList(self.data, id="tickets")
+                yield TicketList(self.data, stay_on_row=self.stay_on_row, id="tickets")
                 with Horizontal(id="reading"):
                     with Vertical(id="reading-pane"):
                         yield ThreadHeader(id="thread-header")
                         yield ThreadView(id="thread")
                     yield CustomerPanel(id="customer")
+        yield StatusLine(id="status")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -133,11 +137,19 @@ class DeskScreen(TicketActionsScreen):
     def sidebar(self) -> Sidebar:
         return self.query_one(Sidebar)
 
+    @property
+    def status(self) -> StatusLine:
+        return self.query_one(StatusLine)
+
     # -- views and search --------------------------------------------------------------------
 
     def open_source(self, source: Source) -> None:
         self.sidebar.mark_current(source.key)
         self.search.show_query(source.query)
+        self._show_list(source)
+
+    def _show_list(self, source: Source) -> None:
+        self.status.show_view(source.label, source.query)
         self.ticket_list.show(source)
 
     def on_sidebar_chosen(self, message: Sidebar.Chosen) -> None:
@@ -174,7 +186,7 @@ class DeskScreen(TicketActionsScreen):
             if self.search.value.strip() != message.source.query:
                 self.search.show_query(message.source.query)
             self.sidebar.mark_current(message.source.key)
-            self.ticket_list.show(message.source)
+            self._show_list(message.source)
             self.ticket_list.focus()
 
     def on_search_bar_left(self, message: SearchBar.Left) -> None:
@@ -276,7 +288,10 @@ class DeskScreen(TicketActionsScreen):
         self.thread.focus()
 
     def on_ticket_list_highlighted(self, message: TicketList.Highlighted) -> None:
+        same = bool(message.row and self.current and message.row.number == self.current.number)
         self.current = message.row
+        if same:
+            return  # the same ticket read again: the refresh that read it reloads its thread
         if message.row is None:
             self._show_detail(None, "No tickets in this view")
             return
@@ -312,6 +327,34 @@ class DeskScreen(TicketActionsScreen):
         self.thread.show(detail, note=note)
         self.query_one(ThreadHeader).update(header_text(detail))
         self.query_one(CustomerPanel).show(detail, self.data.now())
+
+    def on_ticket_list_relocated(self, message: TicketList.Relocated) -> None:
+        """Say where the ticket the agent was on went, so the cursor never moves unnoticed."""
+        number, now = message.number, message.now
+        if message.lost:
+            shows = f"the cursor is on #{now.number}" if now else "nothing is under the cursor"
+            self.status.say(f"#{number} kept moving while the list was read; {shows}")
+        elif message.stayed:
+            if now is not None and now.number == number:
+                return
+            where = (
+                "left this view" if message.place is None else f"moved to row {message.place + 1:,}"
+            )
+            shows = f"row {message.cursor + 1:,} now shows #{now.number}" if now else "view empty"
+            self.status.say(f"#{number} {where}; {shows} (the cursor stays on its row)")
+        elif message.place is None:
+            if now is None:
+                self.status.say(f"#{number} left this view; the view is empty now")
+            else:
+                self.status.say(
+                    f"#{number} left this view (it no longer matches); "
+                    f"the cursor is on the next ticket, #{now.number}"
+                )
+        elif abs(message.place - message.was) > 1:
+            self.status.say(
+                f"#{number} moved from row {message.was + 1:,} to row {message.place + 1:,}; "
+                "the cursor followed it"
+            )
 
     # -- keeping up with the store -----------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """The help screen (F1 or ?): every binding with its id and the keys it has right now.
 
 It reads the same keymap the app applied, so after a `[keymap]` remap it shows the new keys,
-and the ids it prints are exactly what `[keymap]` accepts.
+and the ids it prints are exactly what `[keymap]` accepts. Keys are shown as the footer and
+the palette show them (`]`, `/`, `ctrl+s`), and `[keymap]` takes them written that way.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from textual.widget import Widget
 from textual.widgets import Label, Static
 
 from supportdesk.tui.bindings import bindings
-from supportdesk.tui.keys import catalogue
+from supportdesk.tui.keys import catalogue, display_keys
 
 
 class HelpScreen(ModalScreen[None]):
@@ -35,8 +36,9 @@ class HelpScreen(ModalScreen[None]):
             yield Label("Keys", classes="dialog-title")
             yield Label(
                 Text(
-                    "Keys are shown as [keymap] in config.toml takes them; remap by id, e.g. "
-                    '"nav.next" = "ctrl+n,j". Ctrl+P opens the command palette.'
+                    "Remap a key by its id in the [keymap] table of config.toml, with keys "
+                    'written as shown here: "nav.next" = "ctrl+n,j", "view.next" = "]". '
+                    "ctrl+p opens the command palette."
                 ),
                 classes="dialog-hint",
             )
@@ -51,10 +53,9 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("Id", style="dim", no_wrap=True)
         last = ""
         for info in catalogue(self.keymap):
-            keys = ", ".join(key.strip() for key in info.keys.split(","))
             table.add_row(
                 Text(info.where if info.where != last else ""),
-                Text(keys),
+                Text(display_keys(info.keys)),
                 Text(info.description),
                 Text(info.id),
             )

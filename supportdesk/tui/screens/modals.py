@@ -120,27 +120,39 @@ class AskScreen(ModalScreen[str | None]):
 class NoteScreen(ModalScreen[str | None]):
     """Write an internal note; Ctrl+S adds it, Escape keeps it as a draft for later.
 
-    Drafts live in `drafts` (ticket number -> text), owned by the caller, so a note given up
-    half-way is there again the next time the agent opens the editor on that ticket.
+    Drafts live in `drafts` (a key -> text), owned by the caller, so a note given up
+    half-way is there again the next time the agent opens the editor on it. A new note's key
+    is its ticket number; editing note N starts from its text (`text`), under key "note:N".
     """
 
     BINDINGS: ClassVar[list[BindingType]] = bindings("note")
 
-    def __init__(self, number: int, drafts: dict[int, str]) -> None:
+    def __init__(
+        self,
+        number: int,
+        drafts: dict[int | str, str],
+        *,
+        note_id: int | None = None,
+        text: str = "",
+    ) -> None:
         super().__init__()
         self.number = number
         self.drafts = drafts
+        self.note_id = note_id
+        self.key: int | str = number if note_id is None else f"note:{note_id}"
+        self.initial = text
 
     def compose(self) -> Iterator[Widget]:
         with Vertical(classes="dialog note-dialog"):
-            yield Label(
-                Text(f"Internal note on #{self.number} (agents only, never mailed)"),
-                classes="dialog-title",
-            )
-            yield TextArea(self.drafts.get(self.number, ""), id="note-text", soft_wrap=True)
-            yield Label(
-                Text("Ctrl+S adds the note · Esc keeps it as a draft"), classes="dialog-hint"
-            )
+            title = f"Internal note on #{self.number} (agents only, never mailed)"
+            hint = "ctrl+s adds the note · esc keeps it as a draft"
+            if self.note_id is not None:
+                title = f"Edit your note {self.note_id} on #{self.number}"
+                hint = "ctrl+s saves it (the old text stays in history) · esc keeps a draft"
+            yield Label(Text(title), classes="dialog-title")
+            text = self.drafts.get(self.key, self.initial)
+            yield TextArea(text, id="note-text", soft_wrap=True)
+            yield Label(Text(hint), classes="dialog-hint")
 
     def on_mount(self) -> None:
         area = self.query_one("#note-text", TextArea)
@@ -152,14 +164,14 @@ class NoteScreen(ModalScreen[str | None]):
         return self.query_one("#note-text", TextArea).text
 
     def action_save(self) -> None:
-        self.drafts[self.number] = self.text  # dropped once the note is really added
+        self.drafts[self.key] = self.text  # dropped once the note is really saved
         self.dismiss(self.text)
 
     def action_cancel(self) -> None:
-        if self.text.strip():
-            self.drafts[self.number] = self.text
+        if self.text.strip() and self.text != self.initial:
+            self.drafts[self.key] = self.text
         else:
-            self.drafts.pop(self.number, None)
+            self.drafts.pop(self.key, None)
         self.dismiss(None)
 
 

@@ -21,16 +21,19 @@ from textual.screen import Screen
 
 from supportdesk.desk.statuses import TRANSITIONS
 from supportdesk.desk.tags import parse_tags
-from supportdesk.desk.views import TicketDetail, TicketRow
+from supportdesk.desk.views import NoteView, TicketDetail, TicketRow
 from supportdesk.errors import ConflictError, SupportdeskError, ValidationError
 from supportdesk.store.models import PRIORITIES, STATUSES
+from supportdesk.text import one_line
 from supportdesk.tui import actions
 from supportdesk.tui.actions import (
     BULK_OPS,
     AddNote,
     Assign,
     ChangeTags,
+    DeleteNote,
     Done,
+    EditNote,
     Merge,
     MoveQueue,
     Op,
@@ -53,7 +56,7 @@ class ActionFinished(Message):
     op: Op | None = None
     bulk: bool = False
     done: Done | None = None
-    undone: str | None = None
+    undone: Done | None = None
     error: SupportdeskError | None = None
 
 
@@ -69,8 +72,7 @@ class TicketActionsScreen(Screen[None]):
         self.detail: TicketDetail | None = None
         self.agents: list[str] = []
         self.queues: list[str] = []
-        self.last_done: Done | None = None
-        self.drafts: dict[int, str] = {}
+        self.drafts: dict[int | str, str] = {}
 
     @property
     def ticket_list(self) -> TicketList:
@@ -160,6 +162,87 @@ class TicketActionsScreen(Screen[None]):
 
         self.app.push_screen(NoteScreen(number, self.drafts), done)
 
+    def _own_notes(self, verb: str) -> tuple[int, list[NoteView]] | None:
+        """The agent's own notes on the ticket under the cursor; a clear word if none.
+
+        Only a note's author may change it (desk.notes refuses anyone else), so the others'
+        notes are not offered; saying whose they are tells the agent why.
+        """
+        seen = self._seen(need_detail=True)
+        if seen is None or self.detail is None:
+            return None
+        number = seen[0].number
+        mine = [n for n in self.detail.notes if n.author == self.data.actor]
+        if mine:
+            return number, mine
+        if self.detail.notes:
+            authors = ", ".join(sorted({one_line(n.author) for n in self.detail.notes}))
+            self.notify(
+                f"the notes on #{number} are by {authors}: only a note's author can {verb} it",
+                severity="warning",
+                markup=False,
+            )
+        else:
+            self.notify(f"#{number} has no notes to {verb}", markup=False)
+        return None
+
+    def _pick_note(
+        self, title: str, notes: list[NoteView], then: Callable[[NoteView], None]
+    ) -> None:
+        """Go on with the one note, or let the agent pick one of several (newest first)."""
+        if len(notes) == 1:
+            then(notes[0])
+            return
+        by_id = {str(n.id): n for n in notes}
+        labels = {
+            str(n.id): f"{n.created_at:%Y-%m-%d %H:%M}  {one_line(n.body, 70)}"
+            for n in reversed(notes)
+        }
+
+        def chosen(key: str | None) -> None:
+            if key is not None:
+                then(by_id[key])
+
+        self.app.push_screen(PickScreen(title, list(labels), labels=labels), chosen)
+
+    def action_edit_note(self) -> None:
+        found = self._own_notes("edit")
+        if found is None:
+            return
+        number, mine = found
+
+        def edit(note: NoteView) -> None:
+            def done(body: str | None) -> None:
+                if body is not None:
+                    self._act(EditNote(note.id, body), single=True)
+
+            self.app.push_screen(
+                NoteScreen(number, self.drafts, note_id=note.id, text=note.body), done
+            )
+
+        self._pick_note(f"Edit which of your notes on #{number}?", mine, edit)
+
+    def action_delete_note(self) -> None:
+        found = self._own_notes("delete")
+        if found is None:
+            return
+        number, mine = found
+
+        def delete(note: NoteView) -> None:
+            def confirmed(yes: bool | None) -> None:
+                if yes:
+                    self._act(DeleteNote(note.id), single=True)
+
+            self.app.push_screen(
+                ConfirmScreen(
+                    f"Delete your note on #{number}: {one_line(note.body, 60)!r}? It leaves "
+                    "the thread; its text stays in the ticket's history."
+                ),
+                confirmed,
+            )
+
+        self._pick_note(f"Delete which of your notes on #{number}?", mine, delete)
+
     def action_merge(self) -> None:
         seen = self._seen()
         if seen is None:
@@ -236,11 +319,7 @@ class TicketActionsScreen(Screen[None]):
             )
 
     def action_undo(self) -> None:
-        done = self.last_done
-        if done is None:
-            self.notify("nothing to undo yet", markup=False)
-            return
-        self._run_undo(done)
+        self._run_undo()
 
     # -- running -----------------------------------------------------------------------------
 
@@ -324,13 +403,13 @@ class TicketActionsScreen(Screen[None]):
             self.post_message(ActionFinished(tuple(numbers), op, bulk=True, done=done))
 
     @work(thread=True, group="write")
-    def _run_undo(self, done: Done) -> None:
+    def _run_undo(self) -> None:
         try:
-            message = actions.undo(self.data, done)
+            undone = actions.undo_latest(self.data)
         except SupportdeskError as exc:
-            self.post_message(ActionFinished(done.numbers, error=exc))
+            self.post_message(ActionFinished((), error=exc))
         else:
-            self.post_message(ActionFinished(done.numbers, undone=message))
+            self.post_message(ActionFinished(undone.numbers, undone=undone))
 
     def on_action_finished(self, message: ActionFinished) -> None:
         if message.error is not None:
@@ -346,16 +425,15 @@ class TicketActionsScreen(Screen[None]):
                 self.after_change(message.numbers)
             return
         if message.undone is not None:
-            self.last_done = None
-            self.notify(message.undone, markup=False)
+            self.notify(message.undone.summary, markup=False)
         elif message.done is not None:
             done = message.done
-            if done.batch_id or done.permanent:
-                self.last_done = done
             if message.bulk:
                 self.ticket_list.clear_marks()
             if isinstance(message.op, AddNote):
                 self.drafts.pop(done.numbers[0], None)
+            elif isinstance(message.op, EditNote):
+                self.drafts.pop(f"note:{message.op.note_id}", None)
             self.notify(done.summary, markup=False)
         self.after_change(message.numbers)
 

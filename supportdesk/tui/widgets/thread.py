@@ -129,6 +129,8 @@ def event_text(event: EventView) -> Text:
         "merged_from": f"#{new} merged into this ticket",
         "create": f"created ({new})",
         "rule_failed": f"failed, its changes undone: {new}",
+        "note_edited": "edited a note",
+        "note_deleted": "deleted a note (its text stays in the history)",
     }.get(event.action, f"{one_line(event.action)} {old} → {new}".strip())
     return Text(f"• {when(event.created_at)}  {one_line(event.actor)}: {what}")
 

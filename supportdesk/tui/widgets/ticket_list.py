@@ -4,11 +4,17 @@ It never holds more than a few pages of rows. It knows how many tickets the view
 count runs beside the first page), sizes its scroll area to match, and when lines on screen
 have no row yet it draws placeholders and asks a worker for the pages around the viewport.
 Only one page fetch runs at a time: requests made while it runs are folded into the next
-one, so holding Page Down over 100,000 tickets never piles up queries.
+one, so holding Page Down over 100,000 tickets never piles up queries. The first line is a
+header naming the columns; it stays put while the rows scroll under it.
 
-On a refresh (another process changed something, or the agent did) the old pages stay on
-screen until the new ones arrive, and the cursor follows the ticket it was on, so nobody
-loses their place.
+On a refresh (another process changed something, or the agent did) the cursor keeps its
+ticket, wherever the change moved it: a change of priority or status reorders the list, and
+the row under the cursor would otherwise be another customer's ticket. The list holds only
+a window, so the ticket's new row is asked of the store (desk.views.ticket_position) in the
+worker that counts the view; until the pages there arrive, the old ones stay on screen with
+the cursor where it was. A ticket that left the view (it no longer matches) hands the cursor
+to its neighbour. With `stay_on_row` the cursor keeps its row instead. Either way the list
+says what happened (`Relocated`), so the ticket under the cursor never changes unnoticed.
 """
 
 from __future__ import annotations
@@ -37,7 +43,38 @@ from supportdesk.tui.format import fit, is_overdue
 
 PAGE_SIZE = 50
 CACHE_PAGES = 24
+HEADER_LINES = 1
 _NOTHING = -1  # no ticket announced yet in this view
+_RETRIES = 2  # times a followed ticket is looked for again when the list moved meanwhile
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the list: its title, its width in terminal cells, how it aligns."""
+
+    title: str
+    width: int
+    right: bool = False
+    gap: int = 1  # blank cells after it
+
+
+def columns(width: int) -> list[Column]:
+    """The columns for a list `width` cells wide; the subject takes what the others leave.
+
+    The header and every row are cut from this one list, so they cannot disagree.
+    """
+    requester = 18 if width >= 100 else 0
+    assignee = 10 if width >= 80 else 0
+    before = [Column("", 2, gap=0), Column("#", 6, right=True), Column("status", 8)]
+    before.append(Column("priority", 8))
+    after = []
+    if requester:
+        after.append(Column("requester", requester))
+    if assignee:
+        after.append(Column("assignee", assignee))
+    after += [Column("updated", 7, right=True), Column("", 1, gap=0)]
+    used = sum(c.width + c.gap for c in [*before, *after]) + 1
+    return [*before, Column("subject", max(8, width - used)), *after]
 
 
 @dataclass
@@ -51,6 +88,8 @@ class _PageLoaded(Message, bubble=False):
 class _Counted(Message, bubble=False):
     generation: int
     total: int
+    follow: int | None = None
+    place: int | None = None  # the followed ticket's row now; None: not in the view
 
 
 @dataclass
@@ -64,6 +103,19 @@ class _Failed(Message, bubble=False):
     error: SupportdeskError
 
 
+@dataclass
+class _Follow:
+    """A ticket the cursor is kept on while the view is read again."""
+
+    number: int
+    row: int  # where the cursor was
+    line: int  # and on which line of the screen
+    target: int | None = None  # where the cursor goes once that page is fresh
+    place: int | None = None  # the ticket's row in the new order (None: it left)
+    retries: int = 0
+    lost: bool = False  # it kept moving while the list was read: not found on screen
+
+
 class TicketList(ScrollView, can_focus=True):
     """A window onto a view of any size; see the module docstring."""
 
@@ -72,6 +124,7 @@ class TicketList(ScrollView, can_focus=True):
         overflow-x: hidden;
         scrollbar-gutter: stable;
     }
+    TicketList > .ticket-list--header { color: $text-muted; text-style: bold; }
     TicketList > .ticket-list--cursor { background: $surface-lighten-2; }
     TicketList:focus > .ticket-list--cursor {
         background: $block-cursor-background;
@@ -94,6 +147,7 @@ class TicketList(ScrollView, can_focus=True):
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "ticket-list--header",
         "ticket-list--cursor",
         "ticket-list--marked",
         "ticket-list--placeholder",
@@ -110,7 +164,7 @@ class TicketList(ScrollView, can_focus=True):
 
     @dataclass
     class Highlighted(Message):
-        """The cursor rests on a different ticket (None: the view is empty)."""
+        """The cursor rests on a different ticket, or its row was read again (None: empty)."""
 
         row: TicketRow | None
 
@@ -126,9 +180,28 @@ class TicketList(ScrollView, can_focus=True):
 
         error: SupportdeskError
 
-    def __init__(self, data: DeskData, *, id: str | None = None) -> None:
+    @dataclass
+    class Relocated(Message):
+        """A refresh moved the ticket the cursor was on, or took it out of the view.
+
+        `place` is its row now (None: it left the view); `cursor` the row the cursor is on
+        and `now` the ticket there. With the default following, `now` is the same ticket
+        unless it left; with `stayed`, the cursor kept its row and `now` may be another.
+        `lost`: it kept moving while the list was read, so the cursor could not follow it.
+        """
+
+        number: int
+        was: int
+        place: int | None
+        cursor: int
+        now: TicketRow | None
+        stayed: bool
+        lost: bool = False
+
+    def __init__(self, data: DeskData, *, stay_on_row: bool = False, id: str | None = None) -> None:
         super().__init__(id=id)
         self.data = data
+        self.stay_on_row = stay_on_row
         self.source: Source | None = None
         self.total: int | None = None
         self.cursor = 0
@@ -139,8 +212,9 @@ class TicketList(ScrollView, can_focus=True):
         self._stale: dict[int, list[TicketRow]] = {}
         self._fetching: int | None = None
         self._pending = False
-        self._follow: int | None = None
+        self._follow: _Follow | None = None
         self._announced: int | None = _NOTHING
+        self._announced_row: TicketRow | None = None
 
     # -- what other widgets ask --------------------------------------------------------------
 
@@ -153,16 +227,29 @@ class TicketList(ScrollView, can_focus=True):
         """Whether every line on screen shows fresh data (tests and benchmarks wait on it)."""
         if self.source is None or self.total is None or self._fetching is not None:
             return False
+        if self._follow is not None:
+            return False
         return all(p in self._pages for p in self._wanted_pages())
 
     def row_at(self, index: int) -> TicketRow | None:
+        """The row drawn at `index`: fresh, else the last one read there.
+
+        While a followed ticket's new row is not known yet, what was on screen stays there,
+        so the cursor and the rows around it keep showing one consistent moment.
+        """
         page, slot = divmod(index, PAGE_SIZE)
-        rows = self._pages.get(page)
+        first, second = (self._stale, self._pages) if self._follow else (self._pages, self._stale)
+        rows = first.get(page)
         if rows is None:
-            rows = self._stale.get(page)
+            rows = second.get(page)
         if rows is None or slot >= len(rows):
             return None
         return rows[slot]
+
+    @property
+    def visible_rows(self) -> int:
+        """How many rows fit under the header."""
+        return max(1, self.scrollable_content_region.height - HEADER_LINES)
 
     # -- what the screen tells it ------------------------------------------------------------
 
@@ -177,6 +264,7 @@ class TicketList(ScrollView, can_focus=True):
         self.cursor = 0
         self._follow = None
         self._announced = _NOTHING
+        self._announced_row = None
         self.border_title = Text(source.label)
         self.scroll_to(y=0, animate=False)
         self._set_height()
@@ -184,19 +272,31 @@ class TicketList(ScrollView, can_focus=True):
         self._request()
 
     def reload(self) -> None:
-        """Read the view again, keeping the cursor on its ticket and the page on screen."""
+        """Read the view again, keeping the cursor on its ticket (see the module docstring)."""
         if self.source is None:
             return
         self.source = self.data.fresh(self.source)
         self.now = self.source.now
         self._generation += 1
-        self._stale = dict(self._pages)
-        self._pages.clear()
-        self._follow = self._announced if self._announced not in (None, _NOTHING) else None
-        self._count(self._generation, self.source)
+        if self._follow is None:
+            self._stale = {**self._stale, **self._pages}
+        self._pages.clear()  # while following, the stale pages are what the screen shows
+        if self._follow is not None:  # still looking for it from the last reload
+            self._follow.target = self._follow.place = None
+        elif self._announced not in (None, _NOTHING):
+            assert self._announced is not None
+            self._follow = _Follow(
+                self._announced, self.cursor, self.cursor - round(self.scroll_offset.y)
+            )
+        self._count(self._generation, self.source, self._follow.number if self._follow else None)
+        # The pages on screen now are read meanwhile: where the ticket did not move far
+        # (the usual case) they are the ones it lands on, so it lands as soon as it is placed.
         self._request()
 
     def move_to(self, index: int) -> None:
+        if self._follow is not None:
+            self._follow = None  # the agent moves on: that is where they want to be
+            self._request_soon()
         last = (self.total if self.total is not None else self._extent()) - 1
         index = max(0, min(index, last))
         if index == self.cursor:
@@ -224,10 +324,10 @@ class TicketList(ScrollView, can_focus=True):
         self.move_to(self.cursor - 1)
 
     def action_page_down(self) -> None:
-        self.move_to(self.cursor + max(1, self.size.height - 1))
+        self.move_to(self.cursor + max(1, self.visible_rows - 1))
 
     def action_page_up(self) -> None:
-        self.move_to(self.cursor - max(1, self.size.height - 1))
+        self.move_to(self.cursor - max(1, self.visible_rows - 1))
 
     def action_first(self) -> None:
         self.move_to(0)
@@ -252,13 +352,16 @@ class TicketList(ScrollView, can_focus=True):
 
     def on_click(self, event: events.Click) -> None:
         self.focus()
-        self.move_to(self.scroll_offset.y + event.y)
+        if event.y >= HEADER_LINES:
+            self.move_to(round(self.scroll_offset.y) + event.y - HEADER_LINES)
 
     # -- drawing -----------------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
-        index = self.scroll_offset.y + y
+        if y < HEADER_LINES:
+            return self._header_strip(width)
+        index = self.scroll_offset.y + y - HEADER_LINES
         base = self.rich_style
         total = self.total if self.total is not None else self._extent()
         if index >= total:
@@ -271,30 +374,35 @@ class TicketList(ScrollView, can_focus=True):
             return self._strip([(f"  {'·' * 6}  loading…", "ticket-list--placeholder")], width)
         return self._row_strip(row, index, width)
 
+    def _header_strip(self, width: int) -> Strip:
+        cells: list[tuple[str, str | None]] = [
+            (fit(c.title, c.width, right=c.right) + " " * c.gap, "ticket-list--header")
+            for c in columns(width)
+        ]
+        return self._strip(cells, width)
+
     def _row_strip(self, row: TicketRow, index: int, width: int) -> Strip:
         marked = row.number in self.marked
+        values: dict[str, tuple[str, str | None]] = {
+            "": ("●" if marked else "", "ticket-list--marked" if marked else None),
+            "#": (str(row.number), None),
+            "status": (row.status, f"ticket-list--status-{row.status}"),
+            "priority": (row.priority, f"ticket-list--priority-{row.priority}"),
+            "subject": (row.subject or "(no subject)", "ticket-list--marked" if marked else None),
+            "requester": (row.requester_name or row.requester_email, None),
+            "assignee": (row.assignee or "-", "ticket-list--muted"),
+            "updated": (age(row.updated_at, self.now), "ticket-list--muted"),
+        }
         overdue = is_overdue(row, self.now)
-        requester_w = 18 if width >= 100 else 0
-        assignee_w = 10 if width >= 80 else 0
-        fixed = 2 + 7 + 9 + 8 + 6 + 3 + (requester_w + 1 if requester_w else 0)
-        fixed += assignee_w + 1 if assignee_w else 0
-        subject_w = max(8, width - fixed)
-        cells: list[tuple[str, str | None]] = [
-            ("● " if marked else "  ", "ticket-list--marked" if marked else None),
-            (fit(str(row.number), 6, right=True) + " ", None),
-            (fit(row.status, 8) + " ", f"ticket-list--status-{row.status}"),
-            (fit(row.priority, 7) + " ", f"ticket-list--priority-{row.priority}"),
-            (
-                fit(row.subject or "(no subject)", subject_w) + " ",
-                "ticket-list--marked" if marked else None,
-            ),
-        ]
-        if requester_w:
-            cells.append((fit(row.requester_name or row.requester_email, requester_w) + " ", None))
-        if assignee_w:
-            cells.append((fit(row.assignee or "-", assignee_w) + " ", "ticket-list--muted"))
-        cells.append((fit(age(row.updated_at, self.now), 5, right=True), "ticket-list--muted"))
-        cells.append((" !" if overdue else "  ", "ticket-list--overdue"))
+        cells: list[tuple[str, str | None]] = []
+        for position, column in enumerate(columns(width)):
+            component: str | None
+            if column.title == "" and position:
+                text, component = ("!" if overdue else "", "ticket-list--overdue")
+            else:
+                text, component = values[column.title]
+            cell = fit(text, column.width, right=column.right) + " " * column.gap
+            cells.append((cell, component))
         if index == self.cursor:
             cursor = self.get_component_rich_style("ticket-list--cursor")
             return self._strip([(text, None) for text, _ in cells], width, cursor)
@@ -314,11 +422,11 @@ class TicketList(ScrollView, can_focus=True):
         return self.get_component_rich_style(component, partial=True, default=Style())
 
     def _refresh_row(self, index: int) -> None:
-        self.refresh_line(index)
+        self.refresh_line(index + HEADER_LINES)
 
     def _ensure_visible(self) -> None:
-        top = self.scroll_offset.y
-        height = max(1, self.scrollable_content_region.height)
+        top = round(self.scroll_offset.y)
+        height = self.visible_rows
         if self.cursor < top:
             self.scroll_to(y=self.cursor, animate=False)
         elif self.cursor >= top + height:
@@ -340,7 +448,7 @@ class TicketList(ScrollView, can_focus=True):
 
     def _set_height(self) -> None:
         rows = self.total if self.total is not None else self._extent()
-        self.virtual_size = Size(self.scrollable_content_region.width, rows)
+        self.virtual_size = Size(self.scrollable_content_region.width, rows + HEADER_LINES)
         self._update_subtitle()
         self.refresh()
 
@@ -355,17 +463,28 @@ class TicketList(ScrollView, can_focus=True):
     # -- fetching ----------------------------------------------------------------------------
 
     def _wanted_pages(self) -> list[int]:
-        top = self.scroll_offset.y
-        bottom = top + max(1, self.size.height)
+        top = round(self.scroll_offset.y)
+        cursor = self.cursor
+        follow = self._follow
+        if follow is not None and follow.target is not None:  # where the screen is going
+            cursor = follow.target
+            top = self._top_for(cursor, follow.line)
+        bottom = top + self.visible_rows
         first = max(0, top - PAGE_SIZE // 2) // PAGE_SIZE
         last = (bottom + PAGE_SIZE // 2) // PAGE_SIZE
         if self.total is not None:
             last = min(last, max(0, self.total - 1) // PAGE_SIZE)
         wanted = list(range(first, last + 1))
-        cursor_page = self.cursor // PAGE_SIZE
+        cursor_page = cursor // PAGE_SIZE
         if cursor_page not in wanted:
             wanted.append(cursor_page)
         return wanted
+
+    def _top_for(self, cursor: int, line: int) -> int:
+        """The scroll offset that puts row `cursor` on screen line `line`, within bounds."""
+        rows = self.total if self.total is not None else self._extent()
+        top = max(0, min(cursor - line, rows - self.visible_rows))
+        return min(max(top, cursor - self.visible_rows + 1), cursor)
 
     def _request_soon(self) -> None:
         if not self._pending:
@@ -400,9 +519,13 @@ class TicketList(ScrollView, can_focus=True):
             self.post_message(_FetchDone(generation))
 
     @work(thread=True, exclusive=True, group="ticket-list-count")
-    def _count(self, generation: int, source: Source) -> None:
+    def _count(self, generation: int, source: Source, follow: int | None = None) -> None:
         try:
-            self.post_message(_Counted(generation, self.data.count(source)))
+            if follow is None:
+                self.post_message(_Counted(generation, self.data.count(source)))
+            else:
+                total, place = self.data.count_and_place(source, follow)
+                self.post_message(_Counted(generation, total, follow, place))
         except SupportdeskError as exc:
             self.post_message(_Failed(generation, exc))
 
@@ -410,25 +533,33 @@ class TicketList(ScrollView, can_focus=True):
         if message.generation != self._generation:
             return
         self._pages[message.page] = message.rows
-        self._stale.pop(message.page, None)
         while len(self._pages) > CACHE_PAGES:
             self._pages.popitem(last=False)
+        if self._follow is not None:
+            if self._follow.target is not None and self._new_screen_ready():
+                self._land()
+            return  # the old rows stay on screen until then
+        self._stale.pop(message.page, None)
         if self.total is None:
             self._set_height()
-        if self._follow is not None:
-            self._try_follow()
-        first = message.page * PAGE_SIZE
-        self.refresh_lines(first, PAGE_SIZE)
-        if self._follow is None:
-            self._announce()
+        self.refresh_lines(message.page * PAGE_SIZE + HEADER_LINES, PAGE_SIZE)
+        self._announce()
 
     def on__counted(self, message: _Counted) -> None:
         if message.generation != self._generation:
             return
         self.total = message.total
-        if self.total and self.cursor >= self.total:
+        follow = self._follow
+        if follow is not None and follow.number == message.follow:
+            follow.place = message.place
+            last = max(0, self.total - 1)
+            stay = self.stay_on_row or message.place is None
+            follow.target = min(follow.row, last) if stay else message.place
+        elif self.total and self.cursor >= self.total:
             self.cursor = self.total - 1
         self._set_height()
+        if follow is not None and follow.target is not None and self._new_screen_ready():
+            self._land()  # an empty view, or pages already here
         self._request_soon()
         if self.total == 0:
             self._announce()
@@ -436,8 +567,7 @@ class TicketList(ScrollView, can_focus=True):
     def on__fetch_done(self, message: _FetchDone) -> None:
         if self._fetching == message.generation:
             self._fetching = None
-        if message.generation == self._generation:
-            self._follow = None
+        if message.generation == self._generation and self._follow is None:
             if all(p in self._pages for p in self._wanted_pages()):
                 self._stale.clear()
                 self.refresh()
@@ -446,36 +576,83 @@ class TicketList(ScrollView, can_focus=True):
 
     def on__failed(self, message: _Failed) -> None:
         if message.generation == self._generation:
+            self._follow = None
             self.total = 0
             self._set_height()
             self.post_message(self.Failed(message.error))
 
-    def _try_follow(self) -> None:
+    def _new_screen_ready(self) -> bool:
+        """Whether every page the screen shows once the cursor follows its ticket is fresh."""
+        return all(p in self._pages for p in self._wanted_pages()) or self.total == 0
+
+    def _land(self) -> None:
+        """The followed ticket's new screen is here: put the cursor on it, on the same line.
+
+        If the list changed again between the count and the page (the ticket is not on the
+        row the count gave), it is looked for once more rather than guessed.
+        """
+        follow = self._follow
+        assert follow is not None and follow.target is not None
+        target = follow.target
+        if follow.place is not None and not self.stay_on_row:
+            row = self._fresh_row(target)
+            if row is None or row.number != follow.number:
+                if follow.retries < _RETRIES:
+                    follow.retries += 1
+                    self.reload()
+                    return
+                found = self._find_fresh(follow.number)
+                follow.lost = found is None
+                follow.place = target = found if found is not None else min(target, follow.row)
+        self._follow = None
+        self.cursor = target
+        self.scroll_to(y=self._top_for(target, follow.line), animate=False, immediate=True)
+        self._stale.clear()
+        self._update_subtitle()
+        self.refresh()
+        now = self._fresh_row(target)
+        if follow.place != follow.row or follow.lost:
+            self.post_message(
+                self.Relocated(
+                    number=follow.number,
+                    was=follow.row,
+                    place=follow.place,
+                    cursor=target,
+                    now=now,
+                    stayed=self.stay_on_row,
+                    lost=follow.lost,
+                )
+            )
+        self._announce()
+        self._request_soon()
+
+    def _find_fresh(self, number: int) -> int | None:
+        """The row of ticket `number` among the fresh pages, if one of them holds it."""
         for page, rows in self._pages.items():
             for slot, row in enumerate(rows):
-                if row.number == self._follow:
-                    index = page * PAGE_SIZE + slot
-                    delta = index - self.cursor
-                    self._follow = None
-                    self.cursor = index
-                    if delta:
-                        self.scroll_to(y=self.scroll_offset.y + delta, animate=False)
-                    self._update_subtitle()
-                    self.refresh()
-                    return
+                if row.number == number:
+                    return page * PAGE_SIZE + slot
+        return None
+
+    def _fresh_row(self, index: int) -> TicketRow | None:
+        rows = self._pages.get(index // PAGE_SIZE)
+        slot = index % PAGE_SIZE
+        return rows[slot] if rows is not None and slot < len(rows) else None
 
     def _announce(self) -> None:
+        """Tell the screen which ticket is under the cursor, from fresh rows only."""
+        if self._follow is not None:
+            return
         if self.total == 0:
             if self._announced is not None:
                 self._announced = None
+                self._announced_row = None
                 self.post_message(self.Highlighted(None))
             return
-        page = self.cursor // PAGE_SIZE
-        rows = self._pages.get(page)
-        slot = self.cursor % PAGE_SIZE
-        if rows is None or slot >= len(rows):
+        row = self._fresh_row(self.cursor)
+        if row is None:
             return
-        row = rows[slot]
-        if row.number != self._announced:
+        if row.number != self._announced or row != self._announced_row:
             self._announced = row.number
+            self._announced_row = row
             self.post_message(self.Highlighted(row))

@@ -1,0 +1,55 @@
+"""The status line above the footer: what just happened to the selection, else the view's order.
+
+Toasts come and go; this line stays until something else is said, so "the cursor followed
+#812 to row 1" or "#812 left this view" is still there when the agent looks for it. When
+nothing is said it shows how the list is sorted, which is what makes a ticket jump.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from supportdesk.desk.query import parse
+from supportdesk.desk.query.compile import DEFAULT_SORT
+from supportdesk.errors import QueryError
+from supportdesk.text import one_line
+
+_KEY_NAMES = {"updated": "last update", "created": "creation", "priority": "priority"}
+
+
+def sort_words(query: str) -> str:
+    """How a query's list is ordered, in words: "last update, newest first"."""
+    try:
+        keys = parse(query).sort or DEFAULT_SORT
+    except QueryError:
+        keys = DEFAULT_SORT
+    parts = []
+    for key in keys:
+        name = _KEY_NAMES.get(key.key, key.key)
+        if key.key in ("updated", "created"):
+            order = "newest first" if key.descending else "oldest first"
+        else:
+            order = "highest first" if key.descending else "lowest first"
+        parts.append(f"{name}, {order}")
+    return "; then ".join(parts)
+
+
+class StatusLine(Static):
+    """One line of plain text; see the module docstring."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", id=id, markup=False)
+        self.said: str = ""
+        self._idle = ""
+
+    def say(self, text: str) -> None:
+        """Show `text` until something else is said or the view changes."""
+        self.said = one_line(text, 400)
+        self.update(Text(self.said))
+
+    def show_view(self, label: str, query: str) -> None:
+        """A new view: forget what was said about the last one, show this one's order."""
+        self.said = ""
+        self._idle = f"{one_line(label)} · sorted by {sort_words(query)}"
+        self.update(Text(self._idle, style="dim"))
