@@ -102,7 +102,7 @@ def make_app(demo_store: Store, config_path: Path, tmp_path: Path) -> Callable[.
 
 
 async def wait_until(
-    pilot: Pilot, condition: Callable[[], bool], timeout: float = 5.0, what: str = ""
+    pilot: Pilot, condition: Callable[[], bool], timeout: float = 20.0, what: str = ""
 ) -> None:
     """Let the app run until `condition` holds; fail with `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -123,7 +123,7 @@ def is_ready(app: SupportdeskApp) -> bool:
     return desk.detail is not None and desk.detail.row.number == desk.current.number
 
 
-async def ready(pilot: Pilot, timeout: float = 10.0) -> None:
+async def ready(pilot: Pilot, timeout: float = 30.0) -> None:
     """Wait for `is_ready`; on a timeout, say which part of the desk was not there yet."""
     try:
         await wait_until(pilot, lambda: is_ready(pilot.app), timeout, "the desk to settle")  # type: ignore[arg-type]

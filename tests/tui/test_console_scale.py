@@ -21,29 +21,29 @@ async def test_first_screen_and_scrolling_to_the_end(big_template: Path, tmp_pat
     try:
         app = SupportdeskApp(store, me="alice")
         async with app.run_test(size=SIZE) as pilot:
-            await ready(pilot, timeout=10)
+            await ready(pilot)
             tl = app.desk.ticket_list
             assert tl.total == ACTIVE
             assert f"1 of {ACTIVE:,}" in screen_text(app)
             assert tl.row_at(0).number == 99_999  # type: ignore[union-attr]
             await pilot.press("G")
-            await ready(pilot, timeout=10)
+            await ready(pilot)
             assert tl.cursor == ACTIVE - 1
             assert tl.row_at(tl.cursor).number == 1  # type: ignore[union-attr]
             assert f"{ACTIVE:,} of {ACTIVE:,}" in screen_text(app)
             for _ in range(3):
                 await pilot.press("pageup")
-            await ready(pilot, timeout=10)
+            await ready(pilot)
             assert tl.row_at(tl.cursor) is not None
             assert len(tl._pages) <= CACHE_PAGES  # never more than a few pages in memory
             await pilot.press("slash")
             app.desk.search.input.value = "sort:number"
             await pilot.press("enter")
             await wait_until(pilot, lambda: tl.source.key == "search", what="the search")
-            await ready(pilot, timeout=10)
+            await ready(pilot)
             assert tl.total == 100_000
             tl.move_to(50_000)
-            await ready(pilot, timeout=10)
+            await ready(pilot)
             assert tl.row_at(50_000).number == 50_001  # type: ignore[union-attr]
             assert all(
                 page * PAGE_SIZE <= 50_000 + 200 for page in tl._pages
