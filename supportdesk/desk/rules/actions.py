@@ -126,6 +126,9 @@ def _assignee(session: Session, ticket: Ticket, wanted: str) -> str | None:
 
 def _canned(name: str, ev: Evaluation, change: Change) -> Outcome:
     session, ticket = ev.session, ev.ticket()
+    # A canned reply removed since the rule was stored is the rule's failure, whoever the
+    # message came from and whether or not a mailbox can send: it must not pass unseen.
+    canned.get_canned(session, name)
     if ev.message is not None and ev.message.robot:
         return Outcome(f"canned {name}: skipped, the message came from a robot", changed=False)
     customer = session.get(Customer, ticket.requester_id)
