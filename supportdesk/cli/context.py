@@ -33,8 +33,12 @@ class CliContext:
         if self._store is None:
             from supportdesk.store import open_store
 
-            self._store = open_store(self.settings.store_url(), create=create)
+            self._store = open_store(self.store_url(), create=create)
         return self._store
+
+    def store_url(self) -> str:
+        """The store this command works on."""
+        return self.settings.store_url()
 
     @property
     def actor(self) -> str:

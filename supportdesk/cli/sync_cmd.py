@@ -20,27 +20,16 @@ from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich import box
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Column, Table
-from rich.text import Text
 
 from supportdesk.cli.context import CliContext
 from supportdesk.cli.output import cell, console, err_console, error, print_json
 from supportdesk.errors import NotFoundError
 
 if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
     from supportdesk.config import Mailbox, Settings
-    from supportdesk.desk.intake.sync import FolderResult
+    from supportdesk.desk.intake.sync import FolderResult, StoreAccess
     from supportdesk.desk.intake.watch import Target
 
 EX_USAGE = 2
@@ -80,7 +69,7 @@ def sync(
     cli: CliContext = ctx.obj
     settings = cli.settings
     mailboxes = _chosen(settings, mailbox)
-    store = cli.store()
+    store = _store_access(cli, mailboxes, watch=watch)
     ours = frozenset(m.address.lower() for m in settings.mailboxes)
     stop = threading.Event()
     results: list[FolderResult] = []
@@ -121,6 +110,25 @@ def _chosen(settings: Settings, name: str | None) -> list[Mailbox]:
     return list(settings.mailboxes)
 
 
+def _store_access(cli: CliContext, mailboxes: list[Mailbox], *, watch: bool) -> StoreAccess:
+    """The store for this sync, opened only once a folder has something to write.
+
+    When the store's positions can be read cheaply (`store.quick`), the store stays closed
+    until needed, so a sync that finds nothing new never loads SQLAlchemy. Otherwise it is
+    opened here, before any mail is fetched, so that a missing store or one at the wrong
+    schema revision is reported (or upgraded) first, as always.
+    """
+    from supportdesk.desk.intake.sync import StoreAccess
+    from supportdesk.store.quick import sync_positions
+
+    if not watch:
+        url = cli.store_url()
+        positions = {box.name: sync_positions(url, box.name) for box in mailboxes}
+        if all(p is not None for p in positions.values()):
+            return StoreAccess(cli.store, {k: v for k, v in positions.items() if v is not None})
+    return StoreAccess.of(cli.store())
+
+
 def _queue(mailbox: Mailbox) -> str:
     return mailbox.default_queue or FALLBACK_QUEUE
 
@@ -155,12 +163,6 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, old)
 
 
-class _Rate(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.0f} msg/s" if speed else "", style="progress.data.speed")
-
-
 class _RichProgress:
     """The sync engine's Progress, drawn as one rich bar per folder."""
 
@@ -186,11 +188,27 @@ def _progress(*, enabled: bool) -> Iterator[_RichProgress | None]:
     if not enabled:
         yield None
         return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:,.0f} msg/s" if speed else "", style="progress.data.speed")
+
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        _Rate(),
+        Rate(),
         TimeRemainingColumn(),
         console=console,
     ) as progress:
@@ -198,7 +216,7 @@ def _progress(*, enabled: bool) -> Iterator[_RichProgress | None]:
 
 
 def _report_once(results: list[FolderResult], code: int, *, as_json: bool, lines: bool) -> None:
-    from supportdesk.desk.intake.pipeline import Summary
+    from supportdesk.desk.intake.summary import Summary
 
     total = Summary()
     for result in results:
@@ -214,6 +232,9 @@ def _report_once(results: list[FolderResult], code: int, *, as_json: bool, lines
         else:
             print_json(data)
         return
+    from rich import box
+    from rich.table import Column, Table
+
     seconds = sum(r.seconds for r in results)
     table = Table(
         Column("folder", overflow="fold"),
@@ -267,6 +288,8 @@ def _watch(
         _error_line(target, exc, delay, as_json=as_json)
 
     if not as_json:
+        from rich.text import Text
+
         names = ", ".join(f"{t.mailbox.name}/{t.folder}" for t in targets)
         console.print(Text(f"watching {names}; Ctrl-C stops"))
     Watcher(
@@ -303,6 +326,8 @@ def _error_line(target: Target, exc: Exception, delay: float, *, as_json: bool) 
     if isinstance(exc, SupportdeskError):
         message = str(exc)
     else:  # a bug: keep its traceback, the watch goes on
+        from rich.text import Text
+
         err_console.print(Text("".join(traceback.format_exception(exc))))
         message = (
             f"mailbox {target.mailbox.name!r}, folder {target.folder!r}: unexpected "

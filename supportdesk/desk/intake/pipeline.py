@@ -10,65 +10,18 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
 from supportdesk.desk.events import Change
 from supportdesk.desk.ingest import INGEST_ACTOR, IngestBatch, IngestResult, Source, ingest
+from supportdesk.desk.intake.summary import Summary
 from supportdesk.mail.parse import ParsedMessage, parse_message
 from supportdesk.store import Store
 from supportdesk.store.models import utcnow
 
 # Below this many messages a batch is parsed in-process: starting workers costs more.
 _POOL_THRESHOLD = 16
-
-
-@dataclass
-class Summary:
-    """What a sync or an import did, for people (a table) and scripts (JSON)."""
-
-    messages: int = 0
-    new_tickets: int = 0
-    follow_ups: int = 0
-    reopened: int = 0
-    robots: int = 0
-    quarantined: int = 0
-    duplicates: int = 0
-    oversize: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    def count(self, result: IngestResult) -> None:
-        if result.outcome == "duplicate":
-            self.duplicates += 1
-            return
-        self.messages += 1
-        if result.outcome == "new_ticket":
-            self.new_tickets += 1
-        elif result.outcome in ("follow_up", "reopened"):
-            self.follow_ups += 1
-            self.reopened += result.outcome == "reopened"
-        elif result.outcome == "quarantined":
-            self.quarantined += 1
-        if result.robot:
-            self.robots += 1
-
-    def merge(self, other: Summary) -> None:
-        for name in (
-            "messages",
-            "new_tickets",
-            "follow_ups",
-            "reopened",
-            "robots",
-            "quarantined",
-            "duplicates",
-            "oversize",
-        ):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.errors.extend(other.errors)
-
-    def as_dict(self) -> dict[str, object]:
-        return dict(self.__dict__)
 
 
 class Ingestor:
@@ -90,6 +43,21 @@ class Ingestor:
         self._workers = workers if workers is not None else (os.cpu_count() or 1)
         self._pool: Executor | None = None
 
+    def start(self, messages: int) -> None:
+        """Start the parse workers now if `messages` will need them.
+
+        Called before a sync starts its download thread: the workers are forked processes,
+        and forking while another thread holds a lock (in the IMAP client, in logging) can
+        leave a child waiting forever for it.
+        """
+        if self._workers > 1 and messages >= _POOL_THRESHOLD:
+            self._pool_ready().submit(int).result()
+
+    def _pool_ready(self) -> Executor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=self._workers)
+        return self._pool
+
     def parse_all(self, raws: Sequence[bytes]) -> list[ParsedMessage]:
         return [message for group in self.parse_groups(raws) for message in group]
 
@@ -102,11 +70,10 @@ class Ingestor:
         if self._workers <= 1 or len(raws) < _POOL_THRESHOLD:
             yield [parse_message(raw, our_addresses=self.our_addresses) for raw in raws]
             return
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self._workers)
+        pool = self._pool_ready()
         size = max(_POOL_THRESHOLD // 2, -(-len(raws) // (self._workers * 3)))
         futures = [
-            self._pool.submit(_parse_many, raws[start : start + size], self.our_addresses)
+            pool.submit(_parse_many, raws[start : start + size], self.our_addresses)
             for start in range(0, len(raws), size)
         ]
         try:
