@@ -118,6 +118,9 @@ _INSERT_TICKET = _TICKETS.insert().returning(_TICKETS.c.id)
 _INSERT_CC = TicketCC.__table__.insert()  # type: ignore[attr-defined]
 _CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
 _INSERT_CUSTOMER = _CUSTOMERS.insert().returning(_CUSTOMERS.c.id)
+_CUSTOMER_BY_EMAIL = select(_CUSTOMERS.c.id, _CUSTOMERS.c.name).where(
+    _CUSTOMERS.c.email == bindparam("email")
+)
 _ORGANISATIONS = Organisation.__table__  # type: ignore[attr-defined]
 _INSERT_ORGANISATION = _ORGANISATIONS.insert().returning(_ORGANISATIONS.c.id)
 _TICKET_COLUMNS = (
@@ -177,6 +180,9 @@ class IngestBatch:
         self.emails: dict[int, str] = {}  # customer id -> email
         self.customers: dict[str, tuple[int, str]] = {}  # email -> (id, name)
         self.organisations: dict[str, int | None] = {}  # domain -> id
+        # Looked up by `prefetch` and not stored (yet): no need to ask again.
+        self.absent_customers: set[str] = set()
+        self.absent_domains: set[str] = set()
         self.ccs: dict[int, set[str]] = {}
         self.queues: dict[str, tuple[int, str]] = {}  # name -> (id, name)
         self.next_number: int | None = None
@@ -226,6 +232,37 @@ class IngestBatch:
             ):
                 self.customers[email] = (id_, name)
                 self.emails[id_] = email
+        self.absent_customers.update(e for e in missing if e not in self.customers)
+        self._prefetch_organisations(self.absent_customers)
+        self._prefetch_ccs()
+
+    def _prefetch_organisations(self, emails: Iterable[str]) -> None:
+        """The organisations of new customers' domains, in one query (ingest would ask one
+        by one, and again in every batch)."""
+        domains = {e.rsplit("@", 1)[-1] for e in emails} - directory.PUBLIC_MAIL_DOMAINS
+        missing = sorted(domains - self.organisations.keys() - self.absent_domains)
+        for chunk in _chunks(missing):
+            for id_, domain in self.conn.execute(
+                select(_ORGANISATIONS.c.id, _ORGANISATIONS.c.domain).where(
+                    _ORGANISATIONS.c.domain.in_(chunk)
+                )
+            ):
+                self.organisations[domain] = id_
+        self.absent_domains.update(d for d in missing if d not in self.organisations)
+
+    def _prefetch_ccs(self) -> None:
+        """The CCs of every ticket the batch has read, in one query rather than one each."""
+        ticket_ids = sorted(self.tickets.keys() - self.ccs.keys())
+        for start in range(0, len(ticket_ids), 500):
+            chunk = ticket_ids[start : start + 500]
+            for ticket_id in chunk:
+                self.ccs[ticket_id] = set()
+            ccs = TicketCC.__table__.c  # type: ignore[attr-defined]
+            rows = self.conn.execute(
+                select(ccs.ticket_id, ccs.email).where(ccs.ticket_id.in_(chunk))
+            )
+            for ticket_id, email in rows:
+                self.ccs[ticket_id].add(email)
 
     def _lookup(self, message_ids: Iterable[str]) -> None:
         missing = sorted(set(message_ids) - self.looked_up)
@@ -303,10 +340,8 @@ class IngestBatch:
         `directory.ensure_customer` does, without the ORM)."""
         name = name.strip()
         email = directory.normalise_email(email)
-        if email not in self.customers:
-            row = self.conn.execute(
-                select(_CUSTOMERS.c.id, _CUSTOMERS.c.name).where(_CUSTOMERS.c.email == email)
-            ).first()
+        if email not in self.customers and email not in self.absent_customers:
+            row = self.conn.execute(_CUSTOMER_BY_EMAIL, {"email": email}).first()
             if row is not None:
                 self.customers[email] = (row.id, row.name)
         known = self.customers.get(email)
@@ -339,9 +374,11 @@ class IngestBatch:
         if domain in directory.PUBLIC_MAIL_DOMAINS:
             return None
         if domain not in self.organisations:
-            id_ = self.conn.execute(
-                select(_ORGANISATIONS.c.id).where(_ORGANISATIONS.c.domain == domain)
-            ).scalar()
+            id_ = None
+            if domain not in self.absent_domains:
+                id_ = self.conn.execute(
+                    select(_ORGANISATIONS.c.id).where(_ORGANISATIONS.c.domain == domain)
+                ).scalar()
             if id_ is None:
                 id_ = self.conn.execute(
                     _INSERT_ORGANISATION,

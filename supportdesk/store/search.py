@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
+from functools import cache
 
 from sqlalchemy import BindParameter, Connection, TextClause, bindparam, text
 
@@ -35,23 +36,42 @@ COMMON_SHARE = 0.3
 POSTGRES_SELECTIVE_LIMIT = 5_000
 
 _CJK = re.compile(
-    "([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\uac00-\ud7af])"
+    "[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\uac00-\ud7af]+"
 )
 
 
 _WORD = re.compile(r"[^\W_]+")
-_FOLDABLE = re.compile("[\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]")
+_FOLDABLE = ((0x00C0, 0x024F), (0x0370, 0x03FF), (0x0400, 0x04FF))
 
 
-def _fold(char: re.Match[str]) -> str:
-    decomposed = unicodedata.normalize("NFD", char.group())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+@cache
+def _folds() -> dict[int, str]:
+    """Latin, Greek and Cyrillic letters with their accents removed, for str.translate."""
+    table: dict[int, str] = {}
+    for low, high in _FOLDABLE:
+        for code in range(low, high + 1):
+            decomposed = unicodedata.normalize("NFD", chr(code))
+            folded = "".join(c for c in decomposed if not unicodedata.combining(c))
+            if folded != chr(code):
+                table[code] = folded
+    return table
+
+
+def _spaced(run: re.Match[str]) -> str:
+    return " " + " ".join(run.group()) + " "
 
 
 def segment(value: str) -> str:
-    """Fold accents and put spaces around CJK characters so each one is a token."""
-    value = _FOLDABLE.sub(_fold, unicodedata.normalize("NFKC", value))
-    return _CJK.sub(r" \1 ", value)
+    """Fold accents and put spaces around CJK characters so each one is a token.
+
+    Most mail is ASCII, which none of this changes: it is returned as it is. Otherwise the
+    folding is one str.translate and the spacing one call per run of CJK characters, not per
+    character: this runs on every message a sync stores.
+    """
+    if value.isascii():
+        return value
+    value = unicodedata.normalize("NFKC", value).translate(_folds())
+    return _CJK.sub(_spaced, value)
 
 
 def message_document(

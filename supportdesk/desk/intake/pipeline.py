@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 
 from sqlmodel import Session
 
@@ -22,6 +22,39 @@ from supportdesk.store.models import utcnow
 
 # Below this many messages a batch is parsed in-process: starting workers costs more.
 _POOL_THRESHOLD = 16
+INGEST_CACHE_KIB = 16 * 1024
+"""SQLite page cache of a connection that ingests. The store's default (64 MiB, for the
+console's queries over big stores) would make a first sync of 10,000 messages hold 60 MB
+more, for no measurable speed: ingest touches the newest pages, which the OS caches anyway."""
+
+
+class Parsing:
+    """One batch's messages being parsed, in worker processes or, for a few, right here."""
+
+    def __init__(
+        self,
+        raws: Sequence[bytes],
+        our_addresses: frozenset[str],
+        futures: list[Future[list[ParsedMessage]]] | None = None,
+    ) -> None:
+        self._raws = raws if futures is None else ()
+        self._our_addresses = our_addresses
+        self._futures = futures
+
+    def groups(self) -> Iterator[list[ParsedMessage]]:
+        """The parsed messages in order, in groups as they become ready."""
+        if self._futures is None:
+            yield [parse_message(raw, our_addresses=self._our_addresses) for raw in self._raws]
+            return
+        try:
+            for future in self._futures:
+                yield future.result()
+        finally:
+            self.cancel()
+
+    def cancel(self) -> None:
+        for future in self._futures or ():
+            future.cancel()
 
 
 class Ingestor:
@@ -62,26 +95,26 @@ class Ingestor:
         return [message for group in self.parse_groups(raws) for message in group]
 
     def parse_groups(self, raws: Sequence[bytes]) -> Iterator[list[ParsedMessage]]:
-        """The parsed messages in order, in groups as they become ready.
+        """The parsed messages in order, in groups as they become ready."""
+        return self.parse(raws).groups()
+
+    def parse(self, raws: Sequence[bytes]) -> Parsing:
+        """Start parsing `raws`, for `ingest_batch`.
 
         With workers, every group is handed out at once and the caller ingests the first
-        while the others are still being parsed: the cores never wait for each other.
+        while the others are still being parsed: the cores never wait for each other. A sync
+        starts the next batch's parse as soon as it is downloaded, while this one is written.
+        Safe to call from another thread than the one ingesting.
         """
         if self._workers <= 1 or len(raws) < _POOL_THRESHOLD:
-            yield [parse_message(raw, our_addresses=self.our_addresses) for raw in raws]
-            return
+            return Parsing(raws, self.our_addresses)
         pool = self._pool_ready()
         size = max(_POOL_THRESHOLD // 2, -(-len(raws) // (self._workers * 3)))
         futures = [
             pool.submit(_parse_many, raws[start : start + size], self.our_addresses)
             for start in range(0, len(raws), size)
         ]
-        try:
-            for future in futures:
-                yield future.result()
-        finally:
-            for future in futures:
-                future.cancel()
+        return Parsing(raws, self.our_addresses, futures)
 
     def ingest_batch(
         self,
@@ -89,17 +122,25 @@ class Ingestor:
         *,
         before_commit: Callable[[Session], None] | None = None,
         summary: Summary | None = None,
+        parsing: Parsing | None = None,
     ) -> list[IngestResult]:
-        """Ingest `items` and run `before_commit` in the same transaction."""
+        """Ingest `items` and run `before_commit` in the same transaction.
+
+        `parsing` is their parse, when the caller started it (`parse`) already.
+        """
         results: list[IngestResult] = []
         parsed: list[ParsedMessage] = []
         change = Change.by(self.actor)
         pending = iter(items)
+        if parsing is None:  # started before the write lock is taken, not under it
+            parsing = self.parse([raw for raw, _ in items])
         with self.store.session(write=True) as session:
+            if self.store.dialect == "sqlite":
+                session.connection().exec_driver_sql(f"PRAGMA cache_size = -{INGEST_CACHE_KIB}")
             # One batch: Message-IDs, references and senders read in a few queries per
             # group, the rows written table by table when the batch is done.
             with IngestBatch(session) as batch:
-                for group in self.parse_groups([raw for raw, _ in items]):
+                for group in parsing.groups():
                     batch.prefetch(group)
                     for message in group:
                         raw, source = next(pending)

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
     from supportdesk.config import Mailbox, SyncSettings
     from supportdesk.desk.ingest import Source
-    from supportdesk.desk.intake.pipeline import Ingestor
+    from supportdesk.desk.intake.pipeline import Ingestor, Parsing
     from supportdesk.store import Store
 
 MAX_BATCH_BYTES = 16 * 1024 * 1024
@@ -241,7 +241,7 @@ class FolderSyncer:
         lock = threading.Lock()
         batches = _Ahead(self._downloads(client, info, uids, result, lock))
         try:
-            for chunk, raws in batches:
+            for chunk, present, raws, parsing in batches:
                 if self.stop.is_set():
                     result.stopped = True
                     return
@@ -249,14 +249,13 @@ class FolderSyncer:
                 # HIGHESTMODSEQ vouches for the whole folder, so it is stored only with
                 # the final batch; an interrupted run must not look complete.
                 modseq = info.highestmodseq if last == uids[-1] else None
-                present = [uid for uid in chunk if uid in raws]
                 items = [
-                    (raws[uid], Source(self.mailbox.name, info.name, info.uidvalidity, uid))
-                    for uid in present
+                    (raw, Source(self.mailbox.name, info.name, info.uidvalidity, uid))
+                    for uid, raw in zip(present, raws, strict=True)
                 ]
                 del raws
-                position = self._commit(items, info, position, last, modseq, result)
-                del items
+                position = self._commit(items, info, position, last, modseq, result, parsing)
+                del items, parsing
                 with lock:
                     self._move(client, present)
                 if self.progress is not None:
@@ -272,8 +271,9 @@ class FolderSyncer:
         uids: Sequence[int],
         result: FolderResult,
         lock: threading.Lock,
-    ) -> Iterator[tuple[list[int], dict[int, bytes]]]:
-        """Each batch of `uids` with its downloaded bytes (flagged \\Seen where configured)."""
+    ) -> Iterator[tuple[list[int], list[int], list[bytes], Parsing]]:
+        """Each batch of `uids`: the UIDs, those the server returned, their bytes, and
+        their parse, already started in the worker processes. Flagged \\Seen where configured."""
         for group in _chunks(uids, self.settings.batch_size):
             if self.stop.is_set():
                 return
@@ -283,9 +283,12 @@ class FolderSyncer:
                 if self.stop.is_set():
                     return
                 with lock:
-                    raws = self._download(client, chunk, sizes, info, result)
-                    self._mark_seen(client, [uid for uid in chunk if uid in raws])
-                yield chunk, raws
+                    downloaded = self._download(client, chunk, sizes, info, result)
+                    present = [uid for uid in chunk if uid in downloaded]
+                    self._mark_seen(client, present)
+                raws = [downloaded[uid] for uid in present]
+                del downloaded
+                yield chunk, present, raws, self.ingestor.parse(raws)
 
     def _commit(
         self,
@@ -295,11 +298,14 @@ class FolderSyncer:
         last_uid: int,
         highestmodseq: int | None,
         result: FolderResult,
+        parsing: Parsing | None = None,
     ) -> Position:
         new = Position(info.uidvalidity, last_uid, highestmodseq)
         writer = self._writer(info, expected, new)
         if items:
-            self.ingestor.ingest_batch(items, before_commit=writer, summary=result.summary)
+            self.ingestor.ingest_batch(
+                items, before_commit=writer, summary=result.summary, parsing=parsing
+            )
         else:
             with self.store.session(write=True) as session:
                 writer(session)
