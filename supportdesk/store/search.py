@@ -19,6 +19,8 @@ from functools import cache
 
 from sqlalchemy import BindParameter, Connection, TextClause, bindparam, text
 
+from supportdesk.store.prepared import Prepared
+
 MAX_DOCUMENT_CHARS = 100_000
 # How SQLite finds one page of matching tickets depends on how common the search is (each plan
 # measured by bench/store_bench.py at 100,000 tickets / 1,000,000 messages). Up to
@@ -82,21 +84,19 @@ def message_document(
     return segment("\n".join(p for p in parts if p))
 
 
+_INDEX_SQLITE = Prepared(text("INSERT INTO message_fts(rowid, doc) VALUES (:id, :doc)"))
+_INDEX_POSTGRES = Prepared(
+    text("INSERT INTO message_search(message_id, doc) VALUES (:id, to_tsvector('simple', :doc))")
+)
+
+
 def index_documents(conn: Connection, rows: Iterable[tuple[int, str]]) -> None:
     """Add (message id, document) pairs to the index in one batch."""
     batch = [{"id": message_id, "doc": doc} for message_id, doc in rows]
     if not batch:
         return
-    if conn.dialect.name == "sqlite":
-        conn.execute(text("INSERT INTO message_fts(rowid, doc) VALUES (:id, :doc)"), batch)
-    else:
-        conn.execute(
-            text(
-                "INSERT INTO message_search(message_id, doc) "
-                "VALUES (:id, to_tsvector('simple', :doc))"
-            ),
-            batch,
-        )
+    insert = _INDEX_SQLITE if conn.dialect.name == "sqlite" else _INDEX_POSTGRES
+    insert.many(conn, batch)
 
 
 def _fts5_phrase(term: str) -> str:
