@@ -7,54 +7,22 @@ together, so a process killed at any instant leaves either the whole batch or no
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
 
 from sqlmodel import Session
 
 from supportdesk.desk.events import Change
 from supportdesk.desk.ingest import INGEST_ACTOR, IngestBatch, IngestResult, Source, ingest
+from supportdesk.desk.intake.parsing import ParsePool, Parsing
 from supportdesk.desk.intake.summary import Summary
-from supportdesk.mail.parse import ParsedMessage, parse_message
+from supportdesk.mail.parse import ParsedMessage
 from supportdesk.store import Store
 from supportdesk.store.models import utcnow
 
-# Below this many messages a batch is parsed in-process: starting workers costs more.
-_POOL_THRESHOLD = 16
 INGEST_CACHE_KIB = 16 * 1024
 """SQLite page cache of a connection that ingests. The store's default (64 MiB, for the
 console's queries over big stores) would make a first sync of 10,000 messages hold 60 MB
 more, for no measurable speed: ingest touches the newest pages, which the OS caches anyway."""
-
-
-class Parsing:
-    """One batch's messages being parsed, in worker processes or, for a few, right here."""
-
-    def __init__(
-        self,
-        raws: Sequence[bytes],
-        our_addresses: frozenset[str],
-        futures: list[Future[list[ParsedMessage]]] | None = None,
-    ) -> None:
-        self._raws = raws if futures is None else ()
-        self._our_addresses = our_addresses
-        self._futures = futures
-
-    def groups(self) -> Iterator[list[ParsedMessage]]:
-        """The parsed messages in order, in groups as they become ready."""
-        if self._futures is None:
-            yield [parse_message(raw, our_addresses=self._our_addresses) for raw in self._raws]
-            return
-        try:
-            for future in self._futures:
-                yield future.result()
-        finally:
-            self.cancel()
-
-    def cancel(self) -> None:
-        for future in self._futures or ():
-            future.cancel()
 
 
 class Ingestor:
@@ -68,28 +36,19 @@ class Ingestor:
         our_addresses: frozenset[str] = frozenset(),
         workers: int | None = None,
         actor: str = INGEST_ACTOR,
+        pool: ParsePool | None = None,
     ) -> None:
+        """`pool`: parse workers the caller owns (and closes), for the same `our_addresses`."""
         self.store = store
         self.default_queue = default_queue
         self.our_addresses = frozenset(a.lower() for a in our_addresses)
         self.actor = actor
-        self._workers = workers if workers is not None else (os.cpu_count() or 1)
-        self._pool: Executor | None = None
+        self.pool = pool if pool is not None else ParsePool(workers, self.our_addresses)
+        self._own_pool = pool is None
 
     def start(self, messages: int) -> None:
-        """Start the parse workers now if `messages` will need them.
-
-        Called before a sync starts its download thread: the workers are forked processes,
-        and forking while another thread holds a lock (in the IMAP client, in logging) can
-        leave a child waiting forever for it.
-        """
-        if self._workers > 1 and messages >= _POOL_THRESHOLD:
-            self._pool_ready().submit(int).result()
-
-    def _pool_ready(self) -> Executor:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self._workers)
-        return self._pool
+        """Start the parse workers now if `messages` will need them (see ParsePool.start)."""
+        self.pool.start(messages)
 
     def parse_all(self, raws: Sequence[bytes]) -> list[ParsedMessage]:
         return [message for group in self.parse_groups(raws) for message in group]
@@ -99,22 +58,8 @@ class Ingestor:
         return self.parse(raws).groups()
 
     def parse(self, raws: Sequence[bytes]) -> Parsing:
-        """Start parsing `raws`, for `ingest_batch`.
-
-        With workers, every group is handed out at once and the caller ingests the first
-        while the others are still being parsed: the cores never wait for each other. A sync
-        starts the next batch's parse as soon as it is downloaded, while this one is written.
-        Safe to call from another thread than the one ingesting.
-        """
-        if self._workers <= 1 or len(raws) < _POOL_THRESHOLD:
-            return Parsing(raws, self.our_addresses)
-        pool = self._pool_ready()
-        size = max(_POOL_THRESHOLD // 2, -(-len(raws) // (self._workers * 3)))
-        futures = [
-            pool.submit(_parse_many, raws[start : start + size], self.our_addresses)
-            for start in range(0, len(raws), size)
-        ]
-        return Parsing(raws, self.our_addresses, futures)
+        """Start parsing `raws`, for `ingest_batch` (see ParsePool.parse)."""
+        return self.pool.parse(raws)
 
     def ingest_batch(
         self,
@@ -165,9 +110,8 @@ class Ingestor:
         return results
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-            self._pool = None
+        if self._own_pool:
+            self.pool.close()
 
     def __enter__(self) -> Ingestor:
         return self
@@ -192,7 +136,3 @@ def _run_rules(
     now = utcnow()
     for result, message in zip(results, parsed, strict=True):
         apply_ingest_rules(session, result, message, now, rules=rules)
-
-
-def _parse_many(raws: Sequence[bytes], our_addresses: frozenset[str]) -> list[ParsedMessage]:
-    return [parse_message(raw, our_addresses=our_addresses) for raw in raws]

@@ -34,6 +34,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
+from supportdesk.desk.intake.parsing import ParsePool
 from supportdesk.desk.intake.summary import Summary
 from supportdesk.errors import NotFoundError, SupportdeskError
 from supportdesk.mail import imap
@@ -46,7 +47,8 @@ if TYPE_CHECKING:
 
     from supportdesk.config import Mailbox, SyncSettings
     from supportdesk.desk.ingest import Source
-    from supportdesk.desk.intake.pipeline import Ingestor, Parsing
+    from supportdesk.desk.intake.parsing import Parsing
+    from supportdesk.desk.intake.pipeline import Ingestor
     from supportdesk.store import Store
 
 MAX_BATCH_BYTES = 16 * 1024 * 1024
@@ -142,7 +144,8 @@ class FolderSyncer:
     """Syncs the folders of one mailbox into one store, over a client the caller owns.
 
     `store` may be a `StoreAccess` and `ingestor` a function making one: then neither is
-    opened until a folder has mail to import or a position to write.
+    opened until a folder has mail to import or a position to write. `pool`, the ingestor's
+    parse workers, is then given too, so the download can start before the store opens.
     """
 
     def __init__(
@@ -154,9 +157,11 @@ class FolderSyncer:
         *,
         progress: Progress | None = None,
         stop: threading.Event | None = None,
+        pool: ParsePool | None = None,
     ) -> None:
         self.access = store if isinstance(store, StoreAccess) else StoreAccess.of(store)
         self._ingestor = ingestor
+        self._pool = pool
         self.mailbox = mailbox
         self.settings = settings
         self.progress = progress
@@ -165,6 +170,10 @@ class FolderSyncer:
     @property
     def store(self) -> Store:
         return self.access.store()
+
+    @property
+    def pool(self) -> ParsePool:
+        return self._pool if self._pool is not None else self.ingestor.pool
 
     @property
     def ingestor(self) -> Ingestor:
@@ -228,18 +237,22 @@ class FolderSyncer:
     ) -> None:
         """Download, import and commit in batches, the next batch downloading meanwhile.
 
-        The download runs one batch ahead in a thread (`_Ahead`): the server and the socket
-        work while this thread parses and writes. Crash safety is unchanged, since nothing
-        is written for a batch before it has been downloaded whole and `mark-seen` flags a
-        batch as soon as it is downloaded, which is still before it commits. The client is
-        used by one thread at a time: `move` waits for the download in flight.
+        The download runs one batch ahead in a thread (`_Ahead`) and hands each batch to the
+        parse workers: the server, the socket and the other cores work while this thread
+        writes. The first batch is on its way while the store and the ingest pipeline load.
+        Crash safety is unchanged, since nothing is written for a batch before it has been
+        downloaded whole and `mark-seen` flags a batch as soon as it is downloaded, which is
+        still before it commits. The client is used by one thread at a time: `move` waits
+        for the download in flight.
         """
-        from supportdesk.desk.ingest import Source
-
-        self.ingestor.start(len(uids))  # fork the parse workers before the download thread
+        # Forked before the download thread exists (a fork must not copy a held lock) and
+        # before the store's machinery is imported (the workers need none of it).
+        self.pool.start(len(uids))
         self._begin(f"{self.mailbox.name}/{info.name}", len(uids))
         lock = threading.Lock()
         batches = _Ahead(self._downloads(client, info, uids, result, lock))
+        from supportdesk.desk.ingest import Source
+
         try:
             for chunk, present, raws, parsing in batches:
                 if self.stop.is_set():
@@ -288,7 +301,7 @@ class FolderSyncer:
                     self._mark_seen(client, present)
                 raws = [downloaded[uid] for uid in present]
                 del downloaded
-                yield chunk, present, raws, self.ingestor.parse(raws)
+                yield chunk, present, raws, self.pool.parse(raws)
 
     def _commit(
         self,
@@ -651,22 +664,19 @@ def sync_mailbox(
     results: list[FolderResult] = []
     client: IMAPClient | None = None
     stop = stop or threading.Event()
-    made: list[Ingestor] = []
+    pool = ParsePool(workers, our_addresses)
 
     def make_ingestor() -> Ingestor:
         from supportdesk.desk.intake.pipeline import Ingestor
 
         ensure_default_queue(access.store(), default_queue)
-        ingestor = Ingestor(
-            access.store(),
-            default_queue=default_queue,
-            our_addresses=our_addresses,
-            workers=workers,
+        return Ingestor(
+            access.store(), default_queue=default_queue, our_addresses=our_addresses, pool=pool
         )
-        made.append(ingestor)
-        return ingestor
 
-    syncer = FolderSyncer(access, make_ingestor, mailbox, settings, progress=progress, stop=stop)
+    syncer = FolderSyncer(
+        access, make_ingestor, mailbox, settings, progress=progress, stop=stop, pool=pool
+    )
     try:
         for index, folder in enumerate(mailbox.folders):
             if stop.is_set():
@@ -693,6 +703,5 @@ def sync_mailbox(
     finally:
         if client is not None:
             imap.close(client)
-        for ingestor in made:
-            ingestor.close()
+        pool.close()
     return results
