@@ -287,13 +287,15 @@ class Settings(_Table):
     sync: SyncSettings = Field(default_factory=SyncSettings)
     """IMAP sync tuning."""
 
-    keymap: dict[str, str] = Field(default_factory=dict)
+    # Plain mutable defaults (pydantic copies them per instance), not default_factory=dict:
+    # pydantic inspects a factory's signature, and a builtin's costs a ~10 ms tokenizer start.
+    keymap: dict[str, str] = Field(default={})
     """Binding id -> comma-separated keys, e.g. "ctrl+a,a"; the help screen lists the ids."""
 
-    saved_searches: list[SavedSearch] = Field(default_factory=list)
+    saved_searches: list[SavedSearch] = Field(default=[])
     """Named queries shown in the console."""
 
-    mailboxes: list[Mailbox] = Field(default_factory=list)
+    mailboxes: list[Mailbox] = Field(default=[])
     """IMAP accounts to pull support mail from."""
 
     @field_validator("database_url")
