@@ -35,15 +35,26 @@ class Parsing:
         self._futures = futures
 
     def groups(self) -> Iterator[list[ParsedMessage]]:
-        """The parsed messages in order, in groups as they become ready."""
+        """The parsed messages in order, in groups as they become ready.
+
+        Groups already parsed come as one: ingest reads what a group refers to in a few
+        queries per group, and a sync's batches are mostly parsed before they are ingested.
+        """
         if self._futures is None:
             from supportdesk.mail.parse import parse_message
 
             yield [parse_message(raw, our_addresses=self._our_addresses) for raw in self._raws]
             return
+        futures = self._futures
         try:
-            for future in self._futures:
-                yield future.result()
+            index = 0
+            while index < len(futures):
+                group = futures[index].result()
+                index += 1
+                while index < len(futures) and futures[index].done():
+                    group = group + futures[index].result()
+                    index += 1
+                yield group
         finally:
             self.cancel()
 
