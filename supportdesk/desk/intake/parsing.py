@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
+
     from supportdesk.mail.parse import ParsedMessage
 
 POOL_THRESHOLD = 16
@@ -112,6 +113,8 @@ class ParsePool:
 
     def _ready(self) -> ProcessPoolExecutor:
         if self._pool is None:
+            from concurrent.futures import ProcessPoolExecutor  # loads multiprocessing
+
             self._pool = ProcessPoolExecutor(max_workers=self.workers)
         return self._pool
 
