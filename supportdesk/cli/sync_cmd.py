@@ -20,14 +20,25 @@ from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich import box
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Column, Table
+from rich.text import Text
 
 from supportdesk.cli.context import CliContext
 from supportdesk.cli.output import cell, console, err_console, error, print_json
 from supportdesk.errors import NotFoundError
 
 if TYPE_CHECKING:
-    from rich.progress import Progress, TaskID
-
     from supportdesk.config import Mailbox, Settings
     from supportdesk.desk.intake.sync import FolderResult, StoreAccess
     from supportdesk.desk.intake.watch import Target
@@ -163,6 +174,12 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, old)
 
 
+class _Rate(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} msg/s" if speed else "", style="progress.data.speed")
+
+
 class _RichProgress:
     """The sync engine's Progress, drawn as one rich bar per folder."""
 
@@ -188,27 +205,11 @@ def _progress(*, enabled: bool) -> Iterator[_RichProgress | None]:
     if not enabled:
         yield None
         return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        ProgressColumn,
-        Task,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-    from rich.text import Text
-
-    class Rate(ProgressColumn):
-        def render(self, task: Task) -> Text:
-            speed = task.finished_speed or task.speed
-            return Text(f"{speed:,.0f} msg/s" if speed else "", style="progress.data.speed")
-
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        Rate(),
+        _Rate(),
         TimeRemainingColumn(),
         console=console,
     ) as progress:
@@ -232,9 +233,6 @@ def _report_once(results: list[FolderResult], code: int, *, as_json: bool, lines
         else:
             print_json(data)
         return
-    from rich import box
-    from rich.table import Column, Table
-
     seconds = sum(r.seconds for r in results)
     table = Table(
         Column("folder", overflow="fold"),
@@ -288,8 +286,6 @@ def _watch(
         _error_line(target, exc, delay, as_json=as_json)
 
     if not as_json:
-        from rich.text import Text
-
         names = ", ".join(f"{t.mailbox.name}/{t.folder}" for t in targets)
         console.print(Text(f"watching {names}; Ctrl-C stops"))
     Watcher(
@@ -326,8 +322,6 @@ def _error_line(target: Target, exc: Exception, delay: float, *, as_json: bool) 
     if isinstance(exc, SupportdeskError):
         message = str(exc)
     else:  # a bug: keep its traceback, the watch goes on
-        from rich.text import Text
-
         err_console.print(Text("".join(traceback.format_exception(exc))))
         message = (
             f"mailbox {target.mailbox.name!r}, folder {target.folder!r}: unexpected "

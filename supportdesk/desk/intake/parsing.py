@@ -3,8 +3,8 @@
 Kept apart from the ingest pipeline, which loads SQLAlchemy and the store's models: a sync
 starts its workers and its first download before it has imported any of that, so the
 imports happen while the first batch travels, and the forked workers stay small. Even the
-parser is imported only when something is to be parsed: a sync that finds nothing needs it
-not.
+parser is imported only when something is to be parsed: a sync that finds nothing does not
+need it.
 """
 
 from __future__ import annotations

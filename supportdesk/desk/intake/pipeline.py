@@ -46,10 +46,6 @@ class Ingestor:
         self.pool = pool if pool is not None else ParsePool(workers, self.our_addresses)
         self._own_pool = pool is None
 
-    def start(self, messages: int) -> None:
-        """Start the parse workers now if `messages` will need them (see ParsePool.start)."""
-        self.pool.start(messages)
-
     def parse_all(self, raws: Sequence[bytes]) -> list[ParsedMessage]:
         return [message for group in self.parse_groups(raws) for message in group]
 
