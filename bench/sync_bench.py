@@ -575,6 +575,9 @@ def main() -> int:
             f"supportdesk sync (target < {TARGET_NOOP_SECONDS:g} s)",
             _spread([r.seconds for r in noops], "s", 3),
         )
+        table.add(
+            "supportdesk sync, CPU (user + system)", _spread([r.cpu_seconds for r in noops], "s", 3)
+        )
         table.add("supportdesk sync, peak RSS", _mb(noops, "peak_rss_mb"))
         if mb_noops:
             table.add("mbsync", _spread([r.seconds for r in mb_noops], "s", 3))
@@ -582,6 +585,7 @@ def main() -> int:
             f"supportdesk --help (target < {TARGET_HELP_SECONDS:g} s)",
             _spread([r.seconds for r in helps], "s", 3),
         )
+        table.add("supportdesk --help, CPU", _spread([r.cpu_seconds for r in helps], "s", 3))
         table.add(
             "load average (1 min) during these", _spread([r.load for r in noops + helps], "", 1)
         )
