@@ -11,13 +11,12 @@ import os
 import shlex
 import signal
 import subprocess
+from typing import TYPE_CHECKING
 
-import keyring
-import keyring.backends.fail
-from keyring.errors import PasswordDeleteError
-
-from supportdesk.config import Mailbox
 from supportdesk.errors import SecretError
+
+if TYPE_CHECKING:
+    from supportdesk.config import Mailbox
 
 KEYRING_SERVICE = "supportdesk"
 COMMAND_TIMEOUT_SECONDS = 30.0
@@ -34,6 +33,8 @@ def mailbox_password(mailbox: Mailbox) -> str:
         return run_secret_command(
             mailbox.password_command, mailbox=mailbox.name, key="password_command"
         )
+    import keyring  # a tenth of a second: only when the keyring is what holds the password
+
     _require_real_keyring(mailbox.name)
     try:
         password = keyring.get_password(KEYRING_SERVICE, keyring_username(mailbox.name))
@@ -61,6 +62,8 @@ def smtp_password(mailbox: Mailbox) -> str:
 
 def store_mailbox_password(mailbox_name: str, password: str) -> None:
     """Save the password in the keyring, and read it back: some backends drop writes silently."""
+    import keyring
+
     _require_real_keyring(mailbox_name)
     username = keyring_username(mailbox_name)
     try:
@@ -81,6 +84,9 @@ def store_mailbox_password(mailbox_name: str, password: str) -> None:
 
 def delete_mailbox_password(mailbox_name: str) -> bool:
     """Forget a stored password; False when there was none."""
+    import keyring
+    from keyring.errors import PasswordDeleteError
+
     _require_real_keyring(mailbox_name)
     try:
         keyring.delete_password(KEYRING_SERVICE, keyring_username(mailbox_name))
@@ -154,6 +160,9 @@ def run_secret_command(command: str, *, mailbox: str, key: str) -> str:
 
 
 def _require_real_keyring(mailbox_name: str) -> None:
+    import keyring
+    import keyring.backends.fail
+
     # The fail backend is what keyring picks on servers and CI runners without a keyring
     # daemon; its own error text talks about installing packages, which is not the fix here.
     if isinstance(keyring.get_keyring(), keyring.backends.fail.Keyring):

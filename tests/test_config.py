@@ -18,14 +18,17 @@ from supportdesk.config import (
     DEFAULT_SOURCE,
     EXPLICIT_SOURCE,
     BulkSettings,
+    ComposeSettings,
     ConsoleSettings,
     Mailbox,
     SavedSearch,
+    SendSettings,
     Settings,
     SyncSettings,
     load_settings,
     parse_settings,
     resolve_config_path,
+    setting_docs,
 )
 from supportdesk.errors import ConfigError, NotFoundError
 from supportdesk.resources import data_path
@@ -106,9 +109,19 @@ def test_example_documents_every_key() -> None:
 
 
 def test_every_setting_has_a_description() -> None:
-    for model in (Settings, BulkSettings, ConsoleSettings, SyncSettings, SavedSearch, Mailbox):
-        for name, field in model.model_fields.items():
-            assert field.description, f"{model.__name__}.{name}"
+    for model in (
+        Settings,
+        BulkSettings,
+        ConsoleSettings,
+        ComposeSettings,
+        SendSettings,
+        SyncSettings,
+        SavedSearch,
+        Mailbox,
+    ):
+        docs = setting_docs(model)
+        for name in model.model_fields:
+            assert docs.get(name), f"{model.__name__}.{name}"
 
 
 # --- values -------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import SQLModel
 
 from supportdesk.errors import StoreError
-from supportdesk.store import make_engine, migrate, open_store
+from supportdesk.store import make_engine, migrate, open_store, quick
 from tests.conftest import PgSchemas, pg_url
 
 
@@ -42,6 +42,11 @@ def test_empty_to_head_creates_every_table_and_the_search_index(empty_url: str) 
         assert counter == 0
     finally:
         engine.dispose()
+
+
+def test_the_quick_head_is_alembics_head() -> None:
+    """store.quick reads the head from the revision files without Alembic: both must agree."""
+    assert quick.code_head() == migrate.head_revision()
 
 
 def test_downgrade_to_base_and_back(empty_url: str) -> None:

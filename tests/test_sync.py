@@ -33,7 +33,7 @@ from supportdesk.desk import directory
 from supportdesk.desk.intake.pipeline import Ingestor
 from supportdesk.desk.intake.sync import FolderResult, FolderSyncer
 from supportdesk.mail import imap
-from supportdesk.store import Store, open_store
+from supportdesk.store import Store, open_store, quick
 from supportdesk.store.models import Message, MessageRaw, SyncState, Ticket
 from tests.imap_server import ImapAccount
 
@@ -252,6 +252,93 @@ def test_incremental_then_noop_sync_fetches_nothing(
     assert "search" not in calls
     print(f"no-op sync: {noop.seconds * 1000:.1f} ms, {elapsed * 1000:.1f} ms with login")
     assert count_messages(sqlite_store) == 7
+
+
+_LOADED = """
+import sys
+from supportdesk.cli import main
+try:
+    main()
+finally:
+    heavy = ("sqlalchemy", "sqlmodel", "alembic", "keyring", "supportdesk.desk.ingest")
+    print(",".join(m for m in heavy if m in sys.modules), file=sys.stderr)
+"""
+
+
+def sync_process(config: Path) -> tuple[int, dict[str, Any], list[str]]:
+    """`supportdesk sync --json` in its own process: exit code, report, heavy modules loaded."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _LOADED, "--config", str(config), "sync", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    loaded = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ""
+    return proc.returncode, json.loads(proc.stdout), [m for m in loaded.split(",") if m]
+
+
+def test_noop_sync_never_loads_the_store_machinery_and_new_mail_still_lands(
+    config: Path, imap_account: ImapAccount, sqlite_store: Store
+) -> None:
+    """A cron sync that finds nothing reads its positions with sqlite3 alone; one that finds
+    mail opens the store the normal way, in the same run, and commits as always."""
+    imap_account.append_many([mail(1), mail(2, reply_to=1)])
+    code, data, loaded = sync_process(config)
+    assert code == 0 and data["total"]["messages"] == 2
+    assert "sqlalchemy" in loaded  # the first sync has mail to write
+
+    code, data, loaded = sync_process(config)
+    assert code == 0 and data["total"]["messages"] == 0
+    assert data["folders"][0]["error"] is None
+    assert loaded == []
+
+    imap_account.set_flags(imap_account.uids()[:1], ["\\Flagged"])  # a new HIGHESTMODSEQ
+    code, data, loaded = sync_process(config)
+    assert code == 0 and data["total"]["messages"] == 0
+    assert "sqlalchemy" in loaded  # the new HIGHESTMODSEQ is written
+    assert sync_process(config)[2] == []
+
+    imap_account.append(mail(3, reply_to=2))
+    code, data, loaded = sync_process(config)
+    assert code == 0, data
+    assert (data["total"]["messages"], data["total"]["follow_ups"]) == (1, 1)
+    assert "supportdesk.desk.ingest" in loaded
+    got = snapshot(sqlite_store)
+    assert got["messages"] == 3 and got["tickets"] == 1
+    assert got["positions"] == [("support", "INBOX", 3)]
+
+
+def test_a_store_at_another_revision_is_refused_before_any_mail_is_fetched(
+    config: Path, imap_account: ImapAccount, sqlite_store: Store
+) -> None:
+    """The quick read of positions only vouches for a store at this code's revision; any
+    other goes through the normal open, which refuses a newer one (and upgrades an older)."""
+    imap_account.append(mail(1))
+    assert sync_process(config)[0] == 0
+    with sqlite_store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    imap_account.append(mail(2))
+    code, out, err = sd(config, "sync", "--json")
+    assert code == 1
+    assert "newer supportdesk" in err and out == ""
+    assert count_messages(sqlite_store) == 1
+
+
+def test_quick_positions_answer_only_for_a_plain_sqlite_store_at_head(
+    tmp_path: Path, sqlite_store: Store
+) -> None:
+    url = sqlite_store.url
+    with sqlite_store.session(write=True) as s:
+        s.add(SyncState(mailbox="support", folder="INBOX", uidvalidity=7, last_uid=42))
+    assert quick.sync_positions(url, "support") == {"INBOX": quick.Position(7, 42, None)}
+    assert quick.sync_positions(url, "other") == {}
+    assert quick.sync_positions(f"sqlite:///{tmp_path / 'missing.db'}", "support") is None
+    assert not (tmp_path / "missing.db").exists()
+    assert quick.sync_positions("postgresql://localhost/test", "support") is None
+    with sqlite_store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0000'")
+    assert quick.sync_positions(url, "support") is None
 
 
 def test_mail_arriving_after_a_sync_is_found_without_condstore_help(
@@ -656,3 +743,57 @@ def test_sync_stores_a_message_that_file_import_would_refuse(
         problems = s.execute(select(Message.parse_problems)).scalars().all()
     assert sorted(raws) == sorted([mail(1), headerless])
     assert any("No mail headers found" in problem for problem in problems)
+
+
+def test_the_watch_runs_time_rules_and_reports_them(
+    config: Path, imap_account: ImapAccount, sqlite_store: Store
+) -> None:
+    """`sync --watch` is all a desk runs beside the console: time rules included."""
+    from supportdesk.desk import tickets
+    from supportdesk.desk.events import Change
+    from supportdesk.desk.intake.watch import Target, Watcher
+    from supportdesk.desk.rules import storage
+    from supportdesk.desk.rules.engine import Fired
+
+    with sqlite_store.session(write=True) as s:
+        directory.ensure_queue(s, "general")
+        storage.add_rules(
+            s,
+            '[[rules]]\nname = "solve pending"\ntrigger = "time"\n'
+            'when = { query = "status:pending" }\nactions = [{ status = "solved" }]\n',
+        )
+        number = tickets.create_ticket(
+            s,
+            subject="waiting",
+            requester_email="jo@example.com",
+            requester_name="Jo",
+            queue="general",
+            change=Change.by("agent:test"),
+        ).number
+        tickets.set_status(s, number, "pending", Change.by("agent:test"))
+    settings = load_settings(config)
+    fired: list[Fired] = []
+    errors: list[Exception] = []
+    watcher = Watcher(
+        sqlite_store,
+        settings.sync,
+        [Target(settings.mailboxes[0], "INBOX", "general")],
+        our_addresses=frozenset(),
+        on_result=lambda _result: None,
+        on_error=lambda _target, exc, _delay: errors.append(exc),
+        on_rules=fired.extend,
+        on_rules_error=errors.append,
+        rules_seconds=0.2,
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=watcher.run, args=(stop,))
+    thread.start()
+    try:
+        _wait_for(lambda: bool(fired), 20)
+    finally:
+        stop.set()
+        thread.join(20)
+    assert not thread.is_alive() and errors == []
+    assert [(f.rule, f.ticket, f.error) for f in fired] == [("solve pending", number, None)]
+    with sqlite_store.session() as s:
+        assert tickets.get_ticket(s, number).status == "solved"

@@ -46,8 +46,9 @@ from supportdesk.errors import NotFoundError
 
 if TYPE_CHECKING:
     from supportdesk.config import Mailbox, Settings
-    from supportdesk.desk.intake.sync import FolderResult
+    from supportdesk.desk.intake.sync import FolderResult, StoreAccess
     from supportdesk.desk.intake.watch import Target
+    from supportdesk.desk.rules.engine import Fired
 
 EX_USAGE = 2
 EX_TEMPFAIL = 75
@@ -87,7 +88,7 @@ def sync(
     cli: CliContext = ctx.obj
     settings = cli.settings
     mailboxes = _chosen(settings, mailbox)
-    store = cli.store()
+    store = _store_access(cli, mailboxes, watch=watch)
     ours = frozenset(m.address.lower() for m in settings.mailboxes)
     stop = threading.Event()
     results: list[FolderResult] = []
@@ -126,6 +127,25 @@ def _chosen(settings: Settings, name: str | None) -> list[Mailbox]:
         error("no mailboxes configured: add a [[mailboxes]] table to config.toml")
         raise typer.Exit(EX_USAGE)
     return list(settings.mailboxes)
+
+
+def _store_access(cli: CliContext, mailboxes: list[Mailbox], *, watch: bool) -> StoreAccess:
+    """The store for this sync, opened only once a folder has something to write.
+
+    When the store's positions can be read cheaply (`store.quick`), the store stays closed
+    until needed, so a sync that finds nothing new never loads SQLAlchemy. Otherwise it is
+    opened here, before any mail is fetched, so that a missing store or one at the wrong
+    schema revision is reported (or upgraded) first, as always.
+    """
+    from supportdesk.desk.intake.sync import StoreAccess
+    from supportdesk.store.quick import sync_positions
+
+    if not watch:
+        url = cli.store_url()
+        positions = {box.name: sync_positions(url, box.name) for box in mailboxes}
+        if all(p is not None for p in positions.values()):
+            return StoreAccess(cli.store, {k: v for k, v in positions.items() if v is not None})
+    return StoreAccess.of(cli.store())
 
 
 def _queue(mailbox: Mailbox) -> str:
@@ -205,7 +225,7 @@ def _progress(*, enabled: bool) -> Iterator[_RichProgress | None]:
 
 
 def _report_once(results: list[FolderResult], code: int, *, as_json: bool, lines: bool) -> None:
-    from supportdesk.desk.intake.pipeline import Summary
+    from supportdesk.desk.intake.summary import Summary
 
     total = Summary()
     for result in results:
@@ -285,7 +305,8 @@ def _watch(
         our_addresses=ours,
         on_result=on_result,
         on_error=on_error,
-        every_minute=_time_based_rules_step,
+        on_rules=lambda fired: _rules_lines(fired, as_json=as_json),
+        on_rules_error=lambda exc: error(f"time rules: {exc}"),
     ).run(stop)
     if sender is not None:
         sender.join(15)
@@ -326,8 +347,17 @@ def _start_sender(
     return thread
 
 
-def _time_based_rules_step() -> None:
-    """Where time-based rules (e.g. close pending after N days) will run once rules exist."""
+def _rules_lines(fired: list[Fired], *, as_json: bool) -> None:
+    """What a run of the time rules did: a line per rule and ticket, failures on stderr."""
+    for f in fired:
+        if as_json:
+            _json_line({"event": "rule", **f.as_dict()})
+        elif f.error is not None:
+            rule_failures([f.failure()])
+        else:
+            stamp = datetime.now().strftime("%H:%M:%S")
+            where = f"#{f.ticket}" if f.ticket is not None else "-"
+            console.print(cell(f"{stamp} rule {f.rule} on {where}: {'; '.join(f.actions)}"))
 
 
 def _event_line(result: FolderResult, *, as_json: bool) -> None:

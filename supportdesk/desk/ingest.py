@@ -71,6 +71,7 @@ from supportdesk.store.models import (
     TicketCC,
     utcnow,
 )
+from supportdesk.store.prepared import Prepared
 
 if TYPE_CHECKING:
     from supportdesk.mail.dsn import DeliveryReport
@@ -148,10 +149,16 @@ _RAWS = MessageRaw.__table__  # type: ignore[attr-defined]
 _GHOSTS = MessageGhost.__table__  # type: ignore[attr-defined]
 _TAGS = SubjectTag.__table__  # type: ignore[attr-defined]
 _QUEUES = Queue.__table__  # type: ignore[attr-defined]
-_INSERT_TICKET = _TICKETS.insert().returning(_TICKETS.c.id)
+_INSERT_TICKET = Prepared(_TICKETS.insert().returning(_TICKETS.c.id))
 _INSERT_CC = TicketCC.__table__.insert()  # type: ignore[attr-defined]
 _CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
-_INSERT_CUSTOMER = _CUSTOMERS.insert().returning(_CUSTOMERS.c.id)
+_INSERT_CUSTOMER = Prepared(_CUSTOMERS.insert().returning(_CUSTOMERS.c.id))
+_INSERT_MESSAGE = Prepared(INSERT_MESSAGE)
+_INSERT_RAWS = Prepared(INSERT_RAW)
+_INSERT_EVENTS = Prepared(INSERT_EVENT)
+_CUSTOMER_BY_EMAIL = select(_CUSTOMERS.c.id, _CUSTOMERS.c.name).where(
+    _CUSTOMERS.c.email == bindparam("email")
+)
 _ORGANISATIONS = Organisation.__table__  # type: ignore[attr-defined]
 _INSERT_ORGANISATION = _ORGANISATIONS.insert().returning(_ORGANISATIONS.c.id)
 _TICKET_COLUMNS = (
@@ -241,6 +248,9 @@ class IngestBatch:
         self.emails: dict[int, str] = {}  # customer id -> email
         self.customers: dict[str, tuple[int, str]] = {}  # email -> (id, name)
         self.organisations: dict[str, int | None] = {}  # domain -> id
+        # Looked up by `prefetch` and not stored (yet): no need to ask again.
+        self.absent_customers: set[str] = set()
+        self.absent_domains: set[str] = set()
         self.ccs: dict[int, set[str]] = {}
         self.queues: dict[str, tuple[int, str]] = {}  # name -> (id, name)
         self.quarantine_ids: set[int] | None = None
@@ -298,6 +308,48 @@ class IngestBatch:
                 )
             ):
                 self.customers[email] = (id_, name)
+                self.emails[id_] = email
+        self.absent_customers.update(e for e in missing if e not in self.customers)
+        self._prefetch_organisations(self.absent_customers)
+        self._prefetch_ccs()
+        self._prefetch_requesters()
+
+    def _prefetch_organisations(self, emails: Iterable[str]) -> None:
+        """The organisations of new customers' domains, in one query (ingest would ask one
+        by one, and again in every batch)."""
+        domains = {e.rsplit("@", 1)[-1] for e in emails} - directory.PUBLIC_MAIL_DOMAINS
+        missing = sorted(domains - self.organisations.keys() - self.absent_domains)
+        for chunk in _chunks(missing):
+            for id_, domain in self.conn.execute(
+                select(_ORGANISATIONS.c.id, _ORGANISATIONS.c.domain).where(
+                    _ORGANISATIONS.c.domain.in_(chunk)
+                )
+            ):
+                self.organisations[domain] = id_
+        self.absent_domains.update(d for d in missing if d not in self.organisations)
+
+    def _prefetch_ccs(self) -> None:
+        """The CCs of every ticket the batch has read, in one query rather than one each."""
+        ticket_ids = sorted(self.tickets.keys() - self.ccs.keys())
+        for start in range(0, len(ticket_ids), 500):
+            chunk = ticket_ids[start : start + 500]
+            for ticket_id in chunk:
+                self.ccs[ticket_id] = set()
+            ccs = TicketCC.__table__.c  # type: ignore[attr-defined]
+            rows = self.conn.execute(
+                select(ccs.ticket_id, ccs.email).where(ccs.ticket_id.in_(chunk))
+            )
+            for ticket_id, email in rows:
+                self.ccs[ticket_id].add(email)
+
+    def _prefetch_requesters(self) -> None:
+        """The requesters' addresses of the tickets read, in one query rather than one each."""
+        missing = sorted({t.requester_id for t in self.tickets.values()} - self.emails.keys())
+        for start in range(0, len(missing), 500):
+            chunk = missing[start : start + 500]
+            for id_, email in self.conn.execute(
+                select(_CUSTOMERS.c.id, _CUSTOMERS.c.email).where(_CUSTOMERS.c.id.in_(chunk))
+            ):
                 self.emails[id_] = email
 
     def _lookup(self, message_ids: Iterable[str]) -> None:
@@ -469,17 +521,15 @@ class IngestBatch:
         `directory.ensure_customer` does, without the ORM)."""
         name = name.strip()
         email = directory.normalise_email(email)
-        if email not in self.customers:
-            row = self.conn.execute(
-                select(_CUSTOMERS.c.id, _CUSTOMERS.c.name).where(_CUSTOMERS.c.email == email)
-            ).first()
+        if email not in self.customers and email not in self.absent_customers:
+            row = self.conn.execute(_CUSTOMER_BY_EMAIL, {"email": email}).first()
             if row is not None:
                 self.customers[email] = (row.id, row.name)
         known = self.customers.get(email)
         now = utcnow()
         if known is None:
-            id_ = self.conn.execute(
-                _INSERT_CUSTOMER,
+            id_ = _INSERT_CUSTOMER.scalar(
+                self.conn,
                 {
                     "email": email,
                     "name": name,
@@ -489,7 +539,7 @@ class IngestBatch:
                     "bounced_at": None,
                     "bounce_reason": "",
                 },
-            ).scalar_one()
+            )
             known = self.customers[email] = (id_, name)
         elif name and not known[1]:
             self.conn.execute(
@@ -507,9 +557,11 @@ class IngestBatch:
         if domain in directory.PUBLIC_MAIL_DOMAINS:
             return None
         if domain not in self.organisations:
-            id_ = self.conn.execute(
-                select(_ORGANISATIONS.c.id).where(_ORGANISATIONS.c.domain == domain)
-            ).scalar()
+            id_ = None
+            if domain not in self.absent_domains:
+                id_ = self.conn.execute(
+                    select(_ORGANISATIONS.c.id).where(_ORGANISATIONS.c.domain == domain)
+                ).scalar()
             if id_ is None:
                 id_ = self.conn.execute(
                     _INSERT_ORGANISATION,
@@ -861,8 +913,8 @@ class IngestBatch:
         now = change.now()
         # A reply to a closed ticket: the new ticket points back (a second write, version 2).
         version = 1 if related is None else 2
-        ticket_id = self.conn.execute(
-            _INSERT_TICKET,
+        ticket_id = _INSERT_TICKET.scalar(
+            self.conn,
             {
                 "number": self.next_number,
                 "subject": subject.strip(),
@@ -881,7 +933,7 @@ class IngestBatch:
                 "message_count": 0,
                 "version": version,
             },
-        ).scalar_one()
+        )
         ticket = _Ticket(
             ticket_id,
             self.next_number,
@@ -903,9 +955,7 @@ class IngestBatch:
 
     def _add_message(self, ticket: _Ticket, new: NewMessage, change: Change) -> int:
         now = change.now()
-        message_id = self.conn.execute(
-            INSERT_MESSAGE, message_values(ticket.id, new, now)
-        ).scalar_one()
+        message_id = _INSERT_MESSAGE.scalar(self.conn, message_values(ticket.id, new, now))
         self.known.setdefault(new.message_id, []).append(
             _Stored(message_id, ticket.id, new.content_hash)
         )
@@ -969,7 +1019,7 @@ class IngestBatch:
             conn.execute(_SET_COUNTER, {"value": self.next_number})
             self.counter_dirty = False
         if self.raws:
-            conn.execute(INSERT_RAW, self.raws)
+            _INSERT_RAWS.many(conn, self.raws)
         search.index_documents(conn, self.documents)
         store_attachments(conn, self.attachments)
         if self.new_ccs:
@@ -1007,7 +1057,7 @@ class IngestBatch:
                     "written: run the sync or import again"
                 )
         if self.events:
-            conn.execute(INSERT_EVENT, self.events)
+            _INSERT_EVENTS.many(conn, self.events)
         for ticket in changed:
             ticket.stored_version = ticket.version
             stale = self.session.identity_map.get(identity_key(Ticket, ticket.id))

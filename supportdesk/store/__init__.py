@@ -1,6 +1,27 @@
-"""The store: tables, engine, migrations and the full-text index. Knows nothing of UIs."""
+"""The store: tables, engine, migrations and the full-text index. Knows nothing of UIs.
 
-from supportdesk.store.engine import Store, make_engine
-from supportdesk.store.open import open_store
+`Store`, `make_engine` and `open_store` load SQLAlchemy on first use, not on import, so a
+module of this package that needs none of it (`store.quick`) costs its importer nothing more.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from supportdesk.store.engine import Store, make_engine
+    from supportdesk.store.open import open_store
 
 __all__ = ["Store", "make_engine", "open_store"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("Store", "make_engine"):
+        from supportdesk.store import engine
+
+        return getattr(engine, name)
+    if name == "open_store":
+        from supportdesk.store.open import open_store
+
+        return open_store
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

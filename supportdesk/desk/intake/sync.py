@@ -8,10 +8,12 @@ Fast paths, because most syncs find nothing: where the server has CONDSTORE, an 
 HIGHESTMODSEQ means the folder is exactly as we left it, and nothing but EXAMINE is sent.
 Otherwise one `UID SEARCH UID last+1:*` answers the question (none for an empty folder); it is
 cheap on every server and, unlike comparing UIDNEXT, also right on servers (Microsoft 365)
-that leave UIDNEXT stale.
+that leave UIDNEXT stale. Neither needs the store opened: a sync that finds nothing reads the
+folders' positions with plain sqlite3 (`StoreAccess`, `supportdesk.store.quick`), so a cron
+job run every minute costs next to nothing.
 
-After import, `mark-seen` flags a batch just before it commits (a crash in between leaves mail
-seen but not imported, and the next sync imports it anyway: it goes by UID, never by flags);
+`mark-seen` flags a batch once it is downloaded, before it commits (a crash in between leaves
+mail seen but not imported, and the next sync imports it anyway: it goes by UID, never by flags);
 `move` moves it just after (a crash in between leaves imported mail behind, which the next
 sync moves: in a `move` folder everything at or below the position is imported already).
 
@@ -28,23 +30,26 @@ import threading
 import time
 from array import array
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
-from imapclient import IMAPClient
-from sqlalchemy import select
-from sqlmodel import Session, col
-
-from supportdesk.config import Mailbox, SyncSettings
-from supportdesk.desk import directory
-from supportdesk.desk.ingest import Source
-from supportdesk.desk.intake.pipeline import Ingestor, Summary
+from supportdesk.desk.intake.parsing import ParsePool
+from supportdesk.desk.intake.summary import Summary
 from supportdesk.errors import NotFoundError, SupportdeskError
 from supportdesk.mail import imap
 from supportdesk.mail.imap import FolderInfo, ImapError
-from supportdesk.mail.parse import SYNTHETIC_DOMAIN, parse_message
-from supportdesk.store import Store
-from supportdesk.store.models import Message, SyncState, utcnow
+from supportdesk.store.quick import Position
+
+if TYPE_CHECKING:
+    from imapclient import IMAPClient
+    from sqlmodel import Session
+
+    from supportdesk.config import Mailbox, SyncSettings
+    from supportdesk.desk.ingest import Source
+    from supportdesk.desk.intake.parsing import Parsing
+    from supportdesk.desk.intake.pipeline import Ingestor
+    from supportdesk.store import Store
 
 MAX_BATCH_BYTES = 16 * 1024 * 1024
 MAX_OVERSIZE_HEADER = 256 * 1024
@@ -88,36 +93,93 @@ class FolderResult:
         return data
 
 
-@dataclass(frozen=True)
-class _Position:
-    uidvalidity: int
-    last_uid: int
-    highestmodseq: int | None
-
-
 class Overtaken(Exception):
     """Another sync committed this folder's position first; ours is rolled back."""
 
 
-class FolderSyncer:
-    """Syncs the folders of one mailbox into one store, over a client the caller owns."""
+class StoreAccess:
+    """How a sync reaches the store: lazily, so a sync that finds nothing never opens it.
+
+    Folder positions come from a quick read (`supportdesk.store.quick`, plain sqlite3) taken
+    before the sync, each used once; the store itself, with SQLAlchemy, its migration check
+    and the ingest pipeline, is opened only when a folder has something to write. Once it is
+    open, positions are read from it, as they always were.
+    """
 
     def __init__(
         self,
-        store: Store,
-        ingestor: Ingestor,
+        opener: Callable[[], Store],
+        positions: dict[str, dict[str, Position]] | None = None,
+    ) -> None:
+        self._opener = opener
+        self._store: Store | None = None
+        self._quick = positions or {}
+        self._used: set[tuple[str, str]] = set()
+
+    @classmethod
+    def of(cls, store: Store) -> StoreAccess:
+        access = cls(lambda: store)
+        access._store = store
+        return access
+
+    @property
+    def opened(self) -> bool:
+        return self._store is not None
+
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = self._opener()
+        return self._store
+
+    def position(self, mailbox: str, folder: str) -> Position | None:
+        """The folder's stored position; None before its first sync."""
+        folders = self._quick.get(mailbox)
+        if self._store is None and folders is not None and (mailbox, folder) not in self._used:
+            self._used.add((mailbox, folder))
+            return folders.get(folder)
+        return _stored_position(self.store(), mailbox, folder)
+
+
+class FolderSyncer:
+    """Syncs the folders of one mailbox into one store, over a client the caller owns.
+
+    `store` may be a `StoreAccess` and `ingestor` a function making one: then neither is
+    opened until a folder has mail to import or a position to write. `pool`, the ingestor's
+    parse workers, is then given too, so the download can start before the store opens.
+    """
+
+    def __init__(
+        self,
+        store: Store | StoreAccess,
+        ingestor: Ingestor | Callable[[], Ingestor],
         mailbox: Mailbox,
         settings: SyncSettings,
         *,
         progress: Progress | None = None,
         stop: threading.Event | None = None,
+        pool: ParsePool | None = None,
     ) -> None:
-        self.store = store
-        self.ingestor = ingestor
+        self.access = store if isinstance(store, StoreAccess) else StoreAccess.of(store)
+        self._ingestor = ingestor
+        self._pool = pool
         self.mailbox = mailbox
         self.settings = settings
         self.progress = progress
         self.stop = stop or threading.Event()
+
+    @property
+    def store(self) -> Store:
+        return self.access.store()
+
+    @property
+    def pool(self) -> ParsePool:
+        return self._pool if self._pool is not None else self.ingestor.pool
+
+    @property
+    def ingestor(self) -> Ingestor:
+        if callable(self._ingestor):
+            self._ingestor = self._ingestor()
+        return self._ingestor
 
     def sync(self, client: IMAPClient, folder: str) -> FolderResult:
         """Bring the store up to date with `folder`; IMAP failures raise ImapError."""
@@ -141,7 +203,7 @@ class FolderSyncer:
         acting = self.mailbox.after_import != "leave"
         if self.mailbox.after_import == "move" and not client.folder_exists(self.mailbox.move_to):
             raise imap.missing_folder(client, self.mailbox, self.mailbox.move_to or "")
-        position = self._position(folder)
+        position = self.access.position(self.mailbox.name, folder)
         info = imap.open_folder(client, self.mailbox, folder, readonly=not acting)
         if position is not None and position.uidvalidity != info.uidvalidity:
             self._rematch(client, info, position, result)
@@ -155,7 +217,7 @@ class FolderSyncer:
             and position.highestmodseq == info.highestmodseq
         ):
             return
-        uids = self._uids_above(client, last, info) if info.exists else array("Q")
+        uids = uids_above(client, last, info) if info.exists else array("Q")
         result.new_uids = len(uids)
         if not uids:
             if position is None or position.highestmodseq != info.highestmodseq:
@@ -169,57 +231,106 @@ class FolderSyncer:
         self,
         client: IMAPClient,
         info: FolderInfo,
-        position: _Position | None,
+        position: Position | None,
         uids: Sequence[int],
         result: FolderResult,
     ) -> None:
+        """Download, import and commit in batches, the next batch downloading meanwhile.
+
+        The download runs one batch ahead in a thread (`_Ahead`) and hands each batch to the
+        parse workers: the server, the socket and the other cores work while this thread
+        writes. The first batch is on its way while the store and the ingest pipeline load.
+        Crash safety is unchanged, since nothing is written for a batch before it has been
+        downloaded whole and `mark-seen` flags a batch as soon as it is downloaded, which is
+        still before it commits. The client is used by one thread at a time: `move` waits
+        for the download in flight.
+        """
+        # Forked before the download thread exists (a fork must not copy a held lock) and
+        # before the store's machinery is imported (the workers need none of it).
+        self.pool.start(len(uids))
         self._begin(f"{self.mailbox.name}/{info.name}", len(uids))
+        lock = threading.Lock()
+        batches = _Ahead(self._downloads(client, info, uids, result, lock))
+        from supportdesk.desk.ingest import Source
+
         try:
-            for group in _chunks(uids, self.settings.batch_size):
-                sizes = self._sizes(client, group)
-                for chunk in self._by_bytes(group, sizes):
-                    if self.stop.is_set():
-                        result.stopped = True
-                        return
-                    raws = self._download(client, chunk, sizes, info, result)
-                    last = chunk[-1]
-                    # HIGHESTMODSEQ vouches for the whole folder, so it is stored only with
-                    # the final batch; an interrupted run must not look complete.
-                    modseq = info.highestmodseq if last == uids[-1] else None
-                    present = [uid for uid in chunk if uid in raws]
-                    items = [(raws[uid], self._source(info, uid)) for uid in present]
-                    self._mark_seen(client, present)
-                    position = self._commit(items, info, position, last, modseq, result)
+            for chunk, present, raws, parsing in batches:
+                if self.stop.is_set():
+                    result.stopped = True
+                    return
+                last = chunk[-1]
+                # HIGHESTMODSEQ vouches for the whole folder, so it is stored only with
+                # the final batch; an interrupted run must not look complete.
+                modseq = info.highestmodseq if last == uids[-1] else None
+                items = [
+                    (raw, Source(self.mailbox.name, info.name, info.uidvalidity, uid))
+                    for uid, raw in zip(present, raws, strict=True)
+                ]
+                del raws
+                position = self._commit(items, info, position, last, modseq, result, parsing)
+                del items, parsing
+                with lock:
                     self._move(client, present)
-                    if self.progress is not None:
-                        self.progress.advance(len(chunk))
+                if self.progress is not None:
+                    self.progress.advance(len(chunk))
         finally:
+            batches.close()
             self._end()
 
-    def _source(self, info: FolderInfo, uid: int) -> Source:
-        return Source(self.mailbox.name, info.name, info.uidvalidity, uid)
+    def _downloads(
+        self,
+        client: IMAPClient,
+        info: FolderInfo,
+        uids: Sequence[int],
+        result: FolderResult,
+        lock: threading.Lock,
+    ) -> Iterator[tuple[list[int], list[int], list[bytes], Parsing]]:
+        """Each batch of `uids`: the UIDs, those the server returned, their bytes, and
+        their parse, already started in the worker processes. Flagged \\Seen where configured."""
+        for group in _chunks(uids, self.settings.batch_size):
+            if self.stop.is_set():
+                return
+            with lock:
+                sizes = self._sizes(client, group)
+            for chunk in self._by_bytes(group, sizes):
+                if self.stop.is_set():
+                    return
+                with lock:
+                    downloaded = self._download(client, chunk, sizes, info, result)
+                    present = [uid for uid in chunk if uid in downloaded]
+                    self._mark_seen(client, present)
+                raws = [downloaded[uid] for uid in present]
+                del downloaded
+                yield chunk, present, raws, self.pool.parse(raws)
 
     def _commit(
         self,
         items: list[tuple[bytes, Source]],
         info: FolderInfo,
-        expected: _Position | None,
+        expected: Position | None,
         last_uid: int,
         highestmodseq: int | None,
         result: FolderResult,
-    ) -> _Position:
-        new = _Position(info.uidvalidity, last_uid, highestmodseq)
+        parsing: Parsing | None = None,
+    ) -> Position:
+        new = Position(info.uidvalidity, last_uid, highestmodseq)
         writer = self._writer(info, expected, new)
         if items:
-            self.ingestor.ingest_batch(items, before_commit=writer, summary=result.summary)
+            self.ingestor.ingest_batch(
+                items, before_commit=writer, summary=result.summary, parsing=parsing
+            )
         else:
             with self.store.session(write=True) as session:
                 writer(session)
         return new
 
     def _writer(
-        self, info: FolderInfo, expected: _Position | None, new: _Position
+        self, info: FolderInfo, expected: Position | None, new: Position
     ) -> Callable[[Session], None]:
+        from sqlalchemy import select
+
+        from supportdesk.store.models import SyncState, utcnow
+
         def write(session: Session) -> None:
             row = (
                 session.exec(
@@ -247,34 +358,6 @@ class FolderSyncer:
             session.add(row)
 
         return write
-
-    def _position(self, folder: str) -> _Position | None:
-        with self.store.session() as session:
-            row = (
-                session.exec(
-                    select(SyncState).where(  # type: ignore[call-overload]
-                        SyncState.mailbox == self.mailbox.name, SyncState.folder == folder
-                    )
-                )
-                .scalars()
-                .first()
-            )
-            if row is None:
-                return None
-            return _Position(row.uidvalidity, row.last_uid, row.highestmodseq)
-
-    def _uids_above(self, client: IMAPClient, last: int, info: FolderInfo) -> array[int]:
-        """UIDs above `last`, in order, searched in windows to stay under imaplib's line cap."""
-        found: array[int] = array("Q")
-        low = last + 1
-        top = info.uidnext - 1 if info.uidnext else 0
-        while low <= top:
-            high = min(low + SEARCH_WINDOW - 1, top)
-            found.extend(sorted(client.search(["UID", f"{low}:{high}"])))
-            low = high + 1
-        # `n:*` always matches the highest UID, even one below n: filter.
-        found.extend(sorted(uid for uid in client.search(["UID", f"{low}:*"]) if uid >= low))
-        return found
 
     def _sizes(self, client: IMAPClient, uids: Sequence[int]) -> dict[int, int]:
         data = client.fetch(list(uids), ["RFC822.SIZE"])
@@ -364,10 +447,12 @@ class FolderSyncer:
     # ---- UIDVALIDITY changed --------------------------------------------------------------
 
     def _rematch(
-        self, client: IMAPClient, info: FolderInfo, old: _Position, result: FolderResult
+        self, client: IMAPClient, info: FolderInfo, old: Position, result: FolderResult
     ) -> None:
+        from supportdesk.desk.ingest import Source
+
         result.uidvalidity_changed = True
-        uids = self._uids_above(client, 0, info)
+        uids = uids_above(client, 0, info)
         result.new_uids = len(uids)
         self._begin(f"{self.mailbox.name}/{info.name} (re-matching)", len(uids))
         try:
@@ -388,7 +473,11 @@ class FolderSyncer:
                 result.known += len(listing) - len(sizes)
                 for chunk in self._by_bytes(group, sizes):
                     raws = self._download(client, chunk, sizes, info, result)
-                    items = [(raws[uid], self._source(info, uid)) for uid in chunk if uid in raws]
+                    items = [
+                        (raws[uid], Source(self.mailbox.name, info.name, info.uidvalidity, uid))
+                        for uid in chunk
+                        if uid in raws
+                    ]
                     if items:
                         self.ingestor.ingest_batch(items, summary=result.summary)
                 self._mark_seen(client, sorted(listing))
@@ -402,6 +491,11 @@ class FolderSyncer:
     def _known_ids(self, message_ids: set[str]) -> set[str]:
         if not message_ids:
             return set()
+        from sqlalchemy import select
+        from sqlmodel import col
+
+        from supportdesk.store.models import Message
+
         with self.store.session() as session:
             rows = session.execute(
                 select(Message.message_id).where(col(Message.message_id).in_(sorted(message_ids)))
@@ -419,6 +513,8 @@ class FolderSyncer:
 
 def _message_id(item: dict[bytes, object]) -> str | None:
     """The Message-ID the parser would store, or None when it would have to invent one."""
+    from supportdesk.mail.parse import SYNTHETIC_DOMAIN, parse_message
+
     header = next((v for k, v in item.items() if k.startswith(b"BODY[HEADER.FIELDS")), b"")
     if not isinstance(header, bytes) or not header.strip():
         return None
@@ -467,11 +563,75 @@ def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
         yield items[start : start + size]
 
 
+def uids_above(client: IMAPClient, last: int, info: FolderInfo) -> array[int]:
+    """UIDs above `last`, in order, searched in windows to stay under imaplib's line cap."""
+    found: array[int] = array("Q")
+    low = last + 1
+    top = info.uidnext - 1 if info.uidnext else 0
+    while low <= top:
+        high = min(low + SEARCH_WINDOW - 1, top)
+        found.extend(sorted(client.search(["UID", f"{low}:{high}"])))
+        low = high + 1
+    # `n:*` always matches the highest UID, even one below n: filter.
+    found.extend(sorted(uid for uid in client.search(["UID", f"{low}:*"]) if uid >= low))
+    return found
+
+
+def _stored_position(store: Store, mailbox: str, folder: str) -> Position | None:
+    from sqlalchemy import select
+
+    from supportdesk.store.models import SyncState
+
+    with store.session() as session:
+        row = (
+            session.exec(
+                select(SyncState).where(  # type: ignore[call-overload]
+                    SyncState.mailbox == mailbox, SyncState.folder == folder
+                )
+            )
+            .scalars()
+            .first()
+        )
+        if row is None:
+            return None
+        return Position(row.uidvalidity, row.last_uid, row.highestmodseq)
+
+
+T = TypeVar("T")
+_END = object()
+
+
+class _Ahead(Generic[T]):
+    """Iterates `source` one item ahead in a thread: the next item is made while the caller
+    works on this one. `close` lets the item in the making finish (a FETCH cannot be cut
+    short without losing the connection) and stops there."""
+
+    def __init__(self, source: Iterator[T]) -> None:
+        self._source = source
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="sync-download")
+        self._next: Future[object] = self._thread.submit(next, source, _END)
+
+    def __iter__(self) -> _Ahead[T]:
+        return self
+
+    def __next__(self) -> T:
+        item = self._next.result()
+        if item is _END:
+            raise StopIteration
+        self._next = self._thread.submit(next, self._source, _END)
+        return item  # type: ignore[return-value]
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True, cancel_futures=True)
+
+
 # ---- whole mailboxes ------------------------------------------------------------------------
 
 
 def ensure_default_queue(store: Store, queue: str) -> None:
     """The queue new tickets land in must exist; it is named in config, so create it."""
+    from supportdesk.desk import directory
+
     with store.session() as session:
         try:
             directory.get_queue(session, queue)
@@ -483,7 +643,7 @@ def ensure_default_queue(store: Store, queue: str) -> None:
 
 
 def sync_mailbox(
-    store: Store,
+    store: Store | StoreAccess,
     mailbox: Mailbox,
     settings: SyncSettings,
     *,
@@ -493,41 +653,55 @@ def sync_mailbox(
     stop: threading.Event | None = None,
     workers: int | None = None,
 ) -> list[FolderResult]:
-    """Sync every folder of `mailbox`; a folder that fails is reported and the rest go on."""
-    ensure_default_queue(store, default_queue)
+    """Sync every folder of `mailbox`; a folder that fails is reported and the rest go on.
+
+    With a `StoreAccess`, the store and the ingest pipeline are opened only if some folder
+    has something to write: a sync that finds nothing new reads two rows with sqlite3.
+    """
+    access = store if isinstance(store, StoreAccess) else StoreAccess.of(store)
+    if access.opened:
+        ensure_default_queue(access.store(), default_queue)
     results: list[FolderResult] = []
     client: IMAPClient | None = None
     stop = stop or threading.Event()
-    with Ingestor(
-        store, default_queue=default_queue, our_addresses=our_addresses, workers=workers
-    ) as ingestor:
-        syncer = FolderSyncer(store, ingestor, mailbox, settings, progress=progress, stop=stop)
-        try:
-            for index, folder in enumerate(mailbox.folders):
-                if stop.is_set():
+    pool = ParsePool(workers, our_addresses)
+
+    def make_ingestor() -> Ingestor:
+        from supportdesk.desk.intake.pipeline import Ingestor
+
+        ensure_default_queue(access.store(), default_queue)
+        return Ingestor(
+            access.store(), default_queue=default_queue, our_addresses=our_addresses, pool=pool
+        )
+
+    syncer = FolderSyncer(
+        access, make_ingestor, mailbox, settings, progress=progress, stop=stop, pool=pool
+    )
+    try:
+        for index, folder in enumerate(mailbox.folders):
+            if stop.is_set():
+                break
+            try:
+                if client is None:
+                    client = imap.connect(mailbox)
+                results.append(syncer.sync(client, folder))
+            except SupportdeskError as exc:
+                temporary = isinstance(exc, ImapError) and exc.temporary
+                results.append(
+                    FolderResult(mailbox.name, folder, error=str(exc), temporary=temporary)
+                )
+                if client is None:
+                    # Could not connect at all: the other folders would say the same.
+                    for rest in mailbox.folders[index + 1 :]:
+                        results.append(
+                            FolderResult(mailbox.name, rest, error=str(exc), temporary=temporary)
+                        )
                     break
-                try:
-                    if client is None:
-                        client = imap.connect(mailbox)
-                    results.append(syncer.sync(client, folder))
-                except SupportdeskError as exc:
-                    temporary = isinstance(exc, ImapError) and exc.temporary
-                    results.append(
-                        FolderResult(mailbox.name, folder, error=str(exc), temporary=temporary)
-                    )
-                    if client is None:
-                        # Could not connect at all: the other folders would say the same.
-                        for rest in mailbox.folders[index + 1 :]:
-                            results.append(
-                                FolderResult(
-                                    mailbox.name, rest, error=str(exc), temporary=temporary
-                                )
-                            )
-                        break
-                    if not isinstance(exc, ImapError) or exc.connection_lost:
-                        imap.close(client, polite=False)
-                        client = None
-        finally:
-            if client is not None:
-                imap.close(client)
+                if not isinstance(exc, ImapError) or exc.connection_lost:
+                    imap.close(client, polite=False)
+                    client = None
+    finally:
+        if client is not None:
+            imap.close(client)
+        pool.close()
     return results

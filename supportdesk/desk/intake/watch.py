@@ -4,6 +4,9 @@ Why threads and one connection per folder: IDLE watches only the selected folder
 blocked folder (a slow batch, a reconnect) must not delay mail in the others. The threads
 share nothing but the store, whose write lock orders their commits.
 
+Time rules run from the watch's main thread once a minute (`rules_seconds`), each run one
+batch in its own transaction, so `sync --watch` is all a desk needs beside the console.
+
 Each thread loops: sync the folder, wait for the server to say something changed (IDLE, in
 short `idle_check` slices so a stop request is seen within a second, re-issued every
 `idle_refresh_minutes`; or a NOOP poll every `poll_seconds` where there is no IDLE), sync
@@ -20,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from imapclient import IMAPClient
 
@@ -29,6 +33,9 @@ from supportdesk.desk.intake.sync import FolderResult, FolderSyncer, ensure_defa
 from supportdesk.mail import imap
 from supportdesk.mail.imap import ImapError
 from supportdesk.store import Store
+
+if TYPE_CHECKING:
+    from supportdesk.desk.rules.engine import Fired
 
 IDLE_SLICE = 1.0
 BACKOFF_FIRST = 1.0
@@ -76,15 +83,21 @@ class Watcher:
         our_addresses: frozenset[str],
         on_result: Callable[[FolderResult], None],
         on_error: Callable[[Target, Exception, float], None],
-        every_minute: Callable[[], None] | None = None,
+        on_rules: Callable[[list[Fired]], None] | None = None,
+        on_rules_error: Callable[[Exception], None] | None = None,
+        rules_seconds: float = 60.0,
     ) -> None:
+        """`on_rules` hears what each run of the time rules did (None: time rules do not
+        run here); `on_rules_error` a run that failed as a whole (the watch goes on)."""
         self.store = store
         self.settings = settings
         self.targets = targets
         self.our_addresses = our_addresses
         self.on_result = on_result
         self.on_error = on_error
-        self.every_minute = every_minute
+        self.on_rules = on_rules
+        self.on_rules_error = on_rules_error
+        self.rules_seconds = rules_seconds
         self._report = threading.Lock()
 
     def run(self, stop: threading.Event) -> None:
@@ -102,14 +115,30 @@ class Watcher:
         ]
         for thread in threads:
             thread.start()
-        next_minute = time.monotonic() + 60
-        while not stop.wait(1.0):
-            if self.every_minute is not None and time.monotonic() >= next_minute:
-                next_minute += 60
-                self.every_minute()
+        next_rules = time.monotonic() + self.rules_seconds
+        while not stop.wait(min(1.0, self.rules_seconds)):
+            if self.on_rules is not None and time.monotonic() >= next_rules:
+                next_rules = time.monotonic() + self.rules_seconds
+                self._time_rules()
         deadline = time.monotonic() + STOP_GRACE
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _time_rules(self) -> None:
+        from supportdesk.desk.rules.engine import run_time_rules
+        from supportdesk.store.models import utcnow
+
+        assert self.on_rules is not None
+        try:
+            with self.store.session(write=True) as session:
+                fired = run_time_rules(session, utcnow())
+        except Exception as exc:  # a locked store, a bug: said, and tried again next time
+            if self.on_rules_error is not None:
+                self.on_rules_error(exc)
+            return
+        if fired:
+            with self._report:
+                self.on_rules(fired)
 
     def _watch(self, target: Target, stop: threading.Event) -> None:
         backoff = Backoff()
