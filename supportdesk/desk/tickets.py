@@ -186,6 +186,7 @@ def set_status(
     check_transition(number, ticket.status, status)
     if ticket.status == status:
         return ticket
+    change = change.pinned()  # the timestamps, updated_at and the event tell one time
     values = status_values(status, change.now(), ticket.solved_at)
     old = ticket.status
     write_ticket(session, ticket, values, ticket.version, change)
