@@ -50,11 +50,12 @@ from supportdesk.desk.messages import (
     AttachmentRows,
     NewAttachment,
     NewMessage,
+    answers,
     document_for,
     message_values,
     store_attachments,
 )
-from supportdesk.desk.statuses import woken_by_customer
+from supportdesk.desk.statuses import status_values, woken_by_customer
 from supportdesk.desk.subject_tags import own_ticket_number, subject_tags
 from supportdesk.errors import ConflictError, ValidationError
 from supportdesk.mail.fingerprint import content_fingerprint
@@ -919,7 +920,6 @@ class IngestBatch:
             {
                 "number": self.next_number,
                 "subject": subject.strip(),
-                "status": "new",
                 "priority": "normal",
                 "queue_id": queue_id,
                 "assignee_id": None,
@@ -927,8 +927,7 @@ class IngestBatch:
                 "created_at": now,
                 "updated_at": now,
                 "first_response_at": None,
-                "solved_at": None,
-                "closed_at": None,
+                **status_values("new", now, None),
                 "merged_into_id": None,
                 "related_ticket_id": related.id if related else None,
                 "message_count": 0,
@@ -968,7 +967,7 @@ class IngestBatch:
         ticket.message_count += 1
         ticket.version += 1
         ticket.updated_at = now
-        if new.direction == "out" and ticket.first_response_at is None:
+        if answers(ticket.first_response_at, new):
             ticket.first_response_at = now
         self._event(ticket, f"message_{new.direction}", change, new=str(message_id))
         return message_id

@@ -388,7 +388,7 @@ def _reverse_tags(session: Session, batch: str, change: Change) -> None:
         .join(first, first.id == spans.c.first_id)  # type: ignore[arg-type]
         .join(last, last.id == spans.c.last_id)  # type: ignore[arg-type]
         .join(Ticket, col(Ticket.id) == spans.c.ticket_id)
-        .where(first.action == last.action)
+        .where(col(first.action) == col(last.action))
         .order_by(spans.c.first_id.desc())
     )
     session.execute(insert_selected(rows))
