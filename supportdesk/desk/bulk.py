@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -35,25 +34,14 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
-from supportdesk.desk import directory, tickets
+from supportdesk.desk import directory, events, tickets
 from supportdesk.desk.events import Change
-from supportdesk.desk.statuses import TRANSITIONS, check_priority, check_status
+from supportdesk.desk.statuses import TRANSITIONS, check_priority, check_status, status_values
 from supportdesk.errors import NotFoundError, ValidationError
-from supportdesk.store.models import STATUSES, Agent, Event, Queue, Tag, Ticket, TicketTag
+from supportdesk.store.models import STATUSES, Agent, Queue, Tag, Ticket, TicketTag
 
 CHUNK = 5_000
 POSTGRES_CHUNK = 50_000
-
-_EVENT_COLUMNS = [
-    "ticket_id",
-    "old_value",
-    "version",
-    "batch_id",
-    "actor",
-    "action",
-    "new_value",
-    "created_at",
-]
 
 Extra = Callable[[Session, list[int], ColumnElement[bool]], None]
 """A statement to run after a chunk's UPDATE, over the same rows (ticket_tags changes)."""
@@ -131,6 +119,7 @@ def _change_rows(
     extra: Extra | None = None,
 ) -> int:
     """Events, then the UPDATE (and `extra`), chunk by chunk, for rows meeting `condition`."""
+    change = change.pinned()
     now = change.now()
     changed = 0
     postgres = _is_postgres(session)
@@ -138,10 +127,17 @@ def _change_rows(
         target = and_(among(session, chunk), condition)
         if postgres:
             session.execute(select(Ticket.id).where(target).with_for_update())
-        rows = old.where(target).add_columns(Ticket.version)
+        rows = old.where(target).add_columns(Ticket.version).subquery()
         session.execute(
-            Event.__table__.insert().from_select(  # type: ignore[attr-defined]
-                _EVENT_COLUMNS, _events_select(rows, change, action, shown, now)
+            events.insert_selected(
+                events.select_rows(
+                    change,
+                    ticket_id=rows.c.id,
+                    version=rows.c.version + 1,
+                    action=action,
+                    old=rows.c[1],
+                    new=shown,
+                )
             )
         )
         result = session.execute(
@@ -176,28 +172,6 @@ def set_field(
     return BulkResult(batch_id=change.batch_id, matched=len(ticket_ids), changed=changed)
 
 
-def _events_select(
-    rows: Select,  # type: ignore[type-arg]
-    change: Change,
-    action: str,
-    shown: str | None,
-    now: datetime,
-) -> Select:  # type: ignore[type-arg]
-    """One event row per ticket about to change, carrying its old value and next version."""
-    sub = rows.subquery()
-    created = bindparam("created_at", now, type_=Event.__table__.c.created_at.type)  # type: ignore[attr-defined]
-    return select(
-        sub.c.id,
-        sub.c[1],
-        sub.c.version + 1,
-        literal(change.batch_id),
-        literal(change.actor),
-        literal(action),
-        cast(literal(shown), Text) if shown is not None else cast(null(), Text),
-        created,
-    )
-
-
 def assign(
     session: Session, ticket_ids: Sequence[int], agent_handle: str | None, change: Change
 ) -> BulkResult:
@@ -228,19 +202,6 @@ def set_priority(
     return set_field(session, ticket_ids, "priority", priority, priority, change)
 
 
-def status_values(status: str, now: datetime) -> dict[str, Any]:
-    """The columns a move to `status` sets, as tickets.set_status sets them."""
-    if status == "solved":
-        return {"status": status, "solved_at": now}
-    if status == "closed":
-        return {
-            "status": status,
-            "closed_at": now,
-            "solved_at": func.coalesce(Ticket.solved_at, now),
-        }
-    return {"status": status, "solved_at": None}
-
-
 def set_status(
     session: Session, ticket_ids: Sequence[int], status: str, change: Change
 ) -> BulkResult:
@@ -250,6 +211,7 @@ def set_status(
     these" leaves the closed ones closed and says how many there were.
     """
     check_status(status)
+    change = change.pinned()
     allowed = [s for s in STATUSES if s != status and status in TRANSITIONS[s]]
     skipped: dict[str, int] = {}
     for chunk in chunks(session, ticket_ids):
@@ -274,7 +236,7 @@ def set_status(
             source,
             action,
             status,
-            status_values(status, change.now()),
+            status_values(status, change.now(), Ticket.solved_at),
             change,
         )
     return BulkResult(

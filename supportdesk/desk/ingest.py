@@ -42,18 +42,20 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session
 
-from supportdesk.desk import directory, message_ids, tickets
-from supportdesk.desk.events import INSERT_EVENT, Change
+from supportdesk.desk import directory, events, message_ids, tickets
+from supportdesk.desk.events import Change
 from supportdesk.desk.messages import (
     INSERT_MESSAGE,
     INSERT_RAW,
     AttachmentRows,
     NewAttachment,
     NewMessage,
+    answers,
     document_for,
     message_values,
     store_attachments,
 )
+from supportdesk.desk.statuses import status_values, woken_by_customer
 from supportdesk.desk.subject_tags import own_ticket_number, subject_tags
 from supportdesk.errors import ConflictError, ValidationError
 from supportdesk.mail.fingerprint import content_fingerprint
@@ -155,7 +157,6 @@ _CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
 _INSERT_CUSTOMER = Prepared(_CUSTOMERS.insert().returning(_CUSTOMERS.c.id))
 _INSERT_MESSAGE = Prepared(INSERT_MESSAGE)
 _INSERT_RAWS = Prepared(INSERT_RAW)
-_INSERT_EVENTS = Prepared(INSERT_EVENT)
 _CUSTOMER_BY_EMAIL = select(_CUSTOMERS.c.id, _CUSTOMERS.c.name).where(
     _CUSTOMERS.c.email == bindparam("email")
 )
@@ -259,7 +260,7 @@ class IngestBatch:
         self.raws: list[dict[str, object]] = []
         self.documents: list[tuple[int, str]] = []
         self.attachments = AttachmentRows()
-        self.events: list[dict[str, object]] = []
+        self.events: list[events.Row] = []
         self.new_ccs: list[dict[str, object]] = []
         self.new_ghosts: list[dict[str, object]] = []
         self.gone_ghosts: list[str] = []
@@ -859,11 +860,12 @@ class IngestBatch:
 
     def _wake(self, ticket: _Ticket, change: Change) -> Outcome:
         """A customer wrote: a solved or pending ticket needs someone again."""
-        if ticket.status not in ("solved", "pending"):
+        woken = woken_by_customer(ticket.status)
+        if woken is None:
             return "follow_up"
         reopened = ticket.status == "solved"
         self.flush()  # the status change goes through the ORM, in order with what came before
-        row = tickets.set_status(self.session, ticket.number, "open", change)
+        row = tickets.set_status(self.session, ticket.number, woken, change)
         ticket.status = row.status
         ticket.version = ticket.stored_version = row.version
         ticket.message_count = row.message_count
@@ -918,7 +920,6 @@ class IngestBatch:
             {
                 "number": self.next_number,
                 "subject": subject.strip(),
-                "status": "new",
                 "priority": "normal",
                 "queue_id": queue_id,
                 "assignee_id": None,
@@ -926,8 +927,7 @@ class IngestBatch:
                 "created_at": now,
                 "updated_at": now,
                 "first_response_at": None,
-                "solved_at": None,
-                "closed_at": None,
+                **status_values("new", now, None),
                 "merged_into_id": None,
                 "related_ticket_id": related.id if related else None,
                 "message_count": 0,
@@ -967,7 +967,7 @@ class IngestBatch:
         ticket.message_count += 1
         ticket.version += 1
         ticket.updated_at = now
-        if new.direction == "out" and ticket.first_response_at is None:
+        if answers(ticket.first_response_at, new):
             ticket.first_response_at = now
         self._event(ticket, f"message_{new.direction}", change, new=str(message_id))
         return message_id
@@ -982,16 +982,9 @@ class IngestBatch:
         new: str | None = None,
     ) -> None:
         self.events.append(
-            {
-                "ticket_id": ticket.id,
-                "batch_id": change.batch_id,
-                "actor": change.actor,
-                "action": action,
-                "old_value": None,
-                "new_value": new,
-                "version": ticket.version if version is None else version,
-                "created_at": change.now(),
-            }
+            events.row(
+                ticket.id, ticket.version if version is None else version, action, change, new=new
+            )
         )
 
     def _remember_ccs(
@@ -1057,7 +1050,7 @@ class IngestBatch:
                     "written: run the sync or import again"
                 )
         if self.events:
-            _INSERT_EVENTS.many(conn, self.events)
+            events.write(conn, self.events)
         for ticket in changed:
             ticket.stored_version = ticket.version
             stale = self.session.identity_map.get(identity_key(Ticket, ticket.id))

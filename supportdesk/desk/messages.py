@@ -84,7 +84,7 @@ def add_message(
     search.index_documents(conn, [(message.id, document_for(new))])
     store_attachments(conn, attachment_rows(message.id, new.attachments))  # type: ignore[arg-type]
     changes: dict[str, object] = {"message_count": ticket.message_count + 1}
-    if new.direction == "out" and first_response and ticket.first_response_at is None:
+    if first_response and answers(ticket.first_response_at, new):
         changes["first_response_at"] = now
     write_ticket(session, ticket, changes, ticket.version, change)
     events.record(
@@ -95,6 +95,14 @@ def add_message(
         new=str(message.id),
     )
     return message
+
+
+def answers(first_response_at: datetime | None, new: NewMessage) -> bool:
+    """Whether storing `new` is the ticket's first response: the first outgoing message.
+
+    Both ways a message is stored (one at a time here, in batches in desk.ingest) ask this;
+    desk.outbox recomputes the time when a queued reply is cancelled."""
+    return new.direction == "out" and first_response_at is None
 
 
 def message_values(ticket_id: int, new: NewMessage, now: datetime) -> dict[str, object]:

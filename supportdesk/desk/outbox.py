@@ -33,7 +33,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -689,18 +689,10 @@ class Sender:
                 version = session.execute(
                     select(col(Ticket.version)).where(col(Ticket.id) == item.ticket_id)
                 ).scalar_one()
-                session.connection().execute(
-                    events.INSERT_EVENT,
-                    {
-                        "ticket_id": item.ticket_id,
-                        "batch_id": self.change.batch_id,
-                        "actor": self.change.actor,
-                        "action": action,
-                        "old_value": None,
-                        "new_value": str(item.id),
-                        "version": version,
-                        "created_at": self.now(),
-                    },
+                change = replace(self.change, at=self.now())
+                events.write(
+                    session.connection(),
+                    [events.row(item.ticket_id, version, action, change, new=str(item.id))],
                 )
 
     def _send_one(self, smtp: SmtpSession, item: _Claimed, report: DrainReport) -> None:

@@ -32,12 +32,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, and_, bindparam, case, cast, func, literal, or_, select, update
+from sqlalchemy import Text, and_, case, cast, func, literal, or_, select, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from supportdesk.desk import bulk, history
-from supportdesk.desk.events import Change
+from supportdesk.desk.events import Change, insert_selected, select_rows
+from supportdesk.desk.statuses import status_values
 from supportdesk.errors import ConflictError, NotFoundError, ValidationError
 from supportdesk.store.models import Agent, Event, Queue, Ticket, TicketTag
 
@@ -172,7 +173,7 @@ def undo_batch(session: Session, batch: str, *, at: datetime | None = None) -> U
     if summary is None:
         raise NotFoundError(f"no batch {batch}")
     kept = _check_kind(summary)
-    change = Change.by(f"undo:{batch}", at=at)
+    change = Change.by(f"undo:{batch}", at=at).pinned()
     _check_unchanged(session, batch)
     first_event = session.execute(
         select(func.min(Event.id)).where(col(Event.batch_id) == batch)
@@ -255,20 +256,6 @@ _FIELD_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("queue_id", ("queue",)),
     ("assignee_id", ("assign", "unassign")),
 )
-_EVENT_COLUMNS = [
-    "ticket_id",
-    "batch_id",
-    "actor",
-    "action",
-    "old_value",
-    "new_value",
-    "version",
-    "created_at",
-]
-
-
-def _created(change: Change) -> Any:
-    return bindparam(None, change.now(), type_=Event.__table__.c.created_at.type)  # type: ignore[attr-defined]
 
 
 def _reverse_field(
@@ -293,23 +280,22 @@ def _reverse_field(
     else:
         action = literal(actions[0])
     rows = (
-        select(
-            spans.c.ticket_id,
-            literal(change.batch_id),
-            literal(change.actor),
-            action,
-            last.new_value,
-            first.old_value,
-            Ticket.version + 1,
-            _created(change),
+        select_rows(
+            change,
+            ticket_id=spans.c.ticket_id,
+            version=Ticket.version + 1,
+            action=action,
+            old=last.new_value,
+            new=first.old_value,
         )
+        .select_from(spans)
         .join(first, first.id == spans.c.first_id)  # type: ignore[arg-type]
         .join(last, last.id == spans.c.last_id)  # type: ignore[arg-type]
         .join(Ticket, col(Ticket.id) == spans.c.ticket_id)
         .where(first.old_value.is_distinct_from(last.new_value))  # type: ignore[union-attr]
         .order_by(spans.c.first_id.desc())
     )
-    session.execute(Event.__table__.insert().from_select(_EVENT_COLUMNS, rows))  # type: ignore[attr-defined]
+    session.execute(insert_selected(rows))
 
 
 def _apply_field(
@@ -390,23 +376,22 @@ def _reverse_tags(session: Session, batch: str, change: Change) -> None:
     last = aliased(Event)
     added = first.action == "tag"
     rows = (
-        select(
-            spans.c.ticket_id,
-            literal(change.batch_id),
-            literal(change.actor),
-            case((added, "untag"), else_="tag"),
-            case((added, spans.c.tag), else_=None),
-            case((added, None), else_=spans.c.tag),
-            Ticket.version + 1,
-            _created(change),
+        select_rows(
+            change,
+            ticket_id=spans.c.ticket_id,
+            version=Ticket.version + 1,
+            action=case((added, "untag"), else_="tag"),
+            old=case((added, spans.c.tag), else_=None),
+            new=case((added, None), else_=spans.c.tag),
         )
+        .select_from(spans)
         .join(first, first.id == spans.c.first_id)  # type: ignore[arg-type]
         .join(last, last.id == spans.c.last_id)  # type: ignore[arg-type]
         .join(Ticket, col(Ticket.id) == spans.c.ticket_id)
-        .where(first.action == last.action)
+        .where(col(first.action) == col(last.action))
         .order_by(spans.c.first_id.desc())
     )
-    session.execute(Event.__table__.insert().from_select(_EVENT_COLUMNS, rows))  # type: ignore[attr-defined]
+    session.execute(insert_selected(rows))
 
 
 def _apply_tags(session: Session, undo: str) -> None:
@@ -561,7 +546,7 @@ def _status_values(status: str, first_event_id: int, now: datetime) -> dict[str,
     latest earlier event that put the ticket there: the moment solved_at or closed_at was set.
     """
     if status not in ("solved", "closed"):
-        return {"status": status, "solved_at": None, "closed_at": None}
+        return status_values(status, now, Ticket.solved_at)
     earlier = (
         select(func.max(Event.created_at))
         .where(
@@ -578,14 +563,5 @@ def _status_values(status: str, first_event_id: int, now: datetime) -> dict[str,
         .correlate(Ticket.__table__)  # type: ignore[attr-defined]
         .scalar_subquery()
     )
-    if status == "solved":
-        return {
-            "status": status,
-            "solved_at": func.coalesce(earlier, Ticket.solved_at, now),
-            "closed_at": None,
-        }
-    return {
-        "status": status,
-        "closed_at": func.coalesce(earlier, Ticket.closed_at, now),
-        "solved_at": func.coalesce(Ticket.solved_at, now),
-    }
+    stamped = Ticket.solved_at if status == "solved" else Ticket.closed_at
+    return status_values(status, func.coalesce(earlier, stamped, now), Ticket.solved_at)
