@@ -1,0 +1,190 @@
+"""The composer's pickers on a real store: the canned reply finder and the attachment picker.
+
+Each runs in a small app that hosts only the modal, the way the composer pushes it, against
+the `store` fixture (SQLite and PostgreSQL) filled through the domain layer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from textual.app import App
+from textual.screen import ModalScreen
+from textual.widgets import OptionList, Static
+
+from supportdesk.desk import canned
+from supportdesk.store import Store
+from supportdesk.store.models import CannedReply
+from supportdesk.tui.data import CannedLoader
+from supportdesk.tui.screens.canned_picker import CannedChoice, CannedPickerScreen
+from tests.replies_helpers import ALICE, customer_mail, make_desk, receive
+from tests.tui.conftest import screen_text, wait_until
+
+SIZE = (140, 40)
+
+REPLIES = '''[[canned]]
+name = "hello"
+title = "Hello"
+body = """
+Hello {customer.first_name|there},
+thanks for writing."""
+
+[[canned]]
+name = "refund-ok"
+title = "Refund approved"
+body = "Your refund for #{ticket.number} is on its way. {agent.name}"
+status = "solved"
+tags = ["refund"]
+
+[canned.variants.ja]
+title = "返金のご案内"
+body = "#{ticket.number} の返金を手配しました。{agent.name}"
+
+[[canned]]
+name = "org"
+title = "About your organisation"
+body = "We have {customer.organisation} on file."
+'''
+
+
+class Host(App[None]):
+    """Pushes one modal at start and keeps what it returns."""
+
+    def __init__(self, screen: ModalScreen[Any]) -> None:
+        super().__init__()
+        self.modal = screen
+        self.results: list[object] = []
+
+    def on_mount(self) -> None:
+        self.push_screen(self.modal, self.results.append)
+
+
+@pytest.fixture
+def desk(store: Store) -> tuple[Store, int]:
+    """A desk with replies in two languages, one stored before checks existed (it uses a
+    placeholder nobody knows), and a ticket from a customer who writes Japanese from a
+    free-mail address (so the desk knows no organisation for them)."""
+    with store.session(write=True) as s:
+        make_desk(s)
+        canned.import_canned(s, REPLIES)
+        s.add(CannedReply(name="legacy", title="Old call-back", body="Call {customer.phone}"))
+        number = receive(
+            s,
+            customer_mail(
+                subject="返金について",
+                sender="山田 太郎 <taro.yamada@gmail.com>",  # free mail: no organisation
+                body="先週注文した商品の返金をお願いします。",
+            ),
+        )
+    return store, number
+
+
+def _shown(app: App[None], *ids: str) -> str:
+    """The text of these parts of the modal, unwrapped (the pane wraps long lines)."""
+    return "\n".join(str(app.screen.query_one(f"#{i}", Static).content) for i in ids)
+
+
+def _preview(app: App[None]) -> str:
+    return _shown(app, "canned-language", "canned-preview", "canned-status")
+
+
+def _options(app: App[None]) -> list[str]:
+    options = app.screen.query_one("#canned-options", OptionList)
+    return [str(options.get_option_at_index(i).id) for i in range(options.option_count)]
+
+
+async def test_canned_finder_filters_previews_in_the_customers_language_and_switches(
+    desk: tuple[Store, int],
+) -> None:
+    store, number = desk
+    app = Host(CannedPickerScreen(CannedLoader(store, number, ALICE)))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: len(_options(app)) == 4, what="every canned reply")
+        await pilot.press(*"refund")
+        await wait_until(pilot, lambda: _options(app) == ["refund-ok"], what="the filter")
+        # Filled in for this ticket by this agent, in the customer's language.
+        ja = f"#{number} の返金を手配しました。Alice Archer"
+        await wait_until(pilot, lambda: ja in _preview(app), what="the Japanese preview")
+        assert ja in screen_text(app)
+        text = _preview(app)
+        assert "Language: ja" in text and "ctrl+l switches to en" in text
+        assert "also sets: status solved, tags +refund" in text
+        await pilot.press("ctrl+l")
+        en = f"Your refund for #{number} is on its way. Alice Archer"
+        await wait_until(pilot, lambda: en in _preview(app), what="the English preview")
+        assert "Language: en" in _preview(app)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: bool(app.results), what="the pick")
+    assert app.results == [CannedChoice("refund-ok", "en")]
+
+
+async def test_canned_finder_matches_bodies_and_takes_the_default_language(
+    desk: tuple[Store, int],
+) -> None:
+    store, number = desk
+    app = Host(CannedPickerScreen(CannedLoader(store, number, ALICE), language="en"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: len(_options(app)) == 4, what="every canned reply")
+        await pilot.press(*"手配")  # only in the Japanese body
+        await wait_until(pilot, lambda: _options(app) == ["refund-ok"], what="a body match")
+        await wait_until(
+            pilot, lambda: "is on its way" in _preview(app), what="the English preview"
+        )
+        for _ in "手配":
+            await pilot.press("backspace")
+        await pilot.press(*"thanks")
+        await wait_until(pilot, lambda: _options(app) == ["hello"], what="the hello reply")
+        # A customer with a name is greeted by it; the default is not used.
+        await wait_until(pilot, lambda: "Hello 山田," in _preview(app), what="the preview")
+        await pilot.press("ctrl+l")
+        await wait_until(
+            pilot, lambda: "written in en only" in _preview(app), what="no other language"
+        )
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: bool(app.results), what="the pick")
+    assert app.results == [CannedChoice("hello", "en")]
+
+
+async def test_a_reply_this_ticket_cannot_fill_shows_why_and_is_not_taken(
+    desk: tuple[Store, int],
+) -> None:
+    store, number = desk
+    app = Host(CannedPickerScreen(CannedLoader(store, number, ALICE)))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: len(_options(app)) == 4, what="every canned reply")
+        await pilot.press(*"legacy")
+        await wait_until(pilot, lambda: _options(app) == ["legacy"], what="the old reply")
+        await wait_until(
+            pilot,
+            lambda: "unknown placeholder {customer.phone}" in _preview(app),
+            what="the placeholder error in the preview",
+        )
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "cannot use legacy" in _preview(app), what="refusal")
+        assert app.results == [] and isinstance(app.screen, CannedPickerScreen)
+        for _ in "legacy":
+            await pilot.press("backspace")
+        await pilot.press(*"organisation")
+        await wait_until(pilot, lambda: _options(app) == ["org"], what="the org reply")
+        await wait_until(
+            pilot,
+            lambda: "no value for {customer.organisation}" in _preview(app),
+            what="the missing value named",
+        )
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: bool(app.results), what="the cancel")
+    assert app.results == [None]
+
+
+async def test_canned_finder_shows_hostile_titles_and_bodies_inert(store: Store) -> None:
+    with store.session(write=True) as s:
+        make_desk(s)
+        canned.add_canned(s, "evil", "Evil \x1b]0;pwned\x07title", "Body \x1b[31mred\x1b[0m ok")
+        number = receive(s, customer_mail())
+    app = Host(CannedPickerScreen(CannedLoader(store, number, ALICE)))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: "Body red ok" in _preview(app), what="the preview")
+        assert "Body red ok" in screen_text(app)
+        text = screen_text(app)
+        assert "\x1b" not in text and "pwned" not in text and "Evil title" in text
