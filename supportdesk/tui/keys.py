@@ -14,6 +14,7 @@ from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
 from textual.keys import format_key
 
+from supportdesk.tui.screens.attach import AttachScreen
 from supportdesk.tui.screens.canned_picker import CannedPickerScreen
 from supportdesk.tui.screens.modals import AskScreen, ConfirmScreen, NoteScreen, PickScreen
 from supportdesk.tui.widgets.search_bar import SearchBar
@@ -81,6 +82,7 @@ def owners() -> list[tuple[str, type[DOMNode]]]:
         ("Questions", AskScreen),
         ("Notes", NoteScreen),
         ("Canned replies", CannedPickerScreen),
+        ("Attach a file", AttachScreen),
         ("Confirm", ConfirmScreen),
         ("Everywhere", SupportdeskApp),
     ]

@@ -6,17 +6,20 @@ the `store` fixture (SQLite and PostgreSQL) filled through the domain layer.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.app import App
 from textual.screen import ModalScreen
-from textual.widgets import OptionList, Static
+from textual.widgets import Input, OptionList, Static
 
 from supportdesk.desk import canned
+from supportdesk.desk.replies import MAX_ATTACHMENT_BYTES
 from supportdesk.store import Store
 from supportdesk.store.models import CannedReply
 from supportdesk.tui.data import CannedLoader
+from supportdesk.tui.screens.attach import AttachScreen
 from supportdesk.tui.screens.canned_picker import CannedChoice, CannedPickerScreen
 from tests.replies_helpers import ALICE, customer_mail, make_desk, receive
 from tests.tui.conftest import screen_text, wait_until
@@ -188,3 +191,100 @@ async def test_canned_finder_shows_hostile_titles_and_bodies_inert(store: Store)
         assert "Body red ok" in screen_text(app)
         text = screen_text(app)
         assert "\x1b" not in text and "pwned" not in text and "Evil title" in text
+
+
+# -- the attachment picker
+
+
+@pytest.fixture
+def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A home folder with a few files, one too big to send, one hidden, one named by mail."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "report-2024.pdf").write_bytes(b"%PDF 2024")
+    (docs / "report-2025.pdf").write_bytes(b"%PDF 2025")
+    (docs / "notes.txt").write_text("notes", encoding="utf-8")
+    (tmp_path / ".hidden").write_text("x", encoding="utf-8")
+    (tmp_path / "evil\x1b]0;pwned\x07.txt").write_text("x", encoding="utf-8")
+    with (tmp_path / "big.iso").open("wb") as handle:  # sparse: takes no disk
+        handle.truncate(MAX_ATTACHMENT_BYTES + 1024 * 1024)
+    return tmp_path
+
+
+def _path_input(app: App[None]) -> Input:
+    return app.screen.query_one("#attach-path", Input)
+
+
+def _entries(app: App[None]) -> list[str]:
+    options = app.screen.query_one("#attach-options", OptionList)
+    return [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+
+
+async def test_attach_completes_like_a_shell_and_returns_the_file(files: Path) -> None:
+    app = Host(AttachScreen(cwd=files))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: bool(_entries(app)), what="the folder listed")
+        # Folders first, with their slash; hidden files only when asked for; names inert.
+        assert _entries(app)[0] == "docs/"
+        assert not any(".hidden" in e for e in _entries(app))
+        text = screen_text(app)
+        assert "evil.txt" in text and "pwned" not in text and "\x1b" not in text
+        await pilot.press("d", "tab")
+        assert _path_input(app).value == "docs/"
+        await wait_until(pilot, lambda: len(_entries(app)) == 3, what="the folder's files")
+        await pilot.press(*"rep", "tab")
+        assert _path_input(app).value == "docs/report-202"  # what both reports share
+        await wait_until(pilot, lambda: len(_entries(app)) == 2, what="the two reports")
+        await pilot.press("4")
+        await wait_until(
+            pilot, lambda: "docs/report-2024.pdf" in screen_text(app), what="the suggestion"
+        )
+        await pilot.press("enter")  # the typed path is not a file yet
+        await wait_until(pilot, lambda: "no such file" in _error(app), what="the error")
+        assert app.results == []
+        await pilot.press("tab", "enter")
+        await wait_until(pilot, lambda: bool(app.results), what="the pick")
+    assert app.results == [files / "docs" / "report-2024.pdf"]
+
+
+def _error(app: App[None]) -> str:
+    return str(app.screen.query_one("#attach-error", Static).content)
+
+
+async def test_attach_says_what_is_wrong_and_expands_home(files: Path) -> None:
+    app = Host(AttachScreen(cwd=files / "docs"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: bool(_entries(app)), what="the folder listed")
+        for typed, words in (
+            ("~/docs", "is a folder: attach a file inside it"),
+            ("~/big.iso", "26.0 MB is over the 25.0 MB a message can carry"),
+            ("/proc/self/mem", "cannot read /proc/self/mem"),
+            ("../nothing-here", "no such file"),
+            ("  ", "type the path of a file"),
+        ):
+            _path_input(app).value = typed
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: words in _error(app), what=words)  # noqa: B023
+            assert isinstance(app.screen, AttachScreen)
+        _path_input(app).value = ""
+        await pilot.press(*"~/do", "tab")
+        assert _path_input(app).value == "~/docs/"
+        await pilot.press("down", "down")  # the list fills the path in
+        assert _path_input(app).value == "~/docs/report-2024.pdf"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: bool(app.results), what="the pick")
+    assert app.results == [files / "docs" / "report-2024.pdf"]
+
+
+async def test_attach_respects_the_room_left_and_cancels(files: Path) -> None:
+    app = Host(AttachScreen(cwd=files, room=4))
+    async with app.run_test(size=SIZE) as pilot:
+        _path_input(app).value = "docs/notes.txt"
+        await pilot.press("enter")
+        await wait_until(
+            pilot, lambda: "5 bytes is over the 4 bytes left" in _error(app), what="the room"
+        )
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: bool(app.results), what="the cancel")
+    assert app.results == [None]
