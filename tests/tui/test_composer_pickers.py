@@ -22,7 +22,7 @@ from supportdesk.tui.data import CannedLoader
 from supportdesk.tui.screens.attach import AttachScreen
 from supportdesk.tui.screens.canned_picker import CannedChoice, CannedPickerScreen
 from tests.replies_helpers import ALICE, customer_mail, make_desk, receive
-from tests.tui.conftest import screen_text, wait_until
+from tests.tui.conftest import wait_until
 
 SIZE = (140, 40)
 
@@ -49,6 +49,12 @@ name = "org"
 title = "About your organisation"
 body = "We have {customer.organisation} on file."
 '''
+
+
+def screen_text(app: App[Any]) -> str:
+    """The characters on the terminal, minus styling (conftest's, for any app)."""
+    strips = app.screen._compositor.render_strips()
+    return "\n".join("".join(segment.text for segment in strip) for strip in strips)
 
 
 class Host(App[None]):
