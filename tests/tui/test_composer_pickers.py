@@ -6,6 +6,7 @@ the `store` fixture (SQLite and PostgreSQL) filled through the domain layer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,13 @@ from supportdesk.desk import canned
 from supportdesk.desk.replies import MAX_ATTACHMENT_BYTES
 from supportdesk.store import Store
 from supportdesk.store.models import CannedReply
+from supportdesk.tui.app import SupportdeskApp
 from supportdesk.tui.data import CannedLoader
 from supportdesk.tui.screens.attach import AttachScreen
 from supportdesk.tui.screens.canned_picker import CannedChoice, CannedPickerScreen
 from tests.replies_helpers import ALICE, customer_mail, make_desk, receive
-from tests.tui.conftest import wait_until
+from tests.tui.conftest import ready, wait_until
+from tests.tui.test_console_actions import first
 
 SIZE = (140, 40)
 
@@ -294,3 +297,36 @@ async def test_attach_respects_the_room_left_and_cancels(files: Path) -> None:
         await pilot.press("escape")
         await wait_until(pilot, lambda: bool(app.results), what="the cancel")
     assert app.results == [None]
+
+
+# -- in the console itself
+
+
+async def test_both_pickers_in_the_console_over_its_own_styles(
+    make_app: Callable[..., SupportdeskApp], demo_store: Store, tmp_path: Path
+) -> None:
+    """The console's stylesheet sizes its dialogs narrow; the pickers keep their own room."""
+    with demo_store.session() as s:
+        names = [r.name for r in canned.list_canned(s)]
+    number = first(demo_store, "status:active")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        picked: list[object] = []
+        loader = CannedLoader(demo_store, number, app.data.actor)
+        app.push_screen(CannedPickerScreen(loader), picked.append)
+        await wait_until(pilot, lambda: _options(app) == sorted(names), what="the demo's replies")
+        dialog = app.screen.query_one(".canned-dialog")
+        assert dialog.size.width > SIZE[0] * 0.8
+        await wait_until(pilot, lambda: "Language:" in _preview(app), what="a preview")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: bool(picked), what="the pick")
+        assert isinstance(picked[0], CannedChoice) and picked[0].name in names
+
+        (tmp_path / "log.txt").write_text("log", encoding="utf-8")
+        app.push_screen(AttachScreen(cwd=tmp_path), picked.append)
+        await wait_until(pilot, lambda: isinstance(app.screen, AttachScreen), what="attach")
+        assert app.screen.query_one(".attach-dialog").size.width > 64
+        await pilot.press(*"lo", "tab", "enter")
+        await wait_until(pilot, lambda: len(picked) == 2, what="the file")
+    assert picked[1] == tmp_path / "log.txt"

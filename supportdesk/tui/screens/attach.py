@@ -128,8 +128,13 @@ class AttachScreen(ModalScreen[Path | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = bindings("attach")
 
+    # Not the console's `.dialog` class: an app's stylesheet wins over DEFAULT_CSS, and its
+    # dialogs are too narrow for paths.
     DEFAULT_CSS = """
-    AttachScreen .attach-dialog { width: 90%; max-width: 120; height: auto; max-height: 90%; }
+    AttachScreen .attach-dialog {
+        width: 90%; max-width: 120; height: auto; max-height: 90%;
+        padding: 1 2; border: thick $primary; background: $surface;
+    }
     AttachScreen #attach-options { height: auto; max-height: 16; }
     AttachScreen #attach-error { height: auto; color: $error; }
     AttachScreen #attach-more { height: auto; color: $text-muted; }
@@ -151,7 +156,7 @@ class AttachScreen(ModalScreen[Path | None]):
         self.matches: list[Entry] = []
 
     def compose(self) -> Iterator[Widget]:
-        with Vertical(classes="dialog attach-dialog"):
+        with Vertical(classes="attach-dialog"):
             yield Label(Text(self.title_text), classes="dialog-title")
             yield Label(Text(one_line(f"from {self.cwd}", 200)), classes="dialog-hint")
             yield Input(

@@ -102,8 +102,12 @@ class CannedPickerScreen(ModalScreen[CannedChoice | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = bindings("canned")
 
+    # Not the console's `.dialog` class: its stylesheet sizes dialogs for one short list, and
+    # an app's stylesheet wins over DEFAULT_CSS.
     DEFAULT_CSS = """
-    CannedPickerScreen .canned-dialog { width: 90%; height: 80%; max-height: 90%; }
+    CannedPickerScreen .canned-dialog {
+        width: 90%; height: 80%; padding: 1 2; border: thick $primary; background: $surface;
+    }
     CannedPickerScreen #canned-panes { height: 1fr; }
     CannedPickerScreen #canned-options { width: 40%; height: 1fr; max-height: 100%; }
     CannedPickerScreen #canned-side { width: 1fr; height: 1fr; padding-left: 1; }
@@ -131,7 +135,7 @@ class CannedPickerScreen(ModalScreen[CannedChoice | None]):
         self._pick_when_ready: str | None = None
 
     def compose(self) -> Iterator[Widget]:
-        with Vertical(classes="dialog canned-dialog"):
+        with Vertical(classes="canned-dialog"):
             yield Label(Text(self.title_text), classes="dialog-title")
             yield Input(placeholder="type to filter by name or text", id="canned-filter")
             with Horizontal(id="canned-panes"):
