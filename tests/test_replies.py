@@ -361,3 +361,26 @@ def test_a_file_to_attach_is_checked_with_one_clear_reason(tmp_path: Path) -> No
             replies.check_attachment_file(path)
     with pytest.raises(ValidationError, match=r"5 bytes is over the 4 bytes left of the 25.0 MB"):
         replies.check_attachment_file(fine, room=4)
+
+
+def test_a_merged_tickets_replies_keep_their_delivery_state(desk: Store) -> None:
+    """A merge moves messages, not outbox items: the state is found through the message."""
+    from supportdesk.desk import outbox, views
+
+    source = _ticket(desk)
+    target = _ticket(desk, customer_mail(subject="Another question"))
+    with desk.session(write=True) as s:
+        done = replies.queue_reply(
+            s,
+            source,
+            ReplySpec(kind="reply", body="On its way", to="jo@acme.example"),
+            SETUP,
+            Change.by(ALICE),
+        )
+        tickets.merge(s, source, target, Change.by(ALICE))
+    with desk.session() as s:
+        states = outbox.delivery_states(s, target)
+        shown = views.ticket_detail(s, target).messages
+    assert done.message_row_id in states and states[done.message_row_id].state == "queued"
+    out = [m for m in shown if m.direction == "out"]
+    assert len(out) == 1 and out[0].outbox is not None and out[0].delivery == "queued"
