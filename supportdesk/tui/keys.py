@@ -14,8 +14,6 @@ from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
 from textual.keys import format_key
 
-from supportdesk.tui.screens.attach import AttachScreen
-from supportdesk.tui.screens.canned_picker import CannedPickerScreen
 from supportdesk.tui.screens.modals import AskScreen, ConfirmScreen, NoteScreen, PickScreen
 from supportdesk.tui.widgets.search_bar import SearchBar
 from supportdesk.tui.widgets.thread import ThreadView
@@ -71,6 +69,8 @@ def _bindings(owner: type[DOMNode]) -> Iterable[Binding]:
 def owners() -> list[tuple[str, type[DOMNode]]]:
     """Where bindings live, in the order the help screen lists them."""
     from supportdesk.tui.app import SupportdeskApp
+    from supportdesk.tui.screens.attach import AttachScreen
+    from supportdesk.tui.screens.canned_picker import CannedPickerScreen
     from supportdesk.tui.screens.desk import DeskScreen
 
     return [
@@ -81,9 +81,9 @@ def owners() -> list[tuple[str, type[DOMNode]]]:
         ("Pickers", PickScreen),
         ("Questions", AskScreen),
         ("Notes", NoteScreen),
+        ("Confirm", ConfirmScreen),
         ("Canned replies", CannedPickerScreen),
         ("Attach a file", AttachScreen),
-        ("Confirm", ConfirmScreen),
         ("Everywhere", SupportdeskApp),
     ]
 
