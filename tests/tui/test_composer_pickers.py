@@ -309,7 +309,7 @@ async def test_both_pickers_in_the_console_over_its_own_styles(
     with demo_store.session() as s:
         names = [r.name for r in canned.list_canned(s)]
     number = first(demo_store, "status:active")
-    app = make_app()
+    app = make_app(keymap={"canned.language": "ctrl+y"})
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         picked: list[object] = []
@@ -319,6 +319,14 @@ async def test_both_pickers_in_the_console_over_its_own_styles(
         dialog = app.screen.query_one(".canned-dialog")
         assert dialog.size.width > SIZE[0] * 0.8
         await wait_until(pilot, lambda: "Language:" in _preview(app), what="a preview")
+        assert "ctrl+y switches language" in screen_text(app)  # the hint follows [keymap]
+        await pilot.press(*"thanks-closing")
+        await wait_until(
+            pilot, lambda: _options(app)[:1] == ["thanks-closing"], what="the name ranked first"
+        )
+        await wait_until(pilot, lambda: "Language: en" in _preview(app), what="its preview")
+        await pilot.press("ctrl+y")
+        await wait_until(pilot, lambda: "in en only" in _preview(app), what="the remapped key")
         await pilot.press("enter")
         await wait_until(pilot, lambda: bool(picked), what="the pick")
         assert isinstance(picked[0], CannedChoice) and picked[0].name in names
