@@ -118,7 +118,7 @@ async def test_canned_finder_filters_previews_in_the_customers_language_and_swit
         # Filled in for this ticket by this agent, in the customer's language.
         ja = f"#{number} の返金を手配しました。Alice Archer"
         await wait_until(pilot, lambda: ja in _preview(app), what="the Japanese preview")
-        assert ja in screen_text(app)
+        await wait_until(pilot, lambda: ja in screen_text(app), what="it drawn")
         text = _preview(app)
         assert "Language: ja" in text and "ctrl+l switches to en" in text
         assert "also sets: status solved, tags +refund" in text
@@ -197,7 +197,7 @@ async def test_canned_finder_shows_hostile_titles_and_bodies_inert(store: Store)
     app = Host(CannedPickerScreen(CannedLoader(store, number, ALICE)))
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: "Body red ok" in _preview(app), what="the preview")
-        assert "Body red ok" in screen_text(app)
+        await wait_until(pilot, lambda: "Body red ok" in screen_text(app), what="it drawn")
         text = screen_text(app)
         assert "\x1b" not in text and "pwned" not in text and "Evil title" in text
 
@@ -237,6 +237,7 @@ async def test_attach_completes_like_a_shell_and_returns_the_file(files: Path) -
         # Folders first, with their slash; hidden files only when asked for; names inert.
         assert _entries(app)[0] == "docs/"
         assert not any(".hidden" in e for e in _entries(app))
+        await wait_until(pilot, lambda: "evil.txt" in screen_text(app), what="the list drawn")
         text = screen_text(app)
         assert "evil.txt" in text and "pwned" not in text and "\x1b" not in text
         await pilot.press("d", "tab")
@@ -319,7 +320,9 @@ async def test_both_pickers_in_the_console_over_its_own_styles(
         dialog = app.screen.query_one(".canned-dialog")
         assert dialog.size.width > SIZE[0] * 0.8
         await wait_until(pilot, lambda: "Language:" in _preview(app), what="a preview")
-        assert "ctrl+y switches language" in screen_text(app)  # the hint follows [keymap]
+        await wait_until(  # the hint follows [keymap]
+            pilot, lambda: "ctrl+y switches language" in screen_text(app), what="the hint"
+        )
         await pilot.press(*"thanks-closing")
         await wait_until(
             pilot, lambda: _options(app)[:1] == ["thanks-closing"], what="the name ranked first"
