@@ -6,6 +6,7 @@ Runs on SQLite and PostgreSQL (the `store` fixture).
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 
 import pytest
@@ -339,3 +340,47 @@ def test_queue_reply_refuses_what_cannot_be_sent(desk: Store) -> None:
             )
         with pytest.raises(ValidationError, match="unknown kind"):
             replies.open_draft(s, number, ALICE, SETUP, kind="shout")
+
+
+def test_a_file_to_attach_is_checked_with_one_clear_reason(tmp_path: Path) -> None:
+    """What the attachment picker and add_attachment_file refuse, each in the agent's words."""
+    fine = tmp_path / "fine.txt"
+    fine.write_bytes(b"hello")
+    assert replies.check_attachment_file(fine) == 5
+    big = tmp_path / "big.iso"
+    with big.open("wb") as handle:  # sparse: takes no disk
+        handle.truncate(replies.MAX_ATTACHMENT_BYTES + 1024 * 1024)
+    cases = {
+        tmp_path / "gone.txt": "gone.txt: no such file",
+        tmp_path: "is a folder: attach a file inside it",
+        big: "big.iso: 26.0 MB is over the 25.0 MB a message can carry",
+        Path("/proc/self/mem"): "cannot read /proc/self/mem",  # unreadable even for root
+    }
+    for path, words in cases.items():
+        with pytest.raises(ValidationError, match=re.escape(words)):
+            replies.check_attachment_file(path)
+    with pytest.raises(ValidationError, match=r"5 bytes is over the 4 bytes left of the 25.0 MB"):
+        replies.check_attachment_file(fine, room=4)
+
+
+def test_a_merged_tickets_replies_keep_their_delivery_state(desk: Store) -> None:
+    """A merge moves messages, not outbox items: the state is found through the message."""
+    from supportdesk.desk import outbox, views
+
+    source = _ticket(desk)
+    target = _ticket(desk, customer_mail(subject="Another question"))
+    with desk.session(write=True) as s:
+        done = replies.queue_reply(
+            s,
+            source,
+            ReplySpec(kind="reply", body="On its way", to="jo@acme.example"),
+            SETUP,
+            Change.by(ALICE),
+        )
+        tickets.merge(s, source, target, Change.by(ALICE))
+    with desk.session() as s:
+        states = outbox.delivery_states(s, target)
+        shown = views.ticket_detail(s, target).messages
+    assert done.message_row_id in states and states[done.message_row_id].state == "queued"
+    out = [m for m in shown if m.direction == "out"]
+    assert len(out) == 1 and out[0].outbox is not None and out[0].delivery == "queued"

@@ -158,11 +158,16 @@ def get_item(session: Session, item_id: int) -> ItemView:
 
 def delivery_states(session: Session, ticket_number: int) -> dict[int, ItemView]:
     """The delivery of each outgoing message on a ticket, by message row id, for the thread
-    view ("queued", "sent", "failed: 550 …")."""
+    view ("queued", "sent", "failed: 550 …").
+
+    Found through the messages, not the item's ticket: a merge moves a ticket's messages to
+    the other ticket and leaves its outbox items where they were queued.
+    """
     ticket_id = select(col(Ticket.id)).where(col(Ticket.number) == ticket_number).scalar_subquery()
+    on_ticket = select(col(Message.id)).where(col(Message.ticket_id) == ticket_id)
     return {
         v.message_row_id: v
-        for v in _views(session, col(OutboxItem.ticket_id) == ticket_id)
+        for v in _views(session, col(OutboxItem.message_id).in_(on_ticket))
         if v.message_row_id is not None
     }
 

@@ -16,6 +16,7 @@ from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlmodel import Session, col
 
+from supportdesk.desk.outbox import ItemView, delivery_states
 from supportdesk.desk.statuses import ACTIVE
 from supportdesk.desk.tickets import get_ticket, ticket_tags
 from supportdesk.store.models import (
@@ -26,7 +27,6 @@ from supportdesk.store.models import (
     Message,
     Note,
     Organisation,
-    OutboxItem,
     Queue,
     Ticket,
     TicketCC,
@@ -263,6 +263,8 @@ class MessageView:
     attachments: list[AttachmentView]
     delivery: str | None = None
     """For our outgoing mail: the outbox state (queued, sent, failed: the server's words…)."""
+    outbox: ItemView | None = None
+    """The outbox item that carries this message (None: not sent through our outbox)."""
 
 
 @dataclass(frozen=True)
@@ -350,9 +352,14 @@ def ticket_detail(session: Session, number: int, *, other_limit: int = 10) -> Ti
             attachments.setdefault(a.message_id, []).append(
                 AttachmentView(a.id, a.filename, a.content_type, a.size, a.is_inline)  # type: ignore[arg-type]
             )
-    deliveries = _deliveries(session, ticket.id)  # type: ignore[arg-type]
+    deliveries = delivery_states(session, number) if message_rows else {}
     messages = [
-        MessageView(*m, attachments=attachments.get(m[0], []), delivery=deliveries.get(m[0]))
+        MessageView(
+            *m,
+            attachments=attachments.get(m[0], []),
+            delivery=delivery_words(deliveries[m[0]]) if m[0] in deliveries else None,
+            outbox=deliveries.get(m[0]),
+        )
         for m in message_rows
     ]
     notes = [
@@ -400,20 +407,12 @@ def ticket_detail(session: Session, number: int, *, other_limit: int = 10) -> Ti
     )
 
 
-def _deliveries(session: Session, ticket_id: int) -> dict[int, str]:
-    """Outbox state per outgoing message: "queued", "sent", "failed: 550 …"."""
-    found: dict[int, str] = {}
-    for message_id, state, error in session.execute(
-        select(OutboxItem.message_id, OutboxItem.state, OutboxItem.last_error).where(
-            OutboxItem.ticket_id == ticket_id
-        )
-    ):
-        if message_id is not None:
-            shown = state
-            if state in ("failed", "uncertain", "checking") or (state == "queued" and error):
-                shown = f"{state}: {error}" if error else state
-            found[message_id] = shown
-    return found
+def delivery_words(item: ItemView) -> str:
+    """An outbox item's state in a few words: "queued", "sent", "failed: 550 …"."""
+    state, error = item.state, item.last_error
+    if state in ("failed", "uncertain", "checking") or (state == "queued" and error):
+        return f"{state}: {error}" if error else state
+    return state
 
 
 def change_mark(session: Session) -> int:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from supportdesk.desk import directory, views
+from supportdesk.desk import canned, directory, tickets, views
+from supportdesk.desk.canned import CannedMatch, RenderedCanned
 from supportdesk.desk.query import CompiledQuery, SortKey, compile_query, order_by, parse
 from supportdesk.desk.query.compile import DEFAULT_SORT
 from supportdesk.desk.views import TicketDetail, TicketRow
@@ -224,3 +225,33 @@ class DeskData:
 def numbers_query(numbers: list[int]) -> str:
     """A query matching exactly these ticket numbers."""
     return "#" + ",".join(str(n) for n in sorted(set(numbers)))
+
+
+class CannedLoader:
+    """What the canned reply picker reads, for one ticket and one agent; called only from
+    worker threads, each call in its own short session like DeskData's."""
+
+    def __init__(self, store: Store, number: int, actor: str) -> None:
+        self.store = store
+        self.number = number
+        self.actor = actor
+
+    def customer_language(self) -> str | None:
+        """The language the requester writes in (the picker's default variant)."""
+        from supportdesk.desk import replies
+
+        with self.store.session() as session:
+            return replies.customer_language(session, self.number)
+
+    def find(self, query: str) -> list[CannedMatch]:
+        with self.store.session() as session:
+            return canned.find_canned(session, query)
+
+    def render(self, name: str, language: str | None) -> RenderedCanned:
+        """Canned reply `name` filled in for the ticket; ValidationError says what is missing."""
+        from supportdesk.desk import replies
+
+        with self.store.session() as session:
+            ticket = tickets.get_ticket(session, self.number)
+            agent = replies.agent_of(session, self.actor)
+            return canned.render_canned_for(session, name, ticket, agent, language=language)

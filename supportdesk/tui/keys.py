@@ -69,6 +69,8 @@ def _bindings(owner: type[DOMNode]) -> Iterable[Binding]:
 def owners() -> list[tuple[str, type[DOMNode]]]:
     """Where bindings live, in the order the help screen lists them."""
     from supportdesk.tui.app import SupportdeskApp
+    from supportdesk.tui.screens.attach import AttachScreen
+    from supportdesk.tui.screens.canned_picker import CannedPickerScreen
     from supportdesk.tui.screens.desk import DeskScreen
 
     return [
@@ -80,6 +82,8 @@ def owners() -> list[tuple[str, type[DOMNode]]]:
         ("Questions", AskScreen),
         ("Notes", NoteScreen),
         ("Confirm", ConfirmScreen),
+        ("Canned replies", CannedPickerScreen),
+        ("Attach a file", AttachScreen),
         ("Everywhere", SupportdeskApp),
     ]
 
