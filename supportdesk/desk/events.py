@@ -8,9 +8,9 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from supportdesk.store.models import Event, Ticket, utcnow
+from supportdesk.store.models import Event, Ticket, table_of, utcnow
 
-INSERT_EVENT = Event.__table__.insert()  # type: ignore[attr-defined]
+INSERT_EVENT = table_of(Event).insert()
 
 
 def new_batch_id() -> str:
