@@ -2,7 +2,8 @@
 the build rather than waiting for someone to run them by hand.
 
 mypy reads its configuration from pyproject.toml ([tool.mypy]) and keeps its incremental cache
-in .mypy_cache beside it: a warm run takes a few seconds, a cold one about twenty.
+in .mypy_cache beside it: a warm run takes about three seconds, a cold one (a fresh
+checkout) 20 to 60 on a busy two-core machine.
 """
 
 from __future__ import annotations
