@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +29,17 @@ def test_mypy_is_clean() -> None:
     result = _run("mypy", "--config-file", str(ROOT / "pyproject.toml"))
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert result.stdout.startswith("Success: no issues found"), result.stdout[-2000:]
+
+
+def test_mypy_configuration_keeps_its_promises() -> None:
+    """The settings the clean run above stands on: the whole package, and no silent ignores."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
+    assert config["files"] == ["supportdesk"]
+    assert config["warn_unused_ignores"] is True
+    assert config["check_untyped_defs"] is True
+    assert "ignore-without-code" in config["enable_error_code"]
+    assert not config.get("ignore_missing_imports", False)
+    assert not config.get("ignore_errors", False)
 
 
 def test_ruff_check_is_clean() -> None:
