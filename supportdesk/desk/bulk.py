@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Integer,
+    Row,
     Select,
     Text,
     and_,
@@ -38,7 +39,7 @@ from supportdesk.desk import directory, events, tickets
 from supportdesk.desk.events import Change
 from supportdesk.desk.statuses import TRANSITIONS, check_priority, check_status, status_values
 from supportdesk.errors import NotFoundError, ValidationError
-from supportdesk.store.models import STATUSES, Agent, Queue, Tag, Ticket, TicketTag
+from supportdesk.store.models import STATUSES, Agent, Queue, Tag, Ticket, TicketTag, table_of
 
 CHUNK = 5_000
 POSTGRES_CHUNK = 50_000
@@ -64,24 +65,26 @@ class BulkResult:
         }
 
 
-def _display(field_name: str) -> tuple[Select[tuple[int, str | None]], str]:
+def _display(field_name: str) -> tuple[Select[int | None, str], str]:
     """How to show the old value of `field_name` in an event: a select of (ticket id, text)."""
     if field_name == "assignee_id":
         agent = aliased(Agent)
         return (
-            select(Ticket.id, agent.handle).outerjoin(agent, agent.id == Ticket.assignee_id),  # type: ignore[arg-type]
+            select(col(Ticket.id), col(agent.handle)).outerjoin(
+                agent, col(agent.id) == Ticket.assignee_id
+            ),
             "assign",
         )
     if field_name == "queue_id":
         queue = aliased(Queue)
         return (
-            select(Ticket.id, queue.name).join(queue, queue.id == Ticket.queue_id),  # type: ignore[arg-type]
+            select(col(Ticket.id), col(queue.name)).join(queue, col(queue.id) == Ticket.queue_id),
             "queue",
         )
     if field_name == "priority":
-        return select(Ticket.id, Ticket.priority), "priority"
+        return select(col(Ticket.id), col(Ticket.priority)), "priority"
     if field_name == "status":
-        return select(Ticket.id, Ticket.status), "status"
+        return select(col(Ticket.id), col(Ticket.status)), "status"
     raise ValueError(f"bulk changes of {field_name} are not supported")
 
 
@@ -103,15 +106,15 @@ def among(session: Session, ids: list[int], column: Any = None) -> ColumnElement
     """
     target = col(Ticket.id) if column is None else column
     if _is_postgres(session):
-        return target == any_(bindparam(None, ids, type_=ARRAY(Integer)))  # type: ignore[no-any-return]
-    return target.in_(ids)  # type: ignore[no-any-return]
+        return target == any_(bindparam(None, ids, type_=ARRAY(Integer)))
+    return target.in_(ids)
 
 
 def _change_rows(
     session: Session,
     ticket_ids: Sequence[int],
     condition: ColumnElement[bool],
-    old: Select,  # type: ignore[type-arg]
+    old: Select,
     action: str,
     shown: str | None,
     values: dict[str, Any],
@@ -126,8 +129,8 @@ def _change_rows(
     for chunk in chunks(session, ticket_ids):
         target = and_(among(session, chunk), condition)
         if postgres:
-            session.execute(select(Ticket.id).where(target).with_for_update())
-        rows = old.where(target).add_columns(Ticket.version).subquery()
+            session.execute(select(col(Ticket.id)).where(target).with_for_update())
+        rows = old.where(target).add_columns(col(Ticket.version)).subquery()
         session.execute(
             events.insert_selected(
                 events.select_rows(
@@ -216,13 +219,13 @@ def set_status(
     skipped: dict[str, int] = {}
     for chunk in chunks(session, ticket_ids):
         stuck = session.execute(
-            select(Ticket.status, func.count())
+            select(col(Ticket.status), func.count())
             .where(
                 among(session, chunk),
                 col(Ticket.status) != status,
                 col(Ticket.status).not_in(allowed),
             )
-            .group_by(Ticket.status)
+            .group_by(col(Ticket.status))
         )
         for old, count in stuck:
             skipped[old] = skipped.get(old, 0) + count
@@ -248,7 +251,7 @@ def set_status(
 
 
 def tag_id(session: Session, name: str, *, create: bool) -> int | None:
-    tag = session.execute(select(Tag.id).where(col(Tag.name) == name)).scalar_one_or_none()
+    tag = session.execute(select(col(Tag.id)).where(col(Tag.name) == name)).scalar_one_or_none()
     if tag is None and create:
         row = Tag(name=name)
         session.add(row)
@@ -277,9 +280,11 @@ def add_tags(
             session: Session, chunk: list[int], condition: ColumnElement[bool], tag: int = tag
         ) -> None:
             session.execute(
-                TicketTag.__table__.insert().from_select(  # type: ignore[attr-defined]
+                table_of(TicketTag)
+                .insert()
+                .from_select(
                     ["ticket_id", "tag_id"],
-                    select(Ticket.id, literal(tag)).where(among(session, chunk), condition),
+                    select(col(Ticket.id), literal(tag)).where(among(session, chunk), condition),
                 )
             )
 
@@ -287,7 +292,7 @@ def add_tags(
             session,
             ticket_ids,
             ~_has_tag(tag),
-            select(Ticket.id, cast(null(), Text).label("old")),
+            select(col(Ticket.id), cast(null(), Text).label("old")),
             "tag",
             name,
             {},
@@ -314,7 +319,9 @@ def remove_tags(
             session: Session, chunk: list[int], condition: ColumnElement[bool], tag: int = tag
         ) -> None:
             session.execute(
-                TicketTag.__table__.delete().where(  # type: ignore[attr-defined]
+                table_of(TicketTag)
+                .delete()
+                .where(
                     among(session, chunk, col(TicketTag.ticket_id)),
                     col(TicketTag.tag_id) == tag,
                 )
@@ -324,7 +331,7 @@ def remove_tags(
             session,
             ticket_ids,
             _has_tag(tag),
-            select(Ticket.id, literal(name).label("old")),
+            select(col(Ticket.id), literal(name).label("old")),
             "untag",
             None,
             {},
@@ -341,13 +348,13 @@ def merge(session: Session, ticket_ids: Sequence[int], into: int, change: Change
     single-ticket merge is the honest implementation.
     """
     target = tickets.get_ticket(session, into)
-    rows = []
+    rows: list[Row[int, int | None]] = []
     for chunk in chunks(session, ticket_ids):
         rows.extend(
             session.execute(
-                select(Ticket.number, Ticket.merged_into_id)
+                select(col(Ticket.number), col(Ticket.merged_into_id))
                 .where(among(session, chunk))
-                .order_by(Ticket.number)
+                .order_by(col(Ticket.number))
             ).all()
         )
     skipped: dict[str, int] = {}
@@ -365,13 +372,13 @@ def merge(session: Session, ticket_ids: Sequence[int], into: int, change: Change
     )
 
 
-def ids_for(session: Session, where: object, *, limit: int | None = None) -> list[int]:
+def ids_for(session: Session, where: ColumnElement[bool], *, limit: int | None = None) -> list[int]:
     """Ticket ids matching a compiled query condition, newest update first."""
     stmt = (
-        select(Ticket.id)
+        select(col(Ticket.id))
         .where(where)
         .order_by(col(Ticket.updated_at).desc(), col(Ticket.id).desc())
-    )  # type: ignore[arg-type]
+    )
     if limit is not None:
         if limit < 0:
             raise ValidationError("limit must be zero or more")
@@ -390,7 +397,9 @@ def ids_for_numbers(
     wanted = list(dict.fromkeys(numbers))
     found: dict[int, int] = {}
     for chunk in chunks(session, wanted):
-        stmt = select(Ticket.number, Ticket.id).where(among(session, chunk, col(Ticket.number)))
+        stmt = select(col(Ticket.number), col(Ticket.id)).where(
+            among(session, chunk, col(Ticket.number))
+        )
         found.update((n, i) for n, i in session.execute(stmt))
     missing = [n for n in wanted if n not in found]
     if missing:
@@ -403,6 +412,6 @@ def ids_for_numbers(
     kept: set[int] = set()
     for chunk in chunks(session, ids):
         kept.update(
-            session.execute(select(Ticket.id).where(among(session, chunk), where)).scalars()
+            session.execute(select(col(Ticket.id)).where(among(session, chunk), where)).scalars()
         )
     return [i for i in ids if i in kept]

@@ -151,7 +151,7 @@ def select_rows(
 
 def insert_selected(rows: Select[Any]) -> Insert:
     """INSERT ... SELECT of `rows` built by `select_rows` (and joined, filtered, ordered)."""
-    return _INSERT.from_select(COLUMNS, rows)  # type: ignore[no-any-return]
+    return _INSERT.from_select(COLUMNS, rows)
 
 
 def _text(value: Any) -> Any:

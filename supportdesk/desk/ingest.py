@@ -40,7 +40,7 @@ from sqlalchemy import bindparam, delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.util import identity_key
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from supportdesk.desk import directory, events, message_ids, tickets
 from supportdesk.desk.events import Change
@@ -71,6 +71,7 @@ from supportdesk.store.models import (
     SubjectTag,
     Ticket,
     TicketCC,
+    table_of,
     utcnow,
 )
 from supportdesk.store.prepared import Prepared
@@ -145,22 +146,22 @@ def ingest(
 
 
 _BATCH_KEY = "ingest_batch"
-_TICKETS = Ticket.__table__  # type: ignore[attr-defined]
-_MESSAGES = Message.__table__  # type: ignore[attr-defined]
-_RAWS = MessageRaw.__table__  # type: ignore[attr-defined]
-_GHOSTS = MessageGhost.__table__  # type: ignore[attr-defined]
-_TAGS = SubjectTag.__table__  # type: ignore[attr-defined]
-_QUEUES = Queue.__table__  # type: ignore[attr-defined]
+_TICKETS = table_of(Ticket)
+_MESSAGES = table_of(Message)
+_RAWS = table_of(MessageRaw)
+_GHOSTS = table_of(MessageGhost)
+_TAGS = table_of(SubjectTag)
+_QUEUES = table_of(Queue)
 _INSERT_TICKET = Prepared(_TICKETS.insert().returning(_TICKETS.c.id))
-_INSERT_CC = TicketCC.__table__.insert()  # type: ignore[attr-defined]
-_CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
+_INSERT_CC = table_of(TicketCC).insert()
+_CUSTOMERS = table_of(Customer)
 _INSERT_CUSTOMER = Prepared(_CUSTOMERS.insert().returning(_CUSTOMERS.c.id))
 _INSERT_MESSAGE = Prepared(INSERT_MESSAGE)
 _INSERT_RAWS = Prepared(INSERT_RAW)
 _CUSTOMER_BY_EMAIL = select(_CUSTOMERS.c.id, _CUSTOMERS.c.name).where(
     _CUSTOMERS.c.email == bindparam("email")
 )
-_ORGANISATIONS = Organisation.__table__  # type: ignore[attr-defined]
+_ORGANISATIONS = table_of(Organisation)
 _INSERT_ORGANISATION = _ORGANISATIONS.insert().returning(_ORGANISATIONS.c.id)
 _TICKET_COLUMNS = (
     _TICKETS.c.id,
@@ -336,7 +337,7 @@ class IngestBatch:
             chunk = ticket_ids[start : start + 500]
             for ticket_id in chunk:
                 self.ccs[ticket_id] = set()
-            ccs = TicketCC.__table__.c  # type: ignore[attr-defined]
+            ccs = table_of(TicketCC).c
             rows = self.conn.execute(
                 select(ccs.ticket_id, ccs.email).where(ccs.ticket_id.in_(chunk))
             )
@@ -441,7 +442,8 @@ class IngestBatch:
         return self.tickets[ticket_id]
 
     def _remember(self, row: Any) -> _Ticket:
-        ticket = _Ticket(*row, stored_version=row.version)
+        # mypy cannot tell the row's length, so it fears `*row` reaches stored_version.
+        ticket = _Ticket(*row, stored_version=row.version)  # type: ignore[misc]
         self.tickets[ticket.id] = ticket
         self.numbers[ticket.number] = ticket.id
         return ticket
@@ -471,7 +473,7 @@ class IngestBatch:
         if ticket.id not in self.ccs:
             self.ccs[ticket.id] = set(
                 self.session.execute(
-                    select(TicketCC.email).where(TicketCC.ticket_id == ticket.id)
+                    select(col(TicketCC.email)).where(col(TicketCC.ticket_id) == ticket.id)
                 ).scalars()
             )
         return self.ccs[ticket.id]
@@ -1119,7 +1121,7 @@ def _requester_of(
 def _new_message(
     parsed: ParsedMessage, raw: bytes, source: Source, fingerprint: str, outgoing: bool
 ) -> NewMessage:
-    def addresses(items: list) -> str:  # type: ignore[type-arg]
+    def addresses(items: list) -> str:
         return ", ".join(
             f"{a.name} <{a.address}>" if a.name else a.address for a in items if a.address
         )
@@ -1164,7 +1166,9 @@ def _agents(session: Session) -> dict[str, int]:
     """Agent addresses, read once per transaction: a batch asks for every message."""
     agents = session.info.get("ingest_agents")
     if agents is None:
-        agents = {email: id_ for email, id_ in session.execute(select(Agent.email, Agent.id))}
+        agents = {
+            email: id_ for email, id_ in session.execute(select(col(Agent.email), col(Agent.id)))
+        }
         session.info["ingest_agents"] = agents
     return agents
 

@@ -43,7 +43,7 @@ from sqlmodel import Session, col
 from supportdesk.desk import events
 from supportdesk.desk.events import Change
 from supportdesk.errors import NotFoundError, SupportdeskError, ValidationError
-from supportdesk.store.models import Message, OutboxItem, Ticket, utcnow
+from supportdesk.store.models import Message, OutboxItem, Ticket, table_of, utcnow
 
 if TYPE_CHECKING:
     from imapclient import IMAPClient
@@ -61,7 +61,7 @@ RETRY_FIRST = timedelta(minutes=1)
 RETRY_CAP = timedelta(hours=1)
 EX_TEMPFAIL = 75
 
-_OUTBOX = OutboxItem.__table__  # type: ignore[attr-defined]
+_OUTBOX = table_of(OutboxItem)
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def _views(session: Session, where: object, limit: int | None = None) -> list[It
     )
     return [
         ItemView(
-            id=item.id,  # type: ignore[arg-type]
+            id=item.id,
             ticket_number=number,
             state=item.state,
             kind=item.kind,

@@ -66,6 +66,7 @@ from supportdesk.store.models import (
     OutboxItem,
     Ticket,
     TicketCC,
+    table_of,
     utcnow,
 )
 
@@ -79,7 +80,7 @@ MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
 """All of one message's attachments together; most providers refuse more."""
 COLLIDING = ("message_in", "message_out", "note")
 MAIL_SETUP = "mail_setup"
-_OUTBOX = OutboxItem.__table__  # type: ignore[attr-defined]
+_OUTBOX = table_of(OutboxItem)
 _INSERT_OUTBOX = _OUTBOX.insert().returning(_OUTBOX.c.id)
 
 

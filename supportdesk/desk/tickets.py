@@ -42,7 +42,7 @@ def next_ticket_numbers(session: Session, count: int = 1) -> range:
     """Reserve `count` consecutive ticket numbers atomically (safe across processes)."""
     from sqlalchemy import text
 
-    top = session.exec(  # type: ignore[call-overload]
+    top = session.execute(
         text("UPDATE counters SET value = value + :n WHERE name = 'ticket_number' RETURNING value"),
         params={"n": count},
     ).scalar_one()

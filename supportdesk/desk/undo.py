@@ -40,7 +40,7 @@ from supportdesk.desk import bulk, history
 from supportdesk.desk.events import Change, insert_selected, select_rows
 from supportdesk.desk.statuses import status_values
 from supportdesk.errors import ConflictError, NotFoundError, ValidationError
-from supportdesk.store.models import Agent, Event, Queue, Ticket, TicketTag
+from supportdesk.store.models import Agent, Event, Queue, Ticket, TicketTag, table_of
 
 FIELDS = {
     "assign": "assignee_id",
@@ -136,7 +136,7 @@ def latest_undoable(
     """
     before: int | None = None
     for _ in range(window):
-        stmt = select(Event.batch_id).where(col(Event.actor) == actor)
+        stmt = select(col(Event.batch_id)).where(col(Event.actor) == actor)
         if before is not None:
             stmt = stmt.where(col(Event.id) < before)
         batch = session.execute(stmt.order_by(col(Event.id).desc()).limit(1)).scalar()
@@ -195,13 +195,13 @@ def undo_batch(session: Session, batch: str, *, at: datetime | None = None) -> U
         return _result(session, summary, change.batch_id, events, events, kept)
     _apply_tags(session, change.batch_id)
     bumped = (
-        select(Event.ticket_id, func.max(Event.version).label("version"))
+        select(col(Event.ticket_id), func.max(Event.version).label("version"))
         .where(mine)
-        .group_by(Event.ticket_id)
+        .group_by(col(Event.ticket_id))
         .subquery("bumped")
     )
     session.execute(  # tickets whose only changes were tags
-        update(Ticket.__table__)  # type: ignore[arg-type]
+        update(table_of(Ticket))
         .where(col(Ticket.id) == bumped.c.ticket_id, col(Ticket.version) != bumped.c.version)
         .values(version=bumped.c.version, updated_at=change.now())
     )
@@ -221,7 +221,7 @@ def _result(
 ) -> UndoResult:
     # A rule batch has one actor per rule that acted (rule:a, rule:b): name them all.
     actors = session.execute(
-        select(Event.actor).where(col(Event.batch_id) == summary.batch_id).distinct().limit(6)
+        select(col(Event.actor)).where(col(Event.batch_id) == summary.batch_id).distinct().limit(6)
     ).scalars()
     return UndoResult(
         batch_id=undo,
@@ -243,7 +243,9 @@ def _written(session: Session, undo: str) -> dict[str, int]:
     kinds = {"assign": "assignee_id", "unassign": "assignee_id", "tag": "tags", "untag": "tags"}
     counts: dict[str, int] = {}
     for action, n in session.execute(
-        select(Event.action, func.count()).where(col(Event.batch_id) == undo).group_by(Event.action)
+        select(col(Event.action), func.count())
+        .where(col(Event.batch_id) == undo)
+        .group_by(col(Event.action))
     ):
         kind = kinds.get(action, action)
         counts[kind] = counts.get(kind, 0) + int(n)
@@ -265,18 +267,18 @@ def _reverse_field(
     name, actions = group
     spans = (
         select(
-            Event.ticket_id,
+            col(Event.ticket_id),
             func.min(Event.id).label("first_id"),
             func.max(Event.id).label("last_id"),
         )
         .where(col(Event.batch_id) == batch, col(Event.action).in_(actions))
-        .group_by(Event.ticket_id)
+        .group_by(col(Event.ticket_id))
         .subquery("spans")
     )
     first = aliased(Event)
     last = aliased(Event)
     if name == "assignee_id":
-        action: Any = case((first.old_value.is_(None), "unassign"), else_="assign")  # type: ignore[union-attr]
+        action: Any = case((col(first.old_value).is_(None), "unassign"), else_="assign")
     else:
         action = literal(actions[0])
     rows = (
@@ -292,7 +294,7 @@ def _reverse_field(
         .join(first, first.id == spans.c.first_id)  # type: ignore[arg-type]
         .join(last, last.id == spans.c.last_id)  # type: ignore[arg-type]
         .join(Ticket, col(Ticket.id) == spans.c.ticket_id)
-        .where(first.old_value.is_distinct_from(last.new_value))  # type: ignore[union-attr]
+        .where(col(first.old_value).is_distinct_from(last.new_value))
         .order_by(spans.c.first_id.desc())
     )
     session.execute(insert_selected(rows))
@@ -313,21 +315,21 @@ def _apply_field(
     """
     name, actions = group
     mine = and_(col(Event.batch_id) == undo, col(Event.action).in_(actions))
-    shown = list(session.execute(select(Event.new_value).where(mine).distinct()).scalars())
+    shown = list(session.execute(select(col(Event.new_value)).where(mine).distinct()).scalars())
     if not shown:
         return
     stamp = {"updated_at": now}
     if name in ("assignee_id", "queue_id"):
         model, key, what = (
-            (Agent, Agent.handle, "agent")
+            (Agent, col(Agent.handle), "agent")
             if name == "assignee_id"
-            else (Queue, Queue.name, "queue")
+            else (Queue, col(Queue.name), "queue")
         )
         for value in shown:
             _lookup(session, model.id, key, value, what)  # refuse if it no longer exists
         source = (
-            select(Event.ticket_id, Event.version, model.id.label("value"))  # type: ignore[union-attr]
-            .outerjoin(model, key == Event.new_value)
+            select(col(Event.ticket_id), col(Event.version), col(model.id).label("value"))
+            .outerjoin(model, key == col(Event.new_value))
             .where(mine)
             .subquery("source")
         )
@@ -335,7 +337,7 @@ def _apply_field(
         return
     for value in shown:
         source = (
-            select(Event.ticket_id, Event.version)
+            select(col(Event.ticket_id), col(Event.version))
             .where(mine, col(Event.new_value) == value)
             .subquery("source")
         )
@@ -348,7 +350,7 @@ def _apply_field(
 def _update_from(session: Session, source: Any, values: dict[str, Any]) -> None:
     """UPDATE tickets FROM `source` (ticket_id, version, ...): `values` and the new version."""
     session.execute(
-        update(Ticket.__table__)  # type: ignore[arg-type]
+        update(table_of(Ticket))
         .where(col(Ticket.id) == source.c.ticket_id)
         .values({**values, "version": source.c.version})
     )
@@ -363,18 +365,18 @@ def _reverse_tags(session: Session, batch: str, change: Change) -> None:
     name = func.coalesce(Event.new_value, Event.old_value)
     spans = (
         select(
-            Event.ticket_id,
+            col(Event.ticket_id),
             name.label("tag"),
             func.min(Event.id).label("first_id"),
             func.max(Event.id).label("last_id"),
         )
         .where(col(Event.batch_id) == batch, col(Event.action).in_(TAGS))
-        .group_by(Event.ticket_id, name)
+        .group_by(col(Event.ticket_id), name)
         .subquery("spans")
     )
     first = aliased(Event)
     last = aliased(Event)
-    added = first.action == "tag"
+    added = col(first.action) == "tag"
     rows = (
         select_rows(
             change,
@@ -397,7 +399,7 @@ def _reverse_tags(session: Session, batch: str, change: Change) -> None:
 def _apply_tags(session: Session, undo: str) -> None:
     mine = col(Event.batch_id) == undo
     pairs = session.execute(
-        select(Event.action, func.coalesce(Event.new_value, Event.old_value))
+        select(col(Event.action), func.coalesce(Event.new_value, Event.old_value))
         .where(mine, col(Event.action).in_(TAGS))
         .distinct()
     ).all()
@@ -406,20 +408,20 @@ def _apply_tags(session: Session, undo: str) -> None:
         if tag_id is None:
             continue
         if action == "tag":
-            tickets = select(Event.ticket_id, literal(tag_id)).where(
+            tickets = select(col(Event.ticket_id), literal(tag_id)).where(
                 mine, col(Event.action) == "tag", col(Event.new_value) == tag
             )
             session.execute(
-                TicketTag.__table__.insert().from_select(["ticket_id", "tag_id"], tickets)  # type: ignore[attr-defined]
+                table_of(TicketTag).insert().from_select(["ticket_id", "tag_id"], tickets)
             )
         else:
-            tickets = select(Event.ticket_id).where(
+            untagged = select(col(Event.ticket_id)).where(
                 mine, col(Event.action) == "untag", col(Event.old_value) == tag
             )
             session.execute(
-                TicketTag.__table__.delete().where(  # type: ignore[attr-defined]
-                    col(TicketTag.tag_id) == tag_id, col(TicketTag.ticket_id).in_(tickets)
-                )
+                table_of(TicketTag)
+                .delete()
+                .where(col(TicketTag.tag_id) == tag_id, col(TicketTag.ticket_id).in_(untagged))
             )
 
 
@@ -434,24 +436,24 @@ def _check_unchanged(session: Session, batch: str) -> None:
     On PostgreSQL the rows are locked first, so nobody slips a change in between this check
     and the reversal; on SQLite the write transaction already holds the database lock.
     """
-    reversed_tickets = select(Event.ticket_id).where(
+    reversed_tickets = select(col(Event.ticket_id)).where(
         col(Event.batch_id) == batch, col(Event.action).in_(UNDOABLE)
     )
     last = (
         select(
-            Event.ticket_id,
+            col(Event.ticket_id),
             func.max(Event.version).label("version"),
             func.max(Event.id).label("last_id"),
         )
         .where(col(Event.batch_id) == batch, col(Event.ticket_id).in_(reversed_tickets))
-        .group_by(Event.ticket_id)
+        .group_by(col(Event.ticket_id))
         .subquery("last")
     )
-    stmt = select(Ticket.id, Ticket.number, last.c.last_id, Ticket.version, last.c.version).join(
-        last, last.c.ticket_id == Ticket.id
-    )
+    stmt = select(
+        col(Ticket.id), col(Ticket.number), last.c.last_id, col(Ticket.version), last.c.version
+    ).join(last, last.c.ticket_id == Ticket.id)
     if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(of=Ticket.__table__)  # type: ignore[attr-defined]
+        stmt = stmt.with_for_update(of=table_of(Ticket))
     else:
         stmt = stmt.where(col(Ticket.version) != last.c.version)
     suspects = {
@@ -490,7 +492,9 @@ def _later_batches(session: Session, suspects: dict[int, int]) -> dict[int, dict
         return since
     after = min(suspects.values())
     for chunk in bulk.chunks(session, list(suspects)):
-        stmt = select(Event.ticket_id, Event.id, Event.batch_id, Event.actor).where(
+        stmt = select(
+            col(Event.ticket_id), col(Event.id), col(Event.batch_id), col(Event.actor)
+        ).where(
             bulk.among(session, chunk, col(Event.ticket_id)),
             col(Event.id) > after,
             ~_kept_actions(),
@@ -536,7 +540,7 @@ def _lookup(
         raise NotFoundError(
             f"cannot undo: {what} {shown!r} no longer exists to go back to; nothing was undone"
         )
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def _status_values(status: str, first_event_id: int, now: datetime) -> dict[str, Any]:
@@ -560,7 +564,7 @@ def _status_values(status: str, first_event_id: int, now: datetime) -> dict[str,
                 ),
             ),
         )
-        .correlate(Ticket.__table__)  # type: ignore[attr-defined]
+        .correlate(table_of(Ticket))
         .scalar_subquery()
     )
     stamped = Ticket.solved_at if status == "solved" else Ticket.closed_at

@@ -12,13 +12,23 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, Table, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
     """Aware UTC now, the one time representation the store uses."""
     return datetime.now(UTC)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table behind `model`, for statements written against the table itself.
+
+    SQLModel sets `__table__` on every table class but leaves it out of its type hints; this is
+    the one place that reads it untyped.
+    """
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
 
 
 class Counter(SQLModel, table=True):

@@ -33,7 +33,8 @@ class SupportdeskApp(App[None]):
     TITLE = "supportdesk"
     COMMANDS = App.COMMANDS | {DeskCommands}
 
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (130, "-wide")]
+    # Textual declares it `ClassVar[...] | None`, which mypy reads as an instance variable.
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (130, "-wide")]  # type: ignore[misc]
     """Below 130 columns the customer panel gives its room to the thread."""
 
     BINDINGS: ClassVar[list[BindingType]] = bindings("app")

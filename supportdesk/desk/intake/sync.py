@@ -329,14 +329,18 @@ class FolderSyncer:
         self, info: FolderInfo, expected: Position | None, new: Position
     ) -> Callable[[Session], None]:
         from sqlalchemy import select
+        from sqlmodel import col
 
         from supportdesk.store.models import SyncState, utcnow
 
         def write(session: Session) -> None:
             row = (
-                session.exec(
-                    select(SyncState)  # type: ignore[call-overload]
-                    .where(SyncState.mailbox == self.mailbox.name, SyncState.folder == info.name)
+                session.execute(
+                    select(SyncState)
+                    .where(
+                        col(SyncState.mailbox) == self.mailbox.name,
+                        col(SyncState.folder) == info.name,
+                    )
                     .with_for_update()
                 )
                 .scalars()
@@ -503,7 +507,7 @@ class FolderSyncer:
         known: dict[str, set[int]] = {}
         with self.store.session() as session:
             rows = session.execute(
-                select(Message.message_id, Message.size).where(
+                select(col(Message.message_id), col(Message.size)).where(
                     col(Message.message_id).in_(sorted(message_ids))
                 )
             )
@@ -600,14 +604,15 @@ def uids_above(client: IMAPClient, last: int, info: FolderInfo) -> array[int]:
 
 def _stored_position(store: Store, mailbox: str, folder: str) -> Position | None:
     from sqlalchemy import select
+    from sqlmodel import col
 
     from supportdesk.store.models import SyncState
 
     with store.session() as session:
         row = (
-            session.exec(
-                select(SyncState).where(  # type: ignore[call-overload]
-                    SyncState.mailbox == mailbox, SyncState.folder == folder
+            session.execute(
+                select(SyncState).where(
+                    col(SyncState.mailbox) == mailbox, col(SyncState.folder) == folder
                 )
             )
             .scalars()

@@ -103,7 +103,7 @@ class MessageFacts:
         key = (kind, header)
         if key not in cache:
             cache[key] = self.field_text(kind, header).casefold()
-        return cache[key]  # type: ignore[no-any-return]
+        return cache[key]
 
     def encoded(self, kind: str, header: str | None = None) -> bytes:
         """The field's text as UTF-8, for `matches`; kept, since many rules ask."""
@@ -111,7 +111,7 @@ class MessageFacts:
         key = (kind, header)
         if key not in cache:
             cache[key] = patterns.encode(self.field_text(kind, header))
-        return cache[key]  # type: ignore[no-any-return]
+        return cache[key]
 
     def field_text(self, kind: str, header: str | None = None) -> str:
         if kind == "header":
@@ -303,7 +303,7 @@ def _combined(session: Session, texts: tuple[str, ...], now: datetime) -> Combin
     cache = _COMPILED.setdefault(conn.engine, {})
     hit = cache.get(texts)
     if hit is not None and time.monotonic() - hit[0] < COMPILED_TTL:
-        return hit[1]  # type: ignore[no-any-return]
+        return hit[1]
     queries, wheres, failed = [], [], {}
     for text in texts:
         try:

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 from sqlalchemy import and_, func, or_, select, true
 from sqlmodel import Session, col
@@ -194,7 +194,7 @@ class _TimeGuard:
         return last is not None and last[1] == reason and last[0] > self._other
 
 
-def _is_parsed(message: object) -> bool:
+def _is_parsed(message: object) -> TypeGuard[ParsedMessage]:
     return message is not None and not isinstance(message, MessageFacts)
 
 
@@ -258,7 +258,7 @@ def _candidates(
     return list(session.execute(stmt).scalars())
 
 
-def _prefilter(c: Condition, conn, now: datetime) -> list:  # type: ignore[no-untyped-def,type-arg]
+def _prefilter(c: Condition, conn, now: datetime) -> list:
     if c.query is not None:
         return [compile_query(parse_query(c.query), conn, me=None, now=now, whole_set=True).where]
     if c.since is not None and c.since.event == "created" and c.since.more_than:

@@ -413,7 +413,9 @@ def import_rules(session: Session, source: str, *, origin: str = "rules file") -
     for name in removed:
         session.delete(existing[name])
     session.flush()
-    added, changed, unchanged = [], [], []
+    added: list[str] = []
+    changed: list[str] = []
+    unchanged: list[str] = []
     for position, p in enumerate(parsed, start=1):
         row = existing.get(p.rule.name)
         if row is None:

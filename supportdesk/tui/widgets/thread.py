@@ -255,8 +255,11 @@ class ThreadView(ScrollView, can_focus=True):
         """Show `detail` (None: nothing); the same ticket again keeps the scroll position."""
         if detail is not None and detail == self.detail:
             return
-        same = detail is not None and self.detail is not None
-        same = same and detail.row.number == self.detail.row.number  # type: ignore[union-attr]
+        same = (
+            detail is not None
+            and self.detail is not None
+            and detail.row.number == self.detail.row.number
+        )
         self.detail = detail
         self._note = note or "No ticket selected"
         self._blocks = self._timeline(detail) if detail is not None else []
