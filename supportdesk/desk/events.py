@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
-from supportdesk.store.models import Event, Ticket, utcnow
+from supportdesk.store.models import Event, Ticket, table_of, utcnow
 from supportdesk.store.prepared import Prepared
 
 
@@ -46,7 +46,7 @@ class Row(TypedDict):
 
 
 COLUMNS: tuple[str, ...] = tuple(Row.__annotations__)
-_TABLE = Event.__table__  # type: ignore[attr-defined]
+_TABLE = table_of(Event)
 _INSERT = _TABLE.insert()
 _PREPARED = Prepared(_INSERT)
 
