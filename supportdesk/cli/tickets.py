@@ -82,25 +82,17 @@ def list_tickets(
     ids: Annotated[bool, typer.Option("--ids", help="Print ticket numbers only.")] = False,
 ) -> None:
     """List tickets matching QUERY, most recently updated first (see README: query language)."""
-    from supportdesk.desk import views
-    from supportdesk.desk.query import compile_query, parse
-    from supportdesk.store.models import utcnow
+    from supportdesk.desk.query import Matching, parse
 
     cli: CliContext = ctx.obj
     parsed = parse(query)
-    now = utcnow()
     with cli.store().session() as session:
-        conn = session.connection()
+        matching = Matching(session, parsed, me=cli.settings.agent)
+        now = matching.now
         if ids:
-            whole = compile_query(parsed, conn, me=cli.settings.agent, now=now, whole_set=True)
-            numbers = views.ticket_numbers(session, whole.where, whole.order_by, limit=limit)
+            numbers = matching.numbers(limit=limit)
         else:
-            page = compile_query(parsed, conn, me=cli.settings.agent, now=now)
-            rows = views.list_tickets(session, page.where, page.order_by, limit=limit or 50)
-            total = len(rows)
-            if len(rows) == (limit or 50):
-                whole = compile_query(parsed, conn, me=cli.settings.agent, now=now, whole_set=True)
-                total = views.count_tickets(session, whole.where)
+            total, rows = matching.total_and_rows(limit=limit or 50)
     if ids:
         typer.echo("\n".join(map(str, numbers)))
     elif as_json:
@@ -294,20 +286,12 @@ def _resolve(
     extra: ColumnElement[bool] | None,
 ) -> list[int]:
     """Ticket ids for QUERY (or the piped numbers), narrowed by `extra` if given."""
-    from sqlalchemy import and_
-
     from supportdesk.desk import bulk
-    from supportdesk.desk.query import compile_query, parse_selection
-    from supportdesk.store.models import utcnow
+    from supportdesk.desk.query import Matching
 
     if numbers is not None:
         return bulk.ids_for_numbers(session, numbers, extra)
-    selection = parse_selection(query, narrowed=extra is not None)
-    compiled = compile_query(
-        selection, session.connection(), me=cli.settings.agent, now=utcnow(), whole_set=True
-    )
-    where = compiled.where if extra is None else and_(compiled.where, extra)
-    return bulk.ids_for(session, where)
+    return Matching.selection(session, query, me=cli.settings.agent, narrow=extra).ids()
 
 
 def run_bulk(

@@ -17,11 +17,12 @@ from sqlmodel import Session
 
 from supportdesk.desk import bulk, history, notes, tickets, undo
 from supportdesk.desk.events import Change
+from supportdesk.desk.query import Matching, numbers_query
 from supportdesk.desk.undo import undo_batch
 from supportdesk.desk.views import TicketRow
 from supportdesk.errors import ConflictError, NotFoundError, SupportdeskError, ValidationError
 from supportdesk.store.models import Ticket
-from supportdesk.tui.data import DeskData, Source, numbers_query
+from supportdesk.tui.data import DeskData
 
 
 @dataclass(frozen=True)
@@ -150,8 +151,7 @@ def apply_many(data: DeskData, op: Op, numbers: Sequence[int]) -> Done:
     change = Change.by(data.actor)
     skipped = 0
     with data.store.session(write=True) as session:
-        source = Source("selection", "selection", numbers_query(list(numbers)))
-        ids = bulk.ids_for(session, data.compile(session, source, whole_set=True).where)
+        ids = Matching(session, numbers_query(numbers), me=data.me).ids()
         match op:
             case Assign(handle=handle):
                 bulk.assign(session, ids, handle, change)
