@@ -182,4 +182,3 @@ class DeskData:
         """A number that grows whenever any process changes any ticket (see views)."""
         with self.store.session() as session:
             return views.change_mark(session)
-

@@ -42,7 +42,6 @@ def config(demo_store: Store, tmp_path: Path) -> Path:
     return path
 
 
-
 @pytest.mark.parametrize("query", QUERIES)
 def test_cli_and_console_list_the_same_tickets_in_the_same_order(
     demo_store: Store, config: Path, query: str

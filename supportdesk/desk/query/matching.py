@@ -141,4 +141,3 @@ class Matching:
 def numbers_query(numbers: Sequence[int]) -> str:
     """A query matching exactly these ticket numbers."""
     return "#" + ",".join(str(n) for n in sorted(set(numbers)))
-
