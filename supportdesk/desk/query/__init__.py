@@ -9,7 +9,7 @@ matching tickets' ids, numbers, rows, pages and count. See docs/QUERY.md for the
 """
 
 from supportdesk.desk.query.compile import CompiledQuery, compile_query, order_by, ticket_query
-from supportdesk.desk.query.matching import Matching, numbers_query
+from supportdesk.desk.query.matching import Matching
 from supportdesk.desk.query.parser import (
     EVERY_TICKET,
     FIELDS,
@@ -41,7 +41,6 @@ __all__ = [
     "TimeFilter",
     "Value",
     "compile_query",
-    "numbers_query",
     "order_by",
     "parse",
     "parse_selection",

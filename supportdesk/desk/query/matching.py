@@ -9,7 +9,6 @@ shape, and answers every question the faces ask of it within one session.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, select
@@ -136,8 +135,3 @@ class Matching:
         """The first page and how many match in all, counting only when the page is full."""
         rows = self.rows(limit=limit)
         return (self.count() if len(rows) == limit else len(rows)), rows
-
-
-def numbers_query(numbers: Sequence[int]) -> str:
-    """A query matching exactly these ticket numbers."""
-    return "#" + ",".join(str(n) for n in sorted(set(numbers)))
