@@ -13,16 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from sqlmodel import Session
+from typing import TYPE_CHECKING, Any
 
 from supportdesk.desk import bulk_commands, history, notes, tickets, undo
 from supportdesk.desk.events import Change
 from supportdesk.desk.undo import undo_batch
 from supportdesk.desk.views import TicketRow
 from supportdesk.errors import ConflictError, NotFoundError, SupportdeskError, ValidationError
-from supportdesk.store.models import Ticket
 from supportdesk.tui.data import DeskData
+
+if TYPE_CHECKING:
+    from supportdesk.desk.handle import Session
 
 
 @dataclass(frozen=True)
@@ -130,13 +131,13 @@ def apply_one(data: DeskData, op: Op, seen: TicketRow, tags_seen: Sequence[str])
     """
     change = Change.by(data.actor)
     with data.store.session(write=True) as session:
-        ticket = _run(session, seen.number, op, change, expected=seen.version)
+        version = _run(session, seen.number, op, change, expected=seen.version)
     summary = f"#{seen.number}: {describe(op)}"
     if isinstance(op, NOTE_OPS):
         return Done(summary, (seen.number,), batch_id=change.batch_id)
     if isinstance(op, Merge):
         return Done(summary, (seen.number, op.target), batch_id=change.batch_id)
-    if ticket is None or ticket.version == seen.version:
+    if version is None or version == seen.version:
         return Done(summary + " (no change)", (seen.number,))
     return Done(summary, (seen.number,), batch_id=change.batch_id)
 
@@ -240,7 +241,13 @@ def _event_words(action: str, old: str | None, new: str | None) -> str:
     return f"{action} {old or '-'} → {new or '-'}"
 
 
-def _run(session: Session, number: int, op: Op, change: Change, *, expected: int) -> Ticket | None:
+def _run(session: Session, number: int, op: Op, change: Change, *, expected: int) -> int | None:
+    """Apply `op` to ticket `number`; the ticket's version after it (None: not a ticket field)."""
+    ticket = _change(session, number, op, change, expected=expected)
+    return ticket.version if ticket is not None else None
+
+
+def _change(session: Session, number: int, op: Op, change: Change, *, expected: int) -> Any:
     match op:
         case Assign(handle=handle):
             return tickets.assign(session, number, handle, change, expected_version=expected)

@@ -12,14 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-
-from sqlmodel import Session
+from typing import TYPE_CHECKING
 
 from supportdesk.desk import directory, views
 from supportdesk.desk.query import Matching
 from supportdesk.desk.views import TicketDetail, TicketRow
 from supportdesk.errors import SupportdeskError
-from supportdesk.store import Store
+
+if TYPE_CHECKING:
+    from supportdesk.desk.handle import Desk, Session
 
 ACTIVE_QUERY = "status:active"
 
@@ -59,7 +60,7 @@ class DeskData:
     """Read access for the console: one store, one acting agent."""
 
     def __init__(
-        self, store: Store, me: str | None, *, clock: Callable[[], datetime] | None = None
+        self, store: Desk, me: str | None, *, clock: Callable[[], datetime] | None = None
     ) -> None:
         self.store = store
         self.me = me
