@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlmodel import Session, col
 
 from supportdesk.desk import events
@@ -256,7 +256,7 @@ def _candidates(
     return list(session.execute(stmt).scalars())
 
 
-def _prefilter(c: Condition, session: Session, now: datetime) -> list:  # type: ignore[type-arg]
+def _prefilter(c: Condition, session: Session, now: datetime) -> list[ColumnElement[bool]]:
     if c.query is not None:
         return [Matching(session, c.query, me=None, now=now).where(whole_set=True)]
     if c.since is not None and c.since.event == "created" and c.since.more_than:
