@@ -8,7 +8,7 @@ SQLAlchemy condition and order over `tickets`; `Matching` is what every caller u
 matching tickets' ids, numbers, rows, pages and count. See docs/QUERY.md for the language.
 """
 
-from supportdesk.desk.query.compile import CompiledQuery, compile_query, order_by, ticket_query
+from supportdesk.desk.query.compile import CompiledQuery, compile_query, order_by
 from supportdesk.desk.query.matching import Matching
 from supportdesk.desk.query.parser import (
     EVERY_TICKET,
@@ -44,5 +44,4 @@ __all__ = [
     "order_by",
     "parse",
     "parse_selection",
-    "ticket_query",
 ]
