@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 from supportdesk.desk import bulk_commands, history, notes, tickets, undo
 from supportdesk.desk.events import Change
@@ -247,7 +247,13 @@ def _run(session: Session, number: int, op: Op, change: Change, *, expected: int
     return ticket.version if ticket is not None else None
 
 
-def _change(session: Session, number: int, op: Op, change: Change, *, expected: int) -> Any:
+class _Versioned(Protocol):
+    version: int
+
+
+def _change(
+    session: Session, number: int, op: Op, change: Change, *, expected: int
+) -> _Versioned | None:
     match op:
         case Assign(handle=handle):
             return tickets.assign(session, number, handle, change, expected_version=expected)
