@@ -10,15 +10,12 @@ Raw RFC 822 bytes and attachment contents live in their own tables so that the h
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import BigInteger, Column, Index, LargeBinary, Table, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-
-def utcnow() -> datetime:
-    """Aware UTC now, the one time representation the store uses."""
-    return datetime.now(UTC)
+from supportdesk.clock import utcnow as utcnow
 
 
 def table_of(model: type[SQLModel]) -> Table:

@@ -13,8 +13,8 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from supportdesk.appearance import check_appearance
+from supportdesk.desk.handle import Desk
 from supportdesk.errors import ConfigError
-from supportdesk.store import Store
 from supportdesk.themes import DEFAULT_THEME
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.commands import DeskCommands
@@ -41,7 +41,7 @@ class SupportdeskApp(App[None]):
 
     def __init__(
         self,
-        store: Store,
+        store: Desk,
         *,
         me: str | None,
         saved: list[SavedView] | None = None,
@@ -139,7 +139,7 @@ class SupportdeskApp(App[None]):
 
 
 def run_console(
-    store: Store,
+    store: Desk,
     *,
     me: str | None,
     saved: list[SavedView],

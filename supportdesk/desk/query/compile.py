@@ -44,7 +44,6 @@ from supportdesk.desk.query.parser import (
     TextTerm,
     TimeFilter,
     Value,
-    parse,
 )
 from supportdesk.errors import QueryError
 from supportdesk.store import search
@@ -109,13 +108,6 @@ def compile_query(
     conditions.extend(_text(conn, query.text_terms, whole_set))
     where = and_(*conditions) if conditions else true()
     return CompiledQuery(where=where, order_by=order_by(query.sort))
-
-
-def ticket_query(
-    conn: Connection, text: str, *, me: str | None, now: datetime | None = None
-) -> Select[int | None]:
-    """Parse and compile `text` into a SELECT of matching ticket ids, in the query's order."""
-    return compile_query(parse(text), conn, me=me, now=now).select_ids()
 
 
 def order_by(keys: Sequence[SortKey]) -> list[ColumnElement[Any]]:

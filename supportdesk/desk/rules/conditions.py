@@ -23,8 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, bindparam, case, func, select
 from sqlmodel import Session, col
 
-from supportdesk.desk.query import TimeFilter, compile_query
-from supportdesk.desk.query import parse as parse_query
+from supportdesk.desk.query import Matching, TimeFilter
 from supportdesk.desk.rules import patterns
 from supportdesk.desk.rules.model import Condition, RuleDef, TextTest, parse_duration
 from supportdesk.desk.statuses import ACTIVE
@@ -307,9 +306,9 @@ def _combined(session: Session, texts: tuple[str, ...], now: datetime) -> Combin
     queries, wheres, failed = [], [], {}
     for text in texts:
         try:
-            query = parse_query(text)
-            wheres.append(compile_query(query, conn, me=None, now=now).where)
-            queries.append((text, query))
+            matching = Matching(session, text, me=None, now=now)
+            wheres.append(matching.where(whole_set=False))
+            queries.append((text, matching.query))
         except SupportdeskError as exc:
             failed[text] = str(exc)
     good = tuple(text for text, _ in queries)
