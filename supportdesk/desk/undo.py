@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, and_, case, cast, func, literal, or_, select, update
+from sqlalchemy import Integer, Text, and_, case, cast, func, literal, or_, select, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
@@ -52,9 +52,10 @@ FIELDS = {
 TAGS = ("tag", "untag")
 UNDOABLE = frozenset(FIELDS) | frozenset(TAGS)
 # Events that record something rather than change a field: undo leaves them (and what they
-# record) in place. Any action starting "note" or "message_" is one too (see `is_kept`).
+# record) in place. Any action starting "note", "message_" or "mail_" (the outbox's records)
+# is one too (see `is_kept`).
 KEPT = frozenset({"create", "rule_fired", "rule_failed", "canned_reply"})
-_KEPT_PREFIXES = ("note", "message_")
+_KEPT_PREFIXES = ("note", "message_", "mail_")
 _SHOWN_LIMIT = 20
 
 
@@ -85,6 +86,10 @@ class UndoResult:
     """Every event of the undone batch, per action: what it held."""
     kept: dict[str, int] = field(default_factory=dict)
     """The part of `held` that stays (notes, messages, rule records)."""
+    replies_cancelled: int = 0
+    """Replies of the batch still waiting in the outbox, cancelled with the undo."""
+    replies_sent: int = 0
+    """Replies of the batch already handed to the server: mail cannot be called back."""
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -101,6 +106,12 @@ class UndoResult:
         if self.kept:
             kept = ", ".join(f"{n} {a}" for a, n in sorted(self.kept.items()))
             line += f"; kept: {kept}"
+        if n := self.replies_cancelled:
+            line += f"; {n} queued repl{'y' if n == 1 else 'ies'} cancelled"
+        if n := self.replies_sent:
+            line += (
+                f"; {n} repl{'y was' if n == 1 else 'ies were'} already handed to the mail server"
+            )
         return line
 
 
@@ -192,7 +203,8 @@ def undo_batch(session: Session, batch: str, *, at: datetime | None = None) -> U
     if not tagged and len(written) <= 1:
         # one field, no tags: an event per ticket, every version already written
         events = sum(written.values())
-        return _result(session, summary, change.batch_id, events, events, kept)
+        replies = _cancel_replies(session, batch, change)
+        return _result(session, summary, change.batch_id, events, events, kept, *replies)
     _apply_tags(session, change.batch_id)
     bumped = (
         select(col(Event.ticket_id), func.max(Event.version).label("version"))
@@ -208,7 +220,38 @@ def undo_batch(session: Session, batch: str, *, at: datetime | None = None) -> U
     tickets, events = session.execute(
         select(func.count(func.distinct(Event.ticket_id)), func.count()).where(mine)
     ).one()
-    return _result(session, summary, change.batch_id, int(tickets), int(events), kept)
+    replies = _cancel_replies(session, batch, change)
+    return _result(session, summary, change.batch_id, int(tickets), int(events), kept, *replies)
+
+
+def _cancel_replies(session: Session, batch: str, change: Change) -> tuple[int, int]:
+    """Cancel the batch's replies that still wait in the outbox (a rule's canned reply, a
+    reply sent with a status): undoing the change must not leave its mail going out.
+
+    Returns (cancelled, already handed over). The messages stay in the thread, marked
+    cancelled; the cancel events join the undo's batch as records (`is_kept`), after the
+    reversal and carrying the tickets' new versions (the ORM's copies are stale after the
+    set-based UPDATEs, hence the expiry).
+    """
+    from supportdesk.desk import outbox
+    from supportdesk.store.models import OutboxItem
+
+    ids = select(cast(col(Event.new_value), Integer)).where(
+        col(Event.batch_id) == batch, col(Event.action) == "message_out"
+    )
+    rows = session.execute(
+        select(col(OutboxItem.id), col(OutboxItem.state)).where(col(OutboxItem.message_id).in_(ids))
+    ).all()
+    cancelled = sent = 0
+    if rows:
+        session.expire_all()
+    for item_id, state in rows:
+        if state in ("queued", "failed"):
+            outbox.cancel(session, item_id, change)
+            cancelled += 1
+        elif state != "cancelled":
+            sent += 1
+    return cancelled, sent
 
 
 def _result(
@@ -218,6 +261,8 @@ def _result(
     tickets: int,
     events: int,
     kept: dict[str, int],
+    replies_cancelled: int = 0,
+    replies_sent: int = 0,
 ) -> UndoResult:
     # A rule batch has one actor per rule that acted (rule:a, rule:b): name them all.
     actors = session.execute(
@@ -232,6 +277,8 @@ def _result(
         started_at=summary.started_at,
         held=dict(summary.actions),
         kept=kept,
+        replies_cancelled=replies_cancelled,
+        replies_sent=replies_sent,
     )
 
 
