@@ -1183,6 +1183,8 @@ def _enqueue(
 
 def _remember_ccs(session: Session, ticket: Ticket, built: Built, spec: ReplySpec) -> None:
     """People the agent copied may answer into the ticket by its subject tag."""
+    if not built.cc:
+        return
     requester = _requester(session, ticket).email.lower()
     known = set(
         session.execute(
