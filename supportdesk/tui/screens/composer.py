@@ -38,7 +38,14 @@ from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
-from supportdesk.desk.replies import Arrived, CollisionError, DraftView, Preview, Queued
+from supportdesk.desk.replies import (
+    MAX_ATTACHMENT_BYTES,
+    Arrived,
+    CollisionError,
+    DraftView,
+    Preview,
+    Queued,
+)
 from supportdesk.errors import SupportdeskError, ValidationError
 from supportdesk.text import inert, one_line
 from supportdesk.tui.bindings import bindings
@@ -277,6 +284,8 @@ class ComposerScreen(Screen[Sent]):
         self._timer: Timer | None = None
         self._finished = False
         self._status = ""
+        self._latest: dict[str, Any] | None = None
+        """What was on screen at the last change: the widgets are gone by the unmount."""
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -486,6 +495,7 @@ class ComposerScreen(Screen[Sent]):
         self._touch()
 
     def _touch(self) -> None:
+        self._latest = self._snapshot()
         if self._timer is None and not self._finished:
             self._timer = self.set_timer(AUTOSAVE_SECONDS, self._autosave)
 
@@ -506,9 +516,9 @@ class ComposerScreen(Screen[Sent]):
 
     def on_unmount(self) -> None:
         """The console is closing under the composer (quit): save what the timer has not."""
-        if self._finished:
+        if self._finished or self._latest is None:
             return
-        changes = self._unsaved(self._snapshot())
+        changes = self._unsaved(self._latest)
         if changes:
             with contextlib.suppress(SupportdeskError):
                 self.replying.save(self.draft.id, changes)
@@ -673,7 +683,8 @@ class ComposerScreen(Screen[Sent]):
             if path is not None:
                 self.attach(path)
 
-        self.app.push_screen(AttachScreen(), chosen)
+        room = MAX_ATTACHMENT_BYTES - self.draft.attachments_size
+        self.app.push_screen(AttachScreen(room=room), chosen)
 
     def attach(self, path: Path) -> None:
         draft_id = self.draft.id
