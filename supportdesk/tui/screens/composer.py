@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -263,7 +263,6 @@ class Sent:
     queued: Queued | None = None
     discarded: bool = False
     number: int = 0
-    warnings: list[str] = field(default_factory=list)
 
 
 class ComposerScreen(Screen[Sent]):
@@ -584,8 +583,6 @@ class ComposerScreen(Screen[Sent]):
         """Quote the original or not (replies); attach it or put it inline (forwards)."""
         if self.draft.kind == "note":
             return
-        from dataclasses import replace
-
         if self.draft.kind == "forward":
             self.draft = replace(self.draft, attach_original=not self.draft.attach_original)
         else:
@@ -728,8 +725,6 @@ class ComposerScreen(Screen[Sent]):
         draft_id = self.draft.id
 
         def filled(rendered: Any) -> None:
-            from dataclasses import replace
-
             self.body.insert(inert(rendered.text))
             self.draft = replace(self.draft, canned=rendered.name, language=rendered.language)
             self._show_context()
