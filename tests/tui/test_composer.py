@@ -400,3 +400,17 @@ async def test_mail_text_in_the_composer_is_inert(
         shown = screen_text(app)
         assert "\x1b" not in shown and "evil red text" in shown.replace("> ", "")
         assert "\x1b" not in screen.query_one("#composer-subject", Input).value
+
+
+async def test_quitting_with_the_composer_open_keeps_what_the_timer_had_not_saved(
+    make_app: Callable[..., SupportdeskApp], store: Store
+) -> None:
+    number = first(store, "status:open")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await open_ticket(pilot, number)
+        screen = await open_composer(pilot, "r")
+        screen.body.load_text("Typed just before quitting")  # no timer has fired for it
+        await pilot.press("ctrl+q")
+    assert getattr(stored_draft(store, number), "body", None) == "Typed just before quitting"
