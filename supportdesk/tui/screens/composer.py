@@ -21,7 +21,7 @@ import shlex
 import subprocess
 import tempfile
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -76,7 +76,7 @@ def kind_title(kind: str, number: int) -> str:
 # -- $EDITOR
 
 
-def editor_command(environ: dict[str, str] | os._Environ[str] | None = None) -> list[str]:
+def editor_command(environ: Mapping[str, str] | None = None) -> list[str]:
     """The agent's editor: $VISUAL, else $EDITOR, else vi, split as a shell would."""
     env = os.environ if environ is None else environ
     command = env.get("VISUAL") or env.get("EDITOR") or "vi"
@@ -574,6 +574,8 @@ class ComposerScreen(Screen[Sent]):
             self.context = context
             self._fill(context.draft, sent=sent)
             self._show_context()
+            if kind == "note":
+                self.body.focus()
             self._say(f"now a {KIND_LABELS[kind].lower()}; your text is kept")
 
         sent = self._snapshot()
