@@ -15,7 +15,7 @@ from sqlmodel import col
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from supportdesk.desk import replies, tickets
+from supportdesk.desk import directory, replies, tickets
 from supportdesk.desk.events import Change
 from supportdesk.store import Store
 from supportdesk.store.models import Draft, OutboxItem
@@ -26,7 +26,7 @@ from supportdesk.tui.screens.composer import (
     ComposerScreen,
     PreviewScreen,
 )
-from tests.replies_helpers import SETUP, SUPPORT
+from tests.replies_helpers import SETUP, SUPPORT, customer_mail, receive
 from tests.tui.conftest import SIZE, notes, open_ticket, ready, screen_text, wait_until
 from tests.tui.test_console_actions import detail, first
 
@@ -330,10 +330,19 @@ async def test_collision_revise_keeps_the_draft_and_the_next_send_goes(
         await open_ticket(pilot, number)
         screen = await open_composer(pilot, "r")
         await type_text(pilot, "First go")
+        requester = detail(store, number).row.requester_email
         with store.session(write=True) as session:
-            tickets.add_note(session, number, "Wait, check the bank", Change.by("agent:bob"))
+            directory.ensure_queue(session, "general")
+            answer = customer_mail(
+                subject=f"Re: [#{number}] still waiting",
+                sender=requester,
+                body="Wait, check the bank first",
+            )
+            assert receive(session, answer) == number  # mail in, threaded by the tag
         await send(pilot, "keep")
         await wait_until(pilot, lambda: isinstance(app.screen, CollisionScreen), what="collision")
+        await pilot.pause()
+        assert "Wait, check the bank first" in screen_text(app)
         await pilot.press("r")
         await wait_until(pilot, lambda: app.screen is screen, what="back in the composer")
         await wait_until(pilot, lambda: "revise" in screen._status, what="the rebase")
