@@ -26,6 +26,7 @@ from supportdesk.tui.screens.composer import (
     ComposerScreen,
     PreviewScreen,
 )
+from supportdesk.tui.screens.modals import PickScreen
 from tests.replies_helpers import SETUP, SUPPORT, customer_mail, receive
 from tests.tui.conftest import SIZE, notes, open_ticket, ready, screen_text, wait_until
 from tests.tui.test_console_actions import detail, first
@@ -85,7 +86,6 @@ async def closed(pilot: Pilot) -> None:
 
 async def pick_in(pilot: Pilot, text: str) -> None:
     """Narrow the picker on top to `text` and take the first match."""
-    from supportdesk.tui.screens.modals import PickScreen
 
     app = pilot.app
     await wait_until(pilot, lambda: isinstance(app.screen, PickScreen), what="the picker")
@@ -160,11 +160,7 @@ async def test_draft_saves_itself_and_resumes_after_the_console_is_gone(
 
 
 def ticket_with_ccs(store: Store) -> int:
-    from tests.replies_helpers import customer_mail, receive
-
     with store.session(write=True) as session:
-        from supportdesk.desk import directory
-
         directory.ensure_queue(session, "general")
         return receive(
             session,
@@ -389,11 +385,7 @@ async def test_attachments_are_listed_with_sizes_and_removable(
 async def test_mail_text_in_the_composer_is_inert(
     make_app: Callable[..., SupportdeskApp], store: Store
 ) -> None:
-    from tests.replies_helpers import customer_mail, receive
-
     with store.session(write=True) as session:
-        from supportdesk.desk import directory
-
         directory.ensure_queue(session, "general")
         number = receive(
             session,
