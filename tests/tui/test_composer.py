@@ -86,7 +86,6 @@ async def closed(pilot: Pilot) -> None:
 
 async def pick_in(pilot: Pilot, text: str) -> None:
     """Narrow the picker on top to `text` and take the first match."""
-
     app = pilot.app
     await wait_until(pilot, lambda: isinstance(app.screen, PickScreen), what="the picker")
     picker = app.screen
