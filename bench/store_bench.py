@@ -55,7 +55,10 @@ from sqlmodel import col  # noqa: E402
 
 from supportdesk.desk import bulk, views  # noqa: E402
 from supportdesk.desk.events import Change  # noqa: E402
-from supportdesk.desk.statuses import ACTIVE  # noqa: E402
+from supportdesk.desk.events import Row as EventRow  # noqa: E402
+from supportdesk.desk.events import row as event_row  # noqa: E402
+from supportdesk.desk.events import write as write_events  # noqa: E402
+from supportdesk.desk.statuses import ACTIVE, status_values  # noqa: E402
 from supportdesk.store import open_store, search  # noqa: E402
 from supportdesk.store.engine import Store  # noqa: E402
 from supportdesk.store.models import (  # noqa: E402
@@ -569,7 +572,7 @@ class Builder:
         ticket_rows: list[dict[str, Any]] = []
         tag_rows: list[dict[str, Any]] = []
         note_rows: list[dict[str, Any]] = []
-        event_rows: list[dict[str, Any]] = []
+        event_rows: list[EventRow] = []
         cc_rows: list[dict[str, Any]] = []
         self.statuses: list[str] = []
         for i in range(n):
@@ -621,7 +624,6 @@ class Builder:
                     "id": tid,
                     "number": tid,
                     "subject": subject,
-                    "status": status,
                     "priority": priority,
                     "queue_id": queue + 1,
                     "assignee_id": assignee + 1 if assignee is not None else None,
@@ -629,8 +631,7 @@ class Builder:
                     "created_at": at,
                     "updated_at": end,
                     "first_response_at": None,
-                    "solved_at": end if status in ("solved", "closed") else None,
-                    "closed_at": end if status == "closed" else None,
+                    **status_values(status, end, None),
                     "message_count": k,
                     "version": 1 + k + int(changed),
                 }
@@ -664,7 +665,7 @@ class Builder:
                         conn.execute(Note.__table__.insert(), note_rows)  # type: ignore[attr-defined]
                     if cc_rows:
                         conn.execute(TicketCC.__table__.insert(), cc_rows)  # type: ignore[attr-defined]
-                    conn.execute(Event.__table__.insert(), event_rows)  # type: ignore[attr-defined]
+                    write_events(conn, event_rows)
                 for rows in (ticket_rows, tag_rows, note_rows, cc_rows, event_rows):
                     rows.clear()
         with conn.begin():
@@ -680,17 +681,9 @@ class Builder:
         new: str | None,
         version: int,
         at: datetime,
-    ) -> dict[str, Any]:
-        return {
-            "ticket_id": ticket_id,
-            "batch_id": f"bench-{ticket_id}",
-            "actor": "bench",
-            "action": action,
-            "old_value": old,
-            "new_value": new,
-            "version": version,
-            "created_at": at,
-        }
+    ) -> EventRow:
+        change = Change("bench", f"bench-{ticket_id}", at=at)
+        return event_row(ticket_id, version, action, change, old=old, new=new)
 
     # -- messages -------------------------------------------------------------------------
 
@@ -717,7 +710,7 @@ class Builder:
         messages: list[dict[str, Any]] = []
         raws: list[dict[str, Any]] = []
         docs: list[tuple[int, str]] = []
-        events: list[dict[str, Any]] = []
+        events: list[EventRow] = []
         attachments: list[dict[str, Any]] = []
         for position, index in enumerate(order):
             mid = position + 1
@@ -852,7 +845,7 @@ class Builder:
                     conn.execute(MessageRaw.__table__.insert(), raws)  # type: ignore[attr-defined]
                     if attachments:
                         conn.execute(Attachment.__table__.insert(), attachments)  # type: ignore[attr-defined]
-                    conn.execute(Event.__table__.insert(), events)  # type: ignore[attr-defined]
+                    write_events(conn, events)
                     search.index_documents(conn, docs)
                 for rows in (messages, raws, docs, events, attachments):
                     rows.clear()

@@ -14,7 +14,7 @@ import re
 import shlex
 import tomllib
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from urllib.parse import urlsplit, urlunsplit
@@ -457,7 +457,8 @@ class Settings(_Table):
         cls, value: list[SavedSearch] | list[Mailbox]
     ) -> list[SavedSearch] | list[Mailbox]:
         first: dict[str, int] = {}
-        for index, item in enumerate(value):
+        named: Sequence[SavedSearch | Mailbox] = value
+        for index, item in enumerate(named):
             if item.name in first:
                 raise _Problem(
                     f"name {item.name!r} is already used by entry [{first[item.name]}]",
@@ -733,7 +734,8 @@ def _literal_choices(loc: tuple[str | int, ...]) -> list[Any]:
 
 def _bounds(loc: tuple[str | int, ...]) -> str:
     field = _field_at(loc)
-    low = high = None
+    low: object = None
+    high: object = None
     low_strict = high_strict = False
     for item in field.metadata if field is not None else []:
         if isinstance(item, annotated_types.Ge):

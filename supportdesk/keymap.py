@@ -85,6 +85,18 @@ GROUPS: dict[str, tuple[KeySpec, ...]] = {
         KeySpec("pick.up", "up", "move(-1)", "Up", show=False),
     ),
     "ask": (KeySpec("modal.cancel", "escape", "cancel", "Cancel"),),
+    "canned": (
+        KeySpec("modal.cancel", "escape", "cancel", "Cancel"),
+        KeySpec("pick.down", "down", "move(1)", "Down", show=False),
+        KeySpec("pick.up", "up", "move(-1)", "Up", show=False),
+        KeySpec("canned.language", "ctrl+l", "switch_language", "Language"),
+    ),
+    "attach": (
+        KeySpec("modal.cancel", "escape", "cancel", "Cancel"),
+        KeySpec("pick.down", "down", "move(1)", "Down", show=False),
+        KeySpec("pick.up", "up", "move(-1)", "Up", show=False),
+        KeySpec("attach.complete", "tab", "complete", "Complete"),
+    ),
     "note": (
         KeySpec("note.save", "ctrl+s", "save", "Save note"),
         KeySpec("modal.cancel", "escape", "cancel", "Keep as draft"),

@@ -23,17 +23,19 @@ TNEF_SIGNATURE = 0x223E9F78
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
-SECONDS_PER_MESSAGE = 2.0
+HANG_SECONDS = 30.0
+"""CPU seconds past which a parse has hung: a hang guard, not a speed figure (parses take
+milliseconds; speed is measured in bench/, and a loaded CI machine must not fail here)."""
 MSGID = re.compile(r"<[^<>\s]+>")
 
 
 def check_parse(raw: bytes) -> ParsedMessage:
     """Parse within the time bound and check every promise that holds for any input."""
     before = bytes(raw)
-    started = time.perf_counter()
+    started = time.process_time()
     message = parse_message(raw)
-    elapsed = time.perf_counter() - started
-    assert elapsed < SECONDS_PER_MESSAGE, f"parse took {elapsed:.2f} s"
+    elapsed = time.process_time() - started
+    assert elapsed < HANG_SECONDS, f"parse took {elapsed:.2f} s of CPU"
     assert raw == before
     assert MSGID.fullmatch(message.message_id)
     assert message.size == len(raw)

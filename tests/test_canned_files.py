@@ -91,3 +91,34 @@ def test_a_default_fills_only_a_missing_value() -> None:
     assert canned.render(body, {"customer.first_name": "  "}) == "Hi there!"
     with pytest.raises(ValidationError, match="not a placeholder"):
         canned.placeholders("{customer.name!r|x}")
+
+
+def test_a_stored_reply_that_no_longer_validates_is_listed_with_its_problem(
+    store: Store,
+) -> None:
+    """A row from before definitions existed may use a placeholder that is not known any
+    more: the picker still lists it (and the others), and using it is a clear error."""
+    from supportdesk.desk import directory, tickets
+    from supportdesk.desk.events import Change
+    from supportdesk.store.models import CannedReply
+
+    with store.session(write=True) as s:
+        canned.import_canned(s, FILE)
+        s.add(CannedReply(name="legacy", title="Old one", body="Call {customer.phone} today"))
+        directory.ensure_queue(s, "general")
+        ticket = tickets.create_ticket(
+            s,
+            subject="Where is it",
+            requester_email="jo@acme.example",
+            queue="general",
+            change=Change.by("agent:test"),
+        )
+    with store.session() as s:
+        found = {m.name: m for m in canned.find_canned(s, "")}
+        assert set(found) == {"hello", "legacy", "refund-ok"}
+        assert "{customer.phone}" in found["legacy"].problem
+        assert found["hello"].problem == ""
+        assert [m.name for m in canned.find_canned(s, "today")] == ["legacy"]
+        row = tickets.get_ticket(s, ticket.number)
+        with pytest.raises(ValidationError, match=r"'legacy'.*unknown placeholder"):
+            canned.render_canned_for(s, "legacy", row, None)

@@ -168,3 +168,50 @@ def test_oauth2_runs_the_token_command_again_once_before_giving_up(
     assert "the server refused the login" in err and "check token_command" in err
     assert runs.read_text().count("run") == 2
     assert "token-abc" not in out + err
+
+
+def test_test_checks_smtp_login_and_the_sent_folder(
+    tmp_path: Path, imap_account: ImapAccount, sqlite_store: Store
+) -> None:
+    """The sending side is checked too: a wrong SMTP password or port is one clear line."""
+    from tests.smtp_server import PASSWORD, USER, start_server
+
+    server = start_server(require_auth=True)
+    try:
+        secret = tmp_path / "smtp-password"
+        secret.write_text(PASSWORD)
+        smtp = {
+            "smtp_host": "127.0.0.1",
+            "smtp_port": server.port,
+            "smtp_security": "none",
+            "smtp_username": USER,
+            "smtp_password_command": f"cat {secret}",
+        }
+        config = write_config(tmp_path / "c.toml", imap_account, sqlite_store.url, **smtp)
+        code, out, err = sd(config, "mailbox", "test", "support")
+        assert code == 0, err
+        assert f"smtp: logged in to 127.0.0.1:{server.port} (none)" in out
+        code, out, _ = sd(config, "mailbox", "test", "support", "--json")
+        data = json.loads(out)
+        assert data["ok"] and data["smtp"]["logged_in"] and "AUTH" in data["smtp"]["extensions"]
+        assert PASSWORD not in out
+        assert server.recorder.messages == []
+
+        secret.write_text("not-the-password")
+        code, out, err = sd(config, "mailbox", "test", "support")
+        assert code == 1
+        [line] = err.strip().splitlines()
+        assert line.startswith("error: mailbox 'support'") and "refused the login" in line
+        assert "Traceback" not in err and "not-the-password" not in out + err
+
+        secret.write_text(PASSWORD)
+        moved = {**smtp, "smtp_port": free_port(), "sent_folder": "Outgoing"}
+        config = write_config(tmp_path / "c.toml", imap_account, sqlite_store.url, **moved)
+        code, out, err = sd(config, "mailbox", "test", "support", "--json")
+        assert code == 1 and not json.loads(out)["ok"]
+        lines = err.strip().splitlines()
+        assert len(lines) == 2, err
+        assert "sent_folder 'Outgoing' does not exist" in lines[0]
+        assert "refused the connection" in lines[1]
+    finally:
+        server.stop()

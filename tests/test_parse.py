@@ -24,6 +24,7 @@ from supportdesk.mail.html_text import html_to_text
 from supportdesk.mail.parse import parse_message
 from supportdesk.mail.tnef import TnefError, unpack
 from tests.samples import (
+    HANG_SECONDS,
     NOT_MAIL_REASONS,
     WINMAIL_FILES,
     WINMAIL_TEXT,
@@ -408,10 +409,10 @@ def hostile_tnef(properties: bytes) -> bytes:
     ids=["property-count", "multi-value-count", "value-count", "many-objects"],
 )
 def test_hostile_tnef_is_refused_quickly(data: bytes) -> None:
-    started = time.perf_counter()
+    started = time.process_time()
     with pytest.raises(TnefError):
         unpack(data)
-    assert time.perf_counter() - started < 2.0
+    assert time.process_time() - started < HANG_SECONDS  # a guard against unbounded loops
     message = check(winmail_mail(data))
     assert any("could not be decoded" in problem for problem in message.problems)
 
@@ -630,9 +631,12 @@ def test_html_to_text() -> None:
      "<a title='" * 100_000, "<script>" * 100_000, "<" * 500_000, "&" * 500_000],
 )  # fmt: skip
 def test_html_to_text_is_linear_on_hostile_input(hostile: str) -> None:
-    started = time.perf_counter()
-    html_to_text(hostile)
-    assert time.perf_counter() - started < 1.0
+    """A hang guard, not a speed figure: each input takes well under a second on a quiet
+    machine, a quadratic tokenizer would take hours, and a loaded CI box must not fail."""
+    started = time.process_time()
+    text = html_to_text(hostile)
+    assert time.process_time() - started < HANG_SECONDS
+    assert len(text) <= len(hostile)
 
 
 # --- hostile and random input ------------------------------------------------------------

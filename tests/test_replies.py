@@ -6,6 +6,7 @@ Runs on SQLite and PostgreSQL (the `store` fixture).
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 
 import pytest
@@ -363,3 +364,101 @@ def test_original_and_signature_as_the_composer_shows_them(desk: Store) -> None:
         )
         replies.switch_kind(s, draft.id, ALICE, "note", SETUP)
         assert replies.original_of(s, draft.id, ALICE) == ""
+
+
+def test_a_file_to_attach_is_checked_with_one_clear_reason(tmp_path: Path) -> None:
+    """What the attachment picker and add_attachment_file refuse, each in the agent's words."""
+    fine = tmp_path / "fine.txt"
+    fine.write_bytes(b"hello")
+    assert replies.check_attachment_file(fine) == 5
+    big = tmp_path / "big.iso"
+    with big.open("wb") as handle:  # sparse: takes no disk
+        handle.truncate(replies.MAX_ATTACHMENT_BYTES + 1024 * 1024)
+    cases = {
+        tmp_path / "replies_sent.txt": "replies_sent.txt: no such file",
+        tmp_path: "is a folder: attach a file inside it",
+        big: "big.iso: 26.0 MB is over the 25.0 MB a message can carry",
+        Path("/proc/self/mem"): "cannot read /proc/self/mem",  # unreadable even for root
+    }
+    for path, words in cases.items():
+        with pytest.raises(ValidationError, match=re.escape(words)):
+            replies.check_attachment_file(path)
+    with pytest.raises(ValidationError, match=r"5 bytes is over the 4 bytes left of the 25.0 MB"):
+        replies.check_attachment_file(fine, room=4)
+
+
+def test_a_merged_tickets_replies_keep_their_delivery_state(desk: Store) -> None:
+    """A merge moves messages, not outbox items: the state is found through the message."""
+    from supportdesk.desk import outbox, views
+
+    source = _ticket(desk)
+    target = _ticket(desk, customer_mail(subject="Another question"))
+    with desk.session(write=True) as s:
+        done = replies.queue_reply(
+            s,
+            source,
+            ReplySpec(kind="reply", body="On its way", to="jo@acme.example"),
+            SETUP,
+            Change.by(ALICE),
+        )
+        tickets.merge(s, source, target, Change.by(ALICE))
+    with desk.session() as s:
+        states = outbox.delivery_states(s, target)
+        shown = views.ticket_detail(s, target).messages
+    assert done.message_row_id in states and states[done.message_row_id].state == "queued"
+    out = [m for m in shown if m.direction == "out"]
+    assert len(out) == 1 and out[0].outbox is not None and out[0].delivery == "queued"
+
+
+def _send_with_status(desk: Store, number: int, status: str = "pending") -> replies.Queued:
+    with desk.session(write=True) as s:
+        draft = replies.open_draft(s, number, ALICE, SETUP)
+        replies.save_draft(s, draft.id, ALICE, body="Refunded.", status_after=status)
+        return replies.send_draft(s, draft.id, ALICE, SETUP)
+
+
+def test_undoing_a_send_with_a_status_cancels_the_reply_still_queued(desk: Store) -> None:
+    """Undo takes back the status and the mail that has not left yet, and says so."""
+    from supportdesk.desk import undo
+
+    number = _ticket(desk)
+    done = _send_with_status(desk, number)
+    with desk.session(write=True) as s:
+        result = undo.undo_latest(s, ALICE)
+    assert (result.replies_cancelled, result.replies_sent) == (1, 0)
+    assert "1 queued reply cancelled" in result.describe()
+    with desk.session() as s:
+        item = s.get(OutboxItem, done.outbox_id)
+        assert item is not None and item.state == "cancelled"
+        ticket = tickets.get_ticket(s, number)
+        assert ticket.status != "pending"
+        assert ticket.first_response_at is None  # the only public reply never went out
+    with desk.session(write=True) as s:  # the undo itself can be undone: the status comes back
+        again = undo.undo_batch(s, result.batch_id)
+    assert "mail_cancel" in again.kept and again.replies_cancelled == 0
+    with desk.session() as s:
+        assert tickets.get_ticket(s, number).status == "pending"
+        item = s.get(OutboxItem, done.outbox_id)
+        assert item is not None and item.state == "cancelled"
+
+
+def test_undoing_a_send_whose_reply_left_says_the_mail_cannot_be_called_back(
+    desk: Store,
+) -> None:
+    from supportdesk.desk import undo
+
+    number = _ticket(desk)
+    done = _send_with_status(desk, number, "solved")
+    with desk.session(write=True) as s:
+        item = s.get(OutboxItem, done.outbox_id)
+        assert item is not None
+        item.state = "sent"  # as desk.outbox's Sender leaves it after the server's 250
+        s.add(item)
+    with desk.session(write=True) as s:
+        result = undo.undo_latest(s, ALICE)
+    assert (result.replies_cancelled, result.replies_sent) == (0, 1)
+    assert "1 reply was already handed to the mail server" in result.describe()
+    with desk.session() as s:
+        assert tickets.get_ticket(s, number).status != "solved"
+        item = s.get(OutboxItem, done.outbox_id)
+        assert item is not None and item.state == "sent"

@@ -380,6 +380,28 @@ def test_uidvalidity_change_rematches_by_message_id_and_doubles_nothing(
     assert not again.uidvalidity_changed and "fetch" not in calls
 
 
+def test_uidvalidity_rematch_keeps_a_message_reusing_a_known_message_id(
+    config: Path, imap_account: ImapAccount, sqlite_store: Store
+) -> None:
+    """A reused Message-ID with other content, found after a reset, is stored, not skipped."""
+    imap_account.append_many([mail(1), mail(2)])
+    assert sync_json(config)[0] == 0
+    imap_account.reset_uidvalidity()
+    imap_account.append(mail(1, body="Another message that reuses the first one's id."))
+    result, _ = engine_sync(config, sqlite_store)
+
+    assert result.uidvalidity_changed
+    assert result.known == 2 and result.downloaded == 1
+    with sqlite_store.session() as s:
+        bodies = (
+            s.execute(select(Message.body_text).where(Message.message_id == "<msg1@example.org>"))
+            .scalars()
+            .all()
+        )
+    assert len(bodies) == 2
+    assert any("reuses the first one" in body for body in bodies)
+
+
 # ---- crash safety ------------------------------------------------------------------------------
 
 

@@ -80,6 +80,8 @@ def test_undo_json_default_batch_and_actor(config: Path, store: Store) -> None:
         "started_at",
         "held",
         "kept",
+        "replies_cancelled",
+        "replies_sent",
     }
     assert (result["undone"], result["tickets"], result["events"]) == (batch, 4, 4)
     assert (result["actor"], result["held"], result["kept"]) == ("agent:lead", {"assign": 4}, {})

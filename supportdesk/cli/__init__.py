@@ -35,7 +35,8 @@ from supportdesk.errors import SupportdeskError
 class _Commands(TyperGroup):
     """The root group: a person's mistake is one line on stderr and a meaningful exit code."""
 
-    def invoke(self, ctx: typer.Context) -> object:
+    # Typer's stub names its private click copy's Context; typer.Context is what arrives.
+    def invoke(self, ctx: typer.Context) -> object:  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except SupportdeskError as exc:

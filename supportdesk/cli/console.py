@@ -15,14 +15,14 @@ import typer
 from supportdesk.cli.context import CliContext
 
 if TYPE_CHECKING:
-    from supportdesk.store import Store
+    from supportdesk.desk.handle import Desk
 
 
 def has_terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def open_console(cli: CliContext, store: Store, me: str | None, label: str) -> None:
+def open_console(cli: CliContext, store: Desk, me: str | None, label: str) -> None:
     """Run the console on `store` as agent `me`; returns when the agent quits."""
     from supportdesk.config import resolve_config_path
     from supportdesk.tui.app import run_console

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from supportdesk.config import Settings
+    from supportdesk.desk.handle import Desk
     from supportdesk.desk.replies import MailSetup
-    from supportdesk.store import Store
 
 
 @dataclass
@@ -22,7 +22,7 @@ class CliContext:
     store_option: str | None = None
     """--store: a path, URL or `demo`, which wins over the config's database_url."""
     _settings: Settings | None = field(default=None, repr=False)
-    _store: Store | None = field(default=None, repr=False)
+    _store: Desk | None = field(default=None, repr=False)
 
     @property
     def settings(self) -> Settings:
@@ -32,11 +32,11 @@ class CliContext:
             self._settings = load_settings(self.config_path)
         return self._settings
 
-    def store(self, *, create: bool = False) -> Store:
+    def store(self, *, create: bool = False) -> Desk:
         if self._store is None:
-            from supportdesk.store import open_store
+            from supportdesk.desk.handle import open_desk
 
-            self._store = open_store(self.store_url(), create=create)
+            self._store = open_desk(self.store_url(), create=create)
             self._store.info["mail_setup"] = self.mail_setup()
         return self._store
 

@@ -16,7 +16,7 @@ from supportdesk.cli.output import console, print_json
 
 if TYPE_CHECKING:
     from supportdesk.demo.builder import DemoSummary
-    from supportdesk.store import Store
+    from supportdesk.desk.handle import Desk
 
 DEMO_AGENT = "alice"
 
@@ -35,16 +35,15 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Open supportdesk on a demo store (built on first run; your own store is untouched)."""
         from supportdesk.demo.builder import demo_is_built
+        from supportdesk.desk.handle import open_desk, sqlite_url
         from supportdesk.paths import demo_store_path
-        from supportdesk.store import open_store
-        from supportdesk.store.engine import sqlite_url
 
         cli: CliContext = ctx.obj
         path = demo_store_path()
         if rebuild:
             for suffix in ("", "-wal", "-shm"):
                 path.with_name(path.name + suffix).unlink(missing_ok=True)
-        store = open_store(sqlite_url(path), create=True)
+        store = open_desk(sqlite_url(path), create=True)
         try:
             built = None
             if not demo_is_built(store):
@@ -69,7 +68,7 @@ def register(app: typer.Typer) -> None:
             store.dispose()
 
 
-def _build_with_progress(store: Store, path: Path, *, quiet: bool) -> DemoSummary:
+def _build_with_progress(store: Desk, path: Path, *, quiet: bool) -> DemoSummary:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from supportdesk.demo.builder import build_demo

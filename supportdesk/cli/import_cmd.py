@@ -23,10 +23,10 @@ if TYPE_CHECKING:
     from rich.progress import Task
 
     from supportdesk.cli.context import CliContext
+    from supportdesk.desk.handle import Desk
     from supportdesk.desk.intake.files import SourceReport
     from supportdesk.desk.intake.pipeline import Ingestor, Summary
     from supportdesk.mail.sources import MailSource
-    from supportdesk.store import Store
 
 DEFAULT_QUEUE = "general"
 EX_TEMPFAIL = 75
@@ -128,7 +128,7 @@ def import_command(
         raise typer.Exit(1)
 
 
-def _check_queue(store: Store, name: str) -> None:
+def _check_queue(store: Desk, name: str) -> None:
     from supportdesk.desk import directory
     from supportdesk.errors import NotFoundError
 
@@ -143,7 +143,7 @@ def _check_queue(store: Store, name: str) -> None:
 
 
 def _run(
-    store: Store,
+    store: Desk,
     sources: list[MailSource],
     summary: Summary,
     reports: list[SourceReport],
@@ -268,7 +268,7 @@ def _style_line(report: SourceReport) -> str:
 
 
 def _first_line(exc: BaseException) -> str:
-    from sqlalchemy.exc import DBAPIError
+    from supportdesk.desk.handle import error_text
 
-    text = str(exc.orig) if isinstance(exc, DBAPIError) else str(exc)
+    text = error_text(exc)
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__

@@ -107,7 +107,9 @@ def _mailbox(cli: CliContext, name: str) -> Mailbox:
 
 @app.command("test")
 def test_mailbox(ctx: typer.Context, name: NameArgument, as_json: JsonOption = False) -> None:
-    """Connect and log in; show capabilities, folders and message counts. Changes nothing."""
+    """Connect and log in over IMAP, and SMTP where configured; show capabilities, folders,
+    message counts and the SMTP server's extensions. Changes nothing and sends nothing."""
+    from supportdesk.mail import smtp
     from supportdesk.mail.imap import probe
 
     cli: CliContext = ctx.obj
@@ -117,9 +119,26 @@ def test_mailbox(ctx: typer.Context, name: NameArgument, as_json: JsonOption = F
         f"mailbox {mailbox.name!r}: folder {folder!r} does not exist on the server"
         for folder in result.missing
     ]
+    if (
+        mailbox.smtp_host is not None
+        and mailbox.sent_copy
+        and mailbox.sent_folder not in (result.folders)
+    ):
+        missing.append(
+            f"mailbox {mailbox.name!r}: sent_folder {mailbox.sent_folder!r} does not exist on "
+            "the server; sent replies could not be copied there (set sent_folder, or "
+            "sent_copy = false where the provider files sent mail itself)"
+        )
+    sent: smtp.SmtpProbe | None = None
+    if mailbox.smtp_host is not None:
+        try:
+            sent = smtp.probe(mailbox)
+        except smtp.SmtpError as exc:
+            missing.append(str(exc))
     if as_json:
         data = dict(result.__dict__)
         data["counts"] = [c.__dict__ for c in result.counts]
+        data["smtp"] = None if sent is None else dict(sent.__dict__)
         data["ok"] = not missing
         print_json(data)
     else:
@@ -141,6 +160,17 @@ def test_mailbox(ctx: typer.Context, name: NameArgument, as_json: JsonOption = F
             counts = (c.messages, c.unseen, c.uidnext or "", c.uidvalidity)
             table.add_row(cell(c.name), *(str(n) for n in counts))
         console.print(table)
+        if sent is not None:
+            how = "logged in" if sent.logged_in else "connected (no login)"
+            limit = f", size limit {sent.size_limit:,} bytes" if sent.size_limit else ""
+            console.print(
+                Text(
+                    f"smtp: {how} to {sent.server} ({sent.security}) in {sent.seconds:.2f} s{limit}"
+                )
+            )
+            console.print(Text("smtp extensions: ") + cell(" ".join(sent.extensions)))
+        elif mailbox.smtp_host is None:
+            console.print(Text("smtp: no smtp_host; this mailbox sends nothing"))
     for line in missing:
         error(line)
     if missing:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from supportdesk.cli.context import CliContext
 from supportdesk.cli.output import Col, FitTable, cell, console
-from supportdesk.store import Store
+from supportdesk.clock import utcnow
+
+if TYPE_CHECKING:
+    from supportdesk.desk.handle import Desk
 
 
-def print_overview(store: Store, me: str | None, *, newest: int = 15) -> None:
+def print_overview(store: Desk, me: str | None, *, newest: int = 15) -> None:
     from supportdesk.cli.tickets import rows_table
     from supportdesk.desk import views
-    from supportdesk.store.models import utcnow
 
     now = utcnow()
     with store.session() as session:

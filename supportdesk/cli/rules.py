@@ -18,8 +18,8 @@ from supportdesk.cli.output import Col, FitTable, cell, console, err_console, pr
 from supportdesk.errors import NotFoundError, ValidationError
 
 if TYPE_CHECKING:
+    from supportdesk.desk.handle import Rule
     from supportdesk.desk.rules.engine import Fired
-    from supportdesk.store.models import Rule
 
 app = typer.Typer(
     help="Rules: ordered TOML rules that route, tag, assign and escalate tickets.",
@@ -269,8 +269,8 @@ def test(
     as_json: JsonOption = False,
 ) -> None:
     """Dry-run rules over recent tickets and mail: shows what they would do, changes nothing."""
+    from supportdesk.clock import utcnow
     from supportdesk.desk.rules import engine, storage
-    from supportdesk.store.models import utcnow
 
     cli: CliContext = ctx.obj
     window = _parse_window(since)
@@ -291,8 +291,8 @@ def test(
 @app.command("run")
 def run(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Apply the time rules now (cron this, or let `sync --watch` do it)."""
+    from supportdesk.clock import utcnow
     from supportdesk.desk.rules import engine
-    from supportdesk.store.models import utcnow
 
     cli: CliContext = ctx.obj
     with cli.store().session(write=True) as session:

@@ -137,12 +137,12 @@ def _store_access(cli: CliContext, mailboxes: list[Mailbox], *, watch: bool) -> 
     opened here, before any mail is fetched, so that a missing store or one at the wrong
     schema revision is reported (or upgraded) first, as always.
     """
+    from supportdesk.desk.handle import quick_positions
     from supportdesk.desk.intake.sync import StoreAccess
-    from supportdesk.store.quick import sync_positions
 
     if not watch:
         url = cli.store_url()
-        positions = {box.name: sync_positions(url, box.name) for box in mailboxes}
+        positions = {box.name: quick_positions(url, box.name) for box in mailboxes}
         if all(p is not None for p in positions.values()):
             return StoreAccess(cli.store, {k: v for k, v in positions.items() if v is not None})
     return StoreAccess.of(cli.store())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -19,11 +20,7 @@ from supportdesk.cli.output import Col, FitTable, block, cell, console, error, p
 from supportdesk.text import age, one_line
 
 if TYPE_CHECKING:
-    from sqlalchemy import ColumnElement
-    from sqlmodel import Session
-
-    from supportdesk.desk.bulk import BulkResult
-    from supportdesk.desk.events import Change
+    from supportdesk.desk.bulk_commands import BulkCommand, Outcome, Param
     from supportdesk.desk.views import TicketDetail, TicketRow
 
 app = typer.Typer(help="Tickets: list them with a query, show one with its thread.")
@@ -82,25 +79,17 @@ def list_tickets(
     ids: Annotated[bool, typer.Option("--ids", help="Print ticket numbers only.")] = False,
 ) -> None:
     """List tickets matching QUERY, most recently updated first (see README: query language)."""
-    from supportdesk.desk import views
-    from supportdesk.desk.query import compile_query, parse
-    from supportdesk.store.models import utcnow
+    from supportdesk.desk.query import Matching, parse
 
     cli: CliContext = ctx.obj
     parsed = parse(query)
-    now = utcnow()
     with cli.store().session() as session:
-        conn = session.connection()
+        matching = Matching(session, parsed, me=cli.settings.agent)
+        now = matching.now
         if ids:
-            whole = compile_query(parsed, conn, me=cli.settings.agent, now=now, whole_set=True)
-            numbers = views.ticket_numbers(session, whole.where, whole.order_by, limit=limit)
+            numbers = matching.numbers(limit=limit)
         else:
-            page = compile_query(parsed, conn, me=cli.settings.agent, now=now)
-            rows = views.list_tickets(session, page.where, page.order_by, limit=limit or 50)
-            total = len(rows)
-            if len(rows) == (limit or 50):
-                whole = compile_query(parsed, conn, me=cli.settings.agent, now=now, whole_set=True)
-                total = views.count_tickets(session, whole.where)
+            total, rows = matching.total_and_rows(limit=limit or 50)
     if ids:
         typer.echo("\n".join(map(str, numbers)))
     elif as_json:
@@ -246,14 +235,9 @@ def render_detail(d: TicketDetail) -> Group:
 
 
 # Bulk commands ---------------------------------------------------------------------------
+# Declared once in desk.bulk_commands; each becomes a command here with the same inputs,
+# plus --dry-run, --yes and --json.
 
-QueryArg = Annotated[
-    str,
-    typer.Argument(
-        help='Which tickets: a query ("status:pending updated:>14d"), all for every ticket, '
-        "or - to read ticket numbers from standard input."
-    ),
-]
 DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="List what would change and change nothing.")
 ]
@@ -269,11 +253,7 @@ def _interactive() -> bool:
     return sys.stdin.isatty()
 
 
-class _DryRun(Exception):
-    """Rolls a dry run's transaction back once its events have been read."""
-
-
-def _read_numbers(text: str) -> list[int]:
+def _read_numbers(text: str) -> tuple[int, ...]:
     """Ticket numbers from a pipe: whitespace-separated, `#` optional; anything else is misuse."""
     numbers: list[int] = []
     for word in text.split():
@@ -283,117 +263,60 @@ def _read_numbers(text: str) -> list[int]:
                 f"standard input: {word!r} is not a ticket number", param_hint="QUERY"
             )
         numbers.append(int(digits))
-    return numbers
-
-
-def _resolve(
-    cli: CliContext,
-    session: Session,
-    query: str,
-    numbers: list[int] | None,
-    extra: ColumnElement[bool] | None,
-) -> list[int]:
-    """Ticket ids for QUERY (or the piped numbers), narrowed by `extra` if given."""
-    from sqlalchemy import and_
-
-    from supportdesk.desk import bulk
-    from supportdesk.desk.query import compile_query, parse_selection
-    from supportdesk.store.models import utcnow
-
-    if numbers is not None:
-        return bulk.ids_for_numbers(session, numbers, extra)
-    selection = parse_selection(query, narrowed=extra is not None)
-    compiled = compile_query(
-        selection, session.connection(), me=cli.settings.agent, now=utcnow(), whole_set=True
-    )
-    where = compiled.where if extra is None else and_(compiled.where, extra)
-    return bulk.ids_for(session, where)
+    return tuple(numbers)
 
 
 def run_bulk(
     ctx: typer.Context,
+    name: str,
     query: str,
-    what: str,
-    apply: Callable[[Session, list[int], Change], BulkResult],
+    inputs: dict[str, object],
     *,
     dry_run: bool,
     yes: bool,
     as_json: bool,
-    extra: Callable[[Session], ColumnElement[bool]] | None = None,
-    refused: str | None = None,
 ) -> None:
     """The life of every bulk command: find, show or ask, change as one batch, report.
 
-    `refused` names input the command dropped before it ran (a bad tag among good ones):
-    it is reported after the change and makes the exit code 1.
-
-    Tickets are found in a read transaction so a confirmation prompt never holds the write
-    lock while a person thinks; the write transaction finds them again and changes them. A
-    dry run makes the change for real inside a transaction it then rolls back, so what it
-    lists is exactly what the command would do, skipped tickets included.
+    A refusal of part of the input (a bad tag among good ones) is reported after the
+    change and makes the exit code 1.
     """
-    from supportdesk.desk.events import Change
+    from supportdesk.desk import bulk_commands
 
     cli: CliContext = ctx.obj
     numbers = _read_numbers(sys.stdin.read()) if query == "-" else None
+    prepared = bulk_commands.prepare(name, **inputs)
+    selection = bulk_commands.Selection(query, numbers, cli.settings.agent)
     store = cli.store()
-    with store.session() as session:
-        matched = len(_resolve(cli, session, query, numbers, extra(session) if extra else None))
-    limit = cli.settings.bulk.confirm_above
-    if not dry_run and not yes and matched > limit:
-        if numbers is not None or not _interactive():
-            error(
-                f"{what}: {matched} tickets match, more than bulk.confirm_above ({limit}); "
-                "nothing was changed: check with --dry-run, then pass --yes"
-            )
-            raise typer.Exit(1)
-        if not typer.confirm(f"{what}: {matched} tickets. Go ahead?", default=False):
-            error("nothing was changed")
-            raise typer.Exit(1)
-    change = Change.by(cli.actor)
-    changes: list[dict[str, object]] = []
-    try:
-        with store.session(write=True) as session:
-            ids = _resolve(cli, session, query, numbers, extra(session) if extra else None)
-            result = apply(session, ids, change)
-            if dry_run:
-                changes = _batch_changes(session, change.batch_id)
-                raise _DryRun
-    except _DryRun:
-        pass
-    _report(what, result, changes, dry_run=dry_run, as_json=as_json, refused=refused)
-    if refused:
-        error(refused)
+    if not dry_run and not yes:
+        asked = bulk_commands.preview(
+            store, prepared, selection, confirm_above=cli.settings.bulk.confirm_above
+        )
+        if asked.needs_confirmation:
+            if numbers is not None or not _interactive():
+                error(
+                    f"{asked.what}: {asked.matched} tickets match, more than "
+                    f"bulk.confirm_above ({asked.confirm_above}); nothing was changed: "
+                    "check with --dry-run, then pass --yes"
+                )
+                raise typer.Exit(1)
+            if not typer.confirm(
+                f"{asked.what}: {asked.matched} tickets. Go ahead?", default=False
+            ):
+                error("nothing was changed")
+                raise typer.Exit(1)
+    outcome = bulk_commands.run(store, prepared, selection, actor=cli.actor, dry_run=dry_run)
+    _report(outcome, as_json=as_json)
+    if outcome.refused:
+        error(outcome.refused)
         raise typer.Exit(1)
 
 
-def _batch_changes(session: Session, batch: str) -> list[dict[str, object]]:
-    from supportdesk.desk import history
-
-    return [
-        {"ticket": e.ticket, "action": e.action, "old": e.old_value, "new": e.new_value}
-        for e in history.events(session, batch=batch, limit=None)
-    ]
-
-
-def _report(
-    what: str,
-    result: BulkResult,
-    changes: list[dict[str, object]],
-    *,
-    dry_run: bool,
-    as_json: bool,
-    refused: str | None = None,
-) -> None:
-    data = result.as_dict()
-    if dry_run:
-        data = {"dry_run": True, **data, "batch_id": None, "changes": changes}
-    if refused:
-        data["refused"] = refused
+def _report(outcome: Outcome, *, as_json: bool) -> None:
     if as_json:
-        print_json(data)
+        print_json(outcome.as_dict())
         return
-    if dry_run:
+    if outcome.dry_run:
         table = FitTable(
             [
                 Col("#", "right"),
@@ -402,246 +325,68 @@ def _report(
                 Col("new", give=1, least=8),
             ]
         )
-        for c in changes[:_DRY_RUN_ROWS]:
+        for c in outcome.changes[:_DRY_RUN_ROWS]:
             table.add_row(
                 str(c["ticket"]), str(c["action"]), cell(c["old"] or "-"), cell(c["new"] or "-")
             )
         console.print(table)
-        if len(changes) > _DRY_RUN_ROWS:
-            console.print(f"… and {len(changes) - _DRY_RUN_ROWS} more changes (--json lists all)")
-    skipped = "".join(f", {n} skipped ({why})" for why, n in result.skipped.items())
-    verb = "would change" if dry_run else "changed"
-    line = f"{what}: {result.matched} matched, {verb} {result.changed}{skipped}"
-    if dry_run:
-        line += "; dry run: nothing was changed"
-    elif result.changed:
-        line += f"; batch {result.batch_id} (supportdesk undo {result.batch_id})"
-    console.print(Text(line))
+        if len(outcome.changes) > _DRY_RUN_ROWS:
+            more = len(outcome.changes) - _DRY_RUN_ROWS
+            console.print(f"… and {more} more changes (--json lists all)")
+    console.print(Text(outcome.summary()))
 
 
-@app.command("assign")
-def bulk_assign(
-    ctx: typer.Context,
-    agent: Annotated[str, typer.Argument(help="The agent's handle.")],
-    query: QueryArg,
-    dry_run: DryRunOption = False,
-    yes: YesOption = False,
-    as_json: JsonOption = False,
-) -> None:
-    """Assign every ticket matching QUERY to AGENT."""
-    from supportdesk.desk import bulk
+def _bulk_command(command: BulkCommand) -> Callable[..., None]:
+    """A Typer command for `command`: its inputs in their order, then the shared options."""
+    names = [p.name for p in command.params if p.name != "query"]
 
-    run_bulk(
-        ctx,
-        query,
-        f"assign to {agent}",
-        lambda s, ids, c: bulk.assign(s, ids, agent, c),
-        dry_run=dry_run,
-        yes=yes,
-        as_json=as_json,
-    )
+    def run(
+        ctx: typer.Context, *, query: str, dry_run: bool, yes: bool, as_json: bool, **inputs: object
+    ) -> None:
+        run_bulk(
+            ctx,
+            command.name,
+            query,
+            {n: inputs[n] for n in names},
+            dry_run=dry_run,
+            yes=yes,
+            as_json=as_json,
+        )
 
+    def param(p: Param) -> inspect.Parameter:
+        info = typer.Option(*p.flags, help=p.help) if p.flags else typer.Argument(help=p.help)
+        return inspect.Parameter(
+            p.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=Annotated[p.kind, info],
+            default=inspect.Parameter.empty if p.default is ... else p.default,
+        )
 
-@app.command("unassign")
-def bulk_unassign(
-    ctx: typer.Context,
-    query: QueryArg,
-    dry_run: DryRunOption = False,
-    yes: YesOption = False,
-    as_json: JsonOption = False,
-) -> None:
-    """Unassign every ticket matching QUERY."""
-    from supportdesk.desk import bulk
-
-    run_bulk(ctx, query, "unassign", bulk.unassign, dry_run=dry_run, yes=yes, as_json=as_json)
-
-
-@app.command("reassign")
-def bulk_reassign(
-    ctx: typer.Context,
-    from_agent: Annotated[str, typer.Option("--from", help="Whose tickets.")],
-    to_agent: Annotated[str, typer.Option("--to", help="Who gets them.")],
-    query: Annotated[
-        str, typer.Argument(help="Narrow further with a query, or - for numbers on stdin.")
-    ] = "",
-    dry_run: DryRunOption = False,
-    yes: YesOption = False,
-    as_json: JsonOption = False,
-) -> None:
-    """Move the tickets assigned to one agent (and matching QUERY) to another."""
-    from sqlmodel import col
-
-    from supportdesk.desk import bulk, directory
-    from supportdesk.store.models import Ticket
-
-    def theirs(session: Session) -> ColumnElement[bool]:
-        return col(Ticket.assignee_id) == directory.get_agent(session, from_agent).id
-
-    run_bulk(
-        ctx,
-        query,
-        f"reassign {from_agent} → {to_agent}",
-        lambda s, ids, c: bulk.assign(s, ids, to_agent, c),
-        dry_run=dry_run,
-        yes=yes,
-        as_json=as_json,
-        extra=theirs,
-    )
+    params = [
+        inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
+        *(param(p) for p in command.params),
+        inspect.Parameter(
+            "dry_run", inspect.Parameter.KEYWORD_ONLY, annotation=DryRunOption, default=False
+        ),
+        inspect.Parameter(
+            "yes", inspect.Parameter.KEYWORD_ONLY, annotation=YesOption, default=False
+        ),
+        inspect.Parameter(
+            "as_json", inspect.Parameter.KEYWORD_ONLY, annotation=JsonOption, default=False
+        ),
+    ]
+    run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    run.__annotations__ = {}
+    run.__name__ = f"bulk_{command.name}"
+    run.__doc__ = command.help
+    return run
 
 
-@app.command("status")
-def bulk_status(
-    ctx: typer.Context,
-    status: Annotated[str, typer.Argument(help="new, open, pending, on-hold, solved or closed.")],
-    query: QueryArg,
-    dry_run: DryRunOption = False,
-    yes: YesOption = False,
-    as_json: JsonOption = False,
-) -> None:
-    """Set the status of every ticket matching QUERY; those that cannot go there are skipped."""
-    from supportdesk.desk import bulk
+def _add_bulk_commands() -> None:
+    from supportdesk.desk.bulk_commands import COMMANDS
 
-    run_bulk(
-        ctx,
-        query,
-        f"status {status}",
-        lambda s, ids, c: bulk.set_status(s, ids, status, c),
-        dry_run=dry_run,
-        yes=yes,
-        as_json=as_json,
-    )
+    for command in COMMANDS:
+        app.command(command.name)(_bulk_command(command))
 
 
-@app.command("priority")
-def bulk_priority(
-    ctx: typer.Context,
-    priority: Annotated[str, typer.Argument(help="low, normal, high or urgent.")],
-    query: QueryArg,
-    dry_run: DryRunOption = False,
-    yes: YesOption = False,
-    as_json: JsonOption = False,
-) -> None:
-    """Set the priority of every ticket matching QUERY."""
-    from supportdesk.desk import bulk
-
-    run_bulk(
-        ctx,
-        query,
-        f"priority {priority}",
-        lambda s, ids, c: bulk.set_priority(s, ids, priority, c),
-        dry_run=dry_run,
-        yes=yes,
-        as_json=as_json,
-    )
-
-
-@app.command("move")
-def bulk_move(
-    ctx: typer.Context,
-    queue: Annotated[str, typer.Argument(help="The queue to move them to.")],
-    query: QueryArg,
-    dry_run: DryRunOption = False,
-    yes: YesOption = False,
-    as_json: JsonOption = False,
-) -> None:
-    """Move every ticket matching QUERY to QUEUE."""
-    from supportdesk.desk import bulk
-
-    run_bulk(
-        ctx,
-        query,
-        f"move to {queue}",
-        lambda s, ids, c: bulk.move(s, ids, queue, c),
-        dry_run=dry_run,
-        yes=yes,
-        as_json=as_json,
-    )
-
-
-TagsArg = Annotated[
-    str, typer.Argument(help="One tag, or several separated by commas or spaces (any script).")
-]
-
-
-def _tag_input(text: str) -> tuple[tuple[str, ...], str | None]:
-    """The good tags of TAGS and a line naming the bad ones; none good at all is an error."""
-    from supportdesk.desk.tags import parse_tags
-    from supportdesk.errors import ValidationError
-
-    parsed = parse_tags(text, signs=False)
-    if not parsed.add:
-        raise ValidationError(f"{parsed.problem() or 'name at least one tag'}; nothing changed")
-    return parsed.add, parsed.problem()
-
-
-@app.command("tag")
-def bulk_tag(
-    ctx: typer.Context,
-    tags: TagsArg,
-    query: QueryArg,
-    dry_run: DryRunOption = False,
-    yes: YesOption = False,
-    as_json: JsonOption = False,
-) -> None:
-    """Add TAGS to every ticket matching QUERY; a bad tag is refused by name, the rest apply."""
-    from supportdesk.desk import bulk
-
-    names, refused = _tag_input(tags)
-    run_bulk(
-        ctx,
-        query,
-        f"tag {','.join(names)}",
-        lambda s, ids, c: bulk.add_tags(s, ids, names, c),
-        dry_run=dry_run,
-        yes=yes,
-        as_json=as_json,
-        refused=refused,
-    )
-
-
-@app.command("untag")
-def bulk_untag(
-    ctx: typer.Context,
-    tags: TagsArg,
-    query: QueryArg,
-    dry_run: DryRunOption = False,
-    yes: YesOption = False,
-    as_json: JsonOption = False,
-) -> None:
-    """Remove TAGS from every ticket matching QUERY; a bad tag is refused by name."""
-    from supportdesk.desk import bulk
-
-    names, refused = _tag_input(tags)
-    run_bulk(
-        ctx,
-        query,
-        f"untag {','.join(names)}",
-        lambda s, ids, c: bulk.remove_tags(s, ids, names, c),
-        dry_run=dry_run,
-        yes=yes,
-        as_json=as_json,
-        refused=refused,
-    )
-
-
-@app.command("merge")
-def bulk_merge(
-    ctx: typer.Context,
-    query: QueryArg,
-    into: Annotated[int, typer.Option("--into", help="The ticket number to merge them into.")],
-    dry_run: DryRunOption = False,
-    yes: YesOption = False,
-    as_json: JsonOption = False,
-) -> None:
-    """Merge every ticket matching QUERY into ticket --into. Merges cannot be undone."""
-    from supportdesk.desk import bulk
-
-    run_bulk(
-        ctx,
-        query,
-        f"merge into #{into}",
-        lambda s, ids, c: bulk.merge(s, ids, into, c),
-        dry_run=dry_run,
-        yes=yes,
-        as_json=as_json,
-    )
+_add_bulk_commands()

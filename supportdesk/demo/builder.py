@@ -1114,6 +1114,7 @@ class _Builder:
             f"INV-{plan.created.year}-{rng.randint(1000, 9999)}",
         )
         bounce = rng.random() < 0.25
+        extra: tuple[tuple[str, str], ...]
         if bounce:
             name, address = "Mail Delivery System", f"mailer-daemon@{domain}"
             subject = BOUNCE_SUBJECT.format(invoice=invoice)

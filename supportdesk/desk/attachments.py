@@ -31,9 +31,9 @@ def save_attachments(
         raise ValidationError(f"{folder} is not a folder")
     ticket = get_ticket(session, number)
     stmt = (
-        select(Attachment.id)
+        select(col(Attachment.id))
         .join(Message, col(Message.id) == Attachment.message_id)
-        .where(Message.ticket_id == ticket.id)
+        .where(col(Message.ticket_id) == ticket.id)
         .order_by(col(Attachment.id))
     )
     if only is not None:

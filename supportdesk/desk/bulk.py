@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Integer,
+    Row,
     Select,
     Text,
     and_,
@@ -35,25 +35,14 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
-from supportdesk.desk import directory, tickets
+from supportdesk.desk import directory, events, tickets
 from supportdesk.desk.events import Change
-from supportdesk.desk.statuses import TRANSITIONS, check_priority, check_status
+from supportdesk.desk.statuses import TRANSITIONS, check_priority, check_status, status_values
 from supportdesk.errors import NotFoundError, ValidationError
-from supportdesk.store.models import STATUSES, Agent, Event, Queue, Tag, Ticket, TicketTag
+from supportdesk.store.models import STATUSES, Agent, Queue, Tag, Ticket, TicketTag, table_of
 
 CHUNK = 5_000
 POSTGRES_CHUNK = 50_000
-
-_EVENT_COLUMNS = [
-    "ticket_id",
-    "old_value",
-    "version",
-    "batch_id",
-    "actor",
-    "action",
-    "new_value",
-    "created_at",
-]
 
 Extra = Callable[[Session, list[int], ColumnElement[bool]], None]
 """A statement to run after a chunk's UPDATE, over the same rows (ticket_tags changes)."""
@@ -76,24 +65,26 @@ class BulkResult:
         }
 
 
-def _display(field_name: str) -> tuple[Select[tuple[int, str | None]], str]:
+def _display(field_name: str) -> tuple[Select[int | None, str], str]:
     """How to show the old value of `field_name` in an event: a select of (ticket id, text)."""
     if field_name == "assignee_id":
         agent = aliased(Agent)
         return (
-            select(Ticket.id, agent.handle).outerjoin(agent, agent.id == Ticket.assignee_id),  # type: ignore[arg-type]
+            select(col(Ticket.id), col(agent.handle)).outerjoin(
+                agent, col(agent.id) == Ticket.assignee_id
+            ),
             "assign",
         )
     if field_name == "queue_id":
         queue = aliased(Queue)
         return (
-            select(Ticket.id, queue.name).join(queue, queue.id == Ticket.queue_id),  # type: ignore[arg-type]
+            select(col(Ticket.id), col(queue.name)).join(queue, col(queue.id) == Ticket.queue_id),
             "queue",
         )
     if field_name == "priority":
-        return select(Ticket.id, Ticket.priority), "priority"
+        return select(col(Ticket.id), col(Ticket.priority)), "priority"
     if field_name == "status":
-        return select(Ticket.id, Ticket.status), "status"
+        return select(col(Ticket.id), col(Ticket.status)), "status"
     raise ValueError(f"bulk changes of {field_name} are not supported")
 
 
@@ -115,15 +106,15 @@ def among(session: Session, ids: list[int], column: Any = None) -> ColumnElement
     """
     target = col(Ticket.id) if column is None else column
     if _is_postgres(session):
-        return target == any_(bindparam(None, ids, type_=ARRAY(Integer)))  # type: ignore[no-any-return]
-    return target.in_(ids)  # type: ignore[no-any-return]
+        return target == any_(bindparam(None, ids, type_=ARRAY(Integer)))
+    return target.in_(ids)
 
 
 def _change_rows(
     session: Session,
     ticket_ids: Sequence[int],
     condition: ColumnElement[bool],
-    old: Select,  # type: ignore[type-arg]
+    old: Select,
     action: str,
     shown: str | None,
     values: dict[str, Any],
@@ -131,17 +122,25 @@ def _change_rows(
     extra: Extra | None = None,
 ) -> int:
     """Events, then the UPDATE (and `extra`), chunk by chunk, for rows meeting `condition`."""
+    change = change.pinned()
     now = change.now()
     changed = 0
     postgres = _is_postgres(session)
     for chunk in chunks(session, ticket_ids):
         target = and_(among(session, chunk), condition)
         if postgres:
-            session.execute(select(Ticket.id).where(target).with_for_update())
-        rows = old.where(target).add_columns(Ticket.version)
+            session.execute(select(col(Ticket.id)).where(target).with_for_update())
+        rows = old.where(target).add_columns(col(Ticket.version)).subquery()
         session.execute(
-            Event.__table__.insert().from_select(  # type: ignore[attr-defined]
-                _EVENT_COLUMNS, _events_select(rows, change, action, shown, now)
+            events.insert_selected(
+                events.select_rows(
+                    change,
+                    ticket_id=rows.c.id,
+                    version=rows.c.version + 1,
+                    action=action,
+                    old=rows.c[1],
+                    new=shown,
+                )
             )
         )
         result = session.execute(
@@ -176,28 +175,6 @@ def set_field(
     return BulkResult(batch_id=change.batch_id, matched=len(ticket_ids), changed=changed)
 
 
-def _events_select(
-    rows: Select,  # type: ignore[type-arg]
-    change: Change,
-    action: str,
-    shown: str | None,
-    now: datetime,
-) -> Select:  # type: ignore[type-arg]
-    """One event row per ticket about to change, carrying its old value and next version."""
-    sub = rows.subquery()
-    created = bindparam("created_at", now, type_=Event.__table__.c.created_at.type)  # type: ignore[attr-defined]
-    return select(
-        sub.c.id,
-        sub.c[1],
-        sub.c.version + 1,
-        literal(change.batch_id),
-        literal(change.actor),
-        literal(action),
-        cast(literal(shown), Text) if shown is not None else cast(null(), Text),
-        created,
-    )
-
-
 def assign(
     session: Session, ticket_ids: Sequence[int], agent_handle: str | None, change: Change
 ) -> BulkResult:
@@ -228,19 +205,6 @@ def set_priority(
     return set_field(session, ticket_ids, "priority", priority, priority, change)
 
 
-def status_values(status: str, now: datetime) -> dict[str, Any]:
-    """The columns a move to `status` sets, as tickets.set_status sets them."""
-    if status == "solved":
-        return {"status": status, "solved_at": now}
-    if status == "closed":
-        return {
-            "status": status,
-            "closed_at": now,
-            "solved_at": func.coalesce(Ticket.solved_at, now),
-        }
-    return {"status": status, "solved_at": None}
-
-
 def set_status(
     session: Session, ticket_ids: Sequence[int], status: str, change: Change
 ) -> BulkResult:
@@ -250,17 +214,18 @@ def set_status(
     these" leaves the closed ones closed and says how many there were.
     """
     check_status(status)
+    change = change.pinned()
     allowed = [s for s in STATUSES if s != status and status in TRANSITIONS[s]]
     skipped: dict[str, int] = {}
     for chunk in chunks(session, ticket_ids):
         stuck = session.execute(
-            select(Ticket.status, func.count())
+            select(col(Ticket.status), func.count())
             .where(
                 among(session, chunk),
                 col(Ticket.status) != status,
                 col(Ticket.status).not_in(allowed),
             )
-            .group_by(Ticket.status)
+            .group_by(col(Ticket.status))
         )
         for old, count in stuck:
             skipped[old] = skipped.get(old, 0) + count
@@ -274,7 +239,7 @@ def set_status(
             source,
             action,
             status,
-            status_values(status, change.now()),
+            status_values(status, change.now(), Ticket.solved_at),
             change,
         )
     return BulkResult(
@@ -286,7 +251,7 @@ def set_status(
 
 
 def tag_id(session: Session, name: str, *, create: bool) -> int | None:
-    tag = session.execute(select(Tag.id).where(col(Tag.name) == name)).scalar_one_or_none()
+    tag = session.execute(select(col(Tag.id)).where(col(Tag.name) == name)).scalar_one_or_none()
     if tag is None and create:
         row = Tag(name=name)
         session.add(row)
@@ -315,9 +280,11 @@ def add_tags(
             session: Session, chunk: list[int], condition: ColumnElement[bool], tag: int = tag
         ) -> None:
             session.execute(
-                TicketTag.__table__.insert().from_select(  # type: ignore[attr-defined]
+                table_of(TicketTag)
+                .insert()
+                .from_select(
                     ["ticket_id", "tag_id"],
-                    select(Ticket.id, literal(tag)).where(among(session, chunk), condition),
+                    select(col(Ticket.id), literal(tag)).where(among(session, chunk), condition),
                 )
             )
 
@@ -325,7 +292,7 @@ def add_tags(
             session,
             ticket_ids,
             ~_has_tag(tag),
-            select(Ticket.id, cast(null(), Text).label("old")),
+            select(col(Ticket.id), cast(null(), Text).label("old")),
             "tag",
             name,
             {},
@@ -352,7 +319,9 @@ def remove_tags(
             session: Session, chunk: list[int], condition: ColumnElement[bool], tag: int = tag
         ) -> None:
             session.execute(
-                TicketTag.__table__.delete().where(  # type: ignore[attr-defined]
+                table_of(TicketTag)
+                .delete()
+                .where(
                     among(session, chunk, col(TicketTag.ticket_id)),
                     col(TicketTag.tag_id) == tag,
                 )
@@ -362,7 +331,7 @@ def remove_tags(
             session,
             ticket_ids,
             _has_tag(tag),
-            select(Ticket.id, literal(name).label("old")),
+            select(col(Ticket.id), literal(name).label("old")),
             "untag",
             None,
             {},
@@ -379,13 +348,13 @@ def merge(session: Session, ticket_ids: Sequence[int], into: int, change: Change
     single-ticket merge is the honest implementation.
     """
     target = tickets.get_ticket(session, into)
-    rows = []
+    rows: list[Row[int, int | None]] = []
     for chunk in chunks(session, ticket_ids):
         rows.extend(
             session.execute(
-                select(Ticket.number, Ticket.merged_into_id)
+                select(col(Ticket.number), col(Ticket.merged_into_id))
                 .where(among(session, chunk))
-                .order_by(Ticket.number)
+                .order_by(col(Ticket.number))
             ).all()
         )
     skipped: dict[str, int] = {}
@@ -403,13 +372,13 @@ def merge(session: Session, ticket_ids: Sequence[int], into: int, change: Change
     )
 
 
-def ids_for(session: Session, where: object, *, limit: int | None = None) -> list[int]:
+def ids_for(session: Session, where: ColumnElement[bool], *, limit: int | None = None) -> list[int]:
     """Ticket ids matching a compiled query condition, newest update first."""
     stmt = (
-        select(Ticket.id)
+        select(col(Ticket.id))
         .where(where)
         .order_by(col(Ticket.updated_at).desc(), col(Ticket.id).desc())
-    )  # type: ignore[arg-type]
+    )
     if limit is not None:
         if limit < 0:
             raise ValidationError("limit must be zero or more")
@@ -428,7 +397,9 @@ def ids_for_numbers(
     wanted = list(dict.fromkeys(numbers))
     found: dict[int, int] = {}
     for chunk in chunks(session, wanted):
-        stmt = select(Ticket.number, Ticket.id).where(among(session, chunk, col(Ticket.number)))
+        stmt = select(col(Ticket.number), col(Ticket.id)).where(
+            among(session, chunk, col(Ticket.number))
+        )
         found.update((n, i) for n, i in session.execute(stmt))
     missing = [n for n in wanted if n not in found]
     if missing:
@@ -441,6 +412,6 @@ def ids_for_numbers(
     kept: set[int] = set()
     for chunk in chunks(session, ids):
         kept.update(
-            session.execute(select(Ticket.id).where(among(session, chunk), where)).scalars()
+            session.execute(select(col(Ticket.id)).where(among(session, chunk), where)).scalars()
         )
     return [i for i in ids if i in kept]

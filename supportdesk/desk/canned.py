@@ -415,7 +415,20 @@ def definition(reply: CannedReply) -> CannedDef:
     columns."""
     if reply.definition.strip():
         return _parse_definition(reply.definition)
-    return CannedDef(name=reply.name, title=reply.title or None, body=reply.body)
+    return _legacy_definition(reply.name, reply.title, reply.body)
+
+
+@lru_cache(maxsize=256)
+def _legacy_definition(name: str, title: str, body: str) -> CannedDef:
+    """A row written before definitions existed, checked as `add` checks one now: such a row
+    may use a placeholder that is no longer known, which is an error naming the reply."""
+    try:
+        return CannedDef(name=name, title=title or None, body=body)
+    except ModelError as exc:
+        found = "; ".join(str(error["msg"]).removeprefix("Value error, ") for error in exc.errors())
+        raise ValidationError(
+            f"canned reply {name!r}: {found} (fix it with `supportdesk canned edit {name}`)"
+        ) from None
 
 
 def definition_text(reply: CannedReply) -> str:
@@ -555,6 +568,9 @@ class CannedMatch:
     preview: str
     has_macro: bool
     score: int = 0
+    problem: str = ""
+    """Why the reply cannot be used as stored (it is still listed, so it can be found and
+    fixed); empty when it can."""
 
 
 def _subsequence(needle: str, haystack: str) -> bool:
@@ -569,11 +585,21 @@ def _subsequence(needle: str, haystack: str) -> bool:
 def find_canned(session: Session, query: str = "", *, limit: int = 50) -> list[CannedMatch]:
     """Canned replies matching `query` as the picker's filter: every word must appear in the
     name or title (also as a subsequence, so "rfok" finds "refund-ok") or in a body of any
-    language. Name hits rank above title hits above body hits; ties by name."""
+    language. Name hits rank above title hits above body hits; ties by name.
+
+    A stored reply that no longer validates is listed too, with its `problem`, so one broken
+    entry neither hides the others nor disappears from the agent's sight."""
     words = query.lower().split()
     matches: list[CannedMatch] = []
     for reply in list_canned(session):
-        entry = definition(reply)
+        problem = ""
+        try:
+            entry = definition(reply)
+        except ValidationError as exc:
+            problem = str(exc)
+            entry = CannedDef.model_construct(
+                name=reply.name, title=reply.title or None, body=reply.body
+            )
         name, title = entry.name.lower(), (entry.title or "").lower()
         bodies = " ".join([entry.body, *(v.body for v in entry.variants.values())]).lower()
         titles = " ".join([title, *((v.title or "").lower() for v in entry.variants.values())])
@@ -599,6 +625,7 @@ def find_canned(session: Session, query: str = "", *, limit: int = 50) -> list[C
                     preview=preview,
                     has_macro=entry.has_macro,
                     score=score,
+                    problem=problem,
                 )
             )
     matches.sort(key=lambda m: (-m.score, m.name))

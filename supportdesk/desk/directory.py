@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from supportdesk.errors import NotFoundError, ValidationError
 from supportdesk.store.models import (
@@ -174,8 +174,8 @@ def agent_load(session: Session, queue: Queue | None = None) -> dict[int, int]:
 
     stmt = (
         select(Ticket.assignee_id, func.count())
-        .where(Ticket.status.in_(ACTIVE), Ticket.assignee_id.is_not(None))  # type: ignore[union-attr,attr-defined]
-        .group_by(Ticket.assignee_id)
+        .where(col(Ticket.status).in_(ACTIVE), col(Ticket.assignee_id).is_not(None))
+        .group_by(col(Ticket.assignee_id))
     )
     if queue is not None:
         stmt = stmt.where(Ticket.queue_id == queue.id)

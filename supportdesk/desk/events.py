@@ -1,16 +1,54 @@
-"""Events: one row per change, written in the same transaction as the change itself."""
+"""Events: one row per change, written in the same transaction as the change itself.
+
+This module is the only writer of event rows. `Row` defines the columns once; every form a
+caller needs is built from it: `record` (one row for a ticket in a session), `write` (a
+batch of prepared rows, ingest's executemany), `select_rows` + `insert_selected` (set-based
+INSERT ... SELECT for bulk and undo, so the rows never travel to Python).
+"""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any, TypedDict
 
+from sqlalchemy import (
+    Connection,
+    Insert,
+    Select,
+    Text,
+    bindparam,
+    cast,
+    literal,
+    null,
+    select,
+)
 from sqlmodel import Session
 
-from supportdesk.store.models import Event, Ticket, utcnow
+from supportdesk.store.models import Event, Ticket, table_of, utcnow
+from supportdesk.store.prepared import Prepared
 
-INSERT_EVENT = Event.__table__.insert()  # type: ignore[attr-defined]
+
+class Row(TypedDict):
+    """One event row: every column but the id, in the order INSERT ... SELECT lists them."""
+
+    ticket_id: int | None
+    batch_id: str
+    actor: str
+    action: str
+    old_value: str | None
+    new_value: str | None
+    version: int | None
+    """The ticket's version right after this change: what undo compares against."""
+    created_at: datetime
+
+
+COLUMNS: tuple[str, ...] = tuple(Row.__annotations__)
+_TABLE = table_of(Event)
+_INSERT = _TABLE.insert()
+_PREPARED = Prepared(_INSERT)
 
 
 def new_batch_id() -> str:
@@ -37,6 +75,32 @@ class Change:
     def now(self) -> datetime:
         return self.at or utcnow()
 
+    def pinned(self) -> Change:
+        """This change with its time fixed, for several statements that must agree on it."""
+        return self if self.at is not None else replace(self, at=utcnow())
+
+
+def row(
+    ticket_id: int | None,
+    version: int | None,
+    action: str,
+    change: Change,
+    *,
+    old: str | None = None,
+    new: str | None = None,
+) -> Row:
+    """The event of `change` to ticket `ticket_id`, which is at `version` after it."""
+    return {
+        "ticket_id": ticket_id,
+        "batch_id": change.batch_id,
+        "actor": change.actor,
+        "action": action,
+        "old_value": old,
+        "new_value": new,
+        "version": version,
+        "created_at": change.now(),
+    }
+
 
 def record(
     session: Session,
@@ -47,16 +111,53 @@ def record(
     old: str | None = None,
     new: str | None = None,
 ) -> None:
+    """Write the event of one change to `ticket`, carrying the version it has now."""
     session.connection().execute(
-        INSERT_EVENT,
-        {
-            "ticket_id": ticket.id,
-            "batch_id": change.batch_id,
-            "actor": change.actor,
-            "action": action,
-            "old_value": old,
-            "new_value": new,
-            "version": ticket.version,
-            "created_at": change.now(),
-        },
+        _INSERT, dict(row(ticket.id, ticket.version, action, change, old=old, new=new))
     )
+
+
+def write(conn: Connection, rows: Sequence[Row]) -> None:
+    """Write a batch of rows as one prepared executemany (ingest writes thousands at once)."""
+    _PREPARED.many(conn, rows)
+
+
+def select_rows(
+    change: Change,
+    *,
+    ticket_id: Any,
+    version: Any,
+    action: Any,
+    old: Any = None,
+    new: Any = None,
+) -> Select[Any]:
+    """A SELECT of event rows for `insert_selected`, one per row the caller's FROM yields.
+
+    The arguments are SQL expressions over the tables the caller joins and filters on (or
+    plain values, the same for every row); batch, actor and time come from `change`.
+    """
+    values: dict[str, Any] = {
+        "ticket_id": ticket_id,
+        "batch_id": literal(change.batch_id),
+        "actor": literal(change.actor),
+        "action": literal(action) if isinstance(action, str) else action,
+        "old_value": _text(old),
+        "new_value": _text(new),
+        "version": version,
+        "created_at": bindparam(None, change.now(), type_=_TABLE.c.created_at.type),
+    }
+    return select(*(values[name] for name in COLUMNS))
+
+
+def insert_selected(rows: Select[Any]) -> Insert:
+    """INSERT ... SELECT of `rows` built by `select_rows` (and joined, filtered, ordered)."""
+    return _INSERT.from_select(COLUMNS, rows)
+
+
+def _text(value: Any) -> Any:
+    """A text column of the SELECT: a plain value (the same on every row) or an expression."""
+    if value is None:
+        return cast(null(), Text)
+    if isinstance(value, str):
+        return cast(literal(value), Text)
+    return value

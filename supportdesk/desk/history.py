@@ -59,15 +59,15 @@ def events(
     if limit is not None and limit < 1:
         raise ValidationError("limit must be 1 or more")
     stmt = select(
-        Event.id,
-        Event.created_at,
-        Ticket.number,
-        Event.actor,
-        Event.action,
-        Event.old_value,
-        Event.new_value,
-        Event.batch_id,
-        Event.version,
+        col(Event.id),
+        col(Event.created_at),
+        col(Ticket.number),
+        col(Event.actor),
+        col(Event.action),
+        col(Event.old_value),
+        col(Event.new_value),
+        col(Event.batch_id),
+        col(Event.version),
     ).outerjoin(Ticket, col(Ticket.id) == Event.ticket_id)
     if batch is not None:
         stmt = stmt.where(col(Event.batch_id) == batch)
@@ -89,7 +89,7 @@ def resolve_batch(session: Session, text: str) -> str:
     is enough to undo it, as long as no other batch starts the same way.
     """
     text = text.strip().lower()
-    exact = select(Event.batch_id).where(col(Event.batch_id) == text).limit(1)
+    exact = select(col(Event.batch_id)).where(col(Event.batch_id) == text).limit(1)
     if session.execute(exact).scalar() is not None:
         return text
     if len(text) < MIN_BATCH_PREFIX:
@@ -99,7 +99,7 @@ def resolve_batch(session: Session, text: str) -> str:
         )
     found = list(
         session.execute(
-            select(Event.batch_id)
+            select(col(Event.batch_id))
             .where(col(Event.batch_id).startswith(text, autoescape=True))
             .distinct()
             .limit(3)
@@ -116,9 +116,9 @@ def resolve_batch(session: Session, text: str) -> str:
 
 def batch_summary(session: Session, batch: str) -> BatchSummary | None:
     counts = session.execute(
-        select(Event.action, func.count(), func.min(Event.created_at), func.min(Event.actor))
+        select(col(Event.action), func.count(), func.min(Event.created_at), func.min(Event.actor))
         .where(col(Event.batch_id) == batch)
-        .group_by(Event.action)
+        .group_by(col(Event.action))
     ).all()
     if not counts:
         return None
@@ -142,13 +142,13 @@ def undone_by(session: Session, batch: str) -> str | None:
     an undo writes its events on those same tickets.
     """
     tickets = (
-        select(Event.ticket_id)
+        select(col(Event.ticket_id))
         .where(col(Event.batch_id) == batch)
         .order_by(col(Event.id).desc())
         .limit(20)
     )
     stmt = (
-        select(Event.batch_id)
+        select(col(Event.batch_id))
         .where(col(Event.ticket_id).in_(tickets), col(Event.actor) == f"undo:{batch}")
         .limit(1)
     )

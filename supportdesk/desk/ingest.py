@@ -40,20 +40,22 @@ from sqlalchemy import bindparam, delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.util import identity_key
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from supportdesk.desk import directory, message_ids, tickets
-from supportdesk.desk.events import INSERT_EVENT, Change
+from supportdesk.desk import directory, events, message_ids, tickets
+from supportdesk.desk.events import Change
 from supportdesk.desk.messages import (
     INSERT_MESSAGE,
     INSERT_RAW,
     AttachmentRows,
     NewAttachment,
     NewMessage,
+    answers,
     document_for,
     message_values,
     store_attachments,
 )
+from supportdesk.desk.statuses import status_values, woken_by_customer
 from supportdesk.desk.subject_tags import own_ticket_number, subject_tags
 from supportdesk.errors import ConflictError, ValidationError
 from supportdesk.mail.fingerprint import content_fingerprint
@@ -69,6 +71,7 @@ from supportdesk.store.models import (
     SubjectTag,
     Ticket,
     TicketCC,
+    table_of,
     utcnow,
 )
 from supportdesk.store.prepared import Prepared
@@ -143,23 +146,22 @@ def ingest(
 
 
 _BATCH_KEY = "ingest_batch"
-_TICKETS = Ticket.__table__  # type: ignore[attr-defined]
-_MESSAGES = Message.__table__  # type: ignore[attr-defined]
-_RAWS = MessageRaw.__table__  # type: ignore[attr-defined]
-_GHOSTS = MessageGhost.__table__  # type: ignore[attr-defined]
-_TAGS = SubjectTag.__table__  # type: ignore[attr-defined]
-_QUEUES = Queue.__table__  # type: ignore[attr-defined]
+_TICKETS = table_of(Ticket)
+_MESSAGES = table_of(Message)
+_RAWS = table_of(MessageRaw)
+_GHOSTS = table_of(MessageGhost)
+_TAGS = table_of(SubjectTag)
+_QUEUES = table_of(Queue)
 _INSERT_TICKET = Prepared(_TICKETS.insert().returning(_TICKETS.c.id))
-_INSERT_CC = TicketCC.__table__.insert()  # type: ignore[attr-defined]
-_CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
+_INSERT_CC = table_of(TicketCC).insert()
+_CUSTOMERS = table_of(Customer)
 _INSERT_CUSTOMER = Prepared(_CUSTOMERS.insert().returning(_CUSTOMERS.c.id))
 _INSERT_MESSAGE = Prepared(INSERT_MESSAGE)
 _INSERT_RAWS = Prepared(INSERT_RAW)
-_INSERT_EVENTS = Prepared(INSERT_EVENT)
 _CUSTOMER_BY_EMAIL = select(_CUSTOMERS.c.id, _CUSTOMERS.c.name).where(
     _CUSTOMERS.c.email == bindparam("email")
 )
-_ORGANISATIONS = Organisation.__table__  # type: ignore[attr-defined]
+_ORGANISATIONS = table_of(Organisation)
 _INSERT_ORGANISATION = _ORGANISATIONS.insert().returning(_ORGANISATIONS.c.id)
 _TICKET_COLUMNS = (
     _TICKETS.c.id,
@@ -259,7 +261,7 @@ class IngestBatch:
         self.raws: list[dict[str, object]] = []
         self.documents: list[tuple[int, str]] = []
         self.attachments = AttachmentRows()
-        self.events: list[dict[str, object]] = []
+        self.events: list[events.Row] = []
         self.new_ccs: list[dict[str, object]] = []
         self.new_ghosts: list[dict[str, object]] = []
         self.gone_ghosts: list[str] = []
@@ -335,7 +337,7 @@ class IngestBatch:
             chunk = ticket_ids[start : start + 500]
             for ticket_id in chunk:
                 self.ccs[ticket_id] = set()
-            ccs = TicketCC.__table__.c  # type: ignore[attr-defined]
+            ccs = table_of(TicketCC).c
             rows = self.conn.execute(
                 select(ccs.ticket_id, ccs.email).where(ccs.ticket_id.in_(chunk))
             )
@@ -440,7 +442,8 @@ class IngestBatch:
         return self.tickets[ticket_id]
 
     def _remember(self, row: Any) -> _Ticket:
-        ticket = _Ticket(*row, stored_version=row.version)
+        # mypy cannot tell the row's length, so it fears `*row` reaches stored_version.
+        ticket = _Ticket(*row, stored_version=row.version)  # type: ignore[misc]
         self.tickets[ticket.id] = ticket
         self.numbers[ticket.number] = ticket.id
         return ticket
@@ -470,7 +473,7 @@ class IngestBatch:
         if ticket.id not in self.ccs:
             self.ccs[ticket.id] = set(
                 self.session.execute(
-                    select(TicketCC.email).where(TicketCC.ticket_id == ticket.id)
+                    select(col(TicketCC.email)).where(col(TicketCC.ticket_id) == ticket.id)
                 ).scalars()
             )
         return self.ccs[ticket.id]
@@ -859,11 +862,12 @@ class IngestBatch:
 
     def _wake(self, ticket: _Ticket, change: Change) -> Outcome:
         """A customer wrote: a solved or pending ticket needs someone again."""
-        if ticket.status not in ("solved", "pending"):
+        woken = woken_by_customer(ticket.status)
+        if woken is None:
             return "follow_up"
         reopened = ticket.status == "solved"
         self.flush()  # the status change goes through the ORM, in order with what came before
-        row = tickets.set_status(self.session, ticket.number, "open", change)
+        row = tickets.set_status(self.session, ticket.number, woken, change)
         ticket.status = row.status
         ticket.version = ticket.stored_version = row.version
         ticket.message_count = row.message_count
@@ -918,7 +922,6 @@ class IngestBatch:
             {
                 "number": self.next_number,
                 "subject": subject.strip(),
-                "status": "new",
                 "priority": "normal",
                 "queue_id": queue_id,
                 "assignee_id": None,
@@ -926,8 +929,7 @@ class IngestBatch:
                 "created_at": now,
                 "updated_at": now,
                 "first_response_at": None,
-                "solved_at": None,
-                "closed_at": None,
+                **status_values("new", now, None),
                 "merged_into_id": None,
                 "related_ticket_id": related.id if related else None,
                 "message_count": 0,
@@ -967,7 +969,7 @@ class IngestBatch:
         ticket.message_count += 1
         ticket.version += 1
         ticket.updated_at = now
-        if new.direction == "out" and ticket.first_response_at is None:
+        if answers(ticket.first_response_at, new):
             ticket.first_response_at = now
         self._event(ticket, f"message_{new.direction}", change, new=str(message_id))
         return message_id
@@ -982,16 +984,9 @@ class IngestBatch:
         new: str | None = None,
     ) -> None:
         self.events.append(
-            {
-                "ticket_id": ticket.id,
-                "batch_id": change.batch_id,
-                "actor": change.actor,
-                "action": action,
-                "old_value": None,
-                "new_value": new,
-                "version": ticket.version if version is None else version,
-                "created_at": change.now(),
-            }
+            events.row(
+                ticket.id, ticket.version if version is None else version, action, change, new=new
+            )
         )
 
     def _remember_ccs(
@@ -1057,7 +1052,7 @@ class IngestBatch:
                     "written: run the sync or import again"
                 )
         if self.events:
-            _INSERT_EVENTS.many(conn, self.events)
+            events.write(conn, self.events)
         for ticket in changed:
             ticket.stored_version = ticket.version
             stale = self.session.identity_map.get(identity_key(Ticket, ticket.id))
@@ -1126,7 +1121,7 @@ def _requester_of(
 def _new_message(
     parsed: ParsedMessage, raw: bytes, source: Source, fingerprint: str, outgoing: bool
 ) -> NewMessage:
-    def addresses(items: list) -> str:  # type: ignore[type-arg]
+    def addresses(items: list) -> str:
         return ", ".join(
             f"{a.name} <{a.address}>" if a.name else a.address for a in items if a.address
         )
@@ -1171,7 +1166,9 @@ def _agents(session: Session) -> dict[str, int]:
     """Agent addresses, read once per transaction: a batch asks for every message."""
     agents = session.info.get("ingest_agents")
     if agents is None:
-        agents = {email: id_ for email, id_ in session.execute(select(Agent.email, Agent.id))}
+        agents = {
+            email: id_ for email, id_ in session.execute(select(col(Agent.email), col(Agent.id)))
+        }
         session.info["ingest_agents"] = agents
     return agents
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -15,11 +16,18 @@ from supportdesk.desk import events
 from supportdesk.desk.tickets import Change, write_ticket
 from supportdesk.mail.fingerprint import content_fingerprint
 from supportdesk.store import search
-from supportdesk.store.models import Attachment, AttachmentBlob, Message, MessageRaw, Ticket
+from supportdesk.store.models import (
+    Attachment,
+    AttachmentBlob,
+    Message,
+    MessageRaw,
+    Ticket,
+    table_of,
+)
 
-INSERT_MESSAGE = Message.__table__.insert().returning(Message.__table__.c.id)  # type: ignore[attr-defined]
-INSERT_RAW = MessageRaw.__table__.insert()  # type: ignore[attr-defined]
-_INSERT_ATTACHMENT = Attachment.__table__.insert()  # type: ignore[attr-defined]
+INSERT_MESSAGE = table_of(Message).insert().returning(table_of(Message).c.id)
+INSERT_RAW = table_of(MessageRaw).insert()
+_INSERT_ATTACHMENT = table_of(Attachment).insert()
 
 
 @dataclass
@@ -82,9 +90,9 @@ def add_message(
     message.id = conn.execute(INSERT_MESSAGE, values).scalar_one()
     conn.execute(INSERT_RAW, {"message_id": message.id, "raw": new.raw})
     search.index_documents(conn, [(message.id, document_for(new))])
-    store_attachments(conn, attachment_rows(message.id, new.attachments))  # type: ignore[arg-type]
+    store_attachments(conn, attachment_rows(message.id, new.attachments))
     changes: dict[str, object] = {"message_count": ticket.message_count + 1}
-    if new.direction == "out" and first_response and ticket.first_response_at is None:
+    if first_response and answers(ticket.first_response_at, new):
         changes["first_response_at"] = now
     write_ticket(session, ticket, changes, ticket.version, change)
     events.record(
@@ -97,7 +105,15 @@ def add_message(
     return message
 
 
-def message_values(ticket_id: int, new: NewMessage, now: datetime) -> dict[str, object]:
+def answers(first_response_at: datetime | None, new: NewMessage) -> bool:
+    """Whether storing `new` is the ticket's first response: the first outgoing message.
+
+    Both ways a message is stored (one at a time here, in batches in desk.ingest) ask this;
+    desk.outbox recomputes the time when a queued reply is cancelled."""
+    return new.direction == "out" and first_response_at is None
+
+
+def message_values(ticket_id: int, new: NewMessage, now: datetime) -> dict[str, Any]:
     """The `messages` row for `new` on ticket `ticket_id` (every column but the id)."""
     if new.direction not in ("in", "out"):
         raise ValueError(f"direction must be 'in' or 'out', not {new.direction!r}")
@@ -180,7 +196,7 @@ def store_attachments(conn: Connection, rows: AttachmentRows) -> None:
     if not rows.rows:
         return
     insert = sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert
-    blobs = AttachmentBlob.__table__  # type: ignore[attr-defined]
+    blobs = table_of(AttachmentBlob)
     conn.execute(
         insert(blobs).on_conflict_do_nothing(index_elements=["sha256"]),
         list(rows.blobs.values()),

@@ -33,7 +33,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -43,7 +43,7 @@ from sqlmodel import Session, col
 from supportdesk.desk import events
 from supportdesk.desk.events import Change
 from supportdesk.errors import NotFoundError, SupportdeskError, ValidationError
-from supportdesk.store.models import Message, OutboxItem, Ticket, utcnow
+from supportdesk.store.models import Message, OutboxItem, Ticket, table_of, utcnow
 
 if TYPE_CHECKING:
     from imapclient import IMAPClient
@@ -61,7 +61,7 @@ RETRY_FIRST = timedelta(minutes=1)
 RETRY_CAP = timedelta(hours=1)
 EX_TEMPFAIL = 75
 
-_OUTBOX = OutboxItem.__table__  # type: ignore[attr-defined]
+_OUTBOX = table_of(OutboxItem)
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def _views(session: Session, where: object, limit: int | None = None) -> list[It
     )
     return [
         ItemView(
-            id=item.id,  # type: ignore[arg-type]
+            id=item.id,
             ticket_number=number,
             state=item.state,
             kind=item.kind,
@@ -158,11 +158,16 @@ def get_item(session: Session, item_id: int) -> ItemView:
 
 def delivery_states(session: Session, ticket_number: int) -> dict[int, ItemView]:
     """The delivery of each outgoing message on a ticket, by message row id, for the thread
-    view ("queued", "sent", "failed: 550 …")."""
+    view ("queued", "sent", "failed: 550 …").
+
+    Found through the messages, not the item's ticket: a merge moves a ticket's messages to
+    the other ticket and leaves its outbox items where they were queued.
+    """
     ticket_id = select(col(Ticket.id)).where(col(Ticket.number) == ticket_number).scalar_subquery()
+    on_ticket = select(col(Message.id)).where(col(Message.ticket_id) == ticket_id)
     return {
         v.message_row_id: v
-        for v in _views(session, col(OutboxItem.ticket_id) == ticket_id)
+        for v in _views(session, col(OutboxItem.message_id).in_(on_ticket))
         if v.message_row_id is not None
     }
 
@@ -689,18 +694,10 @@ class Sender:
                 version = session.execute(
                     select(col(Ticket.version)).where(col(Ticket.id) == item.ticket_id)
                 ).scalar_one()
-                session.connection().execute(
-                    events.INSERT_EVENT,
-                    {
-                        "ticket_id": item.ticket_id,
-                        "batch_id": self.change.batch_id,
-                        "actor": self.change.actor,
-                        "action": action,
-                        "old_value": None,
-                        "new_value": str(item.id),
-                        "version": version,
-                        "created_at": self.now(),
-                    },
+                change = replace(self.change, at=self.now())
+                events.write(
+                    session.connection(),
+                    [events.row(item.ticket_id, version, action, change, new=str(item.id))],
                 )
 
     def _send_one(self, smtp: SmtpSession, item: _Claimed, report: DrainReport) -> None:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import mimetypes
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -65,6 +66,7 @@ from supportdesk.store.models import (
     OutboxItem,
     Ticket,
     TicketCC,
+    table_of,
     utcnow,
 )
 
@@ -78,7 +80,7 @@ MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
 """All of one message's attachments together; most providers refuse more."""
 COLLIDING = ("message_in", "message_out", "note")
 MAIL_SETUP = "mail_setup"
-_OUTBOX = OutboxItem.__table__  # type: ignore[attr-defined]
+_OUTBOX = table_of(OutboxItem)
 _INSERT_OUTBOX = _OUTBOX.insert().returning(_OUTBOX.c.id)
 
 
@@ -575,20 +577,43 @@ def add_attachment(
     return DraftAttachmentView(row.id, row.filename, row.content_type, row.size)  # type: ignore[arg-type]
 
 
+def check_attachment_file(path: Path, room: int = MAX_ATTACHMENT_BYTES) -> int:
+    """The size of the file at `path` (`~` expanded) if it can be attached to a message with
+    `room` bytes still free; else a ValidationError that says why in one line: missing, a
+    folder, not a plain file, unreadable, or too big. The attachment picker asks before the
+    agent leaves it, and `add_attachment_file` asks again when it reads the file."""
+    shown = str(path)
+    path = path.expanduser()
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise ValidationError(f"{shown}: no such file") from None
+    except OSError as exc:
+        raise ValidationError(f"cannot read {shown}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ValidationError(f"{shown} is a folder: attach a file inside it")
+    if not stat.S_ISREG(info.st_mode):
+        raise ValidationError(f"{shown} is not a plain file")
+    if info.st_size > room:
+        limit = f"the {_size(MAX_ATTACHMENT_BYTES)} a message can carry"
+        if room < MAX_ATTACHMENT_BYTES:
+            limit = f"the {_size(max(0, room))} left of {limit}"
+        raise ValidationError(f"{shown}: {_size(info.st_size)} is over {limit}")
+    try:
+        with path.open("rb") as handle:
+            handle.read(1)
+    except OSError as exc:
+        raise ValidationError(f"cannot read {shown}: {exc.strerror or exc}") from None
+    return info.st_size
+
+
 def add_attachment_file(
     session: Session, draft_id: int, author: str, path: Path
 ) -> DraftAttachmentView:
     """Attach a file from disk: its bytes are read now and kept with the draft."""
+    check_attachment_file(path)
     path = path.expanduser()
     try:
-        if not path.is_file():
-            raise ValidationError(f"{path}: not a file")
-        size = path.stat().st_size
-        if size > MAX_ATTACHMENT_BYTES:
-            raise ValidationError(
-                f"{path}: {_size(size)} is over the {_size(MAX_ATTACHMENT_BYTES)} a message "
-                "can carry"
-            )
         content = path.read_bytes()
     except OSError as exc:
         raise ValidationError(f"cannot read {path}: {exc.strerror or exc}") from None

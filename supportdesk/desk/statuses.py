@@ -12,6 +12,11 @@ Nothing returns to `new`: it means "nobody has looked yet".
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func
+
 from supportdesk.errors import ValidationError
 from supportdesk.store.models import PRIORITIES, STATUSES
 
@@ -46,3 +51,36 @@ def check_transition(number: int, old: str, new: str) -> None:
     if new != old and new not in TRANSITIONS[old]:
         allowed = ", ".join(sorted(TRANSITIONS[old])) or "nothing (closed is final)"
         raise ValidationError(f"ticket #{number} is {old}; it can go to {allowed}, not {new}")
+
+
+def status_values(status: str, at: Any, solved_at: Any) -> dict[str, Any]:
+    """The columns a ticket moving to `status` at `at` gets: the status and its timestamps.
+
+    The one rule for every path that changes a status (single change, bulk, undo, a
+    customer's reply reopening, rules, replies, merge, creation): solving stamps solved_at;
+    closing stamps closed_at and keeps the time it was solved (stamping it now if it never
+    was); any other status (a reopen) clears both, so "solved in the last week" never counts
+    a ticket that is open again. The old status plays no part, only where the ticket lands.
+
+    Per ticket, `at` is a datetime and `solved_at` the ticket's value; set-based, pass SQL
+    expressions (`Ticket.solved_at`) and the result is the SET of an UPDATE.
+    """
+    if status == "solved":
+        return {"status": status, "solved_at": at, "closed_at": None}
+    if status == "closed":
+        return {"status": status, "closed_at": at, "solved_at": _or(solved_at, at)}
+    return {"status": status, "solved_at": None, "closed_at": None}
+
+
+def _or(value: Any, fallback: Any) -> Any:
+    if value is None:
+        return fallback
+    if isinstance(value, datetime):
+        return value
+    return func.coalesce(value, fallback)
+
+
+def woken_by_customer(status: str) -> str | None:
+    """The status a customer's new message moves a ticket to, if any: someone is needed
+    again on a ticket that was waiting for the customer or solved."""
+    return "open" if status in ("solved", "pending") else None

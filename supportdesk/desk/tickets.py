@@ -18,7 +18,12 @@ from sqlmodel import Session, col, select
 
 from supportdesk.desk import directory, events
 from supportdesk.desk.events import Change
-from supportdesk.desk.statuses import check_priority, check_status, check_transition
+from supportdesk.desk.statuses import (
+    check_priority,
+    check_status,
+    check_transition,
+    status_values,
+)
 from supportdesk.desk.tags import normalise_tag
 from supportdesk.errors import ConflictError, NotFoundError, ValidationError
 from supportdesk.store.models import (
@@ -37,7 +42,7 @@ def next_ticket_numbers(session: Session, count: int = 1) -> range:
     """Reserve `count` consecutive ticket numbers atomically (safe across processes)."""
     from sqlalchemy import text
 
-    top = session.exec(  # type: ignore[call-overload]
+    top = session.execute(
         text("UPDATE counters SET value = value + :n WHERE name = 'ticket_number' RETURNING value"),
         params={"n": count},
     ).scalar_one()
@@ -74,15 +79,13 @@ def create_ticket(
     ticket = Ticket(
         number=next_ticket_numbers(session)[0],
         subject=subject.strip(),
-        status=status,
         priority=priority,
         queue_id=queue_row.id,  # type: ignore[arg-type]
         assignee_id=agent.id if agent else None,
         requester_id=requester.id,  # type: ignore[arg-type]
         created_at=now,
         updated_at=now,
-        solved_at=now if status == "solved" else None,
-        closed_at=now if status == "closed" else None,
+        **status_values(status, now, None),
     )
     session.add(ticket)
     session.flush()
@@ -183,15 +186,8 @@ def set_status(
     check_transition(number, ticket.status, status)
     if ticket.status == status:
         return ticket
-    values: dict[str, Any] = {"status": status}
-    now = change.now()
-    if status == "solved":
-        values["solved_at"] = now
-    elif status == "closed":
-        values["closed_at"] = now
-        values["solved_at"] = ticket.solved_at or now
-    else:
-        values["solved_at"] = None
+    change = change.pinned()  # the timestamps, updated_at and the event tell one time
+    values = status_values(status, change.now(), ticket.solved_at)
     old = ticket.status
     write_ticket(session, ticket, values, ticket.version, change)
     events.record(
@@ -387,11 +383,8 @@ def merge(
     for cc in session.exec(select(TicketCC).where(TicketCC.ticket_id == source.id)).all():
         if session.get(TicketCC, (target.id, cc.email)) is None:
             session.add(TicketCC(ticket_id=target.id, email=cc.email))  # type: ignore[arg-type]
-    now = change.now()
     closed = {
-        "status": "closed",
-        "closed_at": now,
-        "solved_at": source.solved_at or now,
+        **status_values("closed", change.now(), source.solved_at),
         "merged_into_id": target.id,
         "message_count": 0,
     }

@@ -32,14 +32,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, and_, bindparam, case, cast, func, literal, or_, select, update
+from sqlalchemy import Integer, Text, and_, case, cast, func, literal, or_, select, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from supportdesk.desk import bulk, history
-from supportdesk.desk.events import Change
+from supportdesk.desk.events import Change, insert_selected, select_rows
+from supportdesk.desk.statuses import status_values
 from supportdesk.errors import ConflictError, NotFoundError, ValidationError
-from supportdesk.store.models import Agent, Event, Queue, Ticket, TicketTag
+from supportdesk.store.models import Agent, Event, Queue, Ticket, TicketTag, table_of
 
 FIELDS = {
     "assign": "assignee_id",
@@ -51,9 +52,10 @@ FIELDS = {
 TAGS = ("tag", "untag")
 UNDOABLE = frozenset(FIELDS) | frozenset(TAGS)
 # Events that record something rather than change a field: undo leaves them (and what they
-# record) in place. Any action starting "note" or "message_" is one too (see `is_kept`).
+# record) in place. Any action starting "note", "message_" or "mail_" (the outbox's records)
+# is one too (see `is_kept`).
 KEPT = frozenset({"create", "rule_fired", "rule_failed", "canned_reply"})
-_KEPT_PREFIXES = ("note", "message_")
+_KEPT_PREFIXES = ("note", "message_", "mail_")
 _SHOWN_LIMIT = 20
 
 
@@ -84,6 +86,10 @@ class UndoResult:
     """Every event of the undone batch, per action: what it held."""
     kept: dict[str, int] = field(default_factory=dict)
     """The part of `held` that stays (notes, messages, rule records)."""
+    replies_cancelled: int = 0
+    """Replies of the batch still waiting in the outbox, cancelled with the undo."""
+    replies_sent: int = 0
+    """Replies of the batch already handed to the server: mail cannot be called back."""
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -100,6 +106,12 @@ class UndoResult:
         if self.kept:
             kept = ", ".join(f"{n} {a}" for a, n in sorted(self.kept.items()))
             line += f"; kept: {kept}"
+        if n := self.replies_cancelled:
+            line += f"; {n} queued repl{'y' if n == 1 else 'ies'} cancelled"
+        if n := self.replies_sent:
+            line += (
+                f"; {n} repl{'y was' if n == 1 else 'ies were'} already handed to the mail server"
+            )
         return line
 
 
@@ -135,7 +147,7 @@ def latest_undoable(
     """
     before: int | None = None
     for _ in range(window):
-        stmt = select(Event.batch_id).where(col(Event.actor) == actor)
+        stmt = select(col(Event.batch_id)).where(col(Event.actor) == actor)
         if before is not None:
             stmt = stmt.where(col(Event.id) < before)
         batch = session.execute(stmt.order_by(col(Event.id).desc()).limit(1)).scalar()
@@ -172,7 +184,7 @@ def undo_batch(session: Session, batch: str, *, at: datetime | None = None) -> U
     if summary is None:
         raise NotFoundError(f"no batch {batch}")
     kept = _check_kind(summary)
-    change = Change.by(f"undo:{batch}", at=at)
+    change = Change.by(f"undo:{batch}", at=at).pinned()
     _check_unchanged(session, batch)
     first_event = session.execute(
         select(func.min(Event.id)).where(col(Event.batch_id) == batch)
@@ -191,23 +203,55 @@ def undo_batch(session: Session, batch: str, *, at: datetime | None = None) -> U
     if not tagged and len(written) <= 1:
         # one field, no tags: an event per ticket, every version already written
         events = sum(written.values())
-        return _result(session, summary, change.batch_id, events, events, kept)
+        replies = _cancel_replies(session, batch, change)
+        return _result(session, summary, change.batch_id, events, events, kept, *replies)
     _apply_tags(session, change.batch_id)
     bumped = (
-        select(Event.ticket_id, func.max(Event.version).label("version"))
+        select(col(Event.ticket_id), func.max(Event.version).label("version"))
         .where(mine)
-        .group_by(Event.ticket_id)
+        .group_by(col(Event.ticket_id))
         .subquery("bumped")
     )
     session.execute(  # tickets whose only changes were tags
-        update(Ticket.__table__)  # type: ignore[arg-type]
+        update(table_of(Ticket))
         .where(col(Ticket.id) == bumped.c.ticket_id, col(Ticket.version) != bumped.c.version)
         .values(version=bumped.c.version, updated_at=change.now())
     )
     tickets, events = session.execute(
         select(func.count(func.distinct(Event.ticket_id)), func.count()).where(mine)
     ).one()
-    return _result(session, summary, change.batch_id, int(tickets), int(events), kept)
+    replies = _cancel_replies(session, batch, change)
+    return _result(session, summary, change.batch_id, int(tickets), int(events), kept, *replies)
+
+
+def _cancel_replies(session: Session, batch: str, change: Change) -> tuple[int, int]:
+    """Cancel the batch's replies that still wait in the outbox (a rule's canned reply, a
+    reply sent with a status): undoing the change must not leave its mail going out.
+
+    Returns (cancelled, already handed over). The messages stay in the thread, marked
+    cancelled; the cancel events join the undo's batch as records (`is_kept`), after the
+    reversal and carrying the tickets' new versions (the ORM's copies are stale after the
+    set-based UPDATEs, hence the expiry).
+    """
+    from supportdesk.desk import outbox
+    from supportdesk.store.models import OutboxItem
+
+    ids = select(cast(col(Event.new_value), Integer)).where(
+        col(Event.batch_id) == batch, col(Event.action) == "message_out"
+    )
+    rows = session.execute(
+        select(col(OutboxItem.id), col(OutboxItem.state)).where(col(OutboxItem.message_id).in_(ids))
+    ).all()
+    cancelled = sent = 0
+    if rows:
+        session.expire_all()
+    for item_id, state in rows:
+        if state in ("queued", "failed"):
+            outbox.cancel(session, item_id, change)
+            cancelled += 1
+        elif state != "cancelled":
+            sent += 1
+    return cancelled, sent
 
 
 def _result(
@@ -217,10 +261,12 @@ def _result(
     tickets: int,
     events: int,
     kept: dict[str, int],
+    replies_cancelled: int = 0,
+    replies_sent: int = 0,
 ) -> UndoResult:
     # A rule batch has one actor per rule that acted (rule:a, rule:b): name them all.
     actors = session.execute(
-        select(Event.actor).where(col(Event.batch_id) == summary.batch_id).distinct().limit(6)
+        select(col(Event.actor)).where(col(Event.batch_id) == summary.batch_id).distinct().limit(6)
     ).scalars()
     return UndoResult(
         batch_id=undo,
@@ -231,6 +277,8 @@ def _result(
         started_at=summary.started_at,
         held=dict(summary.actions),
         kept=kept,
+        replies_cancelled=replies_cancelled,
+        replies_sent=replies_sent,
     )
 
 
@@ -242,7 +290,9 @@ def _written(session: Session, undo: str) -> dict[str, int]:
     kinds = {"assign": "assignee_id", "unassign": "assignee_id", "tag": "tags", "untag": "tags"}
     counts: dict[str, int] = {}
     for action, n in session.execute(
-        select(Event.action, func.count()).where(col(Event.batch_id) == undo).group_by(Event.action)
+        select(col(Event.action), func.count())
+        .where(col(Event.batch_id) == undo)
+        .group_by(col(Event.action))
     ):
         kind = kinds.get(action, action)
         counts[kind] = counts.get(kind, 0) + int(n)
@@ -255,20 +305,6 @@ _FIELD_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("queue_id", ("queue",)),
     ("assignee_id", ("assign", "unassign")),
 )
-_EVENT_COLUMNS = [
-    "ticket_id",
-    "batch_id",
-    "actor",
-    "action",
-    "old_value",
-    "new_value",
-    "version",
-    "created_at",
-]
-
-
-def _created(change: Change) -> Any:
-    return bindparam(None, change.now(), type_=Event.__table__.c.created_at.type)  # type: ignore[attr-defined]
 
 
 def _reverse_field(
@@ -278,38 +314,37 @@ def _reverse_field(
     name, actions = group
     spans = (
         select(
-            Event.ticket_id,
+            col(Event.ticket_id),
             func.min(Event.id).label("first_id"),
             func.max(Event.id).label("last_id"),
         )
         .where(col(Event.batch_id) == batch, col(Event.action).in_(actions))
-        .group_by(Event.ticket_id)
+        .group_by(col(Event.ticket_id))
         .subquery("spans")
     )
     first = aliased(Event)
     last = aliased(Event)
     if name == "assignee_id":
-        action: Any = case((first.old_value.is_(None), "unassign"), else_="assign")  # type: ignore[union-attr]
+        action: Any = case((col(first.old_value).is_(None), "unassign"), else_="assign")
     else:
         action = literal(actions[0])
     rows = (
-        select(
-            spans.c.ticket_id,
-            literal(change.batch_id),
-            literal(change.actor),
-            action,
-            last.new_value,
-            first.old_value,
-            Ticket.version + 1,
-            _created(change),
+        select_rows(
+            change,
+            ticket_id=spans.c.ticket_id,
+            version=Ticket.version + 1,
+            action=action,
+            old=last.new_value,
+            new=first.old_value,
         )
+        .select_from(spans)
         .join(first, first.id == spans.c.first_id)  # type: ignore[arg-type]
         .join(last, last.id == spans.c.last_id)  # type: ignore[arg-type]
         .join(Ticket, col(Ticket.id) == spans.c.ticket_id)
-        .where(first.old_value.is_distinct_from(last.new_value))  # type: ignore[union-attr]
+        .where(col(first.old_value).is_distinct_from(last.new_value))
         .order_by(spans.c.first_id.desc())
     )
-    session.execute(Event.__table__.insert().from_select(_EVENT_COLUMNS, rows))  # type: ignore[attr-defined]
+    session.execute(insert_selected(rows))
 
 
 def _apply_field(
@@ -327,21 +362,21 @@ def _apply_field(
     """
     name, actions = group
     mine = and_(col(Event.batch_id) == undo, col(Event.action).in_(actions))
-    shown = list(session.execute(select(Event.new_value).where(mine).distinct()).scalars())
+    shown = list(session.execute(select(col(Event.new_value)).where(mine).distinct()).scalars())
     if not shown:
         return
     stamp = {"updated_at": now}
     if name in ("assignee_id", "queue_id"):
         model, key, what = (
-            (Agent, Agent.handle, "agent")
+            (Agent, col(Agent.handle), "agent")
             if name == "assignee_id"
-            else (Queue, Queue.name, "queue")
+            else (Queue, col(Queue.name), "queue")
         )
         for value in shown:
             _lookup(session, model.id, key, value, what)  # refuse if it no longer exists
         source = (
-            select(Event.ticket_id, Event.version, model.id.label("value"))  # type: ignore[union-attr]
-            .outerjoin(model, key == Event.new_value)
+            select(col(Event.ticket_id), col(Event.version), col(model.id).label("value"))
+            .outerjoin(model, key == col(Event.new_value))
             .where(mine)
             .subquery("source")
         )
@@ -349,7 +384,7 @@ def _apply_field(
         return
     for value in shown:
         source = (
-            select(Event.ticket_id, Event.version)
+            select(col(Event.ticket_id), col(Event.version))
             .where(mine, col(Event.new_value) == value)
             .subquery("source")
         )
@@ -362,7 +397,7 @@ def _apply_field(
 def _update_from(session: Session, source: Any, values: dict[str, Any]) -> None:
     """UPDATE tickets FROM `source` (ticket_id, version, ...): `values` and the new version."""
     session.execute(
-        update(Ticket.__table__)  # type: ignore[arg-type]
+        update(table_of(Ticket))
         .where(col(Ticket.id) == source.c.ticket_id)
         .values({**values, "version": source.c.version})
     )
@@ -377,42 +412,41 @@ def _reverse_tags(session: Session, batch: str, change: Change) -> None:
     name = func.coalesce(Event.new_value, Event.old_value)
     spans = (
         select(
-            Event.ticket_id,
+            col(Event.ticket_id),
             name.label("tag"),
             func.min(Event.id).label("first_id"),
             func.max(Event.id).label("last_id"),
         )
         .where(col(Event.batch_id) == batch, col(Event.action).in_(TAGS))
-        .group_by(Event.ticket_id, name)
+        .group_by(col(Event.ticket_id), name)
         .subquery("spans")
     )
     first = aliased(Event)
     last = aliased(Event)
-    added = first.action == "tag"
+    added = col(first.action) == "tag"
     rows = (
-        select(
-            spans.c.ticket_id,
-            literal(change.batch_id),
-            literal(change.actor),
-            case((added, "untag"), else_="tag"),
-            case((added, spans.c.tag), else_=None),
-            case((added, None), else_=spans.c.tag),
-            Ticket.version + 1,
-            _created(change),
+        select_rows(
+            change,
+            ticket_id=spans.c.ticket_id,
+            version=Ticket.version + 1,
+            action=case((added, "untag"), else_="tag"),
+            old=case((added, spans.c.tag), else_=None),
+            new=case((added, None), else_=spans.c.tag),
         )
+        .select_from(spans)
         .join(first, first.id == spans.c.first_id)  # type: ignore[arg-type]
         .join(last, last.id == spans.c.last_id)  # type: ignore[arg-type]
         .join(Ticket, col(Ticket.id) == spans.c.ticket_id)
-        .where(first.action == last.action)
+        .where(col(first.action) == col(last.action))
         .order_by(spans.c.first_id.desc())
     )
-    session.execute(Event.__table__.insert().from_select(_EVENT_COLUMNS, rows))  # type: ignore[attr-defined]
+    session.execute(insert_selected(rows))
 
 
 def _apply_tags(session: Session, undo: str) -> None:
     mine = col(Event.batch_id) == undo
     pairs = session.execute(
-        select(Event.action, func.coalesce(Event.new_value, Event.old_value))
+        select(col(Event.action), func.coalesce(Event.new_value, Event.old_value))
         .where(mine, col(Event.action).in_(TAGS))
         .distinct()
     ).all()
@@ -421,20 +455,20 @@ def _apply_tags(session: Session, undo: str) -> None:
         if tag_id is None:
             continue
         if action == "tag":
-            tickets = select(Event.ticket_id, literal(tag_id)).where(
+            tickets = select(col(Event.ticket_id), literal(tag_id)).where(
                 mine, col(Event.action) == "tag", col(Event.new_value) == tag
             )
             session.execute(
-                TicketTag.__table__.insert().from_select(["ticket_id", "tag_id"], tickets)  # type: ignore[attr-defined]
+                table_of(TicketTag).insert().from_select(["ticket_id", "tag_id"], tickets)
             )
         else:
-            tickets = select(Event.ticket_id).where(
+            untagged = select(col(Event.ticket_id)).where(
                 mine, col(Event.action) == "untag", col(Event.old_value) == tag
             )
             session.execute(
-                TicketTag.__table__.delete().where(  # type: ignore[attr-defined]
-                    col(TicketTag.tag_id) == tag_id, col(TicketTag.ticket_id).in_(tickets)
-                )
+                table_of(TicketTag)
+                .delete()
+                .where(col(TicketTag.tag_id) == tag_id, col(TicketTag.ticket_id).in_(untagged))
             )
 
 
@@ -449,24 +483,24 @@ def _check_unchanged(session: Session, batch: str) -> None:
     On PostgreSQL the rows are locked first, so nobody slips a change in between this check
     and the reversal; on SQLite the write transaction already holds the database lock.
     """
-    reversed_tickets = select(Event.ticket_id).where(
+    reversed_tickets = select(col(Event.ticket_id)).where(
         col(Event.batch_id) == batch, col(Event.action).in_(UNDOABLE)
     )
     last = (
         select(
-            Event.ticket_id,
+            col(Event.ticket_id),
             func.max(Event.version).label("version"),
             func.max(Event.id).label("last_id"),
         )
         .where(col(Event.batch_id) == batch, col(Event.ticket_id).in_(reversed_tickets))
-        .group_by(Event.ticket_id)
+        .group_by(col(Event.ticket_id))
         .subquery("last")
     )
-    stmt = select(Ticket.id, Ticket.number, last.c.last_id, Ticket.version, last.c.version).join(
-        last, last.c.ticket_id == Ticket.id
-    )
+    stmt = select(
+        col(Ticket.id), col(Ticket.number), last.c.last_id, col(Ticket.version), last.c.version
+    ).join(last, last.c.ticket_id == Ticket.id)
     if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(of=Ticket.__table__)  # type: ignore[attr-defined]
+        stmt = stmt.with_for_update(of=table_of(Ticket))
     else:
         stmt = stmt.where(col(Ticket.version) != last.c.version)
     suspects = {
@@ -505,7 +539,9 @@ def _later_batches(session: Session, suspects: dict[int, int]) -> dict[int, dict
         return since
     after = min(suspects.values())
     for chunk in bulk.chunks(session, list(suspects)):
-        stmt = select(Event.ticket_id, Event.id, Event.batch_id, Event.actor).where(
+        stmt = select(
+            col(Event.ticket_id), col(Event.id), col(Event.batch_id), col(Event.actor)
+        ).where(
             bulk.among(session, chunk, col(Event.ticket_id)),
             col(Event.id) > after,
             ~_kept_actions(),
@@ -551,7 +587,7 @@ def _lookup(
         raise NotFoundError(
             f"cannot undo: {what} {shown!r} no longer exists to go back to; nothing was undone"
         )
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def _status_values(status: str, first_event_id: int, now: datetime) -> dict[str, Any]:
@@ -561,7 +597,7 @@ def _status_values(status: str, first_event_id: int, now: datetime) -> dict[str,
     latest earlier event that put the ticket there: the moment solved_at or closed_at was set.
     """
     if status not in ("solved", "closed"):
-        return {"status": status, "solved_at": None, "closed_at": None}
+        return status_values(status, now, Ticket.solved_at)
     earlier = (
         select(func.max(Event.created_at))
         .where(
@@ -575,17 +611,8 @@ def _status_values(status: str, first_event_id: int, now: datetime) -> dict[str,
                 ),
             ),
         )
-        .correlate(Ticket.__table__)  # type: ignore[attr-defined]
+        .correlate(table_of(Ticket))
         .scalar_subquery()
     )
-    if status == "solved":
-        return {
-            "status": status,
-            "solved_at": func.coalesce(earlier, Ticket.solved_at, now),
-            "closed_at": None,
-        }
-    return {
-        "status": status,
-        "closed_at": func.coalesce(earlier, Ticket.closed_at, now),
-        "solved_at": func.coalesce(Ticket.solved_at, now),
-    }
+    stamped = Ticket.solved_at if status == "solved" else Ticket.closed_at
+    return status_values(status, func.coalesce(earlier, stamped, now), Ticket.solved_at)

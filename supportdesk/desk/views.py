@@ -16,6 +16,7 @@ from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlmodel import Session, col
 
+from supportdesk.desk.outbox import ItemView, delivery_states
 from supportdesk.desk.statuses import ACTIVE
 from supportdesk.desk.tickets import get_ticket, ticket_tags
 from supportdesk.store.models import (
@@ -26,7 +27,6 @@ from supportdesk.store.models import (
     Message,
     Note,
     Organisation,
-    OutboxItem,
     Queue,
     Ticket,
     TicketCC,
@@ -59,22 +59,22 @@ def _row_select() -> Any:
     assignee = aliased(Agent)
     return (
         select(
-            Ticket.number,
-            Ticket.subject,
-            Ticket.status,
-            Ticket.priority,
-            Queue.name,
-            assignee.handle,
-            Customer.name,
-            Customer.email,
-            Ticket.created_at,
-            Ticket.updated_at,
-            Ticket.message_count,
-            Ticket.version,
+            col(Ticket.number),
+            col(Ticket.subject),
+            col(Ticket.status),
+            col(Ticket.priority),
+            col(Queue.name),
+            col(assignee.handle),
+            col(Customer.name),
+            col(Customer.email),
+            col(Ticket.created_at),
+            col(Ticket.updated_at),
+            col(Ticket.message_count),
+            col(Ticket.version),
         )
         .join(Queue, col(Queue.id) == Ticket.queue_id)
         .join(Customer, col(Customer.id) == Ticket.requester_id)
-        .outerjoin(assignee, assignee.id == Ticket.assignee_id)
+        .outerjoin(assignee, col(assignee.id) == Ticket.assignee_id)
     )
 
 
@@ -106,7 +106,7 @@ def ticket_numbers(
     limit: int | None = None,
 ) -> list[int]:
     """Just the numbers of matching tickets: what scripts pipe into bulk commands."""
-    stmt = select(Ticket.number)
+    stmt = select(col(Ticket.number))
     if where is not None:
         stmt = stmt.where(where)
     stmt = stmt.order_by(*(order_by or default_order())).limit(limit)
@@ -135,7 +135,7 @@ def ticket_position(
     on the first sort key can serve as a range.
     """
     keys = [_sort_key(clause) for clause in (order_by or default_order())]
-    found = select(*(expression for expression, _ in keys)).where(Ticket.number == number)
+    found = select(*(expression for expression, _ in keys)).where(col(Ticket.number) == number)
     if where is not None:
         found = found.where(where)
     values = session.execute(found.limit(1)).first()
@@ -161,7 +161,7 @@ def _sort_key(clause: Any) -> tuple[ColumnElement[Any], bool]:
         operators.desc_op,
         operators.asc_op,
     ):
-        return clause.element, clause.modifier is operators.desc_op  # type: ignore[return-value]
+        return clause.element, clause.modifier is operators.desc_op
     raise TypeError(f"expected an ORDER BY clause with asc() or desc(), got {clause!r}")
 
 
@@ -191,15 +191,17 @@ def overview(session: Session, me: str | None = None, now: datetime | None = Non
     now = now or utcnow()
     me_id = None
     if me:
-        me_id = session.execute(select(Agent.id).where(Agent.handle == me)).scalar_one_or_none()
+        me_id = session.execute(
+            select(col(Agent.id)).where(col(Agent.handle) == me)
+        ).scalar_one_or_none()
     per_queue = session.execute(
         select(
-            Ticket.queue_id,
-            Ticket.status,
+            col(Ticket.queue_id),
+            col(Ticket.status),
             func.count(),
             func.sum(case((col(Ticket.assignee_id).is_(None), 1), else_=0)),
             func.sum(case((col(Ticket.assignee_id) == (me_id or -1), 1), else_=0)),
-        ).group_by(Ticket.queue_id, Ticket.status)
+        ).group_by(col(Ticket.queue_id), col(Ticket.status))
     ).all()
     queues = {q.id: q for q in session.scalars(select(Queue))}
     active: dict[int, int] = {}
@@ -215,9 +217,9 @@ def overview(session: Session, me: str | None = None, now: datetime | None = Non
     recently_solved = session.execute(
         select(func.count())
         .select_from(Ticket)
-        .where(Ticket.status == "solved", col(Ticket.updated_at) >= now - RECENTLY_SOLVED)
+        .where(col(Ticket.status) == "solved", col(Ticket.updated_at) >= now - RECENTLY_SOLVED)
     ).scalar_one()
-    quarantine_ids = {q.id for q in queues.values() if q.is_quarantine}
+    quarantine_ids = {q.id for q in queues.values() if q.is_quarantine and q.id is not None}
     ordered = sorted(queues.values(), key=lambda q: q.name)
     return Overview(
         queues=[
@@ -229,7 +231,7 @@ def overview(session: Session, me: str | None = None, now: datetime | None = Non
         all_active=sum(active.values()),
         pending=by_status.get("pending", 0),
         recently_solved=int(recently_solved),
-        quarantine=sum(active.get(q, 0) for q in quarantine_ids),  # type: ignore[arg-type]
+        quarantine=sum(active.get(q, 0) for q in quarantine_ids),
         by_status=by_status,
     )
 
@@ -263,6 +265,8 @@ class MessageView:
     attachments: list[AttachmentView]
     delivery: str | None = None
     """For our outgoing mail: the outbox state (queued, sent, failed: the server's words…)."""
+    outbox: ItemView | None = None
+    """The outbox item that carries this message (None: not sent through our outbox)."""
 
 
 @dataclass(frozen=True)
@@ -310,34 +314,34 @@ def ticket_detail(session: Session, number: int, *, other_limit: int = 10) -> Ti
     ticket = get_ticket(session, number)
     row = list_tickets(session, col(Ticket.id) == ticket.id, limit=1)[0]
     org = session.execute(
-        select(Organisation.name)
+        select(col(Organisation.name))
         .join(Customer, col(Customer.organisation_id) == Organisation.id)
-        .where(Customer.id == ticket.requester_id)
+        .where(col(Customer.id) == ticket.requester_id)
     ).scalar_one_or_none()
     bounced_at, bounce_reason = session.execute(
-        select(Customer.bounced_at, Customer.bounce_reason).where(
-            Customer.id == ticket.requester_id
+        select(col(Customer.bounced_at), col(Customer.bounce_reason)).where(
+            col(Customer.id) == ticket.requester_id
         )
     ).one()
     message_rows = session.execute(
         select(
-            Message.id,
-            Message.direction,
-            Message.message_id,
-            Message.from_name,
-            Message.from_address,
-            Message.to_addresses,
-            Message.cc_addresses,
-            Message.subject,
+            col(Message.id),
+            col(Message.direction),
+            col(Message.message_id),
+            col(Message.from_name),
+            col(Message.from_address),
+            col(Message.to_addresses),
+            col(Message.cc_addresses),
+            col(Message.subject),
             func.coalesce(Message.sent_at, Message.received_at),
-            Message.body_text,
-            Message.body_html != "",
-            Message.is_auto_reply,
-            Message.is_bounce,
-            Message.is_list,
-            Message.parse_problems,
+            col(Message.body_text),
+            col(Message.body_html) != "",
+            col(Message.is_auto_reply),
+            col(Message.is_bounce),
+            col(Message.is_list),
+            col(Message.parse_problems),
         )
-        .where(Message.ticket_id == ticket.id)
+        .where(col(Message.ticket_id) == ticket.id)
         .order_by(col(Message.id))
     ).all()
     attachments: dict[int, list[AttachmentView]] = {}
@@ -350,21 +354,26 @@ def ticket_detail(session: Session, number: int, *, other_limit: int = 10) -> Ti
             attachments.setdefault(a.message_id, []).append(
                 AttachmentView(a.id, a.filename, a.content_type, a.size, a.is_inline)  # type: ignore[arg-type]
             )
-    deliveries = _deliveries(session, ticket.id)  # type: ignore[arg-type]
+    deliveries = delivery_states(session, number) if message_rows else {}
     messages = [
-        MessageView(*m, attachments=attachments.get(m[0], []), delivery=deliveries.get(m[0]))
+        MessageView(  # type: ignore[misc]
+            *m,
+            attachments=attachments.get(m[0], []),
+            delivery=delivery_words(deliveries[m[0]]) if m[0] in deliveries else None,
+            outbox=deliveries.get(m[0]),
+        )
         for m in message_rows
     ]
     notes = [
         NoteView(n.id, n.author, n.body, n.created_at)  # type: ignore[arg-type]
         for n in session.scalars(
-            select(Note).where(Note.ticket_id == ticket.id).order_by(col(Note.id))
+            select(Note).where(col(Note.ticket_id) == ticket.id).order_by(col(Note.id))
         )
     ]
     event_rows = [
         EventView(e.id, e.actor, e.action, e.old_value, e.new_value, e.batch_id, e.created_at)  # type: ignore[arg-type]
         for e in session.scalars(
-            select(Event).where(Event.ticket_id == ticket.id).order_by(col(Event.id))
+            select(Event).where(col(Event.ticket_id) == ticket.id).order_by(col(Event.id))
         )
     ]
     others = list_tickets(
@@ -374,7 +383,9 @@ def ticket_detail(session: Session, number: int, *, other_limit: int = 10) -> Ti
     )
     ccs = list(
         session.scalars(
-            select(TicketCC.email).where(TicketCC.ticket_id == ticket.id).order_by(TicketCC.email)
+            select(col(TicketCC.email))
+            .where(col(TicketCC.ticket_id) == ticket.id)
+            .order_by(col(TicketCC.email))
         )
     )
     merged_into = related = None
@@ -400,20 +411,12 @@ def ticket_detail(session: Session, number: int, *, other_limit: int = 10) -> Ti
     )
 
 
-def _deliveries(session: Session, ticket_id: int) -> dict[int, str]:
-    """Outbox state per outgoing message: "queued", "sent", "failed: 550 …"."""
-    found: dict[int, str] = {}
-    for message_id, state, error in session.execute(
-        select(OutboxItem.message_id, OutboxItem.state, OutboxItem.last_error).where(
-            OutboxItem.ticket_id == ticket_id
-        )
-    ):
-        if message_id is not None:
-            shown = state
-            if state in ("failed", "uncertain", "checking") or (state == "queued" and error):
-                shown = f"{state}: {error}" if error else state
-            found[message_id] = shown
-    return found
+def delivery_words(item: ItemView) -> str:
+    """An outbox item's state in a few words: "queued", "sent", "failed: 550 …"."""
+    state, error = item.state, item.last_error
+    if state in ("failed", "uncertain", "checking") or (state == "queued" and error):
+        return f"{state}: {error}" if error else state
+    return state
 
 
 def change_mark(session: Session) -> int:

@@ -18,7 +18,7 @@ import ssl
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from imapclient import IMAPClient, SocketTimeout
 from imapclient.exceptions import (
@@ -296,9 +296,10 @@ def folder_names(client: IMAPClient) -> list[str]:
     return sorted(str(name) for _flags, _sep, name in client.list_folders())
 
 
-def _int_or_none(value: object) -> int | None:
+def _int_or_none(value: Any) -> int | None:
+    """`value` is whatever IMAPClient's untyped response held: bytes, an int or nothing."""
     try:
-        return int(value)  # type: ignore[call-overload, no-any-return]
+        return int(value)
     except (TypeError, ValueError):
         return None
 

@@ -194,6 +194,10 @@ class _Part(Message):
     Boundaries come from our linear parameter parser, not the stdlib's quadratic one.
     """
 
+    # The stdlib's storage, read directly; typeshed leaves these private attributes out.
+    _headers: list[tuple[str, str]]
+    _payload: str | list[Message] | None
+
     def __init__(self, policy: Compat32 = compat32) -> None:
         super().__init__(policy)
         self.sd_root: _Part = self

@@ -19,8 +19,9 @@ import re
 import smtplib
 import socket
 import ssl
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from supportdesk import secrets
 from supportdesk.config import Mailbox, is_loopback
@@ -299,6 +300,40 @@ class SmtpSession:
             self.client.quit()
         except (OSError, smtplib.SMTPException):
             _drop(self.client)
+
+
+@dataclass
+class SmtpProbe:
+    """What `mailbox test` shows of a mailbox's SMTP side: reachable, TLS, login, limits."""
+
+    server: str
+    security: str
+    logged_in: bool
+    seconds: float
+    extensions: list[str] = field(default_factory=list)
+    size_limit: int | None = None
+
+
+def probe(mailbox: Mailbox) -> SmtpProbe:
+    """Connect, verify TLS and log in as the sender would, then quit; nothing is sent.
+
+    A new user's SMTP mistakes (port, security, password) show here, not as a reply that
+    sits in the outbox.
+    """
+    started = time.monotonic()
+    with SmtpSession(mailbox, timeout=CONNECT_TIMEOUT) as smtp:
+        features = smtp.client.esmtp_features
+        size = features.get("size", "").strip()
+        result = SmtpProbe(
+            server=smtp.where,
+            security=mailbox.smtp_security,
+            logged_in=mailbox.smtp_auth == "login",
+            seconds=0.0,
+            extensions=sorted(name.upper() for name in features),
+            size_limit=int(size) if size.isdigit() and int(size) > 0 else None,
+        )
+    result.seconds = time.monotonic() - started
+    return result
 
 
 def _drop(client: smtplib.SMTP) -> None:

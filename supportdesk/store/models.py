@@ -10,15 +10,22 @@ Raw RFC 822 bytes and attachment contents live in their own tables so that the h
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, Table, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from supportdesk.clock import utcnow as utcnow
 
-def utcnow() -> datetime:
-    """Aware UTC now, the one time representation the store uses."""
-    return datetime.now(UTC)
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table behind `model`, for statements written against the table itself.
+
+    SQLModel sets `__table__` on every table class but leaves it out of its type hints; this is
+    the one place that reads it untyped.
+    """
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
 
 
 class Counter(SQLModel, table=True):

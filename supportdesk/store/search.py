@@ -128,7 +128,7 @@ def ticket_matches(
         return text("1 = 0")
     if conn.dialect.name == "sqlite":
         expression = " AND ".join(_fts5_phrase(t) for t in terms)
-        param = bindparam(f"{name}_fts", expression)
+        param: BindParameter[str] = bindparam(f"{name}_fts", expression)
         plan = "collect" if whole_set else _sqlite_plan(conn, expression)
         if plan == "collect":
             sql = (
@@ -180,7 +180,9 @@ def _postgres_matches(
     conditions = " AND ".join(
         f"s.doc @@ phraseto_tsquery('simple', :{name}_{i})" for i in range(len(terms))
     )
-    params = [bindparam(f"{name}_{i}", segment(t)) for i, t in enumerate(terms)]
+    params: list[BindParameter[str]] = [
+        bindparam(f"{name}_{i}", segment(t)) for i, t in enumerate(terms)
+    ]
     if not whole_set and _postgres_selective(conn, conditions, params):
         # PostgreSQL cannot estimate how rare a word is (any word outside its statistics
         # counts as ~0.3% of messages), so left to itself it walks every ticket looking for

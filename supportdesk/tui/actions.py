@@ -1,6 +1,7 @@
 """The console's changes to tickets, and how to take the last one back.
 
-Every change goes through the domain layer (desk.tickets, desk.notes, desk.bulk) in one
+Every change goes through the domain layer (desk.tickets, desk.notes, and for marked
+tickets the bulk command table of desk.bulk_commands, as the CLI's bulk commands) in one
 write session, called from a worker thread, as one batch. What comes back is a `Done`: a
 sentence for the agent and the batch id. Undo (`u`) is what a plain `supportdesk undo` does:
 the agent's most recent batch not undone yet, taken back by the domain's undo
@@ -12,16 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
-from sqlmodel import Session
-
-from supportdesk.desk import bulk, history, notes, tickets, undo
+from supportdesk.desk import bulk_commands, history, notes, tickets, undo
 from supportdesk.desk.events import Change
 from supportdesk.desk.undo import undo_batch
 from supportdesk.desk.views import TicketRow
 from supportdesk.errors import ConflictError, NotFoundError, SupportdeskError, ValidationError
-from supportdesk.store.models import Ticket
-from supportdesk.tui.data import DeskData, Source, numbers_query
+from supportdesk.tui.data import DeskData
+
+if TYPE_CHECKING:
+    from supportdesk.desk.handle import Session
 
 
 @dataclass(frozen=True)
@@ -129,13 +131,13 @@ def apply_one(data: DeskData, op: Op, seen: TicketRow, tags_seen: Sequence[str])
     """
     change = Change.by(data.actor)
     with data.store.session(write=True) as session:
-        ticket = _run(session, seen.number, op, change, expected=seen.version)
+        version = _run(session, seen.number, op, change, expected=seen.version)
     summary = f"#{seen.number}: {describe(op)}"
     if isinstance(op, NOTE_OPS):
         return Done(summary, (seen.number,), batch_id=change.batch_id)
     if isinstance(op, Merge):
         return Done(summary, (seen.number, op.target), batch_id=change.batch_id)
-    if ticket is None or ticket.version == seen.version:
+    if version is None or version == seen.version:
         return Done(summary + " (no change)", (seen.number,))
     return Done(summary, (seen.number,), batch_id=change.batch_id)
 
@@ -145,33 +147,40 @@ def apply_many(data: DeskData, op: Op, numbers: Sequence[int]) -> Done:
 
     Statuses skip tickets that cannot make the move (a closed ticket stays closed).
     """
-    if not isinstance(op, BULK_OPS):
-        raise ValidationError(f"{describe(op)} works on one ticket at a time")
-    change = Change.by(data.actor)
-    skipped = 0
-    with data.store.session(write=True) as session:
-        source = Source("selection", "selection", numbers_query(list(numbers)))
-        ids = bulk.ids_for(session, data.compile(session, source, whole_set=True).where)
-        match op:
-            case Assign(handle=handle):
-                bulk.assign(session, ids, handle, change)
-            case SetPriority(priority=priority):
-                bulk.set_priority(session, ids, priority, change)
-            case MoveQueue(queue=queue):
-                bulk.move(session, ids, queue, change)
-            case SetStatus(status=status):
-                skipped = sum(bulk.set_status(session, ids, status, change).skipped.values())
-            case ChangeTags(add=add, remove=remove):
-                if remove:
-                    bulk.remove_tags(session, ids, remove, change)
-                if add:
-                    bulk.add_tags(session, ids, add, change)
-        batch = history.batch_summary(session, change.batch_id)
+    steps = _bulk_steps(op)
+    if not steps:
+        raise ValidationError(f"{describe(op)}: nothing to change")
+    selection = bulk_commands.Selection(numbers=tuple(sorted(set(numbers))), me=data.me)
+    outcome = bulk_commands.run(data.store, steps[0], selection, actor=data.actor, then=steps[1:])
+    batch_id = outcome.result.batch_id
+    with data.store.session() as session:
+        batch = history.batch_summary(session, batch_id)
     changed = batch.tickets if batch is not None else 0
     summary = f"{describe(op)}: {changed} of {len(numbers)} tickets changed"
-    if skipped:
-        summary += f", {skipped} skipped (their status cannot go to {op.status})"  # type: ignore[union-attr]
-    return Done(summary, tuple(numbers), batch_id=change.batch_id if changed else None)
+    skipped = sum(outcome.result.skipped.values())
+    if skipped and isinstance(op, SetStatus):
+        summary += f", {skipped} skipped (their status cannot go to {op.status})"
+    return Done(summary, tuple(numbers), batch_id=batch_id if changed else None)
+
+
+def _bulk_steps(op: Op) -> tuple[bulk_commands.Prepared, ...]:
+    """The console's action as entries of the bulk command table, applied in this order."""
+    prepare = bulk_commands.prepare
+    match op:
+        case Assign(handle=None):
+            return (prepare("unassign"),)
+        case Assign(handle=handle):
+            return (prepare("assign", agent=handle),)
+        case SetStatus(status=status):
+            return (prepare("status", status=status),)
+        case SetPriority(priority=priority):
+            return (prepare("priority", priority=priority),)
+        case MoveQueue(queue=queue):
+            return (prepare("move", queue=queue),)
+        case ChangeTags(add=add, remove=remove):
+            untag = (prepare("untag", tags=remove),) if remove else ()
+            return untag + ((prepare("tag", tags=add),) if add else ())
+    raise ValidationError(f"{describe(op)} works on one ticket at a time")
 
 
 def latest_undoable(session: Session, actor: str) -> str | None:
@@ -232,7 +241,19 @@ def _event_words(action: str, old: str | None, new: str | None) -> str:
     return f"{action} {old or '-'} → {new or '-'}"
 
 
-def _run(session: Session, number: int, op: Op, change: Change, *, expected: int) -> Ticket | None:
+def _run(session: Session, number: int, op: Op, change: Change, *, expected: int) -> int | None:
+    """Apply `op` to ticket `number`; the ticket's version after it (None: not a ticket field)."""
+    ticket = _change(session, number, op, change, expected=expected)
+    return ticket.version if ticket is not None else None
+
+
+class _Versioned(Protocol):
+    version: int
+
+
+def _change(
+    session: Session, number: int, op: Op, change: Change, *, expected: int
+) -> _Versioned | None:
     match op:
         case Assign(handle=handle):
             return tickets.assign(session, number, handle, change, expected_version=expected)

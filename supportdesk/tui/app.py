@@ -13,8 +13,8 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from supportdesk.appearance import check_appearance
+from supportdesk.desk.handle import Desk
 from supportdesk.errors import ConfigError
-from supportdesk.store import Store
 from supportdesk.themes import DEFAULT_THEME
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.commands import DeskCommands
@@ -33,14 +33,15 @@ class SupportdeskApp(App[None]):
     TITLE = "supportdesk"
     COMMANDS = App.COMMANDS | {DeskCommands}
 
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (130, "-wide")]
+    # Textual declares it `ClassVar[...] | None`, which mypy reads as an instance variable.
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (130, "-wide")]  # type: ignore[misc]
     """Below 130 columns the customer panel gives its room to the thread."""
 
     BINDINGS: ClassVar[list[BindingType]] = bindings("app")
 
     def __init__(
         self,
-        store: Store,
+        store: Desk,
         *,
         me: str | None,
         saved: list[SavedView] | None = None,
@@ -138,7 +139,7 @@ class SupportdeskApp(App[None]):
 
 
 def run_console(
-    store: Store,
+    store: Desk,
     *,
     me: str | None,
     saved: list[SavedView],

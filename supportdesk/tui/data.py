@@ -12,15 +12,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlmodel import Session
-
-from supportdesk.desk import directory, views
-from supportdesk.desk.query import CompiledQuery, SortKey, compile_query, order_by, parse
-from supportdesk.desk.query.compile import DEFAULT_SORT
+from supportdesk.desk import canned, directory, tickets, views
+from supportdesk.desk.canned import CannedMatch, RenderedCanned
+from supportdesk.desk.query import Matching
 from supportdesk.desk.views import TicketDetail, TicketRow
 from supportdesk.errors import SupportdeskError
-from supportdesk.store import Store
+
+if TYPE_CHECKING:
+    from supportdesk.desk.handle import Desk, Session
 
 ACTIVE_QUERY = "status:active"
 
@@ -60,7 +61,7 @@ class DeskData:
     """Read access for the console: one store, one acting agent."""
 
     def __init__(
-        self, store: Store, me: str | None, *, clock: Callable[[], datetime] | None = None
+        self, store: Desk, me: str | None, *, clock: Callable[[], datetime] | None = None
     ) -> None:
         self.store = store
         self.me = me
@@ -79,37 +80,18 @@ class DeskData:
         """Who the console's events name: the configured agent, else the OS user."""
         return f"agent:{self.me}" if self.me else f"console:{getpass.getuser()}"
 
-    def compile(
-        self,
-        session: Session,
-        source: Source,
-        *,
-        whole_set: bool = False,
-        reverse: bool = False,
-    ) -> CompiledQuery:
-        """The source's condition and order; `reverse` turns the order around.
-
-        Reading the far end of a long list backwards from its end is as cheap as reading its
-        start, where a large OFFSET would walk every row before it.
-        """
-        query = parse(source.query)
-        compiled = compile_query(
-            query, session.connection(), me=self.me, now=source.now, whole_set=whole_set
-        )
-        if not reverse:
-            return compiled
-        keys = query.sort or DEFAULT_SORT
-        flipped = order_by([SortKey(k.key, descending=not k.descending) for k in keys])
-        return CompiledQuery(where=compiled.where, order_by=flipped)
+    def matching(self, session: Session, source: Source) -> Matching:
+        """The source's tickets, as this agent sees them at the source's moment."""
+        return Matching(session, source.query, me=self.me, now=source.now)
 
     def check(self, source: Source) -> None:
         """Raise QueryError if the source's query cannot run (unknown queue, agent...)."""
         with self.store.session() as session:
-            self.compile(session, source)
+            self.matching(session, source).check()
 
     def count(self, source: Source) -> int:
         with self.store.session() as session:
-            return views.count_tickets(session, self.compile(session, source, whole_set=True).where)
+            return self.matching(session, source).count()
 
     def count_and_place(self, source: Source, number: int) -> tuple[int, int | None]:
         """The view's size and the row ticket `number` is on now (None: it left the view).
@@ -117,28 +99,13 @@ class DeskData:
         One read transaction for both, so the row is a row of that size.
         """
         with self.store.session() as session:
-            compiled = self.compile(session, source, whole_set=True)
-            total = views.count_tickets(session, compiled.where)
-            return total, views.ticket_position(session, number, compiled.where, compiled.order_by)
+            matching = self.matching(session, source)
+            return matching.count(), matching.position(number)
 
     def page(self, source: Source, offset: int, limit: int, total: int | None) -> list[TicketRow]:
         """Rows offset..offset+limit of the source, read from whichever end is nearer."""
         with self.store.session() as session:
-            if total is not None and offset > total // 2:
-                end = min(total, offset + limit)
-                back = self.compile(session, source, reverse=True)
-                rows = views.list_tickets(
-                    session,
-                    back.where,
-                    back.order_by,
-                    limit=end - offset,
-                    offset=total - end,
-                )
-                return rows[::-1]
-            compiled = self.compile(session, source)
-            return views.list_tickets(
-                session, compiled.where, compiled.order_by, limit=limit, offset=offset
-            )
+            return self.matching(session, source).page(offset, limit, total=total)
 
     def detail(self, number: int) -> TicketDetail:
         with self.store.session() as session:
@@ -201,9 +168,7 @@ class DeskData:
             for view in saved:
                 source = Source(f"saved:{view.name}", view.name, view.query, self.now())
                 try:
-                    count: int | None = views.count_tickets(
-                        session, self.compile(session, source, whole_set=True).where
-                    )
+                    count: int | None = self.matching(session, source).count()
                 except SupportdeskError:  # a broken saved search shows "?" and errors when opened
                     count = None
                 entries.append(ViewCount(source.key, view.name, view.query, "Saved", count))
@@ -228,6 +193,31 @@ class DeskData:
             return views.change_mark(session)
 
 
-def numbers_query(numbers: list[int]) -> str:
-    """A query matching exactly these ticket numbers."""
-    return "#" + ",".join(str(n) for n in sorted(set(numbers)))
+class CannedLoader:
+    """What the canned reply picker reads, for one ticket and one agent; called only from
+    worker threads, each call in its own short session like DeskData's."""
+
+    def __init__(self, store: Desk, number: int, actor: str) -> None:
+        self.store = store
+        self.number = number
+        self.actor = actor
+
+    def customer_language(self) -> str | None:
+        """The language the requester writes in (the picker's default variant)."""
+        from supportdesk.desk import replies
+
+        with self.store.session() as session:
+            return replies.customer_language(session, self.number)
+
+    def find(self, query: str) -> list[CannedMatch]:
+        with self.store.session() as session:
+            return canned.find_canned(session, query)
+
+    def render(self, name: str, language: str | None) -> RenderedCanned:
+        """Canned reply `name` filled in for the ticket; ValidationError says what is missing."""
+        from supportdesk.desk import replies
+
+        with self.store.session() as session:
+            ticket = tickets.get_ticket(session, self.number)
+            agent = replies.agent_of(session, self.actor)
+            return canned.render_canned_for(session, name, ticket, agent, language=language)

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from rich.cells import cell_len, set_cell_size
 
@@ -34,8 +34,10 @@ def fit(value: str, width: int, *, right: bool = False) -> str:
 
 
 def when(moment: datetime) -> str:
-    """A date for a message header, in the agent's local time."""
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+    """A date for a message header, in the agent's local time; the store's naive times are
+    UTC (astimezone alone would take them for local)."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 def size(count: int) -> str:

@@ -75,6 +75,8 @@ def _bindings(owner: type[DOMNode]) -> Iterable[Binding]:
 def owners() -> list[tuple[str, type[DOMNode]]]:
     """Where bindings live, in the order the help screen lists them."""
     from supportdesk.tui.app import SupportdeskApp
+    from supportdesk.tui.screens.attach import AttachScreen
+    from supportdesk.tui.screens.canned_picker import CannedPickerScreen
     from supportdesk.tui.screens.desk import DeskScreen
 
     return [
@@ -90,6 +92,8 @@ def owners() -> list[tuple[str, type[DOMNode]]]:
         ("Preview", PreviewScreen),
         ("Collision", CollisionScreen),
         ("Confirm", ConfirmScreen),
+        ("Canned replies", CannedPickerScreen),
+        ("Attach a file", AttachScreen),
         ("Everywhere", SupportdeskApp),
     ]
 

@@ -12,18 +12,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from sqlmodel import Session
+from typing import TYPE_CHECKING, Any
 
 from supportdesk.desk import replies, tickets
 from supportdesk.desk.canned import RenderedCanned
 from supportdesk.desk.replies import Arrived, DraftView, Preview, Queued
-from supportdesk.desk.statuses import TRANSITIONS
+from supportdesk.desk.statuses import STATUSES, TRANSITIONS
 from supportdesk.errors import ValidationError
 from supportdesk.mail import compose
-from supportdesk.store import Store
-from supportdesk.store.models import STATUSES
+
+if TYPE_CHECKING:
+    from supportdesk.desk.handle import Desk, Session
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,7 @@ class Context:
 class Replying:
     """The console agent's drafts on one store."""
 
-    def __init__(self, store: Store, actor: str) -> None:
+    def __init__(self, store: Desk, actor: str) -> None:
         self.store = store
         self.actor = actor
 

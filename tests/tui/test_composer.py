@@ -414,3 +414,69 @@ async def test_quitting_with_the_composer_open_keeps_what_the_timer_had_not_save
         screen.body.load_text("Typed just before quitting")  # no timer has fired for it
         await pilot.press("ctrl+q")
     assert getattr(stored_draft(store, number), "body", None) == "Typed just before quitting"
+
+
+async def test_canned_reply_in_the_customers_language_or_switched_with_its_macro(
+    make_app: Callable[..., SupportdeskApp], store: Store
+) -> None:
+    from supportdesk.desk import canned, directory
+    from supportdesk.tui.screens.canned_picker import CannedPickerScreen
+    from tests.replies_helpers import customer_mail, receive
+
+    with store.session(write=True) as session:
+        directory.ensure_queue(session, "general")
+        number = receive(
+            session,
+            customer_mail(sender="Jo Bloggs <jo@acme.example>", body="お世話になっております。"),
+        )
+        canned.add_canned_text(
+            session,
+            '[[canned]]\nname = "refund-ok"\ntitle = "Refund approved"\n'
+            'body = """\nHello {customer.first_name|there}, your refund for #{ticket.number} '
+            'is on its way."""\nstatus = "solved"\ntags = ["refund"]\n\n'
+            '[canned.variants.ja]\nbody = """\n{customer.name|お客}様、#{ticket.number} '
+            'の返金を手配しました。"""\n',
+        )
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await open_ticket(pilot, number)
+        screen = await open_composer(pilot, "r")
+        await pilot.press("ctrl+t")
+        await wait_until(pilot, lambda: isinstance(app.screen, CannedPickerScreen), what="picker")
+        app.screen.query_one("#canned-filter", Input).value = "refund-ok"
+        await wait_until(pilot, lambda: "返金を手配しました" in screen_text(app), what="ja preview")
+        await pilot.press("ctrl+l")
+        await wait_until(pilot, lambda: "your refund for" in screen_text(app), what="en preview")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "Hello Jo, your refund" in screen.body.text, what="insert")
+        assert screen.draft.canned == "refund-ok" and screen.draft.language == "en"
+        await send(pilot, "keep")
+        await closed(pilot)
+    found = detail(store, number)
+    assert found.row.status == "solved" and "refund" in found.tags
+    [item] = outbox(store, number)
+    assert b"Hello Jo, your refund" in item.raw
+
+
+async def test_attach_key_opens_the_path_picker_and_attaches_the_file(
+    make_app: Callable[..., SupportdeskApp], store: Store, tmp_path: Path
+) -> None:
+    from supportdesk.tui.screens.attach import AttachScreen
+
+    number = first(store, "status:open")
+    report = tmp_path / "quarterly-report.pdf"
+    report.write_bytes(b"%PDF-1.4 " + b"y" * 5000)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await open_ticket(pilot, number)
+        screen = await open_composer(pilot, "r")
+        await pilot.press("ctrl+f")
+        await wait_until(pilot, lambda: isinstance(app.screen, AttachScreen), what="the picker")
+        app.screen.query_one("#attach-path", Input).value = str(report)
+        await pilot.pause()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: len(screen.draft.attachments) == 1, what="attaching")
+        await pilot.pause()
+        assert "quarterly-report.pdf" in screen_text(app) and "4 KB" in screen_text(app)

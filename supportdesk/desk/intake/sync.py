@@ -18,8 +18,9 @@ mail seen but not imported, and the next sync imports it anyway: it goes by UID,
 sync moves: in a `move` folder everything at or below the position is imported already).
 
 A changed UIDVALIDITY means every UID we know is meaningless. The folder is then re-listed
-by Message-ID (headers only); messages already in the store are not downloaded again, and the
-rest go through the normal ingest, which also de-duplicates by Message-ID and content hash.
+by Message-ID and size (headers only); a message stored under that id with that size is not
+downloaded again, and the rest go through the normal ingest, which de-duplicates by content:
+a reused Message-ID with other content is kept as its own message.
 The new UIDVALIDITY is stored only when the re-match is complete, so an interrupted re-match
 simply starts over, cheaply, with what it imported already counting as known.
 """
@@ -328,14 +329,18 @@ class FolderSyncer:
         self, info: FolderInfo, expected: Position | None, new: Position
     ) -> Callable[[Session], None]:
         from sqlalchemy import select
+        from sqlmodel import col
 
         from supportdesk.store.models import SyncState, utcnow
 
         def write(session: Session) -> None:
             row = (
-                session.exec(
-                    select(SyncState)  # type: ignore[call-overload]
-                    .where(SyncState.mailbox == self.mailbox.name, SyncState.folder == info.name)
+                session.execute(
+                    select(SyncState)
+                    .where(
+                        col(SyncState.mailbox) == self.mailbox.name,
+                        col(SyncState.folder) == info.name,
+                    )
                     .with_for_update()
                 )
                 .scalars()
@@ -465,10 +470,11 @@ class FolderSyncer:
                 )
                 ids = {uid: _message_id(item) for uid, item in listing.items()}
                 known = self._known_ids({i for i in ids.values() if i})
+                listed = {uid: int(item.get(b"RFC822.SIZE", 0)) for uid, item in listing.items()}
                 sizes = {
-                    uid: int(item.get(b"RFC822.SIZE", 0))
-                    for uid, item in listing.items()
-                    if ids[uid] is None or ids[uid] not in known
+                    uid: size
+                    for uid, size in listed.items()
+                    if not self._is_known(ids[uid], size, known)
                 }
                 result.known += len(listing) - len(sizes)
                 for chunk in self._by_bytes(group, sizes):
@@ -488,19 +494,38 @@ class FolderSyncer:
         finally:
             self._end()
 
-    def _known_ids(self, message_ids: set[str]) -> set[str]:
+    def _known_ids(self, message_ids: set[str]) -> dict[str, set[int]]:
+        """The stored sizes of each Message-ID: the id alone cannot tell a copy we hold from
+        another message reusing it (issue 9: a reused id with other content is its own mail)."""
         if not message_ids:
-            return set()
+            return {}
         from sqlalchemy import select
         from sqlmodel import col
 
         from supportdesk.store.models import Message
 
+        known: dict[str, set[int]] = {}
         with self.store.session() as session:
             rows = session.execute(
-                select(Message.message_id).where(col(Message.message_id).in_(sorted(message_ids)))
+                select(col(Message.message_id), col(Message.size)).where(
+                    col(Message.message_id).in_(sorted(message_ids))
+                )
             )
-            return {row[0] for row in rows}
+            for message_id, size in rows:
+                known.setdefault(message_id, set()).add(size)
+        return known
+
+    def _is_known(self, message_id: str | None, size: int, known: dict[str, set[int]]) -> bool:
+        """Skip the download only for a copy of the same size as one stored under the same id.
+
+        A different size may be another message reusing the id, so it is downloaded and ingest
+        decides by content (a copy stored with other line endings is then a duplicate, at the
+        cost of one download). An oversize message was stored as a stand-in of another size;
+        its id alone identifies it.
+        """
+        if message_id is None or message_id not in known:
+            return False
+        return size in known[message_id] or size > self.settings.max_message_bytes
 
     def _begin(self, label: str, total: int) -> None:
         if self.progress is not None:
@@ -579,14 +604,15 @@ def uids_above(client: IMAPClient, last: int, info: FolderInfo) -> array[int]:
 
 def _stored_position(store: Store, mailbox: str, folder: str) -> Position | None:
     from sqlalchemy import select
+    from sqlmodel import col
 
     from supportdesk.store.models import SyncState
 
     with store.session() as session:
         row = (
-            session.exec(
-                select(SyncState).where(  # type: ignore[call-overload]
-                    SyncState.mailbox == mailbox, SyncState.folder == folder
+            session.execute(
+                select(SyncState).where(
+                    col(SyncState.mailbox) == mailbox, col(SyncState.folder) == folder
                 )
             )
             .scalars()

@@ -4,10 +4,12 @@
     from:@example.com priority:>=high created:<7d "refund request" sort:-priority
 
 `parse` checks the text without a database; `compile_query` turns the result into a
-SQLAlchemy condition and order over `tickets`. See docs/QUERY.md for the language.
+SQLAlchemy condition and order over `tickets`; `Matching` is what every caller uses: the
+matching tickets' ids, numbers, rows, pages and count. See docs/QUERY.md for the language.
 """
 
-from supportdesk.desk.query.compile import CompiledQuery, compile_query, order_by, ticket_query
+from supportdesk.desk.query.compile import CompiledQuery, compile_query, order_by
+from supportdesk.desk.query.matching import Matching
 from supportdesk.desk.query.parser import (
     EVERY_TICKET,
     FIELDS,
@@ -30,6 +32,7 @@ __all__ = [
     "SORT_KEYS",
     "CompiledQuery",
     "Filter",
+    "Matching",
     "NumberFilter",
     "Query",
     "SortKey",
@@ -41,5 +44,4 @@ __all__ = [
     "order_by",
     "parse",
     "parse_selection",
-    "ticket_query",
 ]

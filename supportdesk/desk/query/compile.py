@@ -31,6 +31,7 @@ from sqlalchemy import (
     type_coerce,
     union,
 )
+from sqlalchemy.sql.elements import SQLColumnExpression
 from sqlalchemy.sql.expression import Grouping
 from sqlmodel import col
 
@@ -43,7 +44,6 @@ from supportdesk.desk.query.parser import (
     TextTerm,
     TimeFilter,
     Value,
-    parse,
 )
 from supportdesk.errors import QueryError
 from supportdesk.store import search
@@ -79,7 +79,7 @@ class CompiledQuery:
     where: ColumnElement[bool]
     order_by: list[ColumnElement[Any]]
 
-    def select_ids(self) -> Select[tuple[int]]:
+    def select_ids(self) -> Select[int | None]:
         return select(col(Ticket.id)).where(self.where).order_by(*self.order_by)
 
 
@@ -110,13 +110,6 @@ def compile_query(
     return CompiledQuery(where=where, order_by=order_by(query.sort))
 
 
-def ticket_query(
-    conn: Connection, text: str, *, me: str | None, now: datetime | None = None
-) -> Select[tuple[int]]:
-    """Parse and compile `text` into a SELECT of matching ticket ids, in the query's order."""
-    return compile_query(parse(text), conn, me=me, now=now).select_ids()
-
-
 def order_by(keys: Sequence[SortKey]) -> list[ColumnElement[Any]]:
     """ORDER BY clauses for `keys`, ending with the ticket id so pages never shuffle."""
     keys = keys or DEFAULT_SORT
@@ -129,10 +122,10 @@ def order_by(keys: Sequence[SortKey]) -> list[ColumnElement[Any]]:
     return clauses
 
 
-def _sort_expression(key: str) -> ColumnElement[Any]:
+def _sort_expression(key: str) -> SQLColumnExpression[Any]:
     if key == "priority":
         return case({p: rank for rank, p in enumerate(PRIORITIES)}, value=col(Ticket.priority))
-    columns: dict[str, ColumnElement[Any]] = {
+    columns: dict[str, SQLColumnExpression[Any]] = {
         "updated": col(Ticket.updated_at),
         "created": col(Ticket.created_at),
         "number": col(Ticket.number),
@@ -277,7 +270,7 @@ def _requester(names: Sequence[str]) -> ColumnElement[bool]:
     domains = [n[1:] for n in names if n.startswith("@")]
     # Separate branches of a UNION, not one OR: each is then estimated on its own, and a
     # planner that misjudges an OR as matching half the customers walks every ticket.
-    branches: list[Select[tuple[int]]] = []
+    branches: list[Select[int | None]] = []
     if addresses:
         branches.append(select(col(Customer.id)).where(col(Customer.email).in_(addresses)))
     if domains:
@@ -295,8 +288,8 @@ def _requester(names: Sequence[str]) -> ColumnElement[bool]:
 def _lookup(
     conn: Connection,
     what: str,
-    name_column: ColumnElement[str],
-    id_column: ColumnElement[int],
+    name_column: SQLColumnExpression[str],
+    id_column: SQLColumnExpression[int | None],
     values: Sequence[Value],
 ) -> list[int]:
     """Ids for names that must exist; the first unknown one is an error pointing at it."""
@@ -312,10 +305,10 @@ def _lookup(
                 position=value.position,
                 token=value.raw,
             )
-    return sorted(set(found.values()))
+    return sorted({id_ for id_ in found.values() if id_ is not None})  # primary keys: never None
 
 
-def suggestion(conn: Connection, name_column: ColumnElement[str], name: str) -> str:
+def suggestion(conn: Connection, name_column: SQLColumnExpression[str], name: str) -> str:
     """' (did you mean ...?)', or the known names: the tail of every unknown-name error."""
     known = list(conn.execute(select(name_column).order_by(name_column).limit(1000)).scalars())
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)

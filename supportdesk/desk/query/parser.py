@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from supportdesk.desk import tags
 from supportdesk.desk.query.lexer import Part, Token, tokenize
@@ -293,7 +294,11 @@ def _number(token: Token) -> NumberFilter:
 def _time(token: Token) -> TimeFilter:
     part = _single(token)
     text = part.text.strip()
-    common = {"negated": token.negated, "position": token.position, "token": token.raw}
+    common: dict[str, Any] = {
+        "negated": token.negated,
+        "position": token.position,
+        "token": token.raw,
+    }
     if _DATE.fullmatch(text):
         try:
             day = date.fromisoformat(text)

@@ -100,8 +100,8 @@ def _assignee(session: Session, ticket: Ticket, wanted: str) -> str | None:
     if wanted not in ("round-robin", "least-loaded"):
         return directory.get_agent(session, wanted).handle
     members = list(
-        session.exec(
-            select(Agent)  # type: ignore[call-overload]
+        session.execute(
+            select(Agent)
             .join(QueueMember, col(QueueMember.agent_id) == col(Agent.id))
             .where(col(QueueMember.queue_id) == ticket.queue_id, col(Agent.active).is_(True))
             .order_by(col(Agent.handle))

@@ -23,8 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, bindparam, case, func, select
 from sqlmodel import Session, col
 
-from supportdesk.desk.query import TimeFilter, compile_query
-from supportdesk.desk.query import parse as parse_query
+from supportdesk.desk.query import Matching, TimeFilter
 from supportdesk.desk.rules import patterns
 from supportdesk.desk.rules.model import Condition, RuleDef, TextTest, parse_duration
 from supportdesk.desk.statuses import ACTIVE
@@ -103,7 +102,7 @@ class MessageFacts:
         key = (kind, header)
         if key not in cache:
             cache[key] = self.field_text(kind, header).casefold()
-        return cache[key]  # type: ignore[no-any-return]
+        return cache[key]
 
     def encoded(self, kind: str, header: str | None = None) -> bytes:
         """The field's text as UTF-8, for `matches`; kept, since many rules ask."""
@@ -111,7 +110,7 @@ class MessageFacts:
         key = (kind, header)
         if key not in cache:
             cache[key] = patterns.encode(self.field_text(kind, header))
-        return cache[key]  # type: ignore[no-any-return]
+        return cache[key]
 
     def field_text(self, kind: str, header: str | None = None) -> str:
         if kind == "header":
@@ -303,13 +302,13 @@ def _combined(session: Session, texts: tuple[str, ...], now: datetime) -> Combin
     cache = _COMPILED.setdefault(conn.engine, {})
     hit = cache.get(texts)
     if hit is not None and time.monotonic() - hit[0] < COMPILED_TTL:
-        return hit[1]  # type: ignore[no-any-return]
+        return hit[1]
     queries, wheres, failed = [], [], {}
     for text in texts:
         try:
-            query = parse_query(text)
-            wheres.append(compile_query(query, conn, me=None, now=now).where)
-            queries.append((text, query))
+            matching = Matching(session, text, me=None, now=now)
+            wheres.append(matching.where(whole_set=False))
+            queries.append((text, matching.query))
         except SupportdeskError as exc:
             failed[text] = str(exc)
     good = tuple(text for text, _ in queries)

@@ -20,15 +20,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
-from sqlalchemy import and_, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlmodel import Session, col
 
 from supportdesk.desk import events
 from supportdesk.desk.events import Change
-from supportdesk.desk.query import compile_query
-from supportdesk.desk.query import parse as parse_query
+from supportdesk.desk.query import Matching
 from supportdesk.desk.rules import actions
 from supportdesk.desk.rules.conditions import Evaluation, MessageFacts
 from supportdesk.desk.rules.model import Condition, RuleDef, parse_duration
@@ -194,7 +193,7 @@ class _TimeGuard:
         return last is not None and last[1] == reason and last[0] > self._other
 
 
-def _is_parsed(message: object) -> bool:
+def _is_parsed(message: object) -> TypeGuard[ParsedMessage]:
     return message is not None and not isinstance(message, MessageFacts)
 
 
@@ -231,14 +230,13 @@ def _candidates(
     A rule whose top-level query no longer compiles fails here, once for the run, rather
     than on every ticket (it would otherwise add an event to each one at every run).
     """
-    conn = session.connection()
     per_rule = []
     for rule in rules:
         parts = []
         top = rule.when.all if rule.when is not None and rule.when.all is not None else None
         try:
             for c in top if top is not None else ([rule.when] if rule.when else []):
-                parts.extend(_prefilter(c, conn, now))
+                parts.extend(_prefilter(c, session, now))
         except SupportdeskError as exc:
             reason = f"cannot evaluate its conditions: {exc}"
             failures.append(Fired(rule.name, None, "time", error=reason))
@@ -258,9 +256,9 @@ def _candidates(
     return list(session.execute(stmt).scalars())
 
 
-def _prefilter(c: Condition, conn, now: datetime) -> list:  # type: ignore[no-untyped-def,type-arg]
+def _prefilter(c: Condition, session: Session, now: datetime) -> list[ColumnElement[bool]]:
     if c.query is not None:
-        return [compile_query(parse_query(c.query), conn, me=None, now=now, whole_set=True).where]
+        return [Matching(session, c.query, me=None, now=now).where(whole_set=True)]
     if c.since is not None and c.since.event == "created" and c.since.more_than:
         return [col(Ticket.created_at) < now - parse_duration(c.since.more_than)]
     return []

@@ -214,8 +214,7 @@ def check_names(session: Session, parsed: list[RuleText], *, origin: str) -> Non
     its line in the file and a "did you mean". Names can still disappear later (a queue
     removed after the rule was stored): the engine then fails that rule visibly.
     """
-    from supportdesk.desk.query import compile_query
-    from supportdesk.desk.query import parse as parse_query
+    from supportdesk.desk.query import Matching
     from supportdesk.desk.query.compile import suggestion
     from supportdesk.errors import SupportdeskError
     from supportdesk.store.models import Agent, CannedReply, Queue
@@ -250,7 +249,7 @@ def check_names(session: Session, parsed: list[RuleText], *, origin: str) -> Non
             if c.query is None:
                 continue
             try:
-                compile_query(parse_query(c.query), conn, me=None, now=utcnow())
+                Matching(session, c.query, me=None, now=utcnow()).check()
             except SupportdeskError as exc:
                 at = _line_of_value(p.text, p.line, "query", c.query)
                 problems.append(f"{origin} line {at}: {label}: query: {exc}")
@@ -413,7 +412,9 @@ def import_rules(session: Session, source: str, *, origin: str = "rules file") -
     for name in removed:
         session.delete(existing[name])
     session.flush()
-    added, changed, unchanged = [], [], []
+    added: list[str] = []
+    changed: list[str] = []
+    unchanged: list[str] = []
     for position, p in enumerate(parsed, start=1):
         row = existing.get(p.rule.name)
         if row is None:

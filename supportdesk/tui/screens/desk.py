@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from sqlalchemy.exc import SQLAlchemyError
 from textual import work
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
@@ -23,6 +22,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, Header
 
+from supportdesk.desk.handle import StoreError
 from supportdesk.desk.query import parse
 from supportdesk.desk.views import TicketDetail
 from supportdesk.errors import QueryError, SupportdeskError
@@ -398,7 +398,7 @@ class DeskScreen(TicketActionsScreen):
     def _check_store(self) -> None:
         try:
             mark: int | None = self.data.change_mark()
-        except SQLAlchemyError:
+        except StoreError:
             mark = None  # try again at the next tick; a busy store is no reason to stop
         self.post_message(StoreChecked(mark))
 

@@ -19,11 +19,10 @@ from textual.binding import BindingType
 from textual.message import Message
 from textual.screen import Screen
 
-from supportdesk.desk.statuses import TRANSITIONS
+from supportdesk.desk.statuses import PRIORITIES, STATUSES, TRANSITIONS
 from supportdesk.desk.tags import parse_tags
 from supportdesk.desk.views import NoteView, TicketDetail, TicketRow
 from supportdesk.errors import ConflictError, SupportdeskError, ValidationError
-from supportdesk.store.models import PRIORITIES, STATUSES
 from supportdesk.text import one_line
 from supportdesk.tui import actions
 from supportdesk.tui.actions import (

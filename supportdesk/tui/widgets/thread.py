@@ -25,6 +25,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Static
 
+from supportdesk.desk.outbox import ItemView
 from supportdesk.desk.views import EventView, MessageView, NoteView, TicketDetail
 from supportdesk.text import inert, one_line
 from supportdesk.tui.bindings import bindings
@@ -63,6 +64,51 @@ def body_text(body: str, *, expanded: bool) -> Text:
     return text
 
 
+def delivery_text(item: ItemView | None) -> Text:
+    """Where an outgoing message is on its way: queued, sending, sent (when), failed (the
+    server's words), delivery uncertain (held for a person), cancelled.
+
+    Mail of ours that did not go through the outbox (found in a mailbox by a sync) was sent
+    by whoever wrote it. The server's words are mail-derived text: one_line makes them inert.
+    """
+    if item is None:
+        return Text("sent", style="bold")
+    n = item.id
+    match item.state:
+        case "queued" if item.attempts and item.last_error:
+            return Text.assemble(
+                (f"queued, retry at {when(item.next_attempt_at)}", "bold"),
+                (f" (try {item.attempts} failed: {one_line(item.last_error, 200)})", "italic"),
+            )
+        case "queued":
+            return Text("queued, not sent yet", style="bold")
+        case "sending":
+            return Text("sending now", style="bold")
+        case "sent":
+            at = f" {when(item.sent_at)}" if item.sent_at else ""
+            return Text(f"sent{at}", style="bold")
+        case "failed":
+            return Text.assemble(
+                ("⚠ failed: ", "bold reverse"),
+                (one_line(item.last_error or "refused", 300), "bold"),
+                (f"  (fix it, then `supportdesk outbox retry {n}`, or `outbox cancel {n}`)", "dim"),
+            )
+        case "checking":
+            return Text("⚠ delivery uncertain: looking for it in Sent", style="bold")
+        case "uncertain":
+            return Text.assemble(
+                ("⚠ delivery uncertain, held for a person", "bold reverse"),
+                (
+                    f"  (not found in Sent: `supportdesk outbox retry --force {n}` resends, "
+                    f"`outbox cancel {n}` drops it)",
+                    "dim",
+                ),
+            )
+        case "cancelled":
+            return Text("cancelled, never sent", style="bold")
+    return Text(one_line(item.state), style="bold")
+
+
 def message_text(m: MessageView, *, expanded: bool) -> Text:
     """One message: who, when, to whom, the body and its attachments."""
     sender = one_line(m.from_name) if m.from_name else ""
@@ -73,7 +119,8 @@ def message_text(m: MessageView, *, expanded: bool) -> Text:
         text.append(f" <{address}>", style="dim")
     text.append(f"  {when(m.date)}", style="dim")
     if m.direction == "out":
-        text.append("  reply sent", style="bold")
+        text.append("  ")
+        text.append_text(delivery_text(m.outbox))
     flags = [
         name
         for name, on in (
@@ -131,6 +178,11 @@ def event_text(event: EventView) -> Text:
         "rule_failed": f"failed, its changes undone: {new}",
         "note_edited": "edited a note",
         "note_deleted": "deleted a note (its text stays in the history)",
+        "mail_sent": f"outbox item {new} sent",
+        "mail_failed": f"outbox item {new} refused by the server",
+        "mail_uncertain": f"outbox item {new}: delivery uncertain, held for a person",
+        "mail_retry": f"outbox item {new} queued again",
+        "mail_cancel": f"outbox item {new} cancelled",
     }.get(event.action, f"{one_line(event.action)} {old} → {new}".strip())
     return Text(f"• {when(event.created_at)}  {one_line(event.actor)}: {what}")
 
@@ -203,8 +255,11 @@ class ThreadView(ScrollView, can_focus=True):
         """Show `detail` (None: nothing); the same ticket again keeps the scroll position."""
         if detail is not None and detail == self.detail:
             return
-        same = detail is not None and self.detail is not None
-        same = same and detail.row.number == self.detail.row.number  # type: ignore[union-attr]
+        same = (
+            detail is not None
+            and self.detail is not None
+            and detail.row.number == self.detail.row.number
+        )
         self.detail = detail
         self._note = note or "No ticket selected"
         self._blocks = self._timeline(detail) if detail is not None else []

@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = "0001"

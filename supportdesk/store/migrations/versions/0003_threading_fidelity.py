@@ -12,7 +12,7 @@ of a large store slow, and most rows are never compared.
 from __future__ import annotations
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = "0003"
@@ -75,7 +75,8 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_message_ghosts_source_id"), table_name="message_ghosts")
     op.drop_table("message_ghosts")
     bind = op.get_bind()
-    native = bind.dialect.name != "sqlite" or bind.dialect.server_version_info >= (3, 35)
+    version = bind.dialect.server_version_info or ()
+    native = bind.dialect.name != "sqlite" or version >= (3, 35)
     for table, column in (
         ("customers", "bounce_reason"),
         ("customers", "bounced_at"),

@@ -1,0 +1,137 @@
+"""Tickets matching a query: the one way the CLI, the console, bulk changes and the rules ask.
+
+Parsing, compiling and running a query used to be written out at every caller, each
+choosing its own "now", its own page-versus-whole-set shape and its own order, so the
+list a person saw and the set a bulk change touched could drift apart. A `Matching` holds
+one parsed query with the moment and agent it is read for, compiles it at most once per
+shape, and answers every question the faces ask of it within one session.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, select
+from sqlmodel import Session, col
+
+from supportdesk.desk import views
+from supportdesk.desk.query.compile import DEFAULT_SORT, CompiledQuery, compile_query, order_by
+from supportdesk.desk.query.parser import Query, SortKey, parse, parse_selection
+from supportdesk.desk.views import TicketRow
+from supportdesk.store.models import Ticket, utcnow
+
+
+class Matching:
+    """The tickets `query` matches, read through `session` as agent `me` at moment `now`.
+
+    `now` anchors relative ages (`updated:<7d`): pages read seconds apart agree when they
+    share it. `narrow` is a further condition the caller's command adds (the tickets of one
+    agent, say); it is the domain's, never a face's.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        query: str | Query,
+        *,
+        me: str | None,
+        now: datetime | None = None,
+        narrow: ColumnElement[bool] | None = None,
+    ) -> None:
+        self.session = session
+        self.query = parse(query) if isinstance(query, str) else query
+        self.me = me
+        self.now = utcnow() if now is None else now
+        self.narrow = narrow
+        self._compiled: dict[tuple[bool, bool], CompiledQuery] = {}
+
+    @classmethod
+    def selection(
+        cls,
+        session: Session,
+        text: str,
+        *,
+        me: str | None,
+        now: datetime | None = None,
+        narrow: ColumnElement[bool] | None = None,
+    ) -> Matching:
+        """The tickets a change to many applies to: an empty query is refused, `all` is said.
+
+        See `parse_selection`; with `narrow`, an empty query means all of the narrowed set.
+        """
+        query = parse_selection(text, narrowed=narrow is not None)
+        return cls(session, query, me=me, now=now, narrow=narrow)
+
+    def compiled(self, *, whole_set: bool = False, reverse: bool = False) -> CompiledQuery:
+        """The condition and order, shaped for a first page or (`whole_set`) for all of them.
+
+        `reverse` turns the order around: reading the far end of a long list backwards from
+        its end is as cheap as reading its start, where a large OFFSET walks every row first.
+        Raises QueryError when the query cannot run here (an unknown queue or agent).
+        """
+        key = (whole_set, reverse)
+        hit = self._compiled.get(key)
+        if hit is not None:
+            return hit
+        compiled = compile_query(
+            self.query, self.session.connection(), me=self.me, now=self.now, whole_set=whole_set
+        )
+        where = compiled.where if self.narrow is None else and_(compiled.where, self.narrow)
+        order = compiled.order_by
+        if reverse:
+            keys = self.query.sort or DEFAULT_SORT
+            order = order_by([SortKey(k.key, descending=not k.descending) for k in keys])
+        result = CompiledQuery(where=where, order_by=order)
+        self._compiled[key] = result
+        return result
+
+    def where(self, *, whole_set: bool = True) -> ColumnElement[bool]:
+        """The condition alone, for a caller that folds it into a statement of its own."""
+        return self.compiled(whole_set=whole_set).where
+
+    def check(self) -> None:
+        """Raise QueryError if the query cannot run against this store."""
+        self.compiled()
+
+    def count(self) -> int:
+        return views.count_tickets(self.session, self.where())
+
+    def ids(self, *, limit: int | None = None) -> list[int]:
+        """Ticket ids of every match (or the first `limit`), in the query's order."""
+        whole = self.compiled(whole_set=True)
+        stmt = select(col(Ticket.id)).where(whole.where).order_by(*whole.order_by).limit(limit)
+        return list(self.session.execute(stmt).scalars())
+
+    def numbers(self, *, limit: int | None = None) -> list[int]:
+        """Ticket numbers of every match (or the first `limit`): what scripts pipe on."""
+        whole = self.compiled(whole_set=True)
+        return views.ticket_numbers(self.session, whole.where, whole.order_by, limit=limit)
+
+    def rows(self, *, limit: int = 50) -> list[TicketRow]:
+        """The first page: the condition shaped to stop after `limit` rows."""
+        first = self.compiled()
+        return views.list_tickets(self.session, first.where, first.order_by, limit=limit)
+
+    def page(self, offset: int, limit: int, *, total: int | None = None) -> list[TicketRow]:
+        """Rows offset..offset+limit, read from whichever end of `total` rows is nearer."""
+        if total is not None and offset > total // 2:
+            end = min(total, offset + limit)
+            back = self.compiled(reverse=True)
+            rows = views.list_tickets(
+                self.session, back.where, back.order_by, limit=end - offset, offset=total - end
+            )
+            return rows[::-1]
+        front = self.compiled()
+        return views.list_tickets(
+            self.session, front.where, front.order_by, limit=limit, offset=offset
+        )
+
+    def position(self, number: int) -> int | None:
+        """How many matches come before ticket `number` (None: it does not match)."""
+        whole = self.compiled(whole_set=True)
+        return views.ticket_position(self.session, number, whole.where, whole.order_by)
+
+    def total_and_rows(self, *, limit: int = 50) -> tuple[int, list[TicketRow]]:
+        """The first page and how many match in all, counting only when the page is full."""
+        rows = self.rows(limit=limit)
+        return (self.count() if len(rows) == limit else len(rows)), rows
