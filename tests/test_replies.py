@@ -342,6 +342,30 @@ def test_queue_reply_refuses_what_cannot_be_sent(desk: Store) -> None:
             replies.open_draft(s, number, ALICE, SETUP, kind="shout")
 
 
+def test_original_and_signature_as_the_composer_shows_them(desk: Store) -> None:
+    """What the composer shows below the text is what build_message adds to the mail."""
+    from dataclasses import replace
+
+    number = _ticket(desk, customer_mail(body="Line one\nLine two"))
+    with desk.session(write=True) as s:
+        draft = replies.open_draft(s, number, ALICE, SETUP)
+        original = replies.original_of(s, draft.id, ALICE)
+        assert original.endswith("> Line one\n> Line two")
+        assert "Jo Bloggs wrote:" in original
+        assert replies.signature_for(s, SETUP, ALICE) == SETUP.signature
+        assert replies.signature_for(s, replace(SETUP, signature=None), ALICE) == "-- Alice"
+        replies.save_draft(s, draft.id, ALICE, body="Thanks", quote_original=True)
+        shown = replies.preview(s, draft.id, ALICE, SETUP)
+        assert original in shown.text
+        assert shown.text.index("Alice\nDesk Support") < shown.text.index("Line one")
+        forward = replies.switch_kind(s, draft.id, ALICE, "forward", SETUP)
+        assert "---------- Forwarded message ----------" in replies.original_of(
+            s, forward.id, ALICE
+        )
+        replies.switch_kind(s, draft.id, ALICE, "note", SETUP)
+        assert replies.original_of(s, draft.id, ALICE) == ""
+
+
 def test_a_file_to_attach_is_checked_with_one_clear_reason(tmp_path: Path) -> None:
     """What the attachment picker and add_attachment_file refuse, each in the agent's words."""
     fine = tmp_path / "fine.txt"

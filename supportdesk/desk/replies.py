@@ -793,6 +793,34 @@ def _forward_header(message: Message) -> str:
     return "\n".join(lines) + "\n\n" + message.body_text.rstrip() + "\n"
 
 
+def _quoted(message: Message) -> str:
+    who = message.from_name or message.from_address
+    return compose.quote(message.body_text, who, message.sent_at or message.received_at)
+
+
+def signature_for(session: Session, setup: MailSetup, author: str) -> str | None:
+    """The signature under `author`'s replies: the config's, else the agent's in the store."""
+    if setup.signature is not None:
+        return setup.signature
+    agent = agent_of(session, author)
+    return agent.signature if agent else None
+
+
+def original_of(session: Session, draft_id: int, author: str) -> str:
+    """What the draft's original adds below its text when included, for the composer to
+    show: the quote of a reply, or the forwarded message of a forward sent inline. Empty for
+    a note, or when there is nothing to quote."""
+    draft, ticket = _draft(session, draft_id, author)
+    if draft.kind == "note":
+        return ""
+    answered = answered_message(session, ticket, draft.in_reply_to_id)
+    if answered is None:
+        return ""
+    if draft.kind == "forward":
+        return _forward_header(answered)
+    return _quoted(answered) if answered.body_text.strip() else ""
+
+
 def _raw_of(session: Session, message: Message) -> bytes:
     raw = session.execute(
         select(col(MessageRaw.raw)).where(col(MessageRaw.message_id) == message.id)
@@ -825,12 +853,9 @@ def build_message(
         raise ValidationError("the message is empty: write something first")
     identity = identity_for(session, ticket, setup)
     answered = answered_message(session, ticket, spec.in_reply_to_id)
-    agent = agent_of(session, author)
     signature = None
     if spec.signature and not spec.automatic:
-        signature = (
-            setup.signature if setup.signature is not None else (agent.signature if agent else None)
-        )
+        signature = signature_for(session, setup, author)
     text = compose.with_signature(spec.body, signature)
     forwarded: bytes | None = None
     if answered is not None and spec.kind == "forward":
@@ -839,13 +864,7 @@ def build_message(
         else:
             text = text.rstrip("\n") + "\n\n" + _forward_header(answered)
     elif answered is not None and spec.quote_original and answered.body_text.strip():
-        who = answered.from_name or answered.from_address
-        text = (
-            text.rstrip("\n")
-            + "\n\n"
-            + compose.quote(answered.body_text, who, answered.sent_at or answered.received_at)
-            + "\n"
-        )
+        text = text.rstrip("\n") + "\n\n" + _quoted(answered) + "\n"
     in_reply_to = ""
     references: list[str] = []
     if answered is not None and compose.is_message_id(answered.message_id):

@@ -46,7 +46,10 @@ def _ticket_commands(desk: DeskScreen) -> Iterator[Command]:
                 yield "ticket: edit my note…", desk.action_edit_note, which
                 yield "ticket: delete my note…", desk.action_delete_note, which
         yield "ticket: merge into…", desk.action_merge, f"Merge #{row.number} into another"
-        yield "ticket: reply", desk.action_reply, "Reply to the requester"
+        yield "ticket: reply", desk.action_reply, "Reply to the requester, or resume your draft"
+        yield "ticket: reply all", desk.action_reply_all, "Reply to the requester and the CCs"
+        yield "ticket: forward", desk.action_forward, "Forward the ticket's latest mail"
+        yield "ticket: note in the composer", desk.action_compose_note, "A note saved as typed"
         yield "ticket: toggle quoted text", desk.action_toggle_quotes, "Fold or unfold quotes"
         yield "ticket: select / unselect", desk.ticket_list.action_toggle_mark, "For bulk"
     if marked:

@@ -180,6 +180,13 @@ class DeskData:
         with self.store.session() as session:
             return save_attachments(session, number, folder)
 
+    def drafted(self, numbers: list[int]) -> set[int]:
+        """Which of these tickets the agent has a draft on (the list's ✎)."""
+        from supportdesk.desk.replies import tickets_with_drafts
+
+        with self.store.session() as session:
+            return tickets_with_drafts(session, numbers, self.actor)
+
     def change_mark(self) -> int:
         """A number that grows whenever any process changes any ticket (see views)."""
         with self.store.session() as session:

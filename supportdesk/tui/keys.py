@@ -14,6 +14,12 @@ from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
 from textual.keys import format_key
 
+from supportdesk.tui.screens.composer import (
+    AttachmentList,
+    CollisionScreen,
+    ComposerScreen,
+    PreviewScreen,
+)
 from supportdesk.tui.screens.modals import AskScreen, ConfirmScreen, NoteScreen, PickScreen
 from supportdesk.tui.widgets.search_bar import SearchBar
 from supportdesk.tui.widgets.thread import ThreadView
@@ -81,6 +87,10 @@ def owners() -> list[tuple[str, type[DOMNode]]]:
         ("Pickers", PickScreen),
         ("Questions", AskScreen),
         ("Notes", NoteScreen),
+        ("Composer", ComposerScreen),
+        ("Attachments", AttachmentList),
+        ("Preview", PreviewScreen),
+        ("Collision", CollisionScreen),
         ("Confirm", ConfirmScreen),
         ("Canned replies", CannedPickerScreen),
         ("Attach a file", AttachScreen),

@@ -15,7 +15,7 @@ from supportdesk.desk.views import TicketDetail
 from supportdesk.store import Store
 from supportdesk.tui.app import SupportdeskApp
 from supportdesk.tui.screens.modals import ConfirmScreen, NoteScreen, PickScreen
-from tests.tui.conftest import SIZE, notes, open_ticket, ready, wait_until
+from tests.tui.conftest import SIZE, notes, open_ticket, ready, screen_text, wait_until
 
 
 def first(store: Store, query: str) -> int:
@@ -167,12 +167,24 @@ async def test_merge_asks_for_the_target_and_confirms(
         await wait_until(pilot, lambda: detail(demo_store, source).merged_into == target)
 
 
-async def test_reply_is_a_visible_placeholder(make_app: Callable[..., SupportdeskApp]) -> None:
+async def test_reply_without_a_sending_mailbox_keeps_the_draft_and_says_why(
+    make_app: Callable[..., SupportdeskApp],
+) -> None:
+    """No [[mailboxes]] entry can send: the composer still opens and keeps what is typed, and
+    sending says what to configure (tests/tui/test_composer.py covers the sending)."""
+    from supportdesk.tui.screens.composer import ComposerScreen
+
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await pilot.press("r")
-        await wait_until(pilot, lambda: any("Replying" in n for n in notes(app)))
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, ComposerScreen), what=f"composer {notes(app)}"
+        )
+        assert "no mailbox can send" in screen_text(app)
+        await pilot.press("H", "i", "ctrl+r")
+        await wait_until(pilot, lambda: any("no mailbox can send" in n for n in notes(app)))
+        assert isinstance(app.screen, ComposerScreen)
 
 
 async def test_undo_reverts_the_last_change(

@@ -140,3 +140,25 @@ def test_high_contrast_theme(
     assert snap_compare(
         snap_app(theme="high-contrast"), terminal_size=SNAP_SIZE, run_before=_settled
     )
+
+
+async def _composer(pilot: Pilot) -> None:
+    from supportdesk.desk.replies import MAIL_SETUP
+    from supportdesk.tui.screens.composer import ComposerScreen
+    from tests.replies_helpers import SETUP
+
+    app: SupportdeskApp = pilot.app  # type: ignore[assignment]
+    app.data.store.info[MAIL_SETUP] = SETUP
+    await ready(pilot)
+    await pilot.press("j", "j", "r")
+    await wait_until(pilot, lambda: isinstance(app.screen, ComposerScreen), what="composer")
+    screen = app.screen
+    assert isinstance(screen, ComposerScreen)
+    screen.body.cursor_blink = False
+    await pilot.press(*"Thanks for the details.", "ctrl+o")
+    await wait_until(pilot, lambda: screen._status == "draft saved", what="the autosave")
+    await pilot.pause(0.1)
+
+
+def test_composer(snap_compare: SnapCompare, snap_app: Callable[..., SupportdeskApp]) -> None:
+    assert snap_compare(snap_app(), terminal_size=SNAP_SIZE, run_before=_composer)

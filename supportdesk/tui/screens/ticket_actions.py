@@ -41,10 +41,19 @@ from supportdesk.tui.actions import (
 )
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.data import DeskData
+from supportdesk.tui.replying import Context, Replying
+from supportdesk.tui.screens.composer import ComposerScreen, Sent
 from supportdesk.tui.screens.modals import AskScreen, ConfirmScreen, NoteScreen, PickScreen
 from supportdesk.tui.widgets.ticket_list import TicketList
 
 NOBODY = "(nobody)"
+
+
+@dataclass
+class ComposerOpened(Message):
+    number: int
+    context: Context | None = None
+    error: SupportdeskError | None = None
 
 
 @dataclass
@@ -72,6 +81,7 @@ class TicketActionsScreen(Screen[None]):
         self.agents: list[str] = []
         self.queues: list[str] = []
         self.drafts: dict[int | str, str] = {}
+        self.replying = Replying(data.store, data.actor)
 
     @property
     def ticket_list(self) -> TicketList:
@@ -274,12 +284,57 @@ class TicketActionsScreen(Screen[None]):
         )
 
     def action_reply(self) -> None:
-        self.notify(
-            "Replying has its own issue (the composer, canned replies, $EDITOR); it is not "
-            "in the console yet. Use your mail client meanwhile.",
-            title="Not yet",
-            markup=False,
-        )
+        """The composer on the ticket: the agent's draft whatever its kind, or a new reply."""
+        self._start_composer(None)
+
+    def action_reply_all(self) -> None:
+        self._start_composer("reply_all")
+
+    def action_forward(self) -> None:
+        self._start_composer("forward")
+
+    def action_compose_note(self) -> None:
+        self._start_composer("note")
+
+    def _start_composer(self, kind: str | None) -> None:
+        seen = self._seen()
+        if seen is not None:
+            self._open_composer(seen[0].number, kind)
+
+    @work(thread=True, exclusive=True, group="composer-open")
+    def _open_composer(self, number: int, kind: str | None) -> None:
+        try:
+            context = self.replying.open(number, kind)
+        except SupportdeskError as exc:
+            self.post_message(ComposerOpened(number, error=exc))
+        else:
+            self.post_message(ComposerOpened(number, context))
+
+    def on_composer_opened(self, message: ComposerOpened) -> None:
+        if message.context is None:
+            self.notify(str(message.error), title="Composer", severity="error", markup=False)
+            return
+        if self.app.screen is not self:
+            return  # the agent went elsewhere meanwhile; the draft is there for next time
+        self.app.push_screen(ComposerScreen(self.replying, message.context), self._composed)
+
+    def _composed(self, sent: Sent | None) -> None:
+        if sent is None:
+            return
+        queued = sent.queued
+        if queued is not None:
+            if queued.kind == "note":
+                said = f"#{queued.ticket_number}: note added"
+            else:
+                who = ", ".join(one_line(r, 60) for r in queued.recipients[:3])
+                said = f"#{queued.ticket_number}: {queued.kind.replace('_', '-')} queued to {who}"
+                said += f" (outbox {queued.outbox_id}); the sender delivers it"
+            self.notify(f"{said}; status {queued.status}", markup=False)
+        elif sent.discarded:
+            self.notify(f"#{sent.number}: draft thrown away", markup=False)
+        else:
+            self.notify(f"#{sent.number}: draft kept; r resumes it", markup=False)
+        self.after_change((sent.number,))
 
     def action_save_attachments(self) -> None:
         seen = self._seen(need_detail=True)

@@ -82,6 +82,7 @@ class _PageLoaded(Message, bubble=False):
     generation: int
     page: int
     rows: list[TicketRow]
+    drafted: set[int]
 
 
 @dataclass
@@ -131,6 +132,7 @@ class TicketList(ScrollView, can_focus=True):
         color: $block-cursor-foreground;
     }
     TicketList > .ticket-list--marked { color: $accent; text-style: bold; }
+    TicketList > .ticket-list--draft { color: $warning; text-style: bold; }
     TicketList > .ticket-list--placeholder { color: $text-disabled; }
     TicketList > .ticket-list--muted { color: $text-muted; }
     TicketList > .ticket-list--overdue { color: $sla-overdue; text-style: bold; }
@@ -150,6 +152,7 @@ class TicketList(ScrollView, can_focus=True):
         "ticket-list--header",
         "ticket-list--cursor",
         "ticket-list--marked",
+        "ticket-list--draft",
         "ticket-list--placeholder",
         "ticket-list--muted",
         "ticket-list--overdue",
@@ -206,6 +209,8 @@ class TicketList(ScrollView, can_focus=True):
         self.total: int | None = None
         self.cursor = 0
         self.marked: dict[int, TicketRow] = {}
+        self.drafted: set[int] = set()
+        """Tickets the agent has a draft reply on (the ✎ beside the number)."""
         self.now = data.now()
         self._generation = 0
         self._pages: OrderedDict[int, list[TicketRow]] = OrderedDict()
@@ -383,8 +388,13 @@ class TicketList(ScrollView, can_focus=True):
 
     def _row_strip(self, row: TicketRow, index: int, width: int) -> Strip:
         marked = row.number in self.marked
+        drafted = row.number in self.drafted
+        cue = ("●" if marked else " ") + ("✎" if drafted else "")
         values: dict[str, tuple[str, str | None]] = {
-            "": ("●" if marked else "", "ticket-list--marked" if marked else None),
+            "": (
+                cue.rstrip(),
+                "ticket-list--marked" if marked else "ticket-list--draft" if drafted else None,
+            ),
             "#": (str(row.number), None),
             "status": (row.status, f"ticket-list--status-{row.status}"),
             "priority": (row.priority, f"ticket-list--priority-{row.priority}"),
@@ -512,7 +522,8 @@ class TicketList(ScrollView, can_focus=True):
                 if worker.is_cancelled:
                     break
                 rows = self.data.page(source, page * PAGE_SIZE, PAGE_SIZE, total)
-                self.post_message(_PageLoaded(generation, page, rows))
+                drafted = self.data.drafted([r.number for r in rows])
+                self.post_message(_PageLoaded(generation, page, rows, drafted))
         except SupportdeskError as exc:
             self.post_message(_Failed(generation, exc))
         finally:
@@ -533,6 +544,8 @@ class TicketList(ScrollView, can_focus=True):
         if message.generation != self._generation:
             return
         self._pages[message.page] = message.rows
+        self.drafted -= {r.number for r in message.rows}
+        self.drafted |= message.drafted
         while len(self._pages) > CACHE_PAGES:
             self._pages.popitem(last=False)
         if self._follow is not None:

@@ -1,0 +1,742 @@
+"""The composer: reply, reply-all, forward or internal note on one ticket, saved as it is typed.
+
+Everything it does goes through desk.replies (by way of tui.replying) in worker threads,
+one call at a time in the order asked: the job queue below. Each call first writes the
+fields changed since the last save in the same transaction, so the draft in the store is
+never behind what a preview or a send used, and a refused send (a collision, a bad address)
+leaves the changes unsaved for the next save rather than lost. Typing starts a timer; when
+it fires (AUTOSAVE_SECONDS later, however fast the agent types) the changes are saved, so a
+crash loses at most that much. Closing the composer keeps the draft; `r` on the ticket
+resumes it.
+
+Text that came from mail (the quoted original, the subject, names in addresses, canned
+replies filled with the customer's details) is made inert before it is shown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import subprocess
+import tempfile
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, SuspendNotSupported
+from textual.binding import BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.timer import Timer
+from textual.widget import Widget
+from textual.widgets import Button, Footer, Input, Label, OptionList, Static, TextArea
+from textual.widgets.option_list import Option
+
+from supportdesk.desk.replies import (
+    MAX_ATTACHMENT_BYTES,
+    Arrived,
+    CollisionError,
+    DraftView,
+    Preview,
+    Queued,
+)
+from supportdesk.errors import SupportdeskError, ValidationError
+from supportdesk.text import inert, one_line
+from supportdesk.tui.bindings import bindings
+from supportdesk.tui.format import size
+from supportdesk.tui.replying import Context, Replying
+from supportdesk.tui.screens.modals import ConfirmScreen, PickScreen
+
+AUTOSAVE_SECONDS = 0.5
+KIND_LABELS = {
+    "reply": "Reply",
+    "reply_all": "Reply all",
+    "forward": "Forward",
+    "note": "Internal note",
+}
+KEEP = "keep"
+
+
+def kind_title(kind: str, number: int) -> str:
+    what = {
+        "reply": "Reply to the requester",
+        "reply_all": "Reply to everyone",
+        "forward": "Forward",
+        "note": "Internal note (agents only, never mailed)",
+    }
+    return f"{what.get(kind, kind)} · #{number}"
+
+
+# -- $EDITOR
+
+
+def editor_command(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The agent's editor: $VISUAL, else $EDITOR, else vi, split as a shell would."""
+    env = os.environ if environ is None else environ
+    command = env.get("VISUAL") or env.get("EDITOR") or "vi"
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise ValidationError(f"cannot read the editor command {command!r}: {exc}") from None
+    if not argv:
+        raise ValidationError("$VISUAL/$EDITOR is empty")
+    return argv
+
+
+def edit_text(app: App[Any], text: str) -> str:
+    """Run the agent's editor on `text` and return what they saved.
+
+    The console suspends while the editor has the terminal and resumes after it. Where the
+    driver cannot suspend (no terminal: the headless driver of tests), the editor runs
+    without it, so the same path is what the tests exercise.
+    """
+    argv = editor_command()
+    folder = tempfile.mkdtemp(prefix="supportdesk-")
+    path = Path(folder) / "reply.txt"
+    try:
+        path.write_text(text, encoding="utf-8")
+
+        def run() -> int:
+            try:
+                return subprocess.run([*argv, str(path)], check=False).returncode
+            except OSError as exc:
+                raise ValidationError(
+                    f"cannot run the editor {argv[0]!r}: {exc.strerror or exc}; set $VISUAL "
+                    "or $EDITOR"
+                ) from None
+
+        try:
+            with app.suspend():
+                code = run()
+        except SuspendNotSupported:
+            code = run()
+        if code != 0:
+            raise ValidationError(f"the editor {argv[0]!r} exited with {code}; text unchanged")
+        return path.read_text(encoding="utf-8", errors="replace")
+    finally:
+        with contextlib.suppress(OSError):
+            path.unlink()
+            os.rmdir(folder)
+
+
+# -- small dialogs of the composer
+
+
+def arrived_text(arrived: list[Arrived]) -> Text:
+    text = Text()
+    for item in arrived:
+        text.append(f"{item.at:%H:%M}  ", style="dim")
+        text.append(one_line(item.describe(), 200) + "\n")
+    return text
+
+
+class CollisionScreen(ModalScreen[str | None]):
+    """What arrived while the agent wrote; send anyway, or revise (go back and read)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = bindings("collision")
+
+    def __init__(self, number: int, arrived: list[Arrived]) -> None:
+        super().__init__()
+        self.number = number
+        self.arrived = arrived
+
+    def compose(self) -> Iterator[Widget]:
+        with Vertical(classes="dialog collision-dialog"):
+            yield Label(
+                Text(f"#{self.number} changed while you wrote; nothing was sent"),
+                classes="dialog-title",
+            )
+            with VerticalScroll(id="collision-list"):
+                yield Static(arrived_text(self.arrived), id="collision-arrived")
+            yield Label(
+                Text("s sends anyway · r revises (your draft stays; read the thread first)"),
+                classes="dialog-hint",
+            )
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Send anyway (s)", id="send", variant="warning")
+                yield Button("Revise (r)", id="revise", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#revise", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id)
+
+    def action_choose(self, what: str) -> None:
+        self.dismiss(what)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def preview_text(preview: Preview) -> Text:
+    text = Text()
+    for name, value in preview.headers:
+        text.append(f"{one_line(name)}: ", style="bold")
+        text.append(one_line(value, 400) + "\n")
+    if preview.bcc:
+        text.append("Bcc: ", style="bold").append(one_line(", ".join(preview.bcc), 400) + "\n")
+    text.append(
+        f"\nsent through {one_line(preview.mailbox)} to {len(preview.envelope)} "
+        f"recipient(s) · {size(preview.size)}\n",
+        style="dim",
+    )
+    text.append("\n")
+    text.append(inert(preview.text.rstrip("\n")) + "\n")
+    for filename, content_type, count in preview.attachments:
+        text.append("\n📎 ").append(one_line(filename or "(unnamed)", 80), style="underline")
+        text.append(f"  {one_line(content_type, 60)}, {size(count)}", style="dim")
+    return text
+
+
+class PreviewScreen(ModalScreen[None]):
+    """The exact mail the draft makes, read back from its bytes."""
+
+    BINDINGS: ClassVar[list[BindingType]] = bindings("preview")
+
+    def __init__(self, preview: Preview) -> None:
+        super().__init__()
+        self.preview = preview
+
+    def compose(self) -> Iterator[Widget]:
+        with Vertical(classes="dialog preview-dialog"):
+            yield Label(
+                Text("Preview: what the customer's mail client will show"), classes="dialog-title"
+            )
+            with VerticalScroll(id="preview-scroll"):
+                yield Static(preview_text(self.preview), id="preview-text")
+            yield Label(Text("esc returns to the composer"), classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#preview-scroll").focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class AttachmentList(OptionList):
+    """The draft's attachments with their sizes; the remove key drops the highlighted one."""
+
+    BINDINGS: ClassVar[list[BindingType]] = bindings("attachments")
+
+    @dataclass
+    class Remove(Message):
+        attachment_id: int
+
+    def action_remove(self) -> None:
+        if self.highlighted is None:
+            return
+        option_id = self.get_option_at_index(self.highlighted).id
+        if option_id is not None:
+            self.post_message(self.Remove(int(option_id)))
+
+
+# -- the composer
+
+
+@dataclass
+class _Job:
+    call: Callable[[dict[str, Any]], object]
+    then: Callable[[Any], None] | None = None
+    failed: Callable[[SupportdeskError], bool] | None = None
+    """Handles an error itself (True) or lets the composer say it (False)."""
+
+
+@dataclass
+class _JobDone(Message, bubble=False):
+    job: _Job
+    snapshot: dict[str, Any]
+    result: object = None
+    error: SupportdeskError | None = None
+
+
+@dataclass
+class Sent:
+    """What the composer was closed with: the send it queued, or None (kept as a draft)."""
+
+    queued: Queued | None = None
+    discarded: bool = False
+    number: int = 0
+
+
+class ComposerScreen(Screen[Sent]):
+    """Write and send one reply, reply-all, forward or note; see the module docstring."""
+
+    BINDINGS: ClassVar[list[BindingType]] = bindings("composer")
+
+    def __init__(self, replying: Replying, context: Context) -> None:
+        super().__init__()
+        self.replying = replying
+        self.context = context
+        self.draft: DraftView = context.draft
+        self.number = context.draft.ticket_number
+        self.quote_unfolded = False
+        self._saved: dict[str, Any] = {}
+        self._jobs: deque[_Job] = deque()
+        self._busy = False
+        self._timer: Timer | None = None
+        self._finished = False
+        self._status = ""
+        self._latest: dict[str, Any] | None = None
+        """What was on screen at the last change: the widgets are gone by the unmount."""
+
+    # -- layout ------------------------------------------------------------------------------
+
+    def compose(self) -> Iterator[Widget]:
+        with Vertical(id="composer"):
+            yield Static(id="composer-title")
+            yield Static(id="composer-from")
+            with Horizontal(classes="composer-field", id="row-to"):
+                yield Label("To", classes="composer-label")
+                yield Input(id="composer-to", placeholder="name <address>, …")
+            with Horizontal(classes="composer-field", id="row-cc"):
+                yield Label("Cc", classes="composer-label")
+                yield Input(id="composer-cc", placeholder="(nobody)")
+            with Horizontal(classes="composer-field", id="row-subject"):
+                yield Label("Subject", classes="composer-label")
+                yield Input(id="composer-subject")
+            yield TextArea(id="composer-body", soft_wrap=True, show_line_numbers=False)
+            yield Static(id="composer-signature")
+            yield Static(id="composer-original")
+            yield AttachmentList(id="composer-attachments")
+            yield Static(id="composer-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._fill(self.draft, force=True)
+        self._show_context()
+        body = self.query_one("#composer-body", TextArea)
+        if self.draft.kind == "forward" and not self.draft.to:
+            self.query_one("#composer-to", Input).focus()
+        else:
+            body.focus()
+            body.move_cursor(body.document.end)
+        self._say("draft resumed" if self.draft.body else "new draft, saved as you type")
+
+    @property
+    def body(self) -> TextArea:
+        return self.query_one("#composer-body", TextArea)
+
+    def _fields(self) -> dict[str, Input]:
+        return {
+            "to": self.query_one("#composer-to", Input),
+            "cc": self.query_one("#composer-cc", Input),
+            "subject": self.query_one("#composer-subject", Input),
+        }
+
+    def _snapshot(self) -> dict[str, Any]:
+        """What is on screen, as save_draft's fields."""
+        values: dict[str, Any] = {k: w.value for k, w in self._fields().items()}
+        values["body"] = self.body.text
+        values["quote_original"] = self.draft.quote_original
+        values["attach_original"] = self.draft.attach_original
+        return values
+
+    @staticmethod
+    def _stored(draft: DraftView) -> dict[str, Any]:
+        return {
+            "to": draft.to,
+            "cc": draft.cc,
+            "subject": draft.subject,
+            "body": draft.body,
+            "quote_original": draft.quote_original,
+            "attach_original": draft.attach_original,
+        }
+
+    def _fill(
+        self, draft: DraftView, *, force: bool = False, sent: dict[str, Any] | None = None
+    ) -> None:
+        """Show `draft`. Where the agent typed since `sent` was taken, their text stays."""
+        stored = self._stored(draft)
+        now = self._snapshot() if not force else {}
+        self.draft = draft
+        widgets: dict[str, Input | TextArea] = {**self._fields(), "body": self.body}
+        for key, widget in widgets.items():
+            shown = one_line(stored[key]) if key != "body" else inert(stored[key])
+            self._saved[key] = stored[key]
+            if force or sent is None or now.get(key) == sent.get(key):
+                if isinstance(widget, Input):
+                    if widget.value != shown:
+                        widget.value = shown
+                elif widget.text != shown:
+                    widget.load_text(shown)
+        self._saved["quote_original"] = draft.quote_original
+        self._saved["attach_original"] = draft.attach_original
+        self._show_attachments()
+
+    def _show_context(self) -> None:
+        kind = self.draft.kind
+        note = kind == "note"
+        self.query_one("#composer-title", Static).update(
+            Text(
+                kind_title(kind, self.number) + "  ·  " + one_line(self.context.ticket_subject, 100)
+            )
+        )
+        sender = Text()
+        if not note:
+            sender.append("From ", style="dim").append(one_line(self.context.sender, 200))
+            sender.append("   ")
+        sender.append(f"ticket is {self.context.status}", style="dim")
+        if self.draft.canned:
+            sender.append(f"   canned: {one_line(self.draft.canned, 60)}", style="dim")
+            if self.draft.language:
+                sender.append(f" ({one_line(self.draft.language, 10)})", style="dim")
+        self.query_one("#composer-from", Static).update(sender)
+        for row in ("#row-to", "#row-cc", "#row-subject"):
+            self.query_one(row).display = not note
+        signature = self.query_one("#composer-signature", Static)
+        signature.display = not note and bool(self.context.signature.strip())
+        signature.update(Text("-- \n" + inert(self.context.signature.strip("\n")), style="dim"))
+        self._show_original()
+
+    def _show_original(self) -> None:
+        widget = self.query_one("#composer-original", Static)
+        original = self.context.original
+        kind = self.draft.kind
+        if kind == "note" or not original.strip():
+            widget.display = False
+            return
+        widget.display = True
+        count = len(original.rstrip("\n").split("\n"))
+        text = Text(style="dim")
+        if kind == "forward" and self.draft.attach_original:
+            text.append("▸ original attached as a message (ctrl+o puts it inline instead)")
+        elif kind != "forward" and not self.draft.quote_original:
+            text.append(f"▹ original not quoted ({count} lines; ctrl+o quotes it)")
+        elif self.quote_unfolded:
+            text.append("▾ quoted original (ctrl+b folds it, ctrl+o leaves it out)\n")
+            text.append(inert(original.rstrip("\n")))
+        else:
+            what = "forwarded inline" if kind == "forward" else "quoted original"
+            text.append(f"▸ {what} ({count} lines; ctrl+b shows it, ctrl+o leaves it out)")
+        widget.update(text)
+
+    def _show_attachments(self) -> None:
+        listing = self.query_one("#composer-attachments", AttachmentList)
+        listing.set_options(
+            Option(
+                Text(
+                    f"📎 {one_line(a.filename, 80)}  {one_line(a.content_type, 40)}, {size(a.size)}"
+                ),
+                id=str(a.id),
+            )
+            for a in self.draft.attachments
+        )
+        listing.display = bool(self.draft.attachments)
+        total = self.draft.attachments_size
+        listing.border_title = (
+            f"{len(self.draft.attachments)} attached, {size(total)} (del removes)"
+            if self.draft.attachments
+            else ""
+        )
+
+    def _say(self, message: str) -> None:
+        self._status = message
+        self.query_one("#composer-status", Static).update(Text(message, style="dim"))
+
+    # -- the job queue -----------------------------------------------------------------------
+
+    def _unsaved(self, snapshot: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in snapshot.items() if self._saved.get(k) != v}
+
+    def _run(
+        self,
+        call: Callable[[dict[str, Any]], object],
+        then: Callable[[Any], None] | None = None,
+        failed: Callable[[SupportdeskError], bool] | None = None,
+    ) -> None:
+        self._jobs.append(_Job(call, then, failed))
+        self._pump()
+
+    def _pump(self) -> None:
+        if self._busy or not self._jobs:
+            return
+        job = self._jobs.popleft()
+        self._busy = True
+        snapshot = self._snapshot()
+        self._work(job, snapshot, self._unsaved(snapshot))
+
+    @work(thread=True, group="composer")
+    def _work(self, job: _Job, snapshot: dict[str, Any], changes: dict[str, Any]) -> None:
+        try:
+            result = job.call(changes)
+        except SupportdeskError as exc:
+            self.post_message(_JobDone(job, snapshot, error=exc))
+        else:
+            self.post_message(_JobDone(job, snapshot, result=result))
+
+    def on__job_done(self, message: _JobDone) -> None:
+        self._busy = False
+        if message.error is None:
+            self._saved.update(message.snapshot)
+            if message.job.then is not None:
+                message.job.then(message.result)
+        else:
+            handled = message.job.failed is not None and message.job.failed(message.error)
+            if not handled:
+                self.notify(str(message.error), title="Composer", severity="error", markup=False)
+                self._say(one_line(str(message.error), 200))
+            if self._unsaved(self._snapshot()):
+                self._touch()
+        self._pump()
+
+    # -- saving ------------------------------------------------------------------------------
+
+    @on(Input.Changed)
+    @on(TextArea.Changed)
+    def _changed(self) -> None:
+        self._touch()
+
+    def _touch(self) -> None:
+        self._latest = self._snapshot()
+        if self._timer is None and not self._finished:
+            self._timer = self.set_timer(AUTOSAVE_SECONDS, self._autosave)
+
+    def _autosave(self) -> None:
+        self._timer = None
+        if self._finished or not self._unsaved(self._snapshot()):
+            return
+        draft_id = self.draft.id
+
+        def saved(_: object) -> None:
+            self._say("draft saved")
+
+        self._run(lambda changes: self.replying.save(draft_id, changes), saved)
+
+    @property
+    def has_unsaved(self) -> bool:
+        return bool(self._unsaved(self._snapshot()))
+
+    def on_unmount(self) -> None:
+        """The console is closing under the composer (quit): save what the timer has not."""
+        if self._finished or self._latest is None:
+            return
+        changes = self._unsaved(self._latest)
+        if changes:
+            with contextlib.suppress(SupportdeskError):
+                self.replying.save(self.draft.id, changes)
+
+    # -- keys --------------------------------------------------------------------------------
+
+    def action_close(self) -> None:
+        """Keep the draft (saved first) and go back to the desk."""
+        number = self.number
+
+        def closed(_: object) -> None:
+            self._finished = True
+            self.dismiss(Sent(number=number))
+
+        self._run(lambda changes: self.replying.save(self.draft.id, changes), closed)
+
+    def action_discard(self) -> None:
+        def confirmed(yes: bool | None) -> None:
+            if not yes:
+                return
+            self._finished = True
+            draft_id = self.draft.id
+
+            def gone(_: object) -> None:
+                self.dismiss(Sent(number=self.number, discarded=True))
+
+            def kept(_: SupportdeskError) -> bool:
+                self._finished = False
+                return False
+
+            self._run(lambda _changes: self.replying.discard(draft_id), gone, kept)
+
+        self.app.push_screen(
+            ConfirmScreen(f"Throw this draft on #{self.number} away? It cannot be brought back."),
+            confirmed,
+        )
+
+    def action_kind(self) -> None:
+        kinds = list(KIND_LABELS)
+
+        def chosen(kind: str | None) -> None:
+            if kind is not None and kind != self.draft.kind:
+                self.switch_kind(kind)
+
+        self.app.push_screen(
+            PickScreen("Make this draft a…", kinds, current=self.draft.kind, labels=KIND_LABELS),
+            chosen,
+        )
+
+    def switch_kind(self, kind: str) -> None:
+        draft_id = self.draft.id
+
+        def switched(context: Context) -> None:
+            self.context = context
+            self._fill(context.draft, sent=sent)
+            self._show_context()
+            if kind == "note":
+                self.body.focus()
+            self._say(f"now a {KIND_LABELS[kind].lower()}; your text is kept")
+
+        sent = self._snapshot()
+        self._run(lambda changes: self.replying.switch(draft_id, kind, changes), switched)
+
+    def action_original(self) -> None:
+        """Quote the original or not (replies); attach it or put it inline (forwards)."""
+        if self.draft.kind == "note":
+            return
+        if self.draft.kind == "forward":
+            self.draft = replace(self.draft, attach_original=not self.draft.attach_original)
+        else:
+            self.draft = replace(self.draft, quote_original=not self.draft.quote_original)
+        self._show_original()
+        self._touch()
+
+    def action_fold(self) -> None:
+        self.quote_unfolded = not self.quote_unfolded
+        self._show_original()
+
+    def action_editor(self) -> None:
+        try:
+            text = edit_text(self.app, self.body.text)
+        except ValidationError as exc:
+            self.notify(str(exc), title="Editor", severity="error", markup=False)
+            return
+        if text != self.body.text:
+            self.body.load_text(inert(text))
+            self.body.move_cursor(self.body.document.end)
+            self._say("text from the editor")
+        self.body.focus()
+
+    def action_preview(self) -> None:
+        if self.draft.kind == "note":
+            self.notify("a note is not mailed: what you see is what agents will read", markup=False)
+            return
+        draft_id = self.draft.id
+
+        def shown(preview: Preview) -> None:
+            self.app.push_screen(PreviewScreen(preview))
+
+        self._run(lambda changes: self.replying.preview(draft_id, changes), shown)
+
+    def action_send(self) -> None:
+        verb = "Add note" if self.draft.kind == "note" else "Send"
+        labels = {KEEP: f"{verb} (status stays {self.context.status})"}
+        labels |= {s: f"{verb} and set {s}" for s in self.context.next_statuses}
+
+        def chosen(status: str | None) -> None:
+            if status is not None:
+                self.send(None if status == KEEP else status)
+
+        self.app.push_screen(
+            PickScreen(f"{verb} — and the status?", list(labels), labels=labels), chosen
+        )
+
+    def send(self, status: str | None, *, force: bool = False) -> None:
+        draft_id = self.draft.id
+        number = self.number
+
+        def queued(result: Queued) -> None:
+            self._finished = True
+            self.dismiss(Sent(queued=result, number=number))
+
+        def refused(error: SupportdeskError) -> bool:
+            if not isinstance(error, CollisionError):
+                return False
+            self._say("not sent: the ticket changed while you wrote")
+
+            def decided(what: str | None) -> None:
+                if what == "send":
+                    self.send(status, force=True)
+                elif what == "revise":
+                    self.revise()
+
+            self.app.push_screen(CollisionScreen(number, error.arrived), decided)
+            return True
+
+        self._say("sending…")
+        self._run(
+            lambda changes: self.replying.send(
+                draft_id, {**changes, "status_after": status}, force=force
+            ),
+            queued,
+            refused,
+        )
+
+    def revise(self) -> None:
+        draft_id = self.draft.id
+
+        def rebased(draft: DraftView) -> None:
+            self._fill(draft, sent=sent)
+            self._say(
+                "you have seen what arrived: revise, then send again (esc to read the thread)"
+            )
+
+        sent = self._snapshot()
+        self._run(lambda changes: self.replying.rebase(draft_id, changes), rebased)
+
+    def action_attach(self) -> None:
+        from supportdesk.tui.screens.attach import AttachScreen
+
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                self.attach(path)
+
+        room = MAX_ATTACHMENT_BYTES - self.draft.attachments_size
+        self.app.push_screen(AttachScreen(room=room), chosen)
+
+    def attach(self, path: Path) -> None:
+        draft_id = self.draft.id
+
+        def attached(draft: DraftView) -> None:
+            self._fill(draft, sent=sent)
+            self._say(f"attached {one_line(path.name, 80)}")
+
+        sent = self._snapshot()
+        self._run(lambda changes: self.replying.attach(draft_id, path, changes), attached)
+
+    @on(AttachmentList.Remove)
+    def _remove(self, message: AttachmentList.Remove) -> None:
+        draft_id = self.draft.id
+        sent = self._snapshot()
+
+        def removed(draft: DraftView) -> None:
+            self._fill(draft, sent=sent)
+            self._say("attachment removed")
+            if not draft.attachments:
+                self.body.focus()
+
+        self._run(
+            lambda changes: self.replying.detach(draft_id, message.attachment_id, changes),
+            removed,
+        )
+
+    def action_canned(self) -> None:
+        from supportdesk.tui.data import CannedLoader
+        from supportdesk.tui.screens.canned_picker import CannedChoice, CannedPickerScreen
+
+        source = CannedLoader(self.replying.store, self.number, self.replying.actor)
+
+        def chosen(choice: CannedChoice | None) -> None:
+            if choice is not None:
+                self.use_canned(choice.name, choice.language)
+
+        self.app.push_screen(CannedPickerScreen(source, language=self.draft.language), chosen)
+
+    def use_canned(self, name: str, language: str | None) -> None:
+        draft_id = self.draft.id
+
+        def filled(rendered: Any) -> None:
+            self.body.insert(inert(rendered.text))
+            self.draft = replace(self.draft, canned=rendered.name, language=rendered.language)
+            self._show_context()
+            macro = [f"status {rendered.status}"] if rendered.status else []
+            macro += [f"priority {rendered.priority}"] if rendered.priority else []
+            macro += ["tags " + " ".join(rendered.tags)] if rendered.tags else []
+            also = f"; with the send: {', '.join(macro)}" if macro else ""
+            self._say(one_line(f"canned {rendered.name} ({rendered.language}){also}", 200))
+            self.body.focus()
+
+        self._run(
+            lambda changes: self.replying.use_canned(draft_id, name, language, changes), filled
+        )
