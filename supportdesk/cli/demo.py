@@ -69,7 +69,13 @@ def register(app: typer.Typer) -> None:
 
 
 def _build_with_progress(store: Desk, path: Path, *, quiet: bool) -> DemoSummary:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     from supportdesk.demo.builder import build_demo
 
@@ -77,7 +83,7 @@ def _build_with_progress(store: Desk, path: Path, *, quiet: bool) -> DemoSummary
         return build_demo(store)
     console.print(f"building the demo store at {path}")
     with Progress(
-        "[progress.description]{task.description}",
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),

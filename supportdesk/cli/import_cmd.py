@@ -165,7 +165,7 @@ def _run(
 def _with_progress(
     ingestor: Ingestor, sources: list[MailSource], summary: Summary, reports: list[SourceReport]
 ) -> None:
-    from rich.progress import BarColumn, Progress, TimeRemainingColumn
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from supportdesk.desk.intake.files import import_sources
 
@@ -175,7 +175,7 @@ def _with_progress(
     total_bytes = sum(s for s in sizes if s is not None) if None not in sizes else None
     total_messages = sum(c for c in counts if c is not None) if None not in counts else None
     with Progress(
-        "[progress.description]{task.description}",
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         _MessagesColumn(total_messages),
         _RateColumn(),
