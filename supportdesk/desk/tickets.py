@@ -182,8 +182,14 @@ def set_status(
     *,
     expected_version: int | None = None,
 ) -> Ticket:
-    ticket = _load(session, number, expected_version)
-    check_transition(number, ticket.status, status)
+    return change_status(session, _load(session, number, expected_version), status, change)
+
+
+def change_status(session: Session, ticket: Ticket, status: str, change: Change) -> Ticket:
+    """set_status on a ticket this transaction already holds current (read with
+    populate_existing, then changed only through write_ticket), saving the send path a
+    second read; write_ticket's version check still refuses a stale one."""
+    check_transition(ticket.number, ticket.status, status)
     if ticket.status == status:
         return ticket
     change = change.pinned()  # the timestamps, updated_at and the event tell one time
