@@ -40,7 +40,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy.sql.elements import BindParameter
 from sqlmodel import Session, col
 
 from supportdesk.desk import canned, message_ids, tickets
@@ -82,6 +83,38 @@ COLLIDING = ("message_in", "message_out", "note")
 MAIL_SETUP = "mail_setup"
 _OUTBOX = table_of(OutboxItem)
 _INSERT_OUTBOX = _OUTBOX.insert().returning(_OUTBOX.c.id)
+# Built once: the send path runs these on every press of send, and building a statement
+# costs about as much as running it on SQLite.
+_TICKET_NUMBER: BindParameter[int] = bindparam("number")
+_MESSAGE_TICKET: BindParameter[int] = bindparam("ticket_id")
+_TICKET_BY_NUMBER = (
+    select(Ticket)
+    .where(col(Ticket.number) == _TICKET_NUMBER)
+    .execution_options(populate_existing=True)
+)
+_LATEST_IN = (
+    select(col(Message.mailbox), col(Message.to_addresses), col(Message.cc_addresses))
+    .where(col(Message.ticket_id) == _MESSAGE_TICKET, col(Message.direction) == "in")
+    .order_by(col(Message.id).desc())
+    .limit(20)
+)
+_LATEST_FROM_CUSTOMER = (
+    select(Message)
+    .where(
+        col(Message.ticket_id) == _MESSAGE_TICKET,
+        col(Message.direction) == "in",
+        col(Message.author_agent_id).is_(None),
+    )
+    .order_by(col(Message.id).desc())
+    .limit(1)
+)
+_LATEST_ANY = (
+    select(Message)
+    .where(col(Message.ticket_id) == _MESSAGE_TICKET)
+    .order_by(col(Message.id).desc())
+    .limit(1)
+)
+_AGENT_BY_HANDLE = select(Agent).where(col(Agent.handle) == bindparam("handle"))
 
 
 class CollisionError(ConflictError):
@@ -190,12 +223,7 @@ def identity_for(session: Session, ticket: Ticket, setup: MailSetup) -> Identity
             "no mailbox can send replies: give one [[mailboxes]] entry an smtp_host in "
             "config.toml (see `supportdesk config path`)"
         )
-    rows = session.execute(
-        select(col(Message.mailbox), col(Message.to_addresses), col(Message.cc_addresses))
-        .where(col(Message.ticket_id) == ticket.id, col(Message.direction) == "in")
-        .order_by(col(Message.id).desc())
-        .limit(20)
-    ).all()
+    rows = session.connection().execute(_LATEST_IN, {"ticket_id": ticket.id}).all()
     for mailbox, _to, _cc in rows:
         found = setup.identity(mailbox)
         if found is not None:
@@ -309,14 +337,9 @@ def answered_message(session: Session, ticket: Ticket, message_id: int | None) -
         if message is None or message.ticket_id != ticket.id:
             raise NotFoundError(f"ticket #{ticket.number} has no message {message_id}")
         return message
-    base = select(Message).where(col(Message.ticket_id) == ticket.id)
-    found = session.scalars(
-        base.where(col(Message.direction) == "in", col(Message.author_agent_id).is_(None))
-        .order_by(col(Message.id).desc())
-        .limit(1)
-    ).first()
+    found = session.scalars(_LATEST_FROM_CUSTOMER, {"ticket_id": ticket.id}).first()
     if found is None:
-        found = session.scalars(base.order_by(col(Message.id).desc()).limit(1)).first()
+        found = session.scalars(_LATEST_ANY, {"ticket_id": ticket.id}).first()
     return found
 
 
@@ -719,7 +742,7 @@ def agent_of(session: Session, actor: str) -> Agent | None:
     cache: dict[str, Agent | None] = session.info.setdefault("reply_agents", {})
     if actor not in cache:
         handle = actor.removeprefix("agent:")
-        cache[actor] = session.scalars(select(Agent).where(col(Agent.handle) == handle)).first()
+        cache[actor] = session.scalars(_AGENT_BY_HANDLE, {"handle": handle}).first()
     return cache[actor]
 
 
@@ -1099,9 +1122,7 @@ def queue_reply(
     CollisionError unless `force`.
     """
     _check_kind(spec.kind)
-    ticket = session.scalars(
-        select(Ticket).where(col(Ticket.number) == number).execution_options(populate_existing=True)
-    ).first()
+    ticket = session.scalars(_TICKET_BY_NUMBER, {"number": number}).first()
     if ticket is None:
         raise NotFoundError(f"no ticket #{number}")
     if ticket.merged_into_id is not None:
@@ -1128,7 +1149,7 @@ def queue_reply(
         message_row, outbox_id = _enqueue(session, ticket, spec, built, change)
         message_id, recipients = built.message_id, built.envelope
     if status is not None:
-        tickets.set_status(session, number, status, change)
+        tickets.change_status(session, ticket, status, change)
     if macro is not None and macro.priority:
         tickets.set_priority(session, number, macro.priority, change)
     if macro is not None and macro.tags:
