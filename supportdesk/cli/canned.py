@@ -20,7 +20,7 @@ import typer
 from rich.table import Table
 
 from supportdesk.cli.context import CliContext
-from supportdesk.cli.output import cell, console, err_console, print_json
+from supportdesk.cli.output import cell, console, err_console, print_json, write_data
 from supportdesk.errors import NotFoundError, ValidationError
 
 app = typer.Typer(
@@ -91,7 +91,7 @@ def show(ctx: typer.Context, name: NameArg, as_json: JsonOption = False) -> None
     if as_json:
         print_json({**model, "definition": text})
     else:
-        sys.stdout.write(text)
+        write_data(text)
 
 
 @app.command("add")
@@ -178,7 +178,7 @@ def export(
     with cli.store().session() as session:
         text = canned.export_canned(session)
     if file is None:
-        sys.stdout.write(text)
+        write_data(text)
     else:
         file.write_text(text, encoding="utf-8")
         err_console.print(cell(f"exported to {file}"))

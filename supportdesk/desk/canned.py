@@ -38,6 +38,7 @@ from sqlmodel import Session, col, select
 
 from supportdesk.desk import tomlblocks
 from supportdesk.desk.statuses import check_priority, check_status
+from supportdesk.desk.tomlblocks import ImportSummary
 from supportdesk.errors import NotFoundError, ValidationError
 from supportdesk.store.models import (
     Agent,
@@ -303,17 +304,6 @@ class CannedText:
     text: str
     line: int
     canned: CannedDef
-
-
-@dataclass(frozen=True)
-class ImportSummary:
-    added: list[str]
-    changed: list[str]
-    removed: list[str]
-    unchanged: list[str]
-
-    def as_dict(self) -> dict[str, list[str]]:
-        return dict(self.__dict__)
 
 
 def parse_canned_file(source: str, *, origin: str = "canned file") -> list[CannedText]:

@@ -11,12 +11,26 @@ from __future__ import annotations
 
 import re
 import tomllib
+from dataclasses import dataclass
 from typing import Any
 
 from supportdesk.errors import ValidationError
 from supportdesk.text import UNSAFE
 
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What an import of a whole file did, entry names by outcome (rules and canned replies)."""
+
+    added: list[str]
+    changed: list[str]
+    removed: list[str]
+    unchanged: list[str]
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return dict(self.__dict__)
 
 
 def header_pattern(table: str) -> re.Pattern[str]:

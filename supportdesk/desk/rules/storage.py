@@ -22,7 +22,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from supportdesk.desk.rules.model import RuleDef
-from supportdesk.desk.tomlblocks import split_blocks
+from supportdesk.desk.tomlblocks import ImportSummary, split_blocks
 from supportdesk.errors import NotFoundError, ValidationError
 from supportdesk.store.models import Rule, utcnow
 
@@ -39,17 +39,6 @@ class RuleText:
     text: str
     line: int
     rule: RuleDef
-
-
-@dataclass(frozen=True)
-class ImportSummary:
-    added: list[str]
-    changed: list[str]
-    removed: list[str]
-    unchanged: list[str]
-
-    def as_dict(self) -> dict[str, list[str]]:
-        return dict(self.__dict__)
 
 
 def _split(source: str) -> list[tuple[int, str]]:
