@@ -1,121 +1,30 @@
 """The `supportdesk` command line: thin Typer commands over the domain layer.
 
-Heavy imports (the store, Textual) happen inside commands, so `supportdesk --help` stays fast.
+The Typer app lives in `commands.py` and is built only when a command needs it: `main`
+answers a plain `supportdesk sync` (cron's no-op run) through `fastpath` first, and importing
+this package stays cheap. `from supportdesk.cli import app` still gives the app.
 """
 
 from __future__ import annotations
 
 import gc
 import sys
-from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Any
 
-import typer
-from typer.core import TyperGroup
-
-from supportdesk.cli import (
-    agents,
-    canned,
-    config_cmd,
-    db,
-    mailbox,
-    notes,
-    outbox,
-    queues,
-    reply,
-    rules,
-    sync_cmd,
-    tickets,
-)
-from supportdesk.cli.context import CliContext
-from supportdesk.cli.output import error
-from supportdesk.errors import SupportdeskError
-
-
-class _Commands(TyperGroup):
-    """The root group: a person's mistake is one line on stderr and a meaningful exit code."""
-
-    # Typer's stub names its private click copy's Context; typer.Context is what arrives.
-    def invoke(self, ctx: typer.Context) -> object:  # type: ignore[override]
-        try:
-            return super().invoke(ctx)
-        except SupportdeskError as exc:
-            error(str(exc))
-            raise typer.Exit(exc.exit_code) from None
-
-
-app = typer.Typer(
-    name="supportdesk",
-    cls=_Commands,
-    help="A keyboard-first terminal help desk.",
-    no_args_is_help=False,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    # Help is plain text: rich markup would eat "[[rules]]" in help strings and print
-    # "<bool>" beside every flag. Sub-apps inherit this from the root.
-    rich_markup_mode=None,
-)
-app.add_typer(tickets.app, name="tickets")
-app.add_typer(queues.app, name="queues")
-app.add_typer(agents.app, name="agents")
-app.add_typer(db.app, name="db")
-app.add_typer(config_cmd.app, name="config")
-app.add_typer(mailbox.app, name="mailbox")
-app.add_typer(rules.app, name="rules")
-app.add_typer(canned.app, name="canned")
-app.add_typer(notes.app, name="notes")
-sync_cmd.register(app)
-outbox.register(app)
-reply.register(tickets.app)
-
-
-@app.callback(invoke_without_command=True)
-def root(
-    ctx: typer.Context,
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            "--config",
-            envvar="SUPPORTDESK_CONFIG",
-            help="Config file (default: the platform config dir's supportdesk/config.toml).",
-        ),
-    ] = None,
-    store: Annotated[
-        str | None,
-        typer.Option(
-            "--store",
-            envvar="SUPPORTDESK_STORE",
-            metavar="PATH|URL|demo",
-            help="Work on this store instead of the config's database_url: a SQLite file, a "
-            "sqlite:/// or postgresql:// URL, or demo for the demo store.",
-        ),
-    ] = None,
-) -> None:
-    """A keyboard-first terminal help desk. With no command, opens the console."""
-    ctx.obj = CliContext(config_path=config, store_option=store)
-    ctx.call_on_close(ctx.obj.close)
-    if ctx.invoked_subcommand is None:
-        from supportdesk.cli.console import show
-
-        show(ctx.obj)
-
-
-from supportdesk.cli import console as _console  # noqa: E402
-from supportdesk.cli import demo as _demo  # noqa: E402
-from supportdesk.cli import history as _history  # noqa: E402
-from supportdesk.cli import import_cmd as _import  # noqa: E402
-from supportdesk.cli import init as _init  # noqa: E402
-
-_console.register(app)
-_demo.register(app)
-_history.register(app)
-_import.register(app)
-_init.register(app)
+if TYPE_CHECKING:
+    from supportdesk.cli.commands import app as app
 
 
 def main() -> None:
     """Entry point of the `supportdesk` script and `python -m supportdesk`."""
+    from supportdesk.cli.fastpath import parse_sync, run_sync
+
     try:
+        fast = parse_sync(sys.argv[1:])
+        if fast is not None:
+            sys.exit(run_sync(fast))
+        from supportdesk.cli.commands import app
+
         app()
     except KeyboardInterrupt:
         sys.exit(130)
@@ -123,3 +32,11 @@ def main() -> None:
         # The process ends here: spare it the last garbage collection over every object
         # the imports made, which was a quarter of a no-op `supportdesk sync` run from cron.
         gc.freeze()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        from supportdesk.cli.commands import app
+
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from supportdesk.cli.context import CliContext
 from supportdesk.cli.output import cell, console, err_console, print_json, write_data
@@ -66,6 +65,8 @@ def list_canned(
     if as_json:
         print_json([m.__dict__ for m in matches])
         return
+    from rich.table import Table
+
     table = Table("name", "title", "languages", "macro", "starts with", title="Canned replies")
     for m in matches:
         table.add_row(

@@ -12,16 +12,11 @@ import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import ProgressColumn
-from rich.table import Table
-from rich.text import Text
 
 from supportdesk.cli.output import console, error, print_json, rule_failures
 from supportdesk.text import one_line
 
 if TYPE_CHECKING:
-    from rich.progress import Task
-
     from supportdesk.cli.context import CliContext
     from supportdesk.desk.handle import Desk
     from supportdesk.desk.intake.files import SourceReport
@@ -167,6 +162,7 @@ def _with_progress(
 ) -> None:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from supportdesk.cli.import_progress import MessagesColumn, RateColumn
     from supportdesk.desk.intake.files import import_sources
 
     plans = [source.plan() for source in sources]
@@ -177,8 +173,8 @@ def _with_progress(
     with Progress(
         TextColumn("{task.description}", markup=False),
         BarColumn(),
-        _MessagesColumn(total_messages),
-        _RateColumn(),
+        MessagesColumn(total_messages),
+        RateColumn(),
         TimeRemainingColumn(),
         console=console,
         transient=True,
@@ -192,30 +188,10 @@ def _with_progress(
         import_sources(ingestor, sources, summary, progress=advance, reports=reports)
 
 
-class _MessagesColumn(ProgressColumn):
-    """Messages done, out of how many when every source could count them beforehand."""
-
-    def __init__(self, total: int | None) -> None:
-        super().__init__()
-        self.total = total
-
-    def render(self, task: Task) -> Text:
-        done = task.fields.get("messages", 0)
-        text = f"{done:,}/{self.total:,}" if self.total is not None else f"{done:,}"
-        return Text(f"{text} messages", style="progress.download")
-
-
-class _RateColumn(ProgressColumn):
-    """Messages per second; rich's own speed column would show bytes for an mbox."""
-
-    def render(self, task: Task) -> Text:
-        elapsed = task.elapsed or 0.0
-        done = task.fields.get("messages", 0)
-        rate = f"{done / elapsed:,.0f}" if elapsed > 0 and done else "-"
-        return Text(f"{rate} msg/s", style="progress.data.speed")
-
-
 def _print_summary(summary: Summary, reports: list[SourceReport]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table("", "count", title="Import", show_header=False)
     rows = [
         ("sources read", len(reports)),

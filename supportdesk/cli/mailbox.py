@@ -11,7 +11,6 @@ import getpass
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.text import Text
 
 from supportdesk.cli.context import CliContext
 from supportdesk.cli.output import Col, FitTable, cell, console, error, print_json
@@ -109,6 +108,8 @@ def _mailbox(cli: CliContext, name: str) -> Mailbox:
 def test_mailbox(ctx: typer.Context, name: NameArgument, as_json: JsonOption = False) -> None:
     """Connect and log in over IMAP, and SMTP where configured; show capabilities, folders,
     message counts and the SMTP server's extensions. Changes nothing and sends nothing."""
+    from rich.text import Text
+
     from supportdesk.mail import smtp
     from supportdesk.mail.imap import probe
 
@@ -186,6 +187,8 @@ def login(
     ] = True,
 ) -> None:
     """Ask for the mailbox's password and store it in the system keyring."""
+    from rich.text import Text
+
     from supportdesk import secrets
     from supportdesk.mail import imap
 

@@ -11,8 +11,6 @@ import sys
 from typing import Annotated
 
 import typer
-from rich import box
-from rich.table import Table
 
 from supportdesk.cli.context import CliContext
 from supportdesk.cli.output import cell, console, print_json
@@ -51,6 +49,9 @@ def list_notes(
     if not found:
         console.print(f"no notes on #{number}")
         return
+    from rich import box
+    from rich.table import Table
+
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     for name in ("id", "time", "author", "note"):
         table.add_column(name, no_wrap=name != "note", justify="right" if name == "id" else "left")

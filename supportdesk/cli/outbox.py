@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from supportdesk.cli.context import CliContext
 from supportdesk.cli.output import block, cell, console, error, print_json
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from supportdesk.desk.outbox import DrainReport, ItemView
 
 app = typer.Typer(
@@ -74,6 +75,8 @@ def _default(ctx: typer.Context) -> None:
 
 
 def _table(items: list[ItemView], title: str) -> Table:
+    from rich.table import Table
+
     table = Table("id", "ticket", "state", "to", "subject", "tries", "what now", title=title)
     for item in items:
         table.add_row(

@@ -20,68 +20,71 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
-from rich import box
-from rich.cells import cell_len
-from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
-from rich.measure import Measurement
-from rich.segment import Segment
-from rich.table import Table
-from rich.text import Text
+from supportdesk.text import UNSAFE, inert, one_line
 
-from supportdesk.text import UNSAFE, inert, one_line, strip_unsafe
+if TYPE_CHECKING:
+    from rich.console import Console, ConsoleOptions, RenderResult
+    from rich.measure import Measurement
+    from rich.table import Table
+    from rich.text import Text
+
+    from supportdesk.cli.consoles import InertConsole
+    from supportdesk.errors import SupportdeskError
 
 UNBOUNDED = 100_000
 """The width a table is laid out in when it goes to a pipe: as wide as its rows."""
 
 
-class InertConsole(Console):
-    """A rich console that cannot pass mail's escapes or markup on to a terminal."""
+class _LazyConsole:
+    """An `InertConsole` made on first use: importing rich is a third of `supportdesk --help`,
+    and a no-op `sync --json` prints nothing through it.
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(highlight=False, markup=False, emoji=False, **kwargs)
+    Every attribute is the real console's, so the modules that print keep importing `console`
+    by name at their top.
+    """
 
-    def render_str(self, text: str, **kwargs: Any) -> Text:
-        return super().render_str(inert(text), **kwargs)
+    __slots__ = ("_made", "_stderr")
+    _made: InertConsole | None
+    _stderr: bool
 
-    def render(
-        self, renderable: RenderableType, options: ConsoleOptions | None = None
-    ) -> Iterable[Segment]:
-        for segment in super().render(renderable, options):
-            if segment.control is None and UNSAFE.search(segment.text):
-                yield Segment(strip_unsafe(segment.text), segment.style)
-            else:
-                yield segment
+    def __init__(self, *, stderr: bool = False) -> None:
+        object.__setattr__(self, "_stderr", stderr)
+        object.__setattr__(self, "_made", None)
 
-    def print(self, *objects: Any, **kwargs: Any) -> None:
-        """Lines are never broken by us (a terminal wraps them, a pipe keeps them whole);
-        in a pipe, tables come out at their natural width instead of the default 80."""
-        if all(isinstance(o, str | Text) for o in objects):
-            kwargs.setdefault("soft_wrap", True)
-        elif not self.is_terminal and kwargs.get("width") is None:
-            objects = tuple(_Natural(o) if isinstance(o, Table | FitTable) else o for o in objects)
-            kwargs.setdefault("crop", False)
-        super().print(*objects, **kwargs)
+    def _console(self) -> InertConsole:
+        if self._made is None:
+            from supportdesk.cli.consoles import InertConsole
+
+            object.__setattr__(self, "_made", InertConsole(stderr=self._stderr))
+            assert self._made is not None
+        return self._made
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._console(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._console(), name, value)
+
+    def __delattr__(self, name: str) -> None:
+        delattr(self._console(), name)
+
+    # Rich's Live (progress bars) holds its console as a context manager.
+    def __enter__(self) -> InertConsole:
+        made = self._console()
+        made.__enter__()
+        return made
+
+    def __exit__(self, *exc: Any) -> None:
+        self._console().__exit__(*exc)
 
 
-class _Natural:
-    """A table laid out as wide as its widest row (for pipes)."""
-
-    def __init__(self, table: Table | FitTable) -> None:
-        self.table = table
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        wide = options.update_width(UNBOUNDED)
-        width = Measurement.get(console, wide, self.table).maximum
-        yield from console.render(self.table, options.update_width(max(1, width)))
-
-
-console = InertConsole()
-err_console = InertConsole(stderr=True)
+console = cast("InertConsole", _LazyConsole())
+err_console = cast("InertConsole", _LazyConsole(stderr=True))
 
 
 def _default(value: Any) -> Any:
@@ -132,20 +135,34 @@ def write_data(text: str) -> None:
 
 def cell(value: object, width: int | None = None) -> Text:
     """A table cell from mail-derived text: one line, inert, never parsed as rich markup."""
+    from rich.text import Text
+
     return Text(one_line("" if value is None else str(value), width))
 
 
 def block(value: str) -> Text:
     """A multi-line block of mail-derived text, inert, never parsed as markup."""
+    from rich.text import Text
+
     return Text(inert(value))
 
 
 def error(message: str) -> None:
+    from rich.text import Text
+
     err_console.print(Text("error: ", style="bold red") + Text(one_line(message)), soft_wrap=True)
+
+
+def refused(exc: SupportdeskError) -> int:
+    """A person's mistake that ends a command: its one line on stderr, and the exit code."""
+    error(str(exc))
+    return exc.exit_code
 
 
 def rule_failures(messages: list[str], shown: int = 20) -> None:
     """Rules that failed during a sync or an import: the mail is in, those changes are not."""
+    from rich.text import Text
+
     for message in messages[:shown]:
         err_console.print(
             Text("rule failed: ", style="bold yellow") + Text(one_line(message)), soft_wrap=True
@@ -183,15 +200,22 @@ class FitTable:
     def add_row(self, *cells: object) -> None:
         if len(cells) != len(self.columns):
             raise ValueError(f"{len(cells)} cells for {len(self.columns)} columns")
+        from rich.text import Text
+
         self.rows.append([c if isinstance(c, Text) else cell(c) for c in cells])
 
     def _natural(self) -> list[int]:
+        from rich.cells import cell_len
+
         widths = [cell_len(c.header) for c in self.columns]
         for row in self.rows:
             widths = [max(w, t.cell_len) for w, t in zip(widths, row, strict=True)]
         return widths
 
     def _table(self, widths: Sequence[int] | None) -> Table:
+        from rich import box
+        from rich.table import Table
+
         table = Table(
             box=box.SIMPLE_HEAD,
             show_edge=False,
@@ -212,6 +236,8 @@ class FitTable:
 
     def _chrome(self, console: Console, options: ConsoleOptions) -> int:
         """Cells of padding and rules between columns, asked of rich rather than assumed."""
+        from rich.measure import Measurement
+
         probe = self._table([1] * len(self.columns))
         probe.rows.clear()
         measured = Measurement.get(console, options.update_width(UNBOUNDED), probe).maximum
@@ -236,6 +262,9 @@ class FitTable:
         return widths
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        from rich.cells import cell_len
+        from rich.measure import Measurement
+
         total = sum(self._natural()) + self._chrome(console, options)
         total = max(total, cell_len(self.title or ""))
         return Measurement(min(total, options.max_width), total)
@@ -244,6 +273,8 @@ class FitTable:
         # The title is a line of its own, left-aligned: rich centres a title and wraps it to
         # the table's width, which broke it in two above narrow tables.
         if self.title:
+            from rich.text import Text
+
             yield Text(self.title, style="bold", no_wrap=True, overflow="ellipsis")
         available = options.max_width - self._chrome(console, options)
         yield self._table(self.fit(available))

@@ -10,16 +10,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Group
-from rich.panel import Panel
-from rich.table import Table
-from rich.text import Text
 
 from supportdesk.cli.context import CliContext
 from supportdesk.cli.output import Col, FitTable, block, cell, console, error, print_json
 from supportdesk.text import age, one_line
 
 if TYPE_CHECKING:
+    from rich.console import Group
+
     from supportdesk.desk.bulk_commands import BulkCommand, Outcome, Param
     from supportdesk.desk.views import TicketDetail, TicketRow
 
@@ -118,6 +116,11 @@ def show_ticket(
 
 
 def render_detail(d: TicketDetail) -> Group:
+    from rich.console import Group
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
     r = d.row
     header = Text.assemble((f"#{r.number} ", "bold"), cell(r.subject or "(no subject)"))
     header.stylize("bold")
@@ -313,6 +316,8 @@ def run_bulk(
 
 
 def _report(outcome: Outcome, *, as_json: bool) -> None:
+    from rich.text import Text
+
     if as_json:
         print_json(outcome.as_dict())
         return

@@ -1,0 +1,115 @@
+"""A plain `supportdesk sync` without building the Typer app.
+
+A sync run from cron every minute mostly finds nothing new, so its cost is the process's
+start: Typer, click and rich imports and Typer's per-option pydantic validators were most of
+it. This module recognises the few argument shapes such a run uses, unambiguously, and runs
+the same `syncing.run` with the same context, error handling and exit codes as the Typer
+command. Anything else (another command, `--help`, `--watch`, a repeated or unusual option,
+a value that starts with "-") goes to Typer, which parses and reports it as always.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+# The root options and their environment variables, as declared in commands.py `root`.
+_ROOT_OPTIONS = {"--config": "SUPPORTDESK_CONFIG", "--store": "SUPPORTDESK_STORE"}
+_SYNC_OPTIONS = {"--mailbox": "--mailbox", "-m": "--mailbox"}
+_SYNC_FLAGS = {"--json"}
+
+
+@dataclass(frozen=True)
+class SyncArgs:
+    config: Path | None
+    store: str | None
+    mailbox: str | None
+    as_json: bool
+
+
+def parse_sync(argv: list[str]) -> SyncArgs | None:
+    """The arguments of a plain `sync` command line, or None when Typer should parse it."""
+    root = _options(argv, set(_ROOT_OPTIONS), {}, set(), stop="sync")
+    if root is None:
+        return None
+    given, flags, rest = root
+    if rest[:1] != ["sync"]:
+        return None
+    command = _options(rest[1:], set(_SYNC_OPTIONS), _SYNC_OPTIONS, _SYNC_FLAGS, stop=None)
+    if command is None:
+        return None
+    options, flags, rest = command
+    if rest:
+        return None
+    values = {name: given.get(name) or _env(env) for name, env in _ROOT_OPTIONS.items()}
+    config = values["--config"]
+    return SyncArgs(
+        config=None if config is None else Path(config),
+        store=values["--store"],
+        mailbox=options.get("--mailbox"),
+        as_json="--json" in flags,
+    )
+
+
+def _env(name: str) -> str | None:
+    # click reads an empty variable as unset
+    return os.environ.get(name) or None
+
+
+def _options(
+    argv: list[str],
+    names: set[str],
+    aliases: dict[str, str],
+    flag_names: set[str],
+    *,
+    stop: str | None,
+) -> tuple[dict[str, str], set[str], list[str]] | None:
+    """Options with one value each (`--name value`, `--name=value`) and flags, up to `stop`.
+
+    None for anything it is not sure about: an unknown option, one given twice, an empty
+    value or one that starts with "-".
+    """
+    values: dict[str, str] = {}
+    flags: set[str] = set()
+    index = 0
+    while index < len(argv):
+        word = argv[index]
+        if word == stop:
+            break
+        if word in flag_names:
+            if word in flags:
+                return None
+            flags.add(word)
+            index += 1
+            continue
+        name, equals, value = word.partition("=")
+        if name not in names or (equals and not name.startswith("--")):
+            return None
+        if not equals:
+            if index + 1 >= len(argv):
+                return None
+            value = argv[index + 1]
+            index += 1
+        index += 1
+        name = aliases.get(name, name)
+        if name in values or not value or value.startswith("-"):
+            return None
+        values[name] = value
+    return values, flags, argv[index:]
+
+
+def run_sync(args: SyncArgs) -> int:
+    """What `supportdesk [--config C] [--store S] sync [...]` exits with, run as Typer would."""
+    from supportdesk.cli import syncing
+    from supportdesk.cli.context import CliContext
+    from supportdesk.cli.output import refused
+    from supportdesk.errors import SupportdeskError
+
+    cli = CliContext(config_path=args.config, store_option=args.store)
+    try:
+        return syncing.run(cli, mailbox=args.mailbox, watch=False, as_json=args.as_json)
+    except SupportdeskError as exc:
+        return refused(exc)
+    finally:
+        cli.close()
