@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from supportdesk.config import Settings
     from supportdesk.desk.handle import Desk
-    from supportdesk.desk.replies import MailSetup
+    from supportdesk.desk.mailsetup import MailSetup
 
 
 @dataclass
@@ -50,7 +50,7 @@ class CliContext:
 
     def mail_setup(self) -> MailSetup:
         """How replies are written and who they come from, for the domain (and rules)."""
-        from supportdesk.desk.replies import MailSetup
+        from supportdesk.desk.mailsetup import MailSetup
 
         return MailSetup.from_settings(self.settings)
 

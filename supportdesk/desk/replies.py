@@ -38,7 +38,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.sql.elements import BindParameter
@@ -47,6 +47,7 @@ from sqlmodel import Session, col
 from supportdesk.desk import canned, message_ids, tickets
 from supportdesk.desk.events import Change
 from supportdesk.desk.ingest import UNKNOWN_SENDER
+from supportdesk.desk.mailsetup import MAIL_SETUP, Identity, MailSetup
 from supportdesk.desk.messages import NewAttachment, NewMessage, add_message
 from supportdesk.desk.statuses import check_status
 from supportdesk.errors import ConflictError, NotFoundError, ValidationError
@@ -71,16 +72,12 @@ from supportdesk.store.models import (
     utcnow,
 )
 
-if TYPE_CHECKING:
-    from supportdesk.config import Settings
-
 KINDS = ("reply", "reply_all", "forward", "note")
 MAILED = ("reply", "reply_all", "forward")
 PUBLIC = ("reply", "reply_all")
 MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
 """All of one message's attachments together; most providers refuse more."""
 COLLIDING = ("message_in", "message_out", "note")
-MAIL_SETUP = "mail_setup"
 _OUTBOX = table_of(OutboxItem)
 _INSERT_OUTBOX = _OUTBOX.insert().returning(_OUTBOX.c.id)
 # Built once: the send path runs these on every press of send, and building a statement
@@ -156,57 +153,6 @@ class Arrived:
 
 
 # -- who replies are sent as
-
-
-@dataclass(frozen=True)
-class Identity:
-    """One mailbox that can send: the From of replies to the tickets it received."""
-
-    mailbox: str
-    address: str
-    name: str = ""
-    charset: str = "utf-8"
-    bcc_self: bool = False
-    aliases: frozenset[str] = frozenset()
-    """Every address of this mailbox (support address, login, From), never replied to."""
-
-
-@dataclass(frozen=True)
-class MailSetup:
-    """What the domain needs from config to write replies; built once per process."""
-
-    identities: tuple[Identity, ...] = ()
-    signature: str | None = None
-    quote_original: bool = False
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> MailSetup:
-        identities = tuple(
-            Identity(
-                mailbox=m.name,
-                address=m.from_address,
-                name=m.from_name,
-                charset=m.charset,
-                bcc_self=m.bcc_self,
-                aliases=frozenset(
-                    a.lower() for a in (m.address, m.from_address, m.username) if "@" in a
-                ),
-            )
-            for m in settings.mailboxes
-            if m.sends
-        )
-        return cls(
-            identities=identities,
-            signature=settings.compose.signature,
-            quote_original=settings.compose.quote_original,
-        )
-
-    @property
-    def own_addresses(self) -> frozenset[str]:
-        return frozenset().union(*(i.aliases | {i.address.lower()} for i in self.identities))
-
-    def identity(self, mailbox: str | None) -> Identity | None:
-        return next((i for i in self.identities if i.mailbox == mailbox), None)
 
 
 def setup_of(session: Session) -> MailSetup:
