@@ -165,6 +165,11 @@ def test_anything_else_is_left_to_typer(argv: list[str]) -> None:
     assert parse_sync(argv) is None
 
 
+def test_a_shell_completion_request_is_left_to_typer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("_SUPPORTDESK_COMPLETE", "bash_complete")
+    assert parse_sync(["sync"]) is None
+
+
 def test_an_empty_environment_variable_counts_as_unset_as_in_click(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -237,6 +242,23 @@ def test_mistakes_give_the_same_message_and_exit_code_both_ways(
         "--config", str(synced), "--store", str(tmp_path / "missing.db"), "sync", "--json"
     )
     assert no_store.code == 1 and "supportdesk init" in no_store.stderr
+
+
+def test_a_reader_that_went_away_is_exit_1_without_a_traceback_both_ways(synced: Path) -> None:
+    for typer in (False, True):
+        way = "typer" if typer else "fast"
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _RUN, way, "--config", str(synced), "sync", "--json"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None
+        proc.stdout.close()  # before the command writes its report
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 1, err
+        assert "Traceback" not in err and ("typer" in err) == typer
 
 
 def test_an_unreachable_server_is_a_temporary_failure_both_ways(

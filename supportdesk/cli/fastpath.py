@@ -10,7 +10,10 @@ a value that starts with "-") goes to Typer, which parses and reports it as alwa
 
 from __future__ import annotations
 
+import errno
 import os
+import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +21,8 @@ from pathlib import Path
 _ROOT_OPTIONS = {"--config": "SUPPORTDESK_CONFIG", "--store": "SUPPORTDESK_STORE"}
 _SYNC_OPTIONS = {"--mailbox": "--mailbox", "-m": "--mailbox"}
 _SYNC_FLAGS = {"--json"}
+_COMPLETION = re.compile(r"_\S+_COMPLETE")
+"""click's shell-completion request (`_SUPPORTDESK_COMPLETE=...`): Typer answers those."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,8 @@ class SyncArgs:
 
 def parse_sync(argv: list[str]) -> SyncArgs | None:
     """The arguments of a plain `sync` command line, or None when Typer should parse it."""
+    if any(_COMPLETION.fullmatch(name) for name in os.environ):
+        return None
     root = _options(argv, set(_ROOT_OPTIONS), {}, set(), stop="sync")
     if root is None:
         return None
@@ -111,5 +118,11 @@ def run_sync(args: SyncArgs) -> int:
         return syncing.run(cli, mailbox=args.mailbox, watch=False, as_json=args.as_json)
     except SupportdeskError as exc:
         return refused(exc)
+    except OSError as exc:
+        if exc.errno != errno.EPIPE:
+            raise
+        # The reader went away (`| head`): exit 1 quietly, as click does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     finally:
         cli.close()
