@@ -165,6 +165,24 @@ def test_anything_else_is_left_to_typer(argv: list[str]) -> None:
     assert parse_sync(argv) is None
 
 
+def test_the_fast_path_knows_every_option_of_the_root_and_of_sync() -> None:
+    """A root option or a sync option added to the Typer app must be added to the fast path
+    too (or make it step aside): an environment variable it did not read would change what
+    a cron job's sync does."""
+    import typer.main
+
+    from supportdesk.cli import app, fastpath
+
+    root = typer.main.get_command(app)
+    options = {opt: param.envvar for param in root.params for opt in param.opts}
+    options.pop("--help", None)
+    assert options == fastpath._ROOT_OPTIONS
+    sync = root.commands["sync"]  # type: ignore[attr-defined]
+    names = {opt for param in sync.params for opt in param.opts} - {"--help"}
+    assert names == set(fastpath._SYNC_OPTIONS) | fastpath._SYNC_FLAGS | {"--watch"}
+    assert all(param.envvar is None for param in sync.params)
+
+
 def test_a_shell_completion_request_is_left_to_typer(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("_SUPPORTDESK_COMPLETE", "bash_complete")
     assert parse_sync(["sync"]) is None
