@@ -328,6 +328,8 @@ class Event(SQLModel, table=True):
     new_value: str | None = Field(default=None, sa_type=Text)
     version: int | None = Field(default=None)
     created_at: datetime = Field(default_factory=utcnow)
+    old_updated_at: datetime | None = Field(default=None)
+    """The ticket's update time this change replaced: what undo puts back (None: unknown)."""
 
 
 class OutboxItem(SQLModel, table=True):
