@@ -193,7 +193,8 @@ def _undo(session: Session, summary: history.BatchSummary, at: datetime | None) 
     batch = summary.batch_id
     kept = _check_kind(summary)
     change = Change.by(f"undo:{batch}", at=at).pinned()
-    _check_unchanged(session, batch)
+    single = summary.events == summary.tickets  # one event per ticket
+    _check_unchanged(session, batch, single=single)
     first_event = session.execute(
         select(func.min(Event.id)).where(col(Event.batch_id) == batch)
     ).scalar_one()
@@ -202,7 +203,7 @@ def _undo(session: Session, summary: history.BatchSummary, at: datetime | None) 
     # Every reversing event is written before any ticket changes: each records the
     # ticket's version + 1, which must be read before the first UPDATE bumps it.
     for group in groups:
-        _reverse_field(session, batch, group, change)
+        _reverse_field(session, batch, group, change, single=single)
     if summary.actions.keys() & set(TAGS):
         _reverse_tags(session, batch, change)
     written = _written(session, change.batch_id)
@@ -323,41 +324,64 @@ _FIELD_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 
 def _reverse_field(
-    session: Session, batch: str, group: tuple[str, tuple[str, ...]], change: Change
+    session: Session,
+    batch: str,
+    group: tuple[str, tuple[str, ...]],
+    change: Change,
+    *,
+    single: bool = False,
 ) -> None:
-    """Write the reversing events of one field: current value back to the value before."""
+    """Write the reversing events of one field: current value back to the value before.
+
+    `single`: the batch holds one event per ticket (a bulk change of one field), so each
+    ticket's first and last event are one row, read straight from the batch, no grouping.
+    """
     name, actions = group
-    spans = (
-        select(
-            col(Event.ticket_id),
-            func.min(Event.id).label("first_id"),
-            func.max(Event.id).label("last_id"),
+    ticket_id: Any
+    order: Any
+    if single:
+        first = last = aliased(Event)
+        ticket_id, order = col(first.ticket_id), col(first.id).desc()
+    else:
+        spans = (
+            select(
+                col(Event.ticket_id),
+                func.min(Event.id).label("first_id"),
+                func.max(Event.id).label("last_id"),
+            )
+            .where(col(Event.batch_id) == batch, col(Event.action).in_(actions))
+            .group_by(col(Event.ticket_id))
+            .subquery("spans")
         )
-        .where(col(Event.batch_id) == batch, col(Event.action).in_(actions))
-        .group_by(col(Event.ticket_id))
-        .subquery("spans")
-    )
-    first = aliased(Event)
-    last = aliased(Event)
+        first = aliased(Event)
+        last = aliased(Event)
+        ticket_id, order = spans.c.ticket_id, spans.c.first_id.desc()
     if name == "assignee_id":
         action: Any = case((col(first.old_value).is_(None), "unassign"), else_="assign")
     else:
         action = literal(actions[0])
-    rows = (
-        select_rows(
-            change,
-            ticket_id=spans.c.ticket_id,
-            version=Ticket.version + 1,
-            action=action,
-            old=last.new_value,
-            new=first.old_value,
+    rows = select_rows(
+        change,
+        ticket_id=ticket_id,
+        version=Ticket.version + 1,
+        action=action,
+        old=last.new_value,
+        new=first.old_value,
+    )
+    if single:
+        rows = rows.select_from(first).where(
+            col(first.batch_id) == batch, col(first.action).in_(actions)
         )
-        .select_from(spans)
-        .join(first, first.id == spans.c.first_id)  # type: ignore[arg-type]
-        .join(last, last.id == spans.c.last_id)  # type: ignore[arg-type]
-        .join(Ticket, col(Ticket.id) == spans.c.ticket_id)
+    else:
+        rows = (
+            rows.select_from(spans)
+            .join(first, first.id == spans.c.first_id)  # type: ignore[arg-type]
+            .join(last, last.id == spans.c.last_id)  # type: ignore[arg-type]
+        )
+    rows = (
+        rows.join(Ticket, col(Ticket.id) == ticket_id)
         .where(col(first.old_value).is_distinct_from(last.new_value))
-        .order_by(spans.c.first_id.desc())
+        .order_by(order)
     )
     session.execute(insert_selected(rows))
 
@@ -511,7 +535,7 @@ def _apply_tags(session: Session, undo: str) -> None:
             )
 
 
-def _check_unchanged(session: Session, batch: str) -> None:
+def _check_unchanged(session: Session, batch: str, *, single: bool = False) -> None:
     """Refuse if any ticket of the batch has really moved on since.
 
     A ticket whose version is past the batch's last event for it changed since, unless
@@ -525,16 +549,23 @@ def _check_unchanged(session: Session, batch: str) -> None:
     reversed_tickets = select(col(Event.ticket_id)).where(
         col(Event.batch_id) == batch, col(Event.action).in_(UNDOABLE)
     )
-    last = (
-        select(
-            col(Event.ticket_id),
-            func.max(Event.version).label("version"),
-            func.max(Event.id).label("last_id"),
+    if single:  # one event per ticket: it is the last one
+        last = (
+            select(col(Event.ticket_id), col(Event.version), col(Event.id).label("last_id"))
+            .where(col(Event.batch_id) == batch, col(Event.action).in_(UNDOABLE))
+            .subquery("last")
         )
-        .where(col(Event.batch_id) == batch, col(Event.ticket_id).in_(reversed_tickets))
-        .group_by(col(Event.ticket_id))
-        .subquery("last")
-    )
+    else:
+        last = (
+            select(
+                col(Event.ticket_id),
+                func.max(Event.version).label("version"),
+                func.max(Event.id).label("last_id"),
+            )
+            .where(col(Event.batch_id) == batch, col(Event.ticket_id).in_(reversed_tickets))
+            .group_by(col(Event.ticket_id))
+            .subquery("last")
+        )
     stmt = select(
         col(Ticket.id), col(Ticket.number), last.c.last_id, col(Ticket.version), last.c.version
     ).join(last, last.c.ticket_id == Ticket.id)
