@@ -117,6 +117,7 @@ class Ticket(SQLModel, table=True):
         Index("ix_tickets_queue_status_assignee", "queue_id", "status", "assignee_id"),
         Index("ix_tickets_requester", "requester_id", "updated_at"),
         Index("ix_tickets_created", "created_at"),
+        Index("ix_tickets_status_solved", "status", "solved_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

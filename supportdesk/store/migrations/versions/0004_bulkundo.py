@@ -6,6 +6,8 @@ Create Date: 2026-12-04 20:00:00
 
 `events.old_updated_at` lets undo put "last updated" back where it was. Events written
 before this revision have none: undo then leaves those tickets' update time alone.
+`ix_tickets_status_solved` counts "Recently solved" (`status:solved solved:<7d`) from the
+index, as `ix_tickets_status_updated` did when that view read the update time.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ def upgrade() -> None:
         "events",
         sa.Column("old_updated_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     )
+    op.create_index("ix_tickets_status_solved", "tickets", ["status", "solved_at"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_tickets_status_solved", table_name="tickets")
     bind = op.get_bind()
     version = bind.dialect.server_version_info or ()
     if bind.dialect.name != "sqlite" or version >= (3, 35):
