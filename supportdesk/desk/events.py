@@ -43,6 +43,8 @@ class Row(TypedDict):
     version: int | None
     """The ticket's version right after this change: what undo compares against."""
     created_at: datetime
+    old_updated_at: datetime | None
+    """The ticket's update time this change replaced: what undo puts back."""
 
 
 COLUMNS: tuple[str, ...] = tuple(Row.__annotations__)
@@ -88,8 +90,13 @@ def row(
     *,
     old: str | None = None,
     new: str | None = None,
+    before: datetime | None = None,
 ) -> Row:
-    """The event of `change` to ticket `ticket_id`, which is at `version` after it."""
+    """The event of `change` to ticket `ticket_id`, which is at `version` after it.
+
+    `before` is the ticket's update time the change replaced (None where it leaves that
+    alone or does not know it): undo puts it back.
+    """
     return {
         "ticket_id": ticket_id,
         "batch_id": change.batch_id,
@@ -99,6 +106,7 @@ def row(
         "new_value": new,
         "version": version,
         "created_at": change.now(),
+        "old_updated_at": before,
     }
 
 
@@ -110,10 +118,13 @@ def record(
     *,
     old: str | None = None,
     new: str | None = None,
+    before: datetime | None = None,
 ) -> None:
-    """Write the event of one change to `ticket`, carrying the version it has now."""
+    """Write the event of one change to `ticket`, carrying the version it has now (and
+    `before`, its update time before the change, for undo: see `row`)."""
     session.connection().execute(
-        _INSERT, dict(row(ticket.id, ticket.version, action, change, old=old, new=new))
+        _INSERT,
+        dict(row(ticket.id, ticket.version, action, change, old=old, new=new, before=before)),
     )
 
 
@@ -130,11 +141,13 @@ def select_rows(
     action: Any,
     old: Any = None,
     new: Any = None,
+    before: Any = None,
 ) -> Select[Any]:
     """A SELECT of event rows for `insert_selected`, one per row the caller's FROM yields.
 
     The arguments are SQL expressions over the tables the caller joins and filters on (or
     plain values, the same for every row); batch, actor and time come from `change`.
+    `before` is the ticket's update time before the change (usually `tickets.updated_at`).
     """
     values: dict[str, Any] = {
         "ticket_id": ticket_id,
@@ -145,6 +158,9 @@ def select_rows(
         "new_value": _text(new),
         "version": version,
         "created_at": bindparam(None, change.now(), type_=_TABLE.c.created_at.type),
+        "old_updated_at": (
+            cast(null(), _TABLE.c.old_updated_at.type) if before is None else before
+        ),
     }
     return select(*(values[name] for name in COLUMNS))
 

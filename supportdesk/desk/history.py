@@ -42,6 +42,10 @@ class BatchSummary:
     events: int
     tickets: int
     actions: dict[str, int]
+    restorable: int = 0
+    """Events that recorded the update time they replaced (see desk.undo)."""
+    actors: tuple[str, ...] = ()
+    """Everyone who acted in the batch, sorted (a rule batch has one actor per rule)."""
 
 
 def events(
@@ -116,22 +120,34 @@ def resolve_batch(session: Session, text: str) -> str:
 
 def batch_summary(session: Session, batch: str) -> BatchSummary | None:
     counts = session.execute(
-        select(col(Event.action), func.count(), func.min(Event.created_at), func.min(Event.actor))
+        select(
+            col(Event.action),
+            col(Event.actor),
+            func.count(),
+            func.min(Event.created_at),
+            func.count(col(Event.old_updated_at)),
+        )
         .where(col(Event.batch_id) == batch)
-        .group_by(col(Event.action))
+        .group_by(col(Event.action), col(Event.actor))
     ).all()
     if not counts:
         return None
     tickets = session.execute(
         select(func.count(func.distinct(Event.ticket_id))).where(col(Event.batch_id) == batch)
     ).scalar_one()
+    actions: dict[str, int] = {}
+    for action, _, n, _, _ in counts:
+        actions[action] = actions.get(action, 0) + int(n)
+    actors = sorted({row[1] for row in counts})
     return BatchSummary(
         batch_id=batch,
-        actor=min(row[3] for row in counts),
-        started_at=min(row[2] for row in counts),
-        events=sum(row[1] for row in counts),
+        actor=actors[0],
+        started_at=min(row[3] for row in counts),
+        events=sum(int(row[2]) for row in counts),
         tickets=int(tickets),
-        actions={row[0]: int(row[1]) for row in counts},
+        actions=actions,
+        restorable=sum(int(row[4]) for row in counts),
+        actors=tuple(actors),
     )
 
 

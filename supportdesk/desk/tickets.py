@@ -10,6 +10,7 @@ while the agent was reading is caught too.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, update
@@ -124,8 +125,12 @@ def write_ticket(
     values: dict[str, Any],
     read_version: int,
     change: Change,
-) -> None:
-    """Write `values` only if nobody changed the ticket since `read_version`."""
+) -> datetime:
+    """Write `values` only if nobody changed the ticket since `read_version`.
+
+    Returns the update time it replaced, for the change's event (undo puts it back).
+    """
+    before = ticket.updated_at
     values = {**values, "version": read_version + 1, "updated_at": change.now()}
     unknown = values.keys() - _TICKETS.c.keys()
     if unknown:
@@ -141,6 +146,7 @@ def write_ticket(
         )
     for key, value in values.items():
         set_committed_value(ticket, key, value)  # already written: not a pending change
+    return before
 
 
 def _load(session: Session, number: int, expected_version: int | None) -> Ticket:
@@ -172,7 +178,7 @@ def assign(
     if ticket.assignee_id == new_id:
         return ticket
     old = session.get(Agent, ticket.assignee_id) if ticket.assignee_id else None
-    write_ticket(session, ticket, {"assignee_id": new_id}, ticket.version, change)
+    before = write_ticket(session, ticket, {"assignee_id": new_id}, ticket.version, change)
     events.record(
         session,
         ticket,
@@ -180,6 +186,7 @@ def assign(
         change,
         old=old.handle if old else None,
         new=agent.handle if agent else None,
+        before=before,
     )
     return ticket
 
@@ -205,15 +212,8 @@ def change_status(session: Session, ticket: Ticket, status: str, change: Change)
     change = change.pinned()  # the timestamps, updated_at and the event tell one time
     values = status_values(status, change.now(), ticket.solved_at)
     old = ticket.status
-    write_ticket(session, ticket, values, ticket.version, change)
-    events.record(
-        session,
-        ticket,
-        "status",
-        change,
-        old=old,
-        new=status,
-    )
+    before = write_ticket(session, ticket, values, ticket.version, change)
+    events.record(session, ticket, "status", change, old=old, new=status, before=before)
     return ticket
 
 
@@ -230,15 +230,8 @@ def set_priority(
     if ticket.priority == priority:
         return ticket
     old = ticket.priority
-    write_ticket(session, ticket, {"priority": priority}, ticket.version, change)
-    events.record(
-        session,
-        ticket,
-        "priority",
-        change,
-        old=old,
-        new=priority,
-    )
+    before = write_ticket(session, ticket, {"priority": priority}, ticket.version, change)
+    events.record(session, ticket, "priority", change, old=old, new=priority, before=before)
     return ticket
 
 
@@ -255,7 +248,7 @@ def move_queue(
     if ticket.queue_id == target.id:
         return ticket
     old = session.get(Queue, ticket.queue_id)
-    write_ticket(session, ticket, {"queue_id": target.id}, ticket.version, change)
+    before = write_ticket(session, ticket, {"queue_id": target.id}, ticket.version, change)
     events.record(
         session,
         ticket,
@@ -263,6 +256,7 @@ def move_queue(
         change,
         old=old.name if old else None,
         new=target.name,
+        before=before,
     )
     return ticket
 
@@ -276,13 +270,15 @@ def _tag_id(session: Session, name: str) -> int:
     return tag.id  # type: ignore[return-value]
 
 
-def _add_tag(session: Session, ticket: Ticket, tag: str, change: Change) -> bool:
+def _add_tag(
+    session: Session, ticket: Ticket, tag: str, change: Change, before: datetime | None = None
+) -> bool:
     name = normalise_tag(tag)
     tag_id = _tag_id(session, name)
     if session.get(TicketTag, (ticket.id, tag_id)) is not None:
         return False
     session.add(TicketTag(ticket_id=ticket.id, tag_id=tag_id))  # type: ignore[arg-type]
-    events.record(session, ticket, "tag", change, new=name)
+    events.record(session, ticket, "tag", change, new=name, before=before)
     return True
 
 
@@ -298,9 +294,9 @@ def add_tags(
     present = set(ticket_tags(session, ticket.id))  # type: ignore[arg-type]
     new = [name for name in dict.fromkeys(normalise_tag(t) for t in tags) if name not in present]
     if new:
-        write_ticket(session, ticket, {}, ticket.version, change)
+        before = write_ticket(session, ticket, {}, ticket.version, change)
         for name in new:
-            _add_tag(session, ticket, name, change)
+            _add_tag(session, ticket, name, change, before)
     return ticket
 
 
@@ -324,14 +320,14 @@ def remove_tags(
     }
     if not present:
         return ticket
-    write_ticket(session, ticket, {}, ticket.version, change)
+    before = write_ticket(session, ticket, {}, ticket.version, change)
     for name, tag_id in present.items():
         session.execute(
             delete(TicketTag).where(
                 col(TicketTag.ticket_id) == ticket.id, col(TicketTag.tag_id) == tag_id
             )
         )
-        events.record(session, ticket, "untag", change, old=name)
+        events.record(session, ticket, "untag", change, old=name, before=before)
     return ticket
 
 

@@ -172,7 +172,7 @@ def undo_latest(session: Session, actor: str, *, at: datetime | None = None) -> 
     summary = latest_undoable(session, actor)
     if summary is None:
         raise NotFoundError(f"nothing to undo: no changes by {actor} left to undo")
-    return undo_batch(session, summary.batch_id, at=at)
+    return _undo(session, summary, at)
 
 
 def undo_batch(session: Session, batch: str, *, at: datetime | None = None) -> UndoResult:
@@ -183,27 +183,40 @@ def undo_batch(session: Session, batch: str, *, at: datetime | None = None) -> U
     summary = history.batch_summary(session, batch)
     if summary is None:
         raise NotFoundError(f"no batch {batch}")
+    return _undo(session, summary, at)
+
+
+def _undo(session: Session, summary: history.BatchSummary, at: datetime | None) -> UndoResult:
+    """undo_batch once the batch is summed up: each step below reads only the fields and
+    kinds of event the summary says the batch holds (each pass over a 100,000-event batch
+    costs tens of milliseconds)."""
+    batch = summary.batch_id
     kept = _check_kind(summary)
     change = Change.by(f"undo:{batch}", at=at).pinned()
-    _check_unchanged(session, batch)
+    single = summary.events == summary.tickets  # one event per ticket
+    _check_unchanged(session, batch, single=single)
     first_event = session.execute(
         select(func.min(Event.id)).where(col(Event.batch_id) == batch)
     ).scalar_one()
     mine = col(Event.batch_id) == change.batch_id
+    groups = [g for g in _FIELD_GROUPS if summary.actions.keys() & set(g[1])]
     # Every reversing event is written before any ticket changes: each records the
     # ticket's version + 1, which must be read before the first UPDATE bumps it.
-    for group in _FIELD_GROUPS:
-        _reverse_field(session, batch, group, change)
+    for group in groups:
+        _reverse_field(session, batch, group, change, single=single)
     if summary.actions.keys() & set(TAGS):
         _reverse_tags(session, batch, change)
     written = _written(session, change.batch_id)
-    tagged = sum(n for kind, n in written.items() if kind == "tags")
-    for group in _FIELD_GROUPS:
-        _apply_field(session, group, change.batch_id, first_event, change.now())
-    if not tagged and len(written) <= 1:
+    for group in groups:
+        if written.keys() & set(group[1]):
+            _apply_field(session, group, change.batch_id, first_event, change.now())
+    if summary.restorable:
+        _restore_update_times(session, batch)
+    fields = {_KIND.get(action, action) for action in written}
+    if not written.keys() & set(TAGS) and len(fields) <= 1:
         # one field, no tags: an event per ticket, every version already written
         events = sum(written.values())
-        replies = _cancel_replies(session, batch, change)
+        replies = _cancel_replies(session, summary, change)
         return _result(session, summary, change.batch_id, events, events, kept, *replies)
     _apply_tags(session, change.batch_id)
     bumped = (
@@ -215,16 +228,18 @@ def undo_batch(session: Session, batch: str, *, at: datetime | None = None) -> U
     session.execute(  # tickets whose only changes were tags
         update(table_of(Ticket))
         .where(col(Ticket.id) == bumped.c.ticket_id, col(Ticket.version) != bumped.c.version)
-        .values(version=bumped.c.version, updated_at=change.now())
+        .values(version=bumped.c.version)
     )
     tickets, events = session.execute(
         select(func.count(func.distinct(Event.ticket_id)), func.count()).where(mine)
     ).one()
-    replies = _cancel_replies(session, batch, change)
+    replies = _cancel_replies(session, summary, change)
     return _result(session, summary, change.batch_id, int(tickets), int(events), kept, *replies)
 
 
-def _cancel_replies(session: Session, batch: str, change: Change) -> tuple[int, int]:
+def _cancel_replies(
+    session: Session, summary: history.BatchSummary, change: Change
+) -> tuple[int, int]:
     """Cancel the batch's replies that still wait in the outbox (a rule's canned reply, a
     reply sent with a status): undoing the change must not leave its mail going out.
 
@@ -233,9 +248,12 @@ def _cancel_replies(session: Session, batch: str, change: Change) -> tuple[int, 
     reversal and carrying the tickets' new versions (the ORM's copies are stale after the
     set-based UPDATEs, hence the expiry).
     """
+    if "message_out" not in summary.actions:
+        return 0, 0
     from supportdesk.desk import outbox
     from supportdesk.store.models import OutboxItem
 
+    batch = summary.batch_id
     ids = select(cast(col(Event.new_value), Integer)).where(
         col(Event.batch_id) == batch, col(Event.action) == "message_out"
     )
@@ -264,16 +282,12 @@ def _result(
     replies_cancelled: int = 0,
     replies_sent: int = 0,
 ) -> UndoResult:
-    # A rule batch has one actor per rule that acted (rule:a, rule:b): name them all.
-    actors = session.execute(
-        select(col(Event.actor)).where(col(Event.batch_id) == summary.batch_id).distinct().limit(6)
-    ).scalars()
     return UndoResult(
         batch_id=undo,
         undone=summary.batch_id,
         tickets=tickets,
         events=events,
-        actor=", ".join(sorted(actors)),
+        actor=", ".join(summary.actors[:6]),  # a rule batch: one actor per rule that acted
         started_at=summary.started_at,
         held=dict(summary.actions),
         kept=kept,
@@ -282,21 +296,23 @@ def _result(
     )
 
 
+_KIND = {"assign": "assignee_id", "unassign": "assignee_id"}
+"""Actions that change the same field, by that field (others are their own kind)."""
+
+
 def _written(session: Session, undo: str) -> dict[str, int]:
-    """Reversing events written so far, per field ("tags" for tags).
+    """Reversing events written so far, per action.
 
     Counted, not taken from INSERT ... SELECT rowcounts: with psycopg those come back -1.
     """
-    kinds = {"assign": "assignee_id", "unassign": "assignee_id", "tag": "tags", "untag": "tags"}
-    counts: dict[str, int] = {}
-    for action, n in session.execute(
-        select(col(Event.action), func.count())
-        .where(col(Event.batch_id) == undo)
-        .group_by(col(Event.action))
-    ):
-        kind = kinds.get(action, action)
-        counts[kind] = counts.get(kind, 0) + int(n)
-    return counts
+    return {
+        action: int(n)
+        for action, n in session.execute(
+            select(col(Event.action), func.count())
+            .where(col(Event.batch_id) == undo)
+            .group_by(col(Event.action))
+        )
+    }
 
 
 _FIELD_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -308,41 +324,64 @@ _FIELD_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 
 def _reverse_field(
-    session: Session, batch: str, group: tuple[str, tuple[str, ...]], change: Change
+    session: Session,
+    batch: str,
+    group: tuple[str, tuple[str, ...]],
+    change: Change,
+    *,
+    single: bool = False,
 ) -> None:
-    """Write the reversing events of one field: current value back to the value before."""
+    """Write the reversing events of one field: current value back to the value before.
+
+    `single`: the batch holds one event per ticket (a bulk change of one field), so each
+    ticket's first and last event are one row, read straight from the batch, no grouping.
+    """
     name, actions = group
-    spans = (
-        select(
-            col(Event.ticket_id),
-            func.min(Event.id).label("first_id"),
-            func.max(Event.id).label("last_id"),
+    ticket_id: Any
+    order: Any
+    if single:
+        first = last = aliased(Event)
+        ticket_id, order = col(first.ticket_id), col(first.id).desc()
+    else:
+        spans = (
+            select(
+                col(Event.ticket_id),
+                func.min(Event.id).label("first_id"),
+                func.max(Event.id).label("last_id"),
+            )
+            .where(col(Event.batch_id) == batch, col(Event.action).in_(actions))
+            .group_by(col(Event.ticket_id))
+            .subquery("spans")
         )
-        .where(col(Event.batch_id) == batch, col(Event.action).in_(actions))
-        .group_by(col(Event.ticket_id))
-        .subquery("spans")
-    )
-    first = aliased(Event)
-    last = aliased(Event)
+        first = aliased(Event)
+        last = aliased(Event)
+        ticket_id, order = spans.c.ticket_id, spans.c.first_id.desc()
     if name == "assignee_id":
         action: Any = case((col(first.old_value).is_(None), "unassign"), else_="assign")
     else:
         action = literal(actions[0])
-    rows = (
-        select_rows(
-            change,
-            ticket_id=spans.c.ticket_id,
-            version=Ticket.version + 1,
-            action=action,
-            old=last.new_value,
-            new=first.old_value,
+    rows = select_rows(
+        change,
+        ticket_id=ticket_id,
+        version=Ticket.version + 1,
+        action=action,
+        old=last.new_value,
+        new=first.old_value,
+    )
+    if single:
+        rows = rows.select_from(first).where(
+            col(first.batch_id) == batch, col(first.action).in_(actions)
         )
-        .select_from(spans)
-        .join(first, first.id == spans.c.first_id)  # type: ignore[arg-type]
-        .join(last, last.id == spans.c.last_id)  # type: ignore[arg-type]
-        .join(Ticket, col(Ticket.id) == spans.c.ticket_id)
+    else:
+        rows = (
+            rows.select_from(spans)
+            .join(first, first.id == spans.c.first_id)  # type: ignore[arg-type]
+            .join(last, last.id == spans.c.last_id)  # type: ignore[arg-type]
+        )
+    rows = (
+        rows.join(Ticket, col(Ticket.id) == ticket_id)
         .where(col(first.old_value).is_distinct_from(last.new_value))
-        .order_by(spans.c.first_id.desc())
+        .order_by(order)
     )
     session.execute(insert_selected(rows))
 
@@ -365,7 +404,6 @@ def _apply_field(
     shown = list(session.execute(select(col(Event.new_value)).where(mine).distinct()).scalars())
     if not shown:
         return
-    stamp = {"updated_at": now}
     if name in ("assignee_id", "queue_id"):
         model, key, what = (
             (Agent, col(Agent.handle), "agent")
@@ -380,7 +418,7 @@ def _apply_field(
             .where(mine)
             .subquery("source")
         )
-        _update_from(session, source, {name: source.c.value, **stamp})
+        _update_from(session, source, {name: source.c.value})
         return
     for value in shown:
         source = (
@@ -391,7 +429,7 @@ def _apply_field(
         values = (
             _status_values(value or "new", first_event, now) if name == "status" else {name: value}
         )
-        _update_from(session, source, {**values, **stamp})
+        _update_from(session, source, values)
 
 
 def _update_from(session: Session, source: Any, values: dict[str, Any]) -> None:
@@ -400,6 +438,31 @@ def _update_from(session: Session, source: Any, values: dict[str, Any]) -> None:
         update(table_of(Ticket))
         .where(col(Ticket.id) == source.c.ticket_id)
         .values({**values, "version": source.c.version})
+    )
+
+
+def _restore_update_times(session: Session, batch: str) -> None:
+    """Put "last updated" back to what the batch's first change on each ticket replaced.
+
+    Only where nothing touched the ticket since (its update time is still no later than the
+    batch's last change to it): a note or a message after the batch stays the latest
+    activity. Events that do not know the time they replaced (bulk changes, which leave it
+    alone, and events from before revision 0004) put nothing back.
+    """
+    spans = (
+        select(
+            col(Event.ticket_id),
+            func.min(Event.old_updated_at).label("restore"),
+            func.max(Event.created_at).label("stamped"),
+        )
+        .where(col(Event.batch_id) == batch, col(Event.old_updated_at).is_not(None))
+        .group_by(col(Event.ticket_id))
+        .subquery("spans")
+    )
+    session.execute(
+        update(table_of(Ticket))
+        .where(col(Ticket.id) == spans.c.ticket_id, col(Ticket.updated_at) <= spans.c.stamped)
+        .values(updated_at=spans.c.restore)
     )
 
 
@@ -472,7 +535,7 @@ def _apply_tags(session: Session, undo: str) -> None:
             )
 
 
-def _check_unchanged(session: Session, batch: str) -> None:
+def _check_unchanged(session: Session, batch: str, *, single: bool = False) -> None:
     """Refuse if any ticket of the batch has really moved on since.
 
     A ticket whose version is past the batch's last event for it changed since, unless
@@ -486,16 +549,23 @@ def _check_unchanged(session: Session, batch: str) -> None:
     reversed_tickets = select(col(Event.ticket_id)).where(
         col(Event.batch_id) == batch, col(Event.action).in_(UNDOABLE)
     )
-    last = (
-        select(
-            col(Event.ticket_id),
-            func.max(Event.version).label("version"),
-            func.max(Event.id).label("last_id"),
+    if single:  # one event per ticket: it is the last one
+        last = (
+            select(col(Event.ticket_id), col(Event.version), col(Event.id).label("last_id"))
+            .where(col(Event.batch_id) == batch, col(Event.action).in_(UNDOABLE))
+            .subquery("last")
         )
-        .where(col(Event.batch_id) == batch, col(Event.ticket_id).in_(reversed_tickets))
-        .group_by(col(Event.ticket_id))
-        .subquery("last")
-    )
+    else:
+        last = (
+            select(
+                col(Event.ticket_id),
+                func.max(Event.version).label("version"),
+                func.max(Event.id).label("last_id"),
+            )
+            .where(col(Event.batch_id) == batch, col(Event.ticket_id).in_(reversed_tickets))
+            .group_by(col(Event.ticket_id))
+            .subquery("last")
+        )
     stmt = select(
         col(Ticket.id), col(Ticket.number), last.c.last_id, col(Ticket.version), last.c.version
     ).join(last, last.c.ticket_id == Ticket.id)

@@ -34,6 +34,9 @@ from supportdesk.store.models import (
 )
 
 RECENTLY_SOLVED = timedelta(days=7)
+RECENTLY_SOLVED_QUERY = f"status:solved solved:<{RECENTLY_SOLVED.days}d"
+"""The "Recently solved" view: by the time it was solved, not by its last update, which
+any later note or change moves (see docs/QUERY.md, "Last updated")."""
 
 
 @dataclass(frozen=True)
@@ -217,7 +220,7 @@ def overview(session: Session, me: str | None = None, now: datetime | None = Non
     recently_solved = session.execute(
         select(func.count())
         .select_from(Ticket)
-        .where(col(Ticket.status) == "solved", col(Ticket.updated_at) >= now - RECENTLY_SOLVED)
+        .where(col(Ticket.status) == "solved", col(Ticket.solved_at) >= now - RECENTLY_SOLVED)
     ).scalar_one()
     quarantine_ids = {q.id for q in queues.values() if q.is_quarantine and q.id is not None}
     ordered = sorted(queues.values(), key=lambda q: q.name)

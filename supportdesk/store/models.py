@@ -117,6 +117,7 @@ class Ticket(SQLModel, table=True):
         Index("ix_tickets_queue_status_assignee", "queue_id", "status", "assignee_id"),
         Index("ix_tickets_requester", "requester_id", "updated_at"),
         Index("ix_tickets_created", "created_at"),
+        Index("ix_tickets_status_solved", "status", "solved_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -328,6 +329,8 @@ class Event(SQLModel, table=True):
     new_value: str | None = Field(default=None, sa_type=Text)
     version: int | None = Field(default=None)
     created_at: datetime = Field(default_factory=utcnow)
+    old_updated_at: datetime | None = Field(default=None)
+    """The ticket's update time this change replaced: what undo puts back (None: unknown)."""
 
 
 class OutboxItem(SQLModel, table=True):

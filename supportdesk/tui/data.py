@@ -144,7 +144,7 @@ class DeskData:
                 ViewCount(
                     "solved",
                     "Recently solved",
-                    f"status:solved updated:<{views.RECENTLY_SOLVED.days}d",
+                    views.RECENTLY_SOLVED_QUERY,
                     "Views",
                     overview.recently_solved,
                 ),
