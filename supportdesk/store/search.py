@@ -16,6 +16,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from functools import cache
+from typing import Literal
 
 from sqlalchemy import BindParameter, Connection, TextClause, bindparam, text
 
@@ -109,33 +110,50 @@ def has_tokens(term: str) -> bool:
     return bool(_WORD.search(term))
 
 
+Plan = Literal["page", "whole", "per_ticket"]
+
+
 def ticket_matches(
-    conn: Connection, terms: Sequence[str], *, name: str, whole_set: bool = False
+    conn: Connection,
+    terms: Sequence[str],
+    *,
+    name: str,
+    whole_set: bool = False,
+    plan: Plan | None = None,
 ) -> TextClause:
     """A condition on `tickets` true when one of its messages contains every term (each a phrase).
 
-    `name` makes the bound parameter names unique within one query. On SQLite the plan
-    depends on the use: for a page (the default), quick probes (~1 ms) pick one of three plans
+    `name` makes the bound parameter names unique within one query. The plan depends on the
+    use. For a page (the default), on SQLite quick probes (~1 ms) pick one of three plans
     (see SELECTIVE_LIMIT): a selective search collects the few matching tickets first, a
     commoner one is checked ticket by ticket in the list's own order so "newest first" stops
-    early. For a count or a bulk change (`whole_set`), matches are always collected first,
-    which is far faster over every ticket. A page on PostgreSQL gets a probe too, with two
-    plans (see POSTGRES_SELECTIVE_LIMIT). Terms with nothing to match (only punctuation)
-    match no ticket.
+    early; PostgreSQL gets a probe too, with two plans (see POSTGRES_SELECTIVE_LIMIT). For a
+    count or a bulk change (`whole_set`, or `plan="whole"`), matches are always collected
+    first, which is far faster over every ticket. `plan="per_ticket"` tests each ticket the
+    rest of the query leaves against one evaluation of the match set: the plan for a small
+    filtered set, for a sample, and for an exclusion (`-refund`), where collecting every
+    ticket that has the word costs what the whole word costs. Terms with nothing to match
+    (only punctuation) match no ticket.
     """
     terms = [t for t in terms if has_tokens(t)]
     if not terms:
         return text("1 = 0")
+    chosen: Plan = plan if plan is not None else "whole" if whole_set else "page"
     if conn.dialect.name == "sqlite":
         expression = " AND ".join(_fts5_phrase(t) for t in terms)
         param: BindParameter[str] = bindparam(f"{name}_fts", expression)
-        plan = "collect" if whole_set else _sqlite_plan(conn, expression)
-        if plan == "collect":
+        if chosen == "whole":
+            shape = "collect"
+        elif chosen == "per_ticket":
+            shape = "listed"
+        else:
+            shape = _sqlite_plan(conn, expression)
+        if shape == "collect":
             sql = (
                 "tickets.id IN (SELECT m.ticket_id FROM messages AS m WHERE m.id IN "
                 f"(SELECT rowid FROM message_fts WHERE message_fts MATCH :{name}_fts))"
             )
-        elif plan == "listed":
+        elif shape == "listed":
             # The unary + stops SQLite from driving this through the match list (one index
             # search per match, for every ticket): it reads the ticket's few message ids from
             # ix_messages_ticket and tests each against the list, which it builds only once.
@@ -150,7 +168,36 @@ def ticket_matches(
                 f"AND message_fts MATCH :{name}_fts)"
             )
         return text(sql).bindparams(param)
-    return _postgres_matches(conn, terms, name, whole_set)
+    return _postgres_matches(conn, terms, name, chosen)
+
+
+def is_selective(conn: Connection, terms: Sequence[str]) -> bool:
+    """Whether so few messages contain every term that collecting their tickets is cheapest."""
+    limit = SELECTIVE_LIMIT if conn.dialect.name == "sqlite" else POSTGRES_SELECTIVE_LIMIT
+    return matches_at_most(conn, terms, limit)
+
+
+def matches_at_most(conn: Connection, terms: Sequence[str], limit: int) -> bool:
+    """Whether at most `limit` messages contain every term: a probe of ~1 ms, never a count.
+
+    Compiling a query asks it to choose between collecting the matches (cheap when they are
+    few) and testing tickets one by one against them.
+    """
+    terms = [t for t in terms if has_tokens(t)]
+    if not terms:
+        return True
+    if conn.dialect.name == "sqlite":
+        expression = " AND ".join(_fts5_phrase(t) for t in terms)
+        found = conn.execute(
+            text(
+                "SELECT count(*) FROM (SELECT rowid FROM message_fts "
+                "WHERE message_fts MATCH :q LIMIT :n)"
+            ),
+            {"q": expression, "n": limit + 1},
+        ).scalar_one()
+        return bool(found <= limit)
+    conditions, params = _postgres_conditions(terms, "probe")
+    return _postgres_at_most(conn, conditions, params, limit)
 
 
 def _sqlite_plan(conn: Connection, expression: str) -> str:
@@ -174,16 +221,19 @@ def _sqlite_plan(conn: Connection, expression: str) -> str:
     return "probe" if recent >= COMMON_SHARE * window else "listed"
 
 
-def _postgres_matches(
-    conn: Connection, terms: Sequence[str], name: str, whole_set: bool
-) -> TextClause:
+def _postgres_conditions(terms: Sequence[str], name: str) -> tuple[str, list[BindParameter[str]]]:
     conditions = " AND ".join(
         f"s.doc @@ phraseto_tsquery('simple', :{name}_{i})" for i in range(len(terms))
     )
     params: list[BindParameter[str]] = [
         bindparam(f"{name}_{i}", segment(t)) for i, t in enumerate(terms)
     ]
-    if not whole_set and _postgres_selective(conn, conditions, params):
+    return conditions, params
+
+
+def _postgres_matches(conn: Connection, terms: Sequence[str], name: str, plan: Plan) -> TextClause:
+    conditions, params = _postgres_conditions(terms, name)
+    if plan == "page" and _postgres_at_most(conn, conditions, params, POSTGRES_SELECTIVE_LIMIT):
         # PostgreSQL cannot estimate how rare a word is (any word outside its statistics
         # counts as ~0.3% of messages), so left to itself it walks every ticket looking for
         # a word in five messages (1.3 s at 100,000 tickets). ARRAY(...) is computed once,
@@ -198,18 +248,18 @@ def _postgres_matches(
     ).bindparams(*params)
 
 
-def _postgres_selective(
-    conn: Connection, conditions: str, params: list[BindParameter[str]]
+def _postgres_at_most(
+    conn: Connection, conditions: str, params: list[BindParameter[str]], limit: int
 ) -> bool:
-    """Whether at most POSTGRES_SELECTIVE_LIMIT messages match (counted through the GIN index)."""
+    """Whether at most `limit` messages match (counted through the GIN index)."""
     matches = conn.execute(
         text(
             f"SELECT count(*) FROM (SELECT 1 FROM message_search AS s WHERE {conditions} "
             "LIMIT :n) AS probe"
         ).bindparams(*params),
-        {"n": POSTGRES_SELECTIVE_LIMIT + 1},
+        {"n": limit + 1},
     ).scalar_one()
-    return bool(matches <= POSTGRES_SELECTIVE_LIMIT)
+    return bool(matches <= limit)
 
 
 def optimize(conn: Connection) -> None:
