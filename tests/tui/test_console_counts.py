@@ -1,0 +1,110 @@
+"""The list's "1 of N": rows first, a marked estimate while the exact count runs, then exact.
+
+The thresholds are lowered so that the demo store's common words count as a million
+messages' would; the exact count is held back by a gate so the state in between can be seen
+(and keys pressed in it), and let through to see the exact figure replace the estimate.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import pytest
+
+from supportdesk.desk.query import Matching
+from supportdesk.desk.query import compile as compiler
+from supportdesk.desk.query import matching as matching_module
+from supportdesk.store import Store, search
+from supportdesk.tui.app import SupportdeskApp
+from supportdesk.tui.data import DeskData, Source
+from tests.tui.conftest import SIZE, ready, screen_text, wait_until
+
+
+@pytest.fixture
+def estimating(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(search, "SELECTIVE_LIMIT", 0)
+    monkeypatch.setattr(search, "COMMON_SHARE", 0.0)
+    monkeypatch.setattr(compiler, "PER_TICKET_MAX", 0)
+    monkeypatch.setattr(compiler, "SMALL_SET", 0)
+    monkeypatch.setattr(matching_module, "COUNT_SAMPLE", 10)
+
+
+@pytest.fixture
+def gate(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Exact counts wait until the test sets this (the store's own count, only later)."""
+    opened = threading.Event()
+    exact = DeskData.count
+
+    def held(self: DeskData, source: Source) -> int:
+        opened.wait(timeout=30)
+        return exact(self, source)
+
+    monkeypatch.setattr(DeskData, "count", held)
+    return opened
+
+
+async def test_a_common_word_shows_rows_and_an_estimate_then_the_exact_count(
+    make_app: Callable[..., SupportdeskApp],
+    demo_store: Store,
+    estimating: None,
+    gate: threading.Event,
+) -> None:
+    with demo_store.session() as session:
+        exact = Matching(session, "refund", me="alice").count()
+    assert exact > 10
+    app = make_app()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            tl = app.desk.ticket_list
+            await pilot.press("slash", "ctrl+u", *"refund", "enter")
+            await wait_until(
+                pilot,
+                lambda: (
+                    tl.source is not None
+                    and tl.source.query == "refund"
+                    and tl.estimate is not None
+                    and tl.row_at(0) is not None
+                ),
+                what="rows and the estimate",
+            )
+            assert tl.total is None  # the exact count is still running
+            assert tl.estimate is not None and tl.estimate.kind == "about"
+            text = screen_text(app)
+            assert f"1 of {tl.estimate.label()} (counting…)" in text
+            assert tl.estimate.label().startswith("≈")
+            tl.focus()
+            await pilot.press("j")  # keys work while it counts
+            await wait_until(pilot, lambda: tl.cursor == 1, what="the cursor to move")
+            gate.set()
+            await wait_until(pilot, lambda: tl.total == exact, what="the exact count")
+            await ready(pilot)
+            text = screen_text(app)
+            assert f"2 of {exact:,}" in text
+            assert "≈" not in text
+    finally:
+        gate.set()
+
+
+async def test_a_view_without_words_is_counted_exactly_at_once(
+    make_app: Callable[..., SupportdeskApp], estimating: None, gate: threading.Event
+) -> None:
+    """No estimate and no second count when the exact one is as cheap (ticket columns only)."""
+    app = make_app()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            tl = app.desk.ticket_list
+            await pilot.press("slash", "ctrl+u", *"status:open,pending", "enter")
+            await wait_until(
+                pilot,
+                lambda: (
+                    tl.source is not None
+                    and tl.source.query == "status:open,pending"
+                    and tl.total is not None
+                ),
+                what="the exact count without the gate",
+            )
+            assert tl.estimate is None
+            assert f"1 of {tl.total:,}" in screen_text(app)
+    finally:
+        gate.set()
