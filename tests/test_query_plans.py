@@ -270,6 +270,8 @@ def _estimating(monkeypatch: pytest.MonkeyPatch) -> None:
     for (module, name), value in PLANS["large"].items():
         monkeypatch.setattr(module, name, value)
     monkeypatch.setattr(matching_module, "COUNT_SAMPLE", 10)
+    monkeypatch.setattr(search, "NEWEST_SAMPLE", 5)
+    monkeypatch.setattr(search, "POSTGRES_NEWEST_SAMPLE", 5)
 
 
 @pytest.mark.parametrize("text", ["refund", "-refund", "status:open,pending,new refund invoice"])

@@ -38,6 +38,13 @@ COMMON_SHARE = 0.3
 # the two cross at about 5,000 matching messages.
 POSTGRES_SELECTIVE_LIMIT = 5_000
 
+# A count of a search for common words is estimated from the tickets of its newest matching
+# messages (see `newest_matches`): this many cost ~15 ms on SQLite at 1,000,000 messages, and
+# put the estimate within about 5% there (~20% for a word in most messages, capped at the
+# number of tickets). PostgreSQL reads each match's document to test it, so it reads fewer.
+NEWEST_SAMPLE = 6_000
+POSTGRES_NEWEST_SAMPLE = 2_000
+
 _CJK = re.compile(
     "[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\uac00-\ud7af]+"
 )
@@ -175,6 +182,52 @@ def is_selective(conn: Connection, terms: Sequence[str]) -> bool:
     """Whether so few messages contain every term that collecting their tickets is cheapest."""
     limit = SELECTIVE_LIMIT if conn.dialect.name == "sqlite" else POSTGRES_SELECTIVE_LIMIT
     return matches_at_most(conn, terms, limit)
+
+
+def newest_matches(conn: Connection, terms: Sequence[str]) -> tuple[int, float]:
+    """Tickets among the newest NEWEST_SAMPLE messages that contain every term, and what
+    share of the store's messages (by id, which is arrival order) those newest matches span.
+
+    The share is 1.0 when fewer messages match: the tickets are then all of them. Reading
+    the newest matches walks the index from its end and stops, so this costs what the
+    sample costs however common the words are; `Matching.quick_count` scales the tickets
+    by the share into an estimate. Each match's ticket is looked up by its key (a scalar
+    subquery), which keeps PostgreSQL from hashing all of `messages` to join a few thousand.
+    """
+    terms = [t for t in terms if has_tokens(t)]
+    if not terms:
+        return 0, 1.0
+    ticket = "(SELECT m.ticket_id FROM messages AS m WHERE m.id = hit.id)"
+    if conn.dialect.name == "sqlite":
+        limit = NEWEST_SAMPLE
+        expression = " AND ".join(_fts5_phrase(t) for t in terms)
+        newest = (
+            "SELECT rowid AS id FROM message_fts WHERE message_fts MATCH :q "
+            "ORDER BY rowid DESC LIMIT :n"
+        )
+        params: dict[str, object] = {"q": expression, "n": limit}
+        statement = text(
+            f"SELECT count(DISTINCT {ticket}), min(hit.id), count(*) FROM ({newest}) AS hit"
+        )
+    else:
+        limit = POSTGRES_NEWEST_SAMPLE
+        conditions, binds = _postgres_conditions(terms, "newest")
+        newest = (
+            f"SELECT s.message_id AS id FROM message_search AS s WHERE {conditions} "
+            "ORDER BY s.message_id DESC LIMIT :n"
+        )
+        params = {"n": limit}
+        statement = text(
+            f"SELECT count(DISTINCT {ticket}), min(hit.id), count(*) FROM ({newest}) AS hit"
+        ).bindparams(*binds)
+    tickets, oldest_hit, hits = conn.execute(statement, params).one()
+    if hits < limit:
+        return int(tickets), 1.0
+    # Two subqueries: SQLite reads min() or max() from the end of the key only one at a time.
+    first, last = conn.execute(
+        text("SELECT (SELECT min(id) FROM messages), (SELECT max(id) FROM messages)")
+    ).one()
+    return int(tickets), (last - oldest_hit + 1) / (last - first + 1)
 
 
 def matches_at_most(conn: Connection, terms: Sequence[str], limit: int) -> bool:

@@ -28,6 +28,8 @@ def estimating(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(compiler, "PER_TICKET_MAX", 0)
     monkeypatch.setattr(compiler, "SMALL_SET", 0)
     monkeypatch.setattr(matching_module, "COUNT_SAMPLE", 10)
+    monkeypatch.setattr(search, "NEWEST_SAMPLE", 5)
+    monkeypatch.setattr(search, "POSTGRES_NEWEST_SAMPLE", 5)
 
 
 @pytest.fixture

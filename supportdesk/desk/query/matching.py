@@ -18,8 +18,9 @@ from sqlmodel import Session, col
 from supportdesk.desk import views
 from supportdesk.desk.query.compile import DEFAULT_SORT, CompiledQuery, compile_query, order_by
 from supportdesk.desk.query.counts import Count
-from supportdesk.desk.query.parser import Query, SortKey, parse, parse_selection
+from supportdesk.desk.query.parser import Query, SortKey, TextTerm, parse, parse_selection
 from supportdesk.desk.views import TicketRow
+from supportdesk.store import search
 from supportdesk.store.models import Ticket, utcnow
 
 # How many tickets a quick count tests when the exact count would be slow (a common word
@@ -27,6 +28,9 @@ from supportdesk.store.models import Ticket, utcnow
 # k-th id, so old and new tickets weigh alike. 1,000 keeps it within a page's time at
 # 100,000 tickets / 1,000,000 messages and its error near 3% of the tickets tested.
 COUNT_SAMPLE = 1_000
+# A search for words alone is estimated from its newest matching messages instead
+# (`search.newest_matches`), which costs the same however common the words: the sample above
+# would first list every match (~0.12 us each on SQLite, 70 ms for a word in 570,000 messages).
 
 
 class Matching:
@@ -115,16 +119,28 @@ class Matching:
     def quick_count(self, *, sample: int | None = None) -> Count:
         """How many match, within about a page's time: exact when that is cheap, else about.
 
-        Exact when the query has no text, only rare words, or a small filtered set. Otherwise
-        the filtered tickets are counted exactly (ticket columns only) and every k-th of them,
-        about `sample` in all, is tested against the words; the share that matches scales the
-        filtered count into an estimate. Nothing that changes tickets reads this: see `count`.
+        Exact when the query has no text, only rare words, or a small filtered set. A search
+        for words alone is estimated from the tickets of its newest few thousand matching
+        messages, scaled by the share of all mail those span. Otherwise the filtered tickets
+        are counted exactly (ticket columns only) and every k-th of them, about `sample` in
+        all, is tested against the words; the share that matches scales the filtered count.
+        Either way the estimate never exceeds the filtered count. Nothing that changes
+        tickets reads this: see `count`.
         """
         size = COUNT_SAMPLE if sample is None else sample
         whole = self.compiled(whole_set=True)
         if whole.count_is_cheap:
             return Count.exactly(self.count())
         filtered = views.count_tickets(self.session, whole.filters)
+        only_words = self.narrow is None and all(
+            isinstance(t, TextTerm) and not t.negated for t in self.query.terms
+        )
+        if only_words:
+            words = [t.text for t in self.query.text_terms]
+            tickets, share = search.newest_matches(self.session.connection(), words)
+            if share >= 1.0:
+                return Count.exactly(tickets)
+            return Count.about(min(filtered, tickets / share))
         if filtered <= size:
             return Count.exactly(self.count())
         step = -(-filtered // size)
