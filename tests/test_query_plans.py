@@ -10,14 +10,18 @@ exactly the tickets a plain Python reading of the same mail finds.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlmodel import Session
+from typer.testing import CliRunner
 
+from supportdesk.cli import app
 from supportdesk.desk import bulk_commands
 from supportdesk.desk.query import Count, Matching
 from supportdesk.desk.query import compile as compiler
@@ -327,3 +331,23 @@ def test_a_bulk_change_states_and_changes_the_exact_set_while_counts_estimate(
     outcome = bulk_commands.run(mailed, prepared, selection, actor="test")
     assert outcome.result.matched == outcome.result.changed == len(expected)
     assert sorted(matching_numbers(mailed, "tag:refunds")) == expected
+
+
+def test_the_cli_list_shows_an_estimate_to_people_and_the_exact_total_to_scripts(
+    mailed: Store, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _estimating(monkeypatch)
+    config = tmp_path / "config.toml"
+    config.write_text(f'database_url = "{mailed.url}"\nagent = "alice"\n', encoding="utf-8")
+    expected = sum(1 for m in MAIL if words("refund")(m))
+    runner = CliRunner(env={"COLUMNS": "200"})
+    shown = runner.invoke(
+        app, ["--config", str(config), "tickets", "list", "refund", "--limit", "5"]
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "showing 5 of ≈" in shown.stdout
+    scripted = runner.invoke(
+        app, ["--config", str(config), "tickets", "list", "refund", "--limit", "5", "--json"]
+    )
+    assert scripted.exit_code == 0, scripted.output
+    assert json.loads(scripted.stdout)["total"] == expected

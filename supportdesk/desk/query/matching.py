@@ -190,6 +190,11 @@ class Matching:
         whole = self.compiled(whole_set=True)
         return views.ticket_position(self.session, number, whole.where, whole.order_by)
 
+    def shown_and_rows(self, *, limit: int = 50) -> tuple[Count, list[TicketRow]]:
+        """The first page and a quick count of all (see `quick_count`): what a person reads."""
+        rows = self.rows(limit=limit)
+        return (self.quick_count() if len(rows) == limit else Count.exactly(len(rows))), rows
+
     def total_and_rows(self, *, limit: int = 50) -> tuple[int, list[TicketRow]]:
         """The first page and how many match in all, counting only when the page is full."""
         rows = self.rows(limit=limit)
