@@ -49,9 +49,6 @@ class Count:
             return f"≈{self.value:,}"
         return f"{self.value:,}"
 
-    def as_dict(self) -> dict[str, int | str]:
-        return {"value": self.value, "kind": self.kind}
-
 
 def round_estimate(value: float) -> int:
     """`value` to two significant digits (76,086 -> 76,000): a sample says no more than that."""

@@ -18,7 +18,7 @@ from sqlmodel import Session, col
 from supportdesk.desk import views
 from supportdesk.desk.query.compile import DEFAULT_SORT, CompiledQuery, compile_query, order_by
 from supportdesk.desk.query.counts import Count
-from supportdesk.desk.query.parser import Query, SortKey, TextTerm, parse, parse_selection
+from supportdesk.desk.query.parser import Query, SortKey, parse, parse_selection
 from supportdesk.desk.views import TicketRow
 from supportdesk.store import search
 from supportdesk.store.models import Ticket, utcnow
@@ -124,23 +124,24 @@ class Matching:
         messages, scaled by the share of all mail those span. Otherwise the filtered tickets
         are counted exactly (ticket columns only) and every k-th of them, about `sample` in
         all, is tested against the words; the share that matches scales the filtered count.
-        Either way the estimate never exceeds the filtered count. Nothing that changes
+        Neither estimate exceeds what the filters allow. Nothing that changes
         tickets reads this: see `count`.
         """
         size = COUNT_SAMPLE if sample is None else sample
+        words = [t.text for t in self.query.text_terms]
+        only_words = bool(words) and self.narrow is None and len(words) == len(self.query.terms)
+        if only_words and not any(t.negated for t in self.query.text_terms):
+            tickets, share = search.newest_matches(self.session.connection(), words)
+            if share >= 1.0:  # they were all of the matches
+                return Count.exactly(tickets)
+            # The highest ticket id bounds how many tickets there are, read from the end of
+            # the key: counting them costs 10 ms on PostgreSQL at 100,000.
+            most = self.session.execute(select(func.max(col(Ticket.id)))).scalar_one() or 0
+            return Count.about(min(most, tickets / share))
         whole = self.compiled(whole_set=True)
         if whole.count_is_cheap:
             return Count.exactly(self.count())
         filtered = views.count_tickets(self.session, whole.filters)
-        only_words = self.narrow is None and all(
-            isinstance(t, TextTerm) and not t.negated for t in self.query.terms
-        )
-        if only_words:
-            words = [t.text for t in self.query.text_terms]
-            tickets, share = search.newest_matches(self.session.connection(), words)
-            if share >= 1.0:
-                return Count.exactly(tickets)
-            return Count.about(min(filtered, tickets / share))
         if filtered <= size:
             return Count.exactly(self.count())
         step = -(-filtered // size)
