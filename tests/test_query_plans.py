@@ -136,6 +136,7 @@ PLANS: dict[str, dict[tuple[object, str], float]] = {
         (compiler, "PER_TICKET_MAX"): 10**9,
         (compiler, "MESSAGES_PER_TICKET"): 0,
         (compiler, "SMALL_SET"): 10**9,
+        (compiler, "POSTGRES_SMALL_SET"): 10**9,
     },
     # every word is common and every set large: a count collects, a page asks the index
     # about each message on its way, exclusions are anti-joins ticket by ticket
@@ -145,6 +146,7 @@ PLANS: dict[str, dict[tuple[object, str], float]] = {
         (search, "COMMON_SHARE"): 0.0,
         (compiler, "PER_TICKET_MAX"): 0,
         (compiler, "SMALL_SET"): 0,
+        (compiler, "POSTGRES_SMALL_SET"): 0,
     },
 }
 
@@ -274,6 +276,7 @@ def _estimating(monkeypatch: pytest.MonkeyPatch) -> None:
     for (module, name), value in PLANS["large"].items():
         monkeypatch.setattr(module, name, value)
     monkeypatch.setattr(matching_module, "COUNT_SAMPLE", 10)
+    monkeypatch.setattr(matching_module, "POSTGRES_COUNT_SAMPLE", 10)
     monkeypatch.setattr(search, "NEWEST_SAMPLE", 5)
     monkeypatch.setattr(search, "POSTGRES_NEWEST_SAMPLE", 5)
 

@@ -27,7 +27,9 @@ def estimating(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(search, "COMMON_SHARE", 0.0)
     monkeypatch.setattr(compiler, "PER_TICKET_MAX", 0)
     monkeypatch.setattr(compiler, "SMALL_SET", 0)
+    monkeypatch.setattr(compiler, "POSTGRES_SMALL_SET", 0)
     monkeypatch.setattr(matching_module, "COUNT_SAMPLE", 10)
+    monkeypatch.setattr(matching_module, "POSTGRES_COUNT_SAMPLE", 10)
     monkeypatch.setattr(search, "NEWEST_SAMPLE", 5)
     monkeypatch.setattr(search, "POSTGRES_NEWEST_SAMPLE", 5)
 
