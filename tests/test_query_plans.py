@@ -271,6 +271,21 @@ def test_a_count_says_how_exact_it_is(count: Count, label: str) -> None:
     assert count.is_exact == (count.kind == "exact")
 
 
+@pytest.mark.parametrize(
+    ("count", "short"),
+    [
+        (Count.exactly(12_345), "12,345"),
+        (Count.about(4_630), "≈4,600"),
+        (Count.about(76_086), "≈76k"),
+        (Count.about(571_234), "≈570k"),
+        (Count.at_least(10_000), "10k+"),
+    ],
+)
+def test_a_narrow_column_keeps_the_kind_visible(count: Count, short: str) -> None:
+    assert count.short() == short
+    assert len(short) <= 6
+
+
 def _estimating(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make every word common and every set large: a quick count has to estimate."""
     for (module, name), value in PLANS["large"].items():

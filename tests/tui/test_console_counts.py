@@ -112,3 +112,17 @@ async def test_a_view_without_words_is_counted_exactly_at_once(
             assert f"1 of {tl.total:,}" in screen_text(app)
     finally:
         gate.set()
+
+
+def test_a_saved_search_in_the_sidebar_shows_its_estimate_as_one(
+    demo_store: Store, estimating: None
+) -> None:
+    from supportdesk.tui.data import SavedView
+    from supportdesk.tui.widgets.sidebar import _prompt
+
+    entries = DeskData(demo_store, "alice").sidebar([SavedView("Refunds", "refund")])
+    saved = next(e for e in entries if e.key == "saved:Refunds")
+    assert saved.count is not None and saved.count.kind == "about"
+    assert "≈" in _prompt(saved, current=False).plain
+    standard = next(e for e in entries if e.key == "open")
+    assert standard.count is not None and standard.count.is_exact

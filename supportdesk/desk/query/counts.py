@@ -49,6 +49,17 @@ class Count:
             return f"≈{self.value:,}"
         return f"{self.value:,}"
 
+    def short(self) -> str:
+        """The label in at most six cells for a narrow column: `≈77k`, `10k+`.
+
+        An estimate or a bound has two digits worth telling; cutting `≈77,000` to `≈77,0…`
+        would hide the kind's meaning. Exact counts keep every digit.
+        """
+        if self.kind == "exact" or self.value < 10_000:
+            return self.label()
+        thousands = f"{self.value // 1000:,}k"
+        return f"{thousands}+" if self.kind == "at_least" else f"≈{thousands}"
+
 
 def round_estimate(value: float) -> int:
     """`value` to two significant digits (76,086 -> 76,000): a sample says no more than that."""
