@@ -240,29 +240,25 @@ def matches_at_most(conn: Connection, terms: Sequence[str], limit: int) -> bool:
     if not terms:
         return True
     if conn.dialect.name == "sqlite":
-        expression = " AND ".join(_fts5_phrase(t) for t in terms)
-        found = conn.execute(
-            text(
-                "SELECT count(*) FROM (SELECT rowid FROM message_fts "
-                "WHERE message_fts MATCH :q LIMIT :n)"
-            ),
-            {"q": expression, "n": limit + 1},
-        ).scalar_one()
-        return bool(found <= limit)
+        return _fts5_at_most(conn, " AND ".join(_fts5_phrase(t) for t in terms), limit)
     conditions, params = _postgres_conditions(terms, "probe")
     return _postgres_at_most(conn, conditions, params, limit)
 
 
-def _sqlite_plan(conn: Connection, expression: str) -> str:
-    """The plan for one page of tickets matching `expression`: collect, listed or probe."""
-    matches = conn.execute(
+def _fts5_at_most(conn: Connection, expression: str, limit: int) -> bool:
+    found = conn.execute(
         text(
             "SELECT count(*) FROM (SELECT rowid FROM message_fts "
             "WHERE message_fts MATCH :q LIMIT :n)"
         ),
-        {"q": expression, "n": SELECTIVE_LIMIT + 1},
+        {"q": expression, "n": limit + 1},
     ).scalar_one()
-    if matches <= SELECTIVE_LIMIT:
+    return bool(found <= limit)
+
+
+def _sqlite_plan(conn: Connection, expression: str) -> str:
+    """The plan for one page of tickets matching `expression`: collect, listed or probe."""
+    if _fts5_at_most(conn, expression, SELECTIVE_LIMIT):
         return "collect"
     # The walk starts at the newest tickets, so the newest messages say how soon it ends.
     newest = conn.execute(text("SELECT max(id) FROM messages")).scalar_one() or 0

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 
 import pytest
+from textual.pilot import Pilot
 
 from supportdesk.desk.query import Matching
 from supportdesk.desk.query import compile as compiler
@@ -48,6 +49,18 @@ def gate(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     return opened
 
 
+async def search_for(pilot: Pilot, query: str, shown: Callable[[], bool]) -> None:
+    """Type `query` into the search bar and wait until its view shows what `shown` asks."""
+    app: SupportdeskApp = pilot.app  # type: ignore[assignment]
+    tl = app.desk.ticket_list
+    await pilot.press("slash", "ctrl+u", *query, "enter")
+    await wait_until(
+        pilot,
+        lambda: tl.source is not None and tl.source.query == query and shown(),
+        what=f"the view of {query!r}",
+    )
+
+
 async def test_a_common_word_shows_rows_and_an_estimate_then_the_exact_count(
     make_app: Callable[..., SupportdeskApp],
     demo_store: Store,
@@ -61,16 +74,8 @@ async def test_a_common_word_shows_rows_and_an_estimate_then_the_exact_count(
     try:
         async with app.run_test(size=SIZE) as pilot:
             tl = app.desk.ticket_list
-            await pilot.press("slash", "ctrl+u", *"refund", "enter")
-            await wait_until(
-                pilot,
-                lambda: (
-                    tl.source is not None
-                    and tl.source.query == "refund"
-                    and tl.estimate is not None
-                    and tl.row_at(0) is not None
-                ),
-                what="rows and the estimate",
+            await search_for(
+                pilot, "refund", lambda: tl.estimate is not None and tl.row_at(0) is not None
             )
             assert tl.total is None  # the exact count is still running
             assert tl.estimate is not None and tl.estimate.kind == "about"
@@ -98,16 +103,7 @@ async def test_a_view_without_words_is_counted_exactly_at_once(
     try:
         async with app.run_test(size=SIZE) as pilot:
             tl = app.desk.ticket_list
-            await pilot.press("slash", "ctrl+u", *"status:open,pending", "enter")
-            await wait_until(
-                pilot,
-                lambda: (
-                    tl.source is not None
-                    and tl.source.query == "status:open,pending"
-                    and tl.total is not None
-                ),
-                what="the exact count without the gate",
-            )
+            await search_for(pilot, "status:open,pending", lambda: tl.total is not None)
             assert tl.estimate is None
             assert f"1 of {tl.total:,}" in screen_text(app)
     finally:
