@@ -86,15 +86,17 @@ def list_tickets(
         now = matching.now
         if ids:
             numbers = matching.numbers(limit=limit)
-        else:
+        elif as_json:  # a script gets the exact total
             total, rows = matching.total_and_rows(limit=limit or 50)
+        else:
+            shown, rows = matching.shown_and_rows(limit=limit or 50)
     if ids:
         typer.echo("\n".join(map(str, numbers)))
     elif as_json:
         print_json({"total": total, "tickets": [r.as_dict() for r in rows]})
     else:
         console.print(rows_table(rows, now))
-        console.print(f"showing {len(rows)} of {total}")
+        console.print(f"showing {len(rows)} of {shown.label()}")
 
 
 @app.command("show")

@@ -69,7 +69,7 @@ def _desk_commands(desk: DeskScreen) -> Iterator[Command]:
     yield "view: previous", desk.action_previous_view, "The previous view in the sidebar"
     for entry in desk.sidebar.entries.values():
         source = Source(entry.key, entry.label, entry.query)
-        count = "" if entry.count is None else f" · {entry.count:,}"
+        count = "" if entry.count is None else f" · {entry.count.label()}"
         yield (
             f"view: {entry.label.lower()}",
             partial(desk.open_source, source),

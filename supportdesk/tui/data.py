@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from supportdesk.desk import canned, directory, tickets, views
 from supportdesk.desk.canned import CannedMatch, RenderedCanned
-from supportdesk.desk.query import Matching
+from supportdesk.desk.query import Count, Matching
 from supportdesk.desk.views import TicketDetail, TicketRow
 from supportdesk.errors import SupportdeskError
 
@@ -42,13 +42,17 @@ class Source:
 
 @dataclass(frozen=True)
 class ViewCount:
-    """One sidebar entry: the view and how many tickets it holds (None: not countable)."""
+    """One sidebar entry: the view and how many tickets it holds (None: not countable).
+
+    A saved search's count is a quick one (see `Matching.quick_count`): it may be an
+    estimate, and says so.
+    """
 
     key: str
     label: str
     query: str
     section: str
-    count: int | None
+    count: Count | None
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,11 @@ class DeskData:
         with self.store.session() as session:
             return self.matching(session, source).count()
 
+    def quick_count(self, source: Source) -> Count:
+        """The view's size within about a page's time: exact, or an estimate marked as one."""
+        with self.store.session() as session:
+            return self.matching(session, source).quick_count()
+
     def count_and_place(self, source: Source, number: int) -> tuple[int, int | None]:
         """The view's size and the row ticket `number` is on now (None: it left the view).
 
@@ -130,23 +139,27 @@ class DeskData:
                     "My tickets",
                     f"assignee:me {ACTIVE_QUERY}",
                     "Views",
-                    overview.mine if self.me else None,
+                    Count.exactly(overview.mine) if self.me else None,
                 ),
                 ViewCount(
                     "unassigned",
                     "Unassigned",
                     f"assignee:none {ACTIVE_QUERY}",
                     "Views",
-                    overview.unassigned,
+                    Count.exactly(overview.unassigned),
                 ),
-                ViewCount("open", "All open", ACTIVE_QUERY, "Views", overview.all_active),
-                ViewCount("pending", "Pending", "status:pending", "Views", overview.pending),
+                ViewCount(
+                    "open", "All open", ACTIVE_QUERY, "Views", Count.exactly(overview.all_active)
+                ),
+                ViewCount(
+                    "pending", "Pending", "status:pending", "Views", Count.exactly(overview.pending)
+                ),
                 ViewCount(
                     "solved",
                     "Recently solved",
                     views.RECENTLY_SOLVED_QUERY,
                     "Views",
-                    overview.recently_solved,
+                    Count.exactly(overview.recently_solved),
                 ),
             ]
             if quarantine:
@@ -156,19 +169,23 @@ class DeskData:
                         "Quarantine",
                         f"queue:{','.join(quarantine)} {ACTIVE_QUERY}",
                         "Views",
-                        overview.quarantine,
+                        Count.exactly(overview.quarantine),
                     )
                 )
             entries.extend(
                 ViewCount(
-                    f"queue:{q.name}", q.name, f"queue:{q.name} {ACTIVE_QUERY}", "Queues", q.active
+                    f"queue:{q.name}",
+                    q.name,
+                    f"queue:{q.name} {ACTIVE_QUERY}",
+                    "Queues",
+                    Count.exactly(q.active),
                 )
                 for q in overview.queues
             )
             for view in saved:
                 source = Source(f"saved:{view.name}", view.name, view.query, self.now())
                 try:
-                    count: int | None = self.matching(session, source).count()
+                    count: Count | None = self.matching(session, source).quick_count()
                 except SupportdeskError:  # a broken saved search shows "?" and errors when opened
                     count = None
                 entries.append(ViewCount(source.key, view.name, view.query, "Saved", count))

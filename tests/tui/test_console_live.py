@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from supportdesk.desk import tickets
 from supportdesk.desk.events import Change
+from supportdesk.desk.query import Count
 from supportdesk.store import Store
 from supportdesk.tui.app import SupportdeskApp
 from tests.tui.conftest import SIZE, ready, wait_until
@@ -25,7 +26,8 @@ async def test_another_process_change_shows_without_losing_place_or_selection(
         marked = set(tl.marked)
         reading = app.desk.current.number  # type: ignore[union-attr]
         changed = tl.row_at(6).number  # type: ignore[union-attr]
-        mine_before = app.desk.sidebar.entries["mine"].count
+        before = app.desk.sidebar.entries["mine"].count
+        mine_before = before.value if before is not None else 0
         with other_session.session(write=True) as session:
             tickets.assign(session, changed, "alice", Change.by(BOB))
             tickets.set_priority(session, changed, "urgent", Change.by(BOB))
@@ -45,7 +47,7 @@ async def test_another_process_change_shows_without_losing_place_or_selection(
         assert set(tl.marked) == marked
         await wait_until(
             pilot,
-            lambda: app.desk.sidebar.entries["mine"].count == (mine_before or 0) + 1,
+            lambda: app.desk.sidebar.entries["mine"].count == Count.exactly(mine_before + 1),
             timeout=20,
             what="the sidebar count",
         )

@@ -9,6 +9,7 @@ matching tickets' ids, numbers, rows, pages and count. See docs/QUERY.md for the
 """
 
 from supportdesk.desk.query.compile import CompiledQuery, compile_query, order_by
+from supportdesk.desk.query.counts import Count
 from supportdesk.desk.query.matching import Matching
 from supportdesk.desk.query.parser import (
     EVERY_TICKET,
@@ -31,6 +32,7 @@ __all__ = [
     "FIELDS",
     "SORT_KEYS",
     "CompiledQuery",
+    "Count",
     "Filter",
     "Matching",
     "NumberFilter",

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import difflib
 import operator
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -60,6 +60,19 @@ from supportdesk.store.models import (
 )
 
 DEFAULT_SORT = (SortKey("updated", descending=True),)
+# A count over a filtered set (`status:open refund`) can search inside it, ticket by ticket,
+# each ticket's few messages tested against one evaluation of the word's match set
+# (~10 us a ticket on SQLite), or collect the tickets of every matching message (~1.6 us a
+# match). It searches inside when the set holds at most PER_TICKET_MAX tickets and the word
+# is in more than MESSAGES_PER_TICKET times as many messages. Up to SMALL_SET tickets, the
+# exact count costs about what a page does (measured by bench/store_bench.py at 100,000
+# tickets / 1,000,000 messages).
+PER_TICKET_MAX = 20_000
+MESSAGES_PER_TICKET = 7
+SMALL_SET = 3_000
+# PostgreSQL tests each message's document itself (~10 us a message, against SQLite's one
+# list built per query), so its exact count inside a filtered set is cheap only in a smaller one.
+POSTGRES_SMALL_SET = 500
 
 _COMPARE: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
     "=": operator.eq,
@@ -74,10 +87,17 @@ _NULLABLE = frozenset({"assignee", "solved"})
 
 @dataclass(frozen=True)
 class CompiledQuery:
-    """A WHERE condition over `tickets` and the ORDER BY that goes with it."""
+    """A WHERE condition over `tickets` and the ORDER BY that goes with it.
+
+    `filters` is the part of `where` without the text search (the narrowing condition
+    included): what a count samples within. `count_is_cheap` says whether counting `where`
+    exactly costs what a page costs: no text, only rare words, or a small filtered set.
+    """
 
     where: ColumnElement[bool]
     order_by: list[ColumnElement[Any]]
+    filters: ColumnElement[bool] = field(default_factory=true)
+    count_is_cheap: bool = True
 
     def select_ids(self) -> Select[int | None]:
         return select(col(Ticket.id)).where(self.where).order_by(*self.order_by)
@@ -90,6 +110,8 @@ def compile_query(
     me: str | None,
     now: datetime | None = None,
     whole_set: bool = False,
+    per_ticket: bool = False,
+    narrow: ColumnElement[bool] | None = None,
 ) -> CompiledQuery:
     """Build the condition and order for `query`.
 
@@ -97,17 +119,25 @@ def compile_query(
     time zone decides where a calendar day like `created:2026-01-31` starts. Queue and agent
     names are looked up through `conn` so a typo is an error rather than an empty list.
     `whole_set` asks for a condition fast over every matching ticket (a count, a bulk change)
-    rather than fast for the first page (see `search.ticket_matches`).
+    rather than fast for the first page (see `search.ticket_matches`); `per_ticket` tests
+    every ticket the filters leave against the words (a count's sample). `narrow` is a
+    further condition every ticket must meet.
     """
     now = utcnow() if now is None else now
     if now.utcoffset() is None:
         raise ValueError("compile_query needs an aware datetime for `now`")
-    conditions = [
+    filters = [
         _term(conn, term, me=me, now=now) for term in query.terms if not isinstance(term, TextTerm)
     ]
-    conditions.extend(_text(conn, query.text_terms, whole_set))
+    if narrow is not None:
+        filters.append(narrow)
+    filtered = and_(*filters) if filters else true()
+    texts, cheap = _text(conn, query.text_terms, filtered, whole_set, per_ticket)
+    conditions = filters + texts
     where = and_(*conditions) if conditions else true()
-    return CompiledQuery(where=where, order_by=order_by(query.sort))
+    return CompiledQuery(
+        where=where, order_by=order_by(query.sort), filters=filtered, count_is_cheap=cheap
+    )
 
 
 def order_by(keys: Sequence[SortKey]) -> list[ColumnElement[Any]]:
@@ -151,18 +181,74 @@ def _term(conn: Connection, term: Term, *, me: str | None, now: datetime) -> Col
 
 
 def _text(
-    conn: Connection, terms: Sequence[TextTerm], whole_set: bool
-) -> Iterator[ColumnElement[bool]]:
+    conn: Connection,
+    terms: Sequence[TextTerm],
+    filtered: ColumnElement[bool],
+    whole_set: bool,
+    per_ticket: bool,
+) -> tuple[list[ColumnElement[bool]], bool]:
+    """The text conditions, each planned for what it costs, and whether an exact count is cheap.
+
+    A word in few messages is collected (its tickets are few). Otherwise it is tested ticket
+    by ticket against one evaluation of its match set whenever the tickets to test are
+    few: inside a small filtered set, and always for an exclusion, which a page reads in its
+    own order and stops. Only a count over a large set with a common word still collects
+    every match: that is the count `Matching.quick_count` estimates instead.
+    """
     wanted = [t.text for t in terms if not t.negated]
-    if wanted:
-        yield _matches(conn, wanted, "fts0", whole_set)
     excluded = [t.text for t in terms if t.negated]
+    if not wanted and not excluded:
+        return [], True
+    size: int | None = None
+    small_set = SMALL_SET if conn.dialect.name == "sqlite" else POSTGRES_SMALL_SET
+
+    def filtered_size() -> int:
+        nonlocal size
+        if size is None:
+            size = _tickets_up_to(conn, filtered, PER_TICKET_MAX)
+        return size
+
+    conditions: list[ColumnElement[bool]] = []
+    cheap = True
+    if wanted:
+        if per_ticket:
+            plan: search.Plan = "per_ticket"
+        elif search.is_selective(conn, wanted):
+            plan = "whole" if whole_set else "page"
+        elif whole_set:
+            tickets = filtered_size()
+            cheap = tickets <= small_set
+            # On PostgreSQL both plans are one EXISTS its planner joins as it sees fit.
+            inside = (
+                conn.dialect.name == "sqlite"
+                and tickets <= PER_TICKET_MAX
+                and not search.matches_at_most(conn, wanted, MESSAGES_PER_TICKET * tickets)
+            )
+            plan = "per_ticket" if inside else "whole"
+        else:
+            plan = "page"
+        conditions.append(_matches(conn, wanted, "fts0", plan))
     for index, text in enumerate(excluded, start=1):
-        yield not_(_matches(conn, [text], f"fts{index}", True))
+        if per_ticket or not search.is_selective(conn, [text]):
+            if whole_set:
+                cheap = cheap and filtered_size() <= small_set
+            plan = "per_ticket"
+        else:
+            plan = "whole"
+        conditions.append(not_(_matches(conn, [text], f"fts{index}", plan)))
+    return conditions, cheap
 
 
-def _matches(conn: Connection, terms: list[str], name: str, whole_set: bool) -> ColumnElement[bool]:
-    clause = search.ticket_matches(conn, terms, name=name, whole_set=whole_set)
+def _tickets_up_to(conn: Connection, where: ColumnElement[bool], limit: int) -> int:
+    """How many tickets meet `where`, counting no further than limit + 1."""
+    first = select(col(Ticket.id)).where(where).limit(limit + 1).subquery()
+    return int(conn.execute(select(func.count()).select_from(first)).scalar_one())
+
+
+def _matches(
+    conn: Connection, terms: list[str], name: str, plan: search.Plan
+) -> ColumnElement[bool]:
+    clause = search.ticket_matches(conn, terms, name=name, plan=plan)
     return Grouping(type_coerce(clause, Boolean))
 
 

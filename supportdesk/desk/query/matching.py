@@ -9,16 +9,31 @@ shape, and answers every question the faces ask of it within one session.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlmodel import Session, col
 
 from supportdesk.desk import views
 from supportdesk.desk.query.compile import DEFAULT_SORT, CompiledQuery, compile_query, order_by
+from supportdesk.desk.query.counts import Count
 from supportdesk.desk.query.parser import Query, SortKey, parse, parse_selection
 from supportdesk.desk.views import TicketRow
+from supportdesk.store import search
 from supportdesk.store.models import Ticket, utcnow
+
+# How many tickets a quick count tests when the exact count would be slow (a common word
+# over a large set): an estimate from a systematic sample of the filtered tickets, every
+# k-th id, so old and new tickets weigh alike. 1,000 keeps it within a page's time at
+# 100,000 tickets / 1,000,000 messages and its error near 3% of the tickets tested.
+COUNT_SAMPLE = 1_000
+# PostgreSQL tests each sampled ticket's documents one by one (~10 us a message): fewer of
+# them keep it near a page's time, at about 2.5% of error.
+POSTGRES_COUNT_SAMPLE = 400
+# A search for words alone is estimated from its newest matching messages instead
+# (`search.newest_matches`), which costs the same however common the words: the sample above
+# would first list every match (~0.12 us each on SQLite, 70 ms for a word in 570,000 messages).
 
 
 class Matching:
@@ -43,7 +58,7 @@ class Matching:
         self.me = me
         self.now = utcnow() if now is None else now
         self.narrow = narrow
-        self._compiled: dict[tuple[bool, bool], CompiledQuery] = {}
+        self._compiled: dict[tuple[bool, bool, bool], CompiledQuery] = {}
 
     @classmethod
     def selection(
@@ -62,28 +77,35 @@ class Matching:
         query = parse_selection(text, narrowed=narrow is not None)
         return cls(session, query, me=me, now=now, narrow=narrow)
 
-    def compiled(self, *, whole_set: bool = False, reverse: bool = False) -> CompiledQuery:
+    def compiled(
+        self, *, whole_set: bool = False, reverse: bool = False, per_ticket: bool = False
+    ) -> CompiledQuery:
         """The condition and order, shaped for a first page or (`whole_set`) for all of them.
 
         `reverse` turns the order around: reading the far end of a long list backwards from
         its end is as cheap as reading its start, where a large OFFSET walks every row first.
+        `per_ticket` tests tickets one by one against the words (a sample's shape).
         Raises QueryError when the query cannot run here (an unknown queue or agent).
         """
-        key = (whole_set, reverse)
+        key = (whole_set, reverse, per_ticket)
         hit = self._compiled.get(key)
         if hit is not None:
             return hit
         compiled = compile_query(
-            self.query, self.session.connection(), me=self.me, now=self.now, whole_set=whole_set
+            self.query,
+            self.session.connection(),
+            me=self.me,
+            now=self.now,
+            whole_set=whole_set,
+            per_ticket=per_ticket,
+            narrow=self.narrow,
         )
-        where = compiled.where if self.narrow is None else and_(compiled.where, self.narrow)
-        order = compiled.order_by
         if reverse:
             keys = self.query.sort or DEFAULT_SORT
-            order = order_by([SortKey(k.key, descending=not k.descending) for k in keys])
-        result = CompiledQuery(where=where, order_by=order)
-        self._compiled[key] = result
-        return result
+            reversed_order = order_by([SortKey(k.key, descending=not k.descending) for k in keys])
+            compiled = replace(compiled, order_by=reversed_order)
+        self._compiled[key] = compiled
+        return compiled
 
     def where(self, *, whole_set: bool = True) -> ColumnElement[bool]:
         """The condition alone, for a caller that folds it into a statement of its own."""
@@ -94,7 +116,53 @@ class Matching:
         self.compiled()
 
     def count(self) -> int:
+        """The exact number of matches: what a change to many states before it changes them."""
         return views.count_tickets(self.session, self.where())
+
+    def quick_count(self, *, sample: int | None = None) -> Count:
+        """How many match, within about a page's time: exact when that is cheap, else about.
+
+        Exact when the query has no text, only rare words, or a small filtered set. A search
+        for words alone is estimated from the tickets of its newest few thousand matching
+        messages, scaled by the share of all mail those span. Otherwise the filtered tickets
+        are counted exactly (ticket columns only) and every k-th of them, about `sample` in
+        all, is tested against the words; the share that matches scales the filtered count.
+        Neither estimate exceeds what the filters allow. Nothing that changes
+        tickets reads this: see `count`.
+        """
+        if sample is not None:
+            size = sample
+        elif self.session.get_bind().dialect.name == "sqlite":
+            size = COUNT_SAMPLE
+        else:
+            size = POSTGRES_COUNT_SAMPLE
+        words = [t.text for t in self.query.text_terms]
+        only_words = bool(words) and self.narrow is None and len(words) == len(self.query.terms)
+        if only_words and not any(t.negated for t in self.query.text_terms):
+            tickets, share = search.newest_matches(self.session.connection(), words)
+            if share >= 1.0:  # they were all of the matches
+                return Count.exactly(tickets)
+            # The highest ticket id bounds how many tickets there are, read from the end of
+            # the key: counting them costs 10 ms on PostgreSQL at 100,000.
+            most = self.session.execute(select(func.max(col(Ticket.id)))).scalar_one() or 0
+            return Count.about(min(most, tickets / share))
+        whole = self.compiled(whole_set=True)
+        if whole.count_is_cheap:
+            return Count.exactly(self.count())
+        filtered = views.count_tickets(self.session, whole.filters)
+        if filtered <= size:
+            return Count.exactly(self.count())
+        step = -(-filtered // size)
+        tested = self.compiled(per_ticket=True)
+        every_kth = col(Ticket.id) % step == 0
+        sampled, hits = self.session.execute(
+            select(func.count(), func.coalesce(func.sum(case((tested.where, 1), else_=0)), 0))
+            .select_from(Ticket)
+            .where(whole.filters, every_kth)
+        ).one()
+        if not sampled:
+            return Count.exactly(self.count())
+        return Count.about(min(filtered, hits * filtered / sampled))
 
     def ids(self, *, limit: int | None = None) -> list[int]:
         """Ticket ids of every match (or the first `limit`), in the query's order."""
@@ -130,6 +198,11 @@ class Matching:
         """How many matches come before ticket `number` (None: it does not match)."""
         whole = self.compiled(whole_set=True)
         return views.ticket_position(self.session, number, whole.where, whole.order_by)
+
+    def shown_and_rows(self, *, limit: int = 50) -> tuple[Count, list[TicketRow]]:
+        """The first page and a quick count of all (see `quick_count`): what a person reads."""
+        rows = self.rows(limit=limit)
+        return (self.quick_count() if len(rows) == limit else Count.exactly(len(rows))), rows
 
     def total_and_rows(self, *, limit: int = 50) -> tuple[int, list[TicketRow]]:
         """The first page and how many match in all, counting only when the page is full."""

@@ -17,7 +17,7 @@ COUNT_WIDTH = 6
 
 
 def _prompt(entry: ViewCount, current: bool) -> Text:
-    count = "-" if entry.count is None else f"{entry.count:,}"
+    count = "-" if entry.count is None else entry.count.short()
     text = Text(fit(entry.label, LABEL_WIDTH))
     text.append(fit(count, COUNT_WIDTH, right=True), style="dim")
     if current:

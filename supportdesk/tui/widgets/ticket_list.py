@@ -1,8 +1,10 @@
 """The ticket list: one line per ticket, drawn line by line, fed in pages from the store.
 
 It never holds more than a few pages of rows. It knows how many tickets the view has (a
-count runs beside the first page), sizes its scroll area to match, and when lines on screen
-have no row yet it draws placeholders and asks a worker for the pages around the viewport.
+count runs beside the first page: a quick one first, shown as an estimate when it is one,
+then the exact one), sizes its scroll area to match once the exact count is in, and when
+lines on screen have no row yet it draws placeholders and asks a worker for the pages
+around the viewport.
 Only one page fetch runs at a time: requests made while it runs are folded into the next
 one, so holding Page Down over 100,000 tickets never piles up queries. The first line is a
 header naming the columns; it stays put while the rows scroll under it.
@@ -34,6 +36,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import get_current_worker
 
+from supportdesk.desk.query import Count
 from supportdesk.desk.views import TicketRow
 from supportdesk.errors import SupportdeskError
 from supportdesk.text import age
@@ -91,6 +94,12 @@ class _Counted(Message, bubble=False):
     total: int
     follow: int | None = None
     place: int | None = None  # the followed ticket's row now; None: not in the view
+
+
+@dataclass
+class _Estimated(Message, bubble=False):
+    generation: int
+    count: Count
 
 
 @dataclass
@@ -207,6 +216,8 @@ class TicketList(ScrollView, can_focus=True):
         self.stay_on_row = stay_on_row
         self.source: Source | None = None
         self.total: int | None = None
+        self.estimate: Count | None = None
+        """The quick count shown until `total`, the exact one, arrives (see `_count`)."""
         self.cursor = 0
         self.marked: dict[int, TicketRow] = {}
         self.drafted: set[int] = set()
@@ -266,6 +277,7 @@ class TicketList(ScrollView, can_focus=True):
         self._pages.clear()
         self._stale.clear()
         self.total = None
+        self.estimate = None
         self.cursor = 0
         self._follow = None
         self._announced = _NOTHING
@@ -444,7 +456,11 @@ class TicketList(ScrollView, can_focus=True):
 
     def _update_subtitle(self) -> None:
         known = self.total if self.total is not None else self._extent()
-        counted = f"{self.total:,}" if self.total is not None else f"{known:,}+ (counting…)"
+        if self.total is not None:
+            counted = Count.exactly(self.total).label()
+        else:
+            shown = self.estimate or Count.at_least(known)
+            counted = f"{shown.label()} (counting…)"
         position = f"{self.cursor + 1:,} of {counted}" if known else "0"
         marks = f" · {len(self.marked)} selected" if self.marked else ""
         self.border_subtitle = Text(position + marks)
@@ -531,8 +547,21 @@ class TicketList(ScrollView, can_focus=True):
 
     @work(thread=True, exclusive=True, group="ticket-list-count")
     def _count(self, generation: int, source: Source, follow: int | None = None) -> None:
+        """Count the view: a quick figure first, then, if that was an estimate, the exact one.
+
+        The exact count of a common word takes hundreds of milliseconds at a million
+        messages; the estimate shows meanwhile, marked as one. A newer view cancels this
+        worker, and a cancelled one never starts the exact count.
+        """
         try:
             if follow is None:
+                quick = self.data.quick_count(source)
+                if quick.is_exact:
+                    self.post_message(_Counted(generation, quick.value))
+                    return
+                self.post_message(_Estimated(generation, quick))
+                if get_current_worker().is_cancelled:
+                    return
                 self.post_message(_Counted(generation, self.data.count(source)))
             else:
                 total, place = self.data.count_and_place(source, follow)
@@ -557,6 +586,11 @@ class TicketList(ScrollView, can_focus=True):
             self._set_height()
         self.refresh_lines(message.page * PAGE_SIZE + HEADER_LINES, PAGE_SIZE)
         self._announce()
+
+    def on__estimated(self, message: _Estimated) -> None:
+        if message.generation == self._generation and self.total is None:
+            self.estimate = message.count
+            self._update_subtitle()
 
     def on__counted(self, message: _Counted) -> None:
         if message.generation != self._generation:

@@ -1,0 +1,371 @@
+"""Every plan a text search can take finds the same tickets, and counts say how exact they are.
+
+The compiler chooses per term between collecting the tickets of every matching message and
+testing tickets one by one against one evaluation of the match set (inside a small filtered
+set, for an exclusion, for a count's sample), and a page has its own plans on top. Which
+one runs depends on thresholds measured at a million messages; here the thresholds are set
+so that each plan runs on a small store (on SQLite and PostgreSQL), and every plan must find
+exactly the tickets a plain Python reading of the same mail finds.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session
+from typer.testing import CliRunner
+
+from supportdesk.cli import app
+from supportdesk.desk import bulk_commands
+from supportdesk.desk.query import Count, Matching
+from supportdesk.desk.query import compile as compiler
+from supportdesk.desk.query import matching as matching_module
+from supportdesk.store import Store, search
+from supportdesk.store.models import Agent, Customer, Message, Queue, Ticket
+
+NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
+WORDS = ["refund", "invoice", "order", "request", "late", "hello", "thanks", "返金", "配送"]
+STATUSES = ["new", "open", "pending", "solved", "closed"]
+
+
+@dataclass(frozen=True)
+class Mail:
+    number: int
+    status: str
+    queue: str
+    assignee: str | None
+    bodies: tuple[str, ...]
+
+
+def _generate() -> list[Mail]:
+    rng = random.Random(15)
+    mails = []
+    for number in range(1, 91):
+        bodies = []
+        for _ in range(rng.randint(1, 4)):
+            words = rng.choices(WORDS, weights=[3, 4, 4, 4, 2, 5, 5, 2, 2], k=rng.randint(2, 5))
+            if rng.random() < 0.15:
+                words[rng.randrange(len(words))] = "refund request"
+            bodies.append(" ".join(words))
+        mails.append(
+            Mail(
+                number,
+                rng.choice(STATUSES),
+                rng.choice(["billing", "tech"]),
+                rng.choice(["alice", None]),
+                tuple(bodies),
+            )
+        )
+    return mails
+
+
+MAIL = _generate()
+
+
+def has(body: str, term: str) -> bool:
+    """Whether one message contains `term` as the index reads it: a word, phrase or CJK run."""
+    if not term.isascii():
+        return term in body
+    tokens = body.split()
+    wanted = term.split()
+    return any(tokens[i : i + len(wanted)] == wanted for i in range(len(tokens)))
+
+
+def words(*terms: str) -> Callable[[Mail], bool]:
+    """One message holds every term."""
+    return lambda m: any(all(has(b, t) for t in terms) for b in m.bodies)
+
+
+def no(term: str) -> Callable[[Mail], bool]:
+    return lambda m: not any(has(b, term) for b in m.bodies)
+
+
+def every(*tests: Callable[[Mail], bool]) -> Callable[[Mail], bool]:
+    return lambda m: all(test(m) for test in tests)
+
+
+def status(*names: str) -> Callable[[Mail], bool]:
+    return lambda m: m.status in names
+
+
+QUERIES: list[tuple[str, Callable[[Mail], bool]]] = [
+    ("refund", words("refund")),
+    ("-refund", no("refund")),
+    ("refund invoice", words("refund", "invoice")),
+    ('"refund request"', words("refund request")),
+    ('-"refund request"', no("refund request")),
+    ("返金", words("返金")),
+    ("-返金", no("返金")),
+    ("status:open refund", every(status("open"), words("refund"))),
+    ("status:open -refund", every(status("open"), no("refund"))),
+    (
+        "queue:billing refund invoice",
+        every(lambda m: m.queue == "billing", words("refund", "invoice")),
+    ),
+    (
+        "status:open,pending -refund -invoice",
+        every(status("open", "pending"), no("refund"), no("invoice")),
+    ),
+    ("refund -invoice", every(words("refund"), no("invoice"))),
+    ("assignee:none 返金 order", every(lambda m: m.assignee is None, words("返金", "order"))),
+    (
+        'queue:tech "refund request" -late',
+        every(lambda m: m.queue == "tech", words("refund request"), no("late")),
+    ),
+]
+
+# Thresholds that make each plan run on ninety tickets.
+PLANS: dict[str, dict[tuple[object, str], float]] = {
+    # every word counts as rare: its tickets are collected (NOT IN them for an exclusion)
+    "collect": {
+        (search, "SELECTIVE_LIMIT"): 10**9,
+        (search, "POSTGRES_SELECTIVE_LIMIT"): 10**9,
+    },
+    # every word is common and every set small: tickets are tested one by one; a page
+    # tests them in its own order against the match list
+    "per-ticket": {
+        (search, "SELECTIVE_LIMIT"): 0,
+        (search, "POSTGRES_SELECTIVE_LIMIT"): 0,
+        (search, "COMMON_SHARE"): 2.0,
+        (compiler, "PER_TICKET_MAX"): 10**9,
+        (compiler, "MESSAGES_PER_TICKET"): 0,
+        (compiler, "SMALL_SET"): 10**9,
+        (compiler, "POSTGRES_SMALL_SET"): 10**9,
+    },
+    # every word is common and every set large: a count collects, a page asks the index
+    # about each message on its way, exclusions are anti-joins ticket by ticket
+    "large": {
+        (search, "SELECTIVE_LIMIT"): 0,
+        (search, "POSTGRES_SELECTIVE_LIMIT"): 0,
+        (search, "COMMON_SHARE"): 0.0,
+        (compiler, "PER_TICKET_MAX"): 0,
+        (compiler, "SMALL_SET"): 0,
+        (compiler, "POSTGRES_SMALL_SET"): 0,
+    },
+}
+
+
+@pytest.fixture
+def mailed(store: Store) -> Store:
+    """Ninety tickets with one to four messages each, drawn from a few words (see MAIL)."""
+    with store.session(write=True) as session:
+        queues = {name: Queue(name=name) for name in ("billing", "tech")}
+        alice = Agent(handle="alice", name="Alice", email="alice@desk.test")
+        customer = Customer(email="customer@example.com")
+        session.add_all([*queues.values(), alice, customer])
+        session.flush()
+        documents: list[tuple[int, str]] = []
+        for mail in MAIL:
+            ticket = Ticket(
+                number=mail.number,
+                subject=f"Ticket {mail.number}",
+                status=mail.status,
+                queue_id=queues[mail.queue].id,
+                assignee_id=alice.id if mail.assignee else None,
+                requester_id=customer.id,
+                created_at=NOW - timedelta(days=100 - mail.number),
+                updated_at=NOW - timedelta(hours=mail.number * 7 % 90),
+            )
+            session.add(ticket)
+            session.flush()
+            for index, body in enumerate(mail.bodies):
+                message = Message(
+                    ticket_id=ticket.id,
+                    message_id=f"<{mail.number}.{index}@mail.test>",
+                    from_address=customer.email,
+                    subject=ticket.subject,
+                    body_text=body,
+                    received_at=ticket.created_at,
+                )
+                session.add(message)
+                session.flush()
+                assert message.id is not None
+                documents.append(
+                    (message.id, search.message_document(ticket.subject, body, "", ""))
+                )
+        search.index_documents(session.connection(), documents)
+    return store
+
+
+@pytest.fixture(params=list(PLANS))
+def plan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    for (module, name), value in PLANS[request.param].items():
+        monkeypatch.setattr(module, name, value)
+    yield request.param
+
+
+@pytest.mark.parametrize(("text", "test"), QUERIES, ids=[q for q, _ in QUERIES])
+def test_every_plan_finds_what_the_mail_says(
+    mailed: Store, plan: str, text: str, test: Callable[[Mail], bool]
+) -> None:
+    expected = sorted(m.number for m in MAIL if test(m))
+    assert expected, "a query that matches nothing proves little"
+    assert len(expected) < len(MAIL), "nor does one that matches everything"
+    with mailed.session() as session:
+        matching = Matching(session, text, me="alice", now=NOW)
+        whole = matching.numbers()
+        assert sorted(whole) == expected
+        assert [r.number for r in matching.rows(limit=1000)] == whole
+        assert len(matching.ids()) == matching.count() == len(expected)
+        assert matching.quick_count(sample=10**6) == Count.exactly(len(expected))
+
+
+def _sql(session: Session, text: str, *, whole_set: bool) -> str:
+    where = Matching(session, text, me="alice", now=NOW).where(whole_set=whole_set)
+    return " ".join(str(where.compile(bind=session.get_bind())).split())
+
+
+def _per_ticket(sql: str) -> bool:
+    """Whether the text is tested ticket by ticket rather than by collecting its tickets."""
+    tested = "EXISTS (SELECT 1 FROM messages AS m" in sql and "m.ticket_id = tickets.id" in sql
+    return tested and "tickets.id IN (SELECT m.ticket_id" not in sql and "ANY(ARRAY" not in sql
+
+
+def test_an_exclusion_of_a_common_word_is_an_anti_join_ticket_by_ticket(
+    mailed: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`status:open -refund` tests the open tickets against refund's matches, in a page
+    and in a count, instead of first collecting every ticket that mentions a refund."""
+    monkeypatch.setattr(search, "SELECTIVE_LIMIT", 0)
+    monkeypatch.setattr(search, "POSTGRES_SELECTIVE_LIMIT", 0)
+    with mailed.session() as session:
+        for whole_set in (False, True):
+            assert _per_ticket(_sql(session, "status:open -refund", whole_set=whole_set))
+
+
+def test_a_word_inside_a_small_filtered_set_is_searched_there(
+    mailed: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A count of `status:open refund` tests the open tickets, not every refund message."""
+    monkeypatch.setattr(search, "SELECTIVE_LIMIT", 0)
+    monkeypatch.setattr(search, "POSTGRES_SELECTIVE_LIMIT", 0)
+    monkeypatch.setattr(compiler, "MESSAGES_PER_TICKET", 0)
+    with mailed.session() as session:
+        assert _per_ticket(_sql(session, "status:open refund", whole_set=True))
+        monkeypatch.setattr(compiler, "PER_TICKET_MAX", 0)
+        broad = _sql(session, "status:open refund", whole_set=True)
+        if mailed.dialect == "sqlite":
+            assert "tickets.id IN (SELECT m.ticket_id" in broad
+
+
+@pytest.mark.parametrize(
+    ("count", "label"),
+    [
+        (Count.exactly(12_345), "12,345"),
+        (Count.exactly(0), "0"),
+        (Count.at_least(10_000), "10,000+"),
+        (Count.about(571_234), "≈570,000"),
+        (Count.about(73_719), "≈74,000"),
+        (Count.about(42.4), "≈42"),
+        (Count.about(-3), "≈0"),
+    ],
+)
+def test_a_count_says_how_exact_it_is(count: Count, label: str) -> None:
+    assert count.label() == label
+    assert count.is_exact == (count.kind == "exact")
+
+
+@pytest.mark.parametrize(
+    ("count", "short"),
+    [
+        (Count.exactly(12_345), "12,345"),
+        (Count.about(4_630), "≈4,600"),
+        (Count.about(76_086), "≈76k"),
+        (Count.about(571_234), "≈570k"),
+        (Count.at_least(10_000), "10k+"),
+    ],
+)
+def test_a_narrow_column_keeps_the_kind_visible(count: Count, short: str) -> None:
+    assert count.short() == short
+    assert len(short) <= 6
+
+
+def _estimating(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every word common and every set large: a quick count has to estimate."""
+    for (module, name), value in PLANS["large"].items():
+        monkeypatch.setattr(module, name, value)
+    monkeypatch.setattr(matching_module, "COUNT_SAMPLE", 10)
+    monkeypatch.setattr(matching_module, "POSTGRES_COUNT_SAMPLE", 10)
+    monkeypatch.setattr(search, "NEWEST_SAMPLE", 5)
+    monkeypatch.setattr(search, "POSTGRES_NEWEST_SAMPLE", 5)
+
+
+@pytest.mark.parametrize("text", ["refund", "-refund", "status:open,pending,new refund invoice"])
+def test_above_the_threshold_a_quick_count_is_an_estimate_and_says_so(
+    mailed: Store, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    _estimating(monkeypatch)
+    with mailed.session() as session:
+        matching = Matching(session, text, me="alice", now=NOW)
+        quick = matching.quick_count()
+        exact = matching.count()
+    assert quick.kind == "about"
+    assert quick.label().startswith("≈")
+    assert not quick.is_exact
+    assert 0 <= quick.value <= len(MAIL)
+    assert exact == len(matching_numbers(mailed, text))
+
+
+def matching_numbers(store: Store, text: str) -> list[int]:
+    with store.session() as session:
+        return Matching(session, text, me="alice", now=NOW).numbers()
+
+
+@pytest.mark.parametrize("text", ["", "status:open,pending", "queue:billing -status:closed"])
+def test_without_words_a_quick_count_is_exact(
+    mailed: Store, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    _estimating(monkeypatch)
+    with mailed.session() as session:
+        matching = Matching(session, text, me="alice", now=NOW)
+        assert matching.quick_count() == Count.exactly(matching.count())
+
+
+def test_below_the_threshold_a_quick_count_is_exact(mailed: Store) -> None:
+    with mailed.session() as session:
+        for text, _ in QUERIES:
+            matching = Matching(session, text, me="alice", now=NOW)
+            assert matching.quick_count() == Count.exactly(matching.count()), text
+
+
+def test_a_bulk_change_states_and_changes_the_exact_set_while_counts_estimate(
+    mailed: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _estimating(monkeypatch)
+    expected = sorted(m.number for m in MAIL if words("refund")(m))
+    with mailed.session() as session:
+        assert not Matching(session, "refund", me="alice", now=NOW).quick_count().is_exact
+    prepared = bulk_commands.prepare("tag", tags="refunds")
+    selection = bulk_commands.Selection(query="refund", me="alice")
+    preview = bulk_commands.preview(mailed, prepared, selection, confirm_above=10)
+    assert preview.matched == len(expected)
+    assert preview.needs_confirmation
+    outcome = bulk_commands.run(mailed, prepared, selection, actor="test")
+    assert outcome.result.matched == outcome.result.changed == len(expected)
+    assert sorted(matching_numbers(mailed, "tag:refunds")) == expected
+
+
+def test_the_cli_list_shows_an_estimate_to_people_and_the_exact_total_to_scripts(
+    mailed: Store, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _estimating(monkeypatch)
+    config = tmp_path / "config.toml"
+    config.write_text(f'database_url = "{mailed.url}"\nagent = "alice"\n', encoding="utf-8")
+    expected = sum(1 for m in MAIL if words("refund")(m))
+    runner = CliRunner(env={"COLUMNS": "200"})
+    shown = runner.invoke(
+        app, ["--config", str(config), "tickets", "list", "refund", "--limit", "5"]
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "showing 5 of ≈" in shown.stdout
+    scripted = runner.invoke(
+        app, ["--config", str(config), "tickets", "list", "refund", "--limit", "5", "--json"]
+    )
+    assert scripted.exit_code == 0, scripted.output
+    assert json.loads(scripted.stdout)["total"] == expected
