@@ -24,6 +24,7 @@ from supportdesk.cli import (
     queues,
     reply,
     rules,
+    sla,
     sync_cmd,
     tickets,
 )
@@ -64,6 +65,7 @@ app.add_typer(mailbox.app, name="mailbox")
 app.add_typer(rules.app, name="rules")
 app.add_typer(canned.app, name="canned")
 app.add_typer(notes.app, name="notes")
+app.add_typer(sla.app, name="sla")
 sync_cmd.register(app)
 outbox.register(app)
 reply.register(tickets.app)

@@ -10,6 +10,7 @@ while the agent was reading is caught too.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, update
@@ -18,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from supportdesk.desk import directory, events
 from supportdesk.desk.events import Change
+from supportdesk.desk.sla import due
 from supportdesk.desk.statuses import (
     check_priority,
     check_status,
@@ -90,6 +92,7 @@ def create_ticket(
     )
     session.add(ticket)
     session.flush()
+    keep_due(session, ticket, now)
     events.record(
         session,
         ticket,
@@ -141,6 +144,14 @@ def write_ticket(
         )
     for key, value in values.items():
         set_committed_value(ticket, key, value)  # already written: not a pending change
+    if values.keys() & due.DEPENDS_ON:
+        keep_due(session, ticket, change.now())
+
+
+def keep_due(session: Session, ticket: Ticket, at: datetime) -> None:
+    """Recompute the ticket's SLA due time after a change it depends on (see desk.sla.due)."""
+    if due.refresh(session, _TICKETS.c.id == ticket.id, at):
+        session.expire(ticket, list(due.COLUMNS))
 
 
 def _load(session: Session, number: int, expected_version: int | None) -> Ticket:

@@ -38,6 +38,7 @@ from sqlmodel import Session, col
 
 from supportdesk.desk import bulk, history
 from supportdesk.desk.events import Change, insert_selected, select_rows
+from supportdesk.desk.sla import due
 from supportdesk.desk.statuses import status_values
 from supportdesk.errors import ConflictError, NotFoundError, ValidationError
 from supportdesk.store.models import Agent, Event, Queue, Ticket, TicketTag, table_of
@@ -200,6 +201,15 @@ def undo_batch(session: Session, batch: str, *, at: datetime | None = None) -> U
     tagged = sum(n for kind, n in written.items() if kind == "tags")
     for group in _FIELD_GROUPS:
         _apply_field(session, group, change.batch_id, first_event, change.now())
+    due.refresh(  # only where a field a due time follows came back
+        session,
+        col(Ticket.id).in_(
+            select(col(Event.ticket_id))
+            .where(mine, col(Event.action).in_(("status", "priority", "queue")))
+            .scalar_subquery()
+        ),
+        change.now(),
+    )
     if not tagged and len(written) <= 1:
         # one field, no tags: an event per ticket, every version already written
         events = sum(written.values())
