@@ -14,12 +14,15 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from supportdesk.desk import bulk, directory, tickets
+from supportdesk.desk import bulk, directory, tickets, views
+from supportdesk.desk.query import Matching, parse
+from supportdesk.desk.rules import engine
+from supportdesk.desk.rules import storage as rules_storage
 from supportdesk.desk.events import Change
 from supportdesk.desk.messages import NewMessage, add_message
 from supportdesk.desk.sla import due, storage
 from supportdesk.desk.undo import undo_batch
-from supportdesk.errors import NotFoundError, ValidationError
+from supportdesk.errors import NotFoundError, QueryError, ValidationError
 from supportdesk.store import Store
 from supportdesk.store.models import Ticket
 from tests.test_bulk_cli import run
@@ -295,7 +298,8 @@ def test_cli_set_show_list_export_import_round_trip(config: Path, tmp_path: Path
 def test_cli_errors_name_the_file_line_key_and_change_nothing(config: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text(
-        '[[sla]]\nqueue = "support"\nfirst_response = "4 days"\n\n[sla.hours]\nfri = "17:00-09:00"\n'
+        '[[sla]]\nqueue = "support"\nfirst_response = "4 days"\n\n'
+        '[sla.hours]\nfri = "17:00-09:00"\n'
     )
     code, out, err = run(config, "sla", "import", str(bad))
     assert code != 0 and "Traceback" not in err
@@ -309,3 +313,74 @@ def test_cli_errors_name_the_file_line_key_and_change_nothing(config: Path, tmp_
     assert code != 0 and "unknown time zone 'Mars/Olympus'" in err
     code, _, err = run(config, "sla", "show", "sales")
     assert code != 0 and "has no SLA policy" in err
+
+
+def test_query_terms_views_and_sort_by_due_time(desk: Store) -> None:
+    monday = utc(2026, 11, 16, 8)
+    late = new_ticket(desk, monday)  # due 12:00 UTC
+    soon = new_ticket(desk, monday + timedelta(hours=2, minutes=50))  # due 14:50 UTC
+    answered = new_ticket(desk, monday)
+    message(desk, answered, "out", monday + timedelta(hours=5))  # late first response
+    quiet = new_ticket(desk, monday + timedelta(hours=4))
+    status(desk, quiet, "pending", monday + timedelta(hours=4))  # nothing due
+    now = utc(2026, 11, 16, 13)
+
+    def numbers(text: str) -> list[int]:
+        with desk.session() as s:
+            return Matching(s, text, me=None, now=now).numbers()
+
+    assert numbers("breached:yes sort:number") == [late, answered]
+    assert numbers("breached:no sort:number") == [soon, quiet]
+    assert numbers("due:<2h breached:no") == [soon]
+    assert numbers("due:<2h sort:due") == [late, soon]  # overdue counts as due within 2 h
+    assert numbers("due:>1d") == [answered]  # its resolution, Tuesday evening
+    assert numbers("-due:<1d sort:number") == [answered, quiet]  # nothing due counts as not
+    assert numbers("first_response:>4h sort:number") == [late, answered]
+    assert numbers("first_response:<4h sort:number") == [soon, quiet]
+    assert numbers("status:active sort:due") == [late, soon, answered, quiet]
+    with desk.session() as s:
+        counts = views.overview(s, now=now)
+    assert (counts.breaching_soon, counts.breached) == (1, 2)
+    with desk.session() as s:
+        rows = {r.number: r for r in views.list_tickets(s)}
+    assert rows[late].sla_state(now) == "breached"
+    assert rows[soon].sla_state(now) == "due-soon"
+    assert rows[quiet].sla_state(now) == ""
+    assert rows[soon].sla_due == utc(2026, 11, 16, 14, 50)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("due:2h", "a duration needs < or >"),
+        ("due:<soon", "bad duration 'soon'"),
+        ("breached:maybe", "takes yes or no"),
+        ("first_respons:>4h", "did you mean 'first_response'"),
+    ],
+)
+def test_query_mistakes_are_named(text: str, problem: str) -> None:
+    with pytest.raises(QueryError, match=problem):
+        parse(text)
+
+
+def test_a_time_rule_escalates_half_an_hour_before_a_breach(desk: Store) -> None:
+    rule = """\
+[[rules]]
+name = "escalate before breach"
+trigger = "time"
+when = { query = "due:<30m breached:no status:active" }
+actions = [{ priority = "urgent" }]
+"""
+    monday = utc(2026, 11, 16, 8)
+    number = new_ticket(desk, monday)  # first response due 12:00 UTC
+    with desk.session(write=True) as s:
+        rules_storage.import_rules(s, rule, origin="rules.toml")
+    with desk.session(write=True) as s:
+        assert engine.run_time_rules(s, monday + timedelta(hours=3)) == []
+    with desk.session(write=True) as s:
+        fired = engine.run_time_rules(s, monday + timedelta(hours=3, minutes=31))
+    assert [f.ticket for f in fired] == [number]
+    with desk.session() as s:
+        assert tickets.get_ticket(s, number).priority == "urgent"
+    # urgent has a one-hour first response target: now breached, and flagged so.
+    assert sla(desk, number) == (monday + timedelta(hours=1), True)

@@ -7,7 +7,7 @@ show the same thing and neither writes SQL.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
@@ -17,6 +17,7 @@ from sqlalchemy.sql.elements import UnaryExpression
 from sqlmodel import Session, col
 
 from supportdesk.desk.outbox import ItemView, delivery_states
+from supportdesk.desk.sla import due
 from supportdesk.desk.statuses import ACTIVE
 from supportdesk.desk.tickets import get_ticket, ticket_tags
 from supportdesk.store.models import (
@@ -34,6 +35,9 @@ from supportdesk.store.models import (
 )
 
 RECENTLY_SOLVED = timedelta(days=7)
+DUE_SOON_HOURS = 2
+DUE_SOON = timedelta(hours=DUE_SOON_HOURS)
+"""How close a due time must be for the "Breaching soon" view and the due-soon cue."""
 
 
 @dataclass(frozen=True)
@@ -50,9 +54,33 @@ class TicketRow:
     updated_at: datetime
     message_count: int
     version: int
+    sla_due_epoch: int | None = None
+    sla_breached_flag: bool = False
+
+    @property
+    def sla_due(self) -> datetime | None:
+        """When the next SLA target falls due (None: nothing is due)."""
+        if self.sla_due_epoch is None:
+            return None
+        return datetime.fromtimestamp(self.sla_due_epoch, UTC)
+
+    def sla_state(self, now: datetime, soon: timedelta = DUE_SOON) -> str:
+        """ "breached", "due-soon" (within `soon`), "due" or "" (no target running)."""
+        if self.sla_breached_flag or (
+            self.sla_due_epoch is not None and self.sla_due_epoch <= now.timestamp()
+        ):
+            return "breached"
+        if self.sla_due_epoch is None:
+            return ""
+        return "due-soon" if self.sla_due_epoch <= (now + soon).timestamp() else "due"
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        data = dict(self.__dict__)
+        del data["sla_due_epoch"], data["sla_breached_flag"]
+        due = self.sla_due
+        data["sla_due"] = due
+        data["sla_breached"] = self.sla_state(utcnow()) == "breached"
+        return data
 
 
 def _row_select() -> Any:
@@ -71,6 +99,8 @@ def _row_select() -> Any:
             col(Ticket.updated_at),
             col(Ticket.message_count),
             col(Ticket.version),
+            col(Ticket.sla_due),
+            col(Ticket.sla_breached),
         )
         .join(Queue, col(Queue.id) == Ticket.queue_id)
         .join(Customer, col(Customer.id) == Ticket.requester_id)
@@ -184,6 +214,10 @@ class Overview:
     recently_solved: int
     quarantine: int
     by_status: dict[str, int] = field(default_factory=dict)
+    breaching_soon: int = 0
+    """Active tickets not yet breached whose next target falls due within DUE_SOON."""
+    breached: int = 0
+    """Active tickets that missed a target (see desk.sla.due)."""
 
 
 def overview(session: Session, me: str | None = None, now: datetime | None = None) -> Overview:
@@ -219,6 +253,7 @@ def overview(session: Session, me: str | None = None, now: datetime | None = Non
         .select_from(Ticket)
         .where(col(Ticket.status) == "solved", col(Ticket.updated_at) >= now - RECENTLY_SOLVED)
     ).scalar_one()
+    breaching_soon, breached = sla_counts(session, now)
     quarantine_ids = {q.id for q in queues.values() if q.is_quarantine and q.id is not None}
     ordered = sorted(queues.values(), key=lambda q: q.name)
     return Overview(
@@ -233,7 +268,25 @@ def overview(session: Session, me: str | None = None, now: datetime | None = Non
         recently_solved=int(recently_solved),
         quarantine=sum(active.get(q, 0) for q in quarantine_ids),
         by_status=by_status,
+        breaching_soon=breaching_soon,
+        breached=breached,
     )
+
+
+def sla_counts(session: Session, now: datetime) -> tuple[int, int]:
+    """(breaching soon, breached) among active tickets: the same conditions as the query
+    terms `due:<2h breached:no` and `breached:yes` (see DUE_SOON)."""
+    soon = due.seconds(now + DUE_SOON)
+    breached = due.breached_condition(now)
+    row = session.execute(
+        select(
+            func.count(col(Ticket.sla_due)).filter(
+                col(Ticket.sla_due) < soon, col(Ticket.sla_breached).is_(False), ~breached
+            ),
+            func.count().filter(breached),
+        ).where(col(Ticket.status).in_(ACTIVE), or_(col(Ticket.sla_due) < soon, breached))
+    ).one()
+    return int(row[0]), int(row[1])
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,20 @@ class DeskData:
                 ViewCount("open", "All open", ACTIVE_QUERY, "Views", overview.all_active),
                 ViewCount("pending", "Pending", "status:pending", "Views", overview.pending),
                 ViewCount(
+                    "breaching",
+                    "Breaching soon",
+                    f"due:<{views.DUE_SOON_HOURS}h breached:no {ACTIVE_QUERY} sort:due",
+                    "Views",
+                    overview.breaching_soon,
+                ),
+                ViewCount(
+                    "breached",
+                    "Breached",
+                    f"breached:yes {ACTIVE_QUERY} sort:due",
+                    "Views",
+                    overview.breached,
+                ),
+                ViewCount(
                     "solved",
                     "Recently solved",
                     f"status:solved updated:<{views.RECENTLY_SOLVED.days}d",

@@ -22,6 +22,7 @@ from supportdesk.desk.query.parser import (
     TextTerm,
     TimeFilter,
     Value,
+    depends_on_now,
     parse,
     parse_selection,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "TimeFilter",
     "Value",
     "compile_query",
+    "depends_on_now",
     "order_by",
     "parse",
     "parse_selection",

@@ -27,6 +27,7 @@ from sqlmodel import Session, col
 
 from supportdesk.desk import events
 from supportdesk.desk.events import Change
+from supportdesk.desk.sla import due
 from supportdesk.desk.query import Matching
 from supportdesk.desk.rules import actions
 from supportdesk.desk.rules.conditions import Evaluation, MessageFacts
@@ -206,6 +207,7 @@ def run_time_rules(
 ) -> list[Fired]:
     """The scheduled run: every time rule over the tickets it could match, one batch."""
     change = change or Change.by(RULES_ACTOR, at=now)
+    due.sweep(session, now)  # the scheduled run is also when passed due times are flagged
     rule_list = [
         r
         for r in (rules if rules is not None else load_rules(session, "time"))

@@ -281,9 +281,9 @@ def _oldest_unanswered() -> Any:
 
 def breached_condition(at: datetime) -> ColumnElement[bool]:
     """Tickets that missed a target, as of `at`."""
-    return or_(
+    return or_(  # never NULL, so its negation holds where nothing is due
         _TICKETS.c.sla_breached.is_(True),
-        _TICKETS.c.sla_due <= seconds(at),
+        and_(_TICKETS.c.sla_due.is_not(None), _TICKETS.c.sla_due <= seconds(at)),
     )
 
 
