@@ -15,11 +15,11 @@ import pytest
 from sqlmodel import select
 
 from supportdesk.desk import bulk, directory, tickets, views
+from supportdesk.desk.events import Change
+from supportdesk.desk.messages import NewMessage, add_message
 from supportdesk.desk.query import Matching, parse
 from supportdesk.desk.rules import engine
 from supportdesk.desk.rules import storage as rules_storage
-from supportdesk.desk.events import Change
-from supportdesk.desk.messages import NewMessage, add_message
 from supportdesk.desk.sla import due, storage
 from supportdesk.desk.undo import undo_batch
 from supportdesk.errors import NotFoundError, QueryError, ValidationError

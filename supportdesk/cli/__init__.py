@@ -23,6 +23,7 @@ from supportdesk.cli import (
     outbox,
     queues,
     reply,
+    report,
     rules,
     sla,
     sync_cmd,
@@ -68,6 +69,7 @@ app.add_typer(notes.app, name="notes")
 app.add_typer(sla.app, name="sla")
 sync_cmd.register(app)
 outbox.register(app)
+report.register(app)
 reply.register(tickets.app)
 
 

@@ -27,12 +27,12 @@ from sqlmodel import Session, col
 
 from supportdesk.desk import events
 from supportdesk.desk.events import Change
-from supportdesk.desk.sla import due
 from supportdesk.desk.query import Matching
 from supportdesk.desk.rules import actions
 from supportdesk.desk.rules.conditions import Evaluation, MessageFacts
 from supportdesk.desk.rules.model import Condition, RuleDef, parse_duration
 from supportdesk.desk.rules.storage import load_rules
+from supportdesk.desk.sla import due
 from supportdesk.errors import SupportdeskError
 from supportdesk.store.models import Event, Message, MessageRaw, Queue, Ticket
 
