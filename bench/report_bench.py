@@ -67,7 +67,7 @@ def main() -> int:
         newest = s.execute(select(func.max(Ticket.created_at))).scalar_one()
         start = time.perf_counter()
         text = "\n".join(POLICY.format(queue=q) for q in queues)
-        storage.import_policies(s, text, origin="bench", at=newest)
+        storage.set_policies(s, text, origin="bench", at=newest)
         took = time.perf_counter() - start
     print(f"{tickets:,} tickets, {len(queues)} queues; newest ticket {newest:%Y-%m-%d %H:%M}")
     print(f"sla import: policies for {len(queues)} queues, due times of every ticket: {took:.2f} s")

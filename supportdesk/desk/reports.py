@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, true
 from sqlmodel import Session, col
 
 from supportdesk.desk.sla import due
 from supportdesk.desk.statuses import ACTIVE
 from supportdesk.errors import ValidationError
-from supportdesk.store.models import Agent, Event, Message, Queue, SlaPolicy, Ticket
+from supportdesk.store.models import Agent, Event, Queue, SlaPolicy, Ticket
 
 By = Literal["agent", "queue", "day", "week"]
 GROUPINGS: tuple[By, ...] = ("agent", "queue", "day", "week")
@@ -168,7 +168,9 @@ class _Reader:
         if self.by == "agent":
             return func.coalesce(col(Ticket.assignee_id), 0)
         if self.by == "queue":
-            return col(Ticket.queue_id)
+            # An expression, not the column: grouping by the column, SQLite walks every
+            # ticket along the queue index instead of the few in the period.
+            return col(Ticket.queue_id) + 0
         seconds = due.epoch(at)
         index = seconds // DAY if self.by == "day" else (seconds // DAY + 3) // 7
         return case((seconds < self.start, _BEFORE), else_=index)
@@ -205,10 +207,37 @@ class _Reader:
         )
 
     def backlog(self) -> list[tuple[Any, int]]:
-        """Active tickets at each period's end: created, less every move from an active
-        status to solved or closed (or a merge), plus every reopening, up to that end."""
+        """Active tickets at each period's end, counted back from now: the tickets active
+        now, less what every later change did (a creation added one, a move from an active
+        status to solved or closed or a merge took one away, a reopening added one). Only
+        the history since the report's start (per agent or queue: its end) is read."""
+        per_group = self.by in ("agent", "queue")
+        group = self.key(col(Ticket.created_at)) if per_group else literal(0)
+        active = {
+            key: int(n)
+            for key, n in self.session.execute(
+                select(group.label("key"), func.count())
+                .where(self.where, col(Ticket.status).in_(ACTIVE))
+                .group_by(group)
+            )
+        }
+        if per_group:
+            later = self._deltas(self.until)
+            keys = set(active) | set(later)
+            return [(k, active.get(k, 0) - later.get(k, 0)) for k in keys]
+        deltas = self._deltas(self.since)
+        periods = self.periods()
+        running = active.get(0, 0) - sum(n for k, n in deltas.items() if k > periods[-1])
+        out = []
+        for key in reversed(periods):
+            out.append((key, running))
+            running -= deltas.get(key, 0)
+        return out[::-1]
+
+    def _deltas(self, start: datetime) -> dict[Any, int]:
+        """Per group, how much the changes at or after `start` added to the active count."""
         created = self.grouped(
-            func.count(), at=col(Ticket.created_at), where=[col(Ticket.created_at) < self.until]
+            func.count(), at=col(Ticket.created_at), where=[col(Ticket.created_at) >= start]
         )
         at = col(Event.created_at)
         inactive = ("solved", "closed")
@@ -234,49 +263,55 @@ class _Reader:
             at=at,
             where=[
                 col(Event.ticket_id) == col(Ticket.id),
-                at < self.until,
+                col(Event.action).in_(("status", "create", "merge")),
+                at >= start,
                 or_(closing, opening),
             ],
         )
-        change: dict[Any, int] = {}
+        deltas: dict[Any, int] = {}
         for key, n in [*created, *moves]:
-            change[key] = change.get(key, 0) + int(n)
-        if self.by in ("agent", "queue"):
-            return list(change.items())
-        running = change.pop(_BEFORE, 0)
-        out = []
-        for key in self.periods():
-            running += change.get(key, 0)
-            out.append((key, running))
-        return out
+            deltas[key] = deltas.get(key, 0) + int(n)
+        return deltas
 
     def _percentiles(self, at: Any, wall: Any, business: Any, where: list[Any]) -> list[Any]:
-        """(key, median, p90, business median, business p90), nearest rank (docs/METRICS.md)."""
+        """(key, median, p90, business median, business p90), nearest rank (docs/METRICS.md),
+        in one pass: a rank for each measure, the business one among the tickets that have
+        it (a queue without a policy has none)."""
         key = self.key(at)
-        results: dict[Any, list[Any]] = {}
-        for index, value in enumerate((wall, business)):
-            inner = (
-                select(
-                    key.label("key"),
-                    value.label("value"),
-                    func.row_number().over(partition_by=key, order_by=value).label("rank"),
-                    func.count().over(partition_by=key).label("n"),
-                )
-                .where(self.where, value.is_not(None), *where)
-                .subquery()
-            )
+        # Measured once per ticket (MATERIALIZED), then ranked: ranking the expressions
+        # themselves evaluated every business-time lookup once per reference.
+        measured = (
+            select(key.label("key"), wall.label("wall"), business.label("business"))
+            .where(self.where, *where)
+            .cte("measured")
+            .prefix_with("MATERIALIZED")
+        )
+        m = measured.c
+        inner = select(
+            m.key,
+            m.wall,
+            m.business,
+            func.row_number().over(partition_by=m.key, order_by=m.wall).label("wall_rank"),
+            func.count().over(partition_by=m.key).label("wall_n"),
+            func.row_number()
+            .over(partition_by=[m.key, m.business.is_(None)], order_by=m.business)
+            .label("business_rank"),
+            func.count(m.business).over(partition_by=m.key).label("business_n"),
+        ).subquery()
 
-            def at_rank(percent: int, inner: Any = inner) -> Any:
-                wanted = (inner.c.n * percent + 99) // 100
-                return func.max(case((inner.c.rank == wanted, inner.c.value)))
+        def at_rank(measure: str, percent: int) -> Any:
+            value, rank, n = (inner.c[measure], inner.c[f"{measure}_rank"], inner.c[f"{measure}_n"])
+            wanted = (n * percent + 99) // 100
+            return func.max(case((and_(value.is_not(None), rank == wanted), value)))
 
-            stmt = select(inner.c.key, at_rank(50), at_rank(90)).group_by(inner.c.key)
-            for k, median, p90 in self.session.execute(stmt):
-                results.setdefault(k, [None] * 4)[index * 2 : index * 2 + 2] = [
-                    _int(median),
-                    _int(p90),
-                ]
-        return [(k, *v) for k, v in results.items()]
+        stmt = select(
+            inner.c.key,
+            at_rank("wall", 50),
+            at_rank("wall", 90),
+            at_rank("business", 50),
+            at_rank("business", 90),
+        ).group_by(inner.c.key)
+        return [(k, *(_int(v) for v in values)) for k, *values in self.session.execute(stmt)]
 
     def first_response(self) -> list[Any]:
         at = col(Ticket.first_response_at)
@@ -307,9 +342,15 @@ class _Reader:
 
     def resolved(self) -> list[Any]:
         at = col(Ticket.solved_at)
+        # Our messages, counted from their events: the events' rows are narrow, where
+        # reading each message's direction meant a page of the messages table per message.
+        # coalesce(): along the ticket's events, not every message_out of the action index.
         replies = (
             select(func.count())
-            .where(col(Message.ticket_id) == col(Ticket.id), col(Message.direction) == "out")
+            .where(
+                col(Event.ticket_id) == col(Ticket.id),
+                func.coalesce(col(Event.action), "") == "message_out",
+            )
             .correlate(Ticket)
             .scalar_subquery()
         )

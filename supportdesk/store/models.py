@@ -366,6 +366,7 @@ class Event(SQLModel, table=True):
     __table_args__ = (
         Index("ix_events_ticket", "ticket_id", "id"),
         Index("ix_events_batch", "batch_id"),
+        Index("ix_events_action_created", "action", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -32,6 +32,8 @@ def upgrade() -> None:
     for name, type_, nullable, default in _TICKET_COLUMNS:
         op.add_column("tickets", sa.Column(name, type_, nullable=nullable, server_default=default))
     op.create_index("ix_tickets_sla_due", "tickets", ["sla_due", "id"], unique=False)
+    # Reports read the status changes of a period (desk.reports).
+    op.create_index("ix_events_action_created", "events", ["action", "created_at"], unique=False)
     op.create_table(
         "sla_policies",
         sa.Column("queue_id", sa.Integer(), nullable=False),
@@ -71,6 +73,7 @@ def downgrade() -> None:
     op.drop_table("sla_targets")
     op.drop_table("sla_policies")
     op.drop_index("ix_tickets_sla_due", table_name="tickets")
+    op.drop_index("ix_events_action_created", table_name="events")
     bind = op.get_bind()
     version = bind.dialect.server_version_info or ()
     native = bind.dialect.name != "sqlite" or version >= (3, 35)
