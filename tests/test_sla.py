@@ -384,3 +384,12 @@ actions = [{ priority = "urgent" }]
         assert tickets.get_ticket(s, number).priority == "urgent"
     # urgent has a one-hour first response target: now breached, and flagged so.
     assert sla(desk, number) == (monday + timedelta(hours=1), True)
+
+
+def test_tickets_show_names_the_due_time(config: Path, desk: Store) -> None:
+    number = new_ticket(desk, utc(2026, 11, 16, 8))
+    code, out, err = run(config, "tickets", "show", str(number))
+    assert code == 0, err
+    assert "SLA due" in out and "2026-11-16 12:00 UTC" in out
+    code, out, err = run(config, "tickets", "show", str(number), "--json")
+    assert json.loads(out)["row"]["sla_due"].startswith("2026-11-16T12:00")

@@ -54,33 +54,25 @@ class TicketRow:
     updated_at: datetime
     message_count: int
     version: int
-    sla_due_epoch: int | None = None
-    sla_breached_flag: bool = False
+    sla_due: datetime | None = None
+    """When the next SLA target falls due (None: nothing is due); read as Unix seconds."""
+    sla_breached: bool = False
+    """The stored flag: a target was missed as of the ticket's last change (see sla_state)."""
 
-    @property
-    def sla_due(self) -> datetime | None:
-        """When the next SLA target falls due (None: nothing is due)."""
-        if self.sla_due_epoch is None:
-            return None
-        return datetime.fromtimestamp(self.sla_due_epoch, UTC)
+    def __post_init__(self) -> None:
+        if isinstance(self.sla_due, int):
+            object.__setattr__(self, "sla_due", datetime.fromtimestamp(self.sla_due, UTC))
 
     def sla_state(self, now: datetime, soon: timedelta = DUE_SOON) -> str:
-        """ "breached", "due-soon" (within `soon`), "due" or "" (no target running)."""
-        if self.sla_breached_flag or (
-            self.sla_due_epoch is not None and self.sla_due_epoch <= now.timestamp()
-        ):
+        """"breached", "due-soon" (within `soon`), "due" or "" (no target running)."""
+        if self.sla_breached or (self.sla_due is not None and self.sla_due <= now):
             return "breached"
-        if self.sla_due_epoch is None:
+        if self.sla_due is None:
             return ""
-        return "due-soon" if self.sla_due_epoch <= (now + soon).timestamp() else "due"
+        return "due-soon" if self.sla_due < now + soon else "due"
 
     def as_dict(self) -> dict[str, Any]:
-        data = dict(self.__dict__)
-        del data["sla_due_epoch"], data["sla_breached_flag"]
-        due = self.sla_due
-        data["sla_due"] = due
-        data["sla_breached"] = self.sla_state(utcnow()) == "breached"
-        return data
+        return {**self.__dict__, "sla_state": self.sla_state(utcnow())}
 
 
 def _row_select() -> Any:
