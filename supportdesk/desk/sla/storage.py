@@ -1,7 +1,7 @@
 """SLA policies in the store: set, import, export, remove, each laying out the queue's
 targets and working hours and bringing its tickets' due times up to date.
 
-The working hours are laid out from a week before the queue's oldest ticket to three years
+The working hours are laid out from a week before the store's oldest ticket to three years
 ahead; setting or importing the policy again (or `supportdesk sla refresh`) extends them.
 """
 
@@ -195,9 +195,8 @@ def lay_out(session: Session, queue_id: int, policy: PolicyDef, at: datetime) ->
             for name, targets in policy.targets().items()
         ],
     )
-    oldest = session.execute(
-        select(func.min(Ticket.created_at)).where(col(Ticket.queue_id) == queue_id)
-    ).scalar_one_or_none()
+    # From the oldest ticket of any queue: a ticket moved here keeps its creation time.
+    oldest = session.execute(select(func.min(Ticket.created_at))).scalar_one_or_none()
     start = min(oldest, at) if oldest is not None else at
     rows = with_business_counts(policy.calendar().intervals(start - BEFORE, at + AHEAD))
     if not rows:
