@@ -11,6 +11,7 @@ from supportdesk.desk.views import TicketRow
 from supportdesk.store import Store
 from supportdesk.store.models import utcnow
 from supportdesk.tui.app import SupportdeskApp
+from supportdesk.tui.widgets.thread import header_text
 from tests.tui.conftest import SIZE, ready, screen_text
 
 ALWAYS = "\n".join(
@@ -65,6 +66,8 @@ async def test_cues_and_views(demo_store: Store, make_app: Callable[..., Support
         assert breached.triplet.hex.lower() == variables["sla-overdue"].lower()
         assert soon is not None and soon.triplet is not None
         assert soon.triplet.hex.lower() == variables["sla-due-soon"].lower()
+        assert app.desk.detail is not None and app.desk.detail.row.number == number
+        assert "SLA due" in header_text(app.desk.detail).plain
         # The Breached view lists only breached tickets, soonest due first.
         await pilot.press("slash")
         app.desk.search.input.value = "breached:yes status:active sort:due"
