@@ -64,7 +64,7 @@ class TicketRow:
             object.__setattr__(self, "sla_due", datetime.fromtimestamp(self.sla_due, UTC))
 
     def sla_state(self, now: datetime, soon: timedelta = DUE_SOON) -> str:
-        """"breached", "due-soon" (within `soon`), "due" or "" (no target running)."""
+        """ "breached", "due-soon" (within `soon`), "due" or "" (no target running)."""
         if self.sla_breached or (self.sla_due is not None and self.sla_due <= now):
             return "breached"
         if self.sla_due is None:

@@ -31,7 +31,6 @@ from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
-from pydantic import ValidationError as ModelError
 
 from supportdesk.desk import tomlblocks
 from supportdesk.desk.sla.calendar import (
@@ -177,7 +176,15 @@ class PolicyDef(BaseModel):
         return out
 
 
-_HEADER = tomlblocks.header_pattern("sla")
+_SLA = tomlblocks.Entries(
+    table="sla",
+    key="queue",
+    file="an SLA file",
+    plural="SLA policies",
+    one="policy",
+    label=lambda q: f"SLA for queue {q!r}" if isinstance(q, str) else f"SLA #{q}",
+    duplicate=lambda queue, line: f"queue {queue!r} already has the policy on line {line}",
+)
 
 
 @dataclass(frozen=True)
@@ -192,56 +199,10 @@ class PolicyText:
 def parse_policy_file(source: str, *, origin: str = "SLA file") -> list[PolicyText]:
     """Every `[[sla]]` entry in a TOML file, validated; one ValidationError lists every
     problem with its file, line, queue and key."""
-    data = tomlblocks.load_toml(source, origin)
-    problems: list[str] = []
-    for key in data:
-        if key != "sla":
-            line = tomlblocks.line_of(source, 1, (key,))
-            problems.append(
-                f"{origin} line {line}: unknown top-level key {key!r}: "
-                "an SLA file holds only [[sla]] tables"
-            )
-    raw_entries = data.get("sla", [])
-    if not isinstance(raw_entries, list):
-        raise ValidationError(f"{origin}: `sla` must be [[sla]] tables")
-    blocks = tomlblocks.split_blocks(source, _HEADER)
-    if len(blocks) != len(raw_entries):
-        raise ValidationError(
-            f"{origin}: found {len(raw_entries)} SLA policies but {len(blocks)} [[sla]] "
-            "header lines; write each policy as its own [[sla]] table"
-        )
-    found: list[PolicyText] = []
-    seen: dict[str, int] = {}
-    for index, (line, text) in enumerate(blocks):
-        raw = raw_entries[index]
-        label = (
-            f"SLA for queue {raw.get('queue')!r}"
-            if isinstance(raw.get("queue"), str)
-            else f"SLA #{index + 1}"
-        )
-        try:
-            entry = PolicyDef.model_validate(raw)
-        except ModelError as exc:
-            lines = text.splitlines()
-            first = line - next(i for i, t in enumerate(lines) if _HEADER.match(t))
-            for error in exc.errors():
-                loc = tuple(error["loc"])
-                where = ".".join(str(p) for p in loc) or "entry"
-                message = str(error["msg"]).removeprefix("Value error, ")
-                at = tomlblocks.line_of(text, first, loc)
-                problems.append(f"{origin} line {at}: {label}: {where}: {message}")
-            continue
-        if entry.queue in seen:
-            problems.append(
-                f"{origin} line {line}: {label}: queue {entry.queue!r} already has the policy "
-                f"on line {seen[entry.queue]}"
-            )
-            continue
-        seen[entry.queue] = line
-        found.append(PolicyText(text=text, line=line, policy=entry))
-    if problems:
-        raise ValidationError(tomlblocks.join_problems(problems))
-    return found
+    return [
+        PolicyText(text=b.text, line=b.line, policy=b.entry)
+        for b in tomlblocks.parse_entries(source, PolicyDef, _SLA, origin=origin)
+    ]
 
 
 def parse_definition(text: str) -> PolicyDef:
