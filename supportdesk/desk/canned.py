@@ -294,9 +294,6 @@ def _as_value_error(check: Any, value: Any) -> Any:
         raise ValueError(str(exc)) from None
 
 
-_HEADER = tomlblocks.header_pattern("canned")
-
-
 @dataclass(frozen=True)
 class CannedText:
     """One entry read from a file: its exact text, where it starts, what it says."""
