@@ -241,7 +241,7 @@ def _recompute_first_response(session: Session, ticket_id: int, at: datetime) ->
     session.execute(
         update(Ticket).where(col(Ticket.id) == ticket_id).values(first_response_at=first)
     )
-    due.refresh(session, col(Ticket.id) == ticket_id, at)
+    due.refresh_one(session, ticket_id, at)
 
 
 # -- draining

@@ -150,7 +150,7 @@ def write_ticket(
 
 def keep_due(session: Session, ticket: Ticket, at: datetime) -> None:
     """Recompute the ticket's SLA due time after a change it depends on (see desk.sla.due)."""
-    if due.refresh(session, _TICKETS.c.id == ticket.id, at):
+    if due.refresh_one(session, ticket.id, at):  # type: ignore[arg-type]
         session.expire(ticket, list(due.COLUMNS))
 
 

@@ -33,7 +33,9 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Integer,
     and_,
+    bindparam,
     case,
     false,
     func,
@@ -146,16 +148,40 @@ def enabled(session: Session) -> bool:
     return session.execute(select(literal(1)).select_from(_TARGETS).limit(1)).first() is not None
 
 
+_NOW = bindparam("sla_now", type_=BigInteger())
+_ONE = bindparam("sla_ticket", type_=Integer())
+_single: tuple[Any, Any] | None = None
+
+
 def refresh(session: Session, where: ColumnElement[bool], at: datetime) -> bool:
     """Bring the pause, due time and breached flag of the tickets matching `where` up to date
     as of `at` (two statements, whatever the number of tickets); False when no queue has a
     policy, so nothing was done."""
     if not enabled(session):
         return False
-    now = seconds(at)
+    for stmt in _statements(where):
+        session.execute(stmt, {"sla_now": seconds(at)})
+    return True
+
+
+def refresh_one(session: Session, ticket_id: int, at: datetime) -> bool:
+    """`refresh` of one ticket, with statements built once: building them cost more than
+    running them, on the path of every reply."""
+    global _single
+    if not enabled(session):
+        return False
+    if _single is None:
+        _single = _statements(_TICKETS.c.id == _ONE)
+    for stmt in _single:
+        session.execute(stmt, {"sla_now": seconds(at), "sla_ticket": ticket_id})
+    return True
+
+
+def _statements(where: ColumnElement[bool]) -> tuple[Any, Any]:
+    """The pause bookkeeping, then the due times, for the tickets matching `where`."""
     t = _TICKETS
     paused = t.c.status.in_(PAUSED)
-    session.execute(
+    pause = (
         update(t)
         .where(
             where,
@@ -167,29 +193,32 @@ def refresh(session: Session, where: ColumnElement[bool], at: datetime) -> bool:
         .values(
             sla_paused_seconds=t.c.sla_paused_seconds
             + case(
-                (
-                    paused,
-                    0,
-                ),
-                else_=business(t.c.queue_id, now) - business(t.c.queue_id, t.c.sla_paused_since),
+                (paused, 0),
+                else_=business(t.c.queue_id, _NOW) - business(t.c.queue_id, t.c.sla_paused_since),
             ),
-            sla_paused_since=case((paused, now), else_=null()),
+            sla_paused_since=case((paused, _NOW), else_=null()),
         )
         .execution_options(synchronize_session=False)
     )
-    facts = _facts(where, now)
-    session.execute(
+    facts = _facts(where, _NOW)
+    dues = (
         update(t)
+        .add_cte(facts)
         .where(t.c.id == facts.c.id)
-        .values(_due_values(facts, now))
+        .values(_due_values(facts, _NOW))
         .execution_options(synchronize_session=False)
     )
-    return True
+    return pause, dues
 
 
-def _facts(where: ColumnElement[bool], now: int) -> Any:
-    """Per ticket, its targets and the business-time readings its due time is made of, each
-    computed once (the FROM of the UPDATE that sets the due times)."""
+def _facts(where: ColumnElement[bool], now: Any) -> Any:
+    """Per ticket, its targets and the business-time readings its due time is made of (the
+    FROM of the UPDATE that sets the due times).
+
+    Two materialised steps, so that each lookup runs once per ticket: the instants first
+    (the oldest unanswered message reads the ticket's messages), then their business time.
+    SQLite otherwise inlines a subquery once for every place its column is used.
+    """
     t = _TICKETS
     target = _TARGETS.alias()
 
@@ -202,23 +231,40 @@ def _facts(where: ColumnElement[bool], now: int) -> Any:
             .label(kind)
         )
 
-    return (
+    instants = (
         select(
             t.c.id,
+            t.c.queue_id,
             goal("first_response"),
             goal("next_response"),
             goal("resolution"),
-            business(t.c.queue_id, epoch(t.c.created_at)).label("created"),
-            business(t.c.queue_id, func.coalesce(t.c.sla_paused_since, now)).label("clock"),
-            business(t.c.queue_id, epoch(t.c.first_response_at)).label("responded"),
-            business(t.c.queue_id, epoch(_oldest_unanswered())).label("waiting"),
+            epoch(t.c.created_at).label("created_at"),
+            func.coalesce(t.c.sla_paused_since, now).label("clock_at"),
+            epoch(t.c.first_response_at).label("responded_at"),
+            epoch(_oldest_unanswered()).label("waiting_at"),
         )
         .where(where)
-        .subquery("facts")
+        .cte("sla_instants")
+        .prefix_with("MATERIALIZED")
+    )
+    i = instants.c
+    return (
+        select(
+            i.id,
+            i.first_response,
+            i.next_response,
+            i.resolution,
+            business(i.queue_id, i.created_at).label("created"),
+            business(i.queue_id, i.clock_at).label("clock"),
+            business(i.queue_id, i.responded_at).label("responded"),
+            business(i.queue_id, i.waiting_at).label("waiting"),
+        )
+        .cte("sla_facts")
+        .prefix_with("MATERIALIZED")
     )
 
 
-def _due_values(f: Any, now: int) -> dict[str, Any]:
+def _due_values(f: Any, now: Any) -> dict[str, Any]:
     """The SET of the due time and breached flag, from the facts `f` of each ticket."""
     t = _TICKETS
     running = t.c.status.not_in(PAUSED)
