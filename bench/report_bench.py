@@ -70,7 +70,7 @@ def main() -> int:
         storage.set_policies(s, text, origin="bench", at=newest)
         took = time.perf_counter() - start
     print(f"{tickets:,} tickets, {len(queues)} queues; newest ticket {newest:%Y-%m-%d %H:%M}")
-    print(f"sla import: policies for {len(queues)} queues, due times of every ticket: {took:.2f} s")
+    print(f"sla set: policies for {len(queues)} queues, due times of every ticket: {took:.2f} s")
     with store.session(write=True) as s:
         due = s.execute(select(func.count(col(Ticket.sla_due)))).scalar_one()
         breached = s.execute(
