@@ -291,6 +291,8 @@ def test_cli_set_show_list_export_import_round_trip(config: Path, tmp_path: Path
     assert json.loads(out)["unchanged"] == ["sales", "support"]
     code, out, _ = run(config, "sla", "show", "support")
     assert out == POLICY
+    code, out, err = run(config, "sla", "refresh", "--json")
+    assert (code, json.loads(out)) == (0, {"policies": 2}), err
     code, out, err = run(config, "sla", "remove", "sales", "--json")
     assert (code, json.loads(out)) == (0, {"removed": "sales"})
 
