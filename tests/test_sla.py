@@ -163,6 +163,19 @@ def test_a_missed_target_is_breached(desk: Store) -> None:
     assert sla(desk, number) == (utc(2026, 11, 17, 16), True)
 
 
+def test_a_next_response_answered_late_stays_breached(desk: Store) -> None:
+    monday = utc(2026, 11, 16, 8)
+    number = new_ticket(desk, monday)
+    message(desk, number, "out", monday + timedelta(hours=1))  # first response in time
+    message(desk, number, "in", monday + timedelta(hours=2))  # next response due 12:00 UTC
+    assert sla(desk, number) == (monday + timedelta(hours=4), False)
+    message(desk, number, "out", monday + timedelta(hours=5))  # an hour late
+    assert sla(desk, number) == (utc(2026, 11, 17, 16), True)
+    with desk.session(write=True) as s:  # a later change recomputes: the miss stays
+        tickets.set_priority(s, number, "high", Change.by("bob", at=monday + timedelta(hours=6)))
+    assert sla(desk, number)[1] is True
+
+
 def test_an_answer_in_time_is_no_breach_even_when_read_later(desk: Store) -> None:
     monday = utc(2026, 11, 16, 8)
     number = new_ticket(desk, monday)

@@ -65,7 +65,7 @@ class TicketRow:
 
     def sla_state(self, now: datetime, soon: timedelta = DUE_SOON) -> str:
         """ "breached", "due-soon" (within `soon`), "due" or "" (no target running)."""
-        if self.sla_breached or (self.sla_due is not None and self.sla_due <= now):
+        if self.sla_breached or (self.sla_due is not None and self.sla_due < now):
             return "breached"
         if self.sla_due is None:
             return ""

@@ -147,6 +147,9 @@ class Ticket(SQLModel, table=True):
     """Unix seconds since which the SLA clock stands still (waiting on the customer)."""
     sla_paused_seconds: int = Field(default=0, sa_type=BigInteger)
     """Business seconds the resolution clock stood still in earlier pauses."""
+    sla_late_responses: int = Field(default=0)
+    """Our messages sent while the ticket was overdue: a missed next response stays missed
+    once answered (see desk.sla.due)."""
 
 
 class TicketCC(SQLModel, table=True):

@@ -17,6 +17,9 @@ Targets, all in business time:
   (once there was a first response);
 - resolution: from creation to solved, less the time spent waiting on the customer.
 
+An answer sent while the ticket is overdue is counted (`sla_late_responses`, see
+`note_responses`), so a next response answered late stays a breach.
+
 The clock stands still while the ticket is pending, solved or closed (`sla_paused_since`
 records when it stopped; leaving such a status adds the business time that passed to
 `sla_paused_seconds`). While it stands still nothing is due. A ticket is breached when a
@@ -55,7 +58,13 @@ from supportdesk.store.models import Message, SlaHours, SlaTarget, Ticket, table
 PAUSED = ("pending", "solved", "closed")
 DEPENDS_ON = frozenset({"status", "priority", "queue_id", "first_response_at", "message_count"})
 """The ticket columns a due time follows: a change to any of them recomputes it."""
-COLUMNS = ("sla_due", "sla_breached", "sla_paused_since", "sla_paused_seconds")
+COLUMNS = (
+    "sla_due",
+    "sla_breached",
+    "sla_paused_since",
+    "sla_paused_seconds",
+    "sla_late_responses",
+)
 
 _TICKETS = table_of(Ticket)
 _HOURS = table_of(SlaHours)
@@ -294,7 +303,11 @@ def _due_values(f: Any, now: Any) -> dict[str, Any]:
     return {
         "sla_due": least(due_first, due_next, due_resolve),
         "sla_breached": case(
-            (or_(first_missed, resolve_missed, due_next <= now), True), else_=false()
+            (
+                or_(first_missed, resolve_missed, due_next < now, t.c.sla_late_responses > 0),
+                True,
+            ),
+            else_=false(),
         ),
     }
 
@@ -325,11 +338,31 @@ def _oldest_unanswered() -> Any:
     )
 
 
+_LATE = (
+    update(_TICKETS)
+    .where(
+        _TICKETS.c.id.in_(bindparam("sla_tickets", expanding=True)),
+        _TICKETS.c.sla_due < _NOW,
+    )
+    .values(sla_late_responses=_TICKETS.c.sla_late_responses + 1)
+    .execution_options(synchronize_session=False)
+)
+
+
+def note_responses(session: Session, ticket_ids: list[int], at: datetime) -> None:
+    """We answer on these tickets at `at`: count it late on each that was overdue then.
+
+    Run before the answer is stored and the due time recomputed: afterwards nothing shows
+    that a next response was due, so a late one would leave no trace."""
+    if ticket_ids:
+        session.execute(_LATE, {"sla_tickets": ticket_ids, "sla_now": seconds(at)})
+
+
 def breached_condition(at: datetime) -> ColumnElement[bool]:
     """Tickets that missed a target, as of `at`."""
     return or_(  # never NULL, so its negation holds where nothing is due
         _TICKETS.c.sla_breached.is_(True),
-        and_(_TICKETS.c.sla_due.is_not(None), _TICKETS.c.sla_due <= seconds(at)),
+        and_(_TICKETS.c.sla_due.is_not(None), _TICKETS.c.sla_due < seconds(at)),
     )
 
 
@@ -337,7 +370,7 @@ def sweep(session: Session, at: datetime) -> int:
     """Flag every ticket whose due time passed since it was last computed; how many."""
     result = session.execute(
         update(_TICKETS)
-        .where(_TICKETS.c.sla_due <= seconds(at), _TICKETS.c.sla_breached.is_(False))
+        .where(_TICKETS.c.sla_due < seconds(at), _TICKETS.c.sla_breached.is_(False))
         .values(sla_breached=True)
         .execution_options(synchronize_session=False)
     )

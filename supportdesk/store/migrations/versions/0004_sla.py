@@ -23,6 +23,7 @@ _TICKET_COLUMNS = (
     ("sla_breached", sa.Boolean(), False, sa.false()),
     ("sla_paused_since", sa.BigInteger(), True, None),
     ("sla_paused_seconds", sa.BigInteger(), False, "0"),
+    ("sla_late_responses", sa.Integer(), False, "0"),
 )
 
 
