@@ -313,6 +313,14 @@ def invocations(desk: Desk) -> dict[tuple[str, ...], list[list[str]]]:
         ("notes", "add"): [["1", hostile("note")], ["1", "x", "--json"]],
         ("notes", "edit"): [["1", hostile("edited")], ["1", "x", "--json"], ["99", "x"]],
         ("notes", "delete"): [["1"], ["1", "--json"]],
+        ("sla", "set"): [
+            ["billing", "--first-response", "4h"],
+            ["billing", "--json", "--hours", "sat=10:00-12:00"],
+        ],
+        ("sla", "show"): [["billing"], ["billing", "--json"]],
+        ("sla", "import"): [[rules], [rules, "--json"]],
+        ("sla", "remove"): [["billing"], ["billing", "--json"]],
+        ("report",): [[], ["--json"], ["--csv"], ["--by", "agent", "queue:billing"]],
     }
 
 

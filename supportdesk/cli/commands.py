@@ -22,7 +22,9 @@ from supportdesk.cli import (
     outbox,
     queues,
     reply,
+    report,
     rules,
+    sla,
     sync_cmd,
     tickets,
 )
@@ -62,8 +64,10 @@ app.add_typer(mailbox.app, name="mailbox")
 app.add_typer(rules.app, name="rules")
 app.add_typer(canned.app, name="canned")
 app.add_typer(notes.app, name="notes")
+app.add_typer(sla.app, name="sla")
 sync_cmd.register(app)
 outbox.register(app)
+report.register(app)
 reply.register(tickets.app)
 
 

@@ -13,6 +13,7 @@ import typer
 
 from supportdesk.cli.context import CliContext
 from supportdesk.cli.output import Col, FitTable, block, cell, console, error, print_json
+from supportdesk.clock import utcnow
 from supportdesk.text import age, one_line
 
 if TYPE_CHECKING:
@@ -152,6 +153,14 @@ def render_detail(d: TicketDetail) -> Group:
             f"{d.first_response_at:%Y-%m-%d %H:%M}" if d.first_response_at else "-",
             "solved",
             f"{d.solved_at:%Y-%m-%d %H:%M}" if d.solved_at else "-",
+        )
+    due, state = r.sla_due, r.sla_state(utcnow())
+    if due is not None or state:
+        facts.add_row(
+            "SLA due",
+            f"{due:%Y-%m-%d %H:%M} UTC" if due else "-",
+            "SLA",
+            {"breached": "breached", "due-soon": "due soon", "due": "on track"}.get(state, "-"),
         )
     parts: list[object] = [header, facts]
     if d.merged_into:

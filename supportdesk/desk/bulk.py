@@ -44,6 +44,7 @@ from sqlmodel import Session, col
 
 from supportdesk.desk import directory, events, tickets
 from supportdesk.desk.events import Change
+from supportdesk.desk.sla import due
 from supportdesk.desk.statuses import TRANSITIONS, check_priority, check_status, status_values
 from supportdesk.errors import NotFoundError, ValidationError
 from supportdesk.store.models import STATUSES, Agent, Queue, Tag, Ticket, TicketTag, table_of
@@ -159,6 +160,8 @@ def _change_rows(
             .execution_options(synchronize_session=False)
         )
         changed += result.rowcount  # type: ignore[attr-defined]
+        if values.keys() & due.DEPENDS_ON:
+            due.refresh(session, among(session, chunk), change.now())
         if extra is not None:
             extra(session, chunk, condition)
     return changed

@@ -294,9 +294,6 @@ def _as_value_error(check: Any, value: Any) -> Any:
         raise ValueError(str(exc)) from None
 
 
-_HEADER = tomlblocks.header_pattern("canned")
-
-
 @dataclass(frozen=True)
 class CannedText:
     """One entry read from a file: its exact text, where it starts, what it says."""
@@ -306,59 +303,24 @@ class CannedText:
     canned: CannedDef
 
 
+_CANNED = tomlblocks.Entries(
+    table="canned",
+    key="name",
+    file="a canned replies file",
+    plural="canned replies",
+    one="reply",
+    label=lambda n: f"canned reply {n!r}" if isinstance(n, str) else f"canned reply #{n}",
+    duplicate=lambda _name, line: f"the name is already used by the entry on line {line}",
+)
+
+
 def parse_canned_file(source: str, *, origin: str = "canned file") -> list[CannedText]:
     """Every `[[canned]]` entry in a TOML file, validated; one ValidationError lists all
     problems, each with its line and the entry's name."""
-    data = tomlblocks.load_toml(source, origin)
-    problems: list[str] = []
-    for key in data:
-        if key != "canned":
-            line = tomlblocks.line_of(source, 1, (key,))
-            problems.append(
-                f"{origin} line {line}: unknown top-level key {key!r}: "
-                "a canned replies file holds only [[canned]] tables"
-            )
-    raw_entries = data.get("canned", [])
-    if not isinstance(raw_entries, list):
-        raise ValidationError(f"{origin}: `canned` must be [[canned]] tables")
-    blocks = tomlblocks.split_blocks(source, _HEADER)
-    if len(blocks) != len(raw_entries):
-        raise ValidationError(
-            f"{origin}: found {len(raw_entries)} canned replies but {len(blocks)} [[canned]] "
-            "header lines; write each reply as its own [[canned]] table"
-        )
-    found: list[CannedText] = []
-    seen: dict[str, int] = {}
-    for index, (line, text) in enumerate(blocks):
-        raw = raw_entries[index]
-        label = (
-            f"canned reply {raw.get('name')!r}"
-            if isinstance(raw.get("name"), str)
-            else f"canned reply #{index + 1}"
-        )
-        try:
-            entry = CannedDef.model_validate(raw)
-        except ModelError as exc:
-            for error in exc.errors():
-                loc = tuple(error["loc"])
-                where = ".".join(str(p) for p in loc) or "entry"
-                message = str(error["msg"]).removeprefix("Value error, ")
-                lines = text.splitlines()
-                first = line - next(i for i, t in enumerate(lines) if _HEADER.match(t))
-                at = tomlblocks.line_of(text, first, loc)
-                problems.append(f"{origin} line {at}: {label}: {where}: {message}")
-            continue
-        if entry.name in seen:
-            problems.append(
-                f"{origin} line {line}: {label}: the name is already used by the entry "
-                f"on line {seen[entry.name]}"
-            )
-            continue
-        seen[entry.name] = line
-        found.append(CannedText(text=text, line=line, canned=entry))
-    if problems:
-        raise ValidationError(tomlblocks.join_problems(problems))
-    return found
+    return [
+        CannedText(text=b.text, line=b.line, canned=b.entry)
+        for b in tomlblocks.parse_entries(source, CannedDef, _CANNED, origin=origin)
+    ]
 
 
 def parse_single(text: str, *, origin: str) -> CannedText:

@@ -55,6 +55,7 @@ from supportdesk.desk.messages import (
     message_values,
     store_attachments,
 )
+from supportdesk.desk.sla import due
 from supportdesk.desk.statuses import status_values, woken_by_customer
 from supportdesk.desk.subject_tags import own_ticket_number, subject_tags
 from supportdesk.errors import ConflictError, ValidationError
@@ -258,6 +259,8 @@ class IngestBatch:
         self.quarantine_ids: set[int] | None = None
         self.next_number: int | None = None
         self.counter_dirty = False
+        self.latest: datetime | None = None  # the newest change time, for SLA due times
+        self.answered: set[int] = set()  # tickets we sent a message on in this batch
         self.raws: list[dict[str, object]] = []
         self.documents: list[tuple[int, str]] = []
         self.attachments = AttachmentRows()
@@ -969,6 +972,9 @@ class IngestBatch:
         ticket.message_count += 1
         ticket.version += 1
         ticket.updated_at = now
+        self.latest = now if self.latest is None else max(self.latest, now)
+        if new.direction == "out":
+            self.answered.add(ticket.id)
         if answers(ticket.first_response_at, new):
             ticket.first_response_at = now
         self._event(ticket, f"message_{new.direction}", change, new=str(message_id))
@@ -1053,6 +1059,12 @@ class IngestBatch:
                 )
         if self.events:
             events.write(conn, self.events)
+        if changed and self.latest is not None:
+            if self.answered and due.enabled(self.session):
+                due.note_responses(self.session, sorted(self.answered), self.latest)
+            for chunk in _chunks([t.id for t in changed]):
+                due.refresh(self.session, _TICKETS.c.id.in_(chunk), self.latest)
+        self.answered = set()
         for ticket in changed:
             ticket.stored_version = ticket.version
             stale = self.session.identity_map.get(identity_key(Ticket, ticket.id))

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from supportdesk.desk import events
+from supportdesk.desk.sla import due
 from supportdesk.desk.tickets import Change, write_ticket
 from supportdesk.mail.fingerprint import content_fingerprint
 from supportdesk.store import search
@@ -91,6 +92,8 @@ def add_message(
     conn.execute(INSERT_RAW, {"message_id": message.id, "raw": new.raw})
     search.index_documents(conn, [(message.id, document_for(new))])
     store_attachments(conn, attachment_rows(message.id, new.attachments))
+    if first_response and new.direction == "out":
+        due.note_responses(session, [ticket.id], now)  # type: ignore[list-item]
     changes: dict[str, object] = {"message_count": ticket.message_count + 1}
     if first_response and answers(ticket.first_response_at, new):
         changes["first_response_at"] = now

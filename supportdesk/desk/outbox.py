@@ -42,6 +42,7 @@ from sqlmodel import Session, col
 
 from supportdesk.desk import events
 from supportdesk.desk.events import Change
+from supportdesk.desk.sla import due
 from supportdesk.errors import NotFoundError, SupportdeskError, ValidationError
 from supportdesk.store.models import Message, OutboxItem, Ticket, table_of, utcnow
 
@@ -217,11 +218,11 @@ def cancel(session: Session, item_id: int, change: Change) -> ItemView:
     session.add(item)
     _record(session, item, "mail_cancel", change, str(item.id))
     session.flush()
-    _recompute_first_response(session, item.ticket_id)
+    _recompute_first_response(session, item.ticket_id, change.now())
     return get_item(session, item_id)
 
 
-def _recompute_first_response(session: Session, ticket_id: int) -> None:
+def _recompute_first_response(session: Session, ticket_id: int, at: datetime) -> None:
     public = ("reply", "reply_all")
     first = session.execute(
         select(col(Message.received_at))
@@ -240,6 +241,7 @@ def _recompute_first_response(session: Session, ticket_id: int) -> None:
     session.execute(
         update(Ticket).where(col(Ticket.id) == ticket_id).values(first_response_at=first)
     )
+    due.refresh_one(session, ticket_id, at)
 
 
 # -- draining

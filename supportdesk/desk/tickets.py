@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from supportdesk.desk import directory, events
 from supportdesk.desk.events import Change
+from supportdesk.desk.sla import due
 from supportdesk.desk.statuses import (
     check_priority,
     check_status,
@@ -91,6 +92,7 @@ def create_ticket(
     )
     session.add(ticket)
     session.flush()
+    keep_due(session, ticket, now)
     events.record(
         session,
         ticket,
@@ -146,7 +148,15 @@ def write_ticket(
         )
     for key, value in values.items():
         set_committed_value(ticket, key, value)  # already written: not a pending change
+    if values.keys() & due.DEPENDS_ON:
+        keep_due(session, ticket, change.now())
     return before
+
+
+def keep_due(session: Session, ticket: Ticket, at: datetime) -> None:
+    """Recompute the ticket's SLA due time after a change it depends on (see desk.sla.due)."""
+    if due.refresh_one(session, ticket.id, at):  # type: ignore[arg-type]
+        session.expire(ticket, list(due.COLUMNS))
 
 
 def _load(session: Session, number: int, expected_version: int | None) -> Ticket:

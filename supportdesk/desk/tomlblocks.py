@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+from pydantic import ValidationError as ModelError
 
 from supportdesk.errors import ValidationError
 from supportdesk.text import UNSAFE
@@ -126,3 +130,89 @@ def multiline_string(value: str) -> str:
         else:
             escaped.append(char)
     return '"""\n' + "".join(escaped) + '"""'
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Entries:
+    """How one kind of file names itself in its errors."""
+
+    table: str
+    """The `[[table]]` name."""
+    key: str
+    """The field that names an entry (unique in a file)."""
+    file: str
+    """"a canned replies file": what holds only such tables."""
+    plural: str
+    """"canned replies"."""
+    one: str
+    """"reply": write each <one> as its own table."""
+    label: Callable[[Any], str]
+    """The entry's label in errors, from its key's value (a str) or its position (an int)."""
+    duplicate: Callable[[str, int], str]
+    """The problem when a key's value `v` was already used on line `n`."""
+
+
+@dataclass(frozen=True)
+class Block(Generic[Model]):
+    """One entry read from a file: its exact text, where it starts, what it says."""
+
+    text: str
+    line: int
+    entry: Model
+
+
+def parse_entries(
+    source: str, model: type[Model], kind: Entries, *, origin: str
+) -> list[Block[Model]]:
+    """Every `[[table]]` entry of a TOML file validated by `model`; one ValidationError lists
+    every problem, each with the file, line, entry and key."""
+    data = load_toml(source, origin)
+    table = kind.table
+    problems: list[str] = []
+    for key in data:
+        if key != table:
+            line = line_of(source, 1, (key,))
+            problems.append(
+                f"{origin} line {line}: unknown top-level key {key!r}: "
+                f"{kind.file} holds only [[{table}]] tables"
+            )
+    raw_entries = data.get(table, [])
+    if not isinstance(raw_entries, list):
+        raise ValidationError(f"{origin}: `{table}` must be [[{table}]] tables")
+    header = header_pattern(table)
+    blocks = split_blocks(source, header)
+    if len(blocks) != len(raw_entries):
+        raise ValidationError(
+            f"{origin}: found {len(raw_entries)} {kind.plural} but {len(blocks)} [[{table}]] "
+            f"header lines; write each {kind.one} as its own [[{table}]] table"
+        )
+    found: list[Block[Model]] = []
+    seen: dict[str, int] = {}
+    for index, (line, text) in enumerate(blocks):
+        raw = raw_entries[index]
+        name = raw.get(kind.key)
+        label = kind.label(name if isinstance(name, str) else index + 1)
+        try:
+            entry = model.model_validate(raw)
+        except ModelError as exc:
+            lines = text.splitlines()
+            first = line - next(i for i, t in enumerate(lines) if header.match(t))
+            for error in exc.errors():
+                loc = tuple(error["loc"])
+                where = ".".join(str(p) for p in loc) or "entry"
+                message = str(error["msg"]).removeprefix("Value error, ")
+                at = line_of(text, first, loc)
+                problems.append(f"{origin} line {at}: {label}: {where}: {message}")
+            continue
+        value = getattr(entry, kind.key)
+        if value in seen:
+            problems.append(f"{origin} line {line}: {label}: {kind.duplicate(value, seen[value])}")
+            continue
+        seen[value] = line
+        found.append(Block(text=text, line=line, entry=entry))
+    if problems:
+        raise ValidationError(join_problems(problems))
+    return found

@@ -38,6 +38,7 @@ from sqlmodel import Session, col
 
 from supportdesk.desk import bulk, history
 from supportdesk.desk.events import Change, insert_selected, select_rows
+from supportdesk.desk.sla import due
 from supportdesk.desk.statuses import status_values
 from supportdesk.errors import ConflictError, NotFoundError, ValidationError
 from supportdesk.store.models import Agent, Event, Queue, Ticket, TicketTag, table_of
@@ -212,6 +213,17 @@ def _undo(session: Session, summary: history.BatchSummary, at: datetime | None) 
             _apply_field(session, group, change.batch_id, first_event, change.now())
     if summary.restorable:
         _restore_update_times(session, batch)
+    due_fields = ("status", "priority", "queue")
+    if written.keys() & set(due_fields):  # only where a field a due time follows came back
+        due.refresh(
+            session,
+            col(Ticket.id).in_(
+                select(col(Event.ticket_id))
+                .where(mine, col(Event.action).in_(due_fields))
+                .scalar_subquery()
+            ),
+            change.now(),
+        )
     fields = {_KIND.get(action, action) for action in written}
     if not written.keys() & set(TAGS) and len(fields) <= 1:
         # one field, no tags: an event per ticket, every version already written

@@ -7,7 +7,7 @@ show the same thing and neither writes SQL.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
@@ -17,6 +17,7 @@ from sqlalchemy.sql.elements import UnaryExpression
 from sqlmodel import Session, col
 
 from supportdesk.desk.outbox import ItemView, delivery_states
+from supportdesk.desk.sla import due
 from supportdesk.desk.statuses import ACTIVE
 from supportdesk.desk.tickets import get_ticket, ticket_tags
 from supportdesk.store.models import (
@@ -37,6 +38,9 @@ RECENTLY_SOLVED = timedelta(days=7)
 RECENTLY_SOLVED_QUERY = f"status:solved solved:<{RECENTLY_SOLVED.days}d"
 """The "Recently solved" view: by the time it was solved, not by its last update, which
 any later note or change moves (see docs/QUERY.md, "Last updated")."""
+DUE_SOON_HOURS = 2
+DUE_SOON = timedelta(hours=DUE_SOON_HOURS)
+"""How close a due time must be for the "Breaching soon" view and the due-soon cue."""
 
 
 @dataclass(frozen=True)
@@ -53,9 +57,25 @@ class TicketRow:
     updated_at: datetime
     message_count: int
     version: int
+    sla_due: datetime | None = None
+    """When the next SLA target falls due (None: nothing is due); read as Unix seconds."""
+    sla_breached: bool = False
+    """The stored flag: a target was missed as of the ticket's last change (see sla_state)."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.sla_due, int):
+            object.__setattr__(self, "sla_due", datetime.fromtimestamp(self.sla_due, UTC))
+
+    def sla_state(self, now: datetime, soon: timedelta = DUE_SOON) -> str:
+        """ "breached", "due-soon" (within `soon`), "due" or "" (no target running)."""
+        if self.sla_breached or (self.sla_due is not None and self.sla_due < now):
+            return "breached"
+        if self.sla_due is None:
+            return ""
+        return "due-soon" if self.sla_due < now + soon else "due"
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {**self.__dict__, "sla_state": self.sla_state(utcnow())}
 
 
 def _row_select() -> Any:
@@ -74,6 +94,8 @@ def _row_select() -> Any:
             col(Ticket.updated_at),
             col(Ticket.message_count),
             col(Ticket.version),
+            col(Ticket.sla_due),
+            col(Ticket.sla_breached),
         )
         .join(Queue, col(Queue.id) == Ticket.queue_id)
         .join(Customer, col(Customer.id) == Ticket.requester_id)
@@ -187,6 +209,10 @@ class Overview:
     recently_solved: int
     quarantine: int
     by_status: dict[str, int] = field(default_factory=dict)
+    breaching_soon: int = 0
+    """Active tickets not yet breached whose next target falls due within DUE_SOON."""
+    breached: int = 0
+    """Active tickets that missed a target (see desk.sla.due)."""
 
 
 def overview(session: Session, me: str | None = None, now: datetime | None = None) -> Overview:
@@ -222,6 +248,7 @@ def overview(session: Session, me: str | None = None, now: datetime | None = Non
         .select_from(Ticket)
         .where(col(Ticket.status) == "solved", col(Ticket.solved_at) >= now - RECENTLY_SOLVED)
     ).scalar_one()
+    breaching_soon, breached = sla_counts(session, now)
     quarantine_ids = {q.id for q in queues.values() if q.is_quarantine and q.id is not None}
     ordered = sorted(queues.values(), key=lambda q: q.name)
     return Overview(
@@ -236,7 +263,25 @@ def overview(session: Session, me: str | None = None, now: datetime | None = Non
         recently_solved=int(recently_solved),
         quarantine=sum(active.get(q, 0) for q in quarantine_ids),
         by_status=by_status,
+        breaching_soon=breaching_soon,
+        breached=breached,
     )
+
+
+def sla_counts(session: Session, now: datetime) -> tuple[int, int]:
+    """(breaching soon, breached) among active tickets: the same conditions as the query
+    terms `due:<2h breached:no` and `breached:yes` (see DUE_SOON)."""
+    soon = due.seconds(now + DUE_SOON)
+    breached = due.breached_condition(now)
+    row = session.execute(
+        select(
+            func.count(col(Ticket.sla_due)).filter(
+                col(Ticket.sla_due) < soon, col(Ticket.sla_breached).is_(False), ~breached
+            ),
+            func.count().filter(breached),
+        ).where(col(Ticket.status).in_(ACTIVE), or_(col(Ticket.sla_due) < soon, breached))
+    ).one()
+    return int(row[0]), int(row[1])
 
 
 @dataclass(frozen=True)

@@ -118,6 +118,7 @@ class Ticket(SQLModel, table=True):
         Index("ix_tickets_requester", "requester_id", "updated_at"),
         Index("ix_tickets_created", "created_at"),
         Index("ix_tickets_status_solved", "status", "solved_at"),
+        Index("ix_tickets_sla_due", "sla_due", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -137,6 +138,19 @@ class Ticket(SQLModel, table=True):
     related_ticket_id: int | None = Field(default=None, foreign_key="tickets.id")
     message_count: int = Field(default=0)
     version: int = Field(default=1)
+    sla_due: int | None = Field(default=None, sa_type=BigInteger)
+    """The next SLA target's due time, Unix seconds (None: no target running). Integer, not a
+    datetime, because desk.sla computes it set-based in SQL on both backends, where integer
+    arithmetic is the one kind of time arithmetic they share."""
+    sla_breached: bool = Field(default=False)
+    """A target was missed (settled, or overdue when last computed; see desk.sla)."""
+    sla_paused_since: int | None = Field(default=None, sa_type=BigInteger)
+    """Unix seconds since which the SLA clock stands still (waiting on the customer)."""
+    sla_paused_seconds: int = Field(default=0, sa_type=BigInteger)
+    """Business seconds the resolution clock stood still in earlier pauses."""
+    sla_late_responses: int = Field(default=0)
+    """Our messages sent while the ticket was overdue: a missed next response stays missed
+    once answered (see desk.sla.due)."""
 
 
 class TicketCC(SQLModel, table=True):
@@ -307,6 +321,44 @@ class Rule(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+class SlaPolicy(SQLModel, table=True):
+    """A queue's service levels and calendar; `definition` is its `[[sla]]` TOML text."""
+
+    __tablename__ = "sla_policies"
+
+    queue_id: int = Field(foreign_key="queues.id", primary_key=True, ondelete="CASCADE")
+    definition: str = Field(sa_type=Text)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class SlaTarget(SQLModel, table=True):
+    """One queue and priority's targets in business seconds, expanded from its policy so SQL
+    finds them with one lookup (None: no such target)."""
+
+    __tablename__ = "sla_targets"
+
+    queue_id: int = Field(foreign_key="queues.id", primary_key=True, ondelete="CASCADE")
+    priority: str = Field(primary_key=True, max_length=16)
+    first_response: int | None = Field(default=None)
+    next_response: int | None = Field(default=None)
+    resolution: int | None = Field(default=None)
+
+
+class SlaHours(SQLModel, table=True):
+    """A queue's working intervals in Unix seconds, each with the business seconds counted
+    before it (`start_business`) from the calendar's first interval: business time between
+    two instants is the difference of those counts, in plain SQL."""
+
+    __tablename__ = "sla_hours"
+    __table_args__ = (Index("ix_sla_hours_business", "queue_id", "end_business"),)
+
+    queue_id: int = Field(foreign_key="queues.id", primary_key=True, ondelete="CASCADE")
+    start: int = Field(primary_key=True, sa_type=BigInteger)
+    end: int = Field(sa_type=BigInteger)
+    start_business: int = Field(sa_type=BigInteger)
+    end_business: int = Field(sa_type=BigInteger)
+
+
 class Event(SQLModel, table=True):
     """One change to one ticket: history, audit log and what undo reads.
 
@@ -318,6 +370,7 @@ class Event(SQLModel, table=True):
     __table_args__ = (
         Index("ix_events_ticket", "ticket_id", "id"),
         Index("ix_events_batch", "batch_id"),
+        Index("ix_events_action_created", "action", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

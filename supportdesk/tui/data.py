@@ -155,6 +155,20 @@ class DeskData:
                     "pending", "Pending", "status:pending", "Views", Count.exactly(overview.pending)
                 ),
                 ViewCount(
+                    "breaching",
+                    "Breaching soon",
+                    f"due:<{views.DUE_SOON_HOURS}h breached:no {ACTIVE_QUERY} sort:due",
+                    "Views",
+                    Count.exactly(overview.breaching_soon),
+                ),
+                ViewCount(
+                    "breached",
+                    "Breached",
+                    f"breached:yes {ACTIVE_QUERY} sort:due",
+                    "Views",
+                    Count.exactly(overview.breached),
+                ),
+                ViewCount(
                     "solved",
                     "Recently solved",
                     views.RECENTLY_SOLVED_QUERY,

@@ -5,21 +5,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from rich.cells import cell_len, set_cell_size
 
 from supportdesk.desk.views import TicketRow
 from supportdesk.text import one_line
 
-# A ticket waiting on us (new or open) that nobody has touched for this long is late. The
-# queues' first-response targets are not in TicketRow yet, so one rule serves every queue.
-OVERDUE_AFTER = timedelta(hours=24)
-WAITING_ON_US = ("new", "open")
+SLA_CUES = {
+    "breached": ("!", "ticket-list--sla-breached"),
+    "due-soon": ("◔", "ticket-list--sla-due-soon"),
+}
 
 
-def is_overdue(row: TicketRow, now: datetime) -> bool:
-    return row.status in WAITING_ON_US and now - row.updated_at > OVERDUE_AFTER
+def sla_cue(row: TicketRow, now: datetime) -> tuple[str, str | None]:
+    """The list's SLA mark for a row and its style: breached, due soon, or nothing."""
+    return SLA_CUES.get(row.sla_state(now), ("", None))
 
 
 def fit(value: str, width: int, *, right: bool = False) -> str:

@@ -23,6 +23,7 @@ from supportdesk.desk.query.parser import (
     TextTerm,
     TimeFilter,
     Value,
+    depends_on_now,
     parse,
     parse_selection,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "TimeFilter",
     "Value",
     "compile_query",
+    "depends_on_now",
     "order_by",
     "parse",
     "parse_selection",

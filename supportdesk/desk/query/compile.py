@@ -36,6 +36,7 @@ from sqlalchemy.sql.expression import Grouping
 from sqlmodel import col
 
 from supportdesk.desk.query.parser import (
+    DurationFilter,
     Filter,
     NumberFilter,
     Query,
@@ -45,6 +46,7 @@ from supportdesk.desk.query.parser import (
     TimeFilter,
     Value,
 )
+from supportdesk.desk.sla import due
 from supportdesk.errors import QueryError
 from supportdesk.store import search
 from supportdesk.store.models import (
@@ -82,7 +84,8 @@ _COMPARE: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
     "<": operator.lt,
 }
 # Fields whose column can be NULL: their negation must count NULL as "not matching".
-_NULLABLE = frozenset({"assignee", "solved"})
+_NULLABLE = frozenset({"assignee", "solved", "due"})
+_NEVER_DUE = 2**62  # sorts tickets with nothing due after every due time, on both backends
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,7 @@ def _sort_expression(key: str) -> SQLColumnExpression[Any]:
         "updated": col(Ticket.updated_at),
         "created": col(Ticket.created_at),
         "number": col(Ticket.number),
+        "due": func.coalesce(col(Ticket.sla_due), _NEVER_DUE),
     }
     return columns[key]
 
@@ -170,8 +174,11 @@ def _term(conn: Connection, term: Term, *, me: str | None, now: datetime) -> Col
     elif isinstance(term, TimeFilter):
         condition = _time(term, now)
         nullable = term.field in _NULLABLE
+    elif isinstance(term, DurationFilter):
+        condition = _duration(term, now)
+        nullable = term.field in _NULLABLE
     elif isinstance(term, Filter):
-        condition = _filter(conn, term, me)
+        condition = _filter(conn, term, me, now)
         nullable = term.field in _NULLABLE
     else:
         raise TypeError(f"not a filter term: {term!r}")
@@ -280,9 +287,24 @@ def _time(term: TimeFilter, now: datetime) -> ColumnElement[bool]:
     return bounds[term.op]
 
 
-def _filter(conn: Connection, term: Filter, me: str | None) -> ColumnElement[bool]:
+def _duration(term: DurationFilter, now: datetime) -> ColumnElement[bool]:
+    seconds = int(term.duration.total_seconds())
+    if term.field == "due":
+        # The due time as a span from now: "<2h" is due within two hours, or overdue.
+        return _COMPARE[term.op](col(Ticket.sla_due), due.seconds(now) + seconds)
+    # Wall-clock time from creation to the first response, or to now while there is none.
+    waited = due.epoch(func.coalesce(col(Ticket.first_response_at), now)) - due.epoch(
+        col(Ticket.created_at)
+    )
+    return _COMPARE[term.op](waited, seconds)
+
+
+def _filter(conn: Connection, term: Filter, me: str | None, now: datetime) -> ColumnElement[bool]:
     names = list(dict.fromkeys(v.text for v in term.values))
     match term.field:
+        case "breached":
+            breached = due.breached_condition(now)
+            return breached if names == ["yes"] else not_(breached)
         case "status":
             return col(Ticket.status).in_(names)
         case "priority":

@@ -15,7 +15,7 @@ from supportdesk.errors import QueryError
 
 OPERATORS = (">=", "<=", ">", "<", "=")
 
-_FIELD = re.compile(r"[A-Za-z]+:")
+_FIELD = re.compile(r"[A-Za-z][A-Za-z_]*:")
 
 
 @dataclass(frozen=True)

@@ -39,11 +39,16 @@ FIELDS = (
     "updated",
     "solved",
     "is",
+    "due",
+    "breached",
+    "first_response",
     "sort",
 )
+DURATION_FIELDS = ("due", "first_response")
+FLAG_VALUES = ("yes", "no")
 STATUS_ALIASES: dict[str, tuple[str, ...]] = {"active": ACTIVE}
 IS_VALUES = ("unassigned", "assigned", "merged")
-SORT_KEYS = ("updated", "created", "priority", "number")
+SORT_KEYS = ("updated", "created", "priority", "number", "due")
 AGE_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
 MAX_AGE = timedelta(days=100 * 366)
 
@@ -107,6 +112,19 @@ class TimeFilter:
 
 
 @dataclass(frozen=True)
+class DurationFilter:
+    """A span against a duration: `due:<2h` (due within two hours, or overdue),
+    `first_response:>4h` (answered after more than four hours, or still waiting that long)."""
+
+    field: str
+    op: str
+    duration: timedelta
+    negated: bool = False
+    position: int = 0
+    token: str = ""
+
+
+@dataclass(frozen=True)
 class TextTerm:
     text: str
     negated: bool = False
@@ -120,7 +138,7 @@ class SortKey:
     descending: bool = False
 
 
-Term = Filter | NumberFilter | TimeFilter | TextTerm
+Term = Filter | NumberFilter | TimeFilter | DurationFilter | TextTerm
 
 
 @dataclass(frozen=True)
@@ -134,6 +152,16 @@ class Query:
     @property
     def text_terms(self) -> tuple[TextTerm, ...]:
         return tuple(t for t in self.terms if isinstance(t, TextTerm))
+
+
+def depends_on_now(term: Term) -> bool:
+    """Whether a term's answer changes with the clock alone (ages, due times, breaches):
+    such a query must be compiled again for every `now`."""
+    if isinstance(term, TimeFilter):
+        return term.age is not None or term.day is not None
+    if isinstance(term, DurationFilter):
+        return True
+    return isinstance(term, Filter) and term.field == "breached"
 
 
 def parse(source: str) -> Query:
@@ -228,7 +256,52 @@ def _field(token: Token) -> Term:
         return _number(token)
     if name in TIME_FIELDS:
         return _time(token)
+    if name in DURATION_FIELDS:
+        return _duration(token)
+    if name == "breached":
+        return _flag(token)
     return _names(token)
+
+
+def _duration(token: Token) -> DurationFilter:
+    part = _single(token)
+    text = part.text.strip()
+    span = _AGE.fullmatch(text)
+    if span is None:
+        raise _value_error(
+            part, f"bad duration '{part.text}'; use a number and m, h, d or w (like <2h)"
+        )
+    if token.op in ("", "="):
+        raise _error(
+            token,
+            f"a duration needs < or >: {token.field}:<{text} or {token.field}:>{text}",
+        )
+    seconds = int(span.group(1)) * AGE_UNITS[span.group(2).lower()]
+    if seconds > MAX_AGE.total_seconds():
+        raise _value_error(part, f"duration '{part.text}' is more than 100 years")
+    return DurationFilter(
+        field=token.field,
+        op=token.op,
+        duration=timedelta(seconds=seconds),
+        negated=token.negated,
+        position=token.position,
+        token=token.raw,
+    )
+
+
+def _flag(token: Token) -> Filter:
+    _no_comparison(token)
+    part = _single(token)
+    text = part.text.lower()
+    if text not in FLAG_VALUES:
+        raise _value_error(part, f"{token.field}: takes yes or no, not '{part.text}'")
+    return Filter(
+        field=token.field,
+        values=(Value(text=text, position=part.position, raw=part.raw),),
+        negated=token.negated,
+        position=token.position,
+        token=token.raw,
+    )
 
 
 def _no_comparison(token: Token) -> None:

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, bindparam, case, func, select
 from sqlmodel import Session, col
 
-from supportdesk.desk.query import Matching, TimeFilter
+from supportdesk.desk.query import Matching, depends_on_now
 from supportdesk.desk.rules import patterns
 from supportdesk.desk.rules.model import Condition, RuleDef, TextTest, parse_duration
 from supportdesk.desk.statuses import ACTIVE
@@ -315,7 +315,7 @@ def _combined(session: Session, texts: tuple[str, ...], now: datetime) -> Combin
     stmt = select(*(case((where, 1), else_=0) for where in wheres)).where(
         col(Ticket.number) == bindparam("rule_ticket_number", value=0)
     )
-    timed = any(isinstance(t, TimeFilter) for _, q in queries for t in q.terms)
+    timed = any(depends_on_now(t) for _, q in queries for t in q.terms)
     if timed:
         return (
             lambda s, number: s.execute(stmt, {"rule_ticket_number": number}).one(),

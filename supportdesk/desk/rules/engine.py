@@ -32,6 +32,7 @@ from supportdesk.desk.rules import actions
 from supportdesk.desk.rules.conditions import Evaluation, MessageFacts
 from supportdesk.desk.rules.model import Condition, RuleDef, parse_duration
 from supportdesk.desk.rules.storage import load_rules
+from supportdesk.desk.sla import due
 from supportdesk.errors import SupportdeskError
 from supportdesk.store.models import Event, Message, MessageRaw, Queue, Ticket
 
@@ -206,6 +207,7 @@ def run_time_rules(
 ) -> list[Fired]:
     """The scheduled run: every time rule over the tickets it could match, one batch."""
     change = change or Change.by(RULES_ACTOR, at=now)
+    due.sweep(session, now)  # the scheduled run is also when passed due times are flagged
     rule_list = [
         r
         for r in (rules if rules is not None else load_rules(session, "time"))

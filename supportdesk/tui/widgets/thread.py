@@ -25,6 +25,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Static
 
+from supportdesk.clock import utcnow
 from supportdesk.desk.outbox import ItemView
 from supportdesk.desk.views import EventView, MessageView, NoteView, TicketDetail
 from supportdesk.text import inert, one_line
@@ -198,6 +199,11 @@ def header_text(detail: TicketDetail | None) -> Text:
     text.append(f" · {one_line(row.assignee) if row.assignee else 'unassigned'}")
     if detail.tags:
         text.append("  tags: " + ", ".join(one_line(t) for t in detail.tags), style="italic")
+    state = row.sla_state(utcnow())
+    if state == "breached":
+        text.append("  · SLA breached", style="bold")
+    elif state and row.sla_due is not None:
+        text.append(f"  · SLA due {when(row.sla_due)}", style="bold" if state == "due-soon" else "")
     if detail.merged_into:
         text.append(f"  · merged into #{detail.merged_into}", style="bold")
     if detail.related_to:

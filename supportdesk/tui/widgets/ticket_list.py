@@ -42,7 +42,7 @@ from supportdesk.errors import SupportdeskError
 from supportdesk.text import age
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.data import DeskData, Source
-from supportdesk.tui.format import fit, is_overdue
+from supportdesk.tui.format import fit, sla_cue
 
 PAGE_SIZE = 50
 CACHE_PAGES = 24
@@ -144,7 +144,8 @@ class TicketList(ScrollView, can_focus=True):
     TicketList > .ticket-list--draft { color: $warning; text-style: bold; }
     TicketList > .ticket-list--placeholder { color: $text-disabled; }
     TicketList > .ticket-list--muted { color: $text-muted; }
-    TicketList > .ticket-list--overdue { color: $sla-overdue; text-style: bold; }
+    TicketList > .ticket-list--sla-breached { color: $sla-overdue; text-style: bold; }
+    TicketList > .ticket-list--sla-due-soon { color: $sla-due-soon; text-style: bold; }
     TicketList > .ticket-list--status-new { color: $status-new; text-style: bold; }
     TicketList > .ticket-list--status-open { color: $status-open; }
     TicketList > .ticket-list--status-pending { color: $status-pending; }
@@ -164,7 +165,8 @@ class TicketList(ScrollView, can_focus=True):
         "ticket-list--draft",
         "ticket-list--placeholder",
         "ticket-list--muted",
-        "ticket-list--overdue",
+        "ticket-list--sla-breached",
+        "ticket-list--sla-due-soon",
         *(
             f"ticket-list--status-{s}"
             for s in ("new", "open", "pending", "on-hold", "solved", "closed")
@@ -415,12 +417,12 @@ class TicketList(ScrollView, can_focus=True):
             "assignee": (row.assignee or "-", "ticket-list--muted"),
             "updated": (age(row.updated_at, self.now), "ticket-list--muted"),
         }
-        overdue = is_overdue(row, self.now)
+        cue_text, cue_style = sla_cue(row, self.now)
         cells: list[tuple[str, str | None]] = []
         for position, column in enumerate(columns(width)):
             component: str | None
             if column.title == "" and position:
-                text, component = ("!" if overdue else "", "ticket-list--overdue")
+                text, component = cue_text, cue_style
             else:
                 text, component = values[column.title]
             cell = fit(text, column.width, right=column.right) + " " * column.gap

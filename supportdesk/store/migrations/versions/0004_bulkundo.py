@@ -1,6 +1,6 @@
 """bulk and undo: events remember the ticket's update time they replaced
 
-Revision ID: 0004_bulkundo
+Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-04 20:00:00
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision = "0004_bulkundo"
+revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None

@@ -1,0 +1,266 @@
+"""`supportdesk sla`: service-level policies per queue, as `[[sla]]` TOML that round-trips.
+
+The format is documented in supportdesk/desk/sla/policy.py and the README. Every command
+that changes a policy recomputes the due times of that queue's tickets in the same
+transaction.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from supportdesk.cli.context import CliContext
+from supportdesk.cli.output import cell, console, err_console, print_json, write_data
+from supportdesk.errors import NotFoundError, ValidationError
+
+app = typer.Typer(
+    help="Service levels: response and resolution targets per queue, in business hours.",
+    no_args_is_help=False,
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+QueueArg = Annotated[str, typer.Argument(help="The queue's name.")]
+
+
+def _read(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise NotFoundError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ValidationError(f"{path} is not UTF-8 text") from None
+
+
+@app.callback(invoke_without_command=True)
+def _default(ctx: typer.Context) -> None:
+    """Service levels: response and resolution targets per queue, in business hours."""
+    if ctx.invoked_subcommand is None:
+        list_policies(ctx, as_json=False)
+
+
+def _hours(policy: Any) -> str:
+    from supportdesk.desk.sla.calendar import DAYS
+
+    shown = []
+    for day in DAYS:
+        ranges = getattr(policy.hours, day)
+        if ranges:
+            shown.append(f"{day} {ranges if isinstance(ranges, str) else ','.join(ranges)}")
+    return "; ".join(shown)
+
+
+@app.command("list")
+def list_policies(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """List the queues' SLA policies."""
+    from supportdesk.desk.sla import policy, storage
+
+    cli: CliContext = ctx.obj
+    with cli.store().session() as session:
+        stored = storage.list_policies(session)
+    if as_json:
+        print_json([policy.as_dict(p.policy) for p in stored])
+        return
+    from rich.table import Table
+
+    table = Table(
+        "queue",
+        "time zone",
+        "first response",
+        "next response",
+        "resolution",
+        "hours",
+        title="SLA policies",
+    )
+    for p in stored:
+        d = p.policy
+        table.add_row(
+            cell(p.queue),
+            cell(d.timezone),
+            d.first_response or "-",
+            d.next_response or "-",
+            d.resolution or "-",
+            cell(_hours(d), 50),
+        )
+    console.print(table)
+
+
+@app.command("show")
+def show(ctx: typer.Context, queue: QueueArg, as_json: JsonOption = False) -> None:
+    """Print one queue's policy as TOML."""
+    from supportdesk.desk.sla import policy, storage
+
+    cli: CliContext = ctx.obj
+    with cli.store().session() as session:
+        stored = storage.get_policy(session, queue)
+    if as_json:
+        print_json({**policy.as_dict(stored.policy), "definition": stored.text})
+    else:
+        write_data(stored.text)
+
+
+@app.command("set")
+def set_(
+    ctx: typer.Context,
+    queue: Annotated[
+        str | None, typer.Argument(help="The queue to change (or use --file).")
+    ] = None,
+    file: Annotated[
+        str | None,
+        typer.Option("--file", help="A TOML file of [[sla]] tables to set, or - for stdin."),
+    ] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="IANA time zone of the queue's working hours.")
+    ] = None,
+    hours: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--hours",
+            help="Working hours of a day, DAY=HH:MM-HH:MM[,HH:MM-HH:MM] (repeat; DAY= is off).",
+        ),
+    ] = None,
+    holiday: Annotated[
+        list[str] | None, typer.Option("--holiday", help="A day off, YYYY-MM-DD (repeat).")
+    ] = None,
+    first_response: Annotated[
+        str | None, typer.Option(help="First response target, e.g. 4h or 30m.")
+    ] = None,
+    next_response: Annotated[
+        str | None, typer.Option(help="Next response target after each customer message.")
+    ] = None,
+    resolution: Annotated[str | None, typer.Option(help="Resolution target.")] = None,
+    priority: Annotated[
+        str | None, typer.Option(help="Apply the targets to this priority only.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Set a queue's policy from options (changing only what is given), or from a file."""
+    from datetime import date
+
+    from supportdesk.desk.sla import policy, storage
+
+    cli: CliContext = ctx.obj
+    if file is not None:
+        if queue is not None:
+            raise ValidationError("give a queue with options, or --file, not both")
+        with cli.store().session(write=True) as session:
+            names = storage.set_policies(session, _read(file), origin=file)
+        if as_json:
+            print_json({"set": names})
+        else:
+            console.print(f"set: {', '.join(names)}")
+        return
+    if queue is None:
+        raise ValidationError("name the queue, or give --file")
+    changes: dict[str, Any] = {}
+    if timezone is not None:
+        changes["timezone"] = timezone
+    if hours:
+        week: dict[str, list[str]] = {}
+        for item in hours:
+            day, sep, ranges = item.partition("=")
+            if not sep:
+                raise ValidationError(
+                    f"--hours {item!r}: write DAY=HH:MM-HH:MM, e.g. mon=09:00-17:00"
+                )
+            week[day.strip().lower()] = [r for r in ranges.split(",") if r.strip()]
+        changes["hours"] = week
+    if holiday:
+        try:
+            changes["holidays"] = [date.fromisoformat(d) for d in holiday]
+        except ValueError as exc:
+            raise ValidationError(f"--holiday: {exc}") from None
+    for kind, value in (
+        ("first_response", first_response),
+        ("next_response", next_response),
+        ("resolution", resolution),
+    ):
+        if value is not None:
+            changes[f"priority.{priority}.{kind}" if priority else kind] = value
+    if not changes:
+        raise ValidationError("nothing to set: give --first-response, --resolution, ... or --file")
+    with cli.store().session(write=True) as session:
+        if "hours" in changes:
+            current = storage.get_policy_or_none(session, queue)
+            # days not named keep their hours (the default week's, for a new policy)
+            hours_now = (current.policy if current else policy.PolicyDef(queue=queue)).hours
+            changes["hours"] = {**hours_now.model_dump(), **changes["hours"]}
+        stored = storage.update_policy(session, queue, changes)
+    if as_json:
+        print_json({**policy.as_dict(stored.policy), "definition": stored.text})
+    else:
+        write_data(stored.text)
+
+
+@app.command("remove")
+def remove(ctx: typer.Context, queue: QueueArg, as_json: JsonOption = False) -> None:
+    """Remove a queue's policy: its tickets have no due times any more."""
+    from supportdesk.desk.sla import storage
+
+    cli: CliContext = ctx.obj
+    with cli.store().session(write=True) as session:
+        storage.remove_policy(session, queue)
+    if as_json:
+        print_json({"removed": queue})
+    else:
+        console.print(f"SLA policy of queue {queue} removed")
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    file: Annotated[Path | None, typer.Argument(help="Write here instead of stdout.")] = None,
+) -> None:
+    """Write every policy as one TOML file that `import` reads back unchanged."""
+    from supportdesk.desk.sla import storage
+
+    cli: CliContext = ctx.obj
+    with cli.store().session() as session:
+        text = storage.export_text(session)
+    if file is None:
+        write_data(text)
+    else:
+        file.write_text(text, encoding="utf-8")
+        err_console.print(f"exported to {file}")
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(help="TOML file of [[sla]] tables, or - for stdin.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Make the stored policies exactly the file's; validates all first, changes nothing on
+    error."""
+    from supportdesk.desk.sla import storage
+
+    cli: CliContext = ctx.obj
+    text = _read(file)
+    with cli.store().session(write=True) as session:
+        summary = storage.import_policies(session, text, origin=file)
+    if as_json:
+        print_json(summary.as_dict())
+        return
+    for label, names in summary.as_dict().items():
+        if names:
+            console.print(f"{label}: {', '.join(names)}")
+
+
+@app.command("refresh")
+def refresh(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Extend every queue's working hours from today, recompute every due time and flag the
+    tickets that breached since their last change (run it daily from cron)."""
+    from supportdesk.desk.sla import storage
+
+    cli: CliContext = ctx.obj
+    with cli.store().session(write=True) as session:
+        count = storage.refresh_all(session)
+    if as_json:
+        print_json({"policies": count})
+    else:
+        console.print(f"{count} SLA policies refreshed")

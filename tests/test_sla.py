@@ -1,0 +1,410 @@
+"""SLA due times on SQLite and PostgreSQL, with a controllable clock (each change's `at`).
+
+Every expected time below is worked out by hand from the policy in POLICY: Berlin business
+hours, Monday to Friday 09:00-17:00, Christmas Day off. Berlin is UTC+1 in winter and
+UTC+2 from 29 March 2026 (DST).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from supportdesk.desk import bulk, directory, tickets, views
+from supportdesk.desk.events import Change
+from supportdesk.desk.messages import NewMessage, add_message
+from supportdesk.desk.query import Matching, parse
+from supportdesk.desk.rules import engine
+from supportdesk.desk.rules import storage as rules_storage
+from supportdesk.desk.sla import due, storage
+from supportdesk.desk.undo import undo_batch
+from supportdesk.errors import NotFoundError, QueryError, ValidationError
+from supportdesk.store import Store
+from supportdesk.store.models import Ticket
+from tests.test_bulk_cli import run
+
+POLICY = """\
+# the support team's promise
+[[sla]]
+queue = "support"
+timezone = "Europe/Berlin"
+holidays = [2026-12-25]
+first_response = "4h"
+next_response = "2h"
+resolution = "16h"
+
+[sla.priority.urgent]
+first_response = "1h"
+"""
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+
+
+@pytest.fixture
+def desk(store: Store) -> Store:
+    with store.session(write=True) as s:
+        directory.ensure_queue(s, "support")
+        directory.ensure_queue(s, "sales")
+        storage.set_policies(s, POLICY, at=utc(2026, 1, 1))
+    return store
+
+
+def new_ticket(store: Store, at: datetime, *, priority: str = "normal") -> int:
+    with store.session(write=True) as s:
+        ticket = tickets.create_ticket(
+            s,
+            subject="help",
+            requester_email="jo@acme.example",
+            queue="support",
+            priority=priority,
+            change=Change.by("agent:alice", at=at),
+        )
+        return ticket.number
+
+
+def sla(store: Store, number: int) -> tuple[datetime | None, bool]:
+    with store.session() as s:
+        t = s.exec(select(Ticket).where(Ticket.number == number)).one()
+        return (None if t.sla_due is None else datetime.fromtimestamp(t.sla_due, UTC)), (
+            t.sla_breached
+        )
+
+
+def message(store: Store, number: int, direction: str, at: datetime) -> None:
+    with store.session(write=True) as s:
+        ticket = tickets.get_ticket(s, number)
+        stamp = f"<{direction}-{at.timestamp()}-{number}@x.example>"
+        add_message(
+            s,
+            ticket,
+            NewMessage(raw=b"x", message_id=stamp, direction=direction),
+            Change.by("agent:alice", at=at),
+        )
+
+
+def status(store: Store, number: int, value: str, at: datetime) -> None:
+    with store.session(write=True) as s:
+        tickets.set_status(s, number, value, Change.by("agent:alice", at=at))
+
+
+def test_first_response_runs_over_the_weekend_and_the_dst_change(desk: Store) -> None:
+    # Friday 27 March, 15:00 Berlin (14:00 UTC): two hours on Friday, two on Monday
+    # 30 March, now in summer time: 11:00 Berlin is 09:00 UTC.
+    number = new_ticket(desk, utc(2026, 3, 27, 14))
+    assert sla(desk, number) == (utc(2026, 3, 30, 9), False)
+
+
+def test_holidays_and_the_weekend_are_skipped(desk: Store) -> None:
+    # Thursday 24 December 16:00 Berlin: one hour, Christmas Day off, weekend, then three
+    # hours on Monday 28 December: 12:00 Berlin, 11:00 UTC.
+    number = new_ticket(desk, utc(2026, 12, 24, 15))
+    assert sla(desk, number) == (utc(2026, 12, 28, 11), False)
+
+
+def test_a_ticket_opened_out_of_hours_starts_at_the_next_working_hour(desk: Store) -> None:
+    # Saturday night: the clock starts Monday 09:00 Berlin (08:00 UTC); 4 h -> 12:00 UTC.
+    number = new_ticket(desk, utc(2026, 11, 21, 22))
+    assert sla(desk, number) == (utc(2026, 11, 23, 12), False)
+
+
+def test_a_priority_has_its_own_target(desk: Store) -> None:
+    number = new_ticket(desk, utc(2026, 11, 16, 8), priority="urgent")  # Monday 09:00 Berlin
+    assert sla(desk, number) == (utc(2026, 11, 16, 9), False)
+    with desk.session(write=True) as s:  # back to normal: four hours from creation
+        tickets.set_priority(
+            s, number, "normal", Change.by("agent:alice", at=utc(2026, 11, 16, 8, 30))
+        )
+    assert sla(desk, number) == (utc(2026, 11, 16, 12), False)
+
+
+def test_response_pause_and_resume(desk: Store) -> None:
+    monday = utc(2026, 11, 16, 8)  # 09:00 Berlin
+    number = new_ticket(desk, monday)
+    message(desk, number, "in", monday)
+    assert sla(desk, number) == (monday + timedelta(hours=4), False)
+    message(desk, number, "out", monday + timedelta(hours=1))  # first response in time
+    # Nothing waits for us: the resolution is due after 16 business hours, Tuesday 17:00.
+    assert sla(desk, number) == (utc(2026, 11, 17, 16), False)
+    status(desk, number, "pending", monday + timedelta(hours=2))  # 2 h used
+    assert sla(desk, number) == (None, False)
+    # The customer answers on Wednesday 11:00 Berlin: the clock runs again, and the
+    # next response is due two business hours later.
+    wednesday = utc(2026, 11, 18, 10)
+    message(desk, number, "in", wednesday)
+    status(desk, number, "open", wednesday)
+    assert sla(desk, number) == (wednesday + timedelta(hours=2), False)
+    message(desk, number, "out", wednesday + timedelta(hours=1))
+    # 14 h of resolution time left from Wednesday 11:00: Wed 6 h, Thursday 8 h.
+    assert sla(desk, number) == (utc(2026, 11, 19, 16), False)
+    status(desk, number, "solved", utc(2026, 11, 19, 9))
+    assert sla(desk, number) == (None, False)
+
+
+def test_a_missed_target_is_breached(desk: Store) -> None:
+    monday = utc(2026, 11, 16, 8)
+    number = new_ticket(desk, monday)
+    assert sla(desk, number) == (monday + timedelta(hours=4), False)
+    with desk.session() as s:
+        late = due.breached_condition(monday + timedelta(hours=5))
+        assert s.exec(select(Ticket.number).where(late)).all() == [number]
+        on_time = due.breached_condition(monday + timedelta(hours=3))
+        assert s.exec(select(Ticket.number).where(on_time)).all() == []
+    with desk.session(write=True) as s:
+        assert due.sweep(s, monday + timedelta(hours=5)) == 1
+    assert sla(desk, number)[1] is True
+    # Answered late: the first response target stays missed after the answer.
+    message(desk, number, "out", monday + timedelta(hours=6))
+    assert sla(desk, number) == (utc(2026, 11, 17, 16), True)
+
+
+def test_a_next_response_answered_late_stays_breached(desk: Store) -> None:
+    monday = utc(2026, 11, 16, 8)
+    number = new_ticket(desk, monday)
+    message(desk, number, "out", monday + timedelta(hours=1))  # first response in time
+    message(desk, number, "in", monday + timedelta(hours=2))  # next response due 12:00 UTC
+    assert sla(desk, number) == (monday + timedelta(hours=4), False)
+    message(desk, number, "out", monday + timedelta(hours=5))  # an hour late
+    assert sla(desk, number) == (utc(2026, 11, 17, 16), True)
+    with desk.session(write=True) as s:  # a later change recomputes: the miss stays
+        tickets.set_priority(s, number, "high", Change.by("bob", at=monday + timedelta(hours=6)))
+    assert sla(desk, number)[1] is True
+
+
+def test_an_answer_in_time_is_no_breach_even_when_read_later(desk: Store) -> None:
+    monday = utc(2026, 11, 16, 8)
+    number = new_ticket(desk, monday)
+    message(desk, number, "out", monday + timedelta(hours=3, minutes=59))
+    status(desk, number, "solved", monday + timedelta(hours=5))
+    with desk.session(write=True) as s:
+        tickets.set_priority(s, number, "high", Change.by("agent:bob", at=utc(2026, 12, 1)))
+    assert sla(desk, number) == (None, False)
+
+
+def test_bulk_changes_and_their_undo_keep_due_times(desk: Store) -> None:
+    monday = utc(2026, 11, 16, 8)
+    numbers = [new_ticket(desk, monday + timedelta(minutes=m)) for m in (0, 10, 20)]
+    before = [sla(desk, n) for n in numbers]
+    assert before[1] == (monday + timedelta(hours=4, minutes=10), False)
+    with desk.session(write=True) as s:
+        ids = bulk.ids_for_numbers(s, numbers)
+        moved = bulk.move(s, ids, "sales", Change.by("lead", at=monday + timedelta(hours=1)))
+    assert [sla(desk, n) for n in numbers] == [(None, False)] * 3  # sales has no policy
+    with desk.session(write=True) as s:
+        undo_batch(s, moved.batch_id, at=monday + timedelta(hours=1, minutes=5))
+    assert [sla(desk, n) for n in numbers] == before
+    with desk.session(write=True) as s:
+        urgent = bulk.set_priority(s, ids, "urgent", Change.by("lead", at=monday))
+    assert sla(desk, numbers[2]) == (monday + timedelta(hours=1, minutes=20), False)
+    with desk.session(write=True) as s:
+        undo_batch(s, urgent.batch_id, at=monday + timedelta(hours=2))
+    assert [sla(desk, n) for n in numbers] == before
+    # A bulk pause: nothing due; resumed a business day later, resolution moves a day on.
+    with desk.session(write=True) as s:
+        pending = bulk.set_status(
+            s, ids, "pending", Change.by("lead", at=monday + timedelta(hours=1))
+        )
+    assert [sla(desk, n) for n in numbers] == [(None, False)] * 3
+    with desk.session(write=True) as s:
+        undo_batch(s, pending.batch_id, at=utc(2026, 11, 17, 9))  # Tuesday 10:00 Berlin
+    # First response (4 h from creation) is not paused: missed by Tuesday.
+    assert [sla(desk, n)[1] for n in numbers] == [True] * 3
+
+
+def test_setting_a_policy_computes_existing_tickets_and_removing_clears_them(
+    desk: Store,
+) -> None:
+    monday = utc(2026, 11, 16, 8)
+    with desk.session(write=True) as s:
+        ticket = tickets.create_ticket(
+            s,
+            subject="x",
+            requester_email="a@b.example",
+            queue="sales",
+            change=Change.by("a", at=monday),
+        )
+        number = ticket.number
+    assert sla(desk, number) == (None, False)
+    with desk.session(write=True) as s:
+        storage.update_policy(s, "sales", {"timezone": "UTC", "first_response": "30m"}, at=monday)
+    assert sla(desk, number) == (utc(2026, 11, 16, 9, 30), False)  # 09:00 UTC start
+    with desk.session(write=True) as s:
+        storage.remove_policy(s, "sales")
+    assert sla(desk, number) == (None, False)
+    with desk.session() as s, pytest.raises(NotFoundError, match="sales"):
+        storage.get_policy(s, "sales")
+
+
+def test_import_replaces_and_reports_and_a_bad_file_changes_nothing(desk: Store) -> None:
+    sales = '[[sla]]\nqueue = "sales"\nresolution = "8h"\n'
+    with desk.session(write=True) as s:
+        summary = storage.import_policies(s, sales, origin="team.toml")
+    assert summary.as_dict() == {
+        "added": ["sales"],
+        "changed": [],
+        "removed": ["support"],
+        "unchanged": [],
+    }
+    bad = sales + '\n[[sla]]\nqueue = "nope"\nresolution = "8h"\n'
+    with desk.session(write=True) as s, pytest.raises(ValidationError, match=r"team\.toml line 5"):
+        storage.import_policies(s, bad, origin="team.toml")
+    with desk.session() as s:
+        assert [p.queue for p in storage.list_policies(s)] == ["sales"]
+        assert storage.export_text(s) == sales
+
+
+@pytest.fixture
+def config(tmp_path: Path, desk: Store) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(f'database_url = "{desk.url}"\nagent = "lead"\n')
+    return path
+
+
+def test_cli_set_show_list_export_import_round_trip(config: Path, tmp_path: Path) -> None:
+    code, out, err = run(
+        config,
+        "sla",
+        "set",
+        "sales",
+        "--timezone",
+        "America/New_York",
+        "--first-response",
+        "1h30m",
+        "--hours",
+        "sat=10:00-12:00,13:00-14:00",
+        "--holiday",
+        "2026-11-26",
+        "--json",
+    )
+    assert code == 0, err
+    shown = json.loads(out)
+    assert shown["queue"] == "sales" and shown["timezone"] == "America/New_York"
+    assert shown["hours"]["mon"] == "09:00-17:00"  # the default week, plus Saturday
+    assert shown["hours"]["sat"] == ["10:00-12:00", "13:00-14:00"]
+    assert shown["effective"]["normal"]["first_response"] == 5400
+    code, out, err = run(
+        config, "sla", "set", "sales", "--priority", "urgent", "--resolution", "2h"
+    )
+    assert code == 0, err
+    assert "[sla.priority.urgent]" in out
+    code, out, _ = run(config, "sla", "list", "--json")
+    assert [p["queue"] for p in json.loads(out)] == ["sales", "support"]
+    code, exported, _ = run(config, "sla", "export")
+    assert code == 0 and exported.startswith('[[sla]]\nqueue = "sales"')
+    assert POLICY in exported  # stored exactly as written, comments included
+    path = tmp_path / "team.toml"
+    path.write_text(exported)
+    code, out, err = run(config, "sla", "import", str(path), "--json")
+    assert code == 0, err
+    assert json.loads(out)["unchanged"] == ["sales", "support"]
+    code, out, _ = run(config, "sla", "show", "support")
+    assert out == POLICY
+    code, out, err = run(config, "sla", "refresh", "--json")
+    assert (code, json.loads(out)) == (0, {"policies": 2}), err
+    code, out, err = run(config, "sla", "remove", "sales", "--json")
+    assert (code, json.loads(out)) == (0, {"removed": "sales"})
+
+
+def test_cli_errors_name_the_file_line_key_and_change_nothing(config: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[[sla]]\nqueue = "support"\nfirst_response = "4 days"\n\n'
+        '[sla.hours]\nfri = "17:00-09:00"\n'
+    )
+    code, out, err = run(config, "sla", "import", str(bad))
+    assert code != 0 and "Traceback" not in err
+    assert "bad.toml line 3" in err and "first_response" in err
+    assert "line 6" in err and "hours.fri" in err
+    code, out, _ = run(config, "sla", "show", "support")
+    assert out == POLICY
+    code, _, err = run(config, "sla", "set", "nowhere", "--resolution", "8h")
+    assert code != 0 and "no queue 'nowhere'" in err
+    code, _, err = run(config, "sla", "set", "support", "--timezone", "Mars/Olympus")
+    assert code != 0 and "unknown time zone 'Mars/Olympus'" in err
+    code, _, err = run(config, "sla", "show", "sales")
+    assert code != 0 and "has no SLA policy" in err
+
+
+def test_query_terms_views_and_sort_by_due_time(desk: Store) -> None:
+    monday = utc(2026, 11, 16, 8)
+    late = new_ticket(desk, monday)  # due 12:00 UTC
+    soon = new_ticket(desk, monday + timedelta(hours=2, minutes=50))  # due 14:50 UTC
+    answered = new_ticket(desk, monday)
+    message(desk, answered, "out", monday + timedelta(hours=5))  # late first response
+    quiet = new_ticket(desk, monday + timedelta(hours=4))
+    status(desk, quiet, "pending", monday + timedelta(hours=4))  # nothing due
+    now = utc(2026, 11, 16, 13)
+
+    def numbers(text: str) -> list[int]:
+        with desk.session() as s:
+            return Matching(s, text, me=None, now=now).numbers()
+
+    assert numbers("breached:yes sort:number") == [late, answered]
+    assert numbers("breached:no sort:number") == [soon, quiet]
+    assert numbers("due:<2h breached:no") == [soon]
+    assert numbers("due:<2h sort:due") == [late, soon]  # overdue counts as due within 2 h
+    assert numbers("due:>1d") == [answered]  # its resolution, Tuesday evening
+    assert numbers("-due:<1d sort:number") == [answered, quiet]  # nothing due counts as not
+    assert numbers("first_response:>4h sort:number") == [late, answered]
+    assert numbers("first_response:<4h sort:number") == [soon, quiet]
+    assert numbers("status:active sort:due") == [late, soon, answered, quiet]
+    with desk.session() as s:
+        counts = views.overview(s, now=now)
+    assert (counts.breaching_soon, counts.breached) == (1, 2)
+    with desk.session() as s:
+        rows = {r.number: r for r in views.list_tickets(s)}
+    assert rows[late].sla_state(now) == "breached"
+    assert rows[soon].sla_state(now) == "due-soon"
+    assert rows[quiet].sla_state(now) == ""
+    assert rows[soon].sla_due == utc(2026, 11, 16, 14, 50)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("due:2h", "a duration needs < or >"),
+        ("due:<soon", "bad duration 'soon'"),
+        ("breached:maybe", "takes yes or no"),
+        ("first_respons:>4h", "did you mean 'first_response'"),
+    ],
+)
+def test_query_mistakes_are_named(text: str, problem: str) -> None:
+    with pytest.raises(QueryError, match=problem):
+        parse(text)
+
+
+def test_a_time_rule_escalates_half_an_hour_before_a_breach(desk: Store) -> None:
+    rule = """\
+[[rules]]
+name = "escalate before breach"
+trigger = "time"
+when = { query = "due:<30m breached:no status:active" }
+actions = [{ priority = "urgent" }]
+"""
+    monday = utc(2026, 11, 16, 8)
+    number = new_ticket(desk, monday)  # first response due 12:00 UTC
+    with desk.session(write=True) as s:
+        rules_storage.import_rules(s, rule, origin="rules.toml")
+    with desk.session(write=True) as s:
+        assert engine.run_time_rules(s, monday + timedelta(hours=3)) == []
+    with desk.session(write=True) as s:
+        fired = engine.run_time_rules(s, monday + timedelta(hours=3, minutes=31))
+    assert [f.ticket for f in fired] == [number]
+    with desk.session() as s:
+        assert tickets.get_ticket(s, number).priority == "urgent"
+    # urgent has a one-hour first response target: now breached, and flagged so.
+    assert sla(desk, number) == (monday + timedelta(hours=1), True)
+
+
+def test_tickets_show_names_the_due_time(config: Path, desk: Store) -> None:
+    number = new_ticket(desk, utc(2026, 11, 16, 8))
+    code, out, err = run(config, "tickets", "show", str(number))
+    assert code == 0, err
+    assert "SLA due" in out and "2026-11-16 12:00 UTC" in out
+    code, out, err = run(config, "tickets", "show", str(number), "--json")
+    assert json.loads(out)["row"]["sla_due"].startswith("2026-11-16T12:00")
