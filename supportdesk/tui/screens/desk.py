@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 
 from supportdesk.desk.handle import StoreError
 from supportdesk.desk.query import parse
@@ -32,6 +32,7 @@ from supportdesk.tui.saved import append_saved_search
 from supportdesk.tui.screens.modals import AskScreen
 from supportdesk.tui.screens.ticket_actions import TicketActionsScreen
 from supportdesk.tui.widgets.customer import CustomerPanel
+from supportdesk.tui.widgets.footer import DeskFooter
 from supportdesk.tui.widgets.search_bar import SearchBar
 from supportdesk.tui.widgets.sidebar import Sidebar
 from supportdesk.tui.widgets.status_line import StatusLine
@@ -98,6 +99,7 @@ class DeskScreen(TicketActionsScreen):
         self._sidebar_again = False
         self._detail_timer: Timer | None = None
         self._detail_started = 0.0
+        self._sidebar_waits = False
 
     def compose(self) -> Iterator[Widget]:
         yield Header()
@@ -112,7 +114,7 @@ class DeskScreen(TicketActionsScreen):
                         yield ThreadView(id="thread")
                     yield CustomerPanel(id="customer")
         yield StatusLine(id="status")
-        yield Footer()
+        yield DeskFooter()
 
     def on_mount(self) -> None:
         self.ticket_list.focus()
@@ -122,8 +124,9 @@ class DeskScreen(TicketActionsScreen):
         self.set_interval(self.poll_seconds, self._poll)
 
     def _first_read(self) -> None:
+        """The first page first: the sidebar's counts are read once its ticket is shown."""
+        self._sidebar_waits = True
         self.open_source(Source("open", "All open", ACTIVE_QUERY))
-        self._refresh_sidebar()
 
     @property
     def thread(self) -> ThreadView:
@@ -193,6 +196,7 @@ class DeskScreen(TicketActionsScreen):
         self.ticket_list.focus()
 
     def on_ticket_list_failed(self, message: TicketList.Failed) -> None:
+        self._sidebar_after_first_frame()
         if isinstance(message.error, QueryError) and self.ticket_list.source:
             self.search.show_error(self.ticket_list.source.query, message.error)
         else:
@@ -327,6 +331,12 @@ class DeskScreen(TicketActionsScreen):
         self.thread.show(detail, note=note)
         self.query_one(ThreadHeader).update(header_text(detail))
         self.query_one(CustomerPanel).show(detail, self.data.now())
+        self._sidebar_after_first_frame()
+
+    def _sidebar_after_first_frame(self) -> None:
+        if self._sidebar_waits:
+            self._sidebar_waits = False
+            self._refresh_sidebar()
 
     def on_ticket_list_relocated(self, message: TicketList.Relocated) -> None:
         """Say where the ticket the agent was on went, so the cursor never moves unnoticed."""
