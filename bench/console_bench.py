@@ -324,12 +324,28 @@ def start_console(term: TmuxTerminal, store_path: Path) -> tuple[float, Seen]:
     return seen_at + offset - started, Seen.of(term.last_screen)
 
 
+KEY_CPU: dict[str, list[float]] = {}
+"""CPU seconds the console used per timed key (all its threads), by step: unlike the wall
+time, hardly changed by what else the machine runs."""
+
+
 def timed_key(
-    term: TmuxTerminal, keys: Sequence[str], done: Callable[[Seen], bool], *, timeout: float = 60.0
+    term: TmuxTerminal,
+    keys: Sequence[str],
+    done: Callable[[Seen], bool],
+    *,
+    timeout: float = 60.0,
+    step: str | None = None,
 ) -> float:
-    """Seconds from sending `keys` until the screen shows `done`."""
+    """Seconds from sending `keys` until the screen shows `done`; the CPU it took goes to
+    KEY_CPU[step]."""
+    assert term.program is not None
+    cpu = cpu_seconds(term.program)
     sent = term.keys(*keys)
-    return term.wait(lambda screen: done(Seen.of(screen)), timeout) - sent
+    seconds = term.wait(lambda screen: done(Seen.of(screen)), timeout) - sent
+    if step is not None:
+        KEY_CPU.setdefault(step, []).append(cpu_seconds(term.program) - cpu)
+    return seconds
 
 
 def search(term: TmuxTerminal, query: str, first: int | None, *, timed: bool = True) -> float:
@@ -359,6 +375,7 @@ def search(term: TmuxTerminal, query: str, first: int | None, *, timed: bool = T
             and seen.rows[0] == first
             and seen.header == first
         ),
+        step="search (Enter)" if timed else None,
     )
 
 
@@ -385,7 +402,12 @@ def terminal_session(
                 break
             following = seen.rows[index + 1]
             samples["open ticket (j)"].append(
-                timed_key(term, ["j"], lambda s, n=following: s.header == n and s.settled)
+                timed_key(
+                    term,
+                    ["j"],
+                    lambda s, n=following: s.header == n and s.settled,
+                    step="open ticket (j)",
+                )
             )
             time.sleep(0.15)  # past the held-key debounce: one press, as a reader
         for _ in range(steps):
@@ -395,19 +417,32 @@ def terminal_session(
                     term,
                     ["]"],
                     lambda s, title=title: s.title != title and s.first_frame,
+                    step="switch view (])",
                 )
             )
         for query in SEARCHES:
             samples["search (Enter)"].append(search(term, query, expected[query][0]))
         first, last = expected[ACTIVE_QUERY]
-        search(term, ACTIVE_QUERY, first, timed=False)
+        while Seen.of(term.screen()).title != "All open":
+            title = Seen.of(term.last_screen).title
+            term.keys("]")
+            term.wait(lambda screen, title=title: Seen.of(screen).title != title)
+            term.wait(lambda screen: Seen.of(screen).first_frame)
         for _ in range(max(1, steps // 2)):
             samples["G (last ticket)"].append(
-                timed_key(term, ["G"], lambda s: s.header == last and last in s.rows and s.settled)
+                timed_key(
+                    term,
+                    ["G"],
+                    lambda s: s.header == last and last in s.rows and s.settled,
+                    step="G (last ticket)",
+                )
             )
             samples["g (first ticket)"].append(
                 timed_key(
-                    term, ["g"], lambda s: s.header == first and first in s.rows and s.settled
+                    term,
+                    ["g"],
+                    lambda s: s.header == first and first in s.rows and s.settled,
+                    step="g (first ticket)",
                 )
             )
     finally:
@@ -456,6 +491,9 @@ def run_terminal(path: Path, me: str | None, repeat: int, steps: int) -> None:
     for _ in range(repeat):
         terminal_session(path, samples, steps, expected)
     report(samples, GOALS)
+    print("console CPU per key (all its threads; 10 ms ticks):")
+    for step, values in KEY_CPU.items():
+        print(f"  {step:<22}mean {statistics.mean(values) * 1000:6.1f} ms over {len(values)}")
     print(f"  ({load_average()})")
 
 

@@ -11,6 +11,7 @@ without a process spawned per look.
 
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import shlex
@@ -21,6 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 Screen = list[str]
+_SERVERS = itertools.count()
 
 
 class TerminalTimeout(Exception):
@@ -32,12 +34,14 @@ class TmuxTerminal:
 
     def __init__(self, size: tuple[int, int], name: str = "console-bench") -> None:
         self.width, self.height = size
-        self.socket = f"{name}-{os.getpid()}"
+        self.socket = f"{name}-{os.getpid()}-{next(_SERVERS)}"  # a tmux server each
         self._replies: queue.Queue[list[str]] = queue.Queue()
         self._output = threading.Event()
         self._client: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
         self.last_screen: Screen = []
+        self.program: int | None = None
+        """The program's process id, once started."""
 
     def _tmux(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -80,6 +84,7 @@ class TmuxTerminal:
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         self._replies.get(timeout=10)  # the attach's own (empty) reply comes first
+        self.program = self.pid
         deadline = time.monotonic() + 10
         while not stamp.exists() or not stamp.read_text():
             if time.monotonic() > deadline:

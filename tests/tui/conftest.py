@@ -114,9 +114,10 @@ async def wait_until(
 
 
 def is_ready(app: SupportdeskApp) -> bool:
-    """The list shows fresh rows and the thread shows the ticket under the cursor."""
+    """The list shows fresh rows, the thread the ticket under the cursor, the sidebar its
+    views (read after the first page)."""
     desk = app.desk
-    if not desk.ticket_list.is_settled or app.screen is not desk:
+    if not desk.ticket_list.is_settled or app.screen is not desk or not desk.sidebar.entries:
         return False
     if desk.current is None:
         return desk.ticket_list.total == 0

@@ -36,7 +36,7 @@ from supportdesk.tui.widgets.footer import DeskFooter
 from supportdesk.tui.widgets.search_bar import SearchBar
 from supportdesk.tui.widgets.sidebar import Sidebar
 from supportdesk.tui.widgets.status_line import StatusLine
-from supportdesk.tui.widgets.thread import ThreadHeader, ThreadView, header_text
+from supportdesk.tui.widgets.thread import ThreadHeader, ThreadView
 from supportdesk.tui.widgets.ticket_list import TicketList
 
 DETAIL_DELAY = 0.05  # a held j/k key does not start a read per ticket it passes
@@ -124,7 +124,7 @@ class DeskScreen(TicketActionsScreen):
         self.set_interval(self.poll_seconds, self._poll)
 
     def _first_read(self) -> None:
-        """The first page first: the sidebar's counts are read once its ticket is shown."""
+        """The first page first: the sidebar's counts are read once it is on screen."""
         self._sidebar_waits = True
         self.open_source(Source("open", "All open", ACTIVE_QUERY))
 
@@ -196,7 +196,7 @@ class DeskScreen(TicketActionsScreen):
         self.ticket_list.focus()
 
     def on_ticket_list_failed(self, message: TicketList.Failed) -> None:
-        self._sidebar_after_first_frame()
+        self._sidebar_after_first_page()
         if isinstance(message.error, QueryError) and self.ticket_list.source:
             self.search.show_error(self.ticket_list.source.query, message.error)
         else:
@@ -292,6 +292,7 @@ class DeskScreen(TicketActionsScreen):
         self.thread.focus()
 
     def on_ticket_list_highlighted(self, message: TicketList.Highlighted) -> None:
+        self._sidebar_after_first_page()
         same = bool(message.row and self.current and message.row.number == self.current.number)
         self.current = message.row
         if same:
@@ -329,11 +330,10 @@ class DeskScreen(TicketActionsScreen):
     def _show_detail(self, detail: TicketDetail | None, note: str | None) -> None:
         self.detail = detail
         self.thread.show(detail, note=note)
-        self.query_one(ThreadHeader).update(header_text(detail))
+        self.query_one(ThreadHeader).show(detail)
         self.query_one(CustomerPanel).show(detail, self.data.now())
-        self._sidebar_after_first_frame()
 
-    def _sidebar_after_first_frame(self) -> None:
+    def _sidebar_after_first_page(self) -> None:
         if self._sidebar_waits:
             self._sidebar_waits = False
             self._refresh_sidebar()
