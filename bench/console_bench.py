@@ -317,12 +317,17 @@ def write_config(me: str | None) -> None:
 def start_console(term: TmuxTerminal, store_path: Path) -> tuple[float, Seen]:
     """Start the console; seconds from process start to its first full frame, and that frame."""
     env = {"TERM": "xterm-256color", "COLORTERM": "truecolor", "LANG": "C.UTF-8"}
+    if SOURCE is not None:  # another checkout's code, for a figure before a change
+        env["PYTHONPATH"] = str(SOURCE)
     # As installed: bytecode is read from __pycache__ (see compile_sources), not compiled.
     started = term.start(console_argv(store_path), env=env, unset=["PYTHONDONTWRITEBYTECODE"])
     offset = time.time() - time.perf_counter()
     seen_at = term.wait(lambda screen: Seen.of(screen).first_frame)
     return seen_at + offset - started, Seen.of(term.last_screen)
 
+
+SOURCE: Path | None = None
+"""--source: the checkout whose supportdesk the console runs (default this one)."""
 
 KEY_CPU: dict[str, list[float]] = {}
 """CPU seconds the console used per timed key (all its threads), by step: unlike the wall
@@ -568,7 +573,7 @@ class Writer(threading.Thread):
             for round_ in range(self.rounds):
                 mbox = ROOT / "bench" / "out" / f"console-writer-{round_}.mbox"
                 write_mbox(mbox, 2000, 1000 + round_)
-                seconds, _ = self._cli("import", str(mbox), "--json")
+                seconds, _ = self._cli("import", str(mbox), "--queue", "support", "--json")
                 self.log.append(f"import 2,000 messages {seconds:.1f} s")
                 mbox.unlink()
                 seconds, out = self._cli("tickets", "assign", "trent", "all", "--yes", "--json")
@@ -644,6 +649,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--writer", action="store_true", help="worst key latency while another process writes"
     )
     parser.add_argument("--rss", action="store_true", help="memory after searches and scrolls")
+    parser.add_argument(
+        "--source", type=Path, help="run the console from this checkout (a before figure)"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="--rss rounds (default 3)")
     parser.add_argument(
         "--writer-rounds", type=int, default=2, help="--writer: import/assign/undo rounds"
@@ -660,6 +668,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     me = pick_agent(path)
     print(f"store: {path} ({path.stat().st_size / 1e9:.2f} GB); agent: {me}; size {SIZE}")
     if args.terminal or args.writer or args.rss:
+        global SOURCE
+        SOURCE = args.source
         write_config(me)
         compile_sources()
         if args.terminal:
