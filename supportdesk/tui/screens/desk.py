@@ -418,5 +418,10 @@ class DeskScreen(TicketActionsScreen):
             self._mark = message.mark if message.mark is not None else -1
             self._first_read()
         elif message.mark is not None and message.mark != self._mark:
+            if not self.ticket_list.is_settled or self._sidebar_loading:
+                # The last refresh is still being read: while another process writes without
+                # pause, piling reads up would only take turns away from the agent's keys.
+                # The mark is kept as it was, so the next tick sees the change again.
+                return
             self._mark = message.mark
             self.refresh_everything()
