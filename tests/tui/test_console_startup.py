@@ -48,21 +48,14 @@ import asyncio, json, sys
 from pathlib import Path
 from supportdesk.desk.handle import open_desk, sqlite_url
 from supportdesk.tui.app import SupportdeskApp
+from bench.console_bench import is_ready  # not tests.tui.conftest: it loads the demo builder
 
 store = open_desk(sqlite_url(Path({path!r})))
 app = SupportdeskApp(store, me="alice", user_themes_dir=Path({themes!r}))
 
-def drawn() -> bool:  # tests.tui.conftest.is_ready, without importing the test helpers
-    desk = app.desk
-    if app.screen is not desk or not desk.ticket_list.is_settled:
-        return False
-    if desk.current is None:
-        return desk.ticket_list.total == 0
-    return desk.detail is not None and desk.detail.row.number == desk.current.number
-
 async def first_frame() -> list[str]:
     async with app.run_test(size={size!r}) as pilot:
-        while not drawn():
+        while not is_ready(app):
             await pilot.pause(0.02)
         return sorted(sys.modules)
 
