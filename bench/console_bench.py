@@ -22,17 +22,38 @@ adds Textual's test-harness overhead (tens of ms) to each figure. Steps:
 
 Then the console sits idle for `--idle` seconds and the process's CPU time is reported
 (resource.getrusage), which includes the once-a-second change check.
+
+Real-terminal modes run `supportdesk console` as a whole process in a tmux pane of the same
+size (bench/terminal.py) and time what its screen shows; each figure is printed beside its
+goal (issue 15):
+
+- `--terminal`: process start (the pane's shell, just before exec) to the first full frame
+  (list rows, and the thread of the ticket under the cursor), then key to repaint for open
+  ticket (j), switch view (]), search (Enter on a typed query, until its first ticket shows)
+  and G (until the view's last ticket shows) and g;
+- `--writer`: the same keys while another process writes to the same store (a loop of
+  `supportdesk import` of a fresh mbox and a bulk `tickets assign` with its `undo`), on a
+  copy of the store in bench/out/; prints the worst key-to-repaint;
+- `--rss`: the console's resident memory (VmRSS, and the peak VmHWM) after each round of
+  broad searches and G/g in four views, to see whether it stays bounded and flat.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
+import re
 import resource
+import shutil
 import statistics
+import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +61,13 @@ sys.path.insert(0, str(ROOT))
 
 from textual.pilot import Pilot  # noqa: E402
 
+from bench.terminal import (  # noqa: E402
+    Screen,
+    TerminalTimeout,
+    TmuxTerminal,
+    cpu_seconds,
+    rss_kb,
+)
 from supportdesk.store import open_store  # noqa: E402
 from supportdesk.store.engine import sqlite_url  # noqa: E402
 from supportdesk.tui.app import SupportdeskApp  # noqa: E402
@@ -186,6 +214,425 @@ def pick_agent(store_path: Path) -> str | None:
         store.dispose()
 
 
+# -- a real terminal ------------------------------------------------------------------------
+
+STATUS_WORDS = "new|open|pending|on-hold|solved|closed"
+LIST_ROW = re.compile(rf"│[ ●✎]*?(\d+) +(?:{STATUS_WORDS}) +(?:low|normal|high|urgent) ")
+THREAD_HEADER = re.compile(rf"#(\d+) · (?:{STATUS_WORDS}) · ")
+LIST_TITLE = re.compile(r"╭─ (.+?) ─{2,}")
+SIDEBAR_COUNT = re.compile(r"│All open +\d[\d,]*")
+SEARCHES = ("status:open -refund", "order", "返金", "refund", "xylophonic", "order refund")
+"""Broad searches: a negation, common words (in about half and a quarter of the messages), a
+Japanese word, a rare word, two words. In this order on the bench store no two neighbours
+(nor "All open" and the first) start with the same ticket, which is how a search's result
+is told from the one before it on screen."""
+
+GOALS = {
+    "start to first frame": 800.0,
+    "  its CPU time": None,
+    "open ticket (j)": 40.0,
+    "switch view (])": 60.0,
+    "search (Enter)": 100.0,
+    "G (last ticket)": None,
+    "g (first ticket)": None,
+}
+"""Goals in ms (issue 15): start is a median, the keys a p95; None: no goal stated."""
+
+
+@dataclass
+class Seen:
+    """What the console's screen shows, read from the text tmux captured."""
+
+    rows: list[int]
+    header: int | None
+    title: str | None
+    loading: bool
+    empty: bool
+    counted: bool
+
+    @classmethod
+    def of(cls, screen: Screen) -> Seen:
+        text = "\n".join(screen)
+        rows = [int(m.group(1)) for line in screen for m in [LIST_ROW.search(line)] if m]
+        header = THREAD_HEADER.search(text)
+        title = next((m.group(1) for line in screen for m in [LIST_TITLE.search(line)] if m), None)
+        return cls(
+            rows=rows,
+            header=int(header.group(1)) if header else None,
+            title=title,
+            loading="loading…" in text,
+            empty="No tickets in this view" in text,
+            counted=SIDEBAR_COUNT.search(text) is not None,
+        )
+
+    @property
+    def settled(self) -> bool:
+        """Rows without placeholders and the thread of one of them (or an empty view)."""
+        if self.loading:
+            return False
+        if self.empty:
+            return not self.rows
+        return bool(self.rows) and self.header in self.rows
+
+    @property
+    def first_frame(self) -> bool:
+        """Settled with the cursor on the first row: what a view shows when it opens."""
+        return self.settled and (self.empty or self.header == self.rows[0])
+
+
+def first_and_last(store_path: Path, me: str | None, query: str) -> tuple[int | None, int | None]:
+    """The first and last ticket numbers of `query` as the console orders it."""
+    store = open_store(sqlite_url(store_path))
+    try:
+        data = DeskData(store, me)
+        source = Source("bench", "bench", query)
+        total = data.count(source)
+        if not total:
+            return None, None
+        first = data.page(source, 0, 1, total)[0].number
+        last = data.page(source, total - 1, 1, total)[0].number
+        return first, last
+    finally:
+        store.dispose()
+
+
+def console_argv(store_path: Path) -> list[str]:
+    config = ROOT / "bench" / "out" / "console-bench.toml"
+    return [
+        str(ROOT / ".venv" / "bin" / "supportdesk"),
+        "--config",
+        str(config),
+        "--store",
+        str(store_path),
+        "console",
+    ]
+
+
+def write_config(me: str | None) -> None:
+    config = ROOT / "bench" / "out" / "console-bench.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f'agent = "{me}"\n' if me else "")
+
+
+def start_console(term: TmuxTerminal, store_path: Path) -> tuple[float, Seen]:
+    """Start the console; seconds from process start to its first full frame, and that frame."""
+    env = {"TERM": "xterm-256color", "COLORTERM": "truecolor", "LANG": "C.UTF-8"}
+    if SOURCE is not None:  # another checkout's code, for a figure before a change
+        env["PYTHONPATH"] = str(SOURCE)
+    # As installed: bytecode is read from __pycache__ (see compile_sources), not compiled.
+    started = term.start(console_argv(store_path), env=env, unset=["PYTHONDONTWRITEBYTECODE"])
+    offset = time.time() - time.perf_counter()
+    seen_at = term.wait(lambda screen: Seen.of(screen).first_frame)
+    return seen_at + offset - started, Seen.of(term.last_screen)
+
+
+SOURCE: Path | None = None
+"""--source: the checkout whose supportdesk the console runs (default this one)."""
+
+KEY_CPU: dict[str, list[float]] = {}
+"""CPU seconds the console used per timed key (all its threads), by step: unlike the wall
+time, hardly changed by what else the machine runs."""
+
+
+def timed_key(
+    term: TmuxTerminal,
+    keys: Sequence[str],
+    done: Callable[[Seen], bool],
+    *,
+    timeout: float = 60.0,
+    step: str | None = None,
+) -> float:
+    """Seconds from sending `keys` until the screen shows `done`; the CPU it took goes to
+    KEY_CPU[step]."""
+    assert term.program is not None
+    cpu = cpu_seconds(term.program)
+    sent = term.keys(*keys)
+    seconds = term.wait(lambda screen: done(Seen.of(screen)), timeout) - sent
+    if step is not None:
+        KEY_CPU.setdefault(step, []).append(cpu_seconds(term.program) - cpu)
+    return seconds
+
+
+def search(term: TmuxTerminal, query: str, first: int | None, *, timed: bool = True) -> float:
+    """Type `query` into the search bar and time Enter until its first ticket shows.
+
+    Untimed, the result may look like the screen before it (no error for that).
+    """
+    for attempt in range(3):
+        term.keys("/")
+        # Keys sent before the input has the focus would go to the list (n opens a note...);
+        # the footer shows the input's keys once it has it (not while it is being rebuilt).
+        term.wait(lambda screen: "ctrl+z Undo" in screen[-1] and "Select" not in screen[-1])
+        term.keys("C-e")
+        term.keys("-N", "200", "BSpace")
+        term.wait(lambda screen: any("│/ search: " in line for line in screen))
+        term.keys(query, literal=True)
+        try:
+            term.wait(lambda screen: any(f"│{query} " in line for line in screen), 10)
+            break
+        except TerminalTimeout:
+            # Seen now and then after a few searches: the typed query never reaches the
+            # input (cause not found yet); type it again rather than lose the run.
+            if attempt == 2:
+                raise
+    if timed and first is not None and Seen.of(term.screen()).header == first:
+        raise ValueError(f"search {query!r} starts with the ticket already shown: reorder")
+    if first is None:
+        return timed_key(term, ["Enter"], lambda seen: seen.title == "Search" and seen.empty)
+    return timed_key(
+        term,
+        ["Enter"],
+        lambda seen: (
+            seen.title == "Search"
+            and seen.settled
+            and bool(seen.rows)
+            and seen.rows[0] == first
+            and seen.header == first
+        ),
+        step="search (Enter)" if timed else None,
+    )
+
+
+def terminal_session(
+    store_path: Path,
+    samples: dict[str, list[float]],
+    steps: int,
+    expected: dict[str, tuple[int | None, int | None]],
+) -> None:
+    term = TmuxTerminal(SIZE)
+    try:
+        startup, seen = start_console(term, store_path)
+        samples["start to first frame"].append(startup)
+        samples["  its CPU time"].append(cpu_seconds(term.pid))
+        t = time.perf_counter()
+        term.wait(lambda screen: Seen.of(screen).counted)
+        samples.setdefault("then sidebar counts", []).append(time.perf_counter() - t)
+        for _ in range(steps):  # the cursor stays within the rows on screen
+            seen = Seen.of(term.screen())
+            if seen.header is None or seen.header not in seen.rows:
+                break
+            index = seen.rows.index(seen.header)
+            if index + 1 >= len(seen.rows):
+                break
+            following = seen.rows[index + 1]
+            samples["open ticket (j)"].append(
+                timed_key(
+                    term,
+                    ["j"],
+                    lambda s, n=following: s.header == n and s.settled,
+                    step="open ticket (j)",
+                )
+            )
+            time.sleep(0.15)  # past the held-key debounce: one press, as a reader
+        for _ in range(steps):
+            title = Seen.of(term.screen()).title
+            samples["switch view (])"].append(
+                timed_key(
+                    term,
+                    ["]"],
+                    lambda s, title=title: s.title != title and s.first_frame,
+                    step="switch view (])",
+                )
+            )
+        for query in SEARCHES:
+            samples["search (Enter)"].append(search(term, query, expected[query][0]))
+        first, last = expected[ACTIVE_QUERY]
+        while Seen.of(term.screen()).title != "All open":
+            title = Seen.of(term.last_screen).title
+            term.keys("]")
+            term.wait(lambda screen, title=title: Seen.of(screen).title != title)
+            term.wait(lambda screen: Seen.of(screen).first_frame)
+        for _ in range(max(1, steps // 2)):
+            ends = (("G", last, "G (last ticket)"), ("g", first, "g (first ticket)"))
+            for key, number, step in ends:
+                samples[step].append(
+                    timed_key(
+                        term,
+                        [key],
+                        lambda s, n=number: s.header == n and n in s.rows and s.settled,
+                        step=step,
+                    )
+                )
+    finally:
+        term.close()
+
+
+def report(samples: dict[str, list[float]], goals: dict[str, float | None]) -> None:
+    print(f"{'step':<24}{'n':>4}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}   goal")
+    for name, values in samples.items():
+        if not values:
+            continue
+        goal = goals.get(name)
+        median = name.startswith(("start", " "))
+        figure = statistics.median(values) if median else percentile(values, 0.95)
+        verdict = ""
+        if goal is not None:
+            kind = "median" if median else "p95"
+            verdict = f"{kind} < {goal:.0f} ms {'PASS' if figure * 1000 < goal else 'MISS'}"
+        print(
+            f"{name:<24}{len(values):>4}"
+            f"{statistics.median(values) * 1000:>10.1f}"
+            f"{percentile(values, 0.95) * 1000:>10.1f}"
+            f"{max(values) * 1000:>10.1f}   {verdict}"
+        )
+
+
+def load_average() -> str:
+    return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def compile_sources() -> None:
+    """Byte-compile supportdesk as an installed wheel is: a console start reads bytecode.
+
+    This environment may set PYTHONDONTWRITEBYTECODE; without the .pyc files every start
+    would compile a hundred modules from source (about half a second) that no user's does.
+    """
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(ROOT / "supportdesk")], check=True
+    )
+
+
+def run_terminal(path: Path, me: str | None, repeat: int, steps: int) -> None:
+    print(f"\nreal terminal (tmux {SIZE[0]}x{SIZE[1]}, whole process), {load_average()}")
+    expected = {q: first_and_last(path, me, q) for q in (*SEARCHES, ACTIVE_QUERY)}
+    samples: dict[str, list[float]] = {name: [] for name in GOALS}
+    for _ in range(repeat):
+        terminal_session(path, samples, steps, expected)
+    report(samples, GOALS)
+    print("console CPU per key (all its threads; 10 ms ticks):")
+    for step, values in KEY_CPU.items():
+        print(f"  {step:<22}mean {statistics.mean(values) * 1000:6.1f} ms over {len(values)}")
+    print(f"  ({load_average()})")
+
+
+def on_last_row(seen: Seen) -> bool:
+    """Settled with the cursor on the last row on screen (after G, the view's last)."""
+    return seen.settled and bool(seen.rows) and seen.header == seen.rows[-1]
+
+
+def run_rss(path: Path, rounds: int) -> None:
+    """Resident memory after each round of broad searches and G/g in four views."""
+    print(f"\nmemory (tmux, whole process), {load_average()}")
+    me = pick_agent(path)
+    expected = {q: first_and_last(path, me, q)[0] for q in SEARCHES}
+    term = TmuxTerminal(SIZE)
+    try:
+        start_console(term, path)
+        pid = term.pid
+        rss, peak = rss_kb(pid)
+        print(f"{'after':<28}{'RSS MB':>10}{'peak MB':>10}")
+        print(f"{'first frame':<28}{rss / 1024:>10.0f}{peak / 1024:>10.0f}")
+        figures = []
+        for round_ in range(1, rounds + 1):
+            for query in SEARCHES:
+                search(term, query, expected[query])
+                term.keys("G")
+                term.wait(lambda screen: on_last_row(Seen.of(screen)))
+                term.keys("g")
+                term.wait(lambda screen: Seen.of(screen).first_frame)
+            term.keys("Escape")
+            for _ in range(4):
+                title = Seen.of(term.screen()).title
+                term.keys("]")
+                term.wait(lambda screen, title=title: Seen.of(screen).title != title)
+                term.wait(lambda screen: Seen.of(screen).first_frame)
+                term.keys("G")
+                term.wait(lambda screen: on_last_row(Seen.of(screen)))
+                term.keys("g")
+                term.wait(lambda screen: Seen.of(screen).first_frame)
+            rss, peak = rss_kb(pid)
+            figures.append(rss)
+            print(f"{f'round {round_}':<28}{rss / 1024:>10.0f}{peak / 1024:>10.0f}")
+        verdict = "PASS" if peak < 200 * 1024 else "MISS"
+        growth = (figures[-1] - figures[0]) / 1024
+        print(f"peak RSS {peak / 1024:.0f} MB: goal < 200 MB {verdict}; ", end="")
+        print(f"round 1 to {rounds}: {growth:+.0f} MB (goal: flat)  ({load_average()})")
+    finally:
+        term.close()
+
+
+class Writer(threading.Thread):
+    """Another process writing to the store while the console runs: import, bulk, undo."""
+
+    def __init__(self, path: Path, rounds: int) -> None:
+        super().__init__(daemon=True)
+        self.path = path
+        self.rounds = rounds
+        self.log: list[str] = []
+        self.error: str | None = None
+
+    def _cli(self, *args: str) -> tuple[float, str]:
+        command = [console_argv(self.path)[0], "--store", str(self.path), *args]
+        started = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(args)}: {done.stderr.strip() or done.stdout.strip()}")
+        return time.perf_counter() - started, done.stdout
+
+    def run(self) -> None:
+        from bench.sync_bench import write_mbox
+
+        try:
+            for round_ in range(self.rounds):
+                mbox = ROOT / "bench" / "out" / f"console-writer-{round_}.mbox"
+                write_mbox(mbox, 2000, 1000 + round_)
+                seconds, _ = self._cli("import", str(mbox), "--queue", "support", "--json")
+                self.log.append(f"import 2,000 messages {seconds:.1f} s")
+                mbox.unlink()
+                seconds, out = self._cli("tickets", "assign", "trent", "all", "--yes", "--json")
+                batch = json.loads(out)["batch_id"]
+                self.log.append(f"assign every ticket {seconds:.1f} s")
+                seconds, _ = self._cli("undo", batch, "--json")
+                self.log.append(f"undo it {seconds:.1f} s")
+        except (RuntimeError, OSError, ValueError, KeyError) as exc:
+            self.error = str(exc)
+
+
+def run_writer(path: Path, me: str | None, rounds: int) -> None:
+    """Keys pressed in the console while another process imports and changes every ticket."""
+    copy = ROOT / "bench" / "out" / "console-writer.sqlite"
+    print(f"\nkeys while another process writes (tmux, a copy at {copy}), {load_average()}")
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{copy}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(path, copy)
+    term = TmuxTerminal(SIZE)
+    samples: dict[str, list[float]] = {"key while writing": []}
+    try:
+        start_console(term, copy)
+        writer = Writer(copy, rounds)
+        writer.start()
+        keys = ["j", "j", "k", "]", "j", "k", "["]
+        pressed = 0
+        while writer.is_alive():
+            key = keys[pressed % len(keys)]
+            pressed += 1
+            before = Seen.of(term.screen())
+            if key in "jk":
+                if before.header is None or before.header not in before.rows:
+                    key = "g"
+                    done: Callable[[Seen], bool] = lambda s: s.first_frame  # noqa: E731
+                else:
+                    done = lambda s, h=before.header: s.header != h and s.settled  # noqa: E731
+            else:
+                done = lambda s, t=before.title: s.title != t and s.first_frame  # noqa: E731
+            try:
+                samples["key while writing"].append(timed_key(term, [key], done, timeout=30))
+            except TerminalTimeout:
+                samples["key while writing"].append(30.0)
+            time.sleep(0.1)
+        writer.join()
+        for line in writer.log:
+            print(f"  writer: {line}")
+        if writer.error:
+            print(f"  writer failed: {writer.error}")
+        report(samples, {"key while writing": 150.0})
+        worst = max(samples["key while writing"], default=0.0) * 1000
+        verdict = "PASS" if worst < 150 else "MISS"
+        print(f"worst key {worst:.0f} ms: goal < 150 ms {verdict}  ({load_average()})")
+    finally:
+        term.close()
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
@@ -198,6 +645,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=10, help="presses per step per session")
     parser.add_argument("--pilot", action="store_true", help="press keys with Pilot.press")
     parser.add_argument("--idle", type=float, default=10.0, help="idle seconds to measure")
+    parser.add_argument(
+        "--terminal", action="store_true", help="time the whole console process in tmux"
+    )
+    parser.add_argument(
+        "--writer", action="store_true", help="worst key latency while another process writes"
+    )
+    parser.add_argument("--rss", action="store_true", help="memory after searches and scrolls")
+    parser.add_argument(
+        "--source", type=Path, help="run the console from this checkout (a before figure)"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="--rss rounds (default 3)")
+    parser.add_argument(
+        "--writer-rounds", type=int, default=2, help="--writer: import/assign/undo rounds"
+    )
     args = parser.parse_args(argv)
 
     path = args.path or (DEFAULT_STORE if DEFAULT_STORE.exists() else FALLBACK_STORE)
@@ -209,6 +670,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         build_big_store(path)
     me = pick_agent(path)
     print(f"store: {path} ({path.stat().st_size / 1e9:.2f} GB); agent: {me}; size {SIZE}")
+    if args.terminal or args.writer or args.rss:
+        global SOURCE
+        SOURCE = args.source
+        write_config(me)
+        compile_sources()
+        if args.terminal:
+            run_terminal(path, me, args.repeat, args.steps)
+        if args.rss:
+            run_rss(path, args.rounds)
+        if args.writer:
+            run_writer(path, me, args.writer_rounds)
+        return 0
 
     samples: dict[str, list[float]] = {
         "start to ready": [],

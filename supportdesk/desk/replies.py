@@ -34,7 +34,7 @@ from __future__ import annotations
 import contextlib
 import mimetypes
 import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -50,6 +50,7 @@ from supportdesk.desk.ingest import UNKNOWN_SENDER
 from supportdesk.desk.mailsetup import MAIL_SETUP, Identity, MailSetup
 from supportdesk.desk.messages import NewAttachment, NewMessage, add_message
 from supportdesk.desk.statuses import check_status
+from supportdesk.desk.views import tickets_with_drafts as tickets_with_drafts
 from supportdesk.errors import ConflictError, NotFoundError, ValidationError
 from supportdesk.mail import compose
 from supportdesk.mail.compose import Address
@@ -618,24 +619,6 @@ def drafts_for_ticket(session: Session, number: int) -> list[DraftSummary]:
             .order_by(col(Draft.updated_at).desc())
         )
     ]
-
-
-def tickets_with_drafts(
-    session: Session, numbers: Iterable[int], author: str | None = None
-) -> set[int]:
-    """Which of these ticket numbers have a draft (of `author`, or of anyone): one query for
-    a list page's draft marker."""
-    wanted = list(numbers)
-    if not wanted:
-        return set()
-    stmt = (
-        select(col(Ticket.number))
-        .join(Draft, col(Draft.ticket_id) == col(Ticket.id))
-        .where(col(Ticket.number).in_(wanted))
-    )
-    if author is not None:
-        stmt = stmt.where(col(Draft.author) == author)
-    return set(session.execute(stmt).scalars())
 
 
 def use_canned(

@@ -15,15 +15,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from supportdesk.desk import bulk_commands, history, notes, tickets, undo
+from supportdesk.desk import notes, tickets
 from supportdesk.desk.events import Change
-from supportdesk.desk.undo import undo_batch
 from supportdesk.desk.views import TicketRow
 from supportdesk.errors import ConflictError, NotFoundError, SupportdeskError, ValidationError
 from supportdesk.tui.data import DeskData
 
 if TYPE_CHECKING:
+    from supportdesk.desk.bulk_commands import Prepared
     from supportdesk.desk.handle import Session
+
+# desk.bulk_commands, desk.history and desk.undo are imported where they are used: they are
+# not needed for the console's first frame (and bring the set-based bulk machinery).
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,8 @@ def apply_many(data: DeskData, op: Op, numbers: Sequence[int]) -> Done:
 
     Statuses skip tickets that cannot make the move (a closed ticket stays closed).
     """
+    from supportdesk.desk import bulk_commands, history
+
     steps = _bulk_steps(op)
     if not steps:
         raise ValidationError(f"{describe(op)}: nothing to change")
@@ -163,9 +168,10 @@ def apply_many(data: DeskData, op: Op, numbers: Sequence[int]) -> Done:
     return Done(summary, tuple(numbers), batch_id=batch_id if changed else None)
 
 
-def _bulk_steps(op: Op) -> tuple[bulk_commands.Prepared, ...]:
+def _bulk_steps(op: Op) -> tuple[Prepared, ...]:
     """The console's action as entries of the bulk command table, applied in this order."""
-    prepare = bulk_commands.prepare
+    from supportdesk.desk.bulk_commands import prepare
+
     match op:
         case Assign(handle=None):
             return (prepare("unassign"),)
@@ -186,6 +192,8 @@ def _bulk_steps(op: Op) -> tuple[bulk_commands.Prepared, ...]:
 def latest_undoable(session: Session, actor: str) -> str | None:
     """The batch `u` takes back: `actor`'s most recent batch that can be undone (batches of
     only notes, merges and batches already undone are passed over), as `supportdesk undo`."""
+    from supportdesk.desk import undo
+
     summary = undo.latest_undoable(session, actor)
     return summary.batch_id if summary is not None else None
 
@@ -196,6 +204,8 @@ def undo_latest(data: DeskData) -> Done:
     Raises a SupportdeskError whose message starts "cannot undo <what>" when the domain
     refuses (someone changed the tickets since, or the batch holds what cannot be undone).
     """
+    from supportdesk.desk.undo import undo_batch
+
     with data.store.session(write=True) as session:
         batch = latest_undoable(session, data.actor)
         if batch is None:
@@ -215,6 +225,8 @@ _SHOWN_EVENTS = 6
 
 def batch_words(session: Session, batch: str) -> tuple[str, tuple[int, ...]]:
     """A batch in words for the agent ("#812: priority normal → high") and its tickets."""
+    from supportdesk.desk import history
+
     summary = history.batch_summary(session, batch)
     rows = history.events(session, batch=batch, limit=_SHOWN_EVENTS)
     numbers = tuple(dict.fromkeys(r.ticket for r in rows if r.ticket is not None))

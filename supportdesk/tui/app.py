@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -13,7 +13,6 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from supportdesk.appearance import check_appearance
-from supportdesk.desk.handle import Desk
 from supportdesk.errors import ConfigError
 from supportdesk.themes import DEFAULT_THEME
 from supportdesk.tui.bindings import bindings
@@ -24,6 +23,9 @@ from supportdesk.tui.saved import set_theme
 from supportdesk.tui.screens.desk import DeskScreen
 from supportdesk.tui.screens.help import HelpScreen
 from supportdesk.tui.theming import FALLBACK_VARIABLES, textual_theme
+
+if TYPE_CHECKING:
+    from supportdesk.desk.handle import Desk
 
 
 class SupportdeskApp(App[None]):

@@ -14,13 +14,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from supportdesk.desk import canned, directory, tickets, views
-from supportdesk.desk.canned import CannedMatch, RenderedCanned
+from supportdesk.desk import directory, views
 from supportdesk.desk.query import Count, Matching
 from supportdesk.desk.views import TicketDetail, TicketRow
 from supportdesk.errors import SupportdeskError
 
 if TYPE_CHECKING:
+    from supportdesk.desk.canned import CannedMatch, RenderedCanned
     from supportdesk.desk.handle import Desk, Session
 
 ACTIVE_QUERY = "status:active"
@@ -213,10 +213,8 @@ class DeskData:
 
     def drafted(self, numbers: list[int]) -> set[int]:
         """Which of these tickets the agent has a draft on (the list's ✎)."""
-        from supportdesk.desk.replies import tickets_with_drafts
-
         with self.store.session() as session:
-            return tickets_with_drafts(session, numbers, self.actor)
+            return views.tickets_with_drafts(session, numbers, self.actor)
 
     def change_mark(self) -> int:
         """A number that grows whenever any process changes any ticket (see views)."""
@@ -241,12 +239,14 @@ class CannedLoader:
             return replies.customer_language(session, self.number)
 
     def find(self, query: str) -> list[CannedMatch]:
+        from supportdesk.desk import canned
+
         with self.store.session() as session:
             return canned.find_canned(session, query)
 
     def render(self, name: str, language: str | None) -> RenderedCanned:
         """Canned reply `name` filled in for the ticket; ValidationError says what is missing."""
-        from supportdesk.desk import replies
+        from supportdesk.desk import canned, replies, tickets
 
         with self.store.session() as session:
             ticket = tickets.get_ticket(session, self.number)

@@ -14,17 +14,6 @@ from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
 from textual.keys import format_key
 
-from supportdesk.tui.screens.composer import (
-    AttachmentList,
-    CollisionScreen,
-    ComposerScreen,
-    PreviewScreen,
-)
-from supportdesk.tui.screens.modals import AskScreen, ConfirmScreen, NoteScreen, PickScreen
-from supportdesk.tui.widgets.search_bar import SearchBar
-from supportdesk.tui.widgets.thread import ThreadView
-from supportdesk.tui.widgets.ticket_list import TicketList
-
 # Where Textual's own display of a key is less plain than its name.
 _SHOWN_AS = {"enter": "enter", "space": "space", "escape": "esc"}
 
@@ -73,11 +62,25 @@ def _bindings(owner: type[DOMNode]) -> Iterable[Binding]:
 
 
 def owners() -> list[tuple[str, type[DOMNode]]]:
-    """Where bindings live, in the order the help screen lists them."""
+    """Where bindings live, in the order the help screen lists them.
+
+    Imported here, not at the top: the composer and the pickers are not needed for the
+    console's first frame, and the app imports this module for `display_keys`.
+    """
     from supportdesk.tui.app import SupportdeskApp
     from supportdesk.tui.screens.attach import AttachScreen
     from supportdesk.tui.screens.canned_picker import CannedPickerScreen
+    from supportdesk.tui.screens.composer import (
+        AttachmentList,
+        CollisionScreen,
+        ComposerScreen,
+        PreviewScreen,
+    )
     from supportdesk.tui.screens.desk import DeskScreen
+    from supportdesk.tui.screens.modals import AskScreen, ConfirmScreen, NoteScreen, PickScreen
+    from supportdesk.tui.widgets.search_bar import SearchBar
+    from supportdesk.tui.widgets.thread import ThreadView
+    from supportdesk.tui.widgets.ticket_list import TicketList
 
     return [
         ("Desk", DeskScreen),

@@ -13,6 +13,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.pilot import Pilot
@@ -96,7 +97,19 @@ def make_app(demo_store: Store, config_path: Path, tmp_path: Path) -> Callable[.
             "user_themes_dir": tmp_path / "no-user-themes",
         } | kwargs
         store = options.pop("store", demo_store)
-        return SupportdeskApp(store, **options)
+        app = SupportdeskApp(store, **options)
+        shown: list[str] = []
+        notify = app.notify
+
+        def remember(message: str, *args: Any, **kwargs: Any) -> None:
+            shown.append(str(message))
+            notify(message, *args, **kwargs)
+
+        # A toast expires (15 s for config problems): on a loaded machine it can be gone
+        # before a test looks, so `notes` reads this record instead.
+        app.notify = remember  # type: ignore[method-assign]
+        app.shown_notes = shown  # type: ignore[attr-defined]
+        return app
 
     return make
 
@@ -114,9 +127,10 @@ async def wait_until(
 
 
 def is_ready(app: SupportdeskApp) -> bool:
-    """The list shows fresh rows and the thread shows the ticket under the cursor."""
+    """The list shows fresh rows, the thread the ticket under the cursor, the sidebar its
+    views (read after the first page)."""
     desk = app.desk
-    if not desk.ticket_list.is_settled or app.screen is not desk:
+    if not desk.ticket_list.is_settled or app.screen is not desk or not desk.sidebar.entries:
         return False
     if desk.current is None:
         return desk.ticket_list.total == 0
@@ -143,8 +157,10 @@ def _desk_state(app: SupportdeskApp) -> str:
 
 
 def notes(app: SupportdeskApp) -> list[str]:
-    """Every notification shown so far, oldest first."""
-    return [n.message for n in app._notifications]
+    """Every notification shown so far, oldest first (expired ones too for apps made by
+    `make_app`)."""
+    shown: list[str] | None = getattr(app, "shown_notes", None)
+    return list(shown) if shown is not None else [n.message for n in app._notifications]
 
 
 def screen_text(app: SupportdeskApp) -> str:

@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 
 from supportdesk.desk.handle import StoreError
 from supportdesk.desk.query import parse
@@ -32,10 +32,11 @@ from supportdesk.tui.saved import append_saved_search
 from supportdesk.tui.screens.modals import AskScreen
 from supportdesk.tui.screens.ticket_actions import TicketActionsScreen
 from supportdesk.tui.widgets.customer import CustomerPanel
+from supportdesk.tui.widgets.footer import DeskFooter
 from supportdesk.tui.widgets.search_bar import SearchBar
 from supportdesk.tui.widgets.sidebar import Sidebar
 from supportdesk.tui.widgets.status_line import StatusLine
-from supportdesk.tui.widgets.thread import ThreadHeader, ThreadView, header_text
+from supportdesk.tui.widgets.thread import ThreadHeader, ThreadView
 from supportdesk.tui.widgets.ticket_list import TicketList
 
 DETAIL_DELAY = 0.05  # a held j/k key does not start a read per ticket it passes
@@ -98,6 +99,7 @@ class DeskScreen(TicketActionsScreen):
         self._sidebar_again = False
         self._detail_timer: Timer | None = None
         self._detail_started = 0.0
+        self._sidebar_waits = False
 
     def compose(self) -> Iterator[Widget]:
         yield Header()
@@ -112,7 +114,7 @@ class DeskScreen(TicketActionsScreen):
                         yield ThreadView(id="thread")
                     yield CustomerPanel(id="customer")
         yield StatusLine(id="status")
-        yield Footer()
+        yield DeskFooter()
 
     def on_mount(self) -> None:
         self.ticket_list.focus()
@@ -122,8 +124,9 @@ class DeskScreen(TicketActionsScreen):
         self.set_interval(self.poll_seconds, self._poll)
 
     def _first_read(self) -> None:
+        """The first page first: the sidebar's counts are read once it is on screen."""
+        self._sidebar_waits = True
         self.open_source(Source("open", "All open", ACTIVE_QUERY))
-        self._refresh_sidebar()
 
     @property
     def thread(self) -> ThreadView:
@@ -193,6 +196,7 @@ class DeskScreen(TicketActionsScreen):
         self.ticket_list.focus()
 
     def on_ticket_list_failed(self, message: TicketList.Failed) -> None:
+        self._sidebar_after_first_page()
         if isinstance(message.error, QueryError) and self.ticket_list.source:
             self.search.show_error(self.ticket_list.source.query, message.error)
         else:
@@ -288,6 +292,7 @@ class DeskScreen(TicketActionsScreen):
         self.thread.focus()
 
     def on_ticket_list_highlighted(self, message: TicketList.Highlighted) -> None:
+        self._sidebar_after_first_page()
         same = bool(message.row and self.current and message.row.number == self.current.number)
         self.current = message.row
         if same:
@@ -325,8 +330,13 @@ class DeskScreen(TicketActionsScreen):
     def _show_detail(self, detail: TicketDetail | None, note: str | None) -> None:
         self.detail = detail
         self.thread.show(detail, note=note)
-        self.query_one(ThreadHeader).update(header_text(detail))
+        self.query_one(ThreadHeader).show(detail)
         self.query_one(CustomerPanel).show(detail, self.data.now())
+
+    def _sidebar_after_first_page(self) -> None:
+        if self._sidebar_waits:
+            self._sidebar_waits = False
+            self._refresh_sidebar()
 
     def on_ticket_list_relocated(self, message: TicketList.Relocated) -> None:
         """Say where the ticket the agent was on went, so the cursor never moves unnoticed."""
@@ -408,5 +418,10 @@ class DeskScreen(TicketActionsScreen):
             self._mark = message.mark if message.mark is not None else -1
             self._first_read()
         elif message.mark is not None and message.mark != self._mark:
+            if not self.ticket_list.is_settled or self._sidebar_loading:
+                # The last refresh is still being read: while another process writes without
+                # pause, piling reads up would only take turns away from the agent's keys.
+                # The mark is kept as it was, so the next tick sees the change again.
+                return
             self._mark = message.mark
             self.refresh_everything()

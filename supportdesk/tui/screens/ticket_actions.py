@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
 from textual.binding import BindingType
@@ -41,10 +42,12 @@ from supportdesk.tui.actions import (
 )
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.data import DeskData
-from supportdesk.tui.replying import Context, Replying
-from supportdesk.tui.screens.composer import ComposerScreen, Sent
 from supportdesk.tui.screens.modals import AskScreen, ConfirmScreen, NoteScreen, PickScreen
 from supportdesk.tui.widgets.ticket_list import TicketList
+
+if TYPE_CHECKING:
+    from supportdesk.tui.replying import Context, Replying
+    from supportdesk.tui.screens.composer import Sent
 
 NOBODY = "(nobody)"
 
@@ -81,7 +84,13 @@ class TicketActionsScreen(Screen[None]):
         self.agents: list[str] = []
         self.queues: list[str] = []
         self.drafts: dict[int | str, str] = {}
-        self.replying = Replying(data.store, data.actor)
+
+    @cached_property
+    def replying(self) -> Replying:
+        """The composer's calls; made on the first reply, as it loads the whole mail codec."""
+        from supportdesk.tui.replying import Replying
+
+        return Replying(self.data.store, self.data.actor)
 
     @property
     def ticket_list(self) -> TicketList:
@@ -316,6 +325,8 @@ class TicketActionsScreen(Screen[None]):
             return
         if self.app.screen is not self:
             return  # the agent went elsewhere meanwhile; the draft is there for next time
+        from supportdesk.tui.screens.composer import ComposerScreen
+
         self.app.push_screen(ComposerScreen(self.replying, message.context), self._composed)
 
     def _composed(self, sent: Sent | None) -> None:

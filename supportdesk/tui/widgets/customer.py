@@ -13,11 +13,15 @@ from supportdesk.tui.format import fit
 
 
 class CustomerPanel(Static):
-    """A summary of the requester of the selected ticket."""
+    """A summary of the requester of the selected ticket.
+
+    Its size is set by the stylesheet, never by its text, so a new ticket repaints the
+    panel without laying out the whole screen again (that cost tens of ms per ticket opened).
+    """
 
     def show(self, detail: TicketDetail | None, now: datetime | None = None) -> None:
         if detail is None:
-            self.update(Text(""))
+            self.update(Text(""), layout=False)
             return
         row = detail.row
         now = now or datetime.now().astimezone()
@@ -47,4 +51,4 @@ class CustomerPanel(Static):
             text.append(f"#{other.number} ", style="bold")
             text.append(f"{other.status} {age(other.updated_at, now)}\n", style="dim")
             text.append(" " + fit(other.subject or "(no subject)", 26).rstrip() + "\n")
-        self.update(text)
+        self.update(text, layout=False)

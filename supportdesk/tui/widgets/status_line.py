@@ -46,10 +46,10 @@ class StatusLine(Static):
     def say(self, text: str) -> None:
         """Show `text` until something else is said or the view changes."""
         self.said = one_line(text, 400)
-        self.update(Text(self.said))
+        self.update(Text(self.said), layout=False)  # one line, whatever it says
 
     def show_view(self, label: str, query: str) -> None:
         """A new view: forget what was said about the last one, show this one's order."""
         self.said = ""
         self._idle = f"{one_line(label)} · sorted by {sort_words(query)}"
-        self.update(Text(self._idle, style="dim"))
+        self.update(Text(self._idle, style="dim"), layout=False)

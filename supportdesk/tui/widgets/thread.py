@@ -31,6 +31,7 @@ from supportdesk.desk.views import EventView, MessageView, NoteView, TicketDetai
 from supportdesk.text import inert, one_line
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.format import size, when
+from supportdesk.tui.widgets.scrolling import set_virtual_size
 
 _SILENT_EVENTS = frozenset({"message_in", "message_out", "note"})  # shown as themselves
 _GUTTER = "▌ "
@@ -214,6 +215,17 @@ def header_text(detail: TicketDetail | None) -> Text:
 class ThreadHeader(Static):
     """Subject and state of the open ticket; stays put while the thread scrolls."""
 
+    _height = -1
+
+    def show(self, detail: TicketDetail | None) -> None:
+        """Show `detail`'s header, laying the screen out again only if its height changed:
+        a layout of the whole desk cost more than the rest of opening a ticket."""
+        text = header_text(detail)
+        width = self.content_region.width
+        height = len(text.wrap(self.app.console, width)) if width > 0 else -1
+        self.update(text, layout=height != self._height or height < 0)
+        self._height = height
+
 
 @dataclass(frozen=True)
 class _Block:
@@ -323,7 +335,7 @@ class ThreadView(ScrollView, can_focus=True):
                 (block.kind, line) for line in block.text.wrap(console, max(1, width - indent))
             )
         self._lines = lines
-        self.virtual_size = Size(width, len(lines))
+        set_virtual_size(self, Size(width, len(lines)))
         self.refresh()
 
     def render_line(self, y: int) -> Strip:

@@ -43,6 +43,7 @@ from supportdesk.text import age
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.data import DeskData, Source
 from supportdesk.tui.format import fit, sla_cue
+from supportdesk.tui.widgets.scrolling import set_virtual_size
 
 PAGE_SIZE = 50
 CACHE_PAGES = 24
@@ -286,7 +287,10 @@ class TicketList(ScrollView, can_focus=True):
         self._announced_row = None
         self.border_title = Text(source.label)
         self.scroll_to(y=0, animate=False)
-        self._set_height()
+        # The old height stays until the first page or the count says the new one: shrinking
+        # to nothing first would hide the scrollbar and lay out the desk twice per view.
+        self._update_subtitle()
+        self.refresh()
         self._count(self._generation, source)
         self._request()
 
@@ -476,7 +480,7 @@ class TicketList(ScrollView, can_focus=True):
 
     def _set_height(self) -> None:
         rows = self.total if self.total is not None else self._extent()
-        self.virtual_size = Size(self.scrollable_content_region.width, rows + HEADER_LINES)
+        set_virtual_size(self, Size(self.scrollable_content_region.width, rows + HEADER_LINES))
         self._update_subtitle()
         self.refresh()
 

@@ -1,0 +1,26 @@
+"""Resizing what a scroll view scrolls over without laying out the whole screen."""
+
+from __future__ import annotations
+
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+
+
+def set_virtual_size(view: ScrollView, size: Size) -> None:
+    """Set `view`'s scrollable size; lay the screen out again only if its scrollbar comes or goes.
+
+    The ticket list and the thread are sized by the stylesheet, so a new view or a new
+    ticket changes only how far they scroll. Assigning `virtual_size` lays out every widget
+    on the desk and then paints all of them, which was most of the cost of opening a ticket
+    or switching views. This updates the scrollbar the way Textual does after a layout
+    (`_scroll_update`); a scrollbar that appears or goes away still lays the screen out,
+    through its own reactive.
+    """
+    if size == view.virtual_size:
+        return
+    view.set_reactive(ScrollView.virtual_size, size)
+    if view.container_size:
+        view._scroll_update(size)
+        view.refresh()
+    else:
+        view.refresh(layout=True)  # not laid out yet: the first layout sizes the scrollbar
