@@ -108,6 +108,51 @@ def oauth2_token(mailbox: Mailbox) -> str:
     return run_secret_command(mailbox.token_command, mailbox=mailbox.name, key="token_command")
 
 
+def database_account(user: str, host: str, port: int | None, database: str) -> str:
+    """The keyring entry of a database login, namespaced like the mailboxes'."""
+    return f"database:{user}@{host}:{port or 5432}/{database}"
+
+
+def database_password(command: str | None, account: str) -> str | None:
+    """A team store's password: from `database_password_command`, else from the keyring,
+    else None (libpq then tries ~/.pgpass, peer or certificate authentication)."""
+    if command is not None:
+        return run_secret_command(command, mailbox="", key="database_password_command")
+    import keyring
+    import keyring.backends.fail
+
+    if isinstance(keyring.get_keyring(), keyring.backends.fail.Keyring):
+        return None
+    try:
+        return keyring.get_password(KEYRING_SERVICE, account) or None
+    except Exception as exc:
+        raise SecretError(
+            f"{account}: the keyring failed ({_one_line(exc)}); unlock it, or set "
+            "database_password_command in config.toml"
+        ) from None
+
+
+def store_database_password(account: str, password: str) -> None:
+    """Save a database password in the keyring (`supportdesk team login`)."""
+    import keyring
+
+    _require_real_keyring(account, what="database login")
+    try:
+        keyring.set_password(KEYRING_SERVICE, account, password)
+        stored = keyring.get_password(KEYRING_SERVICE, account)
+    except Exception as exc:
+        reason = _one_line(exc).replace(password, "***") if password else _one_line(exc)
+        raise SecretError(
+            f"{account}: the keyring refused the password ({reason}); "
+            "set database_password_command instead"
+        ) from None
+    if stored != password:
+        raise SecretError(
+            f"{account}: the keyring did not keep the password; "
+            "set database_password_command instead"
+        )
+
+
 def run_secret_command(command: str, *, mailbox: str, key: str) -> str:
     """Run a password or token command; what it prints, minus the final newline, is the secret.
 
@@ -115,7 +160,7 @@ def run_secret_command(command: str, *, mailbox: str, key: str) -> str:
     prompt would hang a sync), a time limit, and its own process group so a timeout also
     stops whatever it started.
     """
-    where = f"mailbox {mailbox!r}: {key}"
+    where = f"mailbox {mailbox!r}: {key}" if mailbox else key
     try:
         argv = shlex.split(command)
     except ValueError as exc:
@@ -159,16 +204,20 @@ def run_secret_command(command: str, *, mailbox: str, key: str) -> str:
     return secret
 
 
-def _require_real_keyring(mailbox_name: str) -> None:
+def _require_real_keyring(name: str, *, what: str = "mailbox") -> None:
     import keyring
     import keyring.backends.fail
 
     # The fail backend is what keyring picks on servers and CI runners without a keyring
     # daemon; its own error text talks about installing packages, which is not the fix here.
     if isinstance(keyring.get_keyring(), keyring.backends.fail.Keyring):
+        if what == "mailbox":
+            raise SecretError(
+                f"mailbox {name!r}: no keyring on this machine; set password_command "
+                "for this mailbox in config.toml"
+            )
         raise SecretError(
-            f"mailbox {mailbox_name!r}: no keyring on this machine; set password_command "
-            "for this mailbox in config.toml"
+            f"{name}: no keyring on this machine; set database_password_command in config.toml"
         )
 
 

@@ -25,6 +25,7 @@ from supportdesk.cli import (
     reply,
     rules,
     sync_cmd,
+    team,
     tickets,
 )
 from supportdesk.cli.context import CliContext
@@ -64,6 +65,7 @@ app.add_typer(mailbox.app, name="mailbox")
 app.add_typer(rules.app, name="rules")
 app.add_typer(canned.app, name="canned")
 app.add_typer(notes.app, name="notes")
+app.add_typer(team.app, name="team")
 sync_cmd.register(app)
 outbox.register(app)
 reply.register(tickets.app)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,12 +24,13 @@ from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlmodel import Session
 
 from supportdesk.errors import StoreError
 
 BUSY_TIMEOUT_MS = 10_000
+INSUFFICIENT_PRIVILEGE = "42501"
 CHECKPOINT_EVERY = 16
 """Write transactions between background checkpoints: a reply writes about 40 pages, so
 about as often as SQLite's default threshold of 1000 pages did."""
@@ -60,8 +61,12 @@ def _on_sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("writer") else "BEGIN")
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`, with the per-backend settings the store relies on."""
+def make_engine(url: str, *, password: Callable[[], str | None] | None = None) -> Engine:
+    """An engine for `url`, with the per-backend settings the store relies on.
+
+    `password` is asked (once, at the first connection) for a PostgreSQL URL that carries
+    none: a team member's password comes from the keyring or a command, never the URL.
+    """
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -82,12 +87,31 @@ def make_engine(url: str) -> Engine:
         try:
             # No server-side prepared statements: a generic plan cannot see how rare a
             # search term is, and a rare-word search then reads every match.
-            return create_engine(
+            engine = create_engine(
                 parsed, pool_pre_ping=True, connect_args={"prepare_threshold": None}
             )
         except ModuleNotFoundError as exc:
             raise StoreError(f"PostgreSQL driver missing ({exc.name}); install psycopg") from None
+        if password is not None and parsed.password is None:
+            event.listen(engine, "do_connect", _PasswordOnConnect(password))
+        return engine
     raise StoreError(f"database_url {url!r}: only sqlite:/// and postgresql:// are supported")
+
+
+class _PasswordOnConnect:
+    """Fills in the password when a connection is made, asking its source only once."""
+
+    def __init__(self, source: Callable[[], str | None]) -> None:
+        self.source = source
+        self.asked = False
+        self.password: str | None = None
+
+    def __call__(self, _dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+        if not self.asked:
+            self.password = self.source()
+            self.asked = True
+        if self.password is not None:
+            cparams.setdefault("password", self.password)
 
 
 @dataclass
@@ -126,6 +150,14 @@ class Store:
                 session.commit()
                 if write and self._checkpoints is not None:
                     self._checkpoints.wrote()
+            except DBAPIError as exc:
+                session.rollback()
+                if getattr(exc.orig, "sqlstate", None) == INSUFFICIENT_PRIVILEGE:
+                    # A team store's server said no (see store/team.py): a person's limit,
+                    # not a bug, so one clear line instead of a traceback.
+                    said = str(exc.orig).strip().splitlines()[0]
+                    raise StoreError(f"the team store refused this: {said}") from exc
+                raise
             except BaseException:
                 session.rollback()
                 raise

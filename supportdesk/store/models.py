@@ -328,6 +328,26 @@ class Event(SQLModel, table=True):
     new_value: str | None = Field(default=None, sa_type=Text)
     version: int | None = Field(default=None)
     created_at: datetime = Field(default_factory=utcnow)
+    role: str | None = Field(default=None, max_length=63)
+    """On a team store, the database role of the session that wrote the row, set by the
+    server (see store/team.py): the part of the audit trail no client can choose. None on
+    SQLite."""
+
+
+class TeamRole(SQLModel, table=True):
+    """Which database login role is which actor on a team store (PostgreSQL).
+
+    The events trigger reads it to check every event's actor against the session's role;
+    empty on SQLite and on a PostgreSQL store not prepared with `supportdesk team init`.
+    """
+
+    __tablename__ = "team_roles"
+
+    role: str = Field(primary_key=True, max_length=63)
+    actor: str = Field(unique=True, max_length=200)
+    kind: str = Field(max_length=16)
+    """"agent" (a person; actor `agent:<handle>`) or "service" (sync, rules, the sender)."""
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class OutboxItem(SQLModel, table=True):

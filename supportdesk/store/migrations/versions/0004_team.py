@@ -1,0 +1,139 @@
+"""team mode: events carry the server-set role, team_roles, actor and change-notify triggers
+
+Revision ID: 0004_team
+Revises: 0003
+Create Date: 2026-12-04 20:05:00
+
+On PostgreSQL two kinds of trigger come with this revision (SQLite gets the column and the
+table only, and behaves as before):
+
+- `supportdesk_event_role`, BEFORE INSERT on events: sets `role` to the session's login role
+  (whatever the client sent) and, when that role is in `team_roles`, refuses an actor other
+  than the role's own or an automatic one (`system:`, `rule:`, `undo:`), so a client cannot
+  write another person's name into the audit trail. A member of the team's group role
+  without a mapping cannot write events at all.
+- `supportdesk_notify`, AFTER each statement on events, notes, drafts and outbox: a NOTIFY on
+  channel `supportdesk.<schema>` whose payload is the changed tickets' ids (comma-separated,
+  at most 50) or `*`, never row contents. PostgreSQL delivers it at commit, so a listener
+  only hears of committed changes.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+import sqlmodel.sql.sqltypes
+from alembic import op
+
+revision = "0004_team"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+NOTIFY_TABLES = ("events", "notes", "drafts", "outbox")
+
+EVENT_ROLE = """
+CREATE FUNCTION supportdesk_event_role() RETURNS trigger
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+DECLARE
+    mine text;
+    team text;
+BEGIN
+    NEW.role := session_user::text;
+    SELECT actor INTO mine FROM team_roles WHERE role = session_user::text;
+    IF mine IS NULL THEN
+        SELECT value INTO team FROM store_meta WHERE key = 'team_group';
+        IF team IS NOT NULL AND EXISTS (
+            SELECT 1 FROM pg_auth_members m
+            JOIN pg_roles g ON g.oid = m.roleid
+            JOIN pg_roles u ON u.oid = m.member
+            WHERE g.rolname = team AND u.rolname = session_user::text
+        ) THEN
+            RAISE EXCEPTION 'role % is in the team but is no agent or service: '
+                'add it with `supportdesk team add-agent`', session_user
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        RETURN NEW;
+    END IF;
+    IF NEW.actor = mine OR NEW.actor ~ '^(system|rule|undo):' THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'role % records changes as %, not as %', session_user, mine, NEW.actor
+        USING ERRCODE = 'insufficient_privilege';
+END $$
+"""
+
+NOTIFY = """
+CREATE FUNCTION supportdesk_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    ids bigint[];
+    unknown boolean;
+BEGIN
+    SELECT array_agg(t), bool_or(t IS NULL) INTO ids, unknown
+    FROM (SELECT DISTINCT ticket_id AS t FROM changed LIMIT 51) s;
+    IF ids IS NULL THEN
+        RETURN NULL;
+    END IF;
+    PERFORM pg_notify(
+        'supportdesk.' || TG_TABLE_SCHEMA,
+        CASE WHEN unknown OR cardinality(ids) > 50 THEN '*' ELSE array_to_string(ids, ',') END
+    );
+    RETURN NULL;
+END $$
+"""
+
+
+def _notify_triggers(table: str) -> list[tuple[str, str, str]]:
+    """(trigger name, event, transition table) for `table`: events are only ever inserted."""
+    kinds = [("insert", "INSERT", "NEW")]
+    if table != "events":
+        kinds += [("update", "UPDATE", "NEW"), ("delete", "DELETE", "OLD")]
+    return [(f"{table}_notify_{name}", event, old_new) for name, event, old_new in kinds]
+
+
+def upgrade() -> None:
+    op.add_column(
+        "events",
+        sa.Column("role", sqlmodel.sql.sqltypes.AutoString(length=63), nullable=True),
+    )
+    op.create_table(
+        "team_roles",
+        sa.Column("role", sqlmodel.sql.sqltypes.AutoString(length=63), nullable=False),
+        sa.Column("actor", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("role"),
+        sa.UniqueConstraint("actor"),
+    )
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute(EVENT_ROLE)
+    op.execute(
+        "CREATE TRIGGER events_role BEFORE INSERT ON events "
+        "FOR EACH ROW EXECUTE FUNCTION supportdesk_event_role()"
+    )
+    op.execute(NOTIFY)
+    for table in NOTIFY_TABLES:
+        for name, event, old_new in _notify_triggers(table):
+            op.execute(
+                f"CREATE TRIGGER {name} AFTER {event} ON {table} "
+                f"REFERENCING {old_new} TABLE AS changed "
+                "FOR EACH STATEMENT EXECUTE FUNCTION supportdesk_notify()"
+            )
+
+
+def downgrade() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
+        for table in NOTIFY_TABLES:
+            for name, _event, _old_new in _notify_triggers(table):
+                op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+        op.execute("DROP FUNCTION IF EXISTS supportdesk_notify()")
+        op.execute("DROP TRIGGER IF EXISTS events_role ON events")
+        op.execute("DROP FUNCTION IF EXISTS supportdesk_event_role()")
+    op.drop_table("team_roles")
+    version = bind.dialect.server_version_info or ()
+    if bind.dialect.name != "sqlite" or version >= (3, 35):
+        op.execute("ALTER TABLE events DROP COLUMN role")
+    else:
+        with op.batch_alter_table("events") as batch_op:
+            batch_op.drop_column("role")
