@@ -149,7 +149,7 @@ def _run(conn: Connection, template: str, *args: str) -> None:
         text(f"SELECT format(CAST(:template AS text){placeholders})"),
         {"template": template, **params},
     ).scalar_one()
-    conn.exec_driver_sql(statement)
+    conn.exec_driver_sql(statement.replace("%", "%%"))  # the driver's placeholder mark
 
 
 def _verifier(conn: Connection, role: str, password: str) -> str:

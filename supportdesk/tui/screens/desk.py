@@ -1,9 +1,11 @@
 """The desk: views on the left, the ticket list and search above, the thread and customer below.
 
 Reading happens here: opening views and searches, loading the selected ticket, and noticing
-changes made by other processes. A tiny worker reads the store's change mark every
-`poll_seconds`; when it moves, the counts, the list and the open ticket are read again in
-place. No timer does anything else, so an idle console costs next to nothing.
+changes made by other processes. On SQLite a tiny worker reads the store's change mark every
+`poll_seconds`; on PostgreSQL a worker waits for the server's change notices
+(`desk.live.ChangeFeed`, which polls the mark itself while it cannot listen). Either way the
+counts, the list and the open ticket are then read again in place. No timer does anything
+else, so an idle console costs next to nothing.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, Header
+from textual.worker import get_current_worker
 
 from supportdesk.desk.handle import StoreError
+from supportdesk.desk.live import Changed, ChangeFeed
 from supportdesk.desk.query import parse
 from supportdesk.desk.views import TicketDetail
 from supportdesk.errors import QueryError, SupportdeskError
@@ -38,6 +42,8 @@ from supportdesk.tui.widgets.status_line import StatusLine
 from supportdesk.tui.widgets.thread import ThreadHeader, ThreadView, header_text
 from supportdesk.tui.widgets.ticket_list import TicketList
 
+LISTEN_TICK = 0.5
+"""Longest a wait blocks: how soon the listening thread notices the console closing."""
 DETAIL_DELAY = 0.05  # a held j/k key does not start a read per ticket it passes
 
 
@@ -58,6 +64,13 @@ class DetailLoaded(Message):
 @dataclass
 class StoreChecked(Message):
     mark: int | None  # None: the store could not be read this time (locked, restarting)
+
+
+@dataclass
+class StoreChanged(Message):
+    """Another session committed a change (a PostgreSQL notice, or the feed's poll)."""
+
+    changed: Changed
 
 
 @dataclass
@@ -119,7 +132,11 @@ class DeskScreen(TicketActionsScreen):
         self.sidebar.mark_current("open")
         self.search.show_query(ACTIVE_QUERY)
         self._poll()  # the first mark comes before the first read, so no change slips between
-        self.set_interval(self.poll_seconds, self._poll)
+        if self.data.store.dialect == "postgresql":
+            # The server announces each commit; the feed polls by itself while it cannot.
+            self._listen(ChangeFeed(self.data.store, poll_seconds=self.poll_seconds))
+        else:
+            self.set_interval(self.poll_seconds, self._poll)
 
     def _first_read(self) -> None:
         self.open_source(Source("open", "All open", ACTIVE_QUERY))
@@ -401,6 +418,21 @@ class DeskScreen(TicketActionsScreen):
         except StoreError:
             mark = None  # try again at the next tick; a busy store is no reason to stop
         self.post_message(StoreChecked(mark))
+
+    @work(thread=True, exclusive=True, group="listen")
+    def _listen(self, feed: ChangeFeed) -> None:
+        worker = get_current_worker()
+        try:
+            while not worker.is_cancelled:
+                changed = feed.wait(LISTEN_TICK)
+                if changed is not None and not worker.is_cancelled:
+                    self.post_message(StoreChanged(changed))
+        finally:
+            feed.close()
+
+    def on_store_changed(self, message: StoreChanged) -> None:
+        if self._mark is not None:  # else the first read, still to come, sees it anyway
+            self.refresh_everything()
 
     def on_store_checked(self, message: StoreChecked) -> None:
         self._polling = False

@@ -1,0 +1,67 @@
+"""LISTEN for a PostgreSQL store's change notices (sent by the triggers of migration 0004_team).
+
+One connection of its own, outside the pool and in autocommit, so a LISTEN is never undone
+by a pooled connection's reset. The channel is `supportdesk.<schema>`: stores in different
+schemas of one database do not hear each other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine
+
+if TYPE_CHECKING:
+    import psycopg
+
+CHANNEL_PREFIX = "supportdesk."
+ALL = "*"
+
+
+class ListenLost(Exception):
+    """The listening connection broke (server restart, network): the caller falls back."""
+
+
+class Listener:
+    def __init__(self, engine: Engine) -> None:
+        import psycopg
+        from psycopg import sql
+
+        proxied = engine.raw_connection()
+        proxied.detach()  # ours alone: closed here, never returned to the pool
+        conn = proxied.dbapi_connection
+        assert isinstance(conn, psycopg.Connection)
+        self._conn: psycopg.Connection[Any] = conn
+        try:
+            self._conn.rollback()
+            self._conn.autocommit = True
+            row = self._conn.execute("SELECT current_schema()").fetchone()
+            self.channel = f"{CHANNEL_PREFIX}{row[0] if row else 'public'}"
+            self._conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+        except Exception:
+            self.close()
+            raise
+
+    @property
+    def backend_pid(self) -> int:
+        """The server process of this connection (what an admin would terminate)."""
+        return int(self._conn.info.backend_pid)
+
+    def wait(self, timeout: float) -> list[str] | None:
+        """The payloads that arrived within `timeout` seconds (all that are waiting once the
+        first comes), or None if none did. Raises ListenLost when the connection is gone."""
+        import psycopg
+
+        try:
+            first = [n.payload for n in self._conn.notifies(timeout=timeout, stop_after=1)]
+            if not first:
+                return None
+            # A sync's batch sends one notice per statement: take the rest in one go.
+            return first + [n.payload for n in self._conn.notifies(timeout=0.0)]
+        except psycopg.Error as exc:
+            raise ListenLost(str(exc)) from exc
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):  # a broken connection: nothing left to close
+            self._conn.close()
