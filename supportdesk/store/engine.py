@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event
@@ -28,6 +28,9 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlmodel import Session
 
 from supportdesk.errors import StoreError
+
+if TYPE_CHECKING:
+    import psycopg
 
 BUSY_TIMEOUT_MS = 10_000
 INSUFFICIENT_PRIVILEGE = "42501"
@@ -213,3 +216,22 @@ class _Checkpointer:
             thread = self.thread
         if thread is not None:
             thread.join()
+
+
+def own_connection(engine: Engine) -> psycopg.Connection[Any]:
+    """A PostgreSQL connection of the caller's own, in autocommit, outside the pool.
+
+    For state that lives as long as a connection (a LISTEN, an advisory lock): a pooled
+    connection is reset when returned, which would end both without a word.
+    """
+    import psycopg
+
+    proxied = engine.raw_connection()
+    proxied.detach()  # closed by its owner, never returned to the pool
+    conn = proxied.dbapi_connection
+    if not isinstance(conn, psycopg.Connection):
+        proxied.close()
+        raise StoreError("a connection of its own needs a PostgreSQL store")
+    conn.rollback()
+    conn.autocommit = True
+    return conn

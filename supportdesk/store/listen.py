@@ -1,19 +1,17 @@
 """LISTEN for a PostgreSQL store's change notices (sent by the triggers of migration 0004_team).
 
-One connection of its own, outside the pool and in autocommit, so a LISTEN is never undone
-by a pooled connection's reset. The channel is `supportdesk.<schema>`: stores in different
+One connection of its own (`own_connection`), so a LISTEN is never undone by a pooled
+connection's reset. The channel is `supportdesk.<schema>`: stores in different
 schemas of one database do not hear each other.
 """
 
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
-if TYPE_CHECKING:
-    import psycopg
+from supportdesk.store.engine import own_connection
 
 CHANNEL_PREFIX = "supportdesk."
 ALL = "*"
@@ -25,17 +23,10 @@ class ListenLost(Exception):
 
 class Listener:
     def __init__(self, engine: Engine) -> None:
-        import psycopg
         from psycopg import sql
 
-        proxied = engine.raw_connection()
-        proxied.detach()  # ours alone: closed here, never returned to the pool
-        conn = proxied.dbapi_connection
-        assert isinstance(conn, psycopg.Connection)
-        self._conn: psycopg.Connection[Any] = conn
+        self._conn = own_connection(engine)
         try:
-            self._conn.rollback()
-            self._conn.autocommit = True
             row = self._conn.execute("SELECT current_schema()").fetchone()
             self.channel = f"{CHANNEL_PREFIX}{row[0] if row else 'public'}"
             self._conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
