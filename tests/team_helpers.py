@@ -63,11 +63,12 @@ def team_store(pg_schemas: PgSchemas) -> Iterator[TeamStore]:
         yield made
     finally:
         owner.dispose()
-        drop_roles(pg_schemas, made.roles)
+        drop_roles(pg_schemas.admin, made.roles)
 
 
-def drop_roles(pg_schemas: PgSchemas, roles: list[str]) -> None:
-    with pg_schemas.admin.connect() as conn:
+def drop_roles(admin: sa.Engine, roles: list[str]) -> None:
+    """Drop `roles` (those that exist) and every privilege granted to them in this database."""
+    with admin.connect() as conn:
         for role in reversed(roles):
             exists = conn.execute(
                 sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}

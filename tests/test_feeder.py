@@ -29,8 +29,16 @@ class Feeder:
 
     def __init__(self, config: Path) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "supportdesk", "--config", str(config)]
-            + ["sync", "--watch", "--json"],
+            [
+                sys.executable,
+                "-m",
+                "supportdesk",
+                "--config",
+                str(config),
+                "sync",
+                "--watch",
+                "--json",
+            ],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
