@@ -95,11 +95,12 @@ def test_the_role_column_is_the_servers_not_the_clients(crew: TeamStore) -> None
     bob_role = crew.add_agent("bob")
     alice = crew.open_as(alice_role)
     try:
+        _permission_denied(
+            alice,
+            "INSERT INTO events (batch_id, actor, action, created_at, role) "
+            f"VALUES ('b', 'agent:alice', 'note', now(), '{bob_role}')",
+        )
         with alice.engine.begin() as conn:
-            conn.exec_driver_sql(
-                "INSERT INTO events (batch_id, actor, action, created_at, role) "
-                f"VALUES ('b', 'agent:alice', 'note', now(), '{bob_role}')"
-            )
             # SET ROLE changes current_user, not the session's login role.
             conn.exec_driver_sql(f'SET ROLE "{crew.group}"')
             conn.exec_driver_sql(
@@ -108,7 +109,22 @@ def test_the_role_column_is_the_servers_not_the_clients(crew: TeamStore) -> None
             )
     finally:
         alice.dispose()
-    assert [role for _, _, role in _events(crew.owner)] == [alice_role, alice_role]
+    assert [role for _, _, role in _events(crew.owner)] == [alice_role]
+
+
+def test_a_bulk_insert_is_checked_as_a_whole(crew: TeamStore) -> None:
+    alice = crew.open_as(crew.add_agent("alice"))
+    try:
+        message = _permission_denied(
+            alice,
+            "INSERT INTO events (batch_id, actor, action, created_at) "
+            "SELECT 'b', CASE WHEN i = 500 THEN 'agent:bob' ELSE 'agent:alice' END, 'note', "
+            "now() FROM generate_series(1, 1000) AS i",
+        )
+        assert "not as agent:bob" in message
+    finally:
+        alice.dispose()
+    assert _events(crew.owner) == []
 
 
 @pytest.mark.parametrize(
@@ -119,7 +135,7 @@ def test_the_role_column_is_the_servers_not_the_clients(crew: TeamStore) -> None
         "TRUNCATE events",
         "CREATE TABLE sneaky (id int)",
         "DROP TABLE tickets",
-        "ALTER TABLE events DISABLE TRIGGER events_role",
+        "ALTER TABLE events DISABLE TRIGGER events_actor",
         "INSERT INTO team_roles (role, actor, kind, created_at) "
         "VALUES ('x', 'agent:x', 'agent', now())",
         "UPDATE team_roles SET actor = 'agent:bob'",

@@ -329,9 +329,9 @@ class Event(SQLModel, table=True):
     version: int | None = Field(default=None)
     created_at: datetime = Field(default_factory=utcnow)
     role: str | None = Field(default=None, max_length=63)
-    """On a team store, the database role of the session that wrote the row, set by the
-    server (see store/team.py): the part of the audit trail no client can choose. None on
-    SQLite."""
+    """On PostgreSQL, the login role of the session that wrote the row (the column defaults to
+    session_user, and a team store's agents may not set it; see store/team.py): the part
+    of the audit trail no client can choose. None on SQLite."""
 
 
 class TeamRole(SQLModel, table=True):

@@ -2,9 +2,10 @@
 
 The privileges are the server's to enforce, not the client's: the group role every agent and
 service belongs to may read and write the working tables but has no DDL, and on `events`
-only SELECT and INSERT, so history cannot be rewritten or deleted from a client. Who wrote an
-event is set by the `events_role` trigger (migration 0004_team) from `session_user`, which a
-session cannot change (SET ROLE changes `current_user` only).
+only SELECT and INSERT (of every column but `role`), so history cannot be rewritten or
+deleted from a client. Who wrote an event is the column's default, `session_user`, which a
+session cannot change (SET ROLE changes `current_user` only); the `events_actor` trigger
+(migration 0004_team) checks the actor against it.
 
 Passwords are turned into a SCRAM verifier on this side (libpq's PQencryptPasswordConn, as
 psql's `\\password` does), so the clear text never reaches the server or its statement log.
@@ -68,6 +69,17 @@ def prepare(conn: Connection, group: str) -> None:
         _run(conn, "REVOKE INSERT, UPDATE, DELETE ON %I FROM %I", table, group)
     for table in APPEND_ONLY_TABLES:
         _run(conn, "REVOKE UPDATE, DELETE ON %I FROM %I", table, group)
+    # Every column of events but `role`, which the server fills in (session_user).
+    columns = conn.execute(
+        text(
+            "SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position) "
+            "FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = 'events' "
+            "AND column_name <> 'role'"
+        )
+    ).scalar_one()
+    _run(conn, "REVOKE INSERT ON events FROM %I", group)
+    _run(conn, f"GRANT INSERT ({columns.replace('%', '%%')}) ON events TO %I", group)
     conn.execute(
         text(
             "INSERT INTO store_meta (key, value) VALUES (:key, :group) "
