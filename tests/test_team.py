@@ -209,3 +209,35 @@ def test_team_mode_refuses_sqlite(sqlite_store: Store) -> None:
     with pytest.raises(ValidationError, match="needs a PostgreSQL store"):
         team.init(sqlite_store)
     assert team.session_actor(sqlite_store) is None
+
+
+def test_an_agent_role_can_do_a_days_work(crew: TeamStore) -> None:
+    from supportdesk.desk import replies, undo
+    from tests.replies_helpers import SETUP, customer_mail, receive
+
+    sync = team.add_service(crew.owner, "sync", role=crew.role("sync"))
+    with crew.owner.session(write=True) as s:
+        directory.ensure_queue(s, "general")
+    feeder = crew.open_as(sync.role)
+    alice = crew.open_as(crew.add_agent("alice"))
+    try:
+        with feeder.session(write=True) as s:
+            number = receive(s, customer_mail())
+        with alice.session(write=True) as s:
+            tickets.assign(s, number, "alice", Change.by("agent:alice"))
+            tickets.add_tags(s, number, ["refund"], Change.by("agent:alice"))
+        with alice.session(write=True) as s:
+            undone = undo.undo_latest(s, "agent:alice")
+        assert undone.batch_id
+        with alice.session(write=True) as s:
+            draft = replies.open_draft(s, number, "agent:alice", SETUP)
+            replies.save_draft(s, draft.id, "agent:alice", body="A refund is on its way.")
+        with alice.session(write=True) as s:
+            queued = replies.send_draft(s, draft.id, "agent:alice", SETUP)
+        assert queued is not None
+    finally:
+        feeder.dispose()
+        alice.dispose()
+    actors = {(actor, role) for _, actor, role in _events(crew.owner)}
+    assert {role for _, role in actors} == {sync.role, f"{crew.prefix}alice"}
+    assert {actor for actor, role in actors if role == sync.role} <= {"system:ingest"}
