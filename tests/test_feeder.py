@@ -14,11 +14,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 
-from supportdesk.store import Store, open_store
-from tests.conftest import PgSchemas, pg_url
+from supportdesk.desk import team
+from supportdesk.store.models import Event
+from tests.conftest import PgSchemas
 from tests.imap_server import ImapAccount
 from tests.samples import HANG_SECONDS
+from tests.team_helpers import TeamStore, team_store, url_as
 from tests.test_sync import ROOT, count_messages, mail, write_config
 
 pytestmark = pytest.mark.postgres
@@ -75,16 +78,18 @@ def _until(condition: Callable[[], bool], what: str) -> None:
 
 
 @pytest.fixture
-def team_store(pg_schemas: PgSchemas) -> Iterator[Store]:
-    store = open_store(pg_url(pg_schemas.new()), create=True)
-    yield store
-    store.dispose()
+def crew(pg_schemas: PgSchemas) -> Iterator[TeamStore]:
+    with team_store(pg_schemas) as made:
+        yield made
 
 
 def test_the_standby_takes_over_when_the_leader_is_killed(
-    tmp_path: Path, imap_account: ImapAccount, team_store: Store
+    tmp_path: Path, imap_account: ImapAccount, crew: TeamStore
 ) -> None:
-    config = write_config(tmp_path / "config.toml", imap_account, team_store.url)
+    """Both feeders log in as the team's sync role, with only the privileges it grants."""
+    sync = team.add_service(crew.owner, "sync", role=crew.role("sync"))
+    store = crew.owner
+    config = write_config(tmp_path / "config.toml", imap_account, url_as(sync.role, crew.schema))
     first = Feeder(config)
     feeders = [first]
     try:
@@ -95,12 +100,12 @@ def test_the_standby_takes_over_when_the_leader_is_killed(
         assert not second.said("sync")  # a standby does not even catch up
 
         imap_account.append(mail(1))
-        _until(lambda: count_messages(team_store) == 1, "mail through the leader")
+        _until(lambda: count_messages(store) == 1, "mail through the leader")
         first.proc.kill()  # dies without a word: its connection, and so its lock, go
         first.proc.wait(10)
         _until(lambda: second.said("lead"), "takeover")
         imap_account.append(mail(2))
-        _until(lambda: count_messages(team_store) == 2, "mail through the new leader")
+        _until(lambda: count_messages(store) == 2, "mail through the new leader")
         assert second.events.count("lead") == 1
 
         second.proc.send_signal(signal.SIGTERM)
@@ -108,4 +113,7 @@ def test_the_standby_takes_over_when_the_leader_is_killed(
     finally:
         for feeder in feeders:
             feeder.end()
-    assert count_messages(team_store) == 2  # each message once
+    assert count_messages(store) == 2  # each message once
+    with store.session() as s:
+        roles = set(s.exec(select(Event.role)).all())
+    assert roles == {sync.role}
