@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, text
 
 from supportdesk.store.engine import own_connection
 
@@ -56,3 +56,14 @@ class Listener:
     def close(self) -> None:
         with contextlib.suppress(Exception):  # a broken connection: nothing left to close
             self._conn.close()
+
+
+def announce(conn: Connection, ticket_ids: list[int]) -> None:
+    """Tell listeners these tickets changed in a way no trigger sees (presence); delivered at
+    commit like the triggers' notices. Nothing on SQLite, which has no listeners."""
+    if conn.dialect.name != "postgresql" or not ticket_ids:
+        return
+    conn.execute(
+        text("SELECT pg_notify(:channel || current_schema(), :payload)"),
+        {"channel": CHANNEL_PREFIX, "payload": ",".join(str(i) for i in sorted(set(ticket_ids)))},
+    )

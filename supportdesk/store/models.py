@@ -350,6 +350,24 @@ class TeamRole(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class Presence(SQLModel, table=True):
+    """Who has a ticket open in a console right now, and whether they are replying to it.
+
+    One row per running console, refreshed by its heartbeat; a row whose `seen_at` is older
+    than desk.presence.EXPIRE_SECONDS is a console that died, and counts for nothing. Never
+    a lock: it only tells the others.
+    """
+
+    __tablename__ = "presence"
+
+    console_id: str = Field(primary_key=True, max_length=36)
+    actor: str = Field(max_length=200)
+    ticket_id: int = Field(foreign_key="tickets.id", index=True, ondelete="CASCADE")
+    doing: str = Field(max_length=16)
+    """"viewing" or "replying"."""
+    seen_at: datetime = Field(default_factory=utcnow)
+
+
 class OutboxItem(SQLModel, table=True):
     """Mail waiting to be sent: written first, sent after, never sent twice.
 

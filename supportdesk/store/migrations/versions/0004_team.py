@@ -1,4 +1,4 @@
-"""team mode: events carry the server-set role, team_roles, actor check and change notices
+"""team mode: events carry the server-set role, team_roles, presence, actor check, notices
 
 Revision ID: 0004_team
 Revises: 0003
@@ -110,6 +110,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("role"),
         sa.UniqueConstraint("actor"),
     )
+    op.create_table(
+        "presence",
+        sa.Column("console_id", sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+        sa.Column("actor", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("ticket_id", sa.Integer(), nullable=False),
+        sa.Column("doing", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("seen_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["ticket_id"], ["tickets.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("console_id"),
+    )
+    op.create_index(op.f("ix_presence_ticket_id"), "presence", ["ticket_id"], unique=False)
     if op.get_bind().dialect.name != "postgresql":
         return
     # The team's group may not name the column (store/team.py grants INSERT on the others).
@@ -138,6 +149,8 @@ def downgrade() -> None:
         op.execute("DROP FUNCTION IF EXISTS supportdesk_notify()")
         op.execute("DROP TRIGGER IF EXISTS events_actor ON events")
         op.execute("DROP FUNCTION IF EXISTS supportdesk_check_actor()")
+    op.drop_index(op.f("ix_presence_ticket_id"), table_name="presence")
+    op.drop_table("presence")
     op.drop_table("team_roles")
     version = bind.dialect.server_version_info or ()
     if bind.dialect.name != "sqlite" or version >= (3, 35):
