@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from supportdesk.desk import canned, directory, tickets, views
+from supportdesk.desk import canned, directory, presence, tickets, views
 from supportdesk.desk.canned import CannedMatch, RenderedCanned
 from supportdesk.desk.query import Matching
 from supportdesk.desk.views import TicketDetail, TicketRow
@@ -110,6 +110,23 @@ class DeskData:
     def detail(self, number: int) -> TicketDetail:
         with self.store.session() as session:
             return views.ticket_detail(session, number)
+
+    def detail_and_others(
+        self, number: int, console_id: str
+    ) -> tuple[TicketDetail, tuple[presence.Here, ...]]:
+        """The ticket, and who else has it open (see desk.presence), in one read."""
+        with self.store.session() as session:
+            detail = views.ticket_detail(session, number)
+            here = presence.others(session, [number], console_id, me=self.actor)
+        return detail, tuple(here.get(number, ()))
+
+    def beat(self, console_id: str, number: int | None, doing: str) -> None:
+        with self.store.session(write=True) as session:
+            presence.beat(session, console_id, self.actor, number, doing)
+
+    def leave(self, console_id: str) -> None:
+        with self.store.session(write=True) as session:
+            presence.leave(session, console_id)
 
     def agents(self) -> list[str]:
         with self.store.session() as session:

@@ -68,3 +68,51 @@ async def test_a_change_in_one_console_shows_in_the_other(pg_demo: str, tmp_path
         for app in (alice, bob):
             app.data.store.dispose()
         reader.dispose()
+
+
+def _header(app: SupportdeskApp) -> str:
+    from textual.widgets import Static
+
+    from supportdesk.tui.widgets.thread import ThreadHeader
+
+    header: Static = app.desk.query_one(ThreadHeader)
+    return str(header.render())
+
+
+async def test_each_console_shows_who_else_is_on_the_ticket_and_warns_before_replying(
+    pg_demo: str, tmp_path: Path
+) -> None:
+    from supportdesk.tui.screens.composer import ComposerScreen
+    from supportdesk.tui.screens.modals import ConfirmScreen
+
+    reader = open_store(pg_demo)
+    number = first(reader, "status:active")
+    reader.dispose()
+    alice, bob = _console(pg_demo, "alice", tmp_path), _console(pg_demo, "bob", tmp_path)
+    try:
+        async with alice.run_test(size=SIZE) as at_alice, bob.run_test(size=SIZE) as at_bob:
+            await ready(at_alice)
+            await ready(at_bob)
+            await open_ticket(at_bob, number)
+            await open_ticket(at_alice, number)
+            await wait_until(at_alice, lambda: "also here: bob" in _header(alice), what="bob")
+            await wait_until(at_bob, lambda: "also here: alice" in _header(bob), what="alice")
+            await at_bob.press("r")
+            await wait_until(at_bob, lambda: isinstance(bob.screen, ComposerScreen))
+            await wait_until(
+                at_alice, lambda: "bob (replying)" in _header(alice), what="bob replying"
+            )
+            await at_alice.press("r")
+            await wait_until(
+                at_alice,
+                lambda: (
+                    isinstance(alice.screen, ConfirmScreen)
+                    and "bob already replying" in alice.screen.question
+                ),
+                what="the warning",
+            )
+            await at_alice.press("n")  # not now: no composer, nothing changed
+            await wait_until(at_alice, lambda: alice.screen is alice.desk)
+    finally:
+        for app in (alice, bob):
+            app.data.store.dispose()

@@ -10,7 +10,9 @@ else, so an idle console costs next to nothing.
 
 from __future__ import annotations
 
+import contextlib
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +27,10 @@ from textual.widget import Widget
 from textual.widgets import Footer, Header
 from textual.worker import get_current_worker
 
+from supportdesk.desk import presence
 from supportdesk.desk.handle import StoreError
 from supportdesk.desk.live import Changed, ChangeFeed
+from supportdesk.desk.presence import Here
 from supportdesk.desk.query import parse
 from supportdesk.desk.views import TicketDetail
 from supportdesk.errors import QueryError, SupportdeskError
@@ -59,6 +63,7 @@ class DetailLoaded(Message):
     number: int
     detail: TicketDetail | None
     error: SupportdeskError | None = None
+    others: tuple[Here, ...] = ()
 
 
 @dataclass
@@ -111,6 +116,12 @@ class DeskScreen(TicketActionsScreen):
         self._sidebar_again = False
         self._detail_timer: Timer | None = None
         self._detail_started = 0.0
+        self.console_id = str(uuid.uuid4())
+        self.others: tuple[Here, ...] = ()
+        self._composing_on: int | None = None
+        self._told: tuple[int | None, str] | None = None
+        # A shared store's consoles show each other where they are; one person's has no one.
+        self._team = data.store.dialect == "postgresql"
 
     def compose(self) -> Iterator[Widget]:
         yield Header()
@@ -132,6 +143,8 @@ class DeskScreen(TicketActionsScreen):
         self.sidebar.mark_current("open")
         self.search.show_query(ACTIVE_QUERY)
         self._poll()  # the first mark comes before the first read, so no change slips between
+        if self._team:
+            self.set_interval(presence.BEAT_SECONDS, self._heartbeat)
         if self.data.store.dialect == "postgresql":
             # The server announces each commit; the feed polls by itself while it cannot.
             self._listen(ChangeFeed(self.data.store, poll_seconds=self.poll_seconds))
@@ -330,19 +343,25 @@ class DeskScreen(TicketActionsScreen):
     @work(thread=True, exclusive=True, group="detail")
     def _load_detail(self, number: int) -> None:
         try:
-            self.post_message(DetailLoaded(number, self.data.detail(number)))
+            if self._team:
+                detail, others = self.data.detail_and_others(number, self.console_id)
+            else:
+                detail, others = self.data.detail(number), ()
+            self.post_message(DetailLoaded(number, detail, others=others))
         except SupportdeskError as exc:
             self.post_message(DetailLoaded(number, None, exc))
 
     def on_detail_loaded(self, message: DetailLoaded) -> None:
         if self.current is None or self.current.number != message.number:
             return
+        self.others = message.others
         self._show_detail(message.detail, str(message.error) if message.error else None)
+        self._beat()
 
     def _show_detail(self, detail: TicketDetail | None, note: str | None) -> None:
         self.detail = detail
         self.thread.show(detail, note=note)
-        self.query_one(ThreadHeader).update(header_text(detail))
+        self.query_one(ThreadHeader).update(header_text(detail, self.others))
         self.query_one(CustomerPanel).show(detail, self.data.now())
 
     def on_ticket_list_relocated(self, message: TicketList.Relocated) -> None:
@@ -418,6 +437,47 @@ class DeskScreen(TicketActionsScreen):
         except StoreError:
             mark = None  # try again at the next tick; a busy store is no reason to stop
         self.post_message(StoreChecked(mark))
+
+    def replying_now(self, number: int) -> list[str]:
+        if self.detail is None or self.detail.row.number != number:
+            return []
+        return [here.actor for here in self.others if here.doing == "replying"]
+
+    def composing(self, number: int | None) -> None:
+        self._composing_on = number
+        self._beat()
+
+    def _heartbeat(self) -> None:
+        """Still here; and read the open ticket again, so a console that died (and so said
+        nothing) drops out of its header once its presence expires."""
+        self._beat(again=True)
+        if self.current is not None:
+            self._schedule_detail(self.current.number, 0)
+
+    def _beat(self, *, again: bool = False) -> None:
+        """Tell the other consoles where this one is: at once when that changed, and every
+        BEAT_SECONDS (`again`) that it is still there."""
+        if not self._team:
+            return
+        number = self.current.number if self.current is not None else None
+        doing = "replying" if number is not None and number == self._composing_on else "viewing"
+        if (number, doing) == self._told and not again:
+            return
+        self._told = (number, doing)
+        self._send_beat(number, doing)
+
+    @work(thread=True, exclusive=True, group="presence")
+    def _send_beat(self, number: int | None, doing: str) -> None:
+        try:
+            self.data.beat(self.console_id, number, doing)
+        except (SupportdeskError, StoreError):
+            self._told = None  # presence is a courtesy: the next beat tries again
+
+    def on_unmount(self) -> None:
+        if not self._team:
+            return
+        with contextlib.suppress(Exception):  # closing: a store that is gone has no one to tell
+            self.data.leave(self.console_id)
 
     @work(thread=True, exclusive=True, group="listen")
     def _listen(self, feed: ChangeFeed) -> None:

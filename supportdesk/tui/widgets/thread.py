@@ -11,6 +11,7 @@ screen. Mounting a widget per message cost more than reading the ticket from the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar
@@ -26,6 +27,7 @@ from textual.strip import Strip
 from textual.widgets import Static
 
 from supportdesk.desk.outbox import ItemView
+from supportdesk.desk.presence import Here
 from supportdesk.desk.views import EventView, MessageView, NoteView, TicketDetail
 from supportdesk.text import inert, one_line
 from supportdesk.tui.bindings import bindings
@@ -187,8 +189,8 @@ def event_text(event: EventView) -> Text:
     return Text(f"• {when(event.created_at)}  {one_line(event.actor)}: {what}")
 
 
-def header_text(detail: TicketDetail | None) -> Text:
-    """The ticket's subject and state, for the line above the thread."""
+def header_text(detail: TicketDetail | None, others: Sequence[Here] = ()) -> Text:
+    """The ticket's subject and state, for the line above the thread, and who else is on it."""
     if detail is None:
         return Text("")
     row = detail.row
@@ -202,6 +204,16 @@ def header_text(detail: TicketDetail | None) -> Text:
         text.append(f"  · merged into #{detail.merged_into}", style="bold")
     if detail.related_to:
         text.append(f"  · follows up #{detail.related_to}", style="dim")
+    if others:
+        text.append("  · also here: ")
+        for i, here in enumerate(others):
+            name = one_line(here.actor.removeprefix("agent:"))
+            if i:
+                text.append(", ")
+            if here.doing == "replying":
+                text.append(f"{name} (replying)", style="bold reverse")
+            else:
+                text.append(name, style="bold")
     return text
 
 
