@@ -76,7 +76,8 @@ def test_a_move_is_announced_and_a_heartbeat_is_not(pg_store: Store) -> None:
         with other.session(write=True) as s:
             presence.beat(s, "c-bob", "agent:bob", first)
         changed = feed.wait(HANG_SECONDS)
-        assert changed is not None and changed.tickets is not None and len(changed.tickets) == 1
+        assert changed is not None and changed.presence_only
+        assert changed.tickets is not None and len(changed.tickets) == 1
         with other.session(write=True) as s:
             presence.beat(s, "c-bob", "agent:bob", first)  # still here: no news
         assert feed.wait(0.3) is None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from supportdesk.desk import views
 from supportdesk.store.engine import Store
-from supportdesk.store.listen import ALL, Listener, ListenLost
+from supportdesk.store.listen import ALL, PRESENCE, Listener, ListenLost
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,9 @@ class Changed:
 
     tickets: frozenset[int] | None
     """The tickets it touched, or None when unknown or too many to name (refresh all)."""
+    presence_only: bool = False
+    """Only who is on `tickets` changed (desk.presence): the open ticket's header, not the
+    list or the counts, needs reading again."""
 
     def touches(self, ticket_id: int | None) -> bool:
         return self.tickets is None or ticket_id in self.tickets
@@ -117,11 +120,16 @@ class ChangeFeed:
 
 def _changed(payloads: list[str]) -> Changed:
     tickets: set[int] = set()
+    presence_only = True
     for payload in payloads:
+        if payload.startswith(PRESENCE):
+            payload = payload.removeprefix(PRESENCE)
+        else:
+            presence_only = False
         if payload == ALL:
             return Changed(tickets=None)
         try:
             tickets.update(int(part) for part in payload.split(",") if part)
         except ValueError:
             return Changed(tickets=None)
-    return Changed(tickets=frozenset(tickets))
+    return Changed(tickets=frozenset(tickets), presence_only=presence_only)

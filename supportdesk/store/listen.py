@@ -15,6 +15,8 @@ from supportdesk.store.engine import own_connection
 
 CHANNEL_PREFIX = "supportdesk."
 ALL = "*"
+PRESENCE = "p"
+"""Leads the payload of a notice that only presence changed: no ticket data to read again."""
 
 
 class ListenLost(Exception):
@@ -59,11 +61,14 @@ class Listener:
 
 
 def announce(conn: Connection, ticket_ids: list[int]) -> None:
-    """Tell listeners these tickets changed in a way no trigger sees (presence); delivered at
-    commit like the triggers' notices. Nothing on SQLite, which has no listeners."""
+    """Tell listeners who is on these tickets changed (desk.presence): delivered at commit
+    like the triggers' notices, marked PRESENCE. Nothing on SQLite, which has no listeners."""
     if conn.dialect.name != "postgresql" or not ticket_ids:
         return
     conn.execute(
         text("SELECT pg_notify(:channel || current_schema(), :payload)"),
-        {"channel": CHANNEL_PREFIX, "payload": ",".join(str(i) for i in sorted(set(ticket_ids)))},
+        {
+            "channel": CHANNEL_PREFIX,
+            "payload": PRESENCE + ",".join(str(i) for i in sorted(set(ticket_ids))),
+        },
     )

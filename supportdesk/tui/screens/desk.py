@@ -491,8 +491,12 @@ class DeskScreen(TicketActionsScreen):
             feed.close()
 
     def on_store_changed(self, message: StoreChanged) -> None:
-        if self._mark is not None:  # else the first read, still to come, sees it anyway
+        if self._mark is None:  # the first read, still to come, sees it anyway
+            return
+        if not message.changed.presence_only:
             self.refresh_everything()
+        elif self.current is not None:  # someone came or went: only the header can tell
+            self._schedule_detail(self.current.number, 0)
 
     def on_store_checked(self, message: StoreChecked) -> None:
         self._polling = False
