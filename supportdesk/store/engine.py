@@ -34,6 +34,12 @@ if TYPE_CHECKING:
 
 BUSY_TIMEOUT_MS = 10_000
 INSUFFICIENT_PRIVILEGE = "42501"
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
 CHECKPOINT_EVERY = 16
 """Write transactions between background checkpoints: a reply writes about 40 pages, so
 about as often as SQLite's default threshold of 1000 pages did."""
@@ -90,8 +96,13 @@ def make_engine(url: str, *, password: Callable[[], str | None] | None = None) -
         try:
             # No server-side prepared statements: a generic plan cannot see how rare a
             # search term is, and a rare-word search then reads every match.
+            # Keepalives: a connection to a server that vanished (a network gone, not a
+            # server closing it) is noticed within half a minute, not the system's two hours;
+            # the feeder election and the listener rely on that.
             engine = create_engine(
-                parsed, pool_pre_ping=True, connect_args={"prepare_threshold": None}
+                parsed,
+                pool_pre_ping=True,
+                connect_args={"prepare_threshold": None, **KEEPALIVES},
             )
         except ModuleNotFoundError as exc:
             raise StoreError(f"PostgreSQL driver missing ({exc.name}); install psycopg") from None

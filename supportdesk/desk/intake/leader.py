@@ -28,6 +28,10 @@ class Leadership:
 
     def __init__(self, store: Store) -> None:
         self._conn = own_connection(store.engine)
+        # The server's side of the same: a leader whose machine vanished loses the lock in
+        # about 25 s instead of the system's two hours of TCP silence.
+        for name, value in (("idle", 10), ("interval", 5), ("count", 3)):
+            self._conn.execute(f"SET tcp_keepalives_{name} = {value}")
 
     def try_lead(self) -> bool:
         row = self._conn.execute(
