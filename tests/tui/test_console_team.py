@@ -97,6 +97,8 @@ async def test_each_console_shows_who_else_is_on_the_ticket_and_warns_before_rep
             await open_ticket(at_alice, number)
             await wait_until(at_alice, lambda: "also here: bob" in _header(alice), what="bob")
             await wait_until(at_bob, lambda: "also here: alice" in _header(bob), what="alice")
+            # alice's list was read with bob already there: his ◦ beside the ticket
+            assert alice.desk.ticket_list.others == {number: "viewing"}
             await at_bob.press("r")
             await wait_until(at_bob, lambda: isinstance(bob.screen, ComposerScreen))
             await wait_until(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,12 +115,10 @@ class DeskScreen(TicketActionsScreen):
         self._sidebar_again = False
         self._detail_timer: Timer | None = None
         self._detail_started = 0.0
-        self.console_id = str(uuid.uuid4())
         self.others: tuple[Here, ...] = ()
         self._composing_on: int | None = None
         self._told: tuple[int | None, str] | None = None
-        # A shared store's consoles show each other where they are; one person's has no one.
-        self._team = data.store.dialect == "postgresql"
+        self._team = data.shared
 
     def compose(self) -> Iterator[Widget]:
         yield Header()
@@ -344,7 +341,7 @@ class DeskScreen(TicketActionsScreen):
     def _load_detail(self, number: int) -> None:
         try:
             if self._team:
-                detail, others = self.data.detail_and_others(number, self.console_id)
+                detail, others = self.data.detail_and_others(number)
             else:
                 detail, others = self.data.detail(number), ()
             self.post_message(DetailLoaded(number, detail, others=others))
@@ -448,9 +445,10 @@ class DeskScreen(TicketActionsScreen):
         self._beat()
 
     def _heartbeat(self) -> None:
-        """Still here; and read the open ticket again, so a console that died (and so said
-        nothing) drops out of its header once its presence expires."""
+        """Still here; and read the list and the open ticket again, so others' presence shows
+        in the list and a console that died (and so said nothing) drops out once it expires."""
         self._beat(again=True)
+        self.ticket_list.reload()  # the list's ◦ and ✉ follow within a beat
         if self.current is not None:
             self._schedule_detail(self.current.number, 0)
 
@@ -469,7 +467,7 @@ class DeskScreen(TicketActionsScreen):
     @work(thread=True, exclusive=True, group="presence")
     def _send_beat(self, number: int | None, doing: str) -> None:
         try:
-            self.data.beat(self.console_id, number, doing)
+            self.data.beat(number, doing)
         except (SupportdeskError, StoreError):
             self._told = None  # presence is a courtesy: the next beat tries again
 
@@ -477,7 +475,7 @@ class DeskScreen(TicketActionsScreen):
         if not self._team:
             return
         with contextlib.suppress(Exception):  # closing: a store that is gone has no one to tell
-            self.data.leave(self.console_id)
+            self.data.leave()
 
     @work(thread=True, exclusive=True, group="listen")
     def _listen(self, feed: ChangeFeed) -> None:
