@@ -62,24 +62,28 @@ def smtp_password(mailbox: Mailbox) -> str:
 
 def store_mailbox_password(mailbox_name: str, password: str) -> None:
     """Save the password in the keyring, and read it back: some backends drop writes silently."""
+    _require_real_keyring(mailbox_name)
+    _keep(
+        keyring_username(mailbox_name),
+        password,
+        who=f"mailbox {mailbox_name!r}",
+        instead="password_command",
+    )
+
+
+def _keep(username: str, password: str, *, who: str, instead: str) -> None:
     import keyring
 
-    _require_real_keyring(mailbox_name)
-    username = keyring_username(mailbox_name)
     try:
         keyring.set_password(KEYRING_SERVICE, username, password)
         stored = keyring.get_password(KEYRING_SERVICE, username)
     except Exception as exc:
         reason = _one_line(exc).replace(password, "***") if password else _one_line(exc)
         raise SecretError(
-            f"mailbox {mailbox_name!r}: the keyring refused the password "
-            f"({reason}); set password_command instead"
+            f"{who}: the keyring refused the password ({reason}); set {instead} instead"
         ) from None
     if stored != password:
-        raise SecretError(
-            f"mailbox {mailbox_name!r}: the keyring did not keep the password; "
-            "set password_command instead"
-        )
+        raise SecretError(f"{who}: the keyring did not keep the password; set {instead} instead")
 
 
 def delete_mailbox_password(mailbox_name: str) -> bool:
@@ -133,24 +137,9 @@ def database_password(command: str | None, account: str) -> str | None:
 
 
 def store_database_password(account: str, password: str) -> None:
-    """Save a database password in the keyring (`supportdesk team login`)."""
-    import keyring
-
+    """Save a database password in the keyring (`supportdesk team login`), read back too."""
     _require_real_keyring(account, what="database login")
-    try:
-        keyring.set_password(KEYRING_SERVICE, account, password)
-        stored = keyring.get_password(KEYRING_SERVICE, account)
-    except Exception as exc:
-        reason = _one_line(exc).replace(password, "***") if password else _one_line(exc)
-        raise SecretError(
-            f"{account}: the keyring refused the password ({reason}); "
-            "set database_password_command instead"
-        ) from None
-    if stored != password:
-        raise SecretError(
-            f"{account}: the keyring did not keep the password; "
-            "set database_password_command instead"
-        )
+    _keep(account, password, who=account, instead="database_password_command")
 
 
 def run_secret_command(command: str, *, mailbox: str, key: str) -> str:
