@@ -389,8 +389,9 @@ class Settings(_Table):
 
     database_password_command: Command | None = None
     """A command printing the PostgreSQL password of database_url's user (a team store);
-    without it, the keyring entry `supportdesk team login` saved, else libpq's own ways
-    (~/.pgpass, peer or certificate authentication). Run without a shell."""
+    without it, the keyring entry `supportdesk team login` saved (asked only when the server
+    wants a password), else libpq's own ways (~/.pgpass, peer or certificate
+    authentication). Run without a shell."""
 
     agent: str | None = None
     """The handle of the agent using this machine: who `me` is in queries and who acts."""

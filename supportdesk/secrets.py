@@ -117,11 +117,14 @@ def database_account(user: str, host: str, port: int | None, database: str) -> s
     return f"database:{user}@{host}:{port or 5432}/{database}"
 
 
-def database_password(command: str | None, account: str) -> str | None:
-    """A team store's password: from `database_password_command`, else from the keyring,
-    else None (libpq then tries ~/.pgpass, peer or certificate authentication)."""
-    if command is not None:
-        return run_secret_command(command, mailbox="", key="database_password_command")
+def database_command_password(command: str) -> str:
+    """A team store's password from `database_password_command`."""
+    return run_secret_command(command, mailbox="", key="database_password_command")
+
+
+def database_keyring_password(account: str) -> str | None:
+    """A team store's password from the keyring (`supportdesk team login`), None if none is
+    kept there. Only asked when the server wants a password (see store.engine)."""
     import keyring
     import keyring.backends.fail
 
@@ -131,8 +134,8 @@ def database_password(command: str | None, account: str) -> str | None:
         return keyring.get_password(KEYRING_SERVICE, account) or None
     except Exception as exc:
         raise SecretError(
-            f"{account}: the keyring failed ({_one_line(exc)}); unlock it, or set "
-            "database_password_command in config.toml"
+            f"{account}: the server wants a password and the keyring failed "
+            f"({_one_line(exc)}); unlock it, or set database_password_command in config.toml"
         ) from None
 
 

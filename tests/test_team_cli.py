@@ -13,7 +13,7 @@ from supportdesk.cli import app
 from supportdesk.config import database_account
 from supportdesk.store import Store
 from supportdesk.store.engine import make_engine
-from tests.conftest import PgSchemas
+from tests.conftest import PG_BASE_URL, PgSchemas
 from tests.team_helpers import TeamStore, team_store, url_as
 
 runner = CliRunner(env={"COLUMNS": "200"})
@@ -141,8 +141,26 @@ def test_a_password_is_asked_for_only_when_the_url_has_none(sqlite_store: Store)
     engine = make_engine("postgresql://u:given@127.0.0.1:1/db", password=source)
     engine.dispose()
     assert asked == []
+
     assert database_account("postgresql://u:given@h/db") is None
     assert database_account("postgresql+psycopg://alice@db.example.com/desk") == (
         "database:alice@db.example.com:5432/desk"
     )
     assert database_account(sqlite_store.url) is None
+
+
+@pytest.mark.postgres
+def test_the_keyring_is_asked_only_when_the_server_wants_a_password(
+    pg_schemas: PgSchemas,
+) -> None:
+    """The test server trusts its clients: a locked or prompting keyring is never touched."""
+
+    def keyring() -> str:
+        raise AssertionError("the keyring was asked")
+
+    engine = make_engine(PG_BASE_URL, password_when_asked=keyring)
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT 1").scalar_one() == 1
+    finally:
+        engine.dispose()

@@ -36,9 +36,14 @@ class CliContext:
     def store(self, *, create: bool = False) -> Desk:
         if self._store is None:
             from supportdesk.desk.handle import open_desk
+            from supportdesk.secrets import database_command_password
 
+            command = self.settings.database_password_command
             self._store = open_desk(
-                self.store_url(), create=create, password=self.database_password
+                self.store_url(),
+                create=create,
+                password=(lambda: database_command_password(command)) if command else None,
+                password_when_asked=self.keyring_password,
             )
             self._store.info["mail_setup"] = self.mail_setup()
         return self._store
@@ -51,15 +56,13 @@ class CliContext:
             return store_url_for(self.store_option)
         return self.settings.store_url()
 
-    def database_password(self) -> str | None:
-        """The team store's password: database_password_command, else the keyring."""
+    def keyring_password(self) -> str | None:
+        """The team store's password kept by `supportdesk team login`, if any."""
         from supportdesk.config import database_account
-        from supportdesk.secrets import database_password
+        from supportdesk.secrets import database_keyring_password
 
         account = database_account(self.store_url())
-        if account is None:
-            return None
-        return database_password(self.settings.database_password_command, account)
+        return None if account is None else database_keyring_password(account)
 
     def mail_setup(self) -> MailSetup:
         """How replies are written and who they come from, for the domain (and rules)."""

@@ -28,13 +28,20 @@ __all__ = ["Desk", "Rule", "Session", "StoreError", "error_text", "open_desk", "
 
 
 def open_desk(
-    url: str, *, create: bool = False, password: Callable[[], str | None] | None = None
+    url: str,
+    *,
+    create: bool = False,
+    password: Callable[[], str | None] | None = None,
+    password_when_asked: Callable[[], str | None] | None = None,
 ) -> Desk:
-    """Open the store at `url` (upgrading its schema, or with `create` making it); `password`
-    is asked at the first connection when a PostgreSQL URL has none."""
+    """Open the store at `url` (upgrading its schema, or with `create` making it). For a
+    PostgreSQL URL without a password: `password` is asked at the first connection,
+    `password_when_asked` only if the server wants one (see store.engine.make_engine)."""
     from supportdesk.store import open_store
 
-    return open_store(url, create=create, password=password)
+    return open_store(
+        url, create=create, password=password, password_when_asked=password_when_asked
+    )
 
 
 def sqlite_url(path: Path) -> str:

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 BUSY_TIMEOUT_MS = 10_000
 INSUFFICIENT_PRIVILEGE = "42501"
+NO_PASSWORD = "no password supplied"
+"""libpq's words when the server wants a password and none was given."""
 KEEPALIVES = {
     "keepalives": 1,
     "keepalives_idle": 10,
@@ -70,11 +72,18 @@ def _on_sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("writer") else "BEGIN")
 
 
-def make_engine(url: str, *, password: Callable[[], str | None] | None = None) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    password: Callable[[], str | None] | None = None,
+    password_when_asked: Callable[[], str | None] | None = None,
+) -> Engine:
     """An engine for `url`, with the per-backend settings the store relies on.
 
-    `password` is asked (once, at the first connection) for a PostgreSQL URL that carries
-    none: a team member's password comes from the keyring or a command, never the URL.
+    For a PostgreSQL URL that carries no password (a team member's comes from a command or
+    the keyring, never the URL): `password` is asked once, at the first connection;
+    `password_when_asked` only if the server then says it needs one, so a store reached by
+    peer, certificate or ~/.pgpass never touches the keyring (which may be locked, or prompt).
     """
     try:
         parsed = make_url(url)
@@ -106,26 +115,43 @@ def make_engine(url: str, *, password: Callable[[], str | None] | None = None) -
             )
         except ModuleNotFoundError as exc:
             raise StoreError(f"PostgreSQL driver missing ({exc.name}); install psycopg") from None
-        if password is not None and parsed.password is None:
-            event.listen(engine, "do_connect", _PasswordOnConnect(password))
+        if parsed.password is None and (password or password_when_asked) is not None:
+            event.listen(engine, "do_connect", _PasswordOnConnect(password, password_when_asked))
         return engine
     raise StoreError(f"database_url {url!r}: only sqlite:/// and postgresql:// are supported")
 
 
 class _PasswordOnConnect:
-    """Fills in the password when a connection is made, asking its source only once."""
+    """Fills in the password when a connection is made, asking each source at most once."""
 
-    def __init__(self, source: Callable[[], str | None]) -> None:
-        self.source = source
-        self.asked = False
+    def __init__(
+        self,
+        given: Callable[[], str | None] | None,
+        when_asked: Callable[[], str | None] | None,
+    ) -> None:
+        self.given = given
+        self.when_asked = when_asked
         self.password: str | None = None
 
-    def __call__(self, _dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
-        if not self.asked:
-            self.password = self.source()
-            self.asked = True
+    def __call__(self, dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+        if self.given is not None:
+            self.password, self.given = self.given(), None
         if self.password is not None:
             cparams.setdefault("password", self.password)
+            return None
+        if self.when_asked is None:
+            return None
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except dialect.loaded_dbapi.OperationalError as exc:
+            if NO_PASSWORD not in str(exc):
+                raise
+            source, self.when_asked = self.when_asked, None
+            self.password = source()
+            if self.password is None:
+                raise
+        cparams["password"] = self.password
+        return None
 
 
 @dataclass
