@@ -17,7 +17,7 @@ import types
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import annotated_types
 from pydantic import (
@@ -387,6 +387,12 @@ class Settings(_Table):
     database_url: str | None = None
     """sqlite:///PATH or postgresql://…; defaults to a SQLite file in the platform data dir."""
 
+    database_password_command: Command | None = None
+    """A command printing the PostgreSQL password of database_url's user (a team store);
+    without it, the keyring entry `supportdesk team login` saved (asked only when the server
+    wants a password), else libpq's own ways (~/.pgpass, peer or certificate
+    authentication). Run without a shell."""
+
     agent: str | None = None
     """The handle of the agent using this machine: who `me` is in queries and who acts."""
 
@@ -536,6 +542,24 @@ def redact_url(url: str) -> str:
         return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
     except ValueError:
         return "<unparseable URL>"
+
+
+def database_account(url: str) -> str | None:
+    """The keyring entry holding the password for PostgreSQL `url`, or None when there is
+    nothing to look up (SQLite, or a URL that carries its own password)."""
+    from supportdesk.secrets import database_account as account
+
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.scheme.startswith("postgresql") or parts.password is not None:
+        return None
+    import getpass
+
+    user = unquote(parts.username) if parts.username else getpass.getuser()
+    return account(user, parts.hostname or "localhost", port, parts.path.lstrip("/"))
 
 
 def resolve_config_path(path: Path | None = None) -> tuple[Path, str]:

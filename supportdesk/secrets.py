@@ -62,24 +62,28 @@ def smtp_password(mailbox: Mailbox) -> str:
 
 def store_mailbox_password(mailbox_name: str, password: str) -> None:
     """Save the password in the keyring, and read it back: some backends drop writes silently."""
+    _require_real_keyring(mailbox_name)
+    _keep(
+        keyring_username(mailbox_name),
+        password,
+        who=f"mailbox {mailbox_name!r}",
+        instead="password_command",
+    )
+
+
+def _keep(username: str, password: str, *, who: str, instead: str) -> None:
     import keyring
 
-    _require_real_keyring(mailbox_name)
-    username = keyring_username(mailbox_name)
     try:
         keyring.set_password(KEYRING_SERVICE, username, password)
         stored = keyring.get_password(KEYRING_SERVICE, username)
     except Exception as exc:
         reason = _one_line(exc).replace(password, "***") if password else _one_line(exc)
         raise SecretError(
-            f"mailbox {mailbox_name!r}: the keyring refused the password "
-            f"({reason}); set password_command instead"
+            f"{who}: the keyring refused the password ({reason}); set {instead} instead"
         ) from None
     if stored != password:
-        raise SecretError(
-            f"mailbox {mailbox_name!r}: the keyring did not keep the password; "
-            "set password_command instead"
-        )
+        raise SecretError(f"{who}: the keyring did not keep the password; set {instead} instead")
 
 
 def delete_mailbox_password(mailbox_name: str) -> bool:
@@ -108,6 +112,39 @@ def oauth2_token(mailbox: Mailbox) -> str:
     return run_secret_command(mailbox.token_command, mailbox=mailbox.name, key="token_command")
 
 
+def database_account(user: str, host: str, port: int | None, database: str) -> str:
+    """The keyring entry of a database login, namespaced like the mailboxes'."""
+    return f"database:{user}@{host}:{port or 5432}/{database}"
+
+
+def database_command_password(command: str) -> str:
+    """A team store's password from `database_password_command`."""
+    return run_secret_command(command, mailbox="", key="database_password_command")
+
+
+def database_keyring_password(account: str) -> str | None:
+    """A team store's password from the keyring (`supportdesk team login`), None if none is
+    kept there. Only asked when the server wants a password (see store.engine)."""
+    import keyring
+    import keyring.backends.fail
+
+    if isinstance(keyring.get_keyring(), keyring.backends.fail.Keyring):
+        return None
+    try:
+        return keyring.get_password(KEYRING_SERVICE, account) or None
+    except Exception as exc:
+        raise SecretError(
+            f"{account}: the server wants a password and the keyring failed "
+            f"({_one_line(exc)}); unlock it, or set database_password_command in config.toml"
+        ) from None
+
+
+def store_database_password(account: str, password: str) -> None:
+    """Save a database password in the keyring (`supportdesk team login`), read back too."""
+    _require_real_keyring(account, what="database login")
+    _keep(account, password, who=account, instead="database_password_command")
+
+
 def run_secret_command(command: str, *, mailbox: str, key: str) -> str:
     """Run a password or token command; what it prints, minus the final newline, is the secret.
 
@@ -115,7 +152,7 @@ def run_secret_command(command: str, *, mailbox: str, key: str) -> str:
     prompt would hang a sync), a time limit, and its own process group so a timeout also
     stops whatever it started.
     """
-    where = f"mailbox {mailbox!r}: {key}"
+    where = f"mailbox {mailbox!r}: {key}" if mailbox else key
     try:
         argv = shlex.split(command)
     except ValueError as exc:
@@ -159,16 +196,20 @@ def run_secret_command(command: str, *, mailbox: str, key: str) -> str:
     return secret
 
 
-def _require_real_keyring(mailbox_name: str) -> None:
+def _require_real_keyring(name: str, *, what: str = "mailbox") -> None:
     import keyring
     import keyring.backends.fail
 
     # The fail backend is what keyring picks on servers and CI runners without a keyring
     # daemon; its own error text talks about installing packages, which is not the fix here.
     if isinstance(keyring.get_keyring(), keyring.backends.fail.Keyring):
+        if what == "mailbox":
+            raise SecretError(
+                f"mailbox {name!r}: no keyring on this machine; set password_command "
+                "for this mailbox in config.toml"
+            )
         raise SecretError(
-            f"mailbox {mailbox_name!r}: no keyring on this machine; set password_command "
-            "for this mailbox in config.toml"
+            f"{name}: no keyring on this machine; set database_password_command in config.toml"
         )
 
 

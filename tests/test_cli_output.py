@@ -320,6 +320,11 @@ def invocations(desk: Desk) -> dict[tuple[str, ...], list[list[str]]]:
         ("sla", "show"): [["billing"], ["billing", "--json"]],
         ("sla", "import"): [[rules], [rules, "--json"]],
         ("sla", "remove"): [["billing"], ["billing", "--json"]],
+        ("team", "add-agent"): [
+            ["zed", "--email", "zed@example.com"],
+            ["zed", "--email", "zed@example.com", "--json"],
+        ],
+        ("team", "add-service"): [["sync"], ["sync", "--json"]],
         ("report",): [[], ["--json"], ["--csv"], ["--by", "agent", "queue:billing"]],
     }
 

@@ -246,8 +246,9 @@ def test_store_url_expands_home(isolated: Path) -> None:
         ),
         (
             'name = "x"\n[[mailboxes]]\naddress = "a@b.test"\nimap_host = "h"\n',
-            "name: unknown key (known keys: database_url, agent, theme, bulk, sync, compose, "
-            "send, console, keymap, saved_searches, mailboxes) (and 1 more problem)",
+            "name: unknown key (known keys: database_url, database_password_command, agent, "
+            "theme, bulk, sync, compose, send, console, keymap, saved_searches, mailboxes) "
+            "(and 1 more problem)",
         ),
         (
             f'[[mailboxes]]\n{MAILBOX}password_command = "pass \'unclosed"\n',

@@ -26,6 +26,7 @@ from supportdesk.cli import (
     rules,
     sla,
     sync_cmd,
+    team,
     tickets,
 )
 from supportdesk.cli.context import CliContext
@@ -65,6 +66,7 @@ app.add_typer(rules.app, name="rules")
 app.add_typer(canned.app, name="canned")
 app.add_typer(notes.app, name="notes")
 app.add_typer(sla.app, name="sla")
+app.add_typer(team.app, name="team")
 sync_cmd.register(app)
 outbox.register(app)
 report.register(app)

@@ -42,7 +42,7 @@ def show(cli: CliContext) -> None:
         show_overview(cli)
         return
     store = cli.store()
-    open_console(cli, store, cli.settings.agent, redact_url(store.url))
+    open_console(cli, store, cli.me, redact_url(store.url))
 
 
 def register(app: typer.Typer) -> None:

@@ -59,7 +59,8 @@ def show_history(
     limit: Annotated[int, typer.Option(min=1, help="At most this many, the latest.")] = 50,
     as_json: JsonOption = False,
 ) -> None:
-    """Show events, oldest first: time, ticket, actor, action, old → new, batch."""
+    """Show events, oldest first: time, ticket, actor, action, old → new, batch (--json adds
+    the database role that wrote each, on PostgreSQL)."""
     from supportdesk.desk import history
 
     cli: CliContext = ctx.obj

@@ -42,4 +42,4 @@ def print_overview(store: Desk, me: str | None, *, newest: int = 15) -> None:
 
 
 def show_overview(cli: CliContext) -> None:
-    print_overview(cli.store(), cli.settings.agent)
+    print_overview(cli.store(), cli.me)

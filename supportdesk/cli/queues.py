@@ -28,7 +28,7 @@ def list_queues(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
     cli: CliContext = ctx.obj
     with cli.store().session() as session:
-        overview = views.overview(session, me=cli.settings.agent)
+        overview = views.overview(session, me=cli.me)
     if as_json:
         print_json([q.__dict__ for q in overview.queues])
         return

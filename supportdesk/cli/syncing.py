@@ -16,7 +16,7 @@ import contextlib
 import signal
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -83,25 +83,36 @@ def _run(cli: CliContext, *, mailbox: str | None, watch: bool, as_json: bool) ->
     ours = frozenset(m.address.lower() for m in settings.mailboxes)
     stop = threading.Event()
     results: list[FolderResult] = []
-    with _stop_on_signals(stop):
+
+    def sync_all(until: threading.Event) -> None:
         with _progress(enabled=not as_json and console.is_terminal) as progress:
             for box in mailboxes:
-                if stop.is_set():
+                if until.is_set():
                     break
-                results += sync_mailbox(
-                    store,
-                    box,
-                    settings.sync,
-                    default_queue=_queue(box),
-                    our_addresses=ours,
-                    progress=progress,
-                    stop=stop,
+                results.extend(
+                    sync_mailbox(
+                        store,
+                        box,
+                        settings.sync,
+                        default_queue=_queue(box),
+                        our_addresses=ours,
+                        progress=progress,
+                        stop=until,
+                    )
                 )
+
+    def feed(until: threading.Event) -> None:
+        results.clear()
+        sync_all(until)
+        _report_once(results, _exit_code(results), as_json=as_json, lines=True)
+        if not until.is_set():
+            _watch(cli, settings, mailboxes, ours, until, as_json=as_json)
+
+    with _stop_on_signals(stop):
         if watch:
-            _report_once(results, _exit_code(results), as_json=as_json, lines=True)
-            if not stop.is_set():
-                _watch(cli, settings, mailboxes, ours, stop, as_json=as_json)
+            _lead_then_feed(cli, stop, feed, as_json=as_json)
             return 0
+        sync_all(stop)
     code = EX_INTERRUPTED if stop.is_set() else _exit_code(results)
     _report_once(results, code, as_json=as_json, lines=False)
     return code
@@ -367,6 +378,41 @@ def _error_line(target: Target, exc: Exception, delay: float, *, as_json: bool) 
         )
         return
     error(f"{message} (retrying {target.folder!r} in {delay:.0f} s)")
+
+
+def _lead_then_feed(
+    cli: CliContext,
+    stop: threading.Event,
+    feed: Callable[[threading.Event], None],
+    *,
+    as_json: bool,
+) -> None:
+    """On a team store only the leading `sync --watch` feeds (see desk/intake/leader.py)."""
+    from rich.text import Text
+
+    from supportdesk.desk.intake.leader import lead_then_run
+
+    def said(event: str, text: str) -> Callable[[], None]:
+        def say() -> None:
+            if as_json:
+                _json_line({"event": event, "at": datetime.now(UTC).isoformat(timespec="seconds")})
+            else:
+                stamp = datetime.now().strftime("%H:%M:%S")
+                console.print(Text(f"{stamp} {text}"))
+
+        return say
+
+    lead_then_run(
+        cli.store(),
+        stop,
+        feed,
+        on_standby=said(
+            "standby",
+            "standing by: another sync --watch feeds this team store; taking over if it stops",
+        ),
+        on_lead=said("lead", "leading: this sync --watch feeds the team store"),
+        on_lost=said("lead_lost", "lost the lead (store connection gone): standing by"),
+    )
 
 
 def _json_line(data: dict[str, object]) -> None:

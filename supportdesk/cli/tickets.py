@@ -83,7 +83,7 @@ def list_tickets(
     cli: CliContext = ctx.obj
     parsed = parse(query)
     with cli.store().session() as session:
-        matching = Matching(session, parsed, me=cli.settings.agent)
+        matching = Matching(session, parsed, me=cli.me)
         now = matching.now
         if ids:
             numbers = matching.numbers(limit=limit)
@@ -300,7 +300,7 @@ def run_bulk(
     cli: CliContext = ctx.obj
     numbers = _read_numbers(sys.stdin.read()) if query == "-" else None
     prepared = bulk_commands.prepare(name, **inputs)
-    selection = bulk_commands.Selection(query, numbers, cli.settings.agent)
+    selection = bulk_commands.Selection(query, numbers, cli.me)
     store = cli.store()
     if not dry_run and not yes:
         asked = bulk_commands.preview(

@@ -12,6 +12,7 @@ finds nothing new must never load SQLAlchemy (see `quick_positions`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,11 +27,21 @@ if TYPE_CHECKING:
 __all__ = ["Desk", "Rule", "Session", "StoreError", "error_text", "open_desk", "quick_positions"]
 
 
-def open_desk(url: str, *, create: bool = False) -> Desk:
-    """Open the store at `url` (upgrading its schema, or with `create` making it)."""
+def open_desk(
+    url: str,
+    *,
+    create: bool = False,
+    password: Callable[[], str | None] | None = None,
+    password_when_asked: Callable[[], str | None] | None = None,
+) -> Desk:
+    """Open the store at `url` (upgrading its schema, or with `create` making it). For a
+    PostgreSQL URL without a password: `password` is asked at the first connection,
+    `password_when_asked` only if the server wants one (see store.engine.make_engine)."""
     from supportdesk.store import open_store
 
-    return open_store(url, create=create)
+    return open_store(
+        url, create=create, password=password, password_when_asked=password_when_asked
+    )
 
 
 def sqlite_url(path: Path) -> str:

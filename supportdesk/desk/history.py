@@ -29,6 +29,8 @@ class EventRow:
     new_value: str | None
     batch_id: str
     version: int | None
+    role: str | None = None
+    """The database role that wrote it (PostgreSQL; the server's record, see store/team.py)."""
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -72,6 +74,7 @@ def events(
         col(Event.new_value),
         col(Event.batch_id),
         col(Event.version),
+        col(Event.role),
     ).outerjoin(Ticket, col(Ticket.id) == Event.ticket_id)
     if batch is not None:
         stmt = stmt.where(col(Event.batch_id) == batch)

@@ -24,21 +24,33 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlmodel import Session
 
 from supportdesk.errors import StoreError
 
+if TYPE_CHECKING:
+    import psycopg
+
 BUSY_TIMEOUT_MS = 10_000
+INSUFFICIENT_PRIVILEGE = "42501"
+NO_PASSWORD = "no password supplied"
+"""libpq's words when the server wants a password and none was given."""
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
 CHECKPOINT_EVERY = 16
 """Write transactions between background checkpoints: a reply writes about 40 pages, so
 about as often as SQLite's default threshold of 1000 pages did."""
@@ -83,8 +95,19 @@ def _on_sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`, with the per-backend settings the store relies on."""
+def make_engine(
+    url: str,
+    *,
+    password: Callable[[], str | None] | None = None,
+    password_when_asked: Callable[[], str | None] | None = None,
+) -> Engine:
+    """An engine for `url`, with the per-backend settings the store relies on.
+
+    For a PostgreSQL URL that carries no password (a team member's comes from a command or
+    the keyring, never the URL): `password` is asked once, at the first connection;
+    `password_when_asked` only if the server then says it needs one, so a store reached by
+    peer, certificate or ~/.pgpass never touches the keyring (which may be locked, or prompt).
+    """
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -105,12 +128,53 @@ def make_engine(url: str) -> Engine:
         try:
             # No server-side prepared statements: a generic plan cannot see how rare a
             # search term is, and a rare-word search then reads every match.
-            return create_engine(
-                parsed, pool_pre_ping=True, connect_args={"prepare_threshold": None}
+            # Keepalives: a connection to a server that vanished (a network gone, not a
+            # server closing it) is noticed within half a minute, not the system's two hours;
+            # the feeder election and the listener rely on that.
+            engine = create_engine(
+                parsed,
+                pool_pre_ping=True,
+                connect_args={"prepare_threshold": None, **KEEPALIVES},
             )
         except ModuleNotFoundError as exc:
             raise StoreError(f"PostgreSQL driver missing ({exc.name}); install psycopg") from None
+        if parsed.password is None and (password or password_when_asked) is not None:
+            event.listen(engine, "do_connect", _PasswordOnConnect(password, password_when_asked))
+        return engine
     raise StoreError(f"database_url {url!r}: only sqlite:/// and postgresql:// are supported")
+
+
+class _PasswordOnConnect:
+    """Fills in the password when a connection is made, asking each source at most once."""
+
+    def __init__(
+        self,
+        given: Callable[[], str | None] | None,
+        when_asked: Callable[[], str | None] | None,
+    ) -> None:
+        self.given = given
+        self.when_asked = when_asked
+        self.password: str | None = None
+
+    def __call__(self, dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+        if self.given is not None:
+            self.password, self.given = self.given(), None
+        if self.password is not None:
+            cparams.setdefault("password", self.password)
+            return None
+        if self.when_asked is None:
+            return None
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except dialect.loaded_dbapi.OperationalError as exc:
+            if NO_PASSWORD not in str(exc):
+                raise
+            source, self.when_asked = self.when_asked, None
+            self.password = source()
+            if self.password is None:
+                raise
+        cparams["password"] = self.password
+        return None
 
 
 @dataclass
@@ -149,6 +213,14 @@ class Store:
                 session.commit()
                 if write and self._checkpoints is not None:
                     self._checkpoints.wrote()
+            except DBAPIError as exc:
+                session.rollback()
+                if getattr(exc.orig, "sqlstate", None) == INSUFFICIENT_PRIVILEGE:
+                    # A team store's server said no (see store/team.py): a person's limit,
+                    # not a bug, so one clear line instead of a traceback.
+                    said = str(exc.orig).strip().splitlines()[0]
+                    raise StoreError(f"the team store refused this: {said}") from exc
+                raise
             except BaseException:
                 session.rollback()
                 raise
@@ -204,3 +276,22 @@ class _Checkpointer:
             thread = self.thread
         if thread is not None:
             thread.join()
+
+
+def own_connection(engine: Engine) -> psycopg.Connection[Any]:
+    """A PostgreSQL connection of the caller's own, in autocommit, outside the pool.
+
+    For state that lives as long as a connection (a LISTEN, an advisory lock): a pooled
+    connection is reset when returned, which would end both without a word.
+    """
+    import psycopg
+
+    proxied = engine.raw_connection()
+    proxied.detach()  # closed by its owner, never returned to the pool
+    conn = proxied.dbapi_connection
+    if not isinstance(conn, psycopg.Connection):
+        proxied.close()
+        raise StoreError("a connection of its own needs a PostgreSQL store")
+    conn.rollback()
+    conn.autocommit = True
+    return conn

@@ -384,6 +384,44 @@ class Event(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     old_updated_at: datetime | None = Field(default=None)
     """The ticket's update time this change replaced: what undo puts back (None: unknown)."""
+    role: str | None = Field(default=None, max_length=63)
+    """On PostgreSQL, the login role of the session that wrote the row (the column defaults to
+    session_user, and a team store's agents may not set it; see store/team.py): the part
+    of the audit trail no client can choose. None on SQLite."""
+
+
+class TeamRole(SQLModel, table=True):
+    """Which database login role is which actor on a team store (PostgreSQL).
+
+    The events trigger reads it to check every event's actor against the session's role;
+    empty on SQLite and on a PostgreSQL store not prepared with `supportdesk team init`.
+    """
+
+    __tablename__ = "team_roles"
+
+    role: str = Field(primary_key=True, max_length=63)
+    actor: str = Field(unique=True, max_length=200)
+    kind: str = Field(max_length=16)
+    """"agent" (a person; actor `agent:<handle>`) or "service" (sync, rules, the sender)."""
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Presence(SQLModel, table=True):
+    """Who has a ticket open in a console right now, and whether they are replying to it.
+
+    One row per running console, refreshed by its heartbeat; a row whose `seen_at` is older
+    than desk.presence.EXPIRE_SECONDS is a console that died, and counts for nothing. Never
+    a lock: it only tells the others.
+    """
+
+    __tablename__ = "presence"
+
+    console_id: str = Field(primary_key=True, max_length=36)
+    actor: str = Field(max_length=200)
+    ticket_id: int = Field(foreign_key="tickets.id", index=True, ondelete="CASCADE")
+    doing: str = Field(max_length=16)
+    """"viewing" or "replying"."""
+    seen_at: datetime = Field(default_factory=utcnow)
 
 
 class OutboxItem(SQLModel, table=True):

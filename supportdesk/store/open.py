@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy.exc import OperationalError
 
 from supportdesk.errors import StoreError
@@ -9,13 +11,19 @@ from supportdesk.store import migrate
 from supportdesk.store.engine import Store, make_engine
 
 
-def open_store(url: str, *, create: bool = False) -> Store:
+def open_store(
+    url: str,
+    *,
+    create: bool = False,
+    password: Callable[[], str | None] | None = None,
+    password_when_asked: Callable[[], str | None] | None = None,
+) -> Store:
     """Open the store at `url`.
 
     SQLite stores are created (when `create`) or upgraded in place; PostgreSQL stores must
     already be at this version's revision (see `supportdesk.store.migrate`).
     """
-    engine = make_engine(url)
+    engine = make_engine(url, password=password, password_when_asked=password_when_asked)
     is_sqlite = engine.dialect.name == "sqlite"
     try:
         if is_sqlite and not create and not _sqlite_file_exists(url):

@@ -8,13 +8,14 @@ the UI thread in a message. Nothing here touches a widget.
 from __future__ import annotations
 
 import getpass
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from supportdesk.desk import directory, views
+from supportdesk.desk import directory, presence, views
 from supportdesk.desk.query import Count, Matching
 from supportdesk.desk.views import TicketDetail, TicketRow
 from supportdesk.errors import SupportdeskError
@@ -70,6 +71,8 @@ class DeskData:
         self.store = store
         self.me = me
         self._clock = clock
+        self.console_id = str(uuid.uuid4())
+        """This console among the team's, for presence (desk.presence)."""
 
     def now(self) -> datetime:
         """The console's clock: the real one, or a fixed one for tests and snapshots."""
@@ -119,6 +122,38 @@ class DeskData:
     def detail(self, number: int) -> TicketDetail:
         with self.store.session() as session:
             return views.ticket_detail(session, number)
+
+    @property
+    def shared(self) -> bool:
+        """A team's store (PostgreSQL): consoles show each other where they are."""
+        return self.store.dialect == "postgresql"
+
+    def detail_and_others(self, number: int) -> tuple[TicketDetail, tuple[presence.Here, ...]]:
+        """The ticket, and who else has it open (see desk.presence), in one read."""
+        with self.store.session() as session:
+            detail = views.ticket_detail(session, number)
+            here = presence.others(session, [number], self.console_id, me=self.actor)
+        return detail, tuple(here.get(number, ()))
+
+    def others_on(self, numbers: list[int]) -> dict[int, str]:
+        """Which of these tickets someone else has open: "replying" or "viewing" (the list's
+        ✉ and ◦); nothing on one person's store."""
+        if not self.shared:
+            return {}
+        with self.store.session() as session:
+            found = presence.others(session, numbers, self.console_id, me=self.actor)
+        return {
+            n: "replying" if any(h.doing == "replying" for h in here) else "viewing"
+            for n, here in found.items()
+        }
+
+    def beat(self, number: int | None, doing: str) -> None:
+        with self.store.session(write=True) as session:
+            presence.beat(session, self.console_id, self.actor, number, doing)
+
+    def leave(self) -> None:
+        with self.store.session(write=True) as session:
+            presence.leave(session, self.console_id)
 
     def agents(self) -> list[str]:
         with self.store.session() as session:

@@ -1,13 +1,16 @@
 """The desk: views on the left, the ticket list and search above, the thread and customer below.
 
 Reading happens here: opening views and searches, loading the selected ticket, and noticing
-changes made by other processes. A tiny worker reads the store's change mark every
-`poll_seconds`; when it moves, the counts, the list and the open ticket are read again in
-place. No timer does anything else, so an idle console costs next to nothing.
+changes made by other processes. On SQLite a tiny worker reads the store's change mark every
+`poll_seconds`; on PostgreSQL a worker waits for the server's change notices
+(`desk.live.ChangeFeed`, which polls the mark itself while it cannot listen). Either way the
+counts, the list and the open ticket are then read again in place. No timer does anything
+else, so an idle console costs next to nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,8 +24,12 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Header
+from textual.worker import get_current_worker
 
+from supportdesk.desk import presence
 from supportdesk.desk.handle import StoreError
+from supportdesk.desk.live import Changed, ChangeFeed
+from supportdesk.desk.presence import Here
 from supportdesk.desk.query import parse
 from supportdesk.desk.views import TicketDetail
 from supportdesk.errors import QueryError, SupportdeskError
@@ -39,6 +46,8 @@ from supportdesk.tui.widgets.status_line import StatusLine
 from supportdesk.tui.widgets.thread import ThreadHeader, ThreadView
 from supportdesk.tui.widgets.ticket_list import TicketList
 
+LISTEN_TICK = 0.5
+"""Longest a wait blocks: how soon the listening thread notices the console closing."""
 DETAIL_DELAY = 0.05  # a held j/k key does not start a read per ticket it passes
 
 
@@ -54,11 +63,19 @@ class DetailLoaded(Message):
     number: int
     detail: TicketDetail | None
     error: SupportdeskError | None = None
+    others: tuple[Here, ...] = ()
 
 
 @dataclass
 class StoreChecked(Message):
     mark: int | None  # None: the store could not be read this time (locked, restarting)
+
+
+@dataclass
+class StoreChanged(Message):
+    """Another session committed a change (a PostgreSQL notice, or the feed's poll)."""
+
+    changed: Changed
 
 
 @dataclass
@@ -100,6 +117,10 @@ class DeskScreen(TicketActionsScreen):
         self._detail_timer: Timer | None = None
         self._detail_started = 0.0
         self._sidebar_waits = False
+        self.others: tuple[Here, ...] = ()
+        self._composing_on: int | None = None
+        self._told: tuple[int | None, str] | None = None
+        self._team = data.shared
 
     def compose(self) -> Iterator[Widget]:
         yield Header()
@@ -121,7 +142,13 @@ class DeskScreen(TicketActionsScreen):
         self.sidebar.mark_current("open")
         self.search.show_query(ACTIVE_QUERY)
         self._poll()  # the first mark comes before the first read, so no change slips between
-        self.set_interval(self.poll_seconds, self._poll)
+        if self._team:
+            self.set_interval(presence.BEAT_SECONDS, self._heartbeat)
+        if self.data.store.dialect == "postgresql":
+            # The server announces each commit; the feed polls by itself while it cannot.
+            self._listen(ChangeFeed(self.data.store, poll_seconds=self.poll_seconds))
+        else:
+            self.set_interval(self.poll_seconds, self._poll)
 
     def _first_read(self) -> None:
         """The first page first: the sidebar's counts are read once it is on screen."""
@@ -318,19 +345,25 @@ class DeskScreen(TicketActionsScreen):
     @work(thread=True, exclusive=True, group="detail")
     def _load_detail(self, number: int) -> None:
         try:
-            self.post_message(DetailLoaded(number, self.data.detail(number)))
+            if self._team:
+                detail, others = self.data.detail_and_others(number)
+            else:
+                detail, others = self.data.detail(number), ()
+            self.post_message(DetailLoaded(number, detail, others=others))
         except SupportdeskError as exc:
             self.post_message(DetailLoaded(number, None, exc))
 
     def on_detail_loaded(self, message: DetailLoaded) -> None:
         if self.current is None or self.current.number != message.number:
             return
+        self.others = message.others
         self._show_detail(message.detail, str(message.error) if message.error else None)
+        self._beat()
 
     def _show_detail(self, detail: TicketDetail | None, note: str | None) -> None:
         self.detail = detail
         self.thread.show(detail, note=note)
-        self.query_one(ThreadHeader).show(detail)
+        self.query_one(ThreadHeader).show(detail, self.others)
         self.query_one(CustomerPanel).show(detail, self.data.now())
 
     def _sidebar_after_first_page(self) -> None:
@@ -411,6 +444,67 @@ class DeskScreen(TicketActionsScreen):
         except StoreError:
             mark = None  # try again at the next tick; a busy store is no reason to stop
         self.post_message(StoreChecked(mark))
+
+    def replying_now(self, number: int) -> list[str]:
+        if self.detail is None or self.detail.row.number != number:
+            return []
+        return [here.actor for here in self.others if here.doing == "replying"]
+
+    def composing(self, number: int | None) -> None:
+        self._composing_on = number
+        self._beat()
+
+    def _heartbeat(self) -> None:
+        """Still here; and read the list and the open ticket again, so others' presence shows
+        in the list and a console that died (and so said nothing) drops out once it expires."""
+        self._beat(again=True)
+        self.ticket_list.reload()  # the list's ◦ and ✉ follow within a beat
+        if self.current is not None:
+            self._schedule_detail(self.current.number, 0)
+
+    def _beat(self, *, again: bool = False) -> None:
+        """Tell the other consoles where this one is: at once when that changed, and every
+        BEAT_SECONDS (`again`) that it is still there."""
+        if not self._team:
+            return
+        number = self.current.number if self.current is not None else None
+        doing = "replying" if number is not None and number == self._composing_on else "viewing"
+        if (number, doing) == self._told and not again:
+            return
+        self._told = (number, doing)
+        self._send_beat(number, doing)
+
+    @work(thread=True, exclusive=True, group="presence")
+    def _send_beat(self, number: int | None, doing: str) -> None:
+        try:
+            self.data.beat(number, doing)
+        except (SupportdeskError, StoreError):
+            self._told = None  # presence is a courtesy: the next beat tries again
+
+    def on_unmount(self) -> None:
+        if not self._team:
+            return
+        with contextlib.suppress(Exception):  # closing: a store that is gone has no one to tell
+            self.data.leave()
+
+    @work(thread=True, exclusive=True, group="listen")
+    def _listen(self, feed: ChangeFeed) -> None:
+        worker = get_current_worker()
+        try:
+            while not worker.is_cancelled:
+                changed = feed.wait(LISTEN_TICK)
+                if changed is not None and not worker.is_cancelled:
+                    self.post_message(StoreChanged(changed))
+        finally:
+            feed.close()
+
+    def on_store_changed(self, message: StoreChanged) -> None:
+        if self._mark is None:  # the first read, still to come, sees it anyway
+            return
+        if not message.changed.presence_only:
+            self.refresh_everything()
+        elif self.current is not None:  # someone came or went: only the header can tell
+            self._schedule_detail(self.current.number, 0)
 
     def on_store_checked(self, message: StoreChecked) -> None:
         self._polling = False

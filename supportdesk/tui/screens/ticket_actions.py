@@ -307,8 +307,30 @@ class TicketActionsScreen(Screen[None]):
 
     def _start_composer(self, kind: str | None) -> None:
         seen = self._seen()
-        if seen is not None:
-            self._open_composer(seen[0].number, kind)
+        if seen is None:
+            return
+        number = seen[0].number
+        replying = self.replying_now(number)
+        if not replying:
+            self._open_composer(number, kind)
+            return
+
+        def answered(anyway: bool | None) -> None:
+            if anyway:
+                self._open_composer(number, kind)
+
+        names = ", ".join(one_line(a.removeprefix("agent:"), 40) for a in replying)
+        self.app.push_screen(
+            ConfirmScreen(f"{names} already replying to #{number}. Open the composer anyway?"),
+            answered,
+        )
+
+    def replying_now(self, number: int) -> list[str]:
+        """Who else is replying to ticket `number` (the desk knows; see desk.presence)."""
+        return []
+
+    def composing(self, number: int | None) -> None:
+        """The composer opened on ticket `number`, or closed (None): the desk tells the others."""
 
     @work(thread=True, exclusive=True, group="composer-open")
     def _open_composer(self, number: int, kind: str | None) -> None:
@@ -325,11 +347,13 @@ class TicketActionsScreen(Screen[None]):
             return
         if self.app.screen is not self:
             return  # the agent went elsewhere meanwhile; the draft is there for next time
+        self.composing(message.number)
         from supportdesk.tui.screens.composer import ComposerScreen
 
         self.app.push_screen(ComposerScreen(self.replying, message.context), self._composed)
 
     def _composed(self, sent: Sent | None) -> None:
+        self.composing(None)
         if sent is None:
             return
         queued = sent.queued

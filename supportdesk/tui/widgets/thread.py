@@ -11,6 +11,7 @@ screen. Mounting a widget per message cost more than reading the ticket from the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar
@@ -27,6 +28,7 @@ from textual.widgets import Static
 
 from supportdesk.clock import utcnow
 from supportdesk.desk.outbox import ItemView
+from supportdesk.desk.presence import Here
 from supportdesk.desk.views import EventView, MessageView, NoteView, TicketDetail
 from supportdesk.text import inert, one_line
 from supportdesk.tui.bindings import bindings
@@ -189,8 +191,8 @@ def event_text(event: EventView) -> Text:
     return Text(f"• {when(event.created_at)}  {one_line(event.actor)}: {what}")
 
 
-def header_text(detail: TicketDetail | None) -> Text:
-    """The ticket's subject and state, for the line above the thread."""
+def header_text(detail: TicketDetail | None, others: Sequence[Here] = ()) -> Text:
+    """The ticket's subject and state, for the line above the thread, and who else is on it."""
     if detail is None:
         return Text("")
     row = detail.row
@@ -209,6 +211,16 @@ def header_text(detail: TicketDetail | None) -> Text:
         text.append(f"  · merged into #{detail.merged_into}", style="bold")
     if detail.related_to:
         text.append(f"  · follows up #{detail.related_to}", style="dim")
+    if others:
+        text.append("  · also here: ")
+        for i, here in enumerate(others):
+            name = one_line(here.actor.removeprefix("agent:"))
+            if i:
+                text.append(", ")
+            if here.doing == "replying":
+                text.append(f"{name} (replying)", style="bold reverse")
+            else:
+                text.append(name, style="bold")
     return text
 
 
@@ -217,10 +229,10 @@ class ThreadHeader(Static):
 
     _height = -1
 
-    def show(self, detail: TicketDetail | None) -> None:
+    def show(self, detail: TicketDetail | None, others: Sequence[Here] = ()) -> None:
         """Show `detail`'s header, laying the screen out again only if its height changed:
         a layout of the whole desk cost more than the rest of opening a ticket."""
-        text = header_text(detail)
+        text = header_text(detail, others)
         width = self.content_region.width
         height = len(text.wrap(self.app.console, width)) if width > 0 else -1
         self.update(text, layout=height != self._height or height < 0)

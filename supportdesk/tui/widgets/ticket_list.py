@@ -87,6 +87,7 @@ class _PageLoaded(Message, bubble=False):
     page: int
     rows: list[TicketRow]
     drafted: set[int]
+    others: dict[int, str]
 
 
 @dataclass
@@ -225,6 +226,8 @@ class TicketList(ScrollView, can_focus=True):
         self.marked: dict[int, TicketRow] = {}
         self.drafted: set[int] = set()
         """Tickets the agent has a draft reply on (the ✎ beside the number)."""
+        self.others: dict[int, str] = {}
+        """Tickets someone else has open on a team store: "replying" (✉) or "viewing" (◦)."""
         self.now = data.now()
         self._generation = 0
         self._pages: OrderedDict[int, list[TicketRow]] = OrderedDict()
@@ -407,7 +410,8 @@ class TicketList(ScrollView, can_focus=True):
     def _row_strip(self, row: TicketRow, index: int, width: int) -> Strip:
         marked = row.number in self.marked
         drafted = row.number in self.drafted
-        cue = ("●" if marked else " ") + ("✎" if drafted else "")
+        other = {"replying": "✉", "viewing": "◦"}.get(self.others.get(row.number, ""), "")
+        cue = ("●" if marked else " ") + ("✎" if drafted else other)
         values: dict[str, tuple[str, str | None]] = {
             "": (
                 cue.rstrip(),
@@ -544,8 +548,10 @@ class TicketList(ScrollView, can_focus=True):
                 if worker.is_cancelled:
                     break
                 rows = self.data.page(source, page * PAGE_SIZE, PAGE_SIZE, total)
-                drafted = self.data.drafted([r.number for r in rows])
-                self.post_message(_PageLoaded(generation, page, rows, drafted))
+                numbers = [r.number for r in rows]
+                drafted = self.data.drafted(numbers)
+                others = self.data.others_on(numbers)
+                self.post_message(_PageLoaded(generation, page, rows, drafted, others))
         except SupportdeskError as exc:
             self.post_message(_Failed(generation, exc))
         finally:
@@ -581,6 +587,9 @@ class TicketList(ScrollView, can_focus=True):
         self._pages[message.page] = message.rows
         self.drafted -= {r.number for r in message.rows}
         self.drafted |= message.drafted
+        for row in message.rows:
+            self.others.pop(row.number, None)
+        self.others.update(message.others)
         while len(self._pages) > CACHE_PAGES:
             self._pages.popitem(last=False)
         if self._follow is not None:

@@ -1,0 +1,127 @@
+"""Presence: who else has a ticket open, and who is replying to it.
+
+Each console beats every BEAT_SECONDS with the ticket it shows (and whether its composer is
+open on it); a console that stops beating drops out after EXPIRE_SECONDS, so a crashed one
+never leaves a ghost for long. Nothing here ever blocks work: it only warns, and the
+send-time collision check (desk.replies) stays the last line. A change of ticket or of
+"replying" is announced to the other consoles at once (store.listen.announce on
+PostgreSQL); a beat that only says "still here" is not, so heartbeats cost no refreshes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlmodel import Session, col
+
+from supportdesk.errors import ValidationError
+from supportdesk.store.listen import announce
+from supportdesk.store.models import Presence, Ticket, utcnow
+
+BEAT_SECONDS = 15.0
+EXPIRE_SECONDS = 45.0
+DOINGS = ("viewing", "replying")
+
+
+@dataclass(frozen=True)
+class Here:
+    actor: str
+    doing: str
+
+
+def beat(
+    session: Session,
+    console_id: str,
+    actor: str,
+    number: int | None,
+    doing: str = "viewing",
+    *,
+    now: datetime | None = None,
+) -> None:
+    """Console `console_id` (acting as `actor`) shows ticket `number` (None: no ticket)."""
+    if doing not in DOINGS:
+        raise ValidationError(f"presence {doing!r}: expected one of {', '.join(DOINGS)}")
+    now = now or utcnow()
+    conn = session.connection()
+    before = conn.execute(
+        select(col(Presence.ticket_id), col(Presence.doing)).where(
+            col(Presence.console_id) == console_id
+        )
+    ).first()
+    if number is None:
+        leave(session, console_id)
+        return
+    ticket_id = conn.execute(select(col(Ticket.id)).where(col(Ticket.number) == number)).scalar()
+    if ticket_id is None:
+        leave(session, console_id)
+        return
+    if before is None:
+        session.add(
+            Presence(
+                console_id=console_id, actor=actor, ticket_id=ticket_id, doing=doing, seen_at=now
+            )
+        )
+        session.flush()
+    else:
+        conn.execute(
+            update(Presence)
+            .where(col(Presence.console_id) == console_id)
+            .values(actor=actor, ticket_id=ticket_id, doing=doing, seen_at=now)
+        )
+    # Rows of consoles long gone: a tiny table, swept by whoever beats.
+    conn.execute(
+        delete(Presence).where(col(Presence.seen_at) < now - timedelta(seconds=EXPIRE_SECONDS * 20))
+    )
+    if before is None or tuple(before) != (ticket_id, doing):
+        announce(conn, [ticket_id] + ([before[0]] if before is not None else []))
+
+
+def leave(session: Session, console_id: str) -> None:
+    """The console closed, or shows no ticket: it is nowhere."""
+    conn = session.connection()
+    gone = (
+        conn.execute(
+            delete(Presence)
+            .where(col(Presence.console_id) == console_id)
+            .returning(col(Presence.ticket_id))
+        )
+        .scalars()
+        .all()
+    )
+    announce(conn, list(gone))
+
+
+def others(
+    session: Session,
+    numbers: Sequence[int],
+    console_id: str,
+    *,
+    me: str | None = None,
+    now: datetime | None = None,
+) -> dict[int, list[Here]]:
+    """Who else shows each of tickets `numbers` now: by ticket number, one entry per actor
+    (replying wins over viewing), never this console and never `me` on another console."""
+    if not numbers:
+        return {}
+    since = (now or utcnow()) - timedelta(seconds=EXPIRE_SECONDS)
+    rows = session.execute(
+        select(col(Ticket.number), col(Presence.actor), col(Presence.doing))
+        .join(Ticket, col(Ticket.id) == Presence.ticket_id)
+        .where(
+            col(Ticket.number).in_(list(numbers)),
+            col(Presence.console_id) != console_id,
+            col(Presence.seen_at) >= since,
+        )
+        .order_by(col(Presence.actor))
+    ).all()
+    found: dict[int, dict[str, str]] = {}
+    for number, actor, doing in rows:
+        if actor == me:
+            continue
+        seen = found.setdefault(number, {})
+        if seen.get(actor) != "replying":
+            seen[actor] = doing
+    return {n: [Here(a, d) for a, d in seen.items()] for n, seen in found.items()}
