@@ -122,6 +122,12 @@ def test_import_refuses_a_bad_file_naming_rule_and_line(config: Path, tmp_path: 
     syntax.write_text(RULES.replace('[[rules]]\nname = "stale', '[[rules]\nname = "stale'))
     code, _, err = run(config, "import", str(syntax))
     assert code == 1 and "line 8, column 8: rule 'stale pending': TOML syntax error" in err
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes(RULES.replace("Billing", "Facturaci\u00f3n").encode("latin-1"))
+    code, _, err = run(config, "import", str(latin1))
+    assert code == 1 and f"{latin1} is not UTF-8 text" in err
+    code, _, err = run(config, "import", str(tmp_path / "missing.toml"))
+    assert code != 0 and "cannot read" in err and "missing.toml" in err
     assert run(config, "export")[1] == before
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -19,8 +18,8 @@ from typing import Annotated
 import typer
 
 from supportdesk.cli.context import CliContext
-from supportdesk.cli.output import cell, console, err_console, print_json, write_data
-from supportdesk.errors import NotFoundError, ValidationError
+from supportdesk.cli.output import cell, console, err_console, print_json, read_data, write_data
+from supportdesk.errors import ValidationError
 
 app = typer.Typer(
     help="Canned replies: reply templates with placeholders, languages and macros.",
@@ -30,17 +29,6 @@ app = typer.Typer(
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 NameArg = Annotated[str, typer.Argument(help="The canned reply's name.")]
 FileArg = Annotated[str, typer.Argument(help="A TOML file of [[canned]] tables, or - for stdin.")]
-
-
-def _read(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise NotFoundError(f"cannot read {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise ValidationError(f"{path} is not UTF-8 text") from None
 
 
 @app.callback(invoke_without_command=True)
@@ -115,7 +103,7 @@ def add(
 
     cli: CliContext = ctx.obj
     if file is not None:
-        entries = canned.parse_canned_file(_read(file), origin=file)
+        entries = canned.parse_canned_file(read_data(file), origin=file)
         with cli.store().session(write=True) as session:
             for entry in entries:
                 canned.add_canned_text(session, entry.text, origin=file)
@@ -125,7 +113,7 @@ def add(
     if name is None or body_file is None:
         raise ValidationError("give NAME --body-file FILE, or --file FILE.toml")
     with cli.store().session(write=True) as session:
-        reply = canned.add_canned(session, name, title, _read(body_file))
+        reply = canned.add_canned(session, name, title, read_data(body_file))
     console.print(cell(f"added canned reply {reply.name}"))
 
 
@@ -192,7 +180,7 @@ def import_(ctx: typer.Context, file: FileArg, as_json: JsonOption = False) -> N
     from supportdesk.desk import canned
 
     cli: CliContext = ctx.obj
-    text = _read(file)
+    text = read_data(file)
     with cli.store().session(write=True) as session:
         summary = canned.import_canned(session, text, origin=file)
     if as_json:

@@ -124,6 +124,23 @@ def echo(text: str = "", *, err: bool = False) -> None:
     stream.write(inert(text) + "\n")
 
 
+def read_data(path: str) -> str:
+    """A file a person names (rules, canned replies, SLA policies), or stdin for "-": its
+    text, or an error that names the file instead of a traceback."""
+    from pathlib import Path
+
+    from supportdesk.errors import NotFoundError, ValidationError
+
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise NotFoundError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ValidationError(f"{path} is not UTF-8 text") from None
+
+
 def write_data(text: str) -> None:
     """Text a program reads back (rules as TOML): exact into a pipe or file, inert on a terminal.
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-import sys
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -14,8 +13,17 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from supportdesk.cli.context import CliContext
-from supportdesk.cli.output import Col, FitTable, cell, console, err_console, print_json, write_data
-from supportdesk.errors import NotFoundError, ValidationError
+from supportdesk.cli.output import (
+    Col,
+    FitTable,
+    cell,
+    console,
+    err_console,
+    print_json,
+    read_data,
+    write_data,
+)
+from supportdesk.errors import ValidationError
 
 if TYPE_CHECKING:
     from supportdesk.desk.handle import Rule
@@ -45,15 +53,6 @@ def _summary(row: Rule) -> dict[str, object]:
         "trigger": row.trigger,
         "updated_at": row.updated_at,
     }
-
-
-def _read(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise NotFoundError(f"cannot read {path}: {exc.strerror}") from None
 
 
 @app.command("list")
@@ -106,7 +105,7 @@ def add(
     from supportdesk.desk.rules import storage
 
     cli: CliContext = ctx.obj
-    text = _read(file)
+    text = read_data(file)
     with cli.store().session(write=True) as session:
         rows = [_summary(r) for r in storage.add_rules(session, text, origin=file)]
     if as_json:
@@ -218,7 +217,7 @@ def import_(
     from supportdesk.desk.rules import storage
 
     cli: CliContext = ctx.obj
-    text = _read(file)
+    text = read_data(file)
     with cli.store().session(write=True) as session:
         summary = storage.import_rules(session, text, origin=file)
     if as_json:
@@ -276,7 +275,7 @@ def test(
     window = _parse_window(since)
     store = cli.store()
     if Path(target).is_file():
-        text = _read(target)
+        text = read_data(target)
         with store.session() as session:
             rules = [p.rule for p in storage.parse_and_check(session, text, origin=target)]
     else:

@@ -7,15 +7,14 @@ transaction.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from supportdesk.cli.context import CliContext
-from supportdesk.cli.output import cell, console, err_console, print_json, write_data
-from supportdesk.errors import NotFoundError, ValidationError
+from supportdesk.cli.output import cell, console, err_console, print_json, read_data, write_data
+from supportdesk.errors import ValidationError
 
 app = typer.Typer(
     help="Service levels: response and resolution targets per queue, in business hours.",
@@ -24,17 +23,6 @@ app = typer.Typer(
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 QueueArg = Annotated[str, typer.Argument(help="The queue's name.")]
-
-
-def _read(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise NotFoundError(f"cannot read {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise ValidationError(f"{path} is not UTF-8 text") from None
 
 
 @app.callback(invoke_without_command=True)
@@ -149,7 +137,7 @@ def set_(
         if queue is not None:
             raise ValidationError("give a queue with options, or --file, not both")
         with cli.store().session(write=True) as session:
-            names = storage.set_policies(session, _read(file), origin=file)
+            names = storage.set_policies(session, read_data(file), origin=file)
         if as_json:
             print_json({"set": names})
         else:
@@ -240,7 +228,7 @@ def import_(
     from supportdesk.desk.sla import storage
 
     cli: CliContext = ctx.obj
-    text = _read(file)
+    text = read_data(file)
     with cli.store().session(write=True) as session:
         summary = storage.import_policies(session, text, origin=file)
     if as_json:
