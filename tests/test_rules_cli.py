@@ -106,6 +106,10 @@ def test_export_edit_import_round_trip(config: Path, tmp_path: Path) -> None:
     _, out, _ = run(config, "import", str(exported), "--json")
     assert json.loads(out)["changed"] == ["stale pending"]
     assert run(config, "export")[1] == edited
+    nowhere = tmp_path / "no such dir" / "rules.toml"
+    code, out, err = run(config, "export", str(nowhere))
+    assert code == 1 and out == ""
+    assert err.strip() == f"error: cannot write {nowhere}: No such file or directory"
 
 
 def test_import_refuses_a_bad_file_naming_rule_and_line(config: Path, tmp_path: Path) -> None:

@@ -18,7 +18,14 @@ from typing import Annotated
 import typer
 
 from supportdesk.cli.context import CliContext
-from supportdesk.cli.output import cell, console, err_console, print_json, read_data, write_data
+from supportdesk.cli.output import (
+    cell,
+    console,
+    print_json,
+    read_data,
+    write_data,
+    write_export,
+)
 from supportdesk.errors import ValidationError
 
 app = typer.Typer(
@@ -166,11 +173,7 @@ def export(
     cli: CliContext = ctx.obj
     with cli.store().session() as session:
         text = canned.export_canned(session)
-    if file is None:
-        write_data(text)
-    else:
-        file.write_text(text, encoding="utf-8")
-        err_console.print(cell(f"exported to {file}"))
+    write_export(text, file)
 
 
 @app.command("import")

@@ -23,6 +23,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from supportdesk.text import UNSAFE, inert, one_line
@@ -127,8 +128,6 @@ def echo(text: str = "", *, err: bool = False) -> None:
 def read_data(path: str) -> str:
     """A file a person names (rules, canned replies, SLA policies), or stdin for "-": its
     text, or an error that names the file instead of a traceback."""
-    from pathlib import Path
-
     from supportdesk.errors import NotFoundError, ValidationError
 
     if path == "-":
@@ -148,6 +147,22 @@ def write_data(text: str) -> None:
     terminal gets the same inert treatment as every other line.
     """
     sys.stdout.write(inert(text) if console.is_terminal else text)
+
+
+def write_export(text: str, file: Path | None) -> None:
+    """An `export` command's TOML: to `file` when one is named (said on stderr, so stdout
+    stays clean), else `write_data`. A file that cannot be written is one line, not a
+    traceback."""
+    if file is None:
+        write_data(text)
+        return
+    from supportdesk.errors import SupportdeskError
+
+    try:
+        file.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise SupportdeskError(f"cannot write {file}: {exc.strerror}") from None
+    err_console.print(cell(f"exported to {file}"))
 
 
 def cell(value: object, width: int | None = None) -> Text:

@@ -18,10 +18,10 @@ from supportdesk.cli.output import (
     FitTable,
     cell,
     console,
-    err_console,
     print_json,
     read_data,
     write_data,
+    write_export,
 )
 from supportdesk.errors import ValidationError
 
@@ -200,11 +200,7 @@ def export(
     cli: CliContext = ctx.obj
     with cli.store().session() as session:
         text = storage.export_rules(session)
-    if file is None:
-        write_data(text)
-    else:
-        file.write_text(text, encoding="utf-8")
-        err_console.print(f"exported to {file}")
+    write_export(text, file)
 
 
 @app.command("import")
