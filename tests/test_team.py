@@ -90,6 +90,25 @@ def test_an_agent_cannot_record_another_actor(crew: TeamStore) -> None:
     assert _events(crew.owner) == []
 
 
+def test_an_agents_own_temporary_tables_do_not_change_the_check(crew: TeamStore) -> None:
+    """A session's temporary tables come first on its search path unless the path says
+    otherwise: the check must read the store's team_roles, not one the agent made."""
+    crew.add_agent("bob")
+    alice = crew.open_as(crew.add_agent("alice"))
+    try:
+        with pytest.raises(sa.exc.ProgrammingError) as caught, alice.engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TEMP TABLE team_roles (role text, actor text)")
+            conn.exec_driver_sql("INSERT INTO team_roles SELECT session_user::text, 'agent:bob'")
+            conn.exec_driver_sql(
+                "INSERT INTO events (batch_id, actor, action, created_at) "
+                "VALUES ('b', 'agent:bob', 'note', now())"
+            )
+        assert "not as agent:bob" in str(caught.value.orig)
+    finally:
+        alice.dispose()
+    assert _events(crew.owner) == []
+
+
 def test_the_role_column_is_the_servers_not_the_clients(crew: TeamStore) -> None:
     alice_role = crew.add_agent("alice")
     bob_role = crew.add_agent("bob")

@@ -34,7 +34,7 @@ NOTIFY_TABLES = ("events", "notes", "drafts", "outbox")
 
 CHECK_ACTOR = """
 CREATE FUNCTION supportdesk_check_actor() RETURNS trigger
-LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, {schema}, pg_temp AS $$
 DECLARE
     mine text;
     team text;
@@ -125,7 +125,10 @@ def upgrade() -> None:
         return
     # The team's group may not name the column (store/team.py grants INSERT on the others).
     op.execute("ALTER TABLE events ALTER COLUMN role SET DEFAULT session_user")
-    op.execute(CHECK_ACTOR)
+    # The store's schema named, the session's temporary schema last: unnamed, pg_temp comes
+    # first, and an agent's own TEMP TABLE team_roles would decide whose name they may write.
+    schema = op.get_bind().execute(sa.text("SELECT quote_ident(current_schema())")).scalar_one()
+    op.execute(CHECK_ACTOR.replace("{schema}", schema))
     op.execute(
         "CREATE TRIGGER events_actor AFTER INSERT ON events REFERENCING NEW TABLE AS changed "
         "FOR EACH STATEMENT EXECUTE FUNCTION supportdesk_check_actor()"
