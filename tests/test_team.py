@@ -224,6 +224,33 @@ def test_add_agent_is_one_transaction_and_keeps_the_password_as_a_scram_verifier
     ]
 
 
+def test_init_refuses_a_group_that_would_hand_agents_more_power(crew: TeamStore) -> None:
+    with crew.owner.engine.connect() as conn:
+        owner = conn.execute(sa.text("SELECT current_user")).scalar_one()
+    for strong in (owner, "postgres"):
+        with pytest.raises(ValidationError, match=f"role '{strong}' cannot be the team's group"):
+            team.init(crew.owner, strong)
+    login = crew.role("login")
+    with crew.owner.engine.begin() as conn:
+        conn.exec_driver_sql(f'CREATE ROLE "{login}" LOGIN')
+    with pytest.raises(ValidationError, match="cannot be the team's group"):
+        team.init(crew.owner, login)
+    assert team.init(crew.owner, crew.group) == crew.group  # its own group again: fine
+
+
+def test_one_actor_one_role_and_roles_follow_the_directorys_handle(crew: TeamStore) -> None:
+    first = team.add_service(crew.owner, "sync", role=crew.role("sync"))
+    with pytest.raises(
+        ValidationError, match=f"system:sync already has the database role '{first.role}'"
+    ):
+        team.add_service(crew.owner, "sync", role=crew.role("sync2"))
+    handle = crew.prefix.upper() + "Carol"
+    crew.roles.append(handle.lower())
+    added = team.add_agent(crew.owner, handle, email="carol@example.com")
+    assert added.role == handle.lower() and added.actor == f"agent:{handle.lower()}"
+    assert {m.role for m in team.members(crew.owner)} == {first.role, handle.lower()}
+
+
 def test_team_mode_refuses_sqlite(sqlite_store: Store) -> None:
     with pytest.raises(ValidationError, match="needs a PostgreSQL store"):
         team.init(sqlite_store)

@@ -32,6 +32,7 @@ class Added:
 
 def init(store: Store, group: str = DEFAULT_GROUP) -> str:
     """Prepare `store` (already at the schema head) for a team whose agents are in `group`."""
+    group = _role_name(group)
     with store.session(write=True) as session:
         store_team.prepare(session.connection(), group)
         # Made here by the owner, so no agent's first reply races another's to create it.
@@ -53,9 +54,10 @@ def add_agent(
     One transaction: PostgreSQL's CREATE ROLE is transactional, so a clash on the agent's
     email leaves no role behind.
     """
-    role = _role_name(role or handle)
     with store.session(write=True) as session:
         agent = directory.add_agent(session, handle, email=email, name=name)
+        # The directory's spelling of the handle (lower case): what the agent logs in as.
+        role = _role_name(role or agent.handle)
         actor = f"agent:{agent.handle}"
         created = store_team.add_login(
             session.connection(), role, actor=actor, kind="agent", password=password

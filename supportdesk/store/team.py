@@ -50,6 +50,12 @@ def prepare(conn: Connection, group: str) -> None:
     require_postgresql(conn)
     if not _role_exists(conn, group):
         _run(conn, "CREATE ROLE %I NOLOGIN", group)
+    elif _too_strong(conn, group):
+        raise ValidationError(
+            f"role {group!r} cannot be the team's group: every agent would get its powers "
+            "(it can log in, is a superuser, can create roles or databases, or owns this "
+            "store's tables); name a new role with --group"
+        )
     schema = conn.execute(text("SELECT current_schema()")).scalar_one()
     database = conn.execute(text("SELECT current_database()")).scalar_one()
     statements = [
@@ -89,6 +95,22 @@ def prepare(conn: Connection, group: str) -> None:
     )
 
 
+def _too_strong(conn: Connection, group: str) -> bool:
+    """Whether an existing role would give agents more than the team's grants."""
+    return bool(
+        conn.execute(
+            text(
+                "SELECT r.rolsuper OR r.rolcreaterole OR r.rolcreatedb OR r.rolbypassrls "
+                "OR r.rolcanlogin OR r.rolname = current_user OR EXISTS ("
+                " SELECT 1 FROM pg_class c WHERE c.relowner = r.oid"
+                " AND c.relnamespace = current_schema()::regnamespace) "
+                "FROM pg_roles r WHERE r.rolname = :group"
+            ),
+            {"group": group},
+        ).scalar_one()
+    )
+
+
 def team_group(conn: Connection) -> str | None:
     """The group role `team init` made this store's, or None for a store not in team mode."""
     if conn.dialect.name != "postgresql":
@@ -109,6 +131,11 @@ def add_login(conn: Connection, role: str, *, actor: str, kind: str, password: s
         raise ValidationError("this store is not set up for a team: run `supportdesk team init`")
     if conn.execute(text("SELECT 1 FROM team_roles WHERE role = :r"), {"r": role}).first():
         raise ValidationError(f"database role {role!r} is already in the team")
+    taken = conn.execute(
+        text("SELECT role FROM team_roles WHERE actor = :a"), {"a": actor}
+    ).scalar_one_or_none()
+    if taken is not None:
+        raise ValidationError(f"{actor} already has the database role {taken!r}")
     existed = _role_exists(conn, role)
     if not existed:
         _run(conn, "CREATE ROLE %I LOGIN", role)
