@@ -240,6 +240,34 @@ def test_setting_a_policy_computes_existing_tickets_and_removing_clears_them(
         storage.get_policy(s, "sales")
 
 
+def test_a_policy_set_later_measures_solved_tickets_to_their_solve(store: Store) -> None:
+    """Answered in half an hour and solved in an hour, a month before any queue had a policy
+    (a store upgraded to service levels): neither target was missed."""
+    desk = store
+    monday = utc(2026, 11, 16, 9)
+    with desk.session(write=True) as s:
+        directory.ensure_queue(s, "sales")
+        number = tickets.create_ticket(
+            s,
+            subject="x",
+            requester_email="a@b.example",
+            queue="sales",
+            change=Change.by("a", at=monday),
+        ).number
+    message(desk, number, "out", monday + timedelta(minutes=30))
+    status(desk, number, "solved", monday + timedelta(hours=1))
+    with desk.session(write=True) as s:
+        storage.update_policy(
+            s,
+            "sales",
+            {"timezone": "UTC", "first_response": "1h", "resolution": "4h"},
+            at=utc(2026, 12, 16, 12),
+        )
+    assert sla(desk, number) == (None, False)
+    with desk.session() as s:
+        assert Matching(s, "breached:yes", me=None, now=utc(2026, 12, 16, 12)).count() == 0
+
+
 def test_import_replaces_and_reports_and_a_bad_file_changes_nothing(desk: Store) -> None:
     sales = '[[sla]]\nqueue = "sales"\nresolution = "8h"\n'
     with desk.session(write=True) as s:

@@ -205,7 +205,12 @@ def _statements(where: ColumnElement[bool]) -> tuple[Any, Any]:
                 (paused, 0),
                 else_=business(t.c.queue_id, _NOW) - business(t.c.queue_id, t.c.sla_paused_since),
             ),
-            sla_paused_since=case((paused, _NOW), else_=null()),
+            # A ticket solved before its queue had a policy stopped the clock when solved.
+            sla_paused_since=case(
+                (t.c.status.in_(("solved", "closed")), least(epoch(t.c.solved_at), _NOW)),
+                (paused, _NOW),
+                else_=null(),
+            ),
         )
         .execution_options(synchronize_session=False)
     )
