@@ -203,5 +203,9 @@ def test_cli_json_and_csv(desk: Store, tmp_path: Path) -> None:
     assert [r["solved"] for r in json.loads(out)["rows"]] == [2, 1]
     code, _, err = run(config, "report", "--since", "16/11/2026")
     assert code != 0 and "bad date '16/11/2026'" in err
+    code, _, err = run(config, "report", "--until", "9999-12-31")
+    assert code == 1 and "bad date '9999-12-31'" in err
+    code, _, err = run(config, "report", "--until", "0001-01-05")
+    assert code == 1 and "too early for a 30-day report" in err
     code, _, err = run(config, "report", "--by", "month")
     assert code != 0 and "month" in err

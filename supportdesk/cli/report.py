@@ -55,7 +55,10 @@ def register(app: typer.Typer) -> None:
             raise ValidationError("choose --json or --csv, not both")
         today = utcnow().date().isoformat()
         end = reports.parse_moment(until or today, end=True)
-        start = reports.parse_moment(since) if since else end - timedelta(days=30)
+        try:
+            start = reports.parse_moment(since) if since else end - timedelta(days=30)
+        except OverflowError:
+            raise ValidationError(f"--until {until!r}: too early for a 30-day report") from None
         cli: CliContext = ctx.obj
         with cli.store().session() as session:
             where = (

@@ -406,7 +406,7 @@ def parse_moment(text: str, *, end: bool = False) -> datetime:
             day = datetime.combine(date.fromisoformat(text), datetime.min.time(), tzinfo=UTC)
             return day + timedelta(days=1) if end else day
         moment = datetime.fromisoformat(text)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ValidationError(
             f"bad date {text!r}: use YYYY-MM-DD or an ISO date and time like 2026-11-16T09:00"
         ) from None

@@ -136,7 +136,7 @@ def update_policy(
     )
     for key, value in changes.items():
         if key.startswith("priority."):
-            _, name, kind = key.split(".")
+            _, name, kind = key.split(".", 2)
             if kind not in KINDS:
                 raise ValidationError(f"unknown target {kind!r}")
             priorities: dict[str, dict[str, Any]] = base.setdefault("priority", {})
