@@ -72,6 +72,8 @@ def run(cli: CliContext, *, mailbox: str | None, watch: bool, as_json: bool) -> 
         return _run(cli, mailbox=mailbox, watch=watch, as_json=as_json)
     except _Stop as stop:
         return stop.code
+    except KeyboardInterrupt:  # a second Ctrl-C: the same code through Typer or the fast path
+        return EX_INTERRUPTED
 
 
 def _run(cli: CliContext, *, mailbox: str | None, watch: bool, as_json: bool) -> int:

@@ -44,7 +44,8 @@ class ChangeFeed:
         self._next_try = 0.0
         self._mark: int | None = None
         self._next_poll = 0.0
-        self._lost = False
+        # Until the first LISTEN, changes go unannounced: that one reports "read everything".
+        self._lost = True
 
     @property
     def live(self) -> bool:

@@ -155,8 +155,14 @@ class _PasswordOnConnect:
         self.given = given
         self.when_asked = when_asked
         self.password: str | None = None
+        # The console's workers, poll and listener connect at once: one asks, the rest wait.
+        self._lock = threading.Lock()
 
     def __call__(self, dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+        with self._lock:
+            return self._connect(dialect, cargs, cparams)
+
+    def _connect(self, dialect: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
         if self.given is not None:
             self.password, self.given = self.given(), None
         if self.password is not None:
