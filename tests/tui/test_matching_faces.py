@@ -21,7 +21,7 @@ ME = "alice"
 
 QUERIES = [
     "status:active",
-    "assignee:me status:open,pending",
+    "assignee:me -status:closed",
     "queue:billing,shipping -tag:vip sort:-priority",
     "priority:>=high sort:created",
     "refund",
