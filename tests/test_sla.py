@@ -176,6 +176,22 @@ def test_a_next_response_answered_late_stays_breached(desk: Store) -> None:
     assert sla(desk, number)[1] is True
 
 
+def test_pausing_a_customer_left_waiting_too_long_is_a_breach(desk: Store) -> None:
+    """Set pending or solved without an answer after the next response was due: the miss
+    stays; set pending while still in time: no breach."""
+    monday = utc(2026, 11, 16, 8)
+    late, in_time = new_ticket(desk, monday), new_ticket(desk, monday)
+    for number in (late, in_time):
+        message(desk, number, "out", monday + timedelta(hours=1))  # first response in time
+        message(desk, number, "in", monday + timedelta(hours=2))  # next response due 12:00
+    status(desk, late, "pending", monday + timedelta(hours=5))
+    status(desk, in_time, "pending", monday + timedelta(hours=3))
+    assert sla(desk, late) == (None, True)
+    assert sla(desk, in_time) == (None, False)
+    status(desk, late, "solved", monday + timedelta(hours=6))
+    assert sla(desk, late) == (None, True)
+
+
 def test_an_answer_in_time_is_no_breach_even_when_read_later(desk: Store) -> None:
     monday = utc(2026, 11, 16, 8)
     number = new_ticket(desk, monday)

@@ -305,11 +305,20 @@ def _due_values(f: Any, now: Any) -> dict[str, Any]:
     )
     first_missed = func.coalesce(f.c.responded, f.c.clock) - f.c.created > f.c.first_response
     resolve_missed = f.c.clock - f.c.created - t.c.sla_paused_seconds > f.c.resolution
+    # A customer left waiting past the target before the clock stopped (set pending or
+    # solved without an answer): NULL when nobody waits.
+    next_missed = f.c.clock - f.c.waiting > f.c.next_response
     return {
         "sla_due": least(due_first, due_next, due_resolve),
         "sla_breached": case(
             (
-                or_(first_missed, resolve_missed, due_next < now, t.c.sla_late_responses > 0),
+                or_(
+                    first_missed,
+                    resolve_missed,
+                    next_missed,
+                    due_next < now,
+                    t.c.sla_late_responses > 0,
+                ),
                 True,
             ),
             else_=false(),
