@@ -18,6 +18,7 @@ from typing import Annotated
 import typer
 
 from supportdesk.cli.context import CliContext
+from supportdesk.cli.options import JsonOption
 from supportdesk.cli.output import (
     cell,
     console,
@@ -33,7 +34,6 @@ app = typer.Typer(
     no_args_is_help=False,
 )
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 NameArg = Annotated[str, typer.Argument(help="The canned reply's name.")]
 FileArg = Annotated[str, typer.Argument(help="A TOML file of [[canned]] tables, or - for stdin.")]
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
+from supportdesk.cli.options import JsonOption
 from supportdesk.cli.output import echo, error, print_json
 from supportdesk.errors import ConfigError
 
@@ -15,8 +16,6 @@ if TYPE_CHECKING:
     from supportdesk.config import Settings
 
 app = typer.Typer(help="Find, check and show the config file (config.toml).", no_args_is_help=True)
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
 def _cli(ctx: typer.Context) -> CliContext:

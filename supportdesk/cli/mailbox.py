@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from supportdesk.cli.context import CliContext
+from supportdesk.cli.options import JsonOption
 from supportdesk.cli.output import Col, FitTable, cell, console, error, print_json
 from supportdesk.errors import NotFoundError
 
@@ -24,7 +25,6 @@ app = typer.Typer(
     no_args_is_help=False,
 )
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 NameArgument = Annotated[str, typer.Argument(help="The mailbox's name in config.toml.")]
 EX_USAGE = 2
 

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from supportdesk.cli.context import CliContext
+from supportdesk.cli.options import JsonOption
 from supportdesk.cli.output import cell, console, print_json
 
 app = typer.Typer(
@@ -20,7 +21,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 TextArg = Annotated[
     str, typer.Argument(help="The note's text, or - to read it from standard input.")
 ]

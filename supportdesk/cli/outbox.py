@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from supportdesk.cli.context import CliContext
+from supportdesk.cli.options import JsonOption
 from supportdesk.cli.output import block, cell, console, error, print_json
 
 if TYPE_CHECKING:
@@ -24,7 +25,6 @@ app = typer.Typer(
     no_args_is_help=False,
 )
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 IdArg = Annotated[int, typer.Argument(help="The outbox item's id (see `outbox list`).")]
 
 

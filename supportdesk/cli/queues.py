@@ -7,11 +7,10 @@ from typing import Annotated
 import typer
 
 from supportdesk.cli.context import CliContext
+from supportdesk.cli.options import JsonOption
 from supportdesk.cli.output import Col, FitTable, cell, console, print_json
 
 app = typer.Typer(help="Queues: list them with their counts, add new ones.", no_args_is_help=False)
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
 @app.callback(invoke_without_command=True)

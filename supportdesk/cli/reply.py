@@ -14,10 +14,9 @@ from typing import Annotated
 import typer
 
 from supportdesk.cli.context import CliContext
+from supportdesk.cli.options import JsonOption
 from supportdesk.cli.output import block, cell, console, err_console, print_json
 from supportdesk.errors import ValidationError
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
 def _read_body(body_file: str | None) -> str:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from supportdesk.cli.context import CliContext
+from supportdesk.cli.options import JsonOption
 from supportdesk.cli.output import (
     Col,
     FitTable,
@@ -34,7 +35,6 @@ app = typer.Typer(
     no_args_is_help=False,
 )
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 NameArg = Annotated[str, typer.Argument(help="The rule's name.")]
 
 

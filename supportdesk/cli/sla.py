@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from supportdesk.cli.context import CliContext
+from supportdesk.cli.options import JsonOption
 from supportdesk.cli.output import (
     cell,
     console,
@@ -28,7 +29,6 @@ app = typer.Typer(
     no_args_is_help=False,
 )
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 QueueArg = Annotated[str, typer.Argument(help="The queue's name.")]
 
 

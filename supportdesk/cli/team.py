@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from supportdesk.cli.context import CliContext
+from supportdesk.cli.options import JsonOption
 from supportdesk.cli.output import Col, FitTable, cell, console, print_json
 from supportdesk.errors import ValidationError
 
@@ -16,7 +17,6 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Team mode on PostgreSQL: prepare the store, add agents and services.")
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 RoleOption = Annotated[
     str | None,
     typer.Option("--role", help="The database login role (default: the handle, or the name)."),

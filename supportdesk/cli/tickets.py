@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from supportdesk.cli.context import CliContext
+from supportdesk.cli.options import JsonOption
 from supportdesk.cli.output import Col, FitTable, block, cell, console, error, print_json
 from supportdesk.clock import utcnow
 from supportdesk.text import age, one_line
@@ -23,8 +24,6 @@ if TYPE_CHECKING:
     from supportdesk.desk.views import TicketDetail, TicketRow
 
 app = typer.Typer(help="Tickets: list them with a query, show one with its thread.")
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
 def rows_table(rows: list[TicketRow], now: datetime, title: str | None = None) -> FitTable:

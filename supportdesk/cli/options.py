@@ -1,0 +1,9 @@
+"""Option types every command group shares, declared once so `--json` reads the same everywhere."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
