@@ -399,6 +399,11 @@ class Settings(_Table):
     theme: NonEmptyStr = "dark"
     """A built-in theme name, or the name of a file in the user themes directory."""
 
+    language: Literal["auto", "en", "ja"] = "auto"
+    """The language of the console and the CLI: "auto" follows the locale (LANGUAGE, LC_ALL,
+    LC_MESSAGES, LANG), "ja" is Japanese, "en" English. JSON, binding ids, query fields and
+    exit codes are the same in every language."""
+
     bulk: BulkSettings = Field(default_factory=BulkSettings)
     """Safety limits for bulk commands."""
 

@@ -16,8 +16,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from supportdesk.i18n import set_language
 from supportdesk.store import Store, open_store
 from supportdesk.store.engine import make_engine
+
+# Tests read English output whatever the machine's locale; Japanese tests switch explicitly.
+os.environ["LANGUAGE"] = "en"
+set_language("auto")
 
 PG_BASE_URL = os.environ.get(
     "SUPPORTDESK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -39,6 +39,7 @@ def test_wheel_ships_migrations_themes_and_example_config(tmp_path: Path) -> Non
     assert "supportdesk/store/migrations/env.py" in names
     assert any(n.startswith("supportdesk/store/migrations/versions/0001_") for n in names)
     assert any(n.endswith("entry_points.txt") for n in names)
+    assert "supportdesk/locale/ja/LC_MESSAGES/supportdesk.mo" in names
 
     unpacked = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(unpacked)

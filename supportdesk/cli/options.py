@@ -6,4 +6,6 @@ from typing import Annotated
 
 import typer
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+from supportdesk.i18n import _
+
+JsonOption = Annotated[bool, typer.Option("--json", help=_("Print JSON for scripts."))]
