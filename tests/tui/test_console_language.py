@@ -66,7 +66,7 @@ async def test_palette_switches_language_both_ways_and_remembers_it(
         await wait_until(pilot, lambda: i18n.current_language() == "ja", what="Japanese")
         await wait_until(pilot, lambda: "終了" in _footer(app), what="the footer in Japanese")
         footer = set(_footer(app))
-        assert {"終了", "ヘルプ", "担当する", "返信"} <= footer and "Quit" not in footer
+        assert {"終了", "ヘルプ", "担当", "返信"} <= footer and "Quit" not in footer
         sidebar = _sidebar(app)
         assert any("未完了すべて" in line for line in sidebar)
         assert any("ビュー" in line for line in sidebar) and not any(
@@ -139,12 +139,14 @@ async def test_switch_redraws_an_open_composer_keeping_the_text(
         await wait_until(pilot, lambda: isinstance(app.screen, ComposerScreen), what="composer")
         screen = app.screen
         assert isinstance(screen, ComposerScreen)
-        await pilot.press(*"お問い合わせありがとうございます。")
+        # Pilot sends punctuation such as 。 without its character (a terminal sends it), so
+        # the typed text here is kana and kanji only.
+        await pilot.press(*"お問い合わせありがとうございます")
         app.switch_language("ja")
         await wait_until(pilot, lambda: "送信…" in _footer(app), what="the composer's footer")
         text = screen_text(app)
         assert "件名" in text and "宛先" in text and "依頼者に返信" in text
-        assert screen.body.text.startswith("お問い合わせありがとうございます。")
+        assert screen.body.text.startswith("お問い合わせありがとうございます")
 
 
 def test_language_and_theme_written_back_leave_the_rest(tmp_path: Path) -> None:
