@@ -160,3 +160,32 @@ def test_language_and_theme_written_back_leave_the_rest(tmp_path: Path) -> None:
     assert settings.bulk.confirm_above == 10
     text = path.read_text(encoding="utf-8")
     assert text.count("language =") == 1 and text.index("language") < text.index("[bulk]")
+
+
+def test_words_follow_the_language_and_names_people_gave_do_not() -> None:
+    from supportdesk.store.models import PRIORITIES, STATUSES
+    from supportdesk.tui.data import view_label
+    from supportdesk.tui.format import priority_label, status_label
+    from supportdesk.tui.widgets.status_line import sort_words
+
+    i18n.set_language("en")
+    assert [status_label(s) for s in STATUSES] == list(STATUSES)
+    assert [priority_label(p) for p in PRIORITIES] == list(PRIORITIES)
+    assert sort_words("status:active sort:due") == "due, soonest first"
+    i18n.set_language("ja")
+    assert [status_label(s) for s in STATUSES] == [
+        "新規",
+        "オープン",
+        "保留中",
+        "待機中",
+        "解決済み",
+        "終了",
+    ]
+    assert [priority_label(p) for p in PRIORITIES] == ["低", "通常", "高", "緊急"]
+    assert sort_words("status:active") == "最終更新の新しい順"
+    assert sort_words("sort:created,-priority") == "作成日時の古い順、次に優先度の高い順"
+    # A built-in view is renamed; a queue or saved search keeps the name its owner gave,
+    # even one that happens to be an English word the catalogue knows.
+    assert view_label("pending", "Pending") == "保留中"
+    assert view_label("queue:Pending", "Pending") == "Pending"
+    assert view_label("saved:Search", "Search") == "Search"

@@ -16,7 +16,13 @@ from supportdesk.errors import QueryError
 from supportdesk.i18n import N_, _
 from supportdesk.text import one_line
 
-_KEY_NAMES = {"updated": N_("last update"), "created": N_("creation"), "priority": N_("priority")}
+_KEY_NAMES = {
+    "updated": N_("last update"),
+    "created": N_("creation"),
+    "priority": N_("priority"),
+    "number": N_("number"),
+    "due": N_("due"),
+}
 
 
 def sort_words(query: str) -> str:
@@ -30,6 +36,8 @@ def sort_words(query: str) -> str:
         name = _(_KEY_NAMES[key.key]) if key.key in _KEY_NAMES else key.key
         if key.key in ("updated", "created"):
             order = _("newest first") if key.descending else _("oldest first")
+        elif key.key == "due":
+            order = _("latest first") if key.descending else _("soonest first")
         else:
             order = _("highest first") if key.descending else _("lowest first")
         parts.append(_("{key}, {order}").format(key=name, order=order))
