@@ -164,7 +164,10 @@ class SupportdeskApp(App[None]):
         self.refresh_bindings()
         name = LANGUAGE_NAMES[current_language()]
         if self.config_path is None:
-            self.notify(_("language {name} (no config file to remember it in)").format(name=name))
+            self.notify(
+                _("language {name} (no config file to remember it in)").format(name=name),
+                markup=False,
+            )
             return
         self._remember(self.config_path, "language", current_language(), name)
 
