@@ -19,7 +19,9 @@ from supportdesk.desk import notes, tickets
 from supportdesk.desk.events import Change
 from supportdesk.desk.views import TicketRow
 from supportdesk.errors import ConflictError, NotFoundError, SupportdeskError, ValidationError
+from supportdesk.i18n import _, ngettext
 from supportdesk.tui.data import DeskData
+from supportdesk.tui.format import priority_label, status_label
 
 if TYPE_CHECKING:
     from supportdesk.desk.bulk_commands import Prepared
@@ -104,26 +106,26 @@ def describe(op: Op) -> str:
     """The action as the agent would say it, for confirmations and notifications."""
     match op:
         case Assign(handle=None):
-            return "unassign"
+            return _("unassign")
         case Assign(handle=handle):
-            return f"assign to {handle}"
+            return _("assign to {agent}").format(agent=handle)
         case SetStatus(status=status):
-            return f"set status {status}"
+            return _("set status {status}").format(status=status_label(status))
         case SetPriority(priority=priority):
-            return f"set priority {priority}"
+            return _("set priority {priority}").format(priority=priority_label(priority))
         case MoveQueue(queue=queue):
-            return f"move to {queue}"
+            return _("move to {queue}").format(queue=queue)
         case ChangeTags(add=add, remove=remove):
             parts = [f"+{t}" for t in add] + [f"-{t}" for t in remove]
-            return "tag " + " ".join(parts)
+            return _("tag {tags}").format(tags=" ".join(parts))
         case AddNote():
-            return "add a note"
+            return _("add a note")
         case EditNote(note_id=note_id):
-            return f"edit note {note_id}"
+            return _("edit note {id}").format(id=note_id)
         case DeleteNote(note_id=note_id):
-            return f"delete note {note_id}"
+            return _("delete note {id}").format(id=note_id)
         case Merge(target=target):
-            return f"merge into #{target}"
+            return _("merge into #{number}").format(number=target)
     raise TypeError(op)
 
 
@@ -141,7 +143,7 @@ def apply_one(data: DeskData, op: Op, seen: TicketRow, tags_seen: Sequence[str])
     if isinstance(op, Merge):
         return Done(summary, (seen.number, op.target), batch_id=change.batch_id)
     if version is None or version == seen.version:
-        return Done(summary + " (no change)", (seen.number,))
+        return Done(summary + " " + _("(no change)"), (seen.number,))
     return Done(summary, (seen.number,), batch_id=change.batch_id)
 
 
@@ -154,17 +156,23 @@ def apply_many(data: DeskData, op: Op, numbers: Sequence[int]) -> Done:
 
     steps = _bulk_steps(op)
     if not steps:
-        raise ValidationError(f"{describe(op)}: nothing to change")
+        raise ValidationError(_("{action}: nothing to change").format(action=describe(op)))
     selection = bulk_commands.Selection(numbers=tuple(sorted(set(numbers))), me=data.me)
     outcome = bulk_commands.run(data.store, steps[0], selection, actor=data.actor, then=steps[1:])
     batch_id = outcome.result.batch_id
     with data.store.session() as session:
         batch = history.batch_summary(session, batch_id)
     changed = batch.tickets if batch is not None else 0
-    summary = f"{describe(op)}: {changed} of {len(numbers)} tickets changed"
+    summary = ngettext(
+        "{action}: {changed} of {count} ticket changed",
+        "{action}: {changed} of {count} tickets changed",
+        len(numbers),
+    ).format(action=describe(op), changed=changed, count=len(numbers))
     skipped = sum(outcome.result.skipped.values())
     if skipped and isinstance(op, SetStatus):
-        summary += f", {skipped} skipped (their status cannot go to {op.status})"
+        summary += _(", {count} skipped (their status cannot go to {status})").format(
+            count=skipped, status=status_label(op.status)
+        )
     return Done(summary, tuple(numbers), batch_id=batch_id if changed else None)
 
 
@@ -186,7 +194,7 @@ def _bulk_steps(op: Op) -> tuple[Prepared, ...]:
         case ChangeTags(add=add, remove=remove):
             untag = (prepare("untag", tags=remove),) if remove else ()
             return untag + ((prepare("tag", tags=add),) if add else ())
-    raise ValidationError(f"{describe(op)} works on one ticket at a time")
+    raise ValidationError(_("{action} works on one ticket at a time").format(action=describe(op)))
 
 
 def latest_undoable(session: Session, actor: str) -> str | None:
@@ -209,15 +217,22 @@ def undo_latest(data: DeskData) -> Done:
     with data.store.session(write=True) as session:
         batch = latest_undoable(session, data.actor)
         if batch is None:
-            raise NotFoundError(f"nothing to undo: no changes by {data.actor} left to undo")
+            raise NotFoundError(
+                _("nothing to undo: no changes by {actor} left to undo").format(actor=data.actor)
+            )
         what, numbers = batch_words(session, batch)
         try:
             result = undo_batch(session, batch)
         except ConflictError as exc:
-            raise ConflictError(f"cannot undo {what}: {exc}") from None
+            raise ConflictError(
+                _("cannot undo {what}: {error}").format(what=what, error=exc)
+            ) from None
         except SupportdeskError as exc:
-            raise ValidationError(f"cannot undo {what}: {exc}") from None
-    return Done(f"undone: {what} (batch {batch[:8]})", numbers, batch_id=result.batch_id)
+            raise ValidationError(
+                _("cannot undo {what}: {error}").format(what=what, error=exc)
+            ) from None
+    done = _("undone: {what} (batch {batch})").format(what=what, batch=batch[:8])
+    return Done(done, numbers, batch_id=result.batch_id)
 
 
 _SHOWN_EVENTS = 6
@@ -231,25 +246,38 @@ def batch_words(session: Session, batch: str) -> tuple[str, tuple[int, ...]]:
     rows = history.events(session, batch=batch, limit=_SHOWN_EVENTS)
     numbers = tuple(dict.fromkeys(r.ticket for r in rows if r.ticket is not None))
     if summary is None or not rows:
-        return f"batch {batch}", numbers
+        return _("batch {batch}").format(batch=batch), numbers
     if summary.tickets == 1:
         changes = [_event_words(r.action, r.old_value, r.new_value) for r in rows]
         if summary.events > len(rows):
-            changes.append(f"and {summary.events - len(rows)} more")
+            changes.append(_("and {count} more").format(count=summary.events - len(rows)))
         return f"#{numbers[0]}: {', '.join(changes)}", numbers
     actions = ", ".join(sorted(summary.actions))
     shown = ", ".join(f"#{n}" for n in numbers[:3])
     more = ", …" if summary.tickets > 3 else ""
-    return f"{actions} on {summary.tickets} tickets ({shown}{more})", numbers
+    words = ngettext(
+        "{actions} on {count} ticket ({tickets})",
+        "{actions} on {count} tickets ({tickets})",
+        summary.tickets,
+    ).format(actions=actions, count=summary.tickets, tickets=shown + more)
+    return words, numbers
 
 
 def _event_words(action: str, old: str | None, new: str | None) -> str:
     if action == "tag":
-        return f"tag +{new}"
+        return _("tag {tags}").format(tags=f"+{new}")
     if action == "untag":
-        return f"tag -{old}"
+        return _("tag {tags}").format(tags=f"-{old}")
     if action in notes.NOTE_ACTIONS:
         return action.replace("_", " ")
+    if action == "status":
+        return _("status {old} → {new}").format(
+            old=status_label(old or "-"), new=status_label(new or "-")
+        )
+    if action == "priority":
+        return _("priority {old} → {new}").format(
+            old=priority_label(old or "-"), new=priority_label(new or "-")
+        )
     return f"{action} {old or '-'} → {new or '-'}"
 
 
@@ -300,8 +328,10 @@ def _change(
             current = tickets.get_ticket(session, number)
             if current.version != expected:
                 raise ConflictError(
-                    f"ticket #{number} changed since you opened it; nothing was merged: "
-                    "look again and retry"
+                    _(
+                        "ticket #{number} changed since you opened it; nothing was merged: "
+                        "look again and retry"
+                    ).format(number=number)
                 )
             tickets.merge(session, number, target, change)
             return None

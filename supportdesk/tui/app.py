@@ -10,22 +10,41 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.command import CommandPalette
 from textual.screen import Screen
 
 from supportdesk.appearance import check_appearance
 from supportdesk.errors import ConfigError
+from supportdesk.i18n import LANGUAGE_NAMES, N_, _, current_language, set_language
 from supportdesk.themes import DEFAULT_THEME
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.commands import DeskCommands
 from supportdesk.tui.data import DeskData, SavedView
 from supportdesk.tui.keys import display_keys, normalise_keys
-from supportdesk.tui.saved import set_theme
+from supportdesk.tui.saved import set_top_level
 from supportdesk.tui.screens.desk import DeskScreen
 from supportdesk.tui.screens.help import HelpScreen
 from supportdesk.tui.theming import FALLBACK_VARIABLES, textual_theme
+from supportdesk.tui.widgets.footer import TranslatedFooter
 
 if TYPE_CHECKING:
     from supportdesk.desk.handle import Desk
+
+
+# Textual's own palette commands, as SystemCommand titles and help, for the catalogue.
+TEXTUAL_COMMANDS = (
+    N_("Quit"),
+    N_("Quit the application as soon as possible"),
+    N_("Keys"),
+    N_("Hide the keys and widget help panel"),
+    N_("Show help for the focused widget and a summary of available keys"),
+    N_("Minimize"),
+    N_("Minimize the widget and restore to normal size"),
+    N_("Maximize"),
+    N_("Maximize the focused widget"),
+    N_("Screenshot"),
+    N_("Save an SVG 'screenshot' of the current screen"),
+)
 
 
 class SupportdeskApp(App[None]):
@@ -55,18 +74,24 @@ class SupportdeskApp(App[None]):
         user_themes_dir: Path | None = None,
         now: Callable[[], datetime] | None = None,
         selection: str = "follow",
+        language: str | None = None,
     ) -> None:
         """`now` fixes the clock the console measures ages with (snapshot tests pin it).
 
         `selection` is `[console] selection`: "follow" the ticket when the list reorders,
-        or "stay" on the row.
+        or "stay" on the row. `language` is the `language` setting (auto, en or ja), applied
+        before anything is drawn; None keeps the language already chosen.
         """
+        if language is not None:
+            set_language(language)
         super().__init__()
         self.data = DeskData(store, me, clock=now)
         self.saved = list(saved or [])
         self.config_path = config_path
         self.poll_seconds = poll_seconds
-        self.sub_title = " · ".join(part for part in (me or "no agent set", store_label) if part)
+        self.me = me
+        self.store_label = store_label
+        self.sub_title = self._sub_title()
         self.keymap = {k: normalise_keys(v) for k, v in (keymap or {}).items()}
         self.selection = selection
         checked = check_appearance(
@@ -82,9 +107,12 @@ class SupportdeskApp(App[None]):
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return {**super().get_theme_variable_defaults(), **FALLBACK_VARIABLES}
 
+    def _sub_title(self) -> str:
+        return " · ".join(part for part in (self.me or _("no agent set"), self.store_label) if part)
+
     def on_mount(self) -> None:
         for problem in self._problems:
-            self.notify(problem, title="Config", severity="warning", timeout=15, markup=False)
+            self.notify(problem, title=_("Config"), severity="warning", timeout=15, markup=False)
 
     def get_default_screen(self) -> Screen:
         return DeskScreen(
@@ -101,10 +129,47 @@ class SupportdeskApp(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         # Textual's theme picker lists its own themes and forgets the choice; ours is
-        # "theme: NAME" in DeskCommands, which remembers it.
+        # "theme: NAME" in DeskCommands, which remembers it. Textual's words are English
+        # only: the ones it shows here are in our catalogue (TEXTUAL_COMMANDS).
         for command in super().get_system_commands(screen):
             if command.title != "Theme":
-                yield command
+                yield SystemCommand(
+                    _(command.title), _(command.help) if command.help else "", command.callback
+                )
+
+    def action_command_palette(self) -> None:
+        """Textual's palette, with its prompt in the console's language."""
+        if self.use_command_palette and not CommandPalette.is_open(self):  # type: ignore[arg-type]
+            self.push_screen(
+                CommandPalette(placeholder=_("Search for commands…"), id="--command-palette")
+            )
+
+    def switch_language(self, language: str) -> None:
+        """Show the console in `language` now: every screen, the footer and the palette.
+
+        Descriptions and labels are English message ids looked up as they are drawn, so this
+        only has to draw again; nothing is read from the store. The choice is written into
+        the config file (`language = "..."`) when there is one, so the next start keeps it.
+        """
+        set_language(language)
+        self.sub_title = self._sub_title()
+        for screen in self.screen_stack:
+            relabel = getattr(screen, "relabel", None)
+            if callable(relabel):
+                relabel()
+            elif isinstance(screen, HelpScreen):
+                screen.refresh(recompose=True)
+            for footer in screen.query(TranslatedFooter):
+                footer.refresh(recompose=True)
+        self.refresh_bindings()
+        name = LANGUAGE_NAMES[current_language()]
+        if self.config_path is None:
+            self.notify(
+                _("language {name} (no config file to remember it in)").format(name=name),
+                markup=False,
+            )
+            return
+        self._remember(self.config_path, "language", current_language(), name)
 
     @property
     def desk(self) -> DeskScreen:
@@ -124,20 +189,30 @@ class SupportdeskApp(App[None]):
         """Use theme `name` now and write it into the config file so the next start uses it."""
         self.theme = name
         if self.config_path is None:
-            self.notify(f"theme {name} (no config file to remember it in)", markup=False)
+            self.notify(
+                _("theme {name} (no config file to remember it in)").format(name=name),
+                markup=False,
+            )
             return
-        self._remember_theme(self.config_path, name)
+        self._remember(self.config_path, "theme", name, name)
 
     @work(thread=True, exclusive=True, group="config")
-    def _remember_theme(self, path: Path, name: str) -> None:
+    def _remember(self, path: Path, key: str, value: str, shown: str) -> None:
+        """Write `key = "value"` (theme or language) into the config file, off the UI thread;
+        `shown` is the value as the agent knows it (日本語 for ja)."""
         try:
-            set_theme(path, name)
+            set_top_level(path, key, value)
         except ConfigError as exc:
+            title = _("Theme not saved") if key == "theme" else _("Language not saved")
             self.call_from_thread(
-                self.notify, str(exc), title="Theme not saved", severity="error", markup=False
+                self.notify, str(exc), title=title, severity="error", markup=False
             )
         else:
-            self.call_from_thread(self.notify, f"theme {name}, saved in {path}", markup=False)
+            if key == "theme":
+                said = _("theme {name}, saved in {path}").format(name=value, path=path)
+            else:
+                said = _("language {name}, saved in {path}").format(name=shown, path=path)
+            self.call_from_thread(self.notify, said, markup=False)
 
 
 def run_console(
@@ -150,15 +225,17 @@ def run_console(
     theme: str | None = None,
     keymap: Mapping[str, str] | None = None,
     selection: str | None = None,
+    language: str | None = None,
 ) -> None:
     """Open the console and return when the agent quits.
 
-    Without `theme`, `keymap` and `selection` they are read from `config_path`, so a caller
-    that only knows the file still gets the agent's looks, keys and habits.
+    Without `theme`, `keymap`, `selection` and `language` they are read from `config_path`,
+    so a caller that only knows the file still gets the agent's looks, keys, habits and
+    language.
     """
     if (
         config_path is not None
-        and (theme is None or keymap is None or selection is None)
+        and (theme is None or keymap is None or selection is None or language is None)
         and config_path.exists()
     ):
         from supportdesk.config import load_settings
@@ -167,6 +244,7 @@ def run_console(
         theme = theme if theme is not None else settings.theme
         keymap = keymap if keymap is not None else settings.keymap
         selection = selection if selection is not None else settings.console.selection
+        language = language if language is not None else settings.language
     SupportdeskApp(
         store,
         me=me,
@@ -176,4 +254,5 @@ def run_console(
         theme=theme,
         keymap=keymap,
         selection=selection or "follow",
+        language=language,
     ).run()

@@ -2,8 +2,10 @@
 
 "ticket: …" commands appear only while a ticket is under the cursor (or tickets are
 selected, for the ones that work in bulk), "view: …" lists the sidebar's views and
-"theme: …" the other themes. Each command runs the same action method as its key, so the
-palette and the keys cannot disagree, and says that key (as the help screen shows it).
+"theme: …" the other themes, "language: …" the other language. Names and help are looked
+up each time the palette asks, so they follow a language switch at once. Each command runs
+the same action method as its key, so the palette and the keys cannot disagree, and says
+that key (as the help screen shows it).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from supportdesk.tui.data import Source
+from supportdesk.i18n import LANGUAGE_NAMES, LANGUAGES, _, current_language, ngettext
+from supportdesk.tui.data import Source, view_label
 from supportdesk.tui.keys import catalogue, display_keys
 
 if TYPE_CHECKING:
@@ -29,49 +32,99 @@ def _ticket_commands(desk: DeskScreen) -> Iterator[Command]:
     row = desk.current
     if row is None and not marked:
         return
-    which = f"{marked} selected" if marked else f"#{row.number}" if row else ""
-    yield "ticket: assign to me", desk.action_assign_me, f"Take {which}"
-    yield "ticket: assign to…", desk.action_assign, f"Pick an agent for {which}"
-    yield "ticket: set status…", desk.action_status, f"Change the status of {which}"
-    yield "ticket: set priority…", desk.action_priority, f"Change the priority of {which}"
-    yield "ticket: tags…", desk.action_tags, f"Add or remove tags on {which}"
-    yield "ticket: move to queue…", desk.action_move, f"Move {which} to another queue"
+    if marked:
+        which = ngettext("{count} selected", "{count} selected", marked).format(count=marked)
+    else:
+        which = f"#{row.number}" if row else ""
+    yield _("ticket: assign to me"), desk.action_assign_me, _("Take {which}").format(which=which)
+    yield (
+        _("ticket: assign to…"),
+        desk.action_assign,
+        _("Pick an agent for {which}").format(which=which),
+    )
+    yield (
+        _("ticket: set status…"),
+        desk.action_status,
+        _("Change the status of {which}").format(which=which),
+    )
+    yield (
+        _("ticket: set priority…"),
+        desk.action_priority,
+        _("Change the priority of {which}").format(which=which),
+    )
+    yield (
+        _("ticket: tags…"),
+        desk.action_tags,
+        _("Add or remove tags on {which}").format(which=which),
+    )
+    yield (
+        _("ticket: move to queue…"),
+        desk.action_move,
+        _("Move {which} to another queue").format(which=which),
+    )
     if row is not None:
-        yield "ticket: add internal note…", desk.action_note, f"A note on #{row.number}"
+        number = row.number
+        yield (
+            _("ticket: add internal note…"),
+            desk.action_note,
+            _("A note on #{number}").format(number=number),
+        )
         detail = desk.detail
-        if detail is not None and detail.row.number == row.number:
+        if detail is not None and detail.row.number == number:
             mine = sum(1 for n in detail.notes if n.author == desk.data.actor)
             if mine:
-                which = f"Your note on #{row.number}" if mine == 1 else f"One of your {mine} notes"
-                yield "ticket: edit my note…", desk.action_edit_note, which
-                yield "ticket: delete my note…", desk.action_delete_note, which
-        yield "ticket: merge into…", desk.action_merge, f"Merge #{row.number} into another"
-        yield "ticket: reply", desk.action_reply, "Reply to the requester, or resume your draft"
-        yield "ticket: reply all", desk.action_reply_all, "Reply to the requester and the CCs"
-        yield "ticket: forward", desk.action_forward, "Forward the ticket's latest mail"
-        yield "ticket: note in the composer", desk.action_compose_note, "A note saved as typed"
-        yield "ticket: toggle quoted text", desk.action_toggle_quotes, "Fold or unfold quotes"
-        yield "ticket: select / unselect", desk.ticket_list.action_toggle_mark, "For bulk"
+                if mine == 1:
+                    whose = _("Your note on #{number}").format(number=number)
+                else:
+                    whose = ngettext(
+                        "One of your {count} notes", "One of your {count} notes", mine
+                    ).format(count=mine)
+                yield _("ticket: edit my note…"), desk.action_edit_note, whose
+                yield _("ticket: delete my note…"), desk.action_delete_note, whose
+        yield (
+            _("ticket: merge into…"),
+            desk.action_merge,
+            _("Merge #{number} into another").format(number=number),
+        )
+        yield (
+            _("ticket: reply"),
+            desk.action_reply,
+            _("Reply to the requester, or resume your draft"),
+        )
+        yield _("ticket: reply all"), desk.action_reply_all, _("Reply to the requester and the CCs")
+        yield _("ticket: forward"), desk.action_forward, _("Forward the ticket's latest mail")
+        yield (
+            _("ticket: note in the composer"),
+            desk.action_compose_note,
+            _("A note saved as typed"),
+        )
+        yield _("ticket: toggle quoted text"), desk.action_toggle_quotes, _("Fold or unfold quotes")
+        yield _("ticket: select / unselect"), desk.ticket_list.action_toggle_mark, _("For bulk")
     if marked:
-        yield "ticket: clear selection", desk.ticket_list.clear_marks, f"Forget {which}"
+        yield (
+            _("ticket: clear selection"),
+            desk.ticket_list.clear_marks,
+            _("Forget {which}").format(which=which),
+        )
 
 
 def _desk_commands(desk: DeskScreen) -> Iterator[Command]:
-    yield "desk: undo", desk.action_undo, "Take back your latest change not yet undone"
-    yield "desk: next ticket", desk.action_next_ticket, "Move down the list"
-    yield "desk: previous ticket", desk.action_previous_ticket, "Move up the list"
-    yield "desk: first ticket", desk.action_first_ticket, "Go to the top of the list"
-    yield "desk: last ticket", desk.action_last_ticket, "Go to the end of the list"
-    yield "desk: search", desk.action_search, "Type a query"
-    yield "desk: save search as a view", desk.action_save_search, "Add it to the sidebar"
-    yield "desk: reload", desk.action_reload, "Read everything again"
-    yield "view: next", desk.action_next_view, "The next view in the sidebar"
-    yield "view: previous", desk.action_previous_view, "The previous view in the sidebar"
+    yield _("desk: undo"), desk.action_undo, _("Take back your latest change not yet undone")
+    yield _("desk: next ticket"), desk.action_next_ticket, _("Move down the list")
+    yield _("desk: previous ticket"), desk.action_previous_ticket, _("Move up the list")
+    yield _("desk: first ticket"), desk.action_first_ticket, _("Go to the top of the list")
+    yield _("desk: last ticket"), desk.action_last_ticket, _("Go to the end of the list")
+    yield _("desk: search"), desk.action_search, _("Type a query")
+    yield _("desk: save search as a view"), desk.action_save_search, _("Add it to the sidebar")
+    yield _("desk: reload"), desk.action_reload, _("Read everything again")
+    yield _("view: next"), desk.action_next_view, _("The next view in the sidebar")
+    yield _("view: previous"), desk.action_previous_view, _("The previous view in the sidebar")
     for entry in desk.sidebar.entries.values():
+        label = view_label(entry.key, entry.label)
         source = Source(entry.key, entry.label, entry.query)
         count = "" if entry.count is None else f" · {entry.count.label()}"
         yield (
-            f"view: {entry.label.lower()}",
+            _("view: {name}").format(name=label.lower()),
             partial(desk.open_source, source),
             (f"{entry.query}{count}"),
         )
@@ -87,9 +140,25 @@ def commands(app: SupportdeskApp, screen: object) -> list[Command]:
         found.extend(_desk_commands(screen))
     for name in app.theme_names():
         if name != app.theme:
-            found.append((f"theme: {name}", partial(app.switch_theme, name), "Use and remember"))
-    found.append(("app: help", app.action_help, "Every key, with its id for [keymap]"))
-    found.append(("app: quit", app.action_quit, "Leave the console"))
+            found.append(
+                (
+                    _("theme: {name}").format(name=name),
+                    partial(app.switch_theme, name),
+                    _("Use and remember"),
+                )
+            )
+    for language in LANGUAGES:
+        if language != current_language():
+            # Named in both languages, so an agent who cannot read the other one finds it.
+            found.append(
+                (
+                    _("language: {name}").format(name=LANGUAGE_NAMES[language]),
+                    partial(app.switch_language, language),
+                    _("Show the console in {name}").format(name=LANGUAGE_NAMES[language]),
+                )
+            )
+    found.append((_("app: help"), app.action_help, _("Every key, with its id for [keymap]")))
+    found.append((_("app: quit"), app.action_quit, _("Leave the console")))
     keys = {info.action: info.keys for info in catalogue(app.keymap) if info.where in _KEYED}
     return [(name, run, _with_key(help_text, run, keys)) for name, run, help_text in found]
 

@@ -19,12 +19,36 @@ from supportdesk.desk import directory, presence, views
 from supportdesk.desk.query import Count, Matching
 from supportdesk.desk.views import TicketDetail, TicketRow
 from supportdesk.errors import SupportdeskError
+from supportdesk.i18n import N_, _
 
 if TYPE_CHECKING:
     from supportdesk.desk.canned import CannedMatch, RenderedCanned
     from supportdesk.desk.handle import Desk, Session
 
 ACTIVE_QUERY = "status:active"
+
+# The built-in views' names by view id, as English message ids: the sidebar, the list's
+# title, the status line and the palette translate them when they draw, so a language
+# switch renames them while the ids (and the queue and saved-search names) stay as they are.
+VIEW_LABELS: dict[str, str] = {
+    "mine": N_("My tickets"),
+    "unassigned": N_("Unassigned"),
+    "open": N_("All open"),
+    "pending": N_("Pending"),
+    "breaching": N_("Breaching soon"),
+    "breached": N_("Breached"),
+    "solved": N_("Recently solved"),
+    "quarantine": N_("Quarantine"),
+    "search": N_("Search"),
+}
+SECTIONS = (N_("Views"), N_("Queues"), N_("Saved"))
+
+
+def view_label(key: str, label: str) -> str:
+    """The name a view is shown under: a built-in one's in the current language, a queue's or
+    saved search's as its owner wrote it."""
+    builtin = VIEW_LABELS.get(key)
+    return _(builtin) if builtin is not None else label
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from rich.cells import cell_len, set_cell_size
 
 from supportdesk.desk.views import TicketRow
+from supportdesk.i18n import _, current_language, pgettext
 from supportdesk.text import one_line
 
 SLA_CUES = {
@@ -21,6 +23,74 @@ SLA_CUES = {
 def sla_cue(row: TicketRow, now: datetime) -> tuple[str, str | None]:
     """The list's SLA mark for a row and its style: breached, due soon, or nothing."""
     return SLA_CUES.get(row.sla_state(now), ("", None))
+
+
+def _status_labels() -> dict[str, str]:
+    return {
+        "new": pgettext("status", "new"),
+        "open": pgettext("status", "open"),
+        "pending": pgettext("status", "pending"),
+        "on-hold": pgettext("status", "on-hold"),
+        "solved": pgettext("status", "solved"),
+        "closed": pgettext("status", "closed"),
+    }
+
+
+def _priority_labels() -> dict[str, str]:
+    return {
+        "low": pgettext("priority", "low"),
+        "normal": pgettext("priority", "normal"),
+        "high": pgettext("priority", "high"),
+        "urgent": pgettext("priority", "urgent"),
+    }
+
+
+_labels: dict[tuple[str, str], dict[str, str]] = {}
+
+
+def _lookup(kind: str, make: Callable[[], dict[str, str]], value: str) -> str:
+    key = (kind, current_language())
+    table = _labels.get(key)
+    if table is None:
+        table = _labels[key] = make()
+    return table.get(value, value)
+
+
+def status_label(status: str) -> str:
+    """A status as the agent reads it; the stored value (and the query's) stays English."""
+    return _lookup("status", _status_labels, status)
+
+
+def priority_label(priority: str) -> str:
+    """A priority as the agent reads it; the stored value (and the query's) stays English."""
+    return _lookup("priority", _priority_labels, priority)
+
+
+def kind_label(kind: str) -> str:
+    """What a queued mail is, in a sentence: "reply", "reply-all", "forward", "note"."""
+    labels = {
+        "reply": pgettext("mail", "reply"),
+        "reply_all": pgettext("mail", "reply-all"),
+        "forward": pgettext("mail", "forward"),
+        "note": pgettext("mail", "note"),
+    }
+    return labels.get(kind, kind.replace("_", "-"))
+
+
+def macro_words(status: str | None, priority: str | None, tags: Sequence[str]) -> str:
+    """What a canned reply also changes, in words: "status pending, priority high, tags +vip"."""
+    words = [_("status {status}").format(status=status_label(status))] if status else []
+    if priority:
+        words.append(_("priority {priority}").format(priority=priority_label(priority)))
+    if tags:
+        words.append(_("tags {tags}").format(tags=" ".join(f"+{t}" for t in tags)))
+    return ", ".join(words)
+
+
+def capitalised(text: str) -> str:
+    """`text` with its first letter upper case and the rest as it was (str.capitalize would
+    lower an agent's or a queue's name, and means nothing to Japanese)."""
+    return text[:1].upper() + text[1:]
 
 
 def fit(value: str, width: int, *, right: bool = False) -> str:

@@ -14,6 +14,8 @@ from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
 from textual.keys import format_key
 
+from supportdesk.i18n import N_
+
 # Where Textual's own display of a key is less plain than its name.
 _SHOWN_AS = {"enter": "enter", "space": "space", "escape": "esc"}
 
@@ -41,7 +43,10 @@ def normalise_keys(keys: str) -> str:
 
 @dataclass(frozen=True)
 class KeyInfo:
-    """One binding as the agent meets it: where it works, its id, keys and what it does."""
+    """One binding as the agent meets it: where it works, its id, keys and what it does.
+
+    `where` and `description` are English message ids; whoever shows them translates them.
+    """
 
     where: str
     id: str
@@ -83,21 +88,21 @@ def owners() -> list[tuple[str, type[DOMNode]]]:
     from supportdesk.tui.widgets.ticket_list import TicketList
 
     return [
-        ("Desk", DeskScreen),
-        ("Ticket list", TicketList),
-        ("Thread", ThreadView),
-        ("Search", SearchBar),
-        ("Pickers", PickScreen),
-        ("Questions", AskScreen),
-        ("Notes", NoteScreen),
-        ("Composer", ComposerScreen),
-        ("Attachments", AttachmentList),
-        ("Preview", PreviewScreen),
-        ("Collision", CollisionScreen),
-        ("Confirm", ConfirmScreen),
-        ("Canned replies", CannedPickerScreen),
-        ("Attach a file", AttachScreen),
-        ("Everywhere", SupportdeskApp),
+        (N_("Desk"), DeskScreen),
+        (N_("Ticket list"), TicketList),
+        (N_("Thread"), ThreadView),
+        (N_("Search"), SearchBar),
+        (N_("Pickers"), PickScreen),
+        (N_("Questions"), AskScreen),
+        (N_("Notes"), NoteScreen),
+        (N_("Composer"), ComposerScreen),
+        (N_("Attachments"), AttachmentList),
+        (N_("Preview"), PreviewScreen),
+        (N_("Collision"), CollisionScreen),
+        (N_("Confirm"), ConfirmScreen),
+        (N_("Canned replies"), CannedPickerScreen),
+        (N_("Attach a file"), AttachScreen),
+        (N_("Everywhere"), SupportdeskApp),
     ]
 
 

@@ -19,6 +19,7 @@ from supportdesk.desk.canned import RenderedCanned
 from supportdesk.desk.replies import Arrived, DraftView, Preview, Queued
 from supportdesk.desk.statuses import STATUSES, TRANSITIONS
 from supportdesk.errors import ValidationError
+from supportdesk.i18n import _
 from supportdesk.mail import compose
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ class Replying:
             identity = replies.identity_for(session, ticket, setup)
             sender = str(compose.address(identity.name, identity.address))
         except (ValidationError, compose.ComposeError) as exc:
-            sender = f"(nobody: {exc})"
+            sender = _("(nobody: {error})").format(error=exc)
         return Context(
             draft=draft,
             ticket_subject=ticket.subject,

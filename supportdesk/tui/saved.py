@@ -1,4 +1,4 @@
-"""Writing to the agent's config file: a saved search appended, the chosen theme set.
+"""Writing to the agent's config file: a saved search appended, the chosen theme or language set.
 
 The file is the agent's own, with their comments and layout, so it is never re-serialised:
 the new entry is appended as text, the whole result is validated exactly as the app would
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from supportdesk.config import SavedSearch, parse_settings
 from supportdesk.errors import ConfigError, ValidationError
+from supportdesk.i18n import _
 
 
 def toml_string(value: str) -> str:
@@ -44,16 +45,18 @@ def append_saved_search(path: Path, name: str, query: str) -> list[SavedSearch]:
     name = name.strip()
     query = query.strip()
     if not name:
-        raise ValidationError("a saved search needs a name")
+        raise ValidationError(_("a saved search needs a name"))
     if not query:
-        raise ValidationError("there is no search to save: type a query first")
+        raise ValidationError(_("there is no search to save: type a query first"))
     try:
         text = path.read_text(encoding="utf-8") if path.exists() else ""
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
+        raise ConfigError(_("{path}: cannot read: {error}").format(path=path, error=exc)) from None
     before = parse_settings(text, path)
     if any(s.name == name for s in before.saved_searches):
-        raise ValidationError(f"a saved search called {name!r} exists already")
+        raise ValidationError(
+            _("a saved search called {name} exists already").format(name=repr(name))
+        )
     entry = f"[[saved_searches]]\nname = {toml_string(name)}\nquery = {toml_string(query)}\n"
     separator = (
         "" if not text or text.endswith("\n\n") else ("\n" if text.endswith("\n") else "\n\n")
@@ -62,7 +65,9 @@ def append_saved_search(path: Path, name: str, query: str) -> list[SavedSearch]:
     try:
         after = parse_settings(new_text, path)
     except ConfigError as exc:
-        raise ConfigError(f"not saved, the config would no longer load: {exc}") from None
+        raise ConfigError(
+            _("not saved, the config would no longer load: {error}").format(error=exc)
+        ) from None
     _replace(path, new_text)
     return after.saved_searches
 
@@ -71,22 +76,34 @@ _TABLE_HEADER = re.compile(r"\s*\[")
 
 
 def set_theme(path: Path, name: str) -> None:
-    """Make `theme = "name"` the config's theme (file created if missing), touching nothing else.
+    """Make `theme = "name"` the config's theme (see set_top_level)."""
+    set_top_level(path, "theme", name)
 
-    An existing top-level `theme =` line is replaced; otherwise the line goes at the end of
+
+TOP_LEVEL_KEYS = ("theme", "language")
+"""The top-level settings the console writes back (the agent chose them from the palette)."""
+
+
+def set_top_level(path: Path, key: str, value: str) -> None:
+    """Make `key = "value"` the config's setting (file created if missing), touching nothing
+    else; `key` is one of TOP_LEVEL_KEYS.
+
+    An existing top-level `key =` line is replaced; otherwise the line goes at the end of
     the top-level keys, before the first table, since a key after a table header would belong
     to that table. Raises ConfigError when the file cannot be read, or written, or would not
     load afterwards.
     """
+    assert key in TOP_LEVEL_KEYS, key
     try:
         text = path.read_text(encoding="utf-8") if path.exists() else ""
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
+        raise ConfigError(_("{path}: cannot read: {error}").format(path=path, error=exc)) from None
     parse_settings(text, path)
     lines = text.splitlines(keepends=True)
-    line = f"theme = {toml_string(name)}\n"
+    line = f"{key} = {toml_string(value)}\n"
     end = next((i for i, text in enumerate(lines) if _TABLE_HEADER.match(text)), len(lines))
-    found = next((i for i in range(end) if re.match(r"\s*theme\s*=", lines[i])), None)
+    pattern = re.compile(rf"\s*{key}\s*=")
+    found = next((i for i in range(end) if pattern.match(lines[i])), None)
     if found is not None:
         lines[found] = line
     else:
@@ -100,10 +117,14 @@ def set_theme(path: Path, name: str) -> None:
     try:
         after = parse_settings(new_text, path)
     except ConfigError as exc:
-        raise ConfigError(f"not saved, the config would no longer load: {exc}") from None
-    if after.theme != name:
         raise ConfigError(
-            f"{path}: could not set the theme: the file sets it in a way not understood"
+            _("not saved, the config would no longer load: {error}").format(error=exc)
+        ) from None
+    if getattr(after, key) != value:
+        raise ConfigError(
+            _("{path}: could not set {key}: the file sets it in a way not understood").format(
+                path=path, key=key
+            )
         )
     _replace(path, new_text)
 
@@ -122,4 +143,6 @@ def _replace(path: Path, text: str) -> None:
         os.replace(temporary, path)
     except OSError as exc:
         Path(temporary).unlink(missing_ok=True)
-        raise ConfigError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        raise ConfigError(
+            _("{path}: cannot write: {error}").format(path=path, error=exc.strerror or exc)
+        ) from None

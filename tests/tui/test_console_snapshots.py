@@ -18,6 +18,7 @@ from pytest_textual_snapshot import SVGImageExtension
 from textual.command import CommandInput, CommandList, CommandPalette
 from textual.pilot import Pilot
 
+from supportdesk import i18n
 from supportdesk.demo.builder import build_demo
 from supportdesk.store import Store, open_store
 from supportdesk.store.engine import sqlite_url
@@ -162,3 +163,51 @@ async def _composer(pilot: Pilot) -> None:
 
 def test_composer(snap_compare: SnapCompare, snap_app: Callable[..., SupportdeskApp]) -> None:
     assert snap_compare(snap_app(), terminal_size=SNAP_SIZE, run_before=_composer)
+
+
+# -- the main screens in Japanese (language = "ja" in the config) ------------------------------
+
+
+@pytest.fixture
+def japanese() -> Iterator[None]:
+    before = i18n.current_language()
+    yield
+    i18n.set_language(before)
+
+
+async def _palette_ja(pilot: Pilot) -> None:
+    app = pilot.app
+    await ready(pilot)
+    await pilot.press("ctrl+p")
+    await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), what="palette")
+    command_input = app.screen.query_one(CommandInput)
+    command_input.cursor_blink = False
+    command_input.value = "チケット:"
+    await wait_until(
+        pilot, lambda: app.screen.query_one(CommandList).option_count >= 8, what="hits"
+    )
+    await pilot.pause(0.3)
+
+
+def test_list_ja(
+    snap_compare: SnapCompare, snap_app: Callable[..., SupportdeskApp], japanese: None
+) -> None:
+    assert snap_compare(snap_app(language="ja"), terminal_size=SNAP_SIZE, run_before=_settled)
+
+
+def test_thread_ja(
+    snap_compare: SnapCompare, snap_app: Callable[..., SupportdeskApp], japanese: None
+) -> None:
+    assert snap_compare(snap_app(language="ja"), terminal_size=SNAP_SIZE, run_before=_thread)
+
+
+def test_help_ja(
+    snap_compare: SnapCompare, snap_app: Callable[..., SupportdeskApp], japanese: None
+) -> None:
+    assert snap_compare(snap_app(language="ja"), terminal_size=SNAP_SIZE, run_before=_help)
+
+
+def test_palette_ja(
+    snap_compare: SnapCompare, snap_app: Callable[..., SupportdeskApp], japanese: None
+) -> None:
+    assert snap_compare(snap_app(language="ja"), terminal_size=SNAP_SIZE, run_before=_palette_ja)

@@ -29,6 +29,7 @@ from textual.widgets.option_list import Option
 
 from supportdesk.desk.replies import MAX_ATTACHMENT_BYTES, check_attachment_file
 from supportdesk.errors import SupportdeskError
+from supportdesk.i18n import _
 from supportdesk.text import one_line
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.format import size
@@ -145,22 +146,25 @@ class AttachScreen(ModalScreen[Path | None]):
         *,
         cwd: Path | None = None,
         room: int = MAX_ATTACHMENT_BYTES,
-        title: str = "Attach a file",
+        title: str | None = None,
     ) -> None:
         """`cwd`: where relative paths start (default: the console's working folder);
         `room`: bytes still free in the message (the draft's attachments take the rest)."""
         super().__init__()
         self.cwd = cwd or Path.cwd()
         self.room = room
-        self.title_text = title
+        self.title_text = title if title is not None else _("Attach a file")
         self.matches: list[Entry] = []
 
     def compose(self) -> Iterator[Widget]:
         with Vertical(classes="attach-dialog"):
             yield Label(Text(self.title_text), classes="dialog-title")
-            yield Label(Text(one_line(f"from {self.cwd}", 200)), classes="dialog-hint")
+            yield Label(
+                Text(one_line(_("from {folder}").format(folder=self.cwd), 200)),
+                classes="dialog-hint",
+            )
             yield Input(
-                placeholder="path of the file (~ is your home folder)",
+                placeholder=_("path of the file (~ is your home folder)"),
                 id="attach-path",
                 suggester=PathSuggester(self.cwd),
             )
@@ -168,7 +172,7 @@ class AttachScreen(ModalScreen[Path | None]):
             yield OptionList(id="attach-options")
             yield Static("", id="attach-more")
             yield Label(
-                Text("tab completes · ↑↓ choose · enter attaches · esc cancels"),
+                Text(_("tab completes · ↑↓ choose · enter attaches · esc cancels")),
                 classes="dialog-hint",
             )
 
@@ -186,7 +190,9 @@ class AttachScreen(ModalScreen[Path | None]):
         options.set_options(self._option(m) for m in self.matches[:SHOWN])
         more = len(self.matches) - SHOWN
         self.query_one("#attach-more", Static).update(
-            Text(f"and {more:,} more: type to narrow them") if more > 0 else Text("")
+            Text(_("and {count} more: type to narrow them").format(count=f"{more:,}"))
+            if more > 0
+            else Text("")
         )
 
     @staticmethod
@@ -211,7 +217,9 @@ class AttachScreen(ModalScreen[Path | None]):
         matches = list_matches(typed, self.cwd)
         if not matches:
             self.app.bell()
-            self._error(f"nothing here starts with {split_typed(typed)[1]!r}")
+            self._error(
+                _("nothing here starts with {name}").format(name=repr(split_typed(typed)[1]))
+            )
             return
         done = completion(typed, matches)
         if done == typed and len(matches) > 1:
@@ -243,7 +251,7 @@ class AttachScreen(ModalScreen[Path | None]):
     def _submit(self) -> None:
         typed = self.input.value.strip()
         if not typed:
-            self._error("type the path of a file")
+            self._error(_("type the path of a file"))
             return
         path = resolve(typed, self.cwd)
         try:

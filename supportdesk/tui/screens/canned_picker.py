@@ -24,8 +24,10 @@ from textual.widgets.option_list import Option
 
 from supportdesk.desk.canned import CannedMatch, RenderedCanned
 from supportdesk.errors import SupportdeskError
+from supportdesk.i18n import _
 from supportdesk.text import inert, one_line
 from supportdesk.tui.bindings import bindings
+from supportdesk.tui.format import macro_words
 
 
 @dataclass(frozen=True)
@@ -71,15 +73,15 @@ def preview_text(match: CannedMatch, rendered: RenderedCanned | None, error: str
     if rendered is None:
         text.append(one_line(match.title, 200), style="bold")
         text.append("\n\n")
-        text.append("Cannot be used on this ticket:\n", style="bold")
+        text.append(_("Cannot be used on this ticket:") + "\n", style="bold")
         text.append(inert(error or match.problem))
         return text
     text.append(one_line(rendered.title, 200), style="bold")
-    macro = [f"status {rendered.status}"] if rendered.status else []
-    macro += [f"priority {rendered.priority}"] if rendered.priority else []
-    macro += ["tags " + " ".join(f"+{t}" for t in rendered.tags)] if rendered.tags else []
+    macro = macro_words(rendered.status, rendered.priority, rendered.tags)
     if macro:
-        text.append("\nalso sets: " + one_line(", ".join(macro), 200), style="italic")
+        text.append(
+            "\n" + _("also sets: {changes}").format(changes=one_line(macro, 200)), style="italic"
+        )
     text.append("\n\n")
     text.append(inert(rendered.text.rstrip("\n")))
     return text
@@ -91,9 +93,12 @@ def language_line(rendered: RenderedCanned | None, languages: list[str], key: st
         return Text("")
     shown = one_line(rendered.language)
     others = [one_line(code) for code in languages if code != rendered.language]
-    line = Text(f"Language: {shown}", style="bold")
+    line = Text(_("Language: {language}").format(language=shown), style="bold")
     if others:
-        line.append(f"   {key} switches to {', '.join(others)}", style="dim")
+        line.append(
+            "   " + _("{key} switches to {languages}").format(key=key, languages=", ".join(others)),
+            style="dim",
+        )
     return line
 
 
@@ -121,12 +126,12 @@ class CannedPickerScreen(ModalScreen[CannedChoice | None]):
         source: CannedSource,
         *,
         language: str | None = None,
-        title: str = "Insert a canned reply",
+        title: str | None = None,
     ) -> None:
         """`language`: the variant to show first (the draft's); None reads the customer's."""
         super().__init__()
         self.source = source
-        self.title_text = title
+        self.title_text = title if title is not None else _("Insert a canned reply")
         self.preferred = language
         self._language_known = language is not None
         self.matches: list[CannedMatch] = []
@@ -137,7 +142,7 @@ class CannedPickerScreen(ModalScreen[CannedChoice | None]):
     def compose(self) -> Iterator[Widget]:
         with Vertical(classes="canned-dialog"):
             yield Label(Text(self.title_text), classes="dialog-title")
-            yield Input(placeholder="type to filter by name or text", id="canned-filter")
+            yield Input(placeholder=_("type to filter by name or text"), id="canned-filter")
             with Horizontal(id="canned-panes"):
                 yield OptionList(id="canned-options")
                 with Vertical(id="canned-side"):
@@ -148,9 +153,8 @@ class CannedPickerScreen(ModalScreen[CannedChoice | None]):
             yield Label(Text(self._hint()), classes="dialog-hint")
 
     def _hint(self) -> str:
-        return (
-            f"enter inserts · {self._key('switch_language')} switches language · "
-            f"{self._key('cancel')} cancels"
+        return _("enter inserts · {language} switches language · {cancel} cancels").format(
+            language=self._key("switch_language"), cancel=self._key("cancel")
         )
 
     def _key(self, action: str) -> str:
@@ -208,7 +212,11 @@ class CannedPickerScreen(ModalScreen[CannedChoice | None]):
             self._show(self.matches[0])
         else:
             self.query_one("#canned-language", Static).update("")
-            note = "no canned reply matches" if message.query.strip() else "no canned replies yet"
+            note = (
+                _("no canned reply matches")
+                if message.query.strip()
+                else _("no canned replies yet")
+            )
             self.query_one("#canned-preview", Static).update(Text(note, style="dim italic"))
 
     @staticmethod
@@ -300,7 +308,7 @@ class CannedPickerScreen(ModalScreen[CannedChoice | None]):
         rendered, error = self._previews[key]
         if rendered is None:
             self.app.bell()
-            self._say(f"cannot use {match.name}: {error}")
+            self._say(_("cannot use {name}: {error}").format(name=match.name, error=error))
             return
         self.dismiss(CannedChoice(rendered.name, rendered.language))
 
@@ -321,7 +329,13 @@ class CannedPickerScreen(ModalScreen[CannedChoice | None]):
         rendered = self._previews.get(key, (None, ""))[0]
         languages = rendered.languages if rendered is not None else match.languages
         if len(languages) < 2:
-            self._say(f"{match.name} is written in {', '.join(languages) or 'one language'} only")
+            if languages:
+                said = _("{name} is written in {languages} only").format(
+                    name=match.name, languages=", ".join(languages)
+                )
+            else:
+                said = _("{name} is written in one language only").format(name=match.name)
+            self._say(said)
             return
         current = rendered.language if rendered is not None else languages[0]
         at = languages.index(current) if current in languages else -1

@@ -35,7 +35,7 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Button, Footer, Input, Label, OptionList, Static, TextArea
+from textual.widgets import Button, Input, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from supportdesk.desk.replies import (
@@ -47,28 +47,31 @@ from supportdesk.desk.replies import (
     Queued,
 )
 from supportdesk.errors import SupportdeskError, ValidationError
+from supportdesk.i18n import N_, _, ngettext
 from supportdesk.text import inert, one_line
 from supportdesk.tui.bindings import bindings
-from supportdesk.tui.format import size
+from supportdesk.tui.format import macro_words, size, status_label
 from supportdesk.tui.replying import Context, Replying
 from supportdesk.tui.screens.modals import ConfirmScreen, PickScreen
+from supportdesk.tui.widgets.footer import TranslatedFooter
 
 AUTOSAVE_SECONDS = 0.5
 KIND_LABELS = {
-    "reply": "Reply",
-    "reply_all": "Reply all",
-    "forward": "Forward",
-    "note": "Internal note",
+    "reply": N_("Reply"),
+    "reply_all": N_("Reply all"),
+    "forward": N_("Forward"),
+    "note": N_("Internal note"),
 }
+"""English message ids: translate with `_()` where shown."""
 KEEP = "keep"
 
 
 def kind_title(kind: str, number: int) -> str:
     what = {
-        "reply": "Reply to the requester",
-        "reply_all": "Reply to everyone",
-        "forward": "Forward",
-        "note": "Internal note (agents only, never mailed)",
+        "reply": _("Reply to the requester"),
+        "reply_all": _("Reply to everyone"),
+        "forward": _("Forward"),
+        "note": _("Internal note (agents only, never mailed)"),
     }
     return f"{what.get(kind, kind)} · #{number}"
 
@@ -83,9 +86,13 @@ def editor_command(environ: Mapping[str, str] | None = None) -> list[str]:
     try:
         argv = shlex.split(command)
     except ValueError as exc:
-        raise ValidationError(f"cannot read the editor command {command!r}: {exc}") from None
+        raise ValidationError(
+            _("cannot read the editor command {command}: {error}").format(
+                command=repr(command), error=exc
+            )
+        ) from None
     if not argv:
-        raise ValidationError("$VISUAL/$EDITOR is empty")
+        raise ValidationError(_("$VISUAL/$EDITOR is empty"))
     return argv
 
 
@@ -107,8 +114,9 @@ def edit_text(app: App[Any], text: str) -> str:
                 return subprocess.run([*argv, str(path)], check=False).returncode
             except OSError as exc:
                 raise ValidationError(
-                    f"cannot run the editor {argv[0]!r}: {exc.strerror or exc}; set $VISUAL "
-                    "or $EDITOR"
+                    _("cannot run the editor {editor}: {error}; set $VISUAL or $EDITOR").format(
+                        editor=repr(argv[0]), error=exc.strerror or exc
+                    )
                 ) from None
 
         try:
@@ -117,7 +125,11 @@ def edit_text(app: App[Any], text: str) -> str:
         except SuspendNotSupported:
             code = run()
         if code != 0:
-            raise ValidationError(f"the editor {argv[0]!r} exited with {code}; text unchanged")
+            raise ValidationError(
+                _("the editor {editor} exited with {code}; text unchanged").format(
+                    editor=repr(argv[0]), code=code
+                )
+            )
         return path.read_text(encoding="utf-8", errors="replace")
     finally:
         with contextlib.suppress(OSError):
@@ -149,18 +161,22 @@ class CollisionScreen(ModalScreen[str | None]):
     def compose(self) -> Iterator[Widget]:
         with Vertical(classes="dialog collision-dialog"):
             yield Label(
-                Text(f"#{self.number} changed while you wrote; nothing was sent"),
+                Text(
+                    _("#{number} changed while you wrote; nothing was sent").format(
+                        number=self.number
+                    )
+                ),
                 classes="dialog-title",
             )
             with VerticalScroll(id="collision-list"):
                 yield Static(arrived_text(self.arrived), id="collision-arrived")
             yield Label(
-                Text("s sends anyway · r revises (your draft stays; read the thread first)"),
+                Text(_("s sends anyway · r revises (your draft stays; read the thread first)")),
                 classes="dialog-hint",
             )
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Send anyway (s)", id="send", variant="warning")
-                yield Button("Revise (r)", id="revise", variant="primary")
+                yield Button(_("Send anyway (s)"), id="send", variant="warning")
+                yield Button(_("Revise (r)"), id="revise", variant="primary")
 
     def on_mount(self) -> None:
         self.query_one("#revise", Button).focus()
@@ -182,15 +198,17 @@ def preview_text(preview: Preview) -> Text:
         text.append(one_line(value, 400) + "\n")
     if preview.bcc:
         text.append("Bcc: ", style="bold").append(one_line(", ".join(preview.bcc), 400) + "\n")
-    text.append(
-        f"\nsent through {one_line(preview.mailbox)} to {len(preview.envelope)} "
-        f"recipient(s) · {size(preview.size)}\n",
-        style="dim",
-    )
+    recipients = len(preview.envelope)
+    through = ngettext(
+        "sent through {mailbox} to {count} recipient · {size}",
+        "sent through {mailbox} to {count} recipients · {size}",
+        recipients,
+    ).format(mailbox=one_line(preview.mailbox), count=recipients, size=size(preview.size))
+    text.append("\n" + through + "\n", style="dim")
     text.append("\n")
     text.append(inert(preview.text.rstrip("\n")) + "\n")
     for filename, content_type, count in preview.attachments:
-        text.append("\n📎 ").append(one_line(filename or "(unnamed)", 80), style="underline")
+        text.append("\n📎 ").append(one_line(filename or _("(unnamed)"), 80), style="underline")
         text.append(f"  {one_line(content_type, 60)}, {size(count)}", style="dim")
     return text
 
@@ -207,11 +225,12 @@ class PreviewScreen(ModalScreen[None]):
     def compose(self) -> Iterator[Widget]:
         with Vertical(classes="dialog preview-dialog"):
             yield Label(
-                Text("Preview: what the customer's mail client will show"), classes="dialog-title"
+                Text(_("Preview: what the customer's mail client will show")),
+                classes="dialog-title",
             )
             with VerticalScroll(id="preview-scroll"):
                 yield Static(preview_text(self.preview), id="preview-text")
-            yield Label(Text("esc returns to the composer"), classes="dialog-hint")
+            yield Label(Text(_("esc returns to the composer")), classes="dialog-hint")
 
     def on_mount(self) -> None:
         self.query_one("#preview-scroll").focus()
@@ -293,20 +312,20 @@ class ComposerScreen(Screen[Sent]):
             yield Static(id="composer-title")
             yield Static(id="composer-from")
             with Horizontal(classes="composer-field", id="row-to"):
-                yield Label("To", classes="composer-label")
-                yield Input(id="composer-to", placeholder="name <address>, …")
+                yield Label(_("To"), classes="composer-label", id="label-to")
+                yield Input(id="composer-to", placeholder=_("name <address>, …"))
             with Horizontal(classes="composer-field", id="row-cc"):
-                yield Label("Cc", classes="composer-label")
-                yield Input(id="composer-cc", placeholder="(nobody)")
+                yield Label(_("Cc"), classes="composer-label", id="label-cc")
+                yield Input(id="composer-cc", placeholder=_("(nobody)"))
             with Horizontal(classes="composer-field", id="row-subject"):
-                yield Label("Subject", classes="composer-label")
+                yield Label(_("Subject"), classes="composer-label", id="label-subject")
                 yield Input(id="composer-subject")
             yield TextArea(id="composer-body", soft_wrap=True, show_line_numbers=False)
             yield Static(id="composer-signature")
             yield Static(id="composer-original")
             yield AttachmentList(id="composer-attachments")
             yield Static(id="composer-status")
-        yield Footer()
+        yield TranslatedFooter()
 
     def on_mount(self) -> None:
         self._fill(self.draft, force=True)
@@ -317,7 +336,7 @@ class ComposerScreen(Screen[Sent]):
         else:
             body.focus()
             body.move_cursor(body.document.end)
-        self._say("draft resumed" if self.draft.body else "new draft, saved as you type")
+        self._say(_("draft resumed") if self.draft.body else _("new draft, saved as you type"))
 
     @property
     def body(self) -> TextArea:
@@ -380,11 +399,16 @@ class ComposerScreen(Screen[Sent]):
         )
         sender = Text()
         if not note:
-            sender.append("From ", style="dim").append(one_line(self.context.sender, 200))
+            sender.append(_("From") + " ", style="dim").append(one_line(self.context.sender, 200))
             sender.append("   ")
-        sender.append(f"ticket is {self.context.status}", style="dim")
+        sender.append(
+            _("ticket is {status}").format(status=status_label(self.context.status)), style="dim"
+        )
         if self.draft.canned:
-            sender.append(f"   canned: {one_line(self.draft.canned, 60)}", style="dim")
+            sender.append(
+                "   " + _("canned: {name}").format(name=one_line(self.draft.canned, 60)),
+                style="dim",
+            )
             if self.draft.language:
                 sender.append(f" ({one_line(self.draft.language, 10)})", style="dim")
         self.query_one("#composer-from", Static).update(sender)
@@ -406,15 +430,37 @@ class ComposerScreen(Screen[Sent]):
         count = len(original.rstrip("\n").split("\n"))
         text = Text(style="dim")
         if kind == "forward" and self.draft.attach_original:
-            text.append("▸ original attached as a message (ctrl+o puts it inline instead)")
+            text.append("▸ " + _("original attached as a message (ctrl+o puts it inline instead)"))
         elif kind != "forward" and not self.draft.quote_original:
-            text.append(f"▹ original not quoted ({count} lines; ctrl+o quotes it)")
+            text.append(
+                "▹ "
+                + ngettext(
+                    "original not quoted ({count} line; ctrl+o quotes it)",
+                    "original not quoted ({count} lines; ctrl+o quotes it)",
+                    count,
+                ).format(count=count)
+            )
         elif self.quote_unfolded:
-            text.append("▾ quoted original (ctrl+b folds it, ctrl+o leaves it out)\n")
+            text.append("▾ " + _("quoted original (ctrl+b folds it, ctrl+o leaves it out)") + "\n")
             text.append(inert(original.rstrip("\n")))
+        elif kind == "forward":
+            text.append(
+                "▸ "
+                + ngettext(
+                    "forwarded inline ({count} line; ctrl+b shows it, ctrl+o leaves it out)",
+                    "forwarded inline ({count} lines; ctrl+b shows it, ctrl+o leaves it out)",
+                    count,
+                ).format(count=count)
+            )
         else:
-            what = "forwarded inline" if kind == "forward" else "quoted original"
-            text.append(f"▸ {what} ({count} lines; ctrl+b shows it, ctrl+o leaves it out)")
+            text.append(
+                "▸ "
+                + ngettext(
+                    "quoted original ({count} line; ctrl+b shows it, ctrl+o leaves it out)",
+                    "quoted original ({count} lines; ctrl+b shows it, ctrl+o leaves it out)",
+                    count,
+                ).format(count=count)
+            )
         widget.update(text)
 
     def _show_attachments(self) -> None:
@@ -431,10 +477,22 @@ class ComposerScreen(Screen[Sent]):
         listing.display = bool(self.draft.attachments)
         total = self.draft.attachments_size
         listing.border_title = (
-            f"{len(self.draft.attachments)} attached, {size(total)} (del removes)"
+            _("{count} attached, {size} (del removes)").format(
+                count=len(self.draft.attachments), size=size(total)
+            )
             if self.draft.attachments
             else ""
         )
+
+    def relabel(self) -> None:
+        """Draw the composer again in the current language; what is typed stays."""
+        self.query_one("#label-to", Label).update(_("To"))
+        self.query_one("#label-cc", Label).update(_("Cc"))
+        self.query_one("#label-subject", Label).update(_("Subject"))
+        self.query_one("#composer-to", Input).placeholder = _("name <address>, …")
+        self.query_one("#composer-cc", Input).placeholder = _("(nobody)")
+        self._show_context()
+        self._show_attachments()
 
     def _say(self, message: str) -> None:
         self._status = message
@@ -480,7 +538,7 @@ class ComposerScreen(Screen[Sent]):
         else:
             handled = message.job.failed is not None and message.job.failed(message.error)
             if not handled:
-                self.notify(str(message.error), title="Composer", severity="error", markup=False)
+                self.notify(str(message.error), title=_("Composer"), severity="error", markup=False)
                 self._say(one_line(str(message.error), 200))
             if self._unsaved(self._snapshot()):
                 self._touch()
@@ -504,8 +562,8 @@ class ComposerScreen(Screen[Sent]):
             return
         draft_id = self.draft.id
 
-        def saved(_: object) -> None:
-            self._say("draft saved")
+        def saved(_result: object) -> None:
+            self._say(_("draft saved"))
 
         self._run(lambda changes: self.replying.save(draft_id, changes), saved)
 
@@ -528,7 +586,7 @@ class ComposerScreen(Screen[Sent]):
         """Keep the draft (saved first) and go back to the desk."""
         number = self.number
 
-        def closed(_: object) -> None:
+        def closed(_result: object) -> None:
             self._finished = True
             self.dismiss(Sent(number=number))
 
@@ -541,7 +599,7 @@ class ComposerScreen(Screen[Sent]):
             self._finished = True
             draft_id = self.draft.id
 
-            def gone(_: object) -> None:
+            def gone(_result: object) -> None:
                 self.dismiss(Sent(number=self.number, discarded=True))
 
             def kept(_: SupportdeskError) -> bool:
@@ -551,7 +609,11 @@ class ComposerScreen(Screen[Sent]):
             self._run(lambda _changes: self.replying.discard(draft_id), gone, kept)
 
         self.app.push_screen(
-            ConfirmScreen(f"Throw this draft on #{self.number} away? It cannot be brought back."),
+            ConfirmScreen(
+                _("Throw this draft on #{number} away? It cannot be brought back.").format(
+                    number=self.number
+                )
+            ),
             confirmed,
         )
 
@@ -563,7 +625,12 @@ class ComposerScreen(Screen[Sent]):
                 self.switch_kind(kind)
 
         self.app.push_screen(
-            PickScreen("Make this draft a…", kinds, current=self.draft.kind, labels=KIND_LABELS),
+            PickScreen(
+                _("Make this draft a…"),
+                kinds,
+                current=self.draft.kind,
+                labels={kind: _(label) for kind, label in KIND_LABELS.items()},
+            ),
             chosen,
         )
 
@@ -576,7 +643,9 @@ class ComposerScreen(Screen[Sent]):
             self._show_context()
             if kind == "note":
                 self.body.focus()
-            self._say(f"now a {KIND_LABELS[kind].lower()}; your text is kept")
+            self._say(
+                _("now a {kind}; your text is kept").format(kind=_(KIND_LABELS[kind]).lower())
+            )
 
         sent = self._snapshot()
         self._run(lambda changes: self.replying.switch(draft_id, kind, changes), switched)
@@ -600,17 +669,19 @@ class ComposerScreen(Screen[Sent]):
         try:
             text = edit_text(self.app, self.body.text)
         except ValidationError as exc:
-            self.notify(str(exc), title="Editor", severity="error", markup=False)
+            self.notify(str(exc), title=_("Editor"), severity="error", markup=False)
             return
         if text != self.body.text:
             self.body.load_text(inert(text))
             self.body.move_cursor(self.body.document.end)
-            self._say("text from the editor")
+            self._say(_("text from the editor"))
         self.body.focus()
 
     def action_preview(self) -> None:
         if self.draft.kind == "note":
-            self.notify("a note is not mailed: what you see is what agents will read", markup=False)
+            self.notify(
+                _("a note is not mailed: what you see is what agents will read"), markup=False
+            )
             return
         draft_id = self.draft.id
 
@@ -620,17 +691,28 @@ class ComposerScreen(Screen[Sent]):
         self._run(lambda changes: self.replying.preview(draft_id, changes), shown)
 
     def action_send(self) -> None:
-        verb = "Add note" if self.draft.kind == "note" else "Send"
-        labels = {KEEP: f"{verb} (status stays {self.context.status})"}
-        labels |= {s: f"{verb} and set {s}" for s in self.context.next_statuses}
+        note = self.draft.kind == "note"
+        stays = status_label(self.context.status)
+        if note:
+            labels = {KEEP: _("Add note (status stays {status})").format(status=stays)}
+            labels |= {
+                s: _("Add note and set {status}").format(status=status_label(s))
+                for s in self.context.next_statuses
+            }
+            title = _("Add note — and the status?")
+        else:
+            labels = {KEEP: _("Send (status stays {status})").format(status=stays)}
+            labels |= {
+                s: _("Send and set {status}").format(status=status_label(s))
+                for s in self.context.next_statuses
+            }
+            title = _("Send — and the status?")
 
         def chosen(status: str | None) -> None:
             if status is not None:
                 self.send(None if status == KEEP else status)
 
-        self.app.push_screen(
-            PickScreen(f"{verb} — and the status?", list(labels), labels=labels), chosen
-        )
+        self.app.push_screen(PickScreen(title, list(labels), labels=labels), chosen)
 
     def send(self, status: str | None, *, force: bool = False) -> None:
         draft_id = self.draft.id
@@ -643,7 +725,7 @@ class ComposerScreen(Screen[Sent]):
         def refused(error: SupportdeskError) -> bool:
             if not isinstance(error, CollisionError):
                 return False
-            self._say("not sent: the ticket changed while you wrote")
+            self._say(_("not sent: the ticket changed while you wrote"))
 
             def decided(what: str | None) -> None:
                 if what == "send":
@@ -654,7 +736,7 @@ class ComposerScreen(Screen[Sent]):
             self.app.push_screen(CollisionScreen(number, error.arrived), decided)
             return True
 
-        self._say("sending…")
+        self._say(_("sending…"))
         self._run(
             lambda changes: self.replying.send(
                 draft_id, {**changes, "status_after": status}, force=force
@@ -669,7 +751,7 @@ class ComposerScreen(Screen[Sent]):
         def rebased(draft: DraftView) -> None:
             self._fill(draft, sent=sent)
             self._say(
-                "you have seen what arrived: revise, then send again (esc to read the thread)"
+                _("you have seen what arrived: revise, then send again (esc to read the thread)")
             )
 
         sent = self._snapshot()
@@ -690,7 +772,7 @@ class ComposerScreen(Screen[Sent]):
 
         def attached(draft: DraftView) -> None:
             self._fill(draft, sent=sent)
-            self._say(f"attached {one_line(path.name, 80)}")
+            self._say(_("attached {name}").format(name=one_line(path.name, 80)))
 
         sent = self._snapshot()
         self._run(lambda changes: self.replying.attach(draft_id, path, changes), attached)
@@ -702,7 +784,7 @@ class ComposerScreen(Screen[Sent]):
 
         def removed(draft: DraftView) -> None:
             self._fill(draft, sent=sent)
-            self._say("attachment removed")
+            self._say(_("attachment removed"))
             if not draft.attachments:
                 self.body.focus()
 
@@ -730,11 +812,12 @@ class ComposerScreen(Screen[Sent]):
             self.body.insert(inert(rendered.text))
             self.draft = replace(self.draft, canned=rendered.name, language=rendered.language)
             self._show_context()
-            macro = [f"status {rendered.status}"] if rendered.status else []
-            macro += [f"priority {rendered.priority}"] if rendered.priority else []
-            macro += ["tags " + " ".join(rendered.tags)] if rendered.tags else []
-            also = f"; with the send: {', '.join(macro)}" if macro else ""
-            self._say(one_line(f"canned {rendered.name} ({rendered.language}){also}", 200))
+            macro = macro_words(rendered.status, rendered.priority, rendered.tags)
+            also = _("; with the send: {changes}").format(changes=macro) if macro else ""
+            said = _("canned {name} ({language})").format(
+                name=rendered.name, language=rendered.language
+            )
+            self._say(one_line(said + also, 200))
             self.body.focus()
 
         self._run(

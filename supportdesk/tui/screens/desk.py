@@ -33,8 +33,16 @@ from supportdesk.desk.presence import Here
 from supportdesk.desk.query import parse
 from supportdesk.desk.views import TicketDetail
 from supportdesk.errors import QueryError, SupportdeskError
+from supportdesk.i18n import N_, _
 from supportdesk.tui.bindings import bindings
-from supportdesk.tui.data import ACTIVE_QUERY, DeskData, SavedView, Source, ViewCount
+from supportdesk.tui.data import (
+    ACTIVE_QUERY,
+    DeskData,
+    SavedView,
+    Source,
+    ViewCount,
+    view_label,
+)
 from supportdesk.tui.saved import append_saved_search
 from supportdesk.tui.screens.modals import AskScreen
 from supportdesk.tui.screens.ticket_actions import TicketActionsScreen
@@ -179,7 +187,7 @@ class DeskScreen(TicketActionsScreen):
         self._show_list(source)
 
     def _show_list(self, source: Source) -> None:
-        self.status.show_view(source.label, source.query)
+        self.status.show_view(view_label(source.key, source.label), source.query)
         self.ticket_list.show(source)
 
     def on_sidebar_chosen(self, message: Sidebar.Chosen) -> None:
@@ -235,7 +243,7 @@ class DeskScreen(TicketActionsScreen):
     def action_save_search(self) -> None:
         query = self.search.value.strip()
         if not query:
-            self.notify("type a search first, then save it", markup=False)
+            self.notify(_("type a search first, then save it"), markup=False)
             return
         try:
             parse(query)
@@ -243,7 +251,7 @@ class DeskScreen(TicketActionsScreen):
             self.search.show_error(query, exc)
             return
         if self.config_path is None:
-            self.notify("no config file to save into", severity="error", markup=False)
+            self.notify(_("no config file to save into"), severity="error", markup=False)
             return
 
         def named(name: str | None) -> None:
@@ -252,9 +260,9 @@ class DeskScreen(TicketActionsScreen):
 
         self.app.push_screen(
             AskScreen(
-                "Save this search as a view",
-                placeholder="name shown in the sidebar",
-                hint=f"query: {query}",
+                _("Save this search as a view"),
+                placeholder=_("name shown in the sidebar"),
+                hint=_("query: {query}").format(query=query),
             ),
             named,
         )
@@ -271,10 +279,15 @@ class DeskScreen(TicketActionsScreen):
 
     def on_search_saved(self, message: SearchSaved) -> None:
         if message.error is not None or message.saved is None:
-            self.notify(str(message.error), title="Not saved", severity="error", markup=False)
+            self.notify(str(message.error), title=_("Not saved"), severity="error", markup=False)
             return
         self.saved = message.saved
-        self.notify(f"saved as the view {message.name!r} in {self.config_path}", markup=False)
+        self.notify(
+            _("saved as the view {name} in {path}").format(
+                name=repr(message.name), path=self.config_path
+            ),
+            markup=False,
+        )
         self._refresh_sidebar()
 
     def action_next_view(self) -> None:
@@ -308,7 +321,7 @@ class DeskScreen(TicketActionsScreen):
     def action_back(self) -> None:
         if self.ticket_list.marked:
             self.ticket_list.clear_marks()
-            self.notify("selection cleared", markup=False)
+            self.notify(_("selection cleared"), markup=False)
         elif not self.ticket_list.has_focus:
             self.ticket_list.focus()
 
@@ -325,7 +338,7 @@ class DeskScreen(TicketActionsScreen):
         if same:
             return  # the same ticket read again: the refresh that read it reloads its thread
         if message.row is None:
-            self._show_detail(None, "No tickets in this view")
+            self._show_detail(None, N_("No tickets in this view"))
             return
         self._schedule_detail(message.row.number, DETAIL_DELAY)
 
@@ -375,29 +388,68 @@ class DeskScreen(TicketActionsScreen):
         """Say where the ticket the agent was on went, so the cursor never moves unnoticed."""
         number, now = message.number, message.now
         if message.lost:
-            shows = f"the cursor is on #{now.number}" if now else "nothing is under the cursor"
-            self.status.say(f"#{number} kept moving while the list was read; {shows}")
+            shows = (
+                _("the cursor is on #{number}").format(number=now.number)
+                if now
+                else _("nothing is under the cursor")
+            )
+            self.status.say(
+                _("#{number} kept moving while the list was read; {shows}").format(
+                    number=number, shows=shows
+                )
+            )
         elif message.stayed:
             if now is not None and now.number == number:
                 return
             where = (
-                "left this view" if message.place is None else f"moved to row {message.place + 1:,}"
+                _("left this view")
+                if message.place is None
+                else _("moved to row {row}").format(row=f"{message.place + 1:,}")
             )
-            shows = f"row {message.cursor + 1:,} now shows #{now.number}" if now else "view empty"
-            self.status.say(f"#{number} {where}; {shows} (the cursor stays on its row)")
+            shows = (
+                _("row {row} now shows #{number}").format(
+                    row=f"{message.cursor + 1:,}", number=now.number
+                )
+                if now
+                else _("view empty")
+            )
+            self.status.say(
+                _("#{number} {where}; {shows} (the cursor stays on its row)").format(
+                    number=number, where=where, shows=shows
+                )
+            )
         elif message.place is None:
             if now is None:
-                self.status.say(f"#{number} left this view; the view is empty now")
+                self.status.say(
+                    _("#{number} left this view; the view is empty now").format(number=number)
+                )
             else:
                 self.status.say(
-                    f"#{number} left this view (it no longer matches); "
-                    f"the cursor is on the next ticket, #{now.number}"
+                    _(
+                        "#{number} left this view (it no longer matches); "
+                        "the cursor is on the next ticket, #{next}"
+                    ).format(number=number, next=now.number)
                 )
         elif abs(message.place - message.was) > 1:
             self.status.say(
-                f"#{number} moved from row {message.was + 1:,} to row {message.place + 1:,}; "
-                "the cursor followed it"
+                _("#{number} moved from row {was} to row {row}; the cursor followed it").format(
+                    number=number, was=f"{message.was + 1:,}", row=f"{message.place + 1:,}"
+                )
             )
+
+    # -- language ----------------------------------------------------------------------------
+
+    def relabel(self) -> None:
+        """Draw every part of the desk again in the current language (nothing is read again)."""
+        self.sidebar.relabel()
+        self.search.relabel()
+        self.ticket_list.relabel()
+        source = self.ticket_list.source
+        if source is not None and not self.status.said:
+            self.status.show_view(view_label(source.key, source.label), source.query)
+        self.thread.relabel()
+        self.query_one(ThreadHeader).show(self.detail, self.others)
+        self.query_one(CustomerPanel).show(self.detail, self.data.now())
 
     # -- keeping up with the store -----------------------------------------------------------
 

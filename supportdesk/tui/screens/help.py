@@ -18,12 +18,16 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Label, Static
 
+from supportdesk.i18n import _
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.keys import catalogue, display_keys
 
 
 class HelpScreen(ModalScreen[None]):
-    """A read-only list of the live bindings; any of its keys closes it."""
+    """A read-only list of the live bindings; any of its keys closes it.
+
+    Its words are looked up when it is composed, so a language switch recomposes it.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = bindings("help")
 
@@ -33,12 +37,14 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> Iterator[Widget]:
         with Vertical(classes="dialog help-dialog"):
-            yield Label("Keys", classes="dialog-title")
+            yield Label(Text(_("Keys")), classes="dialog-title")
             yield Label(
                 Text(
-                    "Remap a key by its id in the [keymap] table of config.toml, with keys "
-                    'written as shown here: "nav.next" = "ctrl+n,j", "view.next" = "]". '
-                    "ctrl+p opens the command palette."
+                    _(
+                        "Remap a key by its id in the [keymap] table of config.toml, with keys "
+                        'written as shown here: "nav.next" = "ctrl+n,j", "view.next" = "]". '
+                        "ctrl+p opens the command palette."
+                    )
                 ),
                 classes="dialog-hint",
             )
@@ -47,16 +53,16 @@ class HelpScreen(ModalScreen[None]):
 
     def _table(self) -> Table:
         table = Table(box=None, expand=True, pad_edge=False, show_edge=False)
-        table.add_column("Where", style="bold", no_wrap=True)
-        table.add_column("Keys", no_wrap=True)
-        table.add_column("What", ratio=1)
-        table.add_column("Id", style="dim", no_wrap=True)
+        table.add_column(_("Where"), style="bold", no_wrap=True)
+        table.add_column(_("Keys"), no_wrap=True)
+        table.add_column(_("What"), ratio=1)
+        table.add_column(_("Id"), style="dim", no_wrap=True)
         last = ""
         for info in catalogue(self.keymap):
             table.add_row(
-                Text(info.where if info.where != last else ""),
+                Text(_(info.where) if info.where != last else ""),
                 Text(display_keys(info.keys)),
-                Text(info.description),
+                Text(_(info.description) if info.description else ""),
                 Text(info.id),
             )
             last = info.where

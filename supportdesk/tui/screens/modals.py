@@ -1,7 +1,8 @@
 """Small modal dialogs: pick one of a list, type a value, write a note, confirm a bulk change.
 
 Each returns its answer through `dismiss` (None: the agent changed their mind), so the desk
-screen can push it with a callback and carry on; none of them touches the store.
+screen can push it with a callback and carry on; none of them touches the store. Titles and
+hints come from the caller already in the agent's language.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, OptionList, TextArea
 from textual.widgets.option_list import Option
 
+from supportdesk.i18n import _
 from supportdesk.text import one_line
 from supportdesk.tui.bindings import bindings
 
@@ -44,7 +46,7 @@ class PickScreen(ModalScreen[str | None]):
     def compose(self) -> Iterator[Widget]:
         with Vertical(classes="dialog"):
             yield Label(Text(self.title_text), classes="dialog-title")
-            yield Input(placeholder="type to filter", id="pick-filter")
+            yield Input(placeholder=_("type to filter"), id="pick-filter")
             yield OptionList(id="pick-options")
 
     def on_mount(self) -> None:
@@ -56,7 +58,10 @@ class PickScreen(ModalScreen[str | None]):
         shown = [c for c in self.choices if needle in self.labels.get(c, c).lower()]
         options.set_options(
             Option(
-                Text(one_line(self.labels.get(c, c)) + ("  (now)" if c == self.current else "")),
+                Text(
+                    one_line(self.labels.get(c, c))
+                    + ("  " + _("(now)") if c == self.current else "")
+                ),
                 id=c,
             )
             for c in shown
@@ -144,11 +149,15 @@ class NoteScreen(ModalScreen[str | None]):
 
     def compose(self) -> Iterator[Widget]:
         with Vertical(classes="dialog note-dialog"):
-            title = f"Internal note on #{self.number} (agents only, never mailed)"
-            hint = "ctrl+s adds the note · esc keeps it as a draft"
+            title = _("Internal note on #{number} (agents only, never mailed)").format(
+                number=self.number
+            )
+            hint = _("ctrl+s adds the note · esc keeps it as a draft")
             if self.note_id is not None:
-                title = f"Edit your note {self.note_id} on #{self.number}"
-                hint = "ctrl+s saves it (the old text stays in history) · esc keeps a draft"
+                title = _("Edit your note {id} on #{number}").format(
+                    id=self.note_id, number=self.number
+                )
+                hint = _("ctrl+s saves it (the old text stays in history) · esc keeps a draft")
             yield Label(Text(title), classes="dialog-title")
             text = self.drafts.get(self.key, self.initial)
             yield TextArea(text, id="note-text", soft_wrap=True)
@@ -188,8 +197,8 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical(classes="dialog"):
             yield Label(Text(self.question), classes="dialog-title")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Yes (y)", id="yes", variant="warning")
-                yield Button("No (n)", id="no")
+                yield Button(_("Yes (y)"), id="yes", variant="warning")
+                yield Button(_("No (n)"), id="no")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()

@@ -24,6 +24,7 @@ from supportdesk.desk.statuses import PRIORITIES, STATUSES, TRANSITIONS
 from supportdesk.desk.tags import parse_tags
 from supportdesk.desk.views import NoteView, TicketDetail, TicketRow
 from supportdesk.errors import ConflictError, SupportdeskError, ValidationError
+from supportdesk.i18n import _, ngettext
 from supportdesk.text import one_line
 from supportdesk.tui import actions
 from supportdesk.tui.actions import (
@@ -42,6 +43,7 @@ from supportdesk.tui.actions import (
 )
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.data import DeskData
+from supportdesk.tui.format import capitalised, kind_label, priority_label, status_label
 from supportdesk.tui.screens.modals import AskScreen, ConfirmScreen, NoteScreen, PickScreen
 from supportdesk.tui.widgets.ticket_list import TicketList
 
@@ -104,7 +106,7 @@ class TicketActionsScreen(Screen[None]):
     def action_assign_me(self) -> None:
         if not self.data.me:
             self.notify(
-                'set `agent = "your-handle"` in the config to take tickets',
+                _('set `agent = "your-handle"` in the config to take tickets'),
                 severity="error",
                 markup=False,
             )
@@ -116,10 +118,10 @@ class TicketActionsScreen(Screen[None]):
             return
         seen = self._current_unless_bulk()
         self._pick(
-            "Assign to",
+            _("Assign to"),
             [*self.agents, NOBODY],
             current=seen.assignee if seen else None,
-            labels={NOBODY: "nobody (unassign)"},
+            labels={NOBODY: _("nobody (unassign)")},
             make=lambda handle: Assign(None if handle == NOBODY else handle),
         )
 
@@ -131,30 +133,48 @@ class TicketActionsScreen(Screen[None]):
         if seen is not None:
             choices = [s for s in STATUSES if s in TRANSITIONS[seen.status]]
             if not choices:
-                self.notify(f"#{seen.number} is closed: a closed ticket stays closed", markup=False)
+                self.notify(
+                    _("#{number} is closed: a closed ticket stays closed").format(
+                        number=seen.number
+                    ),
+                    markup=False,
+                )
                 return
-        self._pick("Status", choices, current=seen.status if seen else None, make=SetStatus)
+        self._pick(
+            _("Status"),
+            choices,
+            current=seen.status if seen else None,
+            make=SetStatus,
+            labels={s: status_label(s) for s in choices},
+        )
 
     def action_priority(self) -> None:
         if self._ready():
             seen = self._current_unless_bulk()
             current = seen.priority if seen else None
-            self._pick("Priority", list(PRIORITIES), current=current, make=SetPriority)
+            self._pick(
+                _("Priority"),
+                list(PRIORITIES),
+                current=current,
+                make=SetPriority,
+                labels={p: priority_label(p) for p in PRIORITIES},
+            )
 
     def action_move(self) -> None:
         if self._ready():
             seen = self._current_unless_bulk()
             current = seen.queue if seen else None
-            self._pick("Move to queue", self.queues, current=current, make=MoveQueue)
+            self._pick(_("Move to queue"), self.queues, current=current, make=MoveQueue)
 
     def action_tags(self) -> None:
         bulk = bool(self.ticket_list.marked)
         seen = None if bulk else self._seen(need_detail=True)
         if seen is None and not bulk:
             return
-        hint = "names add tags, -name removes one, e.g.  vip billing -spam"
+        hint = _("names add tags, -name removes one, e.g.  vip billing -spam")
         if seen is not None:
-            hint = f"now: {', '.join(seen[1] or []) or 'none'}\n{hint}"
+            now = ", ".join(seen[1] or []) or _("none")
+            hint = _("now: {tags}").format(tags=now) + "\n" + hint
 
         def done(answer: str | None) -> None:
             if not answer or not answer.strip():
@@ -162,11 +182,11 @@ class TicketActionsScreen(Screen[None]):
             typed = parse_tags(answer)
             problem = typed.problem()
             if problem:
-                self.notify(problem, title="Tags", severity="warning", markup=False)
+                self.notify(problem, title=_("Tags"), severity="warning", markup=False)
             if not typed.empty:
                 self._act(ChangeTags(add=typed.add, remove=typed.remove))
 
-        self.app.push_screen(AskScreen("Tags", placeholder="vip -spam", hint=hint), done)
+        self.app.push_screen(AskScreen(_("Tags"), placeholder="vip -spam", hint=hint), done)
 
     def action_note(self) -> None:
         seen = self._seen()
@@ -180,7 +200,7 @@ class TicketActionsScreen(Screen[None]):
 
         self.app.push_screen(NoteScreen(number, self.drafts), done)
 
-    def _own_notes(self, verb: str) -> tuple[int, list[NoteView]] | None:
+    def _own_notes(self, editing: bool) -> tuple[int, list[NoteView]] | None:
         """The agent's own notes on the ticket under the cursor; a clear word if none.
 
         Only a note's author may change it (desk.notes refuses anyone else), so the others'
@@ -195,13 +215,24 @@ class TicketActionsScreen(Screen[None]):
             return number, mine
         if self.detail.notes:
             authors = ", ".join(sorted({one_line(n.author) for n in self.detail.notes}))
+            if editing:
+                said = _(
+                    "the notes on #{number} are by {authors}: only a note's author can edit it"
+                )
+            else:
+                said = _(
+                    "the notes on #{number} are by {authors}: only a note's author can delete it"
+                )
             self.notify(
-                f"the notes on #{number} are by {authors}: only a note's author can {verb} it",
-                severity="warning",
-                markup=False,
+                said.format(number=number, authors=authors), severity="warning", markup=False
             )
         else:
-            self.notify(f"#{number} has no notes to {verb}", markup=False)
+            said = (
+                _("#{number} has no notes to edit")
+                if editing
+                else _("#{number} has no notes to delete")
+            )
+            self.notify(said.format(number=number), markup=False)
         return None
 
     def _pick_note(
@@ -224,7 +255,7 @@ class TicketActionsScreen(Screen[None]):
         self.app.push_screen(PickScreen(title, list(labels), labels=labels), chosen)
 
     def action_edit_note(self) -> None:
-        found = self._own_notes("edit")
+        found = self._own_notes(editing=True)
         if found is None:
             return
         number, mine = found
@@ -238,10 +269,12 @@ class TicketActionsScreen(Screen[None]):
                 NoteScreen(number, self.drafts, note_id=note.id, text=note.body), done
             )
 
-        self._pick_note(f"Edit which of your notes on #{number}?", mine, edit)
+        self._pick_note(
+            _("Edit which of your notes on #{number}?").format(number=number), mine, edit
+        )
 
     def action_delete_note(self) -> None:
-        found = self._own_notes("delete")
+        found = self._own_notes(editing=False)
         if found is None:
             return
         number, mine = found
@@ -253,13 +286,17 @@ class TicketActionsScreen(Screen[None]):
 
             self.app.push_screen(
                 ConfirmScreen(
-                    f"Delete your note on #{number}: {one_line(note.body, 60)!r}? It leaves "
-                    "the thread; its text stays in the ticket's history."
+                    _(
+                        "Delete your note on #{number}: {text}? It leaves the thread; its text "
+                        "stays in the ticket's history."
+                    ).format(number=number, text=repr(one_line(note.body, 60)))
                 ),
                 confirmed,
             )
 
-        self._pick_note(f"Delete which of your notes on #{number}?", mine, delete)
+        self._pick_note(
+            _("Delete which of your notes on #{number}?").format(number=number), mine, delete
+        )
 
     def action_merge(self) -> None:
         seen = self._seen()
@@ -282,14 +319,20 @@ class TicketActionsScreen(Screen[None]):
 
             self.app.push_screen(
                 ConfirmScreen(
-                    f"Merge #{number} into #{target}? Its messages, notes and tags move to "
-                    f"#{target} and #{number} is closed. This cannot be undone."
+                    _(
+                        "Merge #{number} into #{target}? Its messages, notes and tags move to "
+                        "#{target} and #{number} is closed. This cannot be undone."
+                    ).format(number=number, target=target)
                 ),
                 confirmed,
             )
 
         self.app.push_screen(
-            AskScreen(f"Merge #{number} into which ticket?", placeholder="ticket number"), asked
+            AskScreen(
+                _("Merge #{number} into which ticket?").format(number=number),
+                placeholder=_("ticket number"),
+            ),
+            asked,
         )
 
     def action_reply(self) -> None:
@@ -321,7 +364,11 @@ class TicketActionsScreen(Screen[None]):
 
         names = ", ".join(one_line(a.removeprefix("agent:"), 40) for a in replying)
         self.app.push_screen(
-            ConfirmScreen(f"{names} already replying to #{number}. Open the composer anyway?"),
+            ConfirmScreen(
+                _("{names} already replying to #{number}. Open the composer anyway?").format(
+                    names=names, number=number
+                )
+            ),
             answered,
         )
 
@@ -343,7 +390,7 @@ class TicketActionsScreen(Screen[None]):
 
     def on_composer_opened(self, message: ComposerOpened) -> None:
         if message.context is None:
-            self.notify(str(message.error), title="Composer", severity="error", markup=False)
+            self.notify(str(message.error), title=_("Composer"), severity="error", markup=False)
             return
         if self.app.screen is not self:
             return  # the agent went elsewhere meanwhile; the draft is there for next time
@@ -358,17 +405,30 @@ class TicketActionsScreen(Screen[None]):
             return
         queued = sent.queued
         if queued is not None:
+            status = status_label(queued.status)
             if queued.kind == "note":
-                said = f"#{queued.ticket_number}: note added"
+                said = _("#{number}: note added; status {status}").format(
+                    number=queued.ticket_number, status=status
+                )
             else:
                 who = ", ".join(one_line(r, 60) for r in queued.recipients[:3])
-                said = f"#{queued.ticket_number}: {queued.kind.replace('_', '-')} queued to {who}"
-                said += f" (outbox {queued.outbox_id}); the sender delivers it"
-            self.notify(f"{said}; status {queued.status}", markup=False)
+                said = _(
+                    "#{number}: {kind} queued to {who} (outbox {id}); the sender delivers it; "
+                    "status {status}"
+                ).format(
+                    number=queued.ticket_number,
+                    kind=kind_label(queued.kind),
+                    who=who,
+                    id=queued.outbox_id,
+                    status=status,
+                )
+            self.notify(said, markup=False)
         elif sent.discarded:
-            self.notify(f"#{sent.number}: draft thrown away", markup=False)
+            self.notify(_("#{number}: draft thrown away").format(number=sent.number), markup=False)
         else:
-            self.notify(f"#{sent.number}: draft kept; r resumes it", markup=False)
+            self.notify(
+                _("#{number}: draft kept; r resumes it").format(number=sent.number), markup=False
+            )
         self.after_change((sent.number,))
 
     def action_save_attachments(self) -> None:
@@ -377,7 +437,9 @@ class TicketActionsScreen(Screen[None]):
             return
         count = sum(len(m.attachments) for m in self.detail.messages)
         if count == 0:
-            self.notify(f"#{seen[0].number} has no attachments", markup=False)
+            self.notify(
+                _("#{number} has no attachments").format(number=seen[0].number), markup=False
+            )
             return
         number = seen[0].number
         downloads = Path.home() / "Downloads"
@@ -387,9 +449,13 @@ class TicketActionsScreen(Screen[None]):
             if answer is not None:
                 self._save_attachments(number, Path(answer.strip() or default))
 
-        noun = "attachment" if count == 1 else "attachments"
+        question = ngettext(
+            "Save {count} attachment of #{number} into which folder?",
+            "Save {count} attachments of #{number} into which folder?",
+            count,
+        ).format(count=count, number=number)
         self.app.push_screen(
-            AskScreen(f"Save {count} {noun} of #{number} into which folder?", placeholder=default),
+            AskScreen(question, placeholder=default),
             asked,
         )
 
@@ -399,12 +465,15 @@ class TicketActionsScreen(Screen[None]):
             paths = self.data.save_attachments(number, folder)
         except (SupportdeskError, OSError) as exc:
             self.app.call_from_thread(
-                self.notify, str(exc), title="Not saved", severity="error", markup=False
+                self.notify, str(exc), title=_("Not saved"), severity="error", markup=False
             )
         else:
             names = ", ".join(p.name for p in paths)
             self.app.call_from_thread(
-                self.notify, f"saved into {folder}: {names}", title="Saved", markup=False
+                self.notify,
+                _("saved into {folder}: {names}").format(folder=folder, names=names),
+                title=_("Saved"),
+                markup=False,
             )
 
     def action_undo(self) -> None:
@@ -416,12 +485,15 @@ class TicketActionsScreen(Screen[None]):
         """The ticket under the cursor as the agent sees it, with its tags if loaded."""
         row = self.current
         if row is None:
-            self.notify("no ticket selected", markup=False)
+            self.notify(_("no ticket selected"), markup=False)
             return None
         if self.detail is not None and self.detail.row.number == row.number:
             return self.detail.row, self.detail.tags
         if need_detail:
-            self.notify(f"#{row.number} is still loading; try again in a moment", markup=False)
+            self.notify(
+                _("#{number} is still loading; try again in a moment").format(number=row.number),
+                markup=False,
+            )
             return None
         return row, None
 
@@ -455,14 +527,19 @@ class TicketActionsScreen(Screen[None]):
         marked = sorted(self.ticket_list.marked)
         if marked and not single and isinstance(op, BULK_OPS):
             count = len(marked)
-            noun = "ticket" if count == 1 else "tickets"
 
             def confirmed(yes: bool | None) -> None:
                 if yes:
                     self._run_bulk(op, marked)
 
             self.app.push_screen(
-                ConfirmScreen(f"{actions.describe(op).capitalize()} on {count} selected {noun}?"),
+                ConfirmScreen(
+                    ngettext(
+                        "{action} on {count} selected ticket?",
+                        "{action} on {count} selected tickets?",
+                        count,
+                    ).format(action=capitalised(actions.describe(op)), count=count)
+                ),
                 confirmed,
             )
             return
@@ -505,7 +582,7 @@ class TicketActionsScreen(Screen[None]):
             conflict = isinstance(message.error, ConflictError)
             self.notify(
                 str(message.error),
-                title="Changed by someone else" if conflict else "Not done",
+                title=_("Changed by someone else") if conflict else _("Not done"),
                 severity="error",
                 timeout=10,
                 markup=False,
@@ -531,5 +608,5 @@ def parse_number(text: str) -> int:
     """A ticket number typed by a person: digits, with an optional leading #."""
     cleaned = text.strip().lstrip("#")
     if not cleaned.isdigit():
-        raise ValidationError(f"{text!r} is not a ticket number")
+        raise ValidationError(_("{text} is not a ticket number").format(text=repr(text)))
     return int(cleaned)

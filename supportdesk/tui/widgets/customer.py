@@ -8,8 +8,9 @@ from rich.text import Text
 from textual.widgets import Static
 
 from supportdesk.desk.views import TicketDetail
+from supportdesk.i18n import _
 from supportdesk.text import age, one_line
-from supportdesk.tui.format import fit
+from supportdesk.tui.format import fit, status_label
 
 
 class CustomerPanel(Static):
@@ -26,29 +27,34 @@ class CustomerPanel(Static):
         row = detail.row
         now = now or datetime.now().astimezone()
         text = Text()
-        text.append("Requester\n", style="bold")
+        text.append(_("Requester") + "\n", style="bold")
         if row.requester_name:
             text.append(one_line(row.requester_name, 40) + "\n")
         text.append(one_line(row.requester_email, 40) + "\n", style="dim")
         if detail.requester_bounced_at is not None:
             when = age(detail.requester_bounced_at, now)
-            text.append(f"mail bounced {'just now' if when == 'now' else when + ' ago'}\n", "red")
+            said = (
+                _("mail bounced just now")
+                if when == "now"
+                else _("mail bounced {age} ago").format(age=when)
+            )
+            text.append(said + "\n", "red")
             if detail.requester_bounce_reason:
                 text.append(one_line(detail.requester_bounce_reason, 40) + "\n", style="dim")
-        text.append("\nOrganisation\n", style="bold")
+        text.append("\n" + _("Organisation") + "\n", style="bold")
         text.append(
             (one_line(detail.requester_organisation, 40) if detail.requester_organisation else "—")
             + "\n"
         )
         if detail.ccs:
-            text.append("\nCopied\n", style="bold")
+            text.append("\n" + _("Copied") + "\n", style="bold")
             for address in detail.ccs[:8]:
                 text.append(one_line(address, 40) + "\n", style="dim")
-        text.append("\nOther tickets\n", style="bold")
+        text.append("\n" + _("Other tickets") + "\n", style="bold")
         if not detail.other_tickets:
-            text.append("none\n", style="dim")
+            text.append(_("none") + "\n", style="dim")
         for other in detail.other_tickets:
             text.append(f"#{other.number} ", style="bold")
-            text.append(f"{other.status} {age(other.updated_at, now)}\n", style="dim")
-            text.append(" " + fit(other.subject or "(no subject)", 26).rstrip() + "\n")
+            text.append(f"{status_label(other.status)} {age(other.updated_at, now)}\n", style="dim")
+            text.append(" " + fit(other.subject or _("(no subject)"), 26).rstrip() + "\n")
         self.update(text, layout=False)

@@ -1,12 +1,35 @@
-"""The key bar at the bottom: Textual's Footer, rebuilt once per burst of binding changes."""
+"""The key bar at the bottom: Textual's Footer, in the console's language, rebuilt once per
+burst of binding changes."""
 
 from __future__ import annotations
 
+from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
+
+from supportdesk.i18n import N_, _
+
+# Textual's own words the footer may show (the palette key), so the catalogue has them.
+TEXTUAL_WORDS = (N_("palette"), N_("Open the command palette"))
 
 
-class DeskFooter(Footer):
+class TranslatedFooter(Footer):
+    """Textual's Footer with each binding's description looked up in the catalogue as it is
+    drawn: descriptions stay English message ids in BINDINGS (`N_`), so a language switch
+    only has to recompose the footer."""
+
+    def compose(self) -> ComposeResult:
+        for widget in super().compose():
+            if isinstance(widget, FooterKey):
+                if widget.description:
+                    widget.description = _(widget.description)
+                if isinstance(widget.tooltip, str) and widget.tooltip:
+                    widget.tooltip = _(widget.tooltip)
+            yield widget
+
+
+class DeskFooter(TranslatedFooter):
     """Textual's Footer rebuilds all its keys (a widget each) on every binding change, and a
     focus change sends several in a row: five at start-up, four for one search, each one
     restyling some twenty widgets on the UI thread while the agent waits for the list. This

@@ -14,10 +14,13 @@ from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from supportdesk.errors import QueryError
+from supportdesk.i18n import N_, _
 from supportdesk.text import inert, one_line
 from supportdesk.tui.bindings import bindings
 
-PLACEHOLDER = "/ search: status:open queue:billing assignee:me refund   (Enter runs, Esc leaves)"
+PLACEHOLDER = N_(
+    "/ search: status:open queue:billing assignee:me refund   (Enter runs, Esc leaves)"
+)
 
 
 def error_text(query: str, error: QueryError) -> Text:
@@ -54,7 +57,9 @@ class SearchBar(Vertical):
         """The agent pressed Escape: give the list its focus back."""
 
     def compose(self) -> Iterator[Widget]:
-        yield Input(placeholder=PLACEHOLDER, id="search-input", select_on_focus=False, compact=True)
+        yield Input(
+            placeholder=_(PLACEHOLDER), id="search-input", select_on_focus=False, compact=True
+        )
         yield Static(id="search-error", markup=False)
 
     @property
@@ -64,6 +69,10 @@ class SearchBar(Vertical):
     @property
     def value(self) -> str:
         return self.input.value
+
+    def relabel(self) -> None:
+        """The placeholder in the current language."""
+        self.input.placeholder = _(PLACEHOLDER)
 
     def show_query(self, query: str) -> None:
         """Put a view's query in the bar (without running it) and clear any old error."""

@@ -9,7 +9,8 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from supportdesk.tui.data import ViewCount
+from supportdesk.i18n import _
+from supportdesk.tui.data import ViewCount, view_label
 from supportdesk.tui.format import fit
 
 LABEL_WIDTH = 15
@@ -18,7 +19,7 @@ COUNT_WIDTH = 6
 
 def _prompt(entry: ViewCount, current: bool) -> Text:
     count = "-" if entry.count is None else entry.count.short()
-    text = Text(fit(entry.label, LABEL_WIDTH))
+    text = Text(fit(view_label(entry.key, entry.label), LABEL_WIDTH))
     text.append(fit(count, COUNT_WIDTH, right=True), style="dim")
     if current:
         text.stylize("bold")
@@ -41,12 +42,13 @@ class Sidebar(OptionList):
         self.entries: dict[str, ViewCount] = {}
         self.current: str | None = None
 
-    def set_views(self, entries: list[ViewCount]) -> None:
-        """Show these views; rebuilds only when the set of views itself changed."""
+    def set_views(self, entries: list[ViewCount], *, rebuild: bool = False) -> None:
+        """Show these views; rebuilds only when the set of views itself changed (or when
+        told to: the language changed, and with it the section titles)."""
         layout = [(e.key, e.label, e.section) for e in entries]
         before = [(e.key, e.label, e.section) for e in self.entries.values()]
         self.entries = {e.key: e for e in entries}
-        if layout == before:
+        if layout == before and not rebuild:
             for entry in entries:
                 self.replace_option_prompt(entry.key, _prompt(entry, entry.key == self.current))
             return
@@ -58,12 +60,16 @@ class Sidebar(OptionList):
                 if section is not None:
                     options.append(None)
                 section = entry.section
-                options.append(Option(Text(section, style="bold"), disabled=True))
+                options.append(Option(Text(_(section), style="bold"), disabled=True))
             options.append(Option(_prompt(entry, entry.key == self.current), id=entry.key))
         self.set_options(options)
         key = highlighted or self.current
         if key in self.entries:
             self.highlighted = self.get_option_index(key)
+
+    def relabel(self) -> None:
+        """Draw the views again in the current language."""
+        self.set_views(list(self.entries.values()), rebuild=True)
 
     def mark_current(self, key: str) -> None:
         """Show which view the list is on (bold), and put the highlight there."""

@@ -13,9 +13,16 @@ from textual.widgets import Static
 from supportdesk.desk.query import parse
 from supportdesk.desk.query.compile import DEFAULT_SORT
 from supportdesk.errors import QueryError
+from supportdesk.i18n import N_, _
 from supportdesk.text import one_line
 
-_KEY_NAMES = {"updated": "last update", "created": "creation", "priority": "priority"}
+_KEY_NAMES = {
+    "updated": N_("last update"),
+    "created": N_("creation"),
+    "priority": N_("priority"),
+    "number": N_("number"),
+    "due": N_("due"),
+}
 
 
 def sort_words(query: str) -> str:
@@ -26,13 +33,15 @@ def sort_words(query: str) -> str:
         keys = DEFAULT_SORT
     parts = []
     for key in keys:
-        name = _KEY_NAMES.get(key.key, key.key)
+        name = _(_KEY_NAMES[key.key]) if key.key in _KEY_NAMES else key.key
         if key.key in ("updated", "created"):
-            order = "newest first" if key.descending else "oldest first"
+            order = _("newest first") if key.descending else _("oldest first")
+        elif key.key == "due":
+            order = _("latest first") if key.descending else _("soonest first")
         else:
-            order = "highest first" if key.descending else "lowest first"
-        parts.append(f"{name}, {order}")
-    return "; then ".join(parts)
+            order = _("highest first") if key.descending else _("lowest first")
+        parts.append(_("{key}, {order}").format(key=name, order=order))
+    return _("; then ").join(parts)
 
 
 class StatusLine(Static):
@@ -51,5 +60,7 @@ class StatusLine(Static):
     def show_view(self, label: str, query: str) -> None:
         """A new view: forget what was said about the last one, show this one's order."""
         self.said = ""
-        self._idle = f"{one_line(label)} · sorted by {sort_words(query)}"
+        self._idle = _("{view} · sorted by {order}").format(
+            view=one_line(label), order=sort_words(query)
+        )
         self.update(Text(self._idle, style="dim"), layout=False)

@@ -30,9 +30,10 @@ from supportdesk.clock import utcnow
 from supportdesk.desk.outbox import ItemView
 from supportdesk.desk.presence import Here
 from supportdesk.desk.views import EventView, MessageView, NoteView, TicketDetail
+from supportdesk.i18n import N_, _, ngettext
 from supportdesk.text import inert, one_line
 from supportdesk.tui.bindings import bindings
-from supportdesk.tui.format import size, when
+from supportdesk.tui.format import priority_label, size, status_label, when
 from supportdesk.tui.widgets.scrolling import set_virtual_size
 
 _SILENT_EVENTS = frozenset({"message_in", "message_out", "note"})  # shown as themselves
@@ -60,10 +61,14 @@ def body_text(body: str, *, expanded: bool) -> Text:
         if expanded:
             text.append("\n".join(run) + "\n", style="italic dim")
         else:
-            noun = "line" if len(run) == 1 else "lines"
-            text.append(f"▸ {len(run)} quoted {noun} hidden (x shows them)\n", style="dim")
+            hidden = ngettext(
+                "▸ {count} quoted line hidden (x shows them)",
+                "▸ {count} quoted lines hidden (x shows them)",
+                len(run),
+            ).format(count=len(run))
+            text.append(hidden + "\n", style="dim")
     if not lines:
-        text.append("(no text)\n", style="dim italic")
+        text.append(_("(no text)") + "\n", style="dim italic")
     text.rstrip()
     return text
 
@@ -76,40 +81,56 @@ def delivery_text(item: ItemView | None) -> Text:
     by whoever wrote it. The server's words are mail-derived text: one_line makes them inert.
     """
     if item is None:
-        return Text("sent", style="bold")
+        return Text(_("sent"), style="bold")
     n = item.id
     match item.state:
         case "queued" if item.attempts and item.last_error:
             return Text.assemble(
-                (f"queued, retry at {when(item.next_attempt_at)}", "bold"),
-                (f" (try {item.attempts} failed: {one_line(item.last_error, 200)})", "italic"),
+                (_("queued, retry at {time}").format(time=when(item.next_attempt_at)), "bold"),
+                (
+                    " "
+                    + _("(try {count} failed: {error})").format(
+                        count=item.attempts, error=one_line(item.last_error, 200)
+                    ),
+                    "italic",
+                ),
             )
         case "queued":
-            return Text("queued, not sent yet", style="bold")
+            return Text(_("queued, not sent yet"), style="bold")
         case "sending":
-            return Text("sending now", style="bold")
+            return Text(_("sending now"), style="bold")
         case "sent":
-            at = f" {when(item.sent_at)}" if item.sent_at else ""
-            return Text(f"sent{at}", style="bold")
+            if item.sent_at:
+                return Text(_("sent {time}").format(time=when(item.sent_at)), style="bold")
+            return Text(_("sent"), style="bold")
         case "failed":
             return Text.assemble(
-                ("⚠ failed: ", "bold reverse"),
-                (one_line(item.last_error or "refused", 300), "bold"),
-                (f"  (fix it, then `supportdesk outbox retry {n}`, or `outbox cancel {n}`)", "dim"),
+                ("⚠ " + _("failed:") + " ", "bold reverse"),
+                (one_line(item.last_error or _("refused"), 300), "bold"),
+                (
+                    "  "
+                    + _(
+                        "(fix it, then `supportdesk outbox retry {id}`, or `outbox cancel {id}`)"
+                    ).format(id=n),
+                    "dim",
+                ),
             )
         case "checking":
-            return Text("⚠ delivery uncertain: looking for it in Sent", style="bold")
+            return Text("⚠ " + _("delivery uncertain: looking for it in Sent"), style="bold")
         case "uncertain":
             return Text.assemble(
-                ("⚠ delivery uncertain, held for a person", "bold reverse"),
+                ("⚠ " + _("delivery uncertain, held for a person"), "bold reverse"),
                 (
-                    f"  (not found in Sent: `supportdesk outbox retry --force {n}` resends, "
-                    f"`outbox cancel {n}` drops it)",
+                    "  "
+                    + _(
+                        "(not found in Sent: `supportdesk outbox retry --force {id}` resends, "
+                        "`outbox cancel {id}` drops it)"
+                    ).format(id=n),
                     "dim",
                 ),
             )
         case "cancelled":
-            return Text("cancelled, never sent", style="bold")
+            return Text(_("cancelled, never sent"), style="bold")
     return Text(one_line(item.state), style="bold")
 
 
@@ -128,10 +149,10 @@ def message_text(m: MessageView, *, expanded: bool) -> Text:
     flags = [
         name
         for name, on in (
-            ("auto-reply", m.is_auto_reply),
-            ("bounce", m.is_bounce),
-            ("list mail", m.is_list),
-            ("had HTML, shown as text", m.has_html),
+            (_("auto-reply"), m.is_auto_reply),
+            (_("bounce"), m.is_bounce),
+            (_("list mail"), m.is_list),
+            (_("had HTML, shown as text"), m.has_html),
         )
         if on
     ]
@@ -139,17 +160,17 @@ def message_text(m: MessageView, *, expanded: bool) -> Text:
         text.append("  [" + ", ".join(flags) + "]", style="italic dim")
     text.append("\n")
     if m.to:
-        text.append("To: ", style="dim").append(one_line(m.to, 300) + "\n")
+        text.append(_("To:") + " ", style="dim").append(one_line(m.to, 300) + "\n")
     if m.cc:
-        text.append("Cc: ", style="dim").append(one_line(m.cc, 300) + "\n")
+        text.append(_("Cc:") + " ", style="dim").append(one_line(m.cc, 300) + "\n")
     text.append("\n")
     text.append_text(body_text(m.body_text, expanded=expanded))
     for attachment in m.attachments:
         text.append("\n📎 ")
-        text.append(one_line(attachment.filename or "(unnamed)", 80), style="underline")
+        text.append(one_line(attachment.filename or _("(unnamed)"), 80), style="underline")
         text.append(
             f"  {one_line(attachment.content_type, 60)}, {size(attachment.size)}"
-            + (", inline" if attachment.is_inline else ""),
+            + (", " + _("inline") if attachment.is_inline else ""),
             style="dim",
         )
     if m.parse_problems:
@@ -159,7 +180,7 @@ def message_text(m: MessageView, *, expanded: bool) -> Text:
 
 def note_text(note: NoteView) -> Text:
     text = Text()
-    text.append("Internal note", style="bold")
+    text.append(_("Internal note"), style="bold")
     text.append(f"  {one_line(note.author)}  {when(note.created_at)}\n", style="dim")
     text.append(inert(note.body.rstrip()))
     return text
@@ -168,27 +189,54 @@ def note_text(note: NoteView) -> Text:
 def event_text(event: EventView) -> Text:
     old = one_line(event.old_value or "")
     new = one_line(event.new_value or "")
-    what = {
-        "assign": f"assigned to {new}" + (f" (was {old})" if old else ""),
-        "unassign": f"unassigned (was {old})",
-        "status": f"status {old} → {new}",
-        "priority": f"priority {old} → {new}",
-        "queue": f"moved {old} → {new}",
-        "tag": f"tagged {new}",
-        "untag": f"untagged {old}",
-        "merge": f"merged into #{new}",
-        "merged_from": f"#{new} merged into this ticket",
-        "create": f"created ({new})",
-        "rule_failed": f"failed, its changes undone: {new}",
-        "note_edited": "edited a note",
-        "note_deleted": "deleted a note (its text stays in the history)",
-        "mail_sent": f"outbox item {new} sent",
-        "mail_failed": f"outbox item {new} refused by the server",
-        "mail_uncertain": f"outbox item {new}: delivery uncertain, held for a person",
-        "mail_retry": f"outbox item {new} queued again",
-        "mail_cancel": f"outbox item {new} cancelled",
-    }.get(event.action, f"{one_line(event.action)} {old} → {new}".strip())
+    what = _event_words(event.action, old, new)
     return Text(f"• {when(event.created_at)}  {one_line(event.actor)}: {what}")
+
+
+def _event_words(action: str, old: str, new: str) -> str:
+    """One event in words, in the current language; the action names stay as stored."""
+    match action:
+        case "assign" if old:
+            return _("assigned to {new} (was {old})").format(new=new, old=old)
+        case "assign":
+            return _("assigned to {new}").format(new=new)
+        case "unassign":
+            return _("unassigned (was {old})").format(old=old)
+        case "status":
+            return _("status {old} → {new}").format(old=status_label(old), new=status_label(new))
+        case "priority":
+            return _("priority {old} → {new}").format(
+                old=priority_label(old), new=priority_label(new)
+            )
+        case "queue":
+            return _("moved {old} → {new}").format(old=old, new=new)
+        case "tag":
+            return _("tagged {new}").format(new=new)
+        case "untag":
+            return _("untagged {old}").format(old=old)
+        case "merge":
+            return _("merged into #{new}").format(new=new)
+        case "merged_from":
+            return _("#{new} merged into this ticket").format(new=new)
+        case "create":
+            return _("created ({new})").format(new=new)
+        case "rule_failed":
+            return _("failed, its changes undone: {new}").format(new=new)
+        case "note_edited":
+            return _("edited a note")
+        case "note_deleted":
+            return _("deleted a note (its text stays in the history)")
+        case "mail_sent":
+            return _("outbox item {new} sent").format(new=new)
+        case "mail_failed":
+            return _("outbox item {new} refused by the server").format(new=new)
+        case "mail_uncertain":
+            return _("outbox item {new}: delivery uncertain, held for a person").format(new=new)
+        case "mail_retry":
+            return _("outbox item {new} queued again").format(new=new)
+        case "mail_cancel":
+            return _("outbox item {new} cancelled").format(new=new)
+    return f"{one_line(action)} {old} → {new}".strip()
 
 
 def header_text(detail: TicketDetail | None, others: Sequence[Here] = ()) -> Text:
@@ -197,28 +245,39 @@ def header_text(detail: TicketDetail | None, others: Sequence[Here] = ()) -> Tex
         return Text("")
     row = detail.row
     text = Text()
-    text.append(one_line(row.subject or "(no subject)"), style="bold")
-    text.append(f"\n#{row.number} · {row.status} · {row.priority} · {one_line(row.queue)}")
-    text.append(f" · {one_line(row.assignee) if row.assignee else 'unassigned'}")
+    text.append(one_line(row.subject or _("(no subject)")), style="bold")
+    text.append(
+        f"\n#{row.number} · {status_label(row.status)} · {priority_label(row.priority)}"
+        f" · {one_line(row.queue)}"
+    )
+    text.append(f" · {one_line(row.assignee) if row.assignee else _('unassigned')}")
     if detail.tags:
-        text.append("  tags: " + ", ".join(one_line(t) for t in detail.tags), style="italic")
+        tags = ", ".join(one_line(t) for t in detail.tags)
+        text.append("  " + _("tags: {tags}").format(tags=tags), style="italic")
     state = row.sla_state(utcnow())
     if state == "breached":
-        text.append("  · SLA breached", style="bold")
+        text.append("  · " + _("SLA breached"), style="bold")
     elif state and row.sla_due is not None:
-        text.append(f"  · SLA due {when(row.sla_due)}", style="bold" if state == "due-soon" else "")
+        text.append(
+            "  · " + _("SLA due {time}").format(time=when(row.sla_due)),
+            style="bold" if state == "due-soon" else "",
+        )
     if detail.merged_into:
-        text.append(f"  · merged into #{detail.merged_into}", style="bold")
+        text.append(
+            "  · " + _("merged into #{number}").format(number=detail.merged_into), style="bold"
+        )
     if detail.related_to:
-        text.append(f"  · follows up #{detail.related_to}", style="dim")
+        text.append(
+            "  · " + _("follows up #{number}").format(number=detail.related_to), style="dim"
+        )
     if others:
-        text.append("  · also here: ")
+        text.append("  · " + _("also here:") + " ")
         for i, here in enumerate(others):
             name = one_line(here.actor.removeprefix("agent:"))
             if i:
                 text.append(", ")
             if here.doing == "replying":
-                text.append(f"{name} (replying)", style="bold reverse")
+                text.append(_("{name} (replying)").format(name=name), style="bold reverse")
             else:
                 text.append(name, style="bold")
     return text
@@ -275,7 +334,7 @@ class ThreadView(ScrollView, can_focus=True):
         super().__init__(id=id)
         self.detail: TicketDetail | None = None
         self.expanded = False
-        self._note = "No ticket selected"
+        self._note = N_("No ticket selected")
         self._blocks: list[_Block] = []
         self._lines: list[tuple[str, Text | None]] = []
         self._strips: dict[int, Strip] = {}
@@ -291,7 +350,7 @@ class ThreadView(ScrollView, can_focus=True):
             and detail.row.number == self.detail.row.number
         )
         self.detail = detail
-        self._note = note or "No ticket selected"
+        self._note = note or N_("No ticket selected")
         self._blocks = self._timeline(detail) if detail is not None else []
         keep = self.scroll_y
         self._layout()
@@ -301,6 +360,14 @@ class ThreadView(ScrollView, can_focus=True):
             self.scroll_to(
                 y=max(0, len(self._lines) - self.size.height), animate=False, immediate=True
             )
+
+    def relabel(self) -> None:
+        """Draw the timeline again in the current language, keeping the scroll position."""
+        if self.detail is not None:
+            self._blocks = self._timeline(self.detail)
+        keep = self.scroll_y
+        self._layout()
+        self.scroll_to(y=keep, animate=False, immediate=True)
 
     def toggle_quotes(self) -> None:
         self.expanded = not self.expanded
@@ -336,7 +403,7 @@ class ThreadView(ScrollView, can_focus=True):
         console = self.app.console
         lines: list[tuple[str, Text | None]] = []
         if not self._blocks:
-            lines.append(("placeholder", Text(self._note)))
+            lines.append(("placeholder", Text(_(self._note))))
         previous = None
         for block in self._blocks:
             if previous is not None and not (previous == block.kind == "event"):

@@ -39,10 +39,11 @@ from textual.worker import get_current_worker
 from supportdesk.desk.query import Count
 from supportdesk.desk.views import TicketRow
 from supportdesk.errors import SupportdeskError
+from supportdesk.i18n import N_, _, ngettext
 from supportdesk.text import age
 from supportdesk.tui.bindings import bindings
-from supportdesk.tui.data import DeskData, Source
-from supportdesk.tui.format import fit, sla_cue
+from supportdesk.tui.data import DeskData, Source, view_label
+from supportdesk.tui.format import fit, priority_label, sla_cue, status_label
 from supportdesk.tui.widgets.scrolling import set_virtual_size
 
 PAGE_SIZE = 50
@@ -54,12 +55,21 @@ _RETRIES = 2  # times a followed ticket is looked for again when the list moved 
 
 @dataclass(frozen=True)
 class Column:
-    """One column of the list: its title, its width in terminal cells, how it aligns."""
+    """One column of the list: its title, its width in terminal cells, how it aligns.
+
+    `title` names the column in code too, so it stays the English message id; the header
+    translates it as it draws (`heading`).
+    """
 
     title: str
     width: int
     right: bool = False
     gap: int = 1  # blank cells after it
+
+    @property
+    def heading(self) -> str:
+        """The title as the header shows it, in the current language."""
+        return _(self.title) if self.title not in ("", "#") else self.title
 
 
 def columns(width: int) -> list[Column]:
@@ -69,16 +79,16 @@ def columns(width: int) -> list[Column]:
     """
     requester = 18 if width >= 100 else 0
     assignee = 10 if width >= 80 else 0
-    before = [Column("", 2, gap=0), Column("#", 6, right=True), Column("status", 8)]
-    before.append(Column("priority", 8))
+    before = [Column("", 2, gap=0), Column("#", 6, right=True), Column(N_("status"), 8)]
+    before.append(Column(N_("priority"), 8))
     after = []
     if requester:
-        after.append(Column("requester", requester))
+        after.append(Column(N_("requester"), requester))
     if assignee:
-        after.append(Column("assignee", assignee))
-    after += [Column("updated", 7, right=True), Column("", 1, gap=0)]
+        after.append(Column(N_("assignee"), assignee))
+    after += [Column(N_("updated"), 7, right=True), Column("", 1, gap=0)]
     used = sum(c.width + c.gap for c in [*before, *after]) + 1
-    return [*before, Column("subject", max(8, width - used)), *after]
+    return [*before, Column(N_("subject"), max(8, width - used)), *after]
 
 
 @dataclass
@@ -288,7 +298,7 @@ class TicketList(ScrollView, can_focus=True):
         self._follow = None
         self._announced = _NOTHING
         self._announced_row = None
-        self.border_title = Text(source.label)
+        self.border_title = Text(view_label(source.key, source.label))
         self.scroll_to(y=0, animate=False)
         # The old height stays until the first page or the count says the new one: shrinking
         # to nothing first would hide the scrollbar and lay out the desk twice per view.
@@ -392,17 +402,19 @@ class TicketList(ScrollView, can_focus=True):
         total = self.total if self.total is not None else self._extent()
         if index >= total:
             if index == 0 and self.total == 0:
-                return self._strip([("  no tickets in this view", "ticket-list--muted")], width)
+                empty = "  " + _("no tickets in this view")
+                return self._strip([(empty, "ticket-list--muted")], width)
             return Strip.blank(width, base)
         row = self.row_at(index)
         if row is None:
             self._request_soon()
-            return self._strip([(f"  {'·' * 6}  loading…", "ticket-list--placeholder")], width)
+            loading = f"  {'·' * 6}  " + _("loading…")
+            return self._strip([(loading, "ticket-list--placeholder")], width)
         return self._row_strip(row, index, width)
 
     def _header_strip(self, width: int) -> Strip:
         cells: list[tuple[str, str | None]] = [
-            (fit(c.title, c.width, right=c.right) + " " * c.gap, "ticket-list--header")
+            (fit(c.heading, c.width, right=c.right) + " " * c.gap, "ticket-list--header")
             for c in columns(width)
         ]
         return self._strip(cells, width)
@@ -418,9 +430,12 @@ class TicketList(ScrollView, can_focus=True):
                 "ticket-list--marked" if marked else "ticket-list--draft" if drafted else None,
             ),
             "#": (str(row.number), None),
-            "status": (row.status, f"ticket-list--status-{row.status}"),
-            "priority": (row.priority, f"ticket-list--priority-{row.priority}"),
-            "subject": (row.subject or "(no subject)", "ticket-list--marked" if marked else None),
+            "status": (status_label(row.status), f"ticket-list--status-{row.status}"),
+            "priority": (priority_label(row.priority), f"ticket-list--priority-{row.priority}"),
+            "subject": (
+                row.subject or _("(no subject)"),
+                "ticket-list--marked" if marked else None,
+            ),
             "requester": (row.requester_name or row.requester_email, None),
             "assignee": (row.assignee or "-", "ticket-list--muted"),
             "updated": (age(row.updated_at, self.now), "ticket-list--muted"),
@@ -470,10 +485,26 @@ class TicketList(ScrollView, can_focus=True):
             counted = Count.exactly(self.total).label()
         else:
             shown = self.estimate or Count.at_least(known)
-            counted = f"{shown.label()} (counting…)"
-        position = f"{self.cursor + 1:,} of {counted}" if known else "0"
-        marks = f" · {len(self.marked)} selected" if self.marked else ""
+            counted = _("{count} (counting…)").format(count=shown.label())
+        position = (
+            _("{row} of {count}").format(row=f"{self.cursor + 1:,}", count=counted)
+            if known
+            else "0"
+        )
+        marks = ""
+        if self.marked:
+            selected = len(self.marked)
+            marks = " · " + ngettext("{count} selected", "{count} selected", selected).format(
+                count=selected
+            )
         self.border_subtitle = Text(position + marks)
+
+    def relabel(self) -> None:
+        """Draw the header, title and rows again in the current language."""
+        if self.source is not None:
+            self.border_title = Text(view_label(self.source.key, self.source.label))
+        self._update_subtitle()
+        self.refresh()
 
     def _extent(self) -> int:
         """How many rows are known to exist before the count arrives."""
