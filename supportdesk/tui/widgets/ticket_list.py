@@ -36,10 +36,10 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import get_current_worker
 
+from supportdesk.dates import age, age_width
 from supportdesk.desk.query import Count
 from supportdesk.desk.views import TicketRow
 from supportdesk.errors import SupportdeskError
-from supportdesk.text import age
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.data import DeskData, Source
 from supportdesk.tui.format import fit, sla_cue
@@ -76,7 +76,7 @@ def columns(width: int) -> list[Column]:
         after.append(Column("requester", requester))
     if assignee:
         after.append(Column("assignee", assignee))
-    after += [Column("updated", 7, right=True), Column("", 1, gap=0)]
+    after += [Column("updated", age_width(), right=True), Column("", 1, gap=0)]
     used = sum(c.width + c.gap for c in [*before, *after]) + 1
     return [*before, Column("subject", max(8, width - used)), *after]
 
