@@ -14,7 +14,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from supportdesk.errors import QueryError
-from supportdesk.text import inert, one_line
+from supportdesk.text import cells, inert, one_line
 from supportdesk.tui.bindings import bindings
 
 PLACEHOLDER = "/ search: status:open queue:billing assignee:me refund   (Enter runs, Esc leaves)"
@@ -28,7 +28,8 @@ def error_text(query: str, error: QueryError) -> Text:
     text = Text(shown)
     text.stylize("reverse bold", start, end)
     message = one_line(str(error))
-    text.append("\n" + " " * start + "^ ", style="bold")
+    # The caret goes under the term in cells: 日本語 before it takes six, not three.
+    text.append("\n" + " " * cells(shown[:start]) + "^ ", style="bold")
     text.append(message)
     return text
 
