@@ -79,7 +79,11 @@ def age(when: datetime, now: datetime) -> str:
     from babel.dates import format_timedelta
 
     return format_timedelta(
-        timedelta(seconds=-seconds), format="narrow", add_direction=True, locale=current_language()
+        timedelta(seconds=-seconds),
+        threshold=1,  # 23 hours is 23時間前, as English says 23h, not Babel's 1日前
+        format="narrow",
+        add_direction=True,
+        locale=current_language(),
     )
 
 
@@ -106,7 +110,7 @@ def ago(when: datetime, now: datetime) -> str:
     # CLDR's long Japanese form spaces the number ("5 分前"); the narrow one reads as people write.
     style: Literal["long", "narrow"] = "long" if language == "en" else "narrow"
     return format_timedelta(
-        timedelta(seconds=-seconds), format=style, add_direction=True, locale=language
+        timedelta(seconds=-seconds), threshold=1, format=style, add_direction=True, locale=language
     )
 
 
