@@ -55,7 +55,10 @@ def test_ascii_keeps_its_old_cut() -> None:
 
 
 def test_japanese_wraps_between_phrases() -> None:
-    line = "お世話になっております。先日注文した電気ケトルが届いたのですが、箱を開けたところ本体にひびが入っていました。"
+    line = (
+        "お世話になっております。先日注文した電気ケトルが届いたのですが、"
+        "箱を開けたところ本体にひびが入っていました。"
+    )
     pieces = [p.plain for p in wrap(Text(line), Console(), 24)]
     assert "".join(pieces) == line
     assert all(cell_len(p) <= 24 for p in pieces)
