@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -18,6 +18,7 @@ from supportdesk.themes import DEFAULT_THEME
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.commands import DeskCommands
 from supportdesk.tui.data import DeskData, SavedView
+from supportdesk.tui.joiners import pass_joiner
 from supportdesk.tui.keys import display_keys, normalise_keys
 from supportdesk.tui.saved import set_theme
 from supportdesk.tui.screens.desk import DeskScreen
@@ -85,6 +86,10 @@ class SupportdeskApp(App[None]):
     def on_mount(self) -> None:
         for problem in self._problems:
             self.notify(problem, title="Config", severity="warning", timeout=15, markup=False)
+
+    async def on_event(self, event: events.Event) -> None:
+        if not pass_joiner(self, event):  # ZWJ and kin, which text fields decline
+            await super().on_event(event)
 
     def get_default_screen(self) -> Screen:
         return DeskScreen(
