@@ -10,6 +10,8 @@ before it and before the keys after it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual import events
 from textual.app import App
 from textual.widgets import Input, TextArea
@@ -22,7 +24,7 @@ def is_joiner(character: str | None) -> bool:
     return character in "\u200c\u200d" or "\U000e0020" <= character <= "\U000e007f"
 
 
-def pass_joiner(app: App[object], event: events.Event) -> bool:
+def pass_joiner(app: App[Any], event: events.Event) -> bool:
     """Send the joiner a key `event` carries to the focused text field; whether it did."""
     if not isinstance(event, events.Key) or not is_joiner(event.character):
         return False
