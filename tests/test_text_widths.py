@@ -114,3 +114,15 @@ def test_phrases_are_found_once_per_line() -> None:
         wrap(Text(line), Console(), width)
     info = linebreak.phrase_starts.cache_info()
     assert info.misses == 1 and info.hits >= 3
+
+
+def test_warm_finds_the_phrases_before_the_layout_needs_them() -> None:
+    linebreak.phrase_starts.cache_clear()
+    body = "英語の行はそのまま\nplain English line\n> 引用された\x1b[31m行です"
+    linebreak.warm([body])
+    warmed = linebreak.phrase_starts.cache_info()
+    assert warmed.misses == 2  # the two Japanese lines, as the thread shows them (inert)
+    from supportdesk.tui.widgets.thread import body_text
+
+    wrap(body_text(body, expanded=True), Console(), 10)
+    assert linebreak.phrase_starts.cache_info().misses == warmed.misses
