@@ -1,6 +1,7 @@
 """The CLI's tables over the tricky strings (tests/widths.py), on SQLite and PostgreSQL: each
 line fits the terminal in cells, columns line up, cut text ends on a whole character, and the
-JSON a script reads keeps ISO 8601 UTC whatever the language."""
+JSON a script reads keeps ISO 8601 UTC whatever the language; tables show times in the
+agent's configured zone."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from rich.cells import cell_len
 from typer.testing import CliRunner
 
-from supportdesk import i18n
+from supportdesk import dates, i18n
 from supportdesk.cli import app, output
 from supportdesk.desk import directory, tickets
 from supportdesk.desk.events import Change
@@ -118,3 +120,30 @@ def test_json_keeps_iso_utc_in_japanese(config: Path) -> None:
         stamp = datetime.fromisoformat(row["updated_at"])
         assert stamp.utcoffset() is not None and stamp.utcoffset().total_seconds() == 0
         assert row["subject"] in {f"{v} {v}" for v in TRICKY.values()}
+
+
+@pytest.fixture
+def tokyo(config: Path) -> Iterator[Path]:
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text + 'timezone = "Asia/Tokyo"\n', encoding="utf-8")
+    yield config
+    dates.set_timezone(None)
+
+
+def test_tables_show_times_in_the_configured_zone(tokyo: Path, terminal: None) -> None:
+    events = json.loads(run(tokyo, "history", "--ticket", "1", "--json", columns=200))
+    moment = datetime.fromisoformat(events[0]["created_at"])
+    assert moment.utcoffset() is not None and not moment.utcoffset().total_seconds()  # UTC
+    in_tokyo = moment.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%Y-%m-%d %H:%M")
+    assert in_tokyo in run(tokyo, "history", "--ticket", "1", columns=200)
+    assert in_tokyo in run(tokyo, "notes", "list", "1", columns=200)
+
+
+def test_an_unknown_zone_is_one_line_naming_the_key(config: Path) -> None:
+    config.write_text(
+        config.read_text(encoding="utf-8") + 'timezone = "Mars/Olympus"\n', encoding="utf-8"
+    )
+    result = runner.invoke(app, ["--config", str(config), "tickets", "list"])
+    assert result.exit_code != 0
+    assert "timezone" in result.stderr and "Mars/Olympus" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -167,8 +167,10 @@ def run_console(
         and config_path.exists()
     ):
         from supportdesk.config import load_settings
+        from supportdesk.dates import set_timezone
 
         settings = load_settings(config_path)
+        set_timezone(settings.timezone)
         theme = theme if theme is not None else settings.theme
         keymap = keymap if keymap is not None else settings.keymap
         selection = selection if selection is not None else settings.console.selection
