@@ -73,7 +73,7 @@ def thread_figures(messages: int) -> None:
     from rich.console import Console
     from rich.text import Text
 
-    from supportdesk.tui.widgets.thread import wrap
+    from supportdesk.linebreak import wrap
 
     console = Console(width=200)
     texts = [

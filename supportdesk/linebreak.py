@@ -21,6 +21,9 @@ from supportdesk.text import graphemes, inert
 
 if TYPE_CHECKING:
     from budoux import Parser
+    from rich.console import Console, ConsoleOptions, RenderResult
+    from rich.measure import Measurement
+    from rich.text import Text
 
 # Hiragana, katakana (full and half width), CJK ideographs and their punctuation.
 _JAPANESE = re.compile(
@@ -107,3 +110,34 @@ def warm(texts: Iterable[str]) -> None:
         for line in inert(text).split("\n"):
             if is_japanese(line):
                 phrase_starts(line)
+
+
+def wrap(text: Text, console: Console, width: int) -> list[Text]:
+    """`text` wrapped to `width` cells: Japanese lines between phrases, every other line by
+    rich, exactly as `Text.wrap` does; styles are kept."""
+    width = max(1, width)
+    wrapped: list[Text] = []
+    for line in text.split("\n", allow_blank=True):
+        if not is_japanese(line.plain):
+            wrapped.extend(line.wrap(console, width))
+            continue
+        if "\t" in line.plain:
+            line.expand_tabs(text.tab_size or console.tab_size)
+        for piece in line.divide(break_offsets(line.plain, width)):
+            if piece.cell_len > width:
+                piece.rstrip()  # only hanging spaces can overflow
+            wrapped.append(piece)
+    return wrapped
+
+
+class Wrapped:
+    """A rich renderable: `text` laid out by `wrap`, for a panel of mail in the CLI."""
+
+    def __init__(self, text: Text) -> None:
+        self.text = text
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield from wrap(self.text, console, options.max_width)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return self.text.__rich_measure__(console, options)

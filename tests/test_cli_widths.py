@@ -147,3 +147,19 @@ def test_an_unknown_zone_is_one_line_naming_the_key(config: Path) -> None:
     assert result.exit_code != 0
     assert "timezone" in result.stderr and "Mars/Olympus" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_tickets_show_wraps_japanese_between_phrases(config: Path, terminal: None) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    from supportdesk.linebreak import wrap
+
+    out = run(config, "tickets", "show", "1", columns=40)
+    assert all(cell_len(line) <= 40 for line in out.splitlines()), out
+    note = f"{TRICKY['kanji']} {TRICKY['kanji']}"
+    inner = [line.strip("│ ").rstrip() for line in out.splitlines() if line.startswith("│")]
+    expected = [piece.plain.rstrip() for piece in wrap(Text(note), Console(), 36)]
+    assert len(expected) > 2
+    position = inner.index(expected[0])
+    assert inner[position : position + len(expected)] == expected, (inner, expected)

@@ -8,9 +8,9 @@ from rich.console import Console
 from rich.text import Text
 
 from supportdesk import linebreak
+from supportdesk.linebreak import wrap
 from supportdesk.text import cells, cut, one_line
 from supportdesk.tui.format import fit
-from supportdesk.tui.widgets.thread import wrap
 from tests.widths import TRICKY, graphemes, is_whole_start
 
 CASES = sorted(TRICKY.items())

@@ -16,6 +16,7 @@ from supportdesk.cli.options import JsonOption
 from supportdesk.cli.output import Col, FitTable, block, cell, console, error, print_json
 from supportdesk.clock import utcnow
 from supportdesk.dates import age, stamp
+from supportdesk.linebreak import Wrapped
 from supportdesk.text import one_line
 
 if TYPE_CHECKING:
@@ -206,7 +207,7 @@ def render_detail(d: TicketDetail) -> Group:
                 m.date,
                 0,
                 Panel(
-                    body,
+                    Wrapped(body),  # Japanese wraps between phrases, as in the console
                     title=title,
                     title_align="left",
                     border_style="cyan" if m.direction == "in" else "green",
@@ -219,7 +220,7 @@ def render_detail(d: TicketDetail) -> Group:
                 n.created_at,
                 1,
                 Panel(
-                    block(n.body),
+                    Wrapped(block(n.body)),
                     title=cell(f"note {n.id} by {n.author}"),
                     title_align="left",
                     border_style="yellow",

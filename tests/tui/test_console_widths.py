@@ -20,6 +20,7 @@ from supportdesk.desk import tickets
 from supportdesk.desk.events import Change
 from supportdesk.desk.messages import NewMessage, add_message
 from supportdesk.desk.statuses import STATUSES
+from supportdesk.linebreak import wrap
 from supportdesk.store import Store
 from supportdesk.text import one_line
 from supportdesk.tui.app import SupportdeskApp
@@ -27,7 +28,7 @@ from supportdesk.tui.data import SavedView
 from supportdesk.tui.widgets.customer import CustomerPanel
 from supportdesk.tui.widgets.search_bar import error_text
 from supportdesk.tui.widgets.sidebar import COUNT_WIDTH, LABEL_WIDTH
-from supportdesk.tui.widgets.thread import ThreadHeader, ThreadView, wrap
+from supportdesk.tui.widgets.thread import ThreadHeader, ThreadView
 from supportdesk.tui.widgets.ticket_list import columns
 from tests.tui.conftest import SIZE, open_ticket, ready, wait_until
 from tests.widths import TRICKY, cell_slice, graphemes, is_whole_start

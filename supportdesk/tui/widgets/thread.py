@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar
 
-from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -31,7 +30,7 @@ from supportdesk.clock import utcnow
 from supportdesk.desk.outbox import ItemView
 from supportdesk.desk.presence import Here
 from supportdesk.desk.views import EventView, MessageView, NoteView, TicketDetail
-from supportdesk.linebreak import break_offsets, is_japanese
+from supportdesk.linebreak import wrap
 from supportdesk.text import inert, one_line
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.format import size, when
@@ -239,24 +238,6 @@ class ThreadHeader(Static):
         height = len(text.wrap(self.app.console, width)) if width > 0 else -1
         self.update(text, layout=height != self._height or height < 0)
         self._height = height
-
-
-def wrap(text: Text, console: Console, width: int) -> list[Text]:
-    """`text` wrapped to `width` cells: Japanese lines between phrases (supportdesk.linebreak),
-    every other line by rich, as before."""
-    width = max(1, width)
-    wrapped: list[Text] = []
-    for line in text.split("\n", allow_blank=True):
-        if not is_japanese(line.plain):
-            wrapped.extend(line.wrap(console, width))
-            continue
-        if "\t" in line.plain:
-            line.expand_tabs(text.tab_size or console.tab_size)
-        for piece in line.divide(break_offsets(line.plain, width)):
-            if piece.cell_len > width:
-                piece.rstrip()  # only hanging spaces can overflow
-            wrapped.append(piece)
-    return wrapped
 
 
 @dataclass(frozen=True)
