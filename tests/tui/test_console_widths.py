@@ -198,6 +198,9 @@ async def test_thread_header_customer_panel_and_thread_wrap_whole_characters(
             flat = "".join("".join(line.split()) for line in shown)
             subject = "".join(one_line(f"{value} {value}").split())
             assert flat.startswith(subject), (key, shown)  # wrapped, nothing lost or split
+            pieces = wrap(_text(one_line(f"{value} {value}")), app.console, header.size.width)
+            expected = [p.plain.rstrip() for p in pieces]
+            assert shown[: len(expected)] == expected  # Japanese between phrases, as the thread
 
             panel = app.desk.query_one(CustomerPanel)
             lines = lines_of(panel)

@@ -30,7 +30,7 @@ from supportdesk.clock import utcnow
 from supportdesk.desk.outbox import ItemView
 from supportdesk.desk.presence import Here
 from supportdesk.desk.views import EventView, MessageView, NoteView, TicketDetail
-from supportdesk.linebreak import wrap
+from supportdesk.linebreak import Wrapped, wrap
 from supportdesk.text import inert, one_line
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.format import size, when
@@ -235,8 +235,9 @@ class ThreadHeader(Static):
         a layout of the whole desk cost more than the rest of opening a ticket."""
         text = header_text(detail, others)
         width = self.content_region.width
-        height = len(text.wrap(self.app.console, width)) if width > 0 else -1
-        self.update(text, layout=height != self._height or height < 0)
+        height = len(wrap(text, self.app.console, width)) if width > 0 else -1
+        # A Japanese subject wraps between phrases, as the thread below it does.
+        self.update(Wrapped(text), layout=height != self._height or height < 0)
         self._height = height
 
 
