@@ -8,7 +8,7 @@ Japanese comes from Babel (CLDR data: "3時間前", "昨日", "2026/12/04 9:05")
 first use. English keeps a fast path without Babel for the two things the first frame
 draws, the list's short ages ("3h") and message stamps ("2026-12-04 09:05", ISO order, the
 same on every English locale), because importing Babel and loading a locale costs
-about 30 ms (bench/dates_startup.py prints the figure), a tenth of the console's start.
+about 30 ms (bench/text_bench.py prints the figure).
 Phrases ("3 hours ago", "yesterday") come from Babel in both languages.
 """
 
@@ -66,7 +66,7 @@ def _seconds(when: datetime, now: datetime) -> int:
 def age(when: datetime, now: datetime) -> str:
     """A short age for a list column: 5m, 3h, 2d, 7w, now; in Japanese 5分前, 3時間前, 今.
 
-    At most 8 cells in Japanese (see AGE_WIDTH) and 4 in English for anything under 20 years.
+    At most 8 cells in Japanese (see age_width) and 4 in English for anything under 20 years.
     """
     seconds = max(0, _seconds(when, now))
     if current_language() == "en":

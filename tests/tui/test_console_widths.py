@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from rich.cells import cell_len
+from rich.text import Text
 from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
@@ -228,9 +229,7 @@ async def test_thread_header_customer_panel_and_thread_wrap_whole_characters(
                 assert pieces[0].plain.strip() in rendered or len(pieces) > thread.size.height
 
 
-def _text(plain: str):  # type: ignore[no-untyped-def]
-    from rich.text import Text
-
+def _text(plain: str) -> Text:
     return Text(plain)
 
 
