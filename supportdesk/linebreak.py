@@ -130,11 +130,28 @@ def wrap(text: Text, console: Console, width: int) -> list[Text]:
     return wrapped
 
 
+def break_japanese(text: Text, console: Console, width: int) -> Text:
+    """`text` with each Japanese line cut between phrases into lines of `width` cells;
+    other lines are left whole, for the widget showing it to wrap as it always has."""
+    lines = text.split("\n", allow_blank=True)
+    if not any(is_japanese(line.plain) for line in lines):
+        return text
+    from rich.text import Text
+
+    pieces: list[Text] = []
+    for line in lines:
+        pieces.extend(wrap(line, console, width) if is_japanese(line.plain) else [line])
+    return Text("\n").join(pieces)
+
+
 class Wrapped:
     """A rich renderable: `text` laid out by `wrap`, for a panel of mail in the CLI."""
 
     def __init__(self, text: Text) -> None:
         self.text = text
+
+    def __str__(self) -> str:
+        return self.text.plain
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         yield from wrap(self.text, console, options.max_width)

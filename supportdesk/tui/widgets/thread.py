@@ -30,7 +30,7 @@ from supportdesk.clock import utcnow
 from supportdesk.desk.outbox import ItemView
 from supportdesk.desk.presence import Here
 from supportdesk.desk.views import EventView, MessageView, NoteView, TicketDetail
-from supportdesk.linebreak import Wrapped, wrap
+from supportdesk.linebreak import break_japanese, wrap
 from supportdesk.text import inert, one_line
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.format import size, when
@@ -229,16 +229,23 @@ class ThreadHeader(Static):
     """Subject and state of the open ticket; stays put while the thread scrolls."""
 
     _height = -1
+    _shown: tuple[TicketDetail | None, Sequence[Here]] = (None, ())
 
     def show(self, detail: TicketDetail | None, others: Sequence[Here] = ()) -> None:
         """Show `detail`'s header, laying the screen out again only if its height changed:
         a layout of the whole desk cost more than the rest of opening a ticket."""
+        self._shown = (detail, others)
         text = header_text(detail, others)
         width = self.content_region.width
         height = len(wrap(text, self.app.console, width)) if width > 0 else -1
-        # A Japanese subject wraps between phrases, as the thread below it does.
-        self.update(Wrapped(text), layout=height != self._height or height < 0)
+        if width > 0:  # a Japanese subject wraps between phrases, as the thread does
+            text = break_japanese(text, self.app.console, width)
+        self.update(text, layout=height != self._height or height < 0)
         self._height = height
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._shown[0] is not None:
+            self.show(*self._shown)
 
 
 @dataclass(frozen=True)
