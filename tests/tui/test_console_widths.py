@@ -118,6 +118,14 @@ async def test_list_columns_stay_aligned_and_cut_whole_characters(
     app = make_app()
     async with app.run_test(size=size) as pilot:
         await ready(pilot)
+        # The demo's open tickets first: ages from minutes to weeks, each in its column.
+        widget = app.desk.ticket_list
+        cols = columns(widget.scrollable_content_region.width)
+        start = sum(c.width + c.gap for c in cols[:-2])
+        rows = [line for line in lines_of(widget)[1:] if line.strip()]
+        ages = [cell_slice(line, start, start + cols[-2].width) for line in rows]
+        assert len(ages) > 5 and all(re.fullmatch(AGES[language], a) for a in ages), ages
+        assert len(set(ages)) > 1, ages
         for key, number in numbers.items():
             await open_and_settle(pilot, number)
             widget = app.desk.ticket_list
