@@ -34,6 +34,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
 from supportdesk.errors import ConfigError, NotFoundError
+from supportdesk.i18n import _
 from supportdesk.paths import default_config_path, default_store_path, demo_store_path
 
 CONFIG_ENV = "SUPPORTDESK_CONFIG"
@@ -404,6 +405,10 @@ class Settings(_Table):
     LC_MESSAGES, LANG), "ja" is Japanese, "en" English. JSON, binding ids, query fields and
     exit codes are the same in every language."""
 
+    timezone: str | None = None
+    """The time zone dates are shown in, as an IANA name ("Asia/Tokyo"); unset, the
+    machine's own. The store keeps UTC, and --json prints UTC, whatever this says."""
+
     bulk: BulkSettings = Field(default_factory=BulkSettings)
     """Safety limits for bulk commands."""
 
@@ -429,6 +434,22 @@ class Settings(_Table):
 
     mailboxes: list[Mailbox] = Field(default=[])
     """IMAP accounts to pull support mail from."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str | None) -> str | None:
+        if value is not None:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise _Problem(
+                    _("unknown time zone {zone!r}: expected a name like Asia/Tokyo").format(
+                        zone=value
+                    )
+                ) from None
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -1,15 +1,20 @@
-"""Text for people: hostile mail text made inert, and the short ages lists show.
+"""Text for people: hostile mail text made inert, and cut to a width in terminal cells.
 
 Make hostile text safe to show: mail content reaches terminals, so it must stay inert.
 
 Subjects, names and bodies can carry ANSI / OSC escape sequences and control characters that
 would recolour, retitle or even rewrite a terminal. Everything shown to a person passes here.
+
+Widths are terminal cells, never characters: 日本語 takes six, ｶﾀｶﾅ four, é (e and a
+combining accent) one, 👍🏽 and 👨‍👩‍👧 two each. A cut never splits a grapheme (a character as a
+person sees it), including half-width katakana with its voicing mark (ｶﾞ), which Unicode
+calls two graphemes but a reader one. Rich's cell tables do the measuring; they load on
+the first text that is not ASCII, since importing them costs tens of milliseconds.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
 # CSI, OSC (ended by BEL or ST), DCS/SOS/PM/APC strings, and single-character escapes.
 _ESCAPES = re.compile(
@@ -57,18 +62,53 @@ def _visible(match: re.Match[str]) -> str:
     return ""
 
 
+def cells(value: str) -> int:
+    """How many terminal cells `value` takes on one line."""
+    if value.isascii():
+        return len(value)
+    from rich.cells import cell_len
+
+    return cell_len(value)
+
+
+# Half-width katakana voicing marks: Unicode extends the grapheme before them, but cell
+# tables give them a cell of their own; either way ｶ and ﾞ must stay together.
+_HALFWIDTH_MARKS = "\uff9e\uff9f"
+
+
+def graphemes(value: str) -> list[tuple[int, int, int]]:
+    """(start, end, cells) of each grapheme of `value`, the voiced half-width kana whole."""
+    if value.isascii():
+        return [(i, i + 1, 1) for i in range(len(value))]
+    from rich.cells import split_graphemes
+
+    spans: list[tuple[int, int, int]] = []
+    for start, end, width in split_graphemes(value)[0]:
+        if spans and (value[start] in _HALFWIDTH_MARKS or width == 0):
+            first, _, before = spans[-1]
+            spans[-1] = (first, end, before + width)
+        else:
+            spans.append((start, end, width))
+    return spans
+
+
+def cut(value: str, width: int) -> str:
+    """The longest start of `value` that fits in `width` cells without splitting a grapheme."""
+    if value.isascii():
+        return value[: max(0, width)]
+    used = 0
+    end = 0
+    for _, stop, size in graphemes(value):
+        if used + size > width:
+            break
+        used += size
+        end = stop
+    return value[:end]
+
+
 def one_line(value: str, width: int | None = None) -> str:
-    """Inert and on one line, optionally cut to `width` characters with an ellipsis."""
+    """Inert and on one line, optionally cut to `width` cells with an ellipsis."""
     value = " ".join(inert(value, keep_newlines=False).split())
-    if width is not None and len(value) > width:
-        return value[: max(0, width - 1)] + "…"
+    if width is not None and cells(value) > width:
+        return cut(value, max(0, width - 1)) + "…"
     return value
-
-
-def age(when: datetime, now: datetime) -> str:
-    """A short age like 5m, 3h, 2d, 7w: what a list column has room for."""
-    seconds = max(0, int((now - when).total_seconds()))
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return "now"

@@ -29,8 +29,10 @@ class CliContext:
     def settings(self) -> Settings:
         if self._settings is None:
             from supportdesk.config import load_settings
+            from supportdesk.dates import set_timezone
 
             self._settings = load_settings(self.config_path)
+            set_timezone(self._settings.timezone)  # validated: a known zone or None
         return self._settings
 
     def store(self, *, create: bool = False) -> Desk:

@@ -16,6 +16,7 @@ import typer
 from supportdesk.cli.context import CliContext
 from supportdesk.cli.options import JsonOption
 from supportdesk.cli.output import Col, FitTable, cell, console, print_json
+from supportdesk.dates import stamp
 
 
 def undo(
@@ -84,7 +85,7 @@ def show_history(
     )
     for r in rows:
         table.add_row(
-            f"{r.created_at:%Y-%m-%d %H:%M}",
+            stamp(r.created_at),
             str(r.ticket) if r.ticket is not None else "-",
             cell(r.actor),
             r.action,

@@ -15,6 +15,7 @@ import typer
 from supportdesk.cli.context import CliContext
 from supportdesk.cli.options import JsonOption
 from supportdesk.cli.output import cell, console, print_json
+from supportdesk.dates import stamp
 
 app = typer.Typer(
     help="Internal notes: list a ticket's, add one, edit or delete your own.",
@@ -56,7 +57,7 @@ def list_notes(
     for name in ("id", "time", "author", "note"):
         table.add_column(name, no_wrap=name != "note", justify="right" if name == "id" else "left")
     for n in found:
-        table.add_row(str(n.id), f"{n.created_at:%Y-%m-%d %H:%M}", cell(n.author, 30), cell(n.body))
+        table.add_row(str(n.id), stamp(n.created_at), cell(n.author, 30), cell(n.body))
     console.print(table)
 
 

@@ -205,6 +205,18 @@ def rule_failures(messages: list[str], shown: int = 20) -> None:
         )
 
 
+def _fitted(text: Text, width: int) -> Text:
+    """`text` cut to `width` cells with …, never inside a character: rich's own ellipsis
+    splits a half-width kana from its voicing mark (ﾊﾟ becomes ﾊ)."""
+    if text.cell_len <= width:
+        return text
+    from supportdesk.text import cut
+
+    fitted = text[: len(cut(text.plain, max(0, width - 1)))]
+    fitted.append("…")
+    return fitted
+
+
 @dataclass(frozen=True)
 class Col:
     """A FitTable column. `give` says how readily it narrows on a small terminal: 0 never
@@ -263,7 +275,7 @@ class FitTable:
                 width=None if widths is None else widths[index],
             )
         for row in self.rows:
-            table.add_row(*row)
+            table.add_row(*row if widths is None else map(_fitted, row, widths))
         return table
 
     def _chrome(self, console: Console, options: ConsoleOptions) -> int:

@@ -31,6 +31,7 @@ from supportdesk.cli.output import (
     print_json,
     rule_failures,
 )
+from supportdesk.dates import local
 from supportdesk.errors import NotFoundError
 
 if TYPE_CHECKING:
@@ -306,7 +307,7 @@ def _start_sender(
                 data.update(id=item.id, ticket=item.ticket_number, state=item.state)
             _json_line(data)
         elif item is not None:
-            stamp = datetime.now().strftime("%H:%M:%S")
+            stamp = local(datetime.now(UTC)).strftime("%H:%M:%S")
             console.print(cell(f"{stamp} outbox {item.id} (#{item.ticket_number}): {what} {text}"))
         else:
             error(text)
@@ -335,7 +336,7 @@ def _rules_lines(fired: list[Fired], *, as_json: bool) -> None:
         elif f.error is not None:
             rule_failures([f.failure()])
         else:
-            stamp = datetime.now().strftime("%H:%M:%S")
+            stamp = local(datetime.now(UTC)).strftime("%H:%M:%S")
             where = f"#{f.ticket}" if f.ticket is not None else "-"
             console.print(cell(f"{stamp} rule {f.rule} on {where}: {'; '.join(f.actions)}"))
 
@@ -347,7 +348,7 @@ def _event_line(result: FolderResult, *, as_json: bool) -> None:
     s = result.summary
     parts = [f"{s.messages} new", f"{s.new_tickets} tickets", f"{s.follow_ups} follow-ups"]
     parts += [f"{getattr(s, key)} {title}" for key, title in _COUNTS[3:] if getattr(s, key)]
-    stamp = datetime.now().strftime("%H:%M:%S")
+    stamp = local(datetime.now(UTC)).strftime("%H:%M:%S")
     console.print(cell(f"{stamp} {result.mailbox}/{result.folder}: {', '.join(parts)}"))
     for problem in s.errors:
         error(f"{result.mailbox}/{problem}")
@@ -399,7 +400,7 @@ def _lead_then_feed(
             if as_json:
                 _json_line({"event": event, "at": datetime.now(UTC).isoformat(timespec="seconds")})
             else:
-                stamp = datetime.now().strftime("%H:%M:%S")
+                stamp = local(datetime.now(UTC)).strftime("%H:%M:%S")
                 console.print(Text(f"{stamp} {text}"))
 
         return say

@@ -15,7 +15,9 @@ from supportdesk.cli.context import CliContext
 from supportdesk.cli.options import JsonOption
 from supportdesk.cli.output import Col, FitTable, block, cell, console, error, print_json
 from supportdesk.clock import utcnow
-from supportdesk.text import age, one_line
+from supportdesk.dates import age, stamp
+from supportdesk.linebreak import Wrapped
+from supportdesk.text import one_line
 
 if TYPE_CHECKING:
     from rich.console import Group
@@ -149,15 +151,15 @@ def render_detail(d: TicketDetail) -> Group:
     if d.first_response_at or d.solved_at:
         facts.add_row(
             "first response",
-            f"{d.first_response_at:%Y-%m-%d %H:%M}" if d.first_response_at else "-",
+            stamp(d.first_response_at) if d.first_response_at else "-",
             "solved",
-            f"{d.solved_at:%Y-%m-%d %H:%M}" if d.solved_at else "-",
+            stamp(d.solved_at) if d.solved_at else "-",
         )
     due, state = r.sla_due, r.sla_state(utcnow())
     if due is not None or state:
         facts.add_row(
             "SLA due",
-            f"{due:%Y-%m-%d %H:%M} UTC" if due else "-",
+            stamp(due) if due else "-",
             "SLA",
             {"breached": "breached", "due-soon": "due soon", "due": "on track"}.get(state, "-"),
         )
@@ -166,7 +168,7 @@ def render_detail(d: TicketDetail) -> Group:
         parts.append(Text(f"merged into #{d.merged_into}", style="yellow"))
     if d.requester_bounced_at is not None:
         parts.append(
-            Text(f"mail to the requester bounced {d.requester_bounced_at:%Y-%m-%d %H:%M}: ", "red")
+            Text(f"mail to the requester bounced {stamp(d.requester_bounced_at)}: ", "red")
             + cell(d.requester_bounce_reason or "delivery failed", 120)
         )
     timeline: list[tuple[datetime, int, object]] = []
@@ -184,7 +186,7 @@ def render_detail(d: TicketDetail) -> Group:
         title = Text.assemble(
             ("→ " if m.direction == "out" else "← "),
             cell(who, 60),
-            f"  {m.date:%Y-%m-%d %H:%M}",
+            f"  {stamp(m.date)}",
             f"  [{', '.join(flags)}]" if flags else "",
             cell(f"  ({m.delivery})", 80) if m.delivery else "",
         )
@@ -205,7 +207,7 @@ def render_detail(d: TicketDetail) -> Group:
                 m.date,
                 0,
                 Panel(
-                    body,
+                    Wrapped(body),  # Japanese wraps between phrases, as in the console
                     title=title,
                     title_align="left",
                     border_style="cyan" if m.direction == "in" else "green",
@@ -218,7 +220,7 @@ def render_detail(d: TicketDetail) -> Group:
                 n.created_at,
                 1,
                 Panel(
-                    block(n.body),
+                    Wrapped(block(n.body)),
                     title=cell(f"note {n.id} by {n.author}"),
                     title_align="left",
                     border_style="yellow",
@@ -239,7 +241,7 @@ def render_detail(d: TicketDetail) -> Group:
                 2,
                 Text.assemble(
                     ("  · ", "dim"),
-                    cell(f"{e.created_at:%Y-%m-%d %H:%M} {e.actor} {e.action} {change}"),
+                    cell(f"{stamp(e.created_at)} {e.actor} {e.action} {change}"),
                 ),
             )
         )

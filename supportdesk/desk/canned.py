@@ -49,6 +49,7 @@ from supportdesk.store.models import (
     Ticket,
     utcnow,
 )
+from supportdesk.text import cut
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -568,7 +569,7 @@ def find_canned(session: Session, query: str = "", *, limit: int = 50) -> list[C
             else:
                 break
         else:
-            preview = " ".join(entry.body.split())[:160]
+            preview = cut(" ".join(entry.body.split()), 160)  # cells, whole characters
             matches.append(
                 CannedMatch(
                     name=entry.name,

@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.command import CommandPalette
@@ -20,6 +20,7 @@ from supportdesk.themes import DEFAULT_THEME
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.commands import DeskCommands
 from supportdesk.tui.data import DeskData, SavedView
+from supportdesk.tui.joiners import pass_joiner
 from supportdesk.tui.keys import display_keys, normalise_keys
 from supportdesk.tui.saved import set_top_level
 from supportdesk.tui.screens.desk import DeskScreen
@@ -113,6 +114,10 @@ class SupportdeskApp(App[None]):
     def on_mount(self) -> None:
         for problem in self._problems:
             self.notify(problem, title=_("Config"), severity="warning", timeout=15, markup=False)
+
+    async def on_event(self, event: events.Event) -> None:
+        if not pass_joiner(self, event):  # ZWJ and kin, which text fields decline
+            await super().on_event(event)
 
     def get_default_screen(self) -> Screen:
         return DeskScreen(
@@ -239,8 +244,10 @@ def run_console(
         and config_path.exists()
     ):
         from supportdesk.config import load_settings
+        from supportdesk.dates import set_timezone
 
         settings = load_settings(config_path)
+        set_timezone(settings.timezone)
         theme = theme if theme is not None else settings.theme
         keymap = keymap if keymap is not None else settings.keymap
         selection = selection if selection is not None else settings.console.selection

@@ -6,13 +6,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
-from rich.cells import cell_len, set_cell_size
-
+from supportdesk.dates import stamp
 from supportdesk.desk.views import TicketRow
 from supportdesk.i18n import _, current_language, pgettext
-from supportdesk.text import one_line
+from supportdesk.text import cells, cut, one_line
 
 SLA_CUES = {
     "breached": ("!", "ticket-list--sla-breached"),
@@ -98,17 +97,16 @@ def fit(value: str, width: int, *, right: bool = False) -> str:
     if width <= 0:
         return ""
     text = one_line(value)
-    if cell_len(text) > width:
-        return set_cell_size(text, width - 1) + "…"
-    padding = " " * (width - cell_len(text))
+    if cells(text) > width:
+        text = cut(text, width - 1) + "…"
+    # A wide character that would straddle the edge leaves its cell blank instead.
+    padding = " " * (width - cells(text))
     return padding + text if right else text + padding
 
 
 def when(moment: datetime) -> str:
-    """A date for a message header, in the agent's local time; the store's naive times are
-    UTC (astimezone alone would take them for local)."""
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone().strftime("%Y-%m-%d %H:%M")
+    """A date for a message header, in the agent's zone and language (supportdesk.dates)."""
+    return stamp(moment)
 
 
 def size(count: int) -> str:

@@ -41,5 +41,5 @@ async def test_the_customer_panel_shows_a_bounced_address(
         assert app.desk.current.number == number  # type: ignore[union-attr]
         await wait_until(pilot, lambda: "mail bounced" in screen_text(app), what="the panel")
         text = screen_text(app)
-        assert "mail bounced 2d ago" in text and "5.1.1 smtp; 550 user" in text
+        assert "mail bounced 2 days ago" in text and "5.1.1 smtp; 550 user" in text
         assert "\x1b" not in text

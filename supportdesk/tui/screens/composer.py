@@ -38,6 +38,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
+from supportdesk.dates import clock
 from supportdesk.desk.replies import (
     MAX_ATTACHMENT_BYTES,
     Arrived,
@@ -143,7 +144,7 @@ def edit_text(app: App[Any], text: str) -> str:
 def arrived_text(arrived: list[Arrived]) -> Text:
     text = Text()
     for item in arrived:
-        text.append(f"{item.at:%H:%M}  ", style="dim")
+        text.append(f"{clock(item.at)}  ", style="dim")
         text.append(one_line(item.describe(), 200) + "\n")
     return text
 

@@ -26,6 +26,7 @@ from textual.widget import Widget
 from textual.widgets import Header
 from textual.worker import get_current_worker
 
+from supportdesk import linebreak
 from supportdesk.desk import presence
 from supportdesk.desk.handle import StoreError
 from supportdesk.desk.live import Changed, ChangeFeed
@@ -362,6 +363,7 @@ class DeskScreen(TicketActionsScreen):
                 detail, others = self.data.detail_and_others(number)
             else:
                 detail, others = self.data.detail(number), ()
+            linebreak.warm([m.body_text for m in detail.messages] + [n.body for n in detail.notes])
             self.post_message(DetailLoaded(number, detail, others=others))
         except SupportdeskError as exc:
             self.post_message(DetailLoaded(number, None, exc))

@@ -20,6 +20,7 @@ from textual.binding import BindingType
 from textual.message import Message
 from textual.screen import Screen
 
+from supportdesk.dates import stamp
 from supportdesk.desk.statuses import PRIORITIES, STATUSES, TRANSITIONS
 from supportdesk.desk.tags import parse_tags
 from supportdesk.desk.views import NoteView, TicketDetail, TicketRow
@@ -244,8 +245,7 @@ class TicketActionsScreen(Screen[None]):
             return
         by_id = {str(n.id): n for n in notes}
         labels = {
-            str(n.id): f"{n.created_at:%Y-%m-%d %H:%M}  {one_line(n.body, 70)}"
-            for n in reversed(notes)
+            str(n.id): f"{stamp(n.created_at)}  {one_line(n.body, 70)}" for n in reversed(notes)
         }
 
         def chosen(key: str | None) -> None:

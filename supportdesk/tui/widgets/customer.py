@@ -7,9 +7,10 @@ from datetime import datetime
 from rich.text import Text
 from textual.widgets import Static
 
+from supportdesk.dates import age, ago
 from supportdesk.desk.views import TicketDetail
 from supportdesk.i18n import _
-from supportdesk.text import age, one_line
+from supportdesk.text import one_line
 from supportdesk.tui.format import fit, status_label
 
 
@@ -32,13 +33,10 @@ class CustomerPanel(Static):
             text.append(one_line(row.requester_name, 40) + "\n")
         text.append(one_line(row.requester_email, 40) + "\n", style="dim")
         if detail.requester_bounced_at is not None:
-            when = age(detail.requester_bounced_at, now)
-            said = (
-                _("mail bounced just now")
-                if when == "now"
-                else _("mail bounced {age} ago").format(age=when)
+            text.append(
+                _("mail bounced {ago}").format(ago=ago(detail.requester_bounced_at, now)) + "\n",
+                "red",
             )
-            text.append(said + "\n", "red")
             if detail.requester_bounce_reason:
                 text.append(one_line(detail.requester_bounce_reason, 40) + "\n", style="dim")
         text.append("\n" + _("Organisation") + "\n", style="bold")

@@ -15,7 +15,7 @@ from textual.widgets import Input, Static
 
 from supportdesk.errors import QueryError
 from supportdesk.i18n import N_, _
-from supportdesk.text import inert, one_line
+from supportdesk.text import cells, inert, one_line
 from supportdesk.tui.bindings import bindings
 
 PLACEHOLDER = N_(
@@ -31,7 +31,8 @@ def error_text(query: str, error: QueryError) -> Text:
     text = Text(shown)
     text.stylize("reverse bold", start, end)
     message = one_line(str(error))
-    text.append("\n" + " " * start + "^ ", style="bold")
+    # The caret goes under the term in cells: 日本語 before it takes six, not three.
+    text.append("\n" + " " * cells(shown[:start]) + "^ ", style="bold")
     text.append(message)
     return text
 

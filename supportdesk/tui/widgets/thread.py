@@ -31,6 +31,7 @@ from supportdesk.desk.outbox import ItemView
 from supportdesk.desk.presence import Here
 from supportdesk.desk.views import EventView, MessageView, NoteView, TicketDetail
 from supportdesk.i18n import N_, _, ngettext
+from supportdesk.linebreak import break_japanese, wrap
 from supportdesk.text import inert, one_line
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.format import priority_label, size, status_label, when
@@ -287,15 +288,23 @@ class ThreadHeader(Static):
     """Subject and state of the open ticket; stays put while the thread scrolls."""
 
     _height = -1
+    _shown: tuple[TicketDetail | None, Sequence[Here]] = (None, ())
 
     def show(self, detail: TicketDetail | None, others: Sequence[Here] = ()) -> None:
         """Show `detail`'s header, laying the screen out again only if its height changed:
         a layout of the whole desk cost more than the rest of opening a ticket."""
+        self._shown = (detail, others)
         text = header_text(detail, others)
         width = self.content_region.width
-        height = len(text.wrap(self.app.console, width)) if width > 0 else -1
+        height = len(wrap(text, self.app.console, width)) if width > 0 else -1
+        if width > 0:  # a Japanese subject wraps between phrases, as the thread does
+            text = break_japanese(text, self.app.console, width)
         self.update(text, layout=height != self._height or height < 0)
         self._height = height
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._shown[0] is not None:
+            self.show(*self._shown)
 
 
 @dataclass(frozen=True)
@@ -410,9 +419,7 @@ class ThreadView(ScrollView, can_focus=True):
                 lines.append(("blank", None))
             previous = block.kind
             indent = 2 if block.kind in ("event", "placeholder") else len(_GUTTER)
-            lines.extend(
-                (block.kind, line) for line in block.text.wrap(console, max(1, width - indent))
-            )
+            lines.extend((block.kind, line) for line in wrap(block.text, console, width - indent))
         self._lines = lines
         set_virtual_size(self, Size(width, len(lines)))
         self.refresh()

@@ -36,11 +36,11 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import get_current_worker
 
+from supportdesk.dates import age, age_width
 from supportdesk.desk.query import Count
 from supportdesk.desk.views import TicketRow
 from supportdesk.errors import SupportdeskError
 from supportdesk.i18n import N_, _, ngettext
-from supportdesk.text import age
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.data import DeskData, Source, view_label
 from supportdesk.tui.format import fit, priority_label, sla_cue, status_label
@@ -86,7 +86,7 @@ def columns(width: int) -> list[Column]:
         after.append(Column(N_("requester"), requester))
     if assignee:
         after.append(Column(N_("assignee"), assignee))
-    after += [Column(N_("updated"), 7, right=True), Column("", 1, gap=0)]
+    after += [Column(N_("updated"), age_width(), right=True), Column("", 1, gap=0)]
     used = sum(c.width + c.gap for c in [*before, *after]) + 1
     return [*before, Column(N_("subject"), max(8, width - used)), *after]
 
