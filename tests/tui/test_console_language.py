@@ -52,6 +52,8 @@ async def test_palette_switches_language_both_ways_and_remembers_it(
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         desk = app.desk
+        # The footer fills in after the first frame; under load that can come later.
+        await wait_until(pilot, lambda: bool(_footer(app)), what="the footer's keys")
         assert {"Quit", "Help", "Take", "Reply"} <= set(_footer(app))
         assert any("All open" in line for line in _sidebar(app))
         assert "status" in _list_header(app) and "subject" in _list_header(app)
