@@ -11,6 +11,8 @@ import gc
 import sys
 from typing import TYPE_CHECKING, Any
 
+from supportdesk.i18n import _
+
 if TYPE_CHECKING:
     from supportdesk.cli.commands import app as app
 
@@ -39,4 +41,6 @@ def __getattr__(name: str) -> Any:
         from supportdesk.cli.commands import app
 
         return app
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    raise AttributeError(
+        _("module {name!r} has no attribute {name2!r}").format(name=__name__, name2=name)
+    )

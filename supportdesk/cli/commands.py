@@ -32,6 +32,7 @@ from supportdesk.cli import (
 from supportdesk.cli.context import CliContext
 from supportdesk.cli.output import refused
 from supportdesk.errors import SupportdeskError
+from supportdesk.i18n import _
 
 
 class _Commands(TyperGroup):
@@ -48,7 +49,7 @@ class _Commands(TyperGroup):
 app = typer.Typer(
     name="supportdesk",
     cls=_Commands,
-    help="A keyboard-first terminal help desk.",
+    help=_("A keyboard-first terminal help desk."),
     no_args_is_help=False,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -73,7 +74,10 @@ report.register(app)
 reply.register(tickets.app)
 
 
-@app.callback(invoke_without_command=True)
+@app.callback(
+    invoke_without_command=True,
+    help=_("A keyboard-first terminal help desk. With no command, opens the console."),
+)
 def root(
     ctx: typer.Context,
     config: Annotated[
@@ -81,7 +85,7 @@ def root(
         typer.Option(
             "--config",
             envvar="SUPPORTDESK_CONFIG",
-            help="Config file (default: the platform config dir's supportdesk/config.toml).",
+            help=_("Config file (default: the platform config dir's supportdesk/config.toml)."),
         ),
     ] = None,
     store: Annotated[
@@ -90,12 +94,14 @@ def root(
             "--store",
             envvar="SUPPORTDESK_STORE",
             metavar="PATH|URL|demo",
-            help="Work on this store instead of the config's database_url: a SQLite file, a "
-            "sqlite:/// or postgresql:// URL, or demo for the demo store.",
+            help=_(
+                "Work on this store instead of the config's database_url: a "
+                "SQLite file, a sqlite:/// or postgresql:// URL, or demo for "
+                "the demo store."
+            ),
         ),
     ] = None,
 ) -> None:
-    """A keyboard-first terminal help desk. With no command, opens the console."""
     ctx.obj = CliContext(config_path=config, store_option=store)
     ctx.call_on_close(ctx.obj.close)
     if ctx.invoked_subcommand is None:

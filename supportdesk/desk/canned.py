@@ -40,6 +40,7 @@ from supportdesk.desk import tomlblocks
 from supportdesk.desk.statuses import check_priority, check_status
 from supportdesk.desk.tomlblocks import ImportSummary
 from supportdesk.errors import NotFoundError, ValidationError
+from supportdesk.i18n import _
 from supportdesk.store.models import (
     Agent,
     CannedReply,
@@ -91,16 +92,20 @@ def _scan(body: str) -> list[tuple[re.Match[str], str | None, str | None]]:
         inside = match.group(1)
         if inside is None:
             raise ValidationError(
-                f"unmatched {text!r} at position {match.start() + 1}: "
-                "write {{ or }} for a literal brace"
+                _(
+                    "unmatched {text!r} at position {value}: write {{{{ or }}}} for a literal brace"
+                ).format(text=text, value=match.start() + 1)
             )
         name, bar, default = inside.partition("|")
         name = name.strip()
         if not _PLACEHOLDER.match(name):
             raise ValidationError(
-                f"{text!r} at position {match.start() + 1} is not a placeholder: use names "
-                "like {customer.name} (or {customer.first_name|there} with a default), "
-                "or {{ and }} for literal braces"
+                _(
+                    "{text!r} at position {value} is not a placeholder: use "
+                    "names like {{customer.name}} (or "
+                    "{{customer.first_name|there}} with a default), or {{{{ and "
+                    "}}}} for literal braces"
+                ).format(text=text, value=match.start() + 1)
             )
         tokens.append((match, name, default if bar else None))
     return tokens
@@ -132,7 +137,9 @@ def render(body: str, values: Mapping[str, str]) -> str:
     )
     if missing:
         listed = ", ".join("{" + name + "}" for name in missing)
-        raise ValidationError(f"no value for {listed}: fill it in or edit the reply")
+        raise ValidationError(
+            _("no value for {listed}: fill it in or edit the reply").format(listed=listed)
+        )
     parts: list[str] = []
     position = 0
     for match, name, default in tokens:
@@ -181,25 +188,31 @@ def _check_name(name: str) -> str:
     name = name.strip()
     if not _NAME.match(name):
         raise ValidationError(
-            f"canned reply name {name!r}: use lower-case letters, digits, '.', '_' or '-'"
+            _("canned reply name {name!r}: use lower-case letters, digits, '.', '_' or '-'").format(
+                name=name
+            )
         )
     return name
 
 
 def _check_body(body: str) -> str:
     if not body.strip():
-        raise ValidationError("a canned reply needs a body")
+        raise ValidationError(_("a canned reply needs a body"))
     unknown = sorted(placeholders(body) - KNOWN_PLACEHOLDERS)
     if unknown:
         listed = ", ".join("{" + name + "}" for name in unknown)
         known = ", ".join("{" + name + "}" for name in sorted(KNOWN_PLACEHOLDERS))
-        raise ValidationError(f"unknown placeholder {listed}; known: {known}")
+        raise ValidationError(
+            _("unknown placeholder {listed}; known: {known}").format(listed=listed, known=known)
+        )
     return body
 
 
 def _check_language(code: str) -> str:
     if not _LANGUAGE.match(code):
-        raise ValueError(f"language {code!r}: use a two- or three-letter code like en or ja")
+        raise ValueError(
+            _("language {code!r}: use a two- or three-letter code like en or ja").format(code=code)
+        )
     return code
 
 
@@ -327,7 +340,9 @@ def parse_single(text: str, *, origin: str) -> CannedText:
     entries = parse_canned_file(text, origin=origin)
     if len(entries) != 1:
         raise ValidationError(
-            f"{origin}: expected exactly one [[canned]] table, found {len(entries)}"
+            _("{origin}: expected exactly one [[canned]] table, found {count}").format(
+                origin=origin, count=len(entries)
+            )
         )
     return entries[0]
 
@@ -379,7 +394,9 @@ def _legacy_definition(name: str, title: str, body: str) -> CannedDef:
     except ModelError as exc:
         found = "; ".join(str(error["msg"]).removeprefix("Value error, ") for error in exc.errors())
         raise ValidationError(
-            f"canned reply {name!r}: {found} (fix it with `supportdesk canned edit {name}`)"
+            _(
+                "canned reply {name!r}: {found} (fix it with `supportdesk canned edit {name}`)"
+            ).format(name=name, found=found)
         ) from None
 
 
@@ -406,7 +423,9 @@ def add_canned_text(session: Session, text: str, *, origin: str = "canned reply"
     """Store one `[[canned]]` entry exactly as written; its name must be new."""
     parsed = parse_single(text, origin=origin)
     if _find(session, parsed.canned.name) is not None:
-        raise ValidationError(f"a canned reply called {parsed.canned.name!r} already exists")
+        raise ValidationError(
+            _("a canned reply called {name!r} already exists").format(name=parsed.canned.name)
+        )
     reply = CannedReply(name=parsed.canned.name, body=parsed.canned.body)
     _apply(reply, parsed)
     session.add(reply)
@@ -425,7 +444,9 @@ def get_canned(session: Session, name: str) -> CannedReply:
     reply = _find(session, name)
     if reply is None:
         known = ", ".join(r.name for r in list_canned(session)) or "none yet"
-        raise NotFoundError(f"no canned reply {name!r} (canned replies: {known})")
+        raise NotFoundError(
+            _("no canned reply {name!r} (canned replies: {known})").format(name=name, known=known)
+        )
     return reply
 
 
@@ -439,7 +460,9 @@ def replace_canned(session: Session, name: str, text: str) -> CannedReply:
     parsed = parse_single(text, origin=f"canned reply {name!r}")
     new_name = parsed.canned.name
     if new_name != reply.name and _find(session, new_name) is not None:
-        raise ValidationError(f"a canned reply called {new_name!r} already exists")
+        raise ValidationError(
+            _("a canned reply called {new_name!r} already exists").format(new_name=new_name)
+        )
     _apply(reply, parsed)
     reply.updated_at = utcnow()
     session.add(reply)
@@ -617,7 +640,9 @@ def render_canned_for(
     try:
         text = render(body, template_values(session, ticket, agent))
     except ValidationError as exc:
-        raise ValidationError(f"canned reply {name!r} ({chosen}): {exc}") from None
+        raise ValidationError(
+            _("canned reply {name!r} ({chosen}): {exc}").format(name=name, chosen=chosen, exc=exc)
+        ) from None
     return RenderedCanned(
         name=entry.name,
         language=chosen,

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as ModelError
 
 from supportdesk.errors import ValidationError
+from supportdesk.i18n import _
 from supportdesk.text import UNSAFE
 
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
@@ -79,11 +80,14 @@ def load_toml(source: str, origin: str) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         position = _TOML_POSITION.search(str(exc))
         if position is None:
-            raise ValidationError(f"{origin}: TOML syntax error: {exc}") from None
+            raise ValidationError(
+                _("{origin}: TOML syntax error: {exc}").format(origin=origin, exc=exc)
+            ) from None
         problem = _TOML_POSITION.sub("", str(exc)).strip()
         raise ValidationError(
-            f"{origin} line {position.group(1)}, column {position.group(2)}: "
-            f"TOML syntax error: {problem}"
+            _("{origin} line {value}, column {value2}: TOML syntax error: {problem}").format(
+                origin=origin, value=position.group(1), value2=position.group(2), problem=problem
+            )
         ) from None
 
 
@@ -181,13 +185,24 @@ def parse_entries(
             )
     raw_entries = data.get(table, [])
     if not isinstance(raw_entries, list):
-        raise ValidationError(f"{origin}: `{table}` must be [[{table}]] tables")
+        raise ValidationError(
+            _("{origin}: `{table}` must be [[{table}]] tables").format(origin=origin, table=table)
+        )
     header = header_pattern(table)
     blocks = split_blocks(source, header)
     if len(blocks) != len(raw_entries):
         raise ValidationError(
-            f"{origin}: found {len(raw_entries)} {kind.plural} but {len(blocks)} [[{table}]] "
-            f"header lines; write each {kind.one} as its own [[{table}]] table"
+            _(
+                "{origin}: found {count} {plural} but {count2} [[{table}]] "
+                "header lines; write each {one} as its own [[{table}]] table"
+            ).format(
+                origin=origin,
+                count=len(raw_entries),
+                plural=kind.plural,
+                count2=len(blocks),
+                table=table,
+                one=kind.one,
+            )
         )
     found: list[Block[Model]] = []
     seen: dict[str, int] = {}

@@ -41,6 +41,7 @@ from supportdesk.desk.events import Change, insert_selected, select_rows
 from supportdesk.desk.sla import due
 from supportdesk.desk.statuses import status_values
 from supportdesk.errors import ConflictError, NotFoundError, ValidationError
+from supportdesk.i18n import _
 from supportdesk.store.models import Agent, Event, Queue, Ticket, TicketTag, table_of
 
 FIELDS = {
@@ -124,14 +125,19 @@ def _check_kind(summary: history.BatchSummary) -> dict[str, int]:
     if permanent:
         listed = ", ".join(f"{n} {a}" for a, n in sorted(permanent.items()))
         raise ValidationError(
-            f"batch {batch} cannot be undone: it holds {listed} event(s); merges cannot be "
-            "undone; nothing was changed"
+            _(
+                "batch {batch} cannot be undone: it holds {listed} event(s); "
+                "merges cannot be undone; nothing was changed"
+            ).format(batch=batch, listed=listed)
         )
     if not summary.actions.keys() & UNDOABLE:
         listed = ", ".join(f"{n} {a}" for a, n in sorted(kept.items()))
         raise ValidationError(
-            f"nothing to undo in batch {batch}: it holds only {listed}, which stay "
-            "(notes, messages and rules' records are not taken back)"
+            _(
+                "nothing to undo in batch {batch}: it holds only {listed}, "
+                "which stay (notes, messages and rules' records are not "
+                "taken back)"
+            ).format(batch=batch, listed=listed)
         )
     return kept
 
@@ -147,7 +153,7 @@ def latest_undoable(
     time, at most `window` batches (there is no index on actor).
     """
     before: int | None = None
-    for _ in range(window):
+    for __ in range(window):
         stmt = select(col(Event.batch_id)).where(col(Event.actor) == actor)
         if before is not None:
             stmt = stmt.where(col(Event.id) < before)
@@ -172,7 +178,9 @@ def undo_latest(session: Session, actor: str, *, at: datetime | None = None) -> 
     """Undo `actor`'s most recent undoable batch (see `latest_undoable`), or say there is none."""
     summary = latest_undoable(session, actor)
     if summary is None:
-        raise NotFoundError(f"nothing to undo: no changes by {actor} left to undo")
+        raise NotFoundError(
+            _("nothing to undo: no changes by {actor} left to undo").format(actor=actor)
+        )
     return _undo(session, summary, at)
 
 
@@ -183,7 +191,7 @@ def undo_batch(session: Session, batch: str, *, at: datetime | None = None) -> U
     """
     summary = history.batch_summary(session, batch)
     if summary is None:
-        raise NotFoundError(f"no batch {batch}")
+        raise NotFoundError(_("no batch {batch}").format(batch=batch))
     return _undo(session, summary, at)
 
 
@@ -595,16 +603,20 @@ def _check_unchanged(session: Session, batch: str, *, single: bool = False) -> N
     if undoers:
         later = min(undoers)
         raise ConflictError(
-            f"batch {batch} was already undone by batch {later} "
-            f"(`supportdesk undo {later}` redoes it); nothing was changed"
+            _(
+                "batch {batch} was already undone by batch {later} "
+                "(`supportdesk undo {later}` redoes it); nothing was changed"
+            ).format(batch=batch, later=later)
         )
     moved = sorted(suspects[t][0] for t, later in since.items() if not _cancels_out(later))
     if moved:
         shown = ", ".join(f"#{n}" for n in moved[:_SHOWN_LIMIT])
         more = f" and {len(moved) - _SHOWN_LIMIT} more" if len(moved) > _SHOWN_LIMIT else ""
         raise ConflictError(
-            f"cannot undo batch {batch}: {len(moved)} ticket(s) changed since: {shown}{more}; "
-            "nothing was undone"
+            _(
+                "cannot undo batch {batch}: {count} ticket(s) changed since: "
+                "{shown}{more}; nothing was undone"
+            ).format(batch=batch, count=len(moved), shown=shown, more=more)
         )
 
 
@@ -667,7 +679,9 @@ def _lookup(
     found = session.execute(select(id_column).where(name_column == shown)).scalar_one_or_none()
     if found is None:
         raise NotFoundError(
-            f"cannot undo: {what} {shown!r} no longer exists to go back to; nothing was undone"
+            _(
+                "cannot undo: {what} {shown!r} no longer exists to go back to; nothing was undone"
+            ).format(what=what, shown=shown)
         )
     return found
 

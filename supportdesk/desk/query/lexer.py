@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from supportdesk.errors import QueryError
+from supportdesk.i18n import _
 
 OPERATORS = (">=", "<=", ">", "<", "=")
 
@@ -200,4 +201,4 @@ class _Lexer:
                     quoted=True,
                 )
             chars.append(char)
-        raise QueryError("unterminated quote", position=begin, token=self.source[begin:])
+        raise QueryError(_("unterminated quote"), position=begin, token=self.source[begin:])

@@ -19,6 +19,7 @@ from supportdesk.desk import tags
 from supportdesk.desk.query.lexer import Part, Token, tokenize
 from supportdesk.desk.statuses import ACTIVE
 from supportdesk.errors import QueryError
+from supportdesk.i18n import _
 from supportdesk.store.models import PRIORITIES, STATUSES
 from supportdesk.store.search import has_tokens
 
@@ -206,14 +207,19 @@ def parse_selection(source: str, *, narrowed: bool = False) -> Query:
     shown = source.strip()
     if not shown:
         raise QueryError(
-            "no query: a change to many tickets needs a query; to change every ticket, "
-            f"say {EVERY_TICKET}",
+            _(
+                "no query: a change to many tickets needs a query; to change "
+                "every ticket, say {every_ticket}"
+            ).format(every_ticket=EVERY_TICKET),
             position=0,
             token=source,
         )
     raise QueryError(
-        "the query selects nothing in particular (no field and no word with letters or "
-        f"digits), so it would match every ticket; to change every ticket, say {EVERY_TICKET}",
+        _(
+            "the query selects nothing in particular (no field and no "
+            "word with letters or digits), so it would match every "
+            "ticket; to change every ticket, say {every_ticket}"
+        ).format(every_ticket=EVERY_TICKET),
         position=len(source) - len(source.lstrip()),
         token=shown,
     )

@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 from supportdesk.desk.rules.model import RuleDef
 from supportdesk.desk.tomlblocks import ImportSummary, split_blocks
 from supportdesk.errors import NotFoundError, ValidationError
+from supportdesk.i18n import _
 from supportdesk.store.models import Rule, utcnow
 
 _HEADER = re.compile(r"^\s*\[\[\s*rules\s*\]\]\s*(?:#.*)?$")
@@ -108,12 +109,19 @@ def parse_rules(source: str, *, origin: str = "rules file", stored: bool = False
     except tomllib.TOMLDecodeError as exc:
         position = _TOML_POSITION.search(str(exc))
         if position is None:
-            raise ValidationError(f"{origin}: TOML syntax error: {exc}") from None
+            raise ValidationError(
+                _("{origin}: TOML syntax error: {exc}").format(origin=origin, exc=exc)
+            ) from None
         line = int(position.group(1))
         problem = _TOML_POSITION.sub("", str(exc)).strip()
         raise ValidationError(
-            f"{origin} line {line}, column {position.group(2)}: {_rule_near(source, line)}"
-            f"TOML syntax error: {problem}"
+            _("{origin} line {line}, column {value}: {source}TOML syntax error: {problem}").format(
+                origin=origin,
+                line=line,
+                value=position.group(2),
+                source=_rule_near(source, line),
+                problem=problem,
+            )
         ) from None
     problems: list[str] = []
     for key in data:
@@ -128,12 +136,14 @@ def parse_rules(source: str, *, origin: str = "rules file", stored: bool = False
             )
     raw_rules = data.get("rules", [])
     if not isinstance(raw_rules, list):
-        raise ValidationError(f"{origin}: `rules` must be [[rules]] tables")
+        raise ValidationError(_("{origin}: `rules` must be [[rules]] tables").format(origin=origin))
     blocks = _split(source)
     if len(blocks) != len(raw_rules):
         raise ValidationError(
-            f"{origin}: found {len(raw_rules)} rules but {len(blocks)} [[rules]] header lines; "
-            "write each rule as its own [[rules]] table"
+            _(
+                "{origin}: found {count} rules but {count2} [[rules]] header "
+                "lines; write each rule as its own [[rules]] table"
+            ).format(origin=origin, count=len(raw_rules), count2=len(blocks))
         )
     found: list[RuleText] = []
     seen: dict[str, int] = {}
@@ -183,7 +193,9 @@ def parse_definition(text: str) -> RuleDef:
     rules = parse_rules(text, origin="stored rule", stored=True)
     if len(rules) != 1:
         raise ValidationError(
-            f"a stored rule must hold exactly one [[rules]] table, not {len(rules)}"
+            _("a stored rule must hold exactly one [[rules]] table, not {count}").format(
+                count=len(rules)
+            )
         )
     return rules[0].rule
 
@@ -191,7 +203,11 @@ def parse_definition(text: str) -> RuleDef:
 def parse_single(text: str, *, origin: str, stored: bool = False) -> RuleText:
     rules = parse_rules(text, origin=origin, stored=stored)
     if len(rules) != 1:
-        raise ValidationError(f"{origin}: expected exactly one [[rules]] table, found {len(rules)}")
+        raise ValidationError(
+            _("{origin}: expected exactly one [[rules]] table, found {count}").format(
+                origin=origin, count=len(rules)
+            )
+        )
     return rules[0]
 
 
@@ -285,7 +301,7 @@ def get_rule(session: Session, name: str) -> Rule:
     rule = session.exec(select(Rule).where(Rule.name == name)).first()
     if rule is None:
         known = ", ".join(r.name for r in list_rules(session)) or "none yet"
-        raise NotFoundError(f"no rule {name!r} (rules: {known})")
+        raise NotFoundError(_("no rule {name!r} (rules: {known})").format(name=name, known=known))
     return rule
 
 
@@ -303,10 +319,16 @@ def add_rules(session: Session, source: str, *, origin: str = "rules file") -> l
     """Append the file's rules after the existing ones; refuses names already in use."""
     parsed = parse_and_check(session, source, origin=origin)
     existing = {r.name for r in list_rules(session)}
-    clashes = [f"line {p.line}: rule {p.rule.name!r}" for p in parsed if p.rule.name in existing]
+    clashes = [
+        _("line {line}: rule {name!r}").format(line=p.line, name=p.rule.name)
+        for p in parsed
+        if p.rule.name in existing
+    ]
     if clashes:
         raise ValidationError(
-            f"{origin}: already stored (edit or import instead): " + "; ".join(clashes)
+            _("{origin}: already stored (edit or import instead): {clashes}").format(
+                origin=origin, clashes="; ".join(clashes)
+            )
         )
     top = len(existing)
     rows = [_row(p, top + i + 1) for i, p in enumerate(parsed)]
@@ -329,7 +351,7 @@ def replace_rule(session: Session, name: str, text: str, *, check: bool = True) 
     if parsed.rule.name != name:
         clash = session.exec(select(Rule).where(Rule.name == parsed.rule.name)).first()
         if clash is not None:
-            raise ValidationError(f"rule {parsed.rule.name!r} already exists")
+            raise ValidationError(_("rule {name!r} already exists").format(name=parsed.rule.name))
     row.name = parsed.rule.name
     row.enabled = parsed.rule.enabled
     row.trigger = parsed.rule.trigger
@@ -366,7 +388,9 @@ def move_rule(session: Session, name: str, position: int) -> list[Rule]:
     rows = list_rules(session)
     row = get_rule(session, name)
     if not 1 <= position <= len(rows):
-        raise ValidationError(f"position {position}: choose 1 to {len(rows)}")
+        raise ValidationError(
+            _("position {position}: choose 1 to {count}").format(position=position, count=len(rows))
+        )
     rows = [r for r in rows if r.id != row.id]
     rows.insert(position - 1, row)
     _renumber(session, rows)
