@@ -19,9 +19,12 @@ if TYPE_CHECKING:
 
 def main() -> None:
     """Entry point of the `supportdesk` script and `python -m supportdesk`."""
-    from supportdesk.cli.fastpath import parse_sync, run_sync
+    from supportdesk.cli.fastpath import choose_language, parse_sync, run_sync
 
     try:
+        # Typer's help is built when the command modules are imported: the language must
+        # be set before that, and before the fast path prints anything.
+        choose_language(sys.argv[1:])
         fast = parse_sync(sys.argv[1:])
         if fast is not None:
             sys.exit(run_sync(fast))

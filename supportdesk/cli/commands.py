@@ -76,7 +76,7 @@ reply.register(tickets.app)
 
 @app.callback(
     invoke_without_command=True,
-    help=_("A keyboard-first terminal help desk. With no command, opens the console."),
+    help=_("A keyboard-first terminal help desk."),
 )
 def root(
     ctx: typer.Context,
