@@ -34,7 +34,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
 from supportdesk.errors import ConfigError, NotFoundError
-from supportdesk.i18n import _
+from supportdesk.i18n import N_, _, ngettext
 from supportdesk.paths import default_config_path, default_store_path, demo_store_path
 
 CONFIG_ENV = "SUPPORTDESK_CONFIG"
@@ -520,7 +520,7 @@ class Settings(_Table):
         for mailbox in self.mailboxes:
             if mailbox.name == name:
                 return mailbox
-        known = ", ".join(m.name for m in self.mailboxes) or "none configured"
+        known = ", ".join(m.name for m in self.mailboxes) or _("none configured")
         raise NotFoundError(
             _("no mailbox named {name!r} in config (known: {known})").format(name=name, known=known)
         )
@@ -672,7 +672,9 @@ def validation_line(
     line = f"{path}: {describe(errors[0])}"
     if len(errors) > 1:
         more = len(errors) - 1
-        line += f" (and {more} more problem{'s' if more > 1 else ''})"
+        line += ngettext(
+            " (and {count} more problem)", " (and {count} more problems)", more
+        ).format(count=more)
     return line
 
 
@@ -680,23 +682,25 @@ def _toml_problem(message: str) -> str:
     match = re.fullmatch(r"(.*) \(at line (\d+), column (\d+)\)", message, re.DOTALL)
     if match:
         reason, line, column = match.groups()
-        return f"line {line}, column {column}: invalid TOML: {reason}"
+        return _("line {line}, column {column}: invalid TOML: {reason}").format(
+            line=line, column=column, reason=reason
+        )
     match = re.fullmatch(r"(.*) \(at end of document\)", message, re.DOTALL)
     if match:
-        return f"end of file: invalid TOML: {match.group(1)}"
-    return f"invalid TOML: {message}"
+        return _("end of file: invalid TOML: {reason}").format(reason=match.group(1))
+    return _("invalid TOML: {reason}").format(reason=message)
 
 
 _EXPECTED_TYPE = {
-    "string_type": "a string",
-    "int_type": "an integer",
-    "bool_type": "true or false",
-    "float_type": "a number",
-    "list_type": "an array",
-    "dict_type": "a table",
-    "model_type": "a table",
-    "model_attributes_type": "a table",
-    "path_type": "a path (a string)",
+    "string_type": N_("a string"),
+    "int_type": N_("an integer"),
+    "bool_type": N_("true or false"),
+    "float_type": N_("a number"),
+    "list_type": N_("an array"),
+    "dict_type": N_("a table"),
+    "model_type": N_("a table"),
+    "model_attributes_type": N_("a table"),
+    "path_type": N_("a path (a string)"),
 }
 
 
@@ -710,21 +714,27 @@ def _describe(error: ErrorDetails) -> str:
     if kind == "extra_forbidden":
         return f"{_dotted(loc)}: {_unknown_key(loc)}"
     if kind == "missing":
-        return f"{_dotted(loc)}: required key is missing"
+        return f"{_dotted(loc)}: " + _("required key is missing")
     if kind in _EXPECTED_TYPE:
-        expected = _EXPECTED_TYPE[kind]
+        expected = _(_EXPECTED_TYPE[kind])
         field = _field_at(loc)
         if field is not None and len(loc) == 1 and kind in ("model_type", "list_type"):
             if _is_model(field.annotation):
-                expected = f"a table ([{loc[0]}])"
+                expected = _("a table ([{key}])").format(key=loc[0])
             elif _is_model(_element(field.annotation)):
-                expected = f"an array of tables ([[{loc[0]}]])"
-        return f"{_dotted(loc)}: expected {expected}; got {_show(value)} ({_toml_type(value)})"
+                expected = _("an array of tables ([[{key}]])").format(key=loc[0])
+        return f"{_dotted(loc)}: " + _("expected {expected}; got {value} ({kind})").format(
+            expected=expected, value=_show(value), kind=_toml_type(value)
+        )
     if kind == "literal_error":
         choices = ", ".join(str(c) for c in _literal_choices(loc))
-        return f"{_dotted(loc)}: expected one of {choices}; got {_show(value)}"
+        return f"{_dotted(loc)}: " + _("expected one of {choices}; got {value}").format(
+            choices=choices, value=_show(value)
+        )
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        return f"{_dotted(loc)}: expected {_bounds(loc)}; got {_show(value)}"
+        return f"{_dotted(loc)}: " + _("expected {expected}; got {value}").format(
+            expected=_bounds(loc), value=_show(value)
+        )
     return f"{_dotted(loc)}: {error['msg']}"
 
 
@@ -736,7 +746,7 @@ def _dotted(loc: tuple[str | int, ...]) -> str:
         else:
             key = part if _BARE_KEY.fullmatch(part) else f'"{part}"'
             text += f".{key}" if text else key
-    return text or "(top level)"
+    return text or _("(top level)")
 
 
 def _unknown_key(loc: tuple[str | int, ...]) -> str:
@@ -745,10 +755,10 @@ def _unknown_key(loc: tuple[str | int, ...]) -> str:
     known = list(parent.model_fields) if parent is not None else []
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     if close:
-        return f"unknown key (did you mean {close[0]!r}?)"
+        return _("unknown key (did you mean {key!r}?)").format(key=close[0])
     if known:
-        return f"unknown key (known keys: {', '.join(known)})"
-    return "unknown key"
+        return _("unknown key (known keys: {keys})").format(keys=", ".join(known))
+    return _("unknown key")
 
 
 def _strip_optional(annotation: Any) -> Any:
@@ -823,13 +833,13 @@ def _bounds(loc: tuple[str | int, ...]) -> str:
         elif isinstance(item, annotated_types.Lt):
             high, high_strict = item.lt, True
     if low is not None and high is not None and not (low_strict or high_strict):
-        return f"an integer from {low} to {high}"
+        return _("an integer from {low} to {high}").format(low=low, high=high)
     parts = []
     if low is not None:
         parts.append(f"{'>' if low_strict else '>='} {low}")
     if high is not None:
         parts.append(f"{'<' if high_strict else '<='} {high}")
-    return "an integer " + " and ".join(parts)
+    return _("an integer {bounds}").format(bounds=_(" and ").join(parts))
 
 
 def _show(value: Any) -> str:
@@ -839,18 +849,18 @@ def _show(value: Any) -> str:
 
 def _toml_type(value: Any) -> str:
     if isinstance(value, bool):
-        return "a boolean"
+        return _("a boolean")
     if isinstance(value, int):
-        return "an integer"
+        return _("an integer")
     if isinstance(value, float):
-        return "a float"
+        return _("a float")
     if isinstance(value, str):
-        return "a string"
+        return _("a string")
     if isinstance(value, list):
-        return "an array"
+        return _("an array")
     if isinstance(value, dict):
-        return "a table"
-    return f"a {type(value).__name__}"
+        return _("a table")
+    return _("a {kind}").format(kind=type(value).__name__)
 
 
 def setting_docs(model: type[BaseModel]) -> dict[str, str]:

@@ -71,7 +71,7 @@ def store_mailbox_password(mailbox_name: str, password: str) -> None:
     _keep(
         keyring_username(mailbox_name),
         password,
-        who=f"mailbox {mailbox_name!r}",
+        who=_("mailbox {name!r}").format(name=mailbox_name),
         instead="password_command",
     )
 
@@ -170,7 +170,7 @@ def run_secret_command(command: str, *, mailbox: str, key: str) -> str:
     prompt would hang a sync), a time limit, and its own process group so a timeout also
     stops whatever it started.
     """
-    where = f"mailbox {mailbox!r}: {key}" if mailbox else key
+    where = _("mailbox {name!r}: {key}").format(name=mailbox, key=key) if mailbox else key
     try:
         argv = shlex.split(command)
     except ValueError as exc:
@@ -210,9 +210,9 @@ def run_secret_command(command: str, *, mailbox: str, key: str) -> str:
             ) from None
     if process.returncode != 0:
         if process.returncode < 0:
-            status = f"was killed by signal {-process.returncode}"
+            status = _("was killed by signal {signal}").format(signal=-process.returncode)
         else:
-            status = f"exited with status {process.returncode}"
+            status = _("exited with status {status}").format(status=process.returncode)
         raise SecretError(
             _("{where} {status}; run it by hand to see why (its output is not shown)").format(
                 where=where, status=status
