@@ -58,6 +58,8 @@ SHOWN_CALLS = {
     "ask",
     "add_task",
     "error",
+    "_error",
+    "_value_error",
 }
 # Calls whose first argument only is read (the rest are styles, alignment, widths).
 FIRST_ARGUMENT_CALLS = {"Text", "Col", "cell", "block"}

@@ -419,7 +419,7 @@ def ids_for_numbers(
     missing = [n for n in wanted if n not in found]
     if missing:
         shown = ", ".join(f"#{n}" for n in missing[:10])
-        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        more = _(" and {count} more").format(count=len(missing) - 10) if len(missing) > 10 else ""
         raise NotFoundError(_("no ticket {shown}{more}").format(shown=shown, more=more))
     ids = [found[n] for n in wanted]
     if where is None:

@@ -44,7 +44,7 @@ from supportdesk.desk import events
 from supportdesk.desk.events import Change
 from supportdesk.desk.sla import due
 from supportdesk.errors import NotFoundError, SupportdeskError, ValidationError
-from supportdesk.i18n import _
+from supportdesk.i18n import N_, _
 from supportdesk.store.models import Message, OutboxItem, Ticket, table_of, utcnow
 
 if TYPE_CHECKING:
@@ -64,6 +64,21 @@ RETRY_CAP = timedelta(hours=1)
 EX_TEMPFAIL = 75
 
 _OUTBOX = table_of(OutboxItem)
+
+
+_EXPLANATIONS = {
+    "queued": N_("waiting to be sent"),
+    "sending": N_("being sent now"),
+    "sent": N_("sent"),
+    "failed": N_("the server refused it: fix and `outbox retry`, or `outbox cancel`"),
+    "checking": N_("delivery uncertain: looking for it in Sent"),
+    "uncertain": N_(
+        "delivery uncertain, not found in Sent: `outbox retry --force` "
+        "resends, `outbox cancel` drops it"
+    ),
+    "cancelled": N_("cancelled, never sent"),
+}
+"""What each state means for a person (`ItemView.explanation`)."""
 
 
 @dataclass(frozen=True)
@@ -88,21 +103,18 @@ class ItemView:
 
     @property
     def explanation(self) -> str:
-        """What the state means for a person, in one line."""
-        return {
-            "queued": "waiting to be sent"
-            + (f" (retry after {self.next_attempt_at:%H:%M})" if self.attempts else ""),
-            "sending": "being sent now",
-            "sent": "sent",
-            "failed": "the server refused it: fix and `outbox retry`, or `outbox cancel`",
-            "checking": "delivery uncertain: looking for it in Sent",
-            "uncertain": "delivery uncertain, not found in Sent: `outbox retry --force` "
-            "resends, `outbox cancel` drops it",
-            "cancelled": "cancelled, never sent",
-        }.get(self.state, self.state)
+        """What the state means for a person, in one line, in the current language."""
+        return self._explain(_)
+
+    def _explain(self, translate: Callable[[str], str]) -> str:
+        text = translate(_EXPLANATIONS[self.state]) if self.state in _EXPLANATIONS else self.state
+        if self.state == "queued" and self.attempts:
+            text += translate(" (retry after {time})").format(time=f"{self.next_attempt_at:%H:%M}")
+        return text
 
     def as_dict(self) -> dict[str, object]:
-        return {**self.__dict__, "explanation": self.explanation}
+        # Scripts read the English explanation whatever the language (JSON never changes).
+        return {**self.__dict__, "explanation": self._explain(str)}
 
 
 def _views(session: Session, where: object, limit: int | None = None) -> list[ItemView]:

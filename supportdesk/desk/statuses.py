@@ -56,7 +56,7 @@ def check_priority(priority: str) -> str:
 def check_transition(number: int, old: str, new: str) -> None:
     check_status(new)
     if new != old and new not in TRANSITIONS[old]:
-        allowed = ", ".join(sorted(TRANSITIONS[old])) or "nothing (closed is final)"
+        allowed = ", ".join(sorted(TRANSITIONS[old])) or _("nothing (closed is final)")
         raise ValidationError(
             _("ticket #{number} is {old}; it can go to {allowed}, not {new}").format(
                 number=number, old=old, allowed=allowed, new=new

@@ -51,9 +51,9 @@ def normalise_tag(tag: str) -> str:
 
 def _describe(char: str) -> str:
     if char.isspace():
-        return "a space"
+        return _("a space")
     if unicodedata.category(char)[0] in "CZ":
-        return f"the invisible character U+{ord(char):04X}"
+        return _("the invisible character U+{code:04X}").format(code=ord(char))
     return repr(char)
 
 
@@ -74,7 +74,7 @@ class TagInput:
         if not self.rejected:
             return None
         reasons = "; ".join(why for _, why in self.rejected)
-        rest = " (the other tags were applied)" if not self.empty else ""
+        rest = _(" (the other tags were applied)") if not self.empty else ""
         return f"{reasons}{rest}"
 
 

@@ -41,7 +41,7 @@ from supportdesk.desk.events import Change, insert_selected, select_rows
 from supportdesk.desk.sla import due
 from supportdesk.desk.statuses import status_values
 from supportdesk.errors import ConflictError, NotFoundError, ValidationError
-from supportdesk.i18n import _
+from supportdesk.i18n import _, ngettext
 from supportdesk.store.models import Agent, Event, Queue, Ticket, TicketTag, table_of
 
 FIELDS = {
@@ -99,21 +99,37 @@ class UndoResult:
     def describe(self) -> str:
         """One line for a person: which batch, what it held, when, and what happened."""
         held = ", ".join(f"{n} {a}" for a, n in sorted(self.held.items()))
-        when = f" at {self.started_at:%Y-%m-%d %H:%M:%S}" if self.started_at else ""
-        by = f" by {self.actor}" if self.actor else ""
-        line = (
-            f"undone batch {self.undone} ({held}{by}{when}): {self.events} change(s) on "
-            f"{self.tickets} ticket(s) reversed as batch {self.batch_id}"
+        when = (
+            _(" at {time}").format(time=f"{self.started_at:%Y-%m-%d %H:%M:%S}")
+            if self.started_at
+            else ""
+        )
+        by = _(" by {actor}").format(actor=self.actor) if self.actor else ""
+        line = _(
+            "undone batch {undone} ({held}{by}{when}): {events} change(s) on "
+            "{tickets} ticket(s) reversed as batch {batch}"
+        ).format(
+            undone=self.undone,
+            held=held,
+            by=by,
+            when=when,
+            events=self.events,
+            tickets=self.tickets,
+            batch=self.batch_id,
         )
         if self.kept:
             kept = ", ".join(f"{n} {a}" for a, n in sorted(self.kept.items()))
-            line += f"; kept: {kept}"
+            line += _("; kept: {kept}").format(kept=kept)
         if n := self.replies_cancelled:
-            line += f"; {n} queued repl{'y' if n == 1 else 'ies'} cancelled"
+            line += ngettext(
+                "; {count} queued reply cancelled", "; {count} queued replies cancelled", n
+            ).format(count=n)
         if n := self.replies_sent:
-            line += (
-                f"; {n} repl{'y was' if n == 1 else 'ies were'} already handed to the mail server"
-            )
+            line += ngettext(
+                "; {count} reply was already handed to the mail server",
+                "; {count} replies were already handed to the mail server",
+                n,
+            ).format(count=n)
         return line
 
 
@@ -611,7 +627,11 @@ def _check_unchanged(session: Session, batch: str, *, single: bool = False) -> N
     moved = sorted(suspects[t][0] for t, later in since.items() if not _cancels_out(later))
     if moved:
         shown = ", ".join(f"#{n}" for n in moved[:_SHOWN_LIMIT])
-        more = f" and {len(moved) - _SHOWN_LIMIT} more" if len(moved) > _SHOWN_LIMIT else ""
+        more = (
+            _(" and {count} more").format(count=len(moved) - _SHOWN_LIMIT)
+            if len(moved) > _SHOWN_LIMIT
+            else ""
+        )
         raise ConflictError(
             _(
                 "cannot undo batch {batch}: {count} ticket(s) changed since: "

@@ -410,8 +410,8 @@ def _lookup(
     for value in values:
         if value.text not in found:
             raise QueryError(
-                _("unknown {what} '{text}'{conn}").format(
-                    what=what, text=value.text, conn=suggestion(conn, name_column, value.text)
+                _("unknown {what} '{text}'{hint}").format(
+                    what=what, text=value.text, hint=suggestion(conn, name_column, value.text)
                 ),
                 position=value.position,
                 token=value.raw,
@@ -424,11 +424,11 @@ def suggestion(conn: Connection, name_column: SQLColumnExpression[str], name: st
     known = list(conn.execute(select(name_column).order_by(name_column).limit(1000)).scalars())
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     if close:
-        return f" (did you mean '{close[0]}'?)"
+        return _(" (did you mean '{name}'?)").format(name=close[0])
     if not known:
-        return " (there are none yet)"
+        return _(" (there are none yet)")
     shown = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "")
-    return f"; known: {shown}"
+    return _("; known: {names}").format(names=shown)
 
 
 def _escape_like(value: str) -> str:
