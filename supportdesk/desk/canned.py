@@ -40,7 +40,7 @@ from supportdesk.desk import tomlblocks
 from supportdesk.desk.statuses import check_priority, check_status
 from supportdesk.desk.tomlblocks import ImportSummary
 from supportdesk.errors import NotFoundError, ValidationError
-from supportdesk.i18n import _
+from supportdesk.i18n import N_, _
 from supportdesk.store.models import (
     Agent,
     CannedReply,
@@ -319,11 +319,17 @@ class CannedText:
 _CANNED = tomlblocks.Entries(
     table="canned",
     key="name",
-    file="a canned replies file",
-    plural="canned replies",
-    one="reply",
-    label=lambda n: f"canned reply {n!r}" if isinstance(n, str) else f"canned reply #{n}",
-    duplicate=lambda _name, line: f"the name is already used by the entry on line {line}",
+    file=N_("a canned replies file"),
+    plural=N_("canned replies"),
+    one=N_("reply"),
+    label=lambda n: (
+        _("canned reply {name!r}").format(name=n)
+        if isinstance(n, str)
+        else _("canned reply #{position}").format(position=n)
+    ),
+    duplicate=lambda _name, line: _("the name is already used by the entry on line {line}").format(
+        line=line
+    ),
 )
 
 

@@ -127,10 +127,12 @@ class CollisionError(ConflictError):
 
     def __init__(self, number: int, version: int, arrived: list[Arrived]) -> None:
         what = "; ".join(a.describe() for a in arrived[:3])
-        more = f" and {len(arrived) - 3} more" if len(arrived) > 3 else ""
+        more = _(" and {count} more").format(count=len(arrived) - 3) if len(arrived) > 3 else ""
         super().__init__(
-            f"ticket #{number} changed since you started (now version {version}): {what}{more}; "
-            "nothing was sent: read it, then send again (or force)"
+            _(
+                "ticket #{number} changed since you started (now version {version}): "
+                "{what}{more}; nothing was sent: read it, then send again (or force)"
+            ).format(number=number, version=version, what=what, more=more)
         )
         self.number = number
         self.version = version
@@ -148,10 +150,14 @@ class Arrived:
     version: int
 
     def describe(self) -> str:
-        label = {"message_in": "mail from", "message_out": "a reply by", "note": "a note by"}
         if self.kind == "status":
-            return f"status set to {self.summary} by {self.who}"
-        return f"{label.get(self.kind, self.kind)} {self.who}: {self.summary}"
+            return _("status set to {status} by {who}").format(status=self.summary, who=self.who)
+        label = {
+            "message_in": _("mail from {who}: {summary}"),
+            "message_out": _("a reply by {who}: {summary}"),
+            "note": _("a note by {who}: {summary}"),
+        }.get(self.kind, self.kind + " {who}: {summary}")
+        return label.format(who=self.who, summary=self.summary)
 
 
 # -- who replies are sent as
@@ -592,9 +598,9 @@ def check_attachment_file(path: Path, room: int = MAX_ATTACHMENT_BYTES) -> int:
     if not stat.S_ISREG(info.st_mode):
         raise ValidationError(_("{shown} is not a plain file").format(shown=shown))
     if info.st_size > room:
-        limit = f"the {_size(MAX_ATTACHMENT_BYTES)} a message can carry"
+        limit = _("the {size} a message can carry").format(size=_size(MAX_ATTACHMENT_BYTES))
         if room < MAX_ATTACHMENT_BYTES:
-            limit = f"the {_size(max(0, room))} left of {limit}"
+            limit = _("the {size} left of {limit}").format(size=_size(max(0, room)), limit=limit)
         raise ValidationError(
             _("{shown}: {st_size} is over {limit}").format(
                 shown=shown, st_size=_size(info.st_size), limit=limit

@@ -93,7 +93,11 @@ def load_toml(source: str, origin: str) -> dict[str, Any]:
 
 def join_problems(problems: list[str]) -> str:
     return (
-        problems[0] if len(problems) == 1 else f"{len(problems)} problems: " + "; ".join(problems)
+        problems[0]
+        if len(problems) == 1
+        else _("{count} problems: {problems}").format(
+            count=len(problems), problems="; ".join(problems)
+        )
     )
 
 
@@ -180,8 +184,10 @@ def parse_entries(
         if key != table:
             line = line_of(source, 1, (key,))
             problems.append(
-                f"{origin} line {line}: unknown top-level key {key!r}: "
-                f"{kind.file} holds only [[{table}]] tables"
+                _(
+                    "{origin} line {line}: unknown top-level key {key!r}: "
+                    "{file} holds only [[{table}]] tables"
+                ).format(origin=origin, line=line, key=key, file=_(kind.file), table=table)
             )
     raw_entries = data.get(table, [])
     if not isinstance(raw_entries, list):
@@ -198,10 +204,10 @@ def parse_entries(
             ).format(
                 origin=origin,
                 count=len(raw_entries),
-                plural=kind.plural,
+                plural=_(kind.plural),
                 count2=len(blocks),
                 table=table,
-                one=kind.one,
+                one=_(kind.one),
             )
         )
     found: list[Block[Model]] = []
@@ -220,11 +226,22 @@ def parse_entries(
                 where = ".".join(str(p) for p in loc) or "entry"
                 message = str(error["msg"]).removeprefix("Value error, ")
                 at = line_of(text, first, loc)
-                problems.append(f"{origin} line {at}: {label}: {where}: {message}")
+                problems.append(
+                    _("{origin} line {line}: {label}: {where}: {message}").format(
+                        origin=origin, line=at, label=label, where=where, message=message
+                    )
+                )
             continue
         value = getattr(entry, kind.key)
         if value in seen:
-            problems.append(f"{origin} line {line}: {label}: {kind.duplicate(value, seen[value])}")
+            problems.append(
+                _("{origin} line {line}: {label}: {problem}").format(
+                    origin=origin,
+                    line=line,
+                    label=label,
+                    problem=kind.duplicate(value, seen[value]),
+                )
+            )
             continue
         seen[value] = line
         found.append(Block(text=text, line=line, entry=entry))

@@ -22,9 +22,9 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from supportdesk.desk.rules.model import RuleDef
-from supportdesk.desk.tomlblocks import ImportSummary, split_blocks
+from supportdesk.desk.tomlblocks import ImportSummary, join_problems, split_blocks
 from supportdesk.errors import NotFoundError, ValidationError
-from supportdesk.i18n import _
+from supportdesk.i18n import N_, _
 from supportdesk.store.models import Rule, utcnow
 
 _HEADER = re.compile(r"^\s*\[\[\s*rules\s*\]\]\s*(?:#.*)?$")
@@ -65,7 +65,7 @@ def _rule_near(source: str, line: int) -> str:
             break
         match = _NAME_LINE.match(text)
         if match:
-            return f"rule {match.group(1)!r}: "
+            return _("rule {name!r}: ").format(name=match.group(1))
     return ""
 
 
@@ -131,8 +131,10 @@ def parse_rules(source: str, *, origin: str = "rules file", stored: bool = False
                 (i for i, text in enumerate(source.splitlines(), 1) if given.match(text)), 1
             )
             problems.append(
-                f"{origin} line {line}: unknown top-level key {key!r}: "
-                "a rules file holds only [[rules]] tables"
+                _(
+                    "{origin} line {line}: unknown top-level key {key!r}: "
+                    "{file} holds only [[{table}]] tables"
+                ).format(origin=origin, line=line, key=key, file=_("a rules file"), table="rules")
             )
     raw_rules = data.get("rules", [])
     if not isinstance(raw_rules, list):
@@ -150,9 +152,9 @@ def parse_rules(source: str, *, origin: str = "rules file", stored: bool = False
     for index, (line, text) in enumerate(blocks):
         raw = raw_rules[index]
         label = (
-            f"rule {raw.get('name')!r}"
+            _("rule {name!r}").format(name=raw.get("name"))
             if isinstance(raw.get("name"), str)
-            else (f"rule #{index + 1}")
+            else _("rule #{position}").format(position=index + 1)
         )
         try:
             rule = RuleDef.model_validate(raw, context={"stored": stored})
@@ -160,22 +162,28 @@ def parse_rules(source: str, *, origin: str = "rules file", stored: bool = False
             for loc, message in _model_problems(exc):
                 where = ".".join(str(p) for p in loc) or "rule"
                 at = _line_of(text, line, loc)
-                problems.append(f"{origin} line {at}: {label}: {where}: {message}")
+                problems.append(
+                    _("{origin} line {line}: {label}: {where}: {message}").format(
+                        origin=origin, line=at, label=label, where=where, message=message
+                    )
+                )
             continue
         if rule.name in seen:
             problems.append(
-                f"{origin} line {line}: {label}: the name is already used by the rule "
-                f"on line {seen[rule.name]}"
+                _("{origin} line {line}: {label}: {problem}").format(
+                    origin=origin,
+                    line=line,
+                    label=label,
+                    problem=_("the name is already used by the rule on line {line}").format(
+                        line=seen[rule.name]
+                    ),
+                )
             )
             continue
         seen[rule.name] = line
         found.append(RuleText(text=text, line=line, rule=rule))
     if problems:
-        raise ValidationError(
-            "; ".join(problems)
-            if len(problems) == 1
-            else f"{len(problems)} problems: " + "; ".join(problems)
-        )
+        raise ValidationError(join_problems(problems))
     return found
 
 
@@ -226,14 +234,14 @@ def check_names(session: Session, parsed: list[RuleText], *, origin: str) -> Non
 
     conn = session.connection()
     kinds: dict[str, tuple[str, Any, Callable[[str], str]]] = {
-        "set_queue": ("queue", Queue.name, str.lower),
-        "assign": ("agent", Agent.handle, str.lower),
-        "canned_reply": ("canned reply", CannedReply.name, str),
+        "set_queue": (N_("queue"), Queue.name, str.lower),
+        "assign": (N_("agent"), Agent.handle, str.lower),
+        "canned_reply": (N_("canned reply"), CannedReply.name, str),
     }
     known: dict[str, set[str]] = {}
     problems: list[str] = []
     for p in parsed:
-        label = f"rule {p.rule.name!r}"
+        label = _("rule {name!r}").format(name=p.rule.name)
         for action in p.rule.actions:
             key = action.kind
             value = getattr(action, key)
@@ -247,8 +255,15 @@ def check_names(session: Session, parsed: list[RuleText], *, origin: str) -> Non
                 continue
             at = _line_of_value(p.text, p.line, key, value)
             problems.append(
-                f"{origin} line {at}: {label}: {key}: unknown {what} {value!r}"
-                f"{suggestion(conn, column, name)}"
+                _("{origin} line {line}: {label}: {key}: unknown {what} {value!r}{hint}").format(
+                    origin=origin,
+                    line=at,
+                    label=label,
+                    key=key,
+                    what=_(what),
+                    value=value,
+                    hint=suggestion(conn, column, name),
+                )
             )
         for c in p.rule.conditions():
             if c.query is None:
@@ -257,13 +272,13 @@ def check_names(session: Session, parsed: list[RuleText], *, origin: str) -> Non
                 Matching(session, c.query, me=None, now=utcnow()).check()
             except SupportdeskError as exc:
                 at = _line_of_value(p.text, p.line, "query", c.query)
-                problems.append(f"{origin} line {at}: {label}: query: {exc}")
+                problems.append(
+                    _("{origin} line {line}: {label}: query: {exc}").format(
+                        origin=origin, line=at, label=label, exc=exc
+                    )
+                )
     if problems:
-        raise ValidationError(
-            problems[0]
-            if len(problems) == 1
-            else f"{len(problems)} problems: " + "; ".join(problems)
-        )
+        raise ValidationError(join_problems(problems))
 
 
 def _line_of_value(text: str, first_line: int, key: str, value: str) -> int:

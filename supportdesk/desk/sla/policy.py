@@ -42,7 +42,7 @@ from supportdesk.desk.sla.calendar import (
     zone,
 )
 from supportdesk.errors import ValidationError
-from supportdesk.i18n import _
+from supportdesk.i18n import N_, _
 from supportdesk.store.models import PRIORITIES
 
 WORKDAY = "09:00-17:00"
@@ -182,11 +182,17 @@ class PolicyDef(BaseModel):
 _SLA = tomlblocks.Entries(
     table="sla",
     key="queue",
-    file="an SLA file",
-    plural="SLA policies",
-    one="policy",
-    label=lambda q: f"SLA for queue {q!r}" if isinstance(q, str) else f"SLA #{q}",
-    duplicate=lambda queue, line: f"queue {queue!r} already has the policy on line {line}",
+    file=N_("an SLA file"),
+    plural=N_("SLA policies"),
+    one=N_("policy"),
+    label=lambda q: (
+        _("SLA for queue {queue!r}").format(queue=q)
+        if isinstance(q, str)
+        else _("SLA #{position}").format(position=q)
+    ),
+    duplicate=lambda queue, line: _("queue {queue!r} already has the policy on line {line}").format(
+        queue=queue, line=line
+    ),
 )
 
 

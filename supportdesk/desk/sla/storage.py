@@ -79,7 +79,11 @@ def _queues_of(session: Session, entries: list[PolicyText], origin: str) -> list
         try:
             queues.append(directory.get_queue(session, entry.policy.queue))
         except NotFoundError as exc:
-            problems.append(f"{origin} line {entry.line}: queue: {exc}")
+            problems.append(
+                _("{origin} line {line}: queue: {exc}").format(
+                    origin=origin, line=entry.line, exc=exc
+                )
+            )
     if problems:
         raise ValidationError("; ".join(problems))
     return queues
@@ -147,7 +151,7 @@ def update_policy(
         else:
             base[key] = value
     text = to_toml(_validated(base))
-    set_policies(session, text, origin=f"SLA for queue {row.name!r}", at=at)
+    set_policies(session, text, origin=_("SLA for queue {queue!r}").format(queue=row.name), at=at)
     return get_policy(session, row.name)
 
 
