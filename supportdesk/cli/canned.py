@@ -79,7 +79,7 @@ def list_canned(
             cell(m.name),
             cell(m.title, 40),
             ", ".join(m.languages),
-            "yes" if m.has_macro else "",
+            _("yes") if m.has_macro else "",
             cell(m.preview, 50),
         )
     console.print(table)

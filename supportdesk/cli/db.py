@@ -34,7 +34,9 @@ def upgrade(ctx: typer.Context, as_json: JsonOption = False) -> None:
         console.print(_("store already at revision {after}").format(after=after))
     else:
         console.print(
-            _("store upgraded from {value} to {after}").format(value=before or "empty", after=after)
+            _("store upgraded from {value} to {after}").format(
+                value=before or _("empty"), after=after
+            )
         )
 
 

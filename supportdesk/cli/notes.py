@@ -53,8 +53,9 @@ def list_notes(
     from rich.table import Table
 
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for name in ("id", "time", "author", "note"):
-        table.add_column(name, no_wrap=name != "note", justify="right" if name == "id" else "left")
+    for name, header in (("id", _("id")), ("time", _("time")), ("author", _("author"))):
+        table.add_column(header, no_wrap=True, justify="right" if name == "id" else "left")
+    table.add_column(_("note"), no_wrap=False)
     for n in found:
         table.add_row(str(n.id), f"{n.created_at:%Y-%m-%d %H:%M}", cell(n.author, 30), cell(n.body))
     console.print(table)

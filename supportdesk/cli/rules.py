@@ -74,7 +74,10 @@ def list_rules(ctx: typer.Context, as_json: JsonOption = False) -> None:
     )
     for r in rows:
         table.add_row(
-            str(r["position"]), cell(r["name"]), str(r["trigger"]), "yes" if r["enabled"] else "no"
+            str(r["position"]),
+            cell(r["name"]),
+            str(r["trigger"]),
+            _("yes") if r["enabled"] else _("no"),
         )
     console.print(table)
 
@@ -156,7 +159,7 @@ def _toggle(ctx: typer.Context, name: str, enabled: bool) -> None:
     with cli.store().session(write=True) as session:
         storage.set_enabled(session, name, enabled)
     console.print(
-        _("rule {name} {value}").format(name=name, value="enabled" if enabled else "disabled")
+        (_("rule {name} enabled") if enabled else _("rule {name} disabled")).format(name=name)
     )
 
 
