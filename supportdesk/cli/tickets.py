@@ -15,7 +15,7 @@ from supportdesk.cli.context import CliContext
 from supportdesk.cli.options import JsonOption
 from supportdesk.cli.output import Col, FitTable, block, cell, console, error, print_json
 from supportdesk.clock import utcnow
-from supportdesk.i18n import _
+from supportdesk.i18n import _, pgettext
 from supportdesk.text import age, one_line
 
 if TYPE_CHECKING:
@@ -365,8 +365,8 @@ def _report(outcome: Outcome, *, as_json: bool) -> None:
             [
                 Col("#", "right"),
                 Col(_("action")),
-                Col(_("old"), give=1, least=8),
-                Col(_("new"), give=1, least=8),
+                Col(pgettext("change", "old"), give=1, least=8),
+                Col(pgettext("change", "new"), give=1, least=8),
             ]
         )
         for c in outcome.changes[:_DRY_RUN_ROWS]:
