@@ -449,7 +449,7 @@ def add_canned(session: Session, name: str, title: str, body: str) -> CannedRepl
 def get_canned(session: Session, name: str) -> CannedReply:
     reply = _find(session, name)
     if reply is None:
-        known = ", ".join(r.name for r in list_canned(session)) or "none yet"
+        known = ", ".join(r.name for r in list_canned(session)) or _("none yet")
         raise NotFoundError(
             _("no canned reply {name!r} (canned replies: {known})").format(name=name, known=known)
         )

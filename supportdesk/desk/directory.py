@@ -80,7 +80,7 @@ def ensure_queue(session: Session, name: str, *, description: str = "") -> Queue
 def get_queue(session: Session, name: str) -> Queue:
     queue = session.exec(select(Queue).where(Queue.name == name.strip().lower())).first()
     if queue is None:
-        known = ", ".join(q.name for q in list_queues(session)) or "none yet"
+        known = ", ".join(q.name for q in list_queues(session)) or _("none yet")
         raise NotFoundError(_("no queue {name!r} (queues: {known})").format(name=name, known=known))
     return queue
 

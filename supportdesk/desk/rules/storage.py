@@ -315,7 +315,7 @@ def load_rules(session: Session, trigger: str | None = None) -> list[RuleDef]:
 def get_rule(session: Session, name: str) -> Rule:
     rule = session.exec(select(Rule).where(Rule.name == name)).first()
     if rule is None:
-        known = ", ".join(r.name for r in list_rules(session)) or "none yet"
+        known = ", ".join(r.name for r in list_rules(session)) or _("none yet")
         raise NotFoundError(_("no rule {name!r} (rules: {known})").format(name=name, known=known))
     return rule
 
