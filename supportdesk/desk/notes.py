@@ -69,12 +69,18 @@ def _own_note(
     """The note, its ticket and the ticket version to write against; refuse a stranger."""
     note = get_note(session, note_id)
     if note.author != change.actor:
-        raise ValidationError(
+        refusal = (
             _(
-                "note {note_id} was written by {author}; only its author can "
-                "{verb} it (nothing was changed)"
-            ).format(note_id=note_id, author=note.author, verb=verb)
+                "note {note_id} was written by {author}; only its author can edit it "
+                "(nothing was changed)"
+            )
+            if verb == "edit"
+            else _(
+                "note {note_id} was written by {author}; only its author can delete it "
+                "(nothing was changed)"
+            )
         )
+        raise ValidationError(refusal.format(note_id=note_id, author=note.author))
     ticket = session.exec(
         select(Ticket).where(Ticket.id == note.ticket_id).execution_options(populate_existing=True)
     ).one()

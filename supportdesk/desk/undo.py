@@ -41,7 +41,7 @@ from supportdesk.desk.events import Change, insert_selected, select_rows
 from supportdesk.desk.sla import due
 from supportdesk.desk.statuses import status_values
 from supportdesk.errors import ConflictError, NotFoundError, ValidationError
-from supportdesk.i18n import _, ngettext
+from supportdesk.i18n import N_, _, ngettext
 from supportdesk.store.models import Agent, Event, Queue, Ticket, TicketTag, table_of
 
 FIELDS = {
@@ -442,9 +442,9 @@ def _apply_field(
         return
     if name in ("assignee_id", "queue_id"):
         model, key, what = (
-            (Agent, col(Agent.handle), "agent")
+            (Agent, col(Agent.handle), N_("agent"))
             if name == "assignee_id"
-            else (Queue, col(Queue.name), "queue")
+            else (Queue, col(Queue.name), N_("queue"))
         )
         for value in shown:
             _lookup(session, model.id, key, value, what)  # refuse if it no longer exists
@@ -701,7 +701,7 @@ def _lookup(
         raise NotFoundError(
             _(
                 "cannot undo: {what} {shown!r} no longer exists to go back to; nothing was undone"
-            ).format(what=what, shown=shown)
+            ).format(what=_(what), shown=shown)
         )
     return found
 
