@@ -79,6 +79,10 @@ def test_help_follows_the_locale(no_config: dict[str, str]) -> None:
     ja = cli("tickets", "list", "--help", language="ja", env=no_config)
     assert ja.code == 0
     assert "スクリプト向けに JSON で出力します。" in ja.stdout and "--json" in ja.stdout
+    # Typer's own section headings and notes follow too.
+    assert "オプション:" in ja.stdout and "引数:" in ja.stdout
+    en = cli("tickets", "list", "--help", language="en", env=no_config)
+    assert "Options:" in en.stdout and "Arguments:" in en.stdout
 
 
 def test_the_config_language_wins_over_the_locale(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import typer.core
 from typer.core import TyperGroup
 
 from supportdesk.cli import (
@@ -32,7 +33,24 @@ from supportdesk.cli import (
 from supportdesk.cli.context import CliContext
 from supportdesk.cli.output import refused
 from supportdesk.errors import SupportdeskError
-from supportdesk.i18n import _
+from supportdesk.i18n import N_, _
+
+# Typer words its help sections and option notes with gettext's default domain, which
+# follows only the locale: route them through the catalogue, so a config's `language`
+# reaches them too. (Its "Usage:" and click's usage errors are not translatable.)
+typer.core._ = _
+_TYPER_WORDS = (
+    N_("Arguments"),
+    N_("Options"),
+    N_("Commands"),
+    N_("required"),
+    N_("default: {default}"),
+    N_("env var: {var}"),
+    N_("(dynamic)"),
+    N_("Aborted!"),
+    N_("Missing command."),
+    N_("No such command {name!r}."),
+)
 
 
 class _Commands(TyperGroup):
