@@ -91,8 +91,9 @@ def register(app: typer.Typer) -> None:
             return
         from rich.table import Table
 
+        groups = {"agent": _("agent"), "queue": _("queue"), "day": _("day"), "week": _("week")}
         table = Table(
-            by,
+            groups.get(by, by),
             _("created"),
             _("solved"),
             _("reopened"),
