@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,6 +50,10 @@ def cli(*args: str, language: str, env: dict[str, str] | None = None) -> Run:
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
 
+def _cells(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     path = tmp_path_factory.mktemp("demo-i18n") / "demo.db"
@@ -75,6 +80,12 @@ def test_help_follows_the_locale(no_config: dict[str, str]) -> None:
     # Command and option names stay as they are.
     for name in ("tickets", "queues", "--config", "--store"):
         assert name in ja.stdout
+
+    # A command's summary in the list ends at its first 。 and fits the terminal's cells.
+    narrow = cli("--help", language="ja", env={**no_config, "COLUMNS": "80"})
+    listed = narrow.stdout.split("コマンド:\n", 1)[1].splitlines()
+    assert "  sync     IMAP から新着メールをチケットに取り込みます。" in listed
+    assert all(_cells(line) <= 80 for line in listed), listed
 
     ja = cli("tickets", "list", "--help", language="ja", env=no_config)
     assert ja.code == 0

@@ -6,6 +6,7 @@ Heavy imports (the store, Textual, rich) happen inside commands, so building thi
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 from typing import Annotated
 
@@ -51,6 +52,31 @@ _TYPER_WORDS = (
     N_("Missing command."),
     N_("No such command {name!r}."),
 )
+_click_short_help = typer._click.core.make_default_short_help
+
+
+def _short_help(help: str, max_length: int = 45) -> str:
+    """A command's one-line summary in a group's help, for Japanese too.
+
+    click's cuts at the first ". " and counts characters, so a Japanese summary ran on past
+    its first sentence (。) and twice as wide as its column: here it ends at 。 and is
+    measured in terminal cells. English text is summarised by click as before.
+    """
+    text = " ".join(help.split("\n\n", 1)[0].split())
+    if not any(unicodedata.east_asian_width(c) in "WF" for c in text):
+        return _click_short_help(help, max_length)
+    stop = text.find("。")
+    if stop != -1:
+        text = text[: stop + 1]
+    width = 0
+    for index, char in enumerate(text):
+        width += 2 if unicodedata.east_asian_width(char) in "WF" else 1
+        if width > max_length:
+            return text[: max(0, index - 1)].rstrip() + "..."
+    return text
+
+
+typer._click.core.make_default_short_help = _short_help
 
 
 class _Commands(TyperGroup):
