@@ -59,7 +59,7 @@ from supportdesk.desk.sla import due
 from supportdesk.desk.statuses import status_values, woken_by_customer
 from supportdesk.desk.subject_tags import own_ticket_number, subject_tags
 from supportdesk.errors import ConflictError, ValidationError
-from supportdesk.i18n import _
+from supportdesk.i18n import N_, _
 from supportdesk.mail.fingerprint import content_fingerprint
 from supportdesk.store import search
 from supportdesk.store.models import (
@@ -500,8 +500,9 @@ class IngestBatch:
     def _queue_id(self, name: str, *, quarantine: bool = False) -> int:
         if name not in self.queues:
             if quarantine:
+                # Stored, so in English whatever the language of the sync that made it.
                 queue = directory.ensure_queue(
-                    self.session, name, description=_("Robots that answered nothing we know")
+                    self.session, name, description=N_("Robots that answered nothing we know")
                 )
                 if not queue.is_quarantine:
                     queue.is_quarantine = True
