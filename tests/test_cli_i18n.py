@@ -92,8 +92,10 @@ def test_help_follows_the_locale(no_config: dict[str, str]) -> None:
     assert "スクリプト向けに JSON で出力します。" in ja.stdout and "--json" in ja.stdout
     # Typer's own section headings and notes follow too.
     assert "オプション:" in ja.stdout and "引数:" in ja.stdout
+    assert ja.stdout.startswith("使い方: ") and "このヘルプを表示して終了します。" in ja.stdout
     en = cli("tickets", "list", "--help", language="en", env=no_config)
     assert "Options:" in en.stdout and "Arguments:" in en.stdout
+    assert en.stdout.startswith("Usage: ") and "Show this message and exit." in en.stdout
 
 
 def test_the_config_language_wins_over_the_locale(tmp_path: Path) -> None:

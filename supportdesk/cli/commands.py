@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import unicodedata
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import typer.core
@@ -77,6 +77,25 @@ def _short_help(help: str, max_length: int = 45) -> str:
 
 
 typer._click.core.make_default_short_help = _short_help
+_click_help_option = typer._click.core.Command.get_help_option
+
+
+def _help_option(self: Any, ctx: Any) -> Any:
+    """click's --help option, its line in the current language."""
+    option = _click_help_option(self, ctx)
+    if option is not None and option.help == "Show this message and exit.":
+        option.help = _("Show this message and exit.")
+    return option
+
+
+def _usage(self: Any, ctx: Any, formatter: Any) -> None:
+    """click's usage line with its "Usage:" in the current language."""
+    pieces = self.collect_usage_pieces(ctx)
+    formatter.write_usage(ctx.command_path, " ".join(pieces), prefix=_("Usage: "))
+
+
+typer._click.core.Command.get_help_option = _help_option  # type: ignore[method-assign]
+typer._click.core.Command.format_usage = _usage  # type: ignore[method-assign]
 
 
 class _Commands(TyperGroup):
