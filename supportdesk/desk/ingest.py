@@ -855,7 +855,7 @@ class IngestBatch:
         ):
             ticket = self.tickets[row.id]
             (
-                _,
+                __,
                 ticket.number,
                 ticket.status,
                 ticket.queue_id,

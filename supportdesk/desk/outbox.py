@@ -309,7 +309,7 @@ def _alive(claim: str | None) -> bool:
     """Whether the process that made a claim may still be working on it."""
     if not claim:
         return False
-    host, _, rest = claim.partition(":")
+    host, __, rest = claim.partition(":")
     pid_text = rest.partition(":")[0]
     if host != socket.gethostname() or not pid_text.isdigit():
         return True  # another machine: only the lease can tell
