@@ -207,3 +207,34 @@ def test_domain_errors_in_japanese_keep_their_exit_codes(config: Path) -> None: 
         assert ja.stdout == en.stdout == ""
         assert len(ja.stderr.strip().splitlines()) == 1
         assert "Traceback" not in ja.stderr
+
+
+def test_the_outbox_explains_itself_in_japanese_but_scripts_read_english() -> None:
+    from supportdesk import i18n
+    from supportdesk.desk.outbox import ItemView
+
+    item = ItemView(
+        id=1,
+        ticket_number=7,
+        state="queued",
+        kind="reply",
+        mailbox="support",
+        recipients=["jo@acme.example"],
+        subject="Refund",
+        attempts=2,
+        last_error="",
+        created_at=NOW,
+        next_attempt_at=NOW,
+        sent_at=None,
+        message_id="<a@b>",
+        message_row_id=None,
+        copied=False,
+    )
+    before = i18n.current_language()
+    try:
+        i18n.set_language("ja")
+        assert item.explanation == "送信待ち (15:09 以降に再試行)"
+        assert item.as_dict()["explanation"] == "waiting to be sent (retry after 15:09)"
+    finally:
+        i18n.set_language(before)
+    assert item.explanation == "waiting to be sent (retry after 15:09)"

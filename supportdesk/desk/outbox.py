@@ -79,6 +79,7 @@ _EXPLANATIONS = {
     "cancelled": N_("cancelled, never sent"),
 }
 """What each state means for a person (`ItemView.explanation`)."""
+_RETRY_AFTER = N_(" (retry after {time})")
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ class ItemView:
     def _explain(self, translate: Callable[[str], str]) -> str:
         text = translate(_EXPLANATIONS[self.state]) if self.state in _EXPLANATIONS else self.state
         if self.state == "queued" and self.attempts:
-            text += translate(" (retry after {time})").format(time=f"{self.next_attempt_at:%H:%M}")
+            text += translate(_RETRY_AFTER).format(time=f"{self.next_attempt_at:%H:%M}")
         return text
 
     def as_dict(self) -> dict[str, object]:
