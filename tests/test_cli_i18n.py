@@ -170,6 +170,26 @@ def test_json_on_the_demo_store_is_the_same_in_every_language(demo_store: Path) 
         assert en.code == 0 and ja.stdout.encode() == en.stdout.encode()
 
 
+def test_with_json_even_the_messages_are_the_same_in_every_language(
+    tmp_path: Path,
+    config: Path,  # noqa: F811
+) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[sync]\nbatch_size = 0\n", encoding="utf-8")
+    runs = [
+        ("--config", str(broken), "config", "check", "--json"),
+        ("--config", str(config), "tickets", "status", "bogus", "1", "--json"),
+        ("--config", str(config), "tickets", "tag", "ok,bad tag!", "1", "--json"),
+    ]
+    for args in runs:
+        ja = cli(*args, language="ja")
+        en = cli(*args, language="en")
+        assert en.code != 0, en
+        assert (ja.code, ja.stdout, ja.stderr) == (en.code, en.stdout, en.stderr)
+        assert not JAPANESE.search(ja.stdout + ja.stderr)
+    assert '"error": ' in cli(*runs[0], language="ja").stdout
+
+
 def test_a_config_error_in_japanese_names_the_same_key_and_file(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text("[sync]\nbatch_size = 0\n", encoding="utf-8")

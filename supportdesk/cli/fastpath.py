@@ -113,9 +113,14 @@ def choose_language(argv: list[str]) -> str:
     model. The file is the one the CLI would load (--config, $SUPPORTDESK_CONFIG, the
     default); a file that is missing, unreadable or invalid leaves the choice to the locale,
     and the command itself reports the problem when it loads the settings.
+
+    With --json everything is English: what a script reads must be the same in every
+    language, the messages inside it (an error, a refused tag) and beside it included.
     """
     from supportdesk import i18n
 
+    if "--json" in (argv[: argv.index("--")] if "--" in argv else argv):
+        return i18n.set_language("en")
     setting = "auto"
     path = _config_option(argv) or _env("SUPPORTDESK_CONFIG")
     try:
