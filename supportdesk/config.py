@@ -34,7 +34,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
 from supportdesk.errors import ConfigError, NotFoundError
-from supportdesk.i18n import _
+from supportdesk.i18n import N_, _, ngettext
 from supportdesk.paths import default_config_path, default_store_path, demo_store_path
 
 CONFIG_ENV = "SUPPORTDESK_CONFIG"
@@ -67,7 +67,7 @@ class _Problem(ValueError):
 
 def _non_empty(value: str) -> str:
     if not value.strip():
-        raise _Problem("expected a non-empty string")
+        raise _Problem(_("expected a non-empty string"))
     return value
 
 
@@ -75,9 +75,9 @@ def _command(value: str) -> str:
     try:
         words = shlex.split(value)
     except ValueError as exc:
-        raise _Problem(f"cannot be split into words: {exc}") from None
+        raise _Problem(_("cannot be split into words: {exc}").format(exc=exc)) from None
     if not words:
-        raise _Problem("expected a command, got an empty string")
+        raise _Problem(_("expected a command, got an empty string"))
     return value
 
 
@@ -231,8 +231,10 @@ class Mailbox(_Table):
                 name = data.get("name")
                 login = name if isinstance(name, str) and name else "NAME"
                 raise _Problem(
-                    "passwords never go in config: use "
-                    f"`supportdesk mailbox login {login}` (keyring) or password_command",
+                    _(
+                        "passwords never go in config: use `supportdesk mailbox "
+                        "login {login}` (keyring) or password_command"
+                    ).format(login=login),
                     at=(key,),
                 )
         data = dict(data)
@@ -251,14 +253,18 @@ class Mailbox(_Table):
     @classmethod
     def _check_name(cls, value: str) -> str:
         if not _MAILBOX_NAME.fullmatch(value):
-            raise _Problem(f"expected lowercase letters, digits, '-' or '_'; got {value!r}")
+            raise _Problem(
+                _("expected lowercase letters, digits, '-' or '_'; got {value!r}").format(
+                    value=value
+                )
+            )
         return value
 
     @field_validator("address")
     @classmethod
     def _check_address(cls, value: str) -> str:
         if not _EMAIL.fullmatch(value):
-            raise _Problem(f"expected an email address; got {value!r}")
+            raise _Problem(_("expected an email address; got {value!r}").format(value=value))
         return value
 
     @field_validator("imap_host", "smtp_host")
@@ -267,21 +273,25 @@ class Mailbox(_Table):
         if value is None:
             return None
         if not value or any(c.isspace() for c in value) or "/" in value:
-            raise _Problem(f"expected a host name or IP address (not a URL); got {value!r}")
+            raise _Problem(
+                _("expected a host name or IP address (not a URL); got {value!r}").format(
+                    value=value
+                )
+            )
         return value
 
     @field_validator("from_address")
     @classmethod
     def _check_from(cls, value: str) -> str:
         if not _EMAIL.fullmatch(value) or not value.isascii():
-            raise _Problem(f"expected an email address; got {value!r}")
+            raise _Problem(_("expected an email address; got {value!r}").format(value=value))
         return value
 
     @field_validator("from_name")
     @classmethod
     def _check_from_name(cls, value: str) -> str:
         if any(c in value for c in "\r\n\0"):
-            raise _Problem("a display name is one line: no line breaks")
+            raise _Problem(_("a display name is one line: no line breaks"))
         return value
 
     @field_validator("default_queue")
@@ -289,7 +299,10 @@ class Mailbox(_Table):
     def _check_queue(cls, value: str | None) -> str | None:
         if value is not None and not _QUEUE.fullmatch(value):
             raise _Problem(
-                f"expected a queue name (lower-case letters, digits, '.', '_', '-'); got {value!r}"
+                _(
+                    "expected a queue name (lower-case letters, digits, '.', "
+                    "'_', '-'); got {value!r}"
+                ).format(value=value)
             )
         return value
 
@@ -297,13 +310,15 @@ class Mailbox(_Table):
     @classmethod
     def _check_folders(cls, value: list[str]) -> list[str]:
         if not value:
-            raise _Problem('expected at least one folder, e.g. ["INBOX"]')
+            raise _Problem(_('expected at least one folder, e.g. ["INBOX"]'))
         seen: set[str] = set()
         for index, folder in enumerate(value):
             if not folder.strip():
-                raise _Problem("expected a folder name, got an empty string", at=(index,))
+                raise _Problem(_("expected a folder name, got an empty string"), at=(index,))
             if folder in seen:
-                raise _Problem(f"folder {folder!r} is listed twice", at=(index,))
+                raise _Problem(
+                    _("folder {folder!r} is listed twice").format(folder=folder), at=(index,)
+                )
             seen.add(folder)
         return value
 
@@ -317,39 +332,45 @@ class Mailbox(_Table):
             base = (info.context or {}).get("config_dir")
             path = (Path(base) if base else Path.cwd()) / path
         if not path.is_file():
-            raise _Problem(f"no such file: {path}")
+            raise _Problem(_("no such file: {path}").format(path=path))
         return path
 
     @model_validator(mode="after")
     def _check_combinations(self) -> Mailbox:
         if self.security == "none" and not is_loopback(self.imap_host):
             raise _Problem(
-                '"none" sends the login in clear text, so it is only allowed for a '
-                f"loopback imap_host (127.0.0.0/8, ::1, localhost); got {self.imap_host!r}",
+                _(
+                    '"none" sends the login in clear text, so it is only allowed '
+                    "for a loopback imap_host (127.0.0.0/8, ::1, localhost); got "
+                    "{imap_host!r}"
+                ).format(imap_host=self.imap_host),
                 at=("security",),
             )
         if self.auth == "oauth2" and self.token_command is None:
-            raise _Problem('required when auth = "oauth2"', at=("token_command",))
+            raise _Problem(_('required when auth = "oauth2"'), at=("token_command",))
         if self.auth != "oauth2" and self.token_command is not None:
-            raise _Problem('only used when auth = "oauth2"', at=("token_command",))
+            raise _Problem(_('only used when auth = "oauth2"'), at=("token_command",))
         if self.auth == "oauth2" and self.password_command is not None:
-            raise _Problem('not used when auth = "oauth2"', at=("password_command",))
+            raise _Problem(_('not used when auth = "oauth2"'), at=("password_command",))
         if self.after_import == "move" and self.move_to is None:
-            raise _Problem('required when after_import = "move"', at=("move_to",))
+            raise _Problem(_('required when after_import = "move"'), at=("move_to",))
         if self.after_import != "move" and self.move_to is not None:
-            raise _Problem('only used when after_import = "move"', at=("move_to",))
+            raise _Problem(_('only used when after_import = "move"'), at=("move_to",))
         if (
             self.smtp_host is not None
             and self.smtp_security == "none"
             and not is_loopback(self.smtp_host)
         ):
             raise _Problem(
-                '"none" sends mail and the login in clear text, so it is only allowed for a '
-                f"loopback smtp_host (127.0.0.0/8, ::1, localhost); got {self.smtp_host!r}",
+                _(
+                    '"none" sends mail and the login in clear text, so it is '
+                    "only allowed for a loopback smtp_host (127.0.0.0/8, ::1, "
+                    "localhost); got {smtp_host!r}"
+                ).format(smtp_host=self.smtp_host),
                 at=("smtp_security",),
             )
         if self.smtp_password_command is not None and self.smtp_auth == "none":
-            raise _Problem('not used when smtp_auth = "none"', at=(_SMTP_COMMAND,))
+            raise _Problem(_('not used when smtp_auth = "none"'), at=(_SMTP_COMMAND,))
         return self
 
     @property
@@ -457,7 +478,9 @@ class Settings(_Table):
         if value is not None and not value.startswith(DATABASE_URL_PREFIXES):
             expected = ", ".join(DATABASE_URL_PREFIXES)
             raise _Problem(
-                f"expected a URL starting with one of {expected}; got {redact_url(value)!r}"
+                _("expected a URL starting with one of {expected}; got {value!r}").format(
+                    expected=expected, value=redact_url(value)
+                )
             )
         return value
 
@@ -466,8 +489,10 @@ class Settings(_Table):
     def _check_agent(cls, value: str | None) -> str | None:
         if value is not None and not _HANDLE.fullmatch(value):
             raise _Problem(
-                "expected an agent handle (lower-case letters, digits, '.', '_', '-'; "
-                f"at most 64); got {value!r}"
+                _(
+                    "expected an agent handle (lower-case letters, digits, '.', "
+                    "'_', '-'; at most 64); got {value!r}"
+                ).format(value=value)
             )
         return value
 
@@ -476,10 +501,13 @@ class Settings(_Table):
     def _check_keymap(cls, value: dict[str, str]) -> dict[str, str]:
         for binding, keys in value.items():
             if not binding.strip():
-                raise _Problem("a binding id cannot be empty")
+                raise _Problem(_("a binding id cannot be empty"))
             if not keys.strip() or any(not key.strip() for key in keys.split(",")):
                 raise _Problem(
-                    f'expected comma-separated keys like "ctrl+a,a"; got {keys!r}', at=(binding,)
+                    _('expected comma-separated keys like "ctrl+a,a"; got {keys!r}').format(
+                        keys=keys
+                    ),
+                    at=(binding,),
                 )
         return value
 
@@ -493,7 +521,9 @@ class Settings(_Table):
         for index, item in enumerate(named):
             if item.name in first:
                 raise _Problem(
-                    f"name {item.name!r} is already used by entry [{first[item.name]}]",
+                    _("name {name!r} is already used by entry [{first}]").format(
+                        name=item.name, first=first[item.name]
+                    ),
                     at=(index, "name"),
                 )
             first[item.name] = index
@@ -510,8 +540,10 @@ class Settings(_Table):
         for mailbox in self.mailboxes:
             if mailbox.name == name:
                 return mailbox
-        known = ", ".join(m.name for m in self.mailboxes) or "none configured"
-        raise NotFoundError(f"no mailbox named {name!r} in config (known: {known})")
+        known = ", ".join(m.name for m in self.mailboxes) or _("none configured")
+        raise NotFoundError(
+            _("no mailbox named {name!r} in config (known: {known})").format(name=name, known=known)
+        )
 
 
 DEMO_STORE = "demo"
@@ -534,7 +566,7 @@ def store_url_for(value: str) -> str:
     """
     value = value.strip()
     if not value:
-        raise ConfigError("--store: expected a path, a database URL or demo; got nothing")
+        raise ConfigError(_("--store: expected a path, a database URL or demo; got nothing"))
     if value == DEMO_STORE:
         return f"sqlite:///{demo_store_path()}"
     if value.startswith(DATABASE_URL_PREFIXES):
@@ -542,7 +574,9 @@ def store_url_for(value: str) -> str:
     if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", value):
         expected = ", ".join(DATABASE_URL_PREFIXES)
         raise ConfigError(
-            f"--store: {redact_url(value)!r} is not a supported database URL ({expected})"
+            _("--store: {value!r} is not a supported database URL ({expected})").format(
+                value=redact_url(value), expected=expected
+            )
         )
     return f"sqlite:///{Path(value).expanduser().resolve()}"
 
@@ -610,15 +644,27 @@ def load_settings(path: Path | None = None) -> Settings:
     if not resolved.exists():
         if source == DEFAULT_SOURCE:
             return Settings()
-        raise ConfigError(f"{resolved}: no such config file (named by {source})")
+        raise ConfigError(
+            _("{resolved}: no such config file (named by {source})").format(
+                resolved=resolved, source=source
+            )
+        )
     try:
         raw = resolved.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"{resolved}: cannot read: {exc.strerror or exc}") from None
+        raise ConfigError(
+            _("{resolved}: cannot read: {value}").format(
+                resolved=resolved, value=exc.strerror or exc
+            )
+        ) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{resolved}: not UTF-8 text (byte {exc.start})") from None
+        raise ConfigError(
+            _("{resolved}: not UTF-8 text (byte {start})").format(
+                resolved=resolved, start=exc.start
+            )
+        ) from None
     return parse_settings(text, resolved)
 
 
@@ -646,7 +692,9 @@ def validation_line(
     line = f"{path}: {describe(errors[0])}"
     if len(errors) > 1:
         more = len(errors) - 1
-        line += f" (and {more} more problem{'s' if more > 1 else ''})"
+        line += ngettext(
+            " (and {count} more problem)", " (and {count} more problems)", more
+        ).format(count=more)
     return line
 
 
@@ -654,23 +702,25 @@ def _toml_problem(message: str) -> str:
     match = re.fullmatch(r"(.*) \(at line (\d+), column (\d+)\)", message, re.DOTALL)
     if match:
         reason, line, column = match.groups()
-        return f"line {line}, column {column}: invalid TOML: {reason}"
+        return _("line {line}, column {column}: invalid TOML: {reason}").format(
+            line=line, column=column, reason=reason
+        )
     match = re.fullmatch(r"(.*) \(at end of document\)", message, re.DOTALL)
     if match:
-        return f"end of file: invalid TOML: {match.group(1)}"
-    return f"invalid TOML: {message}"
+        return _("end of file: invalid TOML: {reason}").format(reason=match.group(1))
+    return _("invalid TOML: {reason}").format(reason=message)
 
 
 _EXPECTED_TYPE = {
-    "string_type": "a string",
-    "int_type": "an integer",
-    "bool_type": "true or false",
-    "float_type": "a number",
-    "list_type": "an array",
-    "dict_type": "a table",
-    "model_type": "a table",
-    "model_attributes_type": "a table",
-    "path_type": "a path (a string)",
+    "string_type": N_("a string"),
+    "int_type": N_("an integer"),
+    "bool_type": N_("true or false"),
+    "float_type": N_("a number"),
+    "list_type": N_("an array"),
+    "dict_type": N_("a table"),
+    "model_type": N_("a table"),
+    "model_attributes_type": N_("a table"),
+    "path_type": N_("a path (a string)"),
 }
 
 
@@ -684,21 +734,27 @@ def _describe(error: ErrorDetails) -> str:
     if kind == "extra_forbidden":
         return f"{_dotted(loc)}: {_unknown_key(loc)}"
     if kind == "missing":
-        return f"{_dotted(loc)}: required key is missing"
+        return f"{_dotted(loc)}: " + _("required key is missing")
     if kind in _EXPECTED_TYPE:
-        expected = _EXPECTED_TYPE[kind]
+        expected = _(_EXPECTED_TYPE[kind])
         field = _field_at(loc)
         if field is not None and len(loc) == 1 and kind in ("model_type", "list_type"):
             if _is_model(field.annotation):
-                expected = f"a table ([{loc[0]}])"
+                expected = _("a table ([{key}])").format(key=loc[0])
             elif _is_model(_element(field.annotation)):
-                expected = f"an array of tables ([[{loc[0]}]])"
-        return f"{_dotted(loc)}: expected {expected}; got {_show(value)} ({_toml_type(value)})"
+                expected = _("an array of tables ([[{key}]])").format(key=loc[0])
+        return f"{_dotted(loc)}: " + _("expected {expected}; got {value} ({kind})").format(
+            expected=expected, value=_show(value), kind=_toml_type(value)
+        )
     if kind == "literal_error":
         choices = ", ".join(str(c) for c in _literal_choices(loc))
-        return f"{_dotted(loc)}: expected one of {choices}; got {_show(value)}"
+        return f"{_dotted(loc)}: " + _("expected one of {choices}; got {value}").format(
+            choices=choices, value=_show(value)
+        )
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        return f"{_dotted(loc)}: expected {_bounds(loc)}; got {_show(value)}"
+        return f"{_dotted(loc)}: " + _("expected {expected}; got {value}").format(
+            expected=_bounds(loc), value=_show(value)
+        )
     return f"{_dotted(loc)}: {error['msg']}"
 
 
@@ -710,7 +766,7 @@ def _dotted(loc: tuple[str | int, ...]) -> str:
         else:
             key = part if _BARE_KEY.fullmatch(part) else f'"{part}"'
             text += f".{key}" if text else key
-    return text or "(top level)"
+    return text or _("(top level)")
 
 
 def _unknown_key(loc: tuple[str | int, ...]) -> str:
@@ -719,10 +775,10 @@ def _unknown_key(loc: tuple[str | int, ...]) -> str:
     known = list(parent.model_fields) if parent is not None else []
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     if close:
-        return f"unknown key (did you mean {close[0]!r}?)"
+        return _("unknown key (did you mean {key!r}?)").format(key=close[0])
     if known:
-        return f"unknown key (known keys: {', '.join(known)})"
-    return "unknown key"
+        return _("unknown key (known keys: {keys})").format(keys=", ".join(known))
+    return _("unknown key")
 
 
 def _strip_optional(annotation: Any) -> Any:
@@ -769,7 +825,7 @@ def _walk(loc: tuple[str | int, ...]) -> tuple[Any, FieldInfo | None]:
 
 
 def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
-    annotation, _ = _walk(loc)
+    annotation, __ = _walk(loc)
     return _strip_optional(annotation) if _is_model(annotation) else None
 
 
@@ -778,7 +834,7 @@ def _field_at(loc: tuple[str | int, ...]) -> FieldInfo | None:
 
 
 def _literal_choices(loc: tuple[str | int, ...]) -> list[Any]:
-    annotation, _ = _walk(loc)
+    annotation, __ = _walk(loc)
     return list(get_args(annotation)) if get_origin(annotation) is Literal else []
 
 
@@ -797,13 +853,13 @@ def _bounds(loc: tuple[str | int, ...]) -> str:
         elif isinstance(item, annotated_types.Lt):
             high, high_strict = item.lt, True
     if low is not None and high is not None and not (low_strict or high_strict):
-        return f"an integer from {low} to {high}"
+        return _("an integer from {low} to {high}").format(low=low, high=high)
     parts = []
     if low is not None:
         parts.append(f"{'>' if low_strict else '>='} {low}")
     if high is not None:
         parts.append(f"{'<' if high_strict else '<='} {high}")
-    return "an integer " + " and ".join(parts)
+    return _("an integer {bounds}").format(bounds=_(" and ").join(parts))
 
 
 def _show(value: Any) -> str:
@@ -813,18 +869,18 @@ def _show(value: Any) -> str:
 
 def _toml_type(value: Any) -> str:
     if isinstance(value, bool):
-        return "a boolean"
+        return _("a boolean")
     if isinstance(value, int):
-        return "an integer"
+        return _("an integer")
     if isinstance(value, float):
-        return "a float"
+        return _("a float")
     if isinstance(value, str):
-        return "a string"
+        return _("a string")
     if isinstance(value, list):
-        return "an array"
+        return _("an array")
     if isinstance(value, dict):
-        return "a table"
-    return f"a {type(value).__name__}"
+        return _("a table")
+    return _("a {kind}").format(kind=type(value).__name__)
 
 
 def setting_docs(model: type[BaseModel]) -> dict[str, str]:

@@ -6,6 +6,8 @@ Anything that is not a SupportdeskError is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+from supportdesk.i18n import _
+
 
 class SupportdeskError(Exception):
     """A problem worth one clear line to the person who caused or can fix it."""
@@ -42,7 +44,13 @@ class QueryError(SupportdeskError):
     exit_code = 2
 
     def __init__(self, message: str, *, position: int, token: str) -> None:
-        super().__init__(f"{message} at position {position + 1}: {token!r}" if token else message)
+        super().__init__(
+            _("{message} at position {position}: {token!r}").format(
+                message=message, position=position + 1, token=token
+            )
+            if token
+            else message
+        )
         self.position = position
         self.token = token
 

@@ -14,6 +14,7 @@ import subprocess
 from typing import TYPE_CHECKING
 
 from supportdesk.errors import SecretError
+from supportdesk.i18n import _
 
 if TYPE_CHECKING:
     from supportdesk.config import Mailbox
@@ -40,13 +41,17 @@ def mailbox_password(mailbox: Mailbox) -> str:
         password = keyring.get_password(KEYRING_SERVICE, keyring_username(mailbox.name))
     except Exception as exc:
         raise SecretError(
-            f"mailbox {mailbox.name!r}: the keyring failed ({_one_line(exc)}); "
-            "unlock it, or set password_command for this mailbox in config.toml"
+            _(
+                "mailbox {name!r}: the keyring failed ({exc}); unlock it, or "
+                "set password_command for this mailbox in config.toml"
+            ).format(name=mailbox.name, exc=_one_line(exc))
         ) from None
     if not password:
         raise SecretError(
-            f"mailbox {mailbox.name!r}: no password stored; run "
-            f"`supportdesk mailbox login {mailbox.name}` (or set password_command)"
+            _(
+                "mailbox {name!r}: no password stored; run `supportdesk "
+                "mailbox login {name}` (or set password_command)"
+            ).format(name=mailbox.name)
         )
     return password
 
@@ -66,7 +71,7 @@ def store_mailbox_password(mailbox_name: str, password: str) -> None:
     _keep(
         keyring_username(mailbox_name),
         password,
-        who=f"mailbox {mailbox_name!r}",
+        who=_("mailbox {name!r}").format(name=mailbox_name),
         instead="password_command",
     )
 
@@ -80,10 +85,16 @@ def _keep(username: str, password: str, *, who: str, instead: str) -> None:
     except Exception as exc:
         reason = _one_line(exc).replace(password, "***") if password else _one_line(exc)
         raise SecretError(
-            f"{who}: the keyring refused the password ({reason}); set {instead} instead"
+            _("{who}: the keyring refused the password ({reason}); set {instead} instead").format(
+                who=who, reason=reason, instead=instead
+            )
         ) from None
     if stored != password:
-        raise SecretError(f"{who}: the keyring did not keep the password; set {instead} instead")
+        raise SecretError(
+            _("{who}: the keyring did not keep the password; set {instead} instead").format(
+                who=who, instead=instead
+            )
+        )
 
 
 def delete_mailbox_password(mailbox_name: str) -> bool:
@@ -98,7 +109,9 @@ def delete_mailbox_password(mailbox_name: str) -> bool:
         return False
     except Exception as exc:
         raise SecretError(
-            f"mailbox {mailbox_name!r}: the keyring failed ({_one_line(exc)})"
+            _("mailbox {mailbox_name!r}: the keyring failed ({exc})").format(
+                mailbox_name=mailbox_name, exc=_one_line(exc)
+            )
         ) from None
     return True
 
@@ -107,7 +120,9 @@ def oauth2_token(mailbox: Mailbox) -> str:
     """A fresh OAuth2 access token from the mailbox's `token_command`."""
     if mailbox.token_command is None:
         raise SecretError(
-            f'mailbox {mailbox.name!r}: auth = "oauth2" needs token_command in config.toml'
+            _('mailbox {name!r}: auth = "oauth2" needs token_command in config.toml').format(
+                name=mailbox.name
+            )
         )
     return run_secret_command(mailbox.token_command, mailbox=mailbox.name, key="token_command")
 
@@ -134,8 +149,11 @@ def database_keyring_password(account: str) -> str | None:
         return keyring.get_password(KEYRING_SERVICE, account) or None
     except Exception as exc:
         raise SecretError(
-            f"{account}: the server wants a password and the keyring failed "
-            f"({_one_line(exc)}); unlock it, or set database_password_command in config.toml"
+            _(
+                "{account}: the server wants a password and the keyring "
+                "failed ({exc}); unlock it, or set database_password_command "
+                "in config.toml"
+            ).format(account=account, exc=_one_line(exc))
         ) from None
 
 
@@ -152,13 +170,15 @@ def run_secret_command(command: str, *, mailbox: str, key: str) -> str:
     prompt would hang a sync), a time limit, and its own process group so a timeout also
     stops whatever it started.
     """
-    where = f"mailbox {mailbox!r}: {key}" if mailbox else key
+    where = _("mailbox {name!r}: {key}").format(name=mailbox, key=key) if mailbox else key
     try:
         argv = shlex.split(command)
     except ValueError as exc:
-        raise SecretError(f"{where} cannot be split into words: {exc}") from None
+        raise SecretError(
+            _("{where} cannot be split into words: {exc}").format(where=where, exc=exc)
+        ) from None
     if not argv:
-        raise SecretError(f"{where} is empty")
+        raise SecretError(_("{where} is empty").format(where=where))
     try:
         process = subprocess.Popen(
             argv,
@@ -168,31 +188,45 @@ def run_secret_command(command: str, *, mailbox: str, key: str) -> str:
             start_new_session=hasattr(os, "killpg"),
         )
     except FileNotFoundError:
-        raise SecretError(f"{where}: program {argv[0]!r} not found") from None
+        raise SecretError(
+            _("{where}: program {argv!r} not found").format(where=where, argv=argv[0])
+        ) from None
     except OSError as exc:
-        raise SecretError(f"{where}: cannot run {argv[0]!r}: {exc.strerror or exc}") from None
+        raise SecretError(
+            _("{where}: cannot run {argv!r}: {value}").format(
+                where=where, argv=argv[0], value=exc.strerror or exc
+            )
+        ) from None
     with process:
         try:
             stdout, _stderr = process.communicate(timeout=COMMAND_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
             _kill_group(process)
             raise SecretError(
-                f"{where} did not finish within {COMMAND_TIMEOUT_SECONDS:g} s "
-                "(is it waiting for input?)"
+                _(
+                    "{where} did not finish within {command_timeout_seconds:g} s "
+                    "(is it waiting for input?)"
+                ).format(where=where, command_timeout_seconds=COMMAND_TIMEOUT_SECONDS)
             ) from None
     if process.returncode != 0:
         if process.returncode < 0:
-            status = f"was killed by signal {-process.returncode}"
+            status = _("was killed by signal {signal}").format(signal=-process.returncode)
         else:
-            status = f"exited with status {process.returncode}"
-        raise SecretError(f"{where} {status}; run it by hand to see why (its output is not shown)")
+            status = _("exited with status {status}").format(status=process.returncode)
+        raise SecretError(
+            _("{where} {status}; run it by hand to see why (its output is not shown)").format(
+                where=where, status=status
+            )
+        )
     try:
         text = stdout.decode("utf-8")
     except UnicodeDecodeError:
-        raise SecretError(f"{where} printed something that is not UTF-8 text") from None
+        raise SecretError(
+            _("{where} printed something that is not UTF-8 text").format(where=where)
+        ) from None
     secret = text.removesuffix("\n").removesuffix("\r")
     if not secret:
-        raise SecretError(f"{where} printed nothing")
+        raise SecretError(_("{where} printed nothing").format(where=where))
     return secret
 
 
@@ -205,11 +239,15 @@ def _require_real_keyring(name: str, *, what: str = "mailbox") -> None:
     if isinstance(keyring.get_keyring(), keyring.backends.fail.Keyring):
         if what == "mailbox":
             raise SecretError(
-                f"mailbox {name!r}: no keyring on this machine; set password_command "
-                "for this mailbox in config.toml"
+                _(
+                    "mailbox {name!r}: no keyring on this machine; set "
+                    "password_command for this mailbox in config.toml"
+                ).format(name=name)
             )
         raise SecretError(
-            f"{name}: no keyring on this machine; set database_password_command in config.toml"
+            _(
+                "{name}: no keyring on this machine; set database_password_command in config.toml"
+            ).format(name=name)
         )
 
 

@@ -11,15 +11,20 @@ import gc
 import sys
 from typing import TYPE_CHECKING, Any
 
+from supportdesk.i18n import _
+
 if TYPE_CHECKING:
     from supportdesk.cli.commands import app as app
 
 
 def main() -> None:
     """Entry point of the `supportdesk` script and `python -m supportdesk`."""
-    from supportdesk.cli.fastpath import parse_sync, run_sync
+    from supportdesk.cli.fastpath import choose_language, parse_sync, run_sync
 
     try:
+        # Typer's help is built when the command modules are imported: the language must
+        # be set before that, and before the fast path prints anything.
+        choose_language(sys.argv[1:])
         fast = parse_sync(sys.argv[1:])
         if fast is not None:
             sys.exit(run_sync(fast))
@@ -39,4 +44,6 @@ def __getattr__(name: str) -> Any:
         from supportdesk.cli.commands import app
 
         return app
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    raise AttributeError(
+        _("module {name!r} has no attribute {name2!r}").format(name=__name__, name2=name)
+    )

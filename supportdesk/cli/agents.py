@@ -9,20 +9,19 @@ import typer
 from supportdesk.cli.context import CliContext
 from supportdesk.cli.options import JsonOption
 from supportdesk.cli.output import Col, FitTable, cell, console, print_json
+from supportdesk.i18n import _
 
-app = typer.Typer(help="Agents: list them, add new ones.")
+app = typer.Typer(help=_("Agents: list them, add new ones."))
 
 
-@app.callback(invoke_without_command=True)
+@app.callback(invoke_without_command=True, help=_("Agents: list them, add new ones."))
 def _default(ctx: typer.Context) -> None:
-    """Agents: list them, add new ones."""
     if ctx.invoked_subcommand is None:
         list_agents(ctx, as_json=False)
 
 
-@app.command("list")
+@app.command("list", help=_("List agents with their active ticket load."))
 def list_agents(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """List agents with their active ticket load."""
     from supportdesk.desk import directory
 
     cli: CliContext = ctx.obj
@@ -44,12 +43,12 @@ def list_agents(ctx: typer.Context, as_json: JsonOption = False) -> None:
         return
     table = FitTable(
         [
-            Col("handle"),
-            Col("name", give=2),
-            Col("email", give=1, least=12),
-            Col("open tickets", "right"),
+            Col(_("handle")),
+            Col(_("name"), give=2),
+            Col(_("email"), give=1, least=12),
+            Col(_("open tickets"), "right"),
         ],
-        title="Agents",
+        title=_("Agents"),
     )
     for row in rows:
         table.add_row(
@@ -58,18 +57,18 @@ def list_agents(ctx: typer.Context, as_json: JsonOption = False) -> None:
     console.print(table)
 
 
-@app.command("add")
+@app.command("add", help=_("Add an agent."))
 def add_agent(
     ctx: typer.Context,
-    handle: Annotated[str, typer.Argument(help="Short login-like name, e.g. alice.")],
-    email: Annotated[str, typer.Option(help="The agent's email address.")],
-    name: Annotated[str, typer.Option(help="Full name shown to customers.")] = "",
+    handle: Annotated[str, typer.Argument(help=_("Short login-like name, e.g. alice."))],
+    email: Annotated[str, typer.Option(help=_("The agent's email address."))],
+    name: Annotated[str, typer.Option(help=_("Full name shown to customers."))] = "",
     queue: Annotated[
-        list[str] | None, typer.Option("--queue", help="A queue this agent works (repeatable).")
+        list[str] | None,
+        typer.Option("--queue", help=_("A queue this agent works (repeatable).")),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Add an agent."""
     from supportdesk.desk import directory
 
     cli: CliContext = ctx.obj
@@ -81,4 +80,4 @@ def add_agent(
     if as_json:
         print_json(result)
     else:
-        console.print(f"agent {agent.handle} added")
+        console.print(_("agent {handle} added").format(handle=agent.handle))

@@ -28,30 +28,34 @@ from supportdesk.cli.output import (
     write_export,
 )
 from supportdesk.errors import ValidationError
+from supportdesk.i18n import _
 
 app = typer.Typer(
-    help="Canned replies: reply templates with placeholders, languages and macros.",
+    help=_("Canned replies: reply templates with placeholders, languages and macros."),
     no_args_is_help=False,
 )
 
-NameArg = Annotated[str, typer.Argument(help="The canned reply's name.")]
-FileArg = Annotated[str, typer.Argument(help="A TOML file of [[canned]] tables, or - for stdin.")]
+NameArg = Annotated[str, typer.Argument(help=_("The canned reply's name."))]
+FileArg = Annotated[
+    str, typer.Argument(help=_("A TOML file of [[canned]] tables, or - for stdin."))
+]
 
 
-@app.callback(invoke_without_command=True)
+@app.callback(
+    invoke_without_command=True,
+    help=_("Canned replies: reply templates with placeholders, languages and macros."),
+)
 def _default(ctx: typer.Context) -> None:
-    """Canned replies: reply templates with placeholders, languages and macros."""
     if ctx.invoked_subcommand is None:
         list_canned(ctx, query="", as_json=False)
 
 
-@app.command("list")
+@app.command("list", help=_("List canned replies, best matches first when filtered."))
 def list_canned(
     ctx: typer.Context,
-    query: Annotated[str, typer.Argument(help="Filter by name, title or text (fuzzy).")] = "",
+    query: Annotated[str, typer.Argument(help=_("Filter by name, title or text (fuzzy)."))] = "",
     as_json: JsonOption = False,
 ) -> None:
-    """List canned replies, best matches first when filtered."""
     from supportdesk.desk import canned
 
     cli: CliContext = ctx.obj
@@ -62,21 +66,27 @@ def list_canned(
         return
     from rich.table import Table
 
-    table = Table("name", "title", "languages", "macro", "starts with", title="Canned replies")
+    table = Table(
+        _("name"),
+        _("title"),
+        _("languages"),
+        _("macro"),
+        _("starts with"),
+        title=_("Canned replies"),
+    )
     for m in matches:
         table.add_row(
             cell(m.name),
             cell(m.title, 40),
             ", ".join(m.languages),
-            "yes" if m.has_macro else "",
+            _("yes") if m.has_macro else "",
             cell(m.preview, 50),
         )
     console.print(table)
 
 
-@app.command("show")
+@app.command("show", help=_("Print one canned reply's TOML."))
 def show(ctx: typer.Context, name: NameArg, as_json: JsonOption = False) -> None:
-    """Print one canned reply's TOML."""
     from supportdesk.desk import canned
 
     cli: CliContext = ctx.obj
@@ -90,22 +100,23 @@ def show(ctx: typer.Context, name: NameArg, as_json: JsonOption = False) -> None
         write_data(text)
 
 
-@app.command("add")
+@app.command(
+    "add", help=_("Add canned replies from a TOML file, or one from NAME --title --body-file.")
+)
 def add(
     ctx: typer.Context,
     name: Annotated[
-        str | None, typer.Argument(help="A new name (with --body-file), or leave out for FILE.")
+        str | None, typer.Argument(help=_("A new name (with --body-file), or leave out for FILE."))
     ] = None,
     file: Annotated[
         str | None,
-        typer.Option("--file", help="A TOML file of [[canned]] tables to add, or - for stdin."),
+        typer.Option("--file", help=_("A TOML file of [[canned]] tables to add, or - for stdin.")),
     ] = None,
-    title: Annotated[str, typer.Option(help="The title shown in the picker.")] = "",
+    title: Annotated[str, typer.Option(help=_("The title shown in the picker."))] = "",
     body_file: Annotated[
-        str | None, typer.Option("--body-file", help="The reply's text, or - for stdin.")
+        str | None, typer.Option("--body-file", help=_("The reply's text, or - for stdin."))
     ] = None,
 ) -> None:
-    """Add canned replies from a TOML file, or one from NAME --title --body-file."""
     from supportdesk.desk import canned
 
     cli: CliContext = ctx.obj
@@ -115,18 +126,19 @@ def add(
             for entry in entries:
                 canned.add_canned_text(session, entry.text, origin=file)
         for entry in entries:
-            console.print(cell(f"added canned reply {entry.canned.name}"))
+            console.print(cell(_("added canned reply {name}").format(name=entry.canned.name)))
         return
     if name is None or body_file is None:
-        raise ValidationError("give NAME --body-file FILE, or --file FILE.toml")
+        raise ValidationError(_("give NAME --body-file FILE, or --file FILE.toml"))
     with cli.store().session(write=True) as session:
         reply = canned.add_canned(session, name, title, read_data(body_file))
-    console.print(cell(f"added canned reply {reply.name}"))
+    console.print(cell(_("added canned reply {name}").format(name=reply.name)))
 
 
-@app.command("edit")
+@app.command(
+    "edit", help=_("Edit one canned reply's TOML in $VISUAL / $EDITOR; saved only if it validates.")
+)
 def edit(ctx: typer.Context, name: NameArg) -> None:
-    """Edit one canned reply's TOML in $VISUAL / $EDITOR; saved only if it validates."""
     from supportdesk.desk import canned
 
     cli: CliContext = ctx.obj
@@ -140,34 +152,37 @@ def edit(ctx: typer.Context, name: NameArg) -> None:
     text = Path(path).read_text(encoding="utf-8")
     if text == original:
         os.unlink(path)
-        console.print(cell(f"canned reply {name} unchanged"))
+        console.print(cell(_("canned reply {name} unchanged").format(name=name)))
         return
     try:
         with cli.store().session(write=True) as session:
             reply = canned.replace_canned(session, name, text)
     except ValidationError as exc:
-        raise ValidationError(f"{exc} (nothing saved; your edit is kept in {path})") from None
+        raise ValidationError(
+            _("{exc} (nothing saved; your edit is kept in {path})").format(exc=exc, path=path)
+        ) from None
     os.unlink(path)
-    console.print(cell(f"canned reply {reply.name} saved"))
+    console.print(cell(_("canned reply {name} saved").format(name=reply.name)))
 
 
-@app.command("remove")
+@app.command("remove", help=_("Remove a canned reply (export first to keep a copy)."))
 def remove(ctx: typer.Context, name: NameArg) -> None:
-    """Remove a canned reply (export first to keep a copy)."""
     from supportdesk.desk import canned
 
     cli: CliContext = ctx.obj
     with cli.store().session(write=True) as session:
         canned.remove_canned(session, name)
-    console.print(cell(f"canned reply {name} removed"))
+    console.print(cell(_("canned reply {name} removed").format(name=name)))
 
 
-@app.command("export")
+@app.command(
+    "export",
+    help=_("Write every canned reply as one TOML file that `import` reads back unchanged."),
+)
 def export(
     ctx: typer.Context,
-    file: Annotated[Path | None, typer.Argument(help="Write here instead of stdout.")] = None,
+    file: Annotated[Path | None, typer.Argument(help=_("Write here instead of stdout."))] = None,
 ) -> None:
-    """Write every canned reply as one TOML file that `import` reads back unchanged."""
     from supportdesk.desk import canned
 
     cli: CliContext = ctx.obj
@@ -176,10 +191,14 @@ def export(
     write_export(text, file)
 
 
-@app.command("import")
+@app.command(
+    "import",
+    help=_(
+        "Make the stored canned replies exactly the file's; "
+        "validates all first, changes nothing on error."
+    ),
+)
 def import_(ctx: typer.Context, file: FileArg, as_json: JsonOption = False) -> None:
-    """Make the stored canned replies exactly the file's; validates all first, changes
-    nothing on error."""
     from supportdesk.desk import canned
 
     cli: CliContext = ctx.obj

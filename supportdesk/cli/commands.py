@@ -6,10 +6,12 @@ Heavy imports (the store, Textual, rich) happen inside commands, so building thi
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+import typer.core
 from typer.core import TyperGroup
 
 from supportdesk.cli import (
@@ -32,6 +34,68 @@ from supportdesk.cli import (
 from supportdesk.cli.context import CliContext
 from supportdesk.cli.output import refused
 from supportdesk.errors import SupportdeskError
+from supportdesk.i18n import N_, _
+
+# Typer words its help sections and option notes with gettext's default domain, which
+# follows only the locale: route them through the catalogue, so a config's `language`
+# reaches them too. (Its "Usage:" and click's usage errors are not translatable.)
+typer.core._ = _
+_TYPER_WORDS = (
+    N_("Arguments"),
+    N_("Options"),
+    N_("Commands"),
+    N_("required"),
+    N_("default: {default}"),
+    N_("env var: {var}"),
+    N_("(dynamic)"),
+    N_("Aborted!"),
+    N_("Missing command."),
+    N_("No such command {name!r}."),
+)
+_click_short_help = typer._click.core.make_default_short_help
+
+
+def _short_help(help: str, max_length: int = 45) -> str:
+    """A command's one-line summary in a group's help, for Japanese too.
+
+    click's cuts at the first ". " and counts characters, so a Japanese summary ran on past
+    its first sentence (。) and twice as wide as its column: here it ends at 。 and is
+    measured in terminal cells. English text is summarised by click as before.
+    """
+    text = " ".join(help.split("\n\n", 1)[0].split())
+    if not any(unicodedata.east_asian_width(c) in "WF" for c in text):
+        return _click_short_help(help, max_length)
+    stop = text.find("。")
+    if stop != -1:
+        text = text[: stop + 1]
+    width = 0
+    for index, char in enumerate(text):
+        width += 2 if unicodedata.east_asian_width(char) in "WF" else 1
+        if width > max_length:
+            return text[: max(0, index - 1)].rstrip() + "..."
+    return text
+
+
+typer._click.core.make_default_short_help = _short_help
+_click_help_option = typer._click.core.Command.get_help_option
+
+
+def _help_option(self: Any, ctx: Any) -> Any:
+    """click's --help option, its line in the current language."""
+    option = _click_help_option(self, ctx)
+    if option is not None and option.help == "Show this message and exit.":
+        option.help = _("Show this message and exit.")
+    return option
+
+
+def _usage(self: Any, ctx: Any, formatter: Any) -> None:
+    """click's usage line with its "Usage:" in the current language."""
+    pieces = self.collect_usage_pieces(ctx)
+    formatter.write_usage(ctx.command_path, " ".join(pieces), prefix=_("Usage: "))
+
+
+typer._click.core.Command.get_help_option = _help_option  # type: ignore[method-assign]
+typer._click.core.Command.format_usage = _usage  # type: ignore[method-assign]
 
 
 class _Commands(TyperGroup):
@@ -48,7 +112,7 @@ class _Commands(TyperGroup):
 app = typer.Typer(
     name="supportdesk",
     cls=_Commands,
-    help="A keyboard-first terminal help desk.",
+    help=_("A keyboard-first terminal help desk."),
     no_args_is_help=False,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -73,7 +137,10 @@ report.register(app)
 reply.register(tickets.app)
 
 
-@app.callback(invoke_without_command=True)
+@app.callback(
+    invoke_without_command=True,
+    help=_("A keyboard-first terminal help desk."),
+)
 def root(
     ctx: typer.Context,
     config: Annotated[
@@ -81,7 +148,7 @@ def root(
         typer.Option(
             "--config",
             envvar="SUPPORTDESK_CONFIG",
-            help="Config file (default: the platform config dir's supportdesk/config.toml).",
+            help=_("Config file (default: the platform config dir's supportdesk/config.toml)."),
         ),
     ] = None,
     store: Annotated[
@@ -90,12 +157,14 @@ def root(
             "--store",
             envvar="SUPPORTDESK_STORE",
             metavar="PATH|URL|demo",
-            help="Work on this store instead of the config's database_url: a SQLite file, a "
-            "sqlite:/// or postgresql:// URL, or demo for the demo store.",
+            help=_(
+                "Work on this store instead of the config's database_url: a "
+                "SQLite file, a sqlite:/// or postgresql:// URL, or demo for "
+                "the demo store."
+            ),
         ),
     ] = None,
 ) -> None:
-    """A keyboard-first terminal help desk. With no command, opens the console."""
     ctx.obj = CliContext(config_path=config, store_option=store)
     ctx.call_on_close(ctx.obj.close)
     if ctx.invoked_subcommand is None:

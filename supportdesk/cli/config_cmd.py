@@ -10,21 +10,23 @@ import typer
 from supportdesk.cli.options import JsonOption
 from supportdesk.cli.output import echo, error, print_json
 from supportdesk.errors import ConfigError
+from supportdesk.i18n import _
 
 if TYPE_CHECKING:
     from supportdesk.cli.context import CliContext
     from supportdesk.config import Settings
 
-app = typer.Typer(help="Find, check and show the config file (config.toml).", no_args_is_help=True)
+app = typer.Typer(
+    help=_("Find, check and show the config file (config.toml)."), no_args_is_help=True
+)
 
 
 def _cli(ctx: typer.Context) -> CliContext:
     return ctx.obj
 
 
-@app.command("path")
+@app.command("path", help=_("Print which config file is used, and whether it exists yet."))
 def path_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Print which config file is used, and whether it exists yet."""
     from supportdesk.config import resolve_config_path
 
     path, source = resolve_config_path(_cli(ctx).config_path)
@@ -33,17 +35,21 @@ def path_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
         print_json({"path": str(path), "source": source, "exists": exists})
         return
     echo(str(path))
-    echo(f"  from: {source}")
-    echo("  exists: yes" if exists else "  exists: no (`supportdesk init` creates it)")
+    echo(_("  from: {source}").format(source=source))
+    echo(_("  exists: yes") if exists else _("  exists: no (`supportdesk init` creates it)"))
 
 
-@app.command("check")
+@app.command(
+    "check",
+    help=_(
+        "Validate the config file as the console would; exit 1 "
+        "naming each key that is wrong.\n\nBeyond the file's own rules "
+        "this checks what only the installation knows: that the "
+        "theme exists and loads, and that every [keymap] id names a "
+        "binding."
+    ),
+)
 def check_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Validate the config file as the console would; exit 1 naming each key that is wrong.
-
-    Beyond the file's own rules this checks what only the installation knows: that the theme
-    exists and loads, and that every [keymap] id names a binding.
-    """
     from supportdesk.appearance import check_appearance
     from supportdesk.config import load_settings, resolve_config_path
 
@@ -69,16 +75,22 @@ def check_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
             }
         )
     elif not problems:
-        echo(f"ok: {path}" if exists else f"ok: {path} (no file: all defaults)")
+        echo(
+            _("ok: {path}").format(path=path)
+            if exists
+            else _("ok: {path} (no file: all defaults)").format(path=path)
+        )
     for problem in [] if as_json else problems:
         error(problem)
     if problems:
         raise typer.Exit(1)
 
 
-@app.command("show")
+@app.command(
+    "show",
+    help=_("Print the settings in effect, defaults filled in (database passwords are masked)."),
+)
 def show_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Print the settings in effect, defaults filled in (database passwords are masked)."""
     from supportdesk.config import resolve_config_path
 
     cli = _cli(ctx)
@@ -92,8 +104,12 @@ def show_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
             }
         )
         return
-    origin = f"from {path}" if path.is_file() else f"all defaults, no file at {path}"
-    echo(f"# effective settings ({origin})")
+    origin = (
+        _("from {path}").format(path=path)
+        if path.is_file()
+        else _("all defaults, no file at {path}").format(path=path)
+    )
+    echo(_("# effective settings ({origin})").format(origin=origin))
     echo(render_toml(data).rstrip("\n"))
 
 

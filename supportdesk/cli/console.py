@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from supportdesk.cli.context import CliContext
+from supportdesk.i18n import _
 
 if TYPE_CHECKING:
     from supportdesk.desk.handle import Desk
@@ -28,7 +29,7 @@ def open_console(cli: CliContext, store: Desk, me: str | None, label: str) -> No
     from supportdesk.tui.app import run_console
     from supportdesk.tui.data import SavedView
 
-    config_path, _ = resolve_config_path(cli.config_path)
+    config_path, __ = resolve_config_path(cli.config_path)
     saved = [SavedView(s.name, s.query) for s in cli.settings.saved_searches]
     run_console(store, me=me, saved=saved, config_path=config_path, store_label=label)
 
@@ -46,7 +47,9 @@ def show(cli: CliContext) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("console")
+    @app.command(
+        "console",
+        help=_("Open the agent console (the same as running supportdesk with no command)."),
+    )
     def console(ctx: typer.Context) -> None:
-        """Open the agent console (the same as running supportdesk with no command)."""
         show(ctx.obj)

@@ -7,13 +7,16 @@ import typer
 from supportdesk.cli.context import CliContext
 from supportdesk.cli.options import JsonOption
 from supportdesk.cli.output import console, print_json
+from supportdesk.i18n import _
 
-app = typer.Typer(help="The store's schema: upgrade it, see its revision.")
+app = typer.Typer(help=_("The store's schema: upgrade it, see its revision."))
 
 
-@app.command("upgrade")
+@app.command(
+    "upgrade",
+    help=_("Bring the store's schema up to this version of supportdesk (creates it if empty)."),
+)
 def upgrade(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Bring the store's schema up to this version of supportdesk (creates it if empty)."""
     from supportdesk.store import make_engine, migrate
 
     cli: CliContext = ctx.obj
@@ -28,14 +31,19 @@ def upgrade(ctx: typer.Context, as_json: JsonOption = False) -> None:
             {"store": engine.url.render_as_string(hide_password=True), "from": before, "to": after}
         )
     elif before == after:
-        console.print(f"store already at revision {after}")
+        console.print(_("store already at revision {after}").format(after=after))
     else:
-        console.print(f"store upgraded from {before or 'empty'} to {after}")
+        console.print(
+            _("store upgraded from {value} to {after}").format(
+                value=before or _("empty"), after=after
+            )
+        )
 
 
-@app.command("status")
+@app.command(
+    "status", help=_("Show the store's location and schema revision against this version's.")
+)
 def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Show the store's location and schema revision against this version's."""
     from supportdesk.store import make_engine, migrate
 
     cli: CliContext = ctx.obj
@@ -54,17 +62,23 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         print_json(data)
     else:
-        state = "up to date" if current == head else "run `supportdesk db upgrade`"
-        console.print(f"{data['store']}: revision {current or 'none'} (head {head}): {state}")
+        state = _("up to date") if current == head else _("run `supportdesk db upgrade`")
+        console.print(
+            _("{store}: revision {value} (head {head}): {state}").format(
+                store=data["store"], value=current or _("none"), head=head, state=state
+            )
+        )
 
 
-@app.command("optimize")
+@app.command(
+    "optimize",
+    help=_("Compact the full-text index and refresh statistics (seconds at a million messages)."),
+)
 def optimize(ctx: typer.Context) -> None:
-    """Compact the full-text index and refresh statistics (seconds at a million messages)."""
     from supportdesk.store import search
 
     cli: CliContext = ctx.obj
     store = cli.store()
     with store.engine.begin() as conn:
         search.optimize(conn)
-    console.print("search index optimized")
+    console.print(_("search index optimized"))

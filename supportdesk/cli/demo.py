@@ -13,6 +13,7 @@ import typer
 from supportdesk.cli.console import has_terminal, open_console
 from supportdesk.cli.context import CliContext
 from supportdesk.cli.output import console, print_json
+from supportdesk.i18n import _
 
 if TYPE_CHECKING:
     from supportdesk.demo.builder import DemoSummary
@@ -22,18 +23,24 @@ DEMO_AGENT = "alice"
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("demo")
+    @app.command(
+        "demo",
+        help=_(
+            "Open supportdesk on a demo store (built on first run; your own store is untouched)."
+        ),
+    )
     def demo(
         ctx: typer.Context,
         no_console: Annotated[
-            bool, typer.Option("--no-console", help="Only build the demo store and say where.")
+            bool,
+            typer.Option("--no-console", help=_("Only build the demo store and say where.")),
         ] = False,
         rebuild: Annotated[
-            bool, typer.Option("--rebuild", help="Throw the demo store away and build it anew.")
+            bool,
+            typer.Option("--rebuild", help=_("Throw the demo store away and build it anew.")),
         ] = False,
-        as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help=_("Print JSON for scripts."))] = False,
     ) -> None:
-        """Open supportdesk on a demo store (built on first run; your own store is untouched)."""
         from supportdesk.demo.builder import demo_is_built
         from supportdesk.desk.handle import open_desk, sqlite_url
         from supportdesk.paths import demo_store_path
@@ -57,13 +64,18 @@ def register(app: typer.Typer) -> None:
                     }
                 )
             elif no_console:
-                console.print(f"demo store ready at {path}")
+                console.print(_("demo store ready at {path}").format(path=path))
             elif not has_terminal():
                 from supportdesk.cli.overview import print_overview
 
                 print_overview(store, cli.settings.agent or DEMO_AGENT)
             else:
-                open_console(cli, store, cli.settings.agent or DEMO_AGENT, f"demo: {path}")
+                open_console(
+                    cli,
+                    store,
+                    cli.settings.agent or DEMO_AGENT,
+                    _("demo: {path}").format(path=path),
+                )
         finally:
             store.dispose()
 
@@ -81,7 +93,7 @@ def _build_with_progress(store: Desk, path: Path, *, quiet: bool) -> DemoSummary
 
     if quiet:
         return build_demo(store)
-    console.print(f"building the demo store at {path}")
+    console.print(_("building the demo store at {path}").format(path=path))
     with Progress(
         TextColumn("{task.description}", markup=False),
         BarColumn(),
@@ -90,7 +102,7 @@ def _build_with_progress(store: Desk, path: Path, *, quiet: bool) -> DemoSummary
         console=console,
         transient=True,
     ) as progress:
-        task = progress.add_task("tickets", total=None)
+        task = progress.add_task(_("tickets"), total=None)
 
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)

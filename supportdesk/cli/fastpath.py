@@ -106,6 +106,55 @@ def _options(
     return values, flags, argv[index:]
 
 
+def choose_language(argv: list[str]) -> str:
+    """Set the language from the config file's `language` (else the locale) and return it.
+
+    Read with tomllib alone: `supportdesk --help` must not pay for pydantic and the settings
+    model. The file is the one the CLI would load (--config, $SUPPORTDESK_CONFIG, the
+    default); a file that is missing, unreadable or invalid leaves the choice to the locale,
+    and the command itself reports the problem when it loads the settings.
+
+    With --json everything is English: what a script reads must be the same in every
+    language, the messages inside it (an error, a refused tag) and beside it included.
+    """
+    from supportdesk import i18n
+
+    if "--json" in (argv[: argv.index("--")] if "--" in argv else argv):
+        return i18n.set_language("en")
+    setting = "auto"
+    path = _config_option(argv) or _env("SUPPORTDESK_CONFIG")
+    try:
+        if path is None:
+            from supportdesk.paths import default_config_path
+
+            config = default_config_path()
+        else:
+            config = Path(path).expanduser()
+        if config.is_file():
+            import tomllib
+
+            value = tomllib.loads(config.read_text(encoding="utf-8")).get("language", "auto")
+            if isinstance(value, str) and value in ("auto", *i18n.LANGUAGES):
+                setting = value
+    except (OSError, UnicodeDecodeError, ValueError):
+        pass
+    return i18n.set_language(setting)
+
+
+def _config_option(argv: list[str]) -> str | None:
+    """The value of the root `--config` option, read as click would (before the command)."""
+    for index, word in enumerate(argv):
+        if word == "--":
+            return None
+        if word == "--config" and index + 1 < len(argv):
+            return argv[index + 1]
+        if word.startswith("--config="):
+            return word.removeprefix("--config=")
+        if not word.startswith("-") and (index == 0 or argv[index - 1] not in _ROOT_OPTIONS):
+            return None  # the command's name: options after it are the command's
+    return None
+
+
 def run_sync(args: SyncArgs) -> int:
     """What `supportdesk [--config C] [--store S] sync [...]` exits with, run as Typer would."""
     from supportdesk.cli import syncing

@@ -17,6 +17,7 @@ from supportdesk.cli.context import CliContext
 from supportdesk.cli.options import JsonOption
 from supportdesk.cli.output import Col, FitTable, cell, console, print_json
 from supportdesk.dates import stamp
+from supportdesk.i18n import _
 
 
 def undo(
@@ -24,19 +25,14 @@ def undo(
     batch: Annotated[
         str | None,
         typer.Argument(
-            help="The batch id a bulk command printed, or its first 8 or more characters "
-            "(default: your latest not undone)."
+            help=_(
+                "The batch id a bulk command printed, or its first 8 or more "
+                "characters (default: your latest not undone)."
+            )
         ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Take back every change of one batch, or refuse (changing nothing) if that is unsafe.
-
-    Without BATCH: your most recent batch that can be undone (batches of only notes are
-    stepped over). Notes, messages and rules' records in the batch stay. Refuses when a
-    ticket of the batch was changed since, listing those tickets, and for merges. The
-    reversal is a new batch: undo it to redo.
-    """
     from supportdesk.desk import history
     from supportdesk.desk.undo import undo_batch, undo_latest
 
@@ -54,13 +50,11 @@ def undo(
 
 def show_history(
     ctx: typer.Context,
-    batch: Annotated[str | None, typer.Option("--batch", help="One batch's events.")] = None,
-    ticket: Annotated[int | None, typer.Option("--ticket", help="One ticket's events.")] = None,
-    limit: Annotated[int, typer.Option(min=1, help="At most this many, the latest.")] = 50,
+    batch: Annotated[str | None, typer.Option("--batch", help=_("One batch's events."))] = None,
+    ticket: Annotated[int | None, typer.Option("--ticket", help=_("One ticket's events."))] = None,
+    limit: Annotated[int, typer.Option(min=1, help=_("At most this many, the latest."))] = 50,
     as_json: JsonOption = False,
 ) -> None:
-    """Show events, oldest first: time, ticket, actor, action, old → new, batch (--json adds
-    the database role that wrote each, on PostgreSQL)."""
     from supportdesk.desk import history
 
     cli: CliContext = ctx.obj
@@ -75,12 +69,12 @@ def show_history(
     # the first 8 or more characters of an id), then old → new; time, # and action stay.
     table = FitTable(
         [
-            Col("time"),
+            Col(_("time")),
             Col("#", "right"),
-            Col("actor", give=3, least=8),
-            Col("action"),
-            Col("old → new", give=1, least=12),
-            Col("batch", give=2, least=9),
+            Col(_("actor"), give=3, least=8),
+            Col(_("action")),
+            Col(_("old → new"), give=1, least=12),
+            Col(_("batch"), give=2, least=9),
         ]
     )
     for r in rows:
@@ -96,5 +90,23 @@ def show_history(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("undo")(undo)
-    app.command("history")(show_history)
+    app.command(
+        "undo",
+        help=_(
+            "Take back every change of one batch, or refuse (changing "
+            "nothing) if that is unsafe.\n\nWithout BATCH: your most "
+            "recent batch that can be undone (batches of only notes are "
+            "stepped over). Notes, messages and rules' records in the "
+            "batch stay. Refuses when a ticket of the batch was changed "
+            "since, listing those tickets, and for merges. The reversal "
+            "is a new batch: undo it to redo."
+        ),
+    )(undo)
+    app.command(
+        "history",
+        help=_(
+            "Show events, oldest first: time, ticket, actor, action, old "
+            "→ new, batch (--json adds the database role that wrote "
+            "each, on PostgreSQL)."
+        ),
+    )(show_history)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from supportdesk.cli.output import console, error, print_json, rule_failures
+from supportdesk.i18n import _
 from supportdesk.text import one_line
 
 if TYPE_CHECKING:
@@ -30,7 +31,10 @@ MAX_ERRORS_SHOWN = 20
 
 def register(app: typer.Typer) -> None:
     """Add `import` to the top-level command group."""
-    app.command("import")(import_command)
+    app.command(
+        "import",
+        help=_("Import mail from files, folders or standard input; importing twice adds nothing."),
+    )(import_command)
 
 
 def import_command(
@@ -39,8 +43,10 @@ def import_command(
         list[str],
         typer.Argument(
             metavar="PATH",
-            help="mbox files, Maildirs, .eml files, folders of .eml files; - reads one "
-            "message from standard input.",
+            help=_(
+                "mbox files, Maildirs, .eml files, folders of .eml files; - "
+                "reads one message from standard input."
+            ),
             show_default=False,
         ),
     ],
@@ -49,8 +55,10 @@ def import_command(
         typer.Option(
             "--mailbox",
             metavar="NAME",
-            help="Treat the mail as received by this configured mailbox (its address and "
-            "default queue).",
+            help=_(
+                "Treat the mail as received by this configured mailbox (its "
+                "address and default queue)."
+            ),
         ),
     ] = None,
     queue: Annotated[
@@ -58,18 +66,19 @@ def import_command(
         typer.Option(
             "--queue",
             metavar="Q",
-            help="Queue for new tickets (default: the mailbox's default_queue, else "
-            f"{DEFAULT_QUEUE}).",
+            help=_(
+                "Queue for new tickets (default: the mailbox's "
+                "default_queue, else {default_queue})."
+            ).format(default_queue=DEFAULT_QUEUE),
         ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=_("Print JSON for scripts."))] = False,
 ) -> None:
-    """Import mail from files, folders or standard input; importing twice adds nothing."""
     from supportdesk.mail.sources import STDIN
 
     cli: CliContext = ctx.obj
     if paths.count(STDIN) > 1:
-        raise typer.BadParameter("standard input (-) can be read only once", param_hint="PATH")
+        raise typer.BadParameter(_("standard input (-) can be read only once"), param_hint="PATH")
     reads_stdin = STDIN in paths
     settings = cli.settings
     chosen = settings.mailbox(mailbox) if mailbox is not None else None
@@ -101,7 +110,9 @@ def import_command(
 
             if not store_unavailable(exc):
                 raise
-            unavailable = f"the store is unavailable, try again later: {_first_line(exc)}"
+            unavailable = _("the store is unavailable, try again later: {error}").format(
+                error=_first_line(exc)
+            )
 
     if unavailable is not None:
         summary.errors.append(unavailable)
@@ -132,8 +143,10 @@ def _check_queue(store: Desk, name: str) -> None:
             directory.get_queue(session, name)
         except NotFoundError:
             raise NotFoundError(
-                f"queue {name!r} does not exist: create it with `supportdesk queues add {name}` "
-                "or choose another with --queue"
+                _(
+                    "queue {name!r} does not exist: create it with `supportdesk "
+                    "queues add {name}` or choose another with --queue"
+                ).format(name=name)
             ) from None
 
 
@@ -179,7 +192,7 @@ def _with_progress(
         console=console,
         transient=True,
     ) as bar:
-        task = bar.add_task("importing", total=total_bytes, messages=0)
+        task = bar.add_task(_("importing"), total=total_bytes, messages=0)
 
         def advance(messages: int, consumed: int) -> None:
             done = bar.tasks[task].fields["messages"] + messages
@@ -192,19 +205,19 @@ def _print_summary(summary: Summary, reports: list[SourceReport]) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    table = Table("", "count", title="Import", show_header=False)
+    table = Table("", _("count"), title=_("Import"), show_header=False)
     rows = [
-        ("sources read", len(reports)),
-        ("messages read", sum(report.messages for report in reports)),
-        ("imported", summary.messages),
-        ("new tickets", summary.new_tickets),
-        ("follow-ups", summary.follow_ups),
-        ("reopened", summary.reopened),
-        ("robots", summary.robots),
-        ("quarantined", summary.quarantined),
-        ("duplicates", summary.duplicates),
-        ("errors", len(summary.errors)),
-        ("rule failures", summary.rule_failures),
+        (_("sources read"), len(reports)),
+        (_("messages read"), sum(report.messages for report in reports)),
+        (_("imported"), summary.messages),
+        (_("new tickets"), summary.new_tickets),
+        (_("follow-ups"), summary.follow_ups),
+        (_("reopened"), summary.reopened),
+        (_("robots"), summary.robots),
+        (_("quarantined"), summary.quarantined),
+        (_("duplicates"), summary.duplicates),
+        (_("errors"), len(summary.errors)),
+        (_("rule failures"), summary.rule_failures),
     ]
     for label, value in rows:
         table.add_row(label, f"{value:,}")
@@ -216,7 +229,7 @@ def _print_summary(summary: Summary, reports: list[SourceReport]) -> None:
         error(problem)
     hidden = len(summary.errors) - MAX_ERRORS_SHOWN
     if hidden > 0:
-        error(f"... and {hidden:,} more (--json lists them all)")
+        error(_("... and {hidden:,} more (--json lists them all)").format(hidden=hidden))
     rule_failures(summary.rule_failure_messages)
 
 
@@ -227,19 +240,23 @@ def _style_line(report: SourceReport) -> str:
     undated = counts.get("undated", 0)
     by_length = counts.get("content_length", 0)
     if report.style == "mboxcl2":
-        text = f"mboxcl2, {by_length:,} messages ended by their Content-Length"
-    elif report.style == "mixed":
-        text = (
-            f"mixed, {by_length:,} of {lines:,} messages ended by their Content-Length, "
-            "the rest at From_ lines"
+        text = _("mboxcl2, {count:,} messages ended by their Content-Length").format(
+            count=by_length
         )
+    elif report.style == "mixed":
+        text = _(
+            "mixed, {count:,} of {lines:,} messages ended by their Content-Length, "
+            "the rest at From_ lines"
+        ).format(count=by_length, lines=lines)
     else:
-        text = f"mboxo/mboxrd, {lines:,} From_ lines"
+        text = _("mboxo/mboxrd, {lines:,} From_ lines").format(lines=lines)
         if undated:
-            text += f" ({undated:,} without a date)"
+            text += _(" ({count:,} without a date)").format(count=undated)
     ignored = counts.get("content_length_ignored", 0)
     if ignored:
-        text += f"; {ignored:,} Content-Length headers did not fit and were ignored"
+        text += _("; {count:,} Content-Length headers did not fit and were ignored").format(
+            count=ignored
+        )
     return text
 
 

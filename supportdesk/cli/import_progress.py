@@ -5,6 +5,8 @@ from __future__ import annotations
 from rich.progress import ProgressColumn, Task
 from rich.text import Text
 
+from supportdesk.i18n import _
+
 
 class MessagesColumn(ProgressColumn):
     """Messages done, out of how many when every source could count them beforehand."""
@@ -16,7 +18,7 @@ class MessagesColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
         done = task.fields.get("messages", 0)
         text = f"{done:,}/{self.total:,}" if self.total is not None else f"{done:,}"
-        return Text(f"{text} messages", style="progress.download")
+        return Text(_("{text} messages").format(text=text), style="progress.download")
 
 
 class RateColumn(ProgressColumn):
@@ -26,4 +28,4 @@ class RateColumn(ProgressColumn):
         elapsed = task.elapsed or 0.0
         done = task.fields.get("messages", 0)
         rate = f"{done / elapsed:,.0f}" if elapsed > 0 and done else "-"
-        return Text(f"{rate} msg/s", style="progress.data.speed")
+        return Text(_("{rate} msg/s").format(rate=rate), style="progress.data.speed")

@@ -12,6 +12,7 @@ import typer
 
 from supportdesk.cli.output import echo
 from supportdesk.errors import NotFoundError
+from supportdesk.i18n import _
 
 if TYPE_CHECKING:
     from supportdesk.cli.context import CliContext
@@ -23,60 +24,69 @@ _AGENT_LINE = re.compile(r"^# agent = .*$", re.MULTILINE)
 
 def register(app: typer.Typer) -> None:
     """Add `init` to the top-level command group."""
-    app.command("init")(init_command)
+    app.command(
+        "init", help=_("Write a starter config file and create the store with a default queue.")
+    )(init_command)
 
 
 def init_command(
     ctx: typer.Context,
     agent: Annotated[
         str | None,
-        typer.Option("--agent", metavar="HANDLE", help="Your agent handle: set in config, added."),
+        typer.Option(
+            "--agent", metavar="HANDLE", help=_("Your agent handle: set in config, added.")
+        ),
     ] = None,
     email: Annotated[
-        str | None, typer.Option("--email", help="Your email address (needed with --agent).")
+        str | None, typer.Option("--email", help=_("Your email address (needed with --agent)."))
     ] = None,
     name: Annotated[
-        str | None, typer.Option("--name", help="Your display name (default: the handle).")
+        str | None, typer.Option("--name", help=_("Your display name (default: the handle)."))
     ] = None,
     force: Annotated[
-        bool, typer.Option("--force", help="Replace an existing config file.")
+        bool, typer.Option("--force", help=_("Replace an existing config file."))
     ] = False,
 ) -> None:
-    """Write a starter config file and create the store with a default queue."""
     from supportdesk.config import parse_settings, redact_url, resolve_config_path
 
     cli: CliContext = ctx.obj
     if agent is not None and email is None:
         raise typer.BadParameter(
-            f"--agent {agent} needs your email address too, e.g. --email {agent}@example.com",
+            _(
+                "--agent {agent} needs your email address too, e.g. --email {agent}@example.com"
+            ).format(agent=agent),
             param_hint="--email",
         )
     path, _source = resolve_config_path(cli.config_path)
     if path.exists() and not force:
-        echo(f"config: {path} exists, left as is (--force replaces it)")
+        echo(_("config: {path} exists, left as is (--force replaces it)").format(path=path))
     else:
         text = starter_config(agent)
         parse_settings(text, path)
         _write_atomically(path, text)
-        echo(f"config: wrote {path}")
+        echo(_("config: wrote {path}").format(path=path))
 
     store = cli.store(create=True)
-    echo(f"store: {redact_url(store.url)}")
+    echo(_("store: {url}").format(url=redact_url(store.url)))
 
     from supportdesk.desk import directory
 
     with store.session(write=True) as session:
         queue = directory.ensure_queue(session, DEFAULT_QUEUE)
-        echo(f"queue: {queue.name}")
+        echo(_("queue: {name}").format(name=queue.name))
         if agent is not None and email is not None:
             try:
                 existing = directory.get_agent(session, agent)
             except NotFoundError:
                 added = directory.add_agent(session, agent, email=email, name=name or "")
                 directory.add_queue_member(session, queue, added)
-                echo(f"agent: added {added.handle} <{added.email}> to {queue.name}")
+                echo(
+                    _("agent: added {handle} <{email}> to {name}").format(
+                        handle=added.handle, email=added.email, name=queue.name
+                    )
+                )
             else:
-                echo(f"agent: {existing.handle} already exists, left as is")
+                echo(_("agent: {handle} already exists, left as is").format(handle=existing.handle))
 
 
 def starter_config(agent: str | None = None) -> str:

@@ -16,22 +16,25 @@ from supportdesk.cli.context import CliContext
 from supportdesk.cli.options import JsonOption
 from supportdesk.cli.output import Col, FitTable, cell, console, error, print_json
 from supportdesk.errors import NotFoundError
+from supportdesk.i18n import _
 
 if TYPE_CHECKING:
     from supportdesk.config import Mailbox
 
 app = typer.Typer(
-    help="IMAP mailboxes: list them, test a connection, store a password.",
+    help=_("IMAP mailboxes: list them, test a connection, store a password."),
     no_args_is_help=False,
 )
 
-NameArgument = Annotated[str, typer.Argument(help="The mailbox's name in config.toml.")]
+NameArgument = Annotated[str, typer.Argument(help=_("The mailbox's name in config.toml."))]
 EX_USAGE = 2
 
 
-@app.callback(invoke_without_command=True)
+@app.callback(
+    invoke_without_command=True,
+    help=_("IMAP mailboxes: list them, test a connection, store a password."),
+)
 def _default(ctx: typer.Context) -> None:
-    """IMAP mailboxes: list them, test a connection, store a password."""
     if ctx.invoked_subcommand is None:
         list_mailboxes(ctx, as_json=False)
 
@@ -42,9 +45,8 @@ def _credential(mailbox: Mailbox) -> str:
     return "password_command" if mailbox.password_command else "keyring"
 
 
-@app.command("list")
+@app.command("list", help=_("List the mailboxes in config.toml (nothing is contacted)."))
 def list_mailboxes(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """List the mailboxes in config.toml (nothing is contacted)."""
     cli: CliContext = ctx.obj
     boxes = cli.settings.mailboxes
     if as_json:
@@ -69,28 +71,36 @@ def list_mailboxes(ctx: typer.Context, as_json: JsonOption = False) -> None:
         )
         return
     if not boxes:
-        console.print("no mailboxes configured: add a [[mailboxes]] table to config.toml")
+        console.print(_("no mailboxes configured: add a [[mailboxes]] table to config.toml"))
         return
     table = FitTable(
         [
-            Col("name"),
-            Col("address", give=2, least=12),
-            Col("server", give=3, least=12),
-            Col("folders", give=1, least=12),
-            Col("queue", give=2),
-            Col("login", give=3, least=12),
-            Col("after import", give=2),
+            Col(_("name")),
+            Col(_("address"), give=2, least=12),
+            Col(_("server"), give=3, least=12),
+            Col(_("folders"), give=1, least=12),
+            Col(_("queue"), give=2),
+            Col(_("login"), give=3, least=12),
+            Col(_("after import"), give=2),
         ]
     )
     for m in boxes:
-        after = f"move to {m.move_to}" if m.after_import == "move" else m.after_import
+        after = (
+            _("move to {folder}").format(folder=m.move_to)
+            if m.after_import == "move"
+            else m.after_import
+        )
         table.add_row(
             cell(m.name),
             cell(m.address),
             cell(f"{m.imap_host}:{m.imap_port} ({m.security})"),
             cell(", ".join(m.folders)),
             cell(m.default_queue or "general"),
-            cell(f"{m.username} via {_credential(m)}"),
+            cell(
+                _("{username} via {credential}").format(
+                    username=m.username, credential=_credential(m)
+                )
+            ),
             cell(after),
         )
     console.print(table)
@@ -104,10 +114,15 @@ def _mailbox(cli: CliContext, name: str) -> Mailbox:
         raise typer.Exit(EX_USAGE) from None
 
 
-@app.command("test")
+@app.command(
+    "test",
+    help=_(
+        "Connect and log in over IMAP, and SMTP where configured; "
+        "show capabilities, folders, message counts and the SMTP "
+        "server's extensions. Changes nothing and sends nothing."
+    ),
+)
 def test_mailbox(ctx: typer.Context, name: NameArgument, as_json: JsonOption = False) -> None:
-    """Connect and log in over IMAP, and SMTP where configured; show capabilities, folders,
-    message counts and the SMTP server's extensions. Changes nothing and sends nothing."""
     from rich.text import Text
 
     from supportdesk.mail import smtp
@@ -117,7 +132,9 @@ def test_mailbox(ctx: typer.Context, name: NameArgument, as_json: JsonOption = F
     mailbox = _mailbox(cli, name)
     result = probe(mailbox)
     missing = [
-        f"mailbox {mailbox.name!r}: folder {folder!r} does not exist on the server"
+        _("mailbox {name!r}: folder {folder!r} does not exist on the server").format(
+            name=mailbox.name, folder=folder
+        )
         for folder in result.missing
     ]
     if (
@@ -126,9 +143,11 @@ def test_mailbox(ctx: typer.Context, name: NameArgument, as_json: JsonOption = F
         and mailbox.sent_folder not in (result.folders)
     ):
         missing.append(
-            f"mailbox {mailbox.name!r}: sent_folder {mailbox.sent_folder!r} does not exist on "
-            "the server; sent replies could not be copied there (set sent_folder, or "
-            "sent_copy = false where the provider files sent mail itself)"
+            _(
+                "mailbox {name!r}: sent_folder {folder!r} does not exist on "
+                "the server; sent replies could not be copied there (set sent_folder, or "
+                "sent_copy = false where the provider files sent mail itself)"
+            ).format(name=mailbox.name, folder=mailbox.sent_folder)
         )
     sent: smtp.SmtpProbe | None = None
     if mailbox.smtp_host is not None:
@@ -145,16 +164,26 @@ def test_mailbox(ctx: typer.Context, name: NameArgument, as_json: JsonOption = F
     else:
         console.print(
             Text(
-                f"{mailbox.name}: logged in to {result.server} ({result.security}) as "
-                f"{mailbox.username} in {result.seconds:.2f} s"
+                _(
+                    "{name}: logged in to {server} ({security}) as {username} in {seconds:.2f} s"
+                ).format(
+                    name=mailbox.name,
+                    server=result.server,
+                    security=result.security,
+                    username=mailbox.username,
+                    seconds=result.seconds,
+                )
             )
         )
-        console.print(Text("capabilities: ") + cell(" ".join(result.capabilities)))
-        console.print(Text("folders: ") + cell(", ".join(result.folders)))
+        console.print(Text(_("capabilities: ")) + cell(" ".join(result.capabilities)))
+        console.print(Text(_("folders: ")) + cell(", ".join(result.folders)))
         table = FitTable(
             [
-                Col("folder", give=1, least=12),
-                *(Col(name, "right") for name in ("messages", "unseen", "uidnext", "uidvalidity")),
+                Col(_("folder"), give=1, least=12),
+                *(
+                    Col(name, "right")
+                    for name in (_("messages"), _("unseen"), "uidnext", "uidvalidity")
+                ),
             ]
         )
         for c in result.counts:
@@ -162,31 +191,40 @@ def test_mailbox(ctx: typer.Context, name: NameArgument, as_json: JsonOption = F
             table.add_row(cell(c.name), *(str(n) for n in counts))
         console.print(table)
         if sent is not None:
-            how = "logged in" if sent.logged_in else "connected (no login)"
-            limit = f", size limit {sent.size_limit:,} bytes" if sent.size_limit else ""
+            how = _("logged in") if sent.logged_in else _("connected (no login)")
+            limit = (
+                _(", size limit {size:,} bytes").format(size=sent.size_limit)
+                if sent.size_limit
+                else ""
+            )
             console.print(
                 Text(
-                    f"smtp: {how} to {sent.server} ({sent.security}) in {sent.seconds:.2f} s{limit}"
+                    _("smtp: {how} to {server} ({security}) in {seconds:.2f} s{limit}").format(
+                        how=how,
+                        server=sent.server,
+                        security=sent.security,
+                        seconds=sent.seconds,
+                        limit=limit,
+                    )
                 )
             )
-            console.print(Text("smtp extensions: ") + cell(" ".join(sent.extensions)))
+            console.print(Text(_("smtp extensions: ")) + cell(" ".join(sent.extensions)))
         elif mailbox.smtp_host is None:
-            console.print(Text("smtp: no smtp_host; this mailbox sends nothing"))
+            console.print(Text(_("smtp: no smtp_host; this mailbox sends nothing")))
     for line in missing:
         error(line)
     if missing:
         raise typer.Exit(1)
 
 
-@app.command("login")
+@app.command("login", help=_("Ask for the mailbox's password and store it in the system keyring."))
 def login(
     ctx: typer.Context,
     name: NameArgument,
     check: Annotated[
-        bool, typer.Option("--check/--no-check", help="Try the password on the server first.")
+        bool, typer.Option("--check/--no-check", help=_("Try the password on the server first."))
     ] = True,
 ) -> None:
-    """Ask for the mailbox's password and store it in the system keyring."""
     from rich.text import Text
 
     from supportdesk import secrets
@@ -195,25 +233,40 @@ def login(
     cli: CliContext = ctx.obj
     mailbox = _mailbox(cli, name)
     if mailbox.auth == "oauth2":
-        error(f"mailbox {name!r} uses oauth2: its token_command supplies the login, not a password")
+        error(
+            _(
+                "mailbox {name!r} uses oauth2: its token_command supplies the login, not a password"
+            ).format(name=name)
+        )
         raise typer.Exit(EX_USAGE)
     if mailbox.password_command is not None:
         error(
-            f"mailbox {name!r} has password_command, which is used instead of the keyring; "
-            "remove it from config.toml to use a stored password"
+            _(
+                "mailbox {name!r} has password_command, which is used "
+                "instead of the keyring; remove it from config.toml to use a "
+                "stored password"
+            ).format(name=name)
         )
         raise typer.Exit(EX_USAGE)
-    password = getpass.getpass(f"Password for {mailbox.username} at {mailbox.imap_host}: ")
+    password = getpass.getpass(
+        _("Password for {username} at {host}: ").format(
+            username=mailbox.username, host=mailbox.imap_host
+        )
+    )
     if not password:
-        error("no password given; nothing stored")
+        error(_("no password given; nothing stored"))
         raise typer.Exit(1)
     if check:
         try:
             imap.close(imap.connect(mailbox, password=password))
         except imap.ImapError as exc:
             if not exc.temporary:
-                error(f"{exc}; nothing stored")
+                error(_("{exc}; nothing stored").format(exc=exc))
                 raise typer.Exit(1) from None
-            console.print(Text(f"could not check the password now ({exc}); storing it anyway"))
+            console.print(
+                Text(
+                    _("could not check the password now ({exc}); storing it anyway").format(exc=exc)
+                )
+            )
     secrets.store_mailbox_password(mailbox.name, password)
-    console.print(Text(f"password for mailbox {name!r} stored in the keyring"))
+    console.print(Text(_("password for mailbox {name!r} stored in the keyring").format(name=name)))

@@ -16,29 +16,29 @@ from supportdesk.cli.context import CliContext
 from supportdesk.cli.options import JsonOption
 from supportdesk.cli.output import cell, console, print_json
 from supportdesk.dates import stamp
+from supportdesk.i18n import _
 
 app = typer.Typer(
-    help="Internal notes: list a ticket's, add one, edit or delete your own.",
+    help=_("Internal notes: list a ticket's, add one, edit or delete your own."),
     no_args_is_help=True,
 )
 
 TextArg = Annotated[
-    str, typer.Argument(help="The note's text, or - to read it from standard input.")
+    str, typer.Argument(help=_("The note's text, or - to read it from standard input."))
 ]
-NoteArg = Annotated[int, typer.Argument(help="The note id (see `notes list TICKET`).")]
+NoteArg = Annotated[int, typer.Argument(help=_("The note id (see `notes list TICKET`)."))]
 
 
 def _text(value: str) -> str:
     return sys.stdin.read() if value == "-" else value
 
 
-@app.command("list")
+@app.command("list", help=_("List the notes on ticket NUMBER with their ids, oldest first."))
 def list_notes(
     ctx: typer.Context,
-    number: Annotated[int, typer.Argument(help="The ticket number.")],
+    number: Annotated[int, typer.Argument(help=_("The ticket number."))],
     as_json: JsonOption = False,
 ) -> None:
-    """List the notes on ticket NUMBER with their ids, oldest first."""
     from supportdesk.desk import notes
 
     cli: CliContext = ctx.obj
@@ -48,27 +48,27 @@ def list_notes(
         print_json([n.__dict__ for n in found])
         return
     if not found:
-        console.print(f"no notes on #{number}")
+        console.print(_("no notes on #{number}").format(number=number))
         return
     from rich import box
     from rich.table import Table
 
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for name in ("id", "time", "author", "note"):
-        table.add_column(name, no_wrap=name != "note", justify="right" if name == "id" else "left")
+    for name, header in (("id", _("id")), ("time", _("time")), ("author", _("author"))):
+        table.add_column(header, no_wrap=True, justify="right" if name == "id" else "left")
+    table.add_column(_("note"), no_wrap=False)
     for n in found:
         table.add_row(str(n.id), stamp(n.created_at), cell(n.author, 30), cell(n.body))
     console.print(table)
 
 
-@app.command("add")
+@app.command("add", help=_("Add an internal note to ticket NUMBER (agents only, never mailed)."))
 def add_note(
     ctx: typer.Context,
-    number: Annotated[int, typer.Argument(help="The ticket number.")],
+    number: Annotated[int, typer.Argument(help=_("The ticket number."))],
     text: TextArg,
     as_json: JsonOption = False,
 ) -> None:
-    """Add an internal note to ticket NUMBER (agents only, never mailed)."""
     from supportdesk.desk import tickets
     from supportdesk.desk.events import Change
 
@@ -80,17 +80,16 @@ def add_note(
     if as_json:
         print_json({"note": note_id, "ticket": number, "batch_id": change.batch_id})
     else:
-        console.print(f"note {note_id} added to #{number}")
+        console.print(_("note {note_id} added to #{number}").format(note_id=note_id, number=number))
 
 
-@app.command("edit")
+@app.command("edit", help=_("Replace the text of your own note NOTE; history keeps the old text."))
 def edit_note(
     ctx: typer.Context,
     note: NoteArg,
     text: TextArg,
     as_json: JsonOption = False,
 ) -> None:
-    """Replace the text of your own note NOTE; history keeps the old text."""
     from supportdesk.desk import notes
     from supportdesk.desk.events import Change
 
@@ -101,12 +100,18 @@ def edit_note(
     if as_json:
         print_json({"note": note, "ticket": number, "batch_id": change.batch_id})
     else:
-        console.print(f"note {note} on #{number} edited (the old text is in its history)")
+        console.print(
+            _("note {note} on #{number} edited (the old text is in its history)").format(
+                note=note, number=number
+            )
+        )
 
 
-@app.command("delete")
+@app.command(
+    "delete",
+    help=_("Delete your own note NOTE from its ticket's thread; history keeps what it said."),
+)
 def delete_note(ctx: typer.Context, note: NoteArg, as_json: JsonOption = False) -> None:
-    """Delete your own note NOTE from its ticket's thread; history keeps what it said."""
     from supportdesk.desk import notes
     from supportdesk.desk.events import Change
 
@@ -118,6 +123,8 @@ def delete_note(ctx: typer.Context, note: NoteArg, as_json: JsonOption = False) 
         print_json({"note": note, "ticket": number, "batch_id": change.batch_id})
     else:
         console.print(
-            f"note {note} deleted from #{number} "
-            f"(its text stays in `supportdesk history --ticket {number}`)"
+            _(
+                "note {note} deleted from #{number} (its text stays in "
+                "`supportdesk history --ticket {number}`)"
+            ).format(note=note, number=number)
         )

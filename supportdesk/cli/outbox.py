@@ -14,6 +14,7 @@ import typer
 from supportdesk.cli.context import CliContext
 from supportdesk.cli.options import JsonOption
 from supportdesk.cli.output import block, cell, console, error, print_json
+from supportdesk.i18n import _
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -21,21 +22,20 @@ if TYPE_CHECKING:
     from supportdesk.desk.outbox import DrainReport, ItemView
 
 app = typer.Typer(
-    help="The outbox: replies waiting to be sent, and what happened to them.",
+    help=_("The outbox: replies waiting to be sent, and what happened to them."),
     no_args_is_help=False,
 )
 
-IdArg = Annotated[int, typer.Argument(help="The outbox item's id (see `outbox list`).")]
+IdArg = Annotated[int, typer.Argument(help=_("The outbox item's id (see `outbox list`)."))]
 
 
 def send(
     ctx: typer.Context,
     mailbox: Annotated[
-        str | None, typer.Option("--mailbox", help="Only this mailbox's replies.")
+        str | None, typer.Option("--mailbox", help=_("Only this mailbox's replies."))
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Send the queued replies that are due, once (cron it, or let `sync --watch` do it)."""
     from supportdesk.desk.outbox import Sender
 
     cli: CliContext = ctx.obj
@@ -50,26 +50,32 @@ def _print_report(report: DrainReport, as_json: bool) -> None:
     if as_json:
         print_json(report.as_dict())
         return
-    parts = [f"{len(report.sent)} sent"]
+    parts = [_("{count} sent").format(count=len(report.sent))]
     for label, ids in (
-        ("waiting for a retry", report.deferred),
-        ("failed", report.failed),
-        ("uncertain (held for you)", report.uncertain),
-        ("found in Sent after an interruption", report.found),
-        ("sent again after an interruption before the handover", report.requeued),
+        (_("waiting for a retry"), report.deferred),
+        (_("failed"), report.failed),
+        (_("uncertain (held for you)"), report.uncertain),
+        (_("found in Sent after an interruption"), report.found),
+        (_("sent again after an interruption before the handover"), report.requeued),
     ):
         if ids:
-            parts.append(f"{len(ids)} {label}: {', '.join(map(str, ids))}")
+            parts.append(
+                _("{count} {label}: {ids}").format(
+                    count=len(ids), label=label, ids=", ".join(map(str, ids))
+                )
+            )
     console.print(cell("; ".join(parts)))
     for problem in report.errors:
         error(problem)
     if report.failed or report.uncertain:
-        console.print(cell("see `supportdesk outbox list` for the details"))
+        console.print(cell(_("see `supportdesk outbox list` for the details")))
 
 
-@app.callback(invoke_without_command=True)
+@app.callback(
+    invoke_without_command=True,
+    help=_("The outbox: replies waiting to be sent, and what happened to them."),
+)
 def _default(ctx: typer.Context) -> None:
-    """The outbox: replies waiting to be sent, and what happened to them."""
     if ctx.invoked_subcommand is None:
         list_items(ctx)
 
@@ -77,7 +83,16 @@ def _default(ctx: typer.Context) -> None:
 def _table(items: list[ItemView], title: str) -> Table:
     from rich.table import Table
 
-    table = Table("id", "ticket", "state", "to", "subject", "tries", "what now", title=title)
+    table = Table(
+        _("id"),
+        _("ticket"),
+        _("state"),
+        _("to"),
+        _("subject"),
+        _("tries"),
+        _("what now"),
+        title=title,
+    )
     for item in items:
         table.add_row(
             str(item.id),
@@ -91,16 +106,21 @@ def _table(items: list[ItemView], title: str) -> Table:
     return table
 
 
-@app.command("list")
+@app.command(
+    "list",
+    help=_("List what is waiting, failed or uncertain (with the server's words), oldest first."),
+)
 def list_items(
     ctx: typer.Context,
-    all_: Annotated[bool, typer.Option("--all", help="Include sent and cancelled items.")] = False,
+    all_: Annotated[
+        bool, typer.Option("--all", help=_("Include sent and cancelled items."))
+    ] = False,
     state: Annotated[
-        list[str] | None, typer.Option("--state", help="Only items in this state (repeatable).")
+        list[str] | None,
+        typer.Option("--state", help=_("Only items in this state (repeatable).")),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List what is waiting, failed or uncertain (with the server's words), oldest first."""
     from supportdesk.desk import outbox
 
     cli: CliContext = ctx.obj
@@ -111,24 +131,23 @@ def list_items(
         print_json([i.as_dict() for i in items])
         return
     if not items:
-        console.print("the outbox is empty")
+        console.print(_("the outbox is empty"))
         return
-    console.print(_table(items, "Outbox"))
+    console.print(_table(items, _("Outbox")))
 
 
-@app.command("retry")
+@app.command("retry", help=_("Queue a failed item again now (an uncertain one only with --force)."))
 def retry(
     ctx: typer.Context,
     item_id: IdArg,
     force: Annotated[
         bool,
         typer.Option(
-            "--force", help="Also resend an uncertain item (it may have arrived already)."
+            "--force", help=_("Also resend an uncertain item (it may have arrived already).")
         ),
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Queue a failed item again now (an uncertain one only with --force)."""
     from supportdesk.desk import outbox
     from supportdesk.desk.events import Change
 
@@ -138,12 +157,15 @@ def retry(
     if as_json:
         print_json(item.as_dict())
     else:
-        console.print(f"outbox item {item.id} queued again; `supportdesk send` sends it")
+        console.print(
+            _("outbox item {id} queued again; `supportdesk send` sends it").format(id=item.id)
+        )
 
 
-@app.command("cancel")
+@app.command(
+    "cancel", help=_("Never send this item (it stays in the ticket's thread, marked cancelled).")
+)
 def cancel(ctx: typer.Context, item_id: IdArg, as_json: JsonOption = False) -> None:
-    """Never send this item (it stays in the ticket's thread, marked cancelled)."""
     from supportdesk.desk import outbox
     from supportdesk.desk.events import Change
 
@@ -153,9 +175,14 @@ def cancel(ctx: typer.Context, item_id: IdArg, as_json: JsonOption = False) -> N
     if as_json:
         print_json(item.as_dict())
     else:
-        console.print(f"outbox item {item.id} cancelled")
+        console.print(_("outbox item {id} cancelled").format(id=item.id))
 
 
 def register(root: typer.Typer) -> None:
-    root.command("send")(send)
+    root.command(
+        "send",
+        help=_(
+            "Send the queued replies that are due, once (cron it, or let `sync --watch` do it)."
+        ),
+    )(send)
     root.add_typer(app, name="outbox")

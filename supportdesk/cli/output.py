@@ -26,6 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
+from supportdesk.i18n import _
 from supportdesk.text import UNSAFE, inert, one_line
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ err_console = cast("InertConsole", _LazyConsole(stderr=True))
 def _default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
-    raise TypeError(f"cannot serialise {type(value).__name__}")
+    raise TypeError(_("cannot serialise {name}").format(name=type(value).__name__))
 
 
 def _escape_unsafe(text: str) -> str:
@@ -135,9 +136,11 @@ def read_data(path: str) -> str:
     try:
         return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise NotFoundError(f"cannot read {path}: {exc.strerror}") from None
+        raise NotFoundError(
+            _("cannot read {path}: {strerror}").format(path=path, strerror=exc.strerror)
+        ) from None
     except UnicodeDecodeError:
-        raise ValidationError(f"{path} is not UTF-8 text") from None
+        raise ValidationError(_("{path} is not UTF-8 text").format(path=path)) from None
 
 
 def write_data(text: str) -> None:
@@ -161,8 +164,10 @@ def write_export(text: str, file: Path | None) -> None:
     try:
         file.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise SupportdeskError(f"cannot write {file}: {exc.strerror}") from None
-    err_console.print(cell(f"exported to {file}"))
+        raise SupportdeskError(
+            _("cannot write {file}: {strerror}").format(file=file, strerror=exc.strerror)
+        ) from None
+    err_console.print(cell(_("exported to {file}").format(file=file)))
 
 
 def cell(value: object, width: int | None = None) -> Text:
@@ -182,7 +187,9 @@ def block(value: str) -> Text:
 def error(message: str) -> None:
     from rich.text import Text
 
-    err_console.print(Text("error: ", style="bold red") + Text(one_line(message)), soft_wrap=True)
+    err_console.print(
+        Text(_("error: "), style="bold red") + Text(one_line(message)), soft_wrap=True
+    )
 
 
 def refused(exc: SupportdeskError) -> int:
@@ -197,11 +204,15 @@ def rule_failures(messages: list[str], shown: int = 20) -> None:
 
     for message in messages[:shown]:
         err_console.print(
-            Text("rule failed: ", style="bold yellow") + Text(one_line(message)), soft_wrap=True
+            Text(_("rule failed: "), style="bold yellow") + Text(one_line(message)), soft_wrap=True
         )
     if len(messages) > shown:
         err_console.print(
-            Text(f"... and {len(messages) - shown:,} more rule failures (--json lists them all)")
+            Text(
+                _("... and {value:,} more rule failures (--json lists them all)").format(
+                    value=len(messages) - shown
+                )
+            )
         )
 
 
@@ -243,7 +254,11 @@ class FitTable:
 
     def add_row(self, *cells: object) -> None:
         if len(cells) != len(self.columns):
-            raise ValueError(f"{len(cells)} cells for {len(self.columns)} columns")
+            raise ValueError(
+                _("{count} cells for {count2} columns").format(
+                    count=len(cells), count2=len(self.columns)
+                )
+            )
         from rich.text import Text
 
         self.rows.append([c if isinstance(c, Text) else cell(c) for c in cells])

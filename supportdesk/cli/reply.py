@@ -17,6 +17,7 @@ from supportdesk.cli.context import CliContext
 from supportdesk.cli.options import JsonOption
 from supportdesk.cli.output import block, cell, console, err_console, print_json
 from supportdesk.errors import ValidationError
+from supportdesk.i18n import _
 
 
 def _read_body(body_file: str | None) -> str:
@@ -28,47 +29,52 @@ def _read_body(body_file: str | None) -> str:
         return Path(body_file).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
-        raise ValidationError(f"cannot read {body_file}: {reason}") from None
+        raise ValidationError(
+            _("cannot read {body_file}: {reason}").format(body_file=body_file, reason=reason)
+        ) from None
 
 
 def reply(
     ctx: typer.Context,
-    number: Annotated[int, typer.Argument(help="The ticket number.")],
+    number: Annotated[int, typer.Argument(help=_("The ticket number."))],
     canned_name: Annotated[
-        str | None, typer.Option("--canned", help="Start from this canned reply (and its macro).")
+        str | None,
+        typer.Option("--canned", help=_("Start from this canned reply (and its macro).")),
     ] = None,
     body_file: Annotated[
         str | None,
-        typer.Option("--body-file", help="The reply's text from this file, or - for stdin."),
+        typer.Option("--body-file", help=_("The reply's text from this file, or - for stdin.")),
     ] = None,
     status: Annotated[
-        str | None, typer.Option("--status", help='Set this status with the send, e.g. "pending".')
+        str | None,
+        typer.Option("--status", help=_('Set this status with the send, e.g. "pending".')),
     ] = None,
     expect_version: Annotated[
         int | None,
         typer.Option(
-            "--expect-version", help="Refuse if a message or note arrived after this version."
+            "--expect-version", help=_("Refuse if a message or note arrived after this version.")
         ),
     ] = None,
     reply_all: Annotated[
-        bool, typer.Option("--all", help="Reply to everyone on the thread (reply-all).")
+        bool, typer.Option("--all", help=_("Reply to everyone on the thread (reply-all)."))
     ] = False,
     language: Annotated[
         str | None,
-        typer.Option("--language", help="The canned reply's language (default: the customer's)."),
+        typer.Option(
+            "--language", help=_("The canned reply's language (default: the customer's).")
+        ),
     ] = None,
     attach: Annotated[
-        list[Path] | None, typer.Option("--attach", help="Attach a file (repeatable).")
+        list[Path] | None, typer.Option("--attach", help=_("Attach a file (repeatable)."))
     ] = None,
     force: Annotated[
-        bool, typer.Option("--force", help="Send even if something arrived since.")
+        bool, typer.Option("--force", help=_("Send even if something arrived since."))
     ] = False,
     yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Do not show the preview and ask first.")
+        bool, typer.Option("--yes", "-y", help=_("Do not show the preview and ask first."))
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Queue a reply on a ticket (sent by `supportdesk send` or `sync --watch`)."""
     from supportdesk.desk import canned, replies, tickets
     from supportdesk.desk.events import Change
     from supportdesk.mail import compose
@@ -76,7 +82,7 @@ def reply(
     cli: CliContext = ctx.obj
     text = _read_body(body_file)
     if not text.strip() and canned_name is None:
-        raise ValidationError("give the reply's text with --body-file (or -), or --canned NAME")
+        raise ValidationError(_("give the reply's text with --body-file (or -), or --canned NAME"))
     setup = cli.mail_setup()
     kind = "reply_all" if reply_all else "reply"
     store = cli.store()
@@ -105,17 +111,17 @@ def reply(
     spec = replies.with_attachments(spec, attach or [])
     if not yes:
         if not sys.stdin.isatty() or body_file == "-":
-            raise ValidationError("not asking on a pipe: look with the console, or pass --yes")
+            raise ValidationError(_("not asking on a pipe: look with the console, or pass --yes"))
         with store.session() as session:
             ticket = tickets.get_ticket(session, number)
             built = replies.build_message(session, ticket, spec, setup, cli.actor)
         shown = replies.preview_of(built)
-        err_console.print(cell(f"To: {', '.join(shown.to)}"))
+        err_console.print(cell(_("To: {to}").format(to=", ".join(shown.to))))
         if shown.cc:
-            err_console.print(cell(f"Cc: {', '.join(shown.cc)}"))
-        err_console.print(cell(f"Subject: {shown.subject}"))
+            err_console.print(cell(_("Cc: {cc}").format(cc=", ".join(shown.cc))))
+        err_console.print(cell(_("Subject: {subject}").format(subject=shown.subject)))
         err_console.print(block("\n" + shown.text))
-        if not typer.confirm("Queue this reply?", default=False, err=True):
+        if not typer.confirm(_("Queue this reply?"), default=False, err=True):
             raise typer.Exit(1)
     try:
         with store.session(write=True) as session:
@@ -139,12 +145,22 @@ def reply(
     else:
         console.print(
             cell(
-                f"reply to #{done.ticket_number} queued as outbox item {done.outbox_id} "
-                f"(to {', '.join(done.recipients)}); ticket is {done.status}, version "
-                f"{done.ticket_version}"
+                _(
+                    "reply to #{ticket_number} queued as outbox item {outbox_id} "
+                    "(to {recipients}); ticket is {status}, version "
+                    "{ticket_version}"
+                ).format(
+                    ticket_number=done.ticket_number,
+                    outbox_id=done.outbox_id,
+                    recipients=", ".join(done.recipients),
+                    status=done.status,
+                    ticket_version=done.ticket_version,
+                )
             )
         )
 
 
 def register(tickets_app: typer.Typer) -> None:
-    tickets_app.command("reply")(reply)
+    tickets_app.command(
+        "reply", help=_("Queue a reply on a ticket (sent by `supportdesk send` or `sync --watch`).")
+    )(reply)

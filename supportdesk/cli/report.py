@@ -13,6 +13,7 @@ import typer
 from supportdesk.cli.context import CliContext
 from supportdesk.cli.output import cell, console, print_json
 from supportdesk.errors import ValidationError
+from supportdesk.i18n import _
 
 GROUPS = ("agent", "queue", "day", "week")
 
@@ -25,40 +26,52 @@ def _duration(seconds: object) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("report")
+    @app.command(
+        "report",
+        help=_(
+            "Created, solved, reopened, backlog, response and resolution "
+            "times, replies per resolved ticket and SLA attainment, "
+            "computed in the store."
+        ),
+    )
     def report(
         ctx: typer.Context,
         query: Annotated[
-            str, typer.Argument(help="Narrow to tickets matching this query (see docs/QUERY.md).")
+            str,
+            typer.Argument(help=_("Narrow to tickets matching this query (see docs/QUERY.md).")),
         ] = "",
         since: Annotated[
             str | None,
-            typer.Option(help="First day (YYYY-MM-DD, UTC) or ISO time; default 30 days ago."),
+            typer.Option(help=_("First day (YYYY-MM-DD, UTC) or ISO time; default 30 days ago.")),
         ] = None,
         until: Annotated[
             str | None,
-            typer.Option(help="Last day, included (YYYY-MM-DD), or ISO time; default today."),
+            typer.Option(help=_("Last day, included (YYYY-MM-DD), or ISO time; default today.")),
         ] = None,
-        by: Annotated[str, typer.Option(help="Group by agent, queue, day or week.")] = "day",
-        as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
-        as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV for spreadsheets.")] = False,
+        by: Annotated[str, typer.Option(help=_("Group by agent, queue, day or week."))] = "day",
+        as_json: Annotated[bool, typer.Option("--json", help=_("Print JSON for scripts."))] = False,
+        as_csv: Annotated[
+            bool, typer.Option("--csv", help=_("Print CSV for spreadsheets."))
+        ] = False,
     ) -> None:
-        """Created, solved, reopened, backlog, response and resolution times, replies per
-        resolved ticket and SLA attainment, computed in the store."""
         from supportdesk.clock import utcnow
         from supportdesk.desk import reports
         from supportdesk.desk.query import Matching
 
         if by not in GROUPS:
-            raise ValidationError(f"--by {by!r}: expected one of {', '.join(GROUPS)}")
+            raise ValidationError(
+                _("--by {by!r}: expected one of {groups}").format(by=by, groups=", ".join(GROUPS))
+            )
         if as_json and as_csv:
-            raise ValidationError("choose --json or --csv, not both")
+            raise ValidationError(_("choose --json or --csv, not both"))
         today = utcnow().date().isoformat()
         end = reports.parse_moment(until or today, end=True)
         try:
             start = reports.parse_moment(since) if since else end - timedelta(days=30)
         except OverflowError:
-            raise ValidationError(f"--until {until!r}: too early for a 30-day report") from None
+            raise ValidationError(
+                _("--until {until!r}: too early for a 30-day report").format(until=until)
+            ) from None
         cli: CliContext = ctx.obj
         with cli.store().session() as session:
             where = (
@@ -78,19 +91,22 @@ def register(app: typer.Typer) -> None:
             return
         from rich.table import Table
 
+        groups = {"agent": _("agent"), "queue": _("queue"), "day": _("day"), "week": _("week")}
         table = Table(
-            by,
-            "created",
-            "solved",
-            "reopened",
-            "backlog",
-            "1st resp. median",
-            "1st resp. p90",
-            "resolution median",
-            "resolution p90",
-            "replies/resolved",
-            "SLA met",
-            title=f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC",
+            groups.get(by, by),
+            _("created"),
+            _("solved"),
+            _("reopened"),
+            _("backlog"),
+            _("1st resp. median"),
+            _("1st resp. p90"),
+            _("resolution median"),
+            _("resolution p90"),
+            _("replies/resolved"),
+            _("SLA met"),
+            title=_("{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC").format(
+                start=start, end=end
+            ),
         )
         for r in rows:
             attained = r["sla_attainment"]

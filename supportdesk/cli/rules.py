@@ -25,22 +25,25 @@ from supportdesk.cli.output import (
     write_export,
 )
 from supportdesk.errors import ValidationError
+from supportdesk.i18n import _
 
 if TYPE_CHECKING:
     from supportdesk.desk.handle import Rule
     from supportdesk.desk.rules.engine import Fired
 
 app = typer.Typer(
-    help="Rules: ordered TOML rules that route, tag, assign and escalate tickets.",
+    help=_("Rules: ordered TOML rules that route, tag, assign and escalate tickets."),
     no_args_is_help=False,
 )
 
-NameArg = Annotated[str, typer.Argument(help="The rule's name.")]
+NameArg = Annotated[str, typer.Argument(help=_("The rule's name."))]
 
 
-@app.callback(invoke_without_command=True)
+@app.callback(
+    invoke_without_command=True,
+    help=_("Rules: ordered TOML rules that route, tag, assign and escalate tickets."),
+)
 def _default(ctx: typer.Context) -> None:
-    """Rules: ordered TOML rules that route, tag, assign and escalate tickets."""
     if ctx.invoked_subcommand is None:
         list_rules(ctx, as_json=False)
 
@@ -55,9 +58,8 @@ def _summary(row: Rule) -> dict[str, object]:
     }
 
 
-@app.command("list")
+@app.command("list", help=_("List rules in the order they run."))
 def list_rules(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """List rules in the order they run."""
     from supportdesk.desk.rules import storage
 
     cli: CliContext = ctx.obj
@@ -67,19 +69,21 @@ def list_rules(ctx: typer.Context, as_json: JsonOption = False) -> None:
         print_json(rows)
         return
     table = FitTable(
-        [Col("#", "right"), Col("name", give=1, least=12), Col("trigger"), Col("enabled")],
-        title="Rules",
+        [Col("#", "right"), Col(_("name"), give=1, least=12), Col(_("trigger")), Col(_("enabled"))],
+        title=_("Rules"),
     )
     for r in rows:
         table.add_row(
-            str(r["position"]), cell(r["name"]), str(r["trigger"]), "yes" if r["enabled"] else "no"
+            str(r["position"]),
+            cell(r["name"]),
+            str(r["trigger"]),
+            _("yes") if r["enabled"] else _("no"),
         )
     console.print(table)
 
 
-@app.command("show")
+@app.command("show", help=_("Print one rule's TOML."))
 def show(ctx: typer.Context, name: NameArg, as_json: JsonOption = False) -> None:
-    """Print one rule's TOML."""
     from supportdesk.desk.rules import storage
 
     cli: CliContext = ctx.obj
@@ -95,13 +99,12 @@ def show(ctx: typer.Context, name: NameArg, as_json: JsonOption = False) -> None
         write_data(str(data["definition"]))
 
 
-@app.command("add")
+@app.command("add", help=_("Add the file's rules after the existing ones (names must be new)."))
 def add(
     ctx: typer.Context,
-    file: Annotated[str, typer.Argument(help="TOML file of [[rules]] tables, or - for stdin.")],
+    file: Annotated[str, typer.Argument(help=_("TOML file of [[rules]] tables, or - for stdin."))],
     as_json: JsonOption = False,
 ) -> None:
-    """Add the file's rules after the existing ones (names must be new)."""
     from supportdesk.desk.rules import storage
 
     cli: CliContext = ctx.obj
@@ -112,12 +115,17 @@ def add(
         print_json(rows)
     else:
         for r in rows:
-            console.print(f"added rule {r['name']} at position {r['position']}")
+            console.print(
+                _("added rule {name} at position {position}").format(
+                    name=r["name"], position=r["position"]
+                )
+            )
 
 
-@app.command("edit")
+@app.command(
+    "edit", help=_("Edit one rule in $VISUAL / $EDITOR; it is saved only if it validates.")
+)
 def edit(ctx: typer.Context, name: NameArg) -> None:
-    """Edit one rule in $VISUAL / $EDITOR; it is saved only if it validates."""
     from supportdesk.desk.rules import storage
 
     cli: CliContext = ctx.obj
@@ -131,15 +139,17 @@ def edit(ctx: typer.Context, name: NameArg) -> None:
     text = Path(path).read_text(encoding="utf-8")
     if text == original:
         os.unlink(path)
-        console.print(f"rule {name} unchanged")
+        console.print(_("rule {name} unchanged").format(name=name))
         return
     try:
         with cli.store().session(write=True) as session:
             row = storage.replace_rule(session, name, text)
     except ValidationError as exc:
-        raise ValidationError(f"{exc} (nothing saved; your edit is kept in {path})") from None
+        raise ValidationError(
+            _("{exc} (nothing saved; your edit is kept in {path})").format(exc=exc, path=path)
+        ) from None
     os.unlink(path)
-    console.print(f"rule {row.name} saved")
+    console.print(_("rule {name} saved").format(name=row.name))
 
 
 def _toggle(ctx: typer.Context, name: str, enabled: bool) -> None:
@@ -148,53 +158,55 @@ def _toggle(ctx: typer.Context, name: str, enabled: bool) -> None:
     cli: CliContext = ctx.obj
     with cli.store().session(write=True) as session:
         storage.set_enabled(session, name, enabled)
-    console.print(f"rule {name} {'enabled' if enabled else 'disabled'}")
+    console.print(
+        (_("rule {name} enabled") if enabled else _("rule {name} disabled")).format(name=name)
+    )
 
 
-@app.command("enable")
+@app.command("enable", help=_("Enable a rule."))
 def enable(ctx: typer.Context, name: NameArg) -> None:
-    """Enable a rule."""
     _toggle(ctx, name, True)
 
 
-@app.command("disable")
+@app.command(
+    "disable", help=_("Disable a rule (it stays in place, and in exports, with `enabled = false`).")
+)
 def disable(ctx: typer.Context, name: NameArg) -> None:
-    """Disable a rule (it stays in place, and in exports, with `enabled = false`)."""
     _toggle(ctx, name, False)
 
 
-@app.command("move")
+@app.command("move", help=_("Move a rule to another position in the order."))
 def move(
     ctx: typer.Context,
     name: NameArg,
-    to: Annotated[int, typer.Option("--to", help="New position, 1 = runs first.")],
+    to: Annotated[int, typer.Option("--to", help=_("New position, 1 = runs first."))],
 ) -> None:
-    """Move a rule to another position in the order."""
     from supportdesk.desk.rules import storage
 
     cli: CliContext = ctx.obj
     with cli.store().session(write=True) as session:
         storage.move_rule(session, name, to)
-    console.print(f"rule {name} is now number {to}")
+    console.print(_("rule {name} is now number {to}").format(name=name, to=to))
 
 
-@app.command("remove")
+@app.command("remove", help=_("Remove a rule (export first to keep a copy)."))
 def remove(ctx: typer.Context, name: NameArg) -> None:
-    """Remove a rule (export first to keep a copy)."""
     from supportdesk.desk.rules import storage
 
     cli: CliContext = ctx.obj
     with cli.store().session(write=True) as session:
         storage.remove_rule(session, name)
-    console.print(f"rule {name} removed")
+    console.print(_("rule {name} removed").format(name=name))
 
 
-@app.command("export")
+@app.command(
+    "export",
+    help=_("Write every rule, in order, as one TOML file that `import` reads back unchanged."),
+)
 def export(
     ctx: typer.Context,
-    file: Annotated[Path | None, typer.Argument(help="Write here instead of stdout.")] = None,
+    file: Annotated[Path | None, typer.Argument(help=_("Write here instead of stdout."))] = None,
 ) -> None:
-    """Write every rule, in order, as one TOML file that `import` reads back unchanged."""
     from supportdesk.desk.rules import storage
 
     cli: CliContext = ctx.obj
@@ -203,13 +215,17 @@ def export(
     write_export(text, file)
 
 
-@app.command("import")
+@app.command(
+    "import",
+    help=_(
+        "Make the stored rules exactly the file's; validates all first, changes nothing on error."
+    ),
+)
 def import_(
     ctx: typer.Context,
-    file: Annotated[str, typer.Argument(help="TOML file of [[rules]] tables, or - for stdin.")],
+    file: Annotated[str, typer.Argument(help=_("TOML file of [[rules]] tables, or - for stdin."))],
     as_json: JsonOption = False,
 ) -> None:
-    """Make the stored rules exactly the file's; validates all first, changes nothing on error."""
     from supportdesk.desk.rules import storage
 
     cli: CliContext = ctx.obj
@@ -238,32 +254,38 @@ def _print_fired(fired: list[Fired], as_json: bool, title: str) -> None:
         print_json([f.as_dict() for f in fired])
         return
     if not fired:
-        console.print("no rule matched")
+        console.print(_("no rule matched"))
         return
     table = FitTable(
         [
-            Col("ticket", "right"),
-            Col("rule", give=2, least=12),
-            Col("trigger"),
-            Col("actions", give=1, least=20),
+            Col(_("ticket"), "right"),
+            Col(_("rule"), give=2, least=12),
+            Col(_("trigger")),
+            Col(_("actions"), give=1, least=20),
         ],
         title=title,
     )
     for f in fired:
-        shown = "; ".join(f.actions) or (f"failed: {f.error}" if f.error else "")
+        shown = "; ".join(f.actions) or (
+            _("failed: {error}").format(error=f.error) if f.error else ""
+        )
         ticket = f"#{f.ticket}" if f.ticket is not None else "-"
         table.add_row(ticket, cell(f.rule), f.trigger, cell(shown))
     console.print(table)
 
 
-@app.command("test")
+@app.command(
+    "test",
+    help=_(
+        "Dry-run rules over recent tickets and mail: shows what they would do, changes nothing."
+    ),
+)
 def test(
     ctx: typer.Context,
-    target: Annotated[str, typer.Argument(help="A stored rule's name, or a TOML file.")],
-    since: Annotated[str, typer.Option(help="How far back to look, like 30d or 12h.")] = "30d",
+    target: Annotated[str, typer.Argument(help=_("A stored rule's name, or a TOML file."))],
+    since: Annotated[str, typer.Option(help=_("How far back to look, like 30d or 12h."))] = "30d",
     as_json: JsonOption = False,
 ) -> None:
-    """Dry-run rules over recent tickets and mail: shows what they would do, changes nothing."""
     from supportdesk.clock import utcnow
     from supportdesk.desk.rules import engine, storage
 
@@ -280,16 +302,19 @@ def test(
     # A dry run tests disabled rules too: that is how one tries a rule before enabling it.
     rules = [r.model_copy(update={"enabled": True}) for r in rules]
     fired = engine.dry_run(store, rules, window=window, now=utcnow())
-    _print_fired(fired, as_json, f"What the rules would have done (last {since}; nothing written)")
+    _print_fired(
+        fired,
+        as_json,
+        _("What the rules would have done (last {since}; nothing written)").format(since=since),
+    )
 
 
-@app.command("run")
+@app.command("run", help=_("Apply the time rules now (cron this, or let `sync --watch` do it)."))
 def run(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Apply the time rules now (cron this, or let `sync --watch` do it)."""
     from supportdesk.clock import utcnow
     from supportdesk.desk.rules import engine
 
     cli: CliContext = ctx.obj
     with cli.store().session(write=True) as session:
         fired = engine.run_time_rules(session, utcnow())
-    _print_fired(fired, as_json, "Time rules applied")
+    _print_fired(fired, as_json, _("Time rules applied"))

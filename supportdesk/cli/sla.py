@@ -23,18 +23,21 @@ from supportdesk.cli.output import (
     write_export,
 )
 from supportdesk.errors import ValidationError
+from supportdesk.i18n import _
 
 app = typer.Typer(
-    help="Service levels: response and resolution targets per queue, in business hours.",
+    help=_("Service levels: response and resolution targets per queue, in business hours."),
     no_args_is_help=False,
 )
 
-QueueArg = Annotated[str, typer.Argument(help="The queue's name.")]
+QueueArg = Annotated[str, typer.Argument(help=_("The queue's name."))]
 
 
-@app.callback(invoke_without_command=True)
+@app.callback(
+    invoke_without_command=True,
+    help=_("Service levels: response and resolution targets per queue, in business hours."),
+)
 def _default(ctx: typer.Context) -> None:
-    """Service levels: response and resolution targets per queue, in business hours."""
     if ctx.invoked_subcommand is None:
         list_policies(ctx, as_json=False)
 
@@ -50,9 +53,8 @@ def _hours(policy: Any) -> str:
     return "; ".join(shown)
 
 
-@app.command("list")
+@app.command("list", help=_("List the queues' SLA policies."))
 def list_policies(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """List the queues' SLA policies."""
     from supportdesk.desk.sla import policy, storage
 
     cli: CliContext = ctx.obj
@@ -64,13 +66,13 @@ def list_policies(ctx: typer.Context, as_json: JsonOption = False) -> None:
     from rich.table import Table
 
     table = Table(
-        "queue",
-        "time zone",
-        "first response",
-        "next response",
-        "resolution",
-        "hours",
-        title="SLA policies",
+        _("queue"),
+        _("time zone"),
+        _("first response"),
+        _("next response"),
+        _("resolution"),
+        _("hours"),
+        title=_("SLA policies"),
     )
     for p in stored:
         d = p.policy
@@ -85,9 +87,8 @@ def list_policies(ctx: typer.Context, as_json: JsonOption = False) -> None:
     console.print(table)
 
 
-@app.command("show")
+@app.command("show", help=_("Print one queue's policy as TOML."))
 def show(ctx: typer.Context, queue: QueueArg, as_json: JsonOption = False) -> None:
-    """Print one queue's policy as TOML."""
     from supportdesk.desk.sla import policy, storage
 
     cli: CliContext = ctx.obj
@@ -99,42 +100,44 @@ def show(ctx: typer.Context, queue: QueueArg, as_json: JsonOption = False) -> No
         write_data(stored.text)
 
 
-@app.command("set")
+@app.command(
+    "set",
+    help=_("Set a queue's policy from options (changing only what is given), or from a file."),
+)
 def set_(
     ctx: typer.Context,
     queue: Annotated[
-        str | None, typer.Argument(help="The queue to change (or use --file).")
+        str | None, typer.Argument(help=_("The queue to change (or use --file)."))
     ] = None,
     file: Annotated[
         str | None,
-        typer.Option("--file", help="A TOML file of [[sla]] tables to set, or - for stdin."),
+        typer.Option("--file", help=_("A TOML file of [[sla]] tables to set, or - for stdin.")),
     ] = None,
     timezone: Annotated[
-        str | None, typer.Option(help="IANA time zone of the queue's working hours.")
+        str | None, typer.Option(help=_("IANA time zone of the queue's working hours."))
     ] = None,
     hours: Annotated[
         list[str] | None,
         typer.Option(
             "--hours",
-            help="Working hours of a day, DAY=HH:MM-HH:MM[,HH:MM-HH:MM] (repeat; DAY= is off).",
+            help=_("Working hours of a day, DAY=HH:MM-HH:MM[,HH:MM-HH:MM] (repeat; DAY= is off)."),
         ),
     ] = None,
     holiday: Annotated[
-        list[str] | None, typer.Option("--holiday", help="A day off, YYYY-MM-DD (repeat).")
+        list[str] | None, typer.Option("--holiday", help=_("A day off, YYYY-MM-DD (repeat)."))
     ] = None,
     first_response: Annotated[
-        str | None, typer.Option(help="First response target, e.g. 4h or 30m.")
+        str | None, typer.Option(help=_("First response target, e.g. 4h or 30m."))
     ] = None,
     next_response: Annotated[
-        str | None, typer.Option(help="Next response target after each customer message.")
+        str | None, typer.Option(help=_("Next response target after each customer message."))
     ] = None,
-    resolution: Annotated[str | None, typer.Option(help="Resolution target.")] = None,
+    resolution: Annotated[str | None, typer.Option(help=_("Resolution target."))] = None,
     priority: Annotated[
-        str | None, typer.Option(help="Apply the targets to this priority only.")
+        str | None, typer.Option(help=_("Apply the targets to this priority only."))
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Set a queue's policy from options (changing only what is given), or from a file."""
     from datetime import date
 
     from supportdesk.desk.sla import policy, storage
@@ -142,16 +145,16 @@ def set_(
     cli: CliContext = ctx.obj
     if file is not None:
         if queue is not None:
-            raise ValidationError("give a queue with options, or --file, not both")
+            raise ValidationError(_("give a queue with options, or --file, not both"))
         with cli.store().session(write=True) as session:
             names = storage.set_policies(session, read_data(file), origin=file)
         if as_json:
             print_json({"set": names})
         else:
-            console.print(f"set: {', '.join(names)}")
+            console.print(_("set: {names}").format(names=", ".join(names)))
         return
     if queue is None:
-        raise ValidationError("name the queue, or give --file")
+        raise ValidationError(_("name the queue, or give --file"))
     changes: dict[str, Any] = {}
     if timezone is not None:
         changes["timezone"] = timezone
@@ -161,7 +164,9 @@ def set_(
             day, sep, ranges = item.partition("=")
             if not sep:
                 raise ValidationError(
-                    f"--hours {item!r}: write DAY=HH:MM-HH:MM, e.g. mon=09:00-17:00"
+                    _("--hours {item!r}: write DAY=HH:MM-HH:MM, e.g. mon=09:00-17:00").format(
+                        item=item
+                    )
                 )
             week[day.strip().lower()] = [r for r in ranges.split(",") if r.strip()]
         changes["hours"] = week
@@ -169,7 +174,7 @@ def set_(
         try:
             changes["holidays"] = [date.fromisoformat(d) for d in holiday]
         except ValueError as exc:
-            raise ValidationError(f"--holiday: {exc}") from None
+            raise ValidationError(_("--holiday: {exc}").format(exc=exc)) from None
     for kind, value in (
         ("first_response", first_response),
         ("next_response", next_response),
@@ -178,7 +183,9 @@ def set_(
         if value is not None:
             changes[f"priority.{priority}.{kind}" if priority else kind] = value
     if not changes:
-        raise ValidationError("nothing to set: give --first-response, --resolution, ... or --file")
+        raise ValidationError(
+            _("nothing to set: give --first-response, --resolution, ... or --file")
+        )
     with cli.store().session(write=True) as session:
         if "hours" in changes:
             current = storage.get_policy_or_none(session, queue)
@@ -192,9 +199,8 @@ def set_(
         write_data(stored.text)
 
 
-@app.command("remove")
+@app.command("remove", help=_("Remove a queue's policy: its tickets have no due times any more."))
 def remove(ctx: typer.Context, queue: QueueArg, as_json: JsonOption = False) -> None:
-    """Remove a queue's policy: its tickets have no due times any more."""
     from supportdesk.desk.sla import storage
 
     cli: CliContext = ctx.obj
@@ -203,15 +209,16 @@ def remove(ctx: typer.Context, queue: QueueArg, as_json: JsonOption = False) -> 
     if as_json:
         print_json({"removed": queue})
     else:
-        console.print(f"SLA policy of queue {queue} removed")
+        console.print(_("SLA policy of queue {queue} removed").format(queue=queue))
 
 
-@app.command("export")
+@app.command(
+    "export", help=_("Write every policy as one TOML file that `import` reads back unchanged.")
+)
 def export(
     ctx: typer.Context,
-    file: Annotated[Path | None, typer.Argument(help="Write here instead of stdout.")] = None,
+    file: Annotated[Path | None, typer.Argument(help=_("Write here instead of stdout."))] = None,
 ) -> None:
-    """Write every policy as one TOML file that `import` reads back unchanged."""
     from supportdesk.desk.sla import storage
 
     cli: CliContext = ctx.obj
@@ -220,14 +227,18 @@ def export(
     write_export(text, file)
 
 
-@app.command("import")
+@app.command(
+    "import",
+    help=_(
+        "Make the stored policies exactly the file's; validates all "
+        "first, changes nothing on error."
+    ),
+)
 def import_(
     ctx: typer.Context,
-    file: Annotated[str, typer.Argument(help="TOML file of [[sla]] tables, or - for stdin.")],
+    file: Annotated[str, typer.Argument(help=_("TOML file of [[sla]] tables, or - for stdin."))],
     as_json: JsonOption = False,
 ) -> None:
-    """Make the stored policies exactly the file's; validates all first, changes nothing on
-    error."""
     from supportdesk.desk.sla import storage
 
     cli: CliContext = ctx.obj
@@ -242,10 +253,15 @@ def import_(
             console.print(f"{label}: {', '.join(names)}")
 
 
-@app.command("refresh")
+@app.command(
+    "refresh",
+    help=_(
+        "Extend every queue's working hours from today, recompute "
+        "every due time and flag the tickets that breached since "
+        "their last change (run it daily from cron)."
+    ),
+)
 def refresh(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Extend every queue's working hours from today, recompute every due time and flag the
-    tickets that breached since their last change (run it daily from cron)."""
     from supportdesk.desk.sla import storage
 
     cli: CliContext = ctx.obj
@@ -254,4 +270,4 @@ def refresh(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         print_json({"policies": count})
     else:
-        console.print(f"{count} SLA policies refreshed")
+        console.print(_("{count} SLA policies refreshed").format(count=count))

@@ -18,11 +18,16 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from supportdesk.i18n import _
+
 
 class _Rate(ProgressColumn):
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.0f} msg/s" if speed else "", style="progress.data.speed")
+        return Text(
+            _("{speed:,.0f} msg/s").format(speed=speed) if speed else "",
+            style="progress.data.speed",
+        )
 
 
 class RichProgress:

@@ -33,6 +33,7 @@ from supportdesk.cli.output import (
 )
 from supportdesk.dates import local
 from supportdesk.errors import NotFoundError
+from supportdesk.i18n import N_, _, ngettext
 
 if TYPE_CHECKING:
     from supportdesk.cli.sync_progress import RichProgress
@@ -48,14 +49,14 @@ FALLBACK_QUEUE = "general"
 """Where tickets land when a mailbox names no default_queue: the queue `init` creates."""
 
 _COUNTS = (
-    ("messages", "new"),
-    ("new_tickets", "tickets"),
-    ("follow_ups", "follow-ups"),
-    ("robots", "robots"),
-    ("quarantined", "quarantined"),
-    ("duplicates", "dups"),
-    ("oversize", "oversize"),
-    ("rule_failures", "rule fails"),
+    ("messages", N_("new")),
+    ("new_tickets", N_("tickets")),
+    ("follow_ups", N_("follow-ups")),
+    ("robots", N_("robots")),
+    ("quarantined", N_("quarantined")),
+    ("duplicates", N_("dups")),
+    ("oversize", N_("oversize")),
+    ("rule_failures", N_("rule fails")),
 )
 
 
@@ -129,7 +130,7 @@ def _chosen(settings: Settings, name: str | None) -> list[Mailbox]:
             error(str(exc))
             raise _Stop(EX_USAGE) from None
     if not settings.mailboxes:
-        error("no mailboxes configured: add a [[mailboxes]] table to config.toml")
+        error(_("no mailboxes configured: add a [[mailboxes]] table to config.toml"))
         raise _Stop(EX_USAGE)
     return list(settings.mailboxes)
 
@@ -220,25 +221,29 @@ def _report_once(results: list[FolderResult], code: int, *, as_json: bool, lines
 
     seconds = sum(r.seconds for r in results)
     table = Table(
-        Column("folder", overflow="fold"),
-        *(Column(title, justify="right") for _, title in _COUNTS),
-        Column("errors", justify="right"),
+        Column(_("folder"), overflow="fold"),
+        *(Column(_(title), justify="right") for __, title in _COUNTS),
+        Column(_("errors"), justify="right"),
         box=box.SIMPLE_HEAD,
         padding=0,
         pad_edge=False,
-        title=f"sync: {len(results)} folder{'s' * (len(results) != 1)} in {seconds:.2f} s",
+        title=ngettext(
+            "sync: {count} folder in {seconds:.2f} s",
+            "sync: {count} folders in {seconds:.2f} s",
+            len(results),
+        ).format(count=len(results), seconds=seconds),
     )
     for r in results:
         table.add_row(
             cell(f"{r.mailbox}/{r.folder}"),
-            *(str(getattr(r.summary, key)) for key, _ in _COUNTS),
+            *(str(getattr(r.summary, key)) for key, __ in _COUNTS),
             str(len(r.summary.errors) + (1 if r.error else 0)),
             style="red" if r.error else None,
         )
     if len(results) > 1:
         table.add_row(
-            "total",
-            *(str(getattr(total, key)) for key, _ in _COUNTS),
+            _("total"),
+            *(str(getattr(total, key)) for key, __ in _COUNTS),
             str(len(total.errors) + sum(1 for r in results if r.error)),
             style="bold",
         )
@@ -275,7 +280,7 @@ def _watch(
 
     if not as_json:
         names = ", ".join(f"{t.mailbox.name}/{t.folder}" for t in targets)
-        console.print(Text(f"watching {names}; Ctrl-C stops"))
+        console.print(Text(_("watching {names}; Ctrl-C stops").format(names=names)))
     sender = _start_sender(cli, settings, stop, as_json=as_json)
     Watcher(
         cli.store(),
@@ -285,7 +290,7 @@ def _watch(
         on_result=on_result,
         on_error=on_error,
         on_rules=lambda fired: _rules_lines(fired, as_json=as_json),
-        on_rules_error=lambda exc: error(f"time rules: {exc}"),
+        on_rules_error=lambda exc: error(_("time rules: {exc}").format(exc=exc)),
     ).run(stop)
     if sender is not None:
         sender.join(15)
@@ -308,7 +313,17 @@ def _start_sender(
             _json_line(data)
         elif item is not None:
             stamp = local(datetime.now(UTC)).strftime("%H:%M:%S")
-            console.print(cell(f"{stamp} outbox {item.id} (#{item.ticket_number}): {what} {text}"))
+            console.print(
+                cell(
+                    _("{stamp} outbox {id} (#{ticket_number}): {what} {text}").format(
+                        stamp=stamp,
+                        id=item.id,
+                        ticket_number=item.ticket_number,
+                        what=what,
+                        text=text,
+                    )
+                )
+            )
         else:
             error(text)
 
@@ -338,7 +353,13 @@ def _rules_lines(fired: list[Fired], *, as_json: bool) -> None:
         else:
             stamp = local(datetime.now(UTC)).strftime("%H:%M:%S")
             where = f"#{f.ticket}" if f.ticket is not None else "-"
-            console.print(cell(f"{stamp} rule {f.rule} on {where}: {'; '.join(f.actions)}"))
+            console.print(
+                cell(
+                    _("{stamp} rule {rule} on {where}: {actions}").format(
+                        stamp=stamp, rule=f.rule, where=where, actions="; ".join(f.actions)
+                    )
+                )
+            )
 
 
 def _event_line(result: FolderResult, *, as_json: bool) -> None:
@@ -346,8 +367,11 @@ def _event_line(result: FolderResult, *, as_json: bool) -> None:
         _json_line({"event": "folder", **result.as_dict()})
         return
     s = result.summary
-    parts = [f"{s.messages} new", f"{s.new_tickets} tickets", f"{s.follow_ups} follow-ups"]
-    parts += [f"{getattr(s, key)} {title}" for key, title in _COUNTS[3:] if getattr(s, key)]
+    parts = [
+        _("{count} {what}").format(count=getattr(s, key), what=_(title))
+        for index, (key, title) in enumerate(_COUNTS)
+        if index < 3 or getattr(s, key)
+    ]
     stamp = local(datetime.now(UTC)).strftime("%H:%M:%S")
     console.print(cell(f"{stamp} {result.mailbox}/{result.folder}: {', '.join(parts)}"))
     for problem in s.errors:
@@ -364,9 +388,8 @@ def _error_line(target: Target, exc: Exception, delay: float, *, as_json: bool) 
         from rich.text import Text
 
         err_console.print(Text("".join(traceback.format_exception(exc))))
-        message = (
-            f"mailbox {target.mailbox.name!r}, folder {target.folder!r}: unexpected "
-            f"{type(exc).__name__}: {exc}"
+        message = _("mailbox {mailbox!r}, folder {folder!r}: unexpected {kind}: {exc}").format(
+            mailbox=target.mailbox.name, folder=target.folder, kind=type(exc).__name__, exc=exc
         )
     if as_json:
         _json_line(
@@ -380,7 +403,11 @@ def _error_line(target: Target, exc: Exception, delay: float, *, as_json: bool) 
             }
         )
         return
-    error(f"{message} (retrying {target.folder!r} in {delay:.0f} s)")
+    error(
+        _("{message} (retrying {folder!r} in {delay:.0f} s)").format(
+            message=message, folder=target.folder, delay=delay
+        )
+    )
 
 
 def _lead_then_feed(
@@ -411,10 +438,10 @@ def _lead_then_feed(
         feed,
         on_standby=said(
             "standby",
-            "standing by: another sync --watch feeds this team store; taking over if it stops",
+            _("standing by: another sync --watch feeds this team store; taking over if it stops"),
         ),
-        on_lead=said("lead", "leading: this sync --watch feeds the team store"),
-        on_lost=said("lead_lost", "lost the lead (store connection gone): standing by"),
+        on_lead=said("lead", _("leading: this sync --watch feeds the team store")),
+        on_lost=said("lead_lost", _("lost the lead (store connection gone): standing by")),
     )
 
 

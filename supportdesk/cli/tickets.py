@@ -16,6 +16,7 @@ from supportdesk.cli.options import JsonOption
 from supportdesk.cli.output import Col, FitTable, block, cell, console, error, print_json
 from supportdesk.clock import utcnow
 from supportdesk.dates import age, stamp
+from supportdesk.i18n import _, pgettext
 from supportdesk.linebreak import Wrapped
 from supportdesk.text import one_line
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from supportdesk.desk.bulk_commands import BulkCommand, Outcome, Param
     from supportdesk.desk.views import TicketDetail, TicketRow
 
-app = typer.Typer(help="Tickets: list them with a query, show one with its thread.")
+app = typer.Typer(help=_("Tickets: list them with a query, show one with its thread."))
 
 
 def rows_table(rows: list[TicketRow], now: datetime, title: str | None = None) -> FitTable:
@@ -34,13 +35,13 @@ def rows_table(rows: list[TicketRow], now: datetime, title: str | None = None) -
     table = FitTable(
         [
             Col("#", "right"),
-            Col("status"),
-            Col("pri"),
-            Col("queue", give=2, least=6),
-            Col("subject", give=1, least=20),
-            Col("requester", give=3, least=8),
-            Col("assignee", give=2, least=6),
-            Col("updated", "right"),
+            Col(_("status")),
+            Col(_("pri")),
+            Col(_("queue"), give=2, least=6),
+            Col(_("subject"), give=1, least=20),
+            Col(_("requester"), give=3, least=8),
+            Col(_("assignee"), give=2, least=6),
+            Col(_("updated"), "right"),
         ],
         title=title,
     )
@@ -58,27 +59,33 @@ def rows_table(rows: list[TicketRow], now: datetime, title: str | None = None) -
     return table
 
 
-@app.callback(invoke_without_command=True)
+@app.callback(
+    invoke_without_command=True,
+    help=_("Tickets: list them with a query, show one with its thread."),
+)
 def _default(ctx: typer.Context) -> None:
-    """Tickets: list them with a query, show one with its thread."""
     if ctx.invoked_subcommand is None:
         list_tickets(ctx)
 
 
-@app.command("list")
+@app.command(
+    "list",
+    help=_(
+        "List tickets matching QUERY, most recently updated first (see README: query language)."
+    ),
+)
 def list_tickets(
     ctx: typer.Context,
     query: Annotated[
-        str, typer.Argument(help='A query, e.g. "status:open queue:billing refund".')
+        str, typer.Argument(help=_('A query, e.g. "status:open queue:billing refund".'))
     ] = "",
     limit: Annotated[
         int | None,
-        typer.Option(min=1, help="Show at most this many (default 50; --ids: all)."),
+        typer.Option(min=1, help=_("Show at most this many (default 50; --ids: all).")),
     ] = None,
     as_json: JsonOption = False,
-    ids: Annotated[bool, typer.Option("--ids", help="Print ticket numbers only.")] = False,
+    ids: Annotated[bool, typer.Option("--ids", help=_("Print ticket numbers only."))] = False,
 ) -> None:
-    """List tickets matching QUERY, most recently updated first (see README: query language)."""
     from supportdesk.desk.query import Matching, parse
 
     cli: CliContext = ctx.obj
@@ -98,16 +105,15 @@ def list_tickets(
         print_json({"total": total, "tickets": [r.as_dict() for r in rows]})
     else:
         console.print(rows_table(rows, now))
-        console.print(f"showing {len(rows)} of {shown.label()}")
+        console.print(_("showing {count} of {label}").format(count=len(rows), label=shown.label()))
 
 
-@app.command("show")
+@app.command("show", help=_("Show one ticket: its fields, thread, notes and history."))
 def show_ticket(
     ctx: typer.Context,
-    number: Annotated[int, typer.Argument(help="The ticket number.")],
+    number: Annotated[int, typer.Argument(help=_("The ticket number."))],
     as_json: JsonOption = False,
 ) -> None:
-    """Show one ticket: its fields, thread, notes and history."""
     from supportdesk.desk import views
 
     cli: CliContext = ctx.obj
@@ -126,50 +132,59 @@ def render_detail(d: TicketDetail) -> Group:
     from rich.text import Text
 
     r = d.row
-    header = Text.assemble((f"#{r.number} ", "bold"), cell(r.subject or "(no subject)"))
+    header = Text.assemble((f"#{r.number} ", "bold"), cell(r.subject or _("(no subject)")))
     header.stylize("bold")
     facts = Table.grid(padding=(0, 2))
-    facts.add_row("status", r.status, "priority", r.priority, "queue", cell(r.queue))
+    facts.add_row(_("status"), r.status, _("priority"), r.priority, _("queue"), cell(r.queue))
     facts.add_row(
-        "requester",
+        _("requester"),
         cell(
             f"{r.requester_name} <{r.requester_email}>" if r.requester_name else r.requester_email
         ),
-        "organisation",
+        _("organisation"),
         cell(d.requester_organisation or "-"),
-        "assignee",
+        _("assignee"),
         cell(r.assignee or "-"),
     )
     facts.add_row(
-        "tags",
+        _("tags"),
         cell(", ".join(d.tags) or "-"),
-        "cc",
+        _("cc"),
         cell(", ".join(d.ccs) or "-"),
-        "version",
+        _("version"),
         str(r.version),
     )
     if d.first_response_at or d.solved_at:
         facts.add_row(
-            "first response",
+            _("first response"),
             stamp(d.first_response_at) if d.first_response_at else "-",
-            "solved",
+            _("solved"),
             stamp(d.solved_at) if d.solved_at else "-",
         )
     due, state = r.sla_due, r.sla_state(utcnow())
     if due is not None or state:
         facts.add_row(
-            "SLA due",
+            _("SLA due"),
             stamp(due) if due else "-",
-            "SLA",
-            {"breached": "breached", "due-soon": "due soon", "due": "on track"}.get(state, "-"),
+            _("SLA"),
+            {"breached": _("breached"), "due-soon": _("due soon"), "due": _("on track")}.get(
+                state, "-"
+            ),
         )
     parts: list[object] = [header, facts]
     if d.merged_into:
-        parts.append(Text(f"merged into #{d.merged_into}", style="yellow"))
+        parts.append(
+            Text(_("merged into #{merged_into}").format(merged_into=d.merged_into), style="yellow")
+        )
     if d.requester_bounced_at is not None:
         parts.append(
-            Text(f"mail to the requester bounced {stamp(d.requester_bounced_at)}: ", "red")
-            + cell(d.requester_bounce_reason or "delivery failed", 120)
+            Text(
+                _("mail to the requester bounced {when}: ").format(
+                    when=stamp(d.requester_bounced_at)
+                ),
+                "red",
+            )
+            + cell(d.requester_bounce_reason or _("delivery failed"), 120)
         )
     timeline: list[tuple[datetime, int, object]] = []
     for m in d.messages:
@@ -177,9 +192,9 @@ def render_detail(d: TicketDetail) -> Group:
         flags = [
             f
             for f, on in (
-                ("auto-reply", m.is_auto_reply),
-                ("bounce", m.is_bounce),
-                ("list", m.is_list),
+                (_("auto-reply"), m.is_auto_reply),
+                (_("bounce"), m.is_bounce),
+                (_("list"), m.is_list),
             )
             if on
         ]
@@ -190,7 +205,7 @@ def render_detail(d: TicketDetail) -> Group:
             f"  [{', '.join(flags)}]" if flags else "",
             cell(f"  ({m.delivery})", 80) if m.delivery else "",
         )
-        body = block(m.body_text.strip() or "(no text)")
+        body = block(m.body_text.strip() or _("(no text)"))
         if m.parse_problems:
             body.append("\n\n")
             body.append(block(m.parse_problems.replace("\n", " · ")).plain, style="dim")
@@ -198,7 +213,11 @@ def render_detail(d: TicketDetail) -> Group:
             body.append(
                 "\n\n"
                 + "\n".join(
-                    one_line(f"📎 {a.filename} ({a.content_type}, {a.size} bytes)")
+                    one_line(
+                        _("📎 {filename} ({content_type}, {size} bytes)").format(
+                            filename=a.filename, content_type=a.content_type, size=a.size
+                        )
+                    )
                     for a in m.attachments
                 )
             )
@@ -221,7 +240,7 @@ def render_detail(d: TicketDetail) -> Group:
                 1,
                 Panel(
                     Wrapped(block(n.body)),
-                    title=cell(f"note {n.id} by {n.author}"),
+                    title=cell(_("note {id} by {author}").format(id=n.id, author=n.author)),
                     title_align="left",
                     border_style="yellow",
                 ),
@@ -234,7 +253,9 @@ def render_detail(d: TicketDetail) -> Group:
             f"{e.old_value or '-'} → {e.new_value or '-'}" if e.old_value else (e.new_value or "")
         )
         if e.action in ("note_edited", "note_deleted"):  # the words are in `history`
-            change = f"(the text before: supportdesk history --ticket {r.number})"
+            change = _("(the text before: supportdesk history --ticket {number})").format(
+                number=r.number
+            )
         timeline.append(
             (
                 e.created_at,
@@ -245,7 +266,7 @@ def render_detail(d: TicketDetail) -> Group:
                 ),
             )
         )
-    parts.extend(item for _, _, item in sorted(timeline, key=lambda t: (t[0], t[1])))
+    parts.extend(item for _when, _order, item in sorted(timeline, key=lambda t: (t[0], t[1])))
     return Group(*parts)  # type: ignore[arg-type]
 
 
@@ -254,11 +275,11 @@ def render_detail(d: TicketDetail) -> Group:
 # plus --dry-run, --yes and --json.
 
 DryRunOption = Annotated[
-    bool, typer.Option("--dry-run", help="List what would change and change nothing.")
+    bool, typer.Option("--dry-run", help=_("List what would change and change nothing."))
 ]
 YesOption = Annotated[
     bool,
-    typer.Option("--yes", "-y", help="Do not ask, however many tickets match (for scripts)."),
+    typer.Option("--yes", "-y", help=_("Do not ask, however many tickets match (for scripts).")),
 ]
 _DRY_RUN_ROWS = 200
 
@@ -275,7 +296,8 @@ def _read_numbers(text: str) -> tuple[int, ...]:
         digits = word.removeprefix("#")
         if not digits.isdigit():
             raise typer.BadParameter(
-                f"standard input: {word!r} is not a ticket number", param_hint="QUERY"
+                _("standard input: {word!r} is not a ticket number").format(word=word),
+                param_hint="QUERY",
             )
         numbers.append(int(digits))
     return tuple(numbers)
@@ -310,15 +332,22 @@ def run_bulk(
         if asked.needs_confirmation:
             if numbers is not None or not _interactive():
                 error(
-                    f"{asked.what}: {asked.matched} tickets match, more than "
-                    f"bulk.confirm_above ({asked.confirm_above}); nothing was changed: "
-                    "check with --dry-run, then pass --yes"
+                    _(
+                        "{what}: {matched} tickets match, more than "
+                        "bulk.confirm_above ({confirm_above}); nothing was changed: "
+                        "check with --dry-run, then pass --yes"
+                    ).format(
+                        what=asked.what, matched=asked.matched, confirm_above=asked.confirm_above
+                    )
                 )
                 raise typer.Exit(1)
             if not typer.confirm(
-                f"{asked.what}: {asked.matched} tickets. Go ahead?", default=False
+                _("{what}: {matched} tickets. Go ahead?").format(
+                    what=asked.what, matched=asked.matched
+                ),
+                default=False,
             ):
-                error("nothing was changed")
+                error(_("nothing was changed"))
                 raise typer.Exit(1)
     outcome = bulk_commands.run(store, prepared, selection, actor=cli.actor, dry_run=dry_run)
     _report(outcome, as_json=as_json)
@@ -337,9 +366,9 @@ def _report(outcome: Outcome, *, as_json: bool) -> None:
         table = FitTable(
             [
                 Col("#", "right"),
-                Col("action"),
-                Col("old", give=1, least=8),
-                Col("new", give=1, least=8),
+                Col(_("action")),
+                Col(pgettext("change", "old"), give=1, least=8),
+                Col(pgettext("change", "new"), give=1, least=8),
             ]
         )
         for c in outcome.changes[:_DRY_RUN_ROWS]:
@@ -349,7 +378,7 @@ def _report(outcome: Outcome, *, as_json: bool) -> None:
         console.print(table)
         if len(outcome.changes) > _DRY_RUN_ROWS:
             more = len(outcome.changes) - _DRY_RUN_ROWS
-            console.print(f"… and {more} more changes (--json lists all)")
+            console.print(_("… and {more} more changes (--json lists all)").format(more=more))
     console.print(Text(outcome.summary()))
 
 
@@ -371,7 +400,7 @@ def _bulk_command(command: BulkCommand) -> Callable[..., None]:
         )
 
     def param(p: Param) -> inspect.Parameter:
-        info = typer.Option(*p.flags, help=p.help) if p.flags else typer.Argument(help=p.help)
+        info = typer.Option(*p.flags, help=_(p.help)) if p.flags else typer.Argument(help=_(p.help))
         return inspect.Parameter(
             p.name,
             inspect.Parameter.KEYWORD_ONLY,
@@ -395,7 +424,6 @@ def _bulk_command(command: BulkCommand) -> Callable[..., None]:
     run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     run.__annotations__ = {}
     run.__name__ = f"bulk_{command.name}"
-    run.__doc__ = command.help
     return run
 
 
@@ -403,7 +431,7 @@ def _add_bulk_commands() -> None:
     from supportdesk.desk.bulk_commands import COMMANDS
 
     for command in COMMANDS:
-        app.command(command.name)(_bulk_command(command))
+        app.command(command.name, help=_(command.help))(_bulk_command(command))
 
 
 _add_bulk_commands()

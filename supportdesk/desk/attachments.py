@@ -15,6 +15,7 @@ from sqlmodel import Session, col
 from supportdesk.desk import views
 from supportdesk.desk.tickets import get_ticket
 from supportdesk.errors import ValidationError
+from supportdesk.i18n import _
 from supportdesk.mail.filenames import safe_destination
 from supportdesk.store.models import Attachment, Message
 
@@ -28,7 +29,7 @@ def save_attachments(
     """
     folder = Path(folder).expanduser()
     if not folder.is_dir():
-        raise ValidationError(f"{folder} is not a folder")
+        raise ValidationError(_("{folder} is not a folder").format(folder=folder))
     ticket = get_ticket(session, number)
     stmt = (
         select(col(Attachment.id))

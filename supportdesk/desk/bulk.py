@@ -47,6 +47,7 @@ from supportdesk.desk.events import Change
 from supportdesk.desk.sla import due
 from supportdesk.desk.statuses import TRANSITIONS, check_priority, check_status, status_values
 from supportdesk.errors import NotFoundError, ValidationError
+from supportdesk.i18n import N_, _
 from supportdesk.store.models import STATUSES, Agent, Queue, Tag, Ticket, TicketTag, table_of
 
 CHUNK = 100_000
@@ -94,7 +95,9 @@ def _display(field_name: str) -> tuple[Select[int | None, str], str]:
         return select(col(Ticket.id), col(Ticket.priority)), "priority"
     if field_name == "status":
         return select(col(Ticket.id), col(Ticket.status)), "status"
-    raise ValueError(f"bulk changes of {field_name} are not supported")
+    raise ValueError(
+        _("bulk changes of {field_name} are not supported").format(field_name=field_name)
+    )
 
 
 def _is_postgres(session: Session) -> bool:
@@ -282,7 +285,7 @@ def add_tags(
     """Give every ticket each tag it lacks: per tag an insert-select, with a `tag` event."""
     names = list(dict.fromkeys(tickets.normalise_tag(t) for t in tags))
     if not names:
-        raise ValidationError("name at least one tag")
+        raise ValidationError(_("name at least one tag"))
     touched = 0
     for name in names:
         tag = tag_id(session, name, create=True)
@@ -320,7 +323,7 @@ def remove_tags(
     """Take each tag off every ticket that has it, with an `untag` event per removal."""
     names = list(dict.fromkeys(tickets.normalise_tag(t) for t in tags))
     if not names:
-        raise ValidationError("name at least one tag")
+        raise ValidationError(_("name at least one tag"))
     touched = 0
     for name in names:
         tag = tag_id(session, name, create=False)
@@ -373,9 +376,9 @@ def merge(session: Session, ticket_ids: Sequence[int], into: int, change: Change
     changed = 0
     for number, merged_into in rows:
         if number == target.number:
-            skipped["the target itself"] = skipped.get("the target itself", 0) + 1
+            skipped[N_("the target itself")] = skipped.get("the target itself", 0) + 1
         elif merged_into is not None:
-            skipped["already merged"] = skipped.get("already merged", 0) + 1
+            skipped[N_("already merged")] = skipped.get("already merged", 0) + 1
         else:
             tickets.merge(session, number, target.number, change)
             changed += 1
@@ -393,7 +396,7 @@ def ids_for(session: Session, where: ColumnElement[bool], *, limit: int | None =
     )
     if limit is not None:
         if limit < 0:
-            raise ValidationError("limit must be zero or more")
+            raise ValidationError(_("limit must be zero or more"))
         stmt = stmt.limit(limit)
     return list(session.execute(stmt).scalars())
 
@@ -416,8 +419,8 @@ def ids_for_numbers(
     missing = [n for n in wanted if n not in found]
     if missing:
         shown = ", ".join(f"#{n}" for n in missing[:10])
-        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
-        raise NotFoundError(f"no ticket {shown}{more}")
+        more = _(" and {count} more").format(count=len(missing) - 10) if len(missing) > 10 else ""
+        raise NotFoundError(_("no ticket {shown}{more}").format(shown=shown, more=more))
     ids = [found[n] for n in wanted]
     if where is None:
         return ids

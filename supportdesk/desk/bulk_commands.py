@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from supportdesk.errors import ValidationError
+from supportdesk.i18n import N_, _
 
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 Apply = Callable[["Session", list[int], "Change"], "BulkResult"]
 Narrow = Callable[["Session"], "ColumnElement[bool]"]
 
-QUERY_HELP = (
+QUERY_HELP = N_(
     'Which tickets: a query ("status:pending updated:>14d"), all for every ticket, '
     "or - to read ticket numbers from standard input."
 )
@@ -91,11 +92,14 @@ def _query(optional: bool = False, help: str = QUERY_HELP) -> Param:
 
 
 def _assign(agent: str) -> Prepared:
-    return Prepared(f"assign to {agent}", lambda s, ids, c: _bulk().assign(s, ids, agent, c))
+    return Prepared(
+        _("assign to {agent}").format(agent=agent),
+        lambda s, ids, c: _bulk().assign(s, ids, agent, c),
+    )
 
 
 def _unassign() -> Prepared:
-    return Prepared("unassign", _bulk().unassign)
+    return Prepared(_("unassign"), _bulk().unassign)
 
 
 def _reassign(from_agent: str, to_agent: str) -> Prepared:
@@ -108,24 +112,30 @@ def _reassign(from_agent: str, to_agent: str) -> Prepared:
         return col(Ticket.assignee_id) == directory.get_agent(session, from_agent).id
 
     return Prepared(
-        f"reassign {from_agent} → {to_agent}",
+        _("reassign {from_agent} → {to_agent}").format(from_agent=from_agent, to_agent=to_agent),
         lambda s, ids, c: _bulk().assign(s, ids, to_agent, c),
         narrow=theirs,
     )
 
 
 def _status(status: str) -> Prepared:
-    return Prepared(f"status {status}", lambda s, ids, c: _bulk().set_status(s, ids, status, c))
+    return Prepared(
+        _("status {status}").format(status=status),
+        lambda s, ids, c: _bulk().set_status(s, ids, status, c),
+    )
 
 
 def _priority(priority: str) -> Prepared:
     return Prepared(
-        f"priority {priority}", lambda s, ids, c: _bulk().set_priority(s, ids, priority, c)
+        _("priority {priority}").format(priority=priority),
+        lambda s, ids, c: _bulk().set_priority(s, ids, priority, c),
     )
 
 
 def _move(queue: str) -> Prepared:
-    return Prepared(f"move to {queue}", lambda s, ids, c: _bulk().move(s, ids, queue, c))
+    return Prepared(
+        _("move to {queue}").format(queue=queue), lambda s, ids, c: _bulk().move(s, ids, queue, c)
+    )
 
 
 def tag_input(text: str) -> tuple[tuple[str, ...], str | None]:
@@ -134,14 +144,18 @@ def tag_input(text: str) -> tuple[tuple[str, ...], str | None]:
 
     parsed = parse_tags(text, signs=False)
     if not parsed.add:
-        raise ValidationError(f"{parsed.problem() or 'name at least one tag'}; nothing changed")
+        raise ValidationError(
+            _("{problem}; nothing changed").format(
+                problem=parsed.problem() or _("name at least one tag")
+            )
+        )
     return parsed.add, parsed.problem()
 
 
 def _tag(tags: str | Sequence[str]) -> Prepared:
     names, refused = tag_input(tags) if isinstance(tags, str) else (tuple(tags), None)
     return Prepared(
-        f"tag {','.join(names)}",
+        _("tag {tags}").format(tags=",".join(names)),
         lambda s, ids, c: _bulk().add_tags(s, ids, names, c),
         refused=refused,
     )
@@ -150,80 +164,86 @@ def _tag(tags: str | Sequence[str]) -> Prepared:
 def _untag(tags: str | Sequence[str]) -> Prepared:
     names, refused = tag_input(tags) if isinstance(tags, str) else (tuple(tags), None)
     return Prepared(
-        f"untag {','.join(names)}",
+        _("untag {tags}").format(tags=",".join(names)),
         lambda s, ids, c: _bulk().remove_tags(s, ids, names, c),
         refused=refused,
     )
 
 
 def _merge(into: int) -> Prepared:
-    return Prepared(f"merge into #{into}", lambda s, ids, c: _bulk().merge(s, ids, into, c))
+    return Prepared(
+        _("merge into #{into}").format(into=into), lambda s, ids, c: _bulk().merge(s, ids, into, c)
+    )
 
 
-_TAGS_HELP = "One tag, or several separated by commas or spaces (any script)."
+_TAGS_HELP = N_("One tag, or several separated by commas or spaces (any script).")
 
 COMMANDS: tuple[BulkCommand, ...] = (
     BulkCommand(
         "assign",
         "assignee",
-        "Assign every ticket matching QUERY to AGENT.",
-        (Param("agent", "The agent's handle."), _query()),
+        N_("Assign every ticket matching QUERY to AGENT."),
+        (Param("agent", N_("The agent's handle.")), _query()),
         _assign,
     ),
     BulkCommand(
-        "unassign", "assignee", "Unassign every ticket matching QUERY.", (_query(),), _unassign
+        "unassign", "assignee", N_("Unassign every ticket matching QUERY."), (_query(),), _unassign
     ),
     BulkCommand(
         "reassign",
         "assignee",
-        "Move the tickets assigned to one agent (and matching QUERY) to another.",
+        N_("Move the tickets assigned to one agent (and matching QUERY) to another."),
         (
-            Param("from_agent", "Whose tickets.", ("--from",)),
-            Param("to_agent", "Who gets them.", ("--to",)),
-            _query(True, "Narrow further with a query, or - for numbers on stdin."),
+            Param("from_agent", N_("Whose tickets."), ("--from",)),
+            Param("to_agent", N_("Who gets them."), ("--to",)),
+            _query(True, N_("Narrow further with a query, or - for numbers on stdin.")),
         ),
         _reassign,
     ),
     BulkCommand(
         "status",
         "status",
-        "Set the status of every ticket matching QUERY; those that cannot go there are skipped.",
-        (Param("status", "new, open, pending, on-hold, solved or closed."), _query()),
+        N_(
+            "Set the status of every ticket matching QUERY; those that cannot go there are skipped."
+        ),
+        (Param("status", N_("new, open, pending, on-hold, solved or closed.")), _query()),
         _status,
     ),
     BulkCommand(
         "priority",
         "priority",
-        "Set the priority of every ticket matching QUERY.",
-        (Param("priority", "low, normal, high or urgent."), _query()),
+        N_("Set the priority of every ticket matching QUERY."),
+        (Param("priority", N_("low, normal, high or urgent.")), _query()),
         _priority,
     ),
     BulkCommand(
         "move",
         "queue",
-        "Move every ticket matching QUERY to QUEUE.",
-        (Param("queue", "The queue to move them to."), _query()),
+        N_("Move every ticket matching QUERY to QUEUE."),
+        (Param("queue", N_("The queue to move them to.")), _query()),
         _move,
     ),
     BulkCommand(
         "tag",
         "tags",
-        "Add TAGS to every ticket matching QUERY; a bad tag is refused by name, the rest apply.",
+        N_(
+            "Add TAGS to every ticket matching QUERY; a bad tag is refused by name, the rest apply."
+        ),
         (Param("tags", _TAGS_HELP), _query()),
         _tag,
     ),
     BulkCommand(
         "untag",
         "tags",
-        "Remove TAGS from every ticket matching QUERY; a bad tag is refused by name.",
+        N_("Remove TAGS from every ticket matching QUERY; a bad tag is refused by name."),
         (Param("tags", _TAGS_HELP), _query()),
         _untag,
     ),
     BulkCommand(
         "merge",
         "merged_into",
-        "Merge every ticket matching QUERY into ticket --into. Merges cannot be undone.",
-        (_query(), Param("into", "The ticket number to merge them into.", ("--into",), int)),
+        N_("Merge every ticket matching QUERY into ticket --into. Merges cannot be undone."),
+        (_query(), Param("into", N_("The ticket number to merge them into."), ("--into",), int)),
         _merge,
     ),
 )
@@ -300,13 +320,19 @@ class Outcome:
     def summary(self) -> str:
         """The one line a face prints: matched, changed, skipped and how to undo."""
         r = self.result
-        skipped = "".join(f", {n} skipped ({why})" for why, n in r.skipped.items())
-        verb = "would change" if self.dry_run else "changed"
-        line = f"{self.what}: {r.matched} matched, {verb} {r.changed}{skipped}"
+        skipped = "".join(
+            _(", {count} skipped ({why})").format(count=n, why=_(why))
+            for why, n in r.skipped.items()
+        )
         if self.dry_run:
-            line += "; dry run: nothing was changed"
+            line = _("{what}: {matched} matched, would change {changed}{skipped}")
+        else:
+            line = _("{what}: {matched} matched, changed {changed}{skipped}")
+        line = line.format(what=self.what, matched=r.matched, changed=r.changed, skipped=skipped)
+        if self.dry_run:
+            line += _("; dry run: nothing was changed")
         elif r.changed:
-            line += f"; batch {r.batch_id} (supportdesk undo {r.batch_id})"
+            line += _("; batch {batch} (supportdesk undo {batch})").format(batch=r.batch_id)
         return line
 
 

@@ -40,6 +40,7 @@ from supportdesk.desk import tomlblocks
 from supportdesk.desk.statuses import check_priority, check_status
 from supportdesk.desk.tomlblocks import ImportSummary
 from supportdesk.errors import NotFoundError, ValidationError
+from supportdesk.i18n import N_, _
 from supportdesk.store.models import (
     Agent,
     CannedReply,
@@ -92,16 +93,20 @@ def _scan(body: str) -> list[tuple[re.Match[str], str | None, str | None]]:
         inside = match.group(1)
         if inside is None:
             raise ValidationError(
-                f"unmatched {text!r} at position {match.start() + 1}: "
-                "write {{ or }} for a literal brace"
+                _(
+                    "unmatched {text!r} at position {value}: write {{{{ or }}}} for a literal brace"
+                ).format(text=text, value=match.start() + 1)
             )
         name, bar, default = inside.partition("|")
         name = name.strip()
         if not _PLACEHOLDER.match(name):
             raise ValidationError(
-                f"{text!r} at position {match.start() + 1} is not a placeholder: use names "
-                "like {customer.name} (or {customer.first_name|there} with a default), "
-                "or {{ and }} for literal braces"
+                _(
+                    "{text!r} at position {value} is not a placeholder: use "
+                    "names like {{customer.name}} (or "
+                    "{{customer.first_name|there}} with a default), or {{{{ and "
+                    "}}}} for literal braces"
+                ).format(text=text, value=match.start() + 1)
             )
         tokens.append((match, name, default if bar else None))
     return tokens
@@ -133,7 +138,9 @@ def render(body: str, values: Mapping[str, str]) -> str:
     )
     if missing:
         listed = ", ".join("{" + name + "}" for name in missing)
-        raise ValidationError(f"no value for {listed}: fill it in or edit the reply")
+        raise ValidationError(
+            _("no value for {listed}: fill it in or edit the reply").format(listed=listed)
+        )
     parts: list[str] = []
     position = 0
     for match, name, default in tokens:
@@ -182,25 +189,31 @@ def _check_name(name: str) -> str:
     name = name.strip()
     if not _NAME.match(name):
         raise ValidationError(
-            f"canned reply name {name!r}: use lower-case letters, digits, '.', '_' or '-'"
+            _("canned reply name {name!r}: use lower-case letters, digits, '.', '_' or '-'").format(
+                name=name
+            )
         )
     return name
 
 
 def _check_body(body: str) -> str:
     if not body.strip():
-        raise ValidationError("a canned reply needs a body")
+        raise ValidationError(_("a canned reply needs a body"))
     unknown = sorted(placeholders(body) - KNOWN_PLACEHOLDERS)
     if unknown:
         listed = ", ".join("{" + name + "}" for name in unknown)
         known = ", ".join("{" + name + "}" for name in sorted(KNOWN_PLACEHOLDERS))
-        raise ValidationError(f"unknown placeholder {listed}; known: {known}")
+        raise ValidationError(
+            _("unknown placeholder {listed}; known: {known}").format(listed=listed, known=known)
+        )
     return body
 
 
 def _check_language(code: str) -> str:
     if not _LANGUAGE.match(code):
-        raise ValueError(f"language {code!r}: use a two- or three-letter code like en or ja")
+        raise ValueError(
+            _("language {code!r}: use a two- or three-letter code like en or ja").format(code=code)
+        )
     return code
 
 
@@ -307,11 +320,17 @@ class CannedText:
 _CANNED = tomlblocks.Entries(
     table="canned",
     key="name",
-    file="a canned replies file",
-    plural="canned replies",
-    one="reply",
-    label=lambda n: f"canned reply {n!r}" if isinstance(n, str) else f"canned reply #{n}",
-    duplicate=lambda _name, line: f"the name is already used by the entry on line {line}",
+    file=N_("a canned replies file"),
+    plural=N_("canned replies"),
+    one=N_("reply"),
+    label=lambda n: (
+        _("canned reply {name!r}").format(name=n)
+        if isinstance(n, str)
+        else _("canned reply #{position}").format(position=n)
+    ),
+    duplicate=lambda _name, line: _("the name is already used by the entry on line {line}").format(
+        line=line
+    ),
 )
 
 
@@ -328,7 +347,9 @@ def parse_single(text: str, *, origin: str) -> CannedText:
     entries = parse_canned_file(text, origin=origin)
     if len(entries) != 1:
         raise ValidationError(
-            f"{origin}: expected exactly one [[canned]] table, found {len(entries)}"
+            _("{origin}: expected exactly one [[canned]] table, found {count}").format(
+                origin=origin, count=len(entries)
+            )
         )
     return entries[0]
 
@@ -380,7 +401,9 @@ def _legacy_definition(name: str, title: str, body: str) -> CannedDef:
     except ModelError as exc:
         found = "; ".join(str(error["msg"]).removeprefix("Value error, ") for error in exc.errors())
         raise ValidationError(
-            f"canned reply {name!r}: {found} (fix it with `supportdesk canned edit {name}`)"
+            _(
+                "canned reply {name!r}: {found} (fix it with `supportdesk canned edit {name}`)"
+            ).format(name=name, found=found)
         ) from None
 
 
@@ -407,7 +430,9 @@ def add_canned_text(session: Session, text: str, *, origin: str = "canned reply"
     """Store one `[[canned]]` entry exactly as written; its name must be new."""
     parsed = parse_single(text, origin=origin)
     if _find(session, parsed.canned.name) is not None:
-        raise ValidationError(f"a canned reply called {parsed.canned.name!r} already exists")
+        raise ValidationError(
+            _("a canned reply called {name!r} already exists").format(name=parsed.canned.name)
+        )
     reply = CannedReply(name=parsed.canned.name, body=parsed.canned.body)
     _apply(reply, parsed)
     session.add(reply)
@@ -425,8 +450,10 @@ def add_canned(session: Session, name: str, title: str, body: str) -> CannedRepl
 def get_canned(session: Session, name: str) -> CannedReply:
     reply = _find(session, name)
     if reply is None:
-        known = ", ".join(r.name for r in list_canned(session)) or "none yet"
-        raise NotFoundError(f"no canned reply {name!r} (canned replies: {known})")
+        known = ", ".join(r.name for r in list_canned(session)) or _("none yet")
+        raise NotFoundError(
+            _("no canned reply {name!r} (canned replies: {known})").format(name=name, known=known)
+        )
     return reply
 
 
@@ -440,7 +467,9 @@ def replace_canned(session: Session, name: str, text: str) -> CannedReply:
     parsed = parse_single(text, origin=f"canned reply {name!r}")
     new_name = parsed.canned.name
     if new_name != reply.name and _find(session, new_name) is not None:
-        raise ValidationError(f"a canned reply called {new_name!r} already exists")
+        raise ValidationError(
+            _("a canned reply called {new_name!r} already exists").format(new_name=new_name)
+        )
     _apply(reply, parsed)
     reply.updated_at = utcnow()
     session.add(reply)
@@ -618,7 +647,9 @@ def render_canned_for(
     try:
         text = render(body, template_values(session, ticket, agent))
     except ValidationError as exc:
-        raise ValidationError(f"canned reply {name!r} ({chosen}): {exc}") from None
+        raise ValidationError(
+            _("canned reply {name!r} ({chosen}): {exc}").format(name=name, chosen=chosen, exc=exc)
+        ) from None
     return RenderedCanned(
         name=entry.name,
         language=chosen,

@@ -8,6 +8,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from supportdesk.errors import NotFoundError, ValidationError
+from supportdesk.i18n import _
 from supportdesk.store.models import (
     Agent,
     Customer,
@@ -55,7 +56,7 @@ PUBLIC_MAIL_DOMAINS = frozenset(
 def normalise_email(address: str) -> str:
     address = address.strip().lower()
     if not _EMAIL.match(address):
-        raise ValidationError(f"{address!r} is not an email address")
+        raise ValidationError(_("{address!r} is not an email address").format(address=address))
     return address
 
 
@@ -64,7 +65,9 @@ def ensure_queue(session: Session, name: str, *, description: str = "") -> Queue
     name = name.strip().lower()
     if not _QUEUE.match(name):
         raise ValidationError(
-            f"queue name {name!r}: use lower-case letters, digits, '.', '_' or '-'"
+            _("queue name {name!r}: use lower-case letters, digits, '.', '_' or '-'").format(
+                name=name
+            )
         )
     queue = session.exec(select(Queue).where(Queue.name == name)).first()
     if queue is None:
@@ -77,8 +80,8 @@ def ensure_queue(session: Session, name: str, *, description: str = "") -> Queue
 def get_queue(session: Session, name: str) -> Queue:
     queue = session.exec(select(Queue).where(Queue.name == name.strip().lower())).first()
     if queue is None:
-        known = ", ".join(q.name for q in list_queues(session)) or "none yet"
-        raise NotFoundError(f"no queue {name!r} (queues: {known})")
+        known = ", ".join(q.name for q in list_queues(session)) or _("none yet")
+        raise NotFoundError(_("no queue {name!r} (queues: {known})").format(name=name, known=known))
     return queue
 
 
@@ -92,7 +95,9 @@ def add_agent(
     handle = handle.strip().lower()
     if not _HANDLE.match(handle):
         raise ValidationError(
-            f"agent handle {handle!r}: use lower-case letters, digits, '.', '_' or '-'"
+            _("agent handle {handle!r}: use lower-case letters, digits, '.', '_' or '-'").format(
+                handle=handle
+            )
         )
     email = normalise_email(email)
     clash = session.exec(
@@ -100,7 +105,11 @@ def add_agent(
     ).first()
     if clash is not None:
         what = "handle" if clash.handle == handle else "email"
-        raise ValidationError(f"an agent with {what} {getattr(clash, what)!r} already exists")
+        raise ValidationError(
+            _("an agent with {what} {clash!r} already exists").format(
+                what=what, clash=getattr(clash, what)
+            )
+        )
     agent = Agent(handle=handle, email=email, name=name or handle, signature=signature)
     session.add(agent)
     session.flush()
@@ -110,7 +119,9 @@ def add_agent(
 def get_agent(session: Session, handle: str) -> Agent:
     agent = session.exec(select(Agent).where(Agent.handle == handle.strip().lower())).first()
     if agent is None:
-        raise NotFoundError(f"no agent {handle!r} (see `supportdesk agents list`)")
+        raise NotFoundError(
+            _("no agent {handle!r} (see `supportdesk agents list`)").format(handle=handle)
+        )
     return agent
 
 

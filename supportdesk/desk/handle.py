@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from supportdesk.i18n import _
+
 if TYPE_CHECKING:
     from sqlalchemy.exc import SQLAlchemyError as StoreError
     from sqlmodel import Session as Session
@@ -87,4 +89,6 @@ def __getattr__(name: str) -> Any:
         from supportdesk.store.models import Rule
 
         return Rule
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    raise AttributeError(
+        _("module {name!r} has no attribute {name2!r}").format(name=__name__, name2=name)
+    )

@@ -15,6 +15,7 @@ from sqlmodel import Session, col
 
 from supportdesk.desk.tickets import get_ticket
 from supportdesk.errors import NotFoundError, ValidationError
+from supportdesk.i18n import _
 from supportdesk.store.models import Event, Ticket
 
 
@@ -63,7 +64,7 @@ def events(
     index walk from the end, not a scan of a million events.
     """
     if limit is not None and limit < 1:
-        raise ValidationError("limit must be 1 or more")
+        raise ValidationError(_("limit must be 1 or more"))
     stmt = select(
         col(Event.id),
         col(Event.created_at),
@@ -101,8 +102,10 @@ def resolve_batch(session: Session, text: str) -> str:
         return text
     if len(text) < MIN_BATCH_PREFIX:
         raise NotFoundError(
-            f"no batch {text}: give the whole id or at least its first {MIN_BATCH_PREFIX} "
-            "characters"
+            _(
+                "no batch {text}: give the whole id or at least its first "
+                "{min_batch_prefix} characters"
+            ).format(text=text, min_batch_prefix=MIN_BATCH_PREFIX)
         )
     found = list(
         session.execute(
@@ -113,10 +116,12 @@ def resolve_batch(session: Session, text: str) -> str:
         ).scalars()
     )
     if not found:
-        raise NotFoundError(f"no batch {text}")
+        raise NotFoundError(_("no batch {text}").format(text=text))
     if len(found) > 1:
         raise ValidationError(
-            f"batch {text} is ambiguous: it starts {', '.join(found)}; give more characters"
+            _("batch {text} is ambiguous: it starts {found}; give more characters").format(
+                text=text, found=", ".join(found)
+            )
         )
     return found[0]
 
@@ -139,7 +144,7 @@ def batch_summary(session: Session, batch: str) -> BatchSummary | None:
         select(func.count(func.distinct(Event.ticket_id))).where(col(Event.batch_id) == batch)
     ).scalar_one()
     actions: dict[str, int] = {}
-    for action, _, n, _, _ in counts:
+    for action, __, n, __, __ in counts:
         actions[action] = actions.get(action, 0) + int(n)
     actors = sorted({row[1] for row in counts})
     return BatchSummary(

@@ -59,6 +59,7 @@ from supportdesk.desk.sla import due
 from supportdesk.desk.statuses import status_values, woken_by_customer
 from supportdesk.desk.subject_tags import own_ticket_number, subject_tags
 from supportdesk.errors import ConflictError, ValidationError
+from supportdesk.i18n import N_, _
 from supportdesk.mail.fingerprint import content_fingerprint
 from supportdesk.store import search
 from supportdesk.store.models import (
@@ -499,8 +500,9 @@ class IngestBatch:
     def _queue_id(self, name: str, *, quarantine: bool = False) -> int:
         if name not in self.queues:
             if quarantine:
+                # Stored, so in English whatever the language of the sync that made it.
                 queue = directory.ensure_queue(
-                    self.session, name, description="Robots that answered nothing we know"
+                    self.session, name, description=N_("Robots that answered nothing we know")
                 )
                 if not queue.is_quarantine:
                     queue.is_quarantine = True
@@ -601,7 +603,11 @@ class IngestBatch:
             if copy.content_hash == fingerprint:
                 ticket = self._follow(self._ticket(copy.ticket_id))
                 if ticket is None:
-                    raise LookupError(f"message names ticket id {copy.ticket_id}, not stored")
+                    raise LookupError(
+                        _("message names ticket id {ticket_id}, not stored").format(
+                            ticket_id=copy.ticket_id
+                        )
+                    )
                 return IngestResult("duplicate", ticket.number, copy.row_id)
 
         robot = parsed.robot.automatic
@@ -849,7 +855,7 @@ class IngestBatch:
         ):
             ticket = self.tickets[row.id]
             (
-                _,
+                __,
                 ticket.number,
                 ticket.status,
                 ticket.queue_id,
@@ -1054,8 +1060,10 @@ class IngestBatch:
             )
             if result.rowcount not in (-1, len(changed)):
                 raise ConflictError(
-                    "a ticket changed while mail was being added to it; nothing was "
-                    "written: run the sync or import again"
+                    _(
+                        "a ticket changed while mail was being added to it; nothing "
+                        "was written: run the sync or import again"
+                    )
                 )
         if self.events:
             events.write(conn, self.events)

@@ -15,6 +15,7 @@ from sqlmodel import Session
 from supportdesk.desk import events
 from supportdesk.desk.sla import due
 from supportdesk.desk.tickets import Change, write_ticket
+from supportdesk.i18n import _
 from supportdesk.mail.fingerprint import content_fingerprint
 from supportdesk.store import search
 from supportdesk.store.models import (
@@ -119,7 +120,9 @@ def answers(first_response_at: datetime | None, new: NewMessage) -> bool:
 def message_values(ticket_id: int, new: NewMessage, now: datetime) -> dict[str, Any]:
     """The `messages` row for `new` on ticket `ticket_id` (every column but the id)."""
     if new.direction not in ("in", "out"):
-        raise ValueError(f"direction must be 'in' or 'out', not {new.direction!r}")
+        raise ValueError(
+            _("direction must be 'in' or 'out', not {direction!r}").format(direction=new.direction)
+        )
     return {
         "ticket_id": ticket_id,
         "direction": new.direction,

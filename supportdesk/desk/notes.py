@@ -24,6 +24,7 @@ from supportdesk.desk import events
 from supportdesk.desk.events import Change
 from supportdesk.desk.tickets import get_ticket, write_ticket
 from supportdesk.errors import NotFoundError, ValidationError
+from supportdesk.i18n import _
 from supportdesk.store.models import Note, Ticket
 
 NOTE_ADDED = "note"
@@ -47,7 +48,7 @@ class NoteInfo:
 def get_note(session: Session, note_id: int) -> Note:
     note = session.get(Note, note_id)
     if note is None:
-        raise NotFoundError(f"no note {note_id}")
+        raise NotFoundError(_("no note {note_id}").format(note_id=note_id))
     return note
 
 
@@ -68,10 +69,18 @@ def _own_note(
     """The note, its ticket and the ticket version to write against; refuse a stranger."""
     note = get_note(session, note_id)
     if note.author != change.actor:
-        raise ValidationError(
-            f"note {note_id} was written by {note.author}; only its author can {verb} it "
-            "(nothing was changed)"
+        refusal = (
+            _(
+                "note {note_id} was written by {author}; only its author can edit it "
+                "(nothing was changed)"
+            )
+            if verb == "edit"
+            else _(
+                "note {note_id} was written by {author}; only its author can delete it "
+                "(nothing was changed)"
+            )
         )
+        raise ValidationError(refusal.format(note_id=note_id, author=note.author))
     ticket = session.exec(
         select(Ticket).where(Ticket.id == note.ticket_id).execution_options(populate_existing=True)
     ).one()
@@ -94,7 +103,7 @@ def edit_note(
     again is no change and records nothing.
     """
     if not body.strip():
-        raise ValidationError("a note needs some text; to remove a note, delete it")
+        raise ValidationError(_("a note needs some text; to remove a note, delete it"))
     note, ticket, version = _own_note(session, note_id, change, "edit", expected_version)
     info = NoteInfo(note_id, ticket.number, note.author, body, note.created_at)
     if note.body == body:

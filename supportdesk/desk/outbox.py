@@ -44,6 +44,7 @@ from supportdesk.desk import events
 from supportdesk.desk.events import Change
 from supportdesk.desk.sla import due
 from supportdesk.errors import NotFoundError, SupportdeskError, ValidationError
+from supportdesk.i18n import N_, _
 from supportdesk.store.models import Message, OutboxItem, Ticket, table_of, utcnow
 
 if TYPE_CHECKING:
@@ -63,6 +64,22 @@ RETRY_CAP = timedelta(hours=1)
 EX_TEMPFAIL = 75
 
 _OUTBOX = table_of(OutboxItem)
+
+
+_EXPLANATIONS = {
+    "queued": N_("waiting to be sent"),
+    "sending": N_("being sent now"),
+    "sent": N_("sent"),
+    "failed": N_("the server refused it: fix and `outbox retry`, or `outbox cancel`"),
+    "checking": N_("delivery uncertain: looking for it in Sent"),
+    "uncertain": N_(
+        "delivery uncertain, not found in Sent: `outbox retry --force` "
+        "resends, `outbox cancel` drops it"
+    ),
+    "cancelled": N_("cancelled, never sent"),
+}
+"""What each state means for a person (`ItemView.explanation`)."""
+_RETRY_AFTER = N_(" (retry after {time})")
 
 
 @dataclass(frozen=True)
@@ -87,21 +104,18 @@ class ItemView:
 
     @property
     def explanation(self) -> str:
-        """What the state means for a person, in one line."""
-        return {
-            "queued": "waiting to be sent"
-            + (f" (retry after {self.next_attempt_at:%H:%M})" if self.attempts else ""),
-            "sending": "being sent now",
-            "sent": "sent",
-            "failed": "the server refused it: fix and `outbox retry`, or `outbox cancel`",
-            "checking": "delivery uncertain: looking for it in Sent",
-            "uncertain": "delivery uncertain, not found in Sent: `outbox retry --force` "
-            "resends, `outbox cancel` drops it",
-            "cancelled": "cancelled, never sent",
-        }.get(self.state, self.state)
+        """What the state means for a person, in one line, in the current language."""
+        return self._explain(_)
+
+    def _explain(self, translate: Callable[[str], str]) -> str:
+        text = translate(_EXPLANATIONS[self.state]) if self.state in _EXPLANATIONS else self.state
+        if self.state == "queued" and self.attempts:
+            text += translate(_RETRY_AFTER).format(time=f"{self.next_attempt_at:%H:%M}")
+        return text
 
     def as_dict(self) -> dict[str, object]:
-        return {**self.__dict__, "explanation": self.explanation}
+        # Scripts read the English explanation whatever the language (JSON never changes).
+        return {**self.__dict__, "explanation": self._explain(str)}
 
 
 def _views(session: Session, where: object, limit: int | None = None) -> list[ItemView]:
@@ -146,14 +160,18 @@ def list_items(
     wanted = states or ["queued", "sending", "failed", "checking", "uncertain"]
     for state in wanted:
         if state not in STATES:
-            raise ValidationError(f"unknown state {state!r}; expected one of {', '.join(STATES)}")
+            raise ValidationError(
+                _("unknown state {state!r}; expected one of {states}").format(
+                    state=state, states=", ".join(STATES)
+                )
+            )
     return _views(session, col(OutboxItem.state).in_(wanted), limit)
 
 
 def get_item(session: Session, item_id: int) -> ItemView:
     found = _views(session, col(OutboxItem.id) == item_id)
     if not found:
-        raise NotFoundError(f"no outbox item {item_id}")
+        raise NotFoundError(_("no outbox item {item_id}").format(item_id=item_id))
     return found[0]
 
 
@@ -176,7 +194,7 @@ def delivery_states(session: Session, ticket_number: int) -> dict[int, ItemView]
 def _item(session: Session, item_id: int) -> OutboxItem:
     item = session.get(OutboxItem, item_id, populate_existing=True)
     if item is None:
-        raise NotFoundError(f"no outbox item {item_id}")
+        raise NotFoundError(_("no outbox item {item_id}").format(item_id=item_id))
     return item
 
 
@@ -192,11 +210,18 @@ def retry(session: Session, item_id: int, change: Change, *, force: bool = False
     item = _item(session, item_id)
     if item.state in ("checking", "uncertain") and not force:
         raise ValidationError(
-            f"outbox item {item_id}: delivery is uncertain (it may have arrived); "
-            "look in the customer's thread or your Sent folder, then `outbox retry --force`"
+            _(
+                "outbox item {item_id}: delivery is uncertain (it may have "
+                "arrived); look in the customer's thread or your Sent "
+                "folder, then `outbox retry --force`"
+            ).format(item_id=item_id)
         )
     if item.state not in ("failed", "queued", "checking", "uncertain"):
-        raise ValidationError(f"outbox item {item_id} is {item.state}: nothing to retry")
+        raise ValidationError(
+            _("outbox item {item_id} is {state}: nothing to retry").format(
+                item_id=item_id, state=item.state
+            )
+        )
     item.state, item.next_attempt_at = "queued", change.now()
     item.claimed_by = item.claimed_at = item.handed_over_at = None
     session.add(item)
@@ -209,10 +234,14 @@ def cancel(session: Session, item_id: int, change: Change) -> ItemView:
     """Never send this item. A public reply that set the first response time gives it back."""
     item = _item(session, item_id)
     if item.state in ("sent", "cancelled"):
-        raise ValidationError(f"outbox item {item_id} is already {item.state}")
+        raise ValidationError(
+            _("outbox item {item_id} is already {state}").format(item_id=item_id, state=item.state)
+        )
     if item.state == "sending":
         raise ValidationError(
-            f"outbox item {item_id} is being sent right now; wait a moment and look again"
+            _("outbox item {item_id} is being sent right now; wait a moment and look again").format(
+                item_id=item_id
+            )
         )
     item.state = "cancelled"
     session.add(item)
@@ -281,7 +310,7 @@ def _alive(claim: str | None) -> bool:
     """Whether the process that made a claim may still be working on it."""
     if not claim:
         return False
-    host, _, rest = claim.partition(":")
+    host, __, rest = claim.partition(":")
     pid_text = rest.partition(":")[0]
     if host != socket.gethostname() or not pid_text.isdigit():
         return True  # another machine: only the lease can tell
@@ -683,7 +712,11 @@ class Sender:
                 .values(handed_over_at=self.now())
             ).rowcount  # type: ignore[attr-defined]
         if done != 1:
-            raise ClaimLost(f"outbox item {item_id} is no longer this sender's: left alone")
+            raise ClaimLost(
+                _("outbox item {item_id} is no longer this sender's: left alone").format(
+                    item_id=item_id
+                )
+            )
 
     def _finish(self, item: _Claimed, action: str | None, **values: object) -> None:
         with self._write() as session:

@@ -18,6 +18,7 @@ from sqlalchemy import delete, select, update
 from sqlmodel import Session, col
 
 from supportdesk.errors import ValidationError
+from supportdesk.i18n import _
 from supportdesk.store.listen import announce
 from supportdesk.store.models import Presence, Ticket, utcnow
 
@@ -43,7 +44,11 @@ def beat(
 ) -> None:
     """Console `console_id` (acting as `actor`) shows ticket `number` (None: no ticket)."""
     if doing not in DOINGS:
-        raise ValidationError(f"presence {doing!r}: expected one of {', '.join(DOINGS)}")
+        raise ValidationError(
+            _("presence {doing!r}: expected one of {doings}").format(
+                doing=doing, doings=", ".join(DOINGS)
+            )
+        )
     now = now or utcnow()
     conn = session.connection()
     before = conn.execute(

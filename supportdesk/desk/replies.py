@@ -52,6 +52,7 @@ from supportdesk.desk.messages import NewAttachment, NewMessage, add_message
 from supportdesk.desk.statuses import check_status
 from supportdesk.desk.views import tickets_with_drafts as tickets_with_drafts
 from supportdesk.errors import ConflictError, NotFoundError, ValidationError
+from supportdesk.i18n import _
 from supportdesk.mail import compose
 from supportdesk.mail.compose import Address
 from supportdesk.mail.filenames import safe_filename
@@ -126,10 +127,12 @@ class CollisionError(ConflictError):
 
     def __init__(self, number: int, version: int, arrived: list[Arrived]) -> None:
         what = "; ".join(a.describe() for a in arrived[:3])
-        more = f" and {len(arrived) - 3} more" if len(arrived) > 3 else ""
+        more = _(" and {count} more").format(count=len(arrived) - 3) if len(arrived) > 3 else ""
         super().__init__(
-            f"ticket #{number} changed since you started (now version {version}): {what}{more}; "
-            "nothing was sent: read it, then send again (or force)"
+            _(
+                "ticket #{number} changed since you started (now version {version}): "
+                "{what}{more}; nothing was sent: read it, then send again (or force)"
+            ).format(number=number, version=version, what=what, more=more)
         )
         self.number = number
         self.version = version
@@ -147,10 +150,14 @@ class Arrived:
     version: int
 
     def describe(self) -> str:
-        label = {"message_in": "mail from", "message_out": "a reply by", "note": "a note by"}
         if self.kind == "status":
-            return f"status set to {self.summary} by {self.who}"
-        return f"{label.get(self.kind, self.kind)} {self.who}: {self.summary}"
+            return _("status set to {status} by {who}").format(status=self.summary, who=self.who)
+        label = {
+            "message_in": _("mail from {who}: {summary}"),
+            "message_out": _("a reply by {who}: {summary}"),
+            "note": _("a note by {who}: {summary}"),
+        }.get(self.kind, self.kind + " {who}: {summary}")
+        return label.format(who=self.who, summary=self.summary)
 
 
 # -- who replies are sent as
@@ -167,8 +174,10 @@ def identity_for(session: Session, ticket: Ticket, setup: MailSetup) -> Identity
     one it was addressed to, else the first mailbox that can send."""
     if not setup.identities:
         raise ValidationError(
-            "no mailbox can send replies: give one [[mailboxes]] entry an smtp_host in "
-            "config.toml (see `supportdesk config path`)"
+            _(
+                "no mailbox can send replies: give one [[mailboxes]] entry "
+                "an smtp_host in config.toml (see `supportdesk config path`)"
+            )
         )
     rows = session.connection().execute(_LATEST_IN, {"ticket_id": ticket.id}).all()
     for mailbox, _to, _cc in rows:
@@ -282,7 +291,11 @@ def answered_message(session: Session, ticket: Ticket, message_id: int | None) -
     if message_id is not None:
         message = session.get(Message, message_id)
         if message is None or message.ticket_id != ticket.id:
-            raise NotFoundError(f"ticket #{ticket.number} has no message {message_id}")
+            raise NotFoundError(
+                _("ticket #{number} has no message {message_id}").format(
+                    number=ticket.number, message_id=message_id
+                )
+            )
         return message
     found = session.scalars(_LATEST_FROM_CUSTOMER, {"ticket_id": ticket.id}).first()
     if found is None:
@@ -293,7 +306,7 @@ def answered_message(session: Session, ticket: Ticket, message_id: int | None) -
 def _requester(session: Session, ticket: Ticket) -> Customer:
     customer = session.get(Customer, ticket.requester_id)
     if customer is None:  # pragma: no cover - a foreign key guarantees it
-        raise NotFoundError(f"ticket #{ticket.number} has no requester")
+        raise NotFoundError(_("ticket #{number} has no requester").format(number=ticket.number))
     return customer
 
 
@@ -365,7 +378,11 @@ def customer_language(session: Session, number: int) -> str | None:
 
 def _check_kind(kind: str) -> str:
     if kind not in KINDS:
-        raise ValidationError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+        raise ValidationError(
+            _("unknown kind {kind!r}; expected one of {kinds}").format(
+                kind=kind, kinds=", ".join(KINDS)
+            )
+        )
     return kind
 
 
@@ -380,7 +397,9 @@ def _subject_for(kind: str, ticket: Ticket) -> str:
 def _draft(session: Session, draft_id: int, author: str) -> tuple[Draft, Ticket]:
     draft = session.get(Draft, draft_id, populate_existing=True)
     if draft is None or draft.author != author:
-        raise NotFoundError(f"no draft {draft_id} of {author}")
+        raise NotFoundError(
+            _("no draft {draft_id} of {author}").format(draft_id=draft_id, author=author)
+        )
     ticket = session.get(Ticket, draft.ticket_id)
     assert ticket is not None
     return draft, ticket
@@ -489,7 +508,9 @@ def save_draft(session: Session, draft_id: int, author: str, **changes: Any) -> 
     """
     unknown = set(changes) - _SAVED.keys()
     if unknown:
-        raise ValidationError(f"a draft has no field {', '.join(sorted(unknown))}")
+        raise ValidationError(
+            _("a draft has no field {unknown}").format(unknown=", ".join(sorted(unknown)))
+        )
     status = changes.get("status_after")
     if status is not None:
         check_status(status)
@@ -502,7 +523,11 @@ def save_draft(session: Session, draft_id: int, author: str, **changes: Any) -> 
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise NotFoundError(f"no draft {draft_id} of {author} (sent or discarded?)")
+        raise NotFoundError(
+            _("no draft {draft_id} of {author} (sent or discarded?)").format(
+                draft_id=draft_id, author=author
+            )
+        )
 
 
 def get_draft(session: Session, draft_id: int, author: str) -> DraftView:
@@ -528,8 +553,14 @@ def add_attachment(
     ).scalar_one()
     if used + len(content) > MAX_ATTACHMENT_BYTES:
         raise ValidationError(
-            f"{filename}: attachments would total {_size(used + len(content))}, over the "
-            f"{_size(MAX_ATTACHMENT_BYTES)} a message can carry"
+            _(
+                "{filename}: attachments would total {value}, over the "
+                "{max_attachment_bytes} a message can carry"
+            ).format(
+                filename=filename,
+                value=_size(used + len(content)),
+                max_attachment_bytes=_size(MAX_ATTACHMENT_BYTES),
+            )
         )
     name = safe_filename(filename)
     kind = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
@@ -557,23 +588,31 @@ def check_attachment_file(path: Path, room: int = MAX_ATTACHMENT_BYTES) -> int:
     try:
         info = path.stat()
     except FileNotFoundError:
-        raise ValidationError(f"{shown}: no such file") from None
+        raise ValidationError(_("{shown}: no such file").format(shown=shown)) from None
     except OSError as exc:
-        raise ValidationError(f"cannot read {shown}: {exc.strerror or exc}") from None
+        raise ValidationError(
+            _("cannot read {shown}: {value}").format(shown=shown, value=exc.strerror or exc)
+        ) from None
     if stat.S_ISDIR(info.st_mode):
-        raise ValidationError(f"{shown} is a folder: attach a file inside it")
+        raise ValidationError(_("{shown} is a folder: attach a file inside it").format(shown=shown))
     if not stat.S_ISREG(info.st_mode):
-        raise ValidationError(f"{shown} is not a plain file")
+        raise ValidationError(_("{shown} is not a plain file").format(shown=shown))
     if info.st_size > room:
-        limit = f"the {_size(MAX_ATTACHMENT_BYTES)} a message can carry"
+        limit = _("the {size} a message can carry").format(size=_size(MAX_ATTACHMENT_BYTES))
         if room < MAX_ATTACHMENT_BYTES:
-            limit = f"the {_size(max(0, room))} left of {limit}"
-        raise ValidationError(f"{shown}: {_size(info.st_size)} is over {limit}")
+            limit = _("the {size} left of {limit}").format(size=_size(max(0, room)), limit=limit)
+        raise ValidationError(
+            _("{shown}: {st_size} is over {limit}").format(
+                shown=shown, st_size=_size(info.st_size), limit=limit
+            )
+        )
     try:
         with path.open("rb") as handle:
             handle.read(1)
     except OSError as exc:
-        raise ValidationError(f"cannot read {shown}: {exc.strerror or exc}") from None
+        raise ValidationError(
+            _("cannot read {shown}: {value}").format(shown=shown, value=exc.strerror or exc)
+        ) from None
     return info.st_size
 
 
@@ -586,7 +625,9 @@ def add_attachment_file(
     try:
         content = path.read_bytes()
     except OSError as exc:
-        raise ValidationError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise ValidationError(
+            _("cannot read {path}: {value}").format(path=path, value=exc.strerror or exc)
+        ) from None
     return add_attachment(session, draft_id, author, path.name, content)
 
 
@@ -598,7 +639,11 @@ def remove_attachment(session: Session, draft_id: int, author: str, attachment_i
         )
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise NotFoundError(f"draft {draft_id} has no attachment {attachment_id}")
+        raise NotFoundError(
+            _("draft {draft_id} has no attachment {attachment_id}").format(
+                draft_id=draft_id, attachment_id=attachment_id
+            )
+        )
 
 
 def discard_draft(session: Session, draft_id: int, author: str) -> None:
@@ -793,16 +838,16 @@ def build_message(
     quoted or attached original), attachments. Raises ValidationError for anything that
     cannot be sent (no recipient, a bad address, an empty body)."""
     if spec.kind not in MAILED:
-        raise ValidationError("a note is not mailed: it has no message to preview")
+        raise ValidationError(_("a note is not mailed: it has no message to preview"))
     to = compose.parse_addresses(spec.to)
     cc = compose.parse_addresses(spec.cc)
     bcc = compose.parse_addresses(spec.bcc)
     if not to and not cc and not bcc:
-        raise ValidationError("add a recipient (To) first")
+        raise ValidationError(_("add a recipient (To) first"))
     if not to:
-        raise ValidationError("a message needs a To recipient")
+        raise ValidationError(_("a message needs a To recipient"))
     if not spec.body.strip() and not (spec.kind == "forward" and spec.attach_original):
-        raise ValidationError("the message is empty: write something first")
+        raise ValidationError(_("the message is empty: write something first"))
     identity = identity_for(session, ticket, setup)
     answered = answered_message(session, ticket, spec.in_reply_to_id)
     signature = None
@@ -830,12 +875,13 @@ def build_message(
     subject = spec.subject if spec.subject is not None else _subject_for(spec.kind, ticket)
     subject = compose.one_line(subject, compose.MAX_SUBJECT)
     if not subject:
-        raise ValidationError("the subject is empty")
+        raise ValidationError(_("the subject is empty"))
     total = sum(len(a.content) for a in spec.attachments)
     if total > MAX_ATTACHMENT_BYTES:
         raise ValidationError(
-            f"attachments total {_size(total)}, over the {_size(MAX_ATTACHMENT_BYTES)} a "
-            "message can carry"
+            _(
+                "attachments total {total}, over the {max_attachment_bytes} a message can carry"
+            ).format(total=_size(total), max_attachment_bytes=_size(MAX_ATTACHMENT_BYTES))
         )
     outgoing = compose.Outgoing(
         sender=compose.address(identity.name, identity.address),
@@ -1053,11 +1099,13 @@ def queue_reply(
     _check_kind(spec.kind)
     ticket = session.scalars(_TICKET_BY_NUMBER, {"number": number}).first()
     if ticket is None:
-        raise NotFoundError(f"no ticket #{number}")
+        raise NotFoundError(_("no ticket #{number}").format(number=number))
     if ticket.merged_into_id is not None:
         target = session.get(Ticket, ticket.merged_into_id)
         raise ValidationError(
-            f"ticket #{number} was merged into #{target.number if target else '?'}: answer there"
+            _("ticket #{number} was merged into #{value}: answer there").format(
+                number=number, value=target.number if target else "?"
+            )
         )
     macro = canned.definition(canned.get_canned(session, spec.canned)) if spec.canned else None
     status = spec.status_after or (macro.status if macro else None)
@@ -1070,7 +1118,7 @@ def queue_reply(
     recipients: list[str] = []
     if spec.kind == "note":
         if not spec.body.strip():
-            raise ValidationError("a note needs some text")
+            raise ValidationError(_("a note needs some text"))
         note = tickets.add_note(session, number, spec.body, change)
         note_id = note.id
     else:
@@ -1223,7 +1271,9 @@ def with_attachments(spec: ReplySpec, paths: Sequence[Path]) -> ReplySpec:
         try:
             content = path.expanduser().read_bytes()
         except OSError as exc:
-            raise ValidationError(f"cannot read {path}: {exc.strerror or exc}") from None
+            raise ValidationError(
+                _("cannot read {path}: {value}").format(path=path, value=exc.strerror or exc)
+            ) from None
         name = safe_filename(path.name)
         kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
         attachments.append(compose.Attachment(name, kind, content))

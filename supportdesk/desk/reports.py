@@ -33,6 +33,7 @@ from sqlmodel import Session, col
 from supportdesk.desk.sla import due
 from supportdesk.desk.statuses import ACTIVE
 from supportdesk.errors import ValidationError
+from supportdesk.i18n import _
 from supportdesk.store.models import Agent, Event, Queue, SlaPolicy, Ticket
 
 By = Literal["agent", "queue", "day", "week"]
@@ -107,11 +108,15 @@ def build(
 ) -> Report:
     """The report over [since, until) grouped `by`, for the tickets matching `where`."""
     if by not in GROUPINGS:
-        raise ValidationError(f"unknown grouping {by!r}; expected one of {', '.join(GROUPINGS)}")
+        raise ValidationError(
+            _("unknown grouping {by!r}; expected one of {groupings}").format(
+                by=by, groupings=", ".join(GROUPINGS)
+            )
+        )
     if until <= since:
-        raise ValidationError("--until must be after --since")
+        raise ValidationError(_("--until must be after --since"))
     if by in ("day", "week") and until - since > timedelta(days=3 * 366):
-        raise ValidationError("a report by day or week covers at most three years")
+        raise ValidationError(_("a report by day or week covers at most three years"))
     r = _Reader(session, since, until, by, true() if where is None else where)
     rows: dict[Any, ReportRow] = {}
 
@@ -408,6 +413,8 @@ def parse_moment(text: str, *, end: bool = False) -> datetime:
         moment = datetime.fromisoformat(text)
     except (ValueError, OverflowError):
         raise ValidationError(
-            f"bad date {text!r}: use YYYY-MM-DD or an ISO date and time like 2026-11-16T09:00"
+            _(
+                "bad date {text!r}: use YYYY-MM-DD or an ISO date and time like 2026-11-16T09:00"
+            ).format(text=text)
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import func
 
 from supportdesk.errors import ValidationError
+from supportdesk.i18n import _
 from supportdesk.store.models import PRIORITIES, STATUSES
 
 ACTIVE = ("new", "open", "pending", "on-hold")
@@ -34,14 +35,20 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 
 def check_status(status: str) -> str:
     if status not in STATUSES:
-        raise ValidationError(f"unknown status {status!r}; expected one of {', '.join(STATUSES)}")
+        raise ValidationError(
+            _("unknown status {status!r}; expected one of {statuses}").format(
+                status=status, statuses=", ".join(STATUSES)
+            )
+        )
     return status
 
 
 def check_priority(priority: str) -> str:
     if priority not in PRIORITIES:
         raise ValidationError(
-            f"unknown priority {priority!r}; expected one of {', '.join(PRIORITIES)}"
+            _("unknown priority {priority!r}; expected one of {priorities}").format(
+                priority=priority, priorities=", ".join(PRIORITIES)
+            )
         )
     return priority
 
@@ -49,8 +56,12 @@ def check_priority(priority: str) -> str:
 def check_transition(number: int, old: str, new: str) -> None:
     check_status(new)
     if new != old and new not in TRANSITIONS[old]:
-        allowed = ", ".join(sorted(TRANSITIONS[old])) or "nothing (closed is final)"
-        raise ValidationError(f"ticket #{number} is {old}; it can go to {allowed}, not {new}")
+        allowed = ", ".join(sorted(TRANSITIONS[old])) or _("nothing (closed is final)")
+        raise ValidationError(
+            _("ticket #{number} is {old}; it can go to {allowed}, not {new}").format(
+                number=number, old=old, allowed=allowed, new=new
+            )
+        )
 
 
 def status_values(status: str, at: Any, solved_at: Any) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from supportdesk.errors import ValidationError
+from supportdesk.i18n import _
 
 MAX_TAG = 100
 _JOINERS = frozenset("-_.:/")
@@ -32,23 +33,27 @@ def normalise_tag(tag: str) -> str:
     """`tag` in its normal form, or ValidationError saying what is wrong with it."""
     name = fold(tag)
     if not name:
-        raise ValidationError("a tag cannot be empty")
+        raise ValidationError(_("a tag cannot be empty"))
     if len(name) > MAX_TAG:
-        raise ValidationError(f"tag {tag!r}: longer than {MAX_TAG} characters")
+        raise ValidationError(
+            _("tag {tag!r}: longer than {max_tag} characters").format(tag=tag, max_tag=MAX_TAG)
+        )
     for char in name:
         if not (unicodedata.category(char)[0] in "LMN" or char in _JOINERS):
             raise ValidationError(
-                f"tag {tag!r}: {_describe(char)} is not allowed; use letters, digits "
-                "and - _ . : / (no spaces)"
+                _(
+                    "tag {tag!r}: {char} is not allowed; use letters, digits and "
+                    "- _ . : / (no spaces)"
+                ).format(tag=tag, char=_describe(char))
             )
     return name
 
 
 def _describe(char: str) -> str:
     if char.isspace():
-        return "a space"
+        return _("a space")
     if unicodedata.category(char)[0] in "CZ":
-        return f"the invisible character U+{ord(char):04X}"
+        return _("the invisible character U+{code:04X}").format(code=ord(char))
     return repr(char)
 
 
@@ -69,7 +74,7 @@ class TagInput:
         if not self.rejected:
             return None
         reasons = "; ".join(why for _, why in self.rejected)
-        rest = " (the other tags were applied)" if not self.empty else ""
+        rest = _(" (the other tags were applied)") if not self.empty else ""
         return f"{reasons}{rest}"
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from supportdesk.desk import directory, message_ids
 from supportdesk.errors import ValidationError
+from supportdesk.i18n import _
 from supportdesk.store import team as store_team
 from supportdesk.store.engine import Store
 from supportdesk.store.team import TeamRole
@@ -96,8 +97,12 @@ def _role_name(name: str) -> str:
     name = name.strip()
     if not name or len(name) > 63 or any(c in name for c in "\"'\\%\0") or name.isspace():
         raise ValidationError(
-            f"database role {name!r}: use 1 to 63 characters without quotes, '%' or '\\'"
+            _("database role {name!r}: use 1 to 63 characters without quotes, '%' or '\\'").format(
+                name=name
+            )
         )
     if name.lower().startswith("pg_"):
-        raise ValidationError(f"database role {name!r}: names starting pg_ are PostgreSQL's own")
+        raise ValidationError(
+            _("database role {name!r}: names starting pg_ are PostgreSQL's own").format(name=name)
+        )
     return name

@@ -28,6 +28,7 @@ from supportdesk.desk.statuses import (
 )
 from supportdesk.desk.tags import normalise_tag
 from supportdesk.errors import ConflictError, NotFoundError, ValidationError
+from supportdesk.i18n import _
 from supportdesk.store.models import (
     Agent,
     Message,
@@ -55,7 +56,7 @@ def next_ticket_numbers(session: Session, count: int = 1) -> range:
 def get_ticket(session: Session, number: int) -> Ticket:
     ticket = session.exec(select(Ticket).where(Ticket.number == number)).first()
     if ticket is None:
-        raise NotFoundError(f"no ticket #{number}")
+        raise NotFoundError(_("no ticket #{number}").format(number=number))
     return ticket
 
 
@@ -136,15 +137,20 @@ def write_ticket(
     values = {**values, "version": read_version + 1, "updated_at": change.now()}
     unknown = values.keys() - _TICKETS.c.keys()
     if unknown:
-        raise ValueError(f"tickets has no column {', '.join(sorted(unknown))}")
+        raise ValueError(
+            _("tickets has no column {unknown}").format(unknown=", ".join(sorted(unknown)))
+        )
     session.flush()  # what the ORM's UPDATE did first: pending changes go before this one
     result = session.connection().execute(
         _WRITE_TICKET, {**values, "where_id": ticket.id, "where_version": read_version}
     )
     if result.rowcount != 1:
         raise ConflictError(
-            f"ticket #{ticket.number} was changed by someone else while you worked on it; "
-            "nothing was overwritten: reload it and try again"
+            _(
+                "ticket #{number} was changed by someone else while you "
+                "worked on it; nothing was overwritten: reload it and try "
+                "again"
+            ).format(number=ticket.number)
         )
     for key, value in values.items():
         set_committed_value(ticket, key, value)  # already written: not a pending change
@@ -164,11 +170,14 @@ def _load(session: Session, number: int, expected_version: int | None) -> Ticket
         select(Ticket).where(Ticket.number == number).execution_options(populate_existing=True)
     ).first()
     if ticket is None:
-        raise NotFoundError(f"no ticket #{number}")
+        raise NotFoundError(_("no ticket #{number}").format(number=number))
     if expected_version is not None and ticket.version != expected_version:
         raise ConflictError(
-            f"ticket #{number} changed since you opened it (version {expected_version}, "
-            f"now {ticket.version}); nothing was overwritten: reload it and try again"
+            _(
+                "ticket #{number} changed since you opened it (version "
+                "{expected_version}, now {version}); nothing was "
+                "overwritten: reload it and try again"
+            ).format(number=number, expected_version=expected_version, version=ticket.version)
         )
     return ticket
 
@@ -362,7 +371,7 @@ def add_note(
 ) -> Note:
     """An internal note: for agents only, never mailed."""
     if not body.strip():
-        raise ValidationError("a note needs some text")
+        raise ValidationError(_("a note needs some text"))
     ticket = _load(session, number, expected_version)
     note = Note(ticket_id=ticket.id, author=change.actor, body=body)  # type: ignore[arg-type]
     session.add(note)
@@ -389,13 +398,19 @@ def merge(
     The source keeps its number and points at the target, so replies quoting it still land.
     """
     if source_number == target_number:
-        raise ValidationError("a ticket cannot be merged into itself")
+        raise ValidationError(_("a ticket cannot be merged into itself"))
     source = _load(session, source_number, None)
     target = _load(session, target_number, None)
     if source.merged_into_id is not None:
-        raise ValidationError(f"ticket #{source_number} is already merged")
+        raise ValidationError(
+            _("ticket #{source_number} is already merged").format(source_number=source_number)
+        )
     if target.status == "closed":
-        raise ValidationError(f"ticket #{target_number} is closed; merge into an open ticket")
+        raise ValidationError(
+            _("ticket #{target_number} is closed; merge into an open ticket").format(
+                target_number=target_number
+            )
+        )
     moved = session.execute(
         update(Message).where(col(Message.ticket_id) == source.id).values(ticket_id=target.id)
     ).rowcount  # type: ignore[attr-defined]

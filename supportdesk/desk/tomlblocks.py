@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as ModelError
 
 from supportdesk.errors import ValidationError
+from supportdesk.i18n import _
 from supportdesk.text import UNSAFE
 
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
@@ -79,17 +80,24 @@ def load_toml(source: str, origin: str) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         position = _TOML_POSITION.search(str(exc))
         if position is None:
-            raise ValidationError(f"{origin}: TOML syntax error: {exc}") from None
+            raise ValidationError(
+                _("{origin}: TOML syntax error: {exc}").format(origin=origin, exc=exc)
+            ) from None
         problem = _TOML_POSITION.sub("", str(exc)).strip()
         raise ValidationError(
-            f"{origin} line {position.group(1)}, column {position.group(2)}: "
-            f"TOML syntax error: {problem}"
+            _("{origin} line {value}, column {value2}: TOML syntax error: {problem}").format(
+                origin=origin, value=position.group(1), value2=position.group(2), problem=problem
+            )
         ) from None
 
 
 def join_problems(problems: list[str]) -> str:
     return (
-        problems[0] if len(problems) == 1 else f"{len(problems)} problems: " + "; ".join(problems)
+        problems[0]
+        if len(problems) == 1
+        else _("{count} problems: {problems}").format(
+            count=len(problems), problems="; ".join(problems)
+        )
     )
 
 
@@ -176,18 +184,31 @@ def parse_entries(
         if key != table:
             line = line_of(source, 1, (key,))
             problems.append(
-                f"{origin} line {line}: unknown top-level key {key!r}: "
-                f"{kind.file} holds only [[{table}]] tables"
+                _(
+                    "{origin} line {line}: unknown top-level key {key!r}: "
+                    "{file} holds only [[{table}]] tables"
+                ).format(origin=origin, line=line, key=key, file=_(kind.file), table=table)
             )
     raw_entries = data.get(table, [])
     if not isinstance(raw_entries, list):
-        raise ValidationError(f"{origin}: `{table}` must be [[{table}]] tables")
+        raise ValidationError(
+            _("{origin}: `{table}` must be [[{table}]] tables").format(origin=origin, table=table)
+        )
     header = header_pattern(table)
     blocks = split_blocks(source, header)
     if len(blocks) != len(raw_entries):
         raise ValidationError(
-            f"{origin}: found {len(raw_entries)} {kind.plural} but {len(blocks)} [[{table}]] "
-            f"header lines; write each {kind.one} as its own [[{table}]] table"
+            _(
+                "{origin}: found {count} {plural} but {count2} [[{table}]] "
+                "header lines; write each {one} as its own [[{table}]] table"
+            ).format(
+                origin=origin,
+                count=len(raw_entries),
+                plural=_(kind.plural),
+                count2=len(blocks),
+                table=table,
+                one=_(kind.one),
+            )
         )
     found: list[Block[Model]] = []
     seen: dict[str, int] = {}
@@ -205,11 +226,22 @@ def parse_entries(
                 where = ".".join(str(p) for p in loc) or "entry"
                 message = str(error["msg"]).removeprefix("Value error, ")
                 at = line_of(text, first, loc)
-                problems.append(f"{origin} line {at}: {label}: {where}: {message}")
+                problems.append(
+                    _("{origin} line {line}: {label}: {where}: {message}").format(
+                        origin=origin, line=at, label=label, where=where, message=message
+                    )
+                )
             continue
         value = getattr(entry, kind.key)
         if value in seen:
-            problems.append(f"{origin} line {line}: {label}: {kind.duplicate(value, seen[value])}")
+            problems.append(
+                _("{origin} line {line}: {label}: {problem}").format(
+                    origin=origin,
+                    line=line,
+                    label=label,
+                    problem=kind.duplicate(value, seen[value]),
+                )
+            )
             continue
         seen[value] = line
         found.append(Block(text=text, line=line, entry=entry))

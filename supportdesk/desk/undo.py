@@ -41,6 +41,7 @@ from supportdesk.desk.events import Change, insert_selected, select_rows
 from supportdesk.desk.sla import due
 from supportdesk.desk.statuses import status_values
 from supportdesk.errors import ConflictError, NotFoundError, ValidationError
+from supportdesk.i18n import N_, _, ngettext
 from supportdesk.store.models import Agent, Event, Queue, Ticket, TicketTag, table_of
 
 FIELDS = {
@@ -98,21 +99,37 @@ class UndoResult:
     def describe(self) -> str:
         """One line for a person: which batch, what it held, when, and what happened."""
         held = ", ".join(f"{n} {a}" for a, n in sorted(self.held.items()))
-        when = f" at {self.started_at:%Y-%m-%d %H:%M:%S}" if self.started_at else ""
-        by = f" by {self.actor}" if self.actor else ""
-        line = (
-            f"undone batch {self.undone} ({held}{by}{when}): {self.events} change(s) on "
-            f"{self.tickets} ticket(s) reversed as batch {self.batch_id}"
+        when = (
+            _(" at {time}").format(time=f"{self.started_at:%Y-%m-%d %H:%M:%S}")
+            if self.started_at
+            else ""
+        )
+        by = _(" by {actor}").format(actor=self.actor) if self.actor else ""
+        line = _(
+            "undone batch {undone} ({held}{by}{when}): {events} change(s) on "
+            "{tickets} ticket(s) reversed as batch {batch}"
+        ).format(
+            undone=self.undone,
+            held=held,
+            by=by,
+            when=when,
+            events=self.events,
+            tickets=self.tickets,
+            batch=self.batch_id,
         )
         if self.kept:
             kept = ", ".join(f"{n} {a}" for a, n in sorted(self.kept.items()))
-            line += f"; kept: {kept}"
+            line += _("; kept: {kept}").format(kept=kept)
         if n := self.replies_cancelled:
-            line += f"; {n} queued repl{'y' if n == 1 else 'ies'} cancelled"
+            line += ngettext(
+                "; {count} queued reply cancelled", "; {count} queued replies cancelled", n
+            ).format(count=n)
         if n := self.replies_sent:
-            line += (
-                f"; {n} repl{'y was' if n == 1 else 'ies were'} already handed to the mail server"
-            )
+            line += ngettext(
+                "; {count} reply was already handed to the mail server",
+                "; {count} replies were already handed to the mail server",
+                n,
+            ).format(count=n)
         return line
 
 
@@ -124,14 +141,19 @@ def _check_kind(summary: history.BatchSummary) -> dict[str, int]:
     if permanent:
         listed = ", ".join(f"{n} {a}" for a, n in sorted(permanent.items()))
         raise ValidationError(
-            f"batch {batch} cannot be undone: it holds {listed} event(s); merges cannot be "
-            "undone; nothing was changed"
+            _(
+                "batch {batch} cannot be undone: it holds {listed} event(s); "
+                "merges cannot be undone; nothing was changed"
+            ).format(batch=batch, listed=listed)
         )
     if not summary.actions.keys() & UNDOABLE:
         listed = ", ".join(f"{n} {a}" for a, n in sorted(kept.items()))
         raise ValidationError(
-            f"nothing to undo in batch {batch}: it holds only {listed}, which stay "
-            "(notes, messages and rules' records are not taken back)"
+            _(
+                "nothing to undo in batch {batch}: it holds only {listed}, "
+                "which stay (notes, messages and rules' records are not "
+                "taken back)"
+            ).format(batch=batch, listed=listed)
         )
     return kept
 
@@ -147,7 +169,7 @@ def latest_undoable(
     time, at most `window` batches (there is no index on actor).
     """
     before: int | None = None
-    for _ in range(window):
+    for __ in range(window):
         stmt = select(col(Event.batch_id)).where(col(Event.actor) == actor)
         if before is not None:
             stmt = stmt.where(col(Event.id) < before)
@@ -172,7 +194,9 @@ def undo_latest(session: Session, actor: str, *, at: datetime | None = None) -> 
     """Undo `actor`'s most recent undoable batch (see `latest_undoable`), or say there is none."""
     summary = latest_undoable(session, actor)
     if summary is None:
-        raise NotFoundError(f"nothing to undo: no changes by {actor} left to undo")
+        raise NotFoundError(
+            _("nothing to undo: no changes by {actor} left to undo").format(actor=actor)
+        )
     return _undo(session, summary, at)
 
 
@@ -183,7 +207,7 @@ def undo_batch(session: Session, batch: str, *, at: datetime | None = None) -> U
     """
     summary = history.batch_summary(session, batch)
     if summary is None:
-        raise NotFoundError(f"no batch {batch}")
+        raise NotFoundError(_("no batch {batch}").format(batch=batch))
     return _undo(session, summary, at)
 
 
@@ -418,9 +442,9 @@ def _apply_field(
         return
     if name in ("assignee_id", "queue_id"):
         model, key, what = (
-            (Agent, col(Agent.handle), "agent")
+            (Agent, col(Agent.handle), N_("agent"))
             if name == "assignee_id"
-            else (Queue, col(Queue.name), "queue")
+            else (Queue, col(Queue.name), N_("queue"))
         )
         for value in shown:
             _lookup(session, model.id, key, value, what)  # refuse if it no longer exists
@@ -595,16 +619,24 @@ def _check_unchanged(session: Session, batch: str, *, single: bool = False) -> N
     if undoers:
         later = min(undoers)
         raise ConflictError(
-            f"batch {batch} was already undone by batch {later} "
-            f"(`supportdesk undo {later}` redoes it); nothing was changed"
+            _(
+                "batch {batch} was already undone by batch {later} "
+                "(`supportdesk undo {later}` redoes it); nothing was changed"
+            ).format(batch=batch, later=later)
         )
     moved = sorted(suspects[t][0] for t, later in since.items() if not _cancels_out(later))
     if moved:
         shown = ", ".join(f"#{n}" for n in moved[:_SHOWN_LIMIT])
-        more = f" and {len(moved) - _SHOWN_LIMIT} more" if len(moved) > _SHOWN_LIMIT else ""
+        more = (
+            _(" and {count} more").format(count=len(moved) - _SHOWN_LIMIT)
+            if len(moved) > _SHOWN_LIMIT
+            else ""
+        )
         raise ConflictError(
-            f"cannot undo batch {batch}: {len(moved)} ticket(s) changed since: {shown}{more}; "
-            "nothing was undone"
+            _(
+                "cannot undo batch {batch}: {count} ticket(s) changed since: "
+                "{shown}{more}; nothing was undone"
+            ).format(batch=batch, count=len(moved), shown=shown, more=more)
         )
 
 
@@ -667,7 +699,9 @@ def _lookup(
     found = session.execute(select(id_column).where(name_column == shown)).scalar_one_or_none()
     if found is None:
         raise NotFoundError(
-            f"cannot undo: {what} {shown!r} no longer exists to go back to; nothing was undone"
+            _(
+                "cannot undo: {what} {shown!r} no longer exists to go back to; nothing was undone"
+            ).format(what=_(what), shown=shown)
         )
     return found
 

@@ -21,6 +21,7 @@ from supportdesk.desk.outbox import ItemView, delivery_states
 from supportdesk.desk.sla import due
 from supportdesk.desk.statuses import ACTIVE
 from supportdesk.desk.tickets import get_ticket, ticket_tags
+from supportdesk.i18n import _
 from supportdesk.store.models import (
     Agent,
     Attachment,
@@ -172,7 +173,9 @@ def ticket_position(
     for index, (expression, descending) in enumerate(keys):
         value = values[index]
         if value is None:  # no sort column can be NULL today; don't guess an order for it
-            raise ValueError(f"cannot place ticket #{number}: a sort value is NULL")
+            raise ValueError(
+                _("cannot place ticket #{number}: a sort value is NULL").format(number=number)
+            )
         equal = [keys[j][0] == values[j] for j in range(index)]
         ahead.append(and_(*equal, expression > value if descending else expression < value))
     first, descending = keys[0]
@@ -189,7 +192,9 @@ def _sort_key(clause: Any) -> tuple[ColumnElement[Any], bool]:
         operators.asc_op,
     ):
         return clause.element, clause.modifier is operators.desc_op
-    raise TypeError(f"expected an ORDER BY clause with asc() or desc(), got {clause!r}")
+    raise TypeError(
+        _("expected an ORDER BY clause with asc() or desc(), got {clause!r}").format(clause=clause)
+    )
 
 
 @dataclass(frozen=True)
@@ -493,7 +498,7 @@ def attachment_content(session: Session, attachment_id: int) -> AttachmentConten
     attachment = session.get(Attachment, attachment_id)
     blob = session.get(AttachmentBlob, attachment.sha256) if attachment else None
     if attachment is None or blob is None:
-        raise NotFoundError(f"no attachment {attachment_id}")
+        raise NotFoundError(_("no attachment {attachment_id}").format(attachment_id=attachment_id))
     return AttachmentContent(attachment.filename, attachment.content_type, bytes(blob.content))
 
 

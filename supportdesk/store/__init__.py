@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from supportdesk.i18n import _
+
 if TYPE_CHECKING:
     from supportdesk.store.engine import Store, make_engine
     from supportdesk.store.open import open_store
@@ -24,4 +26,6 @@ def __getattr__(name: str) -> Any:
         from supportdesk.store.open import open_store
 
         return open_store
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    raise AttributeError(
+        _("module {name!r} has no attribute {name2!r}").format(name=__name__, name2=name)
+    )

@@ -37,6 +37,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlmodel import Session
 
 from supportdesk.errors import StoreError
+from supportdesk.i18n import _
 
 if TYPE_CHECKING:
     import psycopg
@@ -111,7 +112,9 @@ def make_engine(
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
-        raise StoreError(f"database_url {url!r} is not a database URL: {exc}") from None
+        raise StoreError(
+            _("database_url {url!r} is not a database URL: {exc}").format(url=url, exc=exc)
+        ) from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -137,11 +140,15 @@ def make_engine(
                 connect_args={"prepare_threshold": None, **KEEPALIVES},
             )
         except ModuleNotFoundError as exc:
-            raise StoreError(f"PostgreSQL driver missing ({exc.name}); install psycopg") from None
+            raise StoreError(
+                _("PostgreSQL driver missing ({name}); install psycopg").format(name=exc.name)
+            ) from None
         if parsed.password is None and (password or password_when_asked) is not None:
             event.listen(engine, "do_connect", _PasswordOnConnect(password, password_when_asked))
         return engine
-    raise StoreError(f"database_url {url!r}: only sqlite:/// and postgresql:// are supported")
+    raise StoreError(
+        _("database_url {url!r}: only sqlite:/// and postgresql:// are supported").format(url=url)
+    )
 
 
 class _PasswordOnConnect:
@@ -225,7 +232,9 @@ class Store:
                     # A team store's server said no (see store/team.py): a person's limit,
                     # not a bug, so one clear line instead of a traceback.
                     said = str(exc.orig).strip().splitlines()[0]
-                    raise StoreError(f"the team store refused this: {said}") from exc
+                    raise StoreError(
+                        _("the team store refused this: {said}").format(said=said)
+                    ) from exc
                 raise
             except BaseException:
                 session.rollback()
@@ -297,7 +306,7 @@ def own_connection(engine: Engine) -> psycopg.Connection[Any]:
     conn = proxied.dbapi_connection
     if not isinstance(conn, psycopg.Connection):
         proxied.close()
-        raise StoreError("a connection of its own needs a PostgreSQL store")
+        raise StoreError(_("a connection of its own needs a PostgreSQL store"))
     conn.rollback()
     conn.autocommit = True
     return conn

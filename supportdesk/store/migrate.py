@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from supportdesk.errors import StoreError
+from supportdesk.i18n import _
 from supportdesk.store.quick import code_head
 
 if TYPE_CHECKING:
@@ -69,8 +70,10 @@ def _migrating(engine: Engine) -> Iterator[Connection]:
                     broken = conn.exec_driver_sql("PRAGMA foreign_key_check").first()
                     if broken is not None:
                         raise StoreError(
-                            f"a schema change left a broken reference in {broken[0]}; "
-                            "nothing was changed"
+                            _(
+                                "a schema change left a broken reference in {broken}; "
+                                "nothing was changed"
+                            ).format(broken=broken[0])
                         )
         finally:
             if sqlite:
@@ -112,16 +115,25 @@ def check(engine: Engine, *, auto_upgrade: bool) -> None:
     known = {rev.revision for rev in ScriptDirectory.from_config(_config()).walk_revisions()}
     if current is not None and current not in known:
         raise StoreError(
-            f"this store is at schema revision {current}, made by a newer supportdesk; "
-            "upgrade supportdesk to open it"
+            _(
+                "this store is at schema revision {current}, made by a newer "
+                "supportdesk; upgrade supportdesk to open it"
+            ).format(current=current)
         )
     if auto_upgrade:
         upgrade(engine)
         return
-    state = "has no supportdesk tables" if current is None else f"is at revision {current}"
-    raise StoreError(
-        f"the store {state}, this supportdesk needs {head}: run `supportdesk db upgrade`"
-    )
+    if current is None:
+        message = _(
+            "the store has no supportdesk tables, this supportdesk needs {head}: "
+            "run `supportdesk db upgrade`"
+        )
+    else:
+        message = _(
+            "the store is at revision {current}, this supportdesk needs {head}: "
+            "run `supportdesk db upgrade`"
+        )
+    raise StoreError(message.format(current=current, head=head))
 
 
 def _at_head(engine: Engine) -> bool:

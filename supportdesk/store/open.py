@@ -7,6 +7,7 @@ from collections.abc import Callable
 from sqlalchemy.exc import OperationalError
 
 from supportdesk.errors import StoreError
+from supportdesk.i18n import _
 from supportdesk.store import migrate
 from supportdesk.store.engine import Store, make_engine
 
@@ -28,13 +29,17 @@ def open_store(
     try:
         if is_sqlite and not create and not _sqlite_file_exists(url):
             raise StoreError(
-                f"no store at {engine.url.database}: run `supportdesk init` "
-                "(or `supportdesk demo` for a demo store)"
+                _(
+                    "no store at {database}: run `supportdesk init` (or "
+                    "`supportdesk demo` for a demo store)"
+                ).format(database=engine.url.database)
             )
         migrate.check(engine, auto_upgrade=is_sqlite or create)
     except OperationalError as exc:
         engine.dispose()
-        raise StoreError(f"cannot open the store at {engine.url!r}: {exc.orig}") from None
+        raise StoreError(
+            _("cannot open the store at {url!r}: {orig}").format(url=engine.url, orig=exc.orig)
+        ) from None
     except Exception:
         engine.dispose()
         raise

@@ -20,6 +20,8 @@ from sqlalchemy import Connection
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import Executable
 
+from supportdesk.i18n import _
+
 
 class _Compiled:
     def __init__(self, compiled: SQLCompiler, conn: Connection) -> None:
@@ -57,7 +59,7 @@ class Prepared:
         finally:
             cursor.close()
         if row is None:
-            raise LookupError("the statement returned no row")
+            raise LookupError(_("the statement returned no row"))
         return row[0]
 
     def many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:

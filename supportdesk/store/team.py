@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, text
 
 from supportdesk.errors import ValidationError
+from supportdesk.i18n import _
 
 TEAM_GROUP_KEY = "team_group"
 READ_ONLY_TABLES = ("alembic_version", "team_roles")
@@ -37,8 +38,10 @@ class TeamRole:
 def require_postgresql(conn: Connection) -> None:
     if conn.dialect.name != "postgresql":
         raise ValidationError(
-            "team mode needs a PostgreSQL store (database_url = postgresql://...); "
-            "a SQLite store belongs to one person"
+            _(
+                "team mode needs a PostgreSQL store (database_url = "
+                "postgresql://...); a SQLite store belongs to one person"
+            )
         )
 
 
@@ -52,9 +55,12 @@ def prepare(conn: Connection, group: str) -> None:
         _run(conn, "CREATE ROLE %I NOLOGIN", group)
     elif _too_strong(conn, group):
         raise ValidationError(
-            f"role {group!r} cannot be the team's group: every agent would get its powers "
-            "(it can log in, is a superuser, can create roles or databases, or owns this "
-            "store's tables); name a new role with --group"
+            _(
+                "role {group!r} cannot be the team's group: every agent "
+                "would get its powers (it can log in, is a superuser, can "
+                "create roles or databases, or owns this store's tables); "
+                "name a new role with --group"
+            ).format(group=group)
         )
     schema = conn.execute(text("SELECT current_schema()")).scalar_one()
     database = conn.execute(text("SELECT current_database()")).scalar_one()
@@ -128,14 +134,16 @@ def add_login(conn: Connection, role: str, *, actor: str, kind: str, password: s
     """
     group = team_group(conn)
     if group is None:
-        raise ValidationError("this store is not set up for a team: run `supportdesk team init`")
+        raise ValidationError(_("this store is not set up for a team: run `supportdesk team init`"))
     if conn.execute(text("SELECT 1 FROM team_roles WHERE role = :r"), {"r": role}).first():
-        raise ValidationError(f"database role {role!r} is already in the team")
+        raise ValidationError(_("database role {role!r} is already in the team").format(role=role))
     taken = conn.execute(
         text("SELECT role FROM team_roles WHERE actor = :a"), {"a": actor}
     ).scalar_one_or_none()
     if taken is not None:
-        raise ValidationError(f"{actor} already has the database role {taken!r}")
+        raise ValidationError(
+            _("{actor} already has the database role {taken!r}").format(actor=actor, taken=taken)
+        )
     existed = _role_exists(conn, role)
     if not existed:
         _run(conn, "CREATE ROLE %I LOGIN", role)

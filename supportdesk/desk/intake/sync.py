@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 from supportdesk.desk.intake.parsing import ParsePool
 from supportdesk.desk.intake.summary import Summary
 from supportdesk.errors import NotFoundError, SupportdeskError
+from supportdesk.i18n import _
 from supportdesk.mail import imap
 from supportdesk.mail.imap import FolderInfo, ImapError
 from supportdesk.store.quick import Position
@@ -191,8 +192,10 @@ class FolderSyncer:
                 self._sync(client, folder, result)
         except Overtaken:
             raise ImapError(
-                f"mailbox {self.mailbox.name!r}: another sync of folder {folder!r} ran at the "
-                "same time and got there first; nothing was doubled",
+                _(
+                    "mailbox {name!r}: another sync of folder {folder!r} ran at "
+                    "the same time and got there first; nothing was doubled"
+                ).format(name=self.mailbox.name, folder=folder),
                 kind="busy",
                 temporary=True,
             ) from None

@@ -30,6 +30,7 @@ from imapclient import IMAPClient
 from supportdesk.config import Mailbox, SyncSettings
 from supportdesk.desk.intake.pipeline import Ingestor
 from supportdesk.desk.intake.sync import FolderResult, FolderSyncer, ensure_default_queue
+from supportdesk.i18n import _
 from supportdesk.mail import imap
 from supportdesk.mail.imap import ImapError
 from supportdesk.store import Store
@@ -196,8 +197,10 @@ class Watcher:
             quiet_returns = quiet_returns + 1 if quick else 0
             if any(_says_bye(r) for r in responses) or quiet_returns >= _QUIET_EOF_LIMIT:
                 raise ImapError(
-                    f"mailbox {target.mailbox.name!r}: the server closed the connection "
-                    f"while watching {target.folder!r}",
+                    _(
+                        "mailbox {name!r}: the server closed the connection while "
+                        "watching {folder!r}"
+                    ).format(name=target.mailbox.name, folder=target.folder),
                     kind="network",
                     temporary=True,
                 )

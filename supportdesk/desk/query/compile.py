@@ -48,6 +48,7 @@ from supportdesk.desk.query.parser import (
 )
 from supportdesk.desk.sla import due
 from supportdesk.errors import QueryError
+from supportdesk.i18n import _
 from supportdesk.store import search
 from supportdesk.store.models import (
     PRIORITIES,
@@ -128,7 +129,7 @@ def compile_query(
     """
     now = utcnow() if now is None else now
     if now.utcoffset() is None:
-        raise ValueError("compile_query needs an aware datetime for `now`")
+        raise ValueError(_("compile_query needs an aware datetime for `now`"))
     filters = [
         _term(conn, term, me=me, now=now) for term in query.terms if not isinstance(term, TextTerm)
     ]
@@ -181,7 +182,7 @@ def _term(conn: Connection, term: Term, *, me: str | None, now: datetime) -> Col
         condition = _filter(conn, term, me, now)
         nullable = term.field in _NULLABLE
     else:
-        raise TypeError(f"not a filter term: {term!r}")
+        raise TypeError(_("not a filter term: {term!r}").format(term=term))
     if not term.negated:
         return condition
     return not_(func.coalesce(condition, false())) if nullable else not_(condition)
@@ -278,7 +279,7 @@ def _time(term: TimeFilter, now: datetime) -> ColumnElement[bool]:
         flipped = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}[term.op]
         return _COMPARE[flipped](column, edge)
     if term.day is None:
-        raise TypeError("a time filter needs an age or a day")
+        raise TypeError(_("a time filter needs an age or a day"))
     start = datetime.combine(term.day, time(), tzinfo=now.tzinfo)
     end = datetime.combine(term.day + timedelta(days=1), time(), tzinfo=now.tzinfo)
     if term.op == "":
@@ -340,7 +341,7 @@ def _filter(conn: Connection, term: Filter, me: str | None, now: datetime) -> Co
                 "merged": col(Ticket.merged_into_id).is_not(None),
             }
             return or_(*(states[n] for n in names))
-    raise TypeError(f"no condition for field {term.field!r}")
+    raise TypeError(_("no condition for field {field!r}").format(field=term.field))
 
 
 def _assignee(conn: Connection, values: Sequence[Value], me: str | None) -> ColumnElement[bool]:
@@ -352,7 +353,7 @@ def _assignee(conn: Connection, values: Sequence[Value], me: str | None) -> Colu
         elif value.text == "me":
             if not me:
                 raise QueryError(
-                    "'me' needs to know who you are: set `agent` in the config",
+                    _("'me' needs to know who you are: set `agent` in the config"),
                     position=value.position,
                     token=value.raw,
                 )
@@ -409,7 +410,9 @@ def _lookup(
     for value in values:
         if value.text not in found:
             raise QueryError(
-                f"unknown {what} '{value.text}'{suggestion(conn, name_column, value.text)}",
+                _("unknown {what} '{text}'{hint}").format(
+                    what=what, text=value.text, hint=suggestion(conn, name_column, value.text)
+                ),
                 position=value.position,
                 token=value.raw,
             )
@@ -421,11 +424,11 @@ def suggestion(conn: Connection, name_column: SQLColumnExpression[str], name: st
     known = list(conn.execute(select(name_column).order_by(name_column).limit(1000)).scalars())
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     if close:
-        return f" (did you mean '{close[0]}'?)"
+        return _(" (did you mean '{name}'?)").format(name=close[0])
     if not known:
-        return " (there are none yet)"
+        return _(" (there are none yet)")
     shown = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "")
-    return f"; known: {shown}"
+    return _("; known: {names}").format(names=shown)
 
 
 def _escape_like(value: str) -> str:

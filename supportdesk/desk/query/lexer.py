@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from supportdesk.errors import QueryError
+from supportdesk.i18n import _
 
 OPERATORS = (">=", "<=", ">", "<", "=")
 
@@ -96,19 +97,19 @@ class _Lexer:
             negated = True
             self.i += 1
             if self._at_end_of_term():
-                raise self._error("'-' must be followed by a term to exclude", start)
+                raise self._error(_("'-' must be followed by a term to exclude"), start)
             if self.source[self.i] == "-":
-                raise self._error("a term can be negated only once", start)
+                raise self._error(_("a term can be negated only once"), start)
         char = self.source[self.i]
         if char == '"':
             part = self._quoted()
             if not self._at_end_of_term():
-                raise self._error("expected a space after the closing quote", start)
+                raise self._error(_("expected a space after the closing quote"), start)
             return self._token("text", start, negated, values=(part,))
         if char == "#":
             self.i += 1
             if self._at_end_of_term():
-                raise self._error("'#' must be followed by a ticket number", start)
+                raise self._error(_("'#' must be followed by a ticket number"), start)
             values = self._values(start)
             return self._token("field", start, negated, field="number", values=values)
         field = _FIELD.match(self.source, self.i)
@@ -117,7 +118,7 @@ class _Lexer:
             self.i = field.end()
             op = self._operator()
             if self._at_end_of_term():
-                raise self._error(f"empty value for '{name}'", start)
+                raise self._error(_("empty value for '{name}'").format(name=name), start)
             values = self._values(start)
             return self._token("field", start, negated, field=name, op=op, values=values)
         return self._token("text", start, negated, values=(self._bare(start, stop_at=""),))
@@ -155,29 +156,29 @@ class _Lexer:
             if self.i < len(self.source) and self.source[self.i] == '"':
                 part = self._quoted()
                 if not part.text:
-                    raise self._error("empty value in quotes", part.position, self.i)
+                    raise self._error(_("empty value in quotes"), part.position, self.i)
             else:
                 part = self._bare(start, stop_at=",")
             parts.append(part)
             if self._at_end_of_term():
                 return tuple(parts)
             if self.source[self.i] != ",":
-                raise self._error("expected ',' or a space after a quoted value", start)
+                raise self._error(_("expected ',' or a space after a quoted value"), start)
             self.i += 1
             if self._at_end_of_term() or self.source[self.i] == ",":
-                raise self._error("empty value after ','", start)
+                raise self._error(_("empty value after ','"), start)
 
     def _bare(self, start: int, *, stop_at: str) -> Part:
         begin = self.i
         while not self._at_end_of_term() and self.source[self.i] not in stop_at:
             if self.source[self.i] == '"':
                 raise self._error(
-                    "a quote may only start a phrase or a value; put the whole text in quotes",
+                    _("a quote may only start a phrase or a value; put the whole text in quotes"),
                     start,
                 )
             self.i += 1
         if self.i == begin:
-            raise self._error("empty value", start)
+            raise self._error(_("empty value"), start)
         text = self.source[begin : self.i]
         return Part(text=text, position=begin, raw=text)
 
@@ -200,4 +201,4 @@ class _Lexer:
                     quoted=True,
                 )
             chars.append(char)
-        raise QueryError("unterminated quote", position=begin, token=self.source[begin:])
+        raise QueryError(_("unterminated quote"), position=begin, token=self.source[begin:])

@@ -19,6 +19,7 @@ from supportdesk.desk import tags
 from supportdesk.desk.query.lexer import Part, Token, tokenize
 from supportdesk.desk.statuses import ACTIVE
 from supportdesk.errors import QueryError
+from supportdesk.i18n import _
 from supportdesk.store.models import PRIORITIES, STATUSES
 from supportdesk.store.search import has_tokens
 
@@ -176,7 +177,7 @@ def parse(source: str) -> Query:
                 terms.append(term)
         elif token.field == "sort":
             if sort_seen:
-                raise _error(token, "only one sort: term is allowed")
+                raise _error(token, _("only one sort: term is allowed"))
             sort_seen = True
             sort = _sort(token)
         else:
@@ -206,14 +207,19 @@ def parse_selection(source: str, *, narrowed: bool = False) -> Query:
     shown = source.strip()
     if not shown:
         raise QueryError(
-            "no query: a change to many tickets needs a query; to change every ticket, "
-            f"say {EVERY_TICKET}",
+            _(
+                "no query: a change to many tickets needs a query; to change "
+                "every ticket, say {every_ticket}"
+            ).format(every_ticket=EVERY_TICKET),
             position=0,
             token=source,
         )
     raise QueryError(
-        "the query selects nothing in particular (no field and no word with letters or "
-        f"digits), so it would match every ticket; to change every ticket, say {EVERY_TICKET}",
+        _(
+            "the query selects nothing in particular (no field and no "
+            "word with letters or digits), so it would match every "
+            "ticket; to change every ticket, say {every_ticket}"
+        ).format(every_ticket=EVERY_TICKET),
         position=len(source) - len(source.lstrip()),
         token=shown,
     )
@@ -230,12 +236,12 @@ def _value_error(part: Part, message: str) -> QueryError:
 def _text(token: Token) -> TextTerm | None:
     part = token.values[0]
     if not part.text.strip():
-        raise _error(token, "empty phrase")
+        raise _error(token, _("empty phrase"))
     if not has_tokens(part.text):
         # Stray punctuation in typed text ("Tom & Jerry") is noise; quoted or negated, it
         # was meant, and silently matching everything would be a lie.
         if part.quoted or token.negated:
-            raise _error(token, "nothing to search for: the text has no letters or digits")
+            raise _error(token, _("nothing to search for: the text has no letters or digits"))
         return None
     return TextTerm(text=part.text, negated=token.negated, position=token.position, token=token.raw)
 
@@ -245,11 +251,13 @@ def _field(token: Token) -> Term:
     if name not in FIELDS:
         close = difflib.get_close_matches(name, FIELDS, n=1, cutoff=0.6)
         hint = (
-            f" (did you mean '{close[0]}'?)"
+            _(" (did you mean '{name}'?)").format(name=close[0])
             if close
-            else f"; fields are {', '.join(FIELDS)} (quote text that contains ':')"
+            else _("; fields are {fields} (quote text that contains ':')").format(
+                fields=", ".join(FIELDS)
+            )
         )
-        raise _error(token, f"unknown field '{name}'{hint}")
+        raise _error(token, _("unknown field '{name}'{hint}").format(name=name, hint=hint))
     if name in ENUM_FIELDS:
         return _enum(token)
     if name == "number":
@@ -269,16 +277,23 @@ def _duration(token: Token) -> DurationFilter:
     span = _AGE.fullmatch(text)
     if span is None:
         raise _value_error(
-            part, f"bad duration '{part.text}'; use a number and m, h, d or w (like <2h)"
+            part,
+            _("bad duration '{text}'; use a number and m, h, d or w (like <2h)").format(
+                text=part.text
+            ),
         )
     if token.op in ("", "="):
         raise _error(
             token,
-            f"a duration needs < or >: {token.field}:<{text} or {token.field}:>{text}",
+            _("a duration needs < or >: {field}:<{text} or {field}:>{text}").format(
+                field=token.field, text=text
+            ),
         )
     seconds = int(span.group(1)) * AGE_UNITS[span.group(2).lower()]
     if seconds > MAX_AGE.total_seconds():
-        raise _value_error(part, f"duration '{part.text}' is more than 100 years")
+        raise _value_error(
+            part, _("duration '{text}' is more than 100 years").format(text=part.text)
+        )
     return DurationFilter(
         field=token.field,
         op=token.op,
@@ -294,7 +309,10 @@ def _flag(token: Token) -> Filter:
     part = _single(token)
     text = part.text.lower()
     if text not in FLAG_VALUES:
-        raise _value_error(part, f"{token.field}: takes yes or no, not '{part.text}'")
+        raise _value_error(
+            part,
+            _("{field}: takes yes or no, not '{text}'").format(field=token.field, text=part.text),
+        )
     return Filter(
         field=token.field,
         values=(Value(text=text, position=part.position, raw=part.raw),),
@@ -306,12 +324,17 @@ def _flag(token: Token) -> Filter:
 
 def _no_comparison(token: Token) -> None:
     if token.op not in ("", "="):
-        raise _error(token, f"'{token.field}' cannot be compared with '{token.op}'")
+        raise _error(
+            token,
+            _("'{field}' cannot be compared with '{op}'").format(field=token.field, op=token.op),
+        )
 
 
 def _single(token: Token) -> Part:
     if len(token.values) > 1:
-        raise _error(token, f"'{token.field}:{token.op}' takes a single value")
+        raise _error(
+            token, _("'{field}:{op}' takes a single value").format(field=token.field, op=token.op)
+        )
     return token.values[0]
 
 
@@ -332,7 +355,12 @@ def _enum(token: Token) -> Filter:
             names = (text,)
         else:
             expected = ", ".join((*allowed, *aliases))
-            raise _value_error(part, f"unknown {field} '{part.text}'; expected one of {expected}")
+            raise _value_error(
+                part,
+                _("unknown {field} '{text}'; expected one of {expected}").format(
+                    field=field, text=part.text, expected=expected
+                ),
+            )
         if token.op not in ("", "="):
             rank = allowed.index(text)
             names = tuple(p for i, p in enumerate(allowed) if _COMPARE[token.op](i, rank))
@@ -353,7 +381,9 @@ def _number(token: Token) -> NumberFilter:
     for part in token.values:
         text = part.text.removeprefix("#")
         if not _NUMBER.fullmatch(text):
-            raise _value_error(part, f"bad ticket number '{part.text}'; use digits, like 1234")
+            raise _value_error(
+                part, _("bad ticket number '{text}'; use digits, like 1234").format(text=part.text)
+            )
         numbers.append(int(text))
     return NumberFilter(
         op=token.op or "=",
@@ -376,24 +406,29 @@ def _time(token: Token) -> TimeFilter:
         try:
             day = date.fromisoformat(text)
         except ValueError:
-            raise _value_error(part, f"bad date '{part.text}'; use YYYY-MM-DD") from None
+            raise _value_error(
+                part, _("bad date '{text}'; use YYYY-MM-DD").format(text=part.text)
+            ) from None
         return TimeFilter(field=token.field, op=token.op.removeprefix("="), day=day, **common)
     age = _AGE.fullmatch(text)
     if age is None:
         raise _value_error(
             part,
-            f"bad age '{part.text}'; use a number and m, h, d or w (like <7d), "
-            "or a date (like >=2026-01-31)",
+            _(
+                "bad age '{text}'; use a number and m, h, d or w (like <7d), "
+                "or a date (like >=2026-01-31)"
+            ).format(text=part.text),
         )
     if token.op in ("", "="):
         raise _error(
             token,
-            f"an age needs < or >: {token.field}:<{text} is newer than {text}, "
-            f"{token.field}:>{text} older",
+            _(
+                "an age needs < or >: {field}:<{text} is newer than {text}, {field}:>{text} older"
+            ).format(field=token.field, text=text),
         )
     seconds = int(age.group(1)) * AGE_UNITS[age.group(2).lower()]
     if seconds > MAX_AGE.total_seconds():
-        raise _value_error(part, f"age '{part.text}' is more than 100 years")
+        raise _value_error(part, _("age '{text}' is more than 100 years").format(text=part.text))
     return TimeFilter(field=token.field, op=token.op, age=timedelta(seconds=seconds), **common)
 
 
@@ -404,7 +439,7 @@ def _names(token: Token) -> Filter:
     for part in token.values:
         text = part.text.strip()
         if not text:
-            raise _value_error(part, f"empty value for '{field}'")
+            raise _value_error(part, _("empty value for '{field}'").format(field=field))
         if field == "tag":
             text = tags.fold(text)
         elif field != "subject":
@@ -415,7 +450,10 @@ def _names(token: Token) -> Filter:
             text = text.removeprefix("@")
         elif field == "is" and text not in IS_VALUES:
             raise _value_error(
-                part, f"unknown is: value '{part.text}'; expected one of {', '.join(IS_VALUES)}"
+                part,
+                _("unknown is: value '{text}'; expected one of {is_values}").format(
+                    text=part.text, is_values=", ".join(IS_VALUES)
+                ),
             )
         values.append(Value(text=text, position=part.position, raw=part.raw))
     return Filter(
@@ -432,14 +470,16 @@ def _address(part: Part, text: str) -> str:
     if not at or not domain or "@" in local or any(c.isspace() for c in text):
         raise _value_error(
             part,
-            f"'{part.text}' is neither an address (alice@example.com) nor a domain (@example.com)",
+            _(
+                "'{text}' is neither an address (alice@example.com) nor a domain (@example.com)"
+            ).format(text=part.text),
         )
     return text
 
 
 def _sort(token: Token) -> tuple[SortKey, ...]:
     if token.negated:
-        raise _error(token, "sort: cannot be negated; use sort:-KEY for descending order")
+        raise _error(token, _("sort: cannot be negated; use sort:-KEY for descending order"))
     _no_comparison(token)
     keys: list[SortKey] = []
     for part in token.values:
@@ -448,9 +488,12 @@ def _sort(token: Token) -> tuple[SortKey, ...]:
         if key not in SORT_KEYS:
             expected = ", ".join(SORT_KEYS)
             raise _value_error(
-                part, f"unknown sort key '{part.text}'; expected one of {expected} (- to reverse)"
+                part,
+                _("unknown sort key '{text}'; expected one of {expected} (- to reverse)").format(
+                    text=part.text, expected=expected
+                ),
             )
         if any(k.key == key for k in keys):
-            raise _value_error(part, f"sort key '{key}' given twice")
+            raise _value_error(part, _("sort key '{key}' given twice").format(key=key))
         keys.append(SortKey(key=key, descending=text.startswith("-")))
     return tuple(keys)

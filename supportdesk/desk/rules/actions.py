@@ -20,6 +20,7 @@ from supportdesk.desk.events import Change
 from supportdesk.desk.ingest import QUARANTINE_QUEUE, UNKNOWN_SENDER
 from supportdesk.desk.rules.conditions import Evaluation
 from supportdesk.desk.rules.model import Action
+from supportdesk.i18n import _
 from supportdesk.mail import compose
 from supportdesk.mail.robots import is_no_reply_address
 from supportdesk.store.models import (
@@ -85,7 +86,7 @@ def apply(action: Action, ev: Evaluation, change: Change) -> Outcome:
         return Outcome("note")
     if kind == "canned_reply":
         return _canned(action.canned_reply or "", ev, change)
-    raise AssertionError(f"unhandled action {kind}")
+    raise AssertionError(_("unhandled action {kind}").format(kind=kind))
 
 
 def _priority(current: str, wanted: str) -> str:

@@ -28,6 +28,7 @@ from supportdesk.desk.rules import patterns
 from supportdesk.desk.rules.model import Condition, RuleDef, TextTest, parse_duration
 from supportdesk.desk.statuses import ACTIVE
 from supportdesk.errors import SupportdeskError, ValidationError
+from supportdesk.i18n import _
 from supportdesk.mail.robots import is_no_reply_address
 from supportdesk.store.models import Event, Message, Queue, Ticket
 
@@ -165,7 +166,9 @@ class Evaluation:
         if self._ticket is None:
             ticket = self.session.get(Ticket, self.ticket_id, populate_existing=True)
             if ticket is None:
-                raise LookupError(f"ticket id {self.ticket_id} vanished")
+                raise LookupError(
+                    _("ticket id {ticket_id} vanished").format(ticket_id=self.ticket_id)
+                )
             self._ticket = ticket
         return self._ticket
 
@@ -184,7 +187,11 @@ class Evaluation:
         text = c.query or ""
         found = self._query_results().get(text)
         if found is None:
-            raise ValidationError(f"query {text!r}: {self._query_errors[text]}")
+            raise ValidationError(
+                _("query {text!r}: {query_errors}").format(
+                    text=text, query_errors=self._query_errors[text]
+                )
+            )
         return found
 
     def _query_results(self) -> dict[str, bool]:

@@ -25,6 +25,7 @@ from pydantic import (
 from supportdesk.desk.query import parse as parse_query
 from supportdesk.desk.rules import patterns
 from supportdesk.errors import QueryError, SupportdeskError
+from supportdesk.i18n import _
 from supportdesk.store.models import PRIORITIES, STATUSES
 
 TRIGGERS = ("new_ticket", "customer_message", "time")
@@ -47,7 +48,11 @@ def parse_duration(text: str) -> timedelta:
     """`30m`, `4h`, `3d`, `2w`: the same units as the query language's ages."""
     match = _DURATION.match(text.strip())
     if match is None:
-        raise ValueError(f"{text!r} is not a duration: use a number and m, h, d or w, like 3d")
+        raise ValueError(
+            _("{text!r} is not a duration: use a number and m, h, d or w, like 3d").format(
+                text=text
+            )
+        )
     return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
 
 
@@ -79,7 +84,7 @@ class TextTest(_Strict):
     @model_validator(mode="after")
     def _one(self) -> TextTest:
         if (self.contains is None) == (self.matches is None):
-            raise ValueError("give exactly one of `contains` or `matches`")
+            raise ValueError(_("give exactly one of `contains` or `matches`"))
         return self
 
 
@@ -104,7 +109,7 @@ class Since(_Strict):
     @model_validator(mode="after")
     def _bound(self) -> Since:
         if self.more_than is None and self.less_than is None:
-            raise ValueError("give `more_than` or `less_than` (or both)")
+            raise ValueError(_("give `more_than` or `less_than` (or both)"))
         return self
 
 
@@ -145,7 +150,7 @@ class Condition(_Strict):
         given = self.keys()
         if len(given) != 1:
             names = ", ".join(given) if given else "nothing"
-            raise ValueError(f"a condition has exactly one key, not {names}")
+            raise ValueError(_("a condition has exactly one key, not {names}").format(names=names))
         self._kind = given[0]
         found: list[Condition] = [self]
         for child in (self.all or []) + (self.any or []) + ([self.not_] if self.not_ else []):
@@ -183,7 +188,11 @@ class Action(_Strict):
     @classmethod
     def _status(cls, value: str | None) -> str | None:
         if value is not None and value not in STATUSES:
-            raise ValueError(f"unknown status {value!r}; expected one of {', '.join(STATUSES)}")
+            raise ValueError(
+                _("unknown status {value!r}; expected one of {statuses}").format(
+                    value=value, statuses=", ".join(STATUSES)
+                )
+            )
         return value
 
     @field_validator("priority")
@@ -191,7 +200,11 @@ class Action(_Strict):
     def _priority(cls, value: str | None) -> str | None:
         allowed = (*PRIORITIES, "up", "down")
         if value is not None and value not in allowed:
-            raise ValueError(f"unknown priority {value!r}; expected one of {', '.join(allowed)}")
+            raise ValueError(
+                _("unknown priority {value!r}; expected one of {allowed}").format(
+                    value=value, allowed=", ".join(allowed)
+                )
+            )
         return value
 
     @field_validator("add_tags", "remove_tags")
@@ -210,7 +223,7 @@ class Action(_Strict):
     @classmethod
     def _note(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():
-            raise ValueError("a note needs some text")
+            raise ValueError(_("a note needs some text"))
         return value
 
     @model_validator(mode="after")
@@ -218,7 +231,7 @@ class Action(_Strict):
         given = [name for name in type(self).model_fields if getattr(self, name) is not None]
         if len(given) != 1:
             names = ", ".join(given) if given else "nothing"
-            raise ValueError(f"an action has exactly one key, not {names}")
+            raise ValueError(_("an action has exactly one key, not {names}").format(names=names))
         return self
 
     @property
@@ -242,8 +255,10 @@ class RuleDef(_Strict):
     def _name(cls, value: str) -> str:
         if not _NAME.match(value):
             raise ValueError(
-                f"rule name {value!r}: 1-100 letters, digits, spaces or . _ : -, "
-                "starting with a letter or digit"
+                _(
+                    "rule name {value!r}: 1-100 letters, digits, spaces or . _ : "
+                    "-, starting with a letter or digit"
+                ).format(value=value)
             )
         return value
 
@@ -254,7 +269,9 @@ class RuleDef(_Strict):
             try:
                 ZoneInfo(value)
             except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(f"unknown time zone {value!r} (like Europe/Berlin)") from None
+                raise ValueError(
+                    _("unknown time zone {value!r} (like Europe/Berlin)").format(value=value)
+                ) from None
         return value
 
     @model_validator(mode="after")
@@ -263,7 +280,9 @@ class RuleDef(_Strict):
             used = sorted({c.kind for c in self.when.walk()} & MESSAGE_KEYS)
             if used:
                 shown = ", ".join("from" if k == "from_" else k for k in used)
-                raise ValueError(f"a time rule has no message to test: remove {shown}")
+                raise ValueError(
+                    _("a time rule has no message to test: remove {shown}").format(shown=shown)
+                )
         return self
 
     def conditions(self) -> tuple[Condition, ...]:

@@ -25,6 +25,7 @@ from typing import Any
 import re2
 
 from supportdesk.errors import ValidationError
+from supportdesk.i18n import _
 
 MAX_PATTERN = 1000
 # RE2's default program budget; a pattern over it ("pattern too large") is refused on import.
@@ -79,20 +80,26 @@ def compile(pattern: str) -> Any:
     Cached: a rule's patterns are compiled once per process, not once per message.
     """
     if len(pattern) > MAX_PATTERN:
-        raise PatternError(f"pattern longer than {MAX_PATTERN} characters")
+        raise PatternError(
+            _("pattern longer than {max_pattern} characters").format(max_pattern=MAX_PATTERN)
+        )
     try:
         compiled = re2.compile(pattern, _OPTIONS)
     except re2.error as exc:
         raw = exc.args[0] if exc.args else ""
         message = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
         raise PatternError(
-            f"invalid regular expression {pattern!r}: {_reason(pattern, message)} "
-            "(rule patterns use RE2 syntax, which never backtracks)"
+            _(
+                "invalid regular expression {pattern!r}: {pattern2} (rule "
+                "patterns use RE2 syntax, which never backtracks)"
+            ).format(pattern=pattern, pattern2=_reason(pattern, message))
         ) from None
     if _OPEN_REPEAT.search(pattern) is not None:
         raise PatternError(
-            f"regular expression {pattern!r}: write {{0,n}}, not {{,n}} "
-            "(RE2 would read {,n} as literal text)"
+            _(
+                "regular expression {pattern!r}: write {{0,n}}, not {{,n}} "
+                "(RE2 would read {{,n}} as literal text)"
+            ).format(pattern=pattern)
         )
     return compiled
 

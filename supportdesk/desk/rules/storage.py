@@ -22,8 +22,9 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from supportdesk.desk.rules.model import RuleDef
-from supportdesk.desk.tomlblocks import ImportSummary, split_blocks
+from supportdesk.desk.tomlblocks import ImportSummary, join_problems, split_blocks
 from supportdesk.errors import NotFoundError, ValidationError
+from supportdesk.i18n import N_, _
 from supportdesk.store.models import Rule, utcnow
 
 _HEADER = re.compile(r"^\s*\[\[\s*rules\s*\]\]\s*(?:#.*)?$")
@@ -64,7 +65,7 @@ def _rule_near(source: str, line: int) -> str:
             break
         match = _NAME_LINE.match(text)
         if match:
-            return f"rule {match.group(1)!r}: "
+            return _("rule {name!r}: ").format(name=match.group(1))
     return ""
 
 
@@ -108,12 +109,19 @@ def parse_rules(source: str, *, origin: str = "rules file", stored: bool = False
     except tomllib.TOMLDecodeError as exc:
         position = _TOML_POSITION.search(str(exc))
         if position is None:
-            raise ValidationError(f"{origin}: TOML syntax error: {exc}") from None
+            raise ValidationError(
+                _("{origin}: TOML syntax error: {exc}").format(origin=origin, exc=exc)
+            ) from None
         line = int(position.group(1))
         problem = _TOML_POSITION.sub("", str(exc)).strip()
         raise ValidationError(
-            f"{origin} line {line}, column {position.group(2)}: {_rule_near(source, line)}"
-            f"TOML syntax error: {problem}"
+            _("{origin} line {line}, column {value}: {source}TOML syntax error: {problem}").format(
+                origin=origin,
+                line=line,
+                value=position.group(2),
+                source=_rule_near(source, line),
+                problem=problem,
+            )
         ) from None
     problems: list[str] = []
     for key in data:
@@ -123,26 +131,30 @@ def parse_rules(source: str, *, origin: str = "rules file", stored: bool = False
                 (i for i, text in enumerate(source.splitlines(), 1) if given.match(text)), 1
             )
             problems.append(
-                f"{origin} line {line}: unknown top-level key {key!r}: "
-                "a rules file holds only [[rules]] tables"
+                _(
+                    "{origin} line {line}: unknown top-level key {key!r}: "
+                    "{file} holds only [[{table}]] tables"
+                ).format(origin=origin, line=line, key=key, file=_("a rules file"), table="rules")
             )
     raw_rules = data.get("rules", [])
     if not isinstance(raw_rules, list):
-        raise ValidationError(f"{origin}: `rules` must be [[rules]] tables")
+        raise ValidationError(_("{origin}: `rules` must be [[rules]] tables").format(origin=origin))
     blocks = _split(source)
     if len(blocks) != len(raw_rules):
         raise ValidationError(
-            f"{origin}: found {len(raw_rules)} rules but {len(blocks)} [[rules]] header lines; "
-            "write each rule as its own [[rules]] table"
+            _(
+                "{origin}: found {count} rules but {count2} [[rules]] header "
+                "lines; write each rule as its own [[rules]] table"
+            ).format(origin=origin, count=len(raw_rules), count2=len(blocks))
         )
     found: list[RuleText] = []
     seen: dict[str, int] = {}
     for index, (line, text) in enumerate(blocks):
         raw = raw_rules[index]
         label = (
-            f"rule {raw.get('name')!r}"
+            _("rule {name!r}").format(name=raw.get("name"))
             if isinstance(raw.get("name"), str)
-            else (f"rule #{index + 1}")
+            else _("rule #{position}").format(position=index + 1)
         )
         try:
             rule = RuleDef.model_validate(raw, context={"stored": stored})
@@ -150,22 +162,28 @@ def parse_rules(source: str, *, origin: str = "rules file", stored: bool = False
             for loc, message in _model_problems(exc):
                 where = ".".join(str(p) for p in loc) or "rule"
                 at = _line_of(text, line, loc)
-                problems.append(f"{origin} line {at}: {label}: {where}: {message}")
+                problems.append(
+                    _("{origin} line {line}: {label}: {where}: {message}").format(
+                        origin=origin, line=at, label=label, where=where, message=message
+                    )
+                )
             continue
         if rule.name in seen:
             problems.append(
-                f"{origin} line {line}: {label}: the name is already used by the rule "
-                f"on line {seen[rule.name]}"
+                _("{origin} line {line}: {label}: {problem}").format(
+                    origin=origin,
+                    line=line,
+                    label=label,
+                    problem=_("the name is already used by the rule on line {line}").format(
+                        line=seen[rule.name]
+                    ),
+                )
             )
             continue
         seen[rule.name] = line
         found.append(RuleText(text=text, line=line, rule=rule))
     if problems:
-        raise ValidationError(
-            "; ".join(problems)
-            if len(problems) == 1
-            else f"{len(problems)} problems: " + "; ".join(problems)
-        )
+        raise ValidationError(join_problems(problems))
     return found
 
 
@@ -183,7 +201,9 @@ def parse_definition(text: str) -> RuleDef:
     rules = parse_rules(text, origin="stored rule", stored=True)
     if len(rules) != 1:
         raise ValidationError(
-            f"a stored rule must hold exactly one [[rules]] table, not {len(rules)}"
+            _("a stored rule must hold exactly one [[rules]] table, not {count}").format(
+                count=len(rules)
+            )
         )
     return rules[0].rule
 
@@ -191,7 +211,11 @@ def parse_definition(text: str) -> RuleDef:
 def parse_single(text: str, *, origin: str, stored: bool = False) -> RuleText:
     rules = parse_rules(text, origin=origin, stored=stored)
     if len(rules) != 1:
-        raise ValidationError(f"{origin}: expected exactly one [[rules]] table, found {len(rules)}")
+        raise ValidationError(
+            _("{origin}: expected exactly one [[rules]] table, found {count}").format(
+                origin=origin, count=len(rules)
+            )
+        )
     return rules[0]
 
 
@@ -210,14 +234,14 @@ def check_names(session: Session, parsed: list[RuleText], *, origin: str) -> Non
 
     conn = session.connection()
     kinds: dict[str, tuple[str, Any, Callable[[str], str]]] = {
-        "set_queue": ("queue", Queue.name, str.lower),
-        "assign": ("agent", Agent.handle, str.lower),
-        "canned_reply": ("canned reply", CannedReply.name, str),
+        "set_queue": (N_("queue"), Queue.name, str.lower),
+        "assign": (N_("agent"), Agent.handle, str.lower),
+        "canned_reply": (N_("canned reply"), CannedReply.name, str),
     }
     known: dict[str, set[str]] = {}
     problems: list[str] = []
     for p in parsed:
-        label = f"rule {p.rule.name!r}"
+        label = _("rule {name!r}").format(name=p.rule.name)
         for action in p.rule.actions:
             key = action.kind
             value = getattr(action, key)
@@ -231,8 +255,15 @@ def check_names(session: Session, parsed: list[RuleText], *, origin: str) -> Non
                 continue
             at = _line_of_value(p.text, p.line, key, value)
             problems.append(
-                f"{origin} line {at}: {label}: {key}: unknown {what} {value!r}"
-                f"{suggestion(conn, column, name)}"
+                _("{origin} line {line}: {label}: {key}: unknown {what} {value!r}{hint}").format(
+                    origin=origin,
+                    line=at,
+                    label=label,
+                    key=key,
+                    what=_(what),
+                    value=value,
+                    hint=suggestion(conn, column, name),
+                )
             )
         for c in p.rule.conditions():
             if c.query is None:
@@ -241,13 +272,13 @@ def check_names(session: Session, parsed: list[RuleText], *, origin: str) -> Non
                 Matching(session, c.query, me=None, now=utcnow()).check()
             except SupportdeskError as exc:
                 at = _line_of_value(p.text, p.line, "query", c.query)
-                problems.append(f"{origin} line {at}: {label}: query: {exc}")
+                problems.append(
+                    _("{origin} line {line}: {label}: query: {exc}").format(
+                        origin=origin, line=at, label=label, exc=exc
+                    )
+                )
     if problems:
-        raise ValidationError(
-            problems[0]
-            if len(problems) == 1
-            else f"{len(problems)} problems: " + "; ".join(problems)
-        )
+        raise ValidationError(join_problems(problems))
 
 
 def _line_of_value(text: str, first_line: int, key: str, value: str) -> int:
@@ -284,8 +315,8 @@ def load_rules(session: Session, trigger: str | None = None) -> list[RuleDef]:
 def get_rule(session: Session, name: str) -> Rule:
     rule = session.exec(select(Rule).where(Rule.name == name)).first()
     if rule is None:
-        known = ", ".join(r.name for r in list_rules(session)) or "none yet"
-        raise NotFoundError(f"no rule {name!r} (rules: {known})")
+        known = ", ".join(r.name for r in list_rules(session)) or _("none yet")
+        raise NotFoundError(_("no rule {name!r} (rules: {known})").format(name=name, known=known))
     return rule
 
 
@@ -303,10 +334,16 @@ def add_rules(session: Session, source: str, *, origin: str = "rules file") -> l
     """Append the file's rules after the existing ones; refuses names already in use."""
     parsed = parse_and_check(session, source, origin=origin)
     existing = {r.name for r in list_rules(session)}
-    clashes = [f"line {p.line}: rule {p.rule.name!r}" for p in parsed if p.rule.name in existing]
+    clashes = [
+        _("line {line}: rule {name!r}").format(line=p.line, name=p.rule.name)
+        for p in parsed
+        if p.rule.name in existing
+    ]
     if clashes:
         raise ValidationError(
-            f"{origin}: already stored (edit or import instead): " + "; ".join(clashes)
+            _("{origin}: already stored (edit or import instead): {clashes}").format(
+                origin=origin, clashes="; ".join(clashes)
+            )
         )
     top = len(existing)
     rows = [_row(p, top + i + 1) for i, p in enumerate(parsed)]
@@ -329,7 +366,7 @@ def replace_rule(session: Session, name: str, text: str, *, check: bool = True) 
     if parsed.rule.name != name:
         clash = session.exec(select(Rule).where(Rule.name == parsed.rule.name)).first()
         if clash is not None:
-            raise ValidationError(f"rule {parsed.rule.name!r} already exists")
+            raise ValidationError(_("rule {name!r} already exists").format(name=parsed.rule.name))
     row.name = parsed.rule.name
     row.enabled = parsed.rule.enabled
     row.trigger = parsed.rule.trigger
@@ -366,7 +403,9 @@ def move_rule(session: Session, name: str, position: int) -> list[Rule]:
     rows = list_rules(session)
     row = get_rule(session, name)
     if not 1 <= position <= len(rows):
-        raise ValidationError(f"position {position}: choose 1 to {len(rows)}")
+        raise ValidationError(
+            _("position {position}: choose 1 to {count}").format(position=position, count=len(rows))
+        )
     rows = [r for r in rows if r.id != row.id]
     rows.insert(position - 1, row)
     _renumber(session, rows)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from supportdesk.i18n import _
+
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*$")
@@ -25,7 +27,9 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(
-            f"unknown time zone {name!r}: use an IANA name like Europe/Berlin or UTC"
+            _("unknown time zone {name!r}: use an IANA name like Europe/Berlin or UTC").format(
+                name=name
+            )
         ) from None
 
 
@@ -33,15 +37,21 @@ def parse_range(text: str) -> tuple[int, int]:
     """ "09:00-17:00" as minutes after midnight (start, end); "24:00" ends the day."""
     match = _RANGE.match(text)
     if match is None:
-        raise ValueError(f"working hours {text!r}: write them as HH:MM-HH:MM, e.g. 09:00-17:00")
+        raise ValueError(
+            _("working hours {text!r}: write them as HH:MM-HH:MM, e.g. 09:00-17:00").format(
+                text=text
+            )
+        )
     h1, m1, h2, m2 = (int(g) for g in match.groups())
     start, end = h1 * 60 + m1, h2 * 60 + m2
     if m1 > 59 or m2 > 59 or start > 24 * 60 or end > 24 * 60:
-        raise ValueError(f"working hours {text!r}: not a time of day")
+        raise ValueError(_("working hours {text!r}: not a time of day").format(text=text))
     if end <= start:
         raise ValueError(
-            f"working hours {text!r}: the end must be after the start (split a night shift "
-            "over two days)"
+            _(
+                "working hours {text!r}: the end must be after the start "
+                "(split a night shift over two days)"
+            ).format(text=text)
         )
     return start, end
 
@@ -51,11 +61,13 @@ def parse_duration(text: str) -> int:
     match = _DURATION.match(text)
     if match is None or not any(match.groups()):
         raise ValueError(
-            f"duration {text!r}: write hours and minutes of business time, e.g. 4h, 30m, 1h30m"
+            _(
+                "duration {text!r}: write hours and minutes of business time, e.g. 4h, 30m, 1h30m"
+            ).format(text=text)
         )
     seconds = (int(match.group(1) or 0) * 60 + int(match.group(2) or 0)) * 60
     if seconds <= 0:
-        raise ValueError(f"duration {text!r} must be more than zero")
+        raise ValueError(_("duration {text!r} must be more than zero").format(text=text))
     return seconds
 
 

@@ -42,6 +42,7 @@ from supportdesk.desk.sla.calendar import (
     zone,
 )
 from supportdesk.errors import ValidationError
+from supportdesk.i18n import N_, _
 from supportdesk.store.models import PRIORITIES
 
 WORKDAY = "09:00-17:00"
@@ -92,9 +93,9 @@ class Hours(BaseModel):
     @classmethod
     def _ranges(cls, value: str | list[str] | None) -> str | list[str] | None:
         spans = sorted(parse_range(r) for r in _listed(value))
-        for (_, end), (start, _) in itertools.pairwise(spans):
+        for (__, end), (start, __) in itertools.pairwise(spans):
             if start < end:
-                raise ValueError("working hours overlap")
+                raise ValueError(_("working hours overlap"))
         return value
 
     def week(self) -> tuple[tuple[tuple[int, int], ...], ...]:
@@ -127,7 +128,7 @@ class PolicyDef(BaseModel):
     @classmethod
     def _queue(cls, value: str) -> str:
         if not value.strip():
-            raise ValueError("name the queue")
+            raise ValueError(_("name the queue"))
         return value
 
     @field_validator("timezone")
@@ -145,7 +146,7 @@ class PolicyDef(BaseModel):
     @classmethod
     def _some_hours(cls, value: Hours) -> Hours:
         if not any(value.week()):
-            raise ValueError("no working hours on any day: nothing could ever be due")
+            raise ValueError(_("no working hours on any day: nothing could ever be due"))
         return value
 
     @field_validator("priority")
@@ -154,7 +155,9 @@ class PolicyDef(BaseModel):
         for name in value:
             if name not in PRIORITIES:
                 raise ValueError(
-                    f"unknown priority {name!r}; expected one of {', '.join(PRIORITIES)}"
+                    _("unknown priority {name!r}; expected one of {priorities}").format(
+                        name=name, priorities=", ".join(PRIORITIES)
+                    )
                 )
         return value
 
@@ -179,11 +182,17 @@ class PolicyDef(BaseModel):
 _SLA = tomlblocks.Entries(
     table="sla",
     key="queue",
-    file="an SLA file",
-    plural="SLA policies",
-    one="policy",
-    label=lambda q: f"SLA for queue {q!r}" if isinstance(q, str) else f"SLA #{q}",
-    duplicate=lambda queue, line: f"queue {queue!r} already has the policy on line {line}",
+    file=N_("an SLA file"),
+    plural=N_("SLA policies"),
+    one=N_("policy"),
+    label=lambda q: (
+        _("SLA for queue {queue!r}").format(queue=q)
+        if isinstance(q, str)
+        else _("SLA #{position}").format(position=q)
+    ),
+    duplicate=lambda queue, line: _("queue {queue!r} already has the policy on line {line}").format(
+        queue=queue, line=line
+    ),
 )
 
 
@@ -208,7 +217,7 @@ def parse_policy_file(source: str, *, origin: str = "SLA file") -> list[PolicyTe
 def parse_definition(text: str) -> PolicyDef:
     entries = parse_policy_file(text, origin="stored SLA policy")
     if len(entries) != 1:
-        raise ValidationError("stored SLA policy: expected exactly one [[sla]] table")
+        raise ValidationError(_("stored SLA policy: expected exactly one [[sla]] table"))
     return entries[0].policy
 
 

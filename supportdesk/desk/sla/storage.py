@@ -28,6 +28,7 @@ from supportdesk.desk.sla.policy import (
 )
 from supportdesk.desk.tomlblocks import ImportSummary
 from supportdesk.errors import NotFoundError, ValidationError
+from supportdesk.i18n import _
 from supportdesk.store.models import Queue, SlaHours, SlaPolicy, SlaTarget, Ticket, table_of
 
 AHEAD = timedelta(days=3 * 366)
@@ -54,7 +55,9 @@ def get_policy(session: Session, queue: str) -> StoredPolicy:
     row = directory.get_queue(session, queue)
     policy = session.get(SlaPolicy, row.id)
     if policy is None:
-        raise NotFoundError(f"queue {row.name!r} has no SLA policy (see `supportdesk sla set`)")
+        raise NotFoundError(
+            _("queue {name!r} has no SLA policy (see `supportdesk sla set`)").format(name=row.name)
+        )
     return StoredPolicy(row.name, policy.definition, parse_definition(policy.definition))
 
 
@@ -76,7 +79,11 @@ def _queues_of(session: Session, entries: list[PolicyText], origin: str) -> list
         try:
             queues.append(directory.get_queue(session, entry.policy.queue))
         except NotFoundError as exc:
-            problems.append(f"{origin} line {entry.line}: queue: {exc}")
+            problems.append(
+                _("{origin} line {line}: queue: {exc}").format(
+                    origin=origin, line=entry.line, exc=exc
+                )
+            )
     if problems:
         raise ValidationError("; ".join(problems))
     return queues
@@ -88,7 +95,7 @@ def set_policies(
     """Set the policies of the queues a file names (others stay); the queue names set."""
     entries = parse_policy_file(source, origin=origin)
     if not entries:
-        raise ValidationError(f"{origin}: no [[sla]] table")
+        raise ValidationError(_("{origin}: no [[sla]] table").format(origin=origin))
     queues = _queues_of(session, entries, origin)
     for entry, queue in zip(entries, queues, strict=True):
         _store(session, queue, entry.text, entry.policy, at or utcnow())
@@ -136,15 +143,15 @@ def update_policy(
     )
     for key, value in changes.items():
         if key.startswith("priority."):
-            _, name, kind = key.split(".", 2)
+            __, name, kind = key.split(".", 2)
             if kind not in KINDS:
-                raise ValidationError(f"unknown target {kind!r}")
+                raise ValidationError(_("unknown target {kind!r}").format(kind=kind))
             priorities: dict[str, dict[str, Any]] = base.setdefault("priority", {})
             priorities.setdefault(name, {})[kind] = value
         else:
             base[key] = value
     text = to_toml(_validated(base))
-    set_policies(session, text, origin=f"SLA for queue {row.name!r}", at=at)
+    set_policies(session, text, origin=_("SLA for queue {queue!r}").format(queue=row.name), at=at)
     return get_policy(session, row.name)
 
 
@@ -164,7 +171,7 @@ def _validated(data: dict[str, Any]) -> PolicyDef:
 def remove_policy(session: Session, queue: str) -> None:
     row = directory.get_queue(session, queue)
     if session.get(SlaPolicy, row.id) is None:
-        raise NotFoundError(f"queue {row.name!r} has no SLA policy")
+        raise NotFoundError(_("queue {name!r} has no SLA policy").format(name=row.name))
     for model in (SlaPolicy, SlaTarget, SlaHours):
         session.execute(delete(table_of(model)).where(table_of(model).c.queue_id == row.id))
     session.execute(
@@ -200,7 +207,9 @@ def lay_out(session: Session, queue_id: int, policy: PolicyDef, at: datetime) ->
     start = min(oldest, at) if oldest is not None else at
     rows = with_business_counts(policy.calendar().intervals(start - BEFORE, at + AHEAD))
     if not rows:
-        raise ValidationError(f"queue {policy.queue!r}: the calendar has no working hours")
+        raise ValidationError(
+            _("queue {queue!r}: the calendar has no working hours").format(queue=policy.queue)
+        )
     session.execute(
         table_of(SlaHours).insert(),
         [
