@@ -123,7 +123,7 @@ def test_tickets_list_on_the_demo_store_in_japanese(demo_store: Path) -> None:
     en = cli("--store", str(demo_store), "tickets", "list", "--limit", "5", language="en")
     assert ja.code == en.code == 0
     header = ja.stdout.splitlines()[0]
-    for word in ("ステータス", "優先", "キュー", "件名", "依頼者", "担当者", "更新"):
+    for word in ("状態", "優先", "キュー", "件名", "依頼者", "担当者", "更新"):
         assert word in header, header
     assert "件を表示" in ja.stdout
     assert "status" in en.stdout.splitlines()[0] and "showing 5 of" in en.stdout

@@ -111,7 +111,7 @@ MARKERS = {"_", "N_", "ngettext", "pgettext"}
 UNTRANSLATED = {"supportdesk", "vip -spam"}
 # Files whose strings are not all in the catalogue yet. Each change that converts a file
 # removes it here; issue 12 is done when this set is empty.
-PENDING: set[str] = {}
+PENDING: set[str] = set()
 WORDS = re.compile(r"[A-Za-z]{2,}")
 
 

@@ -15,6 +15,8 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.markup import escape
 
 from supportdesk.i18n import LANGUAGE_NAMES, LANGUAGES, _, current_language, ngettext
 from supportdesk.tui.data import Source, view_label
@@ -180,11 +182,14 @@ class DeskCommands(Provider):
 
     async def discover(self) -> Hits:
         for name, run, help_text in self._all():
-            yield DiscoveryHit(name, run, help=help_text)
+            yield DiscoveryHit(escape(name), run, help=escape(help_text))
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for name, run, help_text in self._all():
             score = matcher.match(name)
             if score > 0:
-                yield Hit(score, matcher.highlight(name), run, help=help_text)
+                # highlight() reads its argument as markup: a name holding "[" (a view named
+                # by the agent) is shown as it is, unhighlighted.
+                shown = matcher.highlight(name) if "[" not in name else Content(name)
+                yield Hit(score, shown, run, help=escape(help_text))

@@ -191,3 +191,24 @@ def test_words_follow_the_language_and_names_people_gave_do_not() -> None:
     assert view_label("pending", "Pending") == "保留中"
     assert view_label("queue:Pending", "Pending") == "Pending"
     assert view_label("saved:Search", "Search") == "Search"
+
+
+async def test_palette_shows_brackets_in_help_and_view_queries_as_written(
+    make_app: Callable[..., SupportdeskApp],
+) -> None:
+    """The palette reads hit text as markup: `[keymap]` in a help line and `tag:[vip]` in an
+    agent's saved view must show as typed, not vanish as unknown tags."""
+    from supportdesk.tui.data import SavedView
+
+    app = make_app(language="en", saved=[SavedView("Bracketed [x]", "tag:[vip] status:open")])
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await palette(pilot, "app: help")
+        await wait_until(pilot, lambda: "[keymap]" in screen_text(app), what="[keymap] shown")
+        await pilot.press("escape")
+        await palette(pilot, "view: bracketed")
+        await wait_until(
+            pilot,
+            lambda: "tag:[vip]" in screen_text(app) and "bracketed [x]" in screen_text(app),
+            what="the view's name and query shown as written",
+        )
