@@ -124,16 +124,19 @@ def _relative(language: str, field: str, offset: int) -> str:
         return ""
 
 
-def stamp(moment: datetime) -> str:
+def stamp(moment: datetime, *, zone: bool = False) -> str:
     """A date and time to the minute in the agent's zone: "2026-12-04 09:05" in English,
-    "2026/12/04 9:05" in Japanese (the locale's short form)."""
+    "2026/12/04 9:05" in Japanese (the locale's short form); `zone` adds the zone's
+    abbreviation ("JST") where a reader may compare it with a time given elsewhere."""
     shown = local(moment)
     language = current_language()
     if language == "en":
-        return shown.strftime("%Y-%m-%d %H:%M")
-    from babel.dates import format_datetime
+        text = shown.strftime("%Y-%m-%d %H:%M")
+    else:
+        from babel.dates import format_datetime
 
-    return format_datetime(shown, "short", tzinfo=shown.tzinfo, locale=language)
+        text = format_datetime(shown, "short", tzinfo=shown.tzinfo, locale=language)
+    return f"{text} {shown.tzname()}" if zone and shown.tzname() else text
 
 
 def clock(moment: datetime) -> str:

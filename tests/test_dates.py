@@ -97,6 +97,7 @@ def test_stamps_follow_the_agents_zone_and_language(zone: None) -> None:
     assert dates.day(NOW) == "2026-12-04"
     dates.set_timezone("Asia/Tokyo")
     assert dates.stamp(NOW) == "2026-12-05 07:42"
+    assert dates.stamp(NOW, zone=True) == "2026-12-05 07:42 JST"
     assert dates.clock(NOW) == "07:42"
     assert dates.day(NOW) == "2026-12-05"
     assert dates.day(date(2026, 1, 2)) == "2026-01-02"

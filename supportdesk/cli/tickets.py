@@ -165,7 +165,7 @@ def render_detail(d: TicketDetail) -> Group:
     if due is not None or state:
         facts.add_row(
             _("SLA due"),
-            stamp(due) if due else "-",
+            stamp(due, zone=True) if due else "-",
             _("SLA"),
             {"breached": _("breached"), "due-soon": _("due soon"), "due": _("on track")}.get(
                 state, "-"
