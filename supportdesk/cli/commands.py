@@ -112,7 +112,7 @@ class _Commands(TyperGroup):
 app = typer.Typer(
     name="supportdesk",
     cls=_Commands,
-    help=_("A keyboard-first terminal help desk."),
+    help=_("A keyboard-first terminal help desk. With no command, opens the console."),
     no_args_is_help=False,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -139,7 +139,7 @@ reply.register(tickets.app)
 
 @app.callback(
     invoke_without_command=True,
-    help=_("A keyboard-first terminal help desk."),
+    help=_("A keyboard-first terminal help desk. With no command, opens the console."),
 )
 def root(
     ctx: typer.Context,
