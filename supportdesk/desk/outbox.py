@@ -44,6 +44,7 @@ from supportdesk.desk import events
 from supportdesk.desk.events import Change
 from supportdesk.desk.sla import due
 from supportdesk.errors import NotFoundError, SupportdeskError, ValidationError
+from supportdesk.i18n import _
 from supportdesk.store.models import Message, OutboxItem, Ticket, table_of, utcnow
 
 if TYPE_CHECKING:
@@ -364,12 +365,34 @@ class Sender:
         try:
             self._recover(report)
             self._check_uncertain(report, mailbox)
+            self._ask_ratings(report)
             self._send_due(report, mailbox)
             self._check_uncertain(report, mailbox)
             self._copy_to_sent(report, mailbox)
         finally:
             self._close_imap()
         return report
+
+    def _ask_ratings(self, report: DrainReport) -> None:
+        """Queue the satisfaction rating requests that are due (desk.csat.requests), so
+        they go out in this drain. A problem (no key, no canned reply) is reported and the
+        replies still go out."""
+        from supportdesk.desk.csat import requests
+        from supportdesk.desk.csat.setup import CSAT_SETUP, CsatSetup
+        from supportdesk.desk.mailsetup import MAIL_SETUP, MailSetup
+
+        if not self.settings.csat.enabled:
+            return
+        # Kept in the store's info: the key is read once per process, not once per drain.
+        if CSAT_SETUP not in self.store.info:
+            self.store.info[CSAT_SETUP] = CsatSetup.from_settings(self.settings)
+        if MAIL_SETUP not in self.store.info:
+            self.store.info[MAIL_SETUP] = MailSetup.from_settings(self.settings)
+        try:
+            with self._write() as session:
+                requests.queue_due(session, self.now())
+        except SupportdeskError as exc:
+            report.errors.append(_("rating requests: {error}").format(error=exc))
 
     def _recover(self, report: DrainReport) -> None:
         stale = self.now() - LEASE

@@ -1,0 +1,291 @@
+"""Who is asked for a rating, and when: the sender queues the requests before each drain.
+
+Requests are not written by the solve itself (an agent's, a bulk change's or a rule's): the
+sender (`supportdesk send`, the sender of `sync --watch`) asks the store which tickets are
+solved and not asked yet, and queues one canned reply each through the outbox, like any
+automatic reply. One place serves every way of solving, a bulk solve stays one UPDATE, the
+key is read by the sender alone, and `delay_minutes` lets a ticket reopened by mistake go
+unasked.
+
+Decisions:
+
+- One request per solve: the pair (ticket, solved_at) is unique in `csat_requests`; a
+  second sender racing for the same ticket loses at the insert and moves on.
+- Solved, reopened and solved again within `repeat_days` of the last request: not asked
+  again for that solve (a solve after the window is asked as usual).
+- Only tickets solved after the feature first ran (`csat_since` in store_meta): turning it
+  on does not mail every customer ever served.
+- Never to a robot or a bounce: not for tickets in quarantine, whose requester takes no
+  replies (no-reply addresses), whose address bounced, or whose latest mail from the
+  customer was an auto-reply, bounce or list mail. Such a solve gets a row with `skipped`
+  set, so it is decided once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import quote
+
+from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col
+
+from supportdesk.desk import canned, replies
+from supportdesk.desk.csat import token as tokens
+from supportdesk.desk.csat.setup import DEFAULT_CANNED, CsatSetup, setup_of
+from supportdesk.desk.events import Change
+from supportdesk.desk.ingest import UNKNOWN_SENDER
+from supportdesk.errors import NotFoundError, ValidationError
+from supportdesk.mail import compose
+from supportdesk.mail.robots import is_no_reply_address
+from supportdesk.store.models import (
+    CsatRequest,
+    Customer,
+    Message,
+    Queue,
+    StoreMeta,
+    Ticket,
+    table_of,
+)
+
+CSAT_ACTOR = "system:csat"
+SINCE_KEY = "csat_since"
+BATCH = 200
+"""Requests queued per drain at most: a bulk solve of thousands goes out over a few drains."""
+_REQUESTS = table_of(CsatRequest)
+
+# The words of the links, in the customer's language (not the agent's: this is their mail).
+_LABELS = {
+    "en": ("Very dissatisfied", "Dissatisfied", "Neutral", "Satisfied", "Very satisfied"),
+    "ja": ("とても不満", "不満", "ふつう", "満足", "とても満足"),
+}
+_SUBJECTS = {"en": "Rating {score}/5", "ja": "評価 {score}/5"}
+
+DEFAULT_TEXT = """[[canned]]
+name = "csat-request"
+title = "How did we do?"
+language = "en"
+body = '''
+Hello {customer.first_name|there},
+
+Your request "{ticket.subject}" (#{ticket.number}) has been solved. How did we do?
+
+Pick a rating below: your mail program opens a message to us, which you just send. You are
+welcome to add a comment to it.
+
+{rating.links}
+
+Thank you for your time.
+'''
+
+[canned.variants.ja]
+title = "対応についてのご評価のお願い"
+body = '''
+{customer.name|お客}様
+
+お問い合わせ「{ticket.subject}」（#{ticket.number}）は解決済みとなりました。
+今回の対応はいかがでしたか。
+
+下のいずれかを選ぶと弊社宛てのメールが作成されますので、そのまま送信してください。
+ご意見・ご感想もあわせてご記入いただけます。
+
+{rating.links}
+
+ご協力ありがとうございました。
+'''
+"""
+
+
+@dataclass(frozen=True)
+class Asked:
+    """One request decided by `queue_due`: queued (outbox id) or skipped (the reason)."""
+
+    ticket_number: int
+    outbox_id: int | None
+    skipped: str = ""
+
+
+def rating_links(
+    key: bytes, number: int, issued: datetime, nonce: str, address: str, language: str | None
+) -> dict[str, str]:
+    """The values of the {rating.*} placeholders: five mailto: links, best score last."""
+    lang = language if language in _LABELS else "en"
+    values: dict[str, str] = {}
+    lines = []
+    for score in range(5, 0, -1):
+        signed = tokens.make(key, number, score, issued, nonce)
+        subject = _SUBJECTS[lang].format(score=score) + " " + signed.text()
+        link = f"mailto:{address}?subject={quote(subject, safe='')}"
+        values[f"rating.link_{score}"] = link
+        stars = "★" * score + "☆" * (5 - score)
+        lines.append(f"{score} {stars} {_LABELS[lang][score - 1]}\n  <{link}>")
+    values["rating.links"] = "\n\n".join(lines)
+    return values
+
+
+def since(session: Session, now: datetime) -> datetime:
+    """When ratings were first asked for on this store (set now on the first call)."""
+    meta = session.get(StoreMeta, SINCE_KEY)
+    if meta is None:
+        meta = StoreMeta(key=SINCE_KEY, value=now.isoformat())
+        session.add(meta)
+        session.flush()
+    return datetime.fromisoformat(meta.value)
+
+
+def ensure_default_canned(session: Session, name: str) -> None:
+    """Create the shipped request (English and Japanese) when it is the one asked for."""
+    if name != DEFAULT_CANNED:
+        return
+    try:
+        canned.get_canned(session, name)
+    except NotFoundError:
+        canned.add_canned_text(session, DEFAULT_TEXT, origin="default rating request")
+
+
+def due_tickets(
+    session: Session, setup: CsatSetup, now: datetime
+) -> list[tuple[int, int, datetime]]:
+    """(id, number, solved_at) of solved tickets to ask now, oldest solve first."""
+    start = since(session, now)
+    same_solve = exists().where(
+        col(CsatRequest.ticket_id) == col(Ticket.id),
+        col(CsatRequest.solved_at) == col(Ticket.solved_at),
+    )
+    recent = exists().where(
+        col(CsatRequest.ticket_id) == col(Ticket.id),
+        col(CsatRequest.issued_at) > now - timedelta(days=setup.repeat_days),
+    )
+    stmt = (
+        select(col(Ticket.id), col(Ticket.number), col(Ticket.solved_at))
+        .where(
+            col(Ticket.status) == "solved",
+            col(Ticket.solved_at) >= start,
+            col(Ticket.solved_at) <= now - timedelta(minutes=setup.delay_minutes),
+            col(Ticket.merged_into_id).is_(None),
+            ~same_solve,
+            ~recent,
+        )
+        .order_by(col(Ticket.solved_at), col(Ticket.id))
+        .limit(BATCH)
+    )
+    return [(id_, number, solved) for id_, number, solved in session.execute(stmt)]
+
+
+def _skip_reason(session: Session, ticket: Ticket) -> str:
+    """Why this ticket's requester must not get automatic mail, or "" when they may."""
+    queue = session.get(Queue, ticket.queue_id)
+    if queue is not None and queue.is_quarantine:
+        return "robot"
+    customer = session.get(Customer, ticket.requester_id)
+    email = customer.email if customer else ""
+    if not email or email == UNKNOWN_SENDER or is_no_reply_address(email):
+        return "no_reply"
+    if customer is not None and customer.bounced_at is not None:
+        return "bounced"
+    latest = session.execute(
+        select(col(Message.is_auto_reply), col(Message.is_bounce), col(Message.is_list))
+        .where(
+            col(Message.ticket_id) == ticket.id,
+            col(Message.direction) == "in",
+            col(Message.author_agent_id).is_(None),
+        )
+        .order_by(col(Message.id).desc())
+        .limit(1)
+    ).first()
+    if latest is not None and any(latest):
+        return "robot"
+    return ""
+
+
+def queue_due(session: Session, now: datetime) -> list[Asked]:
+    """Queue the rating requests that are due, in the caller's transaction.
+
+    Does nothing when ratings are off or no mailbox can send. Raises SecretError when the
+    key cannot be read and NotFoundError when the configured canned reply is missing: both
+    stop every request, so they are the sender's error to report, not a ticket's skip.
+    """
+    setup = setup_of(session)
+    mail = replies.setup_of(session)
+    if not setup.enabled or not mail.identities:
+        return []
+    due = due_tickets(session, setup, now)
+    if not due:
+        return []
+    key = setup.key()
+    ensure_default_canned(session, setup.canned)
+    change = Change.by(CSAT_ACTOR, at=now)
+    asked: list[Asked] = []
+    for ticket_id, number, solved_at in due:
+        try:
+            with session.begin_nested():
+                asked.append(_ask(session, setup, key, ticket_id, number, solved_at, now, change))
+        except IntegrityError:
+            continue  # another sender asked for this solve first
+    return asked
+
+
+def _ask(
+    session: Session,
+    setup: CsatSetup,
+    key: bytes,
+    ticket_id: int,
+    number: int,
+    solved_at: datetime,
+    now: datetime,
+    change: Change,
+) -> Asked:
+    ticket = session.get(Ticket, ticket_id)
+    assert ticket is not None
+    nonce = tokens.new_nonce()
+    issued = now.replace(microsecond=0)
+    row = {
+        "ticket_id": ticket_id,
+        "solved_at": solved_at,
+        "nonce": nonce,
+        "issued_at": issued,
+        "outbox_id": None,
+        "language": "",
+        "skipped": "",
+    }
+    reason = _skip_reason(session, ticket)
+    if reason:
+        session.connection().execute(_REQUESTS.insert(), {**row, "skipped": reason})
+        return Asked(number, None, reason)
+    mail = replies.setup_of(session)
+    language = replies.customer_language(session, number)
+    name = setup.canned_for(language)
+    entry = canned.definition(canned.get_canned(session, name))
+    chosen, title, body = entry.text_for(language)
+    customer = session.get(Customer, ticket.requester_id)
+    assert customer is not None
+    address = replies.identity_for(session, ticket, mail).address
+    values = canned.template_values(session, ticket, None)
+    values.update(rating_links(key, number, issued, nonce, address, chosen))
+    try:
+        text = canned.render(body, values)
+    except ValidationError:
+        session.connection().execute(_REQUESTS.insert(), {**row, "skipped": "template"})
+        return Asked(number, None, "template")
+    spec = replies.ReplySpec(
+        kind="reply",
+        body=text,
+        to=compose.format_addresses([compose.address(customer.name, customer.email)]),
+        subject=f"{title} [#{number}]",
+        language=chosen,
+        automatic=True,
+        signature=False,
+    )
+    # The request row first: a second sender racing for this solve fails here, before
+    # anything is queued.
+    request_id = (
+        session.connection()
+        .execute(_REQUESTS.insert().returning(_REQUESTS.c.id), {**row, "language": chosen})
+        .scalar_one()
+    )
+    queued = replies.queue_reply(session, number, spec, mail, change, now=now)
+    session.connection().execute(
+        _REQUESTS.update().where(_REQUESTS.c.id == request_id).values(outbox_id=queued.outbox_id)
+    )
+    return Asked(number, queued.outbox_id)
