@@ -16,6 +16,7 @@ from supportdesk.cli import (
     agents,
     canned,
     config_cmd,
+    csat,
     db,
     mailbox,
     notes,
@@ -67,6 +68,7 @@ app.add_typer(canned.app, name="canned")
 app.add_typer(notes.app, name="notes")
 app.add_typer(sla.app, name="sla")
 app.add_typer(team.app, name="team")
+app.add_typer(csat.app, name="csat")
 sync_cmd.register(app)
 outbox.register(app)
 report.register(app)

@@ -13,6 +13,7 @@ import typer
 from supportdesk.cli.context import CliContext
 from supportdesk.cli.output import cell, console, print_json
 from supportdesk.errors import ValidationError
+from supportdesk.i18n import _
 
 GROUPS = ("agent", "queue", "day", "week")
 
@@ -44,7 +45,7 @@ def register(app: typer.Typer) -> None:
         as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV for spreadsheets.")] = False,
     ) -> None:
         """Created, solved, reopened, backlog, response and resolution times, replies per
-        resolved ticket and SLA attainment, computed in the store."""
+        resolved ticket, SLA attainment and satisfaction (CSAT), computed in the store."""
         from supportdesk.clock import utcnow
         from supportdesk.desk import reports
         from supportdesk.desk.query import Matching
@@ -90,6 +91,8 @@ def register(app: typer.Typer) -> None:
             "resolution p90",
             "replies/resolved",
             "SLA met",
+            _("CSAT avg"),
+            _("CSAT 4-5"),
             title=f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC",
         )
         for r in rows:
@@ -106,5 +109,9 @@ def register(app: typer.Typer) -> None:
                 _duration(r["resolution_p90"]),
                 "-" if r["replies_per_resolved"] is None else str(r["replies_per_resolved"]),
                 "-" if attained is None else f"{attained:.0%}",
+                "-"
+                if r["csat_average"] is None
+                else f"{r['csat_average']:.2f} (n={r['csat_responses']})",
+                "-" if r["csat_satisfied_share"] is None else f"{r['csat_satisfied_share']:.0%}",
             )
         console.print(table)

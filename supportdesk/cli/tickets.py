@@ -15,6 +15,7 @@ from supportdesk.cli.context import CliContext
 from supportdesk.cli.options import JsonOption
 from supportdesk.cli.output import Col, FitTable, block, cell, console, error, print_json
 from supportdesk.clock import utcnow
+from supportdesk.i18n import _
 from supportdesk.text import age, one_line
 
 if TYPE_CHECKING:
@@ -161,7 +162,16 @@ def render_detail(d: TicketDetail) -> Group:
             "SLA",
             {"breached": "breached", "due-soon": "due soon", "due": "on track"}.get(state, "-"),
         )
+    if d.rating is not None:
+        facts.add_row(
+            _("rating"),
+            f"{d.rating.score}/5 " + "★" * d.rating.score + "☆" * (5 - d.rating.score),
+            _("rated"),
+            f"{d.rating.received_at:%Y-%m-%d %H:%M}",
+        )
     parts: list[object] = [header, facts]
+    if d.rating is not None and d.rating.comment:
+        parts.append(Text(_("Rating comment: "), style="bold") + cell(d.rating.comment, 300))
     if d.merged_into:
         parts.append(Text(f"merged into #{d.merged_into}", style="yellow"))
     if d.requester_bounced_at is not None:
