@@ -13,8 +13,8 @@ Decisions:
   second sender racing for the same ticket loses at the insert and moves on.
 - Solved, reopened and solved again within `repeat_days` of the last request: not asked
   again for that solve (a solve after the window is asked as usual).
-- Only tickets solved after the feature first ran (`csat_since` in store_meta): turning it
-  on does not mail every customer ever served.
+- Only tickets solved after the feature first ran (`csat_since` in store_meta, an hour
+  of grace before that): turning it on does not mail every customer ever served.
 - Never to a robot or a bounce: not for tickets in quarantine, whose requester takes no
   replies (no-reply addresses), whose address bounced, or whose latest mail from the
   customer was an auto-reply, bounce or list mail. Such a solve gets a row with `skipped`
@@ -53,6 +53,10 @@ CSAT_ACTOR = "system:csat"
 SINCE_KEY = "csat_since"
 BATCH = 200
 """Requests queued per drain at most: a bulk solve of thousands goes out over a few drains."""
+GRACE = timedelta(hours=1)
+"""Solves this long before ratings were first turned on are asked too (the sender may
+start a little after the agents), older ones never: turning ratings on does not mail every
+customer ever served."""
 _REQUESTS = table_of(CsatRequest)
 
 # The words of the links, in the customer's language (not the agent's: this is their mail).
@@ -124,11 +128,13 @@ def rating_links(
     return values
 
 
-def since(session: Session, now: datetime) -> datetime:
-    """When ratings were first asked for on this store (set now on the first call)."""
+def since(session: Session, now: datetime, delay_minutes: int = 0) -> datetime:
+    """The earliest solve that is asked about, fixed on the first call: GRACE (plus the
+    delay) before the sender first ran with ratings on."""
     meta = session.get(StoreMeta, SINCE_KEY)
     if meta is None:
-        meta = StoreMeta(key=SINCE_KEY, value=now.isoformat())
+        start = now - GRACE - timedelta(minutes=delay_minutes)
+        meta = StoreMeta(key=SINCE_KEY, value=start.isoformat())
         session.add(meta)
         session.flush()
     return datetime.fromisoformat(meta.value)
@@ -148,7 +154,7 @@ def due_tickets(
     session: Session, setup: CsatSetup, now: datetime
 ) -> list[tuple[int, int, datetime]]:
     """(id, number, solved_at) of solved tickets to ask now, oldest solve first."""
-    start = since(session, now)
+    start = since(session, now, setup.delay_minutes)
     same_solve = exists().where(
         col(CsatRequest.ticket_id) == col(Ticket.id),
         col(CsatRequest.solved_at) == col(Ticket.solved_at),

@@ -1,0 +1,382 @@
+"""Satisfaction ratings by mail: the request, the rating mail, and CSAT in the report.
+
+The round trip runs on real servers (aiosmtpd receives the request, Dovecot holds the
+customer's rating mail for the sync) on SQLite and PostgreSQL; forged, tampered, replayed,
+wrong-ticket and out-of-range tokens are ignored and counted, and a rating never reopens a
+ticket nor becomes a message of its thread. The report metric is checked on a small fixture
+worked out by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.header import Header
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+from sqlmodel import col, select
+
+from supportdesk.desk import directory, reports, tickets
+from supportdesk.desk.csat import requests, token
+from supportdesk.desk.csat.overview import overview, rating_of
+from supportdesk.desk.csat.setup import CSAT_SETUP, CsatSetup, KeySource
+from supportdesk.desk.events import Change
+from supportdesk.desk.ingest import ingest
+from supportdesk.desk.mailsetup import MAIL_SETUP, Identity, MailSetup
+from supportdesk.mail.parse import parse_message
+from supportdesk.mail.replytext import strip_quoted
+from supportdesk.store import Store
+from supportdesk.store.models import CsatRequest, Message, OutboxItem, StoreMeta, Ticket
+from tests.imap_server import ImapAccount
+from tests.smtp_server import SmtpServer, start_server
+from tests.test_send import config_text
+from tests.test_sync import sd
+
+KEY = "test-rating-key-0123456789abcdef"
+SUPPORT = "support@desk.example"
+
+
+# -- the token and the comment, pure
+
+
+def test_a_token_is_found_through_re_fwd_and_encoded_words() -> None:
+    made = token.make(KEY.encode(), 42, 4, datetime(2026, 12, 1, tzinfo=UTC), "0123456789abcdef")
+    assert token.find(f"Re: Fwd: Rating 4/5 {made.text()}") == made
+    # A client that re-encodes the subject as RFC 2047 words, folded across lines.
+    encoded = Header(f"Re: 評価 4/5 {made.text()}", "utf-8", maxlinelen=40).encode()
+    assert "\n" in encoded
+    raw = f"From: a@b.example\r\nSubject: {encoded}\r\nMessage-ID: <r@b>\r\n\r\nok\r\n"
+    parsed = parse_message(raw.replace("\n ", "\r\n ").encode())
+    assert token.find(parsed.subject) == made
+    assert token.verify(KEY.encode(), made)
+    assert token.find("Re: your ticket [#42]") is None
+
+
+def test_any_change_to_a_token_breaks_it() -> None:
+    made = token.make(KEY.encode(), 42, 2, datetime(2026, 12, 1, tzinfo=UTC), "0123456789abcdef")
+    text = made.text()
+    for tampered in (
+        text.replace("[rate:42.2.", "[rate:42.5."),  # the score
+        text.replace("[rate:42.", "[rate:43."),  # the ticket
+        text.replace(".0123456789abcdef.", ".0123456789abcdee."),  # the nonce
+    ):
+        found = token.find(tampered)
+        assert found is not None and not token.verify(KEY.encode(), found)
+    other = token.find(text)
+    assert other is not None and not token.verify(b"another-key-0123456789", other)
+
+
+def test_the_comment_leaves_the_quote_and_signature_out() -> None:
+    text = (
+        "Quick and kind, thank you.\n\n"
+        "On Tue, 1 Dec 2026 at 10:00, Desk Support <support@desk.example> wrote:\n"
+        "> How did we do?\n"
+    )
+    assert strip_quoted(text) == "Quick and kind, thank you."
+    assert strip_quoted("とても助かりました。\n-- \n山田\n") == "とても助かりました。"
+    outlook = "Fine.\n\nFrom: Desk <s@d.example>\nSent: Tuesday\nTo: me\nSubject: x\n\nold"
+    assert strip_quoted(outlook) == "Fine."
+    assert strip_quoted("> only a quote\n") == ""
+
+
+# -- the round trip on real servers
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = start_server()
+    yield server
+    server.stop()
+
+
+def _customer_mail(subject: str, message_id: str, body: str = "Thanks!", sender: str = "") -> bytes:
+    lines = [
+        f"From: {sender or 'Jo Bloggs <jo@acme.example>'}",
+        "To: {support}",
+        f"Subject: {subject}",
+        "Date: Tue, 01 Dec 2026 10:00:00 +0000",
+        f"Message-ID: {message_id}",
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=utf-8",
+        "Content-Transfer-Encoding: 8bit",
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n" + body + "\r\n").encode()
+
+
+def _links(raw: bytes) -> dict[int, str]:
+    """Score -> the decoded subject of its mailto: link, read from the mail as sent."""
+    text = parse_message(raw).text
+    found = {}
+    for link in re.findall(r"<(mailto:[^>]+)>", text):
+        subject = unquote(link.split("?subject=", 1)[1])
+        tok = token.find(subject)
+        assert tok is not None
+        found[tok.score] = subject
+    return found
+
+
+def test_rating_round_trip_through_smtp_and_imap(
+    store: Store, imap_account: ImapAccount, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    key_file = tmp_path / "rating.key"
+    key_file.write_text(KEY + "\n")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        config_text(
+            imap_account,
+            smtp.port,
+            database_url=store.url,
+            extra=f'default_queue = "general"\n\n[csat]\nenabled = true\n'
+            f'key_command = "cat {key_file}"\n',
+        )
+    )
+    support = imap_account.address
+
+    def deliver(raw: bytes) -> None:
+        imap_account.append(raw.replace(b"{support}", support.encode()))
+
+    deliver(_customer_mail("Refund please", "<q1@acme.example>"))
+    code, _out, err = sd(config, "sync")
+    assert code == 0, err
+    code, out, err = sd(config, "tickets", "status", "solved", "all", "--yes", "--json")
+    assert code == 0, err
+
+    code, out, err = sd(config, "send", "--json")
+    assert code == 0, err
+    (request,) = smtp.recorder.messages
+    assert request.rcpt_tos == ["jo@acme.example"]
+    parsed = parse_message(request.data)
+    assert parsed.robot.auto_reply  # Auto-Submitted: a robot will not answer it
+    assert "How did we do?" in parsed.subject and "[#1]" in parsed.subject
+    links = _links(request.data)
+    assert sorted(links) == [1, 2, 3, 4, 5]
+    assert all(support in link for link in re.findall(r"mailto:[^?]+", parsed.text))
+    # A second drain asks nothing more: one request per solve.
+    code, out, err = sd(config, "send", "--json")
+    assert code == 0, err
+    assert len(smtp.recorder.messages) == 1
+
+    with store.session() as s:
+        before = s.execute(select(Ticket)).scalar_one()
+        count_before = before.message_count
+
+    # The customer clicks 4, writes a line, and their client answers with "Re:".
+    deliver(
+        _customer_mail(
+            "Re: " + links[4],
+            "<rate1@acme.example>",
+            "Quick and kind.\n\nOn Tue, Desk Support wrote:\n> How did we do?",
+        )
+    )
+    code, out, err = sd(config, "sync", "--json")
+    assert code == 0, err
+    assert json.loads(out)["total"]["ratings"] == 1
+    assert json.loads(out)["total"]["new_tickets"] == 0
+
+    tampered = links[2].replace(".2.", ".5.", 1)
+    four = token.find(links[4])
+    assert four is not None
+    other_ticket = links[4].replace(f"[rate:{four.number}.", f"[rate:{four.number + 1}.")
+    out_of_range = links[4].replace(".4.", ".9.", 1)
+    for n, subject in enumerate([links[4], links[5], tampered, other_ticket, out_of_range]):
+        deliver(_customer_mail(subject, f"<bad{n}@acme.example>", "ha"))
+    deliver(_customer_mail("Re: " + links[4], "<rate1@acme.example>", "Quick and kind."))
+    code, out, err = sd(config, "sync", "--json")
+    assert code == 0, err
+    total = json.loads(out)["total"]
+    assert (total["ratings"], total["ratings_ignored"], total["duplicates"]) == (0, 5, 1)
+    assert (total["new_tickets"], total["follow_ups"], total["reopened"]) == (0, 0, 0)
+
+    with store.session() as s:
+        ticket = s.execute(select(Ticket)).scalar_one()
+        rating = rating_of(s, ticket.id)
+        ratings_in_thread = s.execute(
+            select(col(Message.id)).where(col(Message.subject).contains("[rate:"))
+        ).all()
+    assert rating is not None and (rating.score, rating.comment) == (4, "Quick and kind.")
+    assert ratings_in_thread == []
+    assert (ticket.message_count, ticket.status) == (count_before, "solved")
+
+    code, out, err = sd(config, "csat", "status", "--json")
+    assert code == 0, err
+    status = json.loads(out)
+    assert status["ratings"] == 1 and status["average"] == 4.0
+    assert status["requests_sent"] == 1
+    assert status["ignored"] == {"forged": 2, "replayed": 2, "score": 1}
+    code, out, err = sd(config, "tickets", "show", "1", "--json")
+    assert code == 0, err
+    assert json.loads(out)["rating"]["score"] == 4
+    code, out, err = sd(config, "tickets", "show", "1")
+    assert code == 0 and "4/5" in out and "Quick and kind." in out
+    code, out, err = sd(config, "report", "--by", "agent", "--json")
+    assert code == 0, err
+    (row,) = [r for r in json.loads(out)["rows"] if r["csat_responses"]]
+    assert (row["csat_responses"], row["csat_average"], row["csat_satisfied_share"]) == (
+        1,
+        4.0,
+        1.0,
+    )
+
+
+# -- the domain on both backends
+
+
+@pytest.fixture
+def desk(store: Store) -> Store:
+    store.info[MAIL_SETUP] = MailSetup(identities=(Identity("support", SUPPORT, "Desk"),))
+    store.info[CSAT_SETUP] = CsatSetup(enabled=True, keys=KeySource(lambda: KEY))
+    with store.session(write=True) as s:
+        directory.ensure_queue(s, "general")
+        for handle in ("alice", "bob"):
+            directory.add_agent(s, handle, email=f"{handle}@desk.example")
+    return store
+
+
+def _start(desk: Store, at: datetime) -> None:
+    """Ratings first asked for at `at` (a store reused by the fixtures may remember another)."""
+    with desk.session(write=True) as s:
+        s.merge(StoreMeta(key=requests.SINCE_KEY, value=at.isoformat()))
+    with desk.session() as s:
+        assert requests.since(s, datetime.now(UTC)) == at
+
+
+def _open(desk: Store, n: int, *, sender: str = "", robot: bool = False) -> int:
+    raw = _customer_mail(f"Question {n}", f"<q{n}@x.example>", sender=sender).replace(
+        b"{support}", SUPPORT.encode()
+    )
+    if robot:
+        raw = b"Auto-Submitted: auto-replied\r\n" + raw
+    with desk.session(write=True) as s:
+        result = ingest(s, parse_message(raw), raw, default_queue="general")
+    assert result.ticket_number is not None
+    return result.ticket_number
+
+
+def _solve(desk: Store, number: int, assignee: str | None = None, status: str = "solved") -> None:
+    with desk.session(write=True) as s:
+        if assignee:
+            tickets.assign(s, number, assignee, Change.by("agent:alice"))
+        tickets.set_status(s, number, status, Change.by("agent:alice"))
+
+
+def _ask(desk: Store, now: datetime | None = None) -> list[requests.Asked]:
+    with desk.session(write=True) as s:
+        return requests.queue_due(s, now or datetime.now(UTC) + timedelta(seconds=1))
+
+
+def _rate(desk: Store, number: int, score: int, message_id: str, body: str = "") -> str:
+    with desk.session(write=True) as s:
+        ticket = tickets.get_ticket(s, number)
+        request = s.execute(
+            select(CsatRequest).where(col(CsatRequest.ticket_id) == ticket.id)
+        ).scalar_one()
+        made = token.make(KEY.encode(), number, score, request.issued_at, request.nonce)
+        raw = _customer_mail(f"Re: Rating {made.text()}", message_id, body or "ok").replace(
+            b"{support}", SUPPORT.encode()
+        )
+        return ingest(s, parse_message(raw), raw, default_queue="general").outcome
+
+
+def test_one_request_per_solve_and_none_again_within_the_window(desk: Store) -> None:
+    _start(desk, datetime.now(UTC) - timedelta(minutes=1))
+    first = _open(desk, 1)
+    _solve(desk, first)
+    (asked,) = _ask(desk)
+    assert asked.ticket_number == first and asked.outbox_id is not None
+    assert _ask(desk) == []
+    _solve(desk, first, status="open")
+    _solve(desk, first)
+    assert _ask(desk) == []  # solved again within repeat_days: not asked twice
+    with desk.session() as s:
+        outbox = s.execute(select(OutboxItem)).scalars().all()
+        assert [o.kind for o in outbox] == ["auto"]
+        assert sorted(_links(outbox[0].raw)) == [1, 2, 3, 4, 5]
+
+
+def test_no_request_to_robots_or_no_reply_addresses_nor_for_old_solves(desk: Store) -> None:
+    old = _open(desk, 1)
+    _solve(desk, old)  # solved before ratings were first asked for
+    _start(desk, datetime.now(UTC) + timedelta(milliseconds=1))
+    robot = _open(desk, 2, robot=True)
+    no_reply = _open(desk, 3, sender="noreply@shop.example")
+    human = _open(desk, 4)
+    for number in (robot, no_reply, human):
+        _solve(desk, number)
+    asked = {a.ticket_number: a for a in _ask(desk)}
+    assert old not in asked
+    assert asked[robot].skipped == "robot" and asked[robot].outbox_id is None
+    assert asked[no_reply].skipped == "no_reply"
+    assert asked[human].outbox_id is not None and not asked[human].skipped
+    assert _ask(desk) == []  # each solve is decided once
+
+
+def test_a_rating_never_reopens_and_is_recorded_once(desk: Store) -> None:
+    _start(desk, datetime.now(UTC) - timedelta(minutes=1))
+    number = _open(desk, 1)
+    _solve(desk, number)
+    _ask(desk)
+    with desk.session() as s:
+        version = tickets.get_ticket(s, number).version
+    assert _rate(desk, number, 5, "<r1@x>", "Great.\n> quoted") == "rating"
+    assert _rate(desk, number, 1, "<r2@x>") == "rating_ignored"  # replayed: first counts
+    assert _rate(desk, number, 5, "<r1@x>") == "duplicate"  # the same mail again
+    with desk.session() as s:
+        ticket = tickets.get_ticket(s, number)
+        assert (ticket.status, ticket.version) == ("solved", version)
+        rating = rating_of(s, ticket.id)
+        assert rating is not None and (rating.score, rating.comment) == (5, "Great.")
+        seen = overview(s, datetime.now(UTC) - timedelta(days=1), datetime.now(UTC) + timedelta(1))
+    assert (seen.ratings, seen.ignored) == (1, {"replayed": 1})
+
+
+def test_an_expired_or_unverifiable_token_is_ignored_and_counted(desk: Store) -> None:
+    _start(desk, datetime.now(UTC) - timedelta(minutes=1))
+    number = _open(desk, 1)
+    _solve(desk, number)
+    _ask(desk)
+    desk.info[CSAT_SETUP] = CsatSetup(enabled=True, valid_days=1, keys=KeySource(lambda: KEY))
+    with desk.session(write=True) as s:
+        ticket = tickets.get_ticket(s, number)
+        request = s.execute(select(CsatRequest)).scalar_one()
+        request.issued_at = datetime.now(UTC) - timedelta(days=2)
+        s.add(request)
+    assert _rate(desk, number, 3, "<late@x>") == "rating_ignored"
+    desk.info[CSAT_SETUP] = CsatSetup(enabled=True)  # no key on this machine
+    assert _rate(desk, number, 3, "<nokey@x>") == "rating_ignored"
+    with desk.session() as s:
+        seen = overview(s, datetime.now(UTC) - timedelta(days=1), datetime.now(UTC) + timedelta(1))
+        assert rating_of(s, ticket.id) is None
+    assert seen.ignored == {"expired": 1, "no_key": 1}
+
+
+def test_csat_in_the_report_by_agent_and_day(desk: Store) -> None:
+    """Four tickets: alice's rated 5 and 4, bob's rated 2, one unassigned and unrated.
+    By hand: alice 2 responses, average 4.5, 4-5 share 1.0; bob 1, 2.0, 0.0; the day has
+    3 responses, sum 11, average 3.67, 4-5 share 2/3 = 0.6667."""
+    _start(desk, datetime.now(UTC) - timedelta(minutes=1))
+    numbers = [_open(desk, n) for n in range(1, 5)]
+    for number, agent in zip(numbers, ("alice", "alice", "bob", None), strict=True):
+        _solve(desk, number, agent)
+    assert len(_ask(desk)) == 4
+    for number, score in zip(numbers, (5, 4, 2), strict=False):
+        assert _rate(desk, number, score, f"<rating{number}@x>") == "rating"
+    now = datetime.now(UTC)
+    since = datetime(now.year, now.month, now.day, tzinfo=UTC)
+    with desk.session() as s:
+        by_agent = {
+            r.group: r.as_dict()
+            for r in reports.build(s, since, since + timedelta(1), "agent").rows
+        }
+        by_day = reports.build(s, since, since + timedelta(1), "day").rows
+    picked = ("csat_responses", "csat_score_sum", "csat_average", "csat_satisfied_share")
+    assert {g: tuple(r[k] for k in picked) for g, r in by_agent.items() if r["csat_responses"]} == {
+        "alice": (2, 9, 4.5, 1.0),
+        "bob": (1, 2, 2.0, 0.0),
+    }
+    (day,) = by_day
+    assert (day.csat_responses, day.csat_score_sum, day.csat_average) == (3, 11, 3.67)
+    assert day.csat_satisfied_share == 0.6667
