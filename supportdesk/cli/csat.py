@@ -86,7 +86,7 @@ def status(
 def key(
     generate: Annotated[
         bool,
-        typer.Option("--generate", help=_("Make a new random key and keep it in the keyring.")),
+        typer.Option(help=_("Make a new random key and keep it in the keyring.")),
     ] = False,
     as_json: JsonOption = False,
 ) -> None:

@@ -34,9 +34,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["ticket_id"], ["tickets.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("ticket_id", "solved_at", name="uq_csat_requests_solve"),
+        sa.UniqueConstraint("nonce"),
     )
     op.create_index("ix_csat_requests_ticket_id", "csat_requests", ["ticket_id"], unique=False)
-    op.create_index("ix_csat_requests_nonce", "csat_requests", ["nonce"], unique=True)
     op.create_table(
         "csat_ratings",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -50,8 +50,8 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["request_id"], ["csat_requests.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["ticket_id"], ["tickets.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("request_id"),
     )
-    op.create_index("ix_csat_ratings_request_id", "csat_ratings", ["request_id"], unique=True)
     op.create_index("ix_csat_ratings_ticket_id", "csat_ratings", ["ticket_id"], unique=False)
     op.create_index("ix_csat_ratings_message_id", "csat_ratings", ["message_id"], unique=False)
     # Reports read the ratings of a period (desk.reports).
@@ -79,8 +79,6 @@ def downgrade() -> None:
     op.drop_index("ix_csat_ratings_received", table_name="csat_ratings")
     op.drop_index("ix_csat_ratings_message_id", table_name="csat_ratings")
     op.drop_index("ix_csat_ratings_ticket_id", table_name="csat_ratings")
-    op.drop_index("ix_csat_ratings_request_id", table_name="csat_ratings")
     op.drop_table("csat_ratings")
-    op.drop_index("ix_csat_requests_nonce", table_name="csat_requests")
     op.drop_index("ix_csat_requests_ticket_id", table_name="csat_requests")
     op.drop_table("csat_requests")
