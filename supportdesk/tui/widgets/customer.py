@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from supportdesk.desk.views import TicketDetail
+from supportdesk.i18n import _
 from supportdesk.text import age, one_line
 from supportdesk.tui.format import fit
 
@@ -35,6 +36,13 @@ class CustomerPanel(Static):
             text.append(f"mail bounced {'just now' if when == 'now' else when + ' ago'}\n", "red")
             if detail.requester_bounce_reason:
                 text.append(one_line(detail.requester_bounce_reason, 40) + "\n", style="dim")
+        if detail.rating is not None:
+            score = detail.rating.score
+            text.append("\n" + _("Satisfaction") + "\n", style="bold")
+            text.append("★" * score + "☆" * (5 - score), style="bold" if score >= 4 else "")
+            text.append(f" {score}/5  {age(detail.rating.received_at, now)}\n", style="dim")
+            if detail.rating.comment:
+                text.append(one_line(detail.rating.comment, 120) + "\n", style="italic")
         text.append("\nOrganisation\n", style="bold")
         text.append(
             (one_line(detail.requester_organisation, 40) if detail.requester_organisation else "—")
