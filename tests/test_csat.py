@@ -380,3 +380,25 @@ def test_csat_in_the_report_by_agent_and_day(desk: Store) -> None:
     (day,) = by_day
     assert (day.csat_responses, day.csat_score_sum, day.csat_average) == (3, 11, 3.67)
     assert day.csat_satisfied_share == 0.6667
+
+
+def test_a_japanese_customer_gets_the_japanese_request(desk: Store) -> None:
+    _start(desk, datetime.now(UTC) - timedelta(minutes=1))
+    raw = (
+        b"From: =?utf-8?b?5bGx55Sw?= <yamada@example.jp>\r\nTo: support@desk.example\r\n"
+        b"Subject: =?utf-8?b?6L+U6YeR44Gr44Gk44GE44Gm?=\r\nMessage-ID: <jp1@example.jp>\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Transfer-Encoding: 8bit\r\n\r\n"
+    ) + "先日注文した商品の返金について教えてください。よろしくお願いします。\r\n".encode()
+    with desk.session(write=True) as s:
+        number = ingest(s, parse_message(raw), raw, default_queue="general").ticket_number
+    assert number is not None
+    _solve(desk, number)
+    (asked,) = _ask(desk)
+    with desk.session() as s:
+        item = s.get(OutboxItem, asked.outbox_id)
+        assert item is not None
+        sent = parse_message(item.raw)
+    assert "対応についてのご評価のお願い" in sent.subject
+    assert "とても満足" in sent.text and "山田様" in sent.text
+    assert all(subject.startswith("評価 ") for subject in _links(item.raw).values())

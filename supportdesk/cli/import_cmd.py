@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from supportdesk.cli.output import console, error, print_json, rule_failures
+from supportdesk.i18n import _
 from supportdesk.text import one_line
 
 if TYPE_CHECKING:
@@ -206,6 +207,9 @@ def _print_summary(summary: Summary, reports: list[SourceReport]) -> None:
         ("errors", len(summary.errors)),
         ("rule failures", summary.rule_failures),
     ]
+    if summary.ratings or summary.ratings_ignored:
+        rows.append((_("satisfaction ratings"), summary.ratings))
+        rows.append((_("ignored rating mails"), summary.ratings_ignored))
     for label, value in rows:
         table.add_row(label, f"{value:,}")
     console.print(table)
