@@ -27,6 +27,7 @@ from supportdesk.desk.csat.setup import CSAT_SETUP, CsatSetup, KeySource
 from supportdesk.desk.events import Change
 from supportdesk.desk.ingest import ingest
 from supportdesk.desk.mailsetup import MAIL_SETUP, Identity, MailSetup
+from supportdesk.errors import SecretError
 from supportdesk.mail.parse import parse_message
 from supportdesk.mail.replytext import strip_quoted
 from supportdesk.store import Store
@@ -402,3 +403,20 @@ def test_a_japanese_customer_gets_the_japanese_request(desk: Store) -> None:
     assert "対応についてのご評価のお願い" in sent.subject
     assert "とても満足" in sent.text and "山田様" in sent.text
     assert all(subject.startswith("評価 ") for subject in _links(item.raw).values())
+
+
+def test_the_key_is_read_once_and_a_failure_is_not_retried_at_once() -> None:
+    calls: list[int] = []
+
+    def short() -> str:
+        calls.append(1)
+        return "too short"
+
+    source = KeySource(short)
+    for _ in range(3):
+        with pytest.raises(SecretError, match="too short"):
+            source.key()
+    assert len(calls) == 1
+    good = KeySource(lambda: (calls.append(2), KEY)[1])
+    assert good.key() == good.key() == KEY.encode()
+    assert calls.count(2) == 1

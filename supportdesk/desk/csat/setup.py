@@ -9,6 +9,7 @@ key command.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -27,17 +28,28 @@ DEFAULT_CANNED = "csat-request"
 
 
 class KeySource:
-    """The rating key from a fetch function (keyring, a command, a test's constant), cached."""
+    """The rating key from a fetch function (keyring, a command, a test's constant), cached.
+
+    A failure is remembered for RETRY_AFTER too: a key command that hangs must not cost its
+    whole time limit once per rating mail of a sync.
+    """
+
+    RETRY_AFTER = 300.0
 
     def __init__(self, fetch: Callable[[], str | bytes]) -> None:
         self._fetch = fetch
         self._key: bytes | None = None
+        self._failed: tuple[float, SecretError] | None = None
         self._lock = threading.Lock()
 
     def key(self) -> bytes:
         """The key; raises SecretError when it cannot be read or is too short."""
         with self._lock:
-            if self._key is None:
+            if self._key is not None:
+                return self._key
+            if self._failed is not None and time.monotonic() - self._failed[0] < self.RETRY_AFTER:
+                raise self._failed[1]
+            try:
                 value = self._fetch()
                 key = value.encode() if isinstance(value, str) else value
                 if len(key) < MIN_KEY_BYTES:
@@ -46,8 +58,11 @@ class KeySource:
                             count=MIN_KEY_BYTES
                         )
                     )
-                self._key = key
-            return self._key
+            except SecretError as exc:
+                self._failed = (time.monotonic(), exc)
+                raise
+            self._key = key
+            return key
 
 
 @dataclass(frozen=True)
