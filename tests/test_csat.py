@@ -420,3 +420,30 @@ def test_the_key_is_read_once_and_a_failure_is_not_retried_at_once() -> None:
     good = KeySource(lambda: (calls.append(2), KEY)[1])
     assert good.key() == good.key() == KEY.encode()
     assert calls.count(2) == 1
+
+
+def test_the_delay_spares_a_quick_reopen_and_the_window_ends(desk: Store) -> None:
+    desk.info[CSAT_SETUP] = CsatSetup(
+        enabled=True, delay_minutes=30, repeat_days=14, keys=KeySource(lambda: KEY)
+    )
+    now = datetime.now(UTC)
+    _start(desk, now - timedelta(minutes=1))
+    number = _open(desk, 1)
+    _solve(desk, number)
+    assert _ask(desk, now + timedelta(minutes=10)) == []  # not yet: the delay runs
+    _solve(desk, number, status="open")
+    assert _ask(desk, now + timedelta(minutes=45)) == []  # reopened: nothing to ask
+    _solve(desk, number)
+    (asked,) = _ask(desk, now + timedelta(minutes=45))
+    assert asked.outbox_id is not None
+    # Reopened and solved again: past repeat_days it is a solve like any other, but a solve
+    # the sender only sees days later (it was stopped) is too old to ask about.
+    _solve(desk, number, status="open")
+    _solve(desk, number)
+    assert _ask(desk, now + timedelta(days=15)) == []
+    with desk.session(write=True) as s:
+        ticket = tickets.get_ticket(s, number)
+        ticket.solved_at = now + timedelta(days=15)
+        s.add(ticket)
+    (again,) = _ask(desk, now + timedelta(days=15, hours=1))
+    assert again.outbox_id is not None and again.ticket_number == number

@@ -14,7 +14,9 @@ Decisions:
 - Solved, reopened and solved again within `repeat_days` of the last request: not asked
   again for that solve (a solve after the window is asked as usual).
 - Only tickets solved after the feature first ran (`csat_since` in store_meta, an hour
-  of grace before that): turning it on does not mail every customer ever served.
+  of grace before that): turning it on does not mail every customer ever served. And only
+  solves of the last two days (after the delay): a sender stopped for a week does not mail
+  a week of stale requests when it starts again.
 - Never to a robot or a bounce: not for tickets in quarantine, whose requester takes no
   replies (no-reply addresses), whose address bounced, or whose latest mail from the
   customer was an auto-reply, bounce or list mail. Such a solve gets a row with `skipped`
@@ -57,6 +59,10 @@ GRACE = timedelta(hours=1)
 """Solves this long before ratings were first turned on are asked too (the sender may
 start a little after the agents), older ones never: turning ratings on does not mail every
 customer ever served."""
+LATEST = timedelta(days=2)
+"""A solve not asked about within this long after its delay (the sender was stopped) is not
+asked any more: a late survey helps nobody, and the sender's query, run every few seconds by
+`sync --watch`, reads only the solves of these last days instead of every solve ever."""
 _REQUESTS = table_of(CsatRequest)
 
 # The words of the links, in the customer's language (not the agent's: this is their mail).
@@ -154,7 +160,10 @@ def due_tickets(
     session: Session, setup: CsatSetup, now: datetime
 ) -> list[tuple[int, int, datetime]]:
     """(id, number, solved_at) of solved tickets to ask now, oldest solve first."""
-    start = since(session, now, setup.delay_minutes)
+    start = max(
+        since(session, now, setup.delay_minutes),
+        now - timedelta(minutes=setup.delay_minutes) - LATEST,
+    )
     same_solve = exists().where(
         col(CsatRequest.ticket_id) == col(Ticket.id),
         col(CsatRequest.solved_at) == col(Ticket.solved_at),
