@@ -20,14 +20,14 @@ from urllib.parse import unquote
 import pytest
 from sqlmodel import col, select
 
-from supportdesk.desk import directory, reports, tickets
+from supportdesk.desk import canned, directory, reports, tickets
 from supportdesk.desk.csat import requests, token
 from supportdesk.desk.csat.overview import overview, rating_of
 from supportdesk.desk.csat.setup import CSAT_SETUP, CsatSetup, KeySource
 from supportdesk.desk.events import Change
 from supportdesk.desk.ingest import ingest
 from supportdesk.desk.mailsetup import MAIL_SETUP, Identity, MailSetup
-from supportdesk.errors import SecretError
+from supportdesk.errors import SecretError, ValidationError
 from supportdesk.mail.parse import parse_message
 from supportdesk.mail.replytext import strip_quoted
 from supportdesk.store import Store
@@ -447,3 +447,16 @@ def test_the_delay_spares_a_quick_reopen_and_the_window_ends(desk: Store) -> Non
         s.add(ticket)
     (again,) = _ask(desk, now + timedelta(days=15, hours=1))
     assert again.outbox_id is not None and again.ticket_number == number
+
+
+def test_a_request_without_links_is_the_senders_error_and_nothing_goes_out(desk: Store) -> None:
+    _start(desk, datetime.now(UTC) - timedelta(minutes=1))
+    with desk.session(write=True) as s:
+        canned.add_canned(s, "csat-request", "Thanks", "Thanks for writing, {customer.name|}.")
+    number = _open(desk, 1)
+    _solve(desk, number)
+    with pytest.raises(ValidationError, match="no rating links"):
+        _ask(desk)
+    with desk.session() as s:
+        assert s.execute(select(CsatRequest)).first() is None
+        assert s.execute(select(OutboxItem)).first() is None

@@ -39,6 +39,7 @@ from supportdesk.desk.csat.setup import DEFAULT_CANNED, CsatSetup, setup_of
 from supportdesk.desk.events import Change
 from supportdesk.desk.ingest import UNKNOWN_SENDER
 from supportdesk.errors import NotFoundError, ValidationError
+from supportdesk.i18n import _
 from supportdesk.mail import compose
 from supportdesk.mail.robots import is_no_reply_address
 from supportdesk.store.models import (
@@ -70,6 +71,7 @@ _LABELS = {
     "en": ("Very dissatisfied", "Dissatisfied", "Neutral", "Satisfied", "Very satisfied"),
     "ja": ("とても不満", "不満", "ふつう", "満足", "とても満足"),
 }
+RATING_PLACEHOLDERS = ("rating.links", *(f"rating.link_{n}" for n in range(1, 6)))
 _SUBJECTS = {"en": "Rating {score}/5", "ja": "評価 {score}/5"}
 
 DEFAULT_TEXT = """[[canned]]
@@ -273,6 +275,13 @@ def _ask(
     name = setup.canned_for(language)
     entry = canned.definition(canned.get_canned(session, name))
     chosen, title, body = entry.text_for(language)
+    if not canned.placeholders(body) & set(RATING_PLACEHOLDERS):
+        # Every request would go out without a way to answer it: the sender reports this.
+        raise ValidationError(
+            _("canned reply {name} ({language}) has no rating links: add {{rating.links}}").format(
+                name=name, language=chosen
+            )
+        )
     customer = session.get(Customer, ticket.requester_id)
     assert customer is not None
     address = replies.identity_for(session, ticket, mail).address
