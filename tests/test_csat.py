@@ -379,6 +379,7 @@ def test_csat_in_the_report_by_agent_and_day(desk: Store) -> None:
         "bob": (1, 2, 2.0, 0.0),
     }
     (day,) = by_day
+    assert day.solved == 4 and day.replies == 0  # the four rating requests are no replies
     assert (day.csat_responses, day.csat_score_sum, day.csat_average) == (3, 11, 3.67)
     assert day.csat_satisfied_share == 0.6667
 

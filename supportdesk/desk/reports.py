@@ -42,6 +42,8 @@ GROUPINGS: tuple[By, ...] = ("agent", "queue", "day", "week")
 DAY = 86_400
 _BEFORE = -(2**40)  # the group of everything before the report's first period
 UNASSIGNED = "(unassigned)"
+CSAT_ACTOR = "system:csat"
+"""Who queues rating requests (desk.csat.requests): their messages are not replies."""
 
 
 @dataclass
@@ -370,6 +372,7 @@ class _Reader:
             .where(
                 col(Event.ticket_id) == col(Ticket.id),
                 func.coalesce(col(Event.action), "") == "message_out",
+                col(Event.actor) != CSAT_ACTOR,  # a rating request is no reply
             )
             .correlate(Ticket)
             .scalar_subquery()

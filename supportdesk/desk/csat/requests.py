@@ -38,6 +38,7 @@ from supportdesk.desk.csat import token as tokens
 from supportdesk.desk.csat.setup import DEFAULT_CANNED, CsatSetup, setup_of
 from supportdesk.desk.events import Change
 from supportdesk.desk.ingest import UNKNOWN_SENDER
+from supportdesk.desk.reports import CSAT_ACTOR
 from supportdesk.errors import NotFoundError, ValidationError
 from supportdesk.i18n import _
 from supportdesk.mail import compose
@@ -52,7 +53,6 @@ from supportdesk.store.models import (
     table_of,
 )
 
-CSAT_ACTOR = "system:csat"
 SINCE_KEY = "csat_since"
 BATCH = 200
 """Requests queued per drain at most: a bulk solve of thousands goes out over a few drains."""
