@@ -178,6 +178,23 @@ def csat_key(command: str | None) -> str:
     return value
 
 
+def csat_key_stored() -> bool:
+    """Whether the keyring holds a rating key (replacing it breaks every link sent)."""
+    import keyring
+    import keyring.backends.fail
+
+    if isinstance(keyring.get_keyring(), keyring.backends.fail.Keyring):
+        return False
+    try:
+        return bool(keyring.get_password(KEYRING_SERVICE, CSAT_KEY_ACCOUNT))
+    except Exception as exc:
+        raise SecretError(
+            _("the keyring failed ({reason}) reading the rating key; unlock it").format(
+                reason=_one_line(exc)
+            )
+        ) from None
+
+
 def store_csat_key(value: str) -> None:
     """Save the rating key in the keyring, read back."""
     _require_real_keyring(CSAT_KEY_ACCOUNT, what="rating key")

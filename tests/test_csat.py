@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.header import Header
+from email.utils import format_datetime
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -94,12 +95,19 @@ def smtp() -> Iterator[SmtpServer]:
     server.stop()
 
 
-def _customer_mail(subject: str, message_id: str, body: str = "Thanks!", sender: str = "") -> bytes:
+def _customer_mail(
+    subject: str,
+    message_id: str,
+    body: str = "Thanks!",
+    sender: str = "",
+    date: datetime | None = None,
+) -> bytes:
+    """A customer's plain mail, dated now unless `date` says otherwise."""
     lines = [
         f"From: {sender or 'Jo Bloggs <jo@acme.example>'}",
         "To: {support}",
         f"Subject: {subject}",
-        "Date: Tue, 01 Dec 2026 10:00:00 +0000",
+        f"Date: {format_datetime(date or datetime.now(UTC))}",
         f"Message-ID: {message_id}",
         "MIME-Version: 1.0",
         "Content-Type: text/plain; charset=utf-8",

@@ -35,18 +35,26 @@ def _default(ctx: typer.Context) -> None:
         status(ctx, since=None, until=None, as_json=False)
 
 
-@app.command("status")
+@app.command(
+    "status",
+    help=_(
+        "Requests sent and skipped, ratings (average, share of 4-5) and ignored rating mails "
+        "(forged, replayed, expired...) by reason."
+    ),
+)
 def status(
     ctx: typer.Context,
     since: SinceOption = None,
     until: UntilOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Requests sent and skipped, ratings (average, share of 4-5) and ignored rating mails
-    (forged, replayed, expired...) by reason."""
+    """Counted in SQL over the period (desk.csat.overview); the reasons are codes in --json
+    and labels for people."""
     from supportdesk.clock import utcnow
     from supportdesk.desk import reports
     from supportdesk.desk.csat.overview import overview
+    from supportdesk.desk.csat.ratings import reason_label
+    from supportdesk.desk.csat.requests import skip_label
 
     end = reports.parse_moment(until or utcnow().date().isoformat(), end=True)
     start = reports.parse_moment(since) if since else end - timedelta(days=30)
@@ -69,7 +77,7 @@ def status(
     )
     table.add_row(_("requests sent"), str(found.requests_sent))
     for reason, n in sorted(found.requests_skipped.items()):
-        table.add_row(_("requests skipped ({reason})").format(reason=reason), str(n))
+        table.add_row(_("requests skipped ({reason})").format(reason=skip_label(reason)), str(n))
     table.add_row(_("ratings"), str(found.ratings))
     if found.average is not None and found.satisfied_share is not None:
         table.add_row(_("average score"), f"{found.average:.2f}")
@@ -78,29 +86,47 @@ def status(
         table.add_row(_("score {score}").format(score=score), str(found.scores.get(score, 0)))
     table.add_row(_("ignored rating mails"), str(found.ignored_total))
     for reason, n in sorted(found.ignored.items()):
-        table.add_row(_("  ignored ({reason})").format(reason=reason), str(n))
+        table.add_row(_("  ignored ({reason})").format(reason=reason_label(reason)), str(n))
     console.print(table)
 
 
-@app.command("key")
+@app.command(
+    "key",
+    help=_(
+        "The key that signs rating links. Every machine that sends requests or syncs the "
+        "mail that rates them needs the same key: keep it in the keyring of each (or print it "
+        "from a password manager with csat.key_command). A new key makes the links already "
+        "sent invalid."
+    ),
+)
 def key(
     generate: Annotated[
         bool,
         typer.Option(help=_("Make a new random key and keep it in the keyring.")),
     ] = False,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes", "-y", help=_("Replace a key already kept (links already sent stop working).")
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """The key that signs rating links. Every machine that sends requests or syncs the
-    mail that rates them needs the same key: keep it in the keyring of each (or print it
-    from a password manager with csat.key_command). A new key makes the links already sent
-    invalid."""
+    """Refuses to replace a kept key without --yes: that would void every link sent."""
     import secrets as random
 
-    from supportdesk.secrets import store_csat_key
+    from supportdesk.secrets import csat_key_stored, store_csat_key
 
     if not generate:
         raise ValidationError(
             _("say --generate to make a new key (links already sent stop working)")
+        )
+    if not yes and csat_key_stored():
+        raise ValidationError(
+            _(
+                "a rating key is already in the keyring; replacing it makes every link already "
+                "sent invalid: add --yes to replace it"
+            )
         )
     store_csat_key(random.token_hex(32))
     if as_json:

@@ -608,9 +608,11 @@ class IngestBatch:
         change = change or Change.by(INGEST_ACTOR)
         rating = ratings.rating_token(parsed)
         if rating is not None:  # a satisfaction rating: never a message of the thread
-            done = ratings.record(self.session, parsed, rating, change.now())
+            done = ratings.record(
+                self.session, parsed, raw, rating, change.now(), our_addresses=our_addresses
+            )
             if done.reason == "duplicate":
-                return IngestResult("duplicate", done.ticket_number, None)
+                return IngestResult("duplicate", None, None)
             return IngestResult("rating" if done.recorded else "rating_ignored", None, None)
         own_id = parsed.message_id
         fingerprint = parsed.fingerprint or content_fingerprint(raw)

@@ -377,7 +377,7 @@ class Sender:
         """Queue the satisfaction rating requests that are due (desk.csat.requests), so
         they go out in this drain. A problem (no key, no canned reply) is reported and the
         replies still go out."""
-        from supportdesk.desk.csat import requests
+        from supportdesk.desk.csat import ratings, requests
         from supportdesk.desk.csat.setup import CSAT_SETUP, CsatSetup
         from supportdesk.desk.mailsetup import MAIL_SETUP, MailSetup
 
@@ -388,11 +388,27 @@ class Sender:
             self.store.info[CSAT_SETUP] = CsatSetup.from_settings(self.settings)
         if MAIL_SETUP not in self.store.info:
             self.store.info[MAIL_SETUP] = MailSetup.from_settings(self.settings)
+        setup = self.store.info[CSAT_SETUP]
         try:
+            # Read before the write transaction: a key command may take seconds, and the
+            # store's write lock must not wait for it.
+            setup.key()
             with self._write() as session:
-                requests.queue_due(session, self.now())
+                asked = requests.queue_due(session, self.now())
+                ratings.retry_waiting(session, our_addresses=self._our_addresses())
         except SupportdeskError as exc:
             report.errors.append(_("rating requests: {error}").format(error=exc))
+            return
+        for item in asked:  # each such solve is decided once, so this is said once
+            if item.error:
+                report.errors.append(
+                    _("rating request for #{number} not sent: {error}").format(
+                        number=item.ticket_number, error=item.error
+                    )
+                )
+
+    def _our_addresses(self) -> frozenset[str]:
+        return frozenset(m.address.lower() for m in self.settings.mailboxes)
 
     def _recover(self, report: DrainReport) -> None:
         stale = self.now() - LEASE

@@ -1,10 +1,13 @@
 """What a person wrote in a reply, without the message they were answering.
 
 Mail clients put the original below (or, rarely, above) the new text in a handful of
-recognisable shapes: lines starting with ">", an attribution line ("On Mon, … wrote:",
-"… さんは書きました:"), an Outlook header block ("-----Original Message-----", "From: …"
-followed by "Sent:"/"Date:"), and a signature after "-- ". Everything from the first of
-those on is dropped. Pure text in, text out; used for the comment of a rating mail.
+recognisable shapes: lines starting with ">", an attribution line ending in a colon ("On
+Mon, … wrote:", "… さんは書きました:", "…からのメッセージ:"), an Outlook header block
+("-----Original Message-----", or "From:" with an address followed by "Sent:"/"Date:"),
+and a signature after "-- ". Each shape is strict (the colon, the address) because a line
+of the customer's own prose ("…my colleague wrote", "感謝のメッセージ") must not cut the
+comment short. Everything from the first of those on is dropped. Pure text in, text out;
+used for the comment of a rating mail.
 """
 
 from __future__ import annotations
@@ -13,9 +16,9 @@ import re
 
 _ATTRIBUTION = re.compile(
     r"^(?:"
-    r"on\b.{0,200}\bwrote:?"  # Gmail, Apple Mail, Thunderbird
+    r"on\b.{0,200}\bwrote:"  # Gmail, Apple Mail, Thunderbird
     r"|.{0,200}\b(?:wrote|writes):"
-    r"|.{0,200}(?:書きました|のメッセージ|からのメッセージ|wrote)[:：]?"
+    r"|.{0,200}(?:書きました|からのメッセージ)[:：]"
     r"|\d{4}[/年.-]\s*\d{1,2}[/月.-]\s*\d{1,2}.{0,120}[:：]"  # 2026年12月4日(金) 10:00 名前 <a@b>:
     r")\s*$",
     re.IGNORECASE,
@@ -25,7 +28,7 @@ _SEPARATOR = re.compile(
     r"\s*-{2,}|_{10,})\s*$",
     re.IGNORECASE,
 )
-_HEADER = re.compile(r"^\s*(?:from|差出人|送信者)\s*[:：]", re.IGNORECASE)
+_HEADER = re.compile(r"^\s*(?:from|差出人|送信者)\s*[:：].*@", re.IGNORECASE)
 _NEXT_HEADER = re.compile(
     r"^\s*(?:sent|date|to|subject|送信日時|日時|宛先|件名)\s*[:：]", re.IGNORECASE
 )

@@ -554,21 +554,29 @@ class CsatRating(SQLModel, table=True):
     score: int
     comment: str = Field(default="", sa_type=Text)
     received_at: datetime = Field(default_factory=utcnow)
+    """When the mail arrived (its Date:, bounded by the request's issue time and ingest)."""
     sender: str = Field(default="", max_length=320)
     message_id: str = Field(default="", index=True, max_length=998)
+    raw: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
+    """The rating mail as received: it is not a message of the thread, so it is kept here."""
 
 
 class CsatRejection(SQLModel, table=True):
-    """A rating mail that was ignored (forged, replayed, expired...), kept to be counted."""
+    """A rating mail that was ignored (forged, replayed, expired...), kept to be counted and
+    with its raw bytes so nothing a customer sent is lost. A `no_key` row waits: it is
+    evaluated again once the key can be read (desk.csat.ratings.retry_waiting)."""
 
     __tablename__ = "csat_rejections"
 
     id: int | None = Field(default=None, primary_key=True)
     received_at: datetime = Field(default_factory=utcnow)
-    reason: str = Field(max_length=16)
+    reason: str = Field(max_length=16, index=True)
     ticket_number: int | None = Field(default=None)
     sender: str = Field(default="", max_length=320)
     message_id: str = Field(default="", index=True, max_length=998)
+    raw: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
+    note_id: int | None = Field(default=None)
+    """The note that shows the mail's text to agents on the ticket it names, if one was made."""
 
 
 STATUSES = ("new", "open", "pending", "on-hold", "solved", "closed")

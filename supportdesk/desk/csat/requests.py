@@ -11,6 +11,11 @@ Decisions:
 
 - One request per solve: the pair (ticket, solved_at) is unique in `csat_requests`; a
   second sender racing for the same ticket loses at the insert and moves on.
+- Each ticket in its own savepoint: one that cannot be mailed (an address ingest took but
+  no mail can carry, say) gets a row with `skipped` = "address" (or "error") and the
+  error is reported once; the other tickets are asked as usual.
+- The thread keeps the request with the links' signatures blanked (`ratings.redact`): only
+  the mail sent (the outbox item, the Sent copy) holds working links.
 - Solved, reopened and solved again within `repeat_days` of the last request: not asked
   again for that solve (a solve after the window is asked as usual).
 - Only tickets solved after the feature first ran (`csat_since` in store_meta, an hour
@@ -30,17 +35,20 @@ from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from sqlalchemy import exists, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from supportdesk.desk import canned, replies
 from supportdesk.desk.csat import token as tokens
+from supportdesk.desk.csat.ratings import redact
 from supportdesk.desk.csat.setup import DEFAULT_CANNED, CsatSetup, setup_of
 from supportdesk.desk.events import Change
 from supportdesk.desk.ingest import UNKNOWN_SENDER
 from supportdesk.desk.reports import CSAT_ACTOR
-from supportdesk.errors import NotFoundError, ValidationError
-from supportdesk.i18n import _
+from supportdesk.errors import NotFoundError, SupportdeskError, ValidationError
+from supportdesk.i18n import N_, _
 from supportdesk.mail import compose
 from supportdesk.mail.robots import is_no_reply_address
 from supportdesk.store.models import (
@@ -53,6 +61,15 @@ from supportdesk.store.models import (
     table_of,
 )
 
+SKIPPED = {
+    "robot": N_("a robot's ticket"),
+    "no_reply": N_("no-reply address"),
+    "bounced": N_("address bounced"),
+    "template": N_("request text failed"),
+    "address": N_("address cannot be mailed"),
+    "error": N_("request failed"),
+}
+"""Why a solve got no request: the code (stored, in --json) and its label for people."""
 SINCE_KEY = "csat_since"
 BATCH = 200
 """Requests queued per drain at most: a bulk solve of thousands goes out over a few drains."""
@@ -116,6 +133,19 @@ class Asked:
     ticket_number: int
     outbox_id: int | None
     skipped: str = ""
+    error: str = ""
+    """Why the request could not be built (skipped "address" or "error"), for the report."""
+
+
+class NoRatingLinks(ValidationError):
+    """The request's canned reply has no rating links: no request can go out, so it stops
+    the drain's requests rather than skipping one ticket."""
+
+
+def skip_label(reason: str) -> str:
+    """Why a solve got no request, for people (the code itself for an unknown one)."""
+    label = SKIPPED.get(reason)
+    return _(label) if label else reason
 
 
 def rating_links(
@@ -140,12 +170,19 @@ def since(session: Session, now: datetime, delay_minutes: int = 0) -> datetime:
     """The earliest solve that is asked about, fixed on the first call: GRACE (plus the
     delay) before the sender first ran with ratings on."""
     meta = session.get(StoreMeta, SINCE_KEY)
-    if meta is None:
-        start = now - GRACE - timedelta(minutes=delay_minutes)
-        meta = StoreMeta(key=SINCE_KEY, value=start.isoformat())
-        session.add(meta)
-        session.flush()
-    return datetime.fromisoformat(meta.value)
+    if meta is not None:
+        return datetime.fromisoformat(meta.value)
+    start = now - GRACE - timedelta(minutes=delay_minutes)
+    # Two senders starting together: the first one's time stands, the other reads it.
+    conn = session.connection()
+    insert = sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert
+    table = table_of(StoreMeta)
+    conn.execute(
+        insert(table).on_conflict_do_nothing(index_elements=["key"]),
+        {"key": SINCE_KEY, "value": start.isoformat()},
+    )
+    value = conn.execute(select(table.c.value).where(table.c.key == SINCE_KEY)).scalar_one()
+    return datetime.fromisoformat(value)
 
 
 def ensure_default_canned(session: Session, name: str) -> None:
@@ -240,7 +277,33 @@ def queue_due(session: Session, now: datetime) -> list[Asked]:
                 asked.append(_ask(session, setup, key, ticket_id, number, solved_at, now, change))
         except IntegrityError:
             continue  # another sender asked for this solve first
+        except (NoRatingLinks, NotFoundError):
+            raise
+        except SupportdeskError as exc:
+            reason = "address" if isinstance(exc, compose.ComposeError) else "error"
+            try:
+                with session.begin_nested():
+                    _skip(session, ticket_id, solved_at, now, reason)
+            except IntegrityError:
+                continue
+            asked.append(Asked(number, None, reason, str(exc)))
     return asked
+
+
+def _skip(session: Session, ticket_id: int, solved_at: datetime, now: datetime, why: str) -> None:
+    """Decide this solve once, without a mail: the reason is counted by `csat status`."""
+    session.connection().execute(
+        _REQUESTS.insert(),
+        {
+            "ticket_id": ticket_id,
+            "solved_at": solved_at,
+            "nonce": tokens.new_nonce(),
+            "issued_at": now.replace(microsecond=0),
+            "outbox_id": None,
+            "language": "",
+            "skipped": why,
+        },
+    )
 
 
 def _ask(
@@ -277,7 +340,7 @@ def _ask(
     chosen, title, body = entry.text_for(language)
     if not canned.placeholders(body) & set(RATING_PLACEHOLDERS):
         # Every request would go out without a way to answer it: the sender reports this.
-        raise ValidationError(
+        raise NoRatingLinks(
             _("canned reply {name} ({language}) has no rating links: add {{rating.links}}").format(
                 name=name, language=chosen
             )
@@ -300,6 +363,7 @@ def _ask(
         language=chosen,
         automatic=True,
         signature=False,
+        thread_copy=redact,
     )
     # The request row first: a second sender racing for this solve fails here, before
     # anything is queued.

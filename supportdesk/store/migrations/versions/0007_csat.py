@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column("received_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.Column("sender", sqlmodel.sql.sqltypes.AutoString(length=320), nullable=False),
         sa.Column("message_id", sqlmodel.sql.sqltypes.AutoString(length=998), nullable=False),
+        sa.Column("raw", sa.LargeBinary(), nullable=False),
         sa.ForeignKeyConstraint(["request_id"], ["csat_requests.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["ticket_id"], ["tickets.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
@@ -66,14 +67,19 @@ def upgrade() -> None:
         sa.Column("ticket_number", sa.Integer(), nullable=True),
         sa.Column("sender", sqlmodel.sql.sqltypes.AutoString(length=320), nullable=False),
         sa.Column("message_id", sqlmodel.sql.sqltypes.AutoString(length=998), nullable=False),
+        sa.Column("raw", sa.LargeBinary(), nullable=False),
+        sa.Column("note_id", sa.Integer(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index(
         "ix_csat_rejections_message_id", "csat_rejections", ["message_id"], unique=False
     )
+    # The mails waiting for the key are looked up by reason.
+    op.create_index("ix_csat_rejections_reason", "csat_rejections", ["reason"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_csat_rejections_reason", table_name="csat_rejections")
     op.drop_index("ix_csat_rejections_message_id", table_name="csat_rejections")
     op.drop_table("csat_rejections")
     op.drop_index("ix_csat_ratings_received", table_name="csat_ratings")
