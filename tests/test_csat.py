@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.header import Header
@@ -19,10 +21,11 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+from sqlalchemy import delete
 from sqlmodel import col, select
 
 from supportdesk.desk import canned, directory, reports, tickets
-from supportdesk.desk.csat import requests, token
+from supportdesk.desk.csat import ratings, requests, token
 from supportdesk.desk.csat.overview import overview, rating_of
 from supportdesk.desk.csat.setup import CSAT_SETUP, CsatSetup, KeySource
 from supportdesk.desk.events import Change
@@ -32,7 +35,18 @@ from supportdesk.errors import SecretError, ValidationError
 from supportdesk.mail.parse import parse_message
 from supportdesk.mail.replytext import strip_quoted
 from supportdesk.store import Store
-from supportdesk.store.models import CsatRequest, Message, OutboxItem, StoreMeta, Ticket
+from supportdesk.store.models import (
+    CsatRating,
+    CsatRejection,
+    CsatRequest,
+    Message,
+    MessageRaw,
+    Note,
+    OutboxItem,
+    StoreMeta,
+    Ticket,
+    TicketCC,
+)
 from tests.imap_server import ImapAccount
 from tests.smtp_server import SmtpServer, start_server
 from tests.test_send import config_text
@@ -469,3 +483,286 @@ def test_a_request_without_links_is_the_senders_error_and_nothing_goes_out(desk:
     with desk.session() as s:
         assert s.execute(select(CsatRequest)).first() is None
         assert s.execute(select(OutboxItem)).first() is None
+
+
+# -- the review's findings (sender, raw, no_key, bad addresses, races, arrival, comments)
+
+
+def _rating_mail(
+    desk: Store,
+    number: int,
+    score: int,
+    message_id: str,
+    body: str = "ok",
+    *,
+    sender: str = "",
+    date: datetime | None = None,
+) -> bytes:
+    """A rating mail for ticket `number`'s request, signed with the test key."""
+    with desk.session() as s:
+        ticket = tickets.get_ticket(s, number)
+        request = s.execute(
+            select(CsatRequest).where(col(CsatRequest.ticket_id) == ticket.id)
+        ).scalar_one()
+        made = token.make(KEY.encode(), number, score, request.issued_at, request.nonce)
+    return _customer_mail(
+        f"Re: Rating {made.text()}", message_id, body, sender=sender, date=date
+    ).replace(b"{support}", SUPPORT.encode())
+
+
+def _deliver(desk: Store, raw: bytes) -> str:
+    with desk.session(write=True) as s:
+        result = ingest(
+            s,
+            parse_message(raw),
+            raw,
+            default_queue="general",
+            our_addresses=frozenset({SUPPORT}),
+        )
+    if result.outcome == "duplicate" and ratings.rating_token(parse_message(raw)):
+        assert result.ticket_number is None  # the token's number is not trusted
+    return result.outcome
+
+
+def _seen(desk: Store) -> tuple[int, dict[str, int]]:
+    with desk.session() as s:
+        found = overview(
+            s, datetime.now(UTC) - timedelta(days=400), datetime.now(UTC) + timedelta(days=1)
+        )
+    return found.ratings, found.ignored
+
+
+def _asked(desk: Store, n: int = 1, sender: str = "") -> int:
+    _start(desk, datetime.now(UTC) - timedelta(minutes=1))
+    number = _open(desk, n, sender=sender)
+    _solve(desk, number)
+    (asked,) = _ask(desk)
+    assert asked.outbox_id is not None
+    return number
+
+
+def test_only_the_requester_or_a_cc_rates(desk: Store) -> None:
+    number = _asked(desk)
+    agent = _rating_mail(desk, number, 5, "<agent@x>", sender="Alice <alice@desk.example>")
+    ours = _rating_mail(desk, number, 5, "<ours@x>", sender=SUPPORT)
+    stranger = _rating_mail(desk, number, 1, "<stranger@x>", sender="eve@elsewhere.example")
+    for raw in (agent, ours, stranger):
+        assert _deliver(desk, raw) == "rating_ignored"
+    assert _seen(desk) == (0, {"sender": 3})
+    with desk.session(write=True) as s:
+        ticket = tickets.get_ticket(s, number)
+        s.add(TicketCC(ticket_id=ticket.id, email="boss@acme.example"))  # type: ignore[arg-type]
+    cc = _rating_mail(desk, number, 4, "<cc@x>", sender="Boss <Boss@Acme.example>")
+    assert _deliver(desk, cc) == "rating"
+    with desk.session() as s:
+        rating = rating_of(s, tickets.get_ticket(s, number).id)
+        assert rating is not None and (rating.score, rating.sender) == (4, "boss@acme.example")
+        # No note for mail from people who may not rate: only counted, and kept raw.
+        assert s.execute(select(Note)).first() is None
+        kept = s.execute(select(CsatRejection.raw).order_by(col(CsatRejection.id))).all()
+    assert [bytes(r) for (r,) in kept] == [agent, ours, stranger]
+
+
+def test_the_thread_keeps_no_usable_link_but_the_mail_sent_does(desk: Store) -> None:
+    number = _asked(desk)
+    with desk.session() as s:
+        ticket = tickets.get_ticket(s, number)
+        message = s.execute(
+            select(Message).where(
+                col(Message.ticket_id) == ticket.id, col(Message.direction) == "out"
+            )
+        ).scalar_one()
+        thread_raw = bytes(
+            s.execute(
+                select(MessageRaw.raw).where(col(MessageRaw.message_id) == message.id)
+            ).scalar_one()
+        )
+        sent = bytes(s.execute(select(OutboxItem.raw)).scalar_one())
+    assert sorted(_links(sent)) == [1, 2, 3, 4, 5]  # the customer's links work
+    for text in (message.body_text, parse_message(thread_raw).text):
+        subjects = [unquote(link) for link in re.findall(r"<(mailto:[^>]+)>", text)]
+        assert len(subjects) == 5
+        assert all(token.find(s) is None for s in subjects)
+        assert "x" * 16 in subjects[0]
+    # A link copied from the console is no rating; the Sent copy is the same message.
+    copied = unquote(re.findall(r"subject=([^>]+)>", message.body_text)[0])
+    raw = _customer_mail(copied, "<copied@x>").replace(b"{support}", SUPPORT.encode())
+    assert token.find(parse_message(raw).subject) is None
+    assert _deliver(desk, sent) == "duplicate"
+
+
+def test_every_rating_mail_is_kept_raw_and_a_rejected_one_with_text_is_a_note(
+    desk: Store,
+) -> None:
+    number = _asked(desk)
+    good = _rating_mail(desk, number, 2, "<good@x>", "Slow, but it works now.")
+    assert _deliver(desk, good) == "rating"
+    forged = _customer_mail(
+        f"Re: Rating 1/5 [rate:{number}.1.1.0000000000000000.0000000000000000]",
+        "<forged@x>",
+        "The problem is back, please call me urgently.",
+    ).replace(b"{support}", SUPPORT.encode())
+    assert _deliver(desk, forged) == "rating_ignored"
+    again = _rating_mail(desk, number, 5, "<again@x>", "Changed my mind: great after all.")
+    assert _deliver(desk, again) == "rating_ignored"  # replayed: the first rating counts
+    assert _seen(desk) == (1, {"forged": 1, "replayed": 1})
+    with desk.session() as s:
+        ticket = tickets.get_ticket(s, number)
+        assert bytes(s.execute(select(CsatRating.raw)).scalar_one()) == good
+        rejected = s.execute(select(CsatRejection).order_by(col(CsatRejection.id))).scalars()
+        assert [(bytes(r.raw), r.note_id is not None) for r in rejected] == [
+            (forged, True),
+            (again, True),
+        ]
+        notes = s.execute(
+            select(Note).where(col(Note.ticket_id) == ticket.id).order_by(col(Note.id))
+        ).scalars()
+        bodies = [n.body for n in notes]
+    assert len(bodies) == 2
+    assert "jo@acme.example" in bodies[0] and "forged or altered link" in bodies[0]
+    assert bodies[0].endswith("The problem is back, please call me urgently.")
+    assert bodies[1].endswith("Changed my mind: great after all.")
+
+
+def test_a_mail_that_came_while_the_key_was_missing_is_rated_once_it_is_back(
+    desk: Store,
+) -> None:
+    number = _asked(desk)
+    with_key = desk.info[CSAT_SETUP]
+    first = _rating_mail(desk, number, 4, "<first@x>", "Good.")
+    second_number = _asked(desk, 2, sender="Ann <ann@acme.example>")
+    second = _rating_mail(desk, second_number, 2, "<second@x>", "Meh.", sender="ann@acme.example")
+    desk.info[CSAT_SETUP] = CsatSetup(enabled=True)  # keyring locked, no key_command
+    assert _deliver(desk, first) == "rating_ignored"
+    assert _deliver(desk, second) == "rating_ignored"
+    assert _seen(desk) == (0, {"no_key": 2})
+    assert _deliver(desk, first) == "rating_ignored"  # still no key: waits, not a duplicate
+    desk.info[CSAT_SETUP] = with_key
+    # The same bytes seen again (a re-sync) are decided now...
+    assert _deliver(desk, first) == "rating"
+    assert _deliver(desk, first) == "duplicate"
+    # ...and the sender decides those that are not seen again.
+    with desk.session(write=True) as s:
+        assert ratings.retry_waiting(s) == 1
+    assert _seen(desk) == (2, {})
+    with desk.session() as s:
+        scores = {n: rating_of(s, tickets.get_ticket(s, n).id) for n in (number, second_number)}
+    assert {n: r.score for n, r in scores.items() if r} == {number: 4, second_number: 2}
+
+
+def test_a_customer_that_cannot_be_mailed_blocks_nobody_else(desk: Store) -> None:
+    _start(desk, datetime.now(UTC) - timedelta(minutes=1))
+    bad = _open(desk, 1, sender="a..b@example.com")
+    good = _open(desk, 2)
+    for number in (bad, good):
+        _solve(desk, number)
+    asked = {a.ticket_number: a for a in _ask(desk)}
+    assert asked[bad].skipped == "address" and "a..b@example.com" in asked[bad].error
+    assert asked[good].outbox_id is not None and not asked[good].skipped
+    assert _ask(desk) == []  # decided once: no error on every drain
+    with desk.session() as s:
+        found = overview(s, datetime.now(UTC) - timedelta(1), datetime.now(UTC) + timedelta(1))
+    assert (found.requests_sent, found.requests_skipped) == (1, {"address": 1})
+
+
+def test_concurrent_ratings_of_one_request_count_once(desk: Store) -> None:
+    number = _asked(desk)
+    first = _rating_mail(desk, number, 5, "<one@x>")
+    second = _rating_mail(desk, number, 1, "<two@x>")
+    outcome: list[str] = []
+    with desk.session(write=True) as s:
+        assert ingest(s, parse_message(first), first, default_queue="general").outcome == "rating"
+        # The other ingest starts before this one commits (on PostgreSQL it passes the
+        # "rated already?" check and meets the unique index; on SQLite it waits for the lock).
+        other = threading.Thread(target=lambda: outcome.append(_deliver(desk, second)))
+        other.start()
+        time.sleep(1)
+    other.join(30)
+    assert outcome == ["rating_ignored"]
+    assert _seen(desk) == (1, {"replayed": 1})
+
+
+def test_two_senders_starting_together_agree_on_the_start(desk: Store) -> None:
+    with desk.session(write=True) as s:
+        s.execute(delete(StoreMeta).where(col(StoreMeta.key) == requests.SINCE_KEY))
+    now = datetime.now(UTC)
+    seen: list[datetime] = []
+
+    def second() -> None:
+        with desk.session(write=True) as s:
+            seen.append(requests.since(s, now + timedelta(hours=1)))
+
+    with desk.session(write=True) as s:
+        mine = requests.since(s, now)
+        other = threading.Thread(target=second)
+        other.start()
+        time.sleep(1)
+    other.join(30)
+    assert seen == [mine] and mine == now - requests.GRACE
+
+
+def test_a_rating_is_judged_and_dated_by_its_arrival(desk: Store) -> None:
+    number = _asked(desk)
+    issued = datetime.now(UTC).replace(microsecond=0) - timedelta(days=40)
+    with desk.session(write=True) as s:
+        request = s.execute(select(CsatRequest)).scalar_one()
+        request.issued_at = issued
+        s.add(request)
+    # Sent a day after the request, synced 39 days later (an outage, an imported archive).
+    arrived = issued + timedelta(days=1)
+    assert _deliver(desk, _rating_mail(desk, number, 5, "<late@x>", date=arrived)) == "rating"
+    with desk.session() as s:
+        rating = rating_of(s, tickets.get_ticket(s, number).id)
+    assert rating is not None and rating.received_at == arrived
+    # A Date: in the future is now; one after valid_days is expired.
+    second = _asked(desk, 2, sender="ann@acme.example")
+    with desk.session(write=True) as s:
+        request = s.execute(
+            select(CsatRequest).where(
+                col(CsatRequest.ticket_id) == tickets.get_ticket(s, second).id
+            )
+        ).scalar_one()
+        request.issued_at = issued
+        s.add(request)
+    late = _rating_mail(
+        desk, second, 3, "<later@x>", sender="ann@acme.example", date=issued + timedelta(days=31)
+    )
+    assert _deliver(desk, late) == "rating_ignored"
+    assert _seen(desk) == (1, {"expired": 1})
+
+
+def test_a_robots_rating_mail_is_counted_not_quarantined(desk: Store) -> None:
+    number = _asked(desk)
+    raw = b"Auto-Submitted: auto-replied\r\n" + _rating_mail(desk, number, 5, "<auto@x>")
+    assert _deliver(desk, raw) == "rating_ignored"
+    assert _seen(desk) == (0, {"robot": 1})
+    with desk.session() as s:
+        assert len(s.execute(select(Ticket)).all()) == 1
+
+
+def test_the_comment_keeps_prose_that_looks_like_a_quote() -> None:
+    assert (
+        strip_quoted("Great service.\nExactly the fix my colleague wrote\nThanks again, Jo")
+        == "Great service.\nExactly the fix my colleague wrote\nThanks again, Jo"
+    )
+    jp = "とても丁寧でした。\nスタッフの方に感謝のメッセージ\nを伝えてください。"
+    assert strip_quoted(jp) == jp
+    prose = "Fast.\nFrom: the start the agent got it.\nDate: irrelevant\nTo: the point."
+    assert strip_quoted(prose) == prose
+    # The real shapes are still cut.
+    assert strip_quoted("良かったです。\n山田太郎からのメッセージ:\n> 旧文") == "良かったです。"
+    assert strip_quoted("Ok.\nFrom: Desk <s@d.example>\nDate: Tue\n\nold") == "Ok."
+
+
+def test_reasons_are_labels_for_people_and_codes_for_scripts() -> None:
+    from supportdesk import i18n
+
+    assert ratings.reason_label("sender") == "not the customer's address"
+    assert requests.skip_label("address") == "address cannot be mailed"
+    i18n.set_language("ja")
+    try:
+        assert ratings.reason_label("forged") == "偽造または改変されたリンク"
+        assert requests.skip_label("bounced") == "アドレスに配信不能"
+    finally:
+        i18n.set_language("en")
+    assert set(ratings.REASONS) >= {"robot", "sender", "no_key", "forged", "replayed"}

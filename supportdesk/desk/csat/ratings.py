@@ -195,7 +195,8 @@ def record(
         return reject("replayed", request.ticket_id)
     try:
         with session.begin_nested():  # a concurrent ingest of another rating may win
-            conn.execute(
+            # session.connection() here, not `conn`: it is what emits the SAVEPOINT.
+            session.connection().execute(
                 _RATINGS.insert(),
                 {
                     "request_id": request.id,
