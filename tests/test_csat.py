@@ -766,3 +766,42 @@ def test_reasons_are_labels_for_people_and_codes_for_scripts() -> None:
     finally:
         i18n.set_language("en")
     assert set(ratings.REASONS) >= {"robot", "sender", "no_key", "forged", "replayed"}
+
+
+def test_key_generate_keeps_an_existing_key_unless_told(tmp_path: Path) -> None:
+    import keyring
+
+    from supportdesk.secrets import CSAT_KEY_ACCOUNT, KEYRING_SERVICE
+    from tests.test_secrets import MemoryKeyring
+
+    config = tmp_path / "config.toml"
+    config.write_text(f'database_url = "sqlite:///{tmp_path / "store.db"}"\n')
+    previous = keyring.get_keyring()
+    memory = MemoryKeyring()
+    keyring.set_keyring(memory)
+    try:
+        code, _out, err = sd(config, "csat", "key", "--generate", "--json")
+        assert code == 0, err
+        first = memory.items[(KEYRING_SERVICE, CSAT_KEY_ACCOUNT)]
+        code, _out, err = sd(config, "csat", "key", "--generate")
+        assert code != 0 and "--yes" in err and "Traceback" not in err
+        assert memory.items[(KEYRING_SERVICE, CSAT_KEY_ACCOUNT)] == first
+        code, _out, err = sd(config, "csat", "key", "--generate", "--yes")
+        assert code == 0, err
+        assert memory.items[(KEYRING_SERVICE, CSAT_KEY_ACCOUNT)] != first
+    finally:
+        keyring.set_keyring(previous)
+
+
+def test_status_shows_reasons_as_words(desk: Store, tmp_path: Path) -> None:
+    number = _asked(desk)
+    stranger = _rating_mail(desk, number, 1, "<s@x>", sender="eve@elsewhere.example")
+    assert _deliver(desk, stranger) == "rating_ignored"
+    config = tmp_path / "config.toml"
+    config.write_text(f'database_url = "{desk.url}"\n')
+    code, out, err = sd(config, "csat", "status")
+    assert code == 0, err
+    assert "not the customer's address" in out and "(sender)" not in out
+    code, out, err = sd(config, "csat", "status", "--json")
+    assert code == 0, err
+    assert json.loads(out)["ignored"] == {"sender": 1}

@@ -106,9 +106,7 @@ def key(
     ] = False,
     yes: Annotated[
         bool,
-        typer.Option(
-            "--yes", "-y", help=_("Replace a key already kept (links already sent stop working).")
-        ),
+        typer.Option(help=_("Replace a key already kept (links already sent stop working).")),
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
