@@ -805,3 +805,67 @@ def test_status_shows_reasons_as_words(desk: Store, tmp_path: Path) -> None:
     code, out, err = sd(config, "csat", "status", "--json")
     assert code == 0, err
     assert json.loads(out)["ignored"] == {"sender": 1}
+
+
+def test_the_sender_reads_the_key_outside_a_transaction_and_says_each_error_once(
+    store: Store, imap_account: ImapAccount, smtp: SmtpServer
+) -> None:
+    from supportdesk.config import parse_settings
+    from supportdesk.desk.outbox import Sender
+    from tests.test_send import config_text
+
+    settings = parse_settings(
+        config_text(imap_account, smtp.port, extra="\n[csat]\nenabled = true\n"),
+        Path("/tmp/test-config.toml"),
+    )
+    open_connections: list[int] = []
+
+    def fetch() -> str:
+        open_connections.append(store.engine.pool.checkedout())  # type: ignore[attr-defined]
+        return KEY
+
+    store.info.pop(MAIL_SETUP, None)
+    store.info[CSAT_SETUP] = CsatSetup(enabled=True, keys=KeySource(fetch))
+    with store.session(write=True) as s:
+        directory.ensure_queue(s, "general")
+        directory.add_agent(s, "alice", email="alice@desk.example")
+    _start(store, datetime.now(UTC) - timedelta(minutes=1))
+    bad = _open(store, 1, sender="a..b@example.com")
+    good = _open(store, 2)
+    for number in (bad, good):
+        _solve(store, number)
+    first = Sender(store, settings).drain()
+    assert open_connections == [0]  # no transaction (nor SQLite write lock) held meanwhile
+    assert [e for e in first.errors if "a..b@example.com" in e and f"#{bad}" in e] == first.errors
+    assert len(first.errors) == 1 and len(first.sent) == 1
+    assert smtp.recorder.messages[0].rcpt_tos == ["jo@acme.example"]
+    second = Sender(store, settings).drain()
+    assert second.errors == [] and second.sent == []
+
+    # A rating that came while the key could not be read is decided by the next drain.
+    raw = _rating_mail(store, good, 5, "<waited@x>", "Thanks.")
+    keyed = store.info[CSAT_SETUP]
+    store.info[CSAT_SETUP] = CsatSetup(enabled=True)
+    assert _deliver(store, raw) == "rating_ignored"
+    store.info[CSAT_SETUP] = keyed
+    assert _seen(store) == (0, {"no_key": 1})
+    Sender(store, settings).drain()
+    assert _seen(store) == (1, {})
+
+
+def test_ingest_reads_the_key_before_its_transaction(desk: Store) -> None:
+    from supportdesk.desk.ingest import Source
+    from supportdesk.desk.intake.pipeline import Ingestor
+
+    number = _asked(desk)
+    raw = _rating_mail(desk, number, 4, "<batch@x>")
+    open_connections: list[int] = []
+
+    def fetch() -> str:
+        open_connections.append(desk.engine.pool.checkedout())  # type: ignore[attr-defined]
+        return KEY
+
+    desk.info[CSAT_SETUP] = CsatSetup(enabled=True, keys=KeySource(fetch))
+    with Ingestor(desk, default_queue="general") as ingestor:
+        (result,) = ingestor.ingest_batch([(raw, Source())])
+    assert result.outcome == "rating" and open_connections == [0]
