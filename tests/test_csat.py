@@ -1,9 +1,13 @@
 """Satisfaction ratings by mail: the request, the rating mail, and CSAT in the report.
 
 The round trip runs on real servers (aiosmtpd receives the request, Dovecot holds the
-customer's rating mail for the sync) on SQLite and PostgreSQL; forged, tampered, replayed,
-wrong-ticket and out-of-range tokens are ignored and counted, and a rating never reopens a
-ticket nor becomes a message of its thread. The report metric is checked on a small fixture
+customer's rating mail for the sync) on SQLite and PostgreSQL; forged, tampered, replayed
+and out-of-range tokens are ignored and counted (a token naming another ticket is forged: the
+MAC covers the number), and a rating never reopens a ticket nor becomes a message of its
+thread. Then the review's findings, each on both backends: only the requester or a CC rates,
+the thread keeps no usable link, every rating mail is kept raw, a mail that came without
+the key is decided later, one bad address blocks nobody, races count once, arrival time,
+and the key is read with no transaction open. The report metric is checked on a small fixture
 worked out by hand.
 """
 
