@@ -809,6 +809,20 @@ def test_status_shows_reasons_as_words(desk: Store, tmp_path: Path) -> None:
     code, out, err = sd(config, "csat", "status", "--json")
     assert code == 0, err
     assert json.loads(out)["ignored"] == {"sender": 1}
+    # What a stranger wrote is not a note, but it is found here, read back from the raw.
+    code, out, err = sd(config, "csat", "ignored", "--json")
+    assert code == 0, err
+    (mail,) = json.loads(out)
+    assert (mail["reason"], mail["ticket_number"], mail["sender"], mail["comment"]) == (
+        "sender",
+        number,
+        "eve@elsewhere.example",
+        "ok",
+    )
+    assert mail["note_id"] is None and "[rate:" in mail["subject"]
+    code, out, err = sd(config, "csat", "ignored")
+    assert code == 0, err
+    assert "eve@elsewhere.example" in out and "not the customer's address" in out
 
 
 def test_the_sender_reads_the_key_outside_a_transaction_and_says_each_error_once(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -50,16 +50,11 @@ def status(
 ) -> None:
     """Counted in SQL over the period (desk.csat.overview); the reasons are codes in --json
     and labels for people."""
-    from supportdesk.clock import utcnow
-    from supportdesk.desk import reports
     from supportdesk.desk.csat.overview import overview
     from supportdesk.desk.csat.ratings import reason_label
     from supportdesk.desk.csat.requests import skip_label
 
-    end = reports.parse_moment(until or utcnow().date().isoformat(), end=True)
-    start = reports.parse_moment(since) if since else end - timedelta(days=30)
-    if end <= start:
-        raise ValidationError(_("--until must be after --since"))
+    start, end = _period(since, until)
     cli: CliContext = ctx.obj
     with cli.store().session() as session:
         found = overview(session, start, end)
@@ -88,6 +83,58 @@ def status(
     for reason, n in sorted(found.ignored.items()):
         table.add_row(_("  ignored ({reason})").format(reason=reason_label(reason)), str(n))
     console.print(table)
+
+
+@app.command(
+    "ignored",
+    help=_(
+        "The rating mails that were not counted, newest first: when, why, the ticket they "
+        "name, who sent them and what they wrote."
+    ),
+)
+def ignored(
+    ctx: typer.Context,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    limit: Annotated[int, typer.Option(min=1, help=_("Show at most this many."))] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """Read back from the raw bytes kept with each (desk.csat.ratings); mail text shown
+    inert."""
+    from supportdesk.cli.output import cell
+    from supportdesk.desk.csat.overview import ignored_mails
+    from supportdesk.desk.csat.ratings import reason_label
+
+    start, end = _period(since, until)
+    cli: CliContext = ctx.obj
+    with cli.store().session() as session:
+        found = ignored_mails(session, start, end, limit=limit)
+    if as_json:
+        print_json([m.as_dict() for m in found])
+        return
+    from rich.table import Table
+
+    table = Table(_("received"), _("why"), _("ticket"), _("from"), _("text"))
+    for mail in found:
+        table.add_row(
+            f"{mail.received_at:%Y-%m-%d %H:%M}",
+            reason_label(mail.reason),
+            "-" if mail.ticket_number is None else f"#{mail.ticket_number}",
+            cell(mail.sender, 40),
+            cell(mail.comment, 60),
+        )
+    console.print(table)
+
+
+def _period(since: str | None, until: str | None) -> tuple[datetime, datetime]:
+    from supportdesk.clock import utcnow
+    from supportdesk.desk import reports
+
+    end = reports.parse_moment(until or utcnow().date().isoformat(), end=True)
+    start = reports.parse_moment(since) if since else end - timedelta(days=30)
+    if end <= start:
+        raise ValidationError(_("--until must be after --since"))
+    return start, end
 
 
 @app.command(

@@ -113,3 +113,60 @@ def overview(session: Session, since: datetime, until: datetime) -> Overview:
     ):
         found.ignored[str(reason)] = int(n)
     return found
+
+
+@dataclass(frozen=True)
+class IgnoredMail:
+    """A rating mail that was not counted, read back from its raw bytes (mail text: filter
+    before showing). The way to find what a stranger or a robot wrote in one."""
+
+    received_at: datetime
+    reason: str
+    ticket_number: int | None
+    sender: str
+    subject: str
+    comment: str
+    note_id: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        found = dict(self.__dict__)
+        found["received_at"] = self.received_at.isoformat()
+        return found
+
+
+def ignored_mails(
+    session: Session, since: datetime, until: datetime, *, limit: int = 200
+) -> list[IgnoredMail]:
+    """The ignored rating mails received in [since, until), newest first, at most `limit`."""
+    from supportdesk.mail.parse import parse_message
+    from supportdesk.mail.replytext import strip_quoted
+
+    at = col(CsatRejection.received_at)
+    rows = session.execute(
+        select(
+            at,
+            col(CsatRejection.reason),
+            col(CsatRejection.ticket_number),
+            col(CsatRejection.sender),
+            col(CsatRejection.raw),
+            col(CsatRejection.note_id),
+        )
+        .where(at >= since, at < until)
+        .order_by(at.desc(), col(CsatRejection.id).desc())
+        .limit(limit)
+    ).all()
+    found = []
+    for received, reason, number, sender, raw, note_id in rows:
+        parsed = parse_message(bytes(raw))
+        found.append(
+            IgnoredMail(
+                received,
+                reason,
+                number,
+                sender,
+                parsed.subject,
+                strip_quoted(parsed.text),
+                note_id,
+            )
+        )
+    return found
