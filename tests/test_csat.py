@@ -887,3 +887,20 @@ def test_ingest_reads_the_key_before_its_transaction(desk: Store) -> None:
     with Ingestor(desk, default_queue="general") as ingestor:
         (result,) = ingestor.ingest_batch([(raw, Source())])
     assert result.outcome == "rating" and open_connections == [0]
+
+
+def test_the_watchs_sender_says_a_repeated_problem_once_in_a_while() -> None:
+    from supportdesk.desk.outbox import Repeats
+
+    repeats = Repeats()
+    said = [
+        repeats.fresh(problem, at)
+        for problem, at in [
+            ("rating requests: no rating key", 0.0),
+            ("rating requests: no rating key", 5.0),
+            ("outbox item 3: mailbox 'x' is not in config", 5.0),
+            ("rating requests: no rating key", Repeats.QUIET - 1),
+            ("rating requests: no rating key", Repeats.QUIET + 1),
+        ]
+    ]
+    assert said == [True, False, True, False, True]

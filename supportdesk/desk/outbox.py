@@ -30,6 +30,7 @@ import os
 import random
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -787,6 +788,23 @@ def drain(store: Store, settings: Settings, *, mailbox: str | None = None) -> Dr
     return Sender(store, settings).drain(mailbox=mailbox)
 
 
+class Repeats:
+    """Which problems to say again: one that comes back every poll (no rating key, say) is
+    said once per QUIET seconds, not every few seconds for as long as the watch runs."""
+
+    QUIET = 600.0
+
+    def __init__(self) -> None:
+        self._said: dict[str, float] = {}
+
+    def fresh(self, problem: str, now: float) -> bool:
+        said = self._said.get(problem)
+        if said is not None and now - said < self.QUIET:
+            return False
+        self._said[problem] = now
+        return True
+
+
 def serve(
     store: Store,
     settings: Settings,
@@ -802,11 +820,12 @@ def serve(
     """
     if not any(m.sends for m in settings.mailboxes):
         return
+    repeats = Repeats()
     while not stop.is_set():
         try:
             report = Sender(store, settings, on_event=on_event).drain()
             for problem in report.errors:
-                if on_event is not None:
+                if on_event is not None and repeats.fresh(problem, time.monotonic()):
                     on_event("error", None, problem)
         except Exception as exc:
             if on_error is not None:
