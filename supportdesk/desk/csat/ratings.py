@@ -17,8 +17,9 @@ Decisions (docs/METRICS.md has the metric):
   request has its nonce (`unknown`), the sender may not rate (`sender`), it arrived more
   than `valid_days` after the request (`expired`), or the request was rated already
   (`replayed`: the first rating counts, a customer cannot vote twice).
-- `no_key` (the key could not be read) is not a verdict: the mail waits with its raw bytes
-  and is evaluated again by `retry_waiting` once the key can be read, or when the same
+- `no_key` (the key could not be read, or ratings are off here) is not a verdict: the mail
+  waits with its raw bytes and is evaluated again by `retry_waiting` once the key can be
+  read (the sender's next drain, the next sync batch with a rating mail), or when the same
   mail is seen again. It is never a duplicate.
 - A rejected mail whose sender is the named ticket's requester or CC and which has text of
   its own (a follow-up typed into a rating mail, say) becomes an internal note on that
@@ -172,6 +173,9 @@ def record(
     if not 1 <= token.score <= 5:
         return reject("score")
     setup = setup_of(session)
+    # The key is read only where ratings are on, where ingest reads it before the write lock.
+    if not setup.enabled:
+        return reject(WAITING)
     try:
         key = setup.key()
     except SecretError:
