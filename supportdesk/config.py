@@ -403,6 +403,34 @@ class SendSettings(_Table):
     """How often `sync --watch` looks for queued replies to send."""
 
 
+class CsatSettings(_Table):
+    """Satisfaction ratings by mail (docs/METRICS.md, CSAT)."""
+
+    enabled: bool = False
+    """Mail the requester a rating request (five mailto: links) when a ticket is solved."""
+
+    canned: str = "csat-request"
+    """The canned reply of the request; its language variants are used per customer. It
+    may use {rating.links} or {rating.link_1}…{rating.link_5}. The default one is created
+    (English and Japanese) the first time it is needed."""
+
+    canned_by_language: dict[str, str] = Field(default={})
+    """Another canned reply for customers writing in a language, e.g. {ja = "csat-ja"}."""
+
+    key_command: Command | None = None
+    """A command printing the key that signs rating links; default: the keyring entry made
+    by `supportdesk csat key --generate`. Never put the key itself in this file."""
+
+    delay_minutes: int = Field(default=0, ge=0, le=10080)
+    """Wait this long after the solve before asking (a ticket reopened meanwhile is not asked)."""
+
+    valid_days: int = Field(default=30, ge=1, le=365)
+    """A rating link older than this is ignored (and counted as expired)."""
+
+    repeat_days: int = Field(default=14, ge=0, le=365)
+    """A ticket solved again within this many days of its last request is not asked again."""
+
+
 class Settings(_Table):
     """Everything config.toml can say. Every key is optional; the defaults make a working desk."""
 
@@ -444,6 +472,9 @@ class Settings(_Table):
 
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     """Console behaviour."""
+
+    csat: CsatSettings = Field(default_factory=CsatSettings)
+    """Satisfaction ratings by mail."""
 
     # Plain mutable defaults (pydantic copies them per instance), not default_factory=dict:
     # pydantic inspects a factory's signature, and a builtin's costs a ~10 ms tokenizer start.

@@ -163,6 +163,61 @@ def store_database_password(account: str, password: str) -> None:
     _keep(account, password, who=account, instead="database_password_command")
 
 
+CSAT_KEY_ACCOUNT = "csat:key"
+
+
+def csat_key(command: str | None) -> str:
+    """The key that signs rating links: from `csat.key_command` when set, else the keyring
+    entry `supportdesk csat key --generate` saved."""
+    if command is not None:
+        return run_secret_command(command, mailbox="", key="csat.key_command")
+    import keyring
+    import keyring.backends.fail
+
+    if isinstance(keyring.get_keyring(), keyring.backends.fail.Keyring):
+        raise SecretError(_("no keyring on this machine; set csat.key_command in config.toml"))
+    try:
+        value = keyring.get_password(KEYRING_SERVICE, CSAT_KEY_ACCOUNT)
+    except Exception as exc:
+        raise SecretError(
+            _(
+                "the keyring failed ({reason}) reading the rating key; unlock it, or set "
+                "csat.key_command in config.toml"
+            ).format(reason=_one_line(exc))
+        ) from None
+    if not value:
+        raise SecretError(
+            _(
+                "no rating key stored; run `supportdesk csat key --generate` "
+                "(or set csat.key_command)"
+            )
+        )
+    return value
+
+
+def csat_key_stored() -> bool:
+    """Whether the keyring holds a rating key (replacing it breaks every link sent)."""
+    import keyring
+    import keyring.backends.fail
+
+    if isinstance(keyring.get_keyring(), keyring.backends.fail.Keyring):
+        return False
+    try:
+        return bool(keyring.get_password(KEYRING_SERVICE, CSAT_KEY_ACCOUNT))
+    except Exception as exc:
+        raise SecretError(
+            _("the keyring failed ({reason}) reading the rating key; unlock it").format(
+                reason=_one_line(exc)
+            )
+        ) from None
+
+
+def store_csat_key(value: str) -> None:
+    """Save the rating key in the keyring, read back."""
+    _require_real_keyring(CSAT_KEY_ACCOUNT, what="rating key")
+    _keep(CSAT_KEY_ACCOUNT, value, who=CSAT_KEY_ACCOUNT, instead="csat.key_command")
+
+
 def run_secret_command(command: str, *, mailbox: str, key: str) -> str:
     """Run a password or token command; what it prints, minus the final newline, is the secret.
 
@@ -244,6 +299,8 @@ def _require_real_keyring(name: str, *, what: str = "mailbox") -> None:
                     "password_command for this mailbox in config.toml"
                 ).format(name=name)
             )
+        if what == "rating key":
+            raise SecretError(_("no keyring on this machine; set csat.key_command in config.toml"))
         raise SecretError(
             _(
                 "{name}: no keyring on this machine; set database_password_command in config.toml"

@@ -247,7 +247,7 @@ def test_store_url_expands_home(isolated: Path) -> None:
         (
             'name = "x"\n[[mailboxes]]\naddress = "a@b.test"\nimap_host = "h"\n',
             "name: unknown key (known keys: database_url, database_password_command, agent, "
-            "theme, language, timezone, bulk, sync, compose, send, console, keymap, "
+            "theme, language, timezone, bulk, sync, compose, send, console, csat, keymap, "
             "saved_searches, mailboxes) "
             "(and 1 more problem)",
         ),

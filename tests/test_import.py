@@ -44,6 +44,8 @@ SUMMARY_KEYS = {
     "robots",
     "quarantined",
     "duplicates",
+    "ratings",
+    "ratings_ignored",
     "oversize",
     "errors",
     "rule_failures",

@@ -18,6 +18,7 @@ from supportdesk.cli import (
     agents,
     canned,
     config_cmd,
+    csat,
     db,
     mailbox,
     notes,
@@ -131,6 +132,7 @@ app.add_typer(canned.app, name="canned")
 app.add_typer(notes.app, name="notes")
 app.add_typer(sla.app, name="sla")
 app.add_typer(team.app, name="team")
+app.add_typer(csat.app, name="csat")
 sync_cmd.register(app)
 outbox.register(app)
 report.register(app)

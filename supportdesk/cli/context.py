@@ -48,6 +48,9 @@ class CliContext:
                 password_when_asked=self.keyring_password,
             )
             self._store.info["mail_setup"] = self.mail_setup()
+            from supportdesk.desk.csat.setup import CSAT_SETUP, CsatSetup
+
+            self._store.info[CSAT_SETUP] = CsatSetup.from_settings(self.settings)
         return self._store
 
     def store_url(self) -> str:

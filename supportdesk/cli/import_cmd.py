@@ -219,6 +219,9 @@ def _print_summary(summary: Summary, reports: list[SourceReport]) -> None:
         (_("errors"), len(summary.errors)),
         (_("rule failures"), summary.rule_failures),
     ]
+    if summary.ratings or summary.ratings_ignored:
+        rows.append((_("satisfaction ratings"), summary.ratings))
+        rows.append((_("ignored rating mails"), summary.ratings_ignored))
     for label, value in rows:
         table.add_row(label, f"{value:,}")
     console.print(table)

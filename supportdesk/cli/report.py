@@ -54,6 +54,8 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--csv", help=_("Print CSV for spreadsheets."))
         ] = False,
     ) -> None:
+        """Created, solved, reopened, backlog, response and resolution times, replies per
+        resolved ticket, SLA attainment and satisfaction (CSAT), computed in the store."""
         from supportdesk.clock import utcnow
         from supportdesk.desk import reports
         from supportdesk.desk.query import Matching
@@ -104,6 +106,8 @@ def register(app: typer.Typer) -> None:
             _("resolution p90"),
             _("replies/resolved"),
             _("SLA met"),
+            _("CSAT avg"),
+            _("CSAT 4-5"),
             title=_("{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC").format(
                 start=start, end=end
             ),
@@ -122,5 +126,9 @@ def register(app: typer.Typer) -> None:
                 _duration(r["resolution_p90"]),
                 "-" if r["replies_per_resolved"] is None else str(r["replies_per_resolved"]),
                 "-" if attained is None else f"{attained:.0%}",
+                "-"
+                if r["csat_average"] is None
+                else f"{r['csat_average']:.2f} (n={r['csat_responses']})",
+                "-" if r["csat_satisfied_share"] is None else f"{r['csat_satisfied_share']:.0%}",
             )
         console.print(table)

@@ -171,7 +171,16 @@ def render_detail(d: TicketDetail) -> Group:
                 state, "-"
             ),
         )
+    if d.rating is not None:
+        facts.add_row(
+            _("rating"),
+            f"{d.rating.score}/5 " + "★" * d.rating.score + "☆" * (5 - d.rating.score),
+            _("rated"),
+            f"{d.rating.received_at:%Y-%m-%d %H:%M}",
+        )
     parts: list[object] = [header, facts]
+    if d.rating is not None and d.rating.comment:
+        parts.append(Text(_("Rating comment: "), style="bold") + cell(d.rating.comment, 300))
     if d.merged_into:
         parts.append(
             Text(_("merged into #{merged_into}").format(merged_into=d.merged_into), style="yellow")

@@ -77,6 +77,13 @@ KNOWN_PLACEHOLDERS = frozenset(
         "agent.handle",
         "agent.email",
         "agent.signature",
+        # Filled only in a satisfaction rating request (desk.csat.requests).
+        "rating.links",
+        "rating.link_1",
+        "rating.link_2",
+        "rating.link_3",
+        "rating.link_4",
+        "rating.link_5",
     }
 )
 

@@ -18,6 +18,9 @@ mail arrives in:
    sent yet is merged into the right one when the outgoing message carrying the tag arrives.
 4. Otherwise a new ticket.
 
+A satisfaction rating (a signed token in the subject, see desk.csat) is recorded on its
+ticket and goes no further: it is not a message of the thread and changes no ticket.
+
 Mail from an agent's address or one of our own mailbox addresses is outgoing (imported
 history, the Sent folder): it never wakes a ticket, and a ticket it opens belongs to the
 customer it was sent to. Robots (auto-replies, bounces, list mail) never open a ticket nor
@@ -43,6 +46,7 @@ from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, col
 
 from supportdesk.desk import directory, events, message_ids, tickets
+from supportdesk.desk.csat import ratings
 from supportdesk.desk.events import Change
 from supportdesk.desk.messages import (
     INSERT_MESSAGE,
@@ -90,7 +94,16 @@ MAX_GHOSTS = 16
 _MAX_CANDIDATES = 32
 _MAX_ID = 998
 
-Outcome = Literal["duplicate", "new_ticket", "follow_up", "reopened", "robot", "quarantined"]
+Outcome = Literal[
+    "duplicate",
+    "new_ticket",
+    "follow_up",
+    "reopened",
+    "robot",
+    "quarantined",
+    "rating",
+    "rating_ignored",
+]
 
 
 @dataclass(frozen=True)
@@ -595,6 +608,14 @@ class IngestBatch:
         change: Change | None = None,
     ) -> IngestResult:
         change = change or Change.by(INGEST_ACTOR)
+        rating = ratings.rating_token(parsed)
+        if rating is not None:  # a satisfaction rating: never a message of the thread
+            done = ratings.record(
+                self.session, parsed, raw, rating, change.now(), our_addresses=our_addresses
+            )
+            if done.reason == "duplicate":
+                return IngestResult("duplicate", None, None)
+            return IngestResult("rating" if done.recorded else "rating_ignored", None, None)
         own_id = parsed.message_id
         fingerprint = parsed.fingerprint or content_fingerprint(raw)
         self._lookup([own_id])

@@ -30,6 +30,7 @@ import os
 import random
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -393,12 +394,50 @@ class Sender:
         try:
             self._recover(report)
             self._check_uncertain(report, mailbox)
+            self._ask_ratings(report)
             self._send_due(report, mailbox)
             self._check_uncertain(report, mailbox)
             self._copy_to_sent(report, mailbox)
         finally:
             self._close_imap()
         return report
+
+    def _ask_ratings(self, report: DrainReport) -> None:
+        """Queue the satisfaction rating requests that are due (desk.csat.requests), so
+        they go out in this drain. A problem (no key, no canned reply) is reported and the
+        replies still go out."""
+        from supportdesk.desk.csat import ratings, requests
+        from supportdesk.desk.csat.setup import CSAT_SETUP, CsatSetup
+        from supportdesk.desk.mailsetup import MAIL_SETUP, MailSetup
+
+        if not self.settings.csat.enabled:
+            return
+        # Kept in the store's info: the key is read once per process, not once per drain.
+        if CSAT_SETUP not in self.store.info:
+            self.store.info[CSAT_SETUP] = CsatSetup.from_settings(self.settings)
+        if MAIL_SETUP not in self.store.info:
+            self.store.info[MAIL_SETUP] = MailSetup.from_settings(self.settings)
+        setup = self.store.info[CSAT_SETUP]
+        try:
+            # Read before the write transaction: a key command may take seconds, and the
+            # store's write lock must not wait for it.
+            setup.key()
+            with self._write() as session:
+                asked = requests.queue_due(session, self.now())
+                ratings.retry_waiting(session, our_addresses=self._our_addresses())
+        except SupportdeskError as exc:
+            report.errors.append(_("rating requests: {error}").format(error=exc))
+            return
+        for item in asked:  # each such solve is decided once, so this is said once
+            if item.error:
+                report.errors.append(
+                    _("rating request for #{number} not sent: {error}").format(
+                        number=item.ticket_number, error=item.error
+                    )
+                )
+
+    def _our_addresses(self) -> frozenset[str]:
+        return frozenset(m.address.lower() for m in self.settings.mailboxes)
 
     def _recover(self, report: DrainReport) -> None:
         stale = self.now() - LEASE
@@ -781,6 +820,23 @@ def drain(store: Store, settings: Settings, *, mailbox: str | None = None) -> Dr
     return Sender(store, settings).drain(mailbox=mailbox)
 
 
+class Repeats:
+    """Which problems to say again: one that comes back every poll (no rating key, say) is
+    said once per QUIET seconds, not every few seconds for as long as the watch runs."""
+
+    QUIET = 600.0
+
+    def __init__(self) -> None:
+        self._said: dict[str, float] = {}
+
+    def fresh(self, problem: str, now: float) -> bool:
+        said = self._said.get(problem)
+        if said is not None and now - said < self.QUIET:
+            return False
+        self._said[problem] = now
+        return True
+
+
 def serve(
     store: Store,
     settings: Settings,
@@ -796,11 +852,12 @@ def serve(
     """
     if not any(m.sends for m in settings.mailboxes):
         return
+    repeats = Repeats()
     while not stop.is_set():
         try:
             report = Sender(store, settings, on_event=on_event).drain()
             for problem in report.errors:
-                if on_event is not None:
+                if on_event is not None and repeats.fresh(problem, time.monotonic()):
                     on_event("error", None, problem)
         except Exception as exc:
             if on_error is not None:

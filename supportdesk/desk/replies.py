@@ -34,7 +34,7 @@ from __future__ import annotations
 import contextlib
 import mimetypes
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -56,6 +56,7 @@ from supportdesk.i18n import _
 from supportdesk.mail import compose
 from supportdesk.mail.compose import Address
 from supportdesk.mail.filenames import safe_filename
+from supportdesk.mail.fingerprint import content_fingerprint
 from supportdesk.mail.language import detect_language
 from supportdesk.mail.parse import parse_message
 from supportdesk.store.models import (
@@ -743,6 +744,9 @@ class ReplySpec:
     base_version: int | None = None
     automatic: bool = False
     signature: bool = True
+    thread_copy: Callable[[str], str] | None = None
+    """What the thread keeps of the text (and of the raw copy), when it must not keep all of
+    it: a rating request's links are the customer's, not for the console (desk.csat)."""
 
 
 @dataclass(frozen=True)
@@ -762,6 +766,9 @@ class Built:
     date: datetime
     attachments: list[compose.Attachment]
     answered: Message | None
+    thread_raw: bytes | None = None
+    """The thread's copy when it differs from what is sent (ReplySpec.thread_copy)."""
+    thread_text: str | None = None
 
     @property
     def envelope(self) -> list[str]:
@@ -900,8 +907,14 @@ def build_message(
         forwarded=forwarded,
     )
     raw = compose.build(outgoing)
+    thread_text = thread_raw = None
+    if spec.thread_copy is not None:
+        thread_text = spec.thread_copy(text)
+        thread_raw = compose.build(replace(outgoing, text=thread_text))
     return Built(
         raw=raw,
+        thread_raw=thread_raw,
+        thread_text=thread_text,
         identity=identity,
         message_id=message_id,
         to=to,
@@ -1150,7 +1163,9 @@ def _enqueue(
 ) -> tuple[int, int]:
     agent = agent_of(session, change.actor)
     new = NewMessage(
-        raw=built.raw,
+        raw=built.raw if built.thread_raw is None else built.thread_raw,
+        # What is sent, so that its copy in the Sent folder is known as this message.
+        content_hash=content_fingerprint(built.raw),
         message_id=built.message_id,
         direction="out",
         from_name=built.identity.name,
@@ -1159,7 +1174,7 @@ def _enqueue(
         cc_addresses=compose.format_addresses(built.cc),
         subject=built.subject,
         sent_at=built.date,
-        body_text=built.text,
+        body_text=built.text if built.thread_text is None else built.thread_text,
         in_reply_to=built.in_reply_to,
         references=" ".join(built.references),
         is_auto_reply=spec.automatic,

@@ -14,7 +14,9 @@ hand, are in docs/METRICS.md; in short:
 - resolution (median, p90; wall clock and business hours less the time waiting on the
   customer): creation to solved, over tickets solved in the period (their latest solve);
 - replies per resolved ticket: our messages on those tickets, divided by their number;
-- SLA attainment: the share of those tickets in queues with a policy that breached nothing.
+- SLA attainment: the share of those tickets in queues with a policy that breached nothing;
+- CSAT: satisfaction ratings received in the period (desk.csat): how many, their average
+  and the share that scored 4 or 5.
 
 Days and weeks (Monday to Sunday) are UTC; per agent and queue, a ticket counts where it is
 now (its current assignee and queue).
@@ -34,13 +36,15 @@ from supportdesk.desk.sla import due
 from supportdesk.desk.statuses import ACTIVE
 from supportdesk.errors import ValidationError
 from supportdesk.i18n import _
-from supportdesk.store.models import Agent, Event, Queue, SlaPolicy, Ticket
+from supportdesk.store.models import Agent, CsatRating, Event, Queue, SlaPolicy, Ticket
 
 By = Literal["agent", "queue", "day", "week"]
 GROUPINGS: tuple[By, ...] = ("agent", "queue", "day", "week")
 DAY = 86_400
 _BEFORE = -(2**40)  # the group of everything before the report's first period
 UNASSIGNED = "(unassigned)"
+CSAT_ACTOR = "system:csat"
+"""Who queues rating requests (desk.csat.requests): their messages are not replies."""
 
 
 @dataclass
@@ -64,6 +68,9 @@ class ReportRow:
     replies: int = 0
     sla_tickets: int = 0
     sla_met: int = 0
+    csat_responses: int = 0
+    csat_score_sum: int = 0
+    csat_satisfied: int = 0
 
     @property
     def replies_per_resolved(self) -> float | None:
@@ -73,10 +80,21 @@ class ReportRow:
     def sla_attainment(self) -> float | None:
         return round(self.sla_met / self.sla_tickets, 4) if self.sla_tickets else None
 
+    @property
+    def csat_average(self) -> float | None:
+        return round(self.csat_score_sum / self.csat_responses, 2) if self.csat_responses else None
+
+    @property
+    def csat_satisfied_share(self) -> float | None:
+        """The share of ratings that scored 4 or 5."""
+        return round(self.csat_satisfied / self.csat_responses, 4) if self.csat_responses else None
+
     def as_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
         data["replies_per_resolved"] = self.replies_per_resolved
         data["sla_attainment"] = self.sla_attainment
+        data["csat_average"] = self.csat_average
+        data["csat_satisfied_share"] = self.csat_satisfied_share
         return data
 
 
@@ -152,6 +170,10 @@ def build(
         target = row(key)
         target.resolved, target.replies = int(resolved), int(replies)
         target.sla_tickets, target.sla_met = int(sla_tickets), int(sla_met)
+    for key, responses, score_sum, satisfied in r.csat():
+        target = row(key)
+        target.csat_responses, target.csat_score_sum = int(responses), int(score_sum or 0)
+        target.csat_satisfied = int(satisfied)
     rows.pop(_BEFORE, None)
     return Report(since, until, by, r.label(rows))
 
@@ -355,6 +377,7 @@ class _Reader:
             .where(
                 col(Event.ticket_id) == col(Ticket.id),
                 func.coalesce(col(Event.action), "") == "message_out",
+                col(Event.actor) != CSAT_ACTOR,  # a rating request is no reply
             )
             .correlate(Ticket)
             .scalar_subquery()
@@ -367,6 +390,19 @@ class _Reader:
             func.count().filter(with_policy, col(Ticket.sla_breached).is_(False)),
             at=at,
             where=[at.is_not(None), self.within(at)],
+        )
+
+    def csat(self) -> list[Any]:
+        """(key, ratings, sum of scores, ratings of 4 or 5) over the ratings received in the
+        period, grouped like the rest by the rated ticket's assignee or queue, or by day."""
+        at = col(CsatRating.received_at)
+        score = col(CsatRating.score)
+        return self.grouped(
+            func.count(),
+            func.sum(score),
+            func.count().filter(score >= 4),
+            at=at,
+            where=[col(CsatRating.ticket_id) == col(Ticket.id), self.within(at)],
         )
 
     # -- labels

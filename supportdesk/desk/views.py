@@ -17,6 +17,7 @@ from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlmodel import Session, col
 
+from supportdesk.desk.csat.overview import TicketRating, rating_of
 from supportdesk.desk.outbox import ItemView, delivery_states
 from supportdesk.desk.sla import due
 from supportdesk.desk.statuses import ACTIVE
@@ -363,6 +364,8 @@ class TicketDetail:
     requester_bounced_at: datetime | None = None
     """When mail to the requester last failed for good; None if it never did."""
     requester_bounce_reason: str = ""
+    rating: TicketRating | None = None
+    """The customer's latest satisfaction rating (desk.csat), if any."""
 
 
 def ticket_detail(session: Session, number: int, *, other_limit: int = 10) -> TicketDetail:
@@ -463,6 +466,7 @@ def ticket_detail(session: Session, number: int, *, other_limit: int = 10) -> Ti
         solved_at=ticket.solved_at,
         requester_bounced_at=bounced_at,
         requester_bounce_reason=bounce_reason,
+        rating=rating_of(session, ticket.id),  # type: ignore[arg-type]
     )
 
 

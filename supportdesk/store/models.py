@@ -521,5 +521,63 @@ class SyncState(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+class CsatRequest(SQLModel, table=True):
+    """A satisfaction rating request mailed for one solve of a ticket (see desk.csat).
+
+    One row per (ticket, solve): what makes "at most once per solve" hold across senders.
+    The nonce is what every token of the request signs, so a rating names its request.
+    """
+
+    __tablename__ = "csat_requests"
+    __table_args__ = (UniqueConstraint("ticket_id", "solved_at", name="uq_csat_requests_solve"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="tickets.id", index=True, ondelete="CASCADE")
+    solved_at: datetime
+    nonce: str = Field(max_length=32, unique=True)
+    issued_at: datetime = Field(default_factory=utcnow)
+    outbox_id: int | None = Field(default=None)
+    language: str = Field(default="", max_length=16)
+    skipped: str = Field(default="", max_length=16)
+    """Why no mail went out for this solve ("robot", "no_reply", "bounced", "template"), or ""."""
+
+
+class CsatRating(SQLModel, table=True):
+    """A customer's score (1-5) and comment, one per request: the first one counts."""
+
+    __tablename__ = "csat_ratings"
+    __table_args__ = (Index("ix_csat_ratings_received", "received_at", "ticket_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="csat_requests.id", unique=True, ondelete="CASCADE")
+    ticket_id: int = Field(foreign_key="tickets.id", index=True, ondelete="CASCADE")
+    score: int
+    comment: str = Field(default="", sa_type=Text)
+    received_at: datetime = Field(default_factory=utcnow)
+    """When the mail arrived (its Date:, bounded by the request's issue time and ingest)."""
+    sender: str = Field(default="", max_length=320)
+    message_id: str = Field(default="", index=True, max_length=998)
+    raw: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
+    """The rating mail as received: it is not a message of the thread, so it is kept here."""
+
+
+class CsatRejection(SQLModel, table=True):
+    """A rating mail that was ignored (forged, replayed, expired...), kept to be counted and
+    with its raw bytes so nothing a customer sent is lost. A `no_key` row waits: it is
+    evaluated again once the key can be read (desk.csat.ratings.retry_waiting)."""
+
+    __tablename__ = "csat_rejections"
+
+    id: int | None = Field(default=None, primary_key=True)
+    received_at: datetime = Field(default_factory=utcnow)
+    reason: str = Field(max_length=16, index=True)
+    ticket_number: int | None = Field(default=None)
+    sender: str = Field(default="", max_length=320)
+    message_id: str = Field(default="", index=True, max_length=998)
+    raw: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
+    note_id: int | None = Field(default=None)
+    """The note that shows the mail's text to agents on the ticket it names, if one was made."""
+
+
 STATUSES = ("new", "open", "pending", "on-hold", "solved", "closed")
 PRIORITIES = ("low", "normal", "high", "urgent")

@@ -12,10 +12,13 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
+from supportdesk.desk.csat import ratings
+from supportdesk.desk.csat.setup import CSAT_SETUP, CsatSetup
 from supportdesk.desk.events import Change
 from supportdesk.desk.ingest import INGEST_ACTOR, IngestBatch, IngestResult, Source, ingest
 from supportdesk.desk.intake.parsing import ParsePool, Parsing
 from supportdesk.desk.intake.summary import Summary
+from supportdesk.errors import SecretError
 from supportdesk.mail.parse import ParsedMessage
 from supportdesk.store import Store
 from supportdesk.store.models import utcnow
@@ -83,6 +86,7 @@ class Ingestor:
         pending = iter(items)
         if parsing is None:  # started before the write lock is taken, not under it
             parsing = self.parse([raw for raw, _ in items])
+        key_ready = self._rating_key(items)
         with self.store.session(write=True) as session:
             if self.store.dialect == "sqlite":
                 session.connection().exec_driver_sql(f"PRAGMA cache_size = -{INGEST_CACHE_KIB}")
@@ -108,6 +112,8 @@ class Ingestor:
                                 change=change,
                             )
                         )
+            if key_ready:
+                ratings.retry_waiting(session, our_addresses=self.our_addresses)
             fired = _run_rules(session, results, parsed)
             if before_commit is not None:
                 before_commit(session)
@@ -116,6 +122,20 @@ class Ingestor:
                 summary.count(result)
             summary.count_rules(fired)
         return results
+
+    def _rating_key(self, items: Sequence[tuple[bytes, Source]]) -> bool:
+        """Read the rating key now, before the write lock, when a mail may be a rating (a
+        key command may take seconds); whether it can be read."""
+        setup = self.store.info.get(CSAT_SETUP)
+        if not isinstance(setup, CsatSetup) or not setup.enabled:
+            return False
+        if not any(ratings.might_rate(raw) for raw, _ in items):
+            return False
+        try:
+            setup.key()
+        except SecretError:
+            return False  # the rating mails wait for it (desk.csat.ratings)
+        return True
 
     def close(self) -> None:
         if self._own_pool:

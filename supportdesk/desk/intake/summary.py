@@ -27,6 +27,10 @@ class Summary:
     robots: int = 0
     quarantined: int = 0
     duplicates: int = 0
+    ratings: int = 0
+    """Satisfaction ratings recorded (desk.csat); they are no messages of a thread."""
+    ratings_ignored: int = 0
+    """Rating mails ignored: forged, replayed, expired... (`supportdesk csat` says which)."""
     oversize: int = 0
     errors: list[str] = field(default_factory=list)
     # Rules that failed on a message (the mail is stored, that rule's changes are not): each
@@ -37,6 +41,10 @@ class Summary:
     def count(self, result: IngestResult) -> None:
         if result.outcome == "duplicate":
             self.duplicates += 1
+            return
+        if result.outcome in ("rating", "rating_ignored"):
+            self.ratings += result.outcome == "rating"
+            self.ratings_ignored += result.outcome == "rating_ignored"
             return
         self.messages += 1
         if result.outcome == "new_ticket":
@@ -58,6 +66,8 @@ class Summary:
             "robots",
             "quarantined",
             "duplicates",
+            "ratings",
+            "ratings_ignored",
             "oversize",
             "rule_failures",
         ):

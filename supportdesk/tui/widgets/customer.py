@@ -39,6 +39,13 @@ class CustomerPanel(Static):
             )
             if detail.requester_bounce_reason:
                 text.append(one_line(detail.requester_bounce_reason, 40) + "\n", style="dim")
+        if detail.rating is not None:
+            score = detail.rating.score
+            text.append("\n" + _("Satisfaction") + "\n", style="bold")
+            text.append("★" * score + "☆" * (5 - score), style="bold" if score >= 4 else "")
+            text.append(f" {score}/5  {age(detail.rating.received_at, now)}\n", style="dim")
+            if detail.rating.comment:
+                text.append(one_line(detail.rating.comment, 120) + "\n", style="italic")
         text.append("\n" + _("Organisation") + "\n", style="bold")
         text.append(
             (one_line(detail.requester_organisation, 40) if detail.requester_organisation else "—")
