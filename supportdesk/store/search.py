@@ -5,9 +5,16 @@ by the message id; mail is append-only, so the index never needs rewriting.
 
 Neither FTS5's unicode61 tokenizer nor PostgreSQL's `simple` configuration splits Japanese or
 Chinese into words, so both the documents and the queries put a space between CJK characters:
-a Japanese search term becomes a phrase of single characters, which finds it anywhere. Accents
-on Latin, Greek and Cyrillic letters are folded here too (never Japanese voicing marks), so
-`cafe` finds `café` on both backends.
+a Japanese search term becomes a phrase of single characters, which finds it anywhere (返金 in
+返金します) and nowhere else (返品 is not in 返金の品). Both sides are normalised here, in
+Python, the same way for both backends: NFKC (half-width ｶﾀｶﾅ is カタカナ, full-width ＡＢＣ is
+ABC), lower case, spacing voicing marks joined to their kana (カ゛ is ガ), dashes after katakana
+read as the long-vowel mark (サ−バ is サーバ), and accents on Latin, Greek and Cyrillic letters
+folded (never Japanese voicing marks), so `cafe` finds `café`. A query also drops the final
+long-vowel mark of a katakana word of three or more kana, so サーバー finds サーバ (JIS style)
+as サーバ finds サーバー. Known limits, tested in tests/test_ja_search.py: a word is found
+inside a longer one (京都 in 東京都), and on PostgreSQL a phrase is missed when a token in it
+repeats more than 256 times before it in one message (tsvector keeps 256 positions a token).
 """
 
 from __future__ import annotations
@@ -46,8 +53,16 @@ NEWEST_SAMPLE = 6_000
 POSTGRES_NEWEST_SAMPLE = 2_000
 
 _CJK = re.compile(
-    "[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\uac00-\ud7af]+"
+    "[\u3005-\u3007\u3021-\u3029\u3031-\u3035\u303b\u3040-\u30ff\u31f0-\u31ff"
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\uac00-\ud7af"
+    "\U00020000-\U0003134f]+"
 )
+# Spacing voicing marks (゛゜) become combining ones, which NFKC then joins to the kana before.
+_VOICING = str.maketrans({"\u309b": "\u3099", "\u309c": "\u309a"})
+# A dash or minus right after a katakana is a long-vowel mark mistyped or mis-converted.
+_KANA_DASH = re.compile("(?<=[\u30a1-\u30fa\u30fc\uff66-\uff9f])[\u2010-\u2015\u2212\uff0d\uff70]")
+# Final ー of a katakana word of three or more kana: サーバー and サーバ are one word.
+_FINAL_LONG_VOWEL = re.compile("(?<=[\u30a1-\u30fa\u30fc]{3})\u30fc(?![\u30a1-\u30fc])")
 
 
 _WORD = re.compile(r"[^\W_]+")
@@ -71,17 +86,34 @@ def _spaced(run: re.Match[str]) -> str:
     return " " + " ".join(run.group()) + " "
 
 
+def normalise(value: str) -> str:
+    """The text as both sides of a search see it (see the module docstring), before spacing."""
+    if value.isascii():
+        return value
+    value = _KANA_DASH.sub("\u30fc", value.translate(_VOICING))
+    return unicodedata.normalize("NFKC", value).lower().translate(_folds())
+
+
 def segment(value: str) -> str:
-    """Fold accents and put spaces around CJK characters so each one is a token.
+    """Normalise and put spaces around CJK characters so each one is a token.
 
     Most mail is ASCII, which none of this changes: it is returned as it is. Otherwise the
-    folding is one str.translate and the spacing one call per run of CJK characters, not per
-    character: this runs on every message a sync stores.
+    folding is a few calls over the whole text and the spacing one call per run of CJK
+    characters, not per character: this runs on every message a sync stores.
     """
     if value.isascii():
         return value
-    value = unicodedata.normalize("NFKC", value).translate(_folds())
-    return _CJK.sub(_spaced, value)
+    return _CJK.sub(_spaced, normalise(value))
+
+
+def segment_query(term: str) -> str:
+    """A search term as `segment` leaves it, with the final ー of long katakana words dropped.
+
+    Only the query drops it: a term is matched as a phrase of characters, so サーバ then finds
+    both サーバ and サーバー in the index."""
+    if term.isascii():
+        return term
+    return _CJK.sub(_spaced, _FINAL_LONG_VOWEL.sub("", normalise(term)))
 
 
 def message_document(
@@ -108,7 +140,7 @@ def index_documents(conn: Connection, rows: Iterable[tuple[int, str]]) -> None:
 
 
 def _fts5_phrase(term: str) -> str:
-    tokens = _WORD.findall(segment(term))
+    tokens = _WORD.findall(segment_query(term))
     return '"' + " ".join(tokens) + '"' if tokens else ""
 
 
@@ -275,7 +307,7 @@ def _postgres_conditions(terms: Sequence[str], name: str) -> tuple[str, list[Bin
         f"s.doc @@ phraseto_tsquery('simple', :{name}_{i})" for i in range(len(terms))
     )
     params: list[BindParameter[str]] = [
-        bindparam(f"{name}_{i}", segment(t)) for i, t in enumerate(terms)
+        bindparam(f"{name}_{i}", segment_query(t)) for i, t in enumerate(terms)
     ]
     return conditions, params
 

@@ -3,6 +3,8 @@
 The lexer knows the shape of a term (negation, `field:`, comparison operator, comma list,
 quotes, `#N`) but not which fields exist or what their values mean: that is the parser's job.
 Positions are 0-based offsets into the original text so any face can point at the mistake.
+Full-width ASCII (what a Japanese input method types: －返金, ｓｔａｔｕｓ：ｏｐｅｎ, ＂…＂) and
+curly double quotes are read as their ASCII forms, one character for one, so positions hold.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from supportdesk.errors import QueryError
 OPERATORS = (">=", "<=", ">", "<", "=")
 
 _FIELD = re.compile(r"[A-Za-z][A-Za-z_]*:")
+_NARROW = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x201C: 0x22, 0x201D: 0x22}
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,8 @@ def tokenize(source: str) -> list[Token]:
 
 class _Lexer:
     def __init__(self, source: str) -> None:
-        self.source = source
+        self.original = source
+        self.source = source.translate(_NARROW)
         self.i = 0
 
     def run(self) -> list[Token]:
@@ -71,7 +75,7 @@ class _Lexer:
 
     def _error(self, message: str, start: int, end: int | None = None) -> QueryError:
         stop = self._term_end(start) if end is None else end
-        return QueryError(message, position=start, token=self.source[start:stop])
+        return QueryError(message, position=start, token=self.original[start:stop])
 
     def _term_end(self, start: int) -> int:
         """Where the term starting at `start` ends, for quoting it in an error."""
@@ -135,7 +139,7 @@ class _Lexer:
         return Token(
             kind=kind,
             position=start,
-            raw=self.source[start : self.i],
+            raw=self.original[start : self.i],
             negated=negated,
             field=field,
             op=op,
@@ -178,8 +182,9 @@ class _Lexer:
             self.i += 1
         if self.i == begin:
             raise self._error("empty value", start)
-        text = self.source[begin : self.i]
-        return Part(text=text, position=begin, raw=text)
+        return Part(
+            text=self.source[begin : self.i], position=begin, raw=self.original[begin : self.i]
+        )
 
     def _quoted(self) -> Part:
         begin = self.i
@@ -196,8 +201,8 @@ class _Lexer:
                 return Part(
                     text="".join(chars),
                     position=begin,
-                    raw=self.source[begin : self.i],
+                    raw=self.original[begin : self.i],
                     quoted=True,
                 )
             chars.append(char)
-        raise QueryError("unterminated quote", position=begin, token=self.source[begin:])
+        raise QueryError("unterminated quote", position=begin, token=self.original[begin:])

@@ -1,0 +1,207 @@
+"""Japanese search as good as English, on SQLite and PostgreSQL (issue 12, item 4).
+
+The test set (tests/ja_search_data.py: 94 tickets, 226 messages, 35 queries) is searched
+through the query language exactly as the console and the CLI search it. Every query must
+return exactly the tickets written down for it: what a person wants, give or take the known
+limits written beside it (a word inside a longer word, other verb forms).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from supportdesk.desk import directory, tickets
+from supportdesk.desk.events import Change
+from supportdesk.desk.messages import NewMessage, add_message
+from supportdesk.desk.query import Matching, parse
+from supportdesk.store import Store, migrate, search
+from tests import ja_search_data as data
+
+NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+
+
+def found(session: Session, keys: dict[int, str], query: str) -> set[str]:
+    """The tickets `query` finds, by key, asked both ways a face asks (page and whole set)."""
+    matching = Matching(session, query, me=None, now=NOW)
+    whole = matching.numbers()
+    assert [row.number for row in matching.rows(limit=1000)] == whole, query
+    return {keys[number] for number in whole}
+
+
+def test_the_test_set_is_big_enough_and_names_real_tickets() -> None:
+    assert len(data.messages()) >= 200
+    assert len(data.CASES) >= 30
+    for case in data.CASES:
+        assert case.expected, case.query
+        assert case.expected | case.extra <= data.TICKETS.keys(), case.query
+        assert case.missed <= case.expected and not case.extra & case.expected, case.query
+        assert bool(case.extra or case.missed) == bool(case.why), case.query
+
+
+def test_every_query_finds_exactly_the_written_down_tickets(store: Store) -> None:
+    keys = data.load(store)
+    wrong: list[str] = []
+    with store.session() as session:
+        for case in data.CASES:
+            got = found(session, keys, case.query)
+            if got != case.found:
+                wrong.append(
+                    f"{case.query!r}: unexpected {sorted(got - case.found)}, "
+                    f"missing {sorted(case.found - got)}"
+                )
+    assert wrong == []
+
+
+def test_precision_and_recall_are_one_except_for_the_known_limits(store: Store) -> None:
+    keys = data.load(store)
+    with store.session() as session:
+        for case in data.CASES:
+            got = found(session, keys, case.query)
+            relevant = got & case.expected
+            precision = len(relevant) / len(got)
+            recall = len(relevant) / len(case.expected)
+            if case.why:
+                assert (precision, recall) != (1.0, 1.0), f"{case.query!r}: limit gone, update"
+            else:
+                assert (precision, recall) == (1.0, 1.0), case.query
+
+
+@pytest.mark.parametrize(
+    ("document", "query"),
+    [
+        ("ｶﾀｶﾅで書きました", "カタカナ"),
+        ("カタカナで書きました", "ｶﾀｶﾅ"),
+        ("ＡＢＣ社の件", "abc"),
+        ("ABC社の件", "ＡＢＣ"),
+        ("abc社の件", "ＡＢＣ"),
+        ("ﾊﾟｽﾜｰﾄﾞ", "パスワード"),
+        ("カ\u309bイド", "ガイド"),
+        ("カ\u3099イド", "ガイド"),
+        ("ガイド", "ｶﾞｲﾄﾞ"),
+        ("サ\u2212バ", "サーバ"),
+        ("サーバ", "サーバー"),
+        ("サーバー", "サーバ"),
+        ("ΑΒΓ社", "αβγ"),
+        ("Café の件", "cafe"),
+        ("人々の声", "人々"),
+        ("𠮷野家の件", "𠮷野家"),
+        ("iPhone修理の件", "iPhone修理"),
+        ("ログインできない", "ログインできない"),
+        ("返金します", "返金"),
+        ("請求します", "請求"),
+    ],
+)
+def test_normalisation_is_the_same_for_documents_and_queries(
+    store: Store, document: str, query: str
+) -> None:
+    assert _one_message_found(store, document, query), (document, query)
+
+
+@pytest.mark.parametrize(
+    ("document", "query"),
+    [
+        ("返金の品目", "返品"),
+        ("金を返します", "返金"),
+        ("申請書", "請求"),
+        ("キャンペーン", "キャンセル"),
+        ("エラー", "エラ一"),  # the kanji 一 is not the long-vowel mark
+        ("注文番号123456", "12345"),
+        ("iPhoneの修理", "iPhone修理"),
+        ("ログインできます", "ログインできない"),
+        ("かたかな", "カタカナ"),  # hiragana and katakana stay different, as in English tools
+    ],
+)
+def test_shared_characters_are_not_a_match(store: Store, document: str, query: str) -> None:
+    assert not _one_message_found(store, document, query), (document, query)
+
+
+def _one_message_found(store: Store, body: str, term: str) -> bool:
+    """Whether a ticket with one message holding `body` is found by the phrase `term`."""
+    change = Change.by("agent:test")
+    with store.session(write=True) as session:
+        directory.ensure_queue(session, "support")
+        ticket = tickets.create_ticket(
+            session, subject="-", requester_email="jo@example.jp", queue="support", change=change
+        )
+        message_id = f"<{ticket.number}@ja.test>"
+        new = NewMessage(raw=body.encode(), message_id=message_id, subject="-", body_text=body)
+        add_message(session, ticket, new, change)
+    with store.session() as session:
+        return ticket.number in Matching(session, f'"{term}"', me=None, now=NOW).numbers()
+
+
+@pytest.mark.parametrize(
+    ("text", "negated", "words", "raw"),
+    [
+        ("－返金", True, ["返金"], "－返金"),
+        ("ｒｅｆｕｎｄ", False, ["refund"], "ｒｅｆｕｎｄ"),
+        ("＂お届け先の変更＂", False, ["お届け先の変更"], "＂お届け先の変更＂"),
+        ("“お届け先 の変更”", False, ["お届け先 の変更"], "“お届け先 の変更”"),
+        ("iPhone修理", False, ["iPhone修理"], "iPhone修理"),
+    ],
+)
+def test_full_width_query_syntax_reads_as_ascii(
+    text: str, negated: bool, words: list[str], raw: str
+) -> None:
+    """A Japanese input method types full-width －, ＂ and letters: they mean what ASCII does."""
+    (term,) = parse(text).text_terms
+    assert (term.negated, [term.text], term.token) == (negated, words, raw)
+
+
+def test_full_width_fields_and_ideographic_space() -> None:
+    query = parse("ｓｔａｔｕｓ：ｏｐｅｎ　返金　－請求")
+    assert [t.text for t in query.text_terms] == ["返金", "請求"]
+    assert [t.negated for t in query.text_terms] == [False, True]
+    assert len(query.terms) == 3
+
+
+def test_long_documents_keep_phrases_on_sqlite_but_not_always_on_postgresql(
+    store: Store,
+) -> None:
+    """A known limit of PostgreSQL's tsvector: 256 positions per token. Japanese is indexed
+    one character a token, so in a message where の occurs more than 256 times a phrase with
+    の after them is missed on PostgreSQL (written down in supportdesk.store.search)."""
+    text = "お問い合わせの件です。" * 300 + "返金の手続きをお願いします。"
+    assert _one_message_found(store, text, "返金")
+    sqlite = store.engine.dialect.name == "sqlite"
+    assert _one_message_found(store, text, "返金の手続き") == sqlite
+
+
+def test_migration_0007_reindexes_documents_with_the_new_normalisation(store: Store) -> None:
+    """Documents indexed before 0007 (spacing voicing mark apart) are found after it."""
+    keys = data.load(store)
+    with store.session() as session:
+        assert found(session, keys, "ガイド") == {
+            "guide",
+            "guide-halfwidth",
+            "guide-spacing-mark",
+            "guide-combining-mark",
+        }
+    migrate.downgrade(store.engine, "0006")
+    with store.engine.begin() as conn:
+        old = " 設 定 カ   ゙ イ ド の 手 順 3 で つ ま ず き ま し た 。 "  # as 0006 indexed it
+        message = conn.execute(
+            sa.text("SELECT id FROM messages WHERE message_id = '<guide-spacing-mark.0@ja.test>'")
+        ).scalar_one()
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("INSERT INTO message_fts(message_fts) VALUES ('delete-all')")
+            search.index_documents(conn, [(message, old)])
+        else:
+            conn.execute(
+                sa.text(
+                    "UPDATE message_search SET doc = to_tsvector('simple', :doc) "
+                    "WHERE message_id = :id"
+                ),
+                {"doc": old, "id": message},
+            )
+    with store.session() as session:
+        assert "guide-spacing-mark" not in found(session, keys, "ガイド")
+    migrate.upgrade(store.engine)
+    assert migrate.current_revision(store.engine) == migrate.head_revision()
+    with store.session() as session:
+        for case in data.CASES:
+            assert found(session, keys, case.query) == case.found, case.query
