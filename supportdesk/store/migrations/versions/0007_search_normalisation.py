@@ -7,15 +7,23 @@ Create Date: 2026-12-04 23:00:00
 supportdesk.store.search now lower-cases non-ASCII text itself (PostgreSQL's `simple`
 configuration lower-cases by the database's locale, FTS5 by Unicode), joins spacing voicing
 marks to their kana (カ゛ is ガ), reads a dash after a katakana as the long-vowel mark and
-spaces more CJK characters (々, 〆, kanji outside the basic block) into tokens. Documents
-indexed before would disagree with queries normalised now, so they are indexed again with
-the code of this release: on SQLite every document (a contentless FTS5 table cannot drop
-one document without its old text), on PostgreSQL only the messages with non-ASCII text, the
-only ones whose document changed. Downgrading keeps the new index: the older code reads it
-as before for all but the forms above.
+spaces more CJK characters (々, 〆, kanji outside the basic block) into tokens. A document
+indexed before that holds any of these would disagree with queries normalised now.
+
+Only messages with non-ASCII text can be affected: each one's document is made the old way
+(the 0006 code, frozen below) and the new way. If they differ beyond ASCII case (which both
+backends fold themselves), the index is rebuilt with the code of this release: on SQLite
+every document (a contentless FTS5 table cannot drop one document without the exact text it
+was given), on PostgreSQL only the documents that differ. Most stores (English, or Japanese
+without those forms) only pay the scan. Downgrading keeps the index as it is: the older code
+reads it as before for all but the forms above.
 """
 
 from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
 
 import sqlalchemy as sa
 from alembic import op
@@ -28,53 +36,76 @@ branch_labels = None
 depends_on = None
 
 BATCH = 2_000
-COLUMNS = "id, subject, body_text, from_name, from_address, to_addresses, cc_addresses"
 TEXT_COLUMNS = ("subject", "body_text", "from_name", "from_address", "to_addresses", "cc_addresses")
+_OLD_CJK = re.compile(
+    "[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\uac00-\ud7af]+"
+)
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+Row = tuple[int, str, str]  # message id, document as 0006 made it, document as made now
 
 
 def upgrade() -> None:
     conn = op.get_bind()
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("INSERT INTO message_fts(message_fts) VALUES ('delete-all')")
-        _reindex(conn, "1 = 1", insert=True)
-        conn.exec_driver_sql("INSERT INTO message_fts(message_fts) VALUES ('optimize')")
-    else:
-        non_ascii = " OR ".join(f"octet_length({c}) <> char_length({c})" for c in TEXT_COLUMNS)
-        _reindex(conn, f"({non_ascii})", insert=False)
-
-
-def _reindex(conn: sa.Connection, condition: str, *, insert: bool) -> None:
-    """Index the messages matching `condition` again, in batches by id."""
-    select = sa.text(
-        f"SELECT {COLUMNS} FROM messages WHERE id > :after AND {condition} ORDER BY id LIMIT :n"
+    sqlite = conn.dialect.name == "sqlite"
+    length = (
+        "length(CAST({c} AS BLOB)) <> length({c})"
+        if sqlite
+        else "octet_length({c}) <> char_length({c})"
     )
+    non_ascii = "(" + " OR ".join(length.format(c=c) for c in TEXT_COLUMNS) + ")"
+    if sqlite:
+        if not any(_changed(batch) for batch in _documents(conn, non_ascii)):
+            return
+        conn.exec_driver_sql("INSERT INTO message_fts(message_fts) VALUES ('delete-all')")
+        for batch in _documents(conn, "1 = 1"):
+            search.index_documents(conn, [(i, new) for i, _, new in batch])
+        conn.exec_driver_sql("INSERT INTO message_fts(message_fts) VALUES ('optimize')")
+        return
     update = sa.text(
         "UPDATE message_search SET doc = to_tsvector('simple', :doc) WHERE message_id = :id"
+    )
+    for batch in _documents(conn, non_ascii):
+        changed = _changed(batch)
+        if changed:
+            conn.execute(update, [{"id": i, "doc": new} for i, _, new in changed])
+
+
+def _changed(batch: list[Row]) -> list[Row]:
+    return [row for row in batch if row[1].translate(_ASCII_LOWER) != row[2]]
+
+
+def _documents(conn: sa.Connection, condition: str) -> Iterator[list[Row]]:
+    """The messages matching `condition` with their old and new documents, in batches by id."""
+    select = sa.text(
+        f"SELECT id, {', '.join(TEXT_COLUMNS)} FROM messages "
+        f"WHERE id > :after AND {condition} ORDER BY id LIMIT :n"
     )
     after = 0
     while True:
         rows = conn.execute(select, {"after": after, "n": BATCH}).all()
         if not rows:
             return
-        documents = [
-            (
-                row.id,
-                search.message_document(
-                    row.subject or "",
-                    row.body_text or "",
-                    row.from_name or "",
-                    row.from_address or "",
-                    row.to_addresses or "",
-                    row.cc_addresses or "",
-                ),
-            )
-            for row in rows
-        ]
-        if insert:
-            search.index_documents(conn, documents)
-        else:
-            conn.execute(update, [{"id": i, "doc": doc} for i, doc in documents])
-        after = rows[-1].id
+        batch: list[Row] = []
+        for row in rows:
+            fields = [value or "" for value in row[1:]]
+            old = _old_segment("\n".join(f for f in _old_parts(fields) if f))
+            batch.append((row[0], old, search.message_document(*fields)))
+        yield batch
+        after = rows[-1][0]
+
+
+def _old_parts(fields: list[str]) -> list[str]:
+    subject, body, from_name, from_address, to, cc = fields
+    return [subject, from_name, from_address, to, cc, body[: search.MAX_DOCUMENT_CHARS]]
+
+
+def _old_segment(value: str) -> str:
+    """supportdesk.store.search.segment as revision 0006 shipped it."""
+    if value.isascii():
+        return value
+    value = unicodedata.normalize("NFKC", value).translate(search._folds())
+    return _OLD_CJK.sub(search._spaced, value)
 
 
 def downgrade() -> None:
