@@ -1,4 +1,4 @@
-"""search: re-index messages with the new normalisation (case, voicing marks, katakana dashes)
+"""search: re-index with the new normalisation; long messages keep their tokens on PostgreSQL
 
 Revision ID: 0007
 Revises: 0006
@@ -17,6 +17,10 @@ every document (a contentless FTS5 table cannot drop one document without the ex
 was given), on PostgreSQL only the documents that differ. Most stores (English, or Japanese
 without those forms) only pay the scan. Downgrading keeps the index as it is: the older code
 reads it as before for all but the forms above.
+
+On PostgreSQL, message_search gains `tokens`: a long message's tokens as text, where a phrase
+is looked for when the tsvector has lost positions (see search.LONG). Long messages (200
+characters or more) are read to fill it.
 """
 
 from __future__ import annotations
@@ -62,13 +66,18 @@ def upgrade() -> None:
             search.index_documents(conn, [(i, new) for i, _, new in batch])
         conn.exec_driver_sql("INSERT INTO message_fts(message_fts) VALUES ('optimize')")
         return
+    conn.exec_driver_sql("ALTER TABLE message_search ADD COLUMN tokens text")
     update = sa.text(
-        "UPDATE message_search SET doc = to_tsvector('simple', :doc) WHERE message_id = :id"
+        "UPDATE message_search SET doc = to_tsvector('simple', :doc) || CAST(:mark AS tsvector), "
+        "tokens = :tokens WHERE message_id = :id"
     )
-    for batch in _documents(conn, non_ascii):
-        changed = _changed(batch)
-        if changed:
-            conn.execute(update, [{"id": i, "doc": new} for i, _, new in changed])
+    sizes = " + ".join(f"char_length({c})" for c in TEXT_COLUMNS)
+    for batch in _documents(conn, f"({non_ascii} OR {sizes} >= {search.POSITIONS_KEPT})"):
+        rows = [search.postgres_row(i, new) for i, _, new in batch]
+        changed = {i for i, _, _ in _changed(batch)}
+        rows = [row for row in rows if row["tokens"] is not None or row["id"] in changed]
+        if rows:
+            conn.execute(update, rows)
 
 
 def _changed(batch: list[Row]) -> list[Row]:
@@ -109,4 +118,6 @@ def _old_segment(value: str) -> str:
 
 
 def downgrade() -> None:
-    """Nothing to undo: the index stays as this revision built it (see above)."""
+    """The index stays as this revision built it (see above); PostgreSQL loses `tokens`."""
+    if op.get_bind().dialect.name != "sqlite":
+        op.execute("ALTER TABLE message_search DROP COLUMN tokens")
