@@ -157,6 +157,8 @@ def test_full_width_fields_and_ideographic_space() -> None:
     assert [t.text for t in query.text_terms] == ["返金", "請求"]
     assert [t.negated for t in query.text_terms] == [False, True]
     assert len(query.terms) == 3
+    (tag,) = parse("ｔａｇ：ＶＩＰ").terms
+    assert [v.text for v in tag.values] == ["vip"]  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(
