@@ -14,7 +14,9 @@ of its customers write Japanese) is searched for Japanese words, as the console'
 and as the count it shows beside it, and exactly (what a bulk change counts); p50 and p95 of
 `--repeat` warm runs. `--upgrade` first migrates the store to this code's head and prints how
 long that took (0007 re-indexes every message on SQLite): run it on a copy of a shared store.
-`--pg-schema` does the same read-only on a PostgreSQL store built by store_bench --keep.
+`--pg-schema` searches a PostgreSQL store built by store_bench --keep; with `--remigrate` it
+first steps that store down to 0006 and times the upgrade back (the PostgreSQL side of 0007:
+a scan of non-ASCII and long messages, re-indexing the ones that need it).
 The load average is printed beside the figures: the machine may be shared.
 """
 
@@ -184,6 +186,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--path", type=Path, help="SQLite store built by store_bench.py")
     parser.add_argument("--upgrade", action="store_true", help="migrate --path to head first")
     parser.add_argument("--pg-schema", help="PostgreSQL schema built by store_bench.py --keep")
+    parser.add_argument(
+        "--remigrate", action="store_true", help="time 0006 -> head on --pg-schema first"
+    )
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--skip-quality", action="store_true")
     args = parser.parse_args(argv)
@@ -212,6 +217,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.pg_schema:
         store = open_store(f"{args.url}?options=-csearch_path%3D{args.pg_schema}")
         try:
+            if args.remigrate:
+                migrate.downgrade(store.engine, "0006")
+                start = time.perf_counter()
+                migrate.upgrade(store.engine)
+                print(
+                    f"\nmigrated {args.pg_schema} 0006 -> {migrate.current_revision(store.engine)} "
+                    f"in {time.perf_counter() - start:.1f} s; {load()}"
+                )
             latency(store, args.repeat)
         finally:
             store.dispose()
