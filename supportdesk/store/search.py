@@ -24,6 +24,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import cache
+from itertools import pairwise
 from typing import Literal
 
 from sqlalchemy import BindParameter, Connection, TextClause, bindparam, text
@@ -128,8 +129,9 @@ def message_document(
 _INDEX_SQLITE = Prepared(text("INSERT INTO message_fts(rowid, doc) VALUES (:id, :doc)"))
 _INDEX_POSTGRES = Prepared(
     text(
-        "INSERT INTO message_search(message_id, doc, tokens) VALUES "
-        "(:id, to_tsvector('simple', :doc) || CAST(:mark AS tsvector), :tokens)"
+        "INSERT INTO message_search(message_id, doc, tokens) VALUES (:id, "
+        "to_tsvector('simple', :doc) || CAST(:mark AS tsvector) "
+        "|| array_to_tsvector(CAST(:pairs AS text[])), :tokens)"
     )
 )
 
@@ -156,14 +158,33 @@ def long_tokens(document: str) -> str | None:
     return " " + " ".join(tokens) + " "
 
 
+def cjk_pairs(tokens: Sequence[str]) -> list[str]:
+    """Each two CJK characters side by side in `tokens` (one CJK character a token), once.
+
+    On PostgreSQL a document's tsvector also holds these pairs as lexemes without positions.
+    A two-character word (返金) is then one lexeme the GIN index answers exactly, as English
+    words are, instead of a phrase whose positions are read from every message holding both
+    characters; a longer word asks for its pairs first, which leaves few messages to read.
+    Pairs are taken from the same tokens FTS5 sees, so both backends find the same.
+    """
+    pairs = {
+        first + second
+        for first, second in pairwise(tokens)
+        if len(first) == len(second) == 1 and _CJK.match(first) and _CJK.match(second)
+    }
+    return sorted(pairs)
+
+
 def postgres_row(message_id: int, document: str) -> dict[str, object]:
-    """The parameters of one message_search row (see LONG)."""
+    """The parameters of one message_search row (see LONG and `cjk_pairs`)."""
     tokens = long_tokens(document)
+    pairs = [] if document.isascii() else cjk_pairs(_WORD.findall(document.lower()))
     return {
         "id": message_id,
         "doc": document,
         "tokens": tokens,
         "mark": "" if tokens is None else LONG,
+        "pairs": pairs,
     }
 
 
@@ -347,18 +368,30 @@ def _postgres_conditions(terms: Sequence[str], name: str) -> tuple[str, list[Bin
     conditions: list[str] = []
     params: list[BindParameter[str]] = []
     for i, term in enumerate(terms):
-        phrase, run = f"{name}_{i}", f"{name}_{i}_run"
+        phrase, run, paired = f"{name}_{i}", f"{name}_{i}_run", f"{name}_{i}_pairs"
         text = segment_query(term)
         tokens = _WORD.findall(text.lower())
+        pairs = cjk_pairs(tokens)
+        if pairs:
+            # CJK characters only, never a quote: each pair is a plain tsquery lexeme.
+            params.append(bindparam(paired, " & ".join(f"'{pair}'" for pair in pairs)))
+            if len(tokens) == 2:
+                conditions.append(f"s.doc @@ CAST(:{paired} AS tsquery)")
+                continue
         params.append(bindparam(phrase, text))
         if len(tokens) < 2:
             conditions.append(f"s.doc @@ phraseto_tsquery('simple', :{phrase})")
             continue
         # One tsquery, so the GIN index still finds the candidates; the filter after it only
         # does work for the few long messages.
+        query = (
+            f"(phraseto_tsquery('simple', :{phrase}) || "
+            f"(plainto_tsquery('simple', :{phrase}) && {_LONG_SQL}))"
+        )
+        if pairs:
+            query = f"(CAST(:{paired} AS tsquery) && {query})"
         conditions.append(
-            f"s.doc @@ (phraseto_tsquery('simple', :{phrase}) || "
-            f"(plainto_tsquery('simple', :{phrase}) && {_LONG_SQL})) "
+            f"s.doc @@ {query} "
             f"AND (s.tokens IS NULL OR s.doc @@ phraseto_tsquery('simple', :{phrase}) "
             f"OR strpos(s.tokens, :{run}) > 0)"
         )

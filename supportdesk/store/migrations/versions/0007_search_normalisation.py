@@ -20,7 +20,9 @@ reads it as before for all but the forms above.
 
 On PostgreSQL, message_search gains `tokens`: a long message's tokens as text, where a phrase
 is looked for when the tsvector has lost positions (see search.LONG). Long messages (200
-characters or more) are read to fill it.
+characters or more) are read to fill it. Every message with CJK text is indexed again there
+too: its tsvector now also holds each pair of CJK characters side by side (search.cjk_pairs),
+which makes a Japanese word as quick to find as an English one.
 """
 
 from __future__ import annotations
@@ -68,14 +70,14 @@ def upgrade() -> None:
         return
     conn.exec_driver_sql("ALTER TABLE message_search ADD COLUMN tokens text")
     update = sa.text(
-        "UPDATE message_search SET doc = to_tsvector('simple', :doc) || CAST(:mark AS tsvector), "
-        "tokens = :tokens WHERE message_id = :id"
+        "UPDATE message_search SET doc = to_tsvector('simple', :doc) || CAST(:mark AS tsvector) "
+        "|| array_to_tsvector(CAST(:pairs AS text[])), tokens = :tokens WHERE message_id = :id"
     )
     sizes = " + ".join(f"char_length({c})" for c in TEXT_COLUMNS)
     for batch in _documents(conn, f"({non_ascii} OR {sizes} >= {search.POSITIONS_KEPT})"):
         rows = [search.postgres_row(i, new) for i, _, new in batch]
         changed = {i for i, _, _ in _changed(batch)}
-        rows = [row for row in rows if row["tokens"] is not None or row["id"] in changed]
+        rows = [row for row in rows if row["tokens"] or row["pairs"] or row["id"] in changed]
         if rows:
             conn.execute(update, rows)
 
