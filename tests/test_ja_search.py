@@ -8,6 +8,7 @@ limits written beside it (a word inside a longer word, other verb forms).
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 
 import pytest
@@ -161,12 +162,18 @@ def test_full_width_fields_and_ideographic_space() -> None:
     assert [v.text for v in tag.values] == ["vip"]  # type: ignore[union-attr]
 
 
+def _random_kanji(count: int) -> str:
+    rng = random.Random(12)
+    return "".join(chr(0x4E00 + rng.randrange(20_000)) for _ in range(count))
+
+
 @pytest.mark.parametrize(
     ("text", "phrase"),
     [
         ("お問い合わせの件です。" * 300 + "返金の手続きをお願いします。", "返金の手続き"),
         ("Thanks for the update. " * 300 + "Please refund the order.", "refund the order"),
         ("返金" + "あいうえおかきくけこ" * 1700 + "最後の一文", "最後の一文"),
+        (_random_kanji(90_000) + "返金", "返金"),  # more pairs than MAX_PAIRS
     ],
 )
 def test_phrases_late_in_long_messages_are_found_on_both_backends(

@@ -175,10 +175,18 @@ def cjk_pairs(tokens: Sequence[str]) -> list[str]:
     return sorted(pairs)
 
 
+# A tsvector's lexemes may hold 1 MB of text: past this many pairs (8 bytes at most each) a
+# message keeps none, and is found through its tokens (it has more than POSITION_LIMIT, so it
+# is long: see LONG and `_postgres_conditions`).
+MAX_PAIRS = 40_000
+
+
 def postgres_row(message_id: int, document: str) -> dict[str, object]:
     """The parameters of one message_search row (see LONG and `cjk_pairs`)."""
     tokens = long_tokens(document)
     pairs = [] if document.isascii() else cjk_pairs(_WORD.findall(document.lower()))
+    if len(pairs) > MAX_PAIRS:
+        pairs = []
     return {
         "id": message_id,
         "doc": document,
@@ -376,7 +384,16 @@ def _postgres_conditions(terms: Sequence[str], name: str) -> tuple[str, list[Bin
             # CJK characters only, never a quote: each pair is a plain tsquery lexeme.
             params.append(bindparam(paired, " & ".join(f"'{pair}'" for pair in pairs)))
             if len(tokens) == 2:
-                conditions.append(f"s.doc @@ CAST(:{paired} AS tsquery)")
+                # Exact from the index alone; a long message without pairs (MAX_PAIRS) is
+                # found by its tokens, the filter's only work.
+                params.append(bindparam(phrase, text))
+                params.append(bindparam(run, " " + " ".join(tokens) + " "))
+                conditions.append(
+                    f"s.doc @@ (CAST(:{paired} AS tsquery) || "
+                    f"(plainto_tsquery('simple', :{phrase}) && {_LONG_SQL})) "
+                    f"AND (s.tokens IS NULL OR s.doc @@ CAST(:{paired} AS tsquery) "
+                    f"OR strpos(s.tokens, :{run}) > 0)"
+                )
                 continue
         params.append(bindparam(phrase, text))
         if len(tokens) < 2:
