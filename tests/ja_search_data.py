@@ -253,6 +253,14 @@ TICKETS: dict[str, tuple[str, tuple[str, ...]]] = {
         "移行の日程",
         ("ｻｰﾊﾞｰ移行の日程を教えてください。", NOTIFY),
     ),
+    "server-stopped": (
+        "障害のご報告",
+        ("サーバーが停止しました。至急ご確認ください。", SORRY),
+    ),
+    "username-forgot": (
+        "ユーザー名の確認",
+        ("ユーザー名を忘れました。どうすればよいですか。", THANKS),
+    ),
     # --- ガイド written four ways; ガイダンス shares ガイ
     "guide": (
         "導入ガイド",
@@ -487,8 +495,10 @@ CASES: tuple[Case, ...] = (
     case("ﾛｸﾞｲﾝできない", "iphone-app login-fails login-halfwidth"),
     case("ログイン -パスワード", "iphone-app login-halfwidth login-works account-locked"),
     case('"お届け先の変更"', "delivery-address"),
-    case("サーバー", "server-error server-slow server-halfwidth"),
-    case("サーバ", "server-error server-slow server-halfwidth"),
+    case("サーバー", "server-error server-slow server-halfwidth server-stopped"),
+    case("サーバ", "server-error server-slow server-halfwidth server-stopped"),
+    case("サーバーが停止", "server-stopped"),
+    case("ユーザー名", "username-forgot"),
     case(
         "ガイド",
         "guide guide-halfwidth guide-spacing-mark guide-combining-mark",

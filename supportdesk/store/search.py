@@ -10,11 +10,11 @@ a Japanese search term becomes a phrase of single characters, which finds it any
 Python, the same way for both backends: NFKC (half-width ｶﾀｶﾅ is カタカナ, full-width ＡＢＣ is
 ABC), lower case, spacing voicing marks joined to their kana (カ゛ is ガ), dashes after katakana
 read as the long-vowel mark (サ−バ is サーバ), and accents on Latin, Greek and Cyrillic letters
-folded (never Japanese voicing marks), so `cafe` finds `café`. A query also drops the final
-long-vowel mark of a katakana word of three or more kana, so サーバー finds サーバ (JIS style)
-as サーバ finds サーバー. A known limit, tested in tests/test_ja_search.py with the rest: a word
-is found inside a longer one (京都 in 東京都). Long messages, where a tsvector loses positions,
-are handled apart on PostgreSQL (see LONG).
+folded (never Japanese voicing marks), so `cafe` finds `café`. A query ending in a
+katakana word of three or more kana drops that word's final long-vowel mark, so サーバー
+finds サーバ (JIS style) as サーバ finds サーバー. A known limit, tested in
+tests/test_ja_search.py with the rest: a word is found inside a longer one (京都 in 東京都).
+Long messages, where a tsvector loses positions, are handled apart on PostgreSQL (see LONG).
 """
 
 from __future__ import annotations
@@ -63,8 +63,10 @@ _CJK = re.compile(
 _VOICING = str.maketrans({"\u309b": "\u3099", "\u309c": "\u309a"})
 # A dash or minus right after a katakana is a long-vowel mark mistyped or mis-converted.
 _KANA_DASH = re.compile("(?<=[\u30a1-\u30fa\u30fc\uff66-\uff9f])[\u2010-\u2015\u2212\uff0d\uff70]")
-# Final ー of a katakana word of three or more kana: サーバー and サーバ are one word.
-_FINAL_LONG_VOWEL = re.compile("(?<=[\u30a1-\u30fa\u30fc]{3})\u30fc(?![\u30a1-\u30fc])")
+# Final ー of a search term ending in a katakana word of three or more kana: サーバー and
+# サーバ are one word. Only at the term's end: a phrase matches adjacent characters, so a ー
+# dropped before more text (ユーザー名) would miss the text written exactly as typed.
+_FINAL_LONG_VOWEL = re.compile("(?<=[\u30a1-\u30fa\u30fc]{3})\u30fc(?=[\\W_]*$)")
 
 
 _WORD = re.compile(r"[^\W_]+")
@@ -109,7 +111,7 @@ def segment(value: str) -> str:
 
 
 def segment_query(term: str) -> str:
-    """A search term as `segment` leaves it, with the final ー of long katakana words dropped.
+    """A search term as `segment` leaves it, less the ー ending a long katakana word at its end.
 
     Only the query drops it: a term is matched as a phrase of characters, so サーバ then finds
     both サーバ and サーバー in the index."""
