@@ -8,8 +8,11 @@ limits written beside it (a word inside a longer word, other verb forms).
 
 from __future__ import annotations
 
+import importlib.util
 import random
 from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 import sqlalchemy as sa
@@ -200,14 +203,17 @@ def test_migration_0007_reindexes_documents_with_the_new_normalisation(store: St
             "guide-combining-mark",
         }
     migrate.downgrade(store.engine, "0006")
+    revision = _revision_0007()
     with store.engine.begin() as conn:
         old = " 設 定 カ   ゙ イ ド の 手 順 3 で つ ま ず き ま し た 。 "  # as 0006 indexed it
         message = conn.execute(
             sa.text("SELECT id FROM messages WHERE message_id = '<guide-spacing-mark.0@ja.test>'")
         ).scalar_one()
-        if conn.dialect.name == "sqlite":
+        if conn.dialect.name == "sqlite":  # every message as 0006 indexed it
             conn.exec_driver_sql("INSERT INTO message_fts(message_fts) VALUES ('delete-all')")
-            search.index_documents(conn, [(message, old)])
+            for batch in revision._documents(conn, "1 = 1"):
+                search.index_documents(conn, [(i, doc) for i, doc, _ in batch])
+                assert all(old.strip() in doc for i, doc, _ in batch if i == message)
         else:
             conn.execute(
                 sa.text(
@@ -232,6 +238,23 @@ def test_migration_0007_reindexes_documents_with_the_new_normalisation(store: St
     with store.session() as session:
         for case in data.CASES:
             assert found(session, keys, case.query) == case.found, case.query
+    if store.engine.dialect.name == "sqlite":  # the old documents were dropped exactly
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO message_fts(message_fts, rank) VALUES ('integrity-check', 0)"
+            )
+            stale = "SELECT count(*) FROM message_fts WHERE message_fts MATCH '\"カ イ ド\"'"
+            assert conn.exec_driver_sql(stale).scalar_one() == 0
+
+
+def _revision_0007() -> ModuleType:
+    """The revision's module, whose frozen 0006 code makes documents as 0006 indexed them."""
+    path = Path(migrate.__file__).parent / "migrations/versions/0007_search_normalisation.py"
+    spec = importlib.util.spec_from_file_location("revision_0007", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_migration_0007_leaves_alone_an_index_it_would_not_change(store: Store) -> None:
@@ -240,6 +263,10 @@ def test_migration_0007_leaves_alone_an_index_it_would_not_change(store: Store) 
     is indexed again there, to add its pairs of characters)."""
     assert _one_message_found(store, "ＡＢＣ社の返金をお願いします。iPhone修理も。", "返金")
     assert _one_message_found(store, "Café au lait, s'il vous plaît", "cafe")
+    # Documents 0006 made otherwise only in case FTS5 folds, or in spacing: same tokens.
+    others = {"ΑΘΗΝΑ": "αθηνα", "Привет, мир": "привет", "様々。ありがとう": "様々"}
+    for body, term in others.items():
+        assert _one_message_found(store, body, term)
     migrate.downgrade(store.engine, "0006")
     sqlite = store.engine.dialect.name == "sqlite"
     with store.engine.begin() as conn:
@@ -260,6 +287,8 @@ def test_migration_0007_leaves_alone_an_index_it_would_not_change(store: Store) 
         assert conn.exec_driver_sql(sql).scalar_one() == 1
     with store.session() as session:
         assert Matching(session, "返金", me=None, now=NOW).numbers() == [1]
+        for number, term in enumerate(others.values(), start=3):
+            assert Matching(session, term, me=None, now=NOW).numbers() == [number], term
 
 
 def test_migration_0007_finds_phrases_late_in_long_messages_indexed_before(store: Store) -> None:
