@@ -95,7 +95,8 @@ def normalise(value: str) -> str:
     if value.isascii():
         return value
     value = _KANA_DASH.sub("\u30fc", value.translate(_VOICING))
-    return unicodedata.normalize("NFKC", value).lower().translate(_folds())
+    # Folded before lower case: "İ".lower() is i and a combining dot, which splits the word.
+    return unicodedata.normalize("NFKC", value).translate(_folds()).lower()
 
 
 def segment(value: str) -> str:
