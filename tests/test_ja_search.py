@@ -22,6 +22,7 @@ from supportdesk.desk import directory, tickets
 from supportdesk.desk.events import Change
 from supportdesk.desk.messages import NewMessage, add_message
 from supportdesk.desk.query import Matching, parse
+from supportdesk.errors import QueryError
 from supportdesk.store import Store, migrate, search
 from tests import ja_search_data as data
 
@@ -95,6 +96,8 @@ def test_precision_and_recall_are_one_except_for_the_known_limits(store: Store) 
         ("サーバー。停止", "サーバー。"),
         ("ΑΒΓ社", "αβγ"),
         ("Café の件", "cafe"),
+        ("He said “hi” there, then left.", "he said “hi” there"),
+        ("My 5” screen is cracked", "5” screen"),
         ("İstanbul şubesi", "İstanbul"),
         ("İstanbul şubesi", "istanbul"),
         ("Istanbul office", "İSTANBUL"),
@@ -161,6 +164,26 @@ def test_full_width_query_syntax_reads_as_ascii(
     """A Japanese input method types full-width －, ＂ and letters: they mean what ASCII does."""
     (term,) = parse(text).text_terms
     assert (term.negated, [term.text], term.token) == (negated, words, raw)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('"he said “hi” there"', ["he said “hi” there"]),  # curly quotes inside a phrase
+        ("“he said hi”", ["he said hi"]),
+        ("5” screen", ["5”", "screen"]),  # an unpaired ” is an inch mark, not a quote
+        ("“open quote", ["“open", "quote"]),
+        ('“a"b” c', None),  # no pair around an ASCII quote: the ASCII quote is the mistake
+    ],
+)
+def test_curly_quotes_quote_only_as_a_pair_outside_a_phrase(
+    text: str, words: list[str] | None
+) -> None:
+    if words is None:
+        with pytest.raises(QueryError):
+            parse(text)
+        return
+    assert [t.text for t in parse(text).text_terms] == words
 
 
 def test_full_width_fields_and_ideographic_space() -> None:

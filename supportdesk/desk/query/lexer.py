@@ -3,8 +3,10 @@
 The lexer knows the shape of a term (negation, `field:`, comparison operator, comma list,
 quotes, `#N`) but not which fields exist or what their values mean: that is the parser's job.
 Positions are 0-based offsets into the original text so any face can point at the mistake.
-Full-width ASCII (what a Japanese input method types: －返金, ｓｔａｔｕｓ：ｏｐｅｎ, ＂…＂) and
-curly double quotes are read as their ASCII forms, one character for one, so positions hold.
+Full-width ASCII (what a Japanese input method types: －返金, ｓｔａｔｕｓ：ｏｐｅｎ, ＂…＂) is
+read as its ASCII form, one character for one, so positions hold. Curly double quotes (“…”,
+which editors and input methods type) quote a phrase only as a pair outside a "…" phrase:
+`"he said “hi” there"` is one phrase and an unpaired ” (`5” screen`) is a character.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from supportdesk.errors import QueryError
 OPERATORS = (">=", "<=", ">", "<", "=")
 
 _FIELD = re.compile(r"[A-Za-z][A-Za-z_]*:")
-_NARROW = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x201C: 0x22, 0x201D: 0x22}
+_NARROW = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+_CURLY_PAIR = re.compile('\u201c[^"\u201c\u201d]*\u201d')
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ def tokenize(source: str) -> list[Token]:
 class _Lexer:
     def __init__(self, source: str) -> None:
         self.original = source
-        self.source = source.translate(_NARROW)
+        self.source = _pair_curly_quotes(source.translate(_NARROW))
         self.i = 0
 
     def run(self) -> list[Token]:
@@ -206,3 +209,26 @@ class _Lexer:
                 )
             chars.append(char)
         raise QueryError("unterminated quote", position=begin, token=self.original[begin:])
+
+
+def _pair_curly_quotes(source: str) -> str:
+    """`source` with each “…” pair outside a "…" phrase made ASCII quotes, length kept."""
+    out: list[str] = []
+    i = 0
+    while i < len(source):
+        char = source[i]
+        if char == '"':  # an ASCII phrase, kept whole (up to its unescaped closing quote)
+            end = i + 1
+            while end < len(source) and source[end] != '"':
+                end += 2 if source[end] == "\\" else 1
+            out.append(source[i : end + 1])
+            i = end + 1
+            continue
+        pair = _CURLY_PAIR.match(source, i) if char == "\u201c" else None
+        if pair:
+            out.append('"' + pair.group()[1:-1] + '"')
+            i = pair.end()
+            continue
+        out.append(char)
+        i += 1
+    return "".join(out)
