@@ -11,13 +11,14 @@ spaces more CJK characters (々, 〆, kanji outside the basic block) into tokens
 indexed before that holds any of these would disagree with queries normalised now.
 
 Only messages with non-ASCII text can be affected: each one's document is made the old way
-(the 0006 code, frozen below) and the new way, and only a message whose tokens differ beyond
-what the backend folds itself is indexed again (spacing never matters; FTS5 folds the case of
-every script, PostgreSQL's `simple` only ASCII's in the C locale). On SQLite the old document
-is dropped from the contentless FTS5 table with the exact text it was given (`'delete'`), so
-the rest of the index stays as it is. Most stores (English, or Japanese without those forms)
-only pay the scan. Downgrading keeps the index as it is: the older code
-reads it as before for all but the forms above.
+(the 0006 code, frozen below) and the new way, and only a message whose document differs
+beyond what the backend folds itself is indexed again: on SQLite, a message whose tokens
+differ beyond case (FTS5 folds every script's; spacing never matters there); on PostgreSQL,
+whose text differs beyond ASCII case (its parser may read `々。` as one word, and lower only
+ASCII in the C locale). On SQLite the old document is dropped from the contentless FTS5
+table with the exact text it was given (`'delete'`), so the rest of the index stays as it is.
+Most stores (English, or Japanese without those forms) only pay the scan. Downgrading keeps
+the index as it is: the older code reads it as before for all but the forms above.
 
 On PostgreSQL, message_search gains `tokens`: a long message's tokens as text, where a phrase
 is looked for when the tsvector has lost positions (see search.LONG). Long messages (200
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import sqlalchemy as sa
 from alembic import op
@@ -66,7 +67,7 @@ def upgrade() -> None:
             "INSERT INTO message_fts(message_fts, rowid, doc) VALUES ('delete', :id, :doc)"
         )
         for batch in _documents(conn, non_ascii):
-            changed = _changed(batch, str.lower)
+            changed = _changed(batch)
             if changed:
                 conn.execute(delete, [{"id": i, "doc": old} for i, old, _ in changed])
                 search.index_documents(conn, [(i, new) for i, _, new in changed])
@@ -79,23 +80,19 @@ def upgrade() -> None:
     sizes = " + ".join(f"char_length({c})" for c in TEXT_COLUMNS)
     for batch in _documents(conn, f"({non_ascii} OR {sizes} >= {search.POSITIONS_KEPT})"):
         rows = [search.postgres_row(i, new) for i, _, new in batch]
-        differs = {i for i, _, _ in _changed(batch, _ascii_lower)}
+        differs = {i for i, old, new in batch if old.translate(_ASCII_LOWER) != new}
         rows = [row for row in rows if row["tokens"] or row["pairs"] or row["id"] in differs]
         if rows:
             conn.execute(update, rows)
 
 
-def _changed(batch: list[Row], fold: Callable[[str], str]) -> list[Row]:
-    """The rows whose old and new documents index different tokens once `fold`ed."""
-    return [row for row in batch if _tokens(row[1], fold) != _tokens(row[2], fold)]
+def _changed(batch: list[Row]) -> list[Row]:
+    """The rows whose old and new documents give FTS5 different tokens."""
+    return [row for row in batch if _tokens(row[1]) != _tokens(row[2])]
 
 
-def _tokens(document: str, fold: Callable[[str], str]) -> list[str]:
-    return search._WORD.findall(fold(document))
-
-
-def _ascii_lower(value: str) -> str:
-    return value.translate(_ASCII_LOWER)
+def _tokens(document: str) -> list[str]:
+    return search._WORD.findall(document.lower())
 
 
 def _documents(conn: sa.Connection, condition: str) -> Iterator[list[Row]]:
