@@ -13,7 +13,8 @@ Latency. With `--path`, a store built by bench/store_bench.py (1,000,000 message
 of its customers write Japanese) is searched for Japanese words, as the console's first page
 and as the count it shows beside it, and exactly (what a bulk change counts); p50 and p95 of
 `--repeat` warm runs. `--upgrade` first migrates the store to this code's head and prints how
-long that took (0007 re-indexes every message on SQLite): run it on a copy of a shared store.
+long that took (on SQLite 0007 re-indexes only the messages whose tokens change; see
+bench/ja_migration_bench.py to time that from a real 0006 index): run it on a copy.
 `--pg-schema` searches a PostgreSQL store built by store_bench --keep; with `--remigrate` it
 first steps that store down to 0006 and times the upgrade back (the PostgreSQL side of 0007:
 a scan of non-ASCII and long messages, re-indexing the ones that need it).
