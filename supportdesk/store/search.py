@@ -5,17 +5,26 @@ by the message id; mail is append-only, so the index never needs rewriting.
 
 Neither FTS5's unicode61 tokenizer nor PostgreSQL's `simple` configuration splits Japanese or
 Chinese into words, so both the documents and the queries put a space between CJK characters:
-a Japanese search term becomes a phrase of single characters, which finds it anywhere. Accents
-on Latin, Greek and Cyrillic letters are folded here too (never Japanese voicing marks), so
-`cafe` finds `café` on both backends.
+a Japanese search term becomes a phrase of single characters, which finds it anywhere (返金 in
+返金します) and nowhere else (返品 is not in 返金の品). Both sides are normalised here, in
+Python, the same way for both backends: NFKC (half-width ｶﾀｶﾅ is カタカナ, full-width ＡＢＣ is
+ABC), lower case, spacing voicing marks joined to their kana (カ゛ is ガ), dashes after katakana
+read as the long-vowel mark (サ−バ is サーバ), and accents on Latin, Greek and Cyrillic letters
+folded (never Japanese voicing marks), so `cafe` finds `café`. A query ending in a
+katakana word of three or more kana drops that word's final long-vowel mark, so サーバー
+finds サーバ (JIS style) as サーバ finds サーバー. A known limit, tested in
+tests/test_ja_search.py with the rest: a word is found inside a longer one (京都 in 東京都).
+Long messages, where a tsvector loses positions, are handled apart on PostgreSQL (see LONG).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import cache
+from itertools import pairwise
 from typing import Literal
 
 from sqlalchemy import BindParameter, Connection, TextClause, bindparam, text
@@ -46,8 +55,18 @@ NEWEST_SAMPLE = 6_000
 POSTGRES_NEWEST_SAMPLE = 2_000
 
 _CJK = re.compile(
-    "[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\uac00-\ud7af]+"
+    "[\u3005-\u3007\u3021-\u3029\u3031-\u3035\u303b\u3040-\u30ff\u31f0-\u31ff"
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\uac00-\ud7af"
+    "\U00020000-\U0003134f]+"
 )
+# Spacing voicing marks (゛゜) become combining ones, which NFKC then joins to the kana before.
+_VOICING = str.maketrans({"\u309b": "\u3099", "\u309c": "\u309a"})
+# A dash or minus right after a katakana is a long-vowel mark mistyped or mis-converted.
+_KANA_DASH = re.compile("(?<=[\u30a1-\u30fa\u30fc\uff66-\uff9f])[\u2010-\u2015\u2212\uff0d\uff70]")
+# Final ー of a search term ending in a katakana word of three or more kana: サーバー and
+# サーバ are one word. Only at the term's end: a phrase matches adjacent characters, so a ー
+# dropped before more text (ユーザー名) would miss the text written exactly as typed.
+_FINAL_LONG_VOWEL = re.compile("(?<=[\u30a1-\u30fa\u30fc]{3})\u30fc(?=[\\W_]*$)")
 
 
 _WORD = re.compile(r"[^\W_]+")
@@ -71,17 +90,35 @@ def _spaced(run: re.Match[str]) -> str:
     return " " + " ".join(run.group()) + " "
 
 
+def normalise(value: str) -> str:
+    """The text as both sides of a search see it (see the module docstring), before spacing."""
+    if value.isascii():
+        return value
+    value = _KANA_DASH.sub("\u30fc", value.translate(_VOICING))
+    # Folded before lower case: "İ".lower() is i and a combining dot, which splits the word.
+    return unicodedata.normalize("NFKC", value).translate(_folds()).lower()
+
+
 def segment(value: str) -> str:
-    """Fold accents and put spaces around CJK characters so each one is a token.
+    """Normalise and put spaces around CJK characters so each one is a token.
 
     Most mail is ASCII, which none of this changes: it is returned as it is. Otherwise the
-    folding is one str.translate and the spacing one call per run of CJK characters, not per
-    character: this runs on every message a sync stores.
+    folding is a few calls over the whole text and the spacing one call per run of CJK
+    characters, not per character: this runs on every message a sync stores.
     """
     if value.isascii():
         return value
-    value = unicodedata.normalize("NFKC", value).translate(_folds())
-    return _CJK.sub(_spaced, value)
+    return _CJK.sub(_spaced, normalise(value))
+
+
+def segment_query(term: str) -> str:
+    """A search term as `segment` leaves it, less the ー ending a long katakana word at its end.
+
+    Only the query drops it: a term is matched as a phrase of characters, so サーバ then finds
+    both サーバ and サーバー in the index."""
+    if term.isascii():
+        return term
+    return _CJK.sub(_spaced, _FINAL_LONG_VOWEL.sub("", normalise(term)))
 
 
 def message_document(
@@ -94,21 +131,88 @@ def message_document(
 
 _INDEX_SQLITE = Prepared(text("INSERT INTO message_fts(rowid, doc) VALUES (:id, :doc)"))
 _INDEX_POSTGRES = Prepared(
-    text("INSERT INTO message_search(message_id, doc) VALUES (:id, to_tsvector('simple', :doc))")
+    text(
+        "INSERT INTO message_search(message_id, doc, tokens) VALUES (:id, "
+        "to_tsvector('simple', :doc) || CAST(:mark AS tsvector) "
+        "|| array_to_tsvector(CAST(:pairs AS text[])), :tokens)"
+    )
 )
+
+# A tsvector keeps at most 256 positions of one token and none past 16,383, so PostgreSQL can
+# miss a phrase late in a long message (の repeats in Japanese, "the" in English) that FTS5
+# finds. Such a message also keeps its tokens as text, and its tsvector a lexeme no text
+# makes (LONG): a phrase is then looked for in the tokens. The limits are taken with a margin,
+# as PostgreSQL's parser makes a few more positions than `_WORD` (hyphenated words, addresses).
+POSITIONS_KEPT = 200
+POSITION_LIMIT = 12_000
+LONG = "' long'"
+_LONG_SQL = "''' long'''::tsquery"
+
+
+def long_tokens(document: str) -> str | None:
+    """The document's tokens as " a b c ", when its tsvector would lose positions; else None."""
+    if len(document) < POSITIONS_KEPT:
+        return None
+    tokens = _WORD.findall(document.lower())
+    if len(tokens) < POSITIONS_KEPT:
+        return None
+    if len(tokens) <= POSITION_LIMIT and max(Counter(tokens).values()) < POSITIONS_KEPT:
+        return None
+    return " " + " ".join(tokens) + " "
+
+
+def cjk_pairs(tokens: Sequence[str]) -> list[str]:
+    """Each two CJK characters side by side in `tokens` (one CJK character a token), once.
+
+    On PostgreSQL a document's tsvector also holds these pairs as lexemes without positions.
+    A two-character word (返金) is then one lexeme the GIN index answers exactly, as English
+    words are, instead of a phrase whose positions are read from every message holding both
+    characters; a longer word asks for its pairs first, which leaves few messages to read.
+    Pairs are taken from the same tokens FTS5 sees, so both backends find the same.
+    """
+    pairs = {
+        first + second
+        for first, second in pairwise(tokens)
+        if len(first) == len(second) == 1 and _CJK.match(first) and _CJK.match(second)
+    }
+    return sorted(pairs)
+
+
+# A tsvector's lexemes may hold 1 MB of text: past this many pairs (8 bytes at most each) a
+# message keeps none, and is found through its tokens (it has more than POSITION_LIMIT, so it
+# is long: see LONG and `_postgres_conditions`).
+MAX_PAIRS = 40_000
+
+
+def postgres_row(message_id: int, document: str) -> dict[str, object]:
+    """The parameters of one message_search row (see LONG and `cjk_pairs`)."""
+    tokens = long_tokens(document)
+    pairs = [] if document.isascii() else cjk_pairs(_WORD.findall(document.lower()))
+    if len(pairs) > MAX_PAIRS:
+        pairs = []
+    return {
+        "id": message_id,
+        "doc": document,
+        "tokens": tokens,
+        "mark": "" if tokens is None else LONG,
+        "pairs": pairs,
+    }
 
 
 def index_documents(conn: Connection, rows: Iterable[tuple[int, str]]) -> None:
     """Add (message id, document) pairs to the index in one batch."""
-    batch = [{"id": message_id, "doc": doc} for message_id, doc in rows]
-    if not batch:
-        return
-    insert = _INDEX_SQLITE if conn.dialect.name == "sqlite" else _INDEX_POSTGRES
-    insert.many(conn, batch)
+    if conn.dialect.name == "sqlite":
+        batch = [{"id": message_id, "doc": doc} for message_id, doc in rows]
+        insert = _INDEX_SQLITE
+    else:
+        batch = [postgres_row(message_id, doc) for message_id, doc in rows]
+        insert = _INDEX_POSTGRES
+    if batch:
+        insert.many(conn, batch)
 
 
 def _fts5_phrase(term: str) -> str:
-    tokens = _WORD.findall(segment(term))
+    tokens = _WORD.findall(segment_query(term))
     return '"' + " ".join(tokens) + '"' if tokens else ""
 
 
@@ -271,13 +375,48 @@ def _sqlite_plan(conn: Connection, expression: str) -> str:
 
 
 def _postgres_conditions(terms: Sequence[str], name: str) -> tuple[str, list[BindParameter[str]]]:
-    conditions = " AND ".join(
-        f"s.doc @@ phraseto_tsquery('simple', :{name}_{i})" for i in range(len(terms))
-    )
-    params: list[BindParameter[str]] = [
-        bindparam(f"{name}_{i}", segment(t)) for i, t in enumerate(terms)
-    ]
-    return conditions, params
+    """Each term as a phrase; in a long message (see LONG), as a run of its tokens."""
+    conditions: list[str] = []
+    params: list[BindParameter[str]] = []
+    for i, term in enumerate(terms):
+        phrase, run, paired = f"{name}_{i}", f"{name}_{i}_run", f"{name}_{i}_pairs"
+        text = segment_query(term)
+        tokens = _WORD.findall(text.lower())
+        pairs = cjk_pairs(tokens)
+        if pairs:
+            # CJK characters only, never a quote: each pair is a plain tsquery lexeme.
+            params.append(bindparam(paired, " & ".join(f"'{pair}'" for pair in pairs)))
+            if len(tokens) == 2:
+                # Exact from the index alone; a long message without pairs (MAX_PAIRS) is
+                # found by its tokens, the filter's only work.
+                params.append(bindparam(phrase, text))
+                params.append(bindparam(run, " " + " ".join(tokens) + " "))
+                conditions.append(
+                    f"s.doc @@ (CAST(:{paired} AS tsquery) || "
+                    f"(plainto_tsquery('simple', :{phrase}) && {_LONG_SQL})) "
+                    f"AND (s.tokens IS NULL OR s.doc @@ CAST(:{paired} AS tsquery) "
+                    f"OR strpos(s.tokens, :{run}) > 0)"
+                )
+                continue
+        params.append(bindparam(phrase, text))
+        if len(tokens) < 2:
+            conditions.append(f"s.doc @@ phraseto_tsquery('simple', :{phrase})")
+            continue
+        # One tsquery, so the GIN index still finds the candidates; the filter after it only
+        # does work for the few long messages.
+        query = (
+            f"(phraseto_tsquery('simple', :{phrase}) || "
+            f"(plainto_tsquery('simple', :{phrase}) && {_LONG_SQL}))"
+        )
+        if pairs:
+            query = f"(CAST(:{paired} AS tsquery) && {query})"
+        conditions.append(
+            f"s.doc @@ {query} "
+            f"AND (s.tokens IS NULL OR s.doc @@ phraseto_tsquery('simple', :{phrase}) "
+            f"OR strpos(s.tokens, :{run}) > 0)"
+        )
+        params.append(bindparam(run, " " + " ".join(tokens) + " "))
+    return " AND ".join(conditions), params
 
 
 def _postgres_matches(conn: Connection, terms: Sequence[str], name: str, plan: Plan) -> TextClause:

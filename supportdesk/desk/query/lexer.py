@@ -3,6 +3,10 @@
 The lexer knows the shape of a term (negation, `field:`, comparison operator, comma list,
 quotes, `#N`) but not which fields exist or what their values mean: that is the parser's job.
 Positions are 0-based offsets into the original text so any face can point at the mistake.
+Full-width ASCII (what a Japanese input method types: －返金, ｓｔａｔｕｓ：ｏｐｅｎ, ＂…＂) is
+read as its ASCII form, one character for one, so positions hold. Curly double quotes (“…”,
+which editors and input methods type) quote a phrase only as a pair outside a "…" phrase:
+`"he said “hi” there"` is one phrase and an unpaired ” (`5” screen`) is a character.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from supportdesk.i18n import _
 OPERATORS = (">=", "<=", ">", "<", "=")
 
 _FIELD = re.compile(r"[A-Za-z][A-Za-z_]*:")
+_NARROW = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+_CURLY_PAIR = re.compile('\u201c[^"\u201c\u201d]*\u201d')
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,8 @@ def tokenize(source: str) -> list[Token]:
 
 class _Lexer:
     def __init__(self, source: str) -> None:
-        self.source = source
+        self.original = source
+        self.source = _pair_curly_quotes(source.translate(_NARROW))
         self.i = 0
 
     def run(self) -> list[Token]:
@@ -72,7 +79,7 @@ class _Lexer:
 
     def _error(self, message: str, start: int, end: int | None = None) -> QueryError:
         stop = self._term_end(start) if end is None else end
-        return QueryError(message, position=start, token=self.source[start:stop])
+        return QueryError(message, position=start, token=self.original[start:stop])
 
     def _term_end(self, start: int) -> int:
         """Where the term starting at `start` ends, for quoting it in an error."""
@@ -136,7 +143,7 @@ class _Lexer:
         return Token(
             kind=kind,
             position=start,
-            raw=self.source[start : self.i],
+            raw=self.original[start : self.i],
             negated=negated,
             field=field,
             op=op,
@@ -179,8 +186,9 @@ class _Lexer:
             self.i += 1
         if self.i == begin:
             raise self._error(_("empty value"), start)
-        text = self.source[begin : self.i]
-        return Part(text=text, position=begin, raw=text)
+        return Part(
+            text=self.source[begin : self.i], position=begin, raw=self.original[begin : self.i]
+        )
 
     def _quoted(self) -> Part:
         begin = self.i
@@ -197,8 +205,31 @@ class _Lexer:
                 return Part(
                     text="".join(chars),
                     position=begin,
-                    raw=self.source[begin : self.i],
+                    raw=self.original[begin : self.i],
                     quoted=True,
                 )
             chars.append(char)
-        raise QueryError(_("unterminated quote"), position=begin, token=self.source[begin:])
+        raise QueryError(_("unterminated quote"), position=begin, token=self.original[begin:])
+
+
+def _pair_curly_quotes(source: str) -> str:
+    """`source` with each “…” pair outside a "…" phrase made ASCII quotes, length kept."""
+    out: list[str] = []
+    i = 0
+    while i < len(source):
+        char = source[i]
+        if char == '"':  # an ASCII phrase, kept whole (up to its unescaped closing quote)
+            end = i + 1
+            while end < len(source) and source[end] != '"':
+                end += 2 if source[end] == "\\" else 1
+            out.append(source[i : end + 1])
+            i = end + 1
+            continue
+        pair = _CURLY_PAIR.match(source, i) if char == "\u201c" else None
+        if pair:
+            out.append('"' + pair.group()[1:-1] + '"')
+            i = pair.end()
+            continue
+        out.append(char)
+        i += 1
+    return "".join(out)

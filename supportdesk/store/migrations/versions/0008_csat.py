@@ -1,7 +1,7 @@
 """satisfaction ratings: csat_requests, csat_ratings, csat_rejections
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-04 23:00:00
 
 Three new tables and nothing else, so the upgrade is the same plain CREATE TABLE on SQLite
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
