@@ -209,3 +209,55 @@ def test_cli_json_and_csv(desk: Store, tmp_path: Path) -> None:
     assert code == 1 and "too early for a 30-day report" in err
     code, _, err = run(config, "report", "--by", "month")
     assert code != 0 and "month" in err
+
+
+def test_handle_time(desk: Store) -> None:
+    """Console time recorded per agent, ticket and day (desk.handle_time), reported as each
+    solved ticket's total (median, p90) and as the time spent in each group's days."""
+    from sqlmodel import col, select
+
+    from supportdesk.desk import handle_time
+    from supportdesk.store.models import Ticket
+
+    with desk.session() as s:
+        t3, t1, t5, t2, t4 = s.exec(
+            select(Ticket.number).order_by(col(Ticket.created_at), col(Ticket.id))
+        ).all()
+    spent = [
+        ("alice", t1, at(0, 18), 1500),
+        ("alice", t1, at(0, 19), 500),  # the same day: adds to the row
+        ("alice", t4, at(1, 10), 600),
+        ("alice", t3, at(-1, 13), 100),  # Sunday: before the period
+        ("bob", t1, at(0, 11), 400),
+        ("bob", t5, at(0, 13), 900),
+        ("bob", t2, at(0, 16), 300),
+        ("bob", t2, at(1, 14), 1200),
+    ]
+    for handle, number, when, seconds in spent:
+        with desk.session(write=True) as s:
+            assert handle_time.record(s, handle, {number: seconds}, at=when) == 1
+    with desk.session() as s:
+        assert handle_time.of_ticket(s, t1, "alice") == handle_time.TicketHandleTime(2000, 2400)
+        assert handle_time.of_ticket(s, t4, "bob") == handle_time.TicketHandleTime(0, 600)
+        assert handle_time.record(s, "nobody", {t1: 5}) == 0
+
+    days = figures(desk, "day")
+    monday, tuesday = days["2026-11-16"], days["2026-11-17"]
+    # Recorded on Monday: 2000 (alice, T1) + 400 + 900 + 300 (bob); Tuesday 600 + 1200.
+    assert (monday["handle_time_total"], tuesday["handle_time_total"]) == (3600, 1800)
+    # Solved on Monday: T5 900, T1 2400; on Tuesday T3 100 (Sunday's time counts: it is the
+    # ticket's), T2 1500. Nearest rank of two: the median is the first, p90 the second.
+    assert (monday["handle_time_median"], monday["handle_time_p90"]) == (900, 2400)
+    assert (tuesday["handle_time_median"], tuesday["handle_time_p90"]) == (100, 1500)
+
+    agents = figures(desk, "agent")
+    alice, bob, nobody = agents["alice"], agents["bob"], agents["(unassigned)"]
+    # Totals are each agent's own time in the period; the medians are over the tickets
+    # assigned to them (alice: T1; bob: T5, T2; nobody: T3).
+    assert (alice["handle_time_total"], bob["handle_time_total"]) == (2600, 2800)
+    assert (alice["handle_time_median"], alice["handle_time_p90"]) == (2400, 2400)
+    assert (bob["handle_time_median"], bob["handle_time_p90"]) == (900, 1500)
+    assert (nobody["handle_time_median"], nobody["handle_time_total"]) == (100, 0)
+    queues = figures(desk, "queue")
+    assert queues["support"]["handle_time_total"] == 5400
+    assert queues["support"]["handle_time_median"] == 1500  # T5 900, T2 1500, T1 2400

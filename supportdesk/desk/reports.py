@@ -14,7 +14,10 @@ hand, are in docs/METRICS.md; in short:
 - resolution (median, p90; wall clock and business hours less the time waiting on the
   customer): creation to solved, over tickets solved in the period (their latest solve);
 - replies per resolved ticket: our messages on those tickets, divided by their number;
-- SLA attainment: the share of those tickets in queues with a policy that breached nothing.
+- SLA attainment: the share of those tickets in queues with a policy that breached nothing;
+- handle time (median, p90): the console time all agents spent on a ticket, over tickets
+  solved in the period that have any; total: the console time recorded on the days of the
+  period (per agent: by that agent).
 
 Days and weeks (Monday to Sunday) are UTC; per agent and queue, a ticket counts where it is
 now (its current assignee and queue).
@@ -27,13 +30,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, true
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+)
 from sqlmodel import Session, col
 
 from supportdesk.desk.sla import due
 from supportdesk.desk.statuses import ACTIVE
 from supportdesk.errors import ValidationError
-from supportdesk.store.models import Agent, Event, Queue, SlaPolicy, Ticket
+from supportdesk.store.models import Agent, Event, HandleTime, Queue, SlaPolicy, Ticket
 
 By = Literal["agent", "queue", "day", "week"]
 GROUPINGS: tuple[By, ...] = ("agent", "queue", "day", "week")
@@ -63,6 +78,9 @@ class ReportRow:
     replies: int = 0
     sla_tickets: int = 0
     sla_met: int = 0
+    handle_time_median: int | None = None
+    handle_time_p90: int | None = None
+    handle_time_total: int = 0
 
     @property
     def replies_per_resolved(self) -> float | None:
@@ -147,6 +165,10 @@ def build(
         target = row(key)
         target.resolved, target.replies = int(resolved), int(replies)
         target.sla_tickets, target.sla_met = int(sla_tickets), int(sla_met)
+    for key, median, p90 in r.handle_time():
+        row(key).handle_time_median, row(key).handle_time_p90 = median, p90
+    for key, total in r.handle_time_total():
+        row(key).handle_time_total = int(total)
     rows.pop(_BEFORE, None)
     return Report(since, until, by, r.label(rows))
 
@@ -363,6 +385,34 @@ class _Reader:
             at=at,
             where=[at.is_not(None), self.within(at)],
         )
+
+    def handle_time(self) -> list[Any]:
+        """(key, median, p90) of the handle time of the tickets solved in the period, all
+        agents and days together, among those that have any."""
+        at = col(Ticket.solved_at)
+        spent = (
+            select(func.sum(col(HandleTime.seconds)))
+            .where(col(HandleTime.ticket_id) == col(Ticket.id))
+            .correlate(Ticket)
+            .scalar_subquery()
+        )
+        where = [at.is_not(None), self.within(at), spent.is_not(None)]
+        found = self._percentiles(at, spent, cast(null(), BigInteger), where)
+        return [(key, median, p90) for key, median, p90, _, _ in found]
+
+    def handle_time_total(self) -> list[Any]:
+        """(key, seconds) recorded on the days of the period; per agent, the agent's own."""
+        day = col(HandleTime.day)
+        group: Any = col(HandleTime.agent_id) if self.by == "agent" else self.key(day)
+        key = group.label("key")
+        stmt = (
+            select(key, func.sum(col(HandleTime.seconds)))
+            .select_from(HandleTime)
+            .join(Ticket, col(Ticket.id) == col(HandleTime.ticket_id))
+            .where(self.where, self.within(day))
+            .group_by(key)
+        )
+        return list(self.session.execute(stmt).all())
 
     # -- labels
 

@@ -424,6 +424,26 @@ class Presence(SQLModel, table=True):
     seen_at: datetime = Field(default_factory=utcnow)
 
 
+class HandleTime(SQLModel, table=True):
+    """Seconds an agent spent with a ticket open in a focused, not idle console, per UTC day.
+
+    A measurement, not an action: no event, nothing to undo. The console adds to its row
+    when it flushes what it counted (desk.handle_time), so a day's work on a ticket is one
+    row however often it flushed; the day lets reports total the time spent in a period.
+    """
+
+    __tablename__ = "handle_time"
+    __table_args__ = (Index("ix_handle_time_day", "day"),)
+
+    agent_id: int = Field(foreign_key="agents.id", primary_key=True, ondelete="CASCADE")
+    ticket_id: int = Field(
+        foreign_key="tickets.id", primary_key=True, index=True, ondelete="CASCADE"
+    )
+    day: datetime = Field(primary_key=True)
+    """Midnight UTC of the day the time was spent."""
+    seconds: int = Field(default=0)
+
+
 class OutboxItem(SQLModel, table=True):
     """Mail waiting to be sent: written first, sent after, never sent twice.
 

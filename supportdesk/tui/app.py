@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -18,6 +18,7 @@ from supportdesk.themes import DEFAULT_THEME
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.commands import DeskCommands
 from supportdesk.tui.data import DeskData, SavedView
+from supportdesk.tui.handling import HandleTimer
 from supportdesk.tui.keys import display_keys, normalise_keys
 from supportdesk.tui.saved import set_theme
 from supportdesk.tui.screens.desk import DeskScreen
@@ -26,6 +27,10 @@ from supportdesk.tui.theming import FALLBACK_VARIABLES, textual_theme
 
 if TYPE_CHECKING:
     from supportdesk.desk.handle import Desk
+
+
+_ACTIVITY = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)
+"""What says the agent is at the console (a mouse passing over it does not)."""
 
 
 class SupportdeskApp(App[None]):
@@ -55,11 +60,14 @@ class SupportdeskApp(App[None]):
         user_themes_dir: Path | None = None,
         now: Callable[[], datetime] | None = None,
         selection: str = "follow",
+        idle_seconds: int = 120,
     ) -> None:
-        """`now` fixes the clock the console measures ages with (snapshot tests pin it).
+        """`now` fixes the clock the console measures ages and handle time with (snapshot
+        tests pin it).
 
         `selection` is `[console] selection`: "follow" the ticket when the list reorders,
-        or "stay" on the row.
+        or "stay" on the row; `idle_seconds` is `[console] idle_seconds`, when handle time
+        stops after the agent's last key.
         """
         super().__init__()
         self.data = DeskData(store, me, clock=now)
@@ -69,6 +77,7 @@ class SupportdeskApp(App[None]):
         self.sub_title = " · ".join(part for part in (me or "no agent set", store_label) if part)
         self.keymap = {k: normalise_keys(v) for k, v in (keymap or {}).items()}
         self.selection = selection
+        self.handling = HandleTimer(self, self.data.now, idle_seconds)
         checked = check_appearance(
             theme or DEFAULT_THEME, self.keymap, user_themes_dir=user_themes_dir
         )
@@ -85,6 +94,18 @@ class SupportdeskApp(App[None]):
     def on_mount(self) -> None:
         for problem in self._problems:
             self.notify(problem, title="Config", severity="warning", timeout=15, markup=False)
+        self.handling.start()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, _ACTIVITY) and not event.is_forwarded:
+            self.handling.active()
+        await super().on_event(event)
+
+    def watch_app_focus(self, focus: bool) -> None:
+        self.handling.focused(focus)
+
+    async def on_unmount(self) -> None:
+        await self.handling.close()
 
     def get_default_screen(self) -> Screen:
         return DeskScreen(
@@ -150,6 +171,7 @@ def run_console(
     theme: str | None = None,
     keymap: Mapping[str, str] | None = None,
     selection: str | None = None,
+    idle_seconds: int | None = None,
 ) -> None:
     """Open the console and return when the agent quits.
 
@@ -158,7 +180,7 @@ def run_console(
     """
     if (
         config_path is not None
-        and (theme is None or keymap is None or selection is None)
+        and (theme is None or keymap is None or selection is None or idle_seconds is None)
         and config_path.exists()
     ):
         from supportdesk.config import load_settings
@@ -167,6 +189,8 @@ def run_console(
         theme = theme if theme is not None else settings.theme
         keymap = keymap if keymap is not None else settings.keymap
         selection = selection if selection is not None else settings.console.selection
+        if idle_seconds is None:
+            idle_seconds = settings.console.idle_seconds
     SupportdeskApp(
         store,
         me=me,
@@ -176,4 +200,5 @@ def run_console(
         theme=theme,
         keymap=keymap,
         selection=selection or "follow",
+        idle_seconds=idle_seconds or 120,
     ).run()

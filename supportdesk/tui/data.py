@@ -23,6 +23,7 @@ from supportdesk.errors import SupportdeskError
 if TYPE_CHECKING:
     from supportdesk.desk.canned import CannedMatch, RenderedCanned
     from supportdesk.desk.handle import Desk, Session
+    from supportdesk.desk.handle_time import TicketHandleTime
 
 ACTIVE_QUERY = "status:active"
 
@@ -154,6 +155,22 @@ class DeskData:
     def leave(self) -> None:
         with self.store.session(write=True) as session:
             presence.leave(session, self.console_id)
+
+    def handle_time(self, number: int) -> TicketHandleTime:
+        """Ticket `number`'s recorded handle time: this agent's and everyone's."""
+        from supportdesk.desk import handle_time
+
+        with self.store.session() as session:
+            return handle_time.of_ticket(session, number, self.me)
+
+    def record_handle_time(self, counted: dict[int, int]) -> None:
+        """Add the seconds counted per ticket to this agent's handle time (one transaction)."""
+        from supportdesk.desk import handle_time
+
+        if self.me is None:
+            return
+        with self.store.session(write=True) as session:
+            handle_time.record(session, self.me, counted, at=self.now())
 
     def agents(self) -> list[str]:
         with self.store.session() as session:

@@ -28,6 +28,7 @@ from textual.worker import get_current_worker
 
 from supportdesk.desk import presence
 from supportdesk.desk.handle import StoreError
+from supportdesk.desk.handle_time import TicketHandleTime
 from supportdesk.desk.live import Changed, ChangeFeed
 from supportdesk.desk.presence import Here
 from supportdesk.desk.query import parse
@@ -64,6 +65,7 @@ class DetailLoaded(Message):
     detail: TicketDetail | None
     error: SupportdeskError | None = None
     others: tuple[Here, ...] = ()
+    handled: TicketHandleTime | None = None
 
 
 @dataclass
@@ -349,7 +351,8 @@ class DeskScreen(TicketActionsScreen):
                 detail, others = self.data.detail_and_others(number)
             else:
                 detail, others = self.data.detail(number), ()
-            self.post_message(DetailLoaded(number, detail, others=others))
+            handled = self.data.handle_time(number) if self.data.me else None
+            self.post_message(DetailLoaded(number, detail, others=others, handled=handled))
         except SupportdeskError as exc:
             self.post_message(DetailLoaded(number, None, exc))
 
@@ -357,13 +360,23 @@ class DeskScreen(TicketActionsScreen):
         if self.current is None or self.current.number != message.number:
             return
         self.others = message.others
-        self._show_detail(message.detail, str(message.error) if message.error else None)
+        self._show_detail(
+            message.detail, str(message.error) if message.error else None, message.handled
+        )
         self._beat()
 
-    def _show_detail(self, detail: TicketDetail | None, note: str | None) -> None:
+    def _show_detail(
+        self, detail: TicketDetail | None, note: str | None, handled: TicketHandleTime | None = None
+    ) -> None:
         self.detail = detail
+        handling = self.app.handling  # type: ignore[attr-defined]
+        handling.show(detail.row.number if detail is not None else None)
+        if handled is not None and detail is not None:
+            # What this console counted and has not written yet is the agent's too.
+            extra = handling.unwritten(detail.row.number)
+            handled = TicketHandleTime(handled.mine + extra, handled.total + extra)
         self.thread.show(detail, note=note)
-        self.query_one(ThreadHeader).show(detail, self.others)
+        self.query_one(ThreadHeader).show(detail, self.others, handled)
         self.query_one(CustomerPanel).show(detail, self.data.now())
 
     def _sidebar_after_first_page(self) -> None:

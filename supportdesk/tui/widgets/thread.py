@@ -27,12 +27,14 @@ from textual.strip import Strip
 from textual.widgets import Static
 
 from supportdesk.clock import utcnow
+from supportdesk.desk.handle_time import TicketHandleTime
 from supportdesk.desk.outbox import ItemView
 from supportdesk.desk.presence import Here
 from supportdesk.desk.views import EventView, MessageView, NoteView, TicketDetail
+from supportdesk.i18n import _
 from supportdesk.text import inert, one_line
 from supportdesk.tui.bindings import bindings
-from supportdesk.tui.format import size, when
+from supportdesk.tui.format import minutes, size, when
 from supportdesk.tui.widgets.scrolling import set_virtual_size
 
 _SILENT_EVENTS = frozenset({"message_in", "message_out", "note"})  # shown as themselves
@@ -191,8 +193,13 @@ def event_text(event: EventView) -> Text:
     return Text(f"• {when(event.created_at)}  {one_line(event.actor)}: {what}")
 
 
-def header_text(detail: TicketDetail | None, others: Sequence[Here] = ()) -> Text:
-    """The ticket's subject and state, for the line above the thread, and who else is on it."""
+def header_text(
+    detail: TicketDetail | None,
+    others: Sequence[Here] = (),
+    handled: TicketHandleTime | None = None,
+) -> Text:
+    """The ticket's subject and state, for the line above the thread, who else is on it and
+    how long agents have worked on it (`handled`, once anyone has)."""
     if detail is None:
         return Text("")
     row = detail.row
@@ -211,6 +218,14 @@ def header_text(detail: TicketDetail | None, others: Sequence[Here] = ()) -> Tex
         text.append(f"  · merged into #{detail.merged_into}", style="bold")
     if detail.related_to:
         text.append(f"  · follows up #{detail.related_to}", style="dim")
+    if handled is not None and handled.total > 0:
+        text.append(
+            "  · "
+            + _("handle time {total} (yours {mine})").format(
+                total=minutes(handled.total), mine=minutes(handled.mine)
+            ),
+            style="dim",
+        )
     if others:
         text.append("  · also here: ")
         for i, here in enumerate(others):
@@ -229,10 +244,15 @@ class ThreadHeader(Static):
 
     _height = -1
 
-    def show(self, detail: TicketDetail | None, others: Sequence[Here] = ()) -> None:
+    def show(
+        self,
+        detail: TicketDetail | None,
+        others: Sequence[Here] = (),
+        handled: TicketHandleTime | None = None,
+    ) -> None:
         """Show `detail`'s header, laying the screen out again only if its height changed:
         a layout of the whole desk cost more than the rest of opening a ticket."""
-        text = header_text(detail, others)
+        text = header_text(detail, others, handled)
         width = self.content_region.width
         height = len(text.wrap(self.app.console, width)) if width > 0 else -1
         self.update(text, layout=height != self._height or height < 0)
