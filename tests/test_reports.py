@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from supportdesk.desk import directory, reports, tickets
+from supportdesk.desk.query import Matching
 from supportdesk.desk.events import Change
 from supportdesk.desk.messages import NewMessage, add_message
 from supportdesk.desk.sla import storage
@@ -261,3 +262,31 @@ def test_handle_time(desk: Store) -> None:
     queues = figures(desk, "queue")
     assert queues["support"]["handle_time_total"] == 5400
     assert queues["support"]["handle_time_median"] == 1500  # T5 900, T2 1500, T1 2400
+
+
+def test_the_whole_period_in_one_row_and_the_response_histogram(desk: Store) -> None:
+    """The console's report screen reads the period as one group and the histogram."""
+    everything = figures(desk, "all")
+    assert list(everything) == ["all"]
+    row = everything["all"]
+    assert {k: row[k] for k in ("created", "solved", "reopened", "backlog")} == {
+        "created": 4,  # T1, T5, T2, T4 (T3 came on Sunday)
+        "solved": 5,  # T3 twice, T1, T5, T2
+        "reopened": 1,
+        "backlog": 1,  # T4
+    }
+    # First responses T1 1 h, T5 3 h, T2 18 h: nearest rank of three, 2nd and 3rd.
+    assert (row["first_response_median"], row["first_response_p90"]) == (3 * H, 18 * H)
+    with desk.session() as s:
+        histogram = reports.first_response_histogram(s, at(0, 0), at(2, 0))
+        assert histogram == [
+            ("<15m", 0),
+            ("<1h", 0),
+            ("<4h", 2),  # T1 (1 h is not under 1 h), T5
+            ("<8h", 0),
+            ("<1d", 1),  # T2
+            ("<3d", 0),
+            ("3d+", 0),
+        ]
+        bob = Matching(s, "assignee:bob", me=None).where()
+        assert dict(reports.first_response_histogram(s, at(0, 0), at(2, 0), bob))["<4h"] == 1

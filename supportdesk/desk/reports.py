@@ -50,8 +50,8 @@ from supportdesk.desk.statuses import ACTIVE
 from supportdesk.errors import ValidationError
 from supportdesk.store.models import Agent, Event, HandleTime, Queue, SlaPolicy, Ticket
 
-By = Literal["agent", "queue", "day", "week"]
-GROUPINGS: tuple[By, ...] = ("agent", "queue", "day", "week")
+By = Literal["agent", "queue", "day", "week", "all"]
+GROUPINGS: tuple[By, ...] = ("agent", "queue", "day", "week", "all")
 DAY = 86_400
 _BEFORE = -(2**40)  # the group of everything before the report's first period
 UNASSIGNED = "(unassigned)"
@@ -187,6 +187,8 @@ class _Reader:
 
     def key(self, at: Any) -> Any:
         """The group of a ticket whose event happened at `at` (a timestamp column)."""
+        if self.by == "all":
+            return literal(0)
         if self.by == "agent":
             return func.coalesce(col(Ticket.assignee_id), 0)
         if self.by == "queue":
@@ -233,7 +235,7 @@ class _Reader:
         now, less what every later change did (a creation added one, a move from an active
         status to solved or closed or a merge took one away, a reopening added one). Only
         the history since the report's start (per agent or queue: its end) is read."""
-        per_group = self.by in ("agent", "queue")
+        per_group = self.by in ("agent", "queue", "all")
         group = self.key(col(Ticket.created_at)) if per_group else literal(0)
         active = {
             key: int(n)
@@ -423,6 +425,10 @@ class _Reader:
         return list(range((first + 3) // 7, (last + 3) // 7 + 1))
 
     def label(self, rows: dict[Any, ReportRow]) -> list[ReportRow]:
+        if self.by == "all":
+            found = rows.get(0, ReportRow(""))
+            found.group = "all"
+            return [found]
         if self.by in ("day", "week"):
             out = []
             for key in self.periods():
@@ -438,6 +444,38 @@ class _Reader:
         for key, found in rows.items():
             found.group = names.get(key, UNASSIGNED if self.by == "agent" else f"#{key}")
         return sorted(rows.values(), key=lambda r: r.group)
+
+
+RESPONSE_BUCKETS: tuple[tuple[int | None, str], ...] = (
+    (15 * 60, "<15m"),
+    (3600, "<1h"),
+    (4 * 3600, "<4h"),
+    (8 * 3600, "<8h"),
+    (DAY, "<1d"),
+    (3 * DAY, "<3d"),
+    (None, "3d+"),
+)
+"""The first-response histogram's buckets: (upper bound in seconds, excluded; label)."""
+
+
+def first_response_histogram(
+    session: Session, since: datetime, until: datetime, where: ColumnElement[bool] | None = None
+) -> list[tuple[str, int]]:
+    """How many tickets first answered in [since, until) took how long (wall clock), per
+    RESPONSE_BUCKETS, empty buckets included: the shape the median and p90 summarise."""
+    at, created = col(Ticket.first_response_at), col(Ticket.created_at)
+    wall = due.epoch(at) - due.epoch(created)
+    bucket = case(
+        *((wall < bound, index) for index, (bound, _) in enumerate(RESPONSE_BUCKETS) if bound),
+        else_=len(RESPONSE_BUCKETS) - 1,
+    ).label("bucket")
+    stmt = (
+        select(bucket, func.count())
+        .where(true() if where is None else where, at.is_not(None), at >= since, at < until)
+        .group_by(bucket)
+    )
+    counts = {int(index): int(n) for index, n in session.execute(stmt)}
+    return [(label, counts.get(i, 0)) for i, (_, label) in enumerate(RESPONSE_BUCKETS)]
 
 
 def _has_policy() -> ColumnElement[bool]:
