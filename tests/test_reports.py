@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 
 from supportdesk.desk import directory, reports, tickets
-from supportdesk.desk.query import Matching
 from supportdesk.desk.events import Change
 from supportdesk.desk.messages import NewMessage, add_message
+from supportdesk.desk.query import Matching
 from supportdesk.desk.sla import storage
 from supportdesk.errors import ValidationError
 from supportdesk.store import Store
