@@ -59,6 +59,7 @@ GROUPS: dict[str, tuple[KeySpec, ...]] = {
         KeySpec("view.previous", "left_square_bracket", "previous_view", "Prev view", show=False),
         KeySpec("desk.back", "escape", "back", "Back", show=False),
         KeySpec("desk.reload", "ctrl+r", "reload", "Reload", show=False),
+        KeySpec("desk.reports", "f2", "reports", "Reports", show=False),
     ),
     "list": (
         KeySpec("list.down", "down", "cursor_down", "Next", show=False),
@@ -123,6 +124,10 @@ GROUPS: dict[str, tuple[KeySpec, ...]] = {
     "confirm": (
         KeySpec("confirm.yes", "y", "answer(True)", "Yes"),
         KeySpec("confirm.no", "n,escape", "answer(False)", "No"),
+    ),
+    "reports": (
+        KeySpec("reports.period", "p", "next_period", "Period"),
+        KeySpec("reports.close", "escape,q", "close", "Back"),
     ),
     "help": (KeySpec("help.close", "escape,q,f1,question_mark", "dismiss", "Close"),),
 }

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from supportdesk.i18n import _
 from supportdesk.tui.data import Source
 from supportdesk.tui.keys import catalogue, display_keys
 
@@ -65,6 +66,7 @@ def _desk_commands(desk: DeskScreen) -> Iterator[Command]:
     yield "desk: search", desk.action_search, "Type a query"
     yield "desk: save search as a view", desk.action_save_search, "Add it to the sidebar"
     yield "desk: reload", desk.action_reload, "Read everything again"
+    yield _("desk: reports"), desk.action_reports, _("The team's figures and yours, with charts")
     yield "view: next", desk.action_next_view, "The next view in the sidebar"
     yield "view: previous", desk.action_previous_view, "The previous view in the sidebar"
     for entry in desk.sidebar.entries.values():
@@ -80,11 +82,22 @@ def _desk_commands(desk: DeskScreen) -> Iterator[Command]:
 def commands(app: SupportdeskApp, screen: object) -> list[Command]:
     """The commands that apply on `screen` (the one the palette was opened over)."""
     from supportdesk.tui.screens.desk import DeskScreen
+    from supportdesk.tui.screens.reports import PERIODS, ReportScreen
 
     found: list[Command] = []
     if isinstance(screen, DeskScreen):
         found.extend(_ticket_commands(screen))
         found.extend(_desk_commands(screen))
+    if isinstance(screen, ReportScreen):
+        for days in PERIODS:
+            found.append(
+                (
+                    _("reports: last {days} days").format(days=days),
+                    partial(screen.show_period, days),
+                    _("The figures of the last {days} days").format(days=days),
+                )
+            )
+        found.append((_("reports: close"), screen.action_close, _("Back to the desk")))
     for name in app.theme_names():
         if name != app.theme:
             found.append((f"theme: {name}", partial(app.switch_theme, name), "Use and remember"))
@@ -94,7 +107,7 @@ def commands(app: SupportdeskApp, screen: object) -> list[Command]:
     return [(name, run, _with_key(help_text, run, keys)) for name, run, help_text in found]
 
 
-_KEYED = ("Desk", "Ticket list", "Everywhere")  # where the actions above have their keys
+_KEYED = ("Desk", "Ticket list", "Reports", "Everywhere")  # where the actions above have their keys
 
 
 def _with_key(help_text: str, run: Callable[[], object], keys: dict[str, str]) -> str:

@@ -78,6 +78,7 @@ def owners() -> list[tuple[str, type[DOMNode]]]:
     )
     from supportdesk.tui.screens.desk import DeskScreen
     from supportdesk.tui.screens.modals import AskScreen, ConfirmScreen, NoteScreen, PickScreen
+    from supportdesk.tui.screens.reports import ReportScreen
     from supportdesk.tui.widgets.search_bar import SearchBar
     from supportdesk.tui.widgets.thread import ThreadView
     from supportdesk.tui.widgets.ticket_list import TicketList
@@ -97,6 +98,7 @@ def owners() -> list[tuple[str, type[DOMNode]]]:
         ("Confirm", ConfirmScreen),
         ("Canned replies", CannedPickerScreen),
         ("Attach a file", AttachScreen),
+        ("Reports", ReportScreen),
         ("Everywhere", SupportdeskApp),
     ]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -123,6 +123,8 @@ class DeskScreen(TicketActionsScreen):
         self._composing_on: int | None = None
         self._told: tuple[int | None, str] | None = None
         self._team = data.shared
+        self.listeners: list[Callable[[], None]] = []
+        """Called whenever the desk reads the store again (the report screen's refresh)."""
 
     def compose(self) -> Iterator[Widget]:
         yield Header()
@@ -317,6 +319,12 @@ class DeskScreen(TicketActionsScreen):
     def action_reload(self) -> None:
         self.refresh_everything()
 
+    def action_reports(self) -> None:
+        from supportdesk.tui.screens.reports import ReportScreen
+
+        if not any(isinstance(s, ReportScreen) for s in self.app.screen_stack):
+            self.app.push_screen(ReportScreen(self.data))
+
     def on_ticket_list_opened(self, message: TicketList.Opened) -> None:
         self.thread.focus()
 
@@ -423,6 +431,8 @@ class DeskScreen(TicketActionsScreen):
         self._refresh_sidebar()
         if self.current is not None:
             self._schedule_detail(self.current.number, 0)
+        for listener in list(self.listeners):
+            listener()
 
     def _refresh_sidebar(self) -> None:
         if self._sidebar_loading:

@@ -1,0 +1,282 @@
+"""The report screen (F2): the team's figures and the agent's own, with charts.
+
+The same numbers as `supportdesk report` (desk.reports, docs/METRICS.md) for the last 7, 30
+or 90 days, read in a worker. It follows the store like the desk does: when the desk hears of
+a change it asks this screen to read again, so the figures stay live while it is open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.binding import BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Header, Static
+from textual_plotext import PlotextPlot
+
+from supportdesk.desk.reports import ReportRow
+from supportdesk.errors import SupportdeskError
+from supportdesk.i18n import N_, _
+from supportdesk.tui.bindings import bindings
+from supportdesk.tui.data import DeskData, ReportView
+from supportdesk.tui.widgets.footer import DeskFooter
+
+if TYPE_CHECKING:
+    from supportdesk.tui.handling import HandleTimer
+
+PERIODS = (7, 30, 90)
+
+
+@dataclass
+class ReportLoaded(Message):
+    view: ReportView | None
+    error: SupportdeskError | None = None
+
+
+def _time(seconds: int | None) -> str:
+    """A duration in a few characters, for a table of them: 45 min, 2.5 h, 3.2 d."""
+    if seconds is None:
+        return "—"
+    if seconds < 3600:
+        return _("{n} min").format(n=seconds // 60)
+    if seconds < 2 * 86_400:
+        return _("{n:.1f} h").format(n=seconds / 3600)
+    return _("{n:.1f} d").format(n=seconds / 86_400)
+
+
+def _pair(median: int | None, p90: int | None) -> str:
+    if median is None:
+        return "—"
+    return f"{_time(median)} / {_time(p90)}"
+
+
+def _share(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
+def _number(value: float | None) -> str:
+    return "—" if value is None else f"{value:g}"
+
+
+FIGURES: tuple[tuple[str, Callable[[ReportRow], str]], ...] = (
+    (N_("Created"), lambda r: str(r.created)),
+    (N_("Solved"), lambda r: str(r.solved)),
+    (N_("Reopened"), lambda r: str(r.reopened)),
+    (N_("Backlog at the end"), lambda r: str(r.backlog)),
+    (
+        N_("First response"),
+        lambda r: _pair(r.first_response_median, r.first_response_p90),
+    ),
+    (
+        N_("  in business hours"),
+        lambda r: _pair(r.first_response_business_median, r.first_response_business_p90),
+    ),
+    (N_("Resolution"), lambda r: _pair(r.resolution_median, r.resolution_p90)),
+    (
+        N_("  in business hours"),
+        lambda r: _pair(r.resolution_business_median, r.resolution_business_p90),
+    ),
+    (N_("Replies per resolved ticket"), lambda r: _number(r.replies_per_resolved)),
+    (N_("SLA attained"), lambda r: _share(r.sla_attainment)),
+    (
+        N_("Handle time per ticket"),
+        lambda r: _pair(r.handle_time_median, r.handle_time_p90),
+    ),
+    (N_("Handle time, total"), lambda r: _time(r.handle_time_total)),
+)
+"""The figures table's rows: label (translated when shown) and how a row's value reads."""
+
+CSAT_LABELS = {
+    "csat_responses": N_("Ratings"),
+    "csat_average": N_("Average rating"),
+    "csat_share_4_5": N_("Rated 4 or 5"),
+}
+
+
+def _csat(row: ReportRow | None) -> dict[str, Any]:
+    """The report's satisfaction figures, if it has any (they come with the rating mails)."""
+    if row is None:
+        return {}
+    return {k: v for k, v in row.as_dict().items() if k.startswith("csat")}
+
+
+def _csat_value(key: str, value: Any) -> str:
+    if value is None:
+        return "—"
+    if "share" in key and isinstance(value, float):
+        return _share(value)
+    return _number(value) if isinstance(value, (int, float)) else str(value)
+
+
+def figures_table(view: ReportView) -> Table:
+    """The period's figures, the team's beside the agent's."""
+    table = Table(box=None, expand=True, pad_edge=False, show_edge=False)
+    table.add_column(_("Figure"), style="bold", no_wrap=True, min_width=16, ratio=1)
+    table.add_column(_("Team"), justify="right", no_wrap=True, min_width=15)
+    if view.mine is not None:
+        table.add_column(_("My tickets"), justify="right", no_wrap=True, min_width=15)
+    for label, value in FIGURES:
+        cells = [Text(_(label)), Text(value(view.team))]
+        if view.mine is not None:
+            cells.append(Text(value(view.mine)))
+        table.add_row(*cells)
+    team_csat, my_csat = _csat(view.team), _csat(view.mine)
+    if team_csat:
+        table.add_row(Text(_("Satisfaction (CSAT)"), style="bold underline"))
+        for key, value in team_csat.items():
+            cells = [Text(_(CSAT_LABELS.get(key, key))), Text(_csat_value(key, value))]
+            if view.mine is not None:
+                cells.append(Text(_csat_value(key, my_csat.get(key))))
+            table.add_row(*cells)
+    return table
+
+
+def figures_panel(view: ReportView) -> Group:
+    note = _("Times are median / 90th percentile; docs/METRICS.md defines each figure.")
+    return Group(figures_table(view), Text(""), Text(note, style="dim"))
+
+
+def title_text(view: ReportView | None, days: int) -> Text:
+    text = Text()
+    text.append(_("Reports"), style="bold")
+    if view is not None:
+        last = (view.until - timedelta(days=1)).date()
+        text.append(
+            "  " + _("{since} to {until} (UTC)").format(since=view.since.date(), until=last),
+            style="dim",
+        )
+    text.append("   ")
+    for i, period in enumerate(PERIODS):
+        if i:
+            text.append(" · ")
+        label = _("{days} days").format(days=period)
+        text.append(label, style="bold reverse" if period == days else "dim")
+    text.append("   " + _("p: another period"), style="dim")
+    return text
+
+
+def draw_volume(chart: PlotextPlot, view: ReportView) -> None:
+    """Tickets created and solved per day as bars, the backlog at each day's end as a line."""
+    plt = chart.plt
+    plt.clear_figure()
+    days = view.daily
+    xs = [float(x) for x in range(1, len(days) + 1)]
+    step = max(1, len(days) // 6)
+    plt.bar(xs, [row.created for row in days], label=_("created"))
+    plt.plot(xs, [row.solved for row in days], label=_("solved"), marker="braille")
+    plt.plot(xs, [row.backlog for row in days], label=_("backlog"), marker="braille")
+    plt.xticks(xs[::step], [row.group[5:] for row in days][::step])
+    plt.title(_("Volume and backlog per day"))
+    chart.refresh()
+
+
+def draw_responses(chart: PlotextPlot, view: ReportView) -> None:
+    """How long first responses took: the team's, and the agent's beside them."""
+    plt = chart.plt
+    plt.clear_figure()
+    labels = [label for label, _n in view.responses]
+    if view.my_responses is not None:
+        plt.multiple_bar(
+            labels,
+            [[n for _l, n in view.responses], [n for _l, n in view.my_responses]],
+            # plotext takes `labels`; textual-plotext's stub says `label`
+            labels=[_("team"), _("my tickets")],  # type: ignore[call-arg]
+        )
+    else:
+        plt.bar(labels, [n for _l, n in view.responses], label=_("team"))
+    plt.title(_("First responses by time taken"))
+    chart.refresh()
+
+
+class ReportScreen(Screen[None]):
+    """The figures of the last 7, 30 or 90 days; see the module docstring."""
+
+    BINDINGS: ClassVar[list[BindingType]] = bindings("reports")
+
+    def __init__(self, data: DeskData, days: int = 30) -> None:
+        super().__init__()
+        self.data = data
+        self.days = days
+        self.view: ReportView | None = None
+        self._loading = False
+        self._again = False
+
+    def compose(self) -> Iterator[Widget]:
+        yield Header()
+        with Vertical(id="report-body"):
+            yield Static(title_text(None, self.days), id="report-title")
+            with Horizontal(id="report-main"):
+                yield Static(Text(_("Reading the figures…")), id="report-figures")
+                with Vertical(id="report-charts"):
+                    yield PlotextPlot(id="report-volume")
+                    yield PlotextPlot(id="report-responses")
+        yield DeskFooter()
+
+    @property
+    def _handling(self) -> HandleTimer:
+        return self.app.handling  # type: ignore[attr-defined]
+
+    def on_mount(self) -> None:
+        self._handling.hide(True)  # no ticket is open while the agent reads the figures
+        self.app.desk.listeners.append(self.reload)  # type: ignore[attr-defined]
+        self.reload()
+
+    def on_unmount(self) -> None:
+        self._handling.hide(False)
+        listeners = self.app.desk.listeners  # type: ignore[attr-defined]
+        if self.reload in listeners:
+            listeners.remove(self.reload)
+
+    def reload(self) -> None:
+        """Read the figures again; while a read runs, once more after it."""
+        if self._loading:
+            self._again = True
+            return
+        self._loading = True
+        self._load(self.days)
+
+    @work(thread=True, exclusive=True, group="report")
+    def _load(self, days: int) -> None:
+        try:
+            self.post_message(ReportLoaded(self.data.report(days)))
+        except SupportdeskError as exc:
+            self.post_message(ReportLoaded(None, exc))
+
+    def on_report_loaded(self, message: ReportLoaded) -> None:
+        self._loading = False
+        if self._again:
+            self._again = False
+            self.reload()
+            return
+        if message.view is None:
+            self.query_one("#report-figures", Static).update(Text(str(message.error)))
+            return
+        if message.view.days != self.days:
+            self.reload()
+            return
+        self.view = message.view
+        self.query_one("#report-title", Static).update(title_text(self.view, self.days))
+        self.query_one("#report-figures", Static).update(figures_panel(self.view))
+        draw_volume(self.query_one("#report-volume", PlotextPlot), self.view)
+        draw_responses(self.query_one("#report-responses", PlotextPlot), self.view)
+
+    def show_period(self, days: int) -> None:
+        self.days = days
+        self.query_one("#report-title", Static).update(title_text(self.view, days))
+        self.reload()
+
+    def action_next_period(self) -> None:
+        self.show_period(PERIODS[(PERIODS.index(self.days) + 1) % len(PERIODS)])
+
+    def action_close(self) -> None:
+        self.dismiss()

@@ -1,0 +1,89 @@
+"""The report screen (Pilot): opened by key and palette, the team's and the agent's figures
+as desk.reports computes them, another period, live after another process's change."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from supportdesk.desk import tickets
+from supportdesk.desk.events import Change
+from supportdesk.store import Store
+from supportdesk.tui.app import SupportdeskApp
+from supportdesk.tui.screens.reports import ReportScreen
+from tests.tui.conftest import SIZE, palette, ready, screen_text, wait_until
+
+
+def figure(app: SupportdeskApp, label: str) -> list[str]:
+    """The cells of the figures table's row `label`, as the screen shows them."""
+    for line in screen_text(app).splitlines():
+        if f" {label} " in line or f"│{label} " in line:
+            return line.split(label, 1)[1].split("│")[0].split()
+    raise AssertionError(f"no row {label!r} on screen:\n{screen_text(app)}")
+
+
+async def opened(pilot: object, app: SupportdeskApp) -> ReportScreen:
+    await wait_until(pilot, lambda: isinstance(app.screen, ReportScreen), what="reports")  # type: ignore[arg-type]
+    screen = app.screen
+    assert isinstance(screen, ReportScreen)
+    await wait_until(pilot, lambda: screen.view is not None, what="the figures")  # type: ignore[arg-type]
+    return screen
+
+
+async def test_figures_periods_and_closing(
+    demo_store: Store, make_app: Callable[..., SupportdeskApp]
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("f2")
+        screen = await opened(pilot, app)
+        assert app.handling.counter.ticket is None  # no ticket counts while reading figures
+        view = screen.view
+        assert view is not None and view.days == 30 and view.mine is not None
+        assert view == app.data.report(30)  # the screen shows what the domain computed
+        assert figure(app, "Created") == [str(view.team.created), str(view.mine.created)]
+        assert figure(app, "Backlog at the end") == [
+            str(view.team.backlog),
+            str(view.mine.backlog),
+        ]
+        assert view.team.created >= view.mine.created
+        assert len(view.daily) == 30
+        assert sum(n for _label, n in view.responses) >= 1
+        text = screen_text(app)
+        assert "Volume and backlog per day" in text
+        assert "First responses by time taken" in text
+        await pilot.press("p")
+        await wait_until(pilot, lambda: screen.view is not None and screen.view.days == 90)
+        assert len(screen.view.daily) == 90  # type: ignore[union-attr]
+        await palette(pilot, "reports: last 7")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: screen.view is not None and screen.view.days == 7)
+        await pilot.press("escape")
+        await ready(pilot)
+        assert app.handling.counter.ticket == app.desk.current.number  # type: ignore[union-attr]
+
+
+async def test_palette_opens_it_and_it_follows_the_store(
+    demo_store: Store, other_session: Store, make_app: Callable[..., SupportdeskApp]
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await palette(pilot, "desk: reports")
+        await pilot.press("enter")
+        screen = await opened(pilot, app)
+        before = screen.view.team.created  # type: ignore[union-attr]
+        with other_session.session(write=True) as s:
+            tickets.create_ticket(
+                s,
+                subject="new while the lead watches",
+                requester_email="c@example.com",
+                queue="billing",
+                change=Change.by("system:test"),
+            )
+        await wait_until(
+            pilot,
+            lambda: screen.view is not None and screen.view.team.created == before + 1,
+            what="the figures to follow the store",
+        )
+        await wait_until(pilot, lambda: figure(app, "Created")[0] == str(before + 1))
