@@ -384,7 +384,7 @@ class DeskScreen(TicketActionsScreen):
             extra = handling.unwritten(detail.row.number)
             handled = TicketHandleTime(handled.mine + extra, handled.total + extra)
         self.thread.show(detail, note=note)
-        self.query_one(ThreadHeader).show(detail, self.others, handled)
+        self.query_one(ThreadHeader).show(detail, self.others, handled, self.data.now())
         self.query_one(CustomerPanel).show(detail, self.data.now())
 
     def _sidebar_after_first_page(self) -> None:

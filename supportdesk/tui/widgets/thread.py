@@ -197,6 +197,7 @@ def header_text(
     detail: TicketDetail | None,
     others: Sequence[Here] = (),
     handled: TicketHandleTime | None = None,
+    now: datetime | None = None,
 ) -> Text:
     """The ticket's subject and state, for the line above the thread, who else is on it and
     how long agents have worked on it (`handled`, once anyone has)."""
@@ -209,7 +210,7 @@ def header_text(
     text.append(f" · {one_line(row.assignee) if row.assignee else 'unassigned'}")
     if detail.tags:
         text.append("  tags: " + ", ".join(one_line(t) for t in detail.tags), style="italic")
-    state = row.sla_state(utcnow())
+    state = row.sla_state(now or utcnow())
     if state == "breached":
         text.append("  · SLA breached", style="bold")
     elif state and row.sla_due is not None:
@@ -249,10 +250,12 @@ class ThreadHeader(Static):
         detail: TicketDetail | None,
         others: Sequence[Here] = (),
         handled: TicketHandleTime | None = None,
+        now: datetime | None = None,
     ) -> None:
         """Show `detail`'s header, laying the screen out again only if its height changed:
-        a layout of the whole desk cost more than the rest of opening a ticket."""
-        text = header_text(detail, others, handled)
+        a layout of the whole desk cost more than the rest of opening a ticket. `now` is the
+        console's clock, which the list's due cues use too."""
+        text = header_text(detail, others, handled, now)
         width = self.content_region.width
         height = len(text.wrap(self.app.console, width)) if width > 0 else -1
         self.update(text, layout=height != self._height or height < 0)
