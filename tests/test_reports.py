@@ -290,3 +290,49 @@ def test_the_whole_period_in_one_row_and_the_response_histogram(desk: Store) -> 
         ]
         bob = Matching(s, "assignee:bob", me=None).where()
         assert dict(reports.first_response_histogram(s, at(0, 0), at(2, 0), bob))["<4h"] == 1
+
+
+def test_merging_a_solved_ticket_leaves_the_backlog_alone(desk: Store) -> None:
+    """A merge closes the merged ticket; one that was already solved was never in the
+    backlog, so Monday's backlog stays 1 (it counted the merge as a close, and said 2)."""
+    from sqlmodel import col, select
+
+    from supportdesk.store.models import Ticket
+
+    with desk.session(write=True) as s:
+        _t3, t1, _t5, _t2, t4 = s.exec(
+            select(Ticket.number).order_by(col(Ticket.created_at), col(Ticket.id))
+        ).all()
+        tickets.merge(s, t1, t4, Change.by("a", at=at(1, 12)))
+    days = figures(desk, "day")
+    assert (days["2026-11-16"]["backlog"], days["2026-11-17"]["backlog"]) == (1, 1)
+    everything = figures(desk, "all")
+    assert everything["all"]["backlog"] == 1
+
+
+def test_waiting_on_the_customer_just_before_the_solve_is_no_resolution_time(
+    desk: Store,
+) -> None:
+    """Wednesday: created 09:00, answered and pending 10:00, solved from pending 15:00. The
+    business resolution is the hour before the customer was asked (it said 6 h: the pause
+    was only subtracted when a ticket came back from pending)."""
+    wednesday = at(2, 0)
+    with desk.session(write=True) as s:
+        number = tickets.create_ticket(
+            s,
+            subject="s",
+            requester_email="c@x.example",
+            queue="support",
+            change=Change.by("a", at=at(2, 9)),
+        ).number
+        add_message(
+            s,
+            tickets.get_ticket(s, number),
+            NewMessage(raw=b"x", message_id="<wed@x>", direction="out"),
+            Change.by("a", at=at(2, 10)),
+        )
+        tickets.set_status(s, number, "pending", Change.by("a", at=at(2, 10)))
+        tickets.set_status(s, number, "solved", Change.by("a", at=at(2, 15)))
+    with desk.session() as s:
+        row = reports.build(s, wednesday, wednesday + timedelta(days=1), "all").rows[0]
+    assert (row.resolution_median, row.resolution_business_median) == (6 * H, 1 * H)

@@ -275,7 +275,12 @@ class _Reader:
                 col(Event.action) == "create",
                 or_(*(col(Event.new_value).like(f"%/{s}/%") for s in inactive)),
             ),
-            col(Event.action) == "merge",
+            # A merge closes the merged ticket; one already solved was not in the backlog.
+            # Merges recorded before the event kept the status (old_value NULL) count.
+            and_(
+                col(Event.action) == "merge",
+                or_(col(Event.old_value).is_(None), col(Event.old_value).in_(ACTIVE)),
+            ),
         )
         opening = and_(
             col(Event.action) == "status",
@@ -354,10 +359,13 @@ class _Reader:
         at = col(Ticket.solved_at)
         created = col(Ticket.created_at)
         wall = due.epoch(at) - due.epoch(created)
+        # The SLA clock stopped when the ticket went pending, if it was solved from there:
+        # that wait is the customer's, like the pauses already added up.
+        stopped = due.least(col(Ticket.sla_paused_since), due.epoch(at))
         business = case(
             (
                 _has_policy(),
-                due.business(col(Ticket.queue_id), due.epoch(at))
+                due.business(col(Ticket.queue_id), stopped)
                 - due.business(col(Ticket.queue_id), due.epoch(created))
                 - col(Ticket.sla_paused_seconds),
             ),

@@ -77,16 +77,22 @@ class HandleTimer:
         self._arm()
 
     def _arm(self) -> None:
-        """Write when the time stops running: the agent went idle."""
-        if not self.enabled:
+        """Write when the time stops running: the agent went idle. One timer at a time, so
+        a key press only moves the limit; the timer looks at it again when it fires."""
+        if not self.enabled or self._idle_timer is not None:
             return
-        if self._idle_timer is not None:
-            self._idle_timer.stop()
-            self._idle_timer = None
         stops = self.counter.idle_at()
         if stops is not None:
             delay = max((stops - self._clock()).total_seconds(), 0.0) + 0.05
-            self._idle_timer = self.app.set_timer(delay, self.flush)
+            self._idle_timer = self.app.set_timer(delay, self._idle_check)
+
+    def _idle_check(self) -> None:
+        self._idle_timer = None
+        stops = self.counter.idle_at()
+        if stops is not None and stops > self._clock():
+            self._arm()  # the agent did something since: wait for the new limit
+        else:
+            self.flush()
 
     # -- writing
 

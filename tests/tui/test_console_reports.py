@@ -87,3 +87,30 @@ async def test_palette_opens_it_and_it_follows_the_store(
             what="the figures to follow the store",
         )
         await wait_until(pilot, lambda: figure(app, "Created")[0] == str(before + 1))
+
+
+def test_the_figures_and_handle_time_read_in_japanese() -> None:
+    from datetime import UTC, datetime
+
+    from rich.console import Console
+
+    from supportdesk import i18n
+    from supportdesk.desk.reports import ReportRow
+    from supportdesk.tui.data import ReportView
+    from supportdesk.tui.format import minutes
+    from supportdesk.tui.screens.reports import figures_table
+
+    row = ReportRow("all", created=3, first_response_median=5400, first_response_p90=7200)
+    since = datetime(2026, 11, 1, tzinfo=UTC)
+    view = ReportView(7, since, since, row, row, [], [], None)
+    console = Console(width=100, record=True)
+    before = i18n.current_language()
+    i18n.set_language("ja")
+    try:
+        console.print(figures_table(view))
+        assert minutes(3900) == "1 時間 05 分"
+    finally:
+        i18n.set_language(before)
+    text = console.export_text()
+    assert "初回応答" in text and "チーム" in text and "自分のチケット" in text
+    assert "1.5 時間 / 2.0 時間" in text

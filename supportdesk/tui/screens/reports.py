@@ -254,15 +254,13 @@ class ReportScreen(Screen[None]):
 
     def on_report_loaded(self, message: ReportLoaded) -> None:
         self._loading = False
-        if self._again:
+        if self._again or (message.view is not None and message.view.days != self.days):
             self._again = False
-            self.reload()
-            return
+            self.reload()  # the figures shown stay until the newer ones are read
+            if message.view is None or message.view.days != self.days:
+                return
         if message.view is None:
             self.query_one("#report-figures", Static).update(Text(str(message.error)))
-            return
-        if message.view.days != self.days:
-            self.reload()
             return
         self.view = message.view
         self.query_one("#report-title", Static).update(title_text(self.view, self.days))
