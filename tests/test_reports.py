@@ -187,9 +187,14 @@ def test_a_query_narrows_and_weeks_start_on_monday(desk: Store) -> None:
         reports.build(s, at(1, 0), at(0, 0), "day")
 
 
-def test_cli_json_and_csv(desk: Store, tmp_path: Path) -> None:
-    config = tmp_path / "config.toml"
+def desk_config(desk: Store, folder: Path) -> Path:
+    config = folder / "config.toml"
     config.write_text(f'database_url = "{desk.url}"\nagent = "lead"\n')
+    return config
+
+
+def test_cli_json_and_csv(desk: Store, tmp_path: Path) -> None:
+    config = desk_config(desk, tmp_path)
     args = ("report", "--since", "2026-11-16", "--until", "2026-11-17", "--by", "day")
     code, out, err = run(config, *args, "--json")
     assert code == 0, err
@@ -212,7 +217,7 @@ def test_cli_json_and_csv(desk: Store, tmp_path: Path) -> None:
     assert code != 0 and "month" in err
 
 
-def test_handle_time(desk: Store) -> None:
+def test_handle_time(desk: Store, tmp_path: Path) -> None:
     """Console time recorded per agent, ticket and day (desk.handle_time), reported as each
     solved ticket's total (median, p90) and as the time spent in each group's days."""
     from sqlmodel import col, select
@@ -262,6 +267,14 @@ def test_handle_time(desk: Store) -> None:
     queues = figures(desk, "queue")
     assert queues["support"]["handle_time_total"] == 5400
     assert queues["support"]["handle_time_median"] == 1500  # T5 900, T2 1500, T1 2400
+
+    config = desk_config(desk, tmp_path)
+    code, out, err = run(config, "report", "--since", "2026-11-16", "--until", "2026-11-17")
+    assert code == 0, err
+    assert "handle total" in out and "1h00m" in out  # Monday's 3600 s
+    code, out, err = run(config, "report", "--since", "2026-11-16", "--by", "agent", "--json")
+    by_agent = {r["group"]: r for r in json.loads(out)["rows"]}
+    assert by_agent["bob"]["handle_time_total"] == 2800
 
 
 def test_the_whole_period_in_one_row_and_the_response_histogram(desk: Store) -> None:

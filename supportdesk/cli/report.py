@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
         as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV for spreadsheets.")] = False,
     ) -> None:
         """Created, solved, reopened, backlog, response and resolution times, replies per
-        resolved ticket and SLA attainment, computed in the store."""
+        resolved ticket, SLA attainment and handle time, computed in the store."""
         from supportdesk.clock import utcnow
         from supportdesk.desk import reports
         from supportdesk.desk.query import Matching
@@ -90,6 +90,8 @@ def register(app: typer.Typer) -> None:
             "resolution p90",
             "replies/resolved",
             "SLA met",
+            "handle median",
+            "handle total",
             title=f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC",
         )
         for r in rows:
@@ -106,5 +108,7 @@ def register(app: typer.Typer) -> None:
                 _duration(r["resolution_p90"]),
                 "-" if r["replies_per_resolved"] is None else str(r["replies_per_resolved"]),
                 "-" if attained is None else f"{attained:.0%}",
+                _duration(r["handle_time_median"]),
+                _duration(r["handle_time_total"]) if r["handle_time_total"] else "-",
             )
         console.print(table)

@@ -130,3 +130,23 @@ async def test_the_header_shows_yours_and_everyones_time(
         )
         header = str(app.desk.query_one(ThreadHeader).render())
         assert "handle time 31 min (yours 10 min)" in header
+
+
+async def test_a_long_stay_on_one_ticket_is_written_every_few_minutes(
+    demo_store: Store, make_app: Callable[..., SupportdeskApp], writes: list[str]
+) -> None:
+    """FLUSH_SECONDS apart (here half a second), what was counted reaches the store even if
+    the agent never leaves the ticket; in between, keys write nothing."""
+    clock = Clock()
+    app = make_app(now=clock)
+    app.handling.flush_seconds = 0.5
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        number = app.desk.current.number  # type: ignore[union-attr]
+        app.desk.thread.focus()
+        for _ in range(3):
+            await pilot.press("down")
+            clock.tick(20)
+        await wait_until(pilot, lambda: stored(demo_store) == {number: 60}, what="a flush")
+        assert 1 <= len(writes) <= 3  # by the timer, never one per key
+        assert app.desk.current.number == number  # type: ignore[union-attr]
