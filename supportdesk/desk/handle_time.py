@@ -15,10 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
 from supportdesk.clock import utcnow
@@ -140,9 +139,17 @@ def record(
     if not rows:
         return 0
     conn = session.connection()
-    insert = sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert
+    # Imported here: the console's first frame loads this module and no PostgreSQL code.
     table = table_of(HandleTime)
-    stmt = insert(table)
+    stmt: Any
+    if conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(table)
+    else:
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        stmt = postgresql_insert(table)
     conn.execute(
         stmt.on_conflict_do_update(
             index_elements=["agent_id", "ticket_id", "day"],
