@@ -7,6 +7,7 @@ a change it asks this screen to read again, so the figures stay live while it is
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,6 +21,7 @@ from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Header, Static
 from textual_plotext import PlotextPlot
@@ -203,6 +205,10 @@ class ReportScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = bindings("reports")
 
+    live_every = 10.0
+    """Seconds at least between two reads caused by store changes: on a busy desk a sync
+    lands every few seconds, and a report over a large store takes a while to compute."""
+
     def __init__(self, data: DeskData, days: int = 30) -> None:
         super().__init__()
         self.data = data
@@ -210,6 +216,8 @@ class ReportScreen(Screen[None]):
         self.view: ReportView | None = None
         self._loading = False
         self._again = False
+        self._last_read = 0.0
+        self._waiting: Timer | None = None
 
     def compose(self) -> Iterator[Widget]:
         yield Header()
@@ -228,14 +236,28 @@ class ReportScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._handling.hide(True)  # no ticket is open while the agent reads the figures
-        self.app.desk.listeners.append(self.reload)  # type: ignore[attr-defined]
+        self.app.desk.listeners.append(self.store_changed)  # type: ignore[attr-defined]
         self.reload()
 
     def on_unmount(self) -> None:
         self._handling.hide(False)
         listeners = self.app.desk.listeners  # type: ignore[attr-defined]
-        if self.reload in listeners:
-            listeners.remove(self.reload)
+        if self.store_changed in listeners:
+            listeners.remove(self.store_changed)
+
+    def store_changed(self) -> None:
+        """The desk read the store again: read the figures too, at most every `live_every`."""
+        if self._waiting is not None:
+            return
+        wait = self._last_read + self.live_every - time.monotonic()
+        if wait <= 0:
+            self.reload()
+        else:
+            self._waiting = self.set_timer(wait, self._waited)
+
+    def _waited(self) -> None:
+        self._waiting = None
+        self.reload()
 
     def reload(self) -> None:
         """Read the figures again; while a read runs, once more after it."""
@@ -243,6 +265,7 @@ class ReportScreen(Screen[None]):
             self._again = True
             return
         self._loading = True
+        self._last_read = time.monotonic()
         self._load(self.days)
 
     @work(thread=True, exclusive=True, group="report")
