@@ -115,3 +115,30 @@ def test_the_figures_and_handle_time_read_in_japanese() -> None:
     text = console.export_text()
     assert "初回応答" in text and "チーム" in text and "自分のチケット" in text
     assert "1.5 時間 / 2.0 時間" in text
+
+
+def test_satisfaction_shows_only_when_the_report_has_it() -> None:
+    """Ratings come with item 4 (rating mails): the screen shows any `csat_*` figures the
+    report rows carry, and no satisfaction section before they exist."""
+    from datetime import UTC, datetime
+
+    from rich.console import Console
+
+    from supportdesk.desk.reports import ReportRow
+    from supportdesk.tui.data import ReportView
+    from supportdesk.tui.screens.reports import figures_table
+
+    def shown(row: ReportRow) -> str:
+        since = datetime(2026, 11, 1, tzinfo=UTC)
+        console = Console(width=100, record=True)
+        console.print(figures_table(ReportView(7, since, since, row, None, [], [], None)))
+        return console.export_text()
+
+    assert "Satisfaction" not in shown(ReportRow("all"))
+    rated = ReportRow("all")
+    rated.csat_responses = 12  # type: ignore[attr-defined]
+    rated.csat_average = 4.25  # type: ignore[attr-defined]
+    rated.csat_share_4_5 = 0.75  # type: ignore[attr-defined]
+    text = shown(rated)
+    assert "Satisfaction (CSAT)" in text
+    assert "Ratings" in text and "12" in text and "4.25" in text and "75%" in text
