@@ -460,7 +460,8 @@ class OutboxItem(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="tickets.id", index=True)
-    message_id: int | None = Field(default=None, foreign_key="messages.id")
+    message_id: int | None = Field(default=None, foreign_key="messages.id", index=True)
+    """Indexed: the SLA's rule for what answers the customer looks its message up here."""
     mailbox: str = Field(default="", max_length=200)
     recipients: str = Field(sa_type=Text)
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
