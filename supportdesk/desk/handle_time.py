@@ -106,6 +106,12 @@ class HandleClock:
                 del self._counted[number]
         return out
 
+    def give_back(self, counted: Mapping[int, int]) -> None:
+        """Seconds `take` handed out that did not reach the store: counted again, so the
+        next flush writes them."""
+        for number, seconds in counted.items():
+            self._counted[number] = self._counted.get(number, 0.0) + seconds
+
 
 def day_of(at: datetime) -> datetime:
     """Midnight UTC of the day `at` falls on: the handle_time row it adds to."""

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 from textual.timer import Timer
 
 from supportdesk.desk.handle_time import FLUSH_SECONDS, IDLE_SECONDS, HandleClock
-from supportdesk.errors import SupportdeskError
 
 if TYPE_CHECKING:
     from supportdesk.tui.app import SupportdeskApp
@@ -38,6 +37,8 @@ class HandleTimer:
         self.enabled = app.data.me is not None
         self.writes = 0
         """Flushes that reached the store, for tests that a key press writes nothing."""
+        self.failed_writes = 0
+        """Flushes the store refused; their seconds went back to the counter."""
         self._shown: int | None = None
         self._hidden = False
         self._idle_timer: Timer | None = None
@@ -104,18 +105,30 @@ class HandleTimer:
         counted = self.counter.take()
         if counted and self.enabled:
             self.app.run_worker(
-                lambda: self._write(counted), thread=True, group="handle-time", exit_on_error=False
+                lambda: self._write_or_give_back(counted),
+                thread=True,
+                group="handle-time",
+                exit_on_error=False,
             )
 
-    def _write(self, counted: dict[int, int]) -> None:
+    def _write_or_give_back(self, counted: dict[int, int]) -> None:
+        """In the worker: a write that failed (a locked or unreachable store) hands the
+        seconds back to the counter, on the UI thread, for the next flush to try again."""
+        if not self._write(counted):
+            self.app.call_from_thread(self.counter.give_back, counted)
+
+    def _write(self, counted: dict[int, int]) -> bool:
         try:
             self.app.data.record_handle_time(counted)
-            self.writes += 1
-        except SupportdeskError:
-            pass  # a measurement, not the agent's work: a store that is gone loses a few seconds
+        except Exception:  # any failure: the seconds are kept and tried again
+            self.failed_writes += 1
+            return False
+        self.writes += 1
+        return True
 
     async def close(self) -> None:
-        """The console is closing: write what is left, off the UI thread, and wait for it."""
+        """The console is closing: write what is left, off the UI thread, and wait for it.
+        Nothing retries after this: a store that fails now loses these seconds."""
         counted = self.counter.take()
         if counted and self.enabled:
             await asyncio.to_thread(self._write, counted)

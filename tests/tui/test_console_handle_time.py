@@ -150,3 +150,34 @@ async def test_a_long_stay_on_one_ticket_is_written_every_few_minutes(
         await wait_until(pilot, lambda: stored(demo_store) == {number: 60}, what="a flush")
         assert 1 <= len(writes) <= 3  # by the timer, never one per key
         assert app.desk.current.number == number  # type: ignore[union-attr]
+
+
+async def test_a_failed_write_gives_the_seconds_back_for_the_next_flush(
+    demo_store: Store, make_app: Callable[..., SupportdeskApp]
+) -> None:
+    """The store refuses the first flush (a trigger aborts it): the seconds go back to the
+    counter and the next flush writes them with what came after."""
+    with demo_store.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TRIGGER refuse_handle_time BEFORE INSERT ON handle_time "
+            "BEGIN SELECT RAISE(ABORT, 'store refuses'); END"
+        )
+    clock = Clock()
+    app = make_app(now=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        number = app.desk.current.number  # type: ignore[union-attr]
+        app.desk.thread.focus()
+        await pilot.press("down")
+        clock.tick(40)
+        app.handling.flush()
+        await wait_until(pilot, lambda: app.handling.failed_writes == 1, what="a failed write")
+        await wait_until(pilot, lambda: app.handling.unwritten(number) == 40, what="given back")
+        assert stored(demo_store) == {}
+        with demo_store.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TRIGGER refuse_handle_time")
+        await pilot.press("down")
+        clock.tick(5)
+        app.handling.flush()
+        await wait_until(pilot, lambda: stored(demo_store) == {number: 45}, what="the retry")
+        assert app.handling.writes == 1
