@@ -98,26 +98,19 @@ FIGURES: tuple[tuple[str, Callable[[ReportRow], str]], ...] = (
 )
 """The figures table's rows: label (translated when shown) and how a row's value reads."""
 
-CSAT_LABELS = {
-    "csat_responses": N_("Ratings"),
-    "csat_average": N_("Average rating"),
-    "csat_share_4_5": N_("Rated 4 or 5"),
-}
+CSAT_FIGURES: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
+    ("csat_responses", N_("Ratings"), lambda v: "—" if v is None else str(v)),
+    ("csat_average", N_("Average rating"), lambda v: "—" if v is None else f"{v:.2f}"),
+    ("csat_satisfied_share", N_("Rated 4 or 5"), _share),
+)
+"""Satisfaction figures (ReportRow's csat_* fields, which come with the rating mails), read by
+name: the section shows once ReportRow has them, and not before."""
 
 
-def _csat(row: ReportRow | None) -> dict[str, Any]:
-    """The report's satisfaction figures, if it has any (they come with the rating mails)."""
+def _csat_rows(row: ReportRow | None) -> list[tuple[str, str, Callable[[Any], str]]]:
     if row is None:
-        return {}
-    return {k: v for k, v in row.as_dict().items() if k.startswith("csat")}
-
-
-def _csat_value(key: str, value: Any) -> str:
-    if value is None:
-        return "—"
-    if "share" in key and isinstance(value, float):
-        return _share(value)
-    return _number(value) if isinstance(value, (int, float)) else str(value)
+        return []
+    return [figure for figure in CSAT_FIGURES if hasattr(row, figure[0])]
 
 
 def figures_table(view: ReportView) -> Table:
@@ -132,13 +125,13 @@ def figures_table(view: ReportView) -> Table:
         if view.mine is not None:
             cells.append(Text(value(view.mine)))
         table.add_row(*cells)
-    team_csat, my_csat = _csat(view.team), _csat(view.mine)
-    if team_csat:
+    csat = _csat_rows(view.team)
+    if csat:
         table.add_row(Text(_("Satisfaction (CSAT)"), style="bold underline"))
-        for key, value in team_csat.items():
-            cells = [Text(_(CSAT_LABELS.get(key, key))), Text(_csat_value(key, value))]
+        for key, label, shown in csat:
+            cells = [Text(_(label)), Text(shown(getattr(view.team, key)))]
             if view.mine is not None:
-                cells.append(Text(_csat_value(key, my_csat.get(key))))
+                cells.append(Text(shown(getattr(view.mine, key, None))))
             table.add_row(*cells)
     return table
 
