@@ -486,6 +486,19 @@ def first_response_histogram(
     return [(label, counts.get(i, 0)) for i, (_, label) in enumerate(RESPONSE_BUCKETS)]
 
 
+def agent_handle_time(session: Session, since: datetime, until: datetime, handle: str) -> int:
+    """Seconds agent `handle` recorded on the UTC days that start in [since, until), on any
+    ticket: `handle_time_total` of their row in a report by agent, where a row per ticket
+    filter would also count colleagues' time on their tickets."""
+    day = col(HandleTime.day)
+    stmt = (
+        select(func.coalesce(func.sum(col(HandleTime.seconds)), 0))
+        .join(Agent, col(Agent.id) == col(HandleTime.agent_id))
+        .where(col(Agent.handle) == handle, day >= since, day < until)
+    )
+    return int(session.execute(stmt).scalar_one())
+
+
 def _has_policy() -> ColumnElement[bool]:
     return col(Ticket.queue_id).in_(select(col(SlaPolicy.queue_id)))
 

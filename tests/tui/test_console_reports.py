@@ -135,3 +135,45 @@ def test_no_satisfaction_section_while_the_report_has_no_csat_figures() -> None:
     text = console.export_text()
     assert "Created" in text
     assert "Satisfaction" not in text
+
+
+def test_my_handle_time_total_is_my_own_time_as_in_a_report_by_agent(
+    demo_store: Store, make_app: Callable[..., SupportdeskApp]
+) -> None:
+    """Bob's time on alice's ticket is not alice's; her time on a colleague's ticket is."""
+    from datetime import UTC, datetime, timedelta
+
+    from supportdesk.desk import handle_time, reports
+    from supportdesk.tui.data import DeskData
+
+    with demo_store.session(write=True) as s:
+        mine = tickets.create_ticket(
+            s,
+            subject="mine",
+            requester_email="a@x.example",
+            queue="billing",
+            change=Change.by("agent:alice"),
+        ).number
+        theirs = tickets.create_ticket(
+            s,
+            subject="theirs",
+            requester_email="b@x.example",
+            queue="billing",
+            change=Change.by("agent:bob"),
+        ).number
+        tickets.assign(s, mine, "alice", Change.by("agent:alice"))
+        tickets.assign(s, theirs, "bob", Change.by("agent:bob"))
+    data: DeskData = make_app().data
+    before = data.report(7).mine
+    assert before is not None
+    with demo_store.session(write=True) as s:
+        handle_time.record(s, "alice", {mine: 600, theirs: 300}, at=data.now())
+        handle_time.record(s, "bob", {mine: 1200}, at=data.now())
+    view = data.report(7)
+    assert view.mine is not None
+    assert view.mine.handle_time_total - before.handle_time_total == 900
+    with demo_store.session() as s:
+        by_agent = reports.build(s, view.since, view.until, "agent").rows
+    assert [r.handle_time_total for r in by_agent if r.group == "alice"] == [
+        view.mine.handle_time_total
+    ]
