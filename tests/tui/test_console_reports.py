@@ -141,8 +141,6 @@ def test_my_handle_time_total_is_my_own_time_as_in_a_report_by_agent(
     demo_store: Store, make_app: Callable[..., SupportdeskApp]
 ) -> None:
     """Bob's time on alice's ticket is not alice's; her time on a colleague's ticket is."""
-    from datetime import UTC, datetime, timedelta
-
     from supportdesk.desk import handle_time, reports
     from supportdesk.tui.data import DeskData
 
