@@ -175,3 +175,57 @@ def test_my_handle_time_total_is_my_own_time_as_in_a_report_by_agent(
     assert [r.handle_time_total for r in by_agent if r.group == "alice"] == [
         view.mine.handle_time_total
     ]
+
+
+async def test_live_reads_wait_from_the_end_of_a_read_and_pause_while_hidden(
+    make_app: Callable[..., SupportdeskApp],
+) -> None:
+    """A store that changes all the time, and reads that take longer than `live_every`: each
+    live read starts `live_every` after the previous one ended, never straight after it; with
+    another screen over the report screen nothing is read, and one read catches up after."""
+    import itertools
+    import threading
+    import time
+
+    from textual.screen import Screen
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("f2")
+        screen = await opened(pilot, app)
+        screen.live_every = 0.3
+        spans: list[tuple[float, float]] = []
+        read = app.data.report
+
+        def slow_read(days: int) -> object:
+            start = time.monotonic()
+            assert threading.current_thread() is not threading.main_thread()
+            time.sleep(0.4)  # a large store: longer than live_every
+            try:
+                return read(days)
+            finally:
+                spans.append((start, time.monotonic()))
+
+        app.data.report = slow_read  # type: ignore[method-assign]
+        end = time.monotonic() + 2.5
+        while time.monotonic() < end:  # a sync lands every 50 ms
+            screen.store_changed()
+            await pilot.pause(0.05)
+        await wait_until(pilot, lambda: not screen._loading, what="the last read")
+        assert len(spans) >= 2, spans
+        gaps = [later[0] - earlier[1] for earlier, later in itertools.pairwise(spans)]
+        assert all(gap >= 0.25 for gap in gaps), gaps
+
+        app.push_screen(Screen())
+        await pilot.pause(0.1)
+        before = screen.reads
+        for _ in range(5):
+            screen.store_changed()
+            await pilot.pause(0.1)
+        await pilot.pause(0.5)
+        assert screen.reads == before  # hidden: nothing read
+        app.pop_screen()
+        await wait_until(pilot, lambda: screen.reads == before + 1, what="the catch-up read")
+        await pilot.pause(1.0)
+        assert screen.reads == before + 1

@@ -199,18 +199,23 @@ class ReportScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = bindings("reports")
 
     live_every = 10.0
-    """Seconds at least between two reads caused by store changes: on a busy desk a sync
-    lands every few seconds, and a report over a large store takes a while to compute."""
+    """Seconds at least from the end of one read to the start of a read caused by store
+    changes: on a busy desk a sync lands every few seconds, and a report over a large store
+    takes a while to compute, so counting from the start would let reads run back to back."""
 
     def __init__(self, data: DeskData, days: int = 30) -> None:
         super().__init__()
         self.data = data
         self.days = days
         self.view: ReportView | None = None
+        self.reads = 0
+        """Reads started, for tests of how often a busy store makes the screen read."""
         self._loading = False
         self._again = False
-        self._last_read = 0.0
+        self._read_ended = float("-inf")
         self._waiting: Timer | None = None
+        self._live_pending = False
+        self._stale = False
 
     def compose(self) -> Iterator[Widget]:
         yield Header()
@@ -238,11 +243,25 @@ class ReportScreen(Screen[None]):
         if self.store_changed in listeners:
             listeners.remove(self.store_changed)
 
+    def on_screen_resume(self) -> None:
+        """Back on screen: one read for the changes missed while hidden."""
+        if self._stale:
+            self._stale = False
+            self.store_changed()
+
     def store_changed(self) -> None:
-        """The desk read the store again: read the figures too, at most every `live_every`."""
+        """The desk read the store again: read the figures too, `live_every` after the last
+        read ended; while another screen (a modal too) is on top, only note that they are
+        stale: the agent is doing something else there."""
+        if not self.is_active:
+            self._stale = True
+            return
+        if self._loading:
+            self._live_pending = True  # counted from the end of the running read
+            return
         if self._waiting is not None:
             return
-        wait = self._last_read + self.live_every - time.monotonic()
+        wait = self._read_ended + self.live_every - time.monotonic()
         if wait <= 0:
             self.reload()
         else:
@@ -250,7 +269,7 @@ class ReportScreen(Screen[None]):
 
     def _waited(self) -> None:
         self._waiting = None
-        self.reload()
+        self.store_changed()  # hidden meanwhile, or a read ran since: it decides again
 
     def reload(self) -> None:
         """Read the figures again; while a read runs, once more after it."""
@@ -258,7 +277,7 @@ class ReportScreen(Screen[None]):
             self._again = True
             return
         self._loading = True
-        self._last_read = time.monotonic()
+        self.reads += 1
         self._load(self.days)
 
     @work(thread=True, exclusive=True, group="report")
@@ -270,11 +289,15 @@ class ReportScreen(Screen[None]):
 
     def on_report_loaded(self, message: ReportLoaded) -> None:
         self._loading = False
+        self._read_ended = time.monotonic()
         if self._again or (message.view is not None and message.view.days != self.days):
-            self._again = False
+            self._again = self._live_pending = False  # the read now starting sees it all
             self.reload()  # the figures shown stay until the newer ones are read
             if message.view is None or message.view.days != self.days:
                 return
+        if self._live_pending:
+            self._live_pending = False
+            self.store_changed()
         if message.view is None:
             self.query_one("#report-figures", Static).update(Text(str(message.error)))
             return
