@@ -126,6 +126,10 @@ class ConsoleSettings(_Table):
     cursor on the ticket wherever it moved; "stay" keeps the cursor on the same row, which
     then shows another ticket, and the status line says so."""
 
+    idle_seconds: int = Field(default=120, ge=10, le=3600)
+    """Handle time stops this many seconds after the agent's last key, click or scroll
+    (and at once when the terminal loses focus): reading counts, a console left open does not."""
+
 
 class SavedSearch(_Table):
     """A named query, shown beside the queues in the console."""

@@ -67,6 +67,7 @@ GROUPS: dict[str, tuple[KeySpec, ...]] = {
         ),
         KeySpec("desk.back", "escape", "back", N_("Back"), show=False),
         KeySpec("desk.reload", "ctrl+r", "reload", N_("Reload"), show=False),
+        KeySpec("desk.reports", "f2", "reports", N_("Reports"), show=False),
     ),
     "list": (
         KeySpec("list.down", "down", "cursor_down", N_("Next"), show=False),
@@ -131,6 +132,10 @@ GROUPS: dict[str, tuple[KeySpec, ...]] = {
     "confirm": (
         KeySpec("confirm.yes", "y", "answer(True)", N_("Yes")),
         KeySpec("confirm.no", "n,escape", "answer(False)", N_("No")),
+    ),
+    "reports": (
+        KeySpec("reports.period", "p", "next_period", N_("Period")),
+        KeySpec("reports.close", "escape,q", "close", N_("Back")),
     ),
     "help": (KeySpec("help.close", "escape,q,f1,question_mark", "dismiss", N_("Close")),),
 }

@@ -218,6 +218,10 @@ def test_store_url_expands_home(isolated: Path) -> None:
             "sync.idle_refresh_minutes: expected an integer from 1 to 29; got 30",
         ),
         (
+            "[console]\nidle_seconds = 5\n",
+            "console.idle_seconds: expected an integer from 10 to 3600; got 5",
+        ),
+        (
             '[keymap]\n"ticket.assign" = "ctrl+a,,a"\n',
             'keymap."ticket.assign": expected comma-separated keys like "ctrl+a,a"; '
             "got 'ctrl+a,,a'",

@@ -274,3 +274,24 @@ def test_cli_builds_the_demo_once_then_shows_it(tmp_path: Path) -> None:
     assert "building" not in shown.output
     for queue in ("billing", "technical", "accounts", "shipping", "quarantine"):
         assert queue in shown.output
+
+
+def test_service_levels_show_due_and_breached_tickets(session: Session) -> None:
+    """Every human queue has a policy; the newest ticket, in a queue that works around the
+    clock, is due within the hour or two, and some older ones have breached, whatever hour
+    the demo is built at (the round-the-clock queues do not depend on it)."""
+    from supportdesk.desk import views
+    from supportdesk.desk.sla import storage
+
+    assert {p.queue for p in storage.list_policies(session)} == {
+        "accounts",
+        "billing",
+        "technical",
+        "shipping",
+    }
+    overview = views.overview(session, me=None, now=NOW)
+    assert overview.breaching_soon >= 1
+    assert 1 <= overview.breached < overview.all_active
+    newest = session.exec(select(Ticket).order_by(col(Ticket.created_at).desc())).first()
+    assert newest is not None and newest.status == "new" and newest.sla_due is not None
+    assert not newest.sla_breached

@@ -217,7 +217,7 @@ def test_merge_moves_the_thread_and_closes_the_source(desk: Store) -> None:
         assert [m.message_id for m in detail.messages] == ["<m@x>"]
         assert detail.tags == ["dup"]
         assert ("merged_from", None, str(source)) in _events(s, target)
-        assert ("merge", None, str(target)) in _events(s, source)
+        assert ("merge", "new", str(target)) in _events(s, source)  # the status it had
 
 
 def test_stale_version_is_refused_and_nothing_is_overwritten(desk: Store) -> None:

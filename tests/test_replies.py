@@ -462,3 +462,51 @@ def test_undoing_a_send_whose_reply_left_says_the_mail_cannot_be_called_back(
         assert tickets.get_ticket(s, number).status != "solved"
         item = s.get(OutboxItem, done.outbox_id)
         assert item is not None and item.state == "sent"
+
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+AROUND_THE_CLOCK = """\
+[[sla]]
+queue = "general"
+first_response = "4h"
+next_response = "2h"
+
+[sla.hours]
+""" + "".join(
+    f'{day} = "00:00-24:00"\n' for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+)
+
+
+def test_a_forward_or_a_cancelled_reply_leaves_the_customer_waiting(desk: Store) -> None:
+    """The next response's due time took any message of ours for an answer: a forward to a
+    vendor, or a reply cancelled before it went, made the customer's mail look answered."""
+    from supportdesk.desk import outbox
+    from supportdesk.desk.sla import storage
+
+    with desk.session(write=True) as s:
+        storage.set_policies(s, AROUND_THE_CLOCK)
+    number = _ticket(desk)
+
+    def due() -> int | None:
+        with desk.session() as s:
+            return tickets.get_ticket(s, number).sla_due
+
+    def send(kind: str, **fields: str) -> int | None:
+        with desk.session(write=True) as s:
+            draft = replies.open_draft(s, number, ALICE, SETUP, kind=kind)
+            replies.save_draft(s, draft.id, ALICE, **fields)
+            return replies.send_draft(s, draft.id, ALICE, SETUP).outbox_id
+
+    send("reply", body="Looking into it")  # the first response
+    with desk.session(write=True) as s:
+        receive(s, customer_mail(subject=f"Re: [#{number}] Refund please", body="Any news?"))
+    waiting = due()
+    assert waiting is not None  # the next response is due two hours after the customer's mail
+    send("forward", to="vendor@supplier.example", body="FYI")
+    assert due() == waiting
+    cancelled = send("reply", body="Done")
+    assert due() is None  # answered: nothing is due
+    assert cancelled is not None
+    with desk.session(write=True) as s:
+        outbox.cancel(s, cancelled, Change.by("agent:alice"))
+    assert due() == waiting

@@ -26,6 +26,7 @@ import pytest
 from supportdesk.desk import directory, reports, tickets
 from supportdesk.desk.events import Change
 from supportdesk.desk.messages import NewMessage, add_message
+from supportdesk.desk.query import Matching
 from supportdesk.desk.sla import storage
 from supportdesk.errors import ValidationError
 from supportdesk.store import Store
@@ -186,9 +187,14 @@ def test_a_query_narrows_and_weeks_start_on_monday(desk: Store) -> None:
         reports.build(s, at(1, 0), at(0, 0), "day")
 
 
-def test_cli_json_and_csv(desk: Store, tmp_path: Path) -> None:
-    config = tmp_path / "config.toml"
+def desk_config(desk: Store, folder: Path) -> Path:
+    config = folder / "config.toml"
     config.write_text(f'database_url = "{desk.url}"\nagent = "lead"\n')
+    return config
+
+
+def test_cli_json_and_csv(desk: Store, tmp_path: Path) -> None:
+    config = desk_config(desk, tmp_path)
     args = ("report", "--since", "2026-11-16", "--until", "2026-11-17", "--by", "day")
     code, out, err = run(config, *args, "--json")
     assert code == 0, err
@@ -209,3 +215,137 @@ def test_cli_json_and_csv(desk: Store, tmp_path: Path) -> None:
     assert code == 1 and "too early for a 30-day report" in err
     code, _, err = run(config, "report", "--by", "month")
     assert code != 0 and "month" in err
+
+
+def test_handle_time(desk: Store, tmp_path: Path) -> None:
+    """Console time recorded per agent, ticket and day (desk.handle_time), reported as each
+    solved ticket's total (median, p90) and as the time spent in each group's days."""
+    from sqlmodel import col, select
+
+    from supportdesk.desk import handle_time
+    from supportdesk.store.models import Ticket
+
+    with desk.session() as s:
+        t3, t1, t5, t2, t4 = s.exec(
+            select(Ticket.number).order_by(col(Ticket.created_at), col(Ticket.id))
+        ).all()
+    spent = [
+        ("alice", t1, at(0, 18), 1500),
+        ("alice", t1, at(0, 19), 500),  # the same day: adds to the row
+        ("alice", t4, at(1, 10), 600),
+        ("alice", t3, at(-1, 13), 100),  # Sunday: before the period
+        ("bob", t1, at(0, 11), 400),
+        ("bob", t5, at(0, 13), 900),
+        ("bob", t2, at(0, 16), 300),
+        ("bob", t2, at(1, 14), 1200),
+    ]
+    for handle, number, when, seconds in spent:
+        with desk.session(write=True) as s:
+            assert handle_time.record(s, handle, {number: seconds}, at=when) == 1
+    with desk.session() as s:
+        assert handle_time.of_ticket(s, t1, "alice") == handle_time.TicketHandleTime(2000, 2400)
+        assert handle_time.of_ticket(s, t4, "bob") == handle_time.TicketHandleTime(0, 600)
+        assert handle_time.record(s, "nobody", {t1: 5}) == 0
+
+    days = figures(desk, "day")
+    monday, tuesday = days["2026-11-16"], days["2026-11-17"]
+    # Recorded on Monday: 2000 (alice, T1) + 400 + 900 + 300 (bob); Tuesday 600 + 1200.
+    assert (monday["handle_time_total"], tuesday["handle_time_total"]) == (3600, 1800)
+    # Solved on Monday: T5 900, T1 2400; on Tuesday T3 100 (Sunday's time counts: it is the
+    # ticket's), T2 1500. Nearest rank of two: the median is the first, p90 the second.
+    assert (monday["handle_time_median"], monday["handle_time_p90"]) == (900, 2400)
+    assert (tuesday["handle_time_median"], tuesday["handle_time_p90"]) == (100, 1500)
+
+    agents = figures(desk, "agent")
+    alice, bob, nobody = agents["alice"], agents["bob"], agents["(unassigned)"]
+    # Totals are each agent's own time in the period; the medians are over the tickets
+    # assigned to them (alice: T1; bob: T5, T2; nobody: T3).
+    assert (alice["handle_time_total"], bob["handle_time_total"]) == (2600, 2800)
+    assert (alice["handle_time_median"], alice["handle_time_p90"]) == (2400, 2400)
+    assert (bob["handle_time_median"], bob["handle_time_p90"]) == (900, 1500)
+    assert (nobody["handle_time_median"], nobody["handle_time_total"]) == (100, 0)
+    queues = figures(desk, "queue")
+    assert queues["support"]["handle_time_total"] == 5400
+    assert queues["support"]["handle_time_median"] == 1500  # T5 900, T2 1500, T1 2400
+
+    config = desk_config(desk, tmp_path)
+    code, out, err = run(config, "report", "--since", "2026-11-16", "--until", "2026-11-17")
+    assert code == 0, err
+    assert "handle total" in out and "1h00m" in out  # Monday's 3600 s
+    code, out, err = run(config, "report", "--since", "2026-11-16", "--by", "agent", "--json")
+    by_agent = {r["group"]: r for r in json.loads(out)["rows"]}
+    assert by_agent["bob"]["handle_time_total"] == 2800
+
+
+def test_the_whole_period_in_one_row_and_the_response_histogram(desk: Store) -> None:
+    """The console's report screen reads the period as one group and the histogram."""
+    everything = figures(desk, "all")
+    assert list(everything) == ["all"]
+    row = everything["all"]
+    assert {k: row[k] for k in ("created", "solved", "reopened", "backlog")} == {
+        "created": 4,  # T1, T5, T2, T4 (T3 came on Sunday)
+        "solved": 5,  # T3 twice, T1, T5, T2
+        "reopened": 1,
+        "backlog": 1,  # T4
+    }
+    # First responses T1 1 h, T5 3 h, T2 18 h: nearest rank of three, 2nd and 3rd.
+    assert (row["first_response_median"], row["first_response_p90"]) == (3 * H, 18 * H)
+    with desk.session() as s:
+        histogram = reports.first_response_histogram(s, at(0, 0), at(2, 0))
+        assert histogram == [
+            ("<15m", 0),
+            ("<1h", 0),
+            ("<4h", 2),  # T1 (1 h is not under 1 h), T5
+            ("<8h", 0),
+            ("<1d", 1),  # T2
+            ("<3d", 0),
+            ("3d+", 0),
+        ]
+        bob = Matching(s, "assignee:bob", me=None).where()
+        assert dict(reports.first_response_histogram(s, at(0, 0), at(2, 0), bob))["<4h"] == 1
+
+
+def test_merging_a_solved_ticket_leaves_the_backlog_alone(desk: Store) -> None:
+    """A merge closes the merged ticket; one that was already solved was never in the
+    backlog, so Monday's backlog stays 1 (it counted the merge as a close, and said 2)."""
+    from sqlmodel import col, select
+
+    from supportdesk.store.models import Ticket
+
+    with desk.session(write=True) as s:
+        _t3, t1, _t5, _t2, t4 = s.exec(
+            select(Ticket.number).order_by(col(Ticket.created_at), col(Ticket.id))
+        ).all()
+        tickets.merge(s, t1, t4, Change.by("a", at=at(1, 12)))
+    days = figures(desk, "day")
+    assert (days["2026-11-16"]["backlog"], days["2026-11-17"]["backlog"]) == (1, 1)
+    everything = figures(desk, "all")
+    assert everything["all"]["backlog"] == 1
+
+
+def test_waiting_on_the_customer_just_before_the_solve_is_no_resolution_time(
+    desk: Store,
+) -> None:
+    """Wednesday: created 09:00, answered and pending 10:00, solved from pending 15:00. The
+    business resolution is the hour before the customer was asked (it said 6 h: the pause
+    was only subtracted when a ticket came back from pending)."""
+    wednesday = at(2, 0)
+    with desk.session(write=True) as s:
+        number = tickets.create_ticket(
+            s,
+            subject="s",
+            requester_email="c@x.example",
+            queue="support",
+            change=Change.by("a", at=at(2, 9)),
+        ).number
+        add_message(
+            s,
+            tickets.get_ticket(s, number),
+            NewMessage(raw=b"x", message_id="<wed@x>", direction="out"),
+            Change.by("a", at=at(2, 10)),
+        )
+        tickets.set_status(s, number, "pending", Change.by("a", at=at(2, 10)))
+        tickets.set_status(s, number, "solved", Change.by("a", at=at(2, 15)))
+    with desk.session() as s:
+        row = reports.build(s, wednesday, wednesday + timedelta(days=1), "all").rows[0]
+    assert (row.resolution_median, row.resolution_business_median) == (6 * H, 1 * H)

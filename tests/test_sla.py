@@ -452,3 +452,20 @@ def test_tickets_show_names_the_due_time(config: Path, desk: Store) -> None:
     assert "SLA due" in out and "2026-11-16 12:00 UTC" in out
     code, out, err = run(config, "tickets", "show", str(number), "--json")
     assert json.loads(out)["row"]["sla_due"].startswith("2026-11-16T12:00")
+
+
+def test_what_answers_the_customer_finds_outbox_items_by_index(sqlite_store: Store) -> None:
+    """answers_customer asks outbox about every message of ours: by ix_outbox_message_id,
+    not a scan of outbox per message."""
+    from sqlalchemy import select as sa_select
+    from sqlalchemy.dialects import sqlite
+
+    from supportdesk.store.models import Message, table_of
+
+    m = table_of(Message).alias()
+    query = sa_select(m.c.id).where(due.answers_customer(m))
+    sql = str(query.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
+    with sqlite_store.engine.connect() as conn:
+        steps = [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")]
+    outbox = [step for step in steps if "outbox" in step]
+    assert outbox and all("USING INDEX ix_outbox_message_id" in s for s in outbox), steps

@@ -55,7 +55,8 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Created, solved, reopened, backlog, response and resolution times, replies per
-        resolved ticket, SLA attainment and satisfaction (CSAT), computed in the store."""
+        resolved ticket, SLA attainment, handle time and satisfaction (CSAT), computed in the
+        store."""
         from supportdesk.clock import utcnow
         from supportdesk.desk import reports
         from supportdesk.desk.query import Matching
@@ -106,6 +107,8 @@ def register(app: typer.Typer) -> None:
             _("resolution p90"),
             _("replies/resolved"),
             _("SLA met"),
+            _("handle median"),
+            _("handle total"),
             _("CSAT avg"),
             _("CSAT 4-5"),
             title=_("{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC").format(
@@ -126,6 +129,8 @@ def register(app: typer.Typer) -> None:
                 _duration(r["resolution_p90"]),
                 "-" if r["replies_per_resolved"] is None else str(r["replies_per_resolved"]),
                 "-" if attained is None else f"{attained:.0%}",
+                _duration(r["handle_time_median"]),
+                _duration(r["handle_time_total"]) if r["handle_time_total"] else "-",
                 "-"
                 if r["csat_average"] is None
                 else f"{r['csat_average']:.2f} (n={r['csat_responses']})",

@@ -80,6 +80,7 @@ from supportdesk.desk import tickets as ticket_ops
 from supportdesk.desk.events import Change
 from supportdesk.desk.messages import NewMessage, add_message
 from supportdesk.desk.rules import storage
+from supportdesk.desk.sla import storage as sla_storage
 from supportdesk.errors import ValidationError
 from supportdesk.store import Store
 from supportdesk.store.models import (
@@ -162,8 +163,83 @@ def build_demo(
         storage.import_rules(session, demo_rules(), origin="the demo's rules")
         for name, title, body in CANNED:
             canned.add_canned(session, name, title, body)
+        # Set last, once: the due times and breaches of every ticket come from its history.
+        sla_storage.set_policies(session, DEMO_SLA, origin="the demo's SLA", at=now)
     with store.session() as session:
         return _summarise(session)
+
+
+DEMO_SLA = """\
+# Logins and the apps are looked after around the clock, so at any hour of the day
+# some of their tickets are due soon and some have breached; billing keeps London office
+# hours and shipping works Tokyo's long week, so their clocks pause at night.
+
+[[sla]]
+queue = "accounts"
+first_response = "2h"
+next_response = "8h"
+
+[sla.hours]
+mon = "00:00-24:00"
+tue = "00:00-24:00"
+wed = "00:00-24:00"
+thu = "00:00-24:00"
+fri = "00:00-24:00"
+sat = "00:00-24:00"
+sun = "00:00-24:00"
+
+[sla.priority.urgent]
+first_response = "1h"
+
+[[sla]]
+queue = "technical"
+first_response = "8h"
+next_response = "24h"
+
+[sla.hours]
+mon = "00:00-24:00"
+tue = "00:00-24:00"
+wed = "00:00-24:00"
+thu = "00:00-24:00"
+fri = "00:00-24:00"
+sat = "00:00-24:00"
+sun = "00:00-24:00"
+
+[sla.priority.urgent]
+first_response = "1h"
+next_response = "4h"
+
+[[sla]]
+queue = "billing"
+timezone = "Europe/London"
+first_response = "8h"
+next_response = "16h"
+resolution = "120h"
+
+[sla.hours]
+mon = "09:00-17:30"
+tue = "09:00-17:30"
+wed = "09:00-17:30"
+thu = "09:00-17:30"
+fri = "09:00-17:30"
+
+[[sla]]
+queue = "shipping"
+timezone = "Asia/Tokyo"
+first_response = "6h"
+next_response = "16h"
+
+[sla.hours]
+mon = "09:00-18:00"
+tue = "09:00-18:00"
+wed = "09:00-18:00"
+thu = "09:00-18:00"
+fri = "09:00-18:00"
+sat = "10:00-16:00"
+"""
+"""The demo's service levels (`supportdesk sla export` shows them)."""
+AROUND_THE_CLOCK = tuple(f for f in FAMILIES if f.queue == "accounts")
+"""Where the newest ticket comes from: first response within 2 h (1 h if urgent), any hour."""
 
 
 def demo_rules() -> str:
@@ -360,6 +436,9 @@ class _Plan:
     length: int
     robot: bool = False
     duplicate: bool = False
+    fresh: bool = False
+    """The newest ticket: a new one in a queue that works around the clock, so the demo
+    has a ticket due soon at any hour it is built."""
 
 
 # Older tickets are mostly finished; the last days hold the open work.
@@ -416,6 +495,8 @@ def _plan(rng: random.Random, count: int, now: datetime) -> list[_Plan]:
     for index in rng.sample(range(count), max(1, round(count * 0.03)) if count >= 10 else 0):
         robot = plans[index]
         robot.robot, robot.status, robot.length = True, "new", 1
+    newest = plans[-1]
+    newest.robot, newest.status, newest.length, newest.fresh = False, "new", 1, True
     if count >= 20:
         _plan_duplicates(rng, plans, max(1, count // 250))
     _cover_every_status(rng, plans)
@@ -428,6 +509,7 @@ def _plan_duplicates(rng: random.Random, plans: list[_Plan], wanted: int) -> Non
         for i in range(len(plans) - 1)
         if not plans[i].robot
         and not plans[i + 1].robot
+        and not plans[i + 1].fresh
         and plans[i].status in ("open", "pending", "on-hold", "solved")
         and plans[i].length <= 7
     ]
@@ -444,7 +526,7 @@ def _plan_duplicates(rng: random.Random, plans: list[_Plan], wanted: int) -> Non
 
 def _cover_every_status(rng: random.Random, plans: list[_Plan]) -> None:
     """Make sure each status shows up at least once, even in a small demo."""
-    humans = [p for p in plans if not p.robot and not p.duplicate]
+    humans = [p for p in plans if not p.robot and not p.duplicate and not p.fresh]
     if len(humans) < 2 * len(STATUSES):
         return
     for status in STATUSES:
@@ -863,7 +945,7 @@ class _Builder:
         rng = self.rng
         lang = "ja" if rng.random() < 0.2 else "en"
         person = self._requester(lang)
-        family = rng.choice(FAMILIES)
+        family = rng.choice(AROUND_THE_CLOCK if plan.fresh else FAMILIES)
         misrouted = plan.status != "new" and rng.random() < 0.05
         arrival = family.queue
         if misrouted:

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select, update
 from sqlmodel import Session, col
 
 from supportdesk.desk import events
@@ -253,19 +253,11 @@ def cancel(session: Session, item_id: int, change: Change) -> ItemView:
 
 
 def _recompute_first_response(session: Session, ticket_id: int, at: datetime) -> None:
-    public = ("reply", "reply_all")
+    messages = table_of(Message)
     first = session.execute(
-        select(col(Message.received_at))
-        .outerjoin(OutboxItem, col(OutboxItem.message_id) == col(Message.id))
-        .where(
-            col(Message.ticket_id) == ticket_id,
-            col(Message.direction) == "out",
-            or_(
-                col(OutboxItem.id).is_(None),
-                and_(col(OutboxItem.kind).in_(public), col(OutboxItem.state) != "cancelled"),
-            ),
-        )
-        .order_by(col(Message.id))
+        select(messages.c.received_at)
+        .where(messages.c.ticket_id == ticket_id, due.answers_customer(messages))
+        .order_by(messages.c.id)
         .limit(1)
     ).scalar_one_or_none()
     session.execute(

@@ -49,6 +49,7 @@ from supportdesk.desk.events import Change
 from supportdesk.desk.ingest import UNKNOWN_SENDER
 from supportdesk.desk.mailsetup import MAIL_SETUP, Identity, MailSetup
 from supportdesk.desk.messages import NewAttachment, NewMessage, add_message
+from supportdesk.desk.sla import due
 from supportdesk.desk.statuses import check_status
 from supportdesk.desk.views import tickets_with_drafts as tickets_with_drafts
 from supportdesk.errors import ConflictError, NotFoundError, ValidationError
@@ -1210,6 +1211,10 @@ def _enqueue(
         )
         .scalar_one()
     )
+    if not public:
+        # Stored, the message looked like an answer; its outbox item says it is none, so
+        # the next response is still due (desk.sla.due.answers_customer).
+        due.refresh_one(session, ticket.id, change.now())  # type: ignore[arg-type]
     return message.id, outbox_id  # type: ignore[return-value]
 
 

@@ -17,6 +17,9 @@ hand, are in docs/METRICS.md; in short:
 - SLA attainment: the share of those tickets in queues with a policy that breached nothing;
 - CSAT: satisfaction ratings received in the period (desk.csat): how many, their average
   and the share that scored 4 or 5.
+- handle time (median, p90): the console time all agents spent on a ticket, over tickets
+  solved in the period that have any; total: the console time recorded on the days of the
+  period (per agent: by that agent).
 
 Days and weeks (Monday to Sunday) are UTC; per agent and queue, a ticket counts where it is
 now (its current assignee and queue).
@@ -29,17 +32,29 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, true
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+)
 from sqlmodel import Session, col
 
 from supportdesk.desk.sla import due
 from supportdesk.desk.statuses import ACTIVE
 from supportdesk.errors import ValidationError
 from supportdesk.i18n import _
-from supportdesk.store.models import Agent, CsatRating, Event, Queue, SlaPolicy, Ticket
+from supportdesk.store.models import Agent, CsatRating, Event, HandleTime, Queue, SlaPolicy, Ticket
 
-By = Literal["agent", "queue", "day", "week"]
-GROUPINGS: tuple[By, ...] = ("agent", "queue", "day", "week")
+By = Literal["agent", "queue", "day", "week", "all"]
+GROUPINGS: tuple[By, ...] = ("agent", "queue", "day", "week", "all")
 DAY = 86_400
 _BEFORE = -(2**40)  # the group of everything before the report's first period
 UNASSIGNED = "(unassigned)"
@@ -68,6 +83,9 @@ class ReportRow:
     replies: int = 0
     sla_tickets: int = 0
     sla_met: int = 0
+    handle_time_median: int | None = None
+    handle_time_p90: int | None = None
+    handle_time_total: int = 0
     csat_responses: int = 0
     csat_score_sum: int = 0
     csat_satisfied: int = 0
@@ -170,6 +188,10 @@ def build(
         target = row(key)
         target.resolved, target.replies = int(resolved), int(replies)
         target.sla_tickets, target.sla_met = int(sla_tickets), int(sla_met)
+    for key, median, p90 in r.handle_time():
+        row(key).handle_time_median, row(key).handle_time_p90 = median, p90
+    for key, total in r.handle_time_total():
+        row(key).handle_time_total = int(total)
     for key, responses, score_sum, satisfied in r.csat():
         target = row(key)
         target.csat_responses, target.csat_score_sum = int(responses), int(score_sum or 0)
@@ -192,6 +214,8 @@ class _Reader:
 
     def key(self, at: Any) -> Any:
         """The group of a ticket whose event happened at `at` (a timestamp column)."""
+        if self.by == "all":
+            return literal(0)
         if self.by == "agent":
             return func.coalesce(col(Ticket.assignee_id), 0)
         if self.by == "queue":
@@ -238,7 +262,7 @@ class _Reader:
         now, less what every later change did (a creation added one, a move from an active
         status to solved or closed or a merge took one away, a reopening added one). Only
         the history since the report's start (per agent or queue: its end) is read."""
-        per_group = self.by in ("agent", "queue")
+        per_group = self.by in ("agent", "queue", "all")
         group = self.key(col(Ticket.created_at)) if per_group else literal(0)
         active = {
             key: int(n)
@@ -278,7 +302,12 @@ class _Reader:
                 col(Event.action) == "create",
                 or_(*(col(Event.new_value).like(f"%/{s}/%") for s in inactive)),
             ),
-            col(Event.action) == "merge",
+            # A merge closes the merged ticket; one already solved was not in the backlog.
+            # Merges recorded before the event kept the status (old_value NULL) count.
+            and_(
+                col(Event.action) == "merge",
+                or_(col(Event.old_value).is_(None), col(Event.old_value).in_(ACTIVE)),
+            ),
         )
         opening = and_(
             col(Event.action) == "status",
@@ -357,10 +386,13 @@ class _Reader:
         at = col(Ticket.solved_at)
         created = col(Ticket.created_at)
         wall = due.epoch(at) - due.epoch(created)
+        # The SLA clock stopped when the ticket went pending, if it was solved from there:
+        # that wait is the customer's, like the pauses already added up.
+        stopped = due.least(col(Ticket.sla_paused_since), due.epoch(at))
         business = case(
             (
                 _has_policy(),
-                due.business(col(Ticket.queue_id), due.epoch(at))
+                due.business(col(Ticket.queue_id), stopped)
                 - due.business(col(Ticket.queue_id), due.epoch(created))
                 - col(Ticket.sla_paused_seconds),
             ),
@@ -392,6 +424,34 @@ class _Reader:
             where=[at.is_not(None), self.within(at)],
         )
 
+    def handle_time(self) -> list[Any]:
+        """(key, median, p90) of the handle time of the tickets solved in the period, all
+        agents and days together, among those that have any."""
+        at = col(Ticket.solved_at)
+        spent = (
+            select(func.sum(col(HandleTime.seconds)))
+            .where(col(HandleTime.ticket_id) == col(Ticket.id))
+            .correlate(Ticket)
+            .scalar_subquery()
+        )
+        where = [at.is_not(None), self.within(at), spent.is_not(None)]
+        found = self._percentiles(at, spent, cast(null(), BigInteger), where)
+        return [(key, median, p90) for key, median, p90, _, _ in found]
+
+    def handle_time_total(self) -> list[Any]:
+        """(key, seconds) recorded on the days of the period; per agent, the agent's own."""
+        day = col(HandleTime.day)
+        group: Any = col(HandleTime.agent_id) if self.by == "agent" else self.key(day)
+        key = group.label("key")
+        stmt = (
+            select(key, func.sum(col(HandleTime.seconds)))
+            .select_from(HandleTime)
+            .join(Ticket, col(Ticket.id) == col(HandleTime.ticket_id))
+            .where(self.where, self.within(day))
+            .group_by(key)
+        )
+        return list(self.session.execute(stmt).all())
+
     def csat(self) -> list[Any]:
         """(key, ratings, sum of scores, ratings of 4 or 5) over the ratings received in the
         period, grouped like the rest by the rated ticket's assignee or queue, or by day."""
@@ -414,6 +474,10 @@ class _Reader:
         return list(range((first + 3) // 7, (last + 3) // 7 + 1))
 
     def label(self, rows: dict[Any, ReportRow]) -> list[ReportRow]:
+        if self.by == "all":
+            found = rows.get(0, ReportRow(""))
+            found.group = "all"
+            return [found]
         if self.by in ("day", "week"):
             out = []
             for key in self.periods():
@@ -429,6 +493,51 @@ class _Reader:
         for key, found in rows.items():
             found.group = names.get(key, UNASSIGNED if self.by == "agent" else f"#{key}")
         return sorted(rows.values(), key=lambda r: r.group)
+
+
+RESPONSE_BUCKETS: tuple[tuple[int | None, str], ...] = (
+    (15 * 60, "<15m"),
+    (3600, "<1h"),
+    (4 * 3600, "<4h"),
+    (8 * 3600, "<8h"),
+    (DAY, "<1d"),
+    (3 * DAY, "<3d"),
+    (None, "3d+"),
+)
+"""The first-response histogram's buckets: (upper bound in seconds, excluded; label)."""
+
+
+def first_response_histogram(
+    session: Session, since: datetime, until: datetime, where: ColumnElement[bool] | None = None
+) -> list[tuple[str, int]]:
+    """How many tickets first answered in [since, until) took how long (wall clock), per
+    RESPONSE_BUCKETS, empty buckets included: the shape the median and p90 summarise."""
+    at, created = col(Ticket.first_response_at), col(Ticket.created_at)
+    wall = due.epoch(at) - due.epoch(created)
+    bucket = case(
+        *((wall < bound, index) for index, (bound, _) in enumerate(RESPONSE_BUCKETS) if bound),
+        else_=len(RESPONSE_BUCKETS) - 1,
+    ).label("bucket")
+    stmt = (
+        select(bucket, func.count())
+        .where(true() if where is None else where, at.is_not(None), at >= since, at < until)
+        .group_by(bucket)
+    )
+    counts = {int(index): int(n) for index, n in session.execute(stmt)}
+    return [(label, counts.get(i, 0)) for i, (_, label) in enumerate(RESPONSE_BUCKETS)]
+
+
+def agent_handle_time(session: Session, since: datetime, until: datetime, handle: str) -> int:
+    """Seconds agent `handle` recorded on the UTC days that start in [since, until), on any
+    ticket: `handle_time_total` of their row in a report by agent, where a row per ticket
+    filter would also count colleagues' time on their tickets."""
+    day = col(HandleTime.day)
+    stmt = (
+        select(func.coalesce(func.sum(col(HandleTime.seconds)), 0))
+        .join(Agent, col(Agent.id) == col(HandleTime.agent_id))
+        .where(col(Agent.handle) == handle, day >= since, day < until)
+    )
+    return int(session.execute(stmt).scalar_one())
 
 
 def _has_policy() -> ColumnElement[bool]:

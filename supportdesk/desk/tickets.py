@@ -420,13 +420,14 @@ def merge(
     for cc in session.exec(select(TicketCC).where(TicketCC.ticket_id == source.id)).all():
         if session.get(TicketCC, (target.id, cc.email)) is None:
             session.add(TicketCC(ticket_id=target.id, email=cc.email))  # type: ignore[arg-type]
+    was = source.status  # the merge event keeps it: reports tell an active ticket's close
     closed = {
         **status_values("closed", change.now(), source.solved_at),
         "merged_into_id": target.id,
         "message_count": 0,
     }
     write_ticket(session, source, closed, source.version, change)
-    events.record(session, source, "merge", change, new=str(target.number))
+    events.record(session, source, "merge", change, old=was, new=str(target.number))
     grown = {"message_count": target.message_count + moved}
     write_ticket(session, target, grown, target.version, change)
     events.record(session, target, "merged_from", change, new=str(source.number))

@@ -424,6 +424,26 @@ class Presence(SQLModel, table=True):
     seen_at: datetime = Field(default_factory=utcnow)
 
 
+class HandleTime(SQLModel, table=True):
+    """Seconds an agent spent with a ticket open in a focused, not idle console, per UTC day.
+
+    A measurement, not an action: no event, nothing to undo. The console adds to its row
+    when it flushes what it counted (desk.handle_time), so a day's work on a ticket is one
+    row however often it flushed; the day lets reports total the time spent in a period.
+    """
+
+    __tablename__ = "handle_time"
+    __table_args__ = (Index("ix_handle_time_day", "day"),)
+
+    agent_id: int = Field(foreign_key="agents.id", primary_key=True, ondelete="CASCADE")
+    ticket_id: int = Field(
+        foreign_key="tickets.id", primary_key=True, index=True, ondelete="CASCADE"
+    )
+    day: datetime = Field(primary_key=True)
+    """Midnight UTC of the day the time was spent."""
+    seconds: int = Field(default=0)
+
+
 class OutboxItem(SQLModel, table=True):
     """Mail waiting to be sent: written first, sent after, never sent twice.
 
@@ -440,7 +460,8 @@ class OutboxItem(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="tickets.id", index=True)
-    message_id: int | None = Field(default=None, foreign_key="messages.id")
+    message_id: int | None = Field(default=None, foreign_key="messages.id", index=True)
+    """Indexed: the SLA's rule for what answers the customer looks its message up here."""
     mailbox: str = Field(default="", max_length=200)
     recipients: str = Field(sa_type=Text)
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

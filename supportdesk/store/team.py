@@ -24,6 +24,8 @@ TEAM_GROUP_KEY = "team_group"
 READ_ONLY_TABLES = ("alembic_version", "team_roles")
 """Tables the team reads but only `team init` / `team add-agent` (as the owner) write."""
 APPEND_ONLY_TABLES = ("events", "store_meta")
+NO_DELETE_TABLES = ("handle_time",)
+"""Tables the team adds to and updates (row security says whose rows) but never deletes from."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,8 @@ def prepare(conn: Connection, group: str) -> None:
         _run(conn, "REVOKE INSERT, UPDATE, DELETE ON %I FROM %I", table, group)
     for table in APPEND_ONLY_TABLES:
         _run(conn, "REVOKE UPDATE, DELETE ON %I FROM %I", table, group)
+    for table in NO_DELETE_TABLES:
+        _run(conn, "REVOKE DELETE ON %I FROM %I", table, group)
     # Every column of events but `role`, which the server fills in (session_user).
     columns = conn.execute(
         text(

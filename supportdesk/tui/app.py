@@ -20,6 +20,7 @@ from supportdesk.themes import DEFAULT_THEME
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.commands import DeskCommands
 from supportdesk.tui.data import DeskData, SavedView
+from supportdesk.tui.handling import HandleTimer
 from supportdesk.tui.joiners import pass_joiner
 from supportdesk.tui.keys import display_keys, normalise_keys
 from supportdesk.tui.saved import set_top_level
@@ -46,6 +47,8 @@ TEXTUAL_COMMANDS = (
     N_("Screenshot"),
     N_("Save an SVG 'screenshot' of the current screen"),
 )
+_ACTIVITY = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)
+"""What says the agent is at the console (a mouse passing over it does not)."""
 
 
 class SupportdeskApp(App[None]):
@@ -76,12 +79,16 @@ class SupportdeskApp(App[None]):
         now: Callable[[], datetime] | None = None,
         selection: str = "follow",
         language: str | None = None,
+        idle_seconds: int = 120,
     ) -> None:
-        """`now` fixes the clock the console measures ages with (snapshot tests pin it).
+        """`now` fixes the clock the console measures ages and handle time with (snapshot
+        tests pin it).
 
         `selection` is `[console] selection`: "follow" the ticket when the list reorders,
         or "stay" on the row. `language` is the `language` setting (auto, en or ja), applied
         before anything is drawn; None keeps the language already chosen.
+        `idle_seconds` is `[console] idle_seconds`, when handle time stops after the agent's
+        last key.
         """
         if language is not None:
             set_language(language)
@@ -95,6 +102,7 @@ class SupportdeskApp(App[None]):
         self.sub_title = self._sub_title()
         self.keymap = {k: normalise_keys(v) for k, v in (keymap or {}).items()}
         self.selection = selection
+        self.handling = HandleTimer(self, self.data.now, idle_seconds)
         checked = check_appearance(
             theme or DEFAULT_THEME, self.keymap, user_themes_dir=user_themes_dir
         )
@@ -114,10 +122,19 @@ class SupportdeskApp(App[None]):
     def on_mount(self) -> None:
         for problem in self._problems:
             self.notify(problem, title=_("Config"), severity="warning", timeout=15, markup=False)
+        self.handling.start()
 
     async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, _ACTIVITY) and not event.is_forwarded:
+            self.handling.active()
         if not pass_joiner(self, event):  # ZWJ and kin, which text fields decline
             await super().on_event(event)
+
+    def watch_app_focus(self, focus: bool) -> None:
+        self.handling.focused(focus)
+
+    async def on_unmount(self) -> None:
+        await self.handling.close()
 
     def get_default_screen(self) -> Screen:
         return DeskScreen(
@@ -231,6 +248,7 @@ def run_console(
     keymap: Mapping[str, str] | None = None,
     selection: str | None = None,
     language: str | None = None,
+    idle_seconds: int | None = None,
 ) -> None:
     """Open the console and return when the agent quits.
 
@@ -240,7 +258,13 @@ def run_console(
     """
     if (
         config_path is not None
-        and (theme is None or keymap is None or selection is None or language is None)
+        and (
+            theme is None
+            or keymap is None
+            or selection is None
+            or language is None
+            or idle_seconds is None
+        )
         and config_path.exists()
     ):
         from supportdesk.config import load_settings
@@ -252,6 +276,8 @@ def run_console(
         keymap = keymap if keymap is not None else settings.keymap
         selection = selection if selection is not None else settings.console.selection
         language = language if language is not None else settings.language
+        if idle_seconds is None:
+            idle_seconds = settings.console.idle_seconds
     SupportdeskApp(
         store,
         me=me,
@@ -262,4 +288,5 @@ def run_console(
         keymap=keymap,
         selection=selection or "follow",
         language=language,
+        idle_seconds=idle_seconds or 120,
     ).run()

@@ -119,6 +119,7 @@ def _desk_commands(desk: DeskScreen) -> Iterator[Command]:
     yield _("desk: search"), desk.action_search, _("Type a query")
     yield _("desk: save search as a view"), desk.action_save_search, _("Add it to the sidebar")
     yield _("desk: reload"), desk.action_reload, _("Read everything again")
+    yield _("desk: reports"), desk.action_reports, _("The team's figures and yours, with charts")
     yield _("view: next"), desk.action_next_view, _("The next view in the sidebar")
     yield _("view: previous"), desk.action_previous_view, _("The previous view in the sidebar")
     for entry in desk.sidebar.entries.values():
@@ -135,11 +136,22 @@ def _desk_commands(desk: DeskScreen) -> Iterator[Command]:
 def commands(app: SupportdeskApp, screen: object) -> list[Command]:
     """The commands that apply on `screen` (the one the palette was opened over)."""
     from supportdesk.tui.screens.desk import DeskScreen
+    from supportdesk.tui.screens.reports import PERIODS, ReportScreen
 
     found: list[Command] = []
     if isinstance(screen, DeskScreen):
         found.extend(_ticket_commands(screen))
         found.extend(_desk_commands(screen))
+    if isinstance(screen, ReportScreen):
+        for days in PERIODS:
+            found.append(
+                (
+                    _("reports: last {days} days").format(days=days),
+                    partial(screen.show_period, days),
+                    _("The figures of the last {days} days").format(days=days),
+                )
+            )
+        found.append((_("reports: close"), screen.action_close, _("Back to the desk")))
     for name in app.theme_names():
         if name != app.theme:
             found.append(
@@ -165,7 +177,7 @@ def commands(app: SupportdeskApp, screen: object) -> list[Command]:
     return [(name, run, _with_key(help_text, run, keys)) for name, run, help_text in found]
 
 
-_KEYED = ("Desk", "Ticket list", "Everywhere")  # where the actions above have their keys
+_KEYED = ("Desk", "Ticket list", "Reports", "Everywhere")  # where the actions above have their keys
 
 
 def _with_key(help_text: str, run: Callable[[], object], keys: dict[str, str]) -> str:

@@ -11,12 +11,13 @@ import getpass
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from supportdesk.desk import directory, presence, views
 from supportdesk.desk.query import Count, Matching
+from supportdesk.desk.reports import ReportRow
 from supportdesk.desk.views import TicketDetail, TicketRow
 from supportdesk.errors import SupportdeskError
 from supportdesk.i18n import N_, _
@@ -24,6 +25,7 @@ from supportdesk.i18n import N_, _
 if TYPE_CHECKING:
     from supportdesk.desk.canned import CannedMatch, RenderedCanned
     from supportdesk.desk.handle import Desk, Session
+    from supportdesk.desk.handle_time import TicketHandleTime
 
 ACTIVE_QUERY = "status:active"
 
@@ -78,6 +80,21 @@ class ViewCount:
     query: str
     section: str
     count: Count | None
+
+
+@dataclass(frozen=True)
+class ReportView:
+    """The report screen's figures for one period: the team's and the agent's, over the whole
+    period and per day, and how long first responses took (desk.reports)."""
+
+    days: int
+    since: datetime
+    until: datetime
+    team: ReportRow
+    mine: ReportRow | None
+    daily: list[ReportRow]
+    responses: list[tuple[str, int]]
+    my_responses: list[tuple[str, int]] | None
 
 
 @dataclass(frozen=True)
@@ -178,6 +195,43 @@ class DeskData:
     def leave(self) -> None:
         with self.store.session(write=True) as session:
             presence.leave(session, self.console_id)
+
+    def report(self, days: int) -> ReportView:
+        """The last `days` UTC days up to the end of today, by the console's clock, in one
+        read transaction: the team's figures, the agent's (their tickets), and per day."""
+        from supportdesk.desk import reports
+
+        today = self.now().astimezone(UTC).date()
+        until = datetime.combine(today, datetime.min.time(), tzinfo=UTC) + timedelta(days=1)
+        since = until - timedelta(days=days)
+        with self.store.session() as session:
+            team = reports.build(session, since, until, "all").rows[0]
+            daily = reports.build(session, since, until, "day").rows
+            responses = reports.first_response_histogram(session, since, until)
+            mine = my_responses = None
+            if self.me:
+                where = Matching(session, "assignee:me", me=self.me).where()
+                mine = reports.build(session, since, until, "all", where).rows[0]
+                # Their own time, as in a report by agent, not everyone's on their tickets.
+                mine.handle_time_total = reports.agent_handle_time(session, since, until, self.me)
+                my_responses = reports.first_response_histogram(session, since, until, where)
+        return ReportView(days, since, until, team, mine, daily, responses, my_responses)
+
+    def handle_time(self, number: int) -> TicketHandleTime:
+        """Ticket `number`'s recorded handle time: this agent's and everyone's."""
+        from supportdesk.desk import handle_time
+
+        with self.store.session() as session:
+            return handle_time.of_ticket(session, number, self.me)
+
+    def record_handle_time(self, counted: dict[int, int]) -> None:
+        """Add the seconds counted per ticket to this agent's handle time (one transaction)."""
+        from supportdesk.desk import handle_time
+
+        if self.me is None:
+            return
+        with self.store.session(write=True) as session:
+            handle_time.record(session, self.me, counted, at=self.now())
 
     def agents(self) -> list[str]:
         with self.store.session() as session:

@@ -115,3 +115,13 @@ def size(count: int) -> str:
             return f"{count} {unit}"
         count //= 1024
     return f"{count} GB"
+
+
+def minutes(seconds: int) -> str:
+    """A stretch of working time as a person reads it: "under 1 min", "12 min", "1 h 05 min"."""
+    if seconds < 60:
+        return _("under 1 min")
+    hours, rest = divmod(seconds // 60, 60)
+    if not hours:
+        return _("{minutes} min").format(minutes=rest)
+    return _("{hours} h {minutes:02d} min").format(hours=hours, minutes=rest)

@@ -83,6 +83,7 @@ def owners() -> list[tuple[str, type[DOMNode]]]:
     )
     from supportdesk.tui.screens.desk import DeskScreen
     from supportdesk.tui.screens.modals import AskScreen, ConfirmScreen, NoteScreen, PickScreen
+    from supportdesk.tui.screens.reports import ReportScreen
     from supportdesk.tui.widgets.search_bar import SearchBar
     from supportdesk.tui.widgets.thread import ThreadView
     from supportdesk.tui.widgets.ticket_list import TicketList
@@ -102,6 +103,7 @@ def owners() -> list[tuple[str, type[DOMNode]]]:
         (N_("Confirm"), ConfirmScreen),
         (N_("Canned replies"), CannedPickerScreen),
         (N_("Attach a file"), AttachScreen),
+        (N_("Reports"), ReportScreen),
         (N_("Everywhere"), SupportdeskApp),
     ]
 

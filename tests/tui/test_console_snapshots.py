@@ -165,6 +165,20 @@ def test_composer(snap_compare: SnapCompare, snap_app: Callable[..., Supportdesk
     assert snap_compare(snap_app(), terminal_size=SNAP_SIZE, run_before=_composer)
 
 
+async def _reports(pilot: Pilot) -> None:
+    from supportdesk.tui.screens.reports import ReportScreen
+
+    app: SupportdeskApp = pilot.app  # type: ignore[assignment]
+    await ready(pilot)
+    await pilot.press("f2")
+    await wait_until(
+        pilot,
+        lambda: isinstance(app.screen, ReportScreen) and app.screen.view is not None,
+        what="the report screen's figures",
+    )
+    await pilot.pause(0.3)
+
+
 # -- the main screens in Japanese (language = "ja" in the config) ------------------------------
 
 
@@ -211,3 +225,8 @@ def test_palette_ja(
     snap_compare: SnapCompare, snap_app: Callable[..., SupportdeskApp], japanese: None
 ) -> None:
     assert snap_compare(snap_app(language="ja"), terminal_size=SNAP_SIZE, run_before=_palette_ja)
+
+
+def test_reports(snap_compare: SnapCompare, snap_app: Callable[..., SupportdeskApp]) -> None:
+    """The figures at the pinned clock; the charts are plotext text, the same every run."""
+    assert snap_compare(snap_app(), terminal_size=SNAP_SIZE, run_before=_reports)

@@ -40,6 +40,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    exists,
     false,
     func,
     literal,
@@ -53,7 +54,14 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session
 
-from supportdesk.store.models import Message, SlaHours, SlaTarget, Ticket, table_of
+from supportdesk.store.models import (
+    Message,
+    OutboxItem,
+    SlaHours,
+    SlaTarget,
+    Ticket,
+    table_of,
+)
 
 PAUSED = ("pending", "solved", "closed")
 DEPENDS_ON = frozenset({"status", "priority", "queue_id", "first_response_at", "message_count"})
@@ -70,6 +78,18 @@ _TICKETS = table_of(Ticket)
 _HOURS = table_of(SlaHours)
 _TARGETS = table_of(SlaTarget)
 _MESSAGES = table_of(Message)
+_OUTBOX = table_of(OutboxItem)
+ANSWER_KINDS = ("reply", "reply_all")
+
+
+def answers_customer(m: Any) -> ColumnElement[bool]:
+    """Whether message row `m` (the messages table or an alias of it) answers the customer:
+    ours, and not a forward to a third party, an automatic acknowledgement or a reply
+    cancelled before it went. Mail with no outbox item (imported, written elsewhere)
+    answers. The one rule for the first response (desk.outbox) and the next (here)."""
+    o = _OUTBOX.alias()
+    not_an_answer = or_(o.c.kind.not_in(ANSWER_KINDS), o.c.state == "cancelled")
+    return and_(m.c.direction == "out", ~exists().where(o.c.message_id == m.c.id, not_an_answer))
 
 
 class epoch(FunctionElement[int]):
@@ -334,7 +354,7 @@ def _oldest_unanswered() -> Any:
     ours = _MESSAGES.alias()
     last_ours = (
         select(func.max(ours.c.id))
-        .where(ours.c.ticket_id == _TICKETS.c.id, ours.c.direction == "out")
+        .where(ours.c.ticket_id == _TICKETS.c.id, answers_customer(ours))
         .correlate_except(ours)
         .scalar_subquery()
     )

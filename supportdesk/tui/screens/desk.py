@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -29,6 +29,7 @@ from textual.worker import get_current_worker
 from supportdesk import linebreak
 from supportdesk.desk import presence
 from supportdesk.desk.handle import StoreError
+from supportdesk.desk.handle_time import TicketHandleTime
 from supportdesk.desk.live import Changed, ChangeFeed
 from supportdesk.desk.presence import Here
 from supportdesk.desk.query import parse
@@ -73,6 +74,7 @@ class DetailLoaded(Message):
     detail: TicketDetail | None
     error: SupportdeskError | None = None
     others: tuple[Here, ...] = ()
+    handled: TicketHandleTime | None = None
 
 
 @dataclass
@@ -130,6 +132,8 @@ class DeskScreen(TicketActionsScreen):
         self._composing_on: int | None = None
         self._told: tuple[int | None, str] | None = None
         self._team = data.shared
+        self.listeners: list[Callable[[], None]] = []
+        """Called whenever the desk reads the store again (the report screen's refresh)."""
 
     def compose(self) -> Iterator[Widget]:
         yield Header()
@@ -329,6 +333,12 @@ class DeskScreen(TicketActionsScreen):
     def action_reload(self) -> None:
         self.refresh_everything()
 
+    def action_reports(self) -> None:
+        from supportdesk.tui.screens.reports import ReportScreen
+
+        if not any(isinstance(s, ReportScreen) for s in self.app.screen_stack):
+            self.app.push_screen(ReportScreen(self.data))
+
     def on_ticket_list_opened(self, message: TicketList.Opened) -> None:
         self.thread.focus()
 
@@ -364,7 +374,8 @@ class DeskScreen(TicketActionsScreen):
             else:
                 detail, others = self.data.detail(number), ()
             linebreak.warm([m.body_text for m in detail.messages] + [n.body for n in detail.notes])
-            self.post_message(DetailLoaded(number, detail, others=others))
+            handled = self.data.handle_time(number) if self.data.me else None
+            self.post_message(DetailLoaded(number, detail, others=others, handled=handled))
         except SupportdeskError as exc:
             self.post_message(DetailLoaded(number, None, exc))
 
@@ -372,13 +383,23 @@ class DeskScreen(TicketActionsScreen):
         if self.current is None or self.current.number != message.number:
             return
         self.others = message.others
-        self._show_detail(message.detail, str(message.error) if message.error else None)
+        self._show_detail(
+            message.detail, str(message.error) if message.error else None, message.handled
+        )
         self._beat()
 
-    def _show_detail(self, detail: TicketDetail | None, note: str | None) -> None:
+    def _show_detail(
+        self, detail: TicketDetail | None, note: str | None, handled: TicketHandleTime | None = None
+    ) -> None:
         self.detail = detail
+        handling = self.app.handling  # type: ignore[attr-defined]
+        handling.show(detail.row.number if detail is not None else None)
+        if handled is not None and detail is not None:
+            # What this console counted and has not written yet is the agent's too.
+            extra = handling.unwritten(detail.row.number)
+            handled = TicketHandleTime(handled.mine + extra, handled.total + extra)
         self.thread.show(detail, note=note)
-        self.query_one(ThreadHeader).show(detail, self.others)
+        self.query_one(ThreadHeader).show(detail, self.others, handled, self.data.now())
         self.query_one(CustomerPanel).show(detail, self.data.now())
 
     def _sidebar_after_first_page(self) -> None:
@@ -464,6 +485,8 @@ class DeskScreen(TicketActionsScreen):
         self._refresh_sidebar()
         if self.current is not None:
             self._schedule_detail(self.current.number, 0)
+        for listener in list(self.listeners):
+            listener()
 
     def _refresh_sidebar(self) -> None:
         if self._sidebar_loading:

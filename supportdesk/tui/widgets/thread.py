@@ -27,6 +27,7 @@ from textual.strip import Strip
 from textual.widgets import Static
 
 from supportdesk.clock import utcnow
+from supportdesk.desk.handle_time import TicketHandleTime
 from supportdesk.desk.outbox import ItemView
 from supportdesk.desk.presence import Here
 from supportdesk.desk.views import EventView, MessageView, NoteView, TicketDetail
@@ -34,7 +35,7 @@ from supportdesk.i18n import N_, _, ngettext
 from supportdesk.linebreak import break_japanese, wrap
 from supportdesk.text import inert, one_line
 from supportdesk.tui.bindings import bindings
-from supportdesk.tui.format import priority_label, size, status_label, when
+from supportdesk.tui.format import minutes, priority_label, size, status_label, when
 from supportdesk.tui.widgets.scrolling import set_virtual_size
 
 _SILENT_EVENTS = frozenset({"message_in", "message_out", "note"})  # shown as themselves
@@ -240,8 +241,14 @@ def _event_words(action: str, old: str, new: str) -> str:
     return f"{one_line(action)} {old} → {new}".strip()
 
 
-def header_text(detail: TicketDetail | None, others: Sequence[Here] = ()) -> Text:
-    """The ticket's subject and state, for the line above the thread, and who else is on it."""
+def header_text(
+    detail: TicketDetail | None,
+    others: Sequence[Here] = (),
+    handled: TicketHandleTime | None = None,
+    now: datetime | None = None,
+) -> Text:
+    """The ticket's subject and state, for the line above the thread, who else is on it and
+    how long agents have worked on it (`handled`, once anyone has)."""
     if detail is None:
         return Text("")
     row = detail.row
@@ -255,7 +262,7 @@ def header_text(detail: TicketDetail | None, others: Sequence[Here] = ()) -> Tex
     if detail.tags:
         tags = ", ".join(one_line(t) for t in detail.tags)
         text.append("  " + _("tags: {tags}").format(tags=tags), style="italic")
-    state = row.sla_state(utcnow())
+    state = row.sla_state(now or utcnow())
     if state == "breached":
         text.append("  · " + _("SLA breached"), style="bold")
     elif state and row.sla_due is not None:
@@ -270,6 +277,14 @@ def header_text(detail: TicketDetail | None, others: Sequence[Here] = ()) -> Tex
     if detail.related_to:
         text.append(
             "  · " + _("follows up #{number}").format(number=detail.related_to), style="dim"
+        )
+    if handled is not None and handled.total > 0:
+        text.append(
+            "  · "
+            + _("handle time {total} (yours {mine})").format(
+                total=minutes(handled.total), mine=minutes(handled.mine)
+            ),
+            style="dim",
         )
     if others:
         text.append("  · " + _("also here:") + " ")
@@ -288,13 +303,25 @@ class ThreadHeader(Static):
     """Subject and state of the open ticket; stays put while the thread scrolls."""
 
     _height = -1
-    _shown: tuple[TicketDetail | None, Sequence[Here]] = (None, ())
+    _shown: tuple[TicketDetail | None, Sequence[Here], TicketHandleTime | None, datetime | None] = (
+        None,
+        (),
+        None,
+        None,
+    )
 
-    def show(self, detail: TicketDetail | None, others: Sequence[Here] = ()) -> None:
+    def show(
+        self,
+        detail: TicketDetail | None,
+        others: Sequence[Here] = (),
+        handled: TicketHandleTime | None = None,
+        now: datetime | None = None,
+    ) -> None:
         """Show `detail`'s header, laying the screen out again only if its height changed:
-        a layout of the whole desk cost more than the rest of opening a ticket."""
-        self._shown = (detail, others)
-        text = header_text(detail, others)
+        a layout of the whole desk cost more than the rest of opening a ticket. `now` is the
+        console's clock, which the list's due cues use too."""
+        self._shown = (detail, others, handled, now)
+        text = header_text(detail, others, handled, now)
         width = self.content_region.width
         height = len(wrap(text, self.app.console, width)) if width > 0 else -1
         if width > 0:  # a Japanese subject wraps between phrases, as the thread does

@@ -1,0 +1,134 @@
+"""The console's handle-time counter: what the agent does feeds it, workers write it down.
+
+The app tells it about keys, clicks, scrolls and the terminal's focus, the desk about the
+ticket on screen; it counts in memory (desk.handle_time.HandleClock) and writes what it
+counted in a thread worker when the ticket changes, when the agent goes idle, every
+FLUSH_SECONDS and when the console closes. A key press only moves a timestamp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from textual.timer import Timer
+
+from supportdesk.desk.handle_time import FLUSH_SECONDS, IDLE_SECONDS, HandleClock
+
+if TYPE_CHECKING:
+    from supportdesk.tui.app import SupportdeskApp
+
+
+class HandleTimer:
+    """One console's handle time; inert without an agent to credit it to."""
+
+    def __init__(
+        self,
+        app: SupportdeskApp,
+        clock: Callable[[], datetime],
+        idle_seconds: float = IDLE_SECONDS,
+        flush_seconds: float = FLUSH_SECONDS,
+    ) -> None:
+        self.app = app
+        self.counter = HandleClock(clock, idle_seconds)
+        self.flush_seconds = flush_seconds
+        self.enabled = app.data.me is not None
+        self.writes = 0
+        """Flushes that reached the store, for tests that a key press writes nothing."""
+        self.failed_writes = 0
+        """Flushes the store refused; their seconds went back to the counter."""
+        self._shown: int | None = None
+        self._hidden = False
+        self._idle_timer: Timer | None = None
+        self._clock = clock
+
+    def start(self) -> None:
+        if self.enabled:
+            self.app.set_interval(self.flush_seconds, self.flush)
+
+    # -- what happens in the console
+
+    def show(self, number: int | None) -> None:
+        """The desk shows ticket `number` (None: none); leaving a ticket writes its time."""
+        self._shown = number
+        self._apply()
+
+    def hide(self, hidden: bool) -> None:
+        """A screen that is not about the ticket (the reports) covers the desk, or left."""
+        self._hidden = hidden
+        self._apply()
+
+    def _apply(self) -> None:
+        number = None if self._hidden else self._shown
+        if number != self.counter.ticket:
+            self.counter.opened(number)
+            self.flush()
+            self._arm()
+
+    def active(self) -> None:
+        self.counter.active()
+        self._arm()
+
+    def focused(self, focus: bool) -> None:
+        self.counter.focused(focus)
+        if not focus:
+            self.flush()
+        self._arm()
+
+    def _arm(self) -> None:
+        """Write when the time stops running: the agent went idle. One timer at a time, so
+        a key press only moves the limit; the timer looks at it again when it fires."""
+        if not self.enabled or self._idle_timer is not None:
+            return
+        stops = self.counter.idle_at()
+        if stops is not None:
+            delay = max((stops - self._clock()).total_seconds(), 0.0) + 0.05
+            self._idle_timer = self.app.set_timer(delay, self._idle_check)
+
+    def _idle_check(self) -> None:
+        self._idle_timer = None
+        stops = self.counter.idle_at()
+        if stops is not None and stops > self._clock():
+            self._arm()  # the agent did something since: wait for the new limit
+        else:
+            self.flush()
+
+    # -- writing
+
+    def unwritten(self, number: int) -> int:
+        """Seconds on ticket `number` not in the store yet, for showing its time live."""
+        return self.counter.unwritten(number) if self.enabled else 0
+
+    def flush(self) -> None:
+        counted = self.counter.take()
+        if counted and self.enabled:
+            self.app.run_worker(
+                lambda: self._write_or_give_back(counted),
+                thread=True,
+                group="handle-time",
+                exit_on_error=False,
+            )
+
+    def _write_or_give_back(self, counted: dict[int, int]) -> None:
+        """In the worker: a write that failed (a locked or unreachable store) hands the
+        seconds back to the counter, on the UI thread, for the next flush to try again."""
+        if not self._write(counted):
+            self.app.call_from_thread(self.counter.give_back, counted)
+
+    def _write(self, counted: dict[int, int]) -> bool:
+        try:
+            self.app.data.record_handle_time(counted)
+        except Exception:  # any failure: the seconds are kept and tried again
+            self.failed_writes += 1
+            return False
+        self.writes += 1
+        return True
+
+    async def close(self) -> None:
+        """The console is closing: write what is left, off the UI thread, and wait for it.
+        Nothing retries after this: a store that fails now loses these seconds."""
+        counted = self.counter.take()
+        if counted and self.enabled:
+            await asyncio.to_thread(self._write, counted)
