@@ -23,6 +23,9 @@ TEAM_GROUP_KEY = "team_group"
 READ_ONLY_TABLES = ("alembic_version", "team_roles")
 """Tables the team reads but only `team init` / `team add-agent` (as the owner) write."""
 APPEND_ONLY_TABLES = ("events", "store_meta")
+MARK_ONLY = {"notifications": ("read_at", "mailed_at")}
+"""Tables the team inserts into but may only update these columns of, never delete from
+(row security, migration 0007, decides whose rows a role sees and marks)."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,10 @@ def prepare(conn: Connection, group: str) -> None:
         _run(conn, "REVOKE INSERT, UPDATE, DELETE ON %I FROM %I", table, group)
     for table in APPEND_ONLY_TABLES:
         _run(conn, "REVOKE UPDATE, DELETE ON %I FROM %I", table, group)
+    for table, columns_ in MARK_ONLY.items():
+        _run(conn, "REVOKE UPDATE, DELETE ON %I FROM %I", table, group)
+        for column in columns_:
+            _run(conn, "GRANT UPDATE (%I) ON %I TO %I", column, table, group)
     # Every column of events but `role`, which the server fills in (session_user).
     columns = conn.execute(
         text(

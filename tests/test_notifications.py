@@ -1,0 +1,291 @@
+"""Notifications on SQLite and on the machine's PostgreSQL: each cause makes exactly one, for
+the right agent, in the transaction of the change (a rolled-back change leaves none)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from supportdesk.desk import bulk, directory, notifications, team, tickets
+from supportdesk.desk.events import Change
+from supportdesk.desk.rules import engine
+from supportdesk.desk.sla import storage
+from supportdesk.errors import NotFoundError
+from supportdesk.store import Store
+from supportdesk.store.models import Notification, Ticket
+from tests.conftest import PgSchemas
+from tests.team_helpers import TeamStore, team_store
+from tests.test_ingest import mail, take
+
+POLICY = """\
+[[sla]]
+queue = "support"
+timezone = "UTC"
+first_response = "4h"
+"""
+
+
+@pytest.fixture
+def desk(store: Store) -> Store:
+    with store.session(write=True) as s:
+        directory.ensure_queue(s, "general")
+        directory.ensure_queue(s, "support")
+        for handle in ("alice", "bob", "carol"):
+            directory.add_agent(s, handle, email=f"{handle}@desk.example")
+    return store
+
+
+def new_ticket(store: Store, *, queue: str = "general", at: datetime | None = None) -> int:
+    with store.session(write=True) as s:
+        return tickets.create_ticket(
+            s,
+            subject="Refund please",
+            requester_email="jo@acme.example",
+            queue=queue,
+            change=Change.by("agent:alice", at=at),
+        ).number
+
+
+def told(store: Store) -> list[tuple[str, int, str, str]]:
+    """Every notification as (agent handle, ticket number, kind, actor), oldest first."""
+    with store.session() as s:
+        rows = s.exec(
+            select(Notification, Ticket.number)
+            .join(Ticket, col(Ticket.id) == Notification.ticket_id)
+            .order_by(col(Notification.id))
+        ).all()
+        handles = {a.id: a.handle for a in directory.list_agents(s)}
+        return [(handles[n.agent_id], number, n.kind, n.actor) for n, number in rows]
+
+
+def test_mentions_are_handles_after_an_at_sign_not_addresses() -> None:
+    text = "@Bob please call a@b.c, cc @carol. Not @, not x@alice, again @bob and (@dave)"
+    assert notifications.mentioned(text) == ["bob", "carol", "dave"]
+    assert notifications.mentioned("mail bob@desk.example or @@bob") == []
+    assert notifications.mentioned("@ops-team: see @x_y.") == ["ops-team", "x_y"]
+
+
+def test_assigning_tells_the_assignee_once_and_not_when_they_take_it_themself(
+    desk: Store,
+) -> None:
+    first, second = new_ticket(desk), new_ticket(desk)
+    with desk.session(write=True) as s:
+        tickets.assign(s, first, "bob", Change.by("agent:alice"))
+        tickets.assign(s, first, "bob", Change.by("agent:alice"))  # no change, no event
+        tickets.assign(s, second, "carol", Change.by("agent:carol"))  # took it themself
+        tickets.assign(s, second, "bob", Change.by("rule:vip"))
+    assert told(desk) == [
+        ("bob", first, "assigned", "agent:alice"),
+        ("bob", second, "assigned", "rule:vip"),
+    ]
+
+
+def test_a_ticket_created_assigned_tells_the_assignee(desk: Store) -> None:
+    with desk.session(write=True) as s:
+        number = tickets.create_ticket(
+            s,
+            subject="Hi",
+            requester_email="jo@acme.example",
+            queue="general",
+            assignee="carol",
+            change=Change.by("agent:alice"),
+        ).number
+    assert told(desk) == [("carol", number, "assigned", "agent:alice")]
+
+
+def test_a_rolled_back_change_leaves_no_notification(desk: Store) -> None:
+    number = new_ticket(desk)
+    with pytest.raises(RuntimeError), desk.session(write=True) as s:
+        tickets.assign(s, number, "bob", Change.by("agent:alice"))
+        tickets.add_note(s, number, "@carol have a look", Change.by("agent:alice"))
+        with s.no_autoflush:
+            assert len(s.exec(select(Notification)).all()) == 2  # written, inside
+        raise RuntimeError("the agent's command failed after the change")
+    assert told(desk) == []
+    with desk.session() as s:
+        assert s.exec(select(Ticket).where(Ticket.number == number)).one().assignee_id is None
+
+
+def test_bulk_assignment_tells_once_per_changed_ticket(desk: Store) -> None:
+    numbers = [new_ticket(desk) for _ in range(4)]
+    with desk.session(write=True) as s:
+        tickets.assign(s, numbers[0], "bob", Change.by("agent:alice"))
+    with desk.session(write=True) as s:
+        ids = bulk.ids_for_numbers(s, numbers)
+        result = bulk.assign(s, ids, "bob", Change.by("agent:carol"))
+    assert result.changed == 3
+    assert sorted(told(desk)) == [("bob", numbers[0], "assigned", "agent:alice")] + [
+        ("bob", n, "assigned", "agent:carol") for n in sorted(numbers[1:])
+    ]
+    with desk.session(write=True) as s:
+        bulk.assign(s, bulk.ids_for_numbers(s, numbers), "carol", Change.by("agent:carol"))
+        bulk.unassign(s, bulk.ids_for_numbers(s, numbers), Change.by("agent:alice"))
+    assert len(told(desk)) == 4  # carol took them herself; unassigning tells nobody
+
+
+def test_two_bulk_assignments_in_one_batch_each_tell_their_own(desk: Store) -> None:
+    numbers = [new_ticket(desk) for _ in range(3)]
+    change = Change.by("agent:alice")
+    with desk.session(write=True) as s:
+        bulk.assign(s, bulk.ids_for_numbers(s, numbers[:2]), "bob", change)
+        bulk.assign(s, bulk.ids_for_numbers(s, numbers), "carol", change)
+    kinds = sorted((who, n) for who, n, _, _ in told(desk))
+    assert kinds == sorted([("bob", n) for n in numbers[:2]] + [("carol", n) for n in numbers])
+
+
+def test_a_note_tells_the_agents_it_mentions_but_not_its_author(desk: Store) -> None:
+    number = new_ticket(desk)
+    with desk.session(write=True) as s:
+        tickets.add_note(
+            s,
+            number,
+            "@bob @nobody please mail jo@carol.example, and @alice (me) @bob again",
+            Change.by("agent:alice"),
+        )
+    assert told(desk) == [("bob", number, "mention", "agent:alice")]
+
+
+def test_a_customer_answer_tells_the_tickets_agent(desk: Store) -> None:
+    first = take(desk, mail("Broken", message_id="<m1@acme.example>"))
+    unassigned = take(desk, mail("Other", message_id="<m2@acme.example>"))
+    with desk.session(write=True) as s:
+        tickets.assign(s, first.ticket_number, "bob", Change.by("agent:alice"))
+    answer = mail("Re: Broken", message_id="<m3@acme.example>", in_reply_to="<m1@acme.example>")
+    assert take(desk, answer).ticket_number == first.ticket_number
+    take(
+        desk,
+        mail("Re: Other", message_id="<m4@acme.example>", in_reply_to="<m2@acme.example>"),
+    )
+    take(desk, answer)  # the same message again is a duplicate: nobody hears twice
+    bob = [t for t in told(desk) if t[2] == "reply"]
+    assert bob == [("bob", first.ticket_number, "reply", "system:ingest")]
+    assert unassigned.ticket_number not in [t[1] for t in told(desk)]
+
+
+def test_an_agents_own_mail_on_the_ticket_is_no_answer(desk: Store) -> None:
+    first = take(desk, mail("Broken", message_id="<m1@acme.example>"))
+    with desk.session(write=True) as s:
+        tickets.assign(s, first.ticket_number, "bob", Change.by("agent:alice"))
+    take(
+        desk,
+        mail(
+            "Re: Broken",
+            sender="Carol <carol@desk.example>",
+            message_id="<m5@desk.example>",
+            in_reply_to="<m1@acme.example>",
+        ),
+    )
+    assert [t[2] for t in told(desk)] == ["assigned"]
+
+
+def test_a_ticket_about_to_breach_warns_its_agent_once_per_due_time(desk: Store) -> None:
+    start = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)
+    with desk.session(write=True) as s:
+        storage.set_policies(s, POLICY, at=start)
+    number = new_ticket(desk, queue="support", at=start)
+    other = new_ticket(desk, queue="support", at=start + timedelta(hours=2))
+    with desk.session(write=True) as s:
+        tickets.assign(s, number, "carol", Change.by("agent:carol", at=start))
+        tickets.assign(s, other, "carol", Change.by("agent:carol", at=start))
+        due = s.exec(select(Ticket).where(Ticket.number == number)).one().sla_due
+    assert due is not None
+    due_at = datetime.fromtimestamp(due, UTC)
+    for minutes in (45, 20, 10, 1):  # 45: not yet; then once, however often it runs
+        with desk.session(write=True) as s:
+            engine.run_time_rules(s, due_at - timedelta(minutes=minutes))
+    with desk.session(write=True) as s:
+        engine.run_time_rules(s, due_at + timedelta(minutes=5))  # breached: too late to warn
+    assert told(desk) == [("carol", number, "sla", "system:sla")]
+
+
+def test_listing_counting_and_marking_read(desk: Store) -> None:
+    numbers = [new_ticket(desk) for _ in range(3)]
+    with desk.session(write=True) as s:
+        for number in numbers:
+            tickets.assign(s, number, "bob", Change.by("agent:alice"))
+        tickets.assign(s, numbers[0], "carol", Change.by("agent:alice"))
+    with desk.session(write=True) as s:
+        listed = notifications.listing(s, "bob")
+        assert [n.ticket for n in listed] == numbers[::-1]
+        assert notifications.unread_count(s, "bob") == 3
+        assert notifications.mark_read(s, "bob", [listed[0].id]) == 1
+        assert notifications.mark_read(s, "bob", [listed[0].id]) == 0
+        assert notifications.unread_count(s, "bob") == 2
+        carols = notifications.listing(s, "carol")[0].id
+        with pytest.raises(NotFoundError, match=f"no notification {carols} for bob"):
+            notifications.mark_read(s, "bob", [carols])
+        assert notifications.ticket_of(s, "carol", carols) == numbers[0]
+        assert [n.ticket for n in notifications.listing(s, "bob", unread_only=True)] == (
+            numbers[1::-1]
+        )
+        assert notifications.mark_read(s, "bob", None) == 2
+        assert notifications.unread_count(s, "bob") == 0
+        assert notifications.unread_count(s, "carol") == 1
+
+
+# -- a team store: each agent reads and marks only their own
+
+
+@pytest.fixture
+def crew(pg_schemas: PgSchemas) -> Iterator[TeamStore]:
+    with team_store(pg_schemas) as made:
+        with made.owner.session(write=True) as s:
+            directory.ensure_queue(s, "general")
+        yield made
+
+
+def _count(store: Store, statement: str) -> int:
+    with store.engine.begin() as conn:
+        return int(conn.exec_driver_sql(statement).scalar_one())
+
+
+@pytest.mark.postgres
+def test_an_agent_role_reads_and_marks_only_their_own(crew: TeamStore) -> None:
+    alice = crew.open_as(crew.add_agent("alice"))
+    bob = crew.open_as(crew.add_agent("bob"))
+    sync = crew.open_as(team.add_service(crew.owner, "sync", role=crew.role("sync")).role)
+    try:
+        numbers = [new_ticket(alice) for _ in range(2)]
+        with alice.session(write=True) as s:  # alice tells bob: her insert is allowed
+            tickets.assign(s, numbers[0], "bob", Change.by("agent:alice"))
+            tickets.add_note(s, numbers[1], "@bob look", Change.by("agent:alice"))
+        with bob.session(write=True) as s:
+            tickets.assign(s, numbers[1], "alice", Change.by("agent:bob"))
+        assert _count(alice, "SELECT count(*) FROM notifications") == 1
+        assert _count(bob, "SELECT count(*) FROM notifications") == 2
+        assert _count(sync, "SELECT count(*) FROM notifications") == 3  # the digest reads all
+        with alice.session() as s:
+            assert notifications.listing(s, "bob") == []
+            assert [n.kind for n in notifications.listing(s, "alice")] == ["assigned"]
+        with bob.session() as s:
+            bobs = [n.id for n in notifications.listing(s, "bob")]
+        with alice.session(write=True) as s, pytest.raises(NotFoundError):
+            notifications.mark_read(s, "bob", bobs)
+        # Behind the domain's back: row security hides bob's rows from alice's UPDATE.
+        assert _updated(alice, "UPDATE notifications SET read_at = now()") == 1
+        with bob.session() as s:
+            assert notifications.unread_count(s, "bob") == 2
+        _permission_denied(bob, "DELETE FROM notifications")
+        _permission_denied(bob, "UPDATE notifications SET kind = 'sla'")
+        _permission_denied(bob, "UPDATE notifications SET agent_id = agent_id")
+        with bob.session(write=True) as s:
+            assert notifications.mark_read(s, "bob", None) == 2
+    finally:
+        for store in (alice, bob, sync):
+            store.dispose()
+
+
+def _updated(store: Store, statement: str) -> int:
+    with store.engine.begin() as conn:
+        return int(conn.exec_driver_sql(statement).rowcount)
+
+
+def _permission_denied(store: Store, statement: str) -> None:
+    with pytest.raises(sa.exc.ProgrammingError) as caught, store.engine.begin() as conn:
+        conn.exec_driver_sql(statement)
+    assert caught.value.orig is not None
+    assert caught.value.orig.sqlstate == "42501", caught.value.orig  # type: ignore[attr-defined]
