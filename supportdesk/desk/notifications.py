@@ -42,6 +42,7 @@ from sqlmodel import Session, col
 
 from supportdesk.desk.events import Change
 from supportdesk.errors import NotFoundError, ValidationError
+from supportdesk.i18n import _
 from supportdesk.store.models import Agent, Event, Notification, Ticket, table_of, utcnow
 
 ASSIGNED = "assigned"
@@ -265,7 +266,9 @@ def _agent_id(session: Session, handle: str) -> int:
         select(col(Agent.id)).where(col(Agent.handle) == handle.strip().lower())
     ).scalar_one_or_none()
     if found is None:
-        raise NotFoundError(f"no agent {handle!r} (see `supportdesk agents list`)")
+        raise NotFoundError(
+            _("no agent {handle!r} (see `supportdesk agents list`)").format(handle=handle)
+        )
     return int(found)
 
 
@@ -274,7 +277,7 @@ def listing(
 ) -> list[NotificationInfo]:
     """`handle`'s notifications, newest first."""
     if limit is not None and limit < 0:
-        raise ValidationError("limit must be zero or more")
+        raise ValidationError(_("limit must be zero or more"))
     n, t = _TABLE, _TICKETS
     stmt = (
         select(n.c.id, n.c.kind, t.c.number, t.c.subject, n.c.actor, n.c.created_at, n.c.read_at)
@@ -326,7 +329,9 @@ def mark_read(
         missing = [i for i in wanted if i not in found]
         if missing:
             shown = ", ".join(str(i) for i in missing[:10])
-            raise NotFoundError(f"no notification {shown} for {handle}")
+            raise NotFoundError(
+                _("no notification {ids} for {handle}").format(ids=shown, handle=handle)
+            )
         mine = and_(mine, n.c.id.in_(wanted))
     result = session.connection().execute(
         update(n).where(mine, n.c.read_at.is_(None)).values(read_at=at or utcnow())
@@ -343,7 +348,9 @@ def ticket_of(session: Session, handle: str, notification_id: int) -> int:
         .where(n.c.id == notification_id, n.c.agent_id == _agent_id(session, handle))
     ).scalar_one_or_none()
     if number is None:
-        raise NotFoundError(f"no notification {notification_id} for {handle}")
+        raise NotFoundError(
+            _("no notification {ids} for {handle}").format(ids=notification_id, handle=handle)
+        )
     return int(number)
 
 
