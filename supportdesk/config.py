@@ -125,6 +125,11 @@ class ConsoleSettings(_Table):
     cursor on the ticket wherever it moved; "stay" keeps the cursor on the same row, which
     then shows another ticket, and the status line says so."""
 
+    desktop_notify: Literal["osc9", "osc777", "bell", "off"] = "osc9"
+    """How a new notification reaches the desktop through the terminal, beside the toast:
+    "osc9" (iTerm2, WezTerm, Windows Terminal, kitty), "osc777" (VTE terminals such as
+    GNOME Terminal, foot), "bell" (the terminal's bell), or "off"."""
+
 
 class SavedSearch(_Table):
     """A named query, shown beside the queues in the console."""

@@ -59,6 +59,7 @@ GROUPS: dict[str, tuple[KeySpec, ...]] = {
         KeySpec("view.previous", "left_square_bracket", "previous_view", "Prev view", show=False),
         KeySpec("desk.back", "escape", "back", "Back", show=False),
         KeySpec("desk.reload", "ctrl+r", "reload", "Reload", show=False),
+        KeySpec("desk.notifications", "b", "notifications", "Notifications", show=False),
     ),
     "list": (
         KeySpec("list.down", "down", "cursor_down", "Next", show=False),
@@ -100,6 +101,11 @@ GROUPS: dict[str, tuple[KeySpec, ...]] = {
     "note": (
         KeySpec("note.save", "ctrl+s", "save", "Save note"),
         KeySpec("modal.cancel", "escape", "cancel", "Keep as draft"),
+        KeySpec("note.complete", "tab", "complete", "Complete @handle", show=False),
+    ),
+    "notifications": (
+        KeySpec("modal.cancel", "escape", "cancel", "Close"),
+        KeySpec("notifications.read_all", "a", "read_all", "Mark all read"),
     ),
     "composer": (
         KeySpec("composer.send", "ctrl+s", "send", "Send…"),

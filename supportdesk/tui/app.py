@@ -14,10 +14,12 @@ from textual.screen import Screen
 
 from supportdesk.appearance import check_appearance
 from supportdesk.errors import ConfigError
+from supportdesk.i18n import ngettext
 from supportdesk.themes import DEFAULT_THEME
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.commands import DeskCommands
 from supportdesk.tui.data import DeskData, SavedView
+from supportdesk.tui.desktop import DesktopNotifier
 from supportdesk.tui.keys import display_keys, normalise_keys
 from supportdesk.tui.saved import set_theme
 from supportdesk.tui.screens.desk import DeskScreen
@@ -55,18 +57,23 @@ class SupportdeskApp(App[None]):
         user_themes_dir: Path | None = None,
         now: Callable[[], datetime] | None = None,
         selection: str = "follow",
+        desktop_notify: str = "osc9",
+        desktop_write: Callable[[str], None] | None = None,
     ) -> None:
         """`now` fixes the clock the console measures ages with (snapshot tests pin it).
 
         `selection` is `[console] selection`: "follow" the ticket when the list reorders,
-        or "stay" on the row.
+        or "stay" on the row. `desktop_notify` is `[console] desktop_notify`; what it sends
+        goes to the terminal, or to `desktop_write` when given.
         """
         super().__init__()
         self.data = DeskData(store, me, clock=now)
         self.saved = list(saved or [])
         self.config_path = config_path
         self.poll_seconds = poll_seconds
-        self.sub_title = " · ".join(part for part in (me or "no agent set", store_label) if part)
+        self._sub_title = " · ".join(part for part in (me or "no agent set", store_label) if part)
+        self.sub_title = self._sub_title
+        self.desktop = DesktopNotifier(desktop_notify, desktop_write or self._write_terminal)
         self.keymap = {k: normalise_keys(v) for k, v in (keymap or {}).items()}
         self.selection = selection
         checked = check_appearance(
@@ -105,6 +112,24 @@ class SupportdeskApp(App[None]):
         for command in super().get_system_commands(screen):
             if command.title != "Theme":
                 yield command
+
+    def show_unread(self, count: int) -> None:
+        """The header's unread count of the agent's notifications (none shown at zero)."""
+        unread = (
+            ngettext("{count} unread notification", "{count} unread notifications", count).format(
+                count=count
+            )
+            if count
+            else ""
+        )
+        self.sub_title = " · ".join(part for part in (self._sub_title, unread) if part)
+
+    def _write_terminal(self, text: str) -> None:
+        """Write our own escape sequence (a desktop notification) straight to the terminal."""
+        driver = self._driver
+        if driver is not None and not self.is_headless:
+            driver.write(text)
+            driver.flush()
 
     @property
     def desk(self) -> DeskScreen:
@@ -150,15 +175,17 @@ def run_console(
     theme: str | None = None,
     keymap: Mapping[str, str] | None = None,
     selection: str | None = None,
+    desktop_notify: str | None = None,
 ) -> None:
     """Open the console and return when the agent quits.
 
-    Without `theme`, `keymap` and `selection` they are read from `config_path`, so a caller
-    that only knows the file still gets the agent's looks, keys and habits.
+    Without `theme`, `keymap`, `selection` and `desktop_notify` they are read from
+    `config_path`, so a caller that only knows the file still gets the agent's looks, keys
+    and habits.
     """
     if (
         config_path is not None
-        and (theme is None or keymap is None or selection is None)
+        and (theme is None or keymap is None or selection is None or desktop_notify is None)
         and config_path.exists()
     ):
         from supportdesk.config import load_settings
@@ -167,6 +194,8 @@ def run_console(
         theme = theme if theme is not None else settings.theme
         keymap = keymap if keymap is not None else settings.keymap
         selection = selection if selection is not None else settings.console.selection
+        if desktop_notify is None:
+            desktop_notify = settings.console.desktop_notify
     SupportdeskApp(
         store,
         me=me,
@@ -176,4 +205,5 @@ def run_console(
         theme=theme,
         keymap=keymap,
         selection=selection or "follow",
+        desktop_notify=desktop_notify or "osc9",
     ).run()

@@ -6,7 +6,8 @@ screen can push it with a callback and carry on; none of them touches the store.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from typing import ClassVar
 
 from rich.text import Text
@@ -18,8 +19,12 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, OptionList, TextArea
 from textual.widgets.option_list import Option
 
+from supportdesk.i18n import _
 from supportdesk.text import one_line
 from supportdesk.tui.bindings import bindings
+
+_MENTION_TYPED = re.compile(r"(?<![\w.+@-])@([a-z0-9._-]*)$", re.IGNORECASE)
+"""An `@handle` being typed just before the cursor (not an address: see desk.notifications)."""
 
 
 class PickScreen(ModalScreen[str | None]):
@@ -134,13 +139,18 @@ class NoteScreen(ModalScreen[str | None]):
         *,
         note_id: int | None = None,
         text: str = "",
+        handles: Sequence[str] = (),
     ) -> None:
+        """`handles` are the agents `@` completes to (Tab takes the first that fits)."""
         super().__init__()
         self.number = number
         self.drafts = drafts
         self.note_id = note_id
         self.key: int | str = number if note_id is None else f"note:{note_id}"
         self.initial = text
+        self.handles = list(handles)
+        self.completions: list[str] = []
+        self._typed = ""
 
     def compose(self) -> Iterator[Widget]:
         with Vertical(classes="dialog note-dialog"):
@@ -152,6 +162,7 @@ class NoteScreen(ModalScreen[str | None]):
             yield Label(Text(title), classes="dialog-title")
             text = self.drafts.get(self.key, self.initial)
             yield TextArea(text, id="note-text", soft_wrap=True)
+            yield Label("", id="note-mentions", markup=False)
             yield Label(Text(hint), classes="dialog-hint")
 
     def on_mount(self) -> None:
@@ -162,6 +173,29 @@ class NoteScreen(ModalScreen[str | None]):
     @property
     def text(self) -> str:
         return self.query_one("#note-text", TextArea).text
+
+    @on(TextArea.Changed, "#note-text")
+    @on(TextArea.SelectionChanged, "#note-text")
+    def _offer_mentions(self) -> None:
+        """Under the text, the agents an `@` being typed could mean."""
+        area = self.query_one("#note-text", TextArea)
+        row, column = area.cursor_location
+        typed = _MENTION_TYPED.search(area.document.get_line(row)[:column])
+        self._typed = typed.group(1).lower() if typed else ""
+        self.completions = (
+            [h for h in self.handles if h.startswith(self._typed)][:8] if typed else []
+        )
+        shown = "  ".join(f"@{h}" for h in self.completions)
+        hint = _("tab completes") if self.completions else ""
+        self.query_one("#note-mentions", Label).update(Text(f"{shown}  ({hint})" if shown else ""))
+
+    def action_complete(self) -> None:
+        """Complete the `@handle` being typed with the first agent offered."""
+        if not self.completions:
+            return
+        area = self.query_one("#note-text", TextArea)
+        row, column = area.cursor_location
+        area.replace(self.completions[0] + " ", (row, column - len(self._typed)), (row, column))
 
     def action_save(self) -> None:
         self.drafts[self.key] = self.text  # dropped once the note is really saved

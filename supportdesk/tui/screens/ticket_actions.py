@@ -178,7 +178,7 @@ class TicketActionsScreen(Screen[None]):
             if body is not None:
                 self._act(AddNote(body), single=True)
 
-        self.app.push_screen(NoteScreen(number, self.drafts), done)
+        self.app.push_screen(NoteScreen(number, self.drafts, handles=self.agents), done)
 
     def _own_notes(self, verb: str) -> tuple[int, list[NoteView]] | None:
         """The agent's own notes on the ticket under the cursor; a clear word if none.
@@ -235,7 +235,10 @@ class TicketActionsScreen(Screen[None]):
                     self._act(EditNote(note.id, body), single=True)
 
             self.app.push_screen(
-                NoteScreen(number, self.drafts, note_id=note.id, text=note.body), done
+                NoteScreen(
+                    number, self.drafts, note_id=note.id, text=note.body, handles=self.agents
+                ),
+                done,
             )
 
         self._pick_note(f"Edit which of your notes on #{number}?", mine, edit)
