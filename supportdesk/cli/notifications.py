@@ -26,12 +26,16 @@ app = typer.Typer(
     invoke_without_command=True,
 )
 
+# Option names, like JSON keys, are never translated: from the parameter names (--agent,
+# --limit), or constants where a flag must not get a --no- twin.
 AgentOption = Annotated[
     str | None,
-    typer.Option("--agent", help=_("Whose notifications (default: you, the configured agent).")),
+    typer.Option(help=_("Whose notifications (default: you, the configured agent).")),
 ]
-UnreadOption = Annotated[bool, typer.Option("--unread", help=_("Only the unread ones."))]
-LimitOption = Annotated[int, typer.Option("--limit", help=_("Show at most this many."))]
+UNREAD_FLAG = "--unread"
+ALL_FLAG = "--all"
+UnreadOption = Annotated[bool, typer.Option(UNREAD_FLAG, help=_("Only the unread ones."))]
+LimitOption = Annotated[int, typer.Option(help=_("Show at most this many."))]
 
 KIND_LABELS = {
     "assigned": N_("assigned to you"),
@@ -129,7 +133,7 @@ def read(
         list[int] | None,
         typer.Argument(help=_("The notification ids (see `supportdesk notifications`).")),
     ] = None,
-    all_: Annotated[bool, typer.Option("--all", help=_("Mark every one read."))] = False,
+    all_: Annotated[bool, typer.Option(ALL_FLAG, help=_("Mark every one read."))] = False,
     agent: AgentOption = None,
     as_json: JsonOption = False,
 ) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal, get_args
 
+from supportdesk.i18n import _
 from supportdesk.text import strip_escapes
 
 DesktopNotify = Literal["osc9", "osc777", "bell", "off"]
@@ -48,7 +49,11 @@ class DesktopNotifier:
 
     def __init__(self, kind: str, write: Callable[[str], None]) -> None:
         if kind not in KINDS:
-            raise ValueError(f"desktop_notify must be one of {', '.join(KINDS)}, not {kind!r}")
+            raise ValueError(
+                _("desktop_notify must be one of {kinds}, not {kind!r}").format(
+                    kinds=", ".join(KINDS), kind=kind
+                )
+            )
         self.kind = kind
         self.write = write
 
