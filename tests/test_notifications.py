@@ -3,8 +3,10 @@ the right agent, in the transaction of the change (a rolled-back change leaves n
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -19,6 +21,7 @@ from supportdesk.store import Store
 from supportdesk.store.models import Notification, Ticket
 from tests.conftest import PgSchemas
 from tests.team_helpers import TeamStore, team_store
+from tests.test_bulk_cli import run
 from tests.test_ingest import mail, take
 
 POLICY = """\
@@ -289,3 +292,42 @@ def _permission_denied(store: Store, statement: str) -> None:
         conn.exec_driver_sql(statement)
     assert caught.value.orig is not None
     assert caught.value.orig.sqlstate == "42501", caught.value.orig  # type: ignore[attr-defined]
+
+
+# -- the CLI, on both backends
+
+
+@pytest.fixture
+def config(tmp_path: Path, desk: Store) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(f'database_url = "{desk.url}"\nagent = "bob"\n', encoding="utf-8")
+    return path
+
+
+def test_the_cli_lists_and_marks(config: Path, desk: Store) -> None:
+    numbers = [new_ticket(desk) for _ in range(3)]
+    assert run(config, "notifications")[:2] == (0, "no notifications for bob\n")
+    code, out, _ = run(config, "tickets", "assign", "bob", "all", "--yes", "--json")
+    assert code == 0, out  # bob assigned them to himself: nothing to tell
+    assert json.loads(run(config, "notifications", "--json")[1])["notifications"] == []
+    with desk.session(write=True) as s:
+        bulk.assign(s, bulk.ids_for_numbers(s, numbers), "bob", Change.by("agent:alice"))
+    code, out, _ = run(config, "notifications", "--json")
+    listed = json.loads(out)
+    assert code == 0 and listed["unread"] == 3
+    assert sorted(n["ticket"] for n in listed["notifications"]) == numbers
+    assert {n["kind"] for n in listed["notifications"]} == {"assigned"}
+    first = listed["notifications"][0]["id"]
+    code, out, _ = run(config, "notifications", "read", str(first), "--json")
+    assert (code, json.loads(out)) == (0, {"agent": "bob", "marked": 1, "unread": 2})
+    code, out, _ = run(config, "notifications", "--unread")
+    assert code == 0 and "2 unread for bob" in out and f"#{numbers[0]}" not in out.split("\n")[3]
+    assert run(config, "notifications", "read", "999")[0] == 1
+    code, _, err = run(config, "notifications", "read")
+    assert code == 1 and "name notification ids or --all" in err and "Traceback" not in err
+    code, out, _ = run(config, "notifications", "read", "--all")
+    assert code == 0 and out.startswith("2 marked read; 0 unread for bob")
+    code, out, _ = run(config, "notifications", "list", "--agent", "carol", "--json")
+    assert code == 0 and json.loads(out)["agent"] == "carol"
+    code, _, err = run(config, "notifications", "--agent", "zed")
+    assert code != 0 and "no agent 'zed'" in err
