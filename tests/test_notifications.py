@@ -311,7 +311,9 @@ def test_the_cli_lists_and_marks(config: Path, desk: Store) -> None:
     assert code == 0, out  # bob assigned them to himself: nothing to tell
     assert json.loads(run(config, "notifications", "--json")[1])["notifications"] == []
     with desk.session(write=True) as s:
-        bulk.assign(s, bulk.ids_for_numbers(s, numbers), "bob", Change.by("agent:alice"))
+        ids = bulk.ids_for_numbers(s, numbers)
+        bulk.unassign(s, ids, Change.by("agent:alice"))
+        bulk.assign(s, ids, "bob", Change.by("agent:alice"))
     code, out, _ = run(config, "notifications", "--json")
     listed = json.loads(out)
     assert code == 0 and listed["unread"] == 3
