@@ -152,6 +152,20 @@ def test_a_note_tells_the_agents_it_mentions_but_not_its_author(desk: Store) -> 
     assert told(desk) == [("bob", number, "mention", "agent:alice")]
 
 
+def test_editing_a_note_tells_only_the_agents_it_mentions_anew(desk: Store) -> None:
+    from supportdesk.desk import notes
+
+    number = new_ticket(desk)
+    with desk.session(write=True) as s:
+        note = tickets.add_note(s, number, "@bob have a look", Change.by("agent:alice"))
+    with desk.session(write=True) as s:
+        notes.edit_note(s, note.id, "@bob and @carol have a look", Change.by("agent:alice"))  # type: ignore[arg-type]
+    assert told(desk) == [
+        ("bob", number, "mention", "agent:alice"),
+        ("carol", number, "mention", "agent:alice"),
+    ]
+
+
 def test_a_customer_answer_tells_the_tickets_agent(desk: Store) -> None:
     first = take(desk, mail("Broken", message_id="<m1@acme.example>"))
     unassigned = take(desk, mail("Other", message_id="<m2@acme.example>"))

@@ -213,10 +213,20 @@ def replies(session: Session, message_ids: Sequence[int], ticket_ids: Iterable[i
     session.connection().execute(_TABLE.insert().from_select(_COLUMNS, rows))
 
 
-def mention(session: Session, ticket_id: int, text: str, event_id: int, change: Change) -> int:
-    """Tell every existing agent `text` mentions (but its author) of the note event
-    `event_id`; how many were told. Unknown handles are ordinary words."""
-    handles = [h for h in mentioned(text) if h != handle_of(change.actor)]
+def mention(
+    session: Session,
+    ticket_id: int,
+    text: str,
+    event_id: int,
+    change: Change,
+    *,
+    before: str = "",
+) -> int:
+    """Tell every existing agent `text` mentions (but its author, and those `before`, the
+    note's text before an edit, mentioned already) of the note event `event_id`; how many
+    were told. Unknown handles are ordinary words."""
+    told_already = {*mentioned(before), handle_of(change.actor)}
+    handles = [h for h in mentioned(text) if h not in told_already]
     if not handles:
         return 0
     agents = session.execute(

@@ -65,6 +65,11 @@ def _desk_commands(desk: DeskScreen) -> Iterator[Command]:
     yield "desk: search", desk.action_search, "Type a query"
     yield "desk: save search as a view", desk.action_save_search, "Add it to the sidebar"
     yield "desk: reload", desk.action_reload, "Read everything again"
+    yield (
+        "desk: notifications",
+        desk.action_notifications,
+        "Assigned to you, answers, mentions, SLA due soon",
+    )
     yield "view: next", desk.action_next_view, "The next view in the sidebar"
     yield "view: previous", desk.action_previous_view, "The previous view in the sidebar"
     for entry in desk.sidebar.entries.values():
