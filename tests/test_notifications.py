@@ -4,19 +4,20 @@ the right agent, in the transaction of the change (a rolled-back change leaves n
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
-from supportdesk.desk import bulk, directory, notifications, team, tickets
+from supportdesk.desk import bulk, directory, ingest, notifications, team, tickets
 from supportdesk.desk.events import Change
 from supportdesk.desk.rules import engine
 from supportdesk.desk.sla import storage
 from supportdesk.errors import NotFoundError
+from supportdesk.mail.parse import parse_message
 from supportdesk.store import Store
 from supportdesk.store.models import Notification, Ticket
 from tests.conftest import PgSchemas
@@ -347,3 +348,84 @@ def test_the_cli_lists_and_marks(config: Path, desk: Store) -> None:
     assert code == 0 and json.loads(out)["agent"] == "carol"
     code, _, err = run(config, "notifications", "--agent", "zed")
     assert code != 0 and "no agent 'zed'" in err
+
+
+def _sla_ticket(store: Store, handle: str) -> tuple[int, datetime]:
+    """A ticket of `handle`'s under a 4-hour first response, and its due time."""
+    start = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)
+    with store.session(write=True) as s:
+        storage.set_policies(s, POLICY, at=start)
+    number = new_ticket(store, queue="support", at=start)
+    with store.session(write=True) as s:
+        tickets.assign(s, number, handle, Change.by(f"agent:{handle}", at=start))
+        due = s.exec(select(Ticket).where(Ticket.number == number)).one().sla_due
+    assert due is not None
+    return number, datetime.fromtimestamp(due, UTC)
+
+
+def test_no_cause_tells_anyone_when_its_transaction_rolls_back(desk: Store) -> None:
+    """Each of the four causes, rolled back after it wrote: nothing is left; committed, one."""
+    number = new_ticket(desk)
+    _, due_at = _sla_ticket(desk, "carol")
+    first = take(desk, mail("Broken", message_id="<r1@acme.example>"))
+    with desk.session(write=True) as s:
+        tickets.assign(s, first.ticket_number, "bob", Change.by("agent:bob"))
+    answer = mail("Re: Broken", message_id="<r2@acme.example>", in_reply_to="<r1@acme.example>")
+    causes: dict[str, Callable[[Session], object]] = {
+        "assigned": lambda s: tickets.assign(s, number, "bob", Change.by("agent:alice")),
+        "mention": lambda s: tickets.add_note(s, number, "@bob", Change.by("agent:alice")),
+        "sla": lambda s: engine.run_time_rules(s, due_at - timedelta(minutes=5)),
+        "reply": lambda s: ingest.ingest(s, parse_message(answer), answer, default_queue="general"),
+    }
+    for kind, cause in causes.items():
+        with pytest.raises(RuntimeError), desk.session(write=True) as s:
+            cause(s)
+            s.flush()
+            assert [n.kind for n in s.exec(select(Notification)).all()] == [kind]
+            raise RuntimeError("rolled back")
+        assert told(desk) == [], kind
+    for cause in causes.values():
+        with desk.session(write=True) as s:
+            cause(s)
+    assert sorted((who, kind) for who, _, kind, _ in told(desk)) == [
+        ("bob", "assigned"),
+        ("bob", "mention"),
+        ("bob", "reply"),
+        ("carol", "sla"),
+    ]
+
+
+@pytest.mark.postgres
+def test_sync_and_an_agents_rule_run_tell_through_row_security(crew: TeamStore) -> None:
+    """The sync role tells bob of an answer; a time-rule run by alice's role warns bob and
+    carol of their tickets once, though she can read neither warning back."""
+    bob = crew.open_as(crew.add_agent("bob"))
+    crew.add_agent("carol")
+    alice = crew.open_as(crew.add_agent("alice"))
+    sync = crew.open_as(team.add_service(crew.owner, "sync", role=crew.role("sync")).role)
+    try:
+        with crew.owner.session(write=True) as s:
+            directory.ensure_queue(s, "support")
+        first = take(sync, mail("Broken", message_id="<t1@acme.example>"))
+        with alice.session(write=True) as s:
+            tickets.assign(s, first.ticket_number, "bob", Change.by("agent:alice"))
+        answer = mail("Re: Broken", message_id="<t2@acme.example>", in_reply_to="<t1@acme.example>")
+        take(sync, answer)
+        sla_number, due_at = _sla_ticket(crew.owner, "carol")
+        for _ in range(2):
+            with alice.session(write=True) as s:
+                engine.run_time_rules(s, due_at - timedelta(minutes=5))
+        assert sorted((who, n, kind) for who, n, kind, _ in told(crew.owner)) == sorted(
+            [
+                ("bob", first.ticket_number, "assigned"),
+                ("bob", first.ticket_number, "reply"),
+                ("carol", sla_number, "sla"),
+            ]
+        )
+        with alice.session() as s:
+            assert notifications.listing(s, "carol") == []
+        with bob.session() as s:
+            assert [n.kind for n in notifications.listing(s, "bob")] == ["reply", "assigned"]
+    finally:
+        for store in (alice, sync, bob):
+            store.dispose()
