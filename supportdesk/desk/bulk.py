@@ -193,7 +193,7 @@ def assign(
     """Assign every ticket to the agent (None: unassign); the agent hears of each ticket
     (desk.notifications), told in one INSERT ... SELECT over the batch's new events."""
     agent = directory.get_agent(session, agent_handle) if agent_handle else None
-    after = notifications.last_event_of_batch(session, change.batch_id) if agent else 0
+    after = notifications.last_event_id(session) if agent else 0
     result = set_field(
         session,
         ticket_ids,

@@ -156,8 +156,9 @@ def assigned_in_batch(
     session: Session, agent: Agent, change: Change, after_event: int
 ) -> Insert | None:
     """One INSERT ... SELECT telling `agent` of each ticket the batch assigned them, reading
-    the batch's `assign` events after event id `after_event` (what came before in the same
-    batch was told already). None when the batch's actor is the agent."""
+    the batch's `assign` events after event id `after_event` (`last_event_id` before the
+    change: what came before in the same batch was told already). None when the batch's
+    actor is the agent."""
     if handle_of(change.actor) == agent.handle:
         return None
     e = _EVENTS
@@ -178,12 +179,14 @@ def assigned_in_batch(
     return _TABLE.insert().from_select(_COLUMNS, rows)
 
 
-def last_event_of_batch(session: Session, batch_id: str) -> int:
-    """The newest event id of a batch so far (0 if none): where `assigned_in_batch` starts."""
-    found = session.execute(
-        select(func.max(_EVENTS.c.id)).where(_EVENTS.c.batch_id == batch_id)
-    ).scalar_one()
-    return int(found or 0)
+def last_event_id(session: Session) -> int:
+    """The newest event id this transaction can see (0 if none): where `assigned_in_batch`
+    starts. Ids only grow, so every event written after this read has a greater one.
+
+    Not the newest of the batch: `max(id) WHERE batch_id = ...` made PostgreSQL walk the
+    primary key backwards through every event looking for a batch that has none yet.
+    """
+    return int(session.execute(select(func.max(_EVENTS.c.id))).scalar_one() or 0)
 
 
 def replies(session: Session, message_ids: Sequence[int], ticket_ids: Iterable[int]) -> None:
