@@ -16,7 +16,7 @@ from supportdesk.cli.context import CliContext
 from supportdesk.cli.options import JsonOption
 from supportdesk.cli.output import cell, console, print_json
 from supportdesk.errors import ValidationError
-from supportdesk.i18n import N_, _
+from supportdesk.i18n import _
 
 if TYPE_CHECKING:
     from supportdesk.desk.notifications import NotificationInfo
@@ -36,18 +36,6 @@ UNREAD_FLAG = "--unread"
 ALL_FLAG = "--all"
 UnreadOption = Annotated[bool, typer.Option(UNREAD_FLAG, help=_("Only the unread ones."))]
 LimitOption = Annotated[int, typer.Option(help=_("Show at most this many."))]
-
-KIND_LABELS = {
-    "assigned": N_("assigned to you"),
-    "reply": N_("customer answered"),
-    "mention": N_("mentioned you"),
-    "sla": N_("SLA due soon"),
-}
-"""How each kind reads in a table; JSON keeps the kind itself."""
-
-
-def kind_label(kind: str) -> str:
-    return _(KIND_LABELS[kind]) if kind in KIND_LABELS else kind
 
 
 def _agent(cli: CliContext, agent: str | None) -> str:
@@ -109,6 +97,8 @@ def _table(found: list[NotificationInfo]) -> None:
     from rich import box
     from rich.table import Table
 
+    from supportdesk.desk import notifications as desk_notifications
+
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     headers = (_("id"), "", _("time"), _("what"), _("ticket"), _("subject"), _("by"))
     for i, name in enumerate(headers):
@@ -118,7 +108,7 @@ def _table(found: list[NotificationInfo]) -> None:
             str(n.id),
             "•" if n.unread else "",
             f"{n.created_at.astimezone():%Y-%m-%d %H:%M}",
-            kind_label(n.kind),
+            desk_notifications.kind_label(n.kind),
             f"#{n.ticket}",
             cell(n.subject, 60),
             cell(n.actor, 30),

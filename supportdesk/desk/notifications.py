@@ -42,7 +42,7 @@ from sqlmodel import Session, col
 
 from supportdesk.desk.events import Change
 from supportdesk.errors import NotFoundError, ValidationError
-from supportdesk.i18n import _
+from supportdesk.i18n import N_, _
 from supportdesk.store.models import Agent, Event, Notification, Ticket, table_of, utcnow
 
 ASSIGNED = "assigned"
@@ -50,6 +50,13 @@ REPLY = "reply"
 MENTION = "mention"
 SLA = "sla"
 KINDS = (ASSIGNED, REPLY, MENTION, SLA)
+KIND_LABELS = {
+    ASSIGNED: N_("assigned to you"),
+    REPLY: N_("customer answered"),
+    MENTION: N_("mentioned you"),
+    SLA: N_("SLA due soon"),
+}
+"""How each kind reads to a person (the faces translate it); JSON keeps the kind itself."""
 
 SLA_WARNING_SECONDS = 30 * 60
 """How long before a ticket's due time its agent hears that it is about to breach."""
@@ -93,6 +100,10 @@ class NotificationInfo:
             "created_at": self.created_at.isoformat(),
             "read_at": self.read_at.isoformat() if self.read_at else None,
         }
+
+
+def kind_label(kind: str) -> str:
+    return _(KIND_LABELS[kind]) if kind in KIND_LABELS else kind
 
 
 def handle_of(actor: str) -> str | None:

@@ -20,21 +20,10 @@ from textual.widget import Widget
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
-from supportdesk.desk.notifications import NotificationInfo
-from supportdesk.i18n import N_, _, ngettext
+from supportdesk.desk.notifications import NotificationInfo, kind_label
+from supportdesk.i18n import _, ngettext
 from supportdesk.text import one_line
 from supportdesk.tui.bindings import bindings
-
-KIND_LABELS = {
-    "assigned": N_("assigned to you"),
-    "reply": N_("customer answered"),
-    "mention": N_("mentioned you"),
-    "sla": N_("SLA due soon"),
-}
-
-
-def kind_label(kind: str) -> str:
-    return _(KIND_LABELS[kind]) if kind in KIND_LABELS else kind
 
 
 def toast_text(found: NotificationInfo) -> tuple[str, str]:
