@@ -118,6 +118,7 @@ GROUPS: dict[str, tuple[KeySpec, ...]] = {
         KeySpec("composer.canned", "ctrl+t", "canned", "Canned"),
         KeySpec("composer.discard", "f8", "discard", "Discard", show=False),
         KeySpec("composer.close", "escape", "close", "Keep draft"),
+        KeySpec("composer.complete", "tab", "complete", "Complete @handle", show=False),
     ),
     "attachments": (KeySpec("attachments.remove", "delete,x", "remove", "Remove file"),),
     "preview": (KeySpec("preview.close", "escape,q", "close", "Back"),),

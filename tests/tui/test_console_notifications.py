@@ -176,3 +176,31 @@ async def test_an_assignment_in_one_console_is_counted_and_toasted_in_the_other(
         for app in (alice, bob):
             app.data.store.dispose()
         reader.dispose()
+
+
+async def test_at_completes_in_a_composer_note_and_tab_moves_on_in_a_reply(
+    make_app: Callable[..., SupportdeskApp], demo_store: Store
+) -> None:
+    from tests.tui.test_composer import closed, open_composer, send
+
+    number = first(demo_store, "status:open")
+    before = unread(demo_store, "bob")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await open_ticket(pilot, number)
+        screen = await open_composer(pilot, "N")
+        screen.body.insert("over to @bo")
+        await wait_until(pilot, lambda: screen.offered is not None, what="the offer")
+        assert "@bob" in str(screen.query_one("#composer-status").render())
+        await pilot.press("tab")
+        await wait_until(pilot, lambda: screen.body.text == "over to @bob ")
+        await send(pilot, "keep")
+        await closed(pilot)
+        await wait_until(pilot, lambda: unread(demo_store, "bob") == before + 1, what="told")
+        screen = await open_composer(pilot, "r")  # a reply: no offer, Tab leaves the body
+        screen.body.insert("\n@bo")
+        await pilot.pause(0.1)
+        assert screen.offered is None
+        await pilot.press("tab")
+        await wait_until(pilot, lambda: not screen.body.has_focus, what="focus to move on")

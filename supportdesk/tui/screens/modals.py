@@ -6,7 +6,6 @@ screen can push it with a callback and carry on; none of them touches the store.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from typing import ClassVar
 
@@ -19,12 +18,9 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, OptionList, TextArea
 from textual.widgets.option_list import Option
 
-from supportdesk.i18n import _
 from supportdesk.text import one_line
+from supportdesk.tui import mentions
 from supportdesk.tui.bindings import bindings
-
-_MENTION_TYPED = re.compile(r"(?<![\w.+@-])@([a-z0-9._-]*)$", re.IGNORECASE)
-"""An `@handle` being typed just before the cursor (not an address: see desk.notifications)."""
 
 
 class PickScreen(ModalScreen[str | None]):
@@ -149,8 +145,7 @@ class NoteScreen(ModalScreen[str | None]):
         self.key: int | str = number if note_id is None else f"note:{note_id}"
         self.initial = text
         self.handles = list(handles)
-        self.completions: list[str] = []
-        self._typed = ""
+        self.offered: mentions.Offer | None = None
 
     def compose(self) -> Iterator[Widget]:
         with Vertical(classes="dialog note-dialog"):
@@ -178,24 +173,18 @@ class NoteScreen(ModalScreen[str | None]):
     @on(TextArea.SelectionChanged, "#note-text")
     def _offer_mentions(self) -> None:
         """Under the text, the agents an `@` being typed could mean."""
-        area = self.query_one("#note-text", TextArea)
-        row, column = area.cursor_location
-        typed = _MENTION_TYPED.search(area.document.get_line(row)[:column])
-        self._typed = typed.group(1).lower() if typed else ""
-        self.completions = (
-            [h for h in self.handles if h.startswith(self._typed)][:8] if typed else []
-        )
-        shown = "  ".join(f"@{h}" for h in self.completions)
-        hint = _("tab completes") if self.completions else ""
-        self.query_one("#note-mentions", Label).update(Text(f"{shown}  ({hint})" if shown else ""))
+        self.offered = mentions.offer(self.query_one("#note-text", TextArea), self.handles)
+        shown = self.offered.text() if self.offered else ""
+        self.query_one("#note-mentions", Label).update(Text(shown))
+
+    @property
+    def completions(self) -> list[str]:
+        return self.offered.handles if self.offered else []
 
     def action_complete(self) -> None:
         """Complete the `@handle` being typed with the first agent offered."""
-        if not self.completions:
-            return
-        area = self.query_one("#note-text", TextArea)
-        row, column = area.cursor_location
-        area.replace(self.completions[0] + " ", (row, column - len(self._typed)), (row, column))
+        if self.offered is not None:
+            mentions.complete(self.query_one("#note-text", TextArea), self.offered)
 
     def action_save(self) -> None:
         self.drafts[self.key] = self.text  # dropped once the note is really saved

@@ -353,7 +353,9 @@ class TicketActionsScreen(Screen[None]):
         self.composing(message.number)
         from supportdesk.tui.screens.composer import ComposerScreen
 
-        self.app.push_screen(ComposerScreen(self.replying, message.context), self._composed)
+        self.app.push_screen(
+            ComposerScreen(self.replying, message.context, handles=self.agents), self._composed
+        )
 
     def _composed(self, sent: Sent | None) -> None:
         self.composing(None)
