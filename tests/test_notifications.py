@@ -397,12 +397,13 @@ def test_no_cause_tells_anyone_when_its_transaction_rolls_back(desk: Store) -> N
 
 @pytest.mark.postgres
 def test_sync_and_an_agents_rule_run_tell_through_row_security(crew: TeamStore) -> None:
-    """The sync role tells bob of an answer; a time-rule run by alice's role warns bob and
-    carol of their tickets once, though she can read neither warning back."""
+    """The sync role tells bob of an answer; a time-rule run by the feeder's role warns carol
+    of her ticket once (alice's run warns nobody), and alice cannot read the warning."""
     bob = crew.open_as(crew.add_agent("bob"))
     crew.add_agent("carol")
     alice = crew.open_as(crew.add_agent("alice"))
     sync = crew.open_as(team.add_service(crew.owner, "sync", role=crew.role("sync")).role)
+    feeder = crew.open_as(team.add_service(crew.owner, "feeder", role=crew.role("feeder")).role)
     try:
         with crew.owner.session(write=True) as s:
             directory.ensure_queue(s, "support")
@@ -412,8 +413,11 @@ def test_sync_and_an_agents_rule_run_tell_through_row_security(crew: TeamStore) 
         answer = mail("Re: Broken", message_id="<t2@acme.example>", in_reply_to="<t1@acme.example>")
         take(sync, answer)
         sla_number, due_at = _sla_ticket(crew.owner, "carol")
+        with alice.session(write=True) as s:  # an agent's run warns nobody: only a service may
+            engine.run_time_rules(s, due_at - timedelta(minutes=6))
+        assert [k for _, _, k, _ in told(crew.owner)] == ["assigned", "reply"]
         for _ in range(2):
-            with alice.session(write=True) as s:
+            with feeder.session(write=True) as s:
                 engine.run_time_rules(s, due_at - timedelta(minutes=5))
         assert sorted((who, n, kind) for who, n, kind, _ in told(crew.owner)) == sorted(
             [
@@ -427,5 +431,82 @@ def test_sync_and_an_agents_rule_run_tell_through_row_security(crew: TeamStore) 
         with bob.session() as s:
             assert [n.kind for n in notifications.listing(s, "bob")] == ["reply", "assigned"]
     finally:
-        for store in (alice, sync, bob):
+        for store in (alice, sync, bob, feeder):
+            store.dispose()
+
+
+def _forged(store: Store, statement: str, params: dict[str, object]) -> None:
+    with pytest.raises(sa.exc.ProgrammingError) as caught, store.engine.begin() as conn:
+        conn.execute(sa.text(statement), params)
+    assert caught.value.orig is not None
+    assert caught.value.orig.sqlstate == "42501", caught.value.orig  # type: ignore[attr-defined]
+
+
+FORGE = (
+    "INSERT INTO notifications (agent_id, kind, ticket_id, event_id, once, actor, created_at)"
+    " VALUES (:agent, :kind, :ticket, :event, :once, :actor, now())"
+)
+
+
+@pytest.mark.postgres
+def test_an_agent_cannot_forge_a_notification(crew: TeamStore) -> None:
+    """Row security lets a role insert only what an event it wrote caused, in that event's
+    name and on its ticket; a warning without an event only from a service. The domain's own
+    paths (single and bulk assignment, a mention, sync's answer) still tell."""
+    alice = crew.open_as(crew.add_agent("alice"))
+    bob = crew.open_as(crew.add_agent("bob"))
+    sync = crew.open_as(team.add_service(crew.owner, "sync", role=crew.role("sync")).role)
+    try:
+        with crew.owner.session() as s:
+            ids = {a.handle: a.id for a in directory.list_agents(s)}
+        numbers = [new_ticket(alice) for _ in range(3)]
+        with crew.owner.session() as s:
+            ticket_ids = bulk.ids_for_numbers(s, numbers)
+            bobs_event = s.execute(
+                sa.text("SELECT max(id) FROM events WHERE role = :r"), {"r": crew.role("bob")}
+            ).scalar_one_or_none()
+        alices_event = _count(crew.owner, "SELECT max(id) FROM events")
+        row = {
+            "agent": ids["bob"],
+            "kind": "assigned",
+            "ticket": ticket_ids[0],
+            "once": "forged",
+            "actor": "agent:lead",
+        }
+        # No event, an event alice wrote under another name, one on another ticket, one of
+        # bob's (none yet, then the owner's), an agent that does not exist: all refused.
+        for event, changes in (
+            (None, {}),
+            (alices_event, {}),
+            (alices_event, {"actor": "agent:alice", "ticket": ticket_ids[1]}),
+            (bobs_event, {"actor": "agent:alice"}),
+            (None, {"agent": 999999, "kind": "sla", "actor": "system:sla"}),
+        ):
+            _forged(alice, FORGE, {**row, "event": event, **changes})
+        with crew.owner.session(write=True) as s:
+            tickets.add_note(s, numbers[2], "by the owner", Change.by("system:owner"))
+            owners = s.execute(sa.text("SELECT max(id) FROM events")).scalar_one()
+        _forged(alice, FORGE, {**row, "event": owners, "ticket": ticket_ids[2]})
+        assert told(crew.owner) == []
+
+        with alice.session(write=True) as s:
+            tickets.assign(s, numbers[0], "bob", Change.by("agent:alice"))
+            tickets.add_note(s, numbers[0], "@bob look", Change.by("agent:alice"))
+        with alice.session(write=True) as s:
+            bulk.assign(s, ticket_ids[1:], "bob", Change.by("agent:alice"))
+        first = take(sync, mail("Broken", message_id="<f1@acme.example>"))
+        with alice.session(write=True) as s:
+            tickets.assign(s, first.ticket_number, "bob", Change.by("agent:alice"))
+        answer = mail("Re: Broken", message_id="<f2@acme.example>", in_reply_to="<f1@acme.example>")
+        take(sync, answer)
+        assert sorted((who, n, kind) for who, n, kind, _ in told(crew.owner)) == sorted(
+            [("bob", n, "assigned") for n in numbers]
+            + [
+                ("bob", numbers[0], "mention"),
+                ("bob", first.ticket_number, "assigned"),
+                ("bob", first.ticket_number, "reply"),
+            ]
+        )
+    finally:
+        for store in (alice, bob, sync):
             store.dispose()

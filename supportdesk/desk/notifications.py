@@ -44,6 +44,7 @@ from supportdesk.desk.events import Change
 from supportdesk.errors import NotFoundError, ValidationError
 from supportdesk.i18n import N_, _
 from supportdesk.store.models import Agent, Event, Notification, Ticket, table_of, utcnow
+from supportdesk.store.team import session_actor
 
 ASSIGNED = "assigned"
 REPLY = "reply"
@@ -256,9 +257,15 @@ def mention(
 def warn_due(session: Session, now: datetime, ahead: int = SLA_WARNING_SECONDS) -> int:
     """Warn the assignee of every ticket due within `ahead` seconds of `now`, once per due
     time (a later due time is a new window). Run by the scheduled time rules, i.e. by the
-    one feeder. Returns how many warnings were written."""
+    one feeder. Returns how many warnings were written.
+
+    On a team store only a service role may write warnings (row security, migration 0007):
+    an agent's session running the time rules warns nobody, the feeder's run does.
+    """
     from supportdesk.desk.sla.due import seconds
 
+    if handle_of(session_actor(session.connection()) or "") is not None:
+        return 0
     t = _TICKETS
     start = seconds(now)
     rows = select(

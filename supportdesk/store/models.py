@@ -436,6 +436,7 @@ class Notification(SQLModel, table=True):
 
     __tablename__ = "notifications"
     __table_args__ = (
+        Index("ix_notifications_agent_id", "agent_id", "id"),
         Index("ix_notifications_agent_unread", "agent_id", "read_at", "id"),
         UniqueConstraint("ticket_id", "agent_id", "once", name="uq_notifications_once"),
     )

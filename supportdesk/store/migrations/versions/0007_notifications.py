@@ -7,7 +7,8 @@ Create Date: 2026-12-04 23:00:00
 On PostgreSQL the table has row security: a session whose login role is an agent's (in
 `team_roles`) sees and marks only that agent's rows; a service role (sync, the feeder,
 which sends digests and warns of SLA breaches) sees all. Anyone in the team may insert
-one, since assigning a ticket to someone tells them. The owner, who runs migrations and
+one for an event its own login role wrote (assigning a ticket to someone tells them), and
+only a service one without an event (an SLA warning). The owner, who runs migrations and
 `team init`, is not subject to it (a one-person PostgreSQL store behaves as SQLite).
 Which columns the team may update (read_at, mailed_at) and that it may not delete is
 store/team.py's grant. New rows are announced like every other change (the 0006 trigger
@@ -35,6 +36,17 @@ OWN = (
     " AND t.kind = 'service')"
 )
 
+# A notification is the consequence of an event this login role wrote, on the same ticket
+# and in the same name; one without an event (an SLA warning) comes from a service only.
+# Without it any agent could forge "assigned to you" for anyone. Per row, but by primary key.
+TELL = (
+    "CASE WHEN event_id IS NULL THEN EXISTS (SELECT 1 FROM team_roles t"
+    " WHERE t.role = session_user::text AND t.kind = 'service')"
+    " ELSE EXISTS (SELECT 1 FROM events e WHERE e.id = event_id"
+    " AND e.role = session_user::text AND e.ticket_id = notifications.ticket_id"
+    " AND e.actor = notifications.actor) END"
+)
+
 
 def upgrade() -> None:
     op.create_table(
@@ -53,6 +65,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("ticket_id", "agent_id", "once", name="uq_notifications_once"),
     )
+    op.create_index("ix_notifications_agent_id", "notifications", ["agent_id", "id"], unique=False)
     op.create_index(
         "ix_notifications_agent_unread",
         "notifications",
@@ -67,7 +80,7 @@ def upgrade() -> None:
         f"CREATE POLICY notifications_mark ON notifications FOR UPDATE "
         f"USING ({OWN}) WITH CHECK ({OWN})"
     )
-    op.execute("CREATE POLICY notifications_tell ON notifications FOR INSERT WITH CHECK (true)")
+    op.execute(f"CREATE POLICY notifications_tell ON notifications FOR INSERT WITH CHECK ({TELL})")
     op.execute(
         "CREATE TRIGGER notifications_notify_insert AFTER INSERT ON notifications "
         "REFERENCING NEW TABLE AS changed "
@@ -79,4 +92,5 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS notifications_notify_insert ON notifications")
     op.drop_index("ix_notifications_agent_unread", table_name="notifications")
+    op.drop_index("ix_notifications_agent_id", table_name="notifications")
     op.drop_table("notifications")
