@@ -227,20 +227,18 @@ def test_listing_counting_and_marking_read(desk: Store) -> None:
             tickets.assign(s, number, "bob", Change.by("agent:alice"))
         tickets.assign(s, numbers[0], "carol", Change.by("agent:alice"))
     with desk.session(write=True) as s:
-        listed = notifications.listing(s, "bob")
-        assert [n.ticket for n in listed] == numbers[::-1]
-        assert notifications.unread_count(s, "bob") == 3
+        listed = notifications.listing(s, "bob")  # numbers[0] is carol's now: not bob's news
+        assert [n.ticket for n in listed] == numbers[:0:-1]
+        assert notifications.unread_count(s, "bob") == 2
         assert notifications.mark_read(s, "bob", [listed[0].id]) == 1
         assert notifications.mark_read(s, "bob", [listed[0].id]) == 0
-        assert notifications.unread_count(s, "bob") == 2
+        assert notifications.unread_count(s, "bob") == 1
         carols = notifications.listing(s, "carol")[0].id
         with pytest.raises(NotFoundError, match=f"no notification {carols} for bob"):
             notifications.mark_read(s, "bob", [carols])
         assert notifications.ticket_of(s, "carol", carols) == numbers[0]
-        assert [n.ticket for n in notifications.listing(s, "bob", unread_only=True)] == (
-            numbers[1::-1]
-        )
-        assert notifications.mark_read(s, "bob", None) == 2
+        assert [n.ticket for n in notifications.listing(s, "bob", unread_only=True)] == [numbers[1]]
+        assert notifications.mark_read(s, "bob", None) == 1
         assert notifications.unread_count(s, "bob") == 0
         assert notifications.unread_count(s, "carol") == 1
 
@@ -510,3 +508,25 @@ def test_an_agent_cannot_forge_a_notification(crew: TeamStore) -> None:
     finally:
         for store in (alice, bob, sync):
             store.dispose()
+
+
+def test_undoing_a_bulk_reassignment_retracts_its_assigned_notifications(desk: Store) -> None:
+    from supportdesk.desk import undo
+
+    numbers = [new_ticket(desk) for _ in range(3)]
+    with desk.session(write=True) as s:
+        tickets.assign(s, numbers[0], "carol", Change.by("agent:alice"))
+        tickets.add_note(s, numbers[0], "@bob see", Change.by("agent:alice"))
+    with desk.session(write=True) as s:
+        bulk.assign(s, bulk.ids_for_numbers(s, numbers), "bob", Change.by("agent:alice"))
+    with desk.session() as s:
+        assert notifications.unread_count(s, "bob") == 4
+        assert notifications.unread_count(s, "carol") == 0  # no longer hers
+    with desk.session(write=True) as s:
+        undo.undo_latest(s, "agent:alice")
+    with desk.session(write=True) as s:
+        assert [n.kind for n in notifications.listing(s, "bob")] == ["mention"]
+        assert notifications.unread_count(s, "bob") == 1
+        assert notifications.unread_count(s, "carol") == 1  # hers again
+        assert [n.ticket for n in notifications.listing(s, "carol")] == [numbers[0]]
+        assert notifications.mark_read(s, "bob", None) == 1

@@ -24,15 +24,18 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Insert,
     Integer,
     Select,
     String,
     and_,
     cast,
+    exists,
     func,
     literal,
     null,
+    or_,
     select,
     update,
 )
@@ -303,19 +306,37 @@ def _agent_id(session: Session, handle: str) -> int:
     return int(found)
 
 
+def _current() -> ColumnElement[bool]:
+    """Whether a notification still holds: an `assigned` one only while its ticket is the
+    agent's. Undoing a bulk reassignment (or any later reassignment) so retracts its
+    "assigned to you" without writing a row another agent's role may not touch."""
+    n, t = _TABLE, _TICKETS.alias("now_assigned")
+    return or_(
+        n.c.kind != ASSIGNED,
+        exists().where(t.c.id == n.c.ticket_id, t.c.assignee_id == n.c.agent_id),
+    )
+
+
 def listing(
-    session: Session, handle: str, *, unread_only: bool = False, limit: int | None = 100
+    session: Session,
+    handle: str,
+    *,
+    unread_only: bool = False,
+    limit: int | None = 100,
+    after: int = 0,
 ) -> list[NotificationInfo]:
-    """`handle`'s notifications, newest first."""
+    """`handle`'s notifications (those with an id above `after`), newest first."""
     if limit is not None and limit < 0:
         raise ValidationError(_("limit must be zero or more"))
     n, t = _TABLE, _TICKETS
     stmt = (
         select(n.c.id, n.c.kind, t.c.number, t.c.subject, n.c.actor, n.c.created_at, n.c.read_at)
         .join(t, t.c.id == n.c.ticket_id)
-        .where(n.c.agent_id == _agent_id(session, handle))
+        .where(n.c.agent_id == _agent_id(session, handle), _current())
         .order_by(n.c.id.desc())
     )
+    if after:
+        stmt = stmt.where(n.c.id > after)
     if unread_only:
         stmt = stmt.where(n.c.read_at.is_(None))
     if limit is not None:
@@ -323,12 +344,16 @@ def listing(
     return [NotificationInfo(*row) for row in session.execute(stmt)]
 
 
-def unread_count(session: Session, handle: str) -> int:
+def unread_count(session: Session, handle: str, *, after: int = 0) -> int:
+    """How many of `handle`'s notifications (with an id above `after`) are unread."""
     n = _TABLE
     return int(
         session.execute(
             select(func.count()).where(
-                n.c.agent_id == _agent_id(session, handle), n.c.read_at.is_(None)
+                n.c.agent_id == _agent_id(session, handle),
+                n.c.read_at.is_(None),
+                n.c.id > after,
+                _current(),
             )
         ).scalar_one()
     )
@@ -365,7 +390,7 @@ def mark_read(
             )
         mine = and_(mine, n.c.id.in_(wanted))
     result = session.connection().execute(
-        update(n).where(mine, n.c.read_at.is_(None)).values(read_at=at or utcnow())
+        update(n).where(mine, n.c.read_at.is_(None), _current()).values(read_at=at or utcnow())
     )
     return int(result.rowcount)
 

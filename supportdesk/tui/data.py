@@ -268,10 +268,14 @@ class DeskData:
             unread = notifications.unread_count(session, self.me)
             newest = notifications.newest_id(session, self.me)
             fresh: tuple[NotificationInfo, ...] = ()
+            arrived = 0
             if after is not None and newest > after:
-                listed = notifications.listing(session, self.me, unread_only=True, limit=20)
-                fresh = tuple(n for n in reversed(listed) if n.id > after)
-        return NotificationState(unread, newest, fresh)
+                arrived = notifications.unread_count(session, self.me, after=after)
+                listed = notifications.listing(
+                    session, self.me, unread_only=True, limit=FRESH_SHOWN, after=after
+                )
+                fresh = tuple(reversed(listed))
+        return NotificationState(unread, newest, fresh, arrived)
 
     def notifications(self, limit: int = 200) -> list[NotificationInfo]:
         if not self.me:
@@ -298,12 +302,19 @@ class DeskData:
             return notifications.agent_handles(session)
 
 
+FRESH_SHOWN = 3
+"""How many newly arrived notifications a console shows one by one (the rest: "and N more")."""
+
+
 @dataclass(frozen=True)
 class NotificationState:
     unread: int
     newest: int
     fresh: tuple[NotificationInfo, ...]
-    """Unread notifications that arrived since the last look, oldest first."""
+    """The newest (at most FRESH_SHOWN) unread ones that arrived since the last look, oldest
+    first."""
+    arrived: int = 0
+    """How many unread ones arrived since the last look, all of them (counted in SQL)."""
 
 
 class CannedLoader:

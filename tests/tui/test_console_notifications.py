@@ -9,12 +9,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlmodel import col, or_
 from textual.widgets import TextArea
 
 from supportdesk.demo.builder import build_demo
-from supportdesk.desk import notifications, tickets
+from supportdesk.desk import bulk, directory, notifications, tickets
 from supportdesk.desk.events import Change
 from supportdesk.store import Store, open_store
+from supportdesk.store.models import Ticket
 from supportdesk.tui.app import SupportdeskApp
 from supportdesk.tui.screens.modals import NoteScreen
 from supportdesk.tui.screens.notifications import NotificationsScreen
@@ -81,6 +83,30 @@ async def test_another_sessions_assignment_shows_as_count_toast_and_desktop_noti
         )
         await wait_until(pilot, lambda: unread_shown(app) == before, what="one read")
         assert unread(demo_store, "alice") == before
+
+
+async def test_a_bulk_assignment_toasts_three_and_counts_all_the_rest(
+    make_app: Callable[..., SupportdeskApp], demo_store: Store, other_session: Store
+) -> None:
+    """25 arrive at once: the three newest as toasts, and "and 22 more", counted in SQL (the
+    console once counted only what a listing of 20 returned)."""
+    with other_session.session(write=True) as session:
+        alice = next(a.id for a in directory.list_agents(session) if a.handle == "alice")
+        others = or_(col(Ticket.assignee_id).is_(None), col(Ticket.assignee_id) != alice)
+        ids = bulk.ids_for(session, others, limit=25)
+    assert len(ids) == 25
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        before = unread(demo_store, "alice")
+        await wait_until(pilot, lambda: unread_shown(app) == before, what="the first count")
+        with other_session.session(write=True) as session:
+            assert bulk.assign(session, ids, "alice", Change.by("agent:bob")).changed == 25
+        after = unread(demo_store, "alice")
+        assert after >= before + 25  # older ones of these tickets hold again, too
+        await wait_until(pilot, lambda: unread_shown(app) == after, what="the new count")
+        await wait_until(pilot, lambda: "and 22 more notifications" in notes(app))
+        assert len([n for n in notes(app) if "(by agent:bob)" in n]) == 3
 
 
 async def test_no_toast_for_what_the_agent_did_themself(

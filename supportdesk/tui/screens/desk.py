@@ -471,12 +471,12 @@ class DeskScreen(TicketActionsScreen):
         assert isinstance(app, SupportdeskApp)
         app.show_unread(state.unread)
         if self._notified_upto is not None:
-            for found in state.fresh[-3:]:  # a bulk change tells once, not 100,000 times
+            for found in state.fresh:  # a bulk change tells a few, not 100,000 times
                 title, body = toast_text(found)
                 self.notify(body, title=title, markup=False, timeout=8)
                 app.desktop.send(title, body)
-            if len(state.fresh) > 3:
-                more = len(state.fresh) - 3
+            if state.arrived > len(state.fresh):
+                more = state.arrived - len(state.fresh)
                 self.notify(
                     ngettext(
                         "and {count} more notification", "and {count} more notifications", more
