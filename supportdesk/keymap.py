@@ -12,6 +12,8 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from supportdesk.i18n import N_
+
 
 @dataclass(frozen=True)
 class KeySpec:
@@ -59,7 +61,7 @@ GROUPS: dict[str, tuple[KeySpec, ...]] = {
         KeySpec("view.previous", "left_square_bracket", "previous_view", "Prev view", show=False),
         KeySpec("desk.back", "escape", "back", "Back", show=False),
         KeySpec("desk.reload", "ctrl+r", "reload", "Reload", show=False),
-        KeySpec("desk.notifications", "b", "notifications", "Notifications", show=False),
+        KeySpec("desk.notifications", "b", "notifications", N_("Notifications"), show=False),
     ),
     "list": (
         KeySpec("list.down", "down", "cursor_down", "Next", show=False),
@@ -101,11 +103,11 @@ GROUPS: dict[str, tuple[KeySpec, ...]] = {
     "note": (
         KeySpec("note.save", "ctrl+s", "save", "Save note"),
         KeySpec("modal.cancel", "escape", "cancel", "Keep as draft"),
-        KeySpec("note.complete", "tab", "complete", "Complete @handle", show=False),
+        KeySpec("note.complete", "tab", "complete", N_("Complete @handle"), show=False),
     ),
     "notifications": (
-        KeySpec("modal.cancel", "escape", "cancel", "Close"),
-        KeySpec("notifications.read_all", "a", "read_all", "Mark all read"),
+        KeySpec("modal.cancel", "escape", "cancel", N_("Close")),
+        KeySpec("notifications.read_all", "a", "read_all", N_("Mark all read")),
     ),
     "composer": (
         KeySpec("composer.send", "ctrl+s", "send", "Send…"),
@@ -118,7 +120,7 @@ GROUPS: dict[str, tuple[KeySpec, ...]] = {
         KeySpec("composer.canned", "ctrl+t", "canned", "Canned"),
         KeySpec("composer.discard", "f8", "discard", "Discard", show=False),
         KeySpec("composer.close", "escape", "close", "Keep draft"),
-        KeySpec("composer.complete", "tab", "complete", "Complete @handle", show=False),
+        KeySpec("composer.complete", "tab", "complete", N_("Complete @handle"), show=False),
     ),
     "attachments": (KeySpec("attachments.remove", "delete,x", "remove", "Remove file"),),
     "preview": (KeySpec("preview.close", "escape,q", "close", "Back"),),

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from supportdesk.i18n import _
 from supportdesk.tui.data import Source
 from supportdesk.tui.keys import catalogue, display_keys
 
@@ -66,9 +67,9 @@ def _desk_commands(desk: DeskScreen) -> Iterator[Command]:
     yield "desk: save search as a view", desk.action_save_search, "Add it to the sidebar"
     yield "desk: reload", desk.action_reload, "Read everything again"
     yield (
-        "desk: notifications",
+        _("desk: notifications"),
         desk.action_notifications,
-        "Assigned to you, answers, mentions, SLA due soon",
+        _("Assigned to you, answers, mentions, SLA due soon"),
     )
     yield "view: next", desk.action_next_view, "The next view in the sidebar"
     yield "view: previous", desk.action_previous_view, "The previous view in the sidebar"

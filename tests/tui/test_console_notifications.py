@@ -12,12 +12,15 @@ import pytest
 from sqlmodel import col, or_
 from textual.widgets import TextArea
 
+from supportdesk import i18n
 from supportdesk.demo.builder import build_demo
 from supportdesk.desk import bulk, directory, notifications, tickets
 from supportdesk.desk.events import Change
+from supportdesk.keymap import GROUPS
 from supportdesk.store import Store, open_store
 from supportdesk.store.models import Ticket
 from supportdesk.tui.app import SupportdeskApp
+from supportdesk.tui.commands import commands
 from supportdesk.tui.screens.modals import NoteScreen
 from supportdesk.tui.screens.notifications import NotificationsScreen
 from tests.conftest import PgSchemas, pg_url
@@ -107,6 +110,31 @@ async def test_a_bulk_assignment_toasts_three_and_counts_all_the_rest(
         await wait_until(pilot, lambda: unread_shown(app) == after, what="the new count")
         await wait_until(pilot, lambda: "and 22 more notifications" in notes(app))
         assert len([n for n in notes(app) if "(by agent:bob)" in n]) == 3
+
+
+async def test_the_notification_command_and_bindings_read_japanese(
+    make_app: Callable[..., SupportdeskApp],
+) -> None:
+    """The palette entry is translated where it is made; the binding labels are marked
+    message ids with Japanese in the catalogue (translated where they are shown)."""
+    labels = {spec.id: spec.description for group in GROUPS.values() for spec in group}
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        before = i18n.current_language()
+        try:
+            i18n.set_language("ja")
+            found = {name: help_text for name, _, help_text in commands(app, app.desk)}
+            assert found["デスク: 通知"].startswith(
+                "自分への割り当て、顧客の返信、メンション、SLA 期限間近"
+            )
+            shown = [
+                i18n._(labels[key])
+                for key in ("desk.notifications", "note.complete", "notifications.read_all")
+            ]
+            assert shown == ["通知", "@ハンドルを補完", "すべて既読"]
+        finally:
+            i18n.set_language(before)
 
 
 async def test_no_toast_for_what_the_agent_did_themself(
