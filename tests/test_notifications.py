@@ -19,7 +19,7 @@ from supportdesk.desk.sla import storage
 from supportdesk.errors import NotFoundError
 from supportdesk.mail.parse import parse_message
 from supportdesk.store import Store
-from supportdesk.store.models import Notification, Ticket
+from supportdesk.store.models import Agent, Notification, Ticket
 from tests.conftest import PgSchemas
 from tests.team_helpers import TeamStore, team_store
 from tests.test_bulk_cli import run
@@ -530,3 +530,35 @@ def test_undoing_a_bulk_reassignment_retracts_its_assigned_notifications(desk: S
         assert notifications.unread_count(s, "carol") == 1  # hers again
         assert [n.ticket for n in notifications.listing(s, "carol")] == [numbers[0]]
         assert notifications.mark_read(s, "bob", None) == 1
+
+
+def test_a_deactivated_agent_is_not_told_of_a_mention(desk: Store) -> None:
+    number = new_ticket(desk)
+    with desk.session(write=True) as s:
+        carol = s.exec(select(Agent).where(Agent.handle == "carol")).one()
+        carol.active = False
+        s.add(carol)
+    with desk.session(write=True) as s:
+        tickets.add_note(s, number, "@carol @bob have a look", Change.by("agent:alice"))
+    assert told(desk) == [("bob", number, "mention", "agent:alice")]
+
+
+def test_an_auto_reply_or_a_bounce_is_no_customer_answer(desk: Store) -> None:
+    from tests.test_threading import dsn
+
+    first = take(desk, mail("Broken", message_id="<a1@acme.example>"))
+    with desk.session(write=True) as s:
+        tickets.assign(s, first.ticket_number, "bob", Change.by("agent:alice"))
+    away = mail(
+        "Out of office: Re: Broken",
+        message_id="<a2@acme.example>",
+        in_reply_to="<a1@acme.example>",
+        headers={"Auto-Submitted": "auto-replied"},
+    )
+    assert take(desk, away).ticket_number == first.ticket_number
+    original = "Message-ID: <a1@acme.example>\r\nSubject: Broken\r\n"
+    bounce = take(desk, dsn("<a4@mx.desk.example>", original))
+    assert bounce.ticket_number == first.ticket_number
+    assert [k for _, _, k, _ in told(desk)] == ["assigned"]
+    take(desk, mail("Re: Broken", message_id="<a5@acme.example>", in_reply_to="<a1@acme.example>"))
+    assert [k for _, _, k, _ in told(desk)] == ["assigned", "reply"]

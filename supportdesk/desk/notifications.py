@@ -240,15 +240,18 @@ def mention(
     *,
     before: str = "",
 ) -> int:
-    """Tell every existing agent `text` mentions (but its author, and those `before`, the
+    """Tell every active agent `text` mentions (but its author, and those `before`, the
     note's text before an edit, mentioned already) of the note event `event_id`; how many
-    were told. Unknown handles are ordinary words."""
+    were told. Unknown handles, and deactivated agents' (who will not read it), are
+    ordinary words."""
     told_already = {*mentioned(before), handle_of(change.actor)}
     handles = [h for h in mentioned(text) if h not in told_already]
     if not handles:
         return 0
     agents = session.execute(
-        select(col(Agent.id)).where(col(Agent.handle).in_(handles)).order_by(col(Agent.id))
+        select(col(Agent.id))
+        .where(col(Agent.handle).in_(handles), col(Agent.active).is_(True))
+        .order_by(col(Agent.id))
     ).scalars()
     told = 0
     for agent_id in agents:
