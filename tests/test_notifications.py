@@ -562,3 +562,12 @@ def test_an_auto_reply_or_a_bounce_is_no_customer_answer(desk: Store) -> None:
     assert [k for _, _, k, _ in told(desk)] == ["assigned"]
     take(desk, mail("Re: Broken", message_id="<a5@acme.example>", in_reply_to="<a1@acme.example>"))
     assert [k for _, _, k, _ in told(desk)] == ["assigned", "reply"]
+
+
+def test_an_agents_newest_and_listing_have_an_index(desk: Store) -> None:
+    """(agent_id, id): the newest id a console polls and the listing's ORDER BY id DESC."""
+    with desk.engine.connect() as conn:
+        indexes = sa.inspect(conn).get_indexes("notifications")
+    assert {"name": "ix_notifications_agent_id", "columns": ["agent_id", "id"]} in [
+        {"name": i["name"], "columns": i["column_names"]} for i in indexes
+    ]
