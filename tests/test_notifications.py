@@ -453,6 +453,7 @@ def test_an_agent_cannot_forge_a_notification(crew: TeamStore) -> None:
     paths (single and bulk assignment, a mention, sync's answer) still tell."""
     alice = crew.open_as(crew.add_agent("alice"))
     bob = crew.open_as(crew.add_agent("bob"))
+    crew.add_agent("carol")
     sync = crew.open_as(team.add_service(crew.owner, "sync", role=crew.role("sync")).role)
     try:
         with crew.owner.session() as s:
@@ -485,7 +486,26 @@ def test_an_agent_cannot_forge_a_notification(crew: TeamStore) -> None:
             tickets.add_note(s, numbers[2], "by the owner", Change.by("system:owner"))
             owners = s.execute(sa.text("SELECT max(id) FROM events")).scalar_one()
         _forged(alice, FORGE, {**row, "event": owners, "ticket": ticket_ids[2]})
-        assert told(crew.owner) == []
+        # Her own events, in her own name, but not what they say: a note is no assignment,
+        # an assignment of carol tells no bob, a mention tells no one who is not an agent.
+        with alice.session(write=True) as s:
+            tickets.add_note(s, numbers[1], "no mention", Change.by("agent:alice"))
+            tickets.assign(s, numbers[2], "carol", Change.by("agent:alice"))
+        note, assign = (
+            _count(crew.owner, f"SELECT max(id) FROM events WHERE action = '{action}'")
+            for action in ("note", "assign")
+        )
+        mine = {**row, "actor": "agent:alice"}
+        _forged(alice, FORGE, {**mine, "event": note, "ticket": ticket_ids[1]})
+        _forged(alice, FORGE, {**mine, "event": assign, "ticket": ticket_ids[2]})
+        for kind in ("mention", "reply", "sla"):
+            _forged(alice, FORGE, {**mine, "kind": kind, "event": assign, "ticket": ticket_ids[2]})
+        _forged(
+            alice,
+            FORGE,
+            {**mine, "kind": "mention", "event": note, "ticket": ticket_ids[1], "agent": 999999},
+        )
+        assert told(crew.owner) == [("carol", numbers[2], "assigned", "agent:alice")]
 
         with alice.session(write=True) as s:
             tickets.assign(s, numbers[0], "bob", Change.by("agent:alice"))
@@ -500,6 +520,7 @@ def test_an_agent_cannot_forge_a_notification(crew: TeamStore) -> None:
         assert sorted((who, n, kind) for who, n, kind, _ in told(crew.owner)) == sorted(
             [("bob", n, "assigned") for n in numbers]
             + [
+                ("carol", numbers[2], "assigned"),
                 ("bob", numbers[0], "mention"),
                 ("bob", first.ticket_number, "assigned"),
                 ("bob", first.ticket_number, "reply"),

@@ -37,14 +37,23 @@ OWN = (
 )
 
 # A notification is the consequence of an event this login role wrote, on the same ticket
-# and in the same name; one without an event (an SLA warning) comes from a service only.
-# Without it any agent could forge "assigned to you" for anyone. Per row, but by primary key.
+# and in the same name, of the kind's action, and for the agent that event concerns (the
+# assignee it named; the ticket's assignee for an answer; an active agent for a note's
+# mention); one without an event (an SLA warning) comes from a service only. Without it any
+# agent could forge "assigned to you" for anyone. Per row, but by primary keys.
 TELL = (
     "CASE WHEN event_id IS NULL THEN EXISTS (SELECT 1 FROM team_roles t"
     " WHERE t.role = session_user::text AND t.kind = 'service')"
     " ELSE EXISTS (SELECT 1 FROM events e WHERE e.id = event_id"
     " AND e.role = session_user::text AND e.ticket_id = notifications.ticket_id"
-    " AND e.actor = notifications.actor) END"
+    " AND e.actor = notifications.actor AND CASE notifications.kind"
+    " WHEN 'assigned' THEN e.action = 'assign' AND e.new_value ="
+    " (SELECT a.handle FROM agents a WHERE a.id = notifications.agent_id)"
+    " WHEN 'reply' THEN e.action = 'message_in' AND notifications.agent_id ="
+    " (SELECT tk.assignee_id FROM tickets tk WHERE tk.id = notifications.ticket_id)"
+    " WHEN 'mention' THEN e.action IN ('note', 'note_edited') AND EXISTS"
+    " (SELECT 1 FROM agents a WHERE a.id = notifications.agent_id AND a.active)"
+    " ELSE false END) END"
 )
 
 
