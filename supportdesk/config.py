@@ -130,6 +130,11 @@ class ConsoleSettings(_Table):
     """Handle time stops this many seconds after the agent's last key, click or scroll
     (and at once when the terminal loses focus): reading counts, a console left open does not."""
 
+    desktop_notify: Literal["osc9", "osc777", "bell", "off"] = "osc9"
+    """How a new notification reaches the desktop through the terminal, beside the toast:
+    "osc9" (iTerm2, WezTerm, Windows Terminal, kitty), "osc777" (VTE terminals such as
+    GNOME Terminal, foot), "bell" (the terminal's bell), or "off"."""
+
 
 class SavedSearch(_Table):
     """A named query, shown beside the queues in the console."""

@@ -68,6 +68,7 @@ GROUPS: dict[str, tuple[KeySpec, ...]] = {
         KeySpec("desk.back", "escape", "back", N_("Back"), show=False),
         KeySpec("desk.reload", "ctrl+r", "reload", N_("Reload"), show=False),
         KeySpec("desk.reports", "f2", "reports", N_("Reports"), show=False),
+        KeySpec("desk.notifications", "b", "notifications", N_("Notifications"), show=False),
     ),
     "list": (
         KeySpec("list.down", "down", "cursor_down", N_("Next"), show=False),
@@ -109,6 +110,11 @@ GROUPS: dict[str, tuple[KeySpec, ...]] = {
     "note": (
         KeySpec("note.save", "ctrl+s", "save", N_("Save note")),
         KeySpec("modal.cancel", "escape", "cancel", N_("Keep as draft")),
+        KeySpec("note.complete", "tab", "complete", N_("Complete @handle"), show=False),
+    ),
+    "notifications": (
+        KeySpec("modal.cancel", "escape", "cancel", N_("Close")),
+        KeySpec("notifications.read_all", "a", "read_all", N_("Mark all read")),
     ),
     "composer": (
         KeySpec("composer.send", "ctrl+s", "send", N_("Send…")),
@@ -121,6 +127,7 @@ GROUPS: dict[str, tuple[KeySpec, ...]] = {
         KeySpec("composer.canned", "ctrl+t", "canned", N_("Canned")),
         KeySpec("composer.discard", "f8", "discard", N_("Discard"), show=False),
         KeySpec("composer.close", "escape", "close", N_("Keep draft")),
+        KeySpec("composer.complete", "tab", "complete", N_("Complete @handle"), show=False),
     ),
     "attachments": (KeySpec("attachments.remove", "delete,x", "remove", N_("Remove file")),),
     "preview": (KeySpec("preview.close", "escape,q", "close", N_("Back")),),

@@ -52,6 +52,13 @@ def strip_unsafe(value: str) -> str:
     return UNSAFE.sub("", value)
 
 
+def strip_escapes(value: str) -> str:
+    """`value` with escape sequences removed and every character a terminal acts on turned
+    into a space: for text that goes inside an escape sequence of our own (a desktop
+    notification), where a BEL or ST would end it early and the rest would act."""
+    return UNSAFE.sub(" ", _ESCAPES.sub("", value))
+
+
 def _visible(match: re.Match[str]) -> str:
     char = match.group()
     code = ord(char)

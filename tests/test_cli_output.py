@@ -119,6 +119,8 @@ def build_hostile_store(path: Path) -> None:
         )
         tickets.add_note(s, ticket.number, hostile("Note"), change)
         tickets.assign(s, ticket.number, "alice", change)
+        # alice hears of it: `notifications` shows the hostile subject and actor
+        tickets.add_note(s, ticket.number, "@alice " + hostile("ping"), Change.by("agent:bob"))
         tickets.move_queue(s, ticket.number, HOSTILE_QUEUE, change)
         tag = Tag(name=hostile("tag"))
         s.add(tag)
@@ -326,6 +328,9 @@ def invocations(desk: Desk) -> dict[tuple[str, ...], list[list[str]]]:
         ],
         ("team", "add-service"): [["sync"], ["sync", "--json"]],
         ("report",): [[], ["--json"], ["--csv"], ["--by", "agent", "queue:billing"]],
+        ("notifications",): [[], ["--json"], ["--unread", "--agent", "bob"]],
+        ("notifications", "list"): [[], ["--json"]],
+        ("notifications", "read"): [["--all"], ["1", "--json"], ["99"], []],
     }
 
 

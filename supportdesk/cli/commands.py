@@ -22,6 +22,7 @@ from supportdesk.cli import (
     db,
     mailbox,
     notes,
+    notifications,
     outbox,
     queues,
     reply,
@@ -133,6 +134,7 @@ app.add_typer(notes.app, name="notes")
 app.add_typer(sla.app, name="sla")
 app.add_typer(team.app, name="team")
 app.add_typer(csat.app, name="csat")
+app.add_typer(notifications.app, name="notifications")
 sync_cmd.register(app)
 outbox.register(app)
 report.register(app)

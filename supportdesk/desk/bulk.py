@@ -42,7 +42,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
-from supportdesk.desk import directory, events, tickets
+from supportdesk.desk import directory, events, notifications, tickets
 from supportdesk.desk.events import Change
 from supportdesk.desk.sla import due
 from supportdesk.desk.statuses import TRANSITIONS, check_priority, check_status, status_values
@@ -193,8 +193,11 @@ def set_field(
 def assign(
     session: Session, ticket_ids: Sequence[int], agent_handle: str | None, change: Change
 ) -> BulkResult:
+    """Assign every ticket to the agent (None: unassign); the agent hears of each ticket
+    (desk.notifications), told in one INSERT ... SELECT over the batch's new events."""
     agent = directory.get_agent(session, agent_handle) if agent_handle else None
-    return set_field(
+    after = notifications.last_event_id(session) if agent else 0
+    result = set_field(
         session,
         ticket_ids,
         "assignee_id",
@@ -202,6 +205,11 @@ def assign(
         agent.handle if agent else None,
         change,
     )
+    if agent is not None and result.changed:
+        tell = notifications.assigned_in_batch(session, agent, change, after)
+        if tell is not None:
+            session.execute(tell)
+    return result
 
 
 def unassign(session: Session, ticket_ids: Sequence[int], change: Change) -> BulkResult:

@@ -119,13 +119,15 @@ def record(
     old: str | None = None,
     new: str | None = None,
     before: datetime | None = None,
-) -> None:
+) -> int:
     """Write the event of one change to `ticket`, carrying the version it has now (and
-    `before`, its update time before the change, for undo: see `row`)."""
-    session.connection().execute(
+    `before`, its update time before the change, for undo: see `row`); returns its id,
+    which a notification the change causes points at."""
+    result = session.connection().execute(
         _INSERT,
         dict(row(ticket.id, ticket.version, action, change, old=old, new=new, before=before)),
     )
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
 def write(conn: Connection, rows: Sequence[Row]) -> None:

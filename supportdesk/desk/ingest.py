@@ -45,7 +45,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, col
 
-from supportdesk.desk import directory, events, message_ids, tickets
+from supportdesk.desk import directory, events, message_ids, notifications, tickets
 from supportdesk.desk.csat import ratings
 from supportdesk.desk.events import Change
 from supportdesk.desk.messages import (
@@ -279,6 +279,8 @@ class IngestBatch:
         self.documents: list[tuple[int, str]] = []
         self.attachments = AttachmentRows()
         self.events: list[events.Row] = []
+        self.customer_answers: list[tuple[int, int]] = []
+        """(ticket id, message id) of the customers' answers waiting for `flush`."""
         self.new_ccs: list[dict[str, object]] = []
         self.new_ghosts: list[dict[str, object]] = []
         self.gone_ghosts: list[str] = []
@@ -682,6 +684,8 @@ class IngestBatch:
             ticket = found
             outcome = "follow_up" if outgoing or agent_id else self._wake(ticket, change)
         message_id = self._add_message(ticket, new, change)
+        if new.direction == "in" and not agent_id and outcome != "new_ticket":
+            self.customer_answers.append((ticket.id, message_id))  # told at flush
         self._remember_ccs(ticket, parsed, our_addresses)
         self._leave_ghosts(unseen, ticket, message_id)
         if strays:
@@ -1088,6 +1092,9 @@ class IngestBatch:
                 )
         if self.events:
             events.write(conn, self.events)
+        if self.customer_answers:
+            tickets_, messages = zip(*self.customer_answers, strict=True)
+            notifications.replies(self.session, messages, tickets_)
         if changed and self.latest is not None:
             if self.answered and due.enabled(self.session):
                 due.note_responses(self.session, sorted(self.answered), self.latest)
@@ -1100,6 +1107,7 @@ class IngestBatch:
             if stale is not None:
                 self.session.expire(stale)
         self.raws, self.documents, self.events, self.new_ccs = [], [], [], []
+        self.customer_answers = []
         self.new_ghosts, self.gone_ghosts, self.new_tags = [], [], []
         self.attachments = AttachmentRows()
 

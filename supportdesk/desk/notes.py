@@ -20,7 +20,7 @@ from datetime import datetime
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
-from supportdesk.desk import events
+from supportdesk.desk import events, notifications
 from supportdesk.desk.events import Change
 from supportdesk.desk.tickets import get_ticket, write_ticket
 from supportdesk.errors import NotFoundError, ValidationError
@@ -117,7 +117,8 @@ def edit_note(
         .execution_options(synchronize_session=False)
     )
     session.expire(note)
-    events.record(session, ticket, NOTE_EDITED, change, old=old, new=body)
+    event_id = events.record(session, ticket, NOTE_EDITED, change, old=old, new=body)
+    notifications.mention(session, ticket.id, body, event_id, change, before=old)  # type: ignore[arg-type]
     return info
 
 

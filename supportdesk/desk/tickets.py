@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, delete, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
-from supportdesk.desk import directory, events
+from supportdesk.desk import directory, events, notifications
 from supportdesk.desk.events import Change
 from supportdesk.desk.sla import due
 from supportdesk.desk.statuses import (
@@ -102,13 +102,8 @@ def create_ticket(
         new=f"{queue_row.name}/{status}/{priority}",
     )
     if agent is not None:
-        events.record(
-            session,
-            ticket,
-            "assign",
-            change,
-            new=agent.handle,
-        )
+        event_id = events.record(session, ticket, "assign", change, new=agent.handle)
+        notifications.assigned(session, ticket.id, agent, event_id, change)  # type: ignore[arg-type]
     for tag in tags:
         _add_tag(session, ticket, tag, change)
     return ticket
@@ -198,7 +193,7 @@ def assign(
         return ticket
     old = session.get(Agent, ticket.assignee_id) if ticket.assignee_id else None
     before = write_ticket(session, ticket, {"assignee_id": new_id}, ticket.version, change)
-    events.record(
+    event_id = events.record(
         session,
         ticket,
         "assign" if agent else "unassign",
@@ -207,6 +202,8 @@ def assign(
         new=agent.handle if agent else None,
         before=before,
     )
+    if agent is not None:
+        notifications.assigned(session, ticket.id, agent, event_id, change)  # type: ignore[arg-type]
     return ticket
 
 
@@ -377,13 +374,8 @@ def add_note(
     session.add(note)
     write_ticket(session, ticket, {}, ticket.version, change)
     session.flush()
-    events.record(
-        session,
-        ticket,
-        "note",
-        change,
-        new=str(note.id),
-    )
+    event_id = events.record(session, ticket, "note", change, new=str(note.id))
+    notifications.mention(session, ticket.id, body, event_id, change)  # type: ignore[arg-type]
     return note
 
 

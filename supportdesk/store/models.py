@@ -444,6 +444,42 @@ class HandleTime(SQLModel, table=True):
     seconds: int = Field(default=0)
 
 
+class Notification(SQLModel, table=True):
+    """Something an agent should hear of: a ticket assigned to them, a customer's answer on
+    one of theirs, one of theirs about to breach its SLA, a note mentioning them.
+
+    Written in the transaction of the change that caused it (see desk.notifications), once
+    per event and agent, an SLA warning (which no event caused) once per due time: `once`
+    says which, and `uq_notifications_once` holds it. On a team store each agent reads and
+    marks only their own (row security, migration 0010).
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index("ix_notifications_agent_id", "agent_id", "id"),
+        Index("ix_notifications_agent_unread", "agent_id", "read_at", "id"),
+        UniqueConstraint("ticket_id", "agent_id", "once", name="uq_notifications_once"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: int
+    """The agent told (agents.id). No foreign key: agents are deactivated, never deleted, and
+    its per-row check took a large, noisy share (measured 5-45%) of the INSERT that tells an
+    agent of a 100,000-ticket reassignment."""
+    kind: str = Field(max_length=16)
+    """"assigned", "reply", "sla" or "mention"."""
+    ticket_id: int = Field(foreign_key="tickets.id", ondelete="CASCADE")
+    event_id: int | None = Field(default=None)
+    """The event that caused it (None for an SLA warning, which no change caused)."""
+    once: str = Field(max_length=40)
+    """"e<event id>", or for an SLA warning "sla<due time in Unix seconds>": one per window."""
+    actor: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+    read_at: datetime | None = Field(default=None)
+    mailed_at: datetime | None = Field(default=None)
+    """When a digest mail to the agent included it (None: not mailed)."""
+
+
 class OutboxItem(SQLModel, table=True):
     """Mail waiting to be sent: written first, sent after, never sent twice.
 

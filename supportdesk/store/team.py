@@ -26,6 +26,9 @@ READ_ONLY_TABLES = ("alembic_version", "team_roles")
 APPEND_ONLY_TABLES = ("events", "store_meta")
 NO_DELETE_TABLES = ("handle_time",)
 """Tables the team adds to and updates (row security says whose rows) but never deletes from."""
+MARK_ONLY = {"notifications": ("read_at", "mailed_at")}
+"""Tables the team inserts into but may only update these columns of, never delete from
+(row security, migration 0010, decides whose rows a role sees and marks)."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,10 @@ def prepare(conn: Connection, group: str) -> None:
         _run(conn, "REVOKE UPDATE, DELETE ON %I FROM %I", table, group)
     for table in NO_DELETE_TABLES:
         _run(conn, "REVOKE DELETE ON %I FROM %I", table, group)
+    for table, columns_ in MARK_ONLY.items():
+        _run(conn, "REVOKE UPDATE, DELETE ON %I FROM %I", table, group)
+        for column in columns_:
+            _run(conn, "GRANT UPDATE (%I) ON %I TO %I", column, table, group)
     # Every column of events but `role`, which the server fills in (session_user).
     columns = conn.execute(
         text(

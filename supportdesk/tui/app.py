@@ -15,11 +15,12 @@ from textual.screen import Screen
 
 from supportdesk.appearance import check_appearance
 from supportdesk.errors import ConfigError
-from supportdesk.i18n import LANGUAGE_NAMES, N_, _, current_language, set_language
+from supportdesk.i18n import LANGUAGE_NAMES, N_, _, current_language, ngettext, set_language
 from supportdesk.themes import DEFAULT_THEME
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.commands import DeskCommands
 from supportdesk.tui.data import DeskData, SavedView
+from supportdesk.tui.desktop import DesktopNotifier
 from supportdesk.tui.handling import HandleTimer
 from supportdesk.tui.joiners import pass_joiner
 from supportdesk.tui.keys import display_keys, normalise_keys
@@ -80,6 +81,8 @@ class SupportdeskApp(App[None]):
         selection: str = "follow",
         language: str | None = None,
         idle_seconds: int = 120,
+        desktop_notify: str = "osc9",
+        desktop_write: Callable[[str], None] | None = None,
     ) -> None:
         """`now` fixes the clock the console measures ages and handle time with (snapshot
         tests pin it).
@@ -89,6 +92,8 @@ class SupportdeskApp(App[None]):
         before anything is drawn; None keeps the language already chosen.
         `idle_seconds` is `[console] idle_seconds`, when handle time stops after the agent's
         last key.
+        `desktop_notify` is `[console] desktop_notify`; what it sends goes to the terminal, or
+        to `desktop_write` when given.
         """
         if language is not None:
             set_language(language)
@@ -100,6 +105,7 @@ class SupportdeskApp(App[None]):
         self.me = me
         self.store_label = store_label
         self.sub_title = self._sub_title()
+        self.desktop = DesktopNotifier(desktop_notify, desktop_write or self._write_terminal)
         self.keymap = {k: normalise_keys(v) for k, v in (keymap or {}).items()}
         self.selection = selection
         self.handling = HandleTimer(self, self.data.now, idle_seconds)
@@ -117,7 +123,18 @@ class SupportdeskApp(App[None]):
         return {**super().get_theme_variable_defaults(), **FALLBACK_VARIABLES}
 
     def _sub_title(self) -> str:
-        return " · ".join(part for part in (self.me or _("no agent set"), self.store_label) if part)
+        """Who, on which store, and the unread count of their notifications (none at zero), in
+        the current language."""
+        count = getattr(self, "_unread", 0)
+        unread = (
+            ngettext("{count} unread notification", "{count} unread notifications", count).format(
+                count=count
+            )
+            if count
+            else ""
+        )
+        parts = (self.me or _("no agent set"), self.store_label, unread)
+        return " · ".join(part for part in parts if part)
 
     def on_mount(self) -> None:
         for problem in self._problems:
@@ -193,6 +210,18 @@ class SupportdeskApp(App[None]):
             return
         self._remember(self.config_path, "language", current_language(), name)
 
+    def show_unread(self, count: int) -> None:
+        """The header's unread count of the agent's notifications (none shown at zero)."""
+        self._unread = count
+        self.sub_title = self._sub_title()
+
+    def _write_terminal(self, text: str) -> None:
+        """Write our own escape sequence (a desktop notification) straight to the terminal."""
+        driver = self._driver
+        if driver is not None and not self.is_headless:
+            driver.write(text)
+            driver.flush()
+
     @property
     def desk(self) -> DeskScreen:
         screen = self.screen_stack[0]
@@ -249,12 +278,13 @@ def run_console(
     selection: str | None = None,
     language: str | None = None,
     idle_seconds: int | None = None,
+    desktop_notify: str | None = None,
 ) -> None:
     """Open the console and return when the agent quits.
 
-    Without `theme`, `keymap`, `selection` and `language` they are read from `config_path`,
-    so a caller that only knows the file still gets the agent's looks, keys, habits and
-    language.
+    Without `theme`, `keymap`, `selection`, `language`, `idle_seconds` and `desktop_notify`
+    they are read from `config_path`, so a caller that only knows the file still gets the
+    agent's looks, keys, habits and language.
     """
     if (
         config_path is not None
@@ -264,6 +294,7 @@ def run_console(
             or selection is None
             or language is None
             or idle_seconds is None
+            or desktop_notify is None
         )
         and config_path.exists()
     ):
@@ -278,6 +309,8 @@ def run_console(
         language = language if language is not None else settings.language
         if idle_seconds is None:
             idle_seconds = settings.console.idle_seconds
+        if desktop_notify is None:
+            desktop_notify = settings.console.desktop_notify
     SupportdeskApp(
         store,
         me=me,
@@ -289,4 +322,5 @@ def run_console(
         selection=selection or "follow",
         language=language,
         idle_seconds=idle_seconds or 120,
+        desktop_notify=desktop_notify or "osc9",
     ).run()

@@ -120,6 +120,11 @@ def _desk_commands(desk: DeskScreen) -> Iterator[Command]:
     yield _("desk: save search as a view"), desk.action_save_search, _("Add it to the sidebar")
     yield _("desk: reload"), desk.action_reload, _("Read everything again")
     yield _("desk: reports"), desk.action_reports, _("The team's figures and yours, with charts")
+    yield (
+        _("desk: notifications"),
+        desk.action_notifications,
+        _("Assigned to you, answers, mentions, SLA due soon"),
+    )
     yield _("view: next"), desk.action_next_view, _("The next view in the sidebar")
     yield _("view: previous"), desk.action_previous_view, _("The previous view in the sidebar")
     for entry in desk.sidebar.entries.values():

@@ -15,7 +15,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from supportdesk.desk import directory, presence, views
+from supportdesk.desk import directory, notifications, presence, views
+from supportdesk.desk.notifications import NotificationInfo
 from supportdesk.desk.query import Count, Matching
 from supportdesk.desk.reports import ReportRow
 from supportdesk.desk.views import TicketDetail, TicketRow
@@ -333,6 +334,65 @@ class DeskData:
         """A number that grows whenever any process changes any ticket (see views)."""
         with self.store.session() as session:
             return views.change_mark(session)
+
+    # -- the agent's notifications (desk.notifications); none without an agent
+
+    def notification_state(self, after: int | None) -> NotificationState:
+        """The unread count, the newest id, and the unread ones newer than `after` (None:
+        the first look, when nothing counts as new)."""
+        if not self.me:
+            return NotificationState(0, 0, ())
+        with self.store.session() as session:
+            unread = notifications.unread_count(session, self.me)
+            newest = notifications.newest_id(session, self.me)
+            fresh: tuple[NotificationInfo, ...] = ()
+            arrived = 0
+            if after is not None and newest > after:
+                arrived = notifications.unread_count(session, self.me, after=after)
+                listed = notifications.listing(
+                    session, self.me, unread_only=True, limit=FRESH_SHOWN, after=after
+                )
+                fresh = tuple(reversed(listed))
+        return NotificationState(unread, newest, fresh, arrived)
+
+    def notifications(self, limit: int = 200) -> list[NotificationInfo]:
+        if not self.me:
+            return []
+        with self.store.session() as session:
+            return notifications.listing(session, self.me, limit=limit)
+
+    def open_notification(self, notification_id: int) -> int:
+        """Mark it read; the number of the ticket it is about."""
+        assert self.me
+        with self.store.session(write=True) as session:
+            number = notifications.ticket_of(session, self.me, notification_id)
+            notifications.mark_read(session, self.me, [notification_id])
+        return number
+
+    def read_all_notifications(self) -> int:
+        if not self.me:
+            return 0
+        with self.store.session(write=True) as session:
+            return notifications.mark_read(session, self.me, None)
+
+    def agent_handles(self) -> list[str]:
+        with self.store.session() as session:
+            return notifications.agent_handles(session)
+
+
+FRESH_SHOWN = 3
+"""How many newly arrived notifications a console shows one by one (the rest: "and N more")."""
+
+
+@dataclass(frozen=True)
+class NotificationState:
+    unread: int
+    newest: int
+    fresh: tuple[NotificationInfo, ...]
+    """The newest (at most FRESH_SHOWN) unread ones that arrived since the last look, oldest
+    first."""
+    arrived: int = 0
+    """How many unread ones arrived since the last look, all of them (counted in SQL)."""
 
 
 class CannedLoader:

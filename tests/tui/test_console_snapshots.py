@@ -230,3 +230,18 @@ def test_palette_ja(
 def test_reports(snap_compare: SnapCompare, snap_app: Callable[..., SupportdeskApp]) -> None:
     """The figures at the pinned clock; the charts are plotext text, the same every run."""
     assert snap_compare(snap_app(), terminal_size=SNAP_SIZE, run_before=_reports)
+
+
+async def _notifications(pilot: Pilot) -> None:
+    from supportdesk.tui.screens.notifications import NotificationsScreen
+
+    await ready(pilot)
+    await pilot.press("b")
+    await wait_until(
+        pilot, lambda: isinstance(pilot.app.screen, NotificationsScreen), what="notifications"
+    )
+    await pilot.pause(0.1)
+
+
+def test_notifications(snap_compare: SnapCompare, snap_app: Callable[..., SupportdeskApp]) -> None:
+    assert snap_compare(snap_app(), terminal_size=SNAP_SIZE, run_before=_notifications)

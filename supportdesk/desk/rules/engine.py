@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, TypeGuard
 from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlmodel import Session, col
 
-from supportdesk.desk import events
+from supportdesk.desk import events, notifications
 from supportdesk.desk.events import Change
 from supportdesk.desk.query import Matching
 from supportdesk.desk.rules import actions
@@ -208,6 +208,7 @@ def run_time_rules(
     """The scheduled run: every time rule over the tickets it could match, one batch."""
     change = change or Change.by(RULES_ACTOR, at=now)
     due.sweep(session, now)  # the scheduled run is also when passed due times are flagged
+    notifications.warn_due(session, now)  # and when agents hear of what is about to be
     rule_list = [
         r
         for r in (rules if rules is not None else load_rules(session, "time"))

@@ -21,7 +21,7 @@ import shlex
 import subprocess
 import tempfile
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -50,6 +50,7 @@ from supportdesk.desk.replies import (
 from supportdesk.errors import SupportdeskError, ValidationError
 from supportdesk.i18n import N_, _, ngettext
 from supportdesk.text import inert, one_line
+from supportdesk.tui import mentions
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.format import macro_words, size, status_label
 from supportdesk.tui.replying import Context, Replying
@@ -290,10 +291,15 @@ class ComposerScreen(Screen[Sent]):
 
     BINDINGS: ClassVar[list[BindingType]] = bindings("composer")
 
-    def __init__(self, replying: Replying, context: Context) -> None:
+    def __init__(
+        self, replying: Replying, context: Context, *, handles: Sequence[str] = ()
+    ) -> None:
+        """`handles` are the agents `@` completes to while the draft is a note."""
         super().__init__()
         self.replying = replying
         self.context = context
+        self.handles = list(handles)
+        self.offered: mentions.Offer | None = None
         self.draft: DraftView = context.draft
         self.number = context.draft.ticket_number
         self.quote_unfolded = False
@@ -551,6 +557,26 @@ class ComposerScreen(Screen[Sent]):
     @on(TextArea.Changed)
     def _changed(self) -> None:
         self._touch()
+
+    @on(TextArea.Changed, "#composer-body")
+    @on(TextArea.SelectionChanged, "#composer-body")
+    def _offer_mentions(self) -> None:
+        """In a note, the agents an `@` being typed could mean, on the status line."""
+        was = self.offered
+        self.offered = (
+            mentions.offer(self.body, self.handles) if self.draft.kind == "note" else None
+        )
+        if self.offered is not None:
+            self._say(self.offered.text())
+        elif was is not None:
+            self._say("")
+
+    def action_complete(self) -> None:
+        """Tab: complete the `@handle` being typed in a note, else move to the next field."""
+        if self.offered is not None and self.body.has_focus:
+            mentions.complete(self.body, self.offered)
+        else:
+            self.focus_next()
 
     def _touch(self) -> None:
         self._latest = self._snapshot()

@@ -31,15 +31,17 @@ from supportdesk.desk import presence
 from supportdesk.desk.handle import StoreError
 from supportdesk.desk.handle_time import TicketHandleTime
 from supportdesk.desk.live import Changed, ChangeFeed
+from supportdesk.desk.notifications import NotificationInfo
 from supportdesk.desk.presence import Here
 from supportdesk.desk.query import parse
 from supportdesk.desk.views import TicketDetail
 from supportdesk.errors import QueryError, SupportdeskError
-from supportdesk.i18n import N_, _
+from supportdesk.i18n import N_, _, ngettext
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.data import (
     ACTIVE_QUERY,
     DeskData,
+    NotificationState,
     SavedView,
     Source,
     ViewCount,
@@ -47,6 +49,7 @@ from supportdesk.tui.data import (
 )
 from supportdesk.tui.saved import append_saved_search
 from supportdesk.tui.screens.modals import AskScreen
+from supportdesk.tui.screens.notifications import Choice, NotificationsScreen, toast_text
 from supportdesk.tui.screens.ticket_actions import TicketActionsScreen
 from supportdesk.tui.widgets.customer import CustomerPanel
 from supportdesk.tui.widgets.footer import DeskFooter
@@ -59,6 +62,9 @@ from supportdesk.tui.widgets.ticket_list import TicketList
 LISTEN_TICK = 0.5
 """Longest a wait blocks: how soon the listening thread notices the console closing."""
 DETAIL_DELAY = 0.05  # a held j/k key does not start a read per ticket it passes
+NOTIFICATIONS_SECONDS = 15.0
+"""How often the unread count is read besides after each change: an SLA warning changes
+no ticket, so on SQLite no change mark announces it."""
 
 
 @dataclass
@@ -87,6 +93,22 @@ class StoreChanged(Message):
     """Another session committed a change (a PostgreSQL notice, or the feed's poll)."""
 
     changed: Changed
+
+
+@dataclass
+class NotificationsChecked(Message):
+    state: NotificationState
+
+
+@dataclass
+class NotificationsLoaded(Message):
+    found: list[NotificationInfo]
+
+
+@dataclass
+class NotificationOpened(Message):
+    number: int | None
+    error: SupportdeskError | None = None
 
 
 @dataclass
@@ -134,6 +156,8 @@ class DeskScreen(TicketActionsScreen):
         self._team = data.shared
         self.listeners: list[Callable[[], None]] = []
         """Called whenever the desk reads the store again (the report screen's refresh)."""
+        self._notified_upto: int | None = None
+        self._checking_notifications = False
 
     def compose(self) -> Iterator[Widget]:
         yield Header()
@@ -162,6 +186,9 @@ class DeskScreen(TicketActionsScreen):
             self._listen(ChangeFeed(self.data.store, poll_seconds=self.poll_seconds))
         else:
             self.set_interval(self.poll_seconds, self._poll)
+        if self.data.me:
+            self._look_for_notifications()
+            self.set_interval(NOTIFICATIONS_SECONDS, self._look_for_notifications)
 
     def _first_read(self) -> None:
         """The first page first: the sidebar's counts are read once it is on screen."""
@@ -487,6 +514,86 @@ class DeskScreen(TicketActionsScreen):
             self._schedule_detail(self.current.number, 0)
         for listener in list(self.listeners):
             listener()
+        self._look_for_notifications()
+
+    # -- notifications (desk.notifications) --------------------------------------------------
+
+    def _look_for_notifications(self) -> None:
+        if self.data.me and not self._checking_notifications:
+            self._checking_notifications = True
+            self._check_notifications(self._notified_upto)
+
+    @work(thread=True, exclusive=True, group="notifications")
+    def _check_notifications(self, after: int | None) -> None:
+        try:
+            self.post_message(NotificationsChecked(self.data.notification_state(after)))
+        except (SupportdeskError, StoreError):
+            self.post_message(NotificationsChecked(NotificationState(-1, -1, ())))
+
+    def on_notifications_checked(self, message: NotificationsChecked) -> None:
+        self._checking_notifications = False
+        state = message.state
+        if state.unread < 0:
+            return  # the store was busy: the next look tries again
+        from supportdesk.tui.app import SupportdeskApp  # the app module imports this one
+
+        app = self.app
+        assert isinstance(app, SupportdeskApp)
+        app.show_unread(state.unread)
+        if self._notified_upto is not None:
+            for found in state.fresh:  # a bulk change tells a few, not 100,000 times
+                title, body = toast_text(found)
+                self.notify(body, title=title, markup=False, timeout=8)
+                app.desktop.send(title, body)
+            if state.arrived > len(state.fresh):
+                more = state.arrived - len(state.fresh)
+                self.notify(
+                    ngettext(
+                        "and {count} more notification", "and {count} more notifications", more
+                    ).format(count=more),
+                    markup=False,
+                )
+        self._notified_upto = max(state.newest, self._notified_upto or 0)
+
+    def action_notifications(self) -> None:
+        if not self.data.me:
+            self.notify(_("set `agent` in the config file to receive notifications"), markup=False)
+            return
+        self._load_notifications()
+
+    @work(thread=True, exclusive=True, group="notifications-list")
+    def _load_notifications(self) -> None:
+        try:
+            self.post_message(NotificationsLoaded(self.data.notifications()))
+        except (SupportdeskError, StoreError) as exc:
+            self.post_message(NotificationOpened(None, SupportdeskError(str(exc))))
+
+    def on_notifications_loaded(self, message: NotificationsLoaded) -> None:
+        def chosen(choice: Choice | None) -> None:
+            if choice is not None:
+                self._open_notification(choice.id)
+
+        self.app.push_screen(NotificationsScreen(message.found, self.data.now()), chosen)
+
+    @work(thread=True, exclusive=True, group="notifications-open")
+    def _open_notification(self, notification_id: int | None) -> None:
+        try:
+            if notification_id is None:
+                self.data.read_all_notifications()
+                self.post_message(NotificationOpened(None))
+            else:
+                self.post_message(NotificationOpened(self.data.open_notification(notification_id)))
+        except SupportdeskError as exc:
+            self.post_message(NotificationOpened(None, exc))
+
+    def on_notification_opened(self, message: NotificationOpened) -> None:
+        if message.error is not None:
+            self.notify(str(message.error), severity="error", markup=False)
+        elif message.number is not None:
+            number = message.number
+            self.open_source(Source("ticket", f"#{number}", f"#{number}"))
+            self.ticket_list.focus()
+        self._look_for_notifications()
 
     def _refresh_sidebar(self) -> None:
         if self._sidebar_loading:

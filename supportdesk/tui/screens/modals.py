@@ -7,7 +7,7 @@ hints come from the caller already in the agent's language.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import ClassVar
 
 from rich.text import Text
@@ -21,6 +21,7 @@ from textual.widgets.option_list import Option
 
 from supportdesk.i18n import _
 from supportdesk.text import one_line
+from supportdesk.tui import mentions
 from supportdesk.tui.bindings import bindings
 
 
@@ -139,13 +140,17 @@ class NoteScreen(ModalScreen[str | None]):
         *,
         note_id: int | None = None,
         text: str = "",
+        handles: Sequence[str] = (),
     ) -> None:
+        """`handles` are the agents `@` completes to (Tab takes the first that fits)."""
         super().__init__()
         self.number = number
         self.drafts = drafts
         self.note_id = note_id
         self.key: int | str = number if note_id is None else f"note:{note_id}"
         self.initial = text
+        self.handles = list(handles)
+        self.offered: mentions.Offer | None = None
 
     def compose(self) -> Iterator[Widget]:
         with Vertical(classes="dialog note-dialog"):
@@ -161,6 +166,7 @@ class NoteScreen(ModalScreen[str | None]):
             yield Label(Text(title), classes="dialog-title")
             text = self.drafts.get(self.key, self.initial)
             yield TextArea(text, id="note-text", soft_wrap=True)
+            yield Label("", id="note-mentions", markup=False)
             yield Label(Text(hint), classes="dialog-hint")
 
     def on_mount(self) -> None:
@@ -171,6 +177,23 @@ class NoteScreen(ModalScreen[str | None]):
     @property
     def text(self) -> str:
         return self.query_one("#note-text", TextArea).text
+
+    @on(TextArea.Changed, "#note-text")
+    @on(TextArea.SelectionChanged, "#note-text")
+    def _offer_mentions(self) -> None:
+        """Under the text, the agents an `@` being typed could mean."""
+        self.offered = mentions.offer(self.query_one("#note-text", TextArea), self.handles)
+        shown = self.offered.text() if self.offered else ""
+        self.query_one("#note-mentions", Label).update(Text(shown))
+
+    @property
+    def completions(self) -> list[str]:
+        return self.offered.handles if self.offered else []
+
+    def action_complete(self) -> None:
+        """Complete the `@handle` being typed with the first agent offered."""
+        if self.offered is not None:
+            mentions.complete(self.query_one("#note-text", TextArea), self.offered)
 
     def action_save(self) -> None:
         self.drafts[self.key] = self.text  # dropped once the note is really saved

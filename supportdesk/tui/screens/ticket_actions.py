@@ -199,7 +199,7 @@ class TicketActionsScreen(Screen[None]):
             if body is not None:
                 self._act(AddNote(body), single=True)
 
-        self.app.push_screen(NoteScreen(number, self.drafts), done)
+        self.app.push_screen(NoteScreen(number, self.drafts, handles=self.agents), done)
 
     def _own_notes(self, editing: bool) -> tuple[int, list[NoteView]] | None:
         """The agent's own notes on the ticket under the cursor; a clear word if none.
@@ -266,7 +266,10 @@ class TicketActionsScreen(Screen[None]):
                     self._act(EditNote(note.id, body), single=True)
 
             self.app.push_screen(
-                NoteScreen(number, self.drafts, note_id=note.id, text=note.body), done
+                NoteScreen(
+                    number, self.drafts, note_id=note.id, text=note.body, handles=self.agents
+                ),
+                done,
             )
 
         self._pick_note(
@@ -397,7 +400,9 @@ class TicketActionsScreen(Screen[None]):
         self.composing(message.number)
         from supportdesk.tui.screens.composer import ComposerScreen
 
-        self.app.push_screen(ComposerScreen(self.replying, message.context), self._composed)
+        self.app.push_screen(
+            ComposerScreen(self.replying, message.context, handles=self.agents), self._composed
+        )
 
     def _composed(self, sent: Sent | None) -> None:
         self.composing(None)

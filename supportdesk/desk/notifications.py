@@ -1,0 +1,422 @@
+"""Notifications: telling an agent what happened to them, in the change's own transaction.
+
+Four things make one, each for one agent and each once:
+
+- `assigned`: a ticket was assigned to them by someone else (a person, a rule, a bulk
+  command). Bulk assignment stays set-based: one INSERT ... SELECT over the batch's events.
+- `reply`: a customer's message arrived on a ticket assigned to them (ingest, per flush).
+- `mention`: a note names them as `@handle` (existing agents only, never the note's author).
+- `sla`: a ticket of theirs is due within `SLA_WARNING_SECONDS`, found by the scheduled run
+  of the time rules (the one feeder); once per ticket and due time.
+
+Each row is written by the function that made the change, in its session, so a change rolled
+back takes its notifications with it. `once` (the causing event's id, or the SLA due time)
+and the unique constraint on (ticket, agent, once) make "once" a fact of the table, not a
+hope. On a team store row security (migration 0010) shows each agent only their own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Integer,
+    Select,
+    String,
+    and_,
+    cast,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col
+
+from supportdesk.desk.events import Change
+from supportdesk.errors import NotFoundError, ValidationError
+from supportdesk.i18n import N_, _
+from supportdesk.store.models import Agent, Event, Notification, Ticket, table_of, utcnow
+from supportdesk.store.team import session_actor
+
+ASSIGNED = "assigned"
+REPLY = "reply"
+MENTION = "mention"
+SLA = "sla"
+KINDS = (ASSIGNED, REPLY, MENTION, SLA)
+KIND_LABELS = {
+    ASSIGNED: N_("assigned to you"),
+    REPLY: N_("customer answered"),
+    MENTION: N_("mentioned you"),
+    SLA: N_("SLA due soon"),
+}
+"""How each kind reads to a person (the faces translate it); JSON keeps the kind itself."""
+
+SLA_WARNING_SECONDS = 30 * 60
+"""How long before a ticket's due time its agent hears that it is about to breach."""
+SLA_ACTOR = "system:sla"
+
+AGENT_PREFIX = "agent:"
+
+# A handle after an @ that does not follow a word character: "a@b.c" is an address.
+_MENTION = re.compile(r"(?<![\w.+@-])@([a-z0-9][a-z0-9._-]{0,63})", re.IGNORECASE)
+
+_TABLE = table_of(Notification)
+_EVENTS = table_of(Event)
+_TICKETS = table_of(Ticket)
+_INLINE = _TABLE.insert().inline()
+_COLUMNS = ("agent_id", "kind", "ticket_id", "event_id", "once", "actor", "created_at")
+
+
+@dataclass(frozen=True)
+class NotificationInfo:
+    """One notification as the faces show it. `subject` is mail text: filter before showing."""
+
+    id: int
+    kind: str
+    ticket: int
+    subject: str
+    actor: str
+    created_at: datetime
+    read_at: datetime | None
+
+    @property
+    def unread(self) -> bool:
+        return self.read_at is None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "ticket": self.ticket,
+            "subject": self.subject,
+            "actor": self.actor,
+            "created_at": self.created_at.isoformat(),
+            "read_at": self.read_at.isoformat() if self.read_at else None,
+        }
+
+
+def kind_label(kind: str) -> str:
+    return _(KIND_LABELS[kind]) if kind in KIND_LABELS else kind
+
+
+def handle_of(actor: str) -> str | None:
+    """The agent handle an actor names (`agent:bob` is bob), or None for rules, sync..."""
+    return actor.removeprefix(AGENT_PREFIX) if actor.startswith(AGENT_PREFIX) else None
+
+
+def mentioned(text: str) -> list[str]:
+    """The handles `text` mentions (`@bob`), lower case, each once, in order of appearance.
+
+    Whether they are agents is the caller's question (see `mention`); a sentence's full stop
+    after a handle is not part of it.
+    """
+    found: dict[str, None] = {}
+    for match in _MENTION.finditer(text):
+        found[match.group(1).lower().rstrip(".-_")] = None
+    return [handle for handle in found if handle]
+
+
+def once_of_event(event_id: Any) -> Any:
+    """The `once` of a notification an event caused: its id, as text, in Python or SQL."""
+    if isinstance(event_id, int):
+        return f"e{event_id}"
+    return literal("e", String) + cast(event_id, String)
+
+
+def _insert(session: Session) -> Any:
+    return (sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert)(
+        _TABLE
+    )
+
+
+def _one(
+    session: Session, agent_id: int, kind: str, ticket_id: int, event_id: int, change: Change
+) -> None:
+    # Inline: no RETURNING of the new id, which row security would refuse (an agent telling
+    # another writes a row they may not read back).
+    session.connection().execute(
+        _INLINE,
+        {
+            "agent_id": agent_id,
+            "kind": kind,
+            "ticket_id": ticket_id,
+            "event_id": event_id,
+            "once": once_of_event(event_id),
+            "actor": change.actor,
+            "created_at": change.now(),
+        },
+    )
+
+
+def assigned(session: Session, ticket_id: int, agent: Agent, event_id: int, change: Change) -> None:
+    """Tell `agent` that the change (event `event_id`) assigned them the ticket, unless they
+    did it themself."""
+    if handle_of(change.actor) == agent.handle:
+        return
+    _one(session, agent.id, ASSIGNED, ticket_id, event_id, change)  # type: ignore[arg-type]
+
+
+def assigned_in_batch(
+    session: Session, agent: Agent, change: Change, after_event: int
+) -> Insert | None:
+    """One INSERT ... SELECT telling `agent` of each ticket the batch assigned them, reading
+    the batch's `assign` events after event id `after_event` (`last_event_id` before the
+    change: what came before in the same batch was told already). None when the batch's
+    actor is the agent."""
+    if handle_of(change.actor) == agent.handle:
+        return None
+    e = _EVENTS
+    rows = select(
+        literal(agent.id, Integer),
+        literal(ASSIGNED, String),
+        e.c.ticket_id,
+        e.c.id,
+        once_of_event(e.c.id),
+        e.c.actor,
+        e.c.created_at,
+    ).where(
+        e.c.batch_id == change.batch_id,
+        e.c.action == "assign",
+        e.c.id > after_event,
+        e.c.ticket_id.is_not(None),
+    )
+    return _TABLE.insert().from_select(_COLUMNS, rows)
+
+
+def last_event_id(session: Session) -> int:
+    """The newest event id this transaction can see (0 if none): where `assigned_in_batch`
+    starts. Ids only grow, so every event written after this read has a greater one.
+
+    Not the newest of the batch: `max(id) WHERE batch_id = ...` made PostgreSQL walk the
+    primary key backwards through every event looking for a batch that has none yet.
+    """
+    return int(session.execute(select(func.max(_EVENTS.c.id))).scalar_one() or 0)
+
+
+def replies(session: Session, message_ids: Sequence[int], ticket_ids: Iterable[int]) -> None:
+    """Tell each ticket's assignee of the customers' messages `message_ids` just ingested
+    (their `message_in` events are written already, in this transaction)."""
+    if not message_ids:
+        return
+    e, t = _EVENTS, _TICKETS
+    rows: Select[Any] = (
+        select(
+            t.c.assignee_id,
+            literal(REPLY, String),
+            e.c.ticket_id,
+            e.c.id,
+            once_of_event(e.c.id),
+            e.c.actor,
+            e.c.created_at,
+        )
+        .join(t, t.c.id == e.c.ticket_id)
+        .where(
+            e.c.ticket_id.in_(sorted(set(ticket_ids))),
+            e.c.action == "message_in",
+            e.c.new_value.in_([str(m) for m in message_ids]),
+            t.c.assignee_id.is_not(None),
+        )
+    )
+    session.connection().execute(_TABLE.insert().from_select(_COLUMNS, rows))
+
+
+def mention(
+    session: Session,
+    ticket_id: int,
+    text: str,
+    event_id: int,
+    change: Change,
+    *,
+    before: str = "",
+) -> int:
+    """Tell every active agent `text` mentions (but its author, and those `before`, the
+    note's text before an edit, mentioned already) of the note event `event_id`; how many
+    were told. Unknown handles, and deactivated agents' (who will not read it), are
+    ordinary words."""
+    told_already = {*mentioned(before), handle_of(change.actor)}
+    handles = [h for h in mentioned(text) if h not in told_already]
+    if not handles:
+        return 0
+    agents = session.execute(
+        select(col(Agent.id))
+        .where(col(Agent.handle).in_(handles), col(Agent.active).is_(True))
+        .order_by(col(Agent.id))
+    ).scalars()
+    told = 0
+    for agent_id in agents:
+        _one(session, agent_id, MENTION, ticket_id, event_id, change)
+        told += 1
+    return told
+
+
+def warn_due(session: Session, now: datetime, ahead: int = SLA_WARNING_SECONDS) -> int:
+    """Warn the assignee of every ticket due within `ahead` seconds of `now`, once per due
+    time (a later due time is a new window). Run by the scheduled time rules, i.e. by the
+    one feeder. Returns how many warnings were written.
+
+    On a team store only a service role may write warnings (row security, migration 0010):
+    an agent's session running the time rules warns nobody, the feeder's run does.
+    """
+    from supportdesk.desk.sla.due import seconds
+
+    if handle_of(session_actor(session.connection()) or "") is not None:
+        return 0
+    t = _TICKETS
+    start = seconds(now)
+    rows = select(
+        t.c.assignee_id,
+        literal(SLA, String),
+        t.c.id,
+        cast(null(), Integer),
+        literal("sla", String) + cast(t.c.sla_due, String),
+        literal(SLA_ACTOR, String),
+        literal(now, _TABLE.c.created_at.type),
+    ).where(
+        t.c.sla_due.is_not(None),
+        t.c.sla_due >= start,
+        t.c.sla_due <= start + ahead,
+        t.c.sla_breached.is_(False),
+        t.c.assignee_id.is_not(None),
+    )
+    result = session.connection().execute(
+        _insert(session).from_select(_COLUMNS, rows).on_conflict_do_nothing()
+    )
+    return max(int(result.rowcount), 0)
+
+
+# -- reading and marking
+
+
+def _agent_id(session: Session, handle: str) -> int:
+    found = session.execute(
+        select(col(Agent.id)).where(col(Agent.handle) == handle.strip().lower())
+    ).scalar_one_or_none()
+    if found is None:
+        raise NotFoundError(
+            _("no agent {handle!r} (see `supportdesk agents list`)").format(handle=handle)
+        )
+    return int(found)
+
+
+def _current() -> ColumnElement[bool]:
+    """Whether a notification still holds: an `assigned` one only while its ticket is the
+    agent's. Undoing a bulk reassignment (or any later reassignment) so retracts its
+    "assigned to you" without writing a row another agent's role may not touch."""
+    n, t = _TABLE, _TICKETS.alias("now_assigned")
+    return or_(
+        n.c.kind != ASSIGNED,
+        exists().where(t.c.id == n.c.ticket_id, t.c.assignee_id == n.c.agent_id),
+    )
+
+
+def listing(
+    session: Session,
+    handle: str,
+    *,
+    unread_only: bool = False,
+    limit: int | None = 100,
+    after: int = 0,
+) -> list[NotificationInfo]:
+    """`handle`'s notifications (those with an id above `after`), newest first."""
+    if limit is not None and limit < 0:
+        raise ValidationError(_("limit must be zero or more"))
+    n, t = _TABLE, _TICKETS
+    stmt = (
+        select(n.c.id, n.c.kind, t.c.number, t.c.subject, n.c.actor, n.c.created_at, n.c.read_at)
+        .join(t, t.c.id == n.c.ticket_id)
+        .where(n.c.agent_id == _agent_id(session, handle), _current())
+        .order_by(n.c.id.desc())
+    )
+    if after:
+        stmt = stmt.where(n.c.id > after)
+    if unread_only:
+        stmt = stmt.where(n.c.read_at.is_(None))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [NotificationInfo(*row) for row in session.execute(stmt)]
+
+
+def unread_count(session: Session, handle: str, *, after: int = 0) -> int:
+    """How many of `handle`'s notifications (with an id above `after`) are unread."""
+    n = _TABLE
+    return int(
+        session.execute(
+            select(func.count()).where(
+                n.c.agent_id == _agent_id(session, handle),
+                n.c.read_at.is_(None),
+                n.c.id > after,
+                _current(),
+            )
+        ).scalar_one()
+    )
+
+
+def newest_id(session: Session, handle: str) -> int:
+    """The id of `handle`'s newest notification (0: none): a console compares it to tell
+    which ones arrived since it last looked."""
+    n = _TABLE
+    found = session.execute(
+        select(func.max(n.c.id)).where(n.c.agent_id == _agent_id(session, handle))
+    ).scalar_one()
+    return int(found or 0)
+
+
+def mark_read(
+    session: Session, handle: str, ids: Sequence[int] | None, at: datetime | None = None
+) -> int:
+    """Mark `handle`'s notifications `ids` (None: all of them) read; how many were unread.
+
+    An id that is not theirs is an error, even where row security would hide it anyway.
+    """
+    n = _TABLE
+    agent_id = _agent_id(session, handle)
+    mine = n.c.agent_id == agent_id
+    if ids is not None:
+        wanted = sorted(set(ids))
+        found = set(session.execute(select(n.c.id).where(mine, n.c.id.in_(wanted))).scalars())
+        missing = [i for i in wanted if i not in found]
+        if missing:
+            shown = ", ".join(str(i) for i in missing[:10])
+            raise NotFoundError(
+                _("no notification {ids} for {handle}").format(ids=shown, handle=handle)
+            )
+        mine = and_(mine, n.c.id.in_(wanted))
+    result = session.connection().execute(
+        update(n).where(mine, n.c.read_at.is_(None), _current()).values(read_at=at or utcnow())
+    )
+    return int(result.rowcount)
+
+
+def ticket_of(session: Session, handle: str, notification_id: int) -> int:
+    """The ticket number notification `notification_id` of `handle` is about."""
+    n, t = _TABLE, _TICKETS
+    number = session.execute(
+        select(t.c.number)
+        .join(n, n.c.ticket_id == t.c.id)
+        .where(n.c.id == notification_id, n.c.agent_id == _agent_id(session, handle))
+    ).scalar_one_or_none()
+    if number is None:
+        raise NotFoundError(
+            _("no notification {ids} for {handle}").format(ids=notification_id, handle=handle)
+        )
+    return int(number)
+
+
+def agent_handles(session: Session) -> list[str]:
+    """Every active agent's handle: what `@` completes to in the note editor."""
+    return list(
+        session.execute(
+            select(col(Agent.handle)).where(col(Agent.active).is_(True)).order_by(col(Agent.handle))
+        ).scalars()
+    )
