@@ -1,6 +1,6 @@
 """Report benchmark: each `supportdesk report` grouping over the 100,000-ticket store.
 
-    .venv/bin/python bench/report_bench.py [--store FILE] [--days 30] [--rounds 3]
+    .venv/bin/python bench/report_bench.py [--store FILE | --url URL] [--days 30] [--rounds 3]
 
 Works on a copy: bench/out/report-store.sqlite (copy the lead's store there first, `cp`,
 never write to the shared one). The copy is upgraded to this schema on open; then every
@@ -56,11 +56,18 @@ def main() -> int:
     parser.add_argument("--store", type=Path, default=STORE)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--url",
+        help="a PostgreSQL store instead (e.g. store_bench's kept schema, at the schema head)",
+    )
     args = parser.parse_args()
-    if not args.store.exists():
+    if args.url:
+        store = open_store(args.url)
+    elif not args.store.exists():
         print(f"no store at {args.store}: copy the bench store there first (cp)")
         return 2
-    store = open_store(f"sqlite:///{args.store}")
+    else:
+        store = open_store(f"sqlite:///{args.store}")
     with store.session(write=True) as s:
         queues = [q.name for q in directory.list_queues(s)]
         tickets = s.execute(select(func.count()).select_from(Ticket)).scalar_one()

@@ -45,7 +45,9 @@ def _agent(cli: CliContext, agent: str | None) -> str:
     return handle
 
 
-@app.callback()
+@app.callback(
+    help=_("List your notifications, newest first (the same as `notifications list`)."),
+)
 def notifications(
     ctx: typer.Context,
     agent: AgentOption = None,
@@ -53,12 +55,11 @@ def notifications(
     limit: LimitOption = 50,
     as_json: JsonOption = False,
 ) -> None:
-    """List your notifications, newest first (the same as `notifications list`)."""
     if ctx.invoked_subcommand is None:
         _list(ctx.obj, agent, unread, limit, as_json)
 
 
-@app.command("list")
+@app.command("list", help=_("List your notifications, newest first."))
 def list_notifications(
     ctx: typer.Context,
     agent: AgentOption = None,
@@ -66,7 +67,6 @@ def list_notifications(
     limit: LimitOption = 50,
     as_json: JsonOption = False,
 ) -> None:
-    """List your notifications, newest first."""
     _list(ctx.obj, agent, unread, limit, as_json)
 
 
@@ -116,7 +116,7 @@ def _table(found: list[NotificationInfo]) -> None:
     console.print(table)
 
 
-@app.command("read")
+@app.command("read", help=_("Mark notifications ID... (or --all) read."))
 def read(
     ctx: typer.Context,
     ids: Annotated[
@@ -127,7 +127,6 @@ def read(
     agent: AgentOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Mark notifications ID... (or --all) read."""
     from supportdesk.desk import notifications as desk_notifications
 
     if bool(ids) == all_:

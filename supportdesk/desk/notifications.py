@@ -39,7 +39,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
@@ -135,9 +134,12 @@ def once_of_event(event_id: Any) -> Any:
 
 
 def _insert(session: Session) -> Any:
-    return (sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert)(
-        _TABLE
-    )
+    if session.get_bind().dialect.name == "sqlite":
+        return sqlite_insert(_TABLE)
+    # Imported here: the console's first frame loads this module, never PostgreSQL's dialect.
+    from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+    return postgresql_insert(_TABLE)
 
 
 def _one(

@@ -117,9 +117,8 @@ def test_the_figures_and_handle_time_read_in_japanese() -> None:
     assert "1.5 時間 / 2.0 時間" in text
 
 
-def test_no_satisfaction_section_while_the_report_has_no_csat_figures() -> None:
-    """Ratings come from another branch (ReportRow's csat_* fields); until then the figures
-    table has no satisfaction section."""
+def test_satisfaction_section_shows_the_reports_csat_figures() -> None:
+    """The figures table's satisfaction rows read the report's csat_* fields by name."""
     from datetime import UTC, datetime
 
     from rich.console import Console
@@ -130,11 +129,12 @@ def test_no_satisfaction_section_while_the_report_has_no_csat_figures() -> None:
 
     since = datetime(2026, 11, 1, tzinfo=UTC)
     console = Console(width=100, record=True)
-    row = ReportRow("all", created=3)
+    row = ReportRow("all", created=3, csat_responses=4, csat_score_sum=18, csat_satisfied=3)
     console.print(figures_table(ReportView(7, since, since, row, None, [], [], None)))
     text = console.export_text()
     assert "Created" in text
-    assert "Satisfaction" not in text
+    assert "Satisfaction" in text
+    assert "4.50" in text and "75%" in text
 
 
 def test_my_handle_time_total_is_my_own_time_as_in_a_report_by_agent(

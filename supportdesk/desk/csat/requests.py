@@ -35,7 +35,6 @@ from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from sqlalchemy import exists, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
@@ -175,6 +174,8 @@ def since(session: Session, now: datetime, delay_minutes: int = 0) -> datetime:
     start = now - GRACE - timedelta(minutes=delay_minutes)
     # Two senders starting together: the first one's time stands, the other reads it.
     conn = session.connection()
+    from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
     insert = sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert
     table = table_of(StoreMeta)
     conn.execute(
