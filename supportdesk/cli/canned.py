@@ -22,10 +22,11 @@ from supportdesk.cli.options import JsonOption
 from supportdesk.cli.output import (
     cell,
     console,
+    export_from,
+    import_into,
     print_json,
     read_data,
     write_data,
-    write_export,
 )
 from supportdesk.errors import ValidationError
 from supportdesk.i18n import _
@@ -186,9 +187,7 @@ def export(
     from supportdesk.desk import canned
 
     cli: CliContext = ctx.obj
-    with cli.store().session() as session:
-        text = canned.export_canned(session)
-    write_export(text, file)
+    export_from(cli.store(), canned.export_canned, file)
 
 
 @app.command(
@@ -202,12 +201,9 @@ def import_(ctx: typer.Context, file: FileArg, as_json: JsonOption = False) -> N
     from supportdesk.desk import canned
 
     cli: CliContext = ctx.obj
-    text = read_data(file)
-    with cli.store().session(write=True) as session:
-        summary = canned.import_canned(session, text, origin=file)
-    if as_json:
-        print_json(summary.as_dict())
-        return
-    for label, names in summary.as_dict().items():
-        if names:
-            console.print(cell(f"{label}: {', '.join(names)}"))
+    import_into(
+        cli.store(),
+        lambda session, text, origin: canned.import_canned(session, text, origin=origin),
+        file,
+        as_json,
+    )

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from rich.text import Text
 
     from supportdesk.cli.consoles import InertConsole
+    from supportdesk.desk.handle import Desk
     from supportdesk.errors import SupportdeskError
 
 UNBOUNDED = 100_000
@@ -168,6 +169,30 @@ def write_export(text: str, file: Path | None) -> None:
             _("cannot write {file}: {strerror}").format(file=file, strerror=exc.strerror)
         ) from None
     err_console.print(cell(_("exported to {file}").format(file=file)))
+
+
+def export_from(store: Desk, read: Callable[[Any], str], file: Path | None) -> None:
+    """An `export` command: the TOML `read` makes in one read session, by `write_export`."""
+    with store.session() as session:
+        text = read(session)
+    write_export(text, file)
+
+
+def import_into(
+    store: Desk, apply: Callable[[Any, str, str], Any], file: str, as_json: bool
+) -> None:
+    """An `import` command: `file` (or stdin for -) applied by `apply(session, text, origin)`
+    in one write transaction; its summary as JSON, or one line per kind of change. The names
+    come from a file a person wrote, so they are shown inert like mail text."""
+    text = read_data(file)
+    with store.session(write=True) as session:
+        summary = apply(session, text, file)
+    if as_json:
+        print_json(summary.as_dict())
+        return
+    for label, names in summary.as_dict().items():
+        if names:
+            console.print(cell(f"{label}: {', '.join(names)}"))
 
 
 def cell(value: object, width: int | None = None) -> Text:

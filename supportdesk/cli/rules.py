@@ -19,10 +19,11 @@ from supportdesk.cli.output import (
     FitTable,
     cell,
     console,
+    export_from,
+    import_into,
     print_json,
     read_data,
     write_data,
-    write_export,
 )
 from supportdesk.errors import ValidationError
 from supportdesk.i18n import _
@@ -210,9 +211,7 @@ def export(
     from supportdesk.desk.rules import storage
 
     cli: CliContext = ctx.obj
-    with cli.store().session() as session:
-        text = storage.export_rules(session)
-    write_export(text, file)
+    export_from(cli.store(), storage.export_rules, file)
 
 
 @app.command(
@@ -229,15 +228,12 @@ def import_(
     from supportdesk.desk.rules import storage
 
     cli: CliContext = ctx.obj
-    text = read_data(file)
-    with cli.store().session(write=True) as session:
-        summary = storage.import_rules(session, text, origin=file)
-    if as_json:
-        print_json(summary.as_dict())
-        return
-    for label, names in summary.as_dict().items():
-        if names:
-            console.print(f"{label}: {', '.join(names)}")
+    import_into(
+        cli.store(),
+        lambda session, text, origin: storage.import_rules(session, text, origin=origin),
+        file,
+        as_json,
+    )
 
 
 def _parse_window(text: str) -> timedelta:

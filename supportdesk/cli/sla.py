@@ -17,10 +17,11 @@ from supportdesk.cli.options import JsonOption
 from supportdesk.cli.output import (
     cell,
     console,
+    export_from,
+    import_into,
     print_json,
     read_data,
     write_data,
-    write_export,
 )
 from supportdesk.errors import ValidationError
 from supportdesk.i18n import _
@@ -222,9 +223,7 @@ def export(
     from supportdesk.desk.sla import storage
 
     cli: CliContext = ctx.obj
-    with cli.store().session() as session:
-        text = storage.export_text(session)
-    write_export(text, file)
+    export_from(cli.store(), storage.export_text, file)
 
 
 @app.command(
@@ -242,15 +241,12 @@ def import_(
     from supportdesk.desk.sla import storage
 
     cli: CliContext = ctx.obj
-    text = read_data(file)
-    with cli.store().session(write=True) as session:
-        summary = storage.import_policies(session, text, origin=file)
-    if as_json:
-        print_json(summary.as_dict())
-        return
-    for label, names in summary.as_dict().items():
-        if names:
-            console.print(f"{label}: {', '.join(names)}")
+    import_into(
+        cli.store(),
+        lambda session, text, origin: storage.import_policies(session, text, origin=origin),
+        file,
+        as_json,
+    )
 
 
 @app.command(
