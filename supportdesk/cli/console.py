@@ -3,6 +3,9 @@
 Textual is imported only here, inside the function that opens it, so every other command
 starts without it. Without a terminal on both ends (a pipe, a cron job, a test runner) there
 is nothing to draw on, so the overview is printed instead.
+
+No Typer here: a plain `supportdesk` or `supportdesk console` is run by `cli.fastpath`
+without building the Typer app (commands.py registers the same `show` as the command).
 """
 
 from __future__ import annotations
@@ -10,10 +13,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-import typer
-
 from supportdesk.cli.context import CliContext
-from supportdesk.i18n import _
 
 if TYPE_CHECKING:
     from supportdesk.desk.handle import Desk
@@ -44,12 +44,3 @@ def show(cli: CliContext) -> None:
         return
     store = cli.store()
     open_console(cli, store, cli.me, redact_url(store.url))
-
-
-def register(app: typer.Typer) -> None:
-    @app.command(
-        "console",
-        help=_("Open the agent console (the same as running supportdesk with no command)."),
-    )
-    def console(ctx: typer.Context) -> None:
-        show(ctx.obj)

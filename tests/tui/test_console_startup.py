@@ -25,6 +25,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 LAZY = (
     "alembic",  # the migration machinery: only for a store whose revision is behind
+    "click",  # the CLI's parser: cli.fastpath opens a plain `supportdesk [console]`
+    "typer",
+    "supportdesk.cli.commands",
     "jinja2",  # canned replies' templates
     "psycopg",
     "sqlalchemy.dialects.postgresql",
@@ -46,6 +49,7 @@ an undo, a bulk change), never for its first frame."""
 FIRST_FRAME = """
 import asyncio, json, sys
 from pathlib import Path
+import supportdesk.cli.console, supportdesk.cli.fastpath  # how `supportdesk` reaches the app
 from supportdesk.desk.handle import open_desk, sqlite_url
 from supportdesk.tui.app import SupportdeskApp
 from bench.console_bench import is_ready  # not tests.tui.conftest: it loads the demo builder
