@@ -42,6 +42,12 @@ LAZY = (
     "supportdesk.tui.screens.attach",
     "supportdesk.tui.screens.canned_picker",
     "supportdesk.tui.screens.composer",
+    "supportdesk.tui.screens.modals",  # questions, pickers, notes: opened by a key
+    "supportdesk.tui.screens.notifications",
+    "supportdesk.tui.screens.reports",
+    "supportdesk.desk.reports",
+    "textual.widgets._text_area",  # the note and reply editors
+    "textual.document._document",
 )
 """Modules the console loads only when the agent first needs them (a reply, a canned reply,
 an undo, a bulk change), never for its first frame."""

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
 from textual.binding import BindingType
@@ -48,8 +48,6 @@ from supportdesk.tui.data import (
     view_label,
 )
 from supportdesk.tui.saved import append_saved_search
-from supportdesk.tui.screens.modals import AskScreen
-from supportdesk.tui.screens.notifications import Choice, NotificationsScreen, toast_text
 from supportdesk.tui.screens.ticket_actions import TicketActionsScreen
 from supportdesk.tui.widgets.customer import CustomerPanel
 from supportdesk.tui.widgets.footer import DeskFooter
@@ -58,6 +56,9 @@ from supportdesk.tui.widgets.sidebar import Sidebar
 from supportdesk.tui.widgets.status_line import StatusLine
 from supportdesk.tui.widgets.thread import ThreadHeader, ThreadView
 from supportdesk.tui.widgets.ticket_list import TicketList
+
+if TYPE_CHECKING:
+    from supportdesk.tui.screens.notifications import Choice
 
 LISTEN_TICK = 0.5
 """Longest a wait blocks: how soon the listening thread notices the console closing."""
@@ -289,6 +290,8 @@ class DeskScreen(TicketActionsScreen):
         def named(name: str | None) -> None:
             if name and name.strip():
                 self._save_search(name.strip(), query)
+
+        from supportdesk.tui.screens.modals import AskScreen
 
         self.app.push_screen(
             AskScreen(
@@ -541,6 +544,8 @@ class DeskScreen(TicketActionsScreen):
         assert isinstance(app, SupportdeskApp)
         app.show_unread(state.unread)
         if self._notified_upto is not None:
+            from supportdesk.tui.screens.notifications import toast_text
+
             for found in state.fresh:  # a bulk change tells a few, not 100,000 times
                 title, body = toast_text(found)
                 self.notify(body, title=title, markup=False, timeout=8)
@@ -569,6 +574,8 @@ class DeskScreen(TicketActionsScreen):
             self.post_message(NotificationOpened(None, SupportdeskError(str(exc))))
 
     def on_notifications_loaded(self, message: NotificationsLoaded) -> None:
+        from supportdesk.tui.screens.notifications import NotificationsScreen
+
         def chosen(choice: Choice | None) -> None:
             if choice is not None:
                 self._open_notification(choice.id)
