@@ -10,6 +10,7 @@ without building the Typer app (commands.py registers the same `show` as the com
 
 from __future__ import annotations
 
+import gc
 import sys
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,9 @@ def open_console(cli: CliContext, store: Desk, me: str | None, label: str) -> No
 
     config_path, __ = resolve_config_path(cli.config_path)
     saved = [SavedView(s.name, s.query) for s in cli.settings.saved_searches]
+    # What the imports made lives as long as the process: out of the collector's way. The
+    # collector itself is started again by the desk once its first page is on screen.
+    gc.freeze()
     run_console(store, me=me, saved=saved, config_path=config_path, store_label=label)
 
 

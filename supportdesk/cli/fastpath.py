@@ -14,6 +14,7 @@ option, a value that starts with "-") goes to Typer, which parses and reports it
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import re
 import sys
@@ -208,7 +209,14 @@ def run_sync(args: SyncArgs) -> int:
 
 
 def run_console(args: ConsoleArgs) -> int:
-    """What `supportdesk [--config C] [--store S] [console]` exits with, run as Typer would."""
+    """What `supportdesk [--config C] [--store S] [console]` exits with, run as Typer would.
+
+    The garbage collector is off until the console's first page is on screen (the desk
+    starts it again; `console.open_console` freezes what the imports made first): the objects
+    the imports and the first frame make were otherwise traversed over and over, some 150 ms
+    of the start. Without a terminal (the overview) it stays off: that process is short.
+    """
+    gc.disable()
     from supportdesk.cli.console import show
     from supportdesk.cli.context import CliContext
     from supportdesk.cli.output import refused

@@ -6,6 +6,7 @@ Speed is measured by bench/console_bench.py; these check the properties behind t
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 import sqlite3
@@ -86,6 +87,21 @@ def test_the_first_frame_imports_none_of_the_lazy_modules(
     loaded = set(json.loads(result.stdout.strip().splitlines()[-1]))
     assert "supportdesk.tui.widgets.ticket_list" in loaded  # the desk did draw
     assert sorted(loaded.intersection(LAZY)) == []
+
+
+async def test_the_collector_is_started_again_once_the_first_page_shows(
+    make_app: Callable[..., SupportdeskApp],
+) -> None:
+    """`supportdesk console` starts with the garbage collector off (cli.fastpath); the desk
+    must start it again, or a long session would never collect a cycle."""
+    gc.disable()
+    try:
+        app = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            assert gc.isenabled()
+    finally:
+        gc.enable()
 
 
 async def test_the_composer_loads_when_a_reply_is_started(

@@ -11,6 +11,7 @@ else, so an idle console costs next to nothing.
 from __future__ import annotations
 
 import contextlib
+import gc
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -63,6 +64,10 @@ if TYPE_CHECKING:
 LISTEN_TICK = 0.5
 """Longest a wait blocks: how soon the listening thread notices the console closing."""
 DETAIL_DELAY = 0.05  # a held j/k key does not start a read per ticket it passes
+GC_AFTER_SECONDS = 10.0
+"""The console starts with the garbage collector off until its first page is on screen (its
+widgets and styles are many young objects, collected over and over otherwise); this is how
+long at most it stays off."""
 NOTIFICATIONS_SECONDS = 15.0
 """How often the unread count is read besides after each change: an SLA warning changes
 no ticket, so on SQLite no change mark announces it."""
@@ -176,6 +181,7 @@ class DeskScreen(TicketActionsScreen):
         yield DeskFooter()
 
     def on_mount(self) -> None:
+        self.set_timer(GC_AFTER_SECONDS, gc.enable)  # should the first page never come
         self.ticket_list.focus()
         self.sidebar.mark_current("open")
         self.search.show_query(ACTIVE_QUERY)
@@ -435,6 +441,7 @@ class DeskScreen(TicketActionsScreen):
     def _sidebar_after_first_page(self) -> None:
         if self._sidebar_waits:
             self._sidebar_waits = False
+            gc.enable()  # `supportdesk console` starts without it (cli.fastpath.run_console)
             self._refresh_sidebar()
 
     def on_ticket_list_relocated(self, message: TicketList.Relocated) -> None:
