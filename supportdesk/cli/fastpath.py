@@ -76,10 +76,10 @@ def parse_console(argv: list[str]) -> ConsoleArgs | None:
     root = _options(argv, set(_ROOT_OPTIONS), {}, set(), stop="console")
     if root is None:
         return None
-    __, __, rest = root
+    given, __, rest = root
     if rest not in ([], ["console"]):
         return None
-    config, store = _root_values(root[0])
+    config, store = _root_values(given)
     return ConsoleArgs(config=config, store=store)
 
 
