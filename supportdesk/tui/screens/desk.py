@@ -193,8 +193,7 @@ class DeskScreen(TicketActionsScreen):
             self._listen(ChangeFeed(self.data.store, poll_seconds=self.poll_seconds))
         else:
             self.set_interval(self.poll_seconds, self._poll)
-        if self.data.me:
-            self._look_for_notifications()
+        if self.data.me:  # the first look comes after the first page (_sidebar_after_first_page)
             self.set_interval(NOTIFICATIONS_SECONDS, self._look_for_notifications)
 
     def _first_read(self) -> None:
@@ -443,6 +442,8 @@ class DeskScreen(TicketActionsScreen):
             self._sidebar_waits = False
             gc.enable()  # `supportdesk console` starts without it (cli.fastpath.run_console)
             self._refresh_sidebar()
+            if self.data.me:
+                self._look_for_notifications()
 
     def on_ticket_list_relocated(self, message: TicketList.Relocated) -> None:
         """Say where the ticket the agent was on went, so the cursor never moves unnoticed."""
