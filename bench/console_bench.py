@@ -35,7 +35,10 @@ goal (issue 15):
   `supportdesk import` of a fresh mbox and a bulk `tickets assign` with its `undo`), on a
   copy of the store in bench/out/; prints the worst key-to-repaint;
 - `--rss`: the console's resident memory (VmRSS, and the peak VmHWM) after each round of
-  broad searches and G/g in four views, to see whether it stays bounded and flat.
+  broad searches and G/g in four views, to see whether it stays bounded and flat;
+- `--terminal --start-only`: only the start (first frame, its CPU, then the sidebar counts),
+  `--repeat` times;
+- `--bare`: a bare Textual app's first frame in the same harness, the floor of the start.
 """
 
 from __future__ import annotations
