@@ -159,3 +159,29 @@ def _only_model_tables(name: str | None, type_: str, _parents: object) -> bool:
         "message_fts_"
     )
     return not (type_ == "table" and search_tables)
+
+
+def test_a_migration_runs_with_the_collector_on_and_leaves_it_as_it_was(tmp_path: Path) -> None:
+    """The console's start turns the collector off; an upgrade it runs must not grow unbounded."""
+    import gc
+
+    from alembic import command
+
+    seen: list[bool] = []
+    real = command.upgrade
+
+    def spy(*args: object, **kwargs: object) -> None:
+        seen.append(gc.isenabled())
+        real(*args, **kwargs)  # type: ignore[arg-type]
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'gc.sqlite'}")
+    gc.disable()
+    try:
+        command.upgrade = spy  # type: ignore[assignment]
+        migrate.upgrade(engine)
+        assert not gc.isenabled()
+    finally:
+        command.upgrade = real  # type: ignore[assignment]
+        gc.enable()
+        engine.dispose()
+    assert seen == [True]
