@@ -118,6 +118,14 @@ def test_personal_store_refuses_a_missing_file_and_a_newer_schema(tmp_path: Path
         open_store(url)
 
 
+def test_a_file_that_is_not_a_store_is_one_clear_error_and_stays_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"shopping list: milk, eggs\n")
+    with pytest.raises(StoreError, match="file is not a database"):
+        open_store(f"sqlite:///{path}")
+    assert path.read_bytes() == b"shopping list: milk, eggs\n"
+
+
 def test_sqlite_store_runs_in_wal_with_foreign_keys(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path / 's.db'}", create=True)
     try:
