@@ -335,6 +335,37 @@ def test_the_console_without_a_terminal_answers_alike_without_typer(
     assert slow.code == 1 and "supportdesk init" in slow.stderr
 
 
+def test_a_console_that_crashed_is_not_a_success_either_way(
+    tmp_path: Path, sqlite_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Textual answers an unhandled error with return code 1: the process must exit with it."""
+    import gc
+
+    from typer.testing import CliRunner
+
+    from supportdesk.cli import console, fastpath
+    from supportdesk.cli.commands import app
+    from supportdesk.tui.app import SupportdeskApp
+
+    def crashed(self: SupportdeskApp) -> None:
+        self._return_code = 1
+
+    monkeypatch.setattr(SupportdeskApp, "run", crashed)
+    monkeypatch.setattr(console, "has_terminal", lambda: True)
+    monkeypatch.setattr(console.gc, "freeze", lambda: None)
+    config = tmp_path / "config.toml"
+    config.write_text('agent = "alice"\n')
+    try:
+        assert fastpath.run_console(ConsoleArgs(config, sqlite_store.url)) == 1
+    finally:
+        gc.enable()
+    result = CliRunner().invoke(app, ["--config", str(config), "--store", sqlite_store.url])
+    assert result.exit_code == 1, result.output
+    monkeypatch.setattr(SupportdeskApp, "run", lambda self: None)
+    assert fastpath.run_console(ConsoleArgs(config, sqlite_store.url)) == 0
+    gc.enable()
+
+
 # ---- --help and tickets list -------------------------------------------------------------------
 
 

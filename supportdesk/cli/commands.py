@@ -174,7 +174,8 @@ def root(
     if ctx.invoked_subcommand is None:
         from supportdesk.cli.console import show
 
-        show(ctx.obj)
+        if code := show(ctx.obj):
+            raise typer.Exit(code)
 
 
 @app.command(
@@ -184,7 +185,8 @@ def root(
 def console(ctx: typer.Context) -> None:
     from supportdesk.cli.console import show
 
-    show(ctx.obj)
+    if code := show(ctx.obj):
+        raise typer.Exit(code)
 
 
 from supportdesk.cli import demo as _demo  # noqa: E402

@@ -24,8 +24,8 @@ def has_terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def open_console(cli: CliContext, store: Desk, me: str | None, label: str) -> None:
-    """Run the console on `store` as agent `me`; returns when the agent quits."""
+def open_console(cli: CliContext, store: Desk, me: str | None, label: str) -> int:
+    """Run the console on `store` as agent `me`; returns its exit status when the agent quits."""
     from supportdesk.config import resolve_config_path
     from supportdesk.tui.app import run_console
     from supportdesk.tui.data import SavedView
@@ -35,16 +35,17 @@ def open_console(cli: CliContext, store: Desk, me: str | None, label: str) -> No
     # What the imports made lives as long as the process: out of the collector's way. The
     # collector itself is started again by the desk once its first page is on screen.
     gc.freeze()
-    run_console(store, me=me, saved=saved, config_path=config_path, store_label=label)
+    return run_console(store, me=me, saved=saved, config_path=config_path, store_label=label)
 
 
-def show(cli: CliContext) -> None:
-    """The console on the configured store, or its overview when there is no terminal."""
+def show(cli: CliContext) -> int:
+    """The console on the configured store, or its overview when there is no terminal; the
+    exit status (a console that crashed is not a success)."""
     from supportdesk.cli.overview import show_overview
     from supportdesk.config import redact_url
 
     if not has_terminal():
         show_overview(cli)
-        return
+        return 0
     store = cli.store()
-    open_console(cli, store, cli.me, redact_url(store.url))
+    return open_console(cli, store, cli.me, redact_url(store.url))

@@ -224,7 +224,7 @@ def run_console(args: ConsoleArgs) -> int:
 
     cli = CliContext(config_path=args.config, store_option=args.store)
     try:
-        show(cli)
+        code = show(cli)
     except SupportdeskError as exc:
         return refused(exc)
     except OSError as exc:
@@ -234,4 +234,4 @@ def run_console(args: ConsoleArgs) -> int:
         return 1
     finally:
         cli.close()
-    return 0
+    return code
