@@ -35,7 +35,10 @@ goal (issue 15):
   `supportdesk import` of a fresh mbox and a bulk `tickets assign` with its `undo`), on a
   copy of the store in bench/out/; prints the worst key-to-repaint;
 - `--rss`: the console's resident memory (VmRSS, and the peak VmHWM) after each round of
-  broad searches and G/g in four views, to see whether it stays bounded and flat.
+  broad searches and G/g in four views, to see whether it stays bounded and flat;
+- `--terminal --start-only`: only the start (first frame, its CPU, then the sidebar counts),
+  `--repeat` times;
+- `--bare`: a bare Textual app's first frame in the same harness, the floor of the start.
 """
 
 from __future__ import annotations
@@ -505,6 +508,64 @@ def run_terminal(path: Path, me: str | None, repeat: int, steps: int) -> None:
     print(f"  ({load_average()})")
 
 
+def run_start_only(path: Path, repeat: int) -> None:
+    """Only the start: process start to first full frame, its CPU time, then the counts."""
+    print(f"\nstart only (tmux {SIZE[0]}x{SIZE[1]}, whole process), {load_average()}")
+    samples: dict[str, list[float]] = {"start to first frame": [], "  its CPU time": []}
+    for _ in range(repeat):
+        term = TmuxTerminal(SIZE)
+        try:
+            startup, _seen = start_console(term, path)
+            samples["start to first frame"].append(startup)
+            samples["  its CPU time"].append(cpu_seconds(term.pid))
+            t = time.perf_counter()
+            term.wait(lambda screen: Seen.of(screen).counted)
+            samples.setdefault("then sidebar counts", []).append(time.perf_counter() - t)
+        finally:
+            term.close()
+    report(samples, GOALS)
+    print(f"  ({load_average()})")
+
+
+BARE_APP = """
+from textual.app import App, ComposeResult
+from textual.widgets import Footer, Header, Static
+
+class Bare(App[None]):
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("bare textual first frame")
+        yield Footer()
+
+Bare().run()
+"""
+
+
+def run_bare(repeat: int) -> None:
+    """The floor: a bare Textual app (header, one line, footer) in the same harness."""
+    print(f"\nbare Textual app (tmux {SIZE[0]}x{SIZE[1]}, whole process), {load_average()}")
+    samples: dict[str, list[float]] = {"bare first frame": [], "  its CPU time": []}
+    env = {"TERM": "xterm-256color", "COLORTERM": "truecolor", "LANG": "C.UTF-8"}
+    for _ in range(repeat):
+        term = TmuxTerminal(SIZE)
+        try:
+            started = term.start(
+                [str(ROOT / ".venv" / "bin" / "python"), "-c", BARE_APP],
+                env=env,
+                unset=["PYTHONDONTWRITEBYTECODE"],
+            )
+            offset = time.time() - time.perf_counter()
+            seen_at = term.wait(
+                lambda screen: any("bare textual first frame" in line for line in screen)
+            )
+            samples["bare first frame"].append(seen_at + offset - started)
+            samples["  its CPU time"].append(cpu_seconds(term.pid))
+        finally:
+            term.close()
+    report(samples, {})
+    print(f"  ({load_average()})")
+
+
 def on_last_row(seen: Seen) -> bool:
     """Settled with the cursor on the last row on screen (after G, the view's last)."""
     return seen.settled and bool(seen.rows) and seen.header == seen.rows[-1]
@@ -653,6 +714,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--rss", action="store_true", help="memory after searches and scrolls")
     parser.add_argument(
+        "--start-only", action="store_true", help="with --terminal: only the start, no keys"
+    )
+    parser.add_argument(
+        "--bare", action="store_true", help="a bare Textual app's first frame in tmux (the floor)"
+    )
+    parser.add_argument(
         "--source", type=Path, help="run the console from this checkout (a before figure)"
     )
     parser.add_argument("--rounds", type=int, default=3, help="--rss rounds (default 3)")
@@ -670,12 +737,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         build_big_store(path)
     me = pick_agent(path)
     print(f"store: {path} ({path.stat().st_size / 1e9:.2f} GB); agent: {me}; size {SIZE}")
+    if args.bare:
+        run_bare(args.repeat)
+        if not (args.terminal or args.writer or args.rss):
+            return 0
     if args.terminal or args.writer or args.rss:
         global SOURCE
         SOURCE = args.source
         write_config(me)
         compile_sources()
-        if args.terminal:
+        if args.terminal and args.start_only:
+            run_start_only(path, args.repeat)
+        elif args.terminal:
             run_terminal(path, me, args.repeat, args.steps)
         if args.rss:
             run_rss(path, args.rounds)

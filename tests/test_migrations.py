@@ -118,6 +118,14 @@ def test_personal_store_refuses_a_missing_file_and_a_newer_schema(tmp_path: Path
         open_store(url)
 
 
+def test_a_file_that_is_not_a_store_is_one_clear_error_and_stays_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"shopping list: milk, eggs\n")
+    with pytest.raises(StoreError, match="file is not a database"):
+        open_store(f"sqlite:///{path}")
+    assert path.read_bytes() == b"shopping list: milk, eggs\n"
+
+
 def test_sqlite_store_runs_in_wal_with_foreign_keys(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path / 's.db'}", create=True)
     try:
@@ -159,3 +167,29 @@ def _only_model_tables(name: str | None, type_: str, _parents: object) -> bool:
         "message_fts_"
     )
     return not (type_ == "table" and search_tables)
+
+
+def test_a_migration_runs_with_the_collector_on_and_leaves_it_as_it_was(tmp_path: Path) -> None:
+    """The console's start turns the collector off; an upgrade it runs must not grow unbounded."""
+    import gc
+
+    from alembic import command
+
+    seen: list[bool] = []
+    real = command.upgrade
+
+    def spy(*args: object, **kwargs: object) -> None:
+        seen.append(gc.isenabled())
+        real(*args, **kwargs)  # type: ignore[arg-type]
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'gc.sqlite'}")
+    gc.disable()
+    try:
+        command.upgrade = spy  # type: ignore[assignment]
+        migrate.upgrade(engine)
+        assert not gc.isenabled()
+    finally:
+        command.upgrade = real  # type: ignore[assignment]
+        gc.enable()
+        engine.dispose()
+    assert seen == [True]

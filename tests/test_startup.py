@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from supportdesk.cli.fastpath import SyncArgs, parse_sync
+from supportdesk.cli.fastpath import ConsoleArgs, SyncArgs, parse_console, parse_sync
 from supportdesk.store import Store, migrate
 from supportdesk.store.models import SyncState
 from tests.imap_server import ImapAccount, free_port
@@ -34,6 +34,7 @@ import sys
 import supportdesk.cli.fastpath as fastpath
 if sys.argv.pop(1) == "typer":
     fastpath.parse_sync = lambda argv: None
+    fastpath.parse_console = lambda argv: None
 from supportdesk.cli import main
 try:
     main()
@@ -183,9 +184,37 @@ def test_the_fast_path_knows_every_option_of_the_root_and_of_sync() -> None:
     assert all(param.envvar is None for param in sync.params)
 
 
+def test_plain_console_command_lines_are_recognised(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SUPPORTDESK_CONFIG", raising=False)
+    monkeypatch.delenv("SUPPORTDESK_STORE", raising=False)
+    assert parse_console([]) == ConsoleArgs(None, None)
+    assert parse_console(["console"]) == ConsoleArgs(None, None)
+    assert parse_console(["--store", "s.db"]) == ConsoleArgs(None, "s.db")
+    assert parse_console(["--config=c.toml", "--store", "demo", "console"]) == ConsoleArgs(
+        Path("c.toml"), "demo"
+    )
+    assert parse_console(["--config", "console", "console"]) == ConsoleArgs(Path("console"), None)
+    monkeypatch.setenv("SUPPORTDESK_STORE", "demo")
+    assert parse_console([]) == ConsoleArgs(None, "demo")
+    for argv in (
+        ["--help"],
+        ["console", "--help"],
+        ["console", "x"],
+        ["console", "console"],
+        ["--store"],
+        ["--store", "a", "--store", "b"],
+        ["--json"],
+        ["sync"],
+        ["demo"],
+        ["tickets", "list"],
+    ):
+        assert parse_console(argv) is None, argv
+
+
 def test_a_shell_completion_request_is_left_to_typer(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("_SUPPORTDESK_COMPLETE", "bash_complete")
     assert parse_sync(["sync"]) is None
+    assert parse_console([]) is None
 
 
 def test_an_empty_environment_variable_counts_as_unset_as_in_click(
@@ -287,6 +316,54 @@ def test_an_unreachable_server_is_a_temporary_failure_both_ways(
     )
     result = same_both_ways("--config", str(config), "sync", "--json")
     assert result.code == 75 and json.loads(result.stdout)["exit_code"] == 75
+
+
+def test_the_console_without_a_terminal_answers_alike_without_typer(
+    tmp_path: Path, sqlite_store: Store
+) -> None:
+    """A plain `supportdesk [console]` through the fast path: the same overview (no terminal
+    here), refusal and exit code as through Typer, without building the Typer app."""
+    config = tmp_path / "config.toml"
+    config.write_text('agent = "alice"\n')
+    for args in (("--store", sqlite_store.url, "console"), ("--store", str(tmp_path / "no.db"))):
+        fast = run("--config", str(config), *args)
+        slow = run("--config", str(config), *args, typer=True)
+        assert "supportdesk.cli.commands" not in fast.modules
+        assert "supportdesk.cli.commands" in slow.modules
+        assert (fast.code, fast.stdout, fast.stderr) == (slow.code, slow.stdout, slow.stderr)
+    assert fast.code == 1 and "supportdesk init" in fast.stderr
+    assert slow.code == 1 and "supportdesk init" in slow.stderr
+
+
+def test_a_console_that_crashed_is_not_a_success_either_way(
+    tmp_path: Path, sqlite_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Textual answers an unhandled error with return code 1: the process must exit with it."""
+    import gc
+
+    from typer.testing import CliRunner
+
+    from supportdesk.cli import console, fastpath
+    from supportdesk.cli.commands import app
+    from supportdesk.tui.app import SupportdeskApp
+
+    def crashed(self: SupportdeskApp) -> None:
+        self._return_code = 1
+
+    monkeypatch.setattr(SupportdeskApp, "run", crashed)
+    monkeypatch.setattr(console, "has_terminal", lambda: True)
+    monkeypatch.setattr(console.gc, "freeze", lambda: None)
+    config = tmp_path / "config.toml"
+    config.write_text('agent = "alice"\n')
+    try:
+        assert fastpath.run_console(ConsoleArgs(config, sqlite_store.url)) == 1
+    finally:
+        gc.enable()
+    result = CliRunner().invoke(app, ["--config", str(config), "--store", sqlite_store.url])
+    assert result.exit_code == 1, result.output
+    monkeypatch.setattr(SupportdeskApp, "run", lambda self: None)
+    assert fastpath.run_console(ConsoleArgs(config, sqlite_store.url)) == 0
+    gc.enable()
 
 
 # ---- --help and tickets list -------------------------------------------------------------------

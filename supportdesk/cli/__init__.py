@@ -1,8 +1,9 @@
 """The `supportdesk` command line: thin Typer commands over the domain layer.
 
 The Typer app lives in `commands.py` and is built only when a command needs it: `main`
-answers a plain `supportdesk sync` (cron's no-op run) through `fastpath` first, and importing
-this package stays cheap. `from supportdesk.cli import app` still gives the app.
+answers a plain `supportdesk sync` (cron's no-op run) and a plain `supportdesk [console]`
+(the console's start) through `fastpath` first, and importing this package stays cheap.
+`from supportdesk.cli import app` still gives the app.
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ if TYPE_CHECKING:
 
 def main() -> None:
     """Entry point of the `supportdesk` script and `python -m supportdesk`."""
-    from supportdesk.cli.fastpath import choose_language, parse_sync, run_sync
+    from supportdesk.cli.fastpath import (
+        choose_language,
+        parse_console,
+        parse_sync,
+        run_console,
+        run_sync,
+    )
 
     try:
         # Typer's help is built when the command modules are imported: the language must
@@ -28,6 +35,9 @@ def main() -> None:
         fast = parse_sync(sys.argv[1:])
         if fast is not None:
             sys.exit(run_sync(fast))
+        console = parse_console(sys.argv[1:])
+        if console is not None:
+            sys.exit(run_console(console))
         from supportdesk.cli.commands import app
 
         app()

@@ -174,16 +174,26 @@ def root(
     if ctx.invoked_subcommand is None:
         from supportdesk.cli.console import show
 
-        show(ctx.obj)
+        if code := show(ctx.obj):
+            raise typer.Exit(code)
 
 
-from supportdesk.cli import console as _console  # noqa: E402
+@app.command(
+    "console",
+    help=_("Open the agent console (the same as running supportdesk with no command)."),
+)
+def console(ctx: typer.Context) -> None:
+    from supportdesk.cli.console import show
+
+    if code := show(ctx.obj):
+        raise typer.Exit(code)
+
+
 from supportdesk.cli import demo as _demo  # noqa: E402
 from supportdesk.cli import history as _history  # noqa: E402
 from supportdesk.cli import import_cmd as _import  # noqa: E402
 from supportdesk.cli import init as _init  # noqa: E402
 
-_console.register(app)
 _demo.register(app)
 _history.register(app)
 _import.register(app)

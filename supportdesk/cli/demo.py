@@ -51,6 +51,7 @@ def register(app: typer.Typer) -> None:
             for suffix in ("", "-wal", "-shm"):
                 path.with_name(path.name + suffix).unlink(missing_ok=True)
         store = open_desk(sqlite_url(path), create=True)
+        code = 0
         try:
             built = None
             if not demo_is_built(store):
@@ -70,7 +71,7 @@ def register(app: typer.Typer) -> None:
 
                 print_overview(store, cli.settings.agent or DEMO_AGENT)
             else:
-                open_console(
+                code = open_console(
                     cli,
                     store,
                     cli.settings.agent or DEMO_AGENT,
@@ -78,6 +79,8 @@ def register(app: typer.Typer) -> None:
                 )
         finally:
             store.dispose()
+        if code:
+            raise typer.Exit(code)
 
 
 def _build_with_progress(store: Desk, path: Path, *, quiet: bool) -> DemoSummary:

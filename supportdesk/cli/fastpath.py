@@ -1,16 +1,20 @@
-"""A plain `supportdesk sync` without building the Typer app.
+"""A plain `supportdesk sync`, and a plain `supportdesk` or `supportdesk console`, without
+building the Typer app.
 
 A sync run from cron every minute mostly finds nothing new, so its cost is the process's
 start: Typer, click and rich imports and Typer's per-option pydantic validators were most of
-it. This module recognises the few argument shapes such a run uses, unambiguously, and runs
-the same `syncing.run` with the same context, error handling and exit codes as the Typer
-command. Anything else (another command, `--help`, `--watch`, a repeated or unusual option,
-a value that starts with "-") goes to Typer, which parses and reports it as always.
+it. The console is opened many times a day and waits for the same start before its first
+frame (Typer's import, its command modules and building the app were a tenth of it). This
+module recognises the few argument shapes such runs use, unambiguously, and runs the same
+`syncing.run` or `console.show` with the same context, error handling and exit codes as the
+Typer command. Anything else (another command, `--help`, `--watch`, a repeated or unusual
+option, a value that starts with "-") goes to Typer, which parses and reports it as always.
 """
 
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import re
 import sys
@@ -49,14 +53,41 @@ def parse_sync(argv: list[str]) -> SyncArgs | None:
     options, flags, rest = command
     if rest:
         return None
-    values = {name: given.get(name) or _env(env) for name, env in _ROOT_OPTIONS.items()}
-    config = values["--config"]
+    config, store = _root_values(given)
     return SyncArgs(
-        config=None if config is None else Path(config),
-        store=values["--store"],
+        config=config,
+        store=store,
         mailbox=options.get("--mailbox"),
         as_json="--json" in flags,
     )
+
+
+@dataclass(frozen=True)
+class ConsoleArgs:
+    config: Path | None
+    store: str | None
+
+
+def parse_console(argv: list[str]) -> ConsoleArgs | None:
+    """The arguments of `supportdesk [--config C] [--store S] [console]`, or None when Typer
+    should parse the command line."""
+    if any(_COMPLETION.fullmatch(name) for name in os.environ):
+        return None
+    root = _options(argv, set(_ROOT_OPTIONS), {}, set(), stop="console")
+    if root is None:
+        return None
+    given, __, rest = root
+    if rest not in ([], ["console"]):
+        return None
+    config, store = _root_values(given)
+    return ConsoleArgs(config=config, store=store)
+
+
+def _root_values(given: dict[str, str]) -> tuple[Path | None, str | None]:
+    """--config and --store as Typer reads them: the option, else its environment variable."""
+    values = {name: given.get(name) or _env(env) for name, env in _ROOT_OPTIONS.items()}
+    config = values["--config"]
+    return (None if config is None else Path(config)), values["--store"]
 
 
 def _env(name: str) -> str | None:
@@ -175,3 +206,32 @@ def run_sync(args: SyncArgs) -> int:
         return 1
     finally:
         cli.close()
+
+
+def run_console(args: ConsoleArgs) -> int:
+    """What `supportdesk [--config C] [--store S] [console]` exits with, run as Typer would.
+
+    The garbage collector is off until the console's first page is on screen (the desk
+    starts it again; `console.open_console` freezes what the imports made first): the objects
+    the imports and the first frame make were otherwise traversed over and over, some 150 ms
+    of the start. Without a terminal (the overview) it stays off: that process is short.
+    """
+    gc.disable()
+    from supportdesk.cli.console import show
+    from supportdesk.cli.context import CliContext
+    from supportdesk.cli.output import refused
+    from supportdesk.errors import SupportdeskError
+
+    cli = CliContext(config_path=args.config, store_option=args.store)
+    try:
+        code = show(cli)
+    except SupportdeskError as exc:
+        return refused(exc)
+    except OSError as exc:
+        if exc.errno != errno.EPIPE:
+            raise
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    finally:
+        cli.close()
+    return code

@@ -7,6 +7,7 @@ the schema under the rest of the team unannounced.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -80,12 +81,25 @@ def _migrating(engine: Engine) -> Iterator[Connection]:
                 conn.connection.dbapi_connection.execute("PRAGMA foreign_keys = ON")  # type: ignore[union-attr]
 
 
+@contextmanager
+def _collecting() -> Iterator[None]:
+    """The garbage collector on for a migration: the console's start turns it off until its
+    first page, and a revision over a million messages would otherwise grow without it."""
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        yield
+    finally:
+        if not was:
+            gc.disable()
+
+
 def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
     """Upgrade to `revision`; returns (revision before, revision after)."""
     from alembic import command
 
     before = current_revision(engine)
-    with _migrating(engine) as conn:
+    with _collecting(), _migrating(engine) as conn:
         command.upgrade(_config(conn), revision)
     return before, head_revision() if revision == "head" else revision
 
@@ -94,7 +108,7 @@ def downgrade(engine: Engine, revision: str) -> None:
     """Take the schema back to `revision` (tests, and a person undoing an upgrade by hand)."""
     from alembic import command
 
-    with _migrating(engine) as conn:
+    with _collecting(), _migrating(engine) as conn:
         command.downgrade(_config(conn), revision)
 
 

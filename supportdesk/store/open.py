@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError
 
 from supportdesk.errors import StoreError
 from supportdesk.i18n import _
@@ -35,7 +35,7 @@ def open_store(
                 ).format(database=engine.url.database)
             )
         migrate.check(engine, auto_upgrade=is_sqlite or create)
-    except OperationalError as exc:
+    except DatabaseError as exc:
         engine.dispose()
         raise StoreError(
             _("cannot open the store at {url!r}: {orig}").format(url=engine.url, orig=exc.orig)

@@ -279,8 +279,8 @@ def run_console(
     language: str | None = None,
     idle_seconds: int | None = None,
     desktop_notify: str | None = None,
-) -> None:
-    """Open the console and return when the agent quits.
+) -> int:
+    """Open the console; returns its exit status when the agent quits (1 after a crash).
 
     Without `theme`, `keymap`, `selection`, `language`, `idle_seconds` and `desktop_notify`
     they are read from `config_path`, so a caller that only knows the file still gets the
@@ -311,7 +311,7 @@ def run_console(
             idle_seconds = settings.console.idle_seconds
         if desktop_notify is None:
             desktop_notify = settings.console.desktop_notify
-    SupportdeskApp(
+    app = SupportdeskApp(
         store,
         me=me,
         saved=saved,
@@ -323,4 +323,6 @@ def run_console(
         language=language,
         idle_seconds=idle_seconds or 120,
         desktop_notify=desktop_notify or "osc9",
-    ).run()
+    )
+    app.run()
+    return app.return_code or 0

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 from supportdesk.desk import directory, notifications, presence, views
 from supportdesk.desk.notifications import NotificationInfo
 from supportdesk.desk.query import Count, Matching
-from supportdesk.desk.reports import ReportRow
 from supportdesk.desk.views import TicketDetail, TicketRow
 from supportdesk.errors import SupportdeskError
 from supportdesk.i18n import N_, _
@@ -27,6 +26,7 @@ if TYPE_CHECKING:
     from supportdesk.desk.canned import CannedMatch, RenderedCanned
     from supportdesk.desk.handle import Desk, Session
     from supportdesk.desk.handle_time import TicketHandleTime
+    from supportdesk.desk.reports import ReportRow  # the report screen's: loaded with it
 
 ACTIVE_QUERY = "status:active"
 

@@ -10,11 +10,12 @@ before it and before the keys after it.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from textual import events
 from textual.app import App
-from textual.widgets import Input, TextArea
+from textual.widgets import Input
 
 
 def is_joiner(character: str | None) -> bool:
@@ -29,7 +30,10 @@ def pass_joiner(app: App[Any], event: events.Event) -> bool:
     if not isinstance(event, events.Key) or not is_joiner(event.character):
         return False
     focused = app.focused
-    if not isinstance(focused, (Input, TextArea)):
+    # TextArea is not loaded for the console's first frame; none is focused before it is.
+    text_area = sys.modules.get("textual.widgets._text_area")
+    fields = (Input,) if text_area is None else (Input, text_area.TextArea)
+    if not isinstance(focused, fields):
         return False
     assert event.character is not None
     paste = events.Paste(event.character)

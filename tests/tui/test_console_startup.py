@@ -6,6 +6,7 @@ Speed is measured by bench/console_bench.py; these check the properties behind t
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 import sqlite3
@@ -25,6 +26,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 LAZY = (
     "alembic",  # the migration machinery: only for a store whose revision is behind
+    "click",  # the CLI's parser: cli.fastpath opens a plain `supportdesk [console]`
+    "typer",
+    "supportdesk.cli.commands",
     "jinja2",  # canned replies' templates
     "psycopg",
     "sqlalchemy.dialects.postgresql",
@@ -39,6 +43,12 @@ LAZY = (
     "supportdesk.tui.screens.attach",
     "supportdesk.tui.screens.canned_picker",
     "supportdesk.tui.screens.composer",
+    "supportdesk.tui.screens.modals",  # questions, pickers, notes: opened by a key
+    "supportdesk.tui.screens.notifications",
+    "supportdesk.tui.screens.reports",
+    "supportdesk.desk.reports",
+    "textual.widgets._text_area",  # the note and reply editors
+    "textual.document._document",
 )
 """Modules the console loads only when the agent first needs them (a reply, a canned reply,
 an undo, a bulk change), never for its first frame."""
@@ -46,6 +56,7 @@ an undo, a bulk change), never for its first frame."""
 FIRST_FRAME = """
 import asyncio, json, sys
 from pathlib import Path
+import supportdesk.cli.console, supportdesk.cli.fastpath  # how `supportdesk` reaches the app
 from supportdesk.desk.handle import open_desk, sqlite_url
 from supportdesk.tui.app import SupportdeskApp
 from bench.console_bench import is_ready  # not tests.tui.conftest: it loads the demo builder
@@ -76,6 +87,21 @@ def test_the_first_frame_imports_none_of_the_lazy_modules(
     loaded = set(json.loads(result.stdout.strip().splitlines()[-1]))
     assert "supportdesk.tui.widgets.ticket_list" in loaded  # the desk did draw
     assert sorted(loaded.intersection(LAZY)) == []
+
+
+async def test_the_collector_is_started_again_once_the_first_page_shows(
+    make_app: Callable[..., SupportdeskApp],
+) -> None:
+    """`supportdesk console` starts with the garbage collector off (cli.fastpath); the desk
+    must start it again, or a long session would never collect a cycle."""
+    gc.disable()
+    try:
+        app = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            assert gc.isenabled()
+    finally:
+        gc.enable()
 
 
 async def test_the_composer_loads_when_a_reply_is_started(

@@ -11,11 +11,12 @@ else, so an idle console costs next to nothing.
 from __future__ import annotations
 
 import contextlib
+import gc
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
 from textual.binding import BindingType
@@ -48,8 +49,6 @@ from supportdesk.tui.data import (
     view_label,
 )
 from supportdesk.tui.saved import append_saved_search
-from supportdesk.tui.screens.modals import AskScreen
-from supportdesk.tui.screens.notifications import Choice, NotificationsScreen, toast_text
 from supportdesk.tui.screens.ticket_actions import TicketActionsScreen
 from supportdesk.tui.widgets.customer import CustomerPanel
 from supportdesk.tui.widgets.footer import DeskFooter
@@ -59,9 +58,16 @@ from supportdesk.tui.widgets.status_line import StatusLine
 from supportdesk.tui.widgets.thread import ThreadHeader, ThreadView
 from supportdesk.tui.widgets.ticket_list import TicketList
 
+if TYPE_CHECKING:
+    from supportdesk.tui.screens.notifications import Choice
+
 LISTEN_TICK = 0.5
 """Longest a wait blocks: how soon the listening thread notices the console closing."""
 DETAIL_DELAY = 0.05  # a held j/k key does not start a read per ticket it passes
+GC_AFTER_SECONDS = 10.0
+"""The console starts with the garbage collector off until its first page is on screen (its
+widgets and styles are many young objects, collected over and over otherwise); this is how
+long at most it stays off."""
 NOTIFICATIONS_SECONDS = 15.0
 """How often the unread count is read besides after each change: an SLA warning changes
 no ticket, so on SQLite no change mark announces it."""
@@ -175,6 +181,7 @@ class DeskScreen(TicketActionsScreen):
         yield DeskFooter()
 
     def on_mount(self) -> None:
+        self.set_timer(GC_AFTER_SECONDS, gc.enable)  # should the first page never come
         self.ticket_list.focus()
         self.sidebar.mark_current("open")
         self.search.show_query(ACTIVE_QUERY)
@@ -186,8 +193,7 @@ class DeskScreen(TicketActionsScreen):
             self._listen(ChangeFeed(self.data.store, poll_seconds=self.poll_seconds))
         else:
             self.set_interval(self.poll_seconds, self._poll)
-        if self.data.me:
-            self._look_for_notifications()
+        if self.data.me:  # the first look comes after the first page (_sidebar_after_first_page)
             self.set_interval(NOTIFICATIONS_SECONDS, self._look_for_notifications)
 
     def _first_read(self) -> None:
@@ -289,6 +295,8 @@ class DeskScreen(TicketActionsScreen):
         def named(name: str | None) -> None:
             if name and name.strip():
                 self._save_search(name.strip(), query)
+
+        from supportdesk.tui.screens.modals import AskScreen
 
         self.app.push_screen(
             AskScreen(
@@ -432,7 +440,10 @@ class DeskScreen(TicketActionsScreen):
     def _sidebar_after_first_page(self) -> None:
         if self._sidebar_waits:
             self._sidebar_waits = False
+            gc.enable()  # `supportdesk console` starts without it (cli.fastpath.run_console)
             self._refresh_sidebar()
+            if self.data.me:
+                self._look_for_notifications()
 
     def on_ticket_list_relocated(self, message: TicketList.Relocated) -> None:
         """Say where the ticket the agent was on went, so the cursor never moves unnoticed."""
@@ -541,6 +552,8 @@ class DeskScreen(TicketActionsScreen):
         assert isinstance(app, SupportdeskApp)
         app.show_unread(state.unread)
         if self._notified_upto is not None:
+            from supportdesk.tui.screens.notifications import toast_text
+
             for found in state.fresh:  # a bulk change tells a few, not 100,000 times
                 title, body = toast_text(found)
                 self.notify(body, title=title, markup=False, timeout=8)
@@ -569,6 +582,8 @@ class DeskScreen(TicketActionsScreen):
             self.post_message(NotificationOpened(None, SupportdeskError(str(exc))))
 
     def on_notifications_loaded(self, message: NotificationsLoaded) -> None:
+        from supportdesk.tui.screens.notifications import NotificationsScreen
+
         def chosen(choice: Choice | None) -> None:
             if choice is not None:
                 self._open_notification(choice.id)

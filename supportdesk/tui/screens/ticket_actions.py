@@ -45,7 +45,6 @@ from supportdesk.tui.actions import (
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.data import DeskData
 from supportdesk.tui.format import capitalised, kind_label, priority_label, status_label
-from supportdesk.tui.screens.modals import AskScreen, ConfirmScreen, NoteScreen, PickScreen
 from supportdesk.tui.widgets.ticket_list import TicketList
 
 if TYPE_CHECKING:
@@ -168,6 +167,8 @@ class TicketActionsScreen(Screen[None]):
             self._pick(_("Move to queue"), self.queues, current=current, make=MoveQueue)
 
     def action_tags(self) -> None:
+        from supportdesk.tui.screens.modals import AskScreen
+
         bulk = bool(self.ticket_list.marked)
         seen = None if bulk else self._seen(need_detail=True)
         if seen is None and not bulk:
@@ -190,6 +191,8 @@ class TicketActionsScreen(Screen[None]):
         self.app.push_screen(AskScreen(_("Tags"), placeholder="vip -spam", hint=hint), done)
 
     def action_note(self) -> None:
+        from supportdesk.tui.screens.modals import NoteScreen
+
         seen = self._seen()
         if seen is None:
             return
@@ -240,6 +243,8 @@ class TicketActionsScreen(Screen[None]):
         self, title: str, notes: list[NoteView], then: Callable[[NoteView], None]
     ) -> None:
         """Go on with the one note, or let the agent pick one of several (newest first)."""
+        from supportdesk.tui.screens.modals import PickScreen
+
         if len(notes) == 1:
             then(notes[0])
             return
@@ -255,6 +260,8 @@ class TicketActionsScreen(Screen[None]):
         self.app.push_screen(PickScreen(title, list(labels), labels=labels), chosen)
 
     def action_edit_note(self) -> None:
+        from supportdesk.tui.screens.modals import NoteScreen
+
         found = self._own_notes(editing=True)
         if found is None:
             return
@@ -277,6 +284,8 @@ class TicketActionsScreen(Screen[None]):
         )
 
     def action_delete_note(self) -> None:
+        from supportdesk.tui.screens.modals import ConfirmScreen
+
         found = self._own_notes(editing=False)
         if found is None:
             return
@@ -302,6 +311,8 @@ class TicketActionsScreen(Screen[None]):
         )
 
     def action_merge(self) -> None:
+        from supportdesk.tui.screens.modals import AskScreen, ConfirmScreen
+
         seen = self._seen()
         if seen is None:
             return
@@ -352,6 +363,8 @@ class TicketActionsScreen(Screen[None]):
         self._start_composer("note")
 
     def _start_composer(self, kind: str | None) -> None:
+        from supportdesk.tui.screens.modals import ConfirmScreen
+
         seen = self._seen()
         if seen is None:
             return
@@ -437,6 +450,8 @@ class TicketActionsScreen(Screen[None]):
         self.after_change((sent.number,))
 
     def action_save_attachments(self) -> None:
+        from supportdesk.tui.screens.modals import AskScreen
+
         seen = self._seen(need_detail=True)
         if seen is None or self.detail is None:
             return
@@ -522,6 +537,8 @@ class TicketActionsScreen(Screen[None]):
         make: Callable[[str], Op],
         labels: dict[str, str] | None = None,
     ) -> None:
+        from supportdesk.tui.screens.modals import PickScreen
+
         def chosen(value: str | None) -> None:
             if value is not None:
                 self._act(make(value))
@@ -529,6 +546,8 @@ class TicketActionsScreen(Screen[None]):
         self.app.push_screen(PickScreen(title, choices, current=current, labels=labels), chosen)
 
     def _act(self, op: Op, *, single: bool = False) -> None:
+        from supportdesk.tui.screens.modals import ConfirmScreen
+
         marked = sorted(self.ticket_list.marked)
         if marked and not single and isinstance(op, BULK_OPS):
             count = len(marked)
