@@ -220,6 +220,24 @@ def test_merge_moves_the_thread_and_closes_the_source(desk: Store) -> None:
         assert ("merge", "new", str(target)) in _events(s, source)  # the status it had
 
 
+def test_a_merged_tickets_mail_is_found_on_its_target_only(desk: Store) -> None:
+    """SQLite keys its index by ticket (search.TICKET_SHIFT): a merge moves the index rows
+    with the messages, and the index stays whole (FTS5 forgets a row only given its text)."""
+    target = _ticket(desk, "Printer")
+    source = _ticket(desk, "Re: printer", requester_email="jo@acme.example")
+    with desk.session(write=True) as s:
+        add_message(s, tickets.get_ticket(s, source), _message("toner 返金 please", "<t@x>"), ALICE)
+        tickets.merge(s, source, target, ALICE)
+    with desk.session() as s:
+        for plan in ("page", "whole", "per_ticket"):
+            condition = search.ticket_matches(s.connection(), ["toner 返金"], name="q", plan=plan)
+            assert list(s.exec(select(Ticket.number).where(condition))) == [target], plan
+        if desk.dialect == "sqlite":
+            s.connection().exec_driver_sql(
+                "INSERT INTO message_fts(message_fts, rank) VALUES ('integrity-check', 0)"
+            )
+
+
 def test_stale_version_is_refused_and_nothing_is_overwritten(desk: Store) -> None:
     number = _ticket(desk)
     with desk.session() as s:

@@ -276,7 +276,7 @@ class IngestBatch:
         self.latest: datetime | None = None  # the newest change time, for SLA due times
         self.answered: set[int] = set()  # tickets we sent a message on in this batch
         self.raws: list[dict[str, object]] = []
-        self.documents: list[tuple[int, str]] = []
+        self.documents: list[tuple[int, int, str]] = []
         self.attachments = AttachmentRows()
         self.events: list[events.Row] = []
         self.customer_answers: list[tuple[int, int]] = []
@@ -997,7 +997,7 @@ class IngestBatch:
         )
         self.looked_up.add(new.message_id)
         self.raws.append({"message_id": message_id, "raw": new.raw})
-        self.documents.append((message_id, document_for(new)))
+        self.documents.append((message_id, ticket.id, document_for(new)))
         for attachment in new.attachments:
             self.attachments.add(message_id, attachment)
         ticket.message_count += 1

@@ -91,7 +91,7 @@ def add_message(
     conn = session.connection()
     message.id = conn.execute(INSERT_MESSAGE, values).scalar_one()
     conn.execute(INSERT_RAW, {"message_id": message.id, "raw": new.raw})
-    search.index_documents(conn, [(message.id, document_for(new))])
+    search.index_documents(conn, [(message.id, ticket.id, document_for(new))])  # type: ignore[list-item]
     store_attachments(conn, attachment_rows(message.id, new.attachments))
     if first_response and new.direction == "out":
         due.note_responses(session, [ticket.id], now)  # type: ignore[list-item]
