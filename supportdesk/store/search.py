@@ -132,7 +132,8 @@ _INDEX_SQLITE = Prepared(text("INSERT INTO message_fts(rowid, doc) VALUES (:id, 
 # On SQLite a message's row in the index is keyed by its ticket first (revision 0011): the
 # key is ticket id * 2**32 + message id, so one ticket's messages sit side by side and
 # "does this ticket have a message with the word" is one FTS5 lookup over a key range, and
-# the tickets of every match come from the index alone, with no visit to `messages`.
+# the tickets of every match come from the index alone, with no visit to `messages`. Message
+# ids stay below 2**32 (four billion messages) for the ranges to stay apart.
 TICKET_SHIFT = 32
 _SQLITE_TICKET = f"(rowid >> {TICKET_SHIFT})"
 _SQLITE_RANGE = (
@@ -299,16 +300,14 @@ def ticket_matches(
     """A condition on `tickets` true when one of its messages contains every term (each a phrase).
 
     `name` makes the bound parameter names unique within one query. The plan depends on the
-    use. For a page (the default), on SQLite quick probes (~1 ms) pick one of three plans
-    (see SELECTIVE_LIMIT): a selective search collects the few matching tickets first, a
-    commoner one is checked ticket by ticket in the list's own order so "newest first" stops
-    early; PostgreSQL gets a probe too, with two plans (see POSTGRES_SELECTIVE_LIMIT). For a
-    count or a bulk change (`whole_set`, or `plan="whole"`), matches are always collected
-    first, which is far faster over every ticket. `plan="per_ticket"` tests each ticket the
-    rest of the query leaves against one evaluation of the match set: the plan for a small
-    filtered set, for a sample, and for an exclusion (`-refund`), where collecting every
-    ticket that has the word costs what the whole word costs. Terms with nothing to match
-    (only punctuation) match no ticket.
+    use. For a page (the default), one quick probe picks the plan: on SQLite, see
+    SELECTIVE_LIMIT (collect and sort, walk against the collected list, or walk asking the
+    index once per ticket); on PostgreSQL, see POSTGRES_SELECTIVE_LIMIT. For a count or a
+    bulk change (`whole_set`, or `plan="whole"`), matches are always collected first, which
+    is far faster over every ticket. `plan="per_ticket"` tests each ticket the rest of the
+    query leaves: the plan for a small filtered set, for a sample, and for an exclusion
+    (`-refund`), where collecting every ticket that has the word costs what the whole word
+    costs. Terms with nothing to match (only punctuation) match no ticket.
     """
     terms = [t for t in terms if has_tokens(t)]
     if not terms:
