@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, select
 
 from supportdesk.errors import StoreError
 from supportdesk.store import make_engine, migrate, open_store, quick
@@ -138,11 +138,11 @@ def test_0011_keys_the_search_index_by_ticket_and_back(empty_url: str) -> None:
                 plans: list[search.Plan] = ["page", "whole", "per_ticket"]
                 return {
                     plan: sorted(
-                        s.execute(
-                            sa.select(Ticket.number).where(
+                        s.exec(
+                            select(Ticket.number).where(
                                 search.ticket_matches(s.connection(), [term], name="q", plan=plan)
                             )
-                        ).scalars()
+                        )
                     )
                     for plan in plans
                 }
