@@ -68,9 +68,8 @@ DEFAULT_SORT = (SortKey("updated", descending=True),)
 # common one, ~16 for a phrase), or collect the tickets of every matching message (~0.12 us a
 # match, read from the index keys). It searches inside when the set holds at most
 # PER_TICKET_MAX tickets and the word is in more than MESSAGES_PER_TICKET times as many
-# messages (asking costs a walk of up to that many matches: ~0.05 us each). Up to SMALL_SET
-# tickets, the exact count costs about what a page does (measured by bench/store_bench.py at
-# 100,000 tickets / 1,000,000 messages).
+# messages (see search.matches_estimate). Up to SMALL_SET tickets, the exact count costs about
+# what a page does (measured by bench/store_bench.py at 100,000 tickets / 1,000,000 messages).
 PER_TICKET_MAX = 20_000
 MESSAGES_PER_TICKET = 30
 SMALL_SET = 3_000
@@ -226,14 +225,11 @@ def _text(
             plan = "page"  # search.ticket_matches asks how common the words are, once
         elif conn.dialect.name == "sqlite":  # a whole set: one question says how common
             tickets = filtered_size()
-            inside = tickets <= PER_TICKET_MAX
-            limit = search.SELECTIVE_LIMIT
-            if inside:
-                limit = max(limit, MESSAGES_PER_TICKET * tickets)
-            found = search.matches_up_to(conn, wanted, limit)
+            found = search.matches_estimate(conn, wanted)
             if found > search.SELECTIVE_LIMIT:
                 cheap = tickets <= small_set
-            plan = "per_ticket" if inside and found > limit else "whole"
+            inside = tickets <= PER_TICKET_MAX and found > MESSAGES_PER_TICKET * tickets
+            plan = "per_ticket" if inside and found > search.SELECTIVE_LIMIT else "whole"
         elif search.is_selective(conn, wanted):
             plan = "whole" if whole_set else "page"
         else:
