@@ -302,6 +302,7 @@ def _estimating(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(matching_module, "POSTGRES_COUNT_SAMPLE", 10)
     monkeypatch.setattr(search, "NEWEST_SAMPLE", 5)
     monkeypatch.setattr(search, "POSTGRES_NEWEST_SAMPLE", 5)
+    monkeypatch.setattr(search, "NEWEST_MIN_TICKETS", 1)
 
 
 @pytest.mark.parametrize("text", ["refund", "-refund", "status:open,pending,new refund invoice"])
@@ -377,3 +378,49 @@ def test_the_cli_list_shows_an_estimate_to_people_and_the_exact_total_to_scripts
     )
     assert scripted.exit_code == 0, scripted.output
     assert json.loads(scripted.stdout)["total"] == expected
+
+
+def test_a_mail_loop_in_the_newest_ticket_is_counted_not_scaled_into_every_ticket(
+    sqlite_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Forty tickets, the newest holding six messages of a loop: the newest five matches all
+    fall in one ticket, which scaled by the ticket-id span they cover read as about forty."""
+    monkeypatch.setattr(search, "NEWEST_SAMPLE", 5)
+    with sqlite_store.session(write=True) as session:
+        customer = Customer(email="customer@example.com")
+        queue = Queue(name="billing")
+        session.add_all([customer, queue])
+        session.flush()
+        documents: list[tuple[int, int, str]] = []
+        for number in range(1, 41):
+            ticket = Ticket(
+                number=number,
+                subject=f"Ticket {number}",
+                status="open",
+                queue_id=queue.id,
+                requester_id=customer.id,
+            )
+            session.add(ticket)
+            session.flush()
+            bodies = ["hello"] + (["auto reply loop"] * 6 if number == 40 else [])
+            for index, body in enumerate(bodies):
+                message = Message(
+                    ticket_id=ticket.id,
+                    message_id=f"<{number}.{index}@mail.test>",
+                    from_address=customer.email,
+                    subject=ticket.subject,
+                    body_text=body,
+                    received_at=NOW,
+                )
+                session.add(message)
+                session.flush()
+                assert message.id is not None and ticket.id is not None
+                documents.append(
+                    (message.id, ticket.id, search.message_document(ticket.subject, body, "", ""))
+                )
+        search.index_documents(session.connection(), documents)
+    with sqlite_store.session() as session:
+        assert Matching(session, "loop", me="alice", now=NOW).quick_count() == Count.exactly(1)
+        monkeypatch.setattr(search, "NEWEST_MIN_TICKETS", 1)
+        scaled = Matching(session, "loop", me="alice", now=NOW).quick_count()
+    assert scaled.kind == "about" and scaled.value > 20, "the shape no longer shows the fault"

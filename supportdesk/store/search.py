@@ -52,6 +52,10 @@ POSTGRES_SELECTIVE_LIMIT = 5_000
 # number of tickets). PostgreSQL reads each match's document to test it, so it reads fewer.
 NEWEST_SAMPLE = 6_000
 POSTGRES_NEWEST_SAMPLE = 2_000
+# A sample whose matches fall in fewer tickets than this says little about the rest: one
+# huge thread or a mail loop in the newest tickets would be scaled into every ticket. SQLite
+# then counts the tickets of every match from the index keys (~55 ms for `refund` at 1M).
+NEWEST_MIN_TICKETS = 30
 
 _CJK = re.compile(
     "[\u3005-\u3007\u3021-\u3029\u3031-\u3035\u303b\u3040-\u30ff\u31f0-\u31ff"
@@ -356,7 +360,9 @@ def newest_matches(conn: Connection, terms: Sequence[str]) -> tuple[int, float]:
     those newest matches span: of its messages by id (arrival order) on PostgreSQL, of its
     tickets by id on SQLite, whose index is keyed ticket by ticket (see TICKET_SHIFT).
 
-    The share is 1.0 when fewer messages match: the tickets are then all of them. Reading
+    The share is 1.0 when fewer messages match: the tickets are then all of them. It is
+    also 1.0, with the exact tickets, when on SQLite the sample falls in fewer than
+    NEWEST_MIN_TICKETS tickets (a mail loop or one long thread at the newest end). Reading
     the newest matches walks the index from its end and stops, so this costs what the
     sample costs however common the words are; `Matching.quick_count` scales the tickets
     by the share into an estimate. On PostgreSQL each match's ticket is looked up by its key
@@ -381,6 +387,15 @@ def newest_matches(conn: Connection, terms: Sequence[str]) -> tuple[int, float]:
         ).one()
         if hits < NEWEST_SAMPLE:
             return int(tickets), 1.0
+        if tickets < NEWEST_MIN_TICKETS:
+            exact = conn.execute(
+                text(
+                    f"SELECT count(DISTINCT rowid >> {TICKET_SHIFT}) FROM message_fts "
+                    "WHERE message_fts MATCH :q"
+                ),
+                {"q": expression},
+            ).scalar_one()
+            return int(exact), 1.0
         first, last = conn.execute(
             text("SELECT (SELECT min(id) FROM tickets), (SELECT max(id) FROM tickets)")
         ).one()
