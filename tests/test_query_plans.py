@@ -18,7 +18,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session
+from sqlalchemy import select
+from sqlmodel import Session, col
 from typer.testing import CliRunner
 
 from supportdesk.cli import app
@@ -26,6 +27,7 @@ from supportdesk.desk import bulk_commands
 from supportdesk.desk.query import Count, Matching
 from supportdesk.desk.query import compile as compiler
 from supportdesk.desk.query import matching as matching_module
+from supportdesk.errors import StoreError
 from supportdesk.store import Store, search
 from supportdesk.store.models import Agent, Customer, Message, Queue, Ticket
 
@@ -391,6 +393,7 @@ def test_a_mail_loop_in_the_newest_ticket_is_counted_not_scaled_into_every_ticke
         queue = Queue(name="billing")
         session.add_all([customer, queue])
         session.flush()
+        assert queue.id is not None and customer.id is not None
         documents: list[tuple[int, int, str]] = []
         for number in range(1, 41):
             ticket = Ticket(
@@ -402,6 +405,7 @@ def test_a_mail_loop_in_the_newest_ticket_is_counted_not_scaled_into_every_ticke
             )
             session.add(ticket)
             session.flush()
+            assert ticket.id is not None
             bodies = ["hello"] + (["auto reply loop"] * 6 if number == 40 else [])
             for index, body in enumerate(bodies):
                 message = Message(
@@ -414,7 +418,7 @@ def test_a_mail_loop_in_the_newest_ticket_is_counted_not_scaled_into_every_ticke
                 )
                 session.add(message)
                 session.flush()
-                assert message.id is not None and ticket.id is not None
+                assert message.id is not None
                 documents.append(
                     (message.id, ticket.id, search.message_document(ticket.subject, body, "", ""))
                 )
@@ -424,3 +428,61 @@ def test_a_mail_loop_in_the_newest_ticket_is_counted_not_scaled_into_every_ticke
         monkeypatch.setattr(search, "NEWEST_MIN_TICKETS", 1)
         scaled = Matching(session, "loop", me="alice", now=NOW).quick_count()
     assert scaled.kind == "about" and scaled.value > 20, "the shape no longer shows the fault"
+
+
+@pytest.mark.parametrize(
+    ("ticket_id", "message_id"), [(1, 2**32), (2**31, 1), (-1, 1), (1, -1), (2**40, 2**40)]
+)
+def test_an_index_key_out_of_range_is_refused(ticket_id: int, message_id: int) -> None:
+    with pytest.raises(StoreError, match="cannot be searched"):
+        search.index_key(ticket_id, message_id)
+
+
+def test_the_highest_ticket_id_keeps_its_range_and_a_higher_one_borrows_none(
+    sqlite_store: Store,
+) -> None:
+    """Ticket 2**31 - 1's range ends at the largest rowid instead of wrapping below zero, and
+    ticket 2**32 + 1, which shifts to ticket 1's range in 64 bits, finds nothing there."""
+    top, beyond = search.TICKET_ID_LIMIT - 1, 2**32 + 1
+    assert search.index_key(top, search.MESSAGE_ID_LIMIT - 1) == 2**63 - 1
+    with sqlite_store.session(write=True) as session:
+        customer = Customer(email="customer@example.com")
+        queue = Queue(name="billing")
+        session.add_all([customer, queue])
+        session.flush()
+        assert queue.id is not None and customer.id is not None
+        documents: list[tuple[int, int, str]] = []
+        for ticket_id, number, body in [(1, 1, "refund"), (top, 2, "refund"), (beyond, 3, "")]:
+            ticket = Ticket(
+                id=ticket_id,
+                number=number,
+                subject="Ticket",
+                status="open",
+                queue_id=queue.id,
+                requester_id=customer.id,
+            )
+            session.add(ticket)
+            session.flush()
+            if not body:
+                continue
+            message = Message(
+                ticket_id=ticket_id,
+                message_id=f"<{number}@mail.test>",
+                from_address=customer.email,
+                subject="Ticket",
+                body_text=body,
+                received_at=NOW,
+            )
+            session.add(message)
+            session.flush()
+            assert message.id is not None
+            documents.append((message.id, ticket_id, search.message_document("", body, "", "")))
+        search.index_documents(session.connection(), documents)
+    with sqlite_store.session() as session:
+        conn = session.connection()
+        for plan in ("whole", "per_ticket"):
+            condition = search.ticket_matches(conn, ["refund"], name="t", plan=plan)
+            found = conn.execute(
+                select(col(Ticket.id)).where(condition).order_by(col(Ticket.id))
+            ).scalars()
+            assert list(found) == [1, top], plan

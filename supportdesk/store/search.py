@@ -29,6 +29,8 @@ from typing import Literal
 
 from sqlalchemy import BindParameter, Connection, TextClause, bindparam, text
 
+from supportdesk.errors import StoreError
+from supportdesk.i18n import _
 from supportdesk.store.prepared import Prepared
 
 MAX_DOCUMENT_CHARS = 100_000
@@ -137,16 +139,39 @@ _INDEX_SQLITE = Prepared(text("INSERT INTO message_fts(rowid, doc) VALUES (:id, 
 # key is ticket id * 2**32 + message id, so one ticket's messages sit side by side and
 # "does this ticket have a message with the word" is one FTS5 lookup over a key range, and
 # the tickets of every match come from the index alone, with no visit to `messages`. Message
-# ids stay below 2**32 (four billion messages) for the ranges to stay apart.
+# ids stay below 2**32 (four billion messages) for the ranges to stay apart, and ticket ids
+# below 2**31 for the key to fit a signed 64-bit rowid: `index_key` refuses the rest.
 TICKET_SHIFT = 32
+MESSAGE_ID_LIMIT = 1 << TICKET_SHIFT
+TICKET_ID_LIMIT = 1 << (63 - TICKET_SHIFT)
 _SQLITE_TICKET = f"(rowid >> {TICKET_SHIFT})"
+# The top of the range is inclusive, so the last ticket's range ends at 2**63 - 1 instead of
+# wrapping; a ticket id past the limit has no rows and must not shift into another's range.
 _SQLITE_RANGE = (
-    f"rowid >= (tickets.id << {TICKET_SHIFT}) AND rowid < ((tickets.id + 1) << {TICKET_SHIFT})"
+    f"tickets.id BETWEEN 0 AND {TICKET_ID_LIMIT - 1} "
+    f"AND rowid >= (tickets.id << {TICKET_SHIFT}) "
+    f"AND rowid <= (tickets.id << {TICKET_SHIFT}) + {MESSAGE_ID_LIMIT - 1}"
 )
 
 
 def index_key(ticket_id: int, message_id: int) -> int:
-    """The SQLite index row of message `message_id` on ticket `ticket_id` (see TICKET_SHIFT)."""
+    """The SQLite index row of message `message_id` on ticket `ticket_id` (see TICKET_SHIFT).
+
+    Raises StoreError past the limits: a larger message id would file the message under the
+    next ticket, and a larger ticket id does not fit the rowid.
+    """
+    if not (0 <= ticket_id < TICKET_ID_LIMIT and 0 <= message_id < MESSAGE_ID_LIMIT):
+        raise StoreError(
+            _(
+                "message {message} of ticket {ticket} cannot be searched: the SQLite search "
+                "index holds ticket ids below {tickets} and message ids below {messages}"
+            ).format(
+                message=message_id,
+                ticket=ticket_id,
+                tickets=TICKET_ID_LIMIT,
+                messages=MESSAGE_ID_LIMIT,
+            )
+        )
     return (ticket_id << TICKET_SHIFT) + message_id
 
 
