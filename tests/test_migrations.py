@@ -174,6 +174,21 @@ def test_0011_keys_the_search_index_by_ticket_and_back(empty_url: str) -> None:
         store.dispose()
 
 
+def test_0011_does_what_it_did_whatever_search_becomes() -> None:
+    """0011 copies the code that makes its keys and documents: importing them from
+    supportdesk.store.search would let a later change there change what 0011 writes."""
+    import ast
+
+    [path] = (Path(migrate.__file__).parent / "migrations" / "versions").glob("0011_*.py")
+    imported = [
+        node.module or "" if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    ]
+    assert imported and not [name for name in imported if name.startswith("supportdesk")]
+
+
 @pytest.mark.postgres
 def test_shared_store_is_never_upgraded_behind_the_teams_back(pg_schemas: PgSchemas) -> None:
     url = pg_url(pg_schemas.new())
