@@ -991,13 +991,14 @@ class IngestBatch:
 
     def _add_message(self, ticket: _Ticket, new: NewMessage, change: Change) -> int:
         now = change.now()
-        message_id = _INSERT_MESSAGE.scalar(self.conn, message_values(ticket.id, new, now))
+        values = message_values(ticket.id, new, now)
+        message_id = _INSERT_MESSAGE.scalar(self.conn, values)
         self.known.setdefault(new.message_id, []).append(
             _Stored(message_id, ticket.id, new.content_hash)
         )
         self.looked_up.add(new.message_id)
         self.raws.append({"message_id": message_id, "raw": new.raw})
-        self.documents.append((message_id, ticket.id, document_for(new)))
+        self.documents.append((message_id, ticket.id, document_for(values)))
         for attachment in new.attachments:
             self.attachments.add(message_id, attachment)
         ticket.message_count += 1

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from itertools import pairwise
 from typing import Literal
@@ -101,7 +101,9 @@ def normalise(value: str) -> str:
         return value
     value = _KANA_DASH.sub("\u30fc", value.translate(_VOICING))
     # Folded before lower case: "İ".lower() is i and a combining dot, which splits the word.
-    return unicodedata.normalize("NFKC", value).translate(_folds()).lower()
+    # Text lower-cased before it came here (a stored sender address) has that dot: dropped.
+    folded = unicodedata.normalize("NFKC", value).translate(_folds()).lower()
+    return folded.replace("i\u0307", "i")
 
 
 def segment(value: str) -> str:
@@ -279,6 +281,15 @@ _DELETE_SQLITE = text(
 )
 
 
+def row_document(values: Mapping[str, object]) -> str:
+    """The document of a `messages` row, made from its stored columns only.
+
+    Every message is indexed through this, so a merge's contentless delete, which makes the
+    document again from the row, gives FTS5 the very text it indexed (the stored sender
+    address is lower-cased, for one)."""
+    return message_document(*(str(values[column] or "") for column in MESSAGE_TEXT_COLUMNS))
+
+
 def stored_documents(conn: Connection, ticket_id: int) -> list[tuple[int, str]]:
     """(message id, document) of every message stored on `ticket_id`, as it was indexed."""
     rows = conn.execute(
@@ -288,7 +299,10 @@ def stored_documents(conn: Connection, ticket_id: int) -> list[tuple[int, str]]:
         ),
         {"ticket": ticket_id},
     ).all()
-    return [(row[0], message_document(*(value or "" for value in row[1:]))) for row in rows]
+    return [
+        (row[0], row_document(dict(zip(MESSAGE_TEXT_COLUMNS, row[1:], strict=True))))
+        for row in rows
+    ]
 
 
 def move_messages(conn: Connection, source_id: int, target_id: int) -> None:

@@ -76,6 +76,7 @@ def _segment(value: str) -> str:
         return value
     value = _KANA_DASH.sub("\u30fc", value.translate(_VOICING))
     value = unicodedata.normalize("NFKC", value).translate(_folds()).lower()
+    value = value.replace("i\u0307", "i")
     return _CJK.sub(_spaced, value)
 
 
