@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -382,21 +382,18 @@ def test_the_cli_list_shows_an_estimate_to_people_and_the_exact_total_to_scripts
     assert json.loads(scripted.stdout)["total"] == expected
 
 
-def test_a_mail_loop_in_the_newest_ticket_is_counted_not_scaled_into_every_ticket(
-    sqlite_store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Forty tickets, the newest holding six messages of a loop: the newest five matches all
-    fall in one ticket, which scaled by the ticket-id span they cover read as about forty."""
-    monkeypatch.setattr(search, "NEWEST_SAMPLE", 5)
-    with sqlite_store.session(write=True) as session:
+def _open_tickets(store: Store, threads: Sequence[tuple[int | None, list[str]]]) -> None:
+    """One open ticket per (id or None, bodies), numbered from 1, each body one indexed message."""
+    with store.session(write=True) as session:
         customer = Customer(email="customer@example.com")
         queue = Queue(name="billing")
         session.add_all([customer, queue])
         session.flush()
         assert queue.id is not None and customer.id is not None
         documents: list[tuple[int, int, str]] = []
-        for number in range(1, 41):
+        for number, (ticket_id, bodies) in enumerate(threads, start=1):
             ticket = Ticket(
+                id=ticket_id,
                 number=number,
                 subject=f"Ticket {number}",
                 status="open",
@@ -406,7 +403,6 @@ def test_a_mail_loop_in_the_newest_ticket_is_counted_not_scaled_into_every_ticke
             session.add(ticket)
             session.flush()
             assert ticket.id is not None
-            bodies = ["hello"] + (["auto reply loop"] * 6 if number == 40 else [])
             for index, body in enumerate(bodies):
                 message = Message(
                     ticket_id=ticket.id,
@@ -419,10 +415,18 @@ def test_a_mail_loop_in_the_newest_ticket_is_counted_not_scaled_into_every_ticke
                 session.add(message)
                 session.flush()
                 assert message.id is not None
-                documents.append(
-                    (message.id, ticket.id, search.message_document(ticket.subject, body, "", ""))
-                )
+                document = search.message_document(ticket.subject, body, "", "")
+                documents.append((message.id, ticket.id, document))
         search.index_documents(session.connection(), documents)
+
+
+def test_a_mail_loop_in_the_newest_ticket_is_counted_not_scaled_into_every_ticket(
+    sqlite_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Forty tickets, the newest holding six messages of a loop: the newest five matches all
+    fall in one ticket, which scaled by the ticket-id span they cover read as about forty."""
+    monkeypatch.setattr(search, "NEWEST_SAMPLE", 5)
+    _open_tickets(sqlite_store, [(None, ["hello"])] * 39 + [(None, ["auto reply loop"] * 6)])
     with sqlite_store.session() as session:
         assert Matching(session, "loop", me="alice", now=NOW).quick_count() == Count.exactly(1)
         monkeypatch.setattr(search, "NEWEST_MIN_TICKETS", 1)
@@ -445,39 +449,7 @@ def test_the_highest_ticket_id_keeps_its_range_and_a_higher_one_borrows_none(
     ticket 2**32 + 1, which shifts to ticket 1's range in 64 bits, finds nothing there."""
     top, beyond = search.TICKET_ID_LIMIT - 1, 2**32 + 1
     assert search.index_key(top, search.MESSAGE_ID_LIMIT - 1) == 2**63 - 1
-    with sqlite_store.session(write=True) as session:
-        customer = Customer(email="customer@example.com")
-        queue = Queue(name="billing")
-        session.add_all([customer, queue])
-        session.flush()
-        assert queue.id is not None and customer.id is not None
-        documents: list[tuple[int, int, str]] = []
-        for ticket_id, number, body in [(1, 1, "refund"), (top, 2, "refund"), (beyond, 3, "")]:
-            ticket = Ticket(
-                id=ticket_id,
-                number=number,
-                subject="Ticket",
-                status="open",
-                queue_id=queue.id,
-                requester_id=customer.id,
-            )
-            session.add(ticket)
-            session.flush()
-            if not body:
-                continue
-            message = Message(
-                ticket_id=ticket_id,
-                message_id=f"<{number}@mail.test>",
-                from_address=customer.email,
-                subject="Ticket",
-                body_text=body,
-                received_at=NOW,
-            )
-            session.add(message)
-            session.flush()
-            assert message.id is not None
-            documents.append((message.id, ticket_id, search.message_document("", body, "", "")))
-        search.index_documents(session.connection(), documents)
+    _open_tickets(sqlite_store, [(1, ["refund"]), (top, ["refund"]), (beyond, [])])
     with sqlite_store.session() as session:
         conn = session.connection()
         for plan in ("whole", "per_ticket"):
