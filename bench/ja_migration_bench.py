@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from supportdesk.store import migrate, search  # noqa: E402
+from supportdesk.store import migrate  # noqa: E402
 
 REVISION = ROOT / "supportdesk/store/migrations/versions/0007_search_normalisation.py"
 
@@ -62,7 +62,10 @@ def main(argv: list[str] | None = None) -> int:
                 )
             conn.exec_driver_sql("INSERT INTO message_fts(message_fts) VALUES ('delete-all')")
             for batch in old._documents(conn, "1 = 1"):
-                search.index_documents(conn, [(i, doc) for i, doc, _ in batch])
+                conn.execute(  # keyed by message id, as 0006 had it
+                    sa.text("INSERT INTO message_fts(rowid, doc) VALUES (:id, :doc)"),
+                    [{"id": i, "doc": doc} for i, doc, _ in batch],
+                )
             non_ascii = conn.execute(
                 sa.text(
                     "SELECT count(*) FROM messages WHERE "
@@ -72,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             ).scalar_one()
         start = time.perf_counter()
-        migrate.upgrade(engine)
+        migrate.upgrade(engine, "0007")
         seconds = time.perf_counter() - start
         changed = f"every {args.changed_every}th changed" if args.changed_every else "none changed"
         print(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import Connection
 from sqlmodel import Session, col, select
 
 from supportdesk.desk import bulk, directory, tickets, views
@@ -218,6 +220,61 @@ def test_merge_moves_the_thread_and_closes_the_source(desk: Store) -> None:
         assert detail.tags == ["dup"]
         assert ("merged_from", None, str(source)) in _events(s, target)
         assert ("merge", "new", str(target)) in _events(s, source)  # the status it had
+
+
+def test_a_merged_tickets_mail_is_found_on_its_target_only(desk: Store) -> None:
+    """SQLite keys its index by ticket (search.TICKET_SHIFT): a merge moves the index rows
+    with the messages, and the index stays whole (FTS5 forgets a row only given its text)."""
+    target = _ticket(desk, "Printer")
+    source = _ticket(desk, "Re: printer", requester_email="jo@acme.example")
+    with desk.session(write=True) as s:
+        add_message(s, tickets.get_ticket(s, source), _message("toner 返金 please", "<t@x>"), ALICE)
+        tickets.merge(s, source, target, ALICE)
+    with desk.session() as s:
+        for plan in ("page", "whole", "per_ticket"):
+            condition = search.ticket_matches(s.connection(), ["toner 返金"], name="q", plan=plan)
+            assert list(s.exec(select(Ticket.number).where(condition))) == [target], plan
+        if desk.dialect == "sqlite":
+            s.connection().exec_driver_sql(
+                "INSERT INTO message_fts(message_fts, rank) VALUES ('integrity-check', 0)"
+            )
+
+
+def test_a_message_is_indexed_as_stored_so_a_merge_forgets_exactly_that(
+    desk: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sender address is stored lower-cased: the index takes the stored text too, the
+    text a merge makes again to delete the row under the source's key (FTS5 contentless)."""
+    indexed: list[tuple[int, int, str]] = []
+    index_documents = search.index_documents
+
+    def recording(conn: Connection, rows: Iterable[tuple[int, int, str]]) -> None:
+        rows = list(rows)
+        indexed.extend(rows)
+        index_documents(conn, rows)
+
+    monkeypatch.setattr(search, "index_documents", recording)
+    target = _ticket(desk, "Printer")
+    source = _ticket(desk, "Re: printer", requester_email="jo@acme.example")
+    new = _message("toner please", "<u@x>")
+    new.from_address = "İNAN.ÖZ@ÖRNEK.example"
+    with desk.session(write=True) as s:
+        ticket = tickets.get_ticket(s, source)
+        add_message(s, ticket, new, ALICE)
+        assert ticket.id is not None
+        assert [(m, doc) for m, _, doc in indexed] == search.stored_documents(
+            s.connection(), ticket.id
+        )
+        tickets.merge(s, source, target, ALICE)
+    with desk.session() as s:
+        for plan in ("page", "whole", "per_ticket"):
+            for term in ("İNAN.ÖZ@ÖRNEK.example", "inan.oz@ornek.example", "toner"):
+                condition = search.ticket_matches(s.connection(), [term], name="q", plan=plan)
+                assert list(s.exec(select(Ticket.number).where(condition))) == [target], plan
+        if desk.dialect == "sqlite":
+            s.connection().exec_driver_sql(
+                "INSERT INTO message_fts(message_fts, rank) VALUES ('integrity-check', 0)"
+            )
 
 
 def test_stale_version_is_refused_and_nothing_is_overwritten(desk: Store) -> None:

@@ -23,7 +23,7 @@ from supportdesk.desk.events import Change
 from supportdesk.desk.messages import NewMessage, add_message
 from supportdesk.desk.query import Matching, parse
 from supportdesk.errors import QueryError
-from supportdesk.store import Store, migrate, search
+from supportdesk.store import Store, migrate
 from tests import ja_search_data as data
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
@@ -237,8 +237,9 @@ def test_migration_0007_reindexes_documents_with_the_new_normalisation(store: St
         ).scalar_one()
         if conn.dialect.name == "sqlite":  # every message as 0006 indexed it
             conn.exec_driver_sql("INSERT INTO message_fts(message_fts) VALUES ('delete-all')")
-            for batch in revision._documents(conn, "1 = 1"):
-                search.index_documents(conn, [(i, doc) for i, doc, _ in batch])
+            insert = sa.text("INSERT INTO message_fts(rowid, doc) VALUES (:id, :doc)")
+            for batch in revision._documents(conn, "1 = 1"):  # keyed by message until 0011
+                conn.execute(insert, [{"id": i, "doc": doc} for i, doc, _ in batch])
                 assert all(old.strip() in doc for i, doc, _ in batch if i == message)
         else:
             conn.execute(
@@ -301,13 +302,13 @@ def test_migration_0007_leaves_alone_an_index_it_would_not_change(store: Store) 
     migrate.downgrade(store.engine, "0006")
     sqlite = store.engine.dialect.name == "sqlite"
     with store.engine.begin() as conn:
-        if sqlite:  # a marker the rebuild would drop
-            search.index_documents(conn, [(999_999, "zzmarker")])
+        if sqlite:  # a marker the rebuild would drop (keyed by message until 0011)
+            conn.exec_driver_sql("INSERT INTO message_fts(rowid, doc) VALUES (999999, 'zzmarker')")
         else:
             conn.exec_driver_sql(
                 "UPDATE message_search SET doc = doc || to_tsvector('simple', 'zzmarker')"
             )
-    migrate.upgrade(store.engine)
+    migrate.upgrade(store.engine, "0007")  # 0011 makes SQLite's index again, marker and all
     with store.engine.connect() as conn:
         if sqlite:
             sql = "SELECT count(*) FROM message_fts WHERE message_fts MATCH 'zzmarker'"
@@ -317,6 +318,7 @@ def test_migration_0007_leaves_alone_an_index_it_would_not_change(store: Store) 
                 "SELECT count(*) FROM message_search WHERE doc @@ to_tsquery('simple', 'zzmarker')"
             )
         assert conn.exec_driver_sql(sql).scalar_one() == (1 if sqlite else 2)
+    migrate.upgrade(store.engine)
     with store.session() as session:
         assert Matching(session, "返金", me=None, now=NOW).numbers() == [1]
         for number, term in enumerate(others.values(), start=3):

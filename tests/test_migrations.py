@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, select
 
 from supportdesk.errors import StoreError
 from supportdesk.store import make_engine, migrate, open_store, quick
@@ -94,6 +94,99 @@ def test_every_revision_steps_down_and_up_with_tickets_in_the_store(empty_url: s
             assert conn.exec_driver_sql("SELECT name FROM queues").scalars().all() == ["billing"]
     finally:
         store.dispose()
+
+
+def test_0011_keys_the_search_index_by_ticket_and_back(empty_url: str) -> None:
+    """Down to 0010 SQLite's index is keyed by message id again, up to 0011 by ticket (see
+    search.TICKET_SHIFT); every plan finds the same tickets after each step, and the index
+    stays whole. PostgreSQL's index is left as it is both ways."""
+    from supportdesk.desk import directory, tickets
+    from supportdesk.desk.events import Change
+    from supportdesk.desk.messages import NewMessage, add_message
+    from supportdesk.store import search
+    from supportdesk.store.models import Ticket
+
+    store = open_store(empty_url, create=True)
+    change = Change.by("agent:test")
+    sqlite = store.dialect == "sqlite"
+    try:
+        numbers = []
+        with store.session(write=True) as s:
+            directory.ensure_queue(s, "billing")
+            for i, body in enumerate(["refund please", "where is my parcel", "返金 and refund"]):
+                ticket = tickets.create_ticket(
+                    s,
+                    subject=f"t{i}",
+                    requester_email="jo@example.com",
+                    queue="billing",
+                    change=change,
+                )
+                numbers.append(ticket.number)
+                for copy in range(2):
+                    new = NewMessage(
+                        raw=b"Subject: s\r\n\r\nx",
+                        message_id=f"<{i}.{copy}@x>",
+                        direction="in",
+                        from_address="jo@example.com",
+                        subject=f"t{i}",
+                        body_text=body,
+                    )
+                    add_message(s, ticket, new, change)
+
+        def found(term: str) -> dict[str, list[int]]:
+            with store.session() as s:
+                plans: list[search.Plan] = ["page", "whole", "per_ticket"]
+                return {
+                    plan: sorted(
+                        s.exec(
+                            select(Ticket.number).where(
+                                search.ticket_matches(s.connection(), [term], name="q", plan=plan)
+                            )
+                        )
+                    )
+                    for plan in plans
+                }
+
+        def check() -> None:
+            assert set(map(tuple, found("refund").values())) == {(numbers[0], numbers[2])}
+            assert set(map(tuple, found("返金").values())) == {(numbers[2],)}
+            if sqlite:
+                with store.engine.begin() as conn:
+                    conn.exec_driver_sql(
+                        "INSERT INTO message_fts(message_fts, rank) VALUES ('integrity-check', 0)"
+                    )
+
+        check()
+        migrate.downgrade(store.engine, "0010")
+        if sqlite:  # keyed by message id: every key is one
+            with store.engine.connect() as conn:
+                keys = conn.exec_driver_sql(
+                    "SELECT rowid FROM message_fts WHERE message_fts MATCH 'refund' ORDER BY rowid"
+                ).scalars()
+                ids = conn.exec_driver_sql(
+                    "SELECT m.id FROM messages AS m JOIN tickets AS t ON t.id = m.ticket_id "
+                    "WHERE t.subject IN ('t0', 't2') ORDER BY m.id"
+                ).scalars()
+                assert list(keys) == list(ids)
+        migrate.upgrade(store.engine)
+        check()
+    finally:
+        store.dispose()
+
+
+def test_0011_does_what_it_did_whatever_search_becomes() -> None:
+    """0011 copies the code that makes its keys and documents: importing them from
+    supportdesk.store.search would let a later change there change what 0011 writes."""
+    import ast
+
+    [path] = (Path(migrate.__file__).parent / "migrations" / "versions").glob("0011_*.py")
+    imported = [
+        node.module or "" if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    ]
+    assert imported and not [name for name in imported if name.startswith("supportdesk")]
 
 
 @pytest.mark.postgres

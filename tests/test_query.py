@@ -301,7 +301,7 @@ def desk(store: Store) -> Store:
                 customers[email] = Customer(email=email, organisation_id=org.id if org else None)
         session.add_all(customers.values())
         session.flush()
-        documents: list[tuple[int, str]] = []
+        documents: list[tuple[int, int, str]] = []
         tickets: dict[int, Ticket] = {}
         for number, subject, status, priority, queue, assignee, email, created, updated, solved, \
                 ticket_tags, body in TICKETS:  # fmt: skip
@@ -332,7 +332,11 @@ def desk(store: Store) -> Store:
             session.add(message)
             session.flush()
             documents.append(
-                (message.id, search.message_document(subject, body, "", message.from_address))
+                (
+                    message.id,
+                    ticket.id,
+                    search.message_document(subject, body, "", message.from_address),
+                )
             )
         tickets[5].merged_into_id = tickets[1].id
         session.add(tickets[5])

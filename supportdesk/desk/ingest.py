@@ -276,7 +276,7 @@ class IngestBatch:
         self.latest: datetime | None = None  # the newest change time, for SLA due times
         self.answered: set[int] = set()  # tickets we sent a message on in this batch
         self.raws: list[dict[str, object]] = []
-        self.documents: list[tuple[int, str]] = []
+        self.documents: list[tuple[int, int, str]] = []
         self.attachments = AttachmentRows()
         self.events: list[events.Row] = []
         self.customer_answers: list[tuple[int, int]] = []
@@ -991,13 +991,14 @@ class IngestBatch:
 
     def _add_message(self, ticket: _Ticket, new: NewMessage, change: Change) -> int:
         now = change.now()
-        message_id = _INSERT_MESSAGE.scalar(self.conn, message_values(ticket.id, new, now))
+        values = message_values(ticket.id, new, now)
+        message_id = _INSERT_MESSAGE.scalar(self.conn, values)
         self.known.setdefault(new.message_id, []).append(
             _Stored(message_id, ticket.id, new.content_hash)
         )
         self.looked_up.add(new.message_id)
         self.raws.append({"message_id": message_id, "raw": new.raw})
-        self.documents.append((message_id, document_for(new)))
+        self.documents.append((message_id, ticket.id, document_for(values)))
         for attachment in new.attachments:
             self.attachments.add(message_id, attachment)
         ticket.message_count += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -91,7 +92,7 @@ def add_message(
     conn = session.connection()
     message.id = conn.execute(INSERT_MESSAGE, values).scalar_one()
     conn.execute(INSERT_RAW, {"message_id": message.id, "raw": new.raw})
-    search.index_documents(conn, [(message.id, document_for(new))])
+    search.index_documents(conn, [(message.id, ticket.id, document_for(values))])  # type: ignore[list-item]
     store_attachments(conn, attachment_rows(message.id, new.attachments))
     if first_response and new.direction == "out":
         due.note_responses(session, [ticket.id], now)  # type: ignore[list-item]
@@ -153,16 +154,10 @@ def message_values(ticket_id: int, new: NewMessage, now: datetime) -> dict[str, 
     }
 
 
-def document_for(new: NewMessage) -> str:
-    """What `new` contributes to the full-text index."""
-    return search.message_document(
-        new.subject,
-        new.body_text,
-        new.from_name,
-        new.from_address,
-        new.to_addresses,
-        new.cc_addresses,
-    )
+def document_for(values: Mapping[str, Any]) -> str:
+    """What a message contributes to the full-text index, from its `message_values`: what
+    is stored, not what was parsed, so a merge can make the same document again."""
+    return search.row_document(values)
 
 
 @dataclass

@@ -29,6 +29,7 @@ from supportdesk.desk.statuses import (
 from supportdesk.desk.tags import normalise_tag
 from supportdesk.errors import ConflictError, NotFoundError, ValidationError
 from supportdesk.i18n import _
+from supportdesk.store import search
 from supportdesk.store.models import (
     Agent,
     Message,
@@ -403,6 +404,7 @@ def merge(
                 target_number=target_number
             )
         )
+    search.move_messages(session.connection(), source.id, target.id)  # type: ignore[arg-type]
     moved = session.execute(
         update(Message).where(col(Message.ticket_id) == source.id).values(ticket_id=target.id)
     ).rowcount  # type: ignore[attr-defined]

@@ -22,27 +22,28 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from itertools import pairwise
 from typing import Literal
 
 from sqlalchemy import BindParameter, Connection, TextClause, bindparam, text
 
+from supportdesk.errors import StoreError
+from supportdesk.i18n import _
 from supportdesk.store.prepared import Prepared
 
 MAX_DOCUMENT_CHARS = 100_000
 # How SQLite finds one page of matching tickets depends on how common the search is (each plan
-# measured by bench/store_bench.py at 100,000 tickets / 1,000,000 messages). Up to
-# SELECTIVE_LIMIT matching messages, the matching tickets are collected and sorted. Otherwise
-# the page walks tickets in its own order and stops when it is full; it tests each ticket
-# either against the list of matches, built once (~0.13 us per match), or, when at least
-# COMMON_SHARE of the newest RECENT_WINDOW messages match, by asking FTS5 about each message
-# on the way (~0.1-0.3 ms a question on a store grown mail by mail), which is cheaper only
-# when nearly every ticket matches and the page fills at once.
-SELECTIVE_LIMIT = 2_000
-RECENT_WINDOW = 20_000
-COMMON_SHARE = 0.3
+# measured by bench/store_bench.py at 100,000 tickets / 1,000,000 messages). The tickets of the
+# matching messages are read from the index keys (see TICKET_SHIFT; ~0.12 us a match). Up to
+# SORTED_LIMIT matches, those tickets are read and sorted; up to SELECTIVE_LIMIT, the page
+# walks tickets in its own order, tests each against that list and stops when it is full.
+# Past that, the walk asks FTS5 once per ticket about the key range of its messages instead
+# (~4-16 us a ticket on a merged index, several times that on one grown mail by mail:
+# `supportdesk db optimize` merges it), which costs nothing per match.
+SORTED_LIMIT = 2_000
+SELECTIVE_LIMIT = 30_000
 # On PostgreSQL collecting costs more per match (each one is a heap visit), walking less:
 # the two cross at about 5,000 matching messages.
 POSTGRES_SELECTIVE_LIMIT = 5_000
@@ -53,6 +54,11 @@ POSTGRES_SELECTIVE_LIMIT = 5_000
 # number of tickets). PostgreSQL reads each match's document to test it, so it reads fewer.
 NEWEST_SAMPLE = 6_000
 POSTGRES_NEWEST_SAMPLE = 2_000
+# A sample whose matches fall in fewer tickets than this says little about the rest: one
+# huge thread or a mail loop in the newest tickets would be scaled into every ticket. SQLite
+# then counts the tickets of every match from the index keys (~35 ms of CPU for `refund`,
+# ~90 for `order`, at 1M).
+NEWEST_MIN_TICKETS = 30
 
 _CJK = re.compile(
     "[\u3005-\u3007\u3021-\u3029\u3031-\u3035\u303b\u3040-\u30ff\u31f0-\u31ff"
@@ -96,7 +102,9 @@ def normalise(value: str) -> str:
         return value
     value = _KANA_DASH.sub("\u30fc", value.translate(_VOICING))
     # Folded before lower case: "İ".lower() is i and a combining dot, which splits the word.
-    return unicodedata.normalize("NFKC", value).translate(_folds()).lower()
+    # Text lower-cased before it came here (a stored sender address) has that dot: dropped.
+    folded = unicodedata.normalize("NFKC", value).translate(_folds()).lower()
+    return folded.replace("i\u0307", "i")
 
 
 def segment(value: str) -> str:
@@ -130,6 +138,46 @@ def message_document(
 
 
 _INDEX_SQLITE = Prepared(text("INSERT INTO message_fts(rowid, doc) VALUES (:id, :doc)"))
+# On SQLite a message's row in the index is keyed by its ticket first (revision 0011): the
+# key is ticket id * 2**32 + message id, so one ticket's messages sit side by side and
+# "does this ticket have a message with the word" is one FTS5 lookup over a key range, and
+# the tickets of every match come from the index alone, with no visit to `messages`. Message
+# ids stay below 2**32 (four billion messages) for the ranges to stay apart, and ticket ids
+# below 2**31 for the key to fit a signed 64-bit rowid: `index_key` refuses the rest.
+TICKET_SHIFT = 32
+MESSAGE_ID_LIMIT = 1 << TICKET_SHIFT
+TICKET_ID_LIMIT = 1 << (63 - TICKET_SHIFT)
+_SQLITE_TICKET = f"(rowid >> {TICKET_SHIFT})"
+# The top of the range is inclusive, so the last ticket's range ends at 2**63 - 1 instead of
+# wrapping; a ticket id past the limit has no rows and must not shift into another's range.
+_SQLITE_RANGE = (
+    f"tickets.id BETWEEN 0 AND {TICKET_ID_LIMIT - 1} "
+    f"AND rowid >= (tickets.id << {TICKET_SHIFT}) "
+    f"AND rowid <= (tickets.id << {TICKET_SHIFT}) + {MESSAGE_ID_LIMIT - 1}"
+)
+
+
+def index_key(ticket_id: int, message_id: int) -> int:
+    """The SQLite index row of message `message_id` on ticket `ticket_id` (see TICKET_SHIFT).
+
+    Raises StoreError past the limits: a larger message id would file the message under the
+    next ticket, and a larger ticket id does not fit the rowid.
+    """
+    if not (0 <= ticket_id < TICKET_ID_LIMIT and 0 <= message_id < MESSAGE_ID_LIMIT):
+        raise StoreError(
+            _(
+                "message {message} of ticket {ticket} cannot be searched: the SQLite search "
+                "index holds ticket ids below {tickets} and message ids below {messages}"
+            ).format(
+                message=message_id,
+                ticket=ticket_id,
+                tickets=TICKET_ID_LIMIT,
+                messages=MESSAGE_ID_LIMIT,
+            )
+        )
+    return (ticket_id << TICKET_SHIFT) + message_id
+
+
 _INDEX_POSTGRES = Prepared(
     text(
         "INSERT INTO message_search(message_id, doc, tokens) VALUES (:id, "
@@ -199,13 +247,18 @@ def postgres_row(message_id: int, document: str) -> dict[str, object]:
     }
 
 
-def index_documents(conn: Connection, rows: Iterable[tuple[int, str]]) -> None:
-    """Add (message id, document) pairs to the index in one batch."""
+def index_documents(conn: Connection, rows: Iterable[tuple[int, int, str]]) -> None:
+    """Add (message id, ticket id, document) rows to the index in one batch.
+
+    On SQLite the rows go in in key order: FTS5 writes what it holds in memory out as a new
+    segment whenever a key is lower than the last one, and one batch spans many tickets.
+    """
     if conn.dialect.name == "sqlite":
-        batch = [{"id": message_id, "doc": doc} for message_id, doc in rows]
+        keyed = sorted((index_key(ticket, message), doc) for message, ticket, doc in rows)
+        batch: list[dict[str, object]] = [{"id": key, "doc": doc} for key, doc in keyed]
         insert = _INDEX_SQLITE
     else:
-        batch = [postgres_row(message_id, doc) for message_id, doc in rows]
+        batch = [postgres_row(message, doc) for message, _ticket, doc in rows]
         insert = _INDEX_POSTGRES
     if batch:
         insert.many(conn, batch)
@@ -214,6 +267,62 @@ def index_documents(conn: Connection, rows: Iterable[tuple[int, str]]) -> None:
 def _fts5_phrase(term: str) -> str:
     tokens = _WORD.findall(segment_query(term))
     return '"' + " ".join(tokens) + '"' if tokens else ""
+
+
+MESSAGE_TEXT_COLUMNS = (
+    "subject",
+    "body_text",
+    "from_name",
+    "from_address",
+    "to_addresses",
+    "cc_addresses",
+)
+_DELETE_SQLITE = text(
+    "INSERT INTO message_fts(message_fts, rowid, doc) VALUES ('delete', :id, :doc)"
+)
+
+
+def row_document(values: Mapping[str, object]) -> str:
+    """The document of a `messages` row, made from its stored columns only.
+
+    Every message is indexed through this, so a merge's contentless delete, which makes the
+    document again from the row, gives FTS5 the very text it indexed (the stored sender
+    address is lower-cased, for one)."""
+    return message_document(*(str(values[column] or "") for column in MESSAGE_TEXT_COLUMNS))
+
+
+def stored_documents(conn: Connection, ticket_id: int) -> list[tuple[int, str]]:
+    """(message id, document) of every message stored on `ticket_id`, as it was indexed."""
+    rows = conn.execute(
+        text(
+            f"SELECT id, {', '.join(MESSAGE_TEXT_COLUMNS)} FROM messages "
+            "WHERE ticket_id = :ticket ORDER BY id"
+        ),
+        {"ticket": ticket_id},
+    ).all()
+    return [
+        (row[0], row_document(dict(zip(MESSAGE_TEXT_COLUMNS, row[1:], strict=True))))
+        for row in rows
+    ]
+
+
+def move_messages(conn: Connection, source_id: int, target_id: int) -> None:
+    """Re-key the index rows of `source_id`'s messages under `target_id`: a merge moves them.
+
+    Only SQLite keys its rows by ticket (see TICKET_SHIFT). Call it before the messages move.
+    A contentless FTS5 table forgets a row only when given the text it indexed, which the
+    message's stored columns make again.
+    """
+    if conn.dialect.name != "sqlite":
+        return
+    documents = stored_documents(conn, source_id)
+    if not documents:
+        return
+    conn.execute(
+        _DELETE_SQLITE,
+        [{"id": index_key(source_id, message), "doc": doc} for message, doc in documents],
+    )
+    index_documents(conn, [(message, target_id, doc) for message, doc in documents])
 
 
 def has_tokens(term: str) -> bool:
@@ -235,16 +344,14 @@ def ticket_matches(
     """A condition on `tickets` true when one of its messages contains every term (each a phrase).
 
     `name` makes the bound parameter names unique within one query. The plan depends on the
-    use. For a page (the default), on SQLite quick probes (~1 ms) pick one of three plans
-    (see SELECTIVE_LIMIT): a selective search collects the few matching tickets first, a
-    commoner one is checked ticket by ticket in the list's own order so "newest first" stops
-    early; PostgreSQL gets a probe too, with two plans (see POSTGRES_SELECTIVE_LIMIT). For a
-    count or a bulk change (`whole_set`, or `plan="whole"`), matches are always collected
-    first, which is far faster over every ticket. `plan="per_ticket"` tests each ticket the
-    rest of the query leaves against one evaluation of the match set: the plan for a small
-    filtered set, for a sample, and for an exclusion (`-refund`), where collecting every
-    ticket that has the word costs what the whole word costs. Terms with nothing to match
-    (only punctuation) match no ticket.
+    use. For a page (the default), one quick probe picks the plan: on SQLite, see
+    SELECTIVE_LIMIT (collect and sort, walk against the collected list, or walk asking the
+    index once per ticket); on PostgreSQL, see POSTGRES_SELECTIVE_LIMIT. For a count or a
+    bulk change (`whole_set`, or `plan="whole"`), matches are always collected first, which
+    is far faster over every ticket. `plan="per_ticket"` tests each ticket the rest of the
+    query leaves: the plan for a small filtered set, for a sample, and for an exclusion
+    (`-refund`), where collecting every ticket that has the word costs what the whole word
+    costs. Terms with nothing to match (only punctuation) match no ticket.
     """
     terms = [t for t in terms if has_tokens(t)]
     if not terms:
@@ -253,30 +360,30 @@ def ticket_matches(
     if conn.dialect.name == "sqlite":
         expression = " AND ".join(_fts5_phrase(t) for t in terms)
         param: BindParameter[str] = bindparam(f"{name}_fts", expression)
+        if chosen == "page":
+            found = _fts5_up_to(conn, expression, SELECTIVE_LIMIT)
+            if found > SELECTIVE_LIMIT:
+                chosen = "per_ticket"
+            elif found > SORTED_LIMIT:
+                # Tickets in the page's own order, each tested against the collected list:
+                # driven from the list, every match's ticket would be read and sorted.
+                return text(
+                    f"+tickets.id IN (SELECT {_SQLITE_TICKET} FROM message_fts "
+                    f"WHERE message_fts MATCH :{name}_fts)"
+                ).bindparams(param)
+            else:
+                chosen = "whole"
         if chosen == "whole":
-            shape = "collect"
-        elif chosen == "per_ticket":
-            shape = "listed"
-        else:
-            shape = _sqlite_plan(conn, expression)
-        if shape == "collect":
+            # The tickets of every match, read from the index keys alone.
             sql = (
-                "tickets.id IN (SELECT m.ticket_id FROM messages AS m WHERE m.id IN "
-                f"(SELECT rowid FROM message_fts WHERE message_fts MATCH :{name}_fts))"
-            )
-        elif shape == "listed":
-            # The unary + stops SQLite from driving this through the match list (one index
-            # search per match, for every ticket): it reads the ticket's few message ids from
-            # ix_messages_ticket and tests each against the list, which it builds only once.
-            sql = (
-                "EXISTS (SELECT 1 FROM messages AS m WHERE m.ticket_id = tickets.id "
-                f"AND +m.id IN (SELECT rowid FROM message_fts WHERE message_fts MATCH :{name}_fts))"
+                f"tickets.id IN (SELECT {_SQLITE_TICKET} FROM message_fts "
+                f"WHERE message_fts MATCH :{name}_fts)"
             )
         else:
+            # One FTS5 lookup per ticket, over the key range of its messages.
             sql = (
-                "EXISTS (SELECT 1 FROM messages AS m CROSS JOIN message_fts "
-                "WHERE m.ticket_id = tickets.id AND message_fts.rowid = m.id "
-                f"AND message_fts MATCH :{name}_fts)"
+                f"EXISTS (SELECT 1 FROM message_fts WHERE message_fts MATCH :{name}_fts "
+                f"AND {_SQLITE_RANGE})"
             )
         return text(sql).bindparams(param)
     return _postgres_matches(conn, terms, name, chosen)
@@ -289,41 +396,63 @@ def is_selective(conn: Connection, terms: Sequence[str]) -> bool:
 
 
 def newest_matches(conn: Connection, terms: Sequence[str]) -> tuple[int, float]:
-    """Tickets among the newest NEWEST_SAMPLE messages that contain every term, and what
-    share of the store's messages (by id, which is arrival order) those newest matches span.
+    """Tickets among the newest NEWEST_SAMPLE matching messages, and what share of the store
+    those newest matches span: of its messages by id (arrival order) on PostgreSQL, of its
+    tickets by id on SQLite, whose index is keyed ticket by ticket (see TICKET_SHIFT).
 
-    The share is 1.0 when fewer messages match: the tickets are then all of them. Reading
+    The share is 1.0 when fewer messages match: the tickets are then all of them. It is
+    also 1.0, with the exact tickets, when on SQLite the sample falls in fewer than
+    NEWEST_MIN_TICKETS tickets (a mail loop or one long thread at the newest end). Reading
     the newest matches walks the index from its end and stops, so this costs what the
     sample costs however common the words are; `Matching.quick_count` scales the tickets
-    by the share into an estimate. Each match's ticket is looked up by its key (a scalar
-    subquery), which keeps PostgreSQL from hashing all of `messages` to join a few thousand.
+    by the share into an estimate. On PostgreSQL each match's ticket is looked up by its key
+    (a scalar subquery), which keeps it from hashing all of `messages` to join a few thousand.
     """
     terms = [t for t in terms if has_tokens(t)]
     if not terms:
         return 0, 1.0
-    ticket = "(SELECT m.ticket_id FROM messages AS m WHERE m.id = hit.id)"
     if conn.dialect.name == "sqlite":
-        limit = NEWEST_SAMPLE
+        # Keys run ticket by ticket (see TICKET_SHIFT): the newest tickets' matches come last.
         expression = " AND ".join(_fts5_phrase(t) for t in terms)
         newest = (
             "SELECT rowid AS id FROM message_fts WHERE message_fts MATCH :q "
             "ORDER BY rowid DESC LIMIT :n"
         )
-        params: dict[str, object] = {"q": expression, "n": limit}
-        statement = text(
-            f"SELECT count(DISTINCT {ticket}), min(hit.id), count(*) FROM ({newest}) AS hit"
-        )
-    else:
-        limit = POSTGRES_NEWEST_SAMPLE
-        conditions, binds = _postgres_conditions(terms, "newest")
-        newest = (
-            f"SELECT s.message_id AS id FROM message_search AS s WHERE {conditions} "
-            "ORDER BY s.message_id DESC LIMIT :n"
-        )
-        params = {"n": limit}
-        statement = text(
-            f"SELECT count(DISTINCT {ticket}), min(hit.id), count(*) FROM ({newest}) AS hit"
-        ).bindparams(*binds)
+        tickets, oldest_key, hits = conn.execute(
+            text(
+                f"SELECT count(DISTINCT hit.id >> {TICKET_SHIFT}), min(hit.id), count(*) "
+                f"FROM ({newest}) AS hit"
+            ),
+            {"q": expression, "n": NEWEST_SAMPLE},
+        ).one()
+        if hits < NEWEST_SAMPLE:
+            return int(tickets), 1.0
+        if tickets < NEWEST_MIN_TICKETS:
+            exact = conn.execute(
+                text(
+                    f"SELECT count(DISTINCT rowid >> {TICKET_SHIFT}) FROM message_fts "
+                    "WHERE message_fts MATCH :q"
+                ),
+                {"q": expression},
+            ).scalar_one()
+            return int(exact), 1.0
+        first, last = conn.execute(
+            text("SELECT (SELECT min(id) FROM tickets), (SELECT max(id) FROM tickets)")
+        ).one()
+        # The oldest ticket reached may have more matches below the sample: count it half.
+        oldest = (oldest_key >> TICKET_SHIFT) + 0.5
+        return int(tickets), min(1.0, (last - oldest + 1) / (last - first + 1))
+    ticket = "(SELECT m.ticket_id FROM messages AS m WHERE m.id = hit.id)"
+    limit = POSTGRES_NEWEST_SAMPLE
+    conditions, binds = _postgres_conditions(terms, "newest")
+    newest = (
+        f"SELECT s.message_id AS id FROM message_search AS s WHERE {conditions} "
+        "ORDER BY s.message_id DESC LIMIT :n"
+    )
+    params: dict[str, object] = {"n": limit}
+    statement = text(
+        f"SELECT count(DISTINCT {ticket}), min(hit.id), count(*) FROM ({newest}) AS hit"
+    ).bindparams(*binds)
     tickets, oldest_hit, hits = conn.execute(statement, params).one()
     if hits < limit:
         return int(tickets), 1.0
@@ -349,7 +478,42 @@ def matches_at_most(conn: Connection, terms: Sequence[str], limit: int) -> bool:
     return _postgres_at_most(conn, conditions, params, limit)
 
 
+def matches_estimate(conn: Connection, terms: Sequence[str]) -> float:
+    """How many messages contain every term (SQLite): exact up to SELECTIVE_LIMIT, else about.
+
+    Past the limit the walk stops, and how far into the key space it got (keys run ticket by
+    ticket, see TICKET_SHIFT) scales what it found: the walk costs the same however common
+    the words are (~4 ms of CPU for `refund` on a loaded machine, where counting on to 78,000
+    matches took 6.4 ms, and to 600,000 would take ~50 ms).
+    """
+    terms = [t for t in terms if has_tokens(t)]
+    if not terms:
+        return 0
+    expression = " AND ".join(_fts5_phrase(t) for t in terms)
+    found, last = conn.execute(
+        text(
+            "SELECT count(*), max(rowid) FROM (SELECT rowid FROM message_fts "
+            "WHERE message_fts MATCH :q LIMIT :n)"
+        ),
+        {"q": expression, "n": SELECTIVE_LIMIT + 1},
+    ).one()
+    if found <= SELECTIVE_LIMIT:
+        return int(found)
+    first, highest = conn.execute(
+        text("SELECT (SELECT min(id) FROM tickets), (SELECT max(id) FROM tickets)")
+    ).one()
+    if first is None:  # index rows without tickets: only a store being migrated
+        return float(found)
+    reached = (last >> TICKET_SHIFT) - first + 1
+    return found * max(1.0, (highest - first + 1) / max(1, reached))
+
+
 def _fts5_at_most(conn: Connection, expression: str, limit: int) -> bool:
+    return _fts5_up_to(conn, expression, limit) <= limit
+
+
+def _fts5_up_to(conn: Connection, expression: str, limit: int) -> int:
+    """How many messages match `expression`, counting no further than limit + 1."""
     found = conn.execute(
         text(
             "SELECT count(*) FROM (SELECT rowid FROM message_fts "
@@ -357,21 +521,7 @@ def _fts5_at_most(conn: Connection, expression: str, limit: int) -> bool:
         ),
         {"q": expression, "n": limit + 1},
     ).scalar_one()
-    return bool(found <= limit)
-
-
-def _sqlite_plan(conn: Connection, expression: str) -> str:
-    """The plan for one page of tickets matching `expression`: collect, listed or probe."""
-    if _fts5_at_most(conn, expression, SELECTIVE_LIMIT):
-        return "collect"
-    # The walk starts at the newest tickets, so the newest messages say how soon it ends.
-    newest = conn.execute(text("SELECT max(id) FROM messages")).scalar_one() or 0
-    window = min(RECENT_WINDOW, newest)
-    recent = conn.execute(
-        text("SELECT count(*) FROM message_fts WHERE message_fts MATCH :q AND rowid > :low"),
-        {"q": expression, "low": newest - window},
-    ).scalar_one()
-    return "probe" if recent >= COMMON_SHARE * window else "listed"
+    return int(found)
 
 
 def _postgres_conditions(terms: Sequence[str], name: str) -> tuple[str, list[BindParameter[str]]]:

@@ -25,7 +25,6 @@ from tests.tui.conftest import SIZE, ready, screen_text, wait_until
 @pytest.fixture
 def estimating(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(search, "SELECTIVE_LIMIT", 0)
-    monkeypatch.setattr(search, "COMMON_SHARE", 0.0)
     monkeypatch.setattr(compiler, "PER_TICKET_MAX", 0)
     monkeypatch.setattr(compiler, "SMALL_SET", 0)
     monkeypatch.setattr(compiler, "POSTGRES_SMALL_SET", 0)

@@ -63,15 +63,15 @@ from supportdesk.store.models import (
 )
 
 DEFAULT_SORT = (SortKey("updated", descending=True),)
-# A count over a filtered set (`status:open refund`) can search inside it, ticket by ticket,
-# each ticket's few messages tested against one evaluation of the word's match set
-# (~10 us a ticket on SQLite), or collect the tickets of every matching message (~1.6 us a
-# match). It searches inside when the set holds at most PER_TICKET_MAX tickets and the word
-# is in more than MESSAGES_PER_TICKET times as many messages. Up to SMALL_SET tickets, the
-# exact count costs about what a page does (measured by bench/store_bench.py at 100,000
-# tickets / 1,000,000 messages).
+# A count over a filtered set (`status:open refund`) can search inside it, ticket by ticket
+# (on SQLite one index lookup per ticket over its key range: ~4 us for a rare word, ~9 for a
+# common one, ~16 for a phrase), or collect the tickets of every matching message (~0.12 us a
+# match, read from the index keys). It searches inside when the set holds at most
+# PER_TICKET_MAX tickets and the word is in more than MESSAGES_PER_TICKET times as many
+# messages (see search.matches_estimate). Up to SMALL_SET tickets, the exact count costs about
+# what a page does (measured by bench/store_bench.py at 100,000 tickets / 1,000,000 messages).
 PER_TICKET_MAX = 20_000
-MESSAGES_PER_TICKET = 7
+MESSAGES_PER_TICKET = 30
 SMALL_SET = 3_000
 # PostgreSQL tests each message's document itself (~10 us a message, against SQLite's one
 # list built per query), so its exact count inside a filtered set is cheap only in a smaller one.
@@ -221,20 +221,22 @@ def _text(
     if wanted:
         if per_ticket:
             plan: search.Plan = "per_ticket"
+        elif not whole_set and conn.dialect.name == "sqlite":
+            plan = "page"  # search.ticket_matches asks how common the words are, once
+        elif conn.dialect.name == "sqlite":  # a whole set: one question says how common
+            tickets = filtered_size()
+            found = search.matches_estimate(conn, wanted)
+            if found > search.SELECTIVE_LIMIT:
+                cheap = tickets <= small_set
+            inside = tickets <= PER_TICKET_MAX and found > MESSAGES_PER_TICKET * tickets
+            plan = "per_ticket" if inside and found > search.SELECTIVE_LIMIT else "whole"
         elif search.is_selective(conn, wanted):
             plan = "whole" if whole_set else "page"
-        elif whole_set:
-            tickets = filtered_size()
-            cheap = tickets <= small_set
-            # On PostgreSQL both plans are one EXISTS its planner joins as it sees fit.
-            inside = (
-                conn.dialect.name == "sqlite"
-                and tickets <= PER_TICKET_MAX
-                and not search.matches_at_most(conn, wanted, MESSAGES_PER_TICKET * tickets)
-            )
-            plan = "per_ticket" if inside else "whole"
         else:
-            plan = "page"
+            # On PostgreSQL both plans of a whole set are one EXISTS its planner joins as it
+            # sees fit.
+            cheap = not whole_set or filtered_size() <= small_set
+            plan = "whole" if whole_set else "page"
         conditions.append(_matches(conn, wanted, "fts0", plan))
     for index, text in enumerate(excluded, start=1):
         if per_ticket or not search.is_selective(conn, [text]):

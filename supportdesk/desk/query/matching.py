@@ -124,7 +124,10 @@ class Matching:
 
         Exact when the query has no text, only rare words, or a small filtered set. A search
         for words alone is estimated from the tickets of its newest few thousand matching
-        messages, scaled by the share of all mail those span. Otherwise the filtered tickets
+        messages, scaled by the share they span: of all ticket ids on SQLite, whose index is
+        keyed by ticket, of all message ids on PostgreSQL; on SQLite it is exact instead when
+        those matches fall in so few tickets that the share says little (a mail loop; see
+        `search.newest_matches`). Otherwise the filtered tickets
         are counted exactly (ticket columns only) and every k-th of them, about `sample` in
         all, is tested against the words; the share that matches scales the filtered count.
         Neither estimate exceeds what the filters allow. Nothing that changes

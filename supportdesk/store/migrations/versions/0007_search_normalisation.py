@@ -66,11 +66,14 @@ def upgrade() -> None:
         delete = sa.text(
             "INSERT INTO message_fts(message_fts, rowid, doc) VALUES ('delete', :id, :doc)"
         )
+        # Keyed by message id, as the index was until 0011 (search.index_documents keys by
+        # ticket now).
+        insert = sa.text("INSERT INTO message_fts(rowid, doc) VALUES (:id, :doc)")
         for batch in _documents(conn, non_ascii):
             changed = _changed(batch)
             if changed:
                 conn.execute(delete, [{"id": i, "doc": old} for i, old, _ in changed])
-                search.index_documents(conn, [(i, new) for i, _, new in changed])
+                conn.execute(insert, [{"id": i, "doc": new} for i, _, new in changed])
         return
     conn.exec_driver_sql("ALTER TABLE message_search ADD COLUMN tokens text")
     update = sa.text(
