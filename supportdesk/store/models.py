@@ -12,7 +12,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, Index, LargeBinary, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    LargeBinary,
+    Table,
+    Text,
+    UniqueConstraint,
+    true,
+)
 from sqlmodel import Field, SQLModel
 
 from supportdesk.clock import utcnow as utcnow
@@ -73,6 +82,9 @@ class Agent(SQLModel, table=True):
     signature: str = Field(default="", sa_type=Text)
     active: bool = Field(default=True)
     created_at: datetime = Field(default_factory=utcnow)
+    digest: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
+    """Whether the agent gets the notification digest by mail when away (desk.digest), when
+    the team has it on (`[notifications] digest_minutes`)."""
 
 
 class QueueMember(SQLModel, table=True):
@@ -418,7 +430,10 @@ class Presence(SQLModel, table=True):
 
     console_id: str = Field(primary_key=True, max_length=36)
     actor: str = Field(max_length=200)
-    ticket_id: int = Field(foreign_key="tickets.id", index=True, ondelete="CASCADE")
+    ticket_id: int | None = Field(
+        default=None, foreign_key="tickets.id", index=True, ondelete="CASCADE"
+    )
+    """None: the console shows no ticket, but its agent is at it (not away, desk.digest)."""
     doing: str = Field(max_length=16)
     """"viewing" or "replying"."""
     seen_at: datetime = Field(default_factory=utcnow)
@@ -495,7 +510,8 @@ class OutboxItem(SQLModel, table=True):
     __table_args__ = (Index("ix_outbox_state", "state", "next_attempt_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    ticket_id: int = Field(foreign_key="tickets.id", index=True)
+    ticket_id: int | None = Field(default=None, foreign_key="tickets.id", index=True)
+    """None: mail about no one ticket (an agent's notification digest)."""
     message_id: int | None = Field(default=None, foreign_key="messages.id", index=True)
     """Indexed: the SLA's rule for what answers the customer looks its message up here."""
     mailbox: str = Field(default="", max_length=200)
@@ -515,6 +531,8 @@ class OutboxItem(SQLModel, table=True):
     handed_over_at: datetime | None = Field(default=None)
     copied_at: datetime | None = Field(default=None)
     """When the copy in the mailbox's Sent folder was made or found (None: not yet/not wanted)."""
+    agent_id: int | None = Field(default=None)
+    """The agent a digest is for (agents.id): the sender sends it to their address only."""
 
 
 class Draft(SQLModel, table=True):

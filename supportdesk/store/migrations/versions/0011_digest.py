@@ -1,0 +1,50 @@
+"""digest: mail that belongs to no ticket in the outbox, a console with no ticket open is
+present, and each agent may turn the notification digest off
+
+Revision ID: 0011
+Revises: 0010
+
+- `outbox.ticket_id` may be NULL: the notification digest (desk.digest) is mail to an agent
+  about many tickets, or none. `outbox.agent_id` names the agent a digest is for; the
+  sender checks at send time that the recipient is that agent's own address and no other.
+- `presence.ticket_id` may be NULL: a console showing no ticket (an empty queue) still beats,
+  so its agent is not "away" to the digest.
+- `agents.digest`: the agent wants the digest when the team has it on (the default).
+
+On SQLite the two NOT NULLs are dropped by copying the table (batch mode): neither table
+has a trigger or an index the copy would lose (Alembic recreates the indexes).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0011"
+down_revision = "0010"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("outbox") as batch_op:
+        batch_op.alter_column("ticket_id", existing_type=sa.Integer(), nullable=True)
+        batch_op.add_column(sa.Column("agent_id", sa.Integer(), nullable=True))
+    with op.batch_alter_table("presence") as batch_op:
+        batch_op.alter_column("ticket_id", existing_type=sa.Integer(), nullable=True)
+    op.add_column(
+        "agents",
+        sa.Column("digest", sa.Boolean(), nullable=False, server_default=sa.true()),
+    )
+
+
+def downgrade() -> None:
+    op.execute("DELETE FROM outbox WHERE ticket_id IS NULL")
+    op.execute("DELETE FROM presence WHERE ticket_id IS NULL")
+    with op.batch_alter_table("agents") as batch_op:
+        batch_op.drop_column("digest")
+    with op.batch_alter_table("presence") as batch_op:
+        batch_op.alter_column("ticket_id", existing_type=sa.Integer(), nullable=False)
+    with op.batch_alter_table("outbox") as batch_op:
+        batch_op.drop_column("agent_id")
+        batch_op.alter_column("ticket_id", existing_type=sa.Integer(), nullable=False)
