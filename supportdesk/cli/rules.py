@@ -312,5 +312,7 @@ def run(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
     cli: CliContext = ctx.obj
     with cli.store().session(write=True) as session:
-        fired = engine.run_time_rules(session, utcnow())
+        fired = engine.run_time_rules(
+            session, utcnow(), warn_seconds=cli.settings.sla.warn_minutes * 60
+        )
     _print_fired(fired, as_json, _("Time rules applied"))

@@ -291,6 +291,7 @@ def _watch(
         on_error=on_error,
         on_rules=lambda fired: _rules_lines(fired, as_json=as_json),
         on_rules_error=lambda exc: error(_("time rules: {exc}").format(exc=exc)),
+        sla_warn_seconds=settings.sla.warn_minutes * 60,
     ).run(stop)
     if sender is not None:
         sender.join(15)

@@ -6,8 +6,9 @@ Four things make one, each for one agent and each once:
   command). Bulk assignment stays set-based: one INSERT ... SELECT over the batch's events.
 - `reply`: a customer's message arrived on a ticket assigned to them (ingest, per flush).
 - `mention`: a note names them as `@handle` (existing agents only, never the note's author).
-- `sla`: a ticket of theirs is due within `SLA_WARNING_SECONDS`, found by the scheduled run
-  of the time rules (the one feeder); once per ticket and due time.
+- `sla`: a ticket of theirs is due within `[sla] warn_minutes` (SLA_WARNING_SECONDS when
+  not said), found by the scheduled run of the time rules (the one feeder); once per ticket
+  and due time.
 
 Each row is written by the function that made the change, in its session, so a change rolled
 back takes its notifications with it. `once` (the causing event's id, or the SLA due time)
@@ -62,7 +63,8 @@ KIND_LABELS = {
 """How each kind reads to a person (the faces translate it); JSON keeps the kind itself."""
 
 SLA_WARNING_SECONDS = 30 * 60
-"""How long before a ticket's due time its agent hears that it is about to breach."""
+"""How long before a ticket's due time its agent hears that it is about to breach, unless
+the config says otherwise (`[sla] warn_minutes`, the same 30 by default)."""
 SLA_ACTOR = "system:sla"
 
 AGENT_PREFIX = "agent:"

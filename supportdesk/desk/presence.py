@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, delete, select, update
 from sqlmodel import Session, col
 
 from supportdesk.errors import ValidationError
@@ -42,7 +42,11 @@ def beat(
     *,
     now: datetime | None = None,
 ) -> None:
-    """Console `console_id` (acting as `actor`) shows ticket `number` (None: no ticket)."""
+    """Console `console_id` (acting as `actor`) shows ticket `number` (None: no ticket).
+
+    A console on no ticket keeps its row (without a ticket): its agent is at the desk, which
+    is what tells the notification digest they are not away.
+    """
     if doing not in DOINGS:
         raise ValidationError(
             _("presence {doing!r}: expected one of {doings}").format(
@@ -56,13 +60,13 @@ def beat(
             col(Presence.console_id) == console_id
         )
     ).first()
-    if number is None:
-        leave(session, console_id)
-        return
-    ticket_id = conn.execute(select(col(Ticket.id)).where(col(Ticket.number) == number)).scalar()
+    ticket_id = None
+    if number is not None:
+        ticket_id = conn.execute(
+            select(col(Ticket.id)).where(col(Ticket.number) == number)
+        ).scalar()
     if ticket_id is None:
-        leave(session, console_id)
-        return
+        doing = "viewing"  # at the console, on no ticket: present (desk.digest), shown nowhere
     if before is None:
         session.add(
             Presence(
@@ -81,11 +85,12 @@ def beat(
         delete(Presence).where(col(Presence.seen_at) < now - timedelta(seconds=EXPIRE_SECONDS * 20))
     )
     if before is None or tuple(before) != (ticket_id, doing):
-        announce(conn, [ticket_id] + ([before[0]] if before is not None else []))
+        changed = [ticket_id, before[0] if before is not None else None]
+        announce(conn, [t for t in changed if t is not None])
 
 
 def leave(session: Session, console_id: str) -> None:
-    """The console closed, or shows no ticket: it is nowhere."""
+    """The console closed: it is nowhere, and its agent away unless another console beats."""
     conn = session.connection()
     gone = (
         conn.execute(
@@ -130,3 +135,10 @@ def others(
         if seen.get(actor) != "replying":
             seen[actor] = doing
     return {n: [Here(a, d) for a, d in seen.items()] for n, seen in found.items()}
+
+
+def present(*, now: datetime | None = None, minutes: float) -> Select[tuple[str]]:
+    """The actors of the consoles that beat within the last `minutes`: agents at the desk.
+    Everyone else is away (desk.digest mails them)."""
+    since = (now or utcnow()) - timedelta(minutes=minutes)
+    return select(col(Presence.actor)).where(col(Presence.seen_at) >= since).distinct()

@@ -87,6 +87,7 @@ class Watcher:
         on_rules: Callable[[list[Fired]], None] | None = None,
         on_rules_error: Callable[[Exception], None] | None = None,
         rules_seconds: float = 60.0,
+        sla_warn_seconds: int | None = None,
     ) -> None:
         """`on_rules` hears what each run of the time rules did (None: time rules do not
         run here); `on_rules_error` a run that failed as a whole (the watch goes on)."""
@@ -99,6 +100,7 @@ class Watcher:
         self.on_rules = on_rules
         self.on_rules_error = on_rules_error
         self.rules_seconds = rules_seconds
+        self.sla_warn_seconds = sla_warn_seconds
         self._report = threading.Lock()
 
     def run(self, stop: threading.Event) -> None:
@@ -132,7 +134,10 @@ class Watcher:
         assert self.on_rules is not None
         try:
             with self.store.session(write=True) as session:
-                fired = run_time_rules(session, utcnow())
+                if self.sla_warn_seconds is None:
+                    fired = run_time_rules(session, utcnow())
+                else:
+                    fired = run_time_rules(session, utcnow(), warn_seconds=self.sla_warn_seconds)
         except Exception as exc:  # a locked store, a bug: said, and tried again next time
             if self.on_rules_error is not None:
                 self.on_rules_error(exc)

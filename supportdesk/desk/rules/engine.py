@@ -204,11 +204,13 @@ def run_time_rules(
     *,
     change: Change | None = None,
     rules: Sequence[RuleDef] | None = None,
+    warn_seconds: int = notifications.SLA_WARNING_SECONDS,
 ) -> list[Fired]:
-    """The scheduled run: every time rule over the tickets it could match, one batch."""
+    """The scheduled run: every time rule over the tickets it could match, one batch.
+    `warn_seconds` ahead of a due time its agent is warned (`[sla] warn_minutes`)."""
     change = change or Change.by(RULES_ACTOR, at=now)
     due.sweep(session, now)  # the scheduled run is also when passed due times are flagged
-    notifications.warn_due(session, now)  # and when agents hear of what is about to be
+    notifications.warn_due(session, now, warn_seconds)  # and agents hear what is about to be
     rule_list = [
         r
         for r in (rules if rules is not None else load_rules(session, "time"))
