@@ -313,7 +313,7 @@ def _agent_id(session: Session, handle: str) -> int:
     return int(found)
 
 
-def _current() -> ColumnElement[bool]:
+def holding() -> ColumnElement[bool]:
     """Whether a notification still holds: an `assigned` one only while its ticket is the
     agent's. Undoing a bulk reassignment (or any later reassignment) so retracts its
     "assigned to you" without writing a row another agent's role may not touch."""
@@ -339,7 +339,7 @@ def listing(
     stmt = (
         select(n.c.id, n.c.kind, t.c.number, t.c.subject, n.c.actor, n.c.created_at, n.c.read_at)
         .join(t, t.c.id == n.c.ticket_id)
-        .where(n.c.agent_id == _agent_id(session, handle), _current())
+        .where(n.c.agent_id == _agent_id(session, handle), holding())
         .order_by(n.c.id.desc())
     )
     if after:
@@ -360,7 +360,7 @@ def unread_count(session: Session, handle: str, *, after: int = 0) -> int:
                 n.c.agent_id == _agent_id(session, handle),
                 n.c.read_at.is_(None),
                 n.c.id > after,
-                _current(),
+                holding(),
             )
         ).scalar_one()
     )
@@ -397,7 +397,7 @@ def mark_read(
             )
         mine = and_(mine, n.c.id.in_(wanted))
     result = session.connection().execute(
-        update(n).where(mine, n.c.read_at.is_(None), _current()).values(read_at=at or utcnow())
+        update(n).where(mine, n.c.read_at.is_(None), holding()).values(read_at=at or utcnow())
     )
     return int(result.rowcount)
 

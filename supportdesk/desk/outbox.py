@@ -88,7 +88,8 @@ class ItemView:
     """One outbox item as `outbox list` and the console show it."""
 
     id: int
-    ticket_number: int
+    ticket_number: int | None
+    """None: mail about no one ticket (kind "digest", an agent's notification digest)."""
     state: str
     kind: str
     mailbox: str
@@ -126,7 +127,7 @@ def _views(session: Session, where: object, limit: int | None = None) -> list[It
             col(Ticket.number),
             col(Message.subject),
         )
-        .join(Ticket, col(Ticket.id) == col(OutboxItem.ticket_id))
+        .outerjoin(Ticket, col(Ticket.id) == col(OutboxItem.ticket_id))
         .outerjoin(Message, col(Message.id) == col(OutboxItem.message_id))
         .where(where)  # type: ignore[arg-type]
         .order_by(col(OutboxItem.id))
@@ -200,6 +201,8 @@ def _item(session: Session, item_id: int) -> OutboxItem:
 
 
 def _record(session: Session, item: OutboxItem, action: str, change: Change, text: str) -> None:
+    if item.ticket_id is None:
+        return  # a digest: no ticket's history to tell
     ticket = session.get(Ticket, item.ticket_id)
     if ticket is not None:
         events.record(session, ticket, action, change, new=text)
@@ -248,7 +251,8 @@ def cancel(session: Session, item_id: int, change: Change) -> ItemView:
     session.add(item)
     _record(session, item, "mail_cancel", change, str(item.id))
     session.flush()
-    _recompute_first_response(session, item.ticket_id, change.now())
+    if item.ticket_id is not None:
+        _recompute_first_response(session, item.ticket_id, change.now())
     return get_item(session, item_id)
 
 
@@ -331,12 +335,14 @@ class _Claimed:
     """What sending one claimed item needs, read in the claim's transaction."""
 
     id: int
-    ticket_id: int
+    ticket_id: int | None
     envelope_from: str
     recipients: str
     raw: bytes
     attempts: int
     created_at: datetime
+    kind: str
+    agent_id: int | None
 
 
 class Sender:
@@ -387,6 +393,7 @@ class Sender:
             self._recover(report)
             self._check_uncertain(report, mailbox)
             self._ask_ratings(report)
+            self._queue_digests(report)
             self._send_due(report, mailbox)
             self._check_uncertain(report, mailbox)
             self._copy_to_sent(report, mailbox)
@@ -427,6 +434,19 @@ class Sender:
                         number=item.ticket_number, error=item.error
                     )
                 )
+
+    def _queue_digests(self, report: DrainReport) -> None:
+        """Queue the notification digests that are due (desk.digest), so they go out in
+        this drain; a problem is reported and the replies still go out."""
+        from supportdesk.desk import digest
+
+        if not self.settings.notifications.digest_minutes:
+            return
+        try:
+            with self._write() as session:
+                digest.queue_due(session, self.settings, self.now())
+        except SupportdeskError as exc:
+            report.errors.append(_("notification digest: {error}").format(error=exc))
 
     def _our_addresses(self) -> frozenset[str]:
         return frozenset(m.address.lower() for m in self.settings.mailboxes)
@@ -692,6 +712,8 @@ class Sender:
                     _OUTBOX.c.raw,
                     _OUTBOX.c.attempts,
                     _OUTBOX.c.created_at,
+                    _OUTBOX.c.kind,
+                    _OUTBOX.c.agent_id,
                 )
                 .where(
                     _OUTBOX.c.id.in_(ids),
@@ -756,7 +778,7 @@ class Sender:
                 .where(_OUTBOX.c.id == item.id, _OUTBOX.c.claimed_by == self.me)
                 .values(claimed_by=None, **values)
             )
-            if action is not None:
+            if action is not None and item.ticket_id is not None:
                 version = session.execute(
                     select(col(Ticket.version)).where(col(Ticket.id) == item.ticket_id)
                 ).scalar_one()
@@ -766,11 +788,26 @@ class Sender:
                     [events.row(item.ticket_id, version, action, change, new=str(item.id))],
                 )
 
+    def _digest_refused(self, item: _Claimed, recipients: list[str]) -> str | None:
+        """Why a digest may not go out as queued (desk.digest.check): the last look, in a
+        transaction of its own, before the handover."""
+        from supportdesk.desk import digest
+
+        with self.store.session() as session:
+            return digest.check(session, item.agent_id, recipients)
+
     def _send_one(self, smtp: SmtpSession, item: _Claimed, report: DrainReport) -> None:
         from supportdesk.mail.smtp import HandoverLost, SmtpError
 
         item_id = item.id
         recipients = [r for r in item.recipients.split("\n") if r]
+        if item.kind == "digest":
+            refused = self._digest_refused(item, recipients)
+            if refused is not None:
+                self._finish(item, None, state="failed", last_error=refused)
+                report.failed.append(item_id)
+                self._emit("failed", item_id, refused)
+                return
         try:
             smtp.deliver(
                 item.envelope_from, recipients, bytes(item.raw), lambda: self._handover(item_id)

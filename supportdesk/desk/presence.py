@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Select, delete, select, update
 from sqlmodel import Session, col
@@ -101,7 +102,7 @@ def leave(session: Session, console_id: str) -> None:
         .scalars()
         .all()
     )
-    announce(conn, list(gone))
+    announce(conn, [t for t in gone if t is not None])
 
 
 def others(
@@ -137,7 +138,7 @@ def others(
     return {n: [Here(a, d) for a, d in seen.items()] for n, seen in found.items()}
 
 
-def present(*, now: datetime | None = None, minutes: float) -> Select[tuple[str]]:
+def present(*, now: datetime | None = None, minutes: float) -> Select[Any]:
     """The actors of the consoles that beat within the last `minutes`: agents at the desk.
     Everyone else is away (desk.digest mails them)."""
     since = (now or utcnow()) - timedelta(minutes=minutes)

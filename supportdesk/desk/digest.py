@@ -1,0 +1,243 @@
+"""The notification digest: one mail to an agent who is away, about what they missed.
+
+An agent is away when none of their consoles has beaten (desk.presence) for `[notifications]
+away_minutes`. The team's one feeder (the `sync --watch` leader, whose sender drains the
+outbox) gathers such an agent's unread notifications that no digest mentioned yet into one
+message to the agent's own address in `agents`, at most once per `digest_minutes`, and
+marks them `mailed_at` in the transaction that queues it: a rollback takes both back, so
+a notification is mailed once or not at all. The outbox and its sender do the rest, with
+their at-most-once sending.
+
+The only address a digest is ever queued for is the agent's own (from `agents`, never from a
+message or ticket), and the sender checks again before handing it to the server (`check`):
+an item whose recipients are not exactly its agent's current address is failed, unsent. So
+a digest cannot reach a customer, nor one of our own mailboxes (where it would come back in
+as a ticket).
+
+The text is the feeder's language; subjects that came from mail are made one line, as plain
+text in a text/plain body that no terminal shows.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import ColumnElement, Row, and_, exists, func, insert, literal, or_, select, update
+from sqlmodel import Session, col
+
+from supportdesk.desk import notifications, presence
+from supportdesk.i18n import _, ngettext
+from supportdesk.mail import compose
+from supportdesk.store.models import Agent, Notification, OutboxItem, Ticket, table_of
+from supportdesk.store.team import session_actor
+
+if TYPE_CHECKING:
+    from supportdesk.config import Mailbox, Settings
+
+KIND = "digest"
+LISTED = 50
+"""Notifications a digest lists one by one; the rest are counted (a bulk reassignment can
+tell one agent of 100,000 tickets)."""
+
+_N = table_of(Notification)
+_T = table_of(Ticket)
+_A = table_of(Agent)
+_OUTBOX = table_of(OutboxItem)
+
+
+@dataclass(frozen=True)
+class Queued:
+    """One digest queued: for whom, as which outbox item, about how many notifications."""
+
+    handle: str
+    outbox_id: int
+    count: int
+
+
+def _owed(agent_id: Any) -> list[ColumnElement[bool]]:
+    """A notification a digest still owes the agent: unread, not mailed, still holding."""
+    return [
+        _N.c.agent_id == agent_id,
+        _N.c.read_at.is_(None),
+        _N.c.mailed_at.is_(None),
+        notifications.holding(),
+    ]
+
+
+def _ours(settings: Settings) -> set[str]:
+    return {m.address.lower() for m in settings.mailboxes} | {
+        m.from_address.lower() for m in settings.mailboxes
+    }
+
+
+def queue_due(session: Session, settings: Settings, now: datetime) -> list[Queued]:
+    """Queue a digest for every away agent who is owed one and had none in the last
+    `digest_minutes`; nothing when the digest is off, no mailbox sends, or the session is
+    an agent's (on a team store only a service role, the feeder, sees everyone's)."""
+    minutes = settings.notifications.digest_minutes
+    box = settings.digest_mailbox()
+    if not minutes or box is None:
+        return []
+    if notifications.handle_of(session_actor(session.connection()) or "") is not None:
+        return []
+    here = presence.present(now=now, minutes=settings.notifications.away_minutes)
+    last_mailed = select(func.max(_N.c.mailed_at)).where(_N.c.agent_id == _A.c.id)
+    ours = _ours(settings)
+    candidates = session.execute(
+        select(_A.c.id, _A.c.handle, _A.c.name, _A.c.email)
+        .where(
+            _A.c.active.is_(True),
+            _A.c.digest.is_(True),
+            _A.c.email != "",
+            (literal(notifications.AGENT_PREFIX) + _A.c.handle).not_in(here),
+            exists().where(*_owed(_A.c.id)),
+            or_(
+                last_mailed.scalar_subquery().is_(None),
+                last_mailed.scalar_subquery() <= now - timedelta(minutes=minutes),
+            ),
+        )
+        .order_by(_A.c.id)
+    ).all()
+    queued = []
+    for agent_id, handle, name, address in candidates:
+        if address.lower() in ours:
+            continue  # it would come back in as a ticket
+        done = _queue_one(session, box, now, agent_id, handle, name, address)
+        if done is not None:
+            queued.append(done)
+    return queued
+
+
+def _queue_one(
+    session: Session,
+    box: Mailbox,
+    now: datetime,
+    agent_id: int,
+    handle: str,
+    name: str,
+    address: str,
+) -> Queued | None:
+    conn = session.connection()
+    # Marked first: the rows stay locked until the commit, so a second drain running at the
+    # same moment finds none left to mail and queues nothing.
+    marked = conn.execute(update(_N).where(and_(*_owed(agent_id))).values(mailed_at=now))
+    count = int(marked.rowcount)
+    if not count:
+        return None
+    rows = conn.execute(
+        select(_N.c.kind, _T.c.number, _T.c.subject, _N.c.actor, _N.c.created_at)
+        .join(_T, _T.c.id == _N.c.ticket_id)
+        .where(_N.c.agent_id == agent_id, _N.c.mailed_at == now, _N.c.read_at.is_(None))
+        .order_by(_N.c.id.desc())
+        .limit(LISTED)
+    ).all()
+    domain = box.from_address.rpartition("@")[2]
+    message_id = email.utils.make_msgid("sd.digest", domain=domain)
+    raw = compose.build(
+        compose.Outgoing(
+            sender=compose.address(box.from_name, box.from_address),
+            to=[compose.address(name, address)],
+            subject=ngettext(
+                "{count} notification while you were away",
+                "{count} notifications while you were away",
+                count,
+            ).format(count=count),
+            text=body(handle, name, rows, count),
+            message_id=message_id,
+            date=now,
+            charset=box.charset,
+            automatic=True,
+        )
+    )
+    outbox_id = conn.execute(
+        insert(_OUTBOX)
+        .values(
+            ticket_id=None,
+            agent_id=agent_id,
+            message_id=None,
+            mailbox=box.name,
+            recipients=address,
+            raw=raw,
+            state="queued",
+            attempts=0,
+            last_error="",
+            kind=KIND,
+            envelope_from=box.from_address,
+            message_id_header=message_id,
+            created_at=now,
+            next_attempt_at=now,
+        )
+        .returning(_OUTBOX.c.id)
+    ).scalar_one()
+    return Queued(handle, int(outbox_id), int(count))
+
+
+def body(handle: str, name: str, rows: Sequence[Row[Any, Any, Any, Any, Any]], count: int) -> str:
+    """The digest's text: a line per notification (newest first) and the command that opens
+    its ticket; subjects from mail made one line."""
+    lines = [
+        _("Hello {name},").format(name=compose.one_line(name) or handle),
+        "",
+        _("While you were away from the console:"),
+        "",
+    ]
+    for kind, number, subject, actor, created_at in rows:
+        lines.append(
+            f"#{number}  {notifications.kind_label(kind)}: {compose.one_line(subject, 120)}"
+        )
+        lines.append(
+            "    "
+            + _("{when} by {actor}; open it: supportdesk tickets show {number}").format(
+                when=f"{created_at:%Y-%m-%d %H:%M} UTC", actor=actor, number=number
+            )
+        )
+    more = count - len(rows)
+    if more > 0:
+        lines += [
+            "",
+            ngettext(
+                "and {count} more: supportdesk notifications list --unread",
+                "and {count} more: supportdesk notifications list --unread",
+                more,
+            ).format(count=more),
+        ]
+    lines += [
+        "",
+        _(
+            "Read them in the console or mark them read with `supportdesk notifications read`."
+            " No more of these mails: `supportdesk agents digest {handle} --off`."
+        ).format(handle=handle),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def check(session: Session, agent_id: int | None, recipients: list[str]) -> str | None:
+    """Why a digest may not go to `recipients` (None: it may): only ever to its agent's
+    own current address, the agent still active. The sender's last check before SMTP."""
+    if agent_id is None:
+        return "a digest without its agent"
+    found = session.execute(
+        select(col(Agent.email), col(Agent.active)).where(col(Agent.id) == agent_id)
+    ).first()
+    if found is None or not found[1]:
+        return "the digest's agent is gone or inactive"
+    if [r.lower() for r in recipients] != [found[0].lower()]:
+        return "a digest goes to its agent's own address only"
+    return None
+
+
+def set_wanted(session: Session, handle: str, wanted: bool) -> None:
+    """Whether `handle` gets the digest when away (the team turns it on in the config)."""
+    found = session.connection().execute(
+        update(Agent).where(col(Agent.handle) == handle.strip().lower()).values(digest=wanted)
+    )
+    if not found.rowcount:
+        from supportdesk.errors import NotFoundError
+
+        raise NotFoundError(
+            _("no agent {handle!r} (see `supportdesk agents list`)").format(handle=handle)
+        )
