@@ -1,0 +1,212 @@
+"""The notification digest on SQLite and PostgreSQL, sent through the outbox to a real SMTP
+server (aiosmtpd): one per window to an away agent, none to one at a console, never to a
+customer; a failed send stays in the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from supportdesk.config import Settings, parse_settings
+from supportdesk.desk import digest, directory, notifications, outbox, presence, tickets
+from supportdesk.desk.events import Change
+from supportdesk.desk.outbox import Sender
+from supportdesk.store import Store
+from supportdesk.store.models import Notification, OutboxItem
+from tests.smtp_server import SmtpServer, start_server
+from tests.test_send import Clock
+
+CUSTOMER = "jo@acme.example"
+AGENTS = {"alice": "alice@desk.example", "bob": "bob@desk.example"}
+
+
+def settings(smtp_port: int, extra: str = "") -> Settings:
+    return parse_settings(
+        f"""[notifications]
+digest_minutes = 15
+away_minutes = 10
+{extra}
+[[mailboxes]]
+name = "support"
+address = "support@desk.example"
+imap_host = "127.0.0.1"
+smtp_host = "127.0.0.1"
+smtp_port = {smtp_port}
+smtp_security = "none"
+smtp_auth = "none"
+sent_copy = false
+from_name = "Desk Support"
+""",
+        Path("/tmp/test-config.toml"),
+    )
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = start_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def desk(store: Store) -> Store:
+    with store.session(write=True) as s:
+        directory.ensure_queue(s, "general")
+        for handle, address in AGENTS.items():
+            directory.add_agent(s, handle, email=address, name=handle.title())
+    return store
+
+
+def assigned(store: Store, handle: str, subject: str, by: str = "agent:carol") -> int:
+    """A customer's ticket assigned to `handle` by someone else (so they are told)."""
+    with store.session(write=True) as s:
+        number = tickets.create_ticket(
+            s, subject=subject, requester_email=CUSTOMER, queue="general", change=Change.by(by)
+        ).number
+        tickets.assign(s, number, handle, Change.by(by))
+    return number
+
+
+def received(smtp: SmtpServer) -> list[tuple[list[str], Message]]:
+    return [(m.rcpt_tos, message_from_bytes(m.data)) for m in smtp.recorder.messages]
+
+
+def text_of(message: Message) -> str:
+    payload = message.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode(message.get_content_charset() or "utf-8")
+
+
+def test_one_digest_per_window_to_the_away_agent_only(desk: Store, smtp: SmtpServer) -> None:
+    clock = Clock()
+    first = assigned(desk, "alice", "Refund\r\nBcc: evil@acme.example please")
+    bobs = assigned(desk, "bob", "Invoice")
+    with desk.session(write=True) as s:  # bob's console beats: he is at the desk
+        presence.beat(s, "c-bob", "agent:bob", None, now=clock.at)
+    config = settings(smtp.port)
+    for _ in range(2):
+        Sender(desk, config, now=clock).drain()
+    [(rcpt, mail)] = received(smtp)
+    assert rcpt == [AGENTS["alice"]]
+    assert mail["To"] == f"Alice <{AGENTS['alice']}>"
+    assert mail["Subject"] == "1 notification while you were away"
+    assert mail["Auto-Submitted"] == "auto-replied"
+    body = text_of(mail)
+    assert f"#{first}  assigned to you: Refund Bcc: evil@acme.example please" in body
+    assert f"supportdesk tickets show {first}" in body
+    assert f"#{bobs}" not in body
+
+    # Within the window a new notification waits; after it, it alone goes out.
+    second = assigned(desk, "alice", "Broken login")
+    clock.at += timedelta(minutes=5)
+    Sender(desk, config, now=clock).drain()
+    assert len(smtp.recorder.messages) == 1
+    clock.at += timedelta(minutes=11)
+    with desk.session(write=True) as s:
+        presence.beat(s, "c-bob", "agent:bob", bobs, now=clock.at)
+    Sender(desk, config, now=clock).drain()
+    assert len(smtp.recorder.messages) == 2
+    later = text_of(received(smtp)[1][1])
+    assert f"#{second}  assigned to you" in later and f"#{first} " not in later
+    every_rcpt = {r for rcpt, _ in received(smtp) for r in rcpt}
+    assert every_rcpt == {AGENTS["alice"]}  # never the customer, never bob at his console
+    with desk.session() as s:
+        bob_mailed = s.exec(
+            select(Notification.mailed_at).where(
+                col(Notification.agent_id) == directory.get_agent(s, "bob").id
+            )
+        ).all()
+        assert bob_mailed == [None]
+
+
+def test_read_opted_out_and_present_agents_get_none(desk: Store, smtp: SmtpServer) -> None:
+    clock = Clock()
+    assigned(desk, "alice", "Read already")
+    assigned(desk, "bob", "Opted out")
+    with desk.session(write=True) as s:
+        notifications.mark_read(s, "alice", None)
+        digest.set_wanted(s, "bob", False)
+    Sender(desk, settings(smtp.port), now=clock).drain()
+    assert smtp.recorder.messages == []
+    with desk.session(write=True) as s:
+        digest.set_wanted(s, "bob", True)
+        presence.beat(s, "c-bob", "agent:bob", None, now=clock.at - timedelta(minutes=9))
+    Sender(desk, settings(smtp.port), now=clock).drain()
+    assert smtp.recorder.messages == []  # bob's console beat 9 minutes ago: not away yet
+    clock.at += timedelta(minutes=2)
+    Sender(desk, settings(smtp.port), now=clock).drain()
+    assert [rcpt for rcpt, _ in received(smtp)] == [[AGENTS["bob"]]]
+
+
+def test_a_digest_readdressed_to_a_customer_is_refused_unsent(
+    desk: Store, smtp: SmtpServer
+) -> None:
+    clock = Clock()
+    assigned(desk, "alice", "Refund")
+    config = settings(smtp.port)
+    with desk.session(write=True) as s:
+        [queued] = digest.queue_due(s, config, clock.at)
+        s.connection().execute(
+            update(OutboxItem)
+            .where(col(OutboxItem.id) == queued.outbox_id)
+            .values(recipients=CUSTOMER)
+        )
+    report = Sender(desk, config, now=clock).drain()
+    assert report.failed == [queued.outbox_id]
+    assert smtp.recorder.messages == []
+    with desk.session() as s:
+        item = outbox.get_item(s, queued.outbox_id)
+    assert (item.state, item.ticket_number, item.kind) == ("failed", None, "digest")
+    assert "own address only" in item.last_error
+
+
+def test_a_failed_digest_stays_in_the_outbox_and_can_be_retried(
+    desk: Store, smtp: SmtpServer
+) -> None:
+    clock = Clock()
+    assigned(desk, "alice", "Refund")
+    config = settings(smtp.port)
+    smtp.recorder.data_replies.extend(["451 4.3.0 Try again later", "550 5.1.1 No such user"])
+    first = Sender(desk, config, now=clock).drain()
+    assert first.deferred and not first.sent
+    clock.at += timedelta(hours=2)
+    second = Sender(desk, config, now=clock).drain()
+    assert second.failed == first.deferred
+    item_id = first.deferred[0]
+    with desk.session() as s:
+        [failed] = outbox.list_items(s)
+    assert (failed.id, failed.state, failed.ticket_number) == (item_id, "failed", None)
+    assert "550 5.1.1" in failed.last_error
+    assert smtp.recorder.messages == []  # and no second digest: its notifications are mailed
+    with desk.session(write=True) as s:
+        outbox.retry(s, item_id, Change.by("agent:alice", at=clock.at))
+    Sender(desk, config, now=clock).drain()
+    assert [rcpt for rcpt, _ in received(smtp)] == [[AGENTS["alice"]]]
+
+
+def test_no_digest_when_off_to_our_own_mailbox_or_without_a_sending_mailbox(
+    desk: Store, smtp: SmtpServer
+) -> None:
+    clock = Clock()
+    assigned(desk, "alice", "Refund")
+    off = settings(smtp.port).model_copy(
+        update={
+            "notifications": settings(smtp.port).notifications.model_copy(
+                update={"digest_minutes": 0}
+            )
+        }
+    )
+    with desk.session(write=True) as s:
+        assert digest.queue_due(s, off, clock.at) == []
+        directory.add_agent(s, "desk", email="support@desk.example")
+    assigned(desk, "desk", "Loop")
+    with desk.session(write=True) as s:
+        queued = digest.queue_due(s, settings(smtp.port), clock.at)
+    assert [q.handle for q in queued] == ["alice"]  # the mailbox's own address: it would loop
