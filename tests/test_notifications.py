@@ -592,3 +592,39 @@ def test_an_agents_newest_and_listing_have_an_index(desk: Store) -> None:
     assert {"name": "ix_notifications_agent_id", "columns": ["agent_id", "id"]} in [
         {"name": i["name"], "columns": i["column_names"]} for i in indexes
     ]
+
+
+@pytest.mark.postgres
+def test_the_feeders_digest_goes_through_row_security(crew: TeamStore) -> None:
+    """The feeder's service role gathers and marks every away agent's notifications and
+    queues their digests; an agent's role queues none, and may mark only their own mailed."""
+    from supportdesk.config import parse_settings
+    from supportdesk.desk import digest
+
+    config = parse_settings(
+        "[notifications]\ndigest_minutes = 5\n[[mailboxes]]\nname = 'support'\n"
+        "address = 'support@desk.example'\nimap_host = '127.0.0.1'\nsmtp_host = '127.0.0.1'\n",
+        Path("/tmp/test-config.toml"),
+    )
+    alice = crew.open_as(crew.add_agent("alice"))
+    bob = crew.open_as(crew.add_agent("bob"))
+    feeder = crew.open_as(team.add_service(crew.owner, "feeder", role=crew.role("feeder")).role)
+    try:
+        numbers = [new_ticket(alice) for _ in range(2)]
+        with alice.session(write=True) as s:
+            tickets.assign(s, numbers[0], "bob", Change.by("agent:alice"))
+        with bob.session(write=True) as s:
+            tickets.assign(s, numbers[1], "alice", Change.by("agent:bob"))
+        now = datetime.now(UTC)
+        with alice.session(write=True) as s:  # an agent's drain queues no one's digest
+            assert digest.queue_due(s, config, now) == []
+        _permission_denied(alice, "UPDATE notifications SET kind = 'mention'")
+        assert _updated(alice, "UPDATE notifications SET mailed_at = now()") == 1  # hers only
+        with feeder.session(write=True) as s:
+            queued = digest.queue_due(s, config, now)
+        assert [(q.handle, q.count) for q in queued] == [("bob", 1)]  # alice's was marked
+        assert _count(feeder, "SELECT count(*) FROM notifications WHERE mailed_at IS NULL") == 0
+        assert _count(alice, "SELECT count(*) FROM outbox WHERE kind = 'digest'") == 1
+    finally:
+        for store in (alice, bob, feeder):
+            store.dispose()
