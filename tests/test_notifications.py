@@ -348,11 +348,37 @@ def test_the_cli_lists_and_marks(config: Path, desk: Store) -> None:
     assert code != 0 and "no agent 'zed'" in err
 
 
-def _sla_ticket(store: Store, handle: str) -> tuple[int, datetime]:
-    """A ticket of `handle`'s under a 4-hour first response, and its due time."""
-    start = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)
+def test_the_warning_window_is_the_configs(desk: Store, tmp_path: Path) -> None:
+    """`[sla] warn_minutes = 60` warns 45 minutes ahead, where the default 30 does not, and
+    `rules run` reads it from the config."""
+    days = "".join(f'{day} = "00:00-23:59"\n' for day in ("mon tue wed thu fri sat sun".split()))
+    number, due_at = _sla_ticket(
+        desk, "carol", start=datetime.now(UTC) - timedelta(hours=3), hours=days
+    )
+    with desk.session(write=True) as s:
+        engine.run_time_rules(s, due_at - timedelta(minutes=45))
+    assert told(desk) == []
+    config = tmp_path / "config.toml"
+    config.write_text(f'database_url = "{desk.url}"\n[sla]\nwarn_minutes = 30\n')
+    assert run(config, "rules", "run", "--json")[0] == 0  # due in an hour: not yet
+    assert told(desk) == []
+    config.write_text(f'database_url = "{desk.url}"\n[sla]\nwarn_minutes = 70\n')
+    assert run(config, "rules", "run", "--json")[0] == 0
+    assert told(desk) == [("carol", number, "sla", "system:sla")]
+
+
+def _sla_ticket(
+    store: Store,
+    handle: str,
+    *,
+    start: datetime = datetime(2026, 11, 16, 8, 0, tzinfo=UTC),
+    hours: str = "",
+) -> tuple[int, datetime]:
+    """A ticket of `handle`'s under a 4-hour first response (from `start`, in `hours`, the
+    policy's [sla.hours] lines: default Monday to Friday 9 to 17), its due time."""
     with store.session(write=True) as s:
-        storage.set_policies(s, POLICY, at=start)
+        policy = POLICY + (f"[sla.hours]\n{hours}" if hours else "")
+        storage.set_policies(s, policy, at=start)
     number = new_ticket(store, queue="support", at=start)
     with store.session(write=True) as s:
         tickets.assign(s, number, handle, Change.by(f"agent:{handle}", at=start))
