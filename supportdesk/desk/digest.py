@@ -199,11 +199,7 @@ def body(handle: str, name: str, rows: Sequence[Row[Any, Any, Any, Any, Any]], c
     if more > 0:
         lines += [
             "",
-            ngettext(
-                "and {count} more: supportdesk notifications list --unread",
-                "and {count} more: supportdesk notifications list --unread",
-                more,
-            ).format(count=more),
+            _("and {count} more: supportdesk notifications list --unread").format(count=more),
         ]
     lines += [
         "",
