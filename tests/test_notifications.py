@@ -351,7 +351,9 @@ def test_the_cli_lists_and_marks(config: Path, desk: Store) -> None:
 def test_the_warning_window_is_the_configs(desk: Store, tmp_path: Path) -> None:
     """`[sla] warn_minutes = 60` warns 45 minutes ahead, where the default 30 does not, and
     `rules run` reads it from the config."""
-    days = "".join(f'{day} = "00:00-23:59"\n' for day in ("mon tue wed thu fri sat sun".split()))
+    days = "".join(
+        f'{day} = "00:00-23:59"\n' for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    )
     number, due_at = _sla_ticket(
         desk, "carol", start=datetime.now(UTC) - timedelta(hours=3), hours=days
     )
