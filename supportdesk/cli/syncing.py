@@ -314,9 +314,14 @@ def _start_sender(
             _json_line(data)
         elif item is not None:
             stamp = local(datetime.now(UTC)).strftime("%H:%M:%S")
+            line = (
+                _("{stamp} outbox {id} (#{ticket_number}): {what} {text}")
+                if item.ticket_number is not None
+                else _("{stamp} outbox {id} (notification digest): {what} {text}")
+            )
             console.print(
                 cell(
-                    _("{stamp} outbox {id} (#{ticket_number}): {what} {text}").format(
+                    line.format(
                         stamp=stamp,
                         id=item.id,
                         ticket_number=item.ticket_number,
