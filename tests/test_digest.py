@@ -135,6 +135,7 @@ def test_read_opted_out_and_present_agents_get_none(desk: Store, smtp: SmtpServe
         digest.set_wanted(s, "bob", False)
     Sender(desk, settings(smtp.port), now=clock).drain()
     assert smtp.recorder.messages == []
+    clock.at += timedelta(minutes=1)  # the sender looks for due digests once a minute
     with desk.session(write=True) as s:
         digest.set_wanted(s, "bob", True)
         presence.beat(s, "c-bob", "agent:bob", None, now=clock.at - timedelta(minutes=9))

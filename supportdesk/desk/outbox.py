@@ -60,6 +60,9 @@ STATES = ("queued", "sending", "sent", "failed", "checking", "uncertain", "cance
 LEASE = timedelta(minutes=15)
 """A claim older than this belongs to a sender that is gone, wherever it ran: longer than any
 one message's SMTP exchange can take with our timeouts."""
+DIGEST_EVERY = timedelta(minutes=1)
+DIGEST_NEXT = "outbox.digest_next"
+"""When this process looks for due digests next (in the store's info)."""
 RETRY_FIRST = timedelta(minutes=1)
 RETRY_CAP = timedelta(hours=1)
 EX_TEMPFAIL = 75
@@ -442,9 +445,15 @@ class Sender:
 
         if not self.settings.notifications.digest_minutes:
             return
+        # Looked for once a minute, not on every drain (every few seconds): whether anyone
+        # is owed one reads each away agent's unread notifications.
+        now = self.now()
+        if now < self.store.info.get(DIGEST_NEXT, now):
+            return
+        self.store.info[DIGEST_NEXT] = now + DIGEST_EVERY
         try:
             with self._write() as session:
-                digest.queue_due(session, self.settings, self.now())
+                digest.queue_due(session, self.settings, now)
         except SupportdeskError as exc:
             report.errors.append(_("notification digest: {error}").format(error=exc))
 

@@ -531,8 +531,9 @@ class OutboxItem(SQLModel, table=True):
     handed_over_at: datetime | None = Field(default=None)
     copied_at: datetime | None = Field(default=None)
     """When the copy in the mailbox's Sent folder was made or found (None: not yet/not wanted)."""
-    agent_id: int | None = Field(default=None)
-    """The agent a digest is for (agents.id): the sender sends it to their address only."""
+    agent_id: int | None = Field(default=None, index=True)
+    """The agent a digest is for (agents.id): the sender sends it to their address only.
+    Indexed: when each agent's last digest went is looked up here on every digest run."""
 
 
 class Draft(SQLModel, table=True):

@@ -5,8 +5,9 @@ Revision ID: 0011
 Revises: 0010
 
 - `outbox.ticket_id` may be NULL: the notification digest (desk.digest) is mail to an agent
-  about many tickets, or none. `outbox.agent_id` names the agent a digest is for; the
-  sender checks at send time that the recipient is that agent's own address and no other.
+  about many tickets, or none. `outbox.agent_id` (indexed) names the agent a digest is for;
+  the sender checks at send time that the recipient is that agent's own address and no
+  other, and the next digest looks up when the last one went by it.
 - `presence.ticket_id` may be NULL: a console showing no ticket (an empty queue) still beats,
   so its agent is not "away" to the digest.
 - `agents.digest`: the agent wants the digest when the team has it on (the default).
@@ -30,6 +31,7 @@ def upgrade() -> None:
     with op.batch_alter_table("outbox") as batch_op:
         batch_op.alter_column("ticket_id", existing_type=sa.Integer(), nullable=True)
         batch_op.add_column(sa.Column("agent_id", sa.Integer(), nullable=True))
+        batch_op.create_index(op.f("ix_outbox_agent_id"), ["agent_id"], unique=False)
     with op.batch_alter_table("presence") as batch_op:
         batch_op.alter_column("ticket_id", existing_type=sa.Integer(), nullable=True)
     op.add_column(
@@ -46,5 +48,6 @@ def downgrade() -> None:
     with op.batch_alter_table("presence") as batch_op:
         batch_op.alter_column("ticket_id", existing_type=sa.Integer(), nullable=False)
     with op.batch_alter_table("outbox") as batch_op:
+        batch_op.drop_index(op.f("ix_outbox_agent_id"))
         batch_op.drop_column("agent_id")
         batch_op.alter_column("ticket_id", existing_type=sa.Integer(), nullable=False)
