@@ -26,7 +26,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Row, and_, insert, literal, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Row,
+    and_,
+    bindparam,
+    exists,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlmodel import Session, col
 
 from supportdesk.desk import notifications, presence
@@ -58,14 +69,21 @@ class Queued:
     count: int
 
 
-def _owed(agent_id: Any) -> list[ColumnElement[bool]]:
+def _owed(agent_id: Any) -> ColumnElement[bool]:
     """A notification a digest still owes the agent: unread, not mailed, still holding."""
-    return [
+    return and_(
         _N.c.agent_id == agent_id,
         _N.c.read_at.is_(None),
         _N.c.mailed_at.is_(None),
         notifications.holding(),
-    ]
+    )
+
+
+# Built once: the statements are the same for every agent and every run.
+_AGENT: BindParameter[int] = bindparam("agent")
+_MAILED: BindParameter[datetime] = bindparam("at", type_=_N.c.mailed_at.type)
+_MARK = update(_N).where(_owed(_AGENT)).values(mailed_at=_MAILED)
+_OWED_ANY = exists().where(_owed(_A.c.id))
 
 
 def _ours(settings: Settings) -> set[str]:
@@ -93,7 +111,6 @@ def queue_due(session: Session, settings: Settings, now: datetime) -> list[Queue
         _OUTBOX.c.created_at > now - timedelta(minutes=minutes),
     )
     ours = _ours(settings)
-    # Whether anything is owed is the marking UPDATE's to find (none: it changes nothing).
     candidates = session.execute(
         select(_A.c.id, _A.c.handle, _A.c.name, _A.c.email)
         .where(
@@ -102,6 +119,7 @@ def queue_due(session: Session, settings: Settings, now: datetime) -> list[Queue
             _A.c.email != "",
             (literal(notifications.AGENT_PREFIX) + _A.c.handle).not_in(here),
             _A.c.id.not_in(recent),
+            _OWED_ANY,
         )
         .order_by(_A.c.id)
     ).all()
@@ -127,8 +145,7 @@ def _queue_one(
     conn = session.connection()
     # Marked first: the rows stay locked until the commit, so a second drain running at the
     # same moment finds none left to mail and queues nothing.
-    marked = conn.execute(update(_N).where(and_(*_owed(agent_id))).values(mailed_at=now))
-    count = int(marked.rowcount)
+    count = int(conn.execute(_MARK, {"agent": agent_id, "at": now}).rowcount)
     if not count:
         return None
     rows = conn.execute(
