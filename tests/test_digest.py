@@ -4,6 +4,7 @@ customer; a failed send stays in the outbox."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from email import message_from_bytes
@@ -21,6 +22,7 @@ from supportdesk.desk.outbox import Sender
 from supportdesk.store import Store
 from supportdesk.store.models import Notification, OutboxItem
 from tests.smtp_server import SmtpServer, start_server
+from tests.test_bulk_cli import run
 from tests.test_send import Clock
 
 CUSTOMER = "jo@acme.example"
@@ -211,3 +213,31 @@ def test_no_digest_when_off_to_our_own_mailbox_or_without_a_sending_mailbox(
     with desk.session(write=True) as s:
         queued = digest.queue_due(s, settings(smtp.port), clock.at)
     assert [q.handle for q in queued] == ["alice"]  # the mailbox's own address: it would loop
+
+
+def test_the_cli_shows_and_cancels_a_digest_and_turns_it_off(
+    desk: Store, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    clock = Clock()
+    assigned(desk, "alice", "Refund")
+    with desk.session(write=True) as s:
+        [queued] = digest.queue_due(s, settings(smtp.port), clock.at)
+    config = tmp_path / "config.toml"
+    config.write_text(f'database_url = "{desk.url}"\n', encoding="utf-8")
+    code, out, _ = run(config, "outbox", "list", "--json")
+    assert code == 0
+    [shown] = json.loads(out)
+    assert (shown["id"], shown["ticket_number"], shown["kind"]) == (
+        queued.outbox_id,
+        None,
+        "digest",
+    )
+    assert run(config, "outbox", "list")[0] == 0
+    assert run(config, "outbox", "cancel", str(queued.outbox_id))[0] == 0
+    Sender(desk, settings(smtp.port), now=clock).drain()
+    assert smtp.recorder.messages == []
+    assert run(config, "agents", "digest", "alice", "--off")[0] == 0
+    code, out, _ = run(config, "agents", "list", "--json")
+    assert {a["handle"]: a["digest"] for a in json.loads(out)} == {"alice": False, "bob": True}
+    code, _, err = run(config, "agents", "digest", "nobody", "--on")
+    assert code != 0 and "nobody" in err
