@@ -5,6 +5,7 @@ customer; a failed send stays in the outbox."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from email import message_from_bytes
@@ -241,3 +242,25 @@ def test_the_cli_shows_and_cancels_a_digest_and_turns_it_off(
     assert {a["handle"]: a["digest"] for a in json.loads(out)} == {"alice": False, "bob": True}
     code, _, err = run(config, "agents", "digest", "nobody", "--on")
     assert code != 0 and "nobody" in err
+
+
+def test_two_senders_at_once_queue_one_digest(desk: Store, smtp: SmtpServer) -> None:
+    """A `supportdesk send` beside the feeder: the second waits on the first's marked rows
+    (or its write lock) and then finds nothing owed, so one digest is queued, not two."""
+    clock = Clock()
+    assigned(desk, "alice", "Refund")
+    config = settings(smtp.port)
+    second: list[list[digest.Queued]] = []
+
+    def queue() -> None:
+        with desk.session(write=True) as s:
+            second.append(digest.queue_due(s, config, clock.at))
+
+    with desk.session(write=True) as s:
+        first = digest.queue_due(s, config, clock.at)
+        other = threading.Thread(target=queue)
+        other.start()
+        other.join(0.5)  # give it time to reach the rows this transaction holds
+    other.join()
+    assert [q.count for q in first] == [1]
+    assert second == [[]]
