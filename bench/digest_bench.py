@@ -19,9 +19,7 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -30,18 +28,17 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import sqlalchemy as sa  # noqa: E402
 from sqlalchemy import true  # noqa: E402
 
 from bench.bulk_bench import build  # noqa: E402
+from bench.notify_bench import PG_URL, on_both  # noqa: E402
 from supportdesk.config import Settings, parse_settings  # noqa: E402
 from supportdesk.desk import bulk, digest, directory  # noqa: E402
 from supportdesk.desk.events import Change  # noqa: E402
-from supportdesk.store import Store, open_store  # noqa: E402
+from supportdesk.store import Store  # noqa: E402
 from supportdesk.store.models import utcnow  # noqa: E402
 
 AGENT = "bench-away"
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 CONFIG = """[notifications]
 digest_minutes = 30
 [[mailboxes]]
@@ -110,28 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-pg", action="store_true")
     args = parser.parse_args(argv)
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    results: dict[str, dict[str, list[tuple[float, float]]]] = {}
-    with tempfile.TemporaryDirectory(prefix="digest-bench-") as work:
-        store = open_store(f"sqlite:///{Path(work) / 'store.sqlite'}", create=True)
-        try:
-            results["SQLite"] = measure(store, args.tickets, args.rounds)
-        finally:
-            store.dispose()
-    if not args.no_pg:
-        admin = sa.create_engine(args.pg, isolation_level="AUTOCOMMIT")
-        schema = f"digest_bench_{uuid.uuid4().hex[:8]}"
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        try:
-            store = open_store(f"{args.pg}?options=-csearch_path%3D{schema}", create=True)
-            try:
-                results["PostgreSQL"] = measure(store, args.tickets, args.rounds)
-            finally:
-                store.dispose()
-        finally:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-            admin.dispose()
+    results = on_both(
+        lambda store: measure(store, args.tickets, args.rounds),
+        None if args.no_pg else args.pg,
+        "digest-bench",
+    )
     print(f"{args.tickets} tickets reassigned to one away agent, {args.rounds} rounds")
     print(f"load average before: {load}, after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for backend, runs in results.items():
