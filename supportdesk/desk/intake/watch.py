@@ -90,7 +90,8 @@ class Watcher:
         sla_warn_seconds: int | None = None,
     ) -> None:
         """`on_rules` hears what each run of the time rules did (None: time rules do not
-        run here); `on_rules_error` a run that failed as a whole (the watch goes on)."""
+        run here); `on_rules_error` a run that failed as a whole (the watch goes on);
+        `sla_warn_seconds` is `[sla] warn_minutes` (None: the default)."""
         self.store = store
         self.settings = settings
         self.targets = targets
@@ -128,16 +129,16 @@ class Watcher:
             thread.join(max(0.0, deadline - time.monotonic()))
 
     def _time_rules(self) -> None:
+        from supportdesk.desk.notifications import SLA_WARNING_SECONDS
         from supportdesk.desk.rules.engine import run_time_rules
         from supportdesk.store.models import utcnow
 
         assert self.on_rules is not None
         try:
             with self.store.session(write=True) as session:
-                if self.sla_warn_seconds is None:
-                    fired = run_time_rules(session, utcnow())
-                else:
-                    fired = run_time_rules(session, utcnow(), warn_seconds=self.sla_warn_seconds)
+                fired = run_time_rules(
+                    session, utcnow(), warn_seconds=self.sla_warn_seconds or SLA_WARNING_SECONDS
+                )
         except Exception as exc:  # a locked store, a bug: said, and tried again next time
             if self.on_rules_error is not None:
                 self.on_rules_error(exc)
