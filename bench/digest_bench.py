@@ -66,7 +66,7 @@ def measure(store: Store, tickets: int, rounds: int) -> dict[str, list[tuple[flo
     def queue(at: timedelta) -> Callable[[], list[digest.Queued]]:
         def run() -> list[digest.Queued]:
             with store.session(write=True) as s:
-                return digest.queue_due(s, settings, now + at)
+                return digest.queue_due(s, settings, now + at).queued
 
         return run
 

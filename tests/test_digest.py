@@ -21,7 +21,7 @@ from supportdesk.desk import digest, directory, notifications, outbox, presence,
 from supportdesk.desk.events import Change
 from supportdesk.desk.outbox import Sender
 from supportdesk.store import Store
-from supportdesk.store.models import Notification, OutboxItem
+from supportdesk.store.models import Agent, Notification, OutboxItem
 from tests.smtp_server import SmtpServer, start_server
 from tests.test_bulk_cli import run
 from tests.test_send import Clock
@@ -156,7 +156,7 @@ def test_a_digest_readdressed_to_a_customer_is_refused_unsent(
     assigned(desk, "alice", "Refund")
     config = settings(smtp.port)
     with desk.session(write=True) as s:
-        [queued] = digest.queue_due(s, config, clock.at)
+        [queued] = digest.queue_due(s, config, clock.at).queued
         s.connection().execute(
             update(OutboxItem)
             .where(col(OutboxItem.id) == queued.outbox_id)
@@ -208,11 +208,11 @@ def test_no_digest_when_off_to_our_own_mailbox_or_without_a_sending_mailbox(
         }
     )
     with desk.session(write=True) as s:
-        assert digest.queue_due(s, off, clock.at) == []
+        assert digest.queue_due(s, off, clock.at) == digest.Due([], [])
         directory.add_agent(s, "desk", email="support@desk.example")
     assigned(desk, "desk", "Loop")
     with desk.session(write=True) as s:
-        queued = digest.queue_due(s, settings(smtp.port), clock.at)
+        queued = digest.queue_due(s, settings(smtp.port), clock.at).queued
     assert [q.handle for q in queued] == ["alice"]  # the mailbox's own address: it would loop
 
 
@@ -222,7 +222,7 @@ def test_the_cli_shows_and_cancels_a_digest_and_turns_it_off(
     clock = Clock()
     assigned(desk, "alice", "Refund")
     with desk.session(write=True) as s:
-        [queued] = digest.queue_due(s, settings(smtp.port), clock.at)
+        [queued] = digest.queue_due(s, settings(smtp.port), clock.at).queued
     config = tmp_path / "config.toml"
     config.write_text(f'database_url = "{desk.url}"\n', encoding="utf-8")
     code, out, _ = run(config, "outbox", "list", "--json")
@@ -254,13 +254,48 @@ def test_two_senders_at_once_queue_one_digest(desk: Store, smtp: SmtpServer) -> 
 
     def queue() -> None:
         with desk.session(write=True) as s:
-            second.append(digest.queue_due(s, config, clock.at))
+            second.append(digest.queue_due(s, config, clock.at).queued)
 
     with desk.session(write=True) as s:
-        first = digest.queue_due(s, config, clock.at)
+        first = digest.queue_due(s, config, clock.at).queued
         other = threading.Thread(target=queue)
         other.start()
         other.join(0.5)  # give it time to reach the rows this transaction holds
     other.join()
     assert [q.count for q in first] == [1]
     assert second == [[]]
+
+
+def test_one_bad_agent_address_skips_that_agent_only(desk: Store, smtp: SmtpServer) -> None:
+    """An address SMTP cannot take (no dot in the domain) is reported and passed over; the
+    others still get theirs, and the address queued is the checked (IDNA) form."""
+    clock = Clock()
+    with desk.session(write=True) as s:
+        directory.add_agent(s, "carl", email="carl@books.example", name="Carl")
+        for handle, address in (("alice", "alice@localhost"), ("carl", "carl@bücher.example")):
+            s.connection().execute(
+                update(Agent).where(col(Agent.handle) == handle).values(email=address)
+            )
+    assigned(desk, "alice", "Refund")
+    assigned(desk, "bob", "Invoice")
+    assigned(desk, "carl", "Books")
+    with desk.session(write=True) as s:
+        due = digest.queue_due(s, settings(smtp.port), clock.at)
+    assert [q.handle for q in due.queued] == ["bob", "carl"]
+    assert [(k.handle, "alice@localhost" in k.reason) for k in due.skipped] == [("alice", True)]
+    with desk.session() as s:
+        recipients = {i.agent_id: i.recipients for i in s.exec(select(OutboxItem)).all()}
+        alice = directory.get_agent(s, "alice")
+        assert alice.id not in recipients
+        assert "carl@xn--bcher-kva.example" in recipients.values()
+        [mailed] = s.exec(
+            select(Notification.mailed_at).where(col(Notification.agent_id) == alice.id)
+        ).all()
+        assert mailed is None  # still owed once the address is fixed
+    clock.at += timedelta(minutes=1)
+    report = Sender(desk, settings(smtp.port), now=clock).drain()
+    assert any("alice" in e for e in report.errors)
+    assert sorted(r for rcpt, _ in received(smtp) for r in rcpt) == [
+        AGENTS["bob"],
+        "carl@xn--bcher-kva.example",
+    ]

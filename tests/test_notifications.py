@@ -645,11 +645,11 @@ def test_the_feeders_digest_goes_through_row_security(crew: TeamStore) -> None:
             tickets.assign(s, numbers[1], "alice", Change.by("agent:bob"))
         now = datetime.now(UTC)
         with alice.session(write=True) as s:  # an agent's drain queues no one's digest
-            assert digest.queue_due(s, config, now) == []
+            assert digest.queue_due(s, config, now) == digest.Due([], [])
         _permission_denied(alice, "UPDATE notifications SET kind = 'mention'")
         assert _updated(alice, "UPDATE notifications SET mailed_at = now()") == 1  # hers only
         with feeder.session(write=True) as s:
-            queued = digest.queue_due(s, config, now)
+            queued = digest.queue_due(s, config, now).queued
         assert [(q.handle, q.count) for q in queued] == [("bob", 1)]  # alice's was marked
         assert _count(feeder, "SELECT count(*) FROM notifications WHERE mailed_at IS NULL") == 0
         assert _count(alice, "SELECT count(*) FROM outbox WHERE kind = 'digest'") == 1

@@ -69,6 +69,23 @@ class Queued:
     count: int
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """An agent owed a digest who cannot have one as things stand (a bad address): said, so
+    someone fixes it, while the others' digests still go."""
+
+    handle: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Due:
+    """What one look for due digests did."""
+
+    queued: list[Queued]
+    skipped: list[Skipped]
+
+
 def _owed(agent_id: Any) -> ColumnElement[bool]:
     """A notification a digest still owes the agent: unread, not mailed, still holding."""
     return and_(
@@ -87,21 +104,30 @@ _OWED_ANY = exists().where(_owed(_A.c.id))
 
 
 def _ours(settings: Settings) -> set[str]:
-    return {m.address.lower() for m in settings.mailboxes} | {
-        m.from_address.lower() for m in settings.mailboxes
+    return {_checked(m.address) for m in settings.mailboxes} | {
+        _checked(m.from_address) for m in settings.mailboxes
     }
 
 
-def queue_due(session: Session, settings: Settings, now: datetime) -> list[Queued]:
+def _checked(address: str) -> str:
+    """`address` as queued (compose.check_address: IDNA, lower-case domain), or as it is
+    when it is not one (it then matches no address that was queued)."""
+    try:
+        return compose.check_address(address).lower()
+    except compose.ComposeError:
+        return address.strip().lower()
+
+
+def queue_due(session: Session, settings: Settings, now: datetime) -> Due:
     """Queue a digest for every away agent who is owed one and had none in the last
     `digest_minutes`; nothing when the digest is off, no mailbox sends, or the session is
     an agent's (on a team store only a service role, the feeder, sees everyone's)."""
     minutes = settings.notifications.digest_minutes
     box = settings.digest_mailbox()
     if not minutes or box is None:
-        return []
+        return Due([], [])
     if notifications.handle_of(session_actor(session.connection()) or "") is not None:
-        return []
+        return Due([], [])
     here = presence.present(now=now, minutes=settings.notifications.away_minutes)
     # The last digest by the outbox's index, not by the notifications it marked: an agent
     # away with 100,000 of them would make this a scan of all on every look.
@@ -123,14 +149,21 @@ def queue_due(session: Session, settings: Settings, now: datetime) -> list[Queue
         )
         .order_by(_A.c.id)
     ).all()
-    queued = []
+    due = Due([], [])
     for agent_id, handle, name, address in candidates:
-        if address.lower() in ours:
+        # Checked before anything is marked: one address SMTP cannot take must not roll
+        # back everyone's digest, every minute.
+        try:
+            checked = compose.check_address(address)
+        except compose.ComposeError as exc:
+            due.skipped.append(Skipped(handle, str(exc)))
+            continue
+        if checked.lower() in ours:
             continue  # it would come back in as a ticket
-        done = _queue_one(session, box, now, agent_id, handle, name, address)
+        done = _queue_one(session, box, now, agent_id, handle, name, checked)
         if done is not None:
-            queued.append(done)
-    return queued
+            due.queued.append(done)
+    return due
 
 
 def _queue_one(
@@ -241,7 +274,7 @@ def check(session: Session, agent_id: int | None, recipients: list[str]) -> str 
     ).first()
     if found is None or not found[1]:
         return "the digest's agent is gone or inactive"
-    if [r.lower() for r in recipients] != [found[0].lower()]:
+    if [r.lower() for r in recipients] != [_checked(found[0])]:
         return "a digest goes to its agent's own address only"
     return None
 

@@ -453,9 +453,16 @@ class Sender:
         self.store.info[DIGEST_NEXT] = now + DIGEST_EVERY
         try:
             with self._write() as session:
-                digest.queue_due(session, self.settings, now)
+                due = digest.queue_due(session, self.settings, now)
         except SupportdeskError as exc:
             report.errors.append(_("notification digest: {error}").format(error=exc))
+            return
+        for skipped in due.skipped:
+            report.errors.append(
+                _("notification digest: none for {handle}: {reason}").format(
+                    handle=skipped.handle, reason=skipped.reason
+                )
+            )
 
     def _our_addresses(self) -> frozenset[str]:
         return frozenset(m.address.lower() for m in self.settings.mailboxes)
