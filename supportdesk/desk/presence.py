@@ -26,6 +26,9 @@ from supportdesk.store.models import Presence, Ticket, utcnow
 BEAT_SECONDS = 15.0
 EXPIRE_SECONDS = 45.0
 DOINGS = ("viewing", "replying")
+KEPT = timedelta(days=1)
+"""How long the row of a console that stopped beating is kept: longer than the longest
+`[notifications] away_minutes` (a day), which reads it to tell when its agent went away."""
 
 
 @dataclass(frozen=True)
@@ -82,27 +85,27 @@ def beat(
             .values(actor=actor, ticket_id=ticket_id, doing=doing, seen_at=now)
         )
     # Rows of consoles long gone: a tiny table, swept by whoever beats.
-    conn.execute(
-        delete(Presence).where(col(Presence.seen_at) < now - timedelta(seconds=EXPIRE_SECONDS * 20))
-    )
+    conn.execute(delete(Presence).where(col(Presence.seen_at) < now - KEPT))
     if before is None or tuple(before) != (ticket_id, doing):
         changed = [ticket_id, before[0] if before is not None else None]
         announce(conn, [t for t in changed if t is not None])
 
 
 def leave(session: Session, console_id: str) -> None:
-    """The console closed: it is nowhere, and its agent away unless another console beats."""
+    """The console closed: it shows no ticket from now on. The row stays with its last beat,
+    so its agent turns away (desk.digest) `away_minutes` after that beat, as for a console
+    that crashed, not the moment it closes; the sweep in `beat` removes it later."""
     conn = session.connection()
-    gone = (
-        conn.execute(
-            delete(Presence)
-            .where(col(Presence.console_id) == console_id)
-            .returning(col(Presence.ticket_id))
-        )
-        .scalars()
-        .all()
+    shown = conn.execute(
+        select(col(Presence.ticket_id)).where(col(Presence.console_id) == console_id)
+    ).scalar()
+    conn.execute(
+        update(Presence)
+        .where(col(Presence.console_id) == console_id)
+        .values(ticket_id=None, doing="viewing")
     )
-    announce(conn, [t for t in gone if t is not None])
+    if shown is not None:
+        announce(conn, [shown])
 
 
 def others(
