@@ -299,3 +299,38 @@ def test_one_bad_agent_address_skips_that_agent_only(desk: Store, smtp: SmtpServ
         AGENTS["bob"],
         "carl@xn--bcher-kva.example",
     ]
+
+
+def test_a_notification_between_two_queuers_waits_for_the_next_window(
+    desk: Store, smtp: SmtpServer
+) -> None:
+    """The second queuer waits while the first queues alice's digest; a notification that
+    commits in between is not mailed by the second at once (two digests in one window) but
+    left for the next window."""
+    clock = Clock()
+    assigned(desk, "alice", "Refund")
+    config = settings(smtp.port)
+    second: list[list[digest.Queued]] = []
+
+    def queue() -> None:
+        with desk.session(write=True) as s:
+            second.append(digest.queue_due(s, config, clock.at).queued)
+
+    between = threading.Thread(target=assigned, args=(desk, "alice", "Broken login"))
+    other = threading.Thread(target=queue)
+    with desk.session(write=True) as s:
+        first = digest.queue_due(s, config, clock.at).queued
+        between.start()
+        # On PostgreSQL it commits now; SQLite's one writer waits for this transaction.
+        between.join(10 if desk.dialect == "postgresql" else 0.5)
+        other.start()
+        other.join(0.5)  # give it time to reach what this transaction holds
+    between.join()
+    other.join()
+    assert [q.count for q in first] == [1]
+    assert second == [[]]
+    with desk.session() as s:
+        unmailed = s.exec(
+            select(Notification.id).where(col(Notification.mailed_at).is_(None))
+        ).all()
+    assert len(unmailed) == 1

@@ -30,12 +30,14 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Row,
+    Select,
     and_,
     bindparam,
     exists,
     insert,
     literal,
     select,
+    text,
     update,
 )
 from sqlmodel import Session, col
@@ -160,10 +162,31 @@ def queue_due(session: Session, settings: Settings, now: datetime) -> Due:
             continue
         if checked.lower() in ours:
             continue  # it would come back in as a ticket
+        if not _lock(session, agent_id, recent):
+            continue  # another queuer's digest committed while this one looked
         done = _queue_one(session, box, now, agent_id, handle, name, checked)
         if done is not None:
             due.queued.append(done)
     return due
+
+
+def _lock(session: Session, agent_id: int, recent: Select[Any]) -> bool:
+    """Hold `agent_id`'s digest until the commit, and say whether it is still due.
+
+    Two queuers at once on PostgreSQL (the feeder and a `send` beside it) would otherwise
+    both find the agent due: the second's marking UPDATE waits on the first's rows, and then
+    marks what was notified in between, a second digest in the window. So each takes the
+    agent's lock first and looks again, in a new statement that sees the other's commit.
+    SQLite's one writer already keeps them apart.
+    """
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        return True
+    conn.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || :what), :agent)"),
+        {"what": " digest", "agent": agent_id},
+    )
+    return not conn.execute(select(exists(recent.where(_OUTBOX.c.agent_id == agent_id)))).scalar()
 
 
 def _queue_one(
