@@ -19,9 +19,12 @@ from sqlmodel import col, select
 from supportdesk.config import Settings, parse_settings
 from supportdesk.desk import digest, directory, notifications, outbox, presence, tickets
 from supportdesk.desk.events import Change
+from supportdesk.desk.ingest import ingest
+from supportdesk.desk.intake.summary import Summary
 from supportdesk.desk.outbox import Sender
+from supportdesk.mail.parse import parse_message
 from supportdesk.store import Store
-from supportdesk.store.models import Agent, Notification, OutboxItem
+from supportdesk.store.models import Agent, IgnoredMail, Notification, OutboxItem, Ticket
 from tests.smtp_server import SmtpServer, start_server
 from tests.test_bulk_cli import run
 from tests.test_send import Clock
@@ -334,3 +337,36 @@ def test_a_notification_between_two_queuers_waits_for_the_next_window(
             select(Notification.id).where(col(Notification.mailed_at).is_(None))
         ).all()
     assert len(unmailed) == 1
+
+
+def test_an_agents_reply_to_a_digest_opens_no_ticket_and_is_kept(
+    desk: Store, smtp: SmtpServer
+) -> None:
+    """The digest asks replies to the agent's own address; one that reaches the desk anyway
+    (In-Reply-To or References naming the digest) is kept raw and counted, not a ticket."""
+    clock = Clock()
+    assigned(desk, "alice", "Refund")
+    Sender(desk, settings(smtp.port), now=clock).drain()
+    [(_, mail)] = received(smtp)
+    assert mail["Reply-To"] == f"Alice <{AGENTS['alice']}>"
+    for header in ("In-Reply-To", "References"):
+        raw = (
+            f"From: Alice <{AGENTS['alice']}>\r\nTo: support@desk.example\r\n"
+            f"Subject: Re: {mail['Subject']}\r\nMessage-ID: <r-{header}@desk.example>\r\n"
+            f"{header}: {mail['Message-ID']}\r\nDate: Sat, 05 Dec 2026 02:00:00 +0000\r\n\r\n"
+            "Thanks, on it.\r\n"
+        ).encode()
+        with desk.session(write=True) as s:
+            first = ingest(s, parse_message(raw), raw, default_queue="general")
+            again = ingest(s, parse_message(raw), raw, default_queue="general")
+        assert (first.outcome, first.ticket_number) == ("digest_reply", None)
+        assert again.outcome == "duplicate"
+    with desk.session() as s:
+        assert len(s.exec(select(Ticket)).all()) == 1  # alice's assigned one only
+        kept = s.exec(select(IgnoredMail)).all()
+    assert [(k.reason, k.sender, b"on it" in k.raw) for k in kept] == [
+        ("digest_reply", AGENTS["alice"], True)
+    ] * 2
+    summary = Summary()
+    summary.count(first)
+    assert (summary.digest_replies, summary.messages, summary.new_tickets) == (1, 0, 0)

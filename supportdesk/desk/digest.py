@@ -212,11 +212,15 @@ def _queue_one(
         .limit(LISTED)
     ).all()
     domain = box.from_address.rpartition("@")[2]
+    agent = compose.address(name, address)
     message_id = email.utils.make_msgid("sd.digest", domain=domain)
     raw = compose.build(
         compose.Outgoing(
             sender=compose.address(box.from_name, box.from_address),
-            to=[compose.address(name, address)],
+            to=[agent],
+            # A reply goes to the agent, not back into the desk (where ingest keeps it
+            # without a ticket: desk.ingest).
+            reply_to=[agent],
             subject=ngettext(
                 "{count} notification while you were away",
                 "{count} notifications while you were away",

@@ -655,5 +655,20 @@ class CsatRejection(SQLModel, table=True):
     """The note that shows the mail's text to agents on the ticket it names, if one was made."""
 
 
+class IgnoredMail(SQLModel, table=True):
+    """Received mail that makes no ticket nor message by design (an agent's reply to their
+    notification digest: `reason` "digest_reply"), kept raw and counted so nothing received
+    is lost."""
+
+    __tablename__ = "ignored_mail"
+
+    id: int | None = Field(default=None, primary_key=True)
+    received_at: datetime = Field(default_factory=utcnow)
+    reason: str = Field(max_length=16, index=True)
+    sender: str = Field(default="", max_length=320)
+    message_id: str = Field(default="", index=True, max_length=998)
+    raw: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
+
+
 STATUSES = ("new", "open", "pending", "on-hold", "solved", "closed")
 PRIORITIES = ("low", "normal", "high", "urgent")

@@ -11,6 +11,8 @@ Revises: 0010
 - `presence.ticket_id` may be NULL: a console showing no ticket (an empty queue) still beats,
   so its agent is not "away" to the digest.
 - `agents.digest`: the agent wants the digest when the team has it on (the default).
+- `ignored_mail`: received mail that is no ticket's by design (an agent's reply to a
+  digest), kept raw and counted by reason.
 
 On SQLite the two NOT NULLs are dropped by copying the table (batch mode): neither table
 has a trigger or an index the copy would lose (Alembic recreates the indexes).
@@ -19,6 +21,7 @@ has a trigger or an index the copy would lose (Alembic recreates the indexes).
 from __future__ import annotations
 
 import sqlalchemy as sa
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = "0011"
@@ -38,9 +41,24 @@ def upgrade() -> None:
         "agents",
         sa.Column("digest", sa.Boolean(), nullable=False, server_default=sa.true()),
     )
+    op.create_table(
+        "ignored_mail",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("received_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("sender", sqlmodel.sql.sqltypes.AutoString(length=320), nullable=False),
+        sa.Column("message_id", sqlmodel.sql.sqltypes.AutoString(length=998), nullable=False),
+        sa.Column("raw", sa.LargeBinary(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_ignored_mail_message_id", "ignored_mail", ["message_id"], unique=False)
+    op.create_index("ix_ignored_mail_reason", "ignored_mail", ["reason"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_ignored_mail_reason", table_name="ignored_mail")
+    op.drop_index("ix_ignored_mail_message_id", table_name="ignored_mail")
+    op.drop_table("ignored_mail")
     op.execute("DELETE FROM outbox WHERE ticket_id IS NULL")
     op.execute("DELETE FROM presence WHERE ticket_id IS NULL")
     with op.batch_alter_table("agents") as batch_op:
