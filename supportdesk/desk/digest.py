@@ -52,6 +52,8 @@ if TYPE_CHECKING:
     from supportdesk.config import Mailbox, Settings
 
 KIND = "digest"
+ID_MARK = "sd.digest"
+"""In every digest's Message-ID (`<...ID_MARK@domain>`): ingest looks up only such ids."""
 LISTED = 50
 """Notifications a digest lists one by one; the rest are counted (a bulk reassignment can
 tell one agent of 100,000 tickets)."""
@@ -213,7 +215,7 @@ def _queue_one(
     ).all()
     domain = box.from_address.rpartition("@")[2]
     agent = compose.address(name, address)
-    message_id = email.utils.make_msgid("sd.digest", domain=domain)
+    message_id = email.utils.make_msgid(ID_MARK, domain=domain)
     raw = compose.build(
         compose.Outgoing(
             sender=compose.address(box.from_name, box.from_address),
