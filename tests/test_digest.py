@@ -370,3 +370,23 @@ def test_an_agents_reply_to_a_digest_opens_no_ticket_and_is_kept(
     summary = Summary()
     summary.count(first)
     assert (summary.digest_replies, summary.messages, summary.new_tickets) == (1, 0, 0)
+
+
+def test_a_digest_to_our_own_mailbox_is_refused_at_send_time(desk: Store, smtp: SmtpServer) -> None:
+    """An agent whose address became the desk's own between queueing and sending: the digest
+    would come back in as mail, so the sender fails it unsent."""
+    clock = Clock()
+    assigned(desk, "alice", "Refund")
+    config = settings(smtp.port)
+    with desk.session(write=True) as s:
+        [queued] = digest.queue_due(s, config, clock.at).queued
+        for table, column, where in (
+            (Agent, "email", col(Agent.handle) == "alice"),
+            (OutboxItem, "recipients", col(OutboxItem.id) == queued.outbox_id),
+        ):
+            s.connection().execute(
+                update(table).where(where).values({column: "support@desk.example"})
+            )
+    report = Sender(desk, config, now=clock).drain()
+    assert report.failed == [queued.outbox_id]
+    assert smtp.recorder.messages == []

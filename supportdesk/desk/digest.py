@@ -293,9 +293,12 @@ def body(handle: str, name: str, rows: Sequence[Row[Any, Any, Any, Any, Any]], c
     return "\n".join(lines) + "\n"
 
 
-def check(session: Session, agent_id: int | None, recipients: list[str]) -> str | None:
+def check(
+    session: Session, settings: Settings, agent_id: int | None, recipients: list[str]
+) -> str | None:
     """Why a digest may not go to `recipients` (None: it may): only ever to its agent's
-    own current address, the agent still active. The sender's last check before SMTP."""
+    own current address, the agent still active, and never to one of the desk's own
+    mailboxes (it would come back in). The sender's last check before SMTP."""
     if agent_id is None:
         return "a digest without its agent"
     found = session.execute(
@@ -305,6 +308,8 @@ def check(session: Session, agent_id: int | None, recipients: list[str]) -> str 
         return "the digest's agent is gone or inactive"
     if [r.lower() for r in recipients] != [_checked(found[0])]:
         return "a digest goes to its agent's own address only"
+    if {_checked(r) for r in recipients} & _ours(settings):
+        return "a digest never goes to one of the desk's own mailboxes"
     return None
 
 

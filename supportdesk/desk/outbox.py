@@ -810,7 +810,7 @@ class Sender:
         from supportdesk.desk import digest
 
         with self.store.session() as session:
-            return digest.check(session, item.agent_id, recipients)
+            return digest.check(session, self.settings, item.agent_id, recipients)
 
     def _send_one(self, smtp: SmtpSession, item: _Claimed, report: DrainReport) -> None:
         from supportdesk.mail.smtp import HandoverLost, SmtpError
