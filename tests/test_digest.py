@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from supportdesk.config import Settings, parse_settings
@@ -390,3 +391,17 @@ def test_a_digest_to_our_own_mailbox_is_refused_at_send_time(desk: Store, smtp: 
     report = Sender(desk, config, now=clock).drain()
     assert report.failed == [queued.outbox_id]
     assert smtp.recorder.messages == []
+
+
+def test_only_a_digest_with_its_agent_goes_without_a_ticket(desk: Store, smtp: SmtpServer) -> None:
+    """The store itself refuses outbox mail that names no ticket unless it is a digest for
+    an agent (a reply without its ticket would have no history and no send-time checks)."""
+    clock = Clock()
+    assigned(desk, "alice", "Refund")
+    with desk.session(write=True) as s:
+        [queued] = digest.queue_due(s, settings(smtp.port), clock.at).queued
+    for values in ({"kind": "reply"}, {"agent_id": None}):
+        with pytest.raises(IntegrityError), desk.session(write=True) as s:
+            s.connection().execute(
+                update(OutboxItem).where(col(OutboxItem.id) == queued.outbox_id).values(values)
+            )

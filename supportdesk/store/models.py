@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Column,
     Index,
     LargeBinary,
@@ -495,6 +496,10 @@ class Notification(SQLModel, table=True):
     """When a digest mail to the agent included it (None: not mailed)."""
 
 
+OUTBOX_TICKET_OR_DIGEST = "ticket_id IS NOT NULL OR (kind = 'digest' AND agent_id IS NOT NULL)"
+"""Only a digest, for its agent, is outbox mail about no ticket (desk.digest)."""
+
+
 class OutboxItem(SQLModel, table=True):
     """Mail waiting to be sent: written first, sent after, never sent twice.
 
@@ -507,7 +512,10 @@ class OutboxItem(SQLModel, table=True):
     """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_state", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_state", "state", "next_attempt_at"),
+        CheckConstraint(OUTBOX_TICKET_OR_DIGEST, name="ck_outbox_ticket_or_digest"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int | None = Field(default=None, foreign_key="tickets.id", index=True)

@@ -5,9 +5,10 @@ Revision ID: 0011
 Revises: 0010
 
 - `outbox.ticket_id` may be NULL: the notification digest (desk.digest) is mail to an agent
-  about many tickets, or none. `outbox.agent_id` (indexed) names the agent a digest is for;
-  the sender checks at send time that the recipient is that agent's own address and no
-  other, and the next digest looks up when the last one went by it.
+  about many tickets, or none (a CHECK allows it for a digest with its agent only).
+  `outbox.agent_id` (indexed) names the agent a digest is for; the sender checks at send
+  time that the recipient is that agent's own address and no other, and the next digest
+  looks up when the last one went by it.
 - `presence.ticket_id` may be NULL: a console showing no ticket (an empty queue) still beats,
   so its agent is not "away" to the digest.
 - `agents.digest`: the agent wants the digest when the team has it on (the default).
@@ -35,6 +36,10 @@ def upgrade() -> None:
         batch_op.alter_column("ticket_id", existing_type=sa.Integer(), nullable=True)
         batch_op.add_column(sa.Column("agent_id", sa.Integer(), nullable=True))
         batch_op.create_index(op.f("ix_outbox_agent_id"), ["agent_id"], unique=False)
+        batch_op.create_check_constraint(
+            "ck_outbox_ticket_or_digest",
+            "ticket_id IS NOT NULL OR (kind = 'digest' AND agent_id IS NOT NULL)",
+        )
     with op.batch_alter_table("presence") as batch_op:
         batch_op.alter_column("ticket_id", existing_type=sa.Integer(), nullable=True)
     op.add_column(
@@ -66,6 +71,7 @@ def downgrade() -> None:
     with op.batch_alter_table("presence") as batch_op:
         batch_op.alter_column("ticket_id", existing_type=sa.Integer(), nullable=False)
     with op.batch_alter_table("outbox") as batch_op:
+        batch_op.drop_constraint("ck_outbox_ticket_or_digest", type_="check")
         batch_op.drop_index(op.f("ix_outbox_agent_id"))
         batch_op.drop_column("agent_id")
         batch_op.alter_column("ticket_id", existing_type=sa.Integer(), nullable=False)
