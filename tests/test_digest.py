@@ -5,6 +5,8 @@ customer; a failed send stays in the outbox."""
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -405,3 +407,24 @@ def test_only_a_digest_with_its_agent_goes_without_a_ticket(desk: Store, smtp: S
             s.connection().execute(
                 update(OutboxItem).where(col(OutboxItem.id) == queued.outbox_id).values(values)
             )
+
+
+def test_every_command_the_digest_names_works(
+    desk: Store, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    clock = Clock()
+    number = assigned(desk, "alice", "Refund")
+    Sender(desk, settings(smtp.port), now=clock).drain()
+    [(_, mail)] = received(smtp)
+    body = text_of(mail)
+    commands = re.findall(r"`(supportdesk [^`]+)`", body)
+    assert f"supportdesk tickets show {number}" in body
+    assert any(" read" in c for c in commands) and any(" --off" in c for c in commands)
+    config = tmp_path / "config.toml"
+    config.write_text(f'database_url = "{desk.url}"\nagent = "alice"\n', encoding="utf-8")
+    for command in [f"supportdesk tickets show {number}", *commands]:
+        code, _, err = run(config, *shlex.split(command)[1:])
+        assert code == 0, (command, err)
+    with desk.session() as s:
+        unread = notifications.unread_count(s, "alice")
+    assert unread == 0

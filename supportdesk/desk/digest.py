@@ -286,7 +286,8 @@ def body(handle: str, name: str, rows: Sequence[Row[Any, Any, Any, Any, Any]], c
     lines += [
         "",
         _(
-            "Read them in the console or mark them read with `supportdesk notifications read`."
+            "Read them in the console or mark them read with"
+            " `supportdesk notifications read --all`."
             " No more of these mails: `supportdesk agents digest {handle} --off`."
         ).format(handle=handle),
     ]
