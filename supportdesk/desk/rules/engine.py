@@ -355,12 +355,18 @@ def rollback_session(store: Store) -> Iterator[Session]:
 
 
 def dry_run(
-    store: Store, rules: Sequence[RuleDef], *, window: timedelta, now: datetime
+    store: Store,
+    rules: Sequence[RuleDef],
+    *,
+    window: timedelta,
+    now: datetime,
+    warn_seconds: int = notifications.SLA_WARNING_SECONDS,
 ) -> list[Fired]:
     """What `rules` would have done to tickets and mail of the last `window`, nothing kept.
 
     Mail rules see each message with the ticket as it is now (its state back then is not
-    kept); time rules run once, at `now`, over the tickets updated within the window.
+    kept); time rules run once, at `now`, over the tickets updated within the window, with
+    the scheduled run's SLA warning window (`warn_seconds`, `[sla] warn_minutes`).
     """
     start = now - window
     change = Change.by(RULES_ACTOR, at=now)
@@ -391,7 +397,9 @@ def dry_run(
                     select(col(Ticket.number)).where(col(Ticket.updated_at) >= start)
                 ).scalars()
             }
-            for f in run_time_rules(session, now, change=change, rules=timed):
+            for f in run_time_rules(
+                session, now, change=change, rules=timed, warn_seconds=warn_seconds
+            ):
                 if f.ticket in recent:
                     fired.append(f)
     return fired
