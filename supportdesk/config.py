@@ -612,6 +612,11 @@ class Settings(_Table):
                 ),
                 at=("notifications", "mailbox"),
             )
+        if self.notifications.digest_minutes and self.digest_mailbox() is None:
+            raise _Problem(
+                _("the digest is on, but no mailbox has an smtp_host to send it from"),
+                at=("notifications", "digest_minutes"),
+            )
         return self
 
     def digest_mailbox(self) -> Mailbox | None:

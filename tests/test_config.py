@@ -230,6 +230,11 @@ def test_store_url_expands_home(isolated: Path) -> None:
             "notifications.mailbox: no mailbox 'nope' with an smtp_host (those that send: none)",
         ),
         (
+            "[notifications]\ndigest_minutes = 15\n",
+            "notifications.digest_minutes: the digest is on, but no mailbox has an smtp_host to"
+            " send it from",
+        ),
+        (
             "[sla]\nwarn_minutes = 0\n",
             "sla.warn_minutes: expected an integer from 1 to 10080; got 0",
         ),
