@@ -246,6 +246,12 @@ def test_the_cli_shows_and_cancels_a_digest_and_turns_it_off(
     assert run(config, "agents", "digest", "alice", "--off")[0] == 0
     code, out, _ = run(config, "agents", "list", "--json")
     assert {a["handle"]: a["digest"] for a in json.loads(out)} == {"alice": False, "bob": True}
+    code, out, _ = run(config, "agents", "list")
+    assert code == 0 and "digest" in out
+    assert [line.split()[3] for line in out.splitlines() if "@desk.example" in line] == [
+        "no",
+        "yes",
+    ]
     code, _, err = run(config, "agents", "digest", "nobody", "--on")
     assert code != 0 and "nobody" in err
 

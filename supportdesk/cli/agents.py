@@ -47,13 +47,18 @@ def list_agents(ctx: typer.Context, as_json: JsonOption = False) -> None:
             Col(_("handle")),
             Col(_("name"), give=2),
             Col(_("email"), give=1, least=12),
+            Col(_("digest")),
             Col(_("open tickets"), "right"),
         ],
         title=_("Agents"),
     )
     for row in rows:
         table.add_row(
-            cell(row["handle"]), cell(row["name"]), cell(row["email"]), str(row["open_tickets"])
+            cell(row["handle"]),
+            cell(row["name"]),
+            cell(row["email"]),
+            _("yes") if row["digest"] else _("no"),
+            str(row["open_tickets"]),
         )
     console.print(table)
 
