@@ -234,10 +234,11 @@ def test_the_cli_shows_and_cancels_a_digest_and_turns_it_off(
     code, out, _ = run(config, "outbox", "list", "--json")
     assert code == 0
     [shown] = json.loads(out)
-    assert (shown["id"], shown["ticket_number"], shown["kind"]) == (
+    assert (shown["id"], shown["ticket_number"], shown["kind"], shown["subject"]) == (
         queued.outbox_id,
         None,
         "digest",
+        "1 notification while you were away",
     )
     assert run(config, "outbox", "list")[0] == 0
     assert run(config, "outbox", "cancel", str(queued.outbox_id))[0] == 0

@@ -144,7 +144,7 @@ def _views(session: Session, where: object, limit: int | None = None) -> list[It
             kind=item.kind,
             mailbox=item.mailbox,
             recipients=item.recipients.split("\n") if item.recipients else [],
-            subject=subject or "",
+            subject=subject or (_own_subject(item.raw) if item.message_id is None else ""),
             attempts=item.attempts,
             last_error=item.last_error,
             created_at=item.created_at,
@@ -156,6 +156,20 @@ def _views(session: Session, where: object, limit: int | None = None) -> list[It
         )
         for item, number, subject in session.execute(stmt)
     ]
+
+
+def _own_subject(raw: bytes) -> str:
+    """The Subject of mail we composed that is no ticket's message (a digest), from its
+    bytes: there is no message row to read it from."""
+    import email.parser
+    import email.policy
+
+    from supportdesk.mail.compose import one_line
+
+    head = email.parser.BytesParser(policy=email.policy.default).parsebytes(
+        bytes(raw), headersonly=True
+    )
+    return one_line(str(head.get("Subject", "")), 200)
 
 
 def list_items(
