@@ -347,9 +347,9 @@ def test_a_notification_between_two_queuers_waits_for_the_next_window(
         first = digest.queue_due(s, config, clock.at).queued
         between.start()
         # On PostgreSQL it commits now; SQLite's one writer waits for this transaction.
-        between.join(10 if desk.dialect == "postgresql" else 0.5)
+        between.join(10 if desk.dialect == "postgresql" else 0.2)
         other.start()
-        other.join(0.5)  # give it time to reach what this transaction holds
+        other.join(0.5 if desk.dialect == "postgresql" else 0.2)  # to reach what this holds
     between.join()
     other.join()
     assert [q.count for q in first] == [1]
