@@ -45,7 +45,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, col
 
-from supportdesk.desk import directory, events, message_ids, notifications, tickets
+from supportdesk.desk import digest, directory, events, message_ids, notifications, tickets
 from supportdesk.desk.csat import ratings
 from supportdesk.desk.events import Change
 from supportdesk.desk.messages import (
@@ -704,15 +704,14 @@ class IngestBatch:
     def _answers_a_digest(self, parsed: ParsedMessage) -> bool:
         """Whether `parsed` answers one of our notification digests (desk.digest): they go
         to agents about many tickets, so a reply to one belongs to none."""
-        # Only ids made like a digest's (desk.digest.ID_MARK) are looked up, so ordinary mail
-        # costs no query.
-        refs = [r for r in _references(parsed) if ".sd.digest@" in r]
+        # Only ids made like a digest's are looked up, so ordinary mail costs no query.
+        refs = [r for r in _references(parsed) if f".{digest.ID_MARK}@" in r]
         if not refs:
             return False
         return (
             self.conn.execute(
                 select(_OUTBOX.c.id)
-                .where(_OUTBOX.c.kind == "digest", _OUTBOX.c.message_id_header.in_(refs))
+                .where(_OUTBOX.c.kind == digest.KIND, _OUTBOX.c.message_id_header.in_(refs))
                 .limit(1)
             ).first()
             is not None
