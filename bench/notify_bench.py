@@ -21,7 +21,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -37,6 +39,7 @@ from supportdesk.desk.undo import undo_batch  # noqa: E402
 from supportdesk.store import Store, open_store  # noqa: E402
 from supportdesk.store.models import Notification  # noqa: E402
 
+R = TypeVar("R")
 AGENT = "bench-notify"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -92,6 +95,34 @@ def report(backend: str, runs: dict[str, list[tuple[float, float]]]) -> None:
     )
 
 
+def on_both(measure: Callable[[Store], R], pg: str | None, name: str) -> dict[str, R]:
+    """`measure` run on a fresh SQLite store, then (unless `pg` is None) on a throwaway
+    PostgreSQL schema, dropped after; its results by backend name."""
+    results: dict[str, R] = {}
+    with tempfile.TemporaryDirectory(prefix=f"{name}-") as work:
+        store = open_store(f"sqlite:///{Path(work) / 'store.sqlite'}", create=True)
+        try:
+            results["SQLite"] = measure(store)
+        finally:
+            store.dispose()
+    if pg is not None:
+        admin = sa.create_engine(pg, isolation_level="AUTOCOMMIT")
+        schema = f"{name.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        try:
+            store = open_store(f"{pg}?options=-csearch_path%3D{schema}", create=True)
+            try:
+                results["PostgreSQL"] = measure(store)
+            finally:
+                store.dispose()
+        finally:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+            admin.dispose()
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=100_000)
@@ -100,28 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-pg", action="store_true")
     args = parser.parse_args(argv)
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    results: dict[str, dict[str, list[tuple[float, float]]]] = {}
-    with tempfile.TemporaryDirectory(prefix="notify-bench-") as work:
-        store = open_store(f"sqlite:///{Path(work) / 'store.sqlite'}", create=True)
-        try:
-            results["SQLite"] = measure(store, args.tickets, args.rounds)
-        finally:
-            store.dispose()
-    if not args.no_pg:
-        admin = sa.create_engine(args.pg, isolation_level="AUTOCOMMIT")
-        schema = f"notify_bench_{uuid.uuid4().hex[:8]}"
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        try:
-            store = open_store(f"{args.pg}?options=-csearch_path%3D{schema}", create=True)
-            try:
-                results["PostgreSQL"] = measure(store, args.tickets, args.rounds)
-            finally:
-                store.dispose()
-        finally:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-            admin.dispose()
+    results = on_both(
+        lambda store: measure(store, args.tickets, args.rounds),
+        None if args.no_pg else args.pg,
+        "notify-bench",
+    )
     print(f"{args.tickets} tickets reassigned per run, {args.rounds} rounds")
     print(f"load average before: {load}, after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for backend, runs in results.items():

@@ -440,6 +440,32 @@ class CsatSettings(_Table):
     """A ticket solved again within this many days of its last request is not asked again."""
 
 
+class NotificationSettings(_Table):
+    """Notifications by mail for agents who are away (desk.digest)."""
+
+    digest_minutes: int = Field(default=0, ge=0, le=10080)
+    """Mail each agent who is away one digest of their unread notifications at most this
+    often, to their own address in the store (`supportdesk agents`); 0: no digest. Sent by
+    the `sync --watch` that feeds the store, through the outbox."""
+
+    away_minutes: int = Field(default=10, ge=1, le=1440)
+    """An agent none of whose consoles has beaten for this long is away (a console beats
+    every few seconds on a team store; on a SQLite store consoles do not, so its agent is
+    always away to the digest)."""
+
+    mailbox: str | None = None
+    """The mailbox (its name in [[mailboxes]]) the digest is sent from; default: the first
+    one with an smtp_host."""
+
+
+class SlaSettings(_Table):
+    """Service levels: when agents hear of a breach ahead (the policies are in the store)."""
+
+    warn_minutes: int = Field(default=30, ge=1, le=10080)
+    """An agent is told this many minutes before one of their tickets is due (once per due
+    time), by the scheduled run of the time rules."""
+
+
 class Settings(_Table):
     """Everything config.toml can say. Every key is optional; the defaults make a working desk."""
 
@@ -484,6 +510,12 @@ class Settings(_Table):
 
     csat: CsatSettings = Field(default_factory=CsatSettings)
     """Satisfaction ratings by mail."""
+
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    """The notification digest by mail."""
+
+    sla: SlaSettings = Field(default_factory=SlaSettings)
+    """Service level warnings."""
 
     # Plain mutable defaults (pydantic copies them per instance), not default_factory=dict:
     # pydantic inspects a factory's signature, and a builtin's costs a ~10 ms tokenizer start.
@@ -568,6 +600,29 @@ class Settings(_Table):
                 )
             first[item.name] = index
         return value
+
+    @model_validator(mode="after")
+    def _check_digest_mailbox(self) -> Settings:
+        name = self.notifications.mailbox
+        if name is not None and not any(m.name == name and m.sends for m in self.mailboxes):
+            sending = ", ".join(m.name for m in self.mailboxes if m.sends) or _("none")
+            raise _Problem(
+                _("no mailbox {name!r} with an smtp_host (those that send: {known})").format(
+                    name=name, known=sending
+                ),
+                at=("notifications", "mailbox"),
+            )
+        if self.notifications.digest_minutes and self.digest_mailbox() is None:
+            raise _Problem(
+                _("the digest is on, but no mailbox has an smtp_host to send it from"),
+                at=("notifications", "digest_minutes"),
+            )
+        return self
+
+    def digest_mailbox(self) -> Mailbox | None:
+        """The mailbox the notification digest goes out from (None: no mailbox sends)."""
+        name = self.notifications.mailbox
+        return next((m for m in self.mailboxes if m.sends and name in (None, m.name)), None)
 
     def store_url(self) -> str:
         """The store's URL, with the platform default filled in and a leading ~ expanded."""

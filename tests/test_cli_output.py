@@ -149,7 +149,7 @@ def build_hostile_store(path: Path) -> None:
         # A reply the server refused, with the server's words as hostile as the mail.
         s.add(
             OutboxItem(
-                ticket_id=ticket.id,  # type: ignore[arg-type]
+                ticket_id=ticket.id,
                 mailbox="support",
                 recipients="jo@acme.example",
                 raw=b"Subject: x\r\n\r\nx",
@@ -282,6 +282,7 @@ def invocations(desk: Desk) -> dict[tuple[str, ...], list[list[str]]]:
         ("tickets", "merge"): [["#2", "--into", "1", "--dry-run"]],
         ("queues", "add"): [["shipping"]],
         ("agents", "add"): [["carol", "--email", "carol@desk.example", "--name", hostile("C")]],
+        ("agents", "digest"): [["bob", "--off"], ["bob", "--on", "--json"]],
         ("config", "path"): [[], ["--json"]],
         ("config", "check"): [[], ["--json"]],
         ("config", "show"): [[], ["--json"]],

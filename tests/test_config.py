@@ -222,6 +222,23 @@ def test_store_url_expands_home(isolated: Path) -> None:
             "console.idle_seconds: expected an integer from 10 to 3600; got 5",
         ),
         (
+            "[notifications]\ndigest_minutes = -1\n",
+            "notifications.digest_minutes: expected an integer from 0 to 10080; got -1",
+        ),
+        (
+            '[notifications]\nmailbox = "nope"\n',
+            "notifications.mailbox: no mailbox 'nope' with an smtp_host (those that send: none)",
+        ),
+        (
+            "[notifications]\ndigest_minutes = 15\n",
+            "notifications.digest_minutes: the digest is on, but no mailbox has an smtp_host to"
+            " send it from",
+        ),
+        (
+            "[sla]\nwarn_minutes = 0\n",
+            "sla.warn_minutes: expected an integer from 1 to 10080; got 0",
+        ),
+        (
             '[keymap]\n"ticket.assign" = "ctrl+a,,a"\n',
             'keymap."ticket.assign": expected comma-separated keys like "ctrl+a,a"; '
             "got 'ctrl+a,,a'",
@@ -251,8 +268,8 @@ def test_store_url_expands_home(isolated: Path) -> None:
         (
             'name = "x"\n[[mailboxes]]\naddress = "a@b.test"\nimap_host = "h"\n',
             "name: unknown key (known keys: database_url, database_password_command, agent, "
-            "theme, language, timezone, bulk, sync, compose, send, console, csat, keymap, "
-            "saved_searches, mailboxes) "
+            "theme, language, timezone, bulk, sync, compose, send, console, csat, "
+            "notifications, sla, keymap, saved_searches, mailboxes) "
             "(and 1 more problem)",
         ),
         (

@@ -46,6 +46,7 @@ SUMMARY_KEYS = {
     "duplicates",
     "ratings",
     "ratings_ignored",
+    "digest_replies",
     "oversize",
     "errors",
     "rule_failures",

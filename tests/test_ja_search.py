@@ -238,7 +238,7 @@ def test_migration_0007_reindexes_documents_with_the_new_normalisation(store: St
         if conn.dialect.name == "sqlite":  # every message as 0006 indexed it
             conn.exec_driver_sql("INSERT INTO message_fts(message_fts) VALUES ('delete-all')")
             insert = sa.text("INSERT INTO message_fts(rowid, doc) VALUES (:id, :doc)")
-            for batch in revision._documents(conn, "1 = 1"):  # keyed by message until 0011
+            for batch in revision._documents(conn, "1 = 1"):  # keyed by message until 0012
                 conn.execute(insert, [{"id": i, "doc": doc} for i, doc, _ in batch])
                 assert all(old.strip() in doc for i, doc, _ in batch if i == message)
         else:
@@ -302,13 +302,13 @@ def test_migration_0007_leaves_alone_an_index_it_would_not_change(store: Store) 
     migrate.downgrade(store.engine, "0006")
     sqlite = store.engine.dialect.name == "sqlite"
     with store.engine.begin() as conn:
-        if sqlite:  # a marker the rebuild would drop (keyed by message until 0011)
+        if sqlite:  # a marker the rebuild would drop (keyed by message until 0012)
             conn.exec_driver_sql("INSERT INTO message_fts(rowid, doc) VALUES (999999, 'zzmarker')")
         else:
             conn.exec_driver_sql(
                 "UPDATE message_search SET doc = doc || to_tsvector('simple', 'zzmarker')"
             )
-    migrate.upgrade(store.engine, "0007")  # 0011 makes SQLite's index again, marker and all
+    migrate.upgrade(store.engine, "0007")  # 0012 makes SQLite's index again, marker and all
     with store.engine.connect() as conn:
         if sqlite:
             sql = "SELECT count(*) FROM message_fts WHERE message_fts MATCH 'zzmarker'"

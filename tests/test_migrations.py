@@ -96,8 +96,8 @@ def test_every_revision_steps_down_and_up_with_tickets_in_the_store(empty_url: s
         store.dispose()
 
 
-def test_0011_keys_the_search_index_by_ticket_and_back(empty_url: str) -> None:
-    """Down to 0010 SQLite's index is keyed by message id again, up to 0011 by ticket (see
+def test_0012_keys_the_search_index_by_ticket_and_back(empty_url: str) -> None:
+    """Down to 0011 SQLite's index is keyed by message id again, up to 0012 by ticket (see
     search.TICKET_SHIFT); every plan finds the same tickets after each step, and the index
     stays whole. PostgreSQL's index is left as it is both ways."""
     from supportdesk.desk import directory, tickets
@@ -157,7 +157,7 @@ def test_0011_keys_the_search_index_by_ticket_and_back(empty_url: str) -> None:
                     )
 
         check()
-        migrate.downgrade(store.engine, "0010")
+        migrate.downgrade(store.engine, "0011")
         if sqlite:  # keyed by message id: every key is one
             with store.engine.connect() as conn:
                 keys = conn.exec_driver_sql(
@@ -174,12 +174,12 @@ def test_0011_keys_the_search_index_by_ticket_and_back(empty_url: str) -> None:
         store.dispose()
 
 
-def test_0011_does_what_it_did_whatever_search_becomes() -> None:
-    """0011 copies the code that makes its keys and documents: importing them from
-    supportdesk.store.search would let a later change there change what 0011 writes."""
+def test_0012_does_what_it_did_whatever_search_becomes() -> None:
+    """0012 copies the code that makes its keys and documents: importing them from
+    supportdesk.store.search would let a later change there change what 0012 writes."""
     import ast
 
-    [path] = (Path(migrate.__file__).parent / "migrations" / "versions").glob("0011_*.py")
+    [path] = (Path(migrate.__file__).parent / "migrations" / "versions").glob("0012_*.py")
     imported = [
         node.module or "" if isinstance(node, ast.ImportFrom) else alias.name
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))

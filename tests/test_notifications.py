@@ -348,11 +348,39 @@ def test_the_cli_lists_and_marks(config: Path, desk: Store) -> None:
     assert code != 0 and "no agent 'zed'" in err
 
 
-def _sla_ticket(store: Store, handle: str) -> tuple[int, datetime]:
-    """A ticket of `handle`'s under a 4-hour first response, and its due time."""
-    start = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)
+def test_the_warning_window_is_the_configs(desk: Store, tmp_path: Path) -> None:
+    """`[sla] warn_minutes = 60` warns 45 minutes ahead, where the default 30 does not, and
+    `rules run` reads it from the config."""
+    days = "".join(
+        f'{day} = "00:00-23:59"\n' for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    )
+    number, due_at = _sla_ticket(
+        desk, "carol", start=datetime.now(UTC) - timedelta(hours=3), hours=days
+    )
+    with desk.session(write=True) as s:
+        engine.run_time_rules(s, due_at - timedelta(minutes=45))
+    assert told(desk) == []
+    config = tmp_path / "config.toml"
+    config.write_text(f'database_url = "{desk.url}"\n[sla]\nwarn_minutes = 30\n')
+    assert run(config, "rules", "run", "--json")[0] == 0  # due in an hour: not yet
+    assert told(desk) == []
+    config.write_text(f'database_url = "{desk.url}"\n[sla]\nwarn_minutes = 70\n')
+    assert run(config, "rules", "run", "--json")[0] == 0
+    assert told(desk) == [("carol", number, "sla", "system:sla")]
+
+
+def _sla_ticket(
+    store: Store,
+    handle: str,
+    *,
+    start: datetime = datetime(2026, 11, 16, 8, 0, tzinfo=UTC),
+    hours: str = "",
+) -> tuple[int, datetime]:
+    """A ticket of `handle`'s under a 4-hour first response (from `start`, in `hours`, the
+    policy's [sla.hours] lines: default Monday to Friday 9 to 17), its due time."""
     with store.session(write=True) as s:
-        storage.set_policies(s, POLICY, at=start)
+        policy = POLICY + (f"[sla.hours]\n{hours}" if hours else "")
+        storage.set_policies(s, policy, at=start)
     number = new_ticket(store, queue="support", at=start)
     with store.session(write=True) as s:
         tickets.assign(s, number, handle, Change.by(f"agent:{handle}", at=start))
@@ -592,3 +620,39 @@ def test_an_agents_newest_and_listing_have_an_index(desk: Store) -> None:
     assert {"name": "ix_notifications_agent_id", "columns": ["agent_id", "id"]} in [
         {"name": i["name"], "columns": i["column_names"]} for i in indexes
     ]
+
+
+@pytest.mark.postgres
+def test_the_feeders_digest_goes_through_row_security(crew: TeamStore) -> None:
+    """The feeder's service role gathers and marks every away agent's notifications and
+    queues their digests; an agent's role queues none, and may mark only their own mailed."""
+    from supportdesk.config import parse_settings
+    from supportdesk.desk import digest
+
+    config = parse_settings(
+        "[notifications]\ndigest_minutes = 5\n[[mailboxes]]\nname = 'support'\n"
+        "address = 'support@desk.example'\nimap_host = '127.0.0.1'\nsmtp_host = '127.0.0.1'\n",
+        Path("/tmp/test-config.toml"),
+    )
+    alice = crew.open_as(crew.add_agent("alice"))
+    bob = crew.open_as(crew.add_agent("bob"))
+    feeder = crew.open_as(team.add_service(crew.owner, "feeder", role=crew.role("feeder")).role)
+    try:
+        numbers = [new_ticket(alice) for _ in range(2)]
+        with alice.session(write=True) as s:
+            tickets.assign(s, numbers[0], "bob", Change.by("agent:alice"))
+        with bob.session(write=True) as s:
+            tickets.assign(s, numbers[1], "alice", Change.by("agent:bob"))
+        now = datetime.now(UTC)
+        with alice.session(write=True) as s:  # an agent's drain queues no one's digest
+            assert digest.queue_due(s, config, now) == digest.Due([], [])
+        _permission_denied(alice, "UPDATE notifications SET kind = 'mention'")
+        assert _updated(alice, "UPDATE notifications SET mailed_at = now()") == 1  # hers only
+        with feeder.session(write=True) as s:
+            queued = digest.queue_due(s, config, now).queued
+        assert [(q.handle, q.count) for q in queued] == [("bob", 1)]  # alice's was marked
+        assert _count(feeder, "SELECT count(*) FROM notifications WHERE mailed_at IS NULL") == 0
+        assert _count(alice, "SELECT count(*) FROM outbox WHERE kind = 'digest'") == 1
+    finally:
+        for store in (alice, bob, feeder):
+            store.dispose()

@@ -88,3 +88,26 @@ def test_a_move_is_announced_and_a_heartbeat_is_not(pg_store: Store) -> None:
     finally:
         feed.close()
         other.dispose()
+
+
+def test_a_console_on_no_ticket_is_present_and_shown_on_none(store: Store) -> None:
+    """An agent whose console shows an empty queue is at the desk (the digest's "away" reads
+    it), but appears on no ticket; closing the console leaves them on no ticket, and away only
+    once `away_minutes` have passed since its last beat (as if it had crashed)."""
+    (first,) = _tickets(store, 1)
+    now = utcnow()
+    with store.session(write=True) as s:
+        presence.beat(s, "c-alice", "agent:alice", first, now=now)
+        presence.beat(s, "c-alice", "agent:alice", None, "replying", now=now)
+    with store.session() as s:
+        assert presence.others(s, [first], "c-x", now=now) == {}
+        assert list(s.execute(presence.present(now=now, minutes=1)).scalars()) == ["agent:alice"]
+        later = now + timedelta(minutes=2)
+        assert list(s.execute(presence.present(now=later, minutes=1)).scalars()) == []
+    with store.session(write=True) as s:
+        presence.beat(s, "c-alice", "agent:alice", first, "replying", now=now)
+        presence.leave(s, "c-alice")
+    with store.session() as s:
+        assert presence.others(s, [first], "c-x", now=now) == {}
+        assert list(s.execute(presence.present(now=now, minutes=1)).scalars()) == ["agent:alice"]
+        assert list(s.execute(presence.present(now=later, minutes=1)).scalars()) == []

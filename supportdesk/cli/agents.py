@@ -34,6 +34,7 @@ def list_agents(ctx: typer.Context, as_json: JsonOption = False) -> None:
             "name": a.name,
             "email": a.email,
             "active": a.active,
+            "digest": a.digest,
             "open_tickets": load.get(a.id, 0),  # type: ignore[arg-type]
         }
         for a in agents
@@ -46,13 +47,18 @@ def list_agents(ctx: typer.Context, as_json: JsonOption = False) -> None:
             Col(_("handle")),
             Col(_("name"), give=2),
             Col(_("email"), give=1, least=12),
+            Col(_("digest")),
             Col(_("open tickets"), "right"),
         ],
         title=_("Agents"),
     )
     for row in rows:
         table.add_row(
-            cell(row["handle"]), cell(row["name"]), cell(row["email"]), str(row["open_tickets"])
+            cell(row["handle"]),
+            cell(row["name"]),
+            cell(row["email"]),
+            _("yes") if row["digest"] else _("no"),
+            str(row["open_tickets"]),
         )
     console.print(table)
 
@@ -81,3 +87,29 @@ def add_agent(
         print_json(result)
     else:
         console.print(_("agent {handle} added").format(handle=agent.handle))
+
+
+@app.command(
+    "digest",
+    help=_(
+        "Whether an agent gets the notification digest by mail while away "
+        "(`[notifications] digest_minutes` turns it on for the team)."
+    ),
+)
+def digest_wanted(
+    ctx: typer.Context,
+    handle: Annotated[str, typer.Argument(help=_("The agent's handle."))],
+    on: Annotated[bool, typer.Option("--on/--off", help=_("Send it (the default) or not."))] = True,
+    as_json: JsonOption = False,
+) -> None:
+    from supportdesk.desk import digest
+
+    cli: CliContext = ctx.obj
+    with cli.store().session(write=True) as session:
+        digest.set_wanted(session, handle, on)
+    if as_json:
+        print_json({"handle": handle.strip().lower(), "digest": on})
+    elif on:
+        console.print(_("{handle} gets the digest while away").format(handle=handle))
+    else:
+        console.print(_("{handle} gets no digest").format(handle=handle))

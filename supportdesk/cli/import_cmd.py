@@ -222,6 +222,8 @@ def _print_summary(summary: Summary, reports: list[SourceReport]) -> None:
     if summary.ratings or summary.ratings_ignored:
         rows.append((_("satisfaction ratings"), summary.ratings))
         rows.append((_("ignored rating mails"), summary.ratings_ignored))
+    if summary.digest_replies:
+        rows.append((_("replies to notification digests"), summary.digest_replies))
     for label, value in rows:
         table.add_row(label, f"{value:,}")
     console.print(table)

@@ -96,7 +96,7 @@ def _table(items: list[ItemView], title: str) -> Table:
     for item in items:
         table.add_row(
             str(item.id),
-            f"#{item.ticket_number}",
+            f"#{item.ticket_number}" if item.ticket_number is not None else _("digest"),
             item.state,
             cell(", ".join(item.recipients), 40),
             cell(item.subject, 40),

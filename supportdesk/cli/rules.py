@@ -297,7 +297,9 @@ def test(
             rules = [storage.parse_definition(storage.get_rule(session, target).definition)]
     # A dry run tests disabled rules too: that is how one tries a rule before enabling it.
     rules = [r.model_copy(update={"enabled": True}) for r in rules]
-    fired = engine.dry_run(store, rules, window=window, now=utcnow())
+    fired = engine.dry_run(
+        store, rules, window=window, now=utcnow(), warn_seconds=cli.settings.sla.warn_minutes * 60
+    )
     _print_fired(
         fired,
         as_json,
@@ -312,5 +314,7 @@ def run(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
     cli: CliContext = ctx.obj
     with cli.store().session(write=True) as session:
-        fired = engine.run_time_rules(session, utcnow())
+        fired = engine.run_time_rules(
+            session, utcnow(), warn_seconds=cli.settings.sla.warn_minutes * 60
+        )
     _print_fired(fired, as_json, _("Time rules applied"))

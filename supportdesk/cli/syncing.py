@@ -291,6 +291,7 @@ def _watch(
         on_error=on_error,
         on_rules=lambda fired: _rules_lines(fired, as_json=as_json),
         on_rules_error=lambda exc: error(_("time rules: {exc}").format(exc=exc)),
+        sla_warn_seconds=settings.sla.warn_minutes * 60,
     ).run(stop)
     if sender is not None:
         sender.join(15)
@@ -313,9 +314,14 @@ def _start_sender(
             _json_line(data)
         elif item is not None:
             stamp = local(datetime.now(UTC)).strftime("%H:%M:%S")
+            line = (
+                _("{stamp} outbox {id} (#{ticket_number}): {what} {text}")
+                if item.ticket_number is not None
+                else _("{stamp} outbox {id} (notification digest): {what} {text}")
+            )
             console.print(
                 cell(
-                    _("{stamp} outbox {id} (#{ticket_number}): {what} {text}").format(
+                    line.format(
                         stamp=stamp,
                         id=item.id,
                         ticket_number=item.ticket_number,

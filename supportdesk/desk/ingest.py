@@ -45,7 +45,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, col
 
-from supportdesk.desk import directory, events, message_ids, notifications, tickets
+from supportdesk.desk import digest, directory, events, message_ids, notifications, tickets
 from supportdesk.desk.csat import ratings
 from supportdesk.desk.events import Change
 from supportdesk.desk.messages import (
@@ -69,10 +69,12 @@ from supportdesk.store import search
 from supportdesk.store.models import (
     Agent,
     Customer,
+    IgnoredMail,
     Message,
     MessageGhost,
     MessageRaw,
     Organisation,
+    OutboxItem,
     Queue,
     SubjectTag,
     Ticket,
@@ -103,6 +105,7 @@ Outcome = Literal[
     "quarantined",
     "rating",
     "rating_ignored",
+    "digest_reply",
 ]
 
 
@@ -166,6 +169,8 @@ _MESSAGES = table_of(Message)
 _RAWS = table_of(MessageRaw)
 _GHOSTS = table_of(MessageGhost)
 _TAGS = table_of(SubjectTag)
+_OUTBOX = table_of(OutboxItem)
+_IGNORED = table_of(IgnoredMail)
 _QUEUES = table_of(Queue)
 _INSERT_TICKET = Prepared(_TICKETS.insert().returning(_TICKETS.c.id))
 _INSERT_CC = table_of(TicketCC).insert()
@@ -618,6 +623,8 @@ class IngestBatch:
             if done.reason == "duplicate":
                 return IngestResult("duplicate", None, None)
             return IngestResult("rating" if done.recorded else "rating_ignored", None, None)
+        if self._answers_a_digest(parsed):  # an agent's reply to their digest: no ticket
+            return self._ignore(parsed, raw, change.now())
         own_id = parsed.message_id
         fingerprint = parsed.fingerprint or content_fingerprint(raw)
         self._lookup([own_id])
@@ -693,6 +700,46 @@ class IngestBatch:
         if tags and (outgoing or outcome == "new_ticket"):
             ticket = self._index_tags(tags, ticket, message_id, sender, outgoing, change)
         return IngestResult(outcome, ticket.number, message_id)
+
+    def _answers_a_digest(self, parsed: ParsedMessage) -> bool:
+        """Whether `parsed` answers one of our notification digests (desk.digest): they go
+        to agents about many tickets, so a reply to one belongs to none."""
+        # Only ids made like a digest's are looked up, so ordinary mail costs no query.
+        refs = [r for r in _references(parsed) if f".{digest.ID_MARK}@" in r]
+        if not refs:
+            return False
+        return (
+            self.conn.execute(
+                select(_OUTBOX.c.id)
+                .where(_OUTBOX.c.kind == digest.KIND, _OUTBOX.c.message_id_header.in_(refs))
+                .limit(1)
+            ).first()
+            is not None
+        )
+
+    def _ignore(self, parsed: ParsedMessage, raw: bytes, now: datetime) -> IngestResult:
+        """Keep a reply to a digest raw in `ignored_mail`, once per Message-ID."""
+        reason = "digest_reply"
+        message_id = parsed.message_id[:_MAX_ID]
+        seen = self.conn.execute(
+            select(_IGNORED.c.id).where(
+                _IGNORED.c.message_id == message_id, _IGNORED.c.reason == reason
+            )
+        ).first()
+        if seen is not None:
+            return IngestResult("duplicate", None, None)
+        sender = parsed.from_.address if parsed.from_ and parsed.from_.address else ""
+        self.conn.execute(
+            _IGNORED.insert(),
+            {
+                "received_at": min(parsed.date or now, now),
+                "reason": reason,
+                "sender": sender.strip().lower()[:320],
+                "message_id": message_id,
+                "raw": raw,
+            },
+        )
+        return IngestResult("digest_reply", None, None)
 
     def _ingest_robot(
         self,

@@ -6,8 +6,9 @@ Four things make one, each for one agent and each once:
   command). Bulk assignment stays set-based: one INSERT ... SELECT over the batch's events.
 - `reply`: a customer's message arrived on a ticket assigned to them (ingest, per flush).
 - `mention`: a note names them as `@handle` (existing agents only, never the note's author).
-- `sla`: a ticket of theirs is due within `SLA_WARNING_SECONDS`, found by the scheduled run
-  of the time rules (the one feeder); once per ticket and due time.
+- `sla`: a ticket of theirs is due within `[sla] warn_minutes` (SLA_WARNING_SECONDS when
+  not said), found by the scheduled run of the time rules (the one feeder); once per ticket
+  and due time.
 
 Each row is written by the function that made the change, in its session, so a change rolled
 back takes its notifications with it. `once` (the causing event's id, or the SLA due time)
@@ -62,7 +63,8 @@ KIND_LABELS = {
 """How each kind reads to a person (the faces translate it); JSON keeps the kind itself."""
 
 SLA_WARNING_SECONDS = 30 * 60
-"""How long before a ticket's due time its agent hears that it is about to breach."""
+"""How long before a ticket's due time its agent hears that it is about to breach, unless
+the config says otherwise (`[sla] warn_minutes`, the same 30 by default)."""
 SLA_ACTOR = "system:sla"
 
 AGENT_PREFIX = "agent:"
@@ -311,7 +313,7 @@ def _agent_id(session: Session, handle: str) -> int:
     return int(found)
 
 
-def _current() -> ColumnElement[bool]:
+def holding() -> ColumnElement[bool]:
     """Whether a notification still holds: an `assigned` one only while its ticket is the
     agent's. Undoing a bulk reassignment (or any later reassignment) so retracts its
     "assigned to you" without writing a row another agent's role may not touch."""
@@ -337,7 +339,7 @@ def listing(
     stmt = (
         select(n.c.id, n.c.kind, t.c.number, t.c.subject, n.c.actor, n.c.created_at, n.c.read_at)
         .join(t, t.c.id == n.c.ticket_id)
-        .where(n.c.agent_id == _agent_id(session, handle), _current())
+        .where(n.c.agent_id == _agent_id(session, handle), holding())
         .order_by(n.c.id.desc())
     )
     if after:
@@ -358,7 +360,7 @@ def unread_count(session: Session, handle: str, *, after: int = 0) -> int:
                 n.c.agent_id == _agent_id(session, handle),
                 n.c.read_at.is_(None),
                 n.c.id > after,
-                _current(),
+                holding(),
             )
         ).scalar_one()
     )
@@ -395,7 +397,7 @@ def mark_read(
             )
         mine = and_(mine, n.c.id.in_(wanted))
     result = session.connection().execute(
-        update(n).where(mine, n.c.read_at.is_(None), _current()).values(read_at=at or utcnow())
+        update(n).where(mine, n.c.read_at.is_(None), holding()).values(read_at=at or utcnow())
     )
     return int(result.rowcount)
 

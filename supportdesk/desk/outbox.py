@@ -60,6 +60,9 @@ STATES = ("queued", "sending", "sent", "failed", "checking", "uncertain", "cance
 LEASE = timedelta(minutes=15)
 """A claim older than this belongs to a sender that is gone, wherever it ran: longer than any
 one message's SMTP exchange can take with our timeouts."""
+DIGEST_EVERY = timedelta(minutes=1)
+DIGEST_NEXT = "outbox.digest_next"
+"""When this process looks for due digests next (in the store's info)."""
 RETRY_FIRST = timedelta(minutes=1)
 RETRY_CAP = timedelta(hours=1)
 EX_TEMPFAIL = 75
@@ -88,7 +91,8 @@ class ItemView:
     """One outbox item as `outbox list` and the console show it."""
 
     id: int
-    ticket_number: int
+    ticket_number: int | None
+    """None: mail about no one ticket (kind "digest", an agent's notification digest)."""
     state: str
     kind: str
     mailbox: str
@@ -126,7 +130,7 @@ def _views(session: Session, where: object, limit: int | None = None) -> list[It
             col(Ticket.number),
             col(Message.subject),
         )
-        .join(Ticket, col(Ticket.id) == col(OutboxItem.ticket_id))
+        .outerjoin(Ticket, col(Ticket.id) == col(OutboxItem.ticket_id))
         .outerjoin(Message, col(Message.id) == col(OutboxItem.message_id))
         .where(where)  # type: ignore[arg-type]
         .order_by(col(OutboxItem.id))
@@ -140,7 +144,7 @@ def _views(session: Session, where: object, limit: int | None = None) -> list[It
             kind=item.kind,
             mailbox=item.mailbox,
             recipients=item.recipients.split("\n") if item.recipients else [],
-            subject=subject or "",
+            subject=subject or (_own_subject(item.raw) if item.message_id is None else ""),
             attempts=item.attempts,
             last_error=item.last_error,
             created_at=item.created_at,
@@ -152,6 +156,20 @@ def _views(session: Session, where: object, limit: int | None = None) -> list[It
         )
         for item, number, subject in session.execute(stmt)
     ]
+
+
+def _own_subject(raw: bytes) -> str:
+    """The Subject of mail we composed that is no ticket's message (a digest), from its
+    bytes: there is no message row to read it from."""
+    import email.parser
+    import email.policy
+
+    from supportdesk.mail.compose import one_line
+
+    head = email.parser.BytesParser(policy=email.policy.default).parsebytes(
+        bytes(raw), headersonly=True
+    )
+    return one_line(str(head.get("Subject", "")), 200)
 
 
 def list_items(
@@ -200,6 +218,8 @@ def _item(session: Session, item_id: int) -> OutboxItem:
 
 
 def _record(session: Session, item: OutboxItem, action: str, change: Change, text: str) -> None:
+    if item.ticket_id is None:
+        return  # a digest: no ticket's history to tell
     ticket = session.get(Ticket, item.ticket_id)
     if ticket is not None:
         events.record(session, ticket, action, change, new=text)
@@ -248,7 +268,8 @@ def cancel(session: Session, item_id: int, change: Change) -> ItemView:
     session.add(item)
     _record(session, item, "mail_cancel", change, str(item.id))
     session.flush()
-    _recompute_first_response(session, item.ticket_id, change.now())
+    if item.ticket_id is not None:
+        _recompute_first_response(session, item.ticket_id, change.now())
     return get_item(session, item_id)
 
 
@@ -331,12 +352,14 @@ class _Claimed:
     """What sending one claimed item needs, read in the claim's transaction."""
 
     id: int
-    ticket_id: int
+    ticket_id: int | None
     envelope_from: str
     recipients: str
     raw: bytes
     attempts: int
     created_at: datetime
+    kind: str
+    agent_id: int | None
 
 
 class Sender:
@@ -387,6 +410,7 @@ class Sender:
             self._recover(report)
             self._check_uncertain(report, mailbox)
             self._ask_ratings(report)
+            self._queue_digests(report)
             self._send_due(report, mailbox)
             self._check_uncertain(report, mailbox)
             self._copy_to_sent(report, mailbox)
@@ -427,6 +451,32 @@ class Sender:
                         number=item.ticket_number, error=item.error
                     )
                 )
+
+    def _queue_digests(self, report: DrainReport) -> None:
+        """Queue the notification digests that are due (desk.digest), so they go out in
+        this drain; a problem is reported and the replies still go out."""
+        from supportdesk.desk import digest
+
+        if not self.settings.notifications.digest_minutes:
+            return
+        # Looked for once a minute, not on every drain (every few seconds): whether anyone
+        # is owed one reads each away agent's unread notifications.
+        now = self.now()
+        if now < self.store.info.get(DIGEST_NEXT, now):
+            return
+        self.store.info[DIGEST_NEXT] = now + DIGEST_EVERY
+        try:
+            with self._write() as session:
+                due = digest.queue_due(session, self.settings, now)
+        except SupportdeskError as exc:
+            report.errors.append(_("notification digest: {error}").format(error=exc))
+            return
+        for skipped in due.skipped:
+            report.errors.append(
+                _("notification digest: none for {handle}: {reason}").format(
+                    handle=skipped.handle, reason=skipped.reason
+                )
+            )
 
     def _our_addresses(self) -> frozenset[str]:
         return frozenset(m.address.lower() for m in self.settings.mailboxes)
@@ -692,6 +742,8 @@ class Sender:
                     _OUTBOX.c.raw,
                     _OUTBOX.c.attempts,
                     _OUTBOX.c.created_at,
+                    _OUTBOX.c.kind,
+                    _OUTBOX.c.agent_id,
                 )
                 .where(
                     _OUTBOX.c.id.in_(ids),
@@ -756,7 +808,7 @@ class Sender:
                 .where(_OUTBOX.c.id == item.id, _OUTBOX.c.claimed_by == self.me)
                 .values(claimed_by=None, **values)
             )
-            if action is not None:
+            if action is not None and item.ticket_id is not None:
                 version = session.execute(
                     select(col(Ticket.version)).where(col(Ticket.id) == item.ticket_id)
                 ).scalar_one()
@@ -766,11 +818,26 @@ class Sender:
                     [events.row(item.ticket_id, version, action, change, new=str(item.id))],
                 )
 
+    def _digest_refused(self, item: _Claimed, recipients: list[str]) -> str | None:
+        """Why a digest may not go out as queued (desk.digest.check): the last look, in a
+        transaction of its own, before the handover."""
+        from supportdesk.desk import digest
+
+        with self.store.session() as session:
+            return digest.check(session, self.settings, item.agent_id, recipients)
+
     def _send_one(self, smtp: SmtpSession, item: _Claimed, report: DrainReport) -> None:
         from supportdesk.mail.smtp import HandoverLost, SmtpError
 
         item_id = item.id
         recipients = [r for r in item.recipients.split("\n") if r]
+        if item.kind == "digest":
+            refused = self._digest_refused(item, recipients)
+            if refused is not None:
+                self._finish(item, None, state="failed", last_error=refused)
+                report.failed.append(item_id)
+                self._emit("failed", item_id, refused)
+                return
         try:
             smtp.deliver(
                 item.envelope_from, recipients, bytes(item.raw), lambda: self._handover(item_id)

@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, delete, select, update
 from sqlmodel import Session, col
 
 from supportdesk.errors import ValidationError
@@ -25,6 +26,9 @@ from supportdesk.store.models import Presence, Ticket, utcnow
 BEAT_SECONDS = 15.0
 EXPIRE_SECONDS = 45.0
 DOINGS = ("viewing", "replying")
+KEPT = timedelta(days=1)
+"""How long the row of a console that stopped beating is kept: longer than the longest
+`[notifications] away_minutes` (a day), which reads it to tell when its agent went away."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,11 @@ def beat(
     *,
     now: datetime | None = None,
 ) -> None:
-    """Console `console_id` (acting as `actor`) shows ticket `number` (None: no ticket)."""
+    """Console `console_id` (acting as `actor`) shows ticket `number` (None: no ticket).
+
+    A console on no ticket keeps its row (without a ticket): its agent is at the desk, which
+    is what tells the notification digest they are not away.
+    """
     if doing not in DOINGS:
         raise ValidationError(
             _("presence {doing!r}: expected one of {doings}").format(
@@ -56,13 +64,13 @@ def beat(
             col(Presence.console_id) == console_id
         )
     ).first()
-    if number is None:
-        leave(session, console_id)
-        return
-    ticket_id = conn.execute(select(col(Ticket.id)).where(col(Ticket.number) == number)).scalar()
+    ticket_id = None
+    if number is not None:
+        ticket_id = conn.execute(
+            select(col(Ticket.id)).where(col(Ticket.number) == number)
+        ).scalar()
     if ticket_id is None:
-        leave(session, console_id)
-        return
+        doing = "viewing"  # at the console, on no ticket: present (desk.digest), shown nowhere
     if before is None:
         session.add(
             Presence(
@@ -77,26 +85,27 @@ def beat(
             .values(actor=actor, ticket_id=ticket_id, doing=doing, seen_at=now)
         )
     # Rows of consoles long gone: a tiny table, swept by whoever beats.
-    conn.execute(
-        delete(Presence).where(col(Presence.seen_at) < now - timedelta(seconds=EXPIRE_SECONDS * 20))
-    )
+    conn.execute(delete(Presence).where(col(Presence.seen_at) < now - KEPT))
     if before is None or tuple(before) != (ticket_id, doing):
-        announce(conn, [ticket_id] + ([before[0]] if before is not None else []))
+        changed = [ticket_id, before[0] if before is not None else None]
+        announce(conn, [t for t in changed if t is not None])
 
 
 def leave(session: Session, console_id: str) -> None:
-    """The console closed, or shows no ticket: it is nowhere."""
+    """The console closed: it shows no ticket from now on. The row stays with its last beat,
+    so its agent turns away (desk.digest) `away_minutes` after that beat, as for a console
+    that crashed, not the moment it closes; the sweep in `beat` removes it later."""
     conn = session.connection()
-    gone = (
-        conn.execute(
-            delete(Presence)
-            .where(col(Presence.console_id) == console_id)
-            .returning(col(Presence.ticket_id))
-        )
-        .scalars()
-        .all()
+    shown = conn.execute(
+        select(col(Presence.ticket_id)).where(col(Presence.console_id) == console_id)
+    ).scalar()
+    conn.execute(
+        update(Presence)
+        .where(col(Presence.console_id) == console_id)
+        .values(ticket_id=None, doing="viewing")
     )
-    announce(conn, list(gone))
+    if shown is not None:
+        announce(conn, [shown])
 
 
 def others(
@@ -130,3 +139,10 @@ def others(
         if seen.get(actor) != "replying":
             seen[actor] = doing
     return {n: [Here(a, d) for a, d in seen.items()] for n, seen in found.items()}
+
+
+def present(*, now: datetime | None = None, minutes: float) -> Select[Any]:
+    """The actors of the consoles that beat within the last `minutes`: agents at the desk.
+    Everyone else is away (desk.digest mails them)."""
+    since = (now or utcnow()) - timedelta(minutes=minutes)
+    return select(col(Presence.actor)).where(col(Presence.seen_at) >= since).distinct()

@@ -109,6 +109,7 @@ class Outgoing:
     message_id: str
     date: datetime
     cc: Sequence[Address] = ()
+    reply_to: Sequence[Address] = ()
     in_reply_to: str = ""
     references: Sequence[str] = ()
     charset: str = "utf-8"
@@ -427,6 +428,8 @@ def build(o: Outgoing) -> bytes:
         headers.append(("To", _addresses("To", o.to, charset)))
     if o.cc:
         headers.append(("Cc", _addresses("Cc", o.cc, charset)))
+    if o.reply_to:
+        headers.append(("Reply-To", _addresses("Reply-To", o.reply_to, charset)))
     headers.append(("Subject", _words("Subject", one_line(o.subject, MAX_SUBJECT), charset)))
     headers.append(("Message-ID", _msgid(o.message_id)))
     if o.in_reply_to:

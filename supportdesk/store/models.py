@@ -12,7 +12,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, Index, LargeBinary, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Index,
+    LargeBinary,
+    Table,
+    Text,
+    UniqueConstraint,
+    true,
+)
 from sqlmodel import Field, SQLModel
 
 from supportdesk.clock import utcnow as utcnow
@@ -73,6 +83,9 @@ class Agent(SQLModel, table=True):
     signature: str = Field(default="", sa_type=Text)
     active: bool = Field(default=True)
     created_at: datetime = Field(default_factory=utcnow)
+    digest: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
+    """Whether the agent gets the notification digest by mail when away (desk.digest), when
+    the team has it on (`[notifications] digest_minutes`)."""
 
 
 class QueueMember(SQLModel, table=True):
@@ -418,7 +431,10 @@ class Presence(SQLModel, table=True):
 
     console_id: str = Field(primary_key=True, max_length=36)
     actor: str = Field(max_length=200)
-    ticket_id: int = Field(foreign_key="tickets.id", index=True, ondelete="CASCADE")
+    ticket_id: int | None = Field(
+        default=None, foreign_key="tickets.id", index=True, ondelete="CASCADE"
+    )
+    """None: the console shows no ticket, but its agent is at it (not away, desk.digest)."""
     doing: str = Field(max_length=16)
     """"viewing" or "replying"."""
     seen_at: datetime = Field(default_factory=utcnow)
@@ -480,6 +496,10 @@ class Notification(SQLModel, table=True):
     """When a digest mail to the agent included it (None: not mailed)."""
 
 
+OUTBOX_TICKET_OR_DIGEST = "ticket_id IS NOT NULL OR (kind = 'digest' AND agent_id IS NOT NULL)"
+"""Only a digest, for its agent, is outbox mail about no ticket (desk.digest)."""
+
+
 class OutboxItem(SQLModel, table=True):
     """Mail waiting to be sent: written first, sent after, never sent twice.
 
@@ -492,10 +512,14 @@ class OutboxItem(SQLModel, table=True):
     """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_state", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_state", "state", "next_attempt_at"),
+        CheckConstraint(OUTBOX_TICKET_OR_DIGEST, name="ck_outbox_ticket_or_digest"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    ticket_id: int = Field(foreign_key="tickets.id", index=True)
+    ticket_id: int | None = Field(default=None, foreign_key="tickets.id", index=True)
+    """None: mail about no one ticket (an agent's notification digest)."""
     message_id: int | None = Field(default=None, foreign_key="messages.id", index=True)
     """Indexed: the SLA's rule for what answers the customer looks its message up here."""
     mailbox: str = Field(default="", max_length=200)
@@ -515,6 +539,9 @@ class OutboxItem(SQLModel, table=True):
     handed_over_at: datetime | None = Field(default=None)
     copied_at: datetime | None = Field(default=None)
     """When the copy in the mailbox's Sent folder was made or found (None: not yet/not wanted)."""
+    agent_id: int | None = Field(default=None, index=True)
+    """The agent a digest is for (agents.id): the sender sends it to their address only.
+    Indexed: when each agent's last digest went is looked up here on every digest run."""
 
 
 class Draft(SQLModel, table=True):
@@ -634,6 +661,21 @@ class CsatRejection(SQLModel, table=True):
     raw: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
     note_id: int | None = Field(default=None)
     """The note that shows the mail's text to agents on the ticket it names, if one was made."""
+
+
+class IgnoredMail(SQLModel, table=True):
+    """Received mail that makes no ticket nor message by design (an agent's reply to their
+    notification digest: `reason` "digest_reply"), kept raw and counted so nothing received
+    is lost."""
+
+    __tablename__ = "ignored_mail"
+
+    id: int | None = Field(default=None, primary_key=True)
+    received_at: datetime = Field(default_factory=utcnow)
+    reason: str = Field(max_length=16, index=True)
+    sender: str = Field(default="", max_length=320)
+    message_id: str = Field(default="", index=True, max_length=998)
+    raw: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
 
 
 STATUSES = ("new", "open", "pending", "on-hold", "solved", "closed")

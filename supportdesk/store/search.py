@@ -138,7 +138,7 @@ def message_document(
 
 
 _INDEX_SQLITE = Prepared(text("INSERT INTO message_fts(rowid, doc) VALUES (:id, :doc)"))
-# On SQLite a message's row in the index is keyed by its ticket first (revision 0011): the
+# On SQLite a message's row in the index is keyed by its ticket first (revision 0012): the
 # key is ticket id * 2**32 + message id, so one ticket's messages sit side by side and
 # "does this ticket have a message with the word" is one FTS5 lookup over a key range, and
 # the tickets of every match come from the index alone, with no visit to `messages`. Message

@@ -31,6 +31,8 @@ class Summary:
     """Satisfaction ratings recorded (desk.csat); they are no messages of a thread."""
     ratings_ignored: int = 0
     """Rating mails ignored: forged, replayed, expired... (`supportdesk csat` says which)."""
+    digest_replies: int = 0
+    """Agents' replies to their notification digest: kept, no ticket (desk.digest)."""
     oversize: int = 0
     errors: list[str] = field(default_factory=list)
     # Rules that failed on a message (the mail is stored, that rule's changes are not): each
@@ -45,6 +47,9 @@ class Summary:
         if result.outcome in ("rating", "rating_ignored"):
             self.ratings += result.outcome == "rating"
             self.ratings_ignored += result.outcome == "rating_ignored"
+            return
+        if result.outcome == "digest_reply":
+            self.digest_replies += 1
             return
         self.messages += 1
         if result.outcome == "new_ticket":
@@ -68,6 +73,7 @@ class Summary:
             "duplicates",
             "ratings",
             "ratings_ignored",
+            "digest_replies",
             "oversize",
             "rule_failures",
         ):

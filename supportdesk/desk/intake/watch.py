@@ -87,9 +87,11 @@ class Watcher:
         on_rules: Callable[[list[Fired]], None] | None = None,
         on_rules_error: Callable[[Exception], None] | None = None,
         rules_seconds: float = 60.0,
+        sla_warn_seconds: int | None = None,
     ) -> None:
         """`on_rules` hears what each run of the time rules did (None: time rules do not
-        run here); `on_rules_error` a run that failed as a whole (the watch goes on)."""
+        run here); `on_rules_error` a run that failed as a whole (the watch goes on);
+        `sla_warn_seconds` is `[sla] warn_minutes` (None: the default)."""
         self.store = store
         self.settings = settings
         self.targets = targets
@@ -99,6 +101,7 @@ class Watcher:
         self.on_rules = on_rules
         self.on_rules_error = on_rules_error
         self.rules_seconds = rules_seconds
+        self.sla_warn_seconds = sla_warn_seconds
         self._report = threading.Lock()
 
     def run(self, stop: threading.Event) -> None:
@@ -126,13 +129,16 @@ class Watcher:
             thread.join(max(0.0, deadline - time.monotonic()))
 
     def _time_rules(self) -> None:
+        from supportdesk.desk.notifications import SLA_WARNING_SECONDS
         from supportdesk.desk.rules.engine import run_time_rules
         from supportdesk.store.models import utcnow
 
         assert self.on_rules is not None
         try:
             with self.store.session(write=True) as session:
-                fired = run_time_rules(session, utcnow())
+                fired = run_time_rules(
+                    session, utcnow(), warn_seconds=self.sla_warn_seconds or SLA_WARNING_SECONDS
+                )
         except Exception as exc:  # a locked store, a bug: said, and tried again next time
             if self.on_rules_error is not None:
                 self.on_rules_error(exc)

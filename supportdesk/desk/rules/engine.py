@@ -204,11 +204,13 @@ def run_time_rules(
     *,
     change: Change | None = None,
     rules: Sequence[RuleDef] | None = None,
+    warn_seconds: int = notifications.SLA_WARNING_SECONDS,
 ) -> list[Fired]:
-    """The scheduled run: every time rule over the tickets it could match, one batch."""
+    """The scheduled run: every time rule over the tickets it could match, one batch.
+    `warn_seconds` ahead of a due time its agent is warned (`[sla] warn_minutes`)."""
     change = change or Change.by(RULES_ACTOR, at=now)
     due.sweep(session, now)  # the scheduled run is also when passed due times are flagged
-    notifications.warn_due(session, now)  # and when agents hear of what is about to be
+    notifications.warn_due(session, now, warn_seconds)  # and agents hear what is about to be
     rule_list = [
         r
         for r in (rules if rules is not None else load_rules(session, "time"))
@@ -353,12 +355,18 @@ def rollback_session(store: Store) -> Iterator[Session]:
 
 
 def dry_run(
-    store: Store, rules: Sequence[RuleDef], *, window: timedelta, now: datetime
+    store: Store,
+    rules: Sequence[RuleDef],
+    *,
+    window: timedelta,
+    now: datetime,
+    warn_seconds: int = notifications.SLA_WARNING_SECONDS,
 ) -> list[Fired]:
     """What `rules` would have done to tickets and mail of the last `window`, nothing kept.
 
     Mail rules see each message with the ticket as it is now (its state back then is not
-    kept); time rules run once, at `now`, over the tickets updated within the window.
+    kept); time rules run once, at `now`, over the tickets updated within the window, with
+    the scheduled run's SLA warning window (`warn_seconds`, `[sla] warn_minutes`).
     """
     start = now - window
     change = Change.by(RULES_ACTOR, at=now)
@@ -389,7 +397,9 @@ def dry_run(
                     select(col(Ticket.number)).where(col(Ticket.updated_at) >= start)
                 ).scalars()
             }
-            for f in run_time_rules(session, now, change=change, rules=timed):
+            for f in run_time_rules(
+                session, now, change=change, rules=timed, warn_seconds=warn_seconds
+            ):
                 if f.ticket in recent:
                     fired.append(f)
     return fired

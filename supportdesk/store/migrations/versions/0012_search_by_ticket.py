@@ -1,7 +1,7 @@
 """search: SQLite's full-text index keyed by ticket, then message
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-05 02:00:00
 
 Each FTS5 row was keyed by its message id, so asking whether a ticket mentions a word took one
@@ -26,15 +26,15 @@ from functools import cache
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
 TICKETS_PER_BATCH = 1_000
 
-# What this revision indexes is copied here from supportdesk.store.search as it stood at 0011,
-# so that later changes there cannot change what 0011 writes (0007 had to be patched for this).
+# What this revision indexes is copied here from supportdesk.store.search as it stood at 0012,
+# so that later changes there cannot change what 0012 writes (0007 had to be patched for this).
 TICKET_SHIFT = 32
 MAX_DOCUMENT_CHARS = 100_000
 MESSAGE_TEXT_COLUMNS = (
