@@ -67,6 +67,7 @@ from bench.terminal import (  # noqa: E402
     TmuxTerminal,
     cpu_seconds,
     rss_kb,
+    rss_parts_kb,
 )
 from supportdesk.store import open_store  # noqa: E402
 from supportdesk.store.engine import sqlite_url  # noqa: E402
@@ -319,6 +320,7 @@ def start_console(term: TmuxTerminal, store_path: Path) -> tuple[float, Seen]:
     env = {"TERM": "xterm-256color", "COLORTERM": "truecolor", "LANG": "C.UTF-8"}
     if SOURCE is not None:  # another checkout's code, for a figure before a change
         env["PYTHONPATH"] = str(SOURCE)
+    env.update(CONSOLE_ENV)
     # As installed: bytecode is read from __pycache__ (see compile_sources), not compiled.
     started = term.start(console_argv(store_path), env=env, unset=["PYTHONDONTWRITEBYTECODE"])
     offset = time.time() - time.perf_counter()
@@ -328,6 +330,9 @@ def start_console(term: TmuxTerminal, store_path: Path) -> tuple[float, Seen]:
 
 SOURCE: Path | None = None
 """--source: the checkout whose supportdesk the console runs (default this one)."""
+
+CONSOLE_ENV: dict[str, str] = {}
+"""--env: more of the console's environment (e.g. MALLOC_ARENA_MAX=2, to compare)."""
 
 KEY_CPU: dict[str, list[float]] = {}
 """CPU seconds the console used per timed key (all its threads), by step: unlike the wall
@@ -358,7 +363,9 @@ def search(term: TmuxTerminal, query: str, first: int | None, *, timed: bool = T
 
     Untimed, the result may look like the screen before it (no error for that).
     """
-    for attempt in range(3):
+    for attempt in range(5):
+        if attempt:
+            term.keys("Escape")  # start over from the list, the input's focus given again
         term.keys("/")
         # Keys sent before the input has the focus would go to the list (n opens a note...);
         # the footer shows the input's keys once it has it (not while it is being rebuilt).
@@ -373,7 +380,7 @@ def search(term: TmuxTerminal, query: str, first: int | None, *, timed: bool = T
         except TerminalTimeout:
             # Seen now and then after a few searches: the typed query never reaches the
             # input (cause not found yet); type it again rather than lose the run.
-            if attempt == 2:
+            if attempt == 4:
                 raise
     if timed and first is not None and Seen.of(term.screen()).header == first:
         raise ValueError(f"search {query!r} starts with the ticket already shown: reorder")
@@ -520,8 +527,12 @@ def run_rss(path: Path, rounds: int) -> None:
         start_console(term, path)
         pid = term.pid
         rss, peak = rss_kb(pid)
-        print(f"{'after':<28}{'RSS MB':>10}{'peak MB':>10}")
-        print(f"{'first frame':<28}{rss / 1024:>10.0f}{peak / 1024:>10.0f}")
+        print(f"{'after':<28}{'RSS MB':>10}{'peak MB':>10}{'anon MB':>10}{'file MB':>10}")
+        anon, mapped = rss_parts_kb(pid)
+        print(
+            f"{'first frame':<28}{rss / 1024:>10.0f}{peak / 1024:>10.0f}"
+            f"{anon / 1024:>10.0f}{mapped / 1024:>10.0f}"
+        )
         figures = []
         for round_ in range(1, rounds + 1):
             for query in SEARCHES:
@@ -541,8 +552,13 @@ def run_rss(path: Path, rounds: int) -> None:
                 term.keys("g")
                 term.wait(lambda screen: Seen.of(screen).first_frame)
             rss, peak = rss_kb(pid)
+            anon, mapped = rss_parts_kb(pid)
             figures.append(rss)
-            print(f"{f'round {round_}':<28}{rss / 1024:>10.0f}{peak / 1024:>10.0f}")
+            print(
+                f"{f'round {round_}':<28}{rss / 1024:>10.0f}{peak / 1024:>10.0f}"
+                f"{anon / 1024:>10.0f}{mapped / 1024:>10.0f}",
+                flush=True,
+            )
         verdict = "PASS" if peak < 200 * 1024 else "MISS"
         growth = (figures[-1] - figures[0]) / 1024
         print(f"peak RSS {peak / 1024:.0f} MB: goal < 200 MB {verdict}; ", end="")
@@ -657,6 +673,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--rounds", type=int, default=3, help="--rss rounds (default 3)")
     parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE", help="console environment"
+    )
+    parser.add_argument(
         "--writer-rounds", type=int, default=2, help="--writer: import/assign/undo rounds"
     )
     args = parser.parse_args(argv)
@@ -673,6 +692,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.terminal or args.writer or args.rss:
         global SOURCE
         SOURCE = args.source
+        for item in args.env:
+            name, _, value = item.partition("=")
+            CONSOLE_ENV[name] = value
         write_config(me)
         compile_sources()
         if args.terminal:

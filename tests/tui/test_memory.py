@@ -1,0 +1,57 @@
+"""The console gives freed heap memory back to the system (tui/memory.py)."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from supportdesk.tui import memory
+from supportdesk.tui.memory import TRIM_EVERY, release_heap
+
+glibc = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or memory._malloc_trim() is None,
+    reason="malloc_trim is glibc's",
+)
+
+
+def _anon_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1])
+    raise AssertionError("no RssAnon in /proc/self/status")
+
+
+def test_a_burst_of_big_reads_trims_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr(memory, "_trim", calls.append)
+    monkeypatch.setattr(memory, "_loaded", True)
+    monkeypatch.setattr(memory, "_last", -TRIM_EVERY)
+    assert release_heap(now=100.0)
+    assert not release_heap(now=100.0 + TRIM_EVERY / 2)
+    assert release_heap(now=100.0 + TRIM_EVERY)
+    assert calls == [0, 0]
+
+
+@glibc
+def test_memory_freed_on_a_worker_thread_goes_back_to_the_system(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What a worker thread frees stays in its malloc arena, resident, until trimmed."""
+    monkeypatch.setattr(memory, "_last", -TRIM_EVERY)
+    kept: list[bytearray] = []
+
+    def churn() -> None:
+        blocks = [bytearray(64 * 1024) for _ in range(1200)]  # 75 MiB below mmap's threshold
+        kept.extend(blocks[::100])  # a few survivors pin the arena's top
+        blocks.clear()
+
+    thread = threading.Thread(target=churn)
+    thread.start()
+    thread.join()
+    before = _anon_kib()
+    assert release_heap()
+    assert before - _anon_kib() > 32 * 1024
+    assert len(kept) == 12
