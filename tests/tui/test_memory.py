@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from textual.widgets._footer import FooterKey
 
 from supportdesk.tui import memory
+from supportdesk.tui.app import SupportdeskApp
 from supportdesk.tui.memory import TRIM_EVERY, release_heap
+from supportdesk.tui.widgets.footer import TranslatedFooter
+from tests.tui.conftest import SIZE, ready, wait_until
 
 glibc = pytest.mark.skipif(
     not sys.platform.startswith("linux") or memory._malloc_trim() is None,
@@ -55,3 +60,24 @@ def test_memory_freed_on_a_worker_thread_goes_back_to_the_system(
     assert release_heap()
     assert before - _anon_kib() > 32 * 1024
     assert len(kept) == 12
+
+
+async def test_the_footer_forgets_the_keys_it_rebuilt(
+    make_app: Callable[..., SupportdeskApp],
+) -> None:
+    """Every focus change rebuilds the footer's keys; the old ones are not kept alive."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        footer = app.desk.query_one(TranslatedFooter)
+        for _ in range(4):
+            app.desk.search.input.focus()
+            await pilot.pause(0.05)
+            app.desk.ticket_list.focus()
+            await pilot.pause(0.05)
+        await wait_until(pilot, lambda: not footer._rebuild_queued, what="the last rebuild")
+        await pilot.pause(0.1)
+        keys = list(footer.query(FooterKey))
+        bound = getattr(footer, "__watchers", {}).get("compact", [])
+        assert keys
+        assert len(bound) <= len(keys)
