@@ -13,7 +13,7 @@ from textual.widgets._footer import FooterKey
 from supportdesk.tui import memory
 from supportdesk.tui.app import SupportdeskApp
 from supportdesk.tui.memory import TRIM_EVERY, release_heap
-from supportdesk.tui.widgets.footer import TranslatedFooter
+from supportdesk.tui.widgets.footer import DeskFooter
 from tests.tui.conftest import SIZE, ready, wait_until
 
 glibc = pytest.mark.skipif(
@@ -69,7 +69,7 @@ async def test_the_footer_forgets_the_keys_it_rebuilt(
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        footer = app.desk.query_one(TranslatedFooter)
+        footer = app.desk.query_one(DeskFooter)
         for _ in range(4):
             app.desk.search.input.focus()
             await pilot.pause(0.05)
