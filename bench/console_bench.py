@@ -34,8 +34,9 @@ goal (issue 15):
 - `--writer`: the same keys while another process writes to the same store (a loop of
   `supportdesk import` of a fresh mbox and a bulk `tickets assign` with its `undo`), on a
   copy of the store in bench/out/; prints the worst key-to-repaint;
-- `--rss`: the console's resident memory (VmRSS, and the peak VmHWM) after each round of
-  broad searches and G/g in four views, to see whether it stays bounded and flat.
+- `--rss`: the console's resident memory (VmRSS, the peak VmHWM, and its anonymous and
+  file-backed parts) after each round of broad searches and G/g in four views, to see
+  whether it stays bounded and flat; `--env NAME=VALUE` adds to the console's environment.
 """
 
 from __future__ import annotations

@@ -4,11 +4,11 @@ glibc's malloc keeps memory that threads free inside its arenas (one per thread,
 per core) for the next allocation, and returns it to the system only from the top of the
 main heap. The console's workers run on short-lived threads, each count of a broad search
 fills and empties SQLite's page cache and a few thousand Python objects, and the freed
-pieces end up scattered over several arenas: on the 1,000,000-message store about 40 MB of
-the console's resident memory was free malloc memory after a few rounds of searches and
-scrolls, and it kept growing. `malloc_trim(0)` gives back every whole free page of every
-arena (it walks the free lists, a few milliseconds at this size), so it runs on a worker
-thread after a big read and at most once per TRIM_EVERY seconds.
+pieces end up scattered over several arenas: on the 1,000,000-message store 30-55 MB of the
+console's resident memory was free malloc memory after a few rounds of searches and scrolls
+(bench/README.md). `malloc_trim(0)` gives back every whole free page of every arena (0.1 to
+15 ms, by how much was freed), so it runs on a worker thread after a big read and at most
+once per TRIM_EVERY seconds.
 
 Elsewhere than glibc (musl, macOS) there is nothing to call and nothing happens.
 """

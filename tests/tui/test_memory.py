@@ -1,4 +1,5 @@
-"""The console gives freed heap memory back to the system (tui/memory.py)."""
+"""The console's memory stays bounded: freed heap goes back to the system (tui/memory.py),
+and the footer's rebuilt keys are let go."""
 
 from __future__ import annotations
 
