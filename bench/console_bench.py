@@ -34,8 +34,9 @@ goal (issue 15):
 - `--writer`: the same keys while another process writes to the same store (a loop of
   `supportdesk import` of a fresh mbox and a bulk `tickets assign` with its `undo`), on a
   copy of the store in bench/out/; prints the worst key-to-repaint;
-- `--rss`: the console's resident memory (VmRSS, and the peak VmHWM) after each round of
-  broad searches and G/g in four views, to see whether it stays bounded and flat;
+- `--rss`: the console's resident memory (VmRSS, the peak VmHWM, and its anonymous and
+  file-backed parts) after each round of broad searches and G/g in four views, to see
+  whether it stays bounded and flat; `--env NAME=VALUE` adds to the console's environment;
 - `--terminal --start-only`: only the start (first frame, its CPU, then the sidebar counts),
   `--repeat` times;
 - `--bare`: a bare Textual app's first frame in the same harness, the floor of the start.
@@ -70,6 +71,7 @@ from bench.terminal import (  # noqa: E402
     TmuxTerminal,
     cpu_seconds,
     rss_kb,
+    rss_parts_kb,
 )
 from supportdesk.store import open_store  # noqa: E402
 from supportdesk.store.engine import sqlite_url  # noqa: E402
@@ -322,6 +324,7 @@ def start_console(term: TmuxTerminal, store_path: Path) -> tuple[float, Seen]:
     env = {"TERM": "xterm-256color", "COLORTERM": "truecolor", "LANG": "C.UTF-8"}
     if SOURCE is not None:  # another checkout's code, for a figure before a change
         env["PYTHONPATH"] = str(SOURCE)
+    env.update(CONSOLE_ENV)
     # As installed: bytecode is read from __pycache__ (see compile_sources), not compiled.
     started = term.start(console_argv(store_path), env=env, unset=["PYTHONDONTWRITEBYTECODE"])
     offset = time.time() - time.perf_counter()
@@ -331,6 +334,9 @@ def start_console(term: TmuxTerminal, store_path: Path) -> tuple[float, Seen]:
 
 SOURCE: Path | None = None
 """--source: the checkout whose supportdesk the console runs (default this one)."""
+
+CONSOLE_ENV: dict[str, str] = {}
+"""--env: more of the console's environment (e.g. MALLOC_ARENA_MAX=2, to compare)."""
 
 KEY_CPU: dict[str, list[float]] = {}
 """CPU seconds the console used per timed key (all its threads), by step: unlike the wall
@@ -361,7 +367,9 @@ def search(term: TmuxTerminal, query: str, first: int | None, *, timed: bool = T
 
     Untimed, the result may look like the screen before it (no error for that).
     """
-    for attempt in range(3):
+    for attempt in range(5):
+        if attempt:
+            term.keys("Escape")  # start over from the list, the input's focus given again
         term.keys("/")
         # Keys sent before the input has the focus would go to the list (n opens a note...);
         # the footer shows the input's keys once it has it (not while it is being rebuilt).
@@ -376,7 +384,7 @@ def search(term: TmuxTerminal, query: str, first: int | None, *, timed: bool = T
         except TerminalTimeout:
             # Seen now and then after a few searches: the typed query never reaches the
             # input (cause not found yet); type it again rather than lose the run.
-            if attempt == 2:
+            if attempt == 4:
                 raise
     if timed and first is not None and Seen.of(term.screen()).header == first:
         raise ValueError(f"search {query!r} starts with the ticket already shown: reorder")
@@ -581,8 +589,12 @@ def run_rss(path: Path, rounds: int) -> None:
         start_console(term, path)
         pid = term.pid
         rss, peak = rss_kb(pid)
-        print(f"{'after':<28}{'RSS MB':>10}{'peak MB':>10}")
-        print(f"{'first frame':<28}{rss / 1024:>10.0f}{peak / 1024:>10.0f}")
+        print(f"{'after':<28}{'RSS MB':>10}{'peak MB':>10}{'anon MB':>10}{'file MB':>10}")
+        anon, mapped = rss_parts_kb(pid)
+        print(
+            f"{'first frame':<28}{rss / 1024:>10.0f}{peak / 1024:>10.0f}"
+            f"{anon / 1024:>10.0f}{mapped / 1024:>10.0f}"
+        )
         figures = []
         for round_ in range(1, rounds + 1):
             for query in SEARCHES:
@@ -602,8 +614,13 @@ def run_rss(path: Path, rounds: int) -> None:
                 term.keys("g")
                 term.wait(lambda screen: Seen.of(screen).first_frame)
             rss, peak = rss_kb(pid)
+            anon, mapped = rss_parts_kb(pid)
             figures.append(rss)
-            print(f"{f'round {round_}':<28}{rss / 1024:>10.0f}{peak / 1024:>10.0f}")
+            print(
+                f"{f'round {round_}':<28}{rss / 1024:>10.0f}{peak / 1024:>10.0f}"
+                f"{anon / 1024:>10.0f}{mapped / 1024:>10.0f}",
+                flush=True,
+            )
         verdict = "PASS" if peak < 200 * 1024 else "MISS"
         growth = (figures[-1] - figures[0]) / 1024
         print(f"peak RSS {peak / 1024:.0f} MB: goal < 200 MB {verdict}; ", end="")
@@ -724,6 +741,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--rounds", type=int, default=3, help="--rss rounds (default 3)")
     parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE", help="console environment"
+    )
+    parser.add_argument(
         "--writer-rounds", type=int, default=2, help="--writer: import/assign/undo rounds"
     )
     args = parser.parse_args(argv)
@@ -744,6 +764,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.terminal or args.writer or args.rss:
         global SOURCE
         SOURCE = args.source
+        for item in args.env:
+            name, _, value = item.partition("=")
+            CONSOLE_ENV[name] = value
         write_config(me)
         compile_sources()
         if args.terminal and args.start_only:

@@ -171,3 +171,14 @@ def rss_kb(pid: int) -> tuple[int, int]:
         if key in ("VmRSS", "VmHWM"):
             fields[key] = int(value.split()[0])
     return fields["VmRSS"], fields["VmHWM"]
+
+
+def rss_parts_kb(pid: int) -> tuple[int, int]:
+    """(anonymous, file-backed) resident memory of process `pid` in KiB: the heap (Python
+    objects, SQLite's page caches, malloc's arenas) against mapped libraries and files."""
+    fields: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("RssAnon", "RssFile"):
+            fields[key] = int(value.split()[0])
+    return fields["RssAnon"], fields["RssFile"]

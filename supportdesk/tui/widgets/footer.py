@@ -3,6 +3,8 @@ burst of binding changes."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -36,6 +38,24 @@ class TranslatedFooter(Footer):
                 if isinstance(widget.tooltip, str) and widget.tooltip:
                     widget.tooltip = _(widget.tooltip)
             yield widget
+
+    async def recompose(self) -> None:
+        """Recompose, then drop the removed keys from the footer's watchers.
+
+        Each key is bound to the footer's `compact` (`data_bind`), which Textual records on
+        the footer and prunes only when `compact` changes, which it never does here: every
+        rebuild (each focus or binding change) kept the old keys alive, a few hundred
+        widgets with their styles and caches per round of searches, and the console's
+        memory grew by megabytes a round.
+        """
+        await super().recompose()
+        watchers: dict[str, list[tuple[Any, Any]]] = getattr(self, "__watchers", {})
+        for entries in watchers.values():
+            entries[:] = [
+                (node, callback)
+                for node, callback in entries
+                if not (getattr(node, "_closing", False) or getattr(node, "_closed", False))
+            ]
 
 
 class DeskFooter(TranslatedFooter):

@@ -44,6 +44,7 @@ from supportdesk.i18n import N_, _, ngettext
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.data import DeskData, Source, view_label
 from supportdesk.tui.format import fit, priority_label, sla_cue, status_label
+from supportdesk.tui.memory import release_heap
 from supportdesk.tui.widgets.scrolling import set_virtual_size
 
 PAGE_SIZE = 50
@@ -611,6 +612,8 @@ class TicketList(ScrollView, can_focus=True):
                 self.post_message(_Counted(generation, total, follow, place))
         except SupportdeskError as exc:
             self.post_message(_Failed(generation, exc))
+        finally:
+            release_heap()  # a count is the console's biggest read (see tui/memory.py)
 
     def on__page_loaded(self, message: _PageLoaded) -> None:
         if message.generation != self._generation:
