@@ -82,25 +82,48 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def pg_template(pg_schemas: PgSchemas) -> str:
-    """One migrated PostgreSQL schema; each test gets it emptied (see `_truncate`)."""
-    schema = pg_schemas.new()
-    open_store(pg_url(schema), create=True).dispose()
-    return schema
+class PgTemplate:
+    """One migrated PostgreSQL schema, emptied back to its migrated state before each test.
 
+    Emptying is one transaction of DELETEs in foreign-key order and sequence resets without
+    waiting for the WAL flush: a TRUNCATE of every table cost about 0.6 s a test (each table
+    gets new files, flushed at commit), DELETE of mostly empty tables a few milliseconds.
+    """
 
-def _truncate(url: str) -> None:
-    engine = make_engine(url)
-    with engine.begin() as conn:
+    def __init__(self, schema: str) -> None:
+        self.schema = schema
+        self.url = pg_url(schema)
+        open_store(self.url, create=True).dispose()
+        self.engine = make_engine(self.url)
+        with self.engine.connect() as conn:
+            metadata = sa.MetaData()
+            metadata.reflect(conn)
+            sequences = conn.exec_driver_sql(
+                "SELECT quote_ident(sequencename) FROM pg_sequences "
+                "WHERE schemaname = current_schema()"
+            ).scalars()
+            resets = [f"setval('{name}', 1, false)" for name in sequences]
         tables = [
-            name
-            for name in sa.inspect(conn).get_table_names()
-            if name not in ("alembic_version", "counters", "store_meta")
+            table.name
+            for table in reversed(metadata.sorted_tables)
+            if table.name not in ("alembic_version", "counters", "store_meta")
         ]
-        conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
-        conn.exec_driver_sql("UPDATE counters SET value = 0")
-    engine.dispose()
+        self.reset_sql = ["SET LOCAL synchronous_commit TO off"]
+        self.reset_sql += [f'DELETE FROM "{name}"' for name in tables]
+        if resets:
+            self.reset_sql.append(f"SELECT {', '.join(resets)}")
+        self.reset_sql.append("UPDATE counters SET value = 0")
+
+    def reset(self) -> None:
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql(";\n".join(self.reset_sql))
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_schemas: PgSchemas) -> Iterator[PgTemplate]:
+    template = PgTemplate(pg_schemas.new())
+    yield template
+    template.engine.dispose()
 
 
 @pytest.fixture
@@ -113,10 +136,9 @@ def sqlite_store(sqlite_template: Path, tmp_path: Path) -> Iterator[Store]:
 
 
 @pytest.fixture
-def pg_store(pg_template: str) -> Iterator[Store]:
-    url = pg_url(pg_template)
-    _truncate(url)
-    store = open_store(url)
+def pg_store(pg_template: PgTemplate) -> Iterator[Store]:
+    pg_template.reset()
+    store = open_store(pg_template.url)
     yield store
     store.dispose()
 
