@@ -149,4 +149,22 @@ def store(request: pytest.FixtureRequest) -> Store:
     return request.getfixturevalue(f"{request.param.replace('postgresql', 'pg')}_store")
 
 
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def module_store(request: pytest.FixtureRequest) -> Iterator[Store]:
+    """An empty store on each backend of its own, for a module whose tests only read what a
+    module-scoped fixture wrote once (the per-test stores are emptied before every test)."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = request.getfixturevalue("tmp_path_factory").mktemp("module") / "store.db"
+        shutil.copyfile(template, path)
+        store = open_store(f"sqlite:///{path}")
+    else:
+        schemas: PgSchemas = request.getfixturevalue("pg_schemas")
+        store = open_store(pg_url(schemas.new()), create=True)
+    yield store
+    store.dispose()
+
+
 from tests.imap_server import dovecot, fresh_dovecot, imap_account  # noqa: E402, F401
