@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from supportdesk.i18n import set_language
 from supportdesk.store import Store, open_store
+from supportdesk.store import team as store_team
 from supportdesk.store.engine import make_engine
 
 # Tests read English output whatever the machine's locale; Japanese tests switch explicitly.
@@ -165,6 +166,30 @@ def module_store(request: pytest.FixtureRequest) -> Iterator[Store]:
         store = open_store(pg_url(schemas.new()), create=True)
     yield store
     store.dispose()
+
+
+DATABASE_ACL_LOCK = 0x5D_AC1
+"""Advisory lock key for changes to the test database's own privileges (see below)."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_database_grant_at_a_time() -> Iterator[None]:
+    """Serialise `team init` between test processes (xdist workers, other runs).
+
+    Its GRANT CONNECT ON DATABASE rewrites the database's catalogue row, and PostgreSQL
+    fails the second of two such writes at once with "tuple concurrently updated"; every
+    team test works in the one database `test`. `team_helpers.drop_roles` takes the lock too.
+    """
+    prepare = store_team.prepare
+
+    def serialised(conn: sa.Connection, group: str) -> None:
+        if conn.dialect.name == "postgresql":  # SQLite is refused by prepare itself
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": DATABASE_ACL_LOCK})
+        prepare(conn, group)
+
+    store_team.prepare = serialised
+    yield
+    store_team.prepare = prepare
 
 
 from tests.imap_server import dovecot, fresh_dovecot, imap_account  # noqa: E402, F401
