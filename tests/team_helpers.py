@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from supportdesk.desk import team
 from supportdesk.store import Store, open_store
-from tests.conftest import PG_BASE_URL, PgSchemas, pg_url
+from tests.conftest import DATABASE_ACL_LOCK, PG_BASE_URL, PgSchemas, pg_url
 
 
 def url_as(role: str, schema: str) -> str:
@@ -69,10 +69,15 @@ def team_store(pg_schemas: PgSchemas) -> Iterator[TeamStore]:
 def drop_roles(admin: sa.Engine, roles: list[str]) -> None:
     """Drop `roles` (those that exist) and every privilege granted to them in this database."""
     with admin.connect() as conn:
-        for role in reversed(roles):
-            exists = conn.execute(
-                sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}
-            ).first()
-            if exists:
-                conn.exec_driver_sql(f'DROP OWNED BY "{role}" CASCADE')
-                conn.exec_driver_sql(f'DROP ROLE "{role}"')
+        # DROP OWNED revokes CONNECT on the database: one at a time (see conftest).
+        conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": DATABASE_ACL_LOCK})
+        try:
+            for role in reversed(roles):
+                exists = conn.execute(
+                    sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}
+                ).first()
+                if exists:
+                    conn.exec_driver_sql(f'DROP OWNED BY "{role}" CASCADE')
+                    conn.exec_driver_sql(f'DROP ROLE "{role}"')
+        finally:
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": DATABASE_ACL_LOCK})

@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 from supportdesk.cli import app
 from supportdesk.desk import directory
 from supportdesk.desk.intake.files import import_sources
+from supportdesk.desk.intake.parsing import POOL_THRESHOLD, ParsePool
 from supportdesk.desk.intake.pipeline import Ingestor, Summary
 from supportdesk.mail.parse import NOT_MAIL_NO_HEADERS as NOT_MAIL_HEADERS
 from supportdesk.mail.sources import (
@@ -660,6 +662,22 @@ def test_batches_and_progress(sqlite_queues: Store, tmp_path: Path) -> None:
     assert [messages for messages, _ in seen] == [10, 10, 5]
     assert sum(size for _, size in seen) == mbox.stat().st_size
     assert summary.messages == 25
+
+
+def test_parse_workers_started_from_a_thread_outlive_that_thread() -> None:
+    """Workers die with their parent, but the kernel's death signal follows the forking
+    thread: a pool started by a watcher's passing thread must still parse after it ended."""
+    pool = ParsePool(workers=2)
+    starter = threading.Thread(target=pool.start, args=(POOL_THRESHOLD,))
+    starter.start()
+    starter.join()
+    try:
+        groups = list(pool.parse([mail(n) for n in range(POOL_THRESHOLD)]).groups())
+    finally:
+        pool.close()
+    assert [m.subject for group in groups for m in group] == [
+        f"Question {n}" for n in range(POOL_THRESHOLD)
+    ]
 
 
 def test_stdin_exits_75_while_the_store_is_locked(

@@ -35,7 +35,7 @@ from supportdesk.desk.intake.sync import FolderResult, FolderSyncer
 from supportdesk.mail import imap
 from supportdesk.store import Store, open_store, quick
 from supportdesk.store.models import Message, MessageRaw, SyncState, Ticket
-from tests.imap_server import ImapAccount
+from tests.imap_server import ImapAccount, _descendants, _pid_alive
 
 ROOT = Path(__file__).resolve().parent.parent
 SUPPORT = "support@desk.example"
@@ -432,6 +432,7 @@ def test_sigkill_in_the_middle_then_resume_equals_an_uninterrupted_sync(
     sqlite_store.dispose()
 
     killed_at = 0
+    children: list[int] = []
     for _attempt in range(3):
         proc = subprocess.Popen(
             [sys.executable, "-m", "supportdesk", "--config", str(config), "sync", "--json"],
@@ -443,6 +444,7 @@ def test_sigkill_in_the_middle_then_resume_equals_an_uninterrupted_sync(
         while proc.poll() is None and time.monotonic() < deadline:
             killed_at = _count_rows(path)
             if killed_at >= 40:
+                children = _descendants(proc.pid)
                 proc.send_signal(signal.SIGKILL)
                 break
             time.sleep(0.002)
@@ -452,6 +454,13 @@ def test_sigkill_in_the_middle_then_resume_equals_an_uninterrupted_sync(
     assert proc.returncode == -signal.SIGKILL, "the sync finished before it could be killed"
     partial = _count_rows(path)
     assert 0 < partial < total
+    # The parse workers die with the sync instead of waiting forever on a queue nobody feeds.
+    if (os.cpu_count() or 1) > 1:
+        assert children, "the sync had no parse workers when it was killed"
+    deadline = time.monotonic() + 10
+    while any(_pid_alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not [pid for pid in children if _pid_alive(pid)], "orphaned parse workers"
 
     code, _out, err = sd(config, "sync")
     assert code == 0, err

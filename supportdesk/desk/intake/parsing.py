@@ -10,6 +10,8 @@ need it.
 from __future__ import annotations
 
 import os
+import sys
+import threading
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
@@ -20,6 +22,9 @@ if TYPE_CHECKING:
 
 POOL_THRESHOLD = 16
 """Below this many messages a batch is parsed in-process: starting workers costs more."""
+
+ORPHAN_CHECK_SECONDS = 0.5
+"""How often a worker looks whether its parent is gone, where the kernel cannot tell it."""
 
 
 class Parsing:
@@ -113,10 +118,52 @@ class ParsePool:
 
     def _ready(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            from concurrent.futures import ProcessPoolExecutor  # loads multiprocessing
+            import multiprocessing  # loaded by the executor anyway
+            from concurrent.futures import ProcessPoolExecutor
 
-            self._pool = ProcessPoolExecutor(max_workers=self.workers)
+            context = multiprocessing.get_context()
+            # A forkserver, not this process, is the workers' parent: they watch whichever.
+            parent = None if context.get_start_method() == "forkserver" else os.getpid()
+            # Linux ties the death signal to the forking *thread*: a pool forked from a thread
+            # that ends first (a watcher's) would lose its workers while still in use.
+            on_main = threading.current_thread() is threading.main_thread()
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=context,
+                initializer=_die_with_parent,
+                initargs=(parent, on_main),
+            )
         return self._pool
+
+
+def _die_with_parent(parent: int | None, death_signal: bool) -> None:
+    """Make this worker end when the process that forked it ends, even by SIGKILL.
+
+    A killed sync never closes the task queue (every worker holds its write end too), so an
+    orphaned worker would wait on it forever. The kernel's death signal is immediate; the
+    parent-pid watch covers other systems and pools forked from a passing thread.
+    """
+    if death_signal and parent is not None and sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            pr_set_pdeathsig = 1
+            libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+    watched = os.getppid() if parent is None else parent
+    if os.getppid() != watched:  # the parent died before the signal was armed
+        os._exit(1)
+    threading.Thread(target=_exit_when_orphaned, args=(watched,), daemon=True).start()
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    tick = threading.Event()
+    while not tick.wait(ORPHAN_CHECK_SECONDS):
+        if os.getppid() != parent:
+            os._exit(1)
 
 
 def _parse_many(raws: Sequence[bytes], our_addresses: frozenset[str]) -> list[ParsedMessage]:
