@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -146,11 +147,29 @@ def test_models_and_migrations_agree(empty_url: str) -> None:
         migrate.upgrade(engine)
         with engine.connect() as conn:
             context = MigrationContext.configure(
-                conn, opts={"compare_type": True, "include_name": _only_model_tables}
+                conn,
+                opts={
+                    "compare_type": True,
+                    "include_name": _only_model_tables,
+                    "include_object": _made_on(conn.dialect.name),
+                },
             )
             assert compare_metadata(context, SQLModel.metadata) == []
     finally:
         engine.dispose()
+
+
+def _made_on(dialect: str) -> Callable[..., bool]:
+    """Leave out of the comparison the indexes a model declares for the other backend only
+    (`Index(...).ddl_if(dialect=...)`): Alembic compares them regardless."""
+
+    def include(obj: object, _name: str | None, type_: str, reflected: bool, _to: object) -> bool:
+        if type_ != "index" or reflected:
+            return True
+        wanted = getattr(obj, "_ddl_if", None)
+        return wanted is None or wanted.dialect in (None, dialect)
+
+    return include
 
 
 def _only_model_tables(name: str | None, type_: str, _parents: object) -> bool:
