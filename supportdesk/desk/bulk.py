@@ -1,8 +1,8 @@
 """Set-based changes to many tickets at once, with one event per changed ticket.
 
 A reassignment of 100,000 tickets is two statements per chunk (events from a SELECT, then
-the UPDATE), not 100,000 round trips. The rows are locked first on PostgreSQL so the events
-written describe exactly the values the UPDATE replaced.
+the UPDATE), not 100,000 round trips. On PostgreSQL the SELECT writing the events locks the
+rows it reads, so the events describe exactly the values the UPDATE replaced.
 
 Every function here takes one `Change`, so a whole bulk command is one batch that
 `desk.undo` can take back.
@@ -141,9 +141,12 @@ def _change_rows(
     postgres = _is_postgres(session)
     for chunk in chunks(session, ticket_ids):
         target = and_(among(session, chunk), condition)
+        source = old.where(target).add_columns(col(Ticket.version))
         if postgres:
-            session.execute(select(col(Ticket.id)).where(target).with_for_update())
-        rows = old.where(target).add_columns(col(Ticket.version)).subquery()
+            # Locked by the statement that reads the old values, not by a SELECT before it:
+            # one pass over the rows instead of two (~0.5 s of a 100,000-ticket change).
+            source = source.with_for_update(of=table_of(Ticket))
+        rows = source.subquery()
         session.execute(
             events.insert_selected(
                 events.select_rows(
