@@ -16,6 +16,14 @@ of the change. So on PostgreSQL:
 - the tickets table's fillfactor is 50, so a page has room for a new version of each of
   its rows, and the table is rewritten once (CLUSTER) so the pages already there get it.
 
+And the search index's statistics keep 10,000 lexemes instead of 1,000 (statistics target
+1000 on message_search.doc). PostgreSQL estimates a word outside that list from the rarest
+one in it: at 1,000,000 messages a word in five messages was taken for 3,580, which made
+the plan collecting a rare word's tickets start two parallel workers (60 ms on a busy
+machine for 0.1 ms of work). With the longer list the estimates were within 5% for words
+in 2,700, 27,000 and 570,000 messages, and 173 for the rare one. ANALYZE of
+message_search then samples 300,000 rows: 4.3 s at 1,000,000 messages (load 5).
+
 SQLite updates only the indexes holding a changed column: it keeps both indexes and this
 revision does nothing there.
 """
@@ -30,6 +38,7 @@ branch_labels = None
 depends_on = None
 
 FILLFACTOR = 50
+DOC_STATISTICS = 1000
 
 
 def upgrade() -> None:
@@ -44,11 +53,14 @@ def upgrade() -> None:
     op.execute("CLUSTER tickets USING tickets_pkey")
     op.execute("ALTER TABLE tickets SET WITHOUT CLUSTER")
     op.execute("ANALYZE tickets")
+    op.execute(f"ALTER TABLE message_search ALTER COLUMN doc SET STATISTICS {DOC_STATISTICS}")
+    op.execute("ANALYZE message_search")
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
+    op.execute("ALTER TABLE message_search ALTER COLUMN doc SET STATISTICS -1")
     op.execute("ALTER TABLE tickets RESET (fillfactor)")
     op.drop_index("ix_tickets_queue_status", table_name="tickets")
     op.create_index(
