@@ -296,7 +296,7 @@ def run_backend(url: str | None, args: argparse.Namespace) -> tuple[str, list[di
 
 def has_tickets(store: Store) -> bool:
     with store.session() as s:
-        return s.execute(select(Ticket.id).limit(1)).first() is not None
+        return s.execute(select(col(Ticket.id)).limit(1)).first() is not None
 
 
 if __name__ == "__main__":
