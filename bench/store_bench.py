@@ -1409,8 +1409,9 @@ def reassign(store: Store) -> Reassigned:
     """Give every ticket to one agent, then time moving them all to another and the undo.
 
     The store is put back afterwards (assignees, versions, update times, events) so a
-    `--reuse` run measures the same data; none of that is timed. CPU seconds are this
-    process's only (the client side); the rest of the wall time is the database's.
+    `--reuse` run measures the same data; none of that is timed. CPU seconds: this
+    process's (the client), and on a local PostgreSQL the server backend's (`server_cpu`).
+    A process killed between the change and the restore leaves the store reassigned.
     """
     with store.session(write=True) as session:
         source = session.execute(select(Agent.id).where(Agent.handle == REASSIGN_FROM)).scalar_one()
