@@ -94,9 +94,16 @@ word's 66 ms for 0.1 ms of work. A session setting, so no server configuration i
 
 
 def _on_postgres_connect(dbapi_connection: Any, _record: Any) -> None:
-    with dbapi_connection.cursor() as cursor:
-        cursor.execute(f"SET max_parallel_workers_per_gather = {PARALLEL_WORKERS}")
-    dbapi_connection.commit()
+    """A preference, not a requirement: a server that refuses the setting (a managed one,
+    a pooler) keeps its default and the connection still works."""
+    import psycopg
+
+    try:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET max_parallel_workers_per_gather = {PARALLEL_WORKERS}")
+        dbapi_connection.commit()
+    except psycopg.Error:
+        dbapi_connection.rollback()
 
 
 def _on_sqlite_begin(conn: Any) -> None:
