@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, event, text
 from sqlmodel import Session
 
 from supportdesk.desk import bulk, directory, tickets, undo
@@ -143,3 +143,45 @@ def test_move_behind_a_committed_change_records_and_undoes_it(pg_store: Store) -
             )
         ).scalars()
         assert list(names) == ["sales", "billing", "billing"]
+
+
+def test_a_ticket_that_starts_matching_before_the_update_is_left_alone(pg_store: Store) -> None:
+    """Assigning to bob skips the ticket bob has. If another session hands it to alice
+    between the bulk's events and its UPDATE, the UPDATE must not take it (it has no event)."""
+    ids = seed(pg_store)
+    with pg_store.session(write=True) as s:
+        bulk.assign(s, [ids[0]], "bob", Change.by("agent:seed"))
+    handed = []
+
+    def meanwhile(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().startswith("UPDATE tickets") and not handed:
+            handed.append(True)
+            with pg_store.engine.connect() as other:
+                other.execute(
+                    text(
+                        "UPDATE tickets SET assignee_id = "
+                        "(SELECT id FROM agents WHERE handle = 'alice'), "
+                        "version = version + 1 WHERE id = :id"
+                    ),
+                    {"id": ids[0]},
+                )
+                other.commit()
+
+    event.listen(pg_store.engine, "before_cursor_execute", meanwhile)
+    try:
+        with pg_store.session(write=True) as s:
+            result = bulk.assign(s, ids, "bob", Change.by("agent:lead"))
+    finally:
+        event.remove(pg_store.engine, "before_cursor_execute", meanwhile)
+    assert handed
+    assert result.changed == 2
+    assert [row[0] for row in _events(pg_store, result.batch_id)] == [ids[1], ids[2]]
+    with pg_store.session() as s:
+        handle = s.execute(
+            text(
+                "SELECT a.handle FROM tickets AS t JOIN agents AS a ON a.id = t.assignee_id "
+                "WHERE t.id = :id"
+            ),
+            {"id": ids[0]},
+        ).scalar_one()
+    assert handle == "alice"

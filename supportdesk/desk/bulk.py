@@ -161,22 +161,29 @@ def _change_rows(
     changed = 0
     postgres = _is_postgres(session)
     for chunk in chunks(session, ticket_ids):
-        target = and_(among(session, chunk), condition)
+        ids = chunk
+        target = and_(among(session, ids), condition)
         source = old.add_columns(col(Ticket.version))
         source = _reading_locked(source, target) if postgres else source.where(target)
         rows = source.subquery()
-        session.execute(
-            events.insert_selected(
-                events.select_rows(
-                    change,
-                    ticket_id=rows.c.id,
-                    version=rows.c.version + 1,
-                    action=action,
-                    old=rows.c[1],
-                    new=shown,
-                )
+        written = events.insert_selected(
+            events.select_rows(
+                change,
+                ticket_id=rows.c.id,
+                version=rows.c.version + 1,
+                action=action,
+                old=rows.c[1],
+                new=shown,
             )
         )
+        if postgres:
+            # Only the rows locked and given an event: the UPDATE reads a newer snapshot, in
+            # which a ticket left alone above may have started to match.
+            written = written.returning(events.ticket_id_column())
+            ids = list(session.execute(written).scalars())
+            target = and_(among(session, ids), condition)
+        else:
+            session.execute(written)
         result = session.execute(
             update(Ticket)
             .where(target)
@@ -185,9 +192,9 @@ def _change_rows(
         )
         changed += result.rowcount  # type: ignore[attr-defined]
         if values.keys() & due.DEPENDS_ON:
-            due.refresh(session, among(session, chunk), change.now())
+            due.refresh(session, among(session, ids), change.now())
         if extra is not None:
-            extra(session, chunk, condition)
+            extra(session, ids, condition)
     return changed
 
 
