@@ -300,19 +300,6 @@ def _sla_filters(now: datetime) -> tuple[tuple[ColumnElement[bool], ...], Column
     ), breached
 
 
-def sla_counts(session: Session, now: datetime) -> tuple[int, int]:
-    """(breaching soon, breached) among active tickets: the same conditions as the query
-    terms `due:<2h breached:no` and `breached:yes` (see DUE_SOON)."""
-    soon_filter, breached = _sla_filters(now)
-    row = session.execute(
-        select(
-            func.count(col(Ticket.sla_due)).filter(*soon_filter),
-            func.count().filter(breached),
-        ).where(col(Ticket.status).in_(ACTIVE), or_(soon_filter[0], breached))
-    ).one()
-    return int(row[0]), int(row[1])
-
-
 @dataclass(frozen=True)
 class AttachmentView:
     id: int
