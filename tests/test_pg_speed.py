@@ -4,11 +4,14 @@ assignee indexes. See migrations/versions/0011_pg_speed.py."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from supportdesk.desk import bulk, directory, tickets, views
 from supportdesk.desk.events import Change
-from supportdesk.store import Store
+from supportdesk.store import Store, make_engine, migrate
+from tests.conftest import PgSchemas, pg_url
 
 ASSIGNEE_INDEXES = {"ix_tickets_assignee_updated", "ix_tickets_queue_status_assignee"}
 
@@ -76,3 +79,25 @@ def test_sqlite_keeps_its_assignee_indexes(sqlite_store: Store) -> None:
         )
     assert names >= ASSIGNEE_INDEXES
     assert "ix_tickets_queue_status" not in names
+
+
+@pytest.mark.postgres
+def test_0011_gives_up_on_a_lock_an_open_transaction_holds(pg_schemas: PgSchemas) -> None:
+    """A transaction left open on the tickets makes the upgrade fail after the revision's
+    lock timeout (10 s: this test takes that long), not wait for ever with every console
+    queued behind it; the schema stays at 0010 and the upgrade runs once it is closed. The
+    statement timeout only ends the test if the revision waited without one."""
+    url = pg_url(pg_schemas.new()) + "%20-cstatement_timeout%3D60000"
+    engine = make_engine(url)
+    try:
+        migrate.upgrade(engine, "0010")
+        with engine.connect() as other:
+            other.execute(text("SELECT count(*) FROM tickets"))
+            with pytest.raises(DBAPIError, match="lock timeout"):
+                migrate.upgrade(engine)
+            other.rollback()
+        assert migrate.current_revision(engine) == "0010"
+        migrate.upgrade(engine)
+        assert migrate.current_revision(engine) == migrate.head_revision()
+    finally:
+        engine.dispose()
