@@ -103,6 +103,14 @@ def _on_cursor_row(app: SupportdeskApp) -> bool:
     )
 
 
+STORE_URL: str | None = None
+"""`--url`: a PostgreSQL store (the store_bench schema, say) instead of the SQLite file."""
+
+
+def store_url(store_path: Path) -> str:
+    return STORE_URL or sqlite_url(store_path)
+
+
 async def settle(pilot: Pilot, condition: Callable[[], bool]) -> None:
     """Yield to the app in small steps until `condition` holds."""
     deadline = time.perf_counter() + TIMEOUT
@@ -122,7 +130,7 @@ async def press(pilot: Pilot, key: str, use_pilot: bool) -> None:
 async def run_session(
     store_path: Path, me: str | None, samples: dict[str, list[float]], steps: int, use_pilot: bool
 ) -> None:
-    store = open_store(sqlite_url(store_path))
+    store = open_store(store_url(store_path))
     try:
         started = time.perf_counter()
         app = SupportdeskApp(store, me=me, user_themes_dir=ROOT / "bench" / "out" / "no-themes")
@@ -193,7 +201,7 @@ async def run_session(
 
 async def idle_cpu(store_path: Path, me: str | None, seconds: float) -> tuple[float, float]:
     """CPU seconds used by the whole process while the settled console sat idle."""
-    store = open_store(sqlite_url(store_path))
+    store = open_store(store_url(store_path))
     try:
         app = SupportdeskApp(store, me=me, user_themes_dir=ROOT / "bench" / "out" / "no-themes")
         async with app.run_test(size=SIZE) as pilot:
@@ -211,7 +219,7 @@ async def idle_cpu(store_path: Path, me: str | None, seconds: float) -> tuple[fl
 
 
 def pick_agent(store_path: Path) -> str | None:
-    store = open_store(sqlite_url(store_path))
+    store = open_store(store_url(store_path))
     try:
         agents = DeskData(store, None).agents()
         return agents[0] if agents else None
@@ -287,7 +295,7 @@ class Seen:
 
 def first_and_last(store_path: Path, me: str | None, query: str) -> tuple[int | None, int | None]:
     """The first and last ticket numbers of `query` as the console orders it."""
-    store = open_store(sqlite_url(store_path))
+    store = open_store(store_url(store_path))
     try:
         data = DeskData(store, me)
         source = Source("bench", "bench", query)
@@ -746,17 +754,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--writer-rounds", type=int, default=2, help="--writer: import/assign/undo rounds"
     )
+    parser.add_argument(
+        "--url",
+        help="time the console on this PostgreSQL store instead (headless steps only), e.g. "
+        "postgresql+psycopg://postgres@127.0.0.1/test?options=-csearch_path%%3Dsdbench_...",
+    )
     args = parser.parse_args(argv)
 
     path = args.path or (DEFAULT_STORE if DEFAULT_STORE.exists() else FALLBACK_STORE)
-    if not path.exists():
+    if args.url:
+        if args.terminal or args.writer or args.rss:
+            parser.error("--url times the headless steps only")
+        global STORE_URL
+        STORE_URL = args.url
+    elif not path.exists():
         from tests.tui.bigstore import build_big_store
 
         print(f"building a 100,000-ticket store at {path} …", flush=True)
         path.parent.mkdir(parents=True, exist_ok=True)
         build_big_store(path)
     me = pick_agent(path)
-    print(f"store: {path} ({path.stat().st_size / 1e9:.2f} GB); agent: {me}; size {SIZE}")
+    where = args.url or f"{path} ({path.stat().st_size / 1e9:.2f} GB)"
+    print(f"store: {where}; agent: {me}; size {SIZE}; load {os.getloadavg()[0]:.2f}")
     if args.bare:
         run_bare(args.repeat)
         if not (args.terminal or args.writer or args.rss):

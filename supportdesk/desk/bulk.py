@@ -1,8 +1,9 @@
 """Set-based changes to many tickets at once, with one event per changed ticket.
 
 A reassignment of 100,000 tickets is two statements per chunk (events from a SELECT, then
-the UPDATE), not 100,000 round trips. The rows are locked first on PostgreSQL so the events
-written describe exactly the values the UPDATE replaced.
+the UPDATE), not 100,000 round trips. On PostgreSQL the SELECT writing the events reads the
+tickets from a subquery that locks them (see `_reading_locked`), so the events describe
+exactly the values the UPDATE replaced.
 
 Every function here takes one `Change`, so a whole bulk command is one batch that
 `desk.undo` can take back.
@@ -40,6 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.util import ClauseAdapter
 from sqlmodel import Session, col
 
 from supportdesk.desk import directory, events, notifications, tickets
@@ -124,6 +126,25 @@ def among(session: Session, ids: list[int], column: Any = None) -> ColumnElement
     return target.in_(select(listed.c.value))
 
 
+def _reading_locked(source: Select[Any], target: ColumnElement[bool]) -> Select[Any]:
+    """`source` reading the tickets of `target` from a subquery that locks them, in id order.
+
+    The locked rows are the ones the subquery returns: a row another session changed while
+    this one waited comes back as committed (PostgreSQL re-reads it). A join in the same
+    SELECT as the FOR UPDATE would keep the agent or queue row of the statement's snapshot
+    and write the event from the replaced value, or no event at all. Locking in id order
+    keeps two bulk changes over the same tickets from deadlocking.
+    """
+    locked = (
+        select(table_of(Ticket))
+        .where(target)
+        .order_by(col(Ticket.id))
+        .with_for_update()
+        .subquery("locked")
+    )
+    return ClauseAdapter(locked).traverse(source)
+
+
 def _change_rows(
     session: Session,
     ticket_ids: Sequence[int],
@@ -140,22 +161,29 @@ def _change_rows(
     changed = 0
     postgres = _is_postgres(session)
     for chunk in chunks(session, ticket_ids):
-        target = and_(among(session, chunk), condition)
-        if postgres:
-            session.execute(select(col(Ticket.id)).where(target).with_for_update())
-        rows = old.where(target).add_columns(col(Ticket.version)).subquery()
-        session.execute(
-            events.insert_selected(
-                events.select_rows(
-                    change,
-                    ticket_id=rows.c.id,
-                    version=rows.c.version + 1,
-                    action=action,
-                    old=rows.c[1],
-                    new=shown,
-                )
+        ids = chunk
+        target = and_(among(session, ids), condition)
+        source = old.add_columns(col(Ticket.version))
+        source = _reading_locked(source, target) if postgres else source.where(target)
+        rows = source.subquery()
+        written = events.insert_selected(
+            events.select_rows(
+                change,
+                ticket_id=rows.c.id,
+                version=rows.c.version + 1,
+                action=action,
+                old=rows.c[1],
+                new=shown,
             )
         )
+        if postgres:
+            # Only the rows locked and given an event: the UPDATE reads a newer snapshot, in
+            # which a ticket left alone above may have started to match.
+            written = written.returning(events.ticket_id_column())
+            ids = list(session.execute(written).scalars())
+            target = and_(among(session, ids), condition)
+        else:
+            session.execute(written)
         result = session.execute(
             update(Ticket)
             .where(target)
@@ -164,9 +192,9 @@ def _change_rows(
         )
         changed += result.rowcount  # type: ignore[attr-defined]
         if values.keys() & due.DEPENDS_ON:
-            due.refresh(session, among(session, chunk), change.now())
+            due.refresh(session, among(session, ids), change.now())
         if extra is not None:
-            extra(session, chunk, condition)
+            extra(session, ids, condition)
     return changed
 
 

@@ -172,6 +172,11 @@ def insert_selected(rows: Select[Any]) -> Insert:
     return _INSERT.from_select(COLUMNS, rows)
 
 
+def ticket_id_column() -> Any:
+    """The events table's ticket column, for an `insert_selected` that returns its tickets."""
+    return _TABLE.c.ticket_id
+
+
 def _text(value: Any) -> Any:
     """A text column of the SELECT: a plain value (the same on every row) or an expression."""
     if value is None:

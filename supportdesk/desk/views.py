@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import UnaryExpression
@@ -217,6 +217,8 @@ class Overview:
     recently_solved: int
     quarantine: int
     by_status: dict[str, int] = field(default_factory=dict)
+    """Tickets per active status. Solved and closed ones, nine in ten of a store, are not
+    counted: no sidebar line shows them, and reading them cost most of the counts' time."""
     breaching_soon: int = 0
     """Active tickets not yet breached whose next target falls due within DUE_SOON."""
     breached: int = 0
@@ -224,39 +226,49 @@ class Overview:
 
 
 def overview(session: Session, me: str | None = None, now: datetime | None = None) -> Overview:
-    """Every sidebar count from two grouped scans of a covering index."""
+    """Every sidebar count: one grouped pass over the active tickets (per queue and status,
+    unassigned, mine and the SLA counts as FILTER clauses), and the recently solved ones.
+
+    One pass, not one per kind of count: on PostgreSQL the assignee is in no index (see
+    models.Ticket), so every pass reads the ~10,000 active tickets' rows.
+    """
     now = now or utcnow()
     me_id = None
     if me:
         me_id = session.execute(
             select(col(Agent.id)).where(col(Agent.handle) == me)
         ).scalar_one_or_none()
+    soon_filter, breached_filter = _sla_filters(now)
     per_queue = session.execute(
         select(
             col(Ticket.queue_id),
             col(Ticket.status),
             func.count(),
-            func.sum(case((col(Ticket.assignee_id).is_(None), 1), else_=0)),
-            func.sum(case((col(Ticket.assignee_id) == (me_id or -1), 1), else_=0)),
-        ).group_by(col(Ticket.queue_id), col(Ticket.status))
+            func.count().filter(col(Ticket.assignee_id).is_(None)),
+            func.count().filter(col(Ticket.assignee_id) == (me_id or -1)),
+            func.count(col(Ticket.sla_due)).filter(*soon_filter),
+            func.count().filter(breached_filter),
+        )
+        .where(col(Ticket.status).in_(ACTIVE))
+        .group_by(col(Ticket.queue_id), col(Ticket.status))
     ).all()
     queues = {q.id: q for q in session.scalars(select(Queue))}
     active: dict[int, int] = {}
     unassigned: dict[int, int] = {}
     by_status: dict[str, int] = {}
-    mine = 0
-    for queue_id, status, count, unassigned_count, mine_count in per_queue:
+    mine = breaching_soon = breached = 0
+    for queue_id, status, count, unassigned_count, mine_count, soon, late in per_queue:
         by_status[status] = by_status.get(status, 0) + count
-        if status in ACTIVE:
-            active[queue_id] = active.get(queue_id, 0) + count
-            unassigned[queue_id] = unassigned.get(queue_id, 0) + int(unassigned_count or 0)
-            mine += int(mine_count or 0)
+        active[queue_id] = active.get(queue_id, 0) + count
+        unassigned[queue_id] = unassigned.get(queue_id, 0) + int(unassigned_count or 0)
+        mine += int(mine_count or 0)
+        breaching_soon += int(soon or 0)
+        breached += int(late or 0)
     recently_solved = session.execute(
         select(func.count())
         .select_from(Ticket)
         .where(col(Ticket.status) == "solved", col(Ticket.solved_at) >= now - RECENTLY_SOLVED)
     ).scalar_one()
-    breaching_soon, breached = sla_counts(session, now)
     quarantine_ids = {q.id for q in queues.values() if q.is_quarantine and q.id is not None}
     ordered = sorted(queues.values(), key=lambda q: q.name)
     return Overview(
@@ -276,20 +288,16 @@ def overview(session: Session, me: str | None = None, now: datetime | None = Non
     )
 
 
-def sla_counts(session: Session, now: datetime) -> tuple[int, int]:
-    """(breaching soon, breached) among active tickets: the same conditions as the query
-    terms `due:<2h breached:no` and `breached:yes` (see DUE_SOON)."""
+def _sla_filters(now: datetime) -> tuple[tuple[ColumnElement[bool], ...], ColumnElement[bool]]:
+    """The conditions of "breaching soon" (over a non-null sla_due) and "breached" among
+    active tickets: the query terms `due:<2h breached:no` and `breached:yes` (see DUE_SOON)."""
     soon = due.seconds(now + DUE_SOON)
     breached = due.breached_condition(now)
-    row = session.execute(
-        select(
-            func.count(col(Ticket.sla_due)).filter(
-                col(Ticket.sla_due) < soon, col(Ticket.sla_breached).is_(False), ~breached
-            ),
-            func.count().filter(breached),
-        ).where(col(Ticket.status).in_(ACTIVE), or_(col(Ticket.sla_due) < soon, breached))
-    ).one()
-    return int(row[0]), int(row[1])
+    return (
+        col(Ticket.sla_due) < soon,
+        col(Ticket.sla_breached).is_(False),
+        ~breached,
+    ), breached
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,27 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+PARALLEL_WORKERS = 0
+"""PostgreSQL parallel workers per query for the store's sessions: none. Every query the
+console and the CLI send returns a page or a count; a plan with workers waits for them to
+start, which on a busy server cost more than the work: a common word's first page took
+121 ms with two workers doing 13 ms each (1,000,000 messages, load 6 on two cores), a rare
+word's 66 ms for 0.1 ms of work. A session setting, so no server configuration is needed."""
+
+
+def _on_postgres_connect(dbapi_connection: Any, _record: Any) -> None:
+    """A preference, not a requirement: a server that refuses the setting (a managed one,
+    a pooler) keeps its default and the connection still works."""
+    import psycopg
+
+    try:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET max_parallel_workers_per_gather = {PARALLEL_WORKERS}")
+        dbapi_connection.commit()
+    except psycopg.Error:
+        dbapi_connection.rollback()
+
+
 def _on_sqlite_begin(conn: Any) -> None:
     # pysqlite's implicit transactions defer BEGIN until the first write, which breaks
     # read-then-write isolation; IMMEDIATE is taken only for sessions opened as writers.
@@ -143,6 +164,7 @@ def make_engine(
             raise StoreError(
                 _("PostgreSQL driver missing ({name}); install psycopg").format(name=exc.name)
             ) from None
+        event.listen(engine, "connect", _on_postgres_connect)
         if parsed.password is None and (password or password_when_asked) is not None:
             event.listen(engine, "do_connect", _PasswordOnConnect(password, password_when_asked))
         return engine
