@@ -32,6 +32,7 @@ def estimating(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(matching_module, "POSTGRES_COUNT_SAMPLE", 10)
     monkeypatch.setattr(search, "NEWEST_SAMPLE", 5)
     monkeypatch.setattr(search, "POSTGRES_NEWEST_SAMPLE", 5)
+    monkeypatch.setattr(search, "NEWEST_MIN_TICKETS", 1)
 
 
 @pytest.fixture
