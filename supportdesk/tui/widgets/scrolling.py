@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.style import Style
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 
@@ -24,3 +25,24 @@ def set_virtual_size(view: ScrollView, size: Size) -> None:
         view.refresh()
     else:
         view.refresh(layout=True)  # not laid out yet: the first layout sizes the scrollbar
+
+
+class LineView(ScrollView):
+    """A scroll view that draws its lines itself, with its base style looked up once.
+
+    `rich_style` walks every ancestor's styles each time it is read, and a view that draws
+    line by line read it once or twice per line: a few milliseconds per repaint. It changes
+    only when styles do (theme, focus), which is when Textual calls `notify_style_update`.
+    """
+
+    _base_style: Style | None = None
+
+    @property
+    def base_style(self) -> Style:
+        if self._base_style is None:
+            self._base_style = self.rich_style
+        return self._base_style
+
+    def notify_style_update(self) -> None:
+        self._base_style = None
+        super().notify_style_update()

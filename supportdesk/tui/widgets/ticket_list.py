@@ -30,9 +30,9 @@ from rich.style import Style
 from rich.text import Text
 from textual import events, work
 from textual.binding import BindingType
-from textual.geometry import Size
+from textual.content import Content
+from textual.geometry import Region, Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import get_current_worker
 
@@ -44,7 +44,7 @@ from supportdesk.i18n import N_, _, ngettext
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.data import DeskData, Source, view_label
 from supportdesk.tui.format import fit, priority_label, sla_cue, status_label
-from supportdesk.tui.widgets.scrolling import set_virtual_size
+from supportdesk.tui.widgets.scrolling import LineView, set_virtual_size
 
 PAGE_SIZE = 50
 CACHE_PAGES = 24
@@ -138,7 +138,7 @@ class _Follow:
     lost: bool = False  # it kept moving while the list was read: not found on screen
 
 
-class TicketList(ScrollView, can_focus=True):
+class TicketList(LineView, can_focus=True):
     """A window onto a view of any size; see the module docstring."""
 
     DEFAULT_CSS = """
@@ -190,9 +190,14 @@ class TicketList(ScrollView, can_focus=True):
 
     @dataclass
     class Highlighted(Message):
-        """The cursor rests on a different ticket, or its row was read again (None: empty)."""
+        """The cursor rests on a different ticket, or its row was read again (None: empty).
+
+        `moved`: a key or click moved the cursor there (a held key passes many tickets);
+        otherwise a view opened or was read again, and the ticket is wanted at once.
+        """
 
         row: TicketRow | None
+        moved: bool = False
 
     @dataclass
     class Opened(Message):
@@ -247,6 +252,9 @@ class TicketList(ScrollView, can_focus=True):
         self._follow: _Follow | None = None
         self._announced: int | None = _NOTHING
         self._announced_row: TicketRow | None = None
+        self._moving = False
+        self._count_after_rows: tuple[int, Source] | None = None
+        """The view's count, started once its first rows are in (see `show`)."""
 
     # -- what other widgets ask --------------------------------------------------------------
 
@@ -304,7 +312,10 @@ class TicketList(ScrollView, can_focus=True):
         # to nothing first would hide the scrollbar and lay out the desk twice per view.
         self._update_subtitle()
         self.refresh()
-        self._count(self._generation, source)
+        # Rows first: the count (an estimate, then the exact one) starts once the first page
+        # is in, so the two never share the store and the cores while the agent waits.
+        self.workers.cancel_group(self, "ticket-list-count")  # the last view's exact count
+        self._count_after_rows = (self._generation, source)
         self._request()
 
     def reload(self) -> None:
@@ -344,7 +355,11 @@ class TicketList(ScrollView, can_focus=True):
         self._refresh_row(index)
         self._ensure_visible()
         self._update_subtitle()
-        self._announce()
+        self._moving = True
+        try:
+            self._announce()
+        finally:
+            self._moving = False
 
     def clear_marks(self) -> None:
         self.marked.clear()
@@ -398,7 +413,7 @@ class TicketList(ScrollView, can_focus=True):
         if y < HEADER_LINES:
             return self._header_strip(width)
         index = self.scroll_offset.y + y - HEADER_LINES
-        base = self.rich_style
+        base = self.base_style
         total = self.total if self.total is not None else self._extent()
         if index >= total:
             if index == 0 and self.total == 0:
@@ -458,7 +473,7 @@ class TicketList(ScrollView, can_focus=True):
     def _strip(
         self, cells: list[tuple[str, str | None]], width: int, base: Style | None = None
     ) -> Strip:
-        base = base or self.rich_style
+        base = base or self.base_style
         segments = [
             Segment(text, base + self._style(component) if component else base)
             for text, component in cells
@@ -497,7 +512,24 @@ class TicketList(ScrollView, can_focus=True):
             marks = " · " + ngettext("{count} selected", "{count} selected", selected).format(
                 count=selected
             )
-        self.border_subtitle = Text(position + marks)
+        self._show_subtitle(position + marks)
+
+    def _show_subtitle(self, text: str) -> None:
+        """Put `text` in the bottom border, repainting that line only.
+
+        Setting `border_subtitle` repaints every line of the list, and the subtitle ("12 of
+        3,405") changes with every move of the cursor: that was most of the cost of a key.
+        """
+        content = Content(text)
+        if self._border_subtitle == content:
+            return
+        if not self.is_mounted or not self.outer_size.height:
+            self.border_subtitle = content
+            return
+        self._border_subtitle = content
+        offset = self.content_offset
+        bottom = self.outer_size.height - 1 - offset.y
+        self.refresh(Region(-offset.x, bottom, self.outer_size.width, 1))
 
     def relabel(self) -> None:
         """Draw the header, title and rows again in the current language."""
@@ -624,6 +656,7 @@ class TicketList(ScrollView, can_focus=True):
         while len(self._pages) > CACHE_PAGES:
             self._pages.popitem(last=False)
         if self._follow is not None:
+            self._start_count()
             if self._follow.target is not None and self._new_screen_ready():
                 self._land()
             return  # the old rows stay on screen until then
@@ -632,6 +665,14 @@ class TicketList(ScrollView, can_focus=True):
             self._set_height()
         self.refresh_lines(message.page * PAGE_SIZE + HEADER_LINES, PAGE_SIZE)
         self._announce()
+        self._start_count()
+
+    def _start_count(self) -> None:
+        """Count the view whose first rows just came (see `show`)."""
+        due = self._count_after_rows
+        self._count_after_rows = None
+        if due is not None and due[0] == self._generation:
+            self._count(*due)
 
     def on__estimated(self, message: _Estimated) -> None:
         if message.generation == self._generation and self.total is None:
@@ -669,6 +710,7 @@ class TicketList(ScrollView, can_focus=True):
 
     def on__failed(self, message: _Failed) -> None:
         if message.generation == self._generation:
+            self._count_after_rows = None
             self._follow = None
             self.total = 0
             self._set_height()
@@ -748,4 +790,4 @@ class TicketList(ScrollView, can_focus=True):
         if row.number != self._announced or row != self._announced_row:
             self._announced = row.number
             self._announced_row = row
-            self.post_message(self.Highlighted(row))
+            self.post_message(self.Highlighted(row, moved=self._moving))
