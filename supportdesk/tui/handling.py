@@ -43,6 +43,7 @@ class HandleTimer:
         self._hidden = False
         self._idle_timer: Timer | None = None
         self._clock = clock
+        self._writing = False
 
     def start(self) -> None:
         if self.enabled:
@@ -102,8 +103,18 @@ class HandleTimer:
         return self.counter.unwritten(number) if self.enabled else 0
 
     def flush(self) -> None:
+        """Write what was counted, unless a write is still on its way: then the seconds stay
+        in the counter for the next flush.
+
+        One write at a time: while another process holds the store's write lock (a bulk
+        change, an import) a write waits for it, holding a pooled connection, and one per
+        ticket opened meanwhile used up the pool, so the reads a key needs waited too.
+        """
+        if not self.enabled or self._writing:
+            return
         counted = self.counter.take()
-        if counted and self.enabled:
+        if counted:
+            self._writing = True
             self.app.run_worker(
                 lambda: self._write_or_give_back(counted),
                 thread=True,
@@ -114,8 +125,11 @@ class HandleTimer:
     def _write_or_give_back(self, counted: dict[int, int]) -> None:
         """In the worker: a write that failed (a locked or unreachable store) hands the
         seconds back to the counter, on the UI thread, for the next flush to try again."""
-        if not self._write(counted):
-            self.app.call_from_thread(self.counter.give_back, counted)
+        try:
+            if not self._write(counted):
+                self.app.call_from_thread(self.counter.give_back, counted)
+        finally:
+            self._writing = False
 
     def _write(self, counted: dict[int, int]) -> bool:
         try:

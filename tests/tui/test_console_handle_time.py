@@ -181,3 +181,60 @@ async def test_a_failed_write_gives_the_seconds_back_for_the_next_flush(
         app.handling.flush()
         await wait_until(pilot, lambda: stored(demo_store) == {number: 45}, what="the retry")
         assert app.handling.writes == 1
+
+
+async def test_a_store_locked_by_another_process_holds_one_write_and_no_key(
+    demo_store: Store, make_app: Callable[..., SupportdeskApp]
+) -> None:
+    """Another process holds the write lock (a bulk change): the first flush waits for it,
+    the seconds of every ticket opened meanwhile stay counted, and each key still shows its
+    ticket. A write per ticket used to wait each on a pooled connection until none was left
+    for the reads the keys need."""
+    import sqlite3
+
+    from textual.worker import WorkerState
+
+    clock = Clock()
+    app = make_app(now=clock)
+    database = demo_store.engine.url.database
+    assert database is not None
+    other = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+
+            def writing() -> int:
+                return sum(
+                    1
+                    for w in app.workers
+                    if w.group == "handle-time"
+                    and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+                )
+
+            other.execute("BEGIN IMMEDIATE")
+            opened = []
+            for _ in range(20):  # more than the connection pool holds
+                before = app.desk.current.number  # type: ignore[union-attr]
+                clock.tick(5)
+                await pilot.press("j")
+                await wait_until(
+                    pilot,
+                    lambda before=before: (
+                        app.desk.current is not None
+                        and app.desk.current.number != before
+                        and app.desk.detail is not None
+                        and app.desk.detail.row.number == app.desk.current.number
+                    ),
+                    what="the next ticket while the store is locked",
+                )
+                opened.append(before)
+                assert writing() <= 1
+            assert app.handling.writes == 0
+            other.execute("COMMIT")
+            await wait_until(pilot, lambda: writing() == 0, what="the waiting write")
+            app.handling.flush()
+            # Nothing counts before the first key: the first ticket left has no seconds.
+            expected = dict.fromkeys(opened[1:], 5)
+            await wait_until(pilot, lambda: stored(demo_store) == expected, what="every second")
+    finally:
+        other.close()
