@@ -3,6 +3,7 @@ timestamp, leaving a ticket, going idle, losing focus and quitting write what wa
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
@@ -211,20 +212,24 @@ async def test_a_store_locked_by_another_process_holds_one_write_and_no_key(
                     and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
                 )
 
+            def moved_on(before: int) -> bool:
+                current, detail = app.desk.current, app.desk.detail
+                return (
+                    current is not None
+                    and current.number != before
+                    and detail is not None
+                    and detail.row.number == current.number
+                )
+
             other.execute("BEGIN IMMEDIATE")
-            opened = []
+            opened: list[int] = []
             for _ in range(20):  # more than the connection pool holds
                 before = app.desk.current.number  # type: ignore[union-attr]
                 clock.tick(5)
                 await pilot.press("j")
                 await wait_until(
                     pilot,
-                    lambda before=before: (
-                        app.desk.current is not None
-                        and app.desk.current.number != before
-                        and app.desk.detail is not None
-                        and app.desk.detail.row.number == app.desk.current.number
-                    ),
+                    functools.partial(moved_on, before),
                     what="the next ticket while the store is locked",
                 )
                 opened.append(before)

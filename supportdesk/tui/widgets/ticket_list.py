@@ -546,10 +546,21 @@ class TicketList(LineView, can_focus=True):
         )
 
     def _set_height(self) -> None:
+        """Size the scroll area to the rows known; repaint only the lines on screen that
+        this brings in or takes away (a count that comes after the first page changes none
+        of them when the view is longer than the screen)."""
         rows = self.total if self.total is not None else self._extent()
-        set_virtual_size(self, Size(self.scrollable_content_region.width, rows + HEADER_LINES))
+        old = max(0, self.virtual_size.height - HEADER_LINES)
+        size = Size(self.scrollable_content_region.width, rows + HEADER_LINES)
+        set_virtual_size(self, size, repaint=False)
         self._update_subtitle()
-        self.refresh()
+        top = round(self.scroll_offset.y)
+        start = max(min(old, rows), top)
+        end = min(max(old, rows), top + self.visible_rows)
+        if rows == 0:
+            self.refresh()  # the line that says the view is empty
+        elif end > start:
+            self.refresh_lines(start + HEADER_LINES, end - start)
 
     def on_resize(self, event: events.Resize) -> None:
         self._set_height()
@@ -691,6 +702,7 @@ class TicketList(LineView, can_focus=True):
             follow.target = min(follow.row, last) if stay else message.place
         elif self.total and self.cursor >= self.total:
             self.cursor = self.total - 1
+            self._refresh_row(self.cursor)
         self._set_height()
         if follow is not None and follow.target is not None and self._new_screen_ready():
             self._land()  # an empty view, or pages already here
