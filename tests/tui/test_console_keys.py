@@ -112,6 +112,8 @@ async def test_help_footer_and_palette_show_keys_as_typed(
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
+        # The footer is rebuilt once the focus settles, which may be after the first ticket.
+        await wait_until(pilot, lambda: "/ Search" in screen_text(app).splitlines()[-1])
         footer = screen_text(app).splitlines()[-1]
         assert "/ Search" in footer and "ctrl+p palette" in footer and "slash" not in footer
         names = {name: help_text for name, _, help_text in commands(app, app.desk)}
