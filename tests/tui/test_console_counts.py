@@ -206,3 +206,32 @@ async def test_a_view_opened_reads_its_ticket_at_once_a_moving_cursor_waits(
         await pilot.press("j")
         await ready(pilot)
         assert delays == [desk.DETAIL_DELAY]
+
+
+async def test_a_key_is_answered_while_earlier_workers_still_run(
+    make_app: Callable[..., SupportdeskApp],
+) -> None:
+    """Workers that have not returned (exact counts of searches already replaced, a write
+    waiting for another process's lock) take a thread each: as many as Python's default
+    pool for this machine holds, and j still shows the next ticket."""
+    import os
+
+    app = make_app()
+    released = threading.Event()
+    busy = min(32, (os.cpu_count() or 1) + 4)  # concurrent.futures' default
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            for _ in range(busy):
+                app.run_worker(lambda: released.wait(30), thread=True, group="slow-count")
+            await pilot.pause(0.1)
+            before = app.desk.current.number  # type: ignore[union-attr]
+            await pilot.press("j")
+            await wait_until(
+                pilot,
+                lambda: app.desk.detail is not None and app.desk.detail.row.number != before,
+                what="the next ticket beside the busy workers",
+            )
+            await ready(pilot)
+    finally:
+        released.set()
