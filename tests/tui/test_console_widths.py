@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from rich.cells import cell_len
@@ -254,3 +255,34 @@ def test_search_caret_sits_under_the_bad_term_in_cells() -> None:
         column = cell_len(caret[: caret.index("^")])
         term = caught.value.token
         assert cell_len(first[: first.index(term)]) == column, (prefix, first, caret)
+
+
+async def test_the_thread_is_wrapped_in_its_worker_as_the_pane_would_wrap_it(
+    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening a ticket wraps its timeline in the worker that reads it, off the UI thread,
+    to the lines the pane itself lays out."""
+    import threading
+
+    from supportdesk.tui.screens import desk
+
+    where: list[bool] = []
+    laid_out = desk.lay_out
+
+    def spied(*args: Any, **kwargs: Any) -> Any:
+        where.append(threading.current_thread() is threading.main_thread())
+        return laid_out(*args, **kwargs)
+
+    monkeypatch.setattr(desk, "lay_out", spied)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        thread = app.desk.query_one(ThreadView)
+        where.clear()
+        await pilot.press("j")
+        await ready(pilot)
+        await pilot.pause(0.1)  # a scrollbar that came with it narrows the pane: laid out again
+        assert where == [False]
+        shown = [(kind, text.plain if text else None) for kind, text in thread._lines]
+        thread._layout()
+        assert [(kind, text.plain if text else None) for kind, text in thread._lines] == shown

@@ -31,7 +31,7 @@ from supportdesk.desk.handle_time import TicketHandleTime
 from supportdesk.desk.outbox import ItemView
 from supportdesk.desk.presence import Here
 from supportdesk.desk.views import EventView, MessageView, NoteView, TicketDetail
-from supportdesk.i18n import N_, _, ngettext
+from supportdesk.i18n import N_, _, current_language, ngettext
 from supportdesk.linebreak import break_japanese, wrap
 from supportdesk.text import inert, one_line
 from supportdesk.tui.bindings import bindings
@@ -391,13 +391,15 @@ class LaidOut:
     width: int
     blocks: list[_Block]
     lines: list[Line]
+    language: str
 
 
 def lay_out(detail: TicketDetail, *, expanded: bool, width: int, console: Console) -> LaidOut:
     """`detail`'s timeline as ThreadView shows it at `width`; safe to call off the UI thread
     (it reads the console's settings only)."""
+    language = current_language()
     blocks = timeline(detail, expanded=expanded)
-    return LaidOut(detail, expanded, width, blocks, wrap_blocks(blocks, console, width))
+    return LaidOut(detail, expanded, width, blocks, wrap_blocks(blocks, console, width), language)
 
 
 class ThreadView(LineView, can_focus=True):
@@ -460,6 +462,7 @@ class ThreadView(LineView, can_focus=True):
             and laid.detail is detail
             and laid.expanded == self.expanded
             and laid.width == self.layout_width > 0
+            and laid.language == current_language()
             and laid.blocks
         ):
             self._blocks = laid.blocks
@@ -543,6 +546,23 @@ class ThreadView(LineView, can_focus=True):
     def on_resize(self, event: events.Resize) -> None:
         if self.scrollable_content_region.width != self._laid_out_width:
             self._layout()
+
+    def watch_show_vertical_scrollbar(self, shown: bool) -> None:
+        """A scrollbar that comes (a long thread after a short one) or goes narrows or widens
+        the text without resizing the view: no Resize event says so, and the lines, wrapped
+        for the width before, lost their last cells under it. Wrap again once it is drawn."""
+        self.call_after_refresh(self._fit_width)
+
+    def _fit_width(self) -> None:
+        width = self.scrollable_content_region.width
+        if width <= 0 or width == self._laid_out_width or self._laid_out_width < 0:
+            return
+        at_end = self.scroll_y >= self.max_scroll_y
+        self._layout()
+        if at_end:
+            self.scroll_to(
+                y=max(0, len(self._lines) - self.size.height), animate=False, immediate=True
+            )
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
