@@ -128,3 +128,33 @@ async def test_saving_a_taken_name_is_refused_and_the_file_untouched(
             pilot, lambda: any("exists already" in n.message for n in app._notifications)
         )
     assert config_path.read_bytes() == before
+
+
+async def test_a_query_put_in_the_bar_lays_out_nothing_and_still_scrolls(
+    make_app: Callable[..., SupportdeskApp],
+) -> None:
+    """Every view opened puts its query in the bar: that repaints the bar and sets how far
+    it scrolls, without a layout of the whole desk (unless its scrollbar comes or goes); a
+    query longer than the bar still shows its end, where the cursor is."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        desk = app.desk
+        layouts: list[bool] = []
+        layout = desk._refresh_layout
+
+        def counted(*args: object, **kwargs: object) -> None:
+            layouts.append(desk._layout_required)  # not a scroll's reflow of what shows
+            layout(*args, **kwargs)  # type: ignore[arg-type]
+
+        desk._refresh_layout = counted  # type: ignore[method-assign]
+        field = desk.search.input
+        for query in ("assignee:none status:active", "queue:billing status:open,pending"):
+            desk.search.show_query(query)
+            await pilot.pause(0.1)
+            assert field.virtual_size.width == field.content_width
+        assert not any(layouts)
+        desk.search.show_query("queue:billing status:open,pending assignee:me " * 6 + "refund")
+        await pilot.pause(0.1)
+        assert field.virtual_size.width == field.content_width > field.size.width
+        assert "refund" in screen_text(app)
