@@ -5,8 +5,9 @@ All of it is mail-derived or agent-typed text, so every string goes through `ine
 (lines starting with ">") are folded to one line until the agent asks to see them.
 
 A long thread is drawn the way the ticket list is: the timeline is wrapped to the pane's
-width once (again only on resize or unfolding), and `render_line` hands out the lines on
-screen. Mounting a widget per message cost more than reading the ticket from the store.
+width once, by the worker that reads the ticket (`lay_out`; again on the UI thread only on
+resize, a scrollbar coming or going, or unfolding), and `render_line` hands out the lines
+on screen. Mounting a widget per message cost more than reading the ticket from the store.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The ticket list: one line per ticket, drawn line by line, fed in pages from the store.
 
 It never holds more than a few pages of rows. It knows how many tickets the view has (a
-count runs beside the first page: a quick one first, shown as an estimate when it is one,
-then the exact one), sizes its scroll area to match once the exact count is in, and when
+count starts once the first page is in: a quick one first, shown as an estimate when it is
+one, then the exact one), sizes its scroll area to match once the exact count is in, and when
 lines on screen have no row yet it draws placeholders and asks a worker for the pages
 around the viewport.
 Only one page fetch runs at a time: requests made while it runs are folded into the next
