@@ -6,6 +6,9 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
+from textual.message import Message
+from textual.widgets import Input
+
 from supportdesk.config import load_settings
 from supportdesk.desk.query import Count
 from supportdesk.store import Store
@@ -158,3 +161,32 @@ async def test_a_query_put_in_the_bar_lays_out_nothing_and_still_scrolls(
         await pilot.pause(0.1)
         assert field.virtual_size.width == field.content_width > field.size.width
         assert "refund" in screen_text(app)
+
+
+async def test_typing_past_the_bars_width_scrolls_to_the_cursor_and_announces_changes(
+    make_app: Callable[..., SupportdeskApp],
+) -> None:
+    """The bar keeps all of Input's behaviour on a new value: it follows the cursor past its
+    width (the end of a long query stays visible) and posts Input.Changed per key."""
+    changed: list[str] = []
+
+    def hook(message: Message) -> None:
+        if isinstance(message, Input.Changed) and message.input.id == "search-input":
+            changed.append(message.value)
+
+    app = make_app()
+    async with app.run_test(size=SIZE, message_hook=hook) as pilot:
+        await ready(pilot)
+        await pilot.press("slash", "ctrl+u")
+        field = app.desk.search.input
+        await wait_until(pilot, lambda: field.has_focus, what="the search bar")
+        changed.clear()
+        width = field.scrollable_content_region.width
+        query = "queue:billing " * (width // 14 + 2) + "refund"
+        assert len(query) > width
+        await pilot.press(*query)
+        await pilot.pause(0.1)
+        assert field.value == query
+        assert field.scroll_x > 0
+        assert field.scroll_x + width >= len(query)
+        assert changed and changed[-1] == query

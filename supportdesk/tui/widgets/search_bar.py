@@ -49,13 +49,11 @@ class SearchInput(Input):
     """
 
     def _watch_value(self, value: str) -> None:
-        if self.styles.auto_dimensions:
-            super()._watch_value(value)
-            return
-        set_virtual_size(self, Size(self.content_width, 1))
-        self._suggestion = ""
-        if self.suggester and value:
-            self.run_worker(self.suggester._get_suggestion(self, value))
+        # Sized first, so Input's own `virtual_size` assignment finds nothing to change;
+        # the rest of Input's watcher (Changed, validation, scrolling to the cursor) runs.
+        if not self.styles.auto_dimensions:
+            set_virtual_size(self, Size(self.content_width, 1))
+        super()._watch_value(value)
 
 
 class SearchBar(Vertical):
