@@ -50,10 +50,12 @@ TEXTUAL_COMMANDS = (
     N_("Screenshot"),
     N_("Save an SVG 'screenshot' of the current screen"),
 )
-WORKER_THREADS = 48
-"""Threads for the console's workers: more than can ever be busy at once (each group runs
-one worker at a time, plus those a newer one replaced that are still finishing), so a key's
-read never waits for a thread."""
+WORKER_THREADS = 14
+"""Threads for the console's workers: no more than the store's connection pool holds
+(SQLAlchemy's default, 5 + 10 overflow) minus one, so every running worker gets a connection
+at once and one is left over. More threads only move the wait from the thread queue to the
+pool, which gives up after 30 s. Not Python's min(32, CPUs + 4) either: six on two cores,
+fewer than the groups that can be busy at once (the listener holds one for good)."""
 _ACTIVITY = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)
 """What says the agent is at the console (a mouse passing over it does not)."""
 
