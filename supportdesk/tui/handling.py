@@ -9,6 +9,7 @@ FLUSH_SECONDS and when the console closes. A key press only moves a timestamp.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -16,6 +17,10 @@ from typing import TYPE_CHECKING
 from textual.timer import Timer
 
 from supportdesk.desk.handle_time import FLUSH_SECONDS, IDLE_SECONDS, HandleClock
+
+CLOSE_WAIT_SECONDS = 15.0
+"""Longest the console's exit waits for a handle-time write on its way: longer than
+SQLite's busy timeout (10 s), so a write waiting on another process's lock ends first."""
 
 if TYPE_CHECKING:
     from supportdesk.tui.app import SupportdeskApp
@@ -44,6 +49,9 @@ class HandleTimer:
         self._idle_timer: Timer | None = None
         self._clock = clock
         self._writing = False
+        self._written = threading.Event()
+        self._written.set()
+        self._closing = False
 
     def start(self) -> None:
         if self.enabled:
@@ -115,6 +123,7 @@ class HandleTimer:
         counted = self.counter.take()
         if counted:
             self._writing = True
+            self._written.clear()
             self.app.run_worker(
                 lambda: self._write_or_give_back(counted),
                 thread=True,
@@ -127,9 +136,13 @@ class HandleTimer:
         seconds back to the counter, on the UI thread, for the next flush to try again."""
         try:
             if not self._write(counted):
-                self.app.call_from_thread(self.counter.give_back, counted)
+                if self._closing:  # the UI thread waits in close() for this: no round trip
+                    self.counter.give_back(counted)
+                else:
+                    self.app.call_from_thread(self.counter.give_back, counted)
         finally:
             self._writing = False
+            self._written.set()
 
     def _write(self, counted: dict[int, int]) -> bool:
         try:
@@ -142,7 +155,14 @@ class HandleTimer:
 
     async def close(self) -> None:
         """The console is closing: write what is left, off the UI thread, and wait for it.
-        Nothing retries after this: a store that fails now loses these seconds."""
+        Nothing retries after this: a store that fails now loses these seconds.
+
+        A flush's write still on its way is waited for first: if it fails, its seconds are
+        back in the counter and written here with the rest.
+        """
+        self._closing = True
+        # Bounded: a worker cancelled before it started never sets it.
+        await asyncio.to_thread(self._written.wait, CLOSE_WAIT_SECONDS)
         counted = self.counter.take()
         if counted and self.enabled:
             await asyncio.to_thread(self._write, counted)

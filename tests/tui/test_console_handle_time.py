@@ -243,3 +243,39 @@ async def test_a_store_locked_by_another_process_holds_one_write_and_no_key(
             await wait_until(pilot, lambda: stored(demo_store) == expected, what="every second")
     finally:
         other.close()
+
+
+async def test_a_write_on_its_way_at_exit_that_fails_is_written_by_the_exit(
+    demo_store: Store, make_app: Callable[..., SupportdeskApp]
+) -> None:
+    """A flush's write is still waiting when the console closes, then fails (the store went
+    away for a moment): its seconds come back and the exit's own write stores them."""
+    import threading
+
+    from supportdesk.errors import StoreError
+
+    clock = Clock()
+    app = make_app(now=clock)
+    let_go = threading.Event()
+    calls: list[dict[int, int]] = []
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        number = app.desk.current.number  # type: ignore[union-attr]
+        app.desk.thread.focus()
+        await pilot.press("down")
+        clock.tick(40)
+        record = app.data.record_handle_time
+
+        def first_fails_late(counted: dict[int, int]) -> None:
+            calls.append(dict(counted))
+            if len(calls) == 1:
+                let_go.wait(10)
+                raise StoreError("the store went away")
+            record(counted)
+
+        app.data.record_handle_time = first_fails_late  # type: ignore[method-assign]
+        app.handling.flush()
+        await wait_until(pilot, lambda: bool(calls), what="the flush's write to start")
+        threading.Timer(0.3, let_go.set).start()
+    assert stored(demo_store) == {number: 40}
+    assert calls == [{number: 40}, {number: 40}]
