@@ -304,6 +304,7 @@ class TicketList(LineView, can_focus=True):
         self.estimate = None
         self.cursor = 0
         self._follow = None
+        self._moving = False  # a view that opens wants its ticket at once
         self._announced = _NOTHING
         self._announced_row = None
         self.border_title = Text(view_label(source.key, source.label))
@@ -355,11 +356,10 @@ class TicketList(LineView, can_focus=True):
         self._refresh_row(index)
         self._ensure_visible()
         self._update_subtitle()
+        # Kept until announced: a move onto a page not read yet is announced when its rows
+        # come, and a held key must stay a held key then too (the screen waits on it).
         self._moving = True
-        try:
-            self._announce()
-        finally:
-            self._moving = False
+        self._announce()
 
     def clear_marks(self) -> None:
         self.marked.clear()
@@ -803,3 +803,4 @@ class TicketList(LineView, can_focus=True):
             self._announced = row.number
             self._announced_row = row
             self.post_message(self.Highlighted(row, moved=self._moving))
+            self._moving = False
