@@ -57,7 +57,7 @@ from supportdesk.tui.widgets.footer import DeskFooter
 from supportdesk.tui.widgets.search_bar import SearchBar
 from supportdesk.tui.widgets.sidebar import Sidebar
 from supportdesk.tui.widgets.status_line import StatusLine
-from supportdesk.tui.widgets.thread import LaidOut, ThreadHeader, ThreadView, lay_out
+from supportdesk.tui.widgets.thread import LaidOut, Pane, ThreadHeader, ThreadView, lay_out
 from supportdesk.tui.widgets.ticket_list import TicketList
 
 LISTEN_TICK = 0.5
@@ -394,14 +394,14 @@ class DeskScreen(TicketActionsScreen):
         if delay <= 0 or not busy:
             self._detail_started = now
             thread = self.thread
-            self._load_detail(number, thread.layout_width, thread.expanded, self.app.console)
+            self._load_detail(number, thread.pane, thread.expanded, self.app.console)
         else:
             self._detail_timer = self.set_timer(delay, lambda: self._schedule_detail(number, 0))
 
     @work(thread=True, exclusive=True, group="detail")
-    def _load_detail(self, number: int, width: int, expanded: bool, console: Console) -> None:
-        """Read the ticket and lay its thread out for a pane `width` cells wide, all off the
-        UI thread, which then only draws it."""
+    def _load_detail(self, number: int, pane: Pane, expanded: bool, console: Console) -> None:
+        """Read the ticket and lay its thread out for `pane`, all off the UI thread, which
+        then only draws it."""
         try:
             if self._team:
                 detail, others = self.data.detail_and_others(number)
@@ -409,8 +409,8 @@ class DeskScreen(TicketActionsScreen):
                 detail, others = self.data.detail(number), ()
             handled = self.data.handle_time(number) if self.data.me else None
             laid = None
-            if width > 0:
-                laid = lay_out(detail, expanded=expanded, width=width, console=console)
+            if pane.width > 0:
+                laid = lay_out(detail, expanded=expanded, pane=pane, console=console)
             else:  # not drawn yet: at least BudouX's phrases are found here
                 linebreak.warm(
                     [m.body_text for m in detail.messages] + [n.body for n in detail.notes]

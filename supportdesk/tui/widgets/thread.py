@@ -395,12 +395,32 @@ class LaidOut:
     language: str
 
 
-def lay_out(detail: TicketDetail, *, expanded: bool, width: int, console: Console) -> LaidOut:
-    """`detail`'s timeline as ThreadView shows it at `width`; safe to call off the UI thread
-    (it reads the console's settings only)."""
+@dataclass(frozen=True)
+class Pane:
+    """The thread pane a worker lays out for: its width without a scrollbar, how many lines
+    it shows, and how wide a scrollbar is (it takes its cells from the text when it comes)."""
+
+    width: int
+    height: int
+    scrollbar: int
+
+    def width_for(self, lines: int) -> int:
+        """The text's width with `lines` lines: narrower by the scrollbar if they overflow."""
+        return self.width - self.scrollbar if lines > self.height else self.width
+
+
+def lay_out(detail: TicketDetail, *, expanded: bool, pane: Pane, console: Console) -> LaidOut:
+    """`detail`'s timeline as ThreadView shows it in `pane`; safe to call off the UI thread
+    (it reads the console's settings only). A thread longer than the pane is wrapped for the
+    width its scrollbar leaves, here, not again on the UI thread once the scrollbar shows."""
     language = current_language()
     blocks = timeline(detail, expanded=expanded)
-    return LaidOut(detail, expanded, width, blocks, wrap_blocks(blocks, console, width), language)
+    width = pane.width
+    lines = wrap_blocks(blocks, console, width)
+    if pane.width_for(len(lines)) != width:
+        width = pane.width_for(len(lines))
+        lines = wrap_blocks(blocks, console, width)
+    return LaidOut(detail, expanded, width, blocks, lines, language)
 
 
 class ThreadView(LineView, can_focus=True):
@@ -437,8 +457,16 @@ class ThreadView(LineView, can_focus=True):
 
     @property
     def layout_width(self) -> int:
-        """The width a worker lays a timeline out for (`lay_out`)."""
+        """The width the text has now."""
         return self.scrollable_content_region.width
+
+    @property
+    def pane(self) -> Pane:
+        """What a worker lays a timeline out for (`lay_out`), with or without a scrollbar."""
+        region = self.scrollable_content_region
+        bar = self.styles.scrollbar_size_vertical
+        full = region.width + (bar if self.show_vertical_scrollbar else 0)
+        return Pane(full, region.height, bar)
 
     def show(
         self, detail: TicketDetail | None, *, note: str | None = None, laid: LaidOut | None = None
@@ -462,7 +490,8 @@ class ThreadView(LineView, can_focus=True):
             and detail is not None
             and laid.detail is detail
             and laid.expanded == self.expanded
-            and laid.width == self.layout_width > 0
+            and self.layout_width > 0
+            and laid.width == self.pane.width_for(len(laid.lines))
             and laid.language == current_language()
             and laid.blocks
         ):
@@ -523,7 +552,7 @@ class ThreadView(LineView, can_focus=True):
         if not 0 <= index < len(self._lines):
             return Strip.blank(width, self.base_style)
         strip = self._strips.get(index)
-        if strip is None:
+        if strip is None or strip.cell_length != width:  # drawn before a scrollbar came
             strip = self._strips[index] = self._render_wrapped(*self._lines[index], width)
         return strip
 
