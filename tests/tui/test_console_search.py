@@ -142,6 +142,8 @@ async def test_a_query_put_in_the_bar_lays_out_nothing_and_still_scrolls(
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
+        await wait_until(pilot, lambda: app.desk.ticket_list.total is not None, what="the count")
+        await pilot.pause(0.3)  # the count's own repaint and layout are not the bar's
         desk = app.desk
         layouts: list[bool] = []
         layout = desk._refresh_layout
