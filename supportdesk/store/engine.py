@@ -34,6 +34,7 @@ from urllib.parse import quote
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session
 
 from supportdesk.errors import StoreError
@@ -238,8 +239,16 @@ class Store:
 
         Writers on SQLite take the write lock up front (BEGIN IMMEDIATE), so a read followed
         by a write in the same transaction can never be overtaken by another process.
+        A pool with no free connection after its wait is a StoreError: the caller (a
+        console worker among many) says so, where SQLAlchemy's TimeoutError would be a crash.
         """
-        with self.engine.connect() as conn:
+        try:
+            connection = self.engine.connect()
+        except PoolTimeoutError as exc:
+            raise StoreError(
+                _("the store is busy: no free database connection; try again in a moment")
+            ) from exc
+        with connection as conn:
             conn.info["writer"] = write
             session = Session(bind=conn, expire_on_commit=False)
             session.info.update(self.info)

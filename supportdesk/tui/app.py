@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -48,6 +50,12 @@ TEXTUAL_COMMANDS = (
     N_("Screenshot"),
     N_("Save an SVG 'screenshot' of the current screen"),
 )
+WORKER_THREADS = 14
+"""Threads for the console's workers: no more than the store's connection pool holds
+(SQLAlchemy's default, 5 + 10 overflow) minus one, so every running worker gets a connection
+at once and one is left over. More threads only move the wait from the thread queue to the
+pool, which gives up after 30 s. Not Python's min(32, CPUs + 4) either: six on two cores,
+fewer than the groups that can be busy at once (the listener holds one for good)."""
 _ACTIVITY = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)
 """What says the agent is at the console (a mouse passing over it does not)."""
 
@@ -135,6 +143,19 @@ class SupportdeskApp(App[None]):
         )
         parts = (self.me or _("no agent set"), self.store_label, unread)
         return " · ".join(part for part in parts if part)
+
+    def on_load(self) -> None:
+        """Give the thread workers a pool of their own size, before any of them starts.
+
+        Textual runs every thread worker in the event loop's default executor, which has
+        min(32, CPUs + 4) threads: six on a two-core machine. A worker that a newer one
+        replaced (an exact count, a search) runs on until its query returns, and a write
+        waits while another process holds the lock: a handful of those and the read a key
+        needs (its page, its ticket) queued behind them, for as long as they took.
+        """
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="supportdesk")
+        )
 
     def on_mount(self) -> None:
         for problem in self._problems:

@@ -9,6 +9,7 @@ FLUSH_SECONDS and when the console closes. A key press only moves a timestamp.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -16,6 +17,10 @@ from typing import TYPE_CHECKING
 from textual.timer import Timer
 
 from supportdesk.desk.handle_time import FLUSH_SECONDS, IDLE_SECONDS, HandleClock
+
+CLOSE_WAIT_SECONDS = 15.0
+"""Longest the console's exit waits for a handle-time write on its way: longer than
+SQLite's busy timeout (10 s), so a write waiting on another process's lock ends first."""
 
 if TYPE_CHECKING:
     from supportdesk.tui.app import SupportdeskApp
@@ -43,6 +48,10 @@ class HandleTimer:
         self._hidden = False
         self._idle_timer: Timer | None = None
         self._clock = clock
+        self._writing = False
+        self._written = threading.Event()
+        self._written.set()
+        self._closing = False
 
     def start(self) -> None:
         if self.enabled:
@@ -102,8 +111,19 @@ class HandleTimer:
         return self.counter.unwritten(number) if self.enabled else 0
 
     def flush(self) -> None:
+        """Write what was counted, unless a write is still on its way: then the seconds stay
+        in the counter for the next flush.
+
+        One write at a time: while another process holds the store's write lock (a bulk
+        change, an import) a write waits for it, holding a pooled connection, and one per
+        ticket opened meanwhile used up the pool, so the reads a key needs waited too.
+        """
+        if not self.enabled or self._writing:
+            return
         counted = self.counter.take()
-        if counted and self.enabled:
+        if counted:
+            self._writing = True
+            self._written.clear()
             self.app.run_worker(
                 lambda: self._write_or_give_back(counted),
                 thread=True,
@@ -114,8 +134,15 @@ class HandleTimer:
     def _write_or_give_back(self, counted: dict[int, int]) -> None:
         """In the worker: a write that failed (a locked or unreachable store) hands the
         seconds back to the counter, on the UI thread, for the next flush to try again."""
-        if not self._write(counted):
-            self.app.call_from_thread(self.counter.give_back, counted)
+        try:
+            if not self._write(counted):
+                if self._closing:  # the UI thread waits in close() for this: no round trip
+                    self.counter.give_back(counted)
+                else:
+                    self.app.call_from_thread(self.counter.give_back, counted)
+        finally:
+            self._writing = False
+            self._written.set()
 
     def _write(self, counted: dict[int, int]) -> bool:
         try:
@@ -128,7 +155,14 @@ class HandleTimer:
 
     async def close(self) -> None:
         """The console is closing: write what is left, off the UI thread, and wait for it.
-        Nothing retries after this: a store that fails now loses these seconds."""
+        Nothing retries after this: a store that fails now loses these seconds.
+
+        A flush's write still on its way is waited for first: if it fails, its seconds are
+        back in the counter and written here with the rest.
+        """
+        self._closing = True
+        # Bounded: a worker cancelled before it started never sets it.
+        await asyncio.to_thread(self._written.wait, CLOSE_WAIT_SECONDS)
         counted = self.counter.take()
         if counted and self.enabled:
             await asyncio.to_thread(self._write, counted)

@@ -13,9 +13,10 @@ from collections.abc import Callable
 import pytest
 from textual.pilot import Pilot
 
-from supportdesk.desk.query import Matching
+from supportdesk.desk.query import Count, Matching
 from supportdesk.desk.query import compile as compiler
 from supportdesk.desk.query import matching as matching_module
+from supportdesk.desk.views import TicketRow
 from supportdesk.store import Store, search
 from supportdesk.tui.app import SupportdeskApp
 from supportdesk.tui.data import DeskData, Source
@@ -124,3 +125,113 @@ def test_a_saved_search_in_the_sidebar_shows_its_estimate_as_one(
     assert "≈" in _prompt(saved, current=False).plain
     standard = next(e for e in entries if e.key == "open")
     assert standard.count is not None and standard.count.is_exact
+
+
+async def test_rows_and_the_ticket_come_before_the_count(
+    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A view's count starts once its first page is in: the rows and the thread of the first
+    ticket show while the count is held back, at start and for a search."""
+    calls: list[str] = []
+    held = threading.Event()
+    page, quick = DeskData.page, DeskData.quick_count
+
+    def paged(
+        self: DeskData, source: Source, offset: int, limit: int, total: int | None
+    ) -> list[TicketRow]:
+        rows = page(self, source, offset, limit, total)
+        calls.append("page")
+        return rows
+
+    def counted(self: DeskData, source: Source) -> Count:
+        calls.append("count")
+        held.wait(timeout=30)
+        return quick(self, source)
+
+    monkeypatch.setattr(DeskData, "page", paged)
+    monkeypatch.setattr(DeskData, "quick_count", counted)
+    app = make_app()
+
+    def shown() -> bool:
+        row = app.desk.ticket_list.row_at(0)
+        detail = app.desk.detail
+        return row is not None and detail is not None and detail.row.number == row.number
+
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            tl = app.desk.ticket_list
+            await wait_until(pilot, shown, what="the first view's rows and ticket")
+            assert tl.total is None
+            assert calls[0] == "page"
+            assert "(counting…)" in screen_text(app)
+            held.set()
+            await wait_until(pilot, lambda: tl.total is not None, what="the count")
+            held.clear()
+            calls.clear()
+            await search_for(pilot, "status:open,pending", shown)
+            assert tl.total is None
+            assert calls[0] == "page"
+            held.set()
+            await wait_until(pilot, lambda: tl.total is not None, what="the search's count")
+            assert f"1 of {tl.total:,}" in screen_text(app)
+    finally:
+        held.set()
+
+
+async def test_a_view_opened_reads_its_ticket_at_once_a_moving_cursor_waits(
+    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pause that lets a held j/k pass tickets without reading each follows keys that
+    move the cursor only: a view that opens shows its first ticket without it."""
+    from supportdesk.tui.screens import desk
+
+    delays: list[float] = []
+    schedule = desk.DeskScreen._schedule_detail
+
+    def spied(self: desk.DeskScreen, number: int, delay: float) -> None:
+        delays.append(delay)
+        schedule(self, number, delay)
+
+    monkeypatch.setattr(desk.DeskScreen, "_schedule_detail", spied)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        title = app.desk.ticket_list.source
+        delays.clear()
+        await pilot.press("right_square_bracket")
+        await wait_until(pilot, lambda: app.desk.ticket_list.source != title, what="next view")
+        await ready(pilot)
+        assert delays and set(delays) == {0}
+        delays.clear()
+        await pilot.press("j")
+        await ready(pilot)
+        assert delays == [desk.DETAIL_DELAY]
+
+
+async def test_a_key_is_answered_while_earlier_workers_still_run(
+    make_app: Callable[..., SupportdeskApp],
+) -> None:
+    """Workers that have not returned (exact counts of searches already replaced, a write
+    waiting for another process's lock) take a thread each: as many as Python's default
+    pool for this machine holds, and j still shows the next ticket."""
+    import os
+
+    app = make_app()
+    released = threading.Event()
+    busy = min(32, (os.cpu_count() or 1) + 4)  # concurrent.futures' default
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            for _ in range(busy):
+                app.run_worker(lambda: released.wait(30), thread=True, group="slow-count")
+            await pilot.pause(0.1)
+            before = app.desk.current.number  # type: ignore[union-attr]
+            await pilot.press("j")
+            await wait_until(
+                pilot,
+                lambda: app.desk.detail is not None and app.desk.detail.row.number != before,
+                what="the next ticket beside the busy workers",
+            )
+            await ready(pilot)
+    finally:
+        released.set()

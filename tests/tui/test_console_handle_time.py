@@ -3,6 +3,7 @@ timestamp, leaving a ticket, going idle, losing focus and quitting write what wa
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
@@ -181,3 +182,100 @@ async def test_a_failed_write_gives_the_seconds_back_for_the_next_flush(
         app.handling.flush()
         await wait_until(pilot, lambda: stored(demo_store) == {number: 45}, what="the retry")
         assert app.handling.writes == 1
+
+
+async def test_a_store_locked_by_another_process_holds_one_write_and_no_key(
+    demo_store: Store, make_app: Callable[..., SupportdeskApp]
+) -> None:
+    """Another process holds the write lock (a bulk change): the first flush waits for it,
+    the seconds of every ticket opened meanwhile stay counted, and each key still shows its
+    ticket. A write per ticket used to wait each on a pooled connection until none was left
+    for the reads the keys need."""
+    import sqlite3
+
+    from textual.worker import WorkerState
+
+    clock = Clock()
+    app = make_app(now=clock)
+    database = demo_store.engine.url.database
+    assert database is not None
+    other = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+
+            def writing() -> int:
+                return sum(
+                    1
+                    for w in app.workers
+                    if w.group == "handle-time"
+                    and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+                )
+
+            def moved_on(before: int) -> bool:
+                current, detail = app.desk.current, app.desk.detail
+                return (
+                    current is not None
+                    and current.number != before
+                    and detail is not None
+                    and detail.row.number == current.number
+                )
+
+            other.execute("BEGIN IMMEDIATE")
+            opened: list[int] = []
+            for _ in range(20):  # more than the connection pool holds
+                before = app.desk.current.number  # type: ignore[union-attr]
+                clock.tick(5)
+                await pilot.press("j")
+                await wait_until(
+                    pilot,
+                    functools.partial(moved_on, before),
+                    what="the next ticket while the store is locked",
+                )
+                opened.append(before)
+                assert writing() <= 1
+            assert app.handling.writes == 0
+            other.execute("COMMIT")
+            await wait_until(pilot, lambda: writing() == 0, what="the waiting write")
+            app.handling.flush()
+            # Nothing counts before the first key: the first ticket left has no seconds.
+            expected = dict.fromkeys(opened[1:], 5)
+            await wait_until(pilot, lambda: stored(demo_store) == expected, what="every second")
+    finally:
+        other.close()
+
+
+async def test_a_write_on_its_way_at_exit_that_fails_is_written_by_the_exit(
+    demo_store: Store, make_app: Callable[..., SupportdeskApp]
+) -> None:
+    """A flush's write is still waiting when the console closes, then fails (the store went
+    away for a moment): its seconds come back and the exit's own write stores them."""
+    import threading
+
+    from supportdesk.errors import StoreError
+
+    clock = Clock()
+    app = make_app(now=clock)
+    let_go = threading.Event()
+    calls: list[dict[int, int]] = []
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        number = app.desk.current.number  # type: ignore[union-attr]
+        app.desk.thread.focus()
+        await pilot.press("down")
+        clock.tick(40)
+        record = app.data.record_handle_time
+
+        def first_fails_late(counted: dict[int, int]) -> None:
+            calls.append(dict(counted))
+            if len(calls) == 1:
+                let_go.wait(10)
+                raise StoreError("the store went away")
+            record(counted)
+
+        app.data.record_handle_time = first_fails_late  # type: ignore[method-assign]
+        app.handling.flush()
+        await wait_until(pilot, lambda: bool(calls), what="the flush's write to start")
+        threading.Timer(0.3, let_go.set).start()
+    assert stored(demo_store) == {number: 40}
+    assert calls == [{number: 40}, {number: 40}]

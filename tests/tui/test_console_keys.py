@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 from textual.command import CommandPalette
+from textual.message import Message
 
 from supportdesk.keymap import keymap_problems
-from supportdesk.store import Store
+from supportdesk.store import Store, open_store
+from supportdesk.store.engine import sqlite_url
 from supportdesk.tui.app import SupportdeskApp
 from supportdesk.tui.commands import commands
 from supportdesk.tui.keys import catalogue, display_keys, normalise_keys
 from supportdesk.tui.screens.help import HelpScreen
 from supportdesk.tui.screens.modals import PickScreen
+from tests.tui.bigstore import build_big_store
 from tests.tui.conftest import SIZE, notes, open_ticket, palette, ready, screen_text, wait_until
 from tests.tui.test_console_actions import detail, first
 
@@ -112,6 +116,8 @@ async def test_help_footer_and_palette_show_keys_as_typed(
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
+        # The footer is rebuilt once the focus settles, which may be after the first ticket.
+        await wait_until(pilot, lambda: "/ Search" in screen_text(app).splitlines()[-1])
         footer = screen_text(app).splitlines()[-1]
         assert "/ Search" in footer and "ctrl+p palette" in footer and "slash" not in footer
         names = {name: help_text for name, _, help_text in commands(app, app.desk)}
@@ -146,3 +152,36 @@ async def test_keymap_takes_keys_written_as_shown(
             lambda: app.desk.ticket_list.source.key != before,  # type: ignore[union-attr]
             what="the next view",
         )
+
+
+async def test_a_move_onto_a_page_not_read_yet_is_still_announced_as_a_move(
+    make_app: Callable[..., SupportdeskApp], tmp_path: Path
+) -> None:
+    """G lands on rows still to be read: when they come, the ticket is announced as moved to
+    (so a held key keeps the screen's pause before reading it), not as a view opening."""
+    from supportdesk.tui.widgets.ticket_list import PAGE_SIZE, TicketList
+
+    seen: list[TicketList.Highlighted] = []
+
+    def hook(message: Message) -> None:
+        if isinstance(message, TicketList.Highlighted) and all(message is not m for m in seen):
+            seen.append(message)  # once, not once per widget it bubbles through
+
+    build_big_store(tmp_path / "many.db", tickets=400)
+    store = open_store(sqlite_url(tmp_path / "many.db"))
+    app = make_app(store=store)
+    async with app.run_test(size=SIZE, message_hook=hook) as pilot:
+        await ready(pilot)
+        tl = app.desk.ticket_list
+        assert tl.total is not None and tl.total > PAGE_SIZE, tl.total
+        last = tl.total - 1
+        assert last // PAGE_SIZE not in tl._pages
+        seen.clear()
+        await pilot.press("G")
+        await wait_until(
+            pilot,
+            lambda: any(m.row is not None and m.row == tl._fresh_row(last) for m in seen),
+            what="the last ticket announced",
+        )
+        assert [m.moved for m in seen] == [True]
+    store.dispose()

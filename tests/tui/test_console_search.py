@@ -6,6 +6,9 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
+from textual.message import Message
+from textual.widgets import Input
+
 from supportdesk.config import load_settings
 from supportdesk.desk.query import Count
 from supportdesk.store import Store
@@ -128,3 +131,64 @@ async def test_saving_a_taken_name_is_refused_and_the_file_untouched(
             pilot, lambda: any("exists already" in n.message for n in app._notifications)
         )
     assert config_path.read_bytes() == before
+
+
+async def test_a_query_put_in_the_bar_lays_out_nothing_and_still_scrolls(
+    make_app: Callable[..., SupportdeskApp],
+) -> None:
+    """Every view opened puts its query in the bar: that repaints the bar and sets how far
+    it scrolls, without a layout of the whole desk (unless its scrollbar comes or goes); a
+    query longer than the bar still shows its end, where the cursor is."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await wait_until(pilot, lambda: app.desk.ticket_list.total is not None, what="the count")
+        await pilot.pause(0.3)  # the count's own repaint and layout are not the bar's
+        desk = app.desk
+        layouts: list[bool] = []
+        layout = desk._refresh_layout
+
+        def counted(*args: object, **kwargs: object) -> None:
+            layouts.append(desk._layout_required)  # not a scroll's reflow of what shows
+            layout(*args, **kwargs)  # type: ignore[arg-type]
+
+        desk._refresh_layout = counted  # type: ignore[method-assign]
+        field = desk.search.input
+        for query in ("assignee:none status:active", "queue:billing status:open,pending"):
+            desk.search.show_query(query)
+            await pilot.pause(0.1)
+            assert field.virtual_size.width == field.content_width
+        assert not any(layouts)
+        desk.search.show_query("queue:billing status:open,pending assignee:me " * 6 + "refund")
+        await pilot.pause(0.1)
+        assert field.virtual_size.width == field.content_width > field.size.width
+        assert "refund" in screen_text(app)
+
+
+async def test_typing_past_the_bars_width_scrolls_to_the_cursor_and_announces_changes(
+    make_app: Callable[..., SupportdeskApp],
+) -> None:
+    """The bar keeps all of Input's behaviour on a new value: it follows the cursor past its
+    width (the end of a long query stays visible) and posts Input.Changed per key."""
+    changed: list[str] = []
+
+    def hook(message: Message) -> None:
+        if isinstance(message, Input.Changed) and message.input.id == "search-input":
+            changed.append(message.value)
+
+    app = make_app()
+    async with app.run_test(size=SIZE, message_hook=hook) as pilot:
+        await ready(pilot)
+        await pilot.press("slash", "ctrl+u")
+        field = app.desk.search.input
+        await wait_until(pilot, lambda: field.has_focus, what="the search bar")
+        changed.clear()
+        width = field.scrollable_content_region.width
+        query = "queue:billing " * (width // 14 + 2) + "refund"
+        assert len(query) > width
+        await pilot.press(*query)
+        await pilot.pause(0.1)
+        assert field.value == query
+        assert field.scroll_x > 0
+        assert field.scroll_x + width >= len(query)
+        assert changed and changed[-1] == query

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from rich.cells import cell_len
@@ -254,3 +255,70 @@ def test_search_caret_sits_under_the_bad_term_in_cells() -> None:
         column = cell_len(caret[: caret.index("^")])
         term = caught.value.token
         assert cell_len(first[: first.index(term)]) == column, (prefix, first, caret)
+
+
+async def test_the_thread_is_wrapped_in_its_worker_as_the_pane_would_wrap_it(
+    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening a ticket wraps its timeline in the worker that reads it, off the UI thread,
+    to the lines the pane itself lays out."""
+    import threading
+
+    from supportdesk.tui.screens import desk
+
+    where: list[bool] = []
+    laid_out = desk.lay_out
+
+    def spied(*args: Any, **kwargs: Any) -> Any:
+        where.append(threading.current_thread() is threading.main_thread())
+        return laid_out(*args, **kwargs)
+
+    monkeypatch.setattr(desk, "lay_out", spied)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        thread = app.desk.query_one(ThreadView)
+        where.clear()
+        await pilot.press("j")
+        await ready(pilot)
+        await pilot.pause(0.1)  # a scrollbar that came with it narrows the pane: laid out again
+        assert where == [False]
+        shown = [(kind, text.plain if text else None) for kind, text in thread._lines]
+        thread._layout()
+        assert [(kind, text.plain if text else None) for kind, text in thread._lines] == shown
+
+
+async def test_a_long_thread_after_a_short_one_is_wrapped_once_in_its_worker(
+    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scrollbar a long thread brings takes cells from the text: the worker wraps for
+    the width it leaves, so the UI thread does not wrap the thread again when it shows."""
+    wrapped: list[int] = []
+    layout = ThreadView._layout
+
+    def counted(self: ThreadView) -> None:
+        wrapped.append(len(self._lines))
+        layout(self)
+
+    monkeypatch.setattr(ThreadView, "_layout", counted)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        thread = app.desk.query_one(ThreadView)
+        tl = app.desk.ticket_list
+        seen: list[bool] = [thread.show_vertical_scrollbar]
+        came = False
+        for _ in range(min(40, (tl.total or 1) - 1)):
+            wrapped.clear()
+            await pilot.press("j")
+            await ready(pilot)
+            await pilot.pause(0.1)
+            seen.append(thread.show_vertical_scrollbar)
+            if seen[-1] and not seen[-2]:
+                came = True
+                assert wrapped == [], "the UI thread wrapped the long thread again"
+                shown = [(kind, text.plain if text else None) for kind, text in thread._lines]
+                layout(thread)
+                assert [(k, t.plain if t else None) for k, t in thread._lines] == shown
+                break
+        assert came, f"no short ticket followed by a long one: {seen}"

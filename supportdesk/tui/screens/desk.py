@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.console import Console
 from textual import work
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
@@ -55,7 +56,7 @@ from supportdesk.tui.widgets.footer import DeskFooter
 from supportdesk.tui.widgets.search_bar import SearchBar
 from supportdesk.tui.widgets.sidebar import Sidebar
 from supportdesk.tui.widgets.status_line import StatusLine
-from supportdesk.tui.widgets.thread import ThreadHeader, ThreadView
+from supportdesk.tui.widgets.thread import LaidOut, Pane, ThreadHeader, ThreadView, lay_out
 from supportdesk.tui.widgets.ticket_list import TicketList
 
 if TYPE_CHECKING:
@@ -87,6 +88,7 @@ class DetailLoaded(Message):
     error: SupportdeskError | None = None
     others: tuple[Here, ...] = ()
     handled: TicketHandleTime | None = None
+    laid: LaidOut | None = None
 
 
 @dataclass
@@ -386,7 +388,9 @@ class DeskScreen(TicketActionsScreen):
         if message.row is None:
             self._show_detail(None, N_("No tickets in this view"))
             return
-        self._schedule_detail(message.row.number, DETAIL_DELAY)
+        # Only a key that moves the cursor may be held down; a view that opens (a search, a
+        # switch) or a list read again wants its ticket at once.
+        self._schedule_detail(message.row.number, DETAIL_DELAY if message.moved else 0)
 
     def _schedule_detail(self, number: int, delay: float) -> None:
         """Load a ticket now, unless tickets are flying past: then wait until they stop."""
@@ -397,20 +401,31 @@ class DeskScreen(TicketActionsScreen):
             self._detail_timer = None
         if delay <= 0 or not busy:
             self._detail_started = now
-            self._load_detail(number)
+            thread = self.thread
+            self._load_detail(number, thread.pane, thread.expanded, self.app.console)
         else:
             self._detail_timer = self.set_timer(delay, lambda: self._schedule_detail(number, 0))
 
     @work(thread=True, exclusive=True, group="detail")
-    def _load_detail(self, number: int) -> None:
+    def _load_detail(self, number: int, pane: Pane, expanded: bool, console: Console) -> None:
+        """Read the ticket and lay its thread out for `pane`, all off the UI thread, which
+        then only draws it."""
         try:
             if self._team:
                 detail, others = self.data.detail_and_others(number)
             else:
                 detail, others = self.data.detail(number), ()
-            linebreak.warm([m.body_text for m in detail.messages] + [n.body for n in detail.notes])
             handled = self.data.handle_time(number) if self.data.me else None
-            self.post_message(DetailLoaded(number, detail, others=others, handled=handled))
+            laid = None
+            if pane.width > 0:
+                laid = lay_out(detail, expanded=expanded, pane=pane, console=console)
+            else:  # not drawn yet: at least BudouX's phrases are found here
+                linebreak.warm(
+                    [m.body_text for m in detail.messages] + [n.body for n in detail.notes]
+                )
+            self.post_message(
+                DetailLoaded(number, detail, others=others, handled=handled, laid=laid)
+            )
         except SupportdeskError as exc:
             self.post_message(DetailLoaded(number, None, exc))
 
@@ -419,12 +434,19 @@ class DeskScreen(TicketActionsScreen):
             return
         self.others = message.others
         self._show_detail(
-            message.detail, str(message.error) if message.error else None, message.handled
+            message.detail,
+            str(message.error) if message.error else None,
+            message.handled,
+            message.laid,
         )
         self._beat()
 
     def _show_detail(
-        self, detail: TicketDetail | None, note: str | None, handled: TicketHandleTime | None = None
+        self,
+        detail: TicketDetail | None,
+        note: str | None,
+        handled: TicketHandleTime | None = None,
+        laid: LaidOut | None = None,
     ) -> None:
         self.detail = detail
         handling = self.app.handling  # type: ignore[attr-defined]
@@ -433,7 +455,7 @@ class DeskScreen(TicketActionsScreen):
             # What this console counted and has not written yet is the agent's too.
             extra = handling.unwritten(detail.row.number)
             handled = TicketHandleTime(handled.mine + extra, handled.total + extra)
-        self.thread.show(detail, note=note)
+        self.thread.show(detail, note=note, laid=laid)
         self.query_one(ThreadHeader).show(detail, self.others, handled, self.data.now())
         self.query_one(CustomerPanel).show(detail, self.data.now())
 

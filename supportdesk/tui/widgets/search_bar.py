@@ -9,6 +9,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual.binding import BindingType
 from textual.containers import Vertical
+from textual.geometry import Size
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Static
@@ -17,6 +18,7 @@ from supportdesk.errors import QueryError
 from supportdesk.i18n import N_, _
 from supportdesk.text import cells, inert, one_line
 from supportdesk.tui.bindings import bindings
+from supportdesk.tui.widgets.scrolling import set_virtual_size
 
 PLACEHOLDER = N_(
     "/ search: status:open queue:billing assignee:me refund   (Enter runs, Esc leaves)"
@@ -35,6 +37,23 @@ def error_text(query: str, error: QueryError) -> Text:
     text.append("\n" + " " * cells(shown[:start]) + "^ ", style="bold")
     text.append(message)
     return text
+
+
+class SearchInput(Input):
+    """Textual's Input, but a new value does not lay out the whole desk.
+
+    Input sets its scrollable width from the text through `virtual_size`, which lays out
+    every widget on the screen: each view opened puts its query here, and that layout was a
+    third of the cost of switching views. The bar's size never follows its text, so only
+    the scroll range is updated (as the list and the thread do theirs).
+    """
+
+    def _watch_value(self, value: str) -> None:
+        # Sized first, so Input's own `virtual_size` assignment finds nothing to change;
+        # the rest of Input's watcher (Changed, validation, scrolling to the cursor) runs.
+        if not self.styles.auto_dimensions:
+            set_virtual_size(self, Size(self.content_width, 1))
+        super()._watch_value(value)
 
 
 class SearchBar(Vertical):
@@ -58,7 +77,7 @@ class SearchBar(Vertical):
         """The agent pressed Escape: give the list its focus back."""
 
     def compose(self) -> Iterator[Widget]:
-        yield Input(
+        yield SearchInput(
             placeholder=_(PLACEHOLDER), id="search-input", select_on_focus=False, compact=True
         )
         yield Static(id="search-error", markup=False)

@@ -5,8 +5,9 @@ All of it is mail-derived or agent-typed text, so every string goes through `ine
 (lines starting with ">") are folded to one line until the agent asks to see them.
 
 A long thread is drawn the way the ticket list is: the timeline is wrapped to the pane's
-width once (again only on resize or unfolding), and `render_line` hands out the lines on
-screen. Mounting a widget per message cost more than reading the ticket from the store.
+width once, by the worker that reads the ticket (`lay_out`; again on the UI thread only on
+resize, a scrollbar coming or going, or unfolding), and `render_line` hands out the lines
+on screen. Mounting a widget per message cost more than reading the ticket from the store.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar
 
+from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import BindingType
 from textual.geometry import Size
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Static
 
@@ -31,12 +32,12 @@ from supportdesk.desk.handle_time import TicketHandleTime
 from supportdesk.desk.outbox import ItemView
 from supportdesk.desk.presence import Here
 from supportdesk.desk.views import EventView, MessageView, NoteView, TicketDetail
-from supportdesk.i18n import N_, _, ngettext
+from supportdesk.i18n import N_, _, current_language, ngettext
 from supportdesk.linebreak import break_japanese, wrap
 from supportdesk.text import inert, one_line
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.format import minutes, priority_label, size, status_label, when
-from supportdesk.tui.widgets.scrolling import set_virtual_size
+from supportdesk.tui.widgets.scrolling import LineView, set_virtual_size
 
 _SILENT_EVENTS = frozenset({"message_in", "message_out", "note"})  # shown as themselves
 _GUTTER = "▌ "
@@ -340,11 +341,89 @@ class _Block:
     text: Text
 
 
+Line = tuple[str, Text | None]
+"""One wrapped line of the timeline: the kind of block it is from, and its text (None: the
+blank line between blocks)."""
+
+
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-class ThreadView(ScrollView, can_focus=True):
+def timeline(detail: TicketDetail, *, expanded: bool) -> list[_Block]:
+    """The ticket's messages, notes and events as blocks of text, oldest first."""
+    items: list[tuple[datetime, int, _Block]] = []
+    for m in detail.messages:
+        block = _Block(
+            m.direction if m.direction in ("in", "out") else "in",
+            message_text(m, expanded=expanded),
+        )
+        items.append((_aware(m.date), 0, block))
+    for n in detail.notes:
+        items.append((_aware(n.created_at), 1, _Block("note", note_text(n))))
+    for e in detail.events:
+        if e.action not in _SILENT_EVENTS:
+            items.append((_aware(e.created_at), 2, _Block("event", event_text(e))))
+    items.sort(key=lambda item: (item[0], item[1]))
+    return [block for _, _, block in items]
+
+
+def wrap_blocks(blocks: Sequence[_Block], console: Console, width: int) -> list[Line]:
+    """The blocks wrapped to a pane `width` cells wide, a blank line between two of them
+    (events follow each other without one)."""
+    lines: list[Line] = []
+    previous = None
+    for block in blocks:
+        if previous is not None and not (previous == block.kind == "event"):
+            lines.append(("blank", None))
+        previous = block.kind
+        indent = 2 if block.kind in ("event", "placeholder") else len(_GUTTER)
+        lines.extend((block.kind, line) for line in wrap(block.text, console, width - indent))
+    return lines
+
+
+@dataclass(frozen=True)
+class LaidOut:
+    """A ticket's timeline built and wrapped for a pane of `width` cells, in a worker: the
+    UI thread then only draws the lines on screen (a long thread took tens of ms to wrap)."""
+
+    detail: TicketDetail
+    expanded: bool
+    width: int
+    blocks: list[_Block]
+    lines: list[Line]
+    language: str
+
+
+@dataclass(frozen=True)
+class Pane:
+    """The thread pane a worker lays out for: its width without a scrollbar, how many lines
+    it shows, and how wide a scrollbar is (it takes its cells from the text when it comes)."""
+
+    width: int
+    height: int
+    scrollbar: int
+
+    def width_for(self, lines: int) -> int:
+        """The text's width with `lines` lines: narrower by the scrollbar if they overflow."""
+        return self.width - self.scrollbar if lines > self.height else self.width
+
+
+def lay_out(detail: TicketDetail, *, expanded: bool, pane: Pane, console: Console) -> LaidOut:
+    """`detail`'s timeline as ThreadView shows it in `pane`; safe to call off the UI thread
+    (it reads the console's settings only). A thread longer than the pane is wrapped for the
+    width its scrollbar leaves, here, not again on the UI thread once the scrollbar shows."""
+    language = current_language()
+    blocks = timeline(detail, expanded=expanded)
+    width = pane.width
+    lines = wrap_blocks(blocks, console, width)
+    if pane.width_for(len(lines)) != width:
+        width = pane.width_for(len(lines))
+        lines = wrap_blocks(blocks, console, width)
+    return LaidOut(detail, expanded, width, blocks, lines, language)
+
+
+class ThreadView(LineView, can_focus=True):
     """The selected ticket's timeline, oldest first, opened at its newest end."""
 
     DEFAULT_CSS = """
@@ -372,12 +451,30 @@ class ThreadView(ScrollView, can_focus=True):
         self.expanded = False
         self._note = N_("No ticket selected")
         self._blocks: list[_Block] = []
-        self._lines: list[tuple[str, Text | None]] = []
+        self._lines: list[Line] = []
         self._strips: dict[int, Strip] = {}
         self._laid_out_width = -1
 
-    def show(self, detail: TicketDetail | None, *, note: str | None = None) -> None:
-        """Show `detail` (None: nothing); the same ticket again keeps the scroll position."""
+    @property
+    def layout_width(self) -> int:
+        """The width the text has now."""
+        return self.scrollable_content_region.width
+
+    @property
+    def pane(self) -> Pane:
+        """What a worker lays a timeline out for (`lay_out`), with or without a scrollbar."""
+        region = self.scrollable_content_region
+        bar = self.styles.scrollbar_size_vertical
+        full = region.width + (bar if self.show_vertical_scrollbar else 0)
+        return Pane(full, region.height, bar)
+
+    def show(
+        self, detail: TicketDetail | None, *, note: str | None = None, laid: LaidOut | None = None
+    ) -> None:
+        """Show `detail` (None: nothing); the same ticket again keeps the scroll position.
+
+        `laid` is the timeline a worker already wrapped; it is used if it still fits.
+        """
         if detail is not None and detail == self.detail:
             return
         same = (
@@ -387,9 +484,22 @@ class ThreadView(ScrollView, can_focus=True):
         )
         self.detail = detail
         self._note = note or N_("No ticket selected")
-        self._blocks = self._timeline(detail) if detail is not None else []
         keep = self.scroll_y
-        self._layout()
+        if (
+            laid is not None
+            and detail is not None
+            and laid.detail is detail
+            and laid.expanded == self.expanded
+            and self.layout_width > 0
+            and laid.width == self.pane.width_for(len(laid.lines))
+            and laid.language == current_language()
+            and laid.blocks
+        ):
+            self._blocks = laid.blocks
+            self._use_lines(laid.width, laid.lines)
+        else:
+            self._blocks = self._timeline(detail) if detail is not None else []
+            self._layout()
         if same:
             self.scroll_to(y=keep, animate=False, immediate=True)
         else:
@@ -412,41 +522,26 @@ class ThreadView(ScrollView, can_focus=True):
             self._layout()
 
     def _timeline(self, detail: TicketDetail) -> list[_Block]:
-        items: list[tuple[datetime, int, _Block]] = []
-        for m in detail.messages:
-            block = _Block(
-                m.direction if m.direction in ("in", "out") else "in",
-                message_text(m, expanded=self.expanded),
-            )
-            items.append((_aware(m.date), 0, block))
-        for n in detail.notes:
-            items.append((_aware(n.created_at), 1, _Block("note", note_text(n))))
-        for e in detail.events:
-            if e.action not in _SILENT_EVENTS:
-                items.append((_aware(e.created_at), 2, _Block("event", event_text(e))))
-        items.sort(key=lambda item: (item[0], item[1]))
-        return [block for _, _, block in items]
+        return timeline(detail, expanded=self.expanded)
 
     # -- drawing -----------------------------------------------------------------------------
 
     def _layout(self) -> None:
         """Wrap the timeline to the current width; lines become strips only when drawn."""
         width = self.scrollable_content_region.width
-        self._laid_out_width = width
-        self._strips.clear()
         if width <= 0:
+            self._laid_out_width = width
+            self._strips.clear()
             return
-        console = self.app.console
-        lines: list[tuple[str, Text | None]] = []
+        lines: list[Line] = []
         if not self._blocks:
             lines.append(("placeholder", Text(_(self._note))))
-        previous = None
-        for block in self._blocks:
-            if previous is not None and not (previous == block.kind == "event"):
-                lines.append(("blank", None))
-            previous = block.kind
-            indent = 2 if block.kind in ("event", "placeholder") else len(_GUTTER)
-            lines.extend((block.kind, line) for line in wrap(block.text, console, width - indent))
+        lines.extend(wrap_blocks(self._blocks, self.app.console, width))
+        self._use_lines(width, lines)
+
+    def _use_lines(self, width: int, lines: list[Line]) -> None:
+        self._laid_out_width = width
+        self._strips.clear()
         self._lines = lines
         set_virtual_size(self, Size(width, len(lines)))
         self.refresh()
@@ -455,14 +550,14 @@ class ThreadView(ScrollView, can_focus=True):
         index = self.scroll_offset.y + y
         width = self.scrollable_content_region.width
         if not 0 <= index < len(self._lines):
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self.base_style)
         strip = self._strips.get(index)
-        if strip is None:
+        if strip is None or strip.cell_length != width:  # drawn before a scrollbar came
             strip = self._strips[index] = self._render_wrapped(*self._lines[index], width)
         return strip
 
     def _render_wrapped(self, kind: str, line: Text | None, width: int) -> Strip:
-        base = self.rich_style
+        base = self.base_style
         if line is None:
             return Strip.blank(width, base)
         console = self.app.console
@@ -481,6 +576,23 @@ class ThreadView(ScrollView, can_focus=True):
     def on_resize(self, event: events.Resize) -> None:
         if self.scrollable_content_region.width != self._laid_out_width:
             self._layout()
+
+    def watch_show_vertical_scrollbar(self, shown: bool) -> None:
+        """A scrollbar that comes (a long thread after a short one) or goes narrows or widens
+        the text without resizing the view: no Resize event says so, and the lines, wrapped
+        for the width before, lost their last cells under it. Wrap again once it is drawn."""
+        self.call_after_refresh(self._fit_width)
+
+    def _fit_width(self) -> None:
+        width = self.scrollable_content_region.width
+        if width <= 0 or width == self._laid_out_width or self._laid_out_width < 0:
+            return
+        at_end = self.scroll_y >= self.max_scroll_y
+        self._layout()
+        if at_end:
+            self.scroll_to(
+                y=max(0, len(self._lines) - self.size.height), animate=False, immediate=True
+            )
 
     def notify_style_update(self) -> None:
         super().notify_style_update()

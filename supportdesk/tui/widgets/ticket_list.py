@@ -1,8 +1,8 @@
 """The ticket list: one line per ticket, drawn line by line, fed in pages from the store.
 
 It never holds more than a few pages of rows. It knows how many tickets the view has (a
-count runs beside the first page: a quick one first, shown as an estimate when it is one,
-then the exact one), sizes its scroll area to match once the exact count is in, and when
+count starts once the first page is in: a quick one first, shown as an estimate when it is
+one, then the exact one), sizes its scroll area to match once the exact count is in, and when
 lines on screen have no row yet it draws placeholders and asks a worker for the pages
 around the viewport.
 Only one page fetch runs at a time: requests made while it runs are folded into the next
@@ -30,9 +30,9 @@ from rich.style import Style
 from rich.text import Text
 from textual import events, work
 from textual.binding import BindingType
-from textual.geometry import Size
+from textual.content import Content
+from textual.geometry import Region, Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import get_current_worker
 
@@ -45,7 +45,7 @@ from supportdesk.tui.bindings import bindings
 from supportdesk.tui.data import DeskData, Source, view_label
 from supportdesk.tui.format import fit, priority_label, sla_cue, status_label
 from supportdesk.tui.memory import release_heap
-from supportdesk.tui.widgets.scrolling import set_virtual_size
+from supportdesk.tui.widgets.scrolling import LineView, set_virtual_size
 
 PAGE_SIZE = 50
 CACHE_PAGES = 24
@@ -139,7 +139,7 @@ class _Follow:
     lost: bool = False  # it kept moving while the list was read: not found on screen
 
 
-class TicketList(ScrollView, can_focus=True):
+class TicketList(LineView, can_focus=True):
     """A window onto a view of any size; see the module docstring."""
 
     DEFAULT_CSS = """
@@ -191,9 +191,14 @@ class TicketList(ScrollView, can_focus=True):
 
     @dataclass
     class Highlighted(Message):
-        """The cursor rests on a different ticket, or its row was read again (None: empty)."""
+        """The cursor rests on a different ticket, or its row was read again (None: empty).
+
+        `moved`: a key or click moved the cursor there (a held key passes many tickets);
+        otherwise a view opened or was read again, and the ticket is wanted at once.
+        """
 
         row: TicketRow | None
+        moved: bool = False
 
     @dataclass
     class Opened(Message):
@@ -248,6 +253,9 @@ class TicketList(ScrollView, can_focus=True):
         self._follow: _Follow | None = None
         self._announced: int | None = _NOTHING
         self._announced_row: TicketRow | None = None
+        self._moving = False
+        self._count_after_rows: tuple[int, Source] | None = None
+        """The view's count, started once its first rows are in (see `show`)."""
 
     # -- what other widgets ask --------------------------------------------------------------
 
@@ -297,6 +305,7 @@ class TicketList(ScrollView, can_focus=True):
         self.estimate = None
         self.cursor = 0
         self._follow = None
+        self._moving = False  # a view that opens wants its ticket at once
         self._announced = _NOTHING
         self._announced_row = None
         self.border_title = Text(view_label(source.key, source.label))
@@ -305,7 +314,10 @@ class TicketList(ScrollView, can_focus=True):
         # to nothing first would hide the scrollbar and lay out the desk twice per view.
         self._update_subtitle()
         self.refresh()
-        self._count(self._generation, source)
+        # Rows first: the count (an estimate, then the exact one) starts once the first page
+        # is in, so the two never share the store and the cores while the agent waits.
+        self.workers.cancel_group(self, "ticket-list-count")  # the last view's exact count
+        self._count_after_rows = (self._generation, source)
         self._request()
 
     def reload(self) -> None:
@@ -345,6 +357,9 @@ class TicketList(ScrollView, can_focus=True):
         self._refresh_row(index)
         self._ensure_visible()
         self._update_subtitle()
+        # Kept until announced: a move onto a page not read yet is announced when its rows
+        # come, and a held key must stay a held key then too (the screen waits on it).
+        self._moving = True
         self._announce()
 
     def clear_marks(self) -> None:
@@ -399,7 +414,7 @@ class TicketList(ScrollView, can_focus=True):
         if y < HEADER_LINES:
             return self._header_strip(width)
         index = self.scroll_offset.y + y - HEADER_LINES
-        base = self.rich_style
+        base = self.base_style
         total = self.total if self.total is not None else self._extent()
         if index >= total:
             if index == 0 and self.total == 0:
@@ -459,7 +474,7 @@ class TicketList(ScrollView, can_focus=True):
     def _strip(
         self, cells: list[tuple[str, str | None]], width: int, base: Style | None = None
     ) -> Strip:
-        base = base or self.rich_style
+        base = base or self.base_style
         segments = [
             Segment(text, base + self._style(component) if component else base)
             for text, component in cells
@@ -498,7 +513,24 @@ class TicketList(ScrollView, can_focus=True):
             marks = " · " + ngettext("{count} selected", "{count} selected", selected).format(
                 count=selected
             )
-        self.border_subtitle = Text(position + marks)
+        self._show_subtitle(position + marks)
+
+    def _show_subtitle(self, text: str) -> None:
+        """Put `text` in the bottom border, repainting that line only.
+
+        Setting `border_subtitle` repaints every line of the list, and the subtitle ("12 of
+        3,405") changes with every move of the cursor: that was most of the cost of a key.
+        """
+        content = Content(text)
+        if self._border_subtitle == content:
+            return
+        if not self.is_mounted or not self.outer_size.height:
+            self.border_subtitle = content
+            return
+        self._border_subtitle = content
+        offset = self.content_offset
+        bottom = self.outer_size.height - 1 - offset.y
+        self.refresh(Region(-offset.x, bottom, self.outer_size.width, 1))
 
     def relabel(self) -> None:
         """Draw the header, title and rows again in the current language."""
@@ -515,10 +547,21 @@ class TicketList(ScrollView, can_focus=True):
         )
 
     def _set_height(self) -> None:
+        """Size the scroll area to the rows known; repaint only the lines on screen that
+        this brings in or takes away (a count that comes after the first page changes none
+        of them when the view is longer than the screen)."""
         rows = self.total if self.total is not None else self._extent()
-        set_virtual_size(self, Size(self.scrollable_content_region.width, rows + HEADER_LINES))
+        old = max(0, self.virtual_size.height - HEADER_LINES)
+        size = Size(self.scrollable_content_region.width, rows + HEADER_LINES)
+        set_virtual_size(self, size, repaint=False)
         self._update_subtitle()
-        self.refresh()
+        top = round(self.scroll_offset.y)
+        start = max(min(old, rows), top)
+        end = min(max(old, rows), top + self.visible_rows)
+        if rows == 0:
+            self.refresh()  # the line that says the view is empty
+        elif end > start:
+            self.refresh_lines(start + HEADER_LINES, end - start)
 
     def on_resize(self, event: events.Resize) -> None:
         self._set_height()
@@ -627,6 +670,7 @@ class TicketList(ScrollView, can_focus=True):
         while len(self._pages) > CACHE_PAGES:
             self._pages.popitem(last=False)
         if self._follow is not None:
+            self._start_count()
             if self._follow.target is not None and self._new_screen_ready():
                 self._land()
             return  # the old rows stay on screen until then
@@ -635,6 +679,14 @@ class TicketList(ScrollView, can_focus=True):
             self._set_height()
         self.refresh_lines(message.page * PAGE_SIZE + HEADER_LINES, PAGE_SIZE)
         self._announce()
+        self._start_count()
+
+    def _start_count(self) -> None:
+        """Count the view whose first rows just came (see `show`)."""
+        due = self._count_after_rows
+        self._count_after_rows = None
+        if due is not None and due[0] == self._generation:
+            self._count(*due)
 
     def on__estimated(self, message: _Estimated) -> None:
         if message.generation == self._generation and self.total is None:
@@ -653,6 +705,7 @@ class TicketList(ScrollView, can_focus=True):
             follow.target = min(follow.row, last) if stay else message.place
         elif self.total and self.cursor >= self.total:
             self.cursor = self.total - 1
+            self._refresh_row(self.cursor)
         self._set_height()
         if follow is not None and follow.target is not None and self._new_screen_ready():
             self._land()  # an empty view, or pages already here
@@ -672,6 +725,7 @@ class TicketList(ScrollView, can_focus=True):
 
     def on__failed(self, message: _Failed) -> None:
         if message.generation == self._generation:
+            self._count_after_rows = None
             self._follow = None
             self.total = 0
             self._set_height()
@@ -751,4 +805,5 @@ class TicketList(ScrollView, can_focus=True):
         if row.number != self._announced or row != self._announced_row:
             self._announced = row.number
             self._announced_row = row
-            self.post_message(self.Highlighted(row))
+            self.post_message(self.Highlighted(row, moved=self._moving))
+            self._moving = False
