@@ -3,7 +3,8 @@
 Why a script and not a Makefile: a fresh clone is promised to need only Python 3.11+ and pip.
 
     python3 scripts/dev.py demo     open supportdesk on a demo store
-    python3 scripts/dev.py test     run the whole test suite (extra args go to pytest)
+    python3 scripts/dev.py test     run the whole test suite on 2 workers (extra args go to
+                                    pytest; -n 0 runs it in one process)
     python3 scripts/dev.py bench    run the store benchmark
 """
 
@@ -57,6 +58,21 @@ def ensure_dovecot() -> None:
             print(f"{script.name} failed: the IMAP tests will fail", file=sys.stderr)
 
 
+PARALLEL = ["-n", "2", "--dist", "worksteal"]
+"""Two pytest-xdist workers: most of a test's time is spent waiting (on PostgreSQL, Dovecot,
+a subprocess, a console's worker thread), so two keep a two-core machine busy where one left
+it mostly idle. Work stealing evens out the slow tests at the end of the run."""
+
+
+def _parallel(args: list[str]) -> list[str]:
+    """PARALLEL unless the caller chose the workers (-n, --numprocesses, -p no:xdist)."""
+    chosen = any(
+        arg.startswith(("-n", "--numprocesses")) or arg in ("no:xdist", "-pno:xdist")
+        for arg in args
+    )
+    return [] if chosen else PARALLEL
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in {"demo", "test", "bench", "shell"}:
         print(__doc__, file=sys.stderr)
@@ -68,7 +84,7 @@ def main(argv: list[str]) -> int:
         args = [python, "-m", "supportdesk", "demo", *rest]
     elif command == "test":
         ensure_dovecot()
-        args = [python, "-m", "pytest", *rest]
+        args = [python, "-m", "pytest", *_parallel(rest), *rest]
     elif command == "bench":
         args = [python, str(ROOT / "bench" / "store_bench.py"), *rest]
     else:
