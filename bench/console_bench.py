@@ -382,16 +382,20 @@ def search(term: TmuxTerminal, query: str, first: int | None, *, timed: bool = T
         # Keys sent before the input has the focus would go to the list (n opens a note...);
         # the footer shows the input's keys once it has it (not while it is being rebuilt).
         term.wait(lambda screen: "ctrl+z Undo" in screen[-1] and "Select" not in screen[-1])
-        term.keys("C-e")
-        term.keys("-N", "200", "BSpace")
+        # One key clears the bar (ctrl+u deletes to the start). Not a burst of BSpace: a key
+        # the input acts on through a binding (backspace) runs only once it has bubbled back
+        # to the app, behind the keys queued there, while printable keys are taken at once;
+        # backspaces left over after the bar looked empty then erased the typed query, before
+        # the check (the bar kept its placeholder) or after it (Enter ran an empty search).
+        term.keys("C-e", "C-u")
         term.wait(lambda screen: any("│/ search: " in line for line in screen))
         term.keys(query, literal=True)
         try:
             term.wait(lambda screen: any(f"│{query} " in line for line in screen), 10)
             break
         except TerminalTimeout:
-            # Seen now and then after a few searches: the typed query never reaches the
-            # input (cause not found yet); type it again rather than lose the run.
+            # Not seen since the bar is cleared with ctrl+u (see above); kept so that one
+            # slow frame does not lose a run.
             if attempt == 4:
                 raise
     if timed and first is not None and Seen.of(term.screen()).header == first:
