@@ -214,3 +214,26 @@ async def test_keys_that_came_at_once_edit_the_bar_in_the_order_typed(
             app._driver.send_message(event)  # all before the app handles the first
         await pilot.pause(0.1)
         assert field.value == "refund"
+
+
+async def test_keys_that_came_at_once_edit_the_note_editor_in_the_order_typed(
+    make_app: Callable[..., SupportdeskApp],
+) -> None:
+    """The same for the note editor (TextArea handles backspace through a binding too)."""
+    from textual.widgets import TextArea
+
+    from supportdesk.tui.screens.modals import NoteScreen
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, NoteScreen), what="the note")
+        area = app.screen.query_one("#note-text", TextArea)
+        await wait_until(pilot, lambda: area.has_focus, what="the note editor")
+        area.insert("order")
+        assert app._driver is not None
+        for event in XTermParser().feed("\x7f" * 8 + "refunx\x7fd"):
+            app._driver.send_message(event)
+        await pilot.pause(0.1)
+        assert area.text == "refund"

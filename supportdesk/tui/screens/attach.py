@@ -33,6 +33,7 @@ from supportdesk.i18n import _
 from supportdesk.text import one_line
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.format import size
+from supportdesk.tui.widgets.fields import Field
 
 SHOWN = 200
 """Entries listed at most; more are counted, and typing narrows them."""
@@ -163,7 +164,7 @@ class AttachScreen(ModalScreen[Path | None]):
                 Text(one_line(_("from {folder}").format(folder=self.cwd), 200)),
                 classes="dialog-hint",
             )
-            yield Input(
+            yield Field(
                 placeholder=_("path of the file (~ is your home folder)"),
                 id="attach-path",
                 suggester=PathSuggester(self.cwd),

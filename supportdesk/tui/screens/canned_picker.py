@@ -28,6 +28,7 @@ from supportdesk.i18n import _
 from supportdesk.text import inert, one_line
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.format import macro_words
+from supportdesk.tui.widgets.fields import Field
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ class CannedPickerScreen(ModalScreen[CannedChoice | None]):
     def compose(self) -> Iterator[Widget]:
         with Vertical(classes="canned-dialog"):
             yield Label(Text(self.title_text), classes="dialog-title")
-            yield Input(placeholder=_("type to filter by name or text"), id="canned-filter")
+            yield Field(placeholder=_("type to filter by name or text"), id="canned-filter")
             with Horizontal(id="canned-panes"):
                 yield OptionList(id="canned-options")
                 with Vertical(id="canned-side"):

@@ -55,6 +55,8 @@ from supportdesk.tui.bindings import bindings
 from supportdesk.tui.format import macro_words, size, status_label
 from supportdesk.tui.replying import Context, Replying
 from supportdesk.tui.screens.modals import ConfirmScreen, PickScreen
+from supportdesk.tui.widgets.editor import Editor
+from supportdesk.tui.widgets.fields import Field
 from supportdesk.tui.widgets.footer import TranslatedFooter
 
 AUTOSAVE_SECONDS = 0.5
@@ -320,14 +322,14 @@ class ComposerScreen(Screen[Sent]):
             yield Static(id="composer-from")
             with Horizontal(classes="composer-field", id="row-to"):
                 yield Label(_("To"), classes="composer-label", id="label-to")
-                yield Input(id="composer-to", placeholder=_("name <address>, …"))
+                yield Field(id="composer-to", placeholder=_("name <address>, …"))
             with Horizontal(classes="composer-field", id="row-cc"):
                 yield Label(_("Cc"), classes="composer-label", id="label-cc")
-                yield Input(id="composer-cc", placeholder=_("(nobody)"))
+                yield Field(id="composer-cc", placeholder=_("(nobody)"))
             with Horizontal(classes="composer-field", id="row-subject"):
                 yield Label(_("Subject"), classes="composer-label", id="label-subject")
-                yield Input(id="composer-subject")
-            yield TextArea(id="composer-body", soft_wrap=True, show_line_numbers=False)
+                yield Field(id="composer-subject")
+            yield Editor(id="composer-body", soft_wrap=True, show_line_numbers=False)
             yield Static(id="composer-signature")
             yield Static(id="composer-original")
             yield AttachmentList(id="composer-attachments")

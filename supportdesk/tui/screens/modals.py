@@ -23,6 +23,8 @@ from supportdesk.i18n import _
 from supportdesk.text import one_line
 from supportdesk.tui import mentions
 from supportdesk.tui.bindings import bindings
+from supportdesk.tui.widgets.editor import Editor
+from supportdesk.tui.widgets.fields import Field
 
 
 class PickScreen(ModalScreen[str | None]):
@@ -47,7 +49,7 @@ class PickScreen(ModalScreen[str | None]):
     def compose(self) -> Iterator[Widget]:
         with Vertical(classes="dialog"):
             yield Label(Text(self.title_text), classes="dialog-title")
-            yield Input(placeholder=_("type to filter"), id="pick-filter")
+            yield Field(placeholder=_("type to filter"), id="pick-filter")
             yield OptionList(id="pick-options")
 
     def on_mount(self) -> None:
@@ -113,7 +115,7 @@ class AskScreen(ModalScreen[str | None]):
             yield Label(Text(self.title_text), classes="dialog-title")
             if self.hint:
                 yield Label(Text(self.hint), classes="dialog-hint")
-            yield Input(value=self.value, placeholder=self.placeholder, id="ask-input")
+            yield Field(value=self.value, placeholder=self.placeholder, id="ask-input")
 
     @on(Input.Submitted, "#ask-input")
     def _submit(self, event: Input.Submitted) -> None:
@@ -165,7 +167,7 @@ class NoteScreen(ModalScreen[str | None]):
                 hint = _("ctrl+s saves it (the old text stays in history) · esc keeps a draft")
             yield Label(Text(title), classes="dialog-title")
             text = self.drafts.get(self.key, self.initial)
-            yield TextArea(text, id="note-text", soft_wrap=True)
+            yield Editor(text, id="note-text", soft_wrap=True)
             yield Label("", id="note-mentions", markup=False)
             yield Label(Text(hint), classes="dialog-hint")
 

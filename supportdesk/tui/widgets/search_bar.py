@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
-from textual import events
 from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.geometry import Size
@@ -19,6 +18,7 @@ from supportdesk.errors import QueryError
 from supportdesk.i18n import N_, _
 from supportdesk.text import cells, inert, one_line
 from supportdesk.tui.bindings import bindings
+from supportdesk.tui.widgets.fields import Field
 from supportdesk.tui.widgets.scrolling import set_virtual_size
 
 PLACEHOLDER = N_(
@@ -40,7 +40,7 @@ def error_text(query: str, error: QueryError) -> Text:
     return text
 
 
-class SearchInput(Input):
+class SearchInput(Field):
     """Textual's Input, but a new value does not lay out the whole desk.
 
     Input sets its scrollable width from the text through `virtual_size`, which lays out
@@ -48,18 +48,6 @@ class SearchInput(Input):
     third of the cost of switching views. The bar's size never follows its text, so only
     the scroll range is updated (as the list and the thread do theirs).
     """
-
-    async def _on_key(self, event: events.Key) -> None:
-        # Textual runs a widget's key bindings only once the key has bubbled back to the
-        # App, behind the keys queued there, while Input inserts a printable key as soon as
-        # it arrives: keys typed while the desk was busy (a view loading) came out of order,
-        # "abc", backspace, "d" left "abc". The input's own bindings run here, in order.
-        for binding in self._bindings.key_to_bindings.get(event.key, ()):
-            if not binding.priority and await self.app.run_action(binding.action, self):
-                event.stop()
-                event.prevent_default()
-                return
-        await super()._on_key(event)
 
     def _watch_value(self, value: str) -> None:
         # Sized first, so Input's own `virtual_size` assignment finds nothing to change;
