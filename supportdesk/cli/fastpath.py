@@ -18,8 +18,13 @@ import gc
 import os
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from supportdesk.cli.context import CliContext
 
 # The root options and their environment variables, as declared in commands.py `root`.
 _ROOT_OPTIONS = {"--config": "SUPPORTDESK_CONFIG", "--store": "SUPPORTDESK_STORE"}
@@ -189,19 +194,30 @@ def _config_option(argv: list[str]) -> str | None:
 def run_sync(args: SyncArgs) -> int:
     """What `supportdesk [--config C] [--store S] sync [...]` exits with, run as Typer would."""
     from supportdesk.cli import syncing
+
+    return _as_typer(
+        args.config,
+        args.store,
+        lambda cli: syncing.run(cli, mailbox=args.mailbox, watch=False, as_json=args.as_json),
+    )
+
+
+def _as_typer(config: Path | None, store: str | None, command: Callable[[CliContext], int]) -> int:
+    """`command`'s exit code with the errors handled as the Typer app handles them: a refusal
+    is one line on stderr and exit 1; a reader that went away (`| head`) exits 1 quietly, as
+    click does."""
     from supportdesk.cli.context import CliContext
     from supportdesk.cli.output import refused
     from supportdesk.errors import SupportdeskError
 
-    cli = CliContext(config_path=args.config, store_option=args.store)
+    cli = CliContext(config_path=config, store_option=store)
     try:
-        return syncing.run(cli, mailbox=args.mailbox, watch=False, as_json=args.as_json)
+        return command(cli)
     except SupportdeskError as exc:
         return refused(exc)
     except OSError as exc:
         if exc.errno != errno.EPIPE:
             raise
-        # The reader went away (`| head`): exit 1 quietly, as click does.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     finally:
@@ -218,20 +234,5 @@ def run_console(args: ConsoleArgs) -> int:
     """
     gc.disable()
     from supportdesk.cli.console import show
-    from supportdesk.cli.context import CliContext
-    from supportdesk.cli.output import refused
-    from supportdesk.errors import SupportdeskError
 
-    cli = CliContext(config_path=args.config, store_option=args.store)
-    try:
-        code = show(cli)
-    except SupportdeskError as exc:
-        return refused(exc)
-    except OSError as exc:
-        if exc.errno != errno.EPIPE:
-            raise
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
-    finally:
-        cli.close()
-    return code
+    return _as_typer(args.config, args.store, show)
