@@ -18,7 +18,15 @@ from supportdesk.desk.replies import CollisionError, ReplySpec
 from supportdesk.errors import NotFoundError, ValidationError
 from supportdesk.mail.parse import parse_message
 from supportdesk.store import Store
-from supportdesk.store.models import Event, Message, MessageRaw, OutboxItem, Ticket, TicketCC
+from supportdesk.store.models import (
+    Draft,
+    Event,
+    Message,
+    MessageRaw,
+    OutboxItem,
+    Ticket,
+    TicketCC,
+)
 from tests.replies_helpers import ALICE, SETUP, SUPPORT, customer_mail, make_desk, receive
 
 
@@ -388,7 +396,7 @@ def test_a_file_to_attach_is_checked_with_one_clear_reason(tmp_path: Path) -> No
 
 
 def test_a_merged_tickets_replies_keep_their_delivery_state(desk: Store) -> None:
-    """A merge moves messages, not outbox items: the state is found through the message."""
+    """A merge moves the messages and their outbox items: the state is found on the target."""
     from supportdesk.desk import outbox, views
 
     source = _ticket(desk)
@@ -408,6 +416,41 @@ def test_a_merged_tickets_replies_keep_their_delivery_state(desk: Store) -> None
     assert done.message_row_id in states and states[done.message_row_id].state == "queued"
     out = [m for m in shown if m.direction == "out"]
     assert len(out) == 1 and out[0].outbox is not None and out[0].delivery == "queued"
+
+
+def test_a_merge_moves_outbox_items_and_drafts_to_the_target(desk: Store) -> None:
+    """What happens to a reply after a merge (here a cancel) is the target's history; a draft
+    follows unless its author has one there already."""
+    from supportdesk.desk import outbox
+
+    source = _ticket(desk)
+    target = _ticket(desk, customer_mail(subject="Another question"))
+    with desk.session(write=True) as s:
+        done = replies.queue_reply(
+            s,
+            source,
+            ReplySpec(kind="reply", body="On its way", to="jo@acme.example"),
+            SETUP,
+            Change.by(ALICE),
+        )
+        kept = replies.open_draft(s, source, ALICE, SETUP)
+        replies.save_draft(s, kept.id, ALICE, body="Also: the invoice")
+        theirs = replies.open_draft(s, target, "agent:bob", SETUP)
+        left = replies.open_draft(s, source, "agent:bob", SETUP)
+        tickets.merge(s, source, target, Change.by(ALICE))
+    with desk.session() as s:
+        source_id = tickets.get_ticket(s, source).id
+        target_id = tickets.get_ticket(s, target).id
+        item = s.get(OutboxItem, done.outbox_id)
+        assert item is not None and item.ticket_id == target_id
+        drafts = {d.id: d.ticket_id for d in s.exec(select(Draft)).all()}
+        assert drafts == {kept.id: target_id, theirs.id: target_id, left.id: source_id}
+    with desk.session(write=True) as s:
+        shown = outbox.cancel(s, done.outbox_id, Change.by(ALICE))
+    assert shown.ticket_number == target
+    with desk.session() as s:
+        cancels = s.exec(select(Event).where(col(Event.action) == "mail_cancel")).all()
+        assert [e.ticket_id for e in cancels] == [target_id]
 
 
 def _send_with_status(desk: Store, number: int, status: str = "pending") -> replies.Queued:

@@ -198,8 +198,8 @@ def delivery_states(session: Session, ticket_number: int) -> dict[int, ItemView]
     """The delivery of each outgoing message on a ticket, by message row id, for the thread
     view ("queued", "sent", "failed: 550 …").
 
-    Found through the messages, not the item's ticket: a merge moves a ticket's messages to
-    the other ticket and leaves its outbox items where they were queued.
+    Found through the messages, not the item's ticket: a merge moves both, but stores from
+    before it did left their merged tickets' items where they were queued.
     """
     ticket_id = select(col(Ticket.id)).where(col(Ticket.number) == ticket_number).scalar_subquery()
     on_ticket = select(col(Message.id)).where(col(Message.ticket_id) == ticket_id)

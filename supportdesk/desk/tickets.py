@@ -32,8 +32,10 @@ from supportdesk.i18n import _
 from supportdesk.store import search
 from supportdesk.store.models import (
     Agent,
+    Draft,
     Message,
     Note,
+    OutboxItem,
     Queue,
     Tag,
     Ticket,
@@ -386,7 +388,8 @@ def merge(
     target_number: int,
     change: Change,
 ) -> Ticket:
-    """Fold `source` into `target`: its messages, notes, tags and CCs move; it is closed.
+    """Fold `source` into `target`: its messages, notes, tags, CCs, outbox items and drafts
+    move; it is closed.
 
     The source keeps its number and points at the target, so replies quoting it still land.
     """
@@ -411,6 +414,7 @@ def merge(
     session.execute(
         update(Note).where(col(Note.ticket_id) == source.id).values(ticket_id=target.id)
     )
+    _move_replies(session, source.id, target.id)  # type: ignore[arg-type]
     for cc in session.exec(select(TicketCC).where(TicketCC.ticket_id == source.id)).all():
         if session.get(TicketCC, (target.id, cc.email)) is None:
             session.add(TicketCC(ticket_id=target.id, email=cc.email))  # type: ignore[arg-type]
@@ -428,3 +432,19 @@ def merge(
     for name in ticket_tags(session, source.id):  # type: ignore[arg-type]
         _add_tag(session, target, name, change)
     return target
+
+
+def _move_replies(session: Session, source_id: int, target_id: int) -> None:
+    """The outbox items and drafts go where their messages went: a sent reply's event, a
+    cancel's first-response recount and the outbox's ticket number then name the ticket
+    that holds the thread. A draft stays behind only where its author has one on the target
+    already (one draft per ticket and author); a moved draft keeps its recipients."""
+    session.execute(
+        update(OutboxItem).where(col(OutboxItem.ticket_id) == source_id).values(ticket_id=target_id)
+    )
+    theirs = select(col(Draft.author)).where(col(Draft.ticket_id) == target_id)
+    session.execute(
+        update(Draft)
+        .where(col(Draft.ticket_id) == source_id, col(Draft.author).not_in(theirs))
+        .values(ticket_id=target_id)
+    )
