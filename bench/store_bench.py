@@ -107,6 +107,8 @@ COUNT_QUERIES = (
     ("Japanese word", JAPANESE_TERM),
     ("filter + word", f"status:open {BROAD_WORD}"),
     ("filter + word", f"queue:billing {BROAD_WORD}"),
+    ("my tickets", "assignee:me status:active"),
+    ("my tickets", "assignee:me"),
 )
 EXACT_REPEAT = 3
 

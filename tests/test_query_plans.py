@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlmodel import Session, col
 from typer.testing import CliRunner
 
@@ -146,6 +146,13 @@ PLANS: dict[str, dict[tuple[object, str], float]] = {
         (compiler, "SMALL_SET"): 10**9,
         (compiler, "POSTGRES_SMALL_SET"): 10**9,
     },
+    # on PostgreSQL the planner's estimate calls every word common without counting its
+    # matches, while a phrase is still counted (and here collected); elsewhere as "collect"
+    "estimated": {
+        (search, "SELECTIVE_LIMIT"): 10**9,
+        (search, "POSTGRES_SELECTIVE_LIMIT"): 10**9,
+        (search, "ESTIMATE_MARGIN"): 0,
+    },
     # every word is common and every set large: a count collects, a page tests each
     # ticket on its way, exclusions are anti-joins ticket by ticket
     "large": {
@@ -258,6 +265,35 @@ def test_an_exclusion_of_a_common_word_is_an_anti_join_ticket_by_ticket(
     with mailed.session() as session:
         for whole_set in (False, True):
             assert _per_ticket(_sql(session, "status:open -refund", whole_set=whole_set))
+
+
+@pytest.mark.postgres
+def test_postgresql_counts_a_phrase_but_not_a_word_its_estimate_calls_common(
+    pg_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counting a common word's matches reads its whole GIN bitmap: the planner's estimate
+    decides instead when the index alone answers the terms. A phrase is estimated as its
+    words together, which may be far more than stand side by side: it is counted."""
+    write_mail(pg_store)
+    monkeypatch.setattr(search, "ESTIMATE_MARGIN", 0)  # any estimate (at least 1) is common
+    counted: list[str] = []
+
+    def capture(conn: object, cursor: object, statement: str, *_: object) -> None:
+        if "AS probe" in statement:
+            counted.append(statement)
+
+    event.listen(pg_store.engine, "before_cursor_execute", capture)
+    try:
+        with pg_store.session() as session:
+            conn = session.connection()
+            for terms in (["refund"], ["返金"], ["refund", "invoice"]):
+                assert not search.matches_at_most(conn, terms, 10**9), terms
+            assert counted == []
+            for terms in (["refund request"], ["返金", "refund request"]):
+                assert search.matches_at_most(conn, terms, 10**9), terms
+            assert len(counted) == 2
+    finally:
+        event.remove(pg_store.engine, "before_cursor_execute", capture)
 
 
 def test_a_word_inside_a_small_filtered_set_is_searched_there(
