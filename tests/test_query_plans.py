@@ -292,6 +292,14 @@ def test_postgresql_counts_a_phrase_but_not_a_word_its_estimate_calls_common(
             for terms in (["refund request"], ["返金", "refund request"]):
                 assert search.matches_at_most(conn, terms, 10**9), terms
             assert len(counted) == 2
+            # Now every estimate is common (above 0.1) and one message of the newest few
+            # must hold the words together: two that never meet are counted after all.
+            monkeypatch.setattr(search, "ESTIMATE_MARGIN", 1e-10)
+            counted.clear()
+            assert not search.matches_at_most(conn, ["refund", "invoice"], 10**9)
+            assert counted == []
+            assert search.matches_at_most(conn, ["refund", "zebra"], 10**9)
+            assert len(counted) == 1
     finally:
         event.remove(pg_store.engine, "before_cursor_execute", capture)
 

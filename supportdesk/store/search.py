@@ -20,6 +20,7 @@ Long messages, where a tsvector loses positions, are handled apart on PostgreSQL
 from __future__ import annotations
 
 import json
+import math
 import re
 import unicodedata
 from collections import Counter
@@ -53,6 +54,7 @@ POSTGRES_SELECTIVE_LIMIT = 5_000
 # 2,700 to 570,000 messages (revision 0011), and a word outside the statistics is estimated
 # below the limit, so a rare word is still counted.
 ESTIMATE_MARGIN = 4
+DENSITY_WINDOW = 2_000
 
 # A count of a search for common words is estimated from the tickets of its newest matching
 # messages (see `newest_matches`): this many cost ~15 ms on SQLite at 1,000,000 messages, and
@@ -481,7 +483,7 @@ def matches_at_most(conn: Connection, terms: Sequence[str], limit: int) -> bool:
     if conn.dialect.name == "sqlite":
         return _fts5_at_most(conn, " AND ".join(_fts5_phrase(t) for t in terms), limit)
     conditions, params = _postgres_conditions(terms, "probe")
-    return _postgres_at_most(conn, conditions, params, limit, exact=_index_exact(terms))
+    return _postgres_at_most(conn, conditions, params, limit, terms)
 
 
 def matches_estimate(conn: Connection, terms: Sequence[str]) -> float:
@@ -583,7 +585,7 @@ def _postgres_conditions(terms: Sequence[str], name: str) -> tuple[str, list[Bin
 def _postgres_matches(conn: Connection, terms: Sequence[str], name: str, plan: Plan) -> TextClause:
     conditions, params = _postgres_conditions(terms, name)
     if plan == "page" and _postgres_at_most(
-        conn, conditions, params, POSTGRES_SELECTIVE_LIMIT, exact=_index_exact(terms)
+        conn, conditions, params, POSTGRES_SELECTIVE_LIMIT, terms
     ):
         # PostgreSQL cannot estimate how rare a word is (any word outside its statistics
         # counts as ~0.3% of messages), so left to itself it walks every ticket looking for
@@ -614,28 +616,24 @@ def _postgres_at_most(
     conditions: str,
     params: list[BindParameter[str]],
     limit: int,
-    *,
-    exact: bool = False,
+    terms: Sequence[str] = (),
 ) -> bool:
     """Whether at most `limit` messages match (counted through the GIN index).
 
     A GIN index is read whole into a bitmap before LIMIT stops anything, so counting to
     5,001 cost what every match costs: 157 ms for `refund invoice` (104,163 messages hold
-    both) at 1,000,000 messages, where its page took 6 ms. When the index alone answers the
-    terms (`exact`: words and two-character CJK words, no phrase), the planner's estimate
-    is read first (~1 ms; the statistics hold 10,000 lexemes, see revision 0011) and a
-    clearly common search is not counted. A phrase is estimated as its words together,
-    which says little about how often they stand side by side: it is always counted, as
-    walking every ticket for a rare one would take seconds.
+    both) at 1,000,000 messages, where its page took 6 ms. When the index alone answers
+    `terms` (words and two-character CJK words, no phrase), the planner's estimate is read
+    first (~1 ms; the statistics hold 10,000 lexemes, see revision 0011) and a clearly
+    common search is not counted. Several words are estimated as if independent, which two
+    words that never meet (one English, one Japanese) would fool: they are common only if
+    the newest DENSITY_WINDOW messages hold them together as often as the estimate needs.
+    A phrase is estimated as its words together, which says little about how often they
+    stand side by side: it is always counted, as walking every ticket for a rare one would
+    take seconds.
     """
-    if exact:
-        plan = conn.execute(
-            text(
-                f"EXPLAIN (FORMAT JSON) SELECT 1 FROM message_search AS s WHERE {conditions}"
-            ).bindparams(*params)
-        ).scalar_one()
-        if _estimated_rows(plan) > ESTIMATE_MARGIN * limit:
-            return False
+    if terms and _index_exact(terms) and _seems_common(conn, conditions, params, limit, terms):
+        return False
     matches = conn.execute(
         text(
             f"SELECT count(*) FROM (SELECT 1 FROM message_search AS s WHERE {conditions} "
@@ -644,6 +642,46 @@ def _postgres_at_most(
         {"n": limit + 1},
     ).scalar_one()
     return bool(matches <= limit)
+
+
+def _seems_common(
+    conn: Connection,
+    conditions: str,
+    params: list[BindParameter[str]],
+    limit: int,
+    terms: Sequence[str],
+) -> bool:
+    """Whether the planner expects more than ESTIMATE_MARGIN times `limit` matches, and,
+    for several terms, the newest messages bear that out (see `_postgres_at_most`)."""
+    plan = conn.execute(
+        text(
+            f"EXPLAIN (FORMAT JSON) SELECT 1 FROM message_search AS s WHERE {conditions}"
+        ).bindparams(*params)
+    ).scalar_one()
+    if _estimated_rows(plan) <= ESTIMATE_MARGIN * limit:
+        return False
+    if len(terms) < 2:
+        return True
+    first, last = conn.execute(
+        text("SELECT min(message_id), max(message_id) FROM message_search")
+    ).one()
+    if first is None:
+        return False
+    # The share of the store the estimate needs, in the window: 40 of 2,000 at 1,000,000.
+    needed = math.ceil(DENSITY_WINDOW * ESTIMATE_MARGIN * limit / (last - first + 1))
+    # A subquery with a LIMIT of its own: the conditions test the window's rows, walked
+    # down the key, and never become a bitmap of every match.
+    window = (
+        "SELECT message_id, doc, tokens FROM message_search ORDER BY message_id DESC LIMIT :window"
+    )
+    hits = conn.execute(
+        text(
+            f"SELECT count(*) FROM (SELECT 1 FROM ({window}) AS s WHERE {conditions} "
+            "LIMIT :needed) AS dense"
+        ).bindparams(*params),
+        {"window": DENSITY_WINDOW, "needed": needed},
+    ).scalar_one()
+    return bool(hits >= needed)
 
 
 def _estimated_rows(plan: object) -> float:
