@@ -221,6 +221,7 @@ def _text(
     conditions: list[ColumnElement[bool]] = []
     cheap = True
     if wanted:
+        selective: bool | None = None  # asked once, here or by search.ticket_matches
         if per_ticket:
             plan: search.Plan = "per_ticket"
         elif not whole_set and conn.dialect.name == "sqlite":
@@ -232,14 +233,14 @@ def _text(
                 cheap = tickets <= small_set
             inside = tickets <= PER_TICKET_MAX and found > MESSAGES_PER_TICKET * tickets
             plan = "per_ticket" if inside and found > search.SELECTIVE_LIMIT else "whole"
-        elif search.is_selective(conn, wanted):
-            plan = "whole" if whole_set else "page"
         else:
-            # On PostgreSQL both plans of a whole set are one EXISTS its planner joins as it
-            # sees fit.
-            cheap = not whole_set or filtered_size() <= small_set
+            selective = search.is_selective(conn, wanted)
+            if not selective:
+                # On PostgreSQL both plans of a whole set are one EXISTS its planner joins
+                # as it sees fit.
+                cheap = not whole_set or filtered_size() <= small_set
             plan = "whole" if whole_set else "page"
-        conditions.append(_matches(conn, wanted, "fts0", plan))
+        conditions.append(_matches(conn, wanted, "fts0", plan, selective))
     for index, text in enumerate(excluded, start=1):
         if per_ticket or not search.is_selective(conn, [text]):
             if whole_set:
@@ -258,9 +259,13 @@ def _tickets_up_to(conn: Connection, where: ColumnElement[bool], limit: int) -> 
 
 
 def _matches(
-    conn: Connection, terms: list[str], name: str, plan: search.Plan
+    conn: Connection,
+    terms: list[str],
+    name: str,
+    plan: search.Plan,
+    selective: bool | None = None,
 ) -> ColumnElement[bool]:
-    clause = search.ticket_matches(conn, terms, name=name, plan=plan)
+    clause = search.ticket_matches(conn, terms, name=name, plan=plan, selective=selective)
     return Grouping(type_coerce(clause, Boolean))
 
 
