@@ -107,6 +107,8 @@ COUNT_QUERIES = (
     ("Japanese word", JAPANESE_TERM),
     ("filter + word", f"status:open {BROAD_WORD}"),
     ("filter + word", f"queue:billing {BROAD_WORD}"),
+    ("my tickets", "assignee:me status:active"),
+    ("my tickets", "assignee:me"),
 )
 EXACT_REPEAT = 3
 
@@ -1669,7 +1671,7 @@ def run_cases(store: Store, args: argparse.Namespace) -> tuple[int, Figures]:
     vocab = Vocabulary.build(random.Random(args.seed + 1))
     cases = build_cases(store, args.tickets, args.messages, args.seed, vocab)
     if args.counts_only:
-        return print_targets([], run_count_table(store, args.repeat), None)
+        return print_targets([], run_count_table(store, args.repeat, figures), None), figures
     print(f"\nmeasuring on {store.dialect}, {args.repeat} runs per case, warm cache")
     width = max(_width(c.title) for c in cases)
     header = (

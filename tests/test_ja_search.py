@@ -207,6 +207,7 @@ def _random_kanji(count: int) -> str:
         ("Thanks for the update. " * 300 + "Please refund the order.", "refund the order"),
         ("返金" + "あいうえおかきくけこ" * 1700 + "最後の一文", "最後の一文"),
         (_random_kanji(90_000) + "返金", "返金"),  # more pairs than MAX_PAIRS
+        (_random_kanji(90_000) + "返金します", "返金します"),  # and a longer word
     ],
 )
 def test_phrases_late_in_long_messages_are_found_on_both_backends(

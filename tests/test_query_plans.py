@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlmodel import Session, col
 from typer.testing import CliRunner
 
@@ -146,6 +146,13 @@ PLANS: dict[str, dict[tuple[object, str], float]] = {
         (compiler, "SMALL_SET"): 10**9,
         (compiler, "POSTGRES_SMALL_SET"): 10**9,
     },
+    # on PostgreSQL the planner's estimate calls every word common without counting its
+    # matches, while a phrase is still counted (and here collected); elsewhere as "collect"
+    "estimated": {
+        (search, "SELECTIVE_LIMIT"): 10**9,
+        (search, "POSTGRES_SELECTIVE_LIMIT"): 10**9,
+        (search, "ESTIMATE_MARGIN"): 0,
+    },
     # every word is common and every set large: a count collects, a page tests each
     # ticket on its way, exclusions are anti-joins ticket by ticket
     "large": {
@@ -258,6 +265,103 @@ def test_an_exclusion_of_a_common_word_is_an_anti_join_ticket_by_ticket(
     with mailed.session() as session:
         for whole_set in (False, True):
             assert _per_ticket(_sql(session, "status:open -refund", whole_set=whole_set))
+
+
+@pytest.mark.postgres
+def test_postgresql_counts_a_phrase_but_not_a_word_its_estimate_calls_common(
+    pg_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counting a common word's matches reads its whole GIN bitmap: the planner's estimate
+    decides instead when the index alone answers the terms. A phrase is estimated as its
+    words together, which may be far more than stand side by side: it is counted."""
+    write_mail(pg_store)
+    monkeypatch.setattr(search, "ESTIMATE_MARGIN", 0)  # any estimate (at least 1) is common
+    monkeypatch.setattr(search, "NEWEST_MIN_TICKETS", 1)  # the newest hits may share tickets
+    counted: list[str] = []
+
+    def capture(conn: object, cursor: object, statement: str, *_: object) -> None:
+        if "AS probe" in statement:
+            counted.append(statement)
+
+    event.listen(pg_store.engine, "before_cursor_execute", capture)
+    try:
+        with pg_store.session() as session:
+            conn = session.connection()
+            for terms in (["refund"], ["返金"], ["refund", "invoice"]):
+                assert not search.matches_at_most(conn, terms, 10**9), terms
+            assert counted == []
+            for terms in (["refund request"], ["返金", "refund request"]):
+                assert search.matches_at_most(conn, terms, 10**9), terms
+            assert len(counted) == 2
+            # Now every estimate is common (above 1e-6) and, whatever the size of the mail,
+            # one message of the newest must hold the words together (ceil(2,000 * 1e-6 /
+            # messages) = 1): two that never meet are counted after all.
+            monkeypatch.setattr(search, "ESTIMATE_MARGIN", 1e-15)
+            monkeypatch.setattr(search, "DENSITY_WINDOW", 2_000)
+            counted.clear()
+            assert not search.matches_at_most(conn, ["refund", "invoice"], 10**9)
+            assert counted == []
+            assert search.matches_at_most(conn, ["refund", "zebra"], 10**9)
+            assert len(counted) == 1
+    finally:
+        event.remove(pg_store.engine, "before_cursor_execute", capture)
+
+
+@pytest.mark.postgres
+def test_postgresql_counts_a_word_pair_whose_newest_matches_are_one_mail_loop(
+    pg_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Forty messages of a loop in the newest ticket hold `refund zebra`: the newest
+    messages hold the pair densely, but in one ticket, which says nothing of the others.
+    The pair is counted (and, rare, collected) instead of being taken as common, which
+    would walk every ticket; `refund invoice`, in 39 tickets, is still taken as common."""
+    monkeypatch.setattr(search, "ESTIMATE_MARGIN", 1e-15)  # one hit in the window suffices
+    monkeypatch.setattr(search, "DENSITY_WINDOW", 2_000)
+    monkeypatch.setattr(search, "NEWEST_MIN_TICKETS", 30)
+    _open_tickets(pg_store, [(None, ["refund invoice"])] * 39 + [(None, ["refund zebra"] * 40)])
+    counted: list[str] = []
+
+    def capture(conn: object, cursor: object, statement: str, *_: object) -> None:
+        if "AS probe" in statement:
+            counted.append(statement)
+
+    event.listen(pg_store.engine, "before_cursor_execute", capture)
+    try:
+        with pg_store.session() as session:
+            assert "ANY(ARRAY" in _sql(session, "refund zebra", whole_set=False)
+            assert len(counted) == 1
+            counted.clear()
+            assert "ANY(ARRAY" not in _sql(session, "refund invoice", whole_set=False)
+            assert counted == []
+    finally:
+        event.remove(pg_store.engine, "before_cursor_execute", capture)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("text", "asked"), [("refund invoice", "EXPLAIN"), ('"refund request"', "AS probe")]
+)
+def test_a_postgresql_page_asks_how_common_its_words_are_once(
+    pg_store: Store, monkeypatch: pytest.MonkeyPatch, text: str, asked: str
+) -> None:
+    """The compiler's answer (`is_selective`) reaches the page's plan: neither the planner's
+    estimate, nor the newest messages, nor the count is read twice."""
+    write_mail(pg_store)
+    monkeypatch.setattr(search, "ESTIMATE_MARGIN", 0)  # a phrase is counted all the same
+    monkeypatch.setattr(search, "NEWEST_MIN_TICKETS", 1)
+    statements: list[str] = []
+
+    def capture(conn: object, cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(pg_store.engine, "before_cursor_execute", capture)
+    try:
+        with pg_store.session() as session:
+            _sql(session, text, whole_set=False)
+    finally:
+        event.remove(pg_store.engine, "before_cursor_execute", capture)
+    assert len([s for s in statements if asked in s]) == 1
+    assert len([s for s in statements if "AS hit" in s]) == (asked == "EXPLAIN")
 
 
 def test_a_word_inside_a_small_filtered_set_is_searched_there(

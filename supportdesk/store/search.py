@@ -19,6 +19,8 @@ Long messages, where a tsvector loses positions, are handled apart on PostgreSQL
 
 from __future__ import annotations
 
+import json
+import math
 import re
 import unicodedata
 from collections import Counter
@@ -47,6 +49,16 @@ SELECTIVE_LIMIT = 30_000
 # On PostgreSQL collecting costs more per match (each one is a heap visit), walking less:
 # the two cross at about 5,000 matching messages.
 POSTGRES_SELECTIVE_LIMIT = 5_000
+# A search the planner expects in more than this many times the limit is taken as common
+# without counting (see `_postgres_at_most`): the estimates were within 5% for words in
+# 2,700 to 570,000 messages (revision 0011). A word outside the statistics is estimated at
+# half the share of the rarest word kept there (173 of the bench's 1,000,000 messages), which
+# stays below ESTIMATE_MARGIN times POSTGRES_SELECTIVE_LIMIT (20,000) only below ~100,000,000
+# messages: past that a rare word alone would be taken as common without being counted.
+ESTIMATE_MARGIN = 4
+# Several words are common only if the newest this many messages hold them together as
+# often as the estimate needs (see `_postgres_at_most`).
+DENSITY_WINDOW = 2_000
 
 # A count of a search for common words is estimated from the tickets of its newest matching
 # messages (see `newest_matches`): this many cost ~15 ms on SQLite at 1,000,000 messages, and
@@ -340,6 +352,7 @@ def ticket_matches(
     name: str,
     whole_set: bool = False,
     plan: Plan | None = None,
+    selective: bool | None = None,
 ) -> TextClause:
     """A condition on `tickets` true when one of its messages contains every term (each a phrase).
 
@@ -351,7 +364,9 @@ def ticket_matches(
     is far faster over every ticket. `plan="per_ticket"` tests each ticket the rest of the
     query leaves: the plan for a small filtered set, for a sample, and for an exclusion
     (`-refund`), where collecting every ticket that has the word costs what the whole word
-    costs. Terms with nothing to match (only punctuation) match no ticket.
+    costs. Terms with nothing to match (only punctuation) match no ticket. `selective` is
+    `is_selective`'s answer for the same terms when the caller has it: a PostgreSQL page
+    then does not ask again (an EXPLAIN and a look at the newest messages, or a count).
     """
     terms = [t for t in terms if has_tokens(t)]
     if not terms:
@@ -386,7 +401,7 @@ def ticket_matches(
                 f"AND {_SQLITE_RANGE})"
             )
         return text(sql).bindparams(param)
-    return _postgres_matches(conn, terms, name, chosen)
+    return _postgres_matches(conn, terms, name, chosen, selective)
 
 
 def is_selective(conn: Connection, terms: Sequence[str]) -> bool:
@@ -475,7 +490,7 @@ def matches_at_most(conn: Connection, terms: Sequence[str], limit: int) -> bool:
     if conn.dialect.name == "sqlite":
         return _fts5_at_most(conn, " AND ".join(_fts5_phrase(t) for t in terms), limit)
     conditions, params = _postgres_conditions(terms, "probe")
-    return _postgres_at_most(conn, conditions, params, limit)
+    return _postgres_at_most(conn, conditions, params, limit, terms)
 
 
 def matches_estimate(conn: Connection, terms: Sequence[str]) -> float:
@@ -559,7 +574,12 @@ def _postgres_conditions(terms: Sequence[str], name: str) -> tuple[str, list[Bin
             f"(plainto_tsquery('simple', :{phrase}) && {_LONG_SQL}))"
         )
         if pairs:
-            query = f"(CAST(:{paired} AS tsquery) && {query})"
+            # The pairs narrow the phrase; a long message without pairs (MAX_PAIRS) is
+            # found by its tokens, as a two-character word is.
+            query = (
+                f"((CAST(:{paired} AS tsquery) && phraseto_tsquery('simple', :{phrase})) || "
+                f"(plainto_tsquery('simple', :{phrase}) && {_LONG_SQL}))"
+            )
         conditions.append(
             f"s.doc @@ {query} "
             f"AND (s.tokens IS NULL OR s.doc @@ phraseto_tsquery('simple', :{phrase}) "
@@ -569,11 +589,15 @@ def _postgres_conditions(terms: Sequence[str], name: str) -> tuple[str, list[Bin
     return " AND ".join(conditions), params
 
 
-def _postgres_matches(conn: Connection, terms: Sequence[str], name: str, plan: Plan) -> TextClause:
+def _postgres_matches(
+    conn: Connection, terms: Sequence[str], name: str, plan: Plan, selective: bool | None
+) -> TextClause:
     conditions, params = _postgres_conditions(terms, name)
-    if plan == "page" and _postgres_at_most(conn, conditions, params, POSTGRES_SELECTIVE_LIMIT):
+    if selective is None and plan == "page":
+        selective = _postgres_at_most(conn, conditions, params, POSTGRES_SELECTIVE_LIMIT, terms)
+    if plan == "page" and selective:
         # PostgreSQL cannot estimate how rare a word is (any word outside its statistics
-        # counts as ~0.3% of messages), so left to itself it walks every ticket looking for
+        # counts as 173 of 1,000,000 messages), so left to itself it walks every ticket looking for
         # a word in five messages (1.3 s at 100,000 tickets). ARRAY(...) is computed once,
         # first, and cannot be flattened into that walk.
         return text(
@@ -586,10 +610,40 @@ def _postgres_matches(conn: Connection, terms: Sequence[str], name: str, plan: P
     ).bindparams(*params)
 
 
+def _index_exact(terms: Sequence[str]) -> bool:
+    """Whether the GIN index alone answers every term (see `_postgres_at_most`): one token,
+    or a two-character CJK word (one pair). A phrase needs its positions read."""
+    for term in terms:
+        tokens = _WORD.findall(segment_query(term).lower())
+        if len(tokens) > 2 or (len(tokens) == 2 and not cjk_pairs(tokens)):
+            return False
+    return True
+
+
 def _postgres_at_most(
-    conn: Connection, conditions: str, params: list[BindParameter[str]], limit: int
+    conn: Connection,
+    conditions: str,
+    params: list[BindParameter[str]],
+    limit: int,
+    terms: Sequence[str] = (),
 ) -> bool:
-    """Whether at most `limit` messages match (counted through the GIN index)."""
+    """Whether at most `limit` messages match (counted through the GIN index).
+
+    A GIN index is read whole into a bitmap before LIMIT stops anything, so counting to
+    5,001 cost what every match costs: 157 ms for `refund invoice` (104,163 messages hold
+    both) at 1,000,000 messages, where its page took 6 ms. When the index alone answers
+    `terms` (words and two-character CJK words, no phrase), the planner's estimate is read
+    first (~1 ms; the statistics hold 10,000 lexemes, see revision 0011) and a clearly
+    common search is not counted. Several words are estimated as if independent, which two
+    words that never meet (one English, one Japanese) would fool: they are common only if
+    the newest DENSITY_WINDOW messages hold them together as often as the estimate needs,
+    in at least NEWEST_MIN_TICKETS tickets.
+    A phrase is estimated as its words together, which says little about how often they
+    stand side by side: it is always counted, as walking every ticket for a rare one would
+    take seconds.
+    """
+    if terms and _index_exact(terms) and _seems_common(conn, conditions, params, limit, terms):
+        return False
     matches = conn.execute(
         text(
             f"SELECT count(*) FROM (SELECT 1 FROM message_search AS s WHERE {conditions} "
@@ -598,6 +652,60 @@ def _postgres_at_most(
         {"n": limit + 1},
     ).scalar_one()
     return bool(matches <= limit)
+
+
+def _seems_common(
+    conn: Connection,
+    conditions: str,
+    params: list[BindParameter[str]],
+    limit: int,
+    terms: Sequence[str],
+) -> bool:
+    """Whether the planner expects more than ESTIMATE_MARGIN times `limit` matches, and,
+    for several terms, the newest messages bear that out (see `_postgres_at_most`)."""
+    plan = conn.execute(
+        text(
+            f"EXPLAIN (FORMAT JSON) SELECT 1 FROM message_search AS s WHERE {conditions}"
+        ).bindparams(*params)
+    ).scalar_one()
+    if _estimated_rows(plan) <= ESTIMATE_MARGIN * limit:
+        return False
+    if len(terms) < 2:
+        return True
+    first, last = conn.execute(
+        text("SELECT min(message_id), max(message_id) FROM message_search")
+    ).one()
+    if first is None:
+        return False
+    # The share of the store the estimate needs, in the window: 40 of 2,000 at 1,000,000.
+    needed = math.ceil(DENSITY_WINDOW * ESTIMATE_MARGIN * limit / (last - first + 1))
+    # A subquery with a LIMIT of its own: the conditions test the window's rows, walked
+    # down the key, and never become a bitmap of every match. Each hit's ticket is looked
+    # up by its key (~2.5 ms for the 183 hits of `refund invoice` at 1,000,000).
+    window = (
+        "SELECT message_id, doc, tokens FROM message_search ORDER BY message_id DESC LIMIT :window"
+    )
+    ticket = "(SELECT m.ticket_id FROM messages AS m WHERE m.id = hit.message_id)"
+    hits, tickets = conn.execute(
+        text(
+            f"SELECT count(*), count(DISTINCT {ticket}) FROM (SELECT s.message_id "
+            f"FROM ({window}) AS s WHERE {conditions}) AS hit"
+        ).bindparams(*params),
+        {"window": DENSITY_WINDOW},
+    ).one()
+    # A mail loop or one long thread holding both words says nothing of the other tickets
+    # (see NEWEST_MIN_TICKETS): taken as common, a rare pair would walk every ticket.
+    return bool(hits >= needed and tickets >= NEWEST_MIN_TICKETS)
+
+
+def _estimated_rows(plan: object) -> float:
+    """The rows the top node of an EXPLAIN (FORMAT JSON) result expects (0 if unreadable)."""
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    try:
+        return float(plan[0]["Plan"]["Plan Rows"])  # type: ignore[index]
+    except (LookupError, TypeError, ValueError):
+        return 0.0
 
 
 def optimize(conn: Connection) -> None:

@@ -69,10 +69,12 @@ DEFAULT_SORT = (SortKey("updated", descending=True),)
 # match, read from the index keys). It searches inside when the set holds at most
 # PER_TICKET_MAX tickets and the word is in more than MESSAGES_PER_TICKET times as many
 # messages (see search.matches_estimate). Up to SMALL_SET tickets, the exact count costs about
-# what a page does (measured by bench/store_bench.py at 100,000 tickets / 1,000,000 messages).
+# what a page does (measured by bench/store_bench.py at 100,000 tickets / 1,000,000 messages):
+# `status:open refund` tested 2,607 tickets exactly in 25 ms of CPU and 47-51 ms of wall time
+# quiet; past SMALL_SET a sample of about COUNT_SAMPLE of them costs half that.
 PER_TICKET_MAX = 20_000
 MESSAGES_PER_TICKET = 30
-SMALL_SET = 3_000
+SMALL_SET = 1_500
 # PostgreSQL tests each message's document itself (~10 us a message, against SQLite's one
 # list built per query), so its exact count inside a filtered set is cheap only in a smaller one.
 POSTGRES_SMALL_SET = 500
@@ -219,6 +221,7 @@ def _text(
     conditions: list[ColumnElement[bool]] = []
     cheap = True
     if wanted:
+        selective: bool | None = None  # asked once, here or by search.ticket_matches
         if per_ticket:
             plan: search.Plan = "per_ticket"
         elif not whole_set and conn.dialect.name == "sqlite":
@@ -230,14 +233,14 @@ def _text(
                 cheap = tickets <= small_set
             inside = tickets <= PER_TICKET_MAX and found > MESSAGES_PER_TICKET * tickets
             plan = "per_ticket" if inside and found > search.SELECTIVE_LIMIT else "whole"
-        elif search.is_selective(conn, wanted):
-            plan = "whole" if whole_set else "page"
         else:
-            # On PostgreSQL both plans of a whole set are one EXISTS its planner joins as it
-            # sees fit.
-            cheap = not whole_set or filtered_size() <= small_set
+            selective = search.is_selective(conn, wanted)
+            if not selective:
+                # On PostgreSQL both plans of a whole set are one EXISTS its planner joins
+                # as it sees fit.
+                cheap = not whole_set or filtered_size() <= small_set
             plan = "whole" if whole_set else "page"
-        conditions.append(_matches(conn, wanted, "fts0", plan))
+        conditions.append(_matches(conn, wanted, "fts0", plan, selective))
     for index, text in enumerate(excluded, start=1):
         if per_ticket or not search.is_selective(conn, [text]):
             if whole_set:
@@ -256,9 +259,13 @@ def _tickets_up_to(conn: Connection, where: ColumnElement[bool], limit: int) -> 
 
 
 def _matches(
-    conn: Connection, terms: list[str], name: str, plan: search.Plan
+    conn: Connection,
+    terms: list[str],
+    name: str,
+    plan: search.Plan,
+    selective: bool | None = None,
 ) -> ColumnElement[bool]:
-    clause = search.ticket_matches(conn, terms, name=name, plan=plan)
+    clause = search.ticket_matches(conn, terms, name=name, plan=plan, selective=selective)
     return Grouping(type_coerce(clause, Boolean))
 
 
