@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from sqlalchemy import Connection, event, text
+from sqlalchemy import Connection, text
 from sqlmodel import Session
 
 from supportdesk.desk import bulk, directory, tickets, undo
@@ -145,43 +145,54 @@ def test_move_behind_a_committed_change_records_and_undoes_it(pg_store: Store) -
         assert list(names) == ["sales", "billing", "billing"]
 
 
-def test_a_ticket_that_starts_matching_before_the_update_is_left_alone(pg_store: Store) -> None:
-    """Assigning to bob skips the ticket bob has. If another session hands it to alice
-    between the bulk's events and its UPDATE, the UPDATE must not take it (it has no event)."""
+def test_a_ticket_that_starts_matching_while_the_bulk_waits_is_left_alone(
+    pg_store: Store,
+) -> None:
+    """Assigning to bob skips the ticket bob has. If another session hands it to alice while
+    the bulk waits for a lock on another of its tickets, the bulk must not take it: it was
+    not in the bulk's snapshot, so it has no event and must have no change either."""
     ids = seed(pg_store)
     with pg_store.session(write=True) as s:
         bulk.assign(s, [ids[0]], "bob", Change.by("agent:seed"))
-    handed = []
-
-    def meanwhile(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        if statement.lstrip().startswith("UPDATE tickets") and not handed:
-            handed.append(True)
-            with pg_store.engine.connect() as other:
-                other.execute(
-                    text(
-                        "UPDATE tickets SET assignee_id = "
-                        "(SELECT id FROM agents WHERE handle = 'alice'), "
-                        "version = version + 1 WHERE id = :id"
-                    ),
-                    {"id": ids[0]},
-                )
-                other.commit()
-
-    event.listen(pg_store.engine, "before_cursor_execute", meanwhile)
-    try:
-        with pg_store.session(write=True) as s:
-            result = bulk.assign(s, ids, "bob", Change.by("agent:lead"))
-    finally:
-        event.remove(pg_store.engine, "before_cursor_execute", meanwhile)
-    assert handed
+    result = _bulk_behind(
+        pg_store,
+        "UPDATE tickets SET assignee_id = CASE WHEN id = "
+        f"{ids[0]} THEN (SELECT id FROM agents WHERE handle = 'alice') ELSE assignee_id END, "
+        f"version = version + 1 WHERE id IN ({ids[0]}, {ids[1]})",
+        lambda s: bulk.assign(s, ids, "bob", Change.by("agent:lead")),
+    )
     assert result.changed == 2
-    assert [row[0] for row in _events(pg_store, result.batch_id)] == [ids[1], ids[2]]
+    assert _events(pg_store, result.batch_id) == [
+        (ids[1], "alice", "bob"),
+        (ids[2], "alice", "bob"),
+    ]
     with pg_store.session() as s:
-        handle = s.execute(
+        handles = s.execute(
             text(
                 "SELECT a.handle FROM tickets AS t JOIN agents AS a ON a.id = t.assignee_id "
-                "WHERE t.id = :id"
+                "ORDER BY t.id"
+            )
+        ).scalars()
+        assert list(handles) == ["alice", "bob", "bob"]
+
+
+def test_versions_recorded_match_the_tickets_after_a_wait(pg_store: Store) -> None:
+    """Each event carries its ticket's version after the change, counted from the version
+    the other session committed while the bulk waited (undo compares against it)."""
+    ids = seed(pg_store)
+    result = _bulk_behind(
+        pg_store,
+        f"UPDATE tickets SET version = version + 5 WHERE id = {ids[1]}",
+        lambda s: bulk.set_priority(s, ids, "high", Change.by("agent:lead")),
+    )
+    assert result.changed == 3
+    with pg_store.session() as s:
+        rows = s.execute(
+            text(
+                "SELECT e.version, t.version FROM events AS e JOIN tickets AS t "
+                "ON t.id = e.ticket_id WHERE e.batch_id = :b ORDER BY e.ticket_id"
             ),
-            {"id": ids[0]},
-        ).scalar_one()
-    assert handle == "alice"
+            {"b": result.batch_id},
+        ).all()
+    assert [r[0] for r in rows] == [r[1] for r in rows]
+    assert rows[1][0] == rows[0][0] + 5

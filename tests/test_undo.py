@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import select
 
 from supportdesk.desk import bulk, history, tickets, views
@@ -347,3 +349,52 @@ def test_undo_stacked_batches_one_after_another(config: Path, store: Store) -> N
     assert state(store) == before
     code, _, err = run(config, "undo")
     assert code == 1 and "nothing to undo: no changes by agent:lead" in err
+
+
+@pytest.mark.parametrize(
+    ("change_them", "field"),
+    [
+        (lambda s, ids, c: bulk.assign(s, ids, "carol", c), "assignee"),
+        (lambda s, ids, c: bulk.move(s, ids, "tech", c), "queue"),
+        (lambda s, ids, c: bulk.set_priority(s, ids, "urgent", c), "priority"),
+    ],
+)
+def test_undo_of_a_bulk_change_records_each_value_it_puts_back(
+    store: Store, change_them: Any, field: str
+) -> None:
+    """The reversing events of a one-field bulk change: exactly the value taken away and the
+    one put back, the ticket's new version, nothing for tickets the batch left alone (#5, #6
+    are bob's in tech; #7, #8 unassigned)."""
+    seed(store)
+    before = state(store)
+    change = Change.by("agent:lead")
+    with store.session(write=True) as s:
+        ids = bulk.ids_for(s, Ticket.number >= 3)
+        changed = change_them(s, ids, change).changed
+    with store.session(write=True) as s:
+        result = undo_batch(s, change.batch_id)
+    assert result.events == result.tickets == changed
+    assert state(store) == before
+    with store.session() as s:
+        undone = s.execute(
+            text(
+                "SELECT e.ticket_id, e.action, e.old_value, e.new_value, e.version, t.version "
+                "FROM events AS e JOIN tickets AS t ON t.id = e.ticket_id "
+                "WHERE e.batch_id = :b ORDER BY e.ticket_id"
+            ),
+            {"b": result.batch_id},
+        ).all()
+        done = s.execute(
+            text(
+                "SELECT ticket_id, action, old_value, new_value FROM events "
+                "WHERE batch_id = :b ORDER BY ticket_id"
+            ),
+            {"b": change.batch_id},
+        ).all()
+    assert [(r[0], r[2], r[3]) for r in undone] == [(r[0], r[3], r[2]) for r in done]
+    assert all(r[4] == r[5] for r in undone)
+    if field == "assignee":
+        assert [r[1] for r in undone] == ["unassign" if r[3] is None else "assign" for r in undone]
+        assert {r[3] for r in undone} == {"alice", "bob", None}
+    else:
+        assert {r[1] for r in undone} == {field}

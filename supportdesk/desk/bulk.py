@@ -1,9 +1,9 @@
 """Set-based changes to many tickets at once, with one event per changed ticket.
 
-A reassignment of 100,000 tickets is two statements per chunk (events from a SELECT, then
-the UPDATE), not 100,000 round trips. On PostgreSQL the SELECT writing the events reads the
-tickets from a subquery that locks them (see `_reading_locked`), so the events describe
-exactly the values the UPDATE replaced.
+A reassignment of 100,000 tickets is a statement or two per chunk, not 100,000 round trips.
+On PostgreSQL it is one: the UPDATE reads the tickets from a subquery that locks them (see
+`_reading_locked`) and returns the values it replaced to the INSERT of the events, so the
+events describe exactly those values. On SQLite, events from a SELECT, then the UPDATE.
 
 Every function here takes one `Change`, so a whole bulk command is one batch that
 `desk.undo` can take back.
@@ -156,17 +156,53 @@ def _change_rows(
     change: Change,
     extra: Extra | None = None,
 ) -> int:
-    """Events, then the UPDATE (and `extra`), chunk by chunk, for rows meeting `condition`."""
+    """Events and the UPDATE (and `extra`), chunk by chunk, for rows meeting `condition`."""
     change = change.pinned()
     changed = 0
     postgres = _is_postgres(session)
+    refresh = bool(values.keys() & due.DEPENDS_ON)
     for chunk in chunks(session, ticket_ids):
-        ids = chunk
-        target = and_(among(session, ids), condition)
-        source = old.add_columns(col(Ticket.version))
-        source = _reading_locked(source, target) if postgres else source.where(target)
-        rows = source.subquery()
-        written = events.insert_selected(
+        if postgres:
+            ids, count = _update_recording(
+                session,
+                chunk,
+                condition,
+                old,
+                action,
+                shown,
+                values,
+                change,
+                wanted=refresh or extra is not None,
+            )
+            changed += count
+        else:
+            ids = chunk
+            changed += _record_then_update(
+                session, chunk, condition, old, action, shown, values, change
+            )
+        if refresh:
+            due.refresh(session, among(session, ids), change.now())
+        if extra is not None:
+            extra(session, ids, condition)
+    return changed
+
+
+def _record_then_update(
+    session: Session,
+    ids: list[int],
+    condition: ColumnElement[bool],
+    old: Select,
+    action: str,
+    shown: str | None,
+    values: dict[str, Any],
+    change: Change,
+) -> int:
+    """SQLite: the events from a SELECT, then the UPDATE. The write transaction holds the
+    database lock, so both statements see the same rows."""
+    target = and_(among(session, ids), condition)
+    rows = old.add_columns(col(Ticket.version)).where(target).subquery()
+    session.execute(
+        events.insert_selected(
             events.select_rows(
                 change,
                 ticket_id=rows.c.id,
@@ -176,26 +212,66 @@ def _change_rows(
                 new=shown,
             )
         )
-        if postgres:
-            # Only the rows locked and given an event: the UPDATE reads a newer snapshot, in
-            # which a ticket left alone above may have started to match.
-            written = written.returning(events.ticket_id_column())
-            ids = list(session.execute(written).scalars())
-            target = and_(among(session, ids), condition)
-        else:
-            session.execute(written)
-        result = session.execute(
-            update(Ticket)
-            .where(target)
-            .values({**values, "version": Ticket.version + 1})
-            .execution_options(synchronize_session=False)
+    )
+    result = session.execute(
+        update(Ticket)
+        .where(target)
+        .values({**values, "version": Ticket.version + 1})
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _update_recording(
+    session: Session,
+    ids: list[int],
+    condition: ColumnElement[bool],
+    old: Select,
+    action: str,
+    shown: str | None,
+    values: dict[str, Any],
+    change: Change,
+    *,
+    wanted: bool,
+) -> tuple[list[int], int]:
+    """PostgreSQL: one statement, the UPDATE feeding the INSERT of its events.
+
+    The UPDATE reads the old values from the locked rows (`_reading_locked`) and returns
+    them with the new version, so each event records exactly what its row's change
+    replaced, and a ticket that starts to match while the statement waits for a lock has
+    no event and is not changed (it was not in the statement's snapshot). As two statements
+    (events, then the UPDATE of the ids they returned), 100,000 ids made a round trip to
+    the client and back, and the join, the locks and the scans ran twice.
+
+    Returns the changed tickets' ids (only when `wanted`: 100,000 of them are not free) and
+    how many there were.
+    """
+    rows = _reading_locked(old, and_(among(session, ids), condition)).subquery("old")
+    updated = (
+        update(Ticket)
+        .where(col(Ticket.id) == rows.c.id, condition)
+        .values({**values, "version": Ticket.version + 1})
+        .returning(col(Ticket.id), col(Ticket.version), rows.c[1].label("old"))
+        .cte("changed")
+    )
+    written = (
+        events.insert_selected(
+            events.select_rows(
+                change,
+                ticket_id=updated.c.id,
+                version=updated.c.version,
+                action=action,
+                old=updated.c.old,
+                new=shown,
+            ).order_by(updated.c.id)
         )
-        changed += result.rowcount  # type: ignore[attr-defined]
-        if values.keys() & due.DEPENDS_ON:
-            due.refresh(session, among(session, ids), change.now())
-        if extra is not None:
-            extra(session, ids, condition)
-    return changed
+        .returning(events.ticket_id_column())
+        .cte("written")
+    )
+    if wanted:
+        changed = list(session.execute(select(written.c.ticket_id)).scalars())
+        return changed, len(changed)
+    return [], int(session.execute(select(func.count()).select_from(written)).scalar_one())
 
 
 def set_field(

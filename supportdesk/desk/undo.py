@@ -225,16 +225,25 @@ def _undo(session: Session, summary: history.BatchSummary, at: datetime | None) 
     ).scalar_one()
     mine = col(Event.batch_id) == change.batch_id
     groups = [g for g in _FIELD_GROUPS if summary.actions.keys() & set(g[1])]
-    # Every reversing event is written before any ticket changes: each records the
-    # ticket's version + 1, which must be read before the first UPDATE bumps it.
-    for group in groups:
-        _reverse_field(session, batch, group, change, single=single)
-    if summary.actions.keys() & set(TAGS):
-        _reverse_tags(session, batch, change)
-    written = _written(session, change.batch_id)
-    for group in groups:
-        if written.keys() & set(group[1]):
-            _apply_field(session, group, change.batch_id, first_event, change.now())
+    if (
+        single
+        and len(groups) == 1
+        and groups[0][0] in _DIRECT
+        and not summary.actions.keys() & set(TAGS)
+        and session.get_bind().dialect.name == "postgresql"
+    ):
+        written = _reverse_and_apply(session, batch, groups[0], change)
+    else:
+        # Every reversing event is written before any ticket changes: each records the
+        # ticket's version + 1, which must be read before the first UPDATE bumps it.
+        for group in groups:
+            _reverse_field(session, batch, group, change, single=single)
+        if summary.actions.keys() & set(TAGS):
+            _reverse_tags(session, batch, change)
+        written = _written(session, change.batch_id)
+        for group in groups:
+            if written.keys() & set(group[1]):
+                _apply_field(session, group, change.batch_id, first_event, change.now())
     if summary.restorable:
         _restore_update_times(session, batch)
     due_fields = ("status", "priority", "queue")
@@ -357,6 +366,83 @@ _FIELD_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("queue_id", ("queue",)),
     ("assignee_id", ("assign", "unassign")),
 )
+
+
+_DIRECT = ("priority", "queue_id", "assignee_id")
+"""Fields whose old value goes back as it is (or as the id of the agent or queue it names):
+`_reverse_and_apply` takes them back in one statement on PostgreSQL."""
+
+
+def _reverse_and_apply(
+    session: Session, batch: str, group: tuple[str, tuple[str, ...]], change: Change
+) -> dict[str, int]:
+    """PostgreSQL, a batch of one event per ticket on one field: the UPDATE putting each old
+    value back feeds the INSERT of its reversing event, one statement; returns the events
+    written per action (what `_written` counts).
+
+    The tickets are locked already (`_check_unchanged`), so the version the UPDATE returns
+    is the one each event must record. Written as the other path does (events, then one
+    UPDATE reading them back), the 100,000 tickets and events of a bulk change were joined
+    and scanned twice.
+    """
+    name, actions = group
+    event = aliased(Event)
+    back = col(event.old_value)
+    mine = and_(
+        col(event.batch_id) == batch,
+        col(event.action).in_(actions),
+        back.is_distinct_from(event.new_value),
+    )
+    if name in ("assignee_id", "queue_id"):
+        model, key, what = (
+            (Agent, col(Agent.handle), N_("agent"))
+            if name == "assignee_id"
+            else (Queue, col(Queue.name), N_("queue"))
+        )
+        for shown in session.execute(select(back).where(mine).distinct()).scalars():
+            _lookup(session, model.id, key, shown, what)  # refuse if it no longer exists
+        source = select(
+            col(event.id), col(event.ticket_id), back, col(event.new_value), col(model.id)
+        ).outerjoin(model, key == back)
+    else:
+        source = select(
+            col(event.id), col(event.ticket_id), back, col(event.new_value), back.label("value")
+        )
+    rows = source.where(mine).subquery("source")
+    changed = (
+        update(table_of(Ticket))
+        .where(col(Ticket.id) == rows.c.ticket_id)
+        .values({name: rows.c[4], "version": Ticket.version + 1})
+        .returning(
+            col(Ticket.id),
+            col(Ticket.version),
+            rows.c.id.label("event_id"),
+            rows.c.old_value.label("back"),
+            rows.c.new_value.label("now"),
+        )
+        .cte("changed")
+    )
+    action: Any = literal(actions[0])
+    if name == "assignee_id":
+        action = case((changed.c.back.is_(None), "unassign"), else_="assign")
+    written = (
+        insert_selected(
+            select_rows(
+                change,
+                ticket_id=changed.c.id,
+                version=changed.c.version,
+                action=action,
+                old=changed.c.now,
+                new=changed.c.back,
+            ).order_by(changed.c.event_id.desc())
+        )
+        .returning(col(Event.action))
+        .cte("written")
+    )
+    counts = session.execute(
+        select(written.c.action, func.count()).group_by(written.c.action)
+    ).all()
+    return {str(action): int(n) for action, n in counts}
 
 
 def _reverse_field(
@@ -607,7 +693,15 @@ def _check_unchanged(session: Session, batch: str, *, single: bool = False) -> N
     ).join(last, last.c.ticket_id == Ticket.id)
     if session.get_bind().dialect.name == "postgresql":
         # In id order, as desk.bulk locks: two sessions never wait on each other crosswise.
-        stmt = stmt.order_by(col(Ticket.id)).with_for_update(of=table_of(Ticket))
+        # Every row is locked, only the moved ones come back: a 100,000-ticket batch's rows
+        # sent to the client only to be compared there cost a third of a second.
+        locked = (
+            stmt.order_by(col(Ticket.id))
+            .with_for_update(of=table_of(Ticket))
+            .cte("locked")
+            .prefix_with("MATERIALIZED")
+        )
+        stmt = select(*locked.c).where(locked.c.version != locked.c[4])
     else:
         stmt = stmt.where(col(Ticket.version) != last.c.version)
     suspects = {
