@@ -18,12 +18,19 @@ connections, used to grow by the whole 64 MiB per connection as broad searches p
 through (420 MB after a few searches on a 1,000,000-message store); now it stays near
 READ_CACHE_KIB per connection. The operating system's file cache still holds the pages a
 smaller cache lets go, so a page read again costs a copy, not a disk read.
+
+Reads a person waits for go first (`Store.priority`): on SQLite a read opened as
+`session(background=True)` (a count, the sidebar, a look for notifications) pauses inside
+SQLite, between two steps of its query, while a foreground read (the page or the ticket a
+key asked for) is running, so on a machine whose other core is busy with a writer the key's
+read does not share its core with the console's own refresh.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -67,6 +74,18 @@ instead of spilling into the log before the commit."""
 MMAP_BYTES = 0
 """No memory-mapped reads: mapped pages count in the process's resident memory and are not
 bounded by the cache size."""
+
+
+BACKGROUND_STEP = 50_000
+"""SQLite virtual-machine steps between two looks of a background read at the foreground
+ones (about half a millisecond of its work)."""
+BACKGROUND_PAUSE_MAX = 1.0
+"""Seconds a background transaction pauses at most in all: under a stream of keys a count
+or a refresh still comes, late."""
+FOREGROUND_TAIL = 0.05
+"""Seconds background reads stay paused after a foreground read ends: the UI thread draws
+what it read then."""
+PAUSE_POLL = 0.005
 
 
 def sqlite_url(path: Path) -> str:
@@ -213,6 +232,60 @@ class _PasswordOnConnect:
         return None
 
 
+class Priority:
+    """Foreground reads in flight, which background reads on SQLite yield to.
+
+    Counted, not locked: a background read pauses between two steps of its query while any
+    foreground read runs and for FOREGROUND_TAIL after, up to BACKGROUND_PAUSE_MAX per
+    transaction. Pausing is a sleep, so it holds no lock and the GIL is free meanwhile; a
+    paused read keeps its snapshot (WAL readers block no one).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._until = 0.0
+        self.pauses = 0
+        """Times a background read paused (tests)."""
+
+    @property
+    def busy(self) -> bool:
+        """Whether background reads should wait now."""
+        return self._running > 0 or time.monotonic() < self._until
+
+    @contextmanager
+    def foreground(self) -> Iterator[None]:
+        """Mark a read a person is waiting for, for its duration."""
+        with self._lock:
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running -= 1
+                self._until = max(self._until, time.monotonic() + FOREGROUND_TAIL)
+
+    def hold(self, seconds: float) -> None:
+        """Keep background reads paused for `seconds` (a key was pressed: its reads start
+        within a few milliseconds, and its screen is drawn after them)."""
+        with self._lock:
+            self._until = max(self._until, time.monotonic() + seconds)
+
+    def yielder(self) -> Callable[[], int]:
+        """A progress handler for one background transaction: waits while `busy`."""
+        deadline = time.monotonic() + BACKGROUND_PAUSE_MAX
+
+        def handler() -> int:
+            if not self.busy:
+                return 0
+            self.pauses += 1
+            while self.busy and time.monotonic() < deadline:
+                time.sleep(PAUSE_POLL)
+            return 0
+
+        return handler
+
+
 @dataclass
 class Store:
     """An open store: one engine, and sessions that know whether they will write."""
@@ -223,6 +296,8 @@ class Store:
     """Facts every session of this store carries in `session.info`, e.g. how replies are
     sent (`mail_setup`), for domain code that runs deep inside ingest (rules' replies)."""
     _checkpoints: _Checkpointer | None = field(default=None, init=False, repr=False)
+    priority: Priority = field(default_factory=Priority, init=False, repr=False)
+    """Which reads wait for which (see Priority); shared by every session of this store."""
 
     def __post_init__(self) -> None:
         database = self.engine.url.database
@@ -234,8 +309,10 @@ class Store:
         return self.engine.dialect.name
 
     @contextmanager
-    def session(self, *, write: bool = False) -> Iterator[Session]:
+    def session(self, *, write: bool = False, background: bool = False) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on any error.
+
+        A `background` read on SQLite yields to foreground ones (see Priority).
 
         Writers on SQLite take the write lock up front (BEGIN IMMEDIATE), so a read followed
         by a write in the same transaction can never be overtaken by another process.
@@ -250,6 +327,11 @@ class Store:
             ) from exc
         with connection as conn:
             conn.info["writer"] = write
+            yielding = None
+            if background and not write and self.dialect == "sqlite":
+                yielding = conn.connection.dbapi_connection
+                assert yielding is not None
+                yielding.set_progress_handler(self.priority.yielder(), BACKGROUND_STEP)
             session = Session(bind=conn, expire_on_commit=False)
             session.info.update(self.info)
             try:
@@ -273,6 +355,8 @@ class Store:
             finally:
                 session.close()
                 conn.info["writer"] = False
+                if yielding is not None:
+                    yielding.set_progress_handler(None, 0)
 
     def dispose(self) -> None:
         if self._checkpoints is not None:

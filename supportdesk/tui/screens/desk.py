@@ -63,6 +63,10 @@ if TYPE_CHECKING:
     from supportdesk.tui.screens.notifications import Choice
 
 LISTEN_TICK = 0.5
+REFRESH_QUIET = 0.3
+"""Seconds without a key before a change seen by the poll is read (see `_typing`)."""
+REFRESH_WAIT_MAX = 2.0
+"""Seconds a seen change waits at most for a pause in the keys."""
 """Longest a wait blocks: how soon the listening thread notices the console closing."""
 DETAIL_DELAY = 0.05  # a held j/k key does not start a read per ticket it passes
 GC_AFTER_SECONDS = 10.0
@@ -152,6 +156,8 @@ class DeskScreen(TicketActionsScreen):
         self.config_path = config_path
         self.poll_seconds = poll_seconds
         self._mark: int | None = None
+        self._change_seen: float | None = None
+        """When a poll first saw the change a deferred refresh is for (see `_typing`)."""
         self._polling = False
         self._sidebar_loading = False
         self._sidebar_again = False
@@ -409,20 +415,21 @@ class DeskScreen(TicketActionsScreen):
     @work(thread=True, exclusive=True, group="detail")
     def _load_detail(self, number: int, pane: Pane, expanded: bool, console: Console) -> None:
         """Read the ticket and lay its thread out for `pane`, all off the UI thread, which
-        then only draws it."""
+        then only draws it. Foreground work: the background reads wait for it."""
         try:
-            if self._team:
-                detail, others = self.data.detail_and_others(number)
-            else:
-                detail, others = self.data.detail(number), ()
-            handled = self.data.handle_time(number) if self.data.me else None
-            laid = None
-            if pane.width > 0:
-                laid = lay_out(detail, expanded=expanded, pane=pane, console=console)
-            else:  # not drawn yet: at least BudouX's phrases are found here
-                linebreak.warm(
-                    [m.body_text for m in detail.messages] + [n.body for n in detail.notes]
-                )
+            with self.data.foreground():
+                if self._team:
+                    detail, others = self.data.detail_and_others(number)
+                else:
+                    detail, others = self.data.detail(number), ()
+                handled = self.data.handle_time(number) if self.data.me else None
+                laid = None
+                if pane.width > 0:
+                    laid = lay_out(detail, expanded=expanded, pane=pane, console=console)
+                else:  # not drawn yet: at least BudouX's phrases are found here
+                    linebreak.warm(
+                        [m.body_text for m in detail.messages] + [n.body for n in detail.notes]
+                    )
             self.post_message(
                 DetailLoaded(number, detail, others=others, handled=handled, laid=laid)
             )
@@ -738,5 +745,22 @@ class DeskScreen(TicketActionsScreen):
                 # pause, piling reads up would only take turns away from the agent's keys.
                 # The mark is kept as it was, so the next tick sees the change again.
                 return
+            if self._typing():
+                return
             self._mark = message.mark
+            self._change_seen = None
             self.refresh_everything()
+
+    def _typing(self) -> bool:
+        """Whether a refresh waits for a pause in the agent's keys: while another process
+        writes, every poll sees a change, and a refresh's reads beside a key's made that key
+        wait for them. It waits REFRESH_QUIET after the last key, REFRESH_WAIT_MAX at most
+        from when the change was first seen, so live updates still come while typing."""
+        now = time.monotonic()
+        if self._change_seen is None:
+            self._change_seen = now
+        quiet = REFRESH_QUIET - (now - self.data.last_key)
+        if quiet <= 0 or now - self._change_seen >= REFRESH_WAIT_MAX:
+            return False
+        self.set_timer(quiet, self._poll)  # sooner than the next tick, once keys pause
+        return True
