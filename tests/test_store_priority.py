@@ -10,8 +10,8 @@ from sqlalchemy import text
 from supportdesk.store import Store
 from supportdesk.store import engine as engine_module
 
-ROWS = 3_000_000
-# Some tens of millions of SQLite steps: the progress handler is called hundreds of times.
+ROWS = 1_000_000
+# About ten million SQLite steps: the progress handler is called hundreds of times.
 SLOW = text(
     "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < :rows) "
     "SELECT count(*) FROM c"
