@@ -16,7 +16,7 @@ import getpass
 import time
 import uuid
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -182,8 +182,12 @@ class DeskData:
         with self.foreground(), self.store.session() as session:
             return self.matching(session, source).page(offset, limit, total=total)
 
-    def detail(self, number: int) -> TicketDetail:
-        with self.foreground(), self.store.session() as session:
+    def _read(self, background: bool) -> AbstractContextManager[None]:
+        """The lane of a read that is a key's (foreground) or a refresh's (background)."""
+        return nullcontext() if background else self.foreground()
+
+    def detail(self, number: int, *, background: bool = False) -> TicketDetail:
+        with self._read(background), self.store.session(background=background) as session:
             return views.ticket_detail(session, number)
 
     @property
@@ -191,9 +195,11 @@ class DeskData:
         """A team's store (PostgreSQL): consoles show each other where they are."""
         return self.store.dialect == "postgresql"
 
-    def detail_and_others(self, number: int) -> tuple[TicketDetail, tuple[presence.Here, ...]]:
+    def detail_and_others(
+        self, number: int, *, background: bool = False
+    ) -> tuple[TicketDetail, tuple[presence.Here, ...]]:
         """The ticket, and who else has it open (see desk.presence), in one read."""
-        with self.foreground(), self.store.session() as session:
+        with self._read(background), self.store.session(background=background) as session:
             detail = views.ticket_detail(session, number)
             here = presence.others(session, [number], self.console_id, me=self.actor)
         return detail, tuple(here.get(number, ()))
@@ -239,11 +245,11 @@ class DeskData:
                 my_responses = reports.first_response_histogram(session, since, until, where)
         return ReportView(days, since, until, team, mine, daily, responses, my_responses)
 
-    def handle_time(self, number: int) -> TicketHandleTime:
+    def handle_time(self, number: int, *, background: bool = False) -> TicketHandleTime:
         """Ticket `number`'s recorded handle time: this agent's and everyone's."""
         from supportdesk.desk import handle_time
 
-        with self.foreground(), self.store.session() as session:
+        with self._read(background), self.store.session(background=background) as session:
             return handle_time.of_ticket(session, number, self.me)
 
     def record_handle_time(self, counted: dict[int, int]) -> None:

@@ -398,8 +398,10 @@ class DeskScreen(TicketActionsScreen):
         # switch) or a list read again wants its ticket at once.
         self._schedule_detail(message.row.number, DETAIL_DELAY if message.moved else 0)
 
-    def _schedule_detail(self, number: int, delay: float) -> None:
-        """Load a ticket now, unless tickets are flying past: then wait until they stop."""
+    def _schedule_detail(self, number: int, delay: float, *, background: bool = False) -> None:
+        """Load a ticket now, unless tickets are flying past: then wait until they stop.
+
+        `background`: a refresh reads it again, not a key; its reads yield to a key's."""
         now = time.monotonic()
         busy = now - self._detail_started < delay * 2
         if self._detail_timer is not None:
@@ -408,21 +410,29 @@ class DeskScreen(TicketActionsScreen):
         if delay <= 0 or not busy:
             self._detail_started = now
             thread = self.thread
-            self._load_detail(number, thread.pane, thread.expanded, self.app.console)
+            self._load_detail(number, thread.pane, thread.expanded, self.app.console, background)
         else:
             self._detail_timer = self.set_timer(delay, lambda: self._schedule_detail(number, 0))
 
     @work(thread=True, exclusive=True, group="detail")
-    def _load_detail(self, number: int, pane: Pane, expanded: bool, console: Console) -> None:
+    def _load_detail(
+        self, number: int, pane: Pane, expanded: bool, console: Console, background: bool = False
+    ) -> None:
         """Read the ticket and lay its thread out for `pane`, all off the UI thread, which
-        then only draws it. Foreground work: the background reads wait for it."""
+        then only draws it. Foreground work, unless a refresh asked (`background`): the
+        background reads wait for it. One that a newer read replaced lays nothing out."""
+        lane = contextlib.nullcontext() if background else self.data.foreground()
         try:
-            with self.data.foreground():
+            with lane:
                 if self._team:
-                    detail, others = self.data.detail_and_others(number)
+                    detail, others = self.data.detail_and_others(number, background=background)
                 else:
-                    detail, others = self.data.detail(number), ()
-                handled = self.data.handle_time(number) if self.data.me else None
+                    detail, others = self.data.detail(number, background=background), ()
+                handled = (
+                    self.data.handle_time(number, background=background) if self.data.me else None
+                )
+                if get_current_worker().is_cancelled:
+                    return
                 laid = None
                 if pane.width > 0:
                     laid = lay_out(detail, expanded=expanded, pane=pane, console=console)
@@ -551,7 +561,7 @@ class DeskScreen(TicketActionsScreen):
         self.ticket_list.reload()
         self._refresh_sidebar()
         if self.current is not None:
-            self._schedule_detail(self.current.number, 0)
+            self._schedule_detail(self.current.number, 0, background=True)
         for listener in list(self.listeners):
             listener()
         self._look_for_notifications()
