@@ -7,8 +7,10 @@ import threading
 import pytest
 from sqlalchemy import text
 
+from supportdesk.errors import ReadCancelled
 from supportdesk.store import Store
 from supportdesk.store import engine as engine_module
+from supportdesk.tui import data as data_module
 
 ROWS = 1_000_000
 # About ten million SQLite steps: the progress handler is called hundreds of times.
@@ -104,3 +106,50 @@ def test_background_reads_on_postgresql_are_ordinary_ones(pg_store: Store) -> No
     with pg_store.priority.foreground(), pg_store.session(background=True) as session:
         assert session.execute(text("SELECT 1")).scalar_one() == 1
     assert pg_store.priority.pauses == 0
+
+
+def _dbapi(session: object) -> object:
+    return session.connection().connection.dbapi_connection  # type: ignore[attr-defined]
+
+
+def test_a_writer_never_pauses_even_when_asked_for_the_background(sqlite_store: Store) -> None:
+    priority = sqlite_store.priority
+    with priority.foreground(), sqlite_store.session(write=True, background=True) as session:
+        assert session.execute(SLOW, {"rows": ROWS}).scalar_one() == ROWS
+    assert priority.pauses == 0
+
+
+def test_a_writer_after_a_background_read_on_the_same_connection_never_pauses(
+    sqlite_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine_module, "BACKGROUND_PAUSE_MAX", 0.01)
+    priority = sqlite_store.priority
+    with priority.foreground():
+        with sqlite_store.session(background=True) as session:
+            assert session.execute(SLOW, {"rows": ROWS}).scalar_one() == ROWS
+            background = _dbapi(session)
+        assert priority.pauses > 0  # it had a handler
+        priority.pauses = 0
+        with sqlite_store.session(write=True) as session:
+            assert _dbapi(session) is background  # the same pooled connection
+            assert session.execute(SLOW, {"rows": ROWS}).scalar_one() == ROWS
+    assert priority.pauses == 0
+
+
+def test_a_cancelled_workers_background_read_stops_as_a_cancelled_read(
+    sqlite_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_store.priority, "cancelled", lambda: True)
+    with pytest.raises(ReadCancelled), sqlite_store.session(background=True) as session:
+        session.execute(SLOW, {"rows": ROWS}).scalar_one()
+    # Only background reads stop; the connection reads on afterwards.
+    with sqlite_store.session() as session:
+        assert session.execute(SLOW, {"rows": ROWS}).scalar_one() == ROWS
+    with sqlite_store.session(write=True, background=True) as session:
+        assert session.execute(SLOW, {"rows": ROWS}).scalar_one() == ROWS
+
+
+def test_the_console_tells_the_store_when_its_worker_was_cancelled(sqlite_store: Store) -> None:
+    data_module.DeskData(sqlite_store, None)  # type: ignore[arg-type]
+    assert sqlite_store.priority.cancelled is data_module._worker_cancelled
+    assert not sqlite_store.priority.cancelled()  # not in a worker: never cancelled

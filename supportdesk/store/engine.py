@@ -28,6 +28,7 @@ read does not share its core with the console's own refresh.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
@@ -44,7 +45,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session
 
-from supportdesk.errors import StoreError
+from supportdesk.errors import ReadCancelled, StoreError
 from supportdesk.i18n import _
 
 if TYPE_CHECKING:
@@ -85,7 +86,6 @@ or a refresh still comes, late."""
 FOREGROUND_TAIL = 0.05
 """Seconds background reads stay paused after a foreground read ends: the UI thread draws
 what it read then."""
-PAUSE_POLL = 0.005
 
 
 def sqlite_url(path: Path) -> str:
@@ -237,16 +237,24 @@ class Priority:
 
     Counted, not locked: a background read pauses between two steps of its query while any
     foreground read runs and for FOREGROUND_TAIL after, up to BACKGROUND_PAUSE_MAX per
-    transaction. Pausing is a sleep, so it holds no lock and the GIL is free meanwhile; a
-    paused read keeps its snapshot (WAL readers block no one).
+    transaction. A paused read waits on a condition that the end of a foreground read
+    notifies, so it takes no database lock and leaves the GIL free meanwhile. It does keep
+    its read transaction and snapshot open up to BACKGROUND_PAUSE_MAX longer: writers are
+    not blocked, but the WAL cannot restart from its beginning (a checkpoint cannot get past
+    that snapshot) until it ends, so the log may grow a little more under steady writes.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._ended = threading.Condition(self._lock)
+        """Notified when a foreground read ends: the paused reads look again."""
         self._running = 0
         self._until = 0.0
         self.pauses = 0
         """Times a background read paused (tests)."""
+        self.cancelled: Callable[[], bool] = _never
+        """Whether the work on the calling thread was cancelled (a console sets this to its
+        workers' flag): a background read then stops where it is (ReadCancelled)."""
 
     @property
     def busy(self) -> bool:
@@ -264,6 +272,7 @@ class Priority:
             with self._lock:
                 self._running -= 1
                 self._until = max(self._until, time.monotonic() + FOREGROUND_TAIL)
+                self._ended.notify_all()
 
     def hold(self, seconds: float) -> None:
         """Keep background reads paused for `seconds` (a key was pressed: its reads start
@@ -271,19 +280,50 @@ class Priority:
         with self._lock:
             self._until = max(self._until, time.monotonic() + seconds)
 
-    def yielder(self) -> Callable[[], int]:
-        """A progress handler for one background transaction: waits while `busy`."""
-        deadline = time.monotonic() + BACKGROUND_PAUSE_MAX
+    def yielder(self) -> _Yielder:
+        """A progress handler for one background transaction (see _Yielder)."""
+        return _Yielder(self)
 
-        def handler() -> int:
-            if not self.busy:
-                return 0
-            self.pauses += 1
-            while self.busy and time.monotonic() < deadline:
-                time.sleep(PAUSE_POLL)
+
+def _never() -> bool:
+    return False
+
+
+class _Yielder:
+    """A background transaction's progress handler: waits while its Priority is `busy`, and
+    interrupts the query (once) when the work that asked for it was cancelled."""
+
+    def __init__(self, priority: Priority) -> None:
+        self.priority = priority
+        self.deadline = time.monotonic() + BACKGROUND_PAUSE_MAX
+        self.interrupted = False
+
+    def __call__(self) -> int:
+        priority = self.priority
+        if self.interrupted:
+            return 0  # the rollback after the interrupt runs to its end
+        if priority.cancelled():
+            self.interrupted = True
+            return 1
+        if not priority.busy:
             return 0
-
-        return handler
+        deadline = self.deadline
+        with priority._lock:
+            priority.pauses += 1
+            while True:
+                now = time.monotonic()
+                if now >= deadline:
+                    break
+                if priority._running > 0:
+                    priority._ended.wait(deadline - now)  # woken when a foreground read ends
+                elif now < priority._until:
+                    priority._ended.wait(min(priority._until, deadline) - now)
+                else:
+                    break
+        if priority.cancelled():  # cancelled while it waited
+            self.interrupted = True
+            return 1
+        return 0
 
 
 @dataclass
@@ -328,10 +368,12 @@ class Store:
         with connection as conn:
             conn.info["writer"] = write
             yielding = None
+            yielder = None
             if background and not write and self.dialect == "sqlite":
                 yielding = conn.connection.dbapi_connection
                 assert yielding is not None
-                yielding.set_progress_handler(self.priority.yielder(), BACKGROUND_STEP)
+                yielder = self.priority.yielder()
+                yielding.set_progress_handler(yielder, BACKGROUND_STEP)
             session = Session(bind=conn, expire_on_commit=False)
             session.info.update(self.info)
             try:
@@ -341,6 +383,9 @@ class Store:
                     self._checkpoints.wrote()
             except DBAPIError as exc:
                 session.rollback()
+                if yielder is not None and yielder.interrupted:
+                    # SQLite's "interrupted": the handler stopped a cancelled worker's read.
+                    raise ReadCancelled(str(exc.orig)) from exc
                 if getattr(exc.orig, "sqlstate", None) == INSUFFICIENT_PRIVILEGE:
                     # A team store's server said no (see store/team.py): a person's limit,
                     # not a bug, so one clear line instead of a traceback.
@@ -353,10 +398,17 @@ class Store:
                 session.rollback()
                 raise
             finally:
-                session.close()
-                conn.info["writer"] = False
-                if yielding is not None:
-                    yielding.set_progress_handler(None, 0)
+                try:
+                    if yielding is not None:
+                        # Before the connection goes back to the pool, where the next session
+                        # (a writer, a key's read) must not pause. A connection that is
+                        # already broken has no handler to keep: never raise over the error
+                        # that broke it.
+                        with contextlib.suppress(sqlite3.Error):
+                            yielding.set_progress_handler(None, 0)
+                finally:
+                    session.close()
+                    conn.info["writer"] = False
 
     def dispose(self) -> None:
         if self._checkpoints is not None:

@@ -22,6 +22,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from textual.worker import NoActiveWorker, get_current_worker
+
 from supportdesk.desk import directory, notifications, presence, views
 from supportdesk.desk.notifications import NotificationInfo
 from supportdesk.desk.query import Count, Matching
@@ -113,6 +115,15 @@ class SavedView:
     query: str
 
 
+def _worker_cancelled() -> bool:
+    """Whether the console worker running this read was cancelled (a newer read replaced
+    it, the console is closing): its background read stops (store.engine.Priority)."""
+    try:
+        return get_current_worker().is_cancelled
+    except NoActiveWorker:
+        return False
+
+
 class DeskData:
     """Read access for the console: one store, one acting agent."""
 
@@ -126,6 +137,7 @@ class DeskData:
         """This console among the team's, for presence (desk.presence)."""
         self.last_key = -float("inf")
         """time.monotonic() of the agent's last key (`key_pressed`)."""
+        store.priority.cancelled = _worker_cancelled
 
     def foreground(self) -> AbstractContextManager[None]:
         """Mark work a person waits for (a key's read, and laying out what it read): the
