@@ -37,7 +37,7 @@ from supportdesk.desk.notifications import NotificationInfo
 from supportdesk.desk.presence import Here
 from supportdesk.desk.query import parse
 from supportdesk.desk.views import TicketDetail
-from supportdesk.errors import QueryError, SupportdeskError
+from supportdesk.errors import QueryError, ReadCancelled, SupportdeskError
 from supportdesk.i18n import N_, _, ngettext
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.data import (
@@ -63,11 +63,11 @@ if TYPE_CHECKING:
     from supportdesk.tui.screens.notifications import Choice
 
 LISTEN_TICK = 0.5
+"""Longest a wait blocks: how soon the listening thread notices the console closing."""
 REFRESH_QUIET = 0.3
 """Seconds without a key before a change seen by the poll is read (see `_typing`)."""
 REFRESH_WAIT_MAX = 2.0
 """Seconds a seen change waits at most for a pause in the keys."""
-"""Longest a wait blocks: how soon the listening thread notices the console closing."""
 DETAIL_DELAY = 0.05  # a held j/k key does not start a read per ticket it passes
 GC_AFTER_SECONDS = 10.0
 """The console starts with the garbage collector off until its first page is on screen (its
@@ -93,6 +93,8 @@ class DetailLoaded(Message):
     others: tuple[Here, ...] = ()
     handled: TicketHandleTime | None = None
     laid: LaidOut | None = None
+    load: int = 0
+    """Which `_load_detail` call read it (DeskScreen._detail_loads)."""
 
 
 @dataclass
@@ -163,6 +165,11 @@ class DeskScreen(TicketActionsScreen):
         self._sidebar_again = False
         self._detail_timer: Timer | None = None
         self._detail_started = 0.0
+        self._key_detail = False
+        """A key's ticket read is waiting (`_detail_timer`) or running: a refresh that
+        replaces it reads in the foreground lane too, not the background one."""
+        self._detail_loads = 0
+        """`_load_detail` calls so far: the newest one's DetailLoaded ends `_key_detail`."""
         self._sidebar_waits = False
         self.others: tuple[Here, ...] = ()
         self._composing_on: int | None = None
@@ -401,7 +408,12 @@ class DeskScreen(TicketActionsScreen):
     def _schedule_detail(self, number: int, delay: float, *, background: bool = False) -> None:
         """Load a ticket now, unless tickets are flying past: then wait until they stop.
 
-        `background`: a refresh reads it again, not a key; its reads yield to a key's."""
+        `background`: a refresh reads it again, not a key; its reads yield to a key's. Not
+        when it replaces a key's read still waiting or running (the exclusive worker cancels
+        that one): the agent asked for that ticket and waits for it."""
+        if background and self._key_detail:
+            background = False
+        self._key_detail = not background
         now = time.monotonic()
         busy = now - self._detail_started < delay * 2
         if self._detail_timer is not None:
@@ -409,14 +421,28 @@ class DeskScreen(TicketActionsScreen):
             self._detail_timer = None
         if delay <= 0 or not busy:
             self._detail_started = now
+            self._detail_loads += 1
             thread = self.thread
-            self._load_detail(number, thread.pane, thread.expanded, self.app.console, background)
+            self._load_detail(
+                number,
+                thread.pane,
+                thread.expanded,
+                self.app.console,
+                background,
+                self._detail_loads,
+            )
         else:
             self._detail_timer = self.set_timer(delay, lambda: self._schedule_detail(number, 0))
 
     @work(thread=True, exclusive=True, group="detail")
     def _load_detail(
-        self, number: int, pane: Pane, expanded: bool, console: Console, background: bool = False
+        self,
+        number: int,
+        pane: Pane,
+        expanded: bool,
+        console: Console,
+        background: bool = False,
+        load: int = 0,
     ) -> None:
         """Read the ticket and lay its thread out for `pane`, all off the UI thread, which
         then only draws it. Foreground work, unless a refresh asked (`background`): the
@@ -441,12 +467,16 @@ class DeskScreen(TicketActionsScreen):
                         [m.body_text for m in detail.messages] + [n.body for n in detail.notes]
                     )
             self.post_message(
-                DetailLoaded(number, detail, others=others, handled=handled, laid=laid)
+                DetailLoaded(number, detail, others=others, handled=handled, laid=laid, load=load)
             )
+        except ReadCancelled:
+            return  # a newer read replaced this one: it tells what it read
         except SupportdeskError as exc:
-            self.post_message(DetailLoaded(number, None, exc))
+            self.post_message(DetailLoaded(number, None, exc, load=load))
 
     def on_detail_loaded(self, message: DetailLoaded) -> None:
+        if message.load == self._detail_loads and self._detail_timer is None:
+            self._key_detail = False  # the last read asked for is done
         if self.current is None or self.current.number != message.number:
             return
         self.others = message.others
@@ -658,7 +688,10 @@ class DeskScreen(TicketActionsScreen):
 
     @work(thread=True, exclusive=True, group="sidebar")
     def _load_sidebar(self, saved: list[SavedView]) -> None:
-        entries = self.data.sidebar(saved)
+        try:
+            entries = self.data.sidebar(saved)
+        except ReadCancelled:
+            return  # the console is closing
         self.post_message(SidebarLoaded(entries, self.data.agents(), self.data.queues()))
 
     def on_sidebar_loaded(self, message: SidebarLoaded) -> None:
