@@ -23,6 +23,12 @@ class StoreError(SupportdeskError):
     """The store cannot be opened or is at the wrong schema revision."""
 
 
+class ReadCancelled(StoreError):
+    """A background read stopped part-way because the work that asked for it was cancelled
+    (a newer read replaced it, the console is closing). Nobody waits for its result: callers
+    drop it without a word, never show it."""
+
+
 class NotFoundError(SupportdeskError):
     """A ticket, agent, queue or other named thing does not exist."""
 

@@ -18,12 +18,20 @@ connections, used to grow by the whole 64 MiB per connection as broad searches p
 through (420 MB after a few searches on a 1,000,000-message store); now it stays near
 READ_CACHE_KIB per connection. The operating system's file cache still holds the pages a
 smaller cache lets go, so a page read again costs a copy, not a disk read.
+
+Reads a person waits for go first (`Store.priority`): on SQLite a read opened as
+`session(background=True)` (a count, the sidebar, a look for notifications) pauses inside
+SQLite, between two steps of its query, while a foreground read (the page or the ticket a
+key asked for) is running, so on a machine whose other core is busy with a writer the key's
+read does not share its core with the console's own refresh.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,7 +45,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session
 
-from supportdesk.errors import StoreError
+from supportdesk.errors import ReadCancelled, StoreError
 from supportdesk.i18n import _
 
 if TYPE_CHECKING:
@@ -67,6 +75,17 @@ instead of spilling into the log before the commit."""
 MMAP_BYTES = 0
 """No memory-mapped reads: mapped pages count in the process's resident memory and are not
 bounded by the cache size."""
+
+
+BACKGROUND_STEP = 50_000
+"""SQLite virtual-machine steps between two looks of a background read at the foreground
+ones (about half a millisecond of its work)."""
+BACKGROUND_PAUSE_MAX = 1.0
+"""Seconds a background transaction pauses at most in all: under a stream of keys a count
+or a refresh still comes, late."""
+FOREGROUND_TAIL = 0.05
+"""Seconds background reads stay paused after a foreground read ends: the UI thread draws
+what it read then."""
 
 
 def sqlite_url(path: Path) -> str:
@@ -213,6 +232,100 @@ class _PasswordOnConnect:
         return None
 
 
+class Priority:
+    """Foreground reads in flight, which background reads on SQLite yield to.
+
+    Counted, not locked: a background read pauses between two steps of its query while any
+    foreground read runs and for FOREGROUND_TAIL after, up to BACKGROUND_PAUSE_MAX per
+    transaction. A paused read waits on a condition that the end of a foreground read
+    notifies, so it takes no database lock and leaves the GIL free meanwhile. It does keep
+    its read transaction and snapshot open up to BACKGROUND_PAUSE_MAX longer: writers are
+    not blocked, but the WAL cannot restart from its beginning (a checkpoint cannot get past
+    that snapshot) until it ends, so the log may grow a little more under steady writes.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ended = threading.Condition(self._lock)
+        """Notified when a foreground read ends: the paused reads look again."""
+        self._running = 0
+        self._until = 0.0
+        self.pauses = 0
+        """Times a background read paused (tests)."""
+        self.cancelled: Callable[[], bool] = _never
+        """Whether the work on the calling thread was cancelled (a console sets this to its
+        workers' flag): a background read then stops where it is (ReadCancelled)."""
+
+    @property
+    def busy(self) -> bool:
+        """Whether background reads should wait now."""
+        return self._running > 0 or time.monotonic() < self._until
+
+    @contextmanager
+    def foreground(self) -> Iterator[None]:
+        """Mark a read a person is waiting for, for its duration."""
+        with self._lock:
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running -= 1
+                self._until = max(self._until, time.monotonic() + FOREGROUND_TAIL)
+                self._ended.notify_all()
+
+    def hold(self, seconds: float) -> None:
+        """Keep background reads paused for `seconds` (a key was pressed: its reads start
+        within a few milliseconds, and its screen is drawn after them)."""
+        with self._lock:
+            self._until = max(self._until, time.monotonic() + seconds)
+
+    def yielder(self) -> _Yielder:
+        """A progress handler for one background transaction (see _Yielder)."""
+        return _Yielder(self)
+
+
+def _never() -> bool:
+    return False
+
+
+class _Yielder:
+    """A background transaction's progress handler: waits while its Priority is `busy`, and
+    interrupts the query (once) when the work that asked for it was cancelled."""
+
+    def __init__(self, priority: Priority) -> None:
+        self.priority = priority
+        self.deadline = time.monotonic() + BACKGROUND_PAUSE_MAX
+        self.interrupted = False
+
+    def __call__(self) -> int:
+        priority = self.priority
+        if self.interrupted:
+            return 0  # the rollback after the interrupt runs to its end
+        if priority.cancelled():
+            self.interrupted = True
+            return 1
+        if not priority.busy:
+            return 0
+        deadline = self.deadline
+        with priority._lock:
+            priority.pauses += 1
+            while True:
+                now = time.monotonic()
+                if now >= deadline:
+                    break
+                if priority._running > 0:
+                    priority._ended.wait(deadline - now)  # woken when a foreground read ends
+                elif now < priority._until:
+                    priority._ended.wait(min(priority._until, deadline) - now)
+                else:
+                    break
+        if priority.cancelled():  # cancelled while it waited
+            self.interrupted = True
+            return 1
+        return 0
+
+
 @dataclass
 class Store:
     """An open store: one engine, and sessions that know whether they will write."""
@@ -223,6 +336,8 @@ class Store:
     """Facts every session of this store carries in `session.info`, e.g. how replies are
     sent (`mail_setup`), for domain code that runs deep inside ingest (rules' replies)."""
     _checkpoints: _Checkpointer | None = field(default=None, init=False, repr=False)
+    priority: Priority = field(default_factory=Priority, init=False, repr=False)
+    """Which reads wait for which (see Priority); shared by every session of this store."""
 
     def __post_init__(self) -> None:
         database = self.engine.url.database
@@ -234,8 +349,10 @@ class Store:
         return self.engine.dialect.name
 
     @contextmanager
-    def session(self, *, write: bool = False) -> Iterator[Session]:
+    def session(self, *, write: bool = False, background: bool = False) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on any error.
+
+        A `background` read on SQLite yields to foreground ones (see Priority).
 
         Writers on SQLite take the write lock up front (BEGIN IMMEDIATE), so a read followed
         by a write in the same transaction can never be overtaken by another process.
@@ -250,6 +367,13 @@ class Store:
             ) from exc
         with connection as conn:
             conn.info["writer"] = write
+            yielding = None
+            yielder = None
+            if background and not write and self.dialect == "sqlite":
+                yielding = conn.connection.dbapi_connection
+                assert yielding is not None
+                yielder = self.priority.yielder()
+                yielding.set_progress_handler(yielder, BACKGROUND_STEP)
             session = Session(bind=conn, expire_on_commit=False)
             session.info.update(self.info)
             try:
@@ -259,6 +383,9 @@ class Store:
                     self._checkpoints.wrote()
             except DBAPIError as exc:
                 session.rollback()
+                if yielder is not None and yielder.interrupted:
+                    # SQLite's "interrupted": the handler stopped a cancelled worker's read.
+                    raise ReadCancelled(str(exc.orig)) from exc
                 if getattr(exc.orig, "sqlstate", None) == INSUFFICIENT_PRIVILEGE:
                     # A team store's server said no (see store/team.py): a person's limit,
                     # not a bug, so one clear line instead of a traceback.
@@ -271,8 +398,17 @@ class Store:
                 session.rollback()
                 raise
             finally:
-                session.close()
-                conn.info["writer"] = False
+                try:
+                    if yielding is not None:
+                        # Before the connection goes back to the pool, where the next session
+                        # (a writer, a key's read) must not pause. A connection that is
+                        # already broken has no handler to keep: never raise over the error
+                        # that broke it.
+                        with contextlib.suppress(sqlite3.Error):
+                            yielding.set_progress_handler(None, 0)
+                finally:
+                    session.close()
+                    conn.info["writer"] = False
 
     def dispose(self) -> None:
         if self._checkpoints is not None:

@@ -165,6 +165,8 @@ class SupportdeskApp(App[None]):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, _ACTIVITY) and not event.is_forwarded:
             self.handling.active()
+            if isinstance(event, events.Key):
+                self.data.key_pressed()
         if not pass_joiner(self, event):  # ZWJ and kin, which text fields decline
             await super().on_event(event)
 

@@ -3,17 +3,26 @@
 Each function opens its own short session, so a slow query never holds a connection the next
 one needs, and returns plain values (the domain's frozen read models) that can cross back to
 the UI thread in a message. Nothing here touches a widget.
+
+What a key asks for (a page, a ticket) is read in the foreground; counts, the sidebar and
+the look for notifications in the background, which on SQLite pauses while a foreground read
+runs (store.engine.Priority): while another process writes, the console refreshes after
+each of its commits, and those reads used to take turns on the cores with the key's.
 """
 
 from __future__ import annotations
 
 import getpass
+import time
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from textual.worker import NoActiveWorker, get_current_worker
 
 from supportdesk.desk import directory, notifications, presence, views
 from supportdesk.desk.notifications import NotificationInfo
@@ -29,6 +38,8 @@ if TYPE_CHECKING:
     from supportdesk.desk.reports import ReportRow  # the report screen's: loaded with it
 
 ACTIVE_QUERY = "status:active"
+KEY_HOLD_SECONDS = 0.05
+"""How long a key pauses the background reads before its own read has started."""
 
 # The built-in views' names by view id, as English message ids: the sidebar, the list's
 # title, the status line and the palette translate them when they draw, so a language
@@ -104,6 +115,15 @@ class SavedView:
     query: str
 
 
+def _worker_cancelled() -> bool:
+    """Whether the console worker running this read was cancelled (a newer read replaced
+    it, the console is closing): its background read stops (store.engine.Priority)."""
+    try:
+        return get_current_worker().is_cancelled
+    except NoActiveWorker:
+        return False
+
+
 class DeskData:
     """Read access for the console: one store, one acting agent."""
 
@@ -115,6 +135,19 @@ class DeskData:
         self._clock = clock
         self.console_id = str(uuid.uuid4())
         """This console among the team's, for presence (desk.presence)."""
+        self.last_key = -float("inf")
+        """time.monotonic() of the agent's last key (`key_pressed`)."""
+        store.priority.cancelled = _worker_cancelled
+
+    def foreground(self) -> AbstractContextManager[None]:
+        """Mark work a person waits for (a key's read, and laying out what it read): the
+        background reads pause meanwhile (see the module docstring)."""
+        return self.store.priority.foreground()
+
+    def key_pressed(self) -> None:
+        """A key came: background reads wait a moment, until its own reads have started."""
+        self.last_key = time.monotonic()
+        self.store.priority.hold(KEY_HOLD_SECONDS)
 
     def now(self) -> datetime:
         """The console's clock: the real one, or a fixed one for tests and snapshots."""
@@ -139,12 +172,12 @@ class DeskData:
             self.matching(session, source).check()
 
     def count(self, source: Source) -> int:
-        with self.store.session() as session:
+        with self.store.session(background=True) as session:
             return self.matching(session, source).count()
 
     def quick_count(self, source: Source) -> Count:
         """The view's size within about a page's time: exact, or an estimate marked as one."""
-        with self.store.session() as session:
+        with self.store.session(background=True) as session:
             return self.matching(session, source).quick_count()
 
     def count_and_place(self, source: Source, number: int) -> tuple[int, int | None]:
@@ -152,17 +185,21 @@ class DeskData:
 
         One read transaction for both, so the row is a row of that size.
         """
-        with self.store.session() as session:
+        with self.store.session(background=True) as session:
             matching = self.matching(session, source)
             return matching.count(), matching.position(number)
 
     def page(self, source: Source, offset: int, limit: int, total: int | None) -> list[TicketRow]:
         """Rows offset..offset+limit of the source, read from whichever end is nearer."""
-        with self.store.session() as session:
+        with self.foreground(), self.store.session() as session:
             return self.matching(session, source).page(offset, limit, total=total)
 
-    def detail(self, number: int) -> TicketDetail:
-        with self.store.session() as session:
+    def _read(self, background: bool) -> AbstractContextManager[None]:
+        """The lane of a read that is a key's (foreground) or a refresh's (background)."""
+        return nullcontext() if background else self.foreground()
+
+    def detail(self, number: int, *, background: bool = False) -> TicketDetail:
+        with self._read(background), self.store.session(background=background) as session:
             return views.ticket_detail(session, number)
 
     @property
@@ -170,9 +207,11 @@ class DeskData:
         """A team's store (PostgreSQL): consoles show each other where they are."""
         return self.store.dialect == "postgresql"
 
-    def detail_and_others(self, number: int) -> tuple[TicketDetail, tuple[presence.Here, ...]]:
+    def detail_and_others(
+        self, number: int, *, background: bool = False
+    ) -> tuple[TicketDetail, tuple[presence.Here, ...]]:
         """The ticket, and who else has it open (see desk.presence), in one read."""
-        with self.store.session() as session:
+        with self._read(background), self.store.session(background=background) as session:
             detail = views.ticket_detail(session, number)
             here = presence.others(session, [number], self.console_id, me=self.actor)
         return detail, tuple(here.get(number, ()))
@@ -218,11 +257,11 @@ class DeskData:
                 my_responses = reports.first_response_histogram(session, since, until, where)
         return ReportView(days, since, until, team, mine, daily, responses, my_responses)
 
-    def handle_time(self, number: int) -> TicketHandleTime:
+    def handle_time(self, number: int, *, background: bool = False) -> TicketHandleTime:
         """Ticket `number`'s recorded handle time: this agent's and everyone's."""
         from supportdesk.desk import handle_time
 
-        with self.store.session() as session:
+        with self._read(background), self.store.session(background=background) as session:
             return handle_time.of_ticket(session, number, self.me)
 
     def record_handle_time(self, counted: dict[int, int]) -> None:
@@ -235,16 +274,16 @@ class DeskData:
             handle_time.record(session, self.me, counted, at=self.now())
 
     def agents(self) -> list[str]:
-        with self.store.session() as session:
+        with self.store.session(background=True) as session:
             return [a.handle for a in directory.list_agents(session) if a.active]
 
     def queues(self) -> list[str]:
-        with self.store.session() as session:
+        with self.store.session(background=True) as session:
             return [q.name for q in directory.list_queues(session)]
 
     def sidebar(self, saved: list[SavedView]) -> list[ViewCount]:
         """Every view with its count: the standard ones, each queue, then saved searches."""
-        with self.store.session() as session:
+        with self.store.session(background=True) as session:
             overview = views.overview(session, me=self.me, now=self.now().astimezone(UTC))
             quarantine = [q.name for q in directory.list_queues(session) if q.is_quarantine]
             entries = [
@@ -327,7 +366,7 @@ class DeskData:
 
     def drafted(self, numbers: list[int]) -> set[int]:
         """Which of these tickets the agent has a draft on (the list's ✎)."""
-        with self.store.session() as session:
+        with self.foreground(), self.store.session() as session:
             return views.tickets_with_drafts(session, numbers, self.actor)
 
     def change_mark(self) -> int:
@@ -342,7 +381,7 @@ class DeskData:
         the first look, when nothing counts as new)."""
         if not self.me:
             return NotificationState(0, 0, ())
-        with self.store.session() as session:
+        with self.store.session(background=True) as session:
             unread = notifications.unread_count(session, self.me)
             newest = notifications.newest_id(session, self.me)
             fresh: tuple[NotificationInfo, ...] = ()

@@ -37,7 +37,7 @@ from supportdesk.desk.notifications import NotificationInfo
 from supportdesk.desk.presence import Here
 from supportdesk.desk.query import parse
 from supportdesk.desk.views import TicketDetail
-from supportdesk.errors import QueryError, SupportdeskError
+from supportdesk.errors import QueryError, ReadCancelled, SupportdeskError
 from supportdesk.i18n import N_, _, ngettext
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.data import (
@@ -64,6 +64,10 @@ if TYPE_CHECKING:
 
 LISTEN_TICK = 0.5
 """Longest a wait blocks: how soon the listening thread notices the console closing."""
+REFRESH_QUIET = 0.3
+"""Seconds without a key before a change seen by the poll is read (see `_typing`)."""
+REFRESH_WAIT_MAX = 2.0
+"""Seconds a seen change waits at most for a pause in the keys."""
 DETAIL_DELAY = 0.05  # a held j/k key does not start a read per ticket it passes
 GC_AFTER_SECONDS = 10.0
 """The console starts with the garbage collector off until its first page is on screen (its
@@ -89,6 +93,8 @@ class DetailLoaded(Message):
     others: tuple[Here, ...] = ()
     handled: TicketHandleTime | None = None
     laid: LaidOut | None = None
+    load: int = 0
+    """Which `_load_detail` call read it (DeskScreen._detail_loads)."""
 
 
 @dataclass
@@ -152,11 +158,18 @@ class DeskScreen(TicketActionsScreen):
         self.config_path = config_path
         self.poll_seconds = poll_seconds
         self._mark: int | None = None
+        self._change_seen: float | None = None
+        """When a poll first saw the change a deferred refresh is for (see `_typing`)."""
         self._polling = False
         self._sidebar_loading = False
         self._sidebar_again = False
         self._detail_timer: Timer | None = None
         self._detail_started = 0.0
+        self._key_detail = False
+        """A key's ticket read is waiting (`_detail_timer`) or running: a refresh that
+        replaces it reads in the foreground lane too, not the background one."""
+        self._detail_loads = 0
+        """`_load_detail` calls so far: the newest one's DetailLoaded ends `_key_detail`."""
         self._sidebar_waits = False
         self.others: tuple[Here, ...] = ()
         self._composing_on: int | None = None
@@ -392,8 +405,15 @@ class DeskScreen(TicketActionsScreen):
         # switch) or a list read again wants its ticket at once.
         self._schedule_detail(message.row.number, DETAIL_DELAY if message.moved else 0)
 
-    def _schedule_detail(self, number: int, delay: float) -> None:
-        """Load a ticket now, unless tickets are flying past: then wait until they stop."""
+    def _schedule_detail(self, number: int, delay: float, *, background: bool = False) -> None:
+        """Load a ticket now, unless tickets are flying past: then wait until they stop.
+
+        `background`: a refresh reads it again, not a key; its reads yield to a key's. Not
+        when it replaces a key's read still waiting or running (the exclusive worker cancels
+        that one): the agent asked for that ticket and waits for it."""
+        if background and self._key_detail:
+            background = False
+        self._key_detail = not background
         now = time.monotonic()
         busy = now - self._detail_started < delay * 2
         if self._detail_timer is not None:
@@ -401,35 +421,62 @@ class DeskScreen(TicketActionsScreen):
             self._detail_timer = None
         if delay <= 0 or not busy:
             self._detail_started = now
+            self._detail_loads += 1
             thread = self.thread
-            self._load_detail(number, thread.pane, thread.expanded, self.app.console)
+            self._load_detail(
+                number,
+                thread.pane,
+                thread.expanded,
+                self.app.console,
+                background,
+                self._detail_loads,
+            )
         else:
             self._detail_timer = self.set_timer(delay, lambda: self._schedule_detail(number, 0))
 
     @work(thread=True, exclusive=True, group="detail")
-    def _load_detail(self, number: int, pane: Pane, expanded: bool, console: Console) -> None:
+    def _load_detail(
+        self,
+        number: int,
+        pane: Pane,
+        expanded: bool,
+        console: Console,
+        background: bool = False,
+        load: int = 0,
+    ) -> None:
         """Read the ticket and lay its thread out for `pane`, all off the UI thread, which
-        then only draws it."""
+        then only draws it. Foreground work, unless a refresh asked (`background`): the
+        background reads wait for it. One that a newer read replaced lays nothing out."""
+        lane = contextlib.nullcontext() if background else self.data.foreground()
         try:
-            if self._team:
-                detail, others = self.data.detail_and_others(number)
-            else:
-                detail, others = self.data.detail(number), ()
-            handled = self.data.handle_time(number) if self.data.me else None
-            laid = None
-            if pane.width > 0:
-                laid = lay_out(detail, expanded=expanded, pane=pane, console=console)
-            else:  # not drawn yet: at least BudouX's phrases are found here
-                linebreak.warm(
-                    [m.body_text for m in detail.messages] + [n.body for n in detail.notes]
+            with lane:
+                if self._team:
+                    detail, others = self.data.detail_and_others(number, background=background)
+                else:
+                    detail, others = self.data.detail(number, background=background), ()
+                handled = (
+                    self.data.handle_time(number, background=background) if self.data.me else None
                 )
+                if get_current_worker().is_cancelled:
+                    return
+                laid = None
+                if pane.width > 0:
+                    laid = lay_out(detail, expanded=expanded, pane=pane, console=console)
+                else:  # not drawn yet: at least BudouX's phrases are found here
+                    linebreak.warm(
+                        [m.body_text for m in detail.messages] + [n.body for n in detail.notes]
+                    )
             self.post_message(
-                DetailLoaded(number, detail, others=others, handled=handled, laid=laid)
+                DetailLoaded(number, detail, others=others, handled=handled, laid=laid, load=load)
             )
+        except ReadCancelled:
+            return  # a newer read replaced this one: it tells what it read
         except SupportdeskError as exc:
-            self.post_message(DetailLoaded(number, None, exc))
+            self.post_message(DetailLoaded(number, None, exc, load=load))
 
     def on_detail_loaded(self, message: DetailLoaded) -> None:
+        if message.load == self._detail_loads and self._detail_timer is None:
+            self._key_detail = False  # the last read asked for is done
         if self.current is None or self.current.number != message.number:
             return
         self.others = message.others
@@ -544,7 +591,7 @@ class DeskScreen(TicketActionsScreen):
         self.ticket_list.reload()
         self._refresh_sidebar()
         if self.current is not None:
-            self._schedule_detail(self.current.number, 0)
+            self._schedule_detail(self.current.number, 0, background=True)
         for listener in list(self.listeners):
             listener()
         self._look_for_notifications()
@@ -641,7 +688,10 @@ class DeskScreen(TicketActionsScreen):
 
     @work(thread=True, exclusive=True, group="sidebar")
     def _load_sidebar(self, saved: list[SavedView]) -> None:
-        entries = self.data.sidebar(saved)
+        try:
+            entries = self.data.sidebar(saved)
+        except ReadCancelled:
+            return  # the console is closing
         self.post_message(SidebarLoaded(entries, self.data.agents(), self.data.queues()))
 
     def on_sidebar_loaded(self, message: SidebarLoaded) -> None:
@@ -738,5 +788,22 @@ class DeskScreen(TicketActionsScreen):
                 # pause, piling reads up would only take turns away from the agent's keys.
                 # The mark is kept as it was, so the next tick sees the change again.
                 return
+            if self._typing():
+                return
             self._mark = message.mark
+            self._change_seen = None
             self.refresh_everything()
+
+    def _typing(self) -> bool:
+        """Whether a refresh waits for a pause in the agent's keys: while another process
+        writes, every poll sees a change, and a refresh's reads beside a key's made that key
+        wait for them. It waits REFRESH_QUIET after the last key, REFRESH_WAIT_MAX at most
+        from when the change was first seen, so live updates still come while typing."""
+        now = time.monotonic()
+        if self._change_seen is None:
+            self._change_seen = now
+        quiet = REFRESH_QUIET - (now - self.data.last_key)
+        if quiet <= 0 or now - self._change_seen >= REFRESH_WAIT_MAX:
+            return False
+        self.set_timer(quiet, self._poll)  # sooner than the next tick, once keys pause
+        return True

@@ -39,7 +39,7 @@ from textual.worker import get_current_worker
 from supportdesk.dates import age, age_width
 from supportdesk.desk.query import Count
 from supportdesk.desk.views import TicketRow
-from supportdesk.errors import SupportdeskError
+from supportdesk.errors import ReadCancelled, SupportdeskError
 from supportdesk.i18n import N_, _, ngettext
 from supportdesk.tui.bindings import bindings
 from supportdesk.tui.data import DeskData, Source, view_label
@@ -653,6 +653,8 @@ class TicketList(LineView, can_focus=True):
             else:
                 total, place = self.data.count_and_place(source, follow)
                 self.post_message(_Counted(generation, total, follow, place))
+        except ReadCancelled:
+            pass  # a newer view replaced this count: its own count follows
         except SupportdeskError as exc:
             self.post_message(_Failed(generation, exc))
         finally:

@@ -1,0 +1,203 @@
+"""While another process writes and the agent types, refreshes wait for a pause in the keys,
+but never for long: changes still arrive (screens/desk.py `_typing`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+import pytest
+
+from supportdesk.desk import tickets
+from supportdesk.desk.events import Change
+from supportdesk.desk.handle import Session
+from supportdesk.store import Store
+from supportdesk.store import engine as engine_module
+from supportdesk.store.engine import _Yielder
+from supportdesk.tui.app import SupportdeskApp
+from supportdesk.tui.data import ACTIVE_QUERY, DeskData, Source
+from supportdesk.tui.screens import desk as desk_module
+from tests.tui.conftest import SIZE, notes, ready, wait_until
+
+BOB = "agent:bob"
+REFRESH_GROUPS = {"detail", "sidebar", "ticket-list-count", "notifications"}
+
+
+async def test_a_change_seen_right_after_a_key_waits_for_a_pause_up_to_a_limit(
+    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(desk_module, "REFRESH_QUIET", 600.0)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        before = app.data.last_key
+        await pilot.press("j")
+        assert app.data.last_key > before
+        desk = app.desk
+        assert desk._typing()  # a key just now: the refresh waits
+        assert desk._change_seen is not None
+        desk._change_seen -= desk_module.REFRESH_WAIT_MAX  # it has waited long enough
+        assert not desk._typing()
+        desk._change_seen = None
+        app.data.last_key = float("-inf")  # no key for a long time: at once
+        assert not desk._typing()
+
+
+async def test_a_change_still_shows_while_the_agent_keeps_pressing_keys(
+    make_app: Callable[..., SupportdeskApp], other_session: Store
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        tl = app.desk.ticket_list
+        changed = tl.row_at(4).number  # type: ignore[union-attr]
+        with other_session.session(write=True) as session:
+            tickets.set_priority(session, changed, "urgent", Change.by(BOB))
+        presses = 0
+
+        def shown() -> bool:
+            return any(
+                (row := tl.row_at(i)) is not None
+                and row.number == changed
+                and row.priority == "urgent"
+                for i in range(10)
+            )
+
+        deadline = 200
+        while not shown() and presses < deadline:
+            await pilot.press("j" if presses % 2 == 0 else "k")  # never a pause in the keys
+            presses += 1
+            await pilot.pause(0.05)
+        assert shown(), "the change never showed while keys kept coming"
+
+
+def test_a_keys_reads_are_foreground_and_counts_and_a_refreshs_reads_background(
+    demo_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = DeskData(demo_store, "alice")
+    source = Source("open", "All open", ACTIVE_QUERY)
+    number = data.page(source, 0, 1, None)[0].number
+    lanes: list[str] = []
+    foreground = demo_store.priority.foreground
+    session = demo_store.session
+
+    def spy_foreground() -> AbstractContextManager[None]:
+        lanes.append("foreground")
+        return foreground()
+
+    def spy_session(**options: bool) -> AbstractContextManager[Session]:
+        if options.get("background"):
+            lanes.append("background")
+        return session(**options)
+
+    monkeypatch.setattr(demo_store.priority, "foreground", spy_foreground)
+    monkeypatch.setattr(demo_store, "session", spy_session)
+
+    def lane(read: Callable[[], object]) -> list[str]:
+        lanes.clear()
+        read()
+        return sorted(set(lanes))
+
+    assert lane(lambda: data.page(source, 0, 50, None)) == ["foreground"]
+    assert lane(lambda: data.detail(number)) == ["foreground"]
+    assert lane(lambda: data.handle_time(number)) == ["foreground"]
+    assert lane(lambda: data.detail(number, background=True)) == ["background"]
+    assert lane(lambda: data.handle_time(number, background=True)) == ["background"]
+    assert lane(lambda: data.count(source)) == ["background"]
+    assert lane(lambda: data.quick_count(source)) == ["background"]
+    assert lane(lambda: data.count_and_place(source, number)) == ["background"]
+    assert lane(lambda: data.sidebar([])) == ["background"]
+    assert lane(lambda: data.notification_state(None)) == ["background"]
+
+
+async def test_a_change_seen_while_typing_shows_once_the_keys_stop(
+    make_app: Callable[..., SupportdeskApp],
+    other_session: Store,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(desk_module, "REFRESH_WAIT_MAX", 600.0)  # only the pause can let it in
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        tl = app.desk.ticket_list
+        changed = tl.row_at(4).number  # type: ignore[union-attr]
+        await pilot.press("j")
+        with other_session.session(write=True) as session:
+            tickets.set_priority(session, changed, "urgent", Change.by(BOB))
+
+        def shown() -> bool:
+            return any(
+                (row := tl.row_at(i)) is not None
+                and row.number == changed
+                and row.priority == "urgent"
+                for i in range(10)
+            )
+
+        await wait_until(pilot, shown, what="the change after the keys stopped")
+
+
+async def test_a_refresh_that_replaces_a_keys_ticket_read_keeps_it_in_the_foreground(
+    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(desk_module, "DETAIL_DELAY", 600.0)  # the key's read stays pending
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        desk = app.desk
+        lanes: list[bool] = []
+        detail = app.data.detail
+
+        def spy_detail(number: int, *, background: bool = False) -> object:
+            lanes.append(background)
+            return detail(number, background=background)
+
+        monkeypatch.setattr(app.data, "detail", spy_detail)
+        await pilot.press("j")
+        assert desk._detail_timer is not None  # the key's read waits for the keys to stop
+        wanted = desk.current.number  # type: ignore[union-attr]
+        desk.refresh_everything()
+        assert desk._detail_timer is None  # replaced by the refresh's read
+        await wait_until(
+            pilot,
+            lambda: desk.detail is not None and desk.detail.row.number == wanted and lanes != [],
+            what="the ticket the key moved to",
+        )
+        assert lanes == [False]  # the agent's ticket, in the foreground lane
+        await wait_until(pilot, lambda: not desk._key_detail, what="the key's read to be done")
+        lanes.clear()
+        desk.refresh_everything()  # no key's read waits now: the refresh's is background
+        await wait_until(pilot, lambda: lanes != [], what="the refresh's ticket read")
+        assert lanes == [True]
+
+
+async def test_a_cancelled_workers_background_reads_stop_without_a_word(
+    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        desk = app.desk
+        shown_before = notes(app)
+        priority = app.data.store.priority
+        yielders: list[_Yielder] = []
+        yielder = priority.yielder
+
+        def spy_yielder() -> _Yielder:
+            yielders.append(yielder())
+            return yielders[-1]
+
+        monkeypatch.setattr(engine_module, "BACKGROUND_STEP", 1)  # every step asks
+        monkeypatch.setattr(priority, "yielder", spy_yielder)
+        monkeypatch.setattr(priority, "cancelled", lambda: True)  # as if each were replaced
+        desk.refresh_everything()
+        await wait_until(
+            pilot,
+            lambda: (
+                any(y.interrupted for y in yielders)
+                and all(w.is_finished for w in app.workers if w.group in REFRESH_GROUPS)
+            ),
+            what="the refresh's background reads to stop",
+        )
+        assert notes(app) == shown_before
+        assert app.is_running
+        assert desk.detail is not None  # the ticket as it was: no error in its place
