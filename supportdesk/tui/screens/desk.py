@@ -384,9 +384,11 @@ class DeskScreen(TicketActionsScreen):
         same = bool(message.row and self.current and message.row.number == self.current.number)
         self.current = message.row
         if same:
+            self.ticket_list.ticket_shown(message.row.number if message.row else None)
             return  # the same ticket read again: the refresh that read it reloads its thread
         if message.row is None:
             self._show_detail(None, N_("No tickets in this view"))
+            self.ticket_list.ticket_shown(None)
             return
         # Only a key that moves the cursor may be held down; a view that opens (a search, a
         # switch) or a list read again wants its ticket at once.
@@ -439,6 +441,7 @@ class DeskScreen(TicketActionsScreen):
             message.handled,
             message.laid,
         )
+        self.ticket_list.ticket_shown(message.number)
         self._beat()
 
     def _show_detail(
