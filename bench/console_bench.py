@@ -375,6 +375,9 @@ def search(term: TmuxTerminal, query: str, first: int | None, *, timed: bool = T
 
     Untimed, the result may look like the screen before it (no error for that).
     """
+    # The footer is the sign of the input's focus (below): first let it show the list's keys
+    # again, which after a search it does only once the search's ticket has shown.
+    term.wait(lambda screen: "Select" in screen[-1])
     for attempt in range(5):
         if attempt:
             term.keys("Escape")  # start over from the list, the input's focus given again

@@ -575,3 +575,37 @@ def test_the_highest_ticket_id_keeps_its_range_and_a_higher_one_borrows_none(
                 select(col(Ticket.id)).where(condition).order_by(col(Ticket.id))
             ).scalars()
             assert list(found) == [1, top], plan
+
+
+def test_a_page_of_several_statuses_sorts_ids_from_the_index_then_joins_fifty_rows(
+    sqlite_store: Store,
+) -> None:
+    """`status:active` (four statuses, by last update) has no index that gives its order:
+    SQLite sorts every match. The page picks its ids from `ix_tickets_status_updated`
+    alone, then joins only those rows, instead of joining every active ticket to sort it."""
+    from sqlalchemy import event
+
+    write_mail(sqlite_store)
+    statements: list[tuple[str, object]] = []
+    engine = sqlite_store.engine
+
+    def seen(conn: object, cursor: object, statement: str, parameters: object, *_: object) -> None:
+        statements.append((statement, parameters))
+
+    with sqlite_store.session() as session:
+        matching = Matching(session, "status:active", me="alice", now=NOW)
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            rows = matching.page(0, 5)
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+        numbers = matching.numbers(limit=5)
+    statement, parameters = next(s for s in statements if "JOIN queues" in s[0])
+    with sqlite_store.session() as session:
+        explain = session.connection().exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + statement,
+            parameters,  # type: ignore[arg-type]
+        )
+        plan = [row[3] for row in explain]
+    assert "SEARCH tickets USING COVERING INDEX ix_tickets_status_updated (status=?)" in plan
+    assert [r.number for r in rows] == numbers

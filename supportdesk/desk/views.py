@@ -119,11 +119,25 @@ def list_tickets(
     limit: int = 50,
     offset: int = 0,
 ) -> list[TicketRow]:
-    """One page of tickets; never loads more than `limit` rows."""
+    """One page of tickets; never loads more than `limit` rows.
+
+    On SQLite the page's ticket ids are chosen first, on ticket columns alone, and only
+    those rows are joined to their queue, customer and agent. When no index gives the
+    order (`status:active` is four ranges of `ix_tickets_status_updated`), SQLite sorts
+    every match: from that covering index the ids sort in ~1 ms at 100,000 tickets, where
+    reading and joining each matching row before the sort took ~25 ms.
+    """
+    order = order_by or default_order()
     stmt = _row_select()
-    if where is not None:
-        stmt = stmt.where(where)
-    stmt = stmt.order_by(*(order_by or default_order())).limit(limit).offset(offset)
+    if session.get_bind().dialect.name == "sqlite":
+        page = select(col(Ticket.id)).order_by(*order).limit(limit).offset(offset)
+        if where is not None:
+            page = page.where(where)
+        stmt = stmt.where(col(Ticket.id).in_(page.correlate(None))).order_by(*order)
+    else:
+        if where is not None:
+            stmt = stmt.where(where)
+        stmt = stmt.order_by(*order).limit(limit).offset(offset)
     return [TicketRow(*row) for row in session.execute(stmt)]
 
 

@@ -16,7 +16,7 @@ from textual.pilot import Pilot
 from supportdesk.desk.query import Count, Matching
 from supportdesk.desk.query import compile as compiler
 from supportdesk.desk.query import matching as matching_module
-from supportdesk.desk.views import TicketRow
+from supportdesk.desk.views import TicketDetail, TicketRow
 from supportdesk.store import Store, search
 from supportdesk.tui.app import SupportdeskApp
 from supportdesk.tui.data import DeskData, Source
@@ -235,3 +235,54 @@ async def test_a_key_is_answered_while_earlier_workers_still_run(
             await ready(pilot)
     finally:
         released.set()
+
+
+async def test_the_exact_count_waits_for_the_ticket_under_the_cursor(
+    make_app: Callable[..., SupportdeskApp],
+    estimating: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Behind an estimate, the exact count starts only once the ticket shows: it would share
+    the cores with the read and the drawing the agent waits for."""
+    calls: list[str] = []
+    reading = threading.Event()
+    detail, exact = DeskData.detail, DeskData.count
+
+    def read(self: DeskData, number: int) -> TicketDetail:
+        if calls and calls[-1] == "search":
+            reading.wait(timeout=30)
+        calls.append("detail")
+        return detail(self, number)
+
+    def counted(self: DeskData, source: Source) -> int:
+        calls.append("exact")
+        return exact(self, source)
+
+    monkeypatch.setattr(DeskData, "detail", read)
+    monkeypatch.setattr(DeskData, "count", counted)
+    app = make_app()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            tl = app.desk.ticket_list
+            await ready(pilot)
+            tl.move_to(5)  # off the ticket the search lists first
+            sixth = tl.current_row
+            await wait_until(
+                pilot,
+                lambda: (
+                    sixth is not None
+                    and app.desk.detail is not None
+                    and app.desk.detail.row.number == sixth.number
+                ),
+                what="the sixth ticket",
+            )
+            calls.append("search")
+            await search_for(pilot, "order", lambda: tl.estimate is not None)
+            await pilot.pause(0.2)
+            assert calls[-1] == "search"  # neither the ticket nor the exact count yet
+            assert tl.total is None
+            reading.set()
+            await wait_until(pilot, lambda: tl.total is not None, what="the exact count")
+            assert calls[-2:] == ["detail", "exact"]
+    finally:
+        reading.set()

@@ -185,3 +185,61 @@ async def test_a_move_onto_a_page_not_read_yet_is_still_announced_as_a_move(
         )
         assert [m.moved for m in seen] == [True]
     store.dispose()
+
+
+async def test_the_sidebar_marks_the_view_a_key_switched_to(
+    make_app: Callable[..., SupportdeskApp],
+) -> None:
+    """Only the two views whose mark changed are drawn again; each must show it."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        sidebar = app.desk.sidebar
+        await wait_until(pilot, lambda: bool(sidebar.entries), what="the sidebar's views")
+
+        def bold(key: str) -> bool:
+            label = sidebar.entries[key].label
+            line = sidebar._index_to_line[sidebar.get_option_index(key)]
+            strip = sidebar.render_line(line - round(sidebar.scroll_offset.y))
+            return any(
+                label[:4] in segment.text and bool(segment.style and segment.style.bold)
+                for segment in strip
+            )
+
+        before = sidebar.current
+        assert before is not None and bold(before)
+        app.desk.ticket_list.focus()
+        await pilot.press("right_square_bracket")
+        await wait_until(pilot, lambda: sidebar.current != before, what="the next view")
+        await ready(pilot)
+        assert sidebar.current is not None and bold(sidebar.current)
+        assert not bold(before)
+
+
+async def test_the_thread_stays_put_from_ticket_to_ticket(
+    make_app: Callable[..., SupportdeskApp],
+) -> None:
+    """The header keeps three lines at the least: a state that wraps on one ticket and not
+    on the next neither moves the thread nor lays the desk out again."""
+    from supportdesk.tui.widgets.thread import HEADER_LINES, ThreadHeader, ThreadView
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        desk = app.desk
+        desk.ticket_list.focus()
+        header, thread = desk.query_one(ThreadHeader), desk.query_one(ThreadView)
+        tops, heights = set(), set()
+        for _ in range(6):
+            number = desk.current.number if desk.current else None
+            await pilot.press("j")
+            await wait_until(
+                pilot,
+                lambda n=number: desk.current is not None and desk.current.number != n,
+                what="the next ticket",
+            )
+            await ready(pilot)
+            tops.add(thread.region.y)
+            heights.add(header.outer_size.height)
+        assert heights == {HEADER_LINES + 1}  # and its border
+        assert len(tops) == 1

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from textual._xterm_parser import XTermParser
 from textual.message import Message
 from textual.widgets import Input
@@ -237,3 +239,53 @@ async def test_keys_that_came_at_once_edit_the_note_editor_in_the_order_typed(
             app._driver.send_message(event)
         await pilot.pause(0.1)
         assert area.text == "refund"
+
+
+async def test_after_a_search_the_footer_shows_the_lists_keys_once_its_ticket_shows(
+    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Enter moves the focus to the list; the footer's rebuild for it waits for the
+    search's ticket (it laid the desk out while the agent waited), then follows."""
+    from textual.widgets._footer import FooterKey
+
+    from supportdesk.desk.views import TicketDetail
+    from supportdesk.tui.data import DeskData
+    from supportdesk.tui.widgets import footer
+
+    reading = threading.Event()
+    held = [False]
+    detail = DeskData.detail
+
+    def read(self: DeskData, number: int) -> TicketDetail:
+        if held[0]:
+            reading.wait(timeout=30)
+        return detail(self, number)
+
+    monkeypatch.setattr(DeskData, "detail", read)
+    monkeypatch.setattr(footer, "HOLD_LONGEST", 30.0)  # only the ticket releases it here
+    app = make_app()
+
+    def keys() -> set[str]:
+        return {k.description for k in app.screen.query(FooterKey) if k.description}
+
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            tl = app.desk.ticket_list
+            tl.move_to(3)  # off the ticket the search lists first
+            await ready(pilot)
+            await pilot.press("slash")
+            await wait_until(pilot, lambda: "Take" not in keys(), what="the search bar's keys")
+            held[0] = True
+            await pilot.press("ctrl+u", *"status:open,pending", "enter")
+            await wait_until(
+                pilot,
+                lambda: tl.source is not None and tl.source.key == "search" and tl.has_focus,
+                what="the search's list",
+            )
+            await pilot.pause(0.1)
+            assert "Take" not in keys()  # not rebuilt while the ticket is read
+            reading.set()
+            await wait_until(pilot, lambda: "Take" in keys(), what="the list's keys")
+    finally:
+        reading.set()

@@ -42,3 +42,23 @@ def test_a_widgets_border_subtitle_is_still_kept_in_border_subtitle() -> None:
         "Widget.border_subtitle no longer reads _border_subtitle: change "
         "TicketList._show_subtitle in supportdesk/tui/widgets/ticket_list.py"
     )
+
+
+def test_an_option_list_still_caches_renders_by_option_and_maps_options_to_lines() -> None:
+    from textual.widgets import OptionList
+    from textual.widgets.option_list import Option
+
+    option = Option("All open", id="open")
+    assert callable(getattr(option, "_set_prompt", None)), (
+        "Option._set_prompt is gone: change Sidebar._restyle in supportdesk/tui/widgets/sidebar.py"
+    )
+    option._set_prompt("Pending")
+    assert str(option.prompt) == "Pending"
+    listing = OptionList(option)
+    cache = listing._option_render_cache
+    assert callable(cache.keys) and callable(cache.discard), (
+        "OptionList._option_render_cache is no LRUCache now: change Sidebar._restyle"
+    )
+    assert isinstance(listing._index_to_line, dict), (
+        "OptionList._index_to_line is gone: change Sidebar._restyle"
+    )

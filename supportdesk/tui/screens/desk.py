@@ -278,6 +278,7 @@ class DeskScreen(TicketActionsScreen):
                 self.search.show_query(message.source.query)
             self.sidebar.mark_current(message.source.key)
             self._show_list(message.source)
+            self.query_one(DeskFooter).hold()  # the list's keys once its ticket shows
             self.ticket_list.focus()
 
     def on_search_bar_left(self, message: SearchBar.Left) -> None:
@@ -285,6 +286,7 @@ class DeskScreen(TicketActionsScreen):
 
     def on_ticket_list_failed(self, message: TicketList.Failed) -> None:
         self._sidebar_after_first_page()
+        self.query_one(DeskFooter).release()
         if isinstance(message.error, QueryError) and self.ticket_list.source:
             self.search.show_error(self.ticket_list.source.query, message.error)
         else:
@@ -397,13 +399,20 @@ class DeskScreen(TicketActionsScreen):
         same = bool(message.row and self.current and message.row.number == self.current.number)
         self.current = message.row
         if same:
+            self._ticket_shown(message.row.number if message.row else None)
             return  # the same ticket read again: the refresh that read it reloads its thread
         if message.row is None:
             self._show_detail(None, N_("No tickets in this view"))
+            self._ticket_shown(None)
             return
         # Only a key that moves the cursor may be held down; a view that opens (a search, a
         # switch) or a list read again wants its ticket at once.
         self._schedule_detail(message.row.number, DETAIL_DELAY if message.moved else 0)
+
+    def _ticket_shown(self, number: int | None) -> None:
+        """The screen shows ticket `number` (None: none): what waited for it may run."""
+        self.ticket_list.ticket_shown(number)
+        self.query_one(DeskFooter).release()
 
     def _schedule_detail(self, number: int, delay: float, *, background: bool = False) -> None:
         """Load a ticket now, unless tickets are flying past: then wait until they stop.
@@ -486,6 +495,7 @@ class DeskScreen(TicketActionsScreen):
             message.handled,
             message.laid,
         )
+        self._ticket_shown(message.number)
         self._beat()
 
     def _show_detail(

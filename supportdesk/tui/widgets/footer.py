@@ -7,10 +7,14 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
 from supportdesk.i18n import N_, _
+
+HOLD_LONGEST = 0.5
+"""How long `DeskFooter.hold` keeps the old keys at most, if nothing releases them."""
 
 # Textual's own words the footer may show (the palette key), so the catalogue has them.
 TEXTUAL_WORDS = (N_("palette"), N_("Open the command palette"))
@@ -66,6 +70,25 @@ class DeskFooter(TranslatedFooter):
     """
 
     _rebuild_queued = False
+    _held: Timer | None = None
+
+    def hold(self) -> None:
+        """Rebuild only at `release` (or after HOLD_LONGEST seconds): a search's Enter moves the
+        focus to the list, and the rebuild (some twenty widgets mounted, then the desk laid
+        out) ran while the agent waited for the search's rows and ticket."""
+        if self._held is not None:
+            self._held.stop()
+        self._held = self.set_timer(HOLD_LONGEST, self.release)
+
+    def release(self) -> None:
+        """Rebuild now if a change came while held."""
+        if self._held is None:
+            return
+        self._held.stop()
+        self._held = None
+        if self._rebuild_queued:
+            # From the footer's own task: the keys it composes bind to it (`data_bind`).
+            self.call_later(self.call_after_refresh, self._rebuild)
 
     def bindings_changed(self, screen: Screen) -> None:
         self._bindings_ready = True
@@ -73,8 +96,11 @@ class DeskFooter(TranslatedFooter):
             return
         if not self._rebuild_queued:
             self._rebuild_queued = True
-            self.call_after_refresh(self._rebuild)
+            if self._held is None:
+                self.call_after_refresh(self._rebuild)
 
     async def _rebuild(self) -> None:
+        if self._held is not None:
+            return  # `release` calls again
         self._rebuild_queued = False
         await self.recompose()

@@ -77,9 +77,28 @@ class Sidebar(OptionList):
         for changed in (previous, key):
             if changed in self.entries:
                 entry = self.entries[changed]
-                self.replace_option_prompt(changed, _prompt(entry, changed == key))
+                self._restyle(changed, _prompt(entry, changed == key))
         if key in self.entries:
             self.highlighted = self.get_option_index(key)
+
+    def _restyle(self, key: str, prompt: Text) -> None:
+        """Give view `key` a prompt of the same height, drawing that option again alone.
+
+        OptionList's `replace_option_prompt` forgets every option's rendering, so each
+        switch of view drew the whole sidebar anew (a third of the frame that opens a view).
+        """
+        index = self.get_option_index(key)
+        option = self.get_option_at_index(index)
+        option._set_prompt(prompt)
+        cache = self._option_render_cache
+        keys = cache.keys()  # an LRUCache: no iteration of its own
+        for cached in [k for k in keys if k[0] is option]:
+            cache.discard(cached)
+        line = self._index_to_line.get(index)
+        if line is None:
+            self.refresh()
+        else:
+            self.refresh_line(line)
 
     def neighbour(self, step: int) -> ViewCount | None:
         """The view `step` places after the current one, wrapping around."""

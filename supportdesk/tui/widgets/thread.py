@@ -300,6 +300,12 @@ def header_text(
     return text
 
 
+HEADER_LINES = 3
+"""The header's lines at the least (its `min-height` in app.tcss is these and its border):
+the subject, and the state on one or two lines. Moving between tickets then lays the desk
+out again only for a longer header, not each time the state wraps or no longer does."""
+
+
 class ThreadHeader(Static):
     """Subject and state of the open ticket; stays put while the thread scrolls."""
 
@@ -324,7 +330,7 @@ class ThreadHeader(Static):
         self._shown = (detail, others, handled, now)
         text = header_text(detail, others, handled, now)
         width = self.content_region.width
-        height = len(wrap(text, self.app.console, width)) if width > 0 else -1
+        height = max(HEADER_LINES, len(wrap(text, self.app.console, width))) if width > 0 else -1
         if width > 0:  # a Japanese subject wraps between phrases, as the thread does
             text = break_japanese(text, self.app.console, width)
         self.update(text, layout=height != self._height or height < 0)

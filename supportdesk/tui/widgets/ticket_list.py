@@ -113,6 +113,7 @@ class _Counted(Message, bubble=False):
 class _Estimated(Message, bubble=False):
     generation: int
     count: Count
+    source: Source
 
 
 @dataclass
@@ -256,6 +257,11 @@ class TicketList(LineView, can_focus=True):
         self._moving = False
         self._count_after_rows: tuple[int, Source] | None = None
         """The view's count, started once its first rows are in (see `show`)."""
+        self._exact_after_ticket: tuple[int, Source] | None = None
+        """The exact count behind an estimate, started once the screen has shown the ticket
+        under the cursor (see `ticket_shown`)."""
+        self._ticket_shown = -1
+        """The generation whose ticket the screen has shown (see `ticket_shown`)."""
 
     # -- what other widgets ask --------------------------------------------------------------
 
@@ -318,7 +324,24 @@ class TicketList(LineView, can_focus=True):
         # is in, so the two never share the store and the cores while the agent waits.
         self.workers.cancel_group(self, "ticket-list-count")  # the last view's exact count
         self._count_after_rows = (self._generation, source)
+        self._exact_after_ticket = None
         self._request()
+
+    def ticket_shown(self, number: int | None) -> None:
+        """The screen shows ticket `number` (None: no ticket); if it is the one under the
+        cursor, an exact count may start now.
+
+        The exact count behind an estimate (a common word: 40-90 ms of a core at a million
+        messages) waits for this, so it never shares the two cores with the reading and
+        drawing of the ticket the agent waits for after a search or a switch of view.
+        """
+        if number != self._announced:
+            return  # the last view's ticket, or one the cursor has left
+        self._ticket_shown = self._generation
+        due = self._exact_after_ticket
+        self._exact_after_ticket = None
+        if due is not None and due[0] == self._generation:
+            self._count_exactly(*due)
 
     def reload(self) -> None:
         """Read the view again, keeping the cursor on its ticket (see the module docstring)."""
@@ -634,22 +657,19 @@ class TicketList(LineView, can_focus=True):
 
     @work(thread=True, exclusive=True, group="ticket-list-count")
     def _count(self, generation: int, source: Source, follow: int | None = None) -> None:
-        """Count the view: a quick figure first, then, if that was an estimate, the exact one.
+        """Count the view: a quick figure first; if that was an estimate, the exact one
+        follows once the ticket under the cursor shows (see `ticket_shown`).
 
         The exact count of a common word takes hundreds of milliseconds at a million
-        messages; the estimate shows meanwhile, marked as one. A newer view cancels this
-        worker, and a cancelled one never starts the exact count.
+        messages; the estimate shows meanwhile, marked as one.
         """
         try:
             if follow is None:
                 quick = self.data.quick_count(source)
                 if quick.is_exact:
                     self.post_message(_Counted(generation, quick.value))
-                    return
-                self.post_message(_Estimated(generation, quick))
-                if get_current_worker().is_cancelled:
-                    return
-                self.post_message(_Counted(generation, self.data.count(source)))
+                else:
+                    self.post_message(_Estimated(generation, quick, source))
             else:
                 total, place = self.data.count_and_place(source, follow)
                 self.post_message(_Counted(generation, total, follow, place))
@@ -659,6 +679,16 @@ class TicketList(LineView, can_focus=True):
             self.post_message(_Failed(generation, exc))
         finally:
             release_heap()  # a count is the console's biggest read (see tui/memory.py)
+
+    @work(thread=True, exclusive=True, group="ticket-list-count")
+    def _count_exactly(self, generation: int, source: Source) -> None:
+        """The exact count behind an estimate; a newer view cancels it before it starts."""
+        try:
+            self.post_message(_Counted(generation, self.data.count(source)))
+        except SupportdeskError as exc:
+            self.post_message(_Failed(generation, exc))
+        finally:
+            release_heap()
 
     def on__page_loaded(self, message: _PageLoaded) -> None:
         if message.generation != self._generation:
@@ -694,6 +724,10 @@ class TicketList(LineView, can_focus=True):
         if message.generation == self._generation and self.total is None:
             self.estimate = message.count
             self._update_subtitle()
+            if self._ticket_shown == message.generation:
+                self._count_exactly(message.generation, message.source)
+            else:
+                self._exact_after_ticket = (message.generation, message.source)
 
     def on__counted(self, message: _Counted) -> None:
         if message.generation != self._generation:
@@ -727,7 +761,7 @@ class TicketList(LineView, can_focus=True):
 
     def on__failed(self, message: _Failed) -> None:
         if message.generation == self._generation:
-            self._count_after_rows = None
+            self._count_after_rows = self._exact_after_ticket = None
             self._follow = None
             self.total = 0
             self._set_height()
