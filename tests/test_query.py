@@ -580,3 +580,55 @@ def test_compiled_where_plugs_into_other_selects(conn: Connection) -> None:
     compiled = compile_query(parse("tag:vip refund"), conn, me=None, now=NOW)
     count = select(func.count()).select_from(Ticket).where(compiled.where)
     assert conn.execute(count).scalar_one() == 1
+
+
+FIRST_BATCH = "aaaaaaaa-1111-4000-8000-000000000001"
+SECOND_BATCH = "aaaaaaaa-2222-4000-8000-000000000002"
+
+
+@pytest.fixture
+def batches(desk: Store) -> Store:
+    """Tickets 2 and 4 changed by one batch (with an event on no ticket), 6 by another that
+    starts the same way."""
+    from supportdesk.store.models import Event
+
+    with desk.session(write=True) as session:
+        ids = {n: i for n, i in session.execute(select(Ticket.number, Ticket.id))}
+        for batch, ticket in ((FIRST_BATCH, 2), (FIRST_BATCH, 4), (SECOND_BATCH, 6)):
+            session.add(Event(ticket_id=ids[ticket], batch_id=batch, actor="x", action="assign"))
+        session.add(Event(ticket_id=None, batch_id=FIRST_BATCH, actor="x", action="note"))
+    return desk
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"batch:{FIRST_BATCH}", [2, 4]),
+        (f"batch:{FIRST_BATCH.upper()}", [2, 4]),
+        (f"batch:{FIRST_BATCH},{SECOND_BATCH}", [2, 4, 6]),
+        (f"-batch:{FIRST_BATCH}", [1, 3, 5, 6]),  # an event on no ticket hides nothing
+        ("batch:aaaaaaaa-2", [6]),
+        (f"batch:{FIRST_BATCH[:13]} status:pending", [2]),
+    ],
+)
+def test_batch_names_the_tickets_a_batch_changed(
+    batches: Store, text: str, expected: list[int]
+) -> None:
+    with batches.engine.connect() as connection:
+        assert matching(connection, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("batch:aaaaaaaa", "batch 'aaaaaaaa' is ambiguous"),
+        ("batch:aaaa", "no batch 'aaaa' (give its id or at least its first 8 characters)"),
+        ("batch:bbbbbbbbbb", "no batch 'bbbbbbbbbb'"),
+        ("batch:100%_____", "no batch '100%_____'"),
+    ],
+)
+def test_batch_errors_name_the_value(batches: Store, text: str, message: str) -> None:
+    with batches.engine.connect() as connection, pytest.raises(QueryError) as caught:
+        compile_query(parse(text), connection, me=None, now=NOW)
+    assert message in str(caught.value)
+    assert (caught.value.position, caught.value.token) == (6, text.removeprefix("batch:"))

@@ -54,6 +54,7 @@ from supportdesk.store.models import (
     PRIORITIES,
     Agent,
     Customer,
+    Event,
     Organisation,
     Queue,
     Tag,
@@ -336,6 +337,12 @@ def _filter(conn: Connection, term: Filter, me: str | None, now: datetime) -> Co
             return or_(
                 *(col(Ticket.subject).ilike(f"%{_escape_like(n)}%", escape="\\") for n in names)
             )
+        case "batch":
+            batches = _batches(conn, term.values)
+            changed = select(col(Event.ticket_id)).where(
+                col(Event.batch_id).in_(batches), col(Event.ticket_id).is_not(None)
+            )
+            return col(Ticket.id).in_(changed)
         case "is":
             states = {
                 "unassigned": col(Ticket.assignee_id).is_(None),
@@ -369,6 +376,44 @@ def _assignee(conn: Connection, values: Sequence[Value], me: str | None) -> Colu
     if unassigned:
         parts.append(column.is_(None))
     return or_(*parts)
+
+
+MIN_BATCH_PREFIX = 8
+"""As `supportdesk undo`: a batch id may be cut short to its first 8 characters or more."""
+
+
+def _batches(conn: Connection, values: Sequence[Value]) -> list[str]:
+    """The batch ids `batch:` names: whole ids, or unambiguous starts of at least
+    MIN_BATCH_PREFIX characters (as tables show them); an unknown one is an error."""
+    found: list[str] = []
+    for value in values:
+        exact = select(col(Event.batch_id)).where(col(Event.batch_id) == value.text).limit(1)
+        if conn.execute(exact).scalar() is not None:
+            found.append(value.text)
+            continue
+        starting: list[str] = []
+        if len(value.text) >= MIN_BATCH_PREFIX:
+            starting = list(
+                conn.execute(
+                    select(col(Event.batch_id))
+                    .where(col(Event.batch_id).startswith(value.text, autoescape=True))
+                    .distinct()
+                    .limit(2)
+                ).scalars()
+            )
+        if len(starting) != 1:
+            message = (
+                _("batch '{text}' is ambiguous; give more of it")
+                if starting
+                else _("no batch '{text}' (give its id or at least its first {least} characters)")
+            )
+            raise QueryError(
+                message.format(text=value.raw, least=MIN_BATCH_PREFIX),
+                position=value.position,
+                token=value.raw,
+            )
+        found.extend(starting)
+    return sorted(set(found))
 
 
 def _requester(names: Sequence[str]) -> ColumnElement[bool]:

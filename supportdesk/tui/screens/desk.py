@@ -115,7 +115,8 @@ class NotificationsLoaded(Message):
 
 @dataclass
 class NotificationOpened(Message):
-    number: int | None
+    query: str | None
+    """What to show: `#<number>` (a ticket) or `batch:<id>` (a bulk assignment's tickets)."""
     error: SupportdeskError | None = None
 
 
@@ -626,9 +627,13 @@ class DeskScreen(TicketActionsScreen):
     def on_notification_opened(self, message: NotificationOpened) -> None:
         if message.error is not None:
             self.notify(str(message.error), severity="error", markup=False)
-        elif message.number is not None:
-            number = message.number
-            self.open_source(Source("ticket", f"#{number}", f"#{number}"))
+        elif message.query is not None:
+            query = message.query
+            if query.startswith("batch:"):
+                label = _("batch {batch}").format(batch=query.removeprefix("batch:")[:8])
+                self.open_source(Source("batch", label, query))
+            else:
+                self.open_source(Source("ticket", query, query))
             self.ticket_list.focus()
         self._look_for_notifications()
 
