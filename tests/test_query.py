@@ -632,3 +632,22 @@ def test_batch_errors_name_the_value(batches: Store, text: str, message: str) ->
         compile_query(parse(text), connection, me=None, now=NOW)
     assert message in str(caught.value)
     assert (caught.value.position, caught.value.token) == (6, text.removeprefix("batch:"))
+
+
+def test_batch_reads_the_events_through_their_batch_index(batches: Store) -> None:
+    """`batch:` looks the batch's events up by `ix_events_batch`, never by a scan of every
+    event (a million of them on a large store)."""
+    import sqlalchemy as sa
+
+    with batches.engine.connect() as connection:
+        indexes = sa.inspect(connection).get_indexes("events")
+        assert {"name": "ix_events_batch", "columns": ["batch_id"]} in [
+            {"name": i["name"], "columns": i["column_names"]} for i in indexes
+        ]
+        if connection.dialect.name != "sqlite":
+            return  # PostgreSQL's plan depends on its statistics; the index is what counts
+        where = compile_query(parse(f"batch:{FIRST_BATCH}"), connection, me=None, now=NOW).where
+        statement = select(Ticket.id).where(where)
+        sql = str(statement.compile(connection, compile_kwargs={"literal_binds": True}))
+        plan = " ".join(str(row) for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+    assert "ix_events_batch" in plan, plan
