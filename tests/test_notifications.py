@@ -146,7 +146,12 @@ def test_bulk_assignment_tells_each_agent_once_per_batch(desk: Store) -> None:
         4,
         result.batch_id,
     )
-    assert batch.query == f"batch:{result.batch_id}" and single.query == f"#{numbers[0]}"
+    # Enter on it lists the batch's tickets that are bob's, not all it changed.
+    with desk.session() as s:
+        assert notifications.query_of(s, "bob", batch.id) == (
+            f"batch:{result.batch_id} assignee:bob"
+        )
+        assert notifications.query_of(s, "bob", single.id) == f"#{numbers[0]}"
     assert notifications.describe(batch) == "assigned you 4 tickets"
     assert notifications.batch_words(batch) == f"bulk by carol, batch {result.batch_id[:8]}"
     with desk.session(write=True) as s:
@@ -174,6 +179,95 @@ def test_two_bulk_assignments_in_one_batch_each_tell_their_own(desk: Store) -> N
         ("bob", batch, 2, "agent:alice"),
         ("carol", batch, 3, "agent:alice"),
     ]
+    # Each one's Enter lists what the batch left them, not the four tickets it changed.
+    from supportdesk.desk.query import Matching
+
+    with desk.session() as s:
+        for handle, theirs in (("carol", numbers[:2]), ("bob", numbers[2:])):
+            [told_them] = notifications.listing(s, handle)
+            query = notifications.query_of(s, handle, told_them.id)
+            found = Matching(s, query, me=None, now=datetime.now(UTC)).ids()
+            assert sorted(found) == bulk.ids_for_numbers(s, theirs), query
+        assert len(Matching(s, f"batch:{batch}", me=None, now=datetime.now(UTC)).ids()) == 4
+
+
+def test_a_batch_that_assigns_one_ticket_then_more_tells_once(desk: Store) -> None:
+    """The session remembers whom it told of a batch whatever the first change's size: one
+    ticket first (told as `assigned`), then three more, is one notification."""
+    numbers = [new_ticket(desk) for _ in range(4)]
+    change = Change.by("agent:alice")
+    with desk.session(write=True) as s:
+        bulk.assign(s, bulk.ids_for_numbers(s, numbers[:1]), "bob", change)
+        bulk.assign(s, bulk.ids_for_numbers(s, numbers[1:]), "bob", change)
+    assert told(desk) == [("bob", numbers[0], "assigned", "agent:alice")]
+    assert told_of_batches(desk) == []
+    with desk.session() as s:
+        assert notifications.unread_count(s, "bob") == 1
+
+
+SHAPED = (
+    "INSERT INTO notifications (agent_id, kind, ticket_id, once, actor, created_at, batch_id,"
+    " ticket_count) VALUES (:agent, :kind, :ticket, :once, 'agent:alice', :now, :batch, :count)"
+)
+
+
+def test_a_notifications_shape_follows_its_kind(desk: Store) -> None:
+    """On both backends a CHECK refuses a row whose ticket, batch and count do not fit its
+    kind, whoever writes it (row security aside): only `assigned_batch` has no ticket, a
+    batch and a count above zero."""
+    numbers = [new_ticket(desk)]
+    with desk.session() as s:
+        [ticket] = bulk.ids_for_numbers(s, numbers)
+        bob = s.exec(select(Agent.id).where(Agent.handle == "bob")).one()
+    base = {"agent": bob, "now": datetime.now(UTC), "batch": None, "count": None}
+    junk = "\x1b]0;pwned\x07 zz"
+    for i, row in enumerate(
+        (
+            {"kind": "assigned", "ticket": ticket, "batch": junk, "count": 5},
+            {"kind": "assigned", "ticket": ticket, "batch": junk},
+            {"kind": "mention", "ticket": ticket, "count": 5},
+            {"kind": "assigned", "ticket": None},
+            {"kind": "assigned", "ticket": None, "batch": "b1", "count": 5},
+            {"kind": "assigned_batch", "ticket": ticket, "batch": "b1", "count": 5},
+            {"kind": "assigned_batch", "ticket": None, "batch": "b1", "count": 0},
+            {"kind": "assigned_batch", "ticket": None, "batch": "b1"},
+            {"kind": "assigned_batch", "ticket": None, "count": 5},
+        )
+    ):
+        with pytest.raises(sa.exc.IntegrityError), desk.engine.begin() as conn:
+            conn.execute(sa.text(SHAPED), {**base, "once": f"x{i}", **row})
+    good = {"kind": "assigned_batch", "ticket": None, "batch": "b1", "count": 5, "once": "ok"}
+    with desk.engine.begin() as conn:
+        conn.execute(sa.text(SHAPED), {**base, **good})
+        conn.execute(sa.text(SHAPED), {**base, "kind": "assigned", "ticket": ticket, "once": "o"})
+
+
+def test_every_face_filters_a_batch_id_like_mail_text(config: Path, desk: Store) -> None:
+    """A batch id is text another role wrote: the CLI, the console's list and toast and
+    Enter never hand its control characters to a terminal or run it as a query."""
+    from supportdesk.tui.screens.notifications import line, toast_text
+
+    junk = "\x1b]0;pwned\x07 zz"
+    with desk.session() as s:
+        bob = s.exec(select(Agent.id).where(Agent.handle == "bob")).one()
+    row = {"agent": bob, "now": datetime.now(UTC), "ticket": None, "once": "j"}
+    with desk.engine.begin() as conn:
+        conn.execute(
+            sa.text(SHAPED),
+            {**row, "kind": "assigned_batch", "batch": junk, "count": 5},
+        )
+        conn.execute(sa.text("UPDATE notifications SET actor = :a"), {"a": "\x1b[2Jrule\x07"})
+    code, out, _ = run(config, "notifications")
+    assert code == 0 and "assigned you 5 tickets" in out
+    code, as_json, _ = run(config, "notifications", "--json")
+    with desk.session() as s:
+        [found] = notifications.listing(s, "bob")
+        with pytest.raises(NotFoundError):
+            notifications.query_of(s, "bob", found.id)
+    assert found.batch == junk and json.loads(as_json)["notifications"][0]["batch_id"] == junk
+    shown = [out, *toast_text(found), line(found, datetime.now(UTC)).plain]
+    for text in shown:
+        assert "\x1b" not in text and "\x07" not in text, repr(text)
 
 
 def test_one_notification_per_agent_and_batch_is_the_tables(desk: Store) -> None:
@@ -376,7 +470,9 @@ def test_a_bulk_assignment_tells_each_agent_once_and_only_they_read_it(crew: Tea
             [mine] = notifications.listing(s, "bob")
             assert (mine.count, mine.batch) == (3, to_bob.batch_id)
             assert notifications.unread_count(s, "bob") == 1
-            assert notifications.query_of(s, "bob", mine.id) == f"batch:{to_bob.batch_id}"
+            assert (
+                notifications.query_of(s, "bob", mine.id) == f"batch:{to_bob.batch_id} assignee:bob"
+            )
         with carol.session() as s:
             assert [n.count for n in notifications.listing(s, "carol")] == [2]
             assert notifications.listing(s, "bob") == []
@@ -655,6 +751,16 @@ def test_an_agent_cannot_forge_a_notification(crew: TeamStore) -> None:
             {**mine, "kind": "mention", "event": note, "ticket": ticket_ids[1], "agent": 999999},
         )
         assert told(crew.owner) == [("carol", numbers[2], "assigned", "agent:alice")]
+        # What carol's own assignment may tell her, but carrying a batch or a count: a
+        # batch id is shown to her and run on Enter, so only the batch kind has one.
+        shaped = (
+            "INSERT INTO notifications (agent_id, kind, ticket_id, event_id, once, actor,"
+            " created_at, batch_id, ticket_count) VALUES (:agent, :kind, :ticket, :event,"
+            " :once, :actor, now(), :batch, :count)"
+        )
+        carols_own = {**mine, "agent": ids["carol"], "event": assign, "ticket": ticket_ids[2]}
+        for batch_id, count in (("\x1b]0;pwned\x07 zz", 5), ("\x1b]0;pwned\x07 zz", None)):
+            _forged(alice, shaped, {**carols_own, "batch": batch_id, "count": count})
 
         with alice.session(write=True) as s:
             tickets.assign(s, numbers[0], "bob", Change.by("agent:alice"))
@@ -685,6 +791,11 @@ def test_an_agent_cannot_forge_a_notification(crew: TeamStore) -> None:
             (batch_event, result.batch_id, {"actor": "agent:lead"}),
         ):
             _forged(alice, forged, {**mine_batch, **changes, "event": event, "batch": batch})
+        # Her own batch's event for bob, but more tickets than her batch gave him, or none.
+        counted = forged.replace("100000)", ":count)")
+        for count in (3, 0, -1):
+            mine_count = {**mine_batch, "event": batch_event, "batch": result.batch_id}
+            _forged(alice, counted, {**mine_count, "count": count})
         first = take(sync, mail("Broken", message_id="<f1@acme.example>"))
         with alice.session(write=True) as s:
             tickets.assign(s, first.ticket_number, "bob", Change.by("agent:alice"))

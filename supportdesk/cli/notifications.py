@@ -98,7 +98,7 @@ def _table(found: list[NotificationInfo]) -> None:
     from rich.table import Table
 
     from supportdesk.desk import notifications as desk_notifications
-    from supportdesk.desk.notifications import SHORT_BATCH
+    from supportdesk.desk.notifications import short_batch
 
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     headers = (_("id"), "", _("time"), _("what"), _("ticket"), _("subject"), _("by"))
@@ -112,7 +112,7 @@ def _table(found: list[NotificationInfo]) -> None:
             "•" if n.unread else "",
             f"{n.created_at.astimezone():%Y-%m-%d %H:%M}",
             desk_notifications.describe(n),
-            f"#{n.ticket}" if n.batch is None else f"batch:{n.batch[:SHORT_BATCH]}",
+            f"#{n.ticket}" if n.batch is None else f"batch:{short_batch(n.batch)}",
             cell(n.subject, 60),
             cell(n.actor, 30),
         )

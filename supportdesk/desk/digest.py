@@ -285,12 +285,12 @@ def body(handle: str, name: str, rows: Sequence[Row[Any, *tuple[Any, ...]]], cou
                     "batch {batch}  assigned you {count} ticket",
                     "batch {batch}  assigned you {count} tickets",
                     tickets,
-                ).format(batch=batch[: notifications.SHORT_BATCH], count=f"{tickets:,}")
+                ).format(batch=notifications.short_batch(batch), count=f"{tickets:,}")
             )
             lines.append(
                 "    "
                 + _("{when} by {actor}; list them: supportdesk tickets list batch:{batch}").format(
-                    when=when, actor=actor, batch=batch
+                    when=when, actor=actor, batch=compose.one_line(batch)
                 )
             )
             continue

@@ -54,6 +54,7 @@ from supportdesk.errors import NotFoundError, ValidationError
 from supportdesk.i18n import N_, _, ngettext
 from supportdesk.store.models import Agent, Event, Notification, Ticket, table_of, utcnow
 from supportdesk.store.team import session_actor
+from supportdesk.text import cut, one_line
 
 ASSIGNED = "assigned"
 ASSIGNED_BATCH = "assigned_batch"
@@ -112,11 +113,6 @@ class NotificationInfo:
     def unread(self) -> bool:
         return self.read_at is None
 
-    @property
-    def query(self) -> str:
-        """The query that shows what it is about: its ticket, or its batch's tickets."""
-        return f"batch:{self.batch}" if self.batch else f"#{self.ticket}"
-
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -145,12 +141,21 @@ def describe(found: NotificationInfo) -> str:
     return kind_label(found.kind)
 
 
+def short_batch(batch: str | None) -> str:
+    """A batch id as a person is shown it: its first SHORT_BATCH characters, made inert.
+
+    The id is store text another login role wrote (row security checks it names an event of
+    that role, not what the event's id says), so every face filters it like mail text.
+    """
+    return cut(one_line(batch or ""), SHORT_BATCH)
+
+
 def batch_words(found: NotificationInfo) -> str:
-    """Where a batch notification came from: "bulk by lead, batch 1a2b3c4d" (the actor is
-    mail-free text of ours: a handle, a rule's name)."""
+    """Where a batch notification came from: "bulk by lead, batch 1a2b3c4d"; both made one
+    inert line, as the ticket toast makes its actor."""
     actor = handle_of(found.actor) or found.actor
     return _("bulk by {actor}, batch {batch}").format(
-        actor=actor, batch=(found.batch or "")[:SHORT_BATCH]
+        actor=one_line(actor, 40), batch=short_batch(found.batch)
     )
 
 
@@ -224,10 +229,11 @@ def assigned_in_batch(
 
     `changed` tickets (how many the change assigned) decide the shape: one is told as one
     ticket (`assigned`); more as one `assigned_batch` row counting them, however many.
-    Should the same batch assign the agent again, the first row stands (once per batch):
-    the session remembers whom it told of which batch. Not ON CONFLICT DO NOTHING: on a
-    team store PostgreSQL then checks the new row against the read policy, which an agent
-    telling another fails.
+    Should the same batch assign the agent again, the first row stands, whatever its shape
+    (once per batch): the session remembers whom it told of which batch. Its count (or its
+    one ticket) is then what the first change assigned; `batch:` lists the rest. Not ON
+    CONFLICT DO NOTHING: on a team store PostgreSQL then checks the new row against the read
+    policy, which an agent telling another fails.
     """
     if handle_of(change.actor) == agent.handle:
         return None
@@ -238,6 +244,10 @@ def assigned_in_batch(
         e.c.id > after_event,
         e.c.ticket_id.is_not(None),
     )
+    told: set[tuple[int, str]] = session.info.setdefault("told_of_batches", set())
+    if (agent.id, change.batch_id) in told:
+        return None
+    told.add((agent.id, change.batch_id))  # type: ignore[arg-type]
     if changed == 1:
         one = select(
             literal(agent.id, Integer),
@@ -249,10 +259,6 @@ def assigned_in_batch(
             e.c.created_at,
         ).where(*mine)
         return _TABLE.insert().from_select(_COLUMNS, one)
-    told: set[tuple[int, str]] = session.info.setdefault("told_of_batches", set())
-    if (agent.id, change.batch_id) in told:
-        return None
-    told.add((agent.id, change.batch_id))  # type: ignore[arg-type]
     count = func.count()
     many = (
         select(
@@ -507,9 +513,20 @@ def mark_read(
     return int(result.rowcount)
 
 
+_BATCH_TOKEN = re.compile(r"[0-9A-Za-z-]{1,36}")
+"""What a batch id may be to go into a query (ours are UUIDs); anything else is refused."""
+
+
 def query_of(session: Session, handle: str, notification_id: int) -> str:
     """The query that shows what notification `notification_id` of `handle` is about:
-    `#<number>` for a ticket, `batch:<id>` for a batch's tickets."""
+    `#<number>` for a ticket; for a batch `batch:<id> assignee:<handle>`, the tickets of
+    the batch that are the agent's, not every ticket the batch changed (a batch assigns to
+    one agent, but it may also have set other fields of other tickets). A ticket the batch
+    gave them and someone has since taken away is not listed: as `holding` retracts an
+    `assigned` notification, the list shows what is still theirs to do.
+
+    A batch id that is not a plain token (store text another role wrote) is refused, never
+    run as query text."""
     n, t = _TABLE, _TICKETS
     found = session.execute(
         select(t.c.number, n.c.batch_id)
@@ -522,7 +539,13 @@ def query_of(session: Session, handle: str, notification_id: int) -> str:
             _("no notification {ids} for {handle}").format(ids=notification_id, handle=handle)
         )
     number, batch = found
-    return f"batch:{batch}" if batch is not None else f"#{number}"
+    if batch is None:
+        return f"#{number}"
+    if not _BATCH_TOKEN.fullmatch(batch):
+        raise NotFoundError(
+            _("notification {id} names no batch that can be shown").format(id=notification_id)
+        )
+    return f"batch:{batch} assignee:{handle}"
 
 
 def agent_handles(session: Session) -> list[str]:

@@ -475,9 +475,13 @@ class HandleTime(SQLModel, table=True):
 
 
 NOTIFICATION_TICKET_OR_BATCH = (
-    "ticket_id IS NOT NULL OR (batch_id IS NOT NULL AND ticket_count IS NOT NULL)"
+    "(kind = 'assigned_batch') = (ticket_id IS NULL)"
+    " AND (ticket_id IS NULL) = (batch_id IS NOT NULL)"
+    " AND (ticket_count IS NULL) = (batch_id IS NULL)"
+    " AND (ticket_count IS NULL OR ticket_count > 0)"
 )
-"""A notification is about one ticket, or (a bulk assignment) a batch's many."""
+"""A notification is about one ticket, or (`assigned_batch`, only that kind) a batch's many,
+counted; no other row carries a batch or a count."""
 
 
 class Notification(SQLModel, table=True):
@@ -505,7 +509,7 @@ class Notification(SQLModel, table=True):
     its per-row check took a large, noisy share (measured 5-45%) of the INSERT that tells an
     agent of a 100,000-ticket reassignment."""
     kind: str = Field(max_length=16)
-    """"assigned", "reply", "sla" or "mention"."""
+    """"assigned", "assigned_batch", "reply", "sla" or "mention"."""
     ticket_id: int | None = Field(default=None, foreign_key="tickets.id", ondelete="CASCADE")
     """The ticket it is about; None for `assigned_batch`, which is about a batch's tickets."""
     event_id: int | None = Field(default=None)

@@ -92,7 +92,8 @@ async def test_a_bulk_assignment_is_one_notification_that_opens_its_tickets(
     make_app: Callable[..., SupportdeskApp], demo_store: Store, other_session: Store
 ) -> None:
     """25 assigned at once are one notification: one toast saying how many, one line in the
-    list, and Enter shows the batch's 25 tickets (`batch:<id>`) and marks it read."""
+    list, and Enter shows the batch's 25 tickets that are hers (`batch:<id> assignee:alice`)
+    and marks it read."""
     with other_session.session(write=True) as session:
         alice = next(a.id for a in directory.list_agents(session) if a.handle == "alice")
         others = or_(col(Ticket.assignee_id).is_(None), col(Ticket.assignee_id) != alice)
@@ -129,7 +130,7 @@ async def test_a_bulk_assignment_is_one_notification_that_opens_its_tickets(
             pilot,
             lambda: (
                 shown.source is not None
-                and shown.source.query == f"batch:{result.batch_id}"
+                and shown.source.query == f"batch:{result.batch_id} assignee:alice"
                 and shown.total == 25
             ),
             what="the batch's tickets",

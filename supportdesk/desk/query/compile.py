@@ -35,6 +35,7 @@ from sqlalchemy.sql.elements import SQLColumnExpression
 from sqlalchemy.sql.expression import Grouping
 from sqlmodel import col
 
+from supportdesk.desk.events import MIN_BATCH_PREFIX, batches_named
 from supportdesk.desk.query.parser import (
     DurationFilter,
     Filter,
@@ -378,29 +379,13 @@ def _assignee(conn: Connection, values: Sequence[Value], me: str | None) -> Colu
     return or_(*parts)
 
 
-MIN_BATCH_PREFIX = 8
-"""As `supportdesk undo`: a batch id may be cut short to its first 8 characters or more."""
-
-
 def _batches(conn: Connection, values: Sequence[Value]) -> list[str]:
     """The batch ids `batch:` names: whole ids, or unambiguous starts of at least
-    MIN_BATCH_PREFIX characters (as tables show them); an unknown one is an error."""
+    MIN_BATCH_PREFIX characters (as tables show them); an unknown one is an error. The
+    lookup is `supportdesk undo`'s (history.batches_named)."""
     found: list[str] = []
     for value in values:
-        exact = select(col(Event.batch_id)).where(col(Event.batch_id) == value.text).limit(1)
-        if conn.execute(exact).scalar() is not None:
-            found.append(value.text)
-            continue
-        starting: list[str] = []
-        if len(value.text) >= MIN_BATCH_PREFIX:
-            starting = list(
-                conn.execute(
-                    select(col(Event.batch_id))
-                    .where(col(Event.batch_id).startswith(value.text, autoescape=True))
-                    .distinct()
-                    .limit(2)
-                ).scalars()
-            )
+        starting = batches_named(conn, value.text.lower())
         if len(starting) != 1:
             message = (
                 _("batch '{text}' is ambiguous; give more of it")

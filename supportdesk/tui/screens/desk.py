@@ -33,7 +33,7 @@ from supportdesk.desk import presence
 from supportdesk.desk.handle import StoreError
 from supportdesk.desk.handle_time import TicketHandleTime
 from supportdesk.desk.live import Changed, ChangeFeed
-from supportdesk.desk.notifications import NotificationInfo
+from supportdesk.desk.notifications import NotificationInfo, short_batch
 from supportdesk.desk.presence import Here
 from supportdesk.desk.query import parse
 from supportdesk.desk.views import TicketDetail
@@ -630,7 +630,8 @@ class DeskScreen(TicketActionsScreen):
         elif message.query is not None:
             query = message.query
             if query.startswith("batch:"):
-                label = _("batch {batch}").format(batch=query.removeprefix("batch:")[:8])
+                batch = query.removeprefix("batch:").split()[0]
+                label = _("batch {batch}").format(batch=short_batch(batch))
                 self.open_source(Source("batch", label, query))
             else:
                 self.open_source(Source("ticket", query, query))

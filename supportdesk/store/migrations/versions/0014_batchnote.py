@@ -4,8 +4,9 @@ Revision ID: 0014_batchnote
 Revises: 0013
 
 - `notifications.ticket_id` may be NULL: an `assigned_batch` notification is about the
-  tickets one batch assigned the agent (`batch_id`, how many in `ticket_count`); a CHECK
-  keeps every other row about one ticket.
+  tickets one batch assigned the agent (`batch_id`, how many in `ticket_count`). A CHECK
+  ties the shape to the kind on both backends: an `assigned_batch` row has no ticket, a
+  batch and a count above zero; every other row has a ticket and neither batch nor count.
 - `uq_notifications_batch` (agent, batch) makes "once per agent and batch" a fact of the
   table; NULL batch ids (every other kind) never collide.
 - PostgreSQL: the insert policy of 0010 learns the new kind. An `assigned_batch` row must
@@ -30,6 +31,14 @@ down_revision = "0013"
 branch_labels = None
 depends_on = None
 
+_SHAPE = (
+    "(kind = 'assigned_batch') = (ticket_id IS NULL)"
+    " AND (ticket_id IS NULL) = (batch_id IS NOT NULL)"
+    " AND (ticket_count IS NULL) = (batch_id IS NULL)"
+    " AND (ticket_count IS NULL OR ticket_count > 0)"
+)
+"""models.NOTIFICATION_TICKET_OR_BATCH as of this revision: the shape follows the kind."""
+
 _HANDLE = "(SELECT a.handle FROM agents a WHERE a.id = notifications.agent_id)"
 
 
@@ -39,13 +48,20 @@ def _tell(with_batch: bool) -> str:
     batch = (
         " WHEN 'assigned_batch' THEN notifications.ticket_id IS NULL"
         " AND e.batch_id = notifications.batch_id AND e.action = 'assign'"
-        f" AND e.new_value = {_HANDLE}"
+        f" AND e.new_value = {_HANDLE} AND notifications.ticket_count > 0"
+        " AND notifications.ticket_count <= (SELECT count(*) FROM events b"
+        " WHERE b.batch_id = notifications.batch_id AND b.action = 'assign'"
+        " AND b.role = session_user::text AND b.new_value = e.new_value)"
         if with_batch
         else ""
     )
     # 0010's text, the ticket check moved into each kind's branch when batches exist.
     on_ticket = f" AND {ticket}" if not with_batch else ""
-    per_kind = f"{ticket} AND " if with_batch else ""
+    per_kind = (
+        f"{ticket} AND notifications.batch_id IS NULL AND notifications.ticket_count IS NULL AND "
+        if with_batch
+        else ""
+    )
     return (
         "CASE WHEN event_id IS NULL THEN EXISTS (SELECT 1 FROM team_roles t"
         " WHERE t.role = session_user::text AND t.kind = 'service')"
@@ -80,10 +96,7 @@ def upgrade() -> None:
         )
         batch_op.add_column(sa.Column("ticket_count", sa.Integer(), nullable=True))
         batch_op.create_index("uq_notifications_batch", ["agent_id", "batch_id"], unique=True)
-        batch_op.create_check_constraint(
-            "ck_notifications_ticket_or_batch",
-            "ticket_id IS NOT NULL OR (batch_id IS NOT NULL AND ticket_count IS NOT NULL)",
-        )
+        batch_op.create_check_constraint("ck_notifications_ticket_or_batch", _SHAPE)
     _policy(with_batch=True)
 
 
