@@ -427,3 +427,28 @@ def test_every_command_the_digest_names_works(
     with desk.session() as s:
         unread = notifications.unread_count(s, "alice")
     assert unread == 0
+
+
+def test_a_bulk_assignment_is_one_line_whose_command_lists_its_tickets(
+    desk: Store, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    from supportdesk.desk import bulk
+
+    clock = Clock()
+    single = assigned(desk, "alice", "Refund")
+    numbers = [assigned(desk, "bob", f"Order {i}") for i in range(3)]
+    with desk.session(write=True) as s:
+        result = bulk.assign(s, bulk.ids_for_numbers(s, numbers), "alice", Change.by("agent:bob"))
+    Sender(desk, settings(smtp.port), now=clock).drain()
+    [mail] = [m for rcpt, m in received(smtp) if rcpt == [AGENTS["alice"]]]
+    assert mail["Subject"] == "2 notifications while you were away"
+    body = text_of(mail).replace("\r\n", "\n")
+    assert f"batch {result.batch_id[:8]}  assigned you 3 tickets\n" in body
+    command = f"supportdesk tickets list batch:{result.batch_id}"
+    assert f"by agent:bob; list them: {command}\n" in body
+    assert f"#{single}  assigned to you: Refund" in body
+    assert not any(f"#{n} " in body for n in numbers)  # one line, not one per ticket
+    config = tmp_path / "config.toml"
+    config.write_text(f'database_url = "{desk.url}"\nagent = "alice"\n', encoding="utf-8")
+    code, out, err = run(config, *shlex.split(command)[1:], "--ids")
+    assert (code, sorted(int(n) for n in out.split())) == (0, numbers), err

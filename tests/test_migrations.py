@@ -333,3 +333,61 @@ def test_a_migration_runs_with_the_collector_on_and_leaves_it_as_it_was(tmp_path
         gc.enable()
         engine.dispose()
     assert seen == [True]
+
+
+def test_0014_batch_notifications_up_and_down_with_notifications_in_the_store(
+    empty_url: str,
+) -> None:
+    """0014 keeps 0013's per-ticket notifications as they were; down again it drops the batch
+    ones (the old table cannot hold a notification about no ticket) and keeps the rest."""
+    from supportdesk.desk import bulk, directory, notifications, tickets
+    from supportdesk.desk.events import Change
+
+    store = open_store(empty_url, create=True)
+    try:
+        with store.session(write=True) as s:
+            directory.ensure_queue(s, "general")
+            directory.add_agent(s, "bob", email="bob@desk.example")
+        with store.session(write=True) as s:
+            numbers = [
+                tickets.create_ticket(
+                    s,
+                    subject=f"t{i}",
+                    requester_email="jo@example.com",
+                    queue="general",
+                    change=Change.by("agent:al"),
+                ).number
+                for i in range(3)
+            ]
+            tickets.assign(s, numbers[0], "bob", Change.by("agent:al"))
+        migrate.downgrade(store.engine, "0013")  # a per-ticket row in 0013's table
+        migrate.upgrade(store.engine)
+        with store.session() as s:
+            [kept] = notifications.listing(s, "bob")
+        assert (kept.kind, kept.ticket, kept.batch, kept.count) == (
+            "assigned",
+            numbers[0],
+            None,
+            None,
+        )
+        with store.session(write=True) as s:
+            done = bulk.assign(
+                s, bulk.ids_for_numbers(s, numbers[1:]), "bob", Change.by("agent:al")
+            )
+        with store.session() as s:
+            assert [(n.kind, n.batch, n.count) for n in notifications.listing(s, "bob")] == [
+                ("assigned_batch", done.batch_id, 2),
+                ("assigned", None, None),
+            ]
+        migrate.downgrade(store.engine, "0013")
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT kind FROM notifications").scalars().all() == [
+                "assigned"
+            ]
+        migrate.upgrade(store.engine)
+        assert migrate.current_revision(store.engine) == migrate.head_revision()
+        with store.session() as s:
+            assert directory.get_agent(s, "bob").handle == "bob"
+            assert [n.kind for n in notifications.listing(s, "bob")] == ["assigned"]
+    finally:
+        store.dispose()

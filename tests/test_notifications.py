@@ -55,7 +55,8 @@ def new_ticket(store: Store, *, queue: str = "general", at: datetime | None = No
 
 
 def told(store: Store) -> list[tuple[str, int, str, str]]:
-    """Every notification as (agent handle, ticket number, kind, actor), oldest first."""
+    """Every notification about one ticket as (agent handle, ticket number, kind, actor),
+    oldest first."""
     with store.session() as s:
         rows = s.exec(
             select(Notification, Ticket.number)
@@ -64,6 +65,18 @@ def told(store: Store) -> list[tuple[str, int, str, str]]:
         ).all()
         handles = {a.id: a.handle for a in directory.list_agents(s)}
         return [(handles[n.agent_id], number, n.kind, n.actor) for n, number in rows]
+
+
+def told_of_batches(store: Store) -> list[tuple[str, str | None, int | None, str]]:
+    """Every notification about a batch as (agent handle, batch id, count, actor)."""
+    with store.session() as s:
+        rows = s.exec(
+            select(Notification)
+            .where(col(Notification.ticket_id).is_(None))
+            .order_by(col(Notification.id))
+        ).all()
+        handles = {a.id: a.handle for a in directory.list_agents(s)}
+        return [(handles[n.agent_id], n.batch_id, n.ticket_count, n.actor) for n in rows]
 
 
 def test_mentions_are_handles_after_an_at_sign_not_addresses() -> None:
@@ -114,31 +127,169 @@ def test_a_rolled_back_change_leaves_no_notification(desk: Store) -> None:
         assert s.exec(select(Ticket).where(Ticket.number == number)).one().assignee_id is None
 
 
-def test_bulk_assignment_tells_once_per_changed_ticket(desk: Store) -> None:
-    numbers = [new_ticket(desk) for _ in range(4)]
+def test_bulk_assignment_tells_each_agent_once_per_batch(desk: Store) -> None:
+    numbers = [new_ticket(desk) for _ in range(5)]
     with desk.session(write=True) as s:
         tickets.assign(s, numbers[0], "bob", Change.by("agent:alice"))
     with desk.session(write=True) as s:
         ids = bulk.ids_for_numbers(s, numbers)
         result = bulk.assign(s, ids, "bob", Change.by("agent:carol"))
-    assert result.changed == 3
-    assert sorted(told(desk)) == [("bob", numbers[0], "assigned", "agent:alice")] + [
-        ("bob", n, "assigned", "agent:carol") for n in sorted(numbers[1:])
-    ]
+    assert result.changed == 4
+    assert told(desk) == [("bob", numbers[0], "assigned", "agent:alice")]
+    assert told_of_batches(desk) == [("bob", result.batch_id, 4, "agent:carol")]
+    with desk.session() as s:
+        assert notifications.unread_count(s, "bob") == 2  # the batch counts once
+        [batch, single] = notifications.listing(s, "bob")
+    assert (batch.kind, batch.ticket, batch.count, batch.batch) == (
+        "assigned_batch",
+        None,
+        4,
+        result.batch_id,
+    )
+    # Enter on it lists the batch's tickets that are bob's, not all it changed.
+    with desk.session() as s:
+        assert notifications.query_of(s, "bob", batch.id) == (
+            f"batch:{result.batch_id} assignee:bob"
+        )
+        assert notifications.query_of(s, "bob", single.id) == f"#{numbers[0]}"
+    assert notifications.describe(batch) == "assigned you 4 tickets"
+    assert notifications.batch_words(batch) == f"bulk by carol, batch {result.batch_id[:8]}"
     with desk.session(write=True) as s:
         bulk.assign(s, bulk.ids_for_numbers(s, numbers), "carol", Change.by("agent:carol"))
         bulk.unassign(s, bulk.ids_for_numbers(s, numbers), Change.by("agent:alice"))
-    assert len(told(desk)) == 4  # carol took them herself; unassigning tells nobody
+    assert len(told(desk)) + len(told_of_batches(desk)) == 2  # carol took them; unassigning
+    # A bulk command that assigns one ticket tells of that ticket, as assigning it would.
+    with desk.session(write=True) as s:
+        bulk.assign(s, bulk.ids_for_numbers(s, numbers[1:2]), "bob", Change.by("agent:alice"))
+    assert told(desk)[-1] == ("bob", numbers[1], "assigned", "agent:alice")
+    assert len(told_of_batches(desk)) == 1
 
 
 def test_two_bulk_assignments_in_one_batch_each_tell_their_own(desk: Store) -> None:
-    numbers = [new_ticket(desk) for _ in range(3)]
+    numbers = [new_ticket(desk) for _ in range(4)]
     change = Change.by("agent:alice")
     with desk.session(write=True) as s:
         bulk.assign(s, bulk.ids_for_numbers(s, numbers[:2]), "bob", change)
-        bulk.assign(s, bulk.ids_for_numbers(s, numbers), "carol", change)
-    kinds = sorted((who, n) for who, n, _, _ in told(desk))
-    assert kinds == sorted([("bob", n) for n in numbers[:2]] + [("carol", n) for n in numbers])
+        bulk.assign(s, bulk.ids_for_numbers(s, numbers[:3]), "carol", change)
+        # The same batch assigning bob again: his one notification for it stands.
+        bulk.assign(s, bulk.ids_for_numbers(s, numbers[2:]), "bob", change)
+    assert told(desk) == []
+    batch = change.batch_id
+    assert told_of_batches(desk) == [
+        ("bob", batch, 2, "agent:alice"),
+        ("carol", batch, 3, "agent:alice"),
+    ]
+    # Each one's Enter lists what the batch left them, not the four tickets it changed.
+    from supportdesk.desk.query import Matching
+
+    with desk.session() as s:
+        for handle, theirs in (("carol", numbers[:2]), ("bob", numbers[2:])):
+            [told_them] = notifications.listing(s, handle)
+            query = notifications.query_of(s, handle, told_them.id)
+            found = Matching(s, query, me=None, now=datetime.now(UTC)).ids()
+            assert sorted(found) == bulk.ids_for_numbers(s, theirs), query
+        assert len(Matching(s, f"batch:{batch}", me=None, now=datetime.now(UTC)).ids()) == 4
+
+
+def test_a_batch_that_assigns_one_ticket_then_more_tells_once(desk: Store) -> None:
+    """The session remembers whom it told of a batch whatever the first change's size: one
+    ticket first (told as `assigned`), then three more, is one notification."""
+    numbers = [new_ticket(desk) for _ in range(4)]
+    change = Change.by("agent:alice")
+    with desk.session(write=True) as s:
+        bulk.assign(s, bulk.ids_for_numbers(s, numbers[:1]), "bob", change)
+        bulk.assign(s, bulk.ids_for_numbers(s, numbers[1:]), "bob", change)
+    assert told(desk) == [("bob", numbers[0], "assigned", "agent:alice")]
+    assert told_of_batches(desk) == []
+    with desk.session() as s:
+        assert notifications.unread_count(s, "bob") == 1
+
+
+SHAPED = (
+    "INSERT INTO notifications (agent_id, kind, ticket_id, once, actor, created_at, batch_id,"
+    " ticket_count) VALUES (:agent, :kind, :ticket, :once, 'agent:alice', :now, :batch, :count)"
+)
+
+
+def test_a_notifications_shape_follows_its_kind(desk: Store) -> None:
+    """On both backends a CHECK refuses a row whose ticket, batch and count do not fit its
+    kind, whoever writes it (row security aside): only `assigned_batch` has no ticket, a
+    batch and a count above zero."""
+    numbers = [new_ticket(desk)]
+    with desk.session() as s:
+        [ticket] = bulk.ids_for_numbers(s, numbers)
+        bob = s.exec(select(Agent.id).where(Agent.handle == "bob")).one()
+    base = {"agent": bob, "now": datetime.now(UTC), "batch": None, "count": None}
+    junk = "\x1b]0;pwned\x07 zz"
+    for i, row in enumerate(
+        (
+            {"kind": "assigned", "ticket": ticket, "batch": junk, "count": 5},
+            {"kind": "assigned", "ticket": ticket, "batch": junk},
+            {"kind": "mention", "ticket": ticket, "count": 5},
+            {"kind": "assigned", "ticket": None},
+            {"kind": "assigned", "ticket": None, "batch": "b1", "count": 5},
+            {"kind": "assigned_batch", "ticket": ticket, "batch": "b1", "count": 5},
+            {"kind": "assigned_batch", "ticket": None, "batch": "b1", "count": 0},
+            {"kind": "assigned_batch", "ticket": None, "batch": "b1"},
+            {"kind": "assigned_batch", "ticket": None, "count": 5},
+        )
+    ):
+        with pytest.raises(sa.exc.IntegrityError), desk.engine.begin() as conn:
+            conn.execute(sa.text(SHAPED), {**base, "once": f"x{i}", **row})
+    good = {"kind": "assigned_batch", "ticket": None, "batch": "b1", "count": 5, "once": "ok"}
+    with desk.engine.begin() as conn:
+        conn.execute(sa.text(SHAPED), {**base, **good})
+        conn.execute(sa.text(SHAPED), {**base, "kind": "assigned", "ticket": ticket, "once": "o"})
+
+
+def test_every_face_filters_a_batch_id_like_mail_text(config: Path, desk: Store) -> None:
+    """A batch id is text another role wrote: the CLI, the console's list and toast and
+    Enter never hand its control characters to a terminal or run it as a query."""
+    from supportdesk.tui.screens.notifications import line, toast_text
+
+    junk = "\x1b]0;pwned\x07 zz"
+    with desk.session() as s:
+        bob = s.exec(select(Agent.id).where(Agent.handle == "bob")).one()
+    row = {"agent": bob, "now": datetime.now(UTC), "ticket": None, "once": "j"}
+    with desk.engine.begin() as conn:
+        conn.execute(
+            sa.text(SHAPED),
+            {**row, "kind": "assigned_batch", "batch": junk, "count": 5},
+        )
+        conn.execute(sa.text("UPDATE notifications SET actor = :a"), {"a": "\x1b[2Jrule\x07"})
+    code, out, _ = run(config, "notifications")
+    assert code == 0 and "assigned you 5 tickets" in out
+    code, as_json, _ = run(config, "notifications", "--json")
+    with desk.session() as s:
+        [found] = notifications.listing(s, "bob")
+        with pytest.raises(NotFoundError):
+            notifications.query_of(s, "bob", found.id)
+    assert found.batch == junk and json.loads(as_json)["notifications"][0]["batch_id"] == junk
+    shown = [out, *toast_text(found), line(found, datetime.now(UTC)).plain]
+    for text in shown:
+        assert "\x1b" not in text and "\x07" not in text, repr(text)
+
+
+def test_one_notification_per_agent_and_batch_is_the_tables(desk: Store) -> None:
+    numbers = [new_ticket(desk) for _ in range(2)]
+    with desk.session(write=True) as s:
+        result = bulk.assign(s, bulk.ids_for_numbers(s, numbers), "bob", Change.by("agent:al"))
+    with desk.session() as s:
+        row = s.exec(select(Notification)).one()
+    again = {
+        "agent_id": row.agent_id,
+        "kind": "assigned_batch",
+        "event_id": row.event_id,
+        "once": "again",
+        "actor": row.actor,
+        "batch_id": result.batch_id,
+        "ticket_count": 1,
+    }
+    with pytest.raises(sa.exc.IntegrityError), desk.session(write=True) as s:
+        s.connection().execute(sa.insert(Notification), again)
+    about_nothing = {**again, "batch_id": None}  # neither a ticket nor a batch
+    with pytest.raises(sa.exc.IntegrityError), desk.session(write=True) as s:
+        s.connection().execute(sa.insert(Notification), about_nothing)
 
 
 def test_a_note_tells_the_agents_it_mentions_but_not_its_author(desk: Store) -> None:
@@ -236,7 +387,7 @@ def test_listing_counting_and_marking_read(desk: Store) -> None:
         carols = notifications.listing(s, "carol")[0].id
         with pytest.raises(NotFoundError, match=f"no notification {carols} for bob"):
             notifications.mark_read(s, "bob", [carols])
-        assert notifications.ticket_of(s, "carol", carols) == numbers[0]
+        assert notifications.query_of(s, "carol", carols) == f"#{numbers[0]}"
         assert [n.ticket for n in notifications.listing(s, "bob", unread_only=True)] == [numbers[1]]
         assert notifications.mark_read(s, "bob", None) == 1
         assert notifications.unread_count(s, "bob") == 0
@@ -295,6 +446,44 @@ def test_an_agent_role_reads_and_marks_only_their_own(crew: TeamStore) -> None:
             store.dispose()
 
 
+@pytest.mark.postgres
+def test_a_bulk_assignment_tells_each_agent_once_and_only_they_read_it(crew: TeamStore) -> None:
+    """A lead's bulk command, through row security: one row per agent and batch, which only
+    that agent's role reads, counts and marks."""
+    lead = crew.open_as(crew.add_agent("alice"))
+    bob = crew.open_as(crew.add_agent("bob"))
+    carol = crew.open_as(crew.add_agent("carol"))
+    try:
+        numbers = [new_ticket(lead) for _ in range(5)]
+        change = Change.by("agent:alice")
+        with lead.session(write=True) as s:
+            to_bob = bulk.assign(s, bulk.ids_for_numbers(s, numbers[:3]), "bob", change)
+            bulk.assign(s, bulk.ids_for_numbers(s, numbers[3:]), "carol", change)
+        assert told(crew.owner) == []
+        assert told_of_batches(crew.owner) == [
+            ("bob", to_bob.batch_id, 3, "agent:alice"),
+            ("carol", to_bob.batch_id, 2, "agent:alice"),
+        ]
+        assert _count(lead, "SELECT count(*) FROM notifications") == 0
+        assert _count(bob, "SELECT count(*) FROM notifications") == 1
+        with bob.session() as s:
+            [mine] = notifications.listing(s, "bob")
+            assert (mine.count, mine.batch) == (3, to_bob.batch_id)
+            assert notifications.unread_count(s, "bob") == 1
+            assert (
+                notifications.query_of(s, "bob", mine.id) == f"batch:{to_bob.batch_id} assignee:bob"
+            )
+        with carol.session() as s:
+            assert [n.count for n in notifications.listing(s, "carol")] == [2]
+            assert notifications.listing(s, "bob") == []
+        assert _updated(carol, "UPDATE notifications SET read_at = now()") == 1  # hers only
+        with bob.session(write=True) as s:
+            assert notifications.mark_read(s, "bob", None) == 1
+    finally:
+        for store in (lead, bob, carol):
+            store.dispose()
+
+
 def _updated(store: Store, statement: str) -> int:
     with store.engine.begin() as conn:
         return int(conn.exec_driver_sql(statement).rowcount)
@@ -326,7 +515,8 @@ def test_the_cli_lists_and_marks(config: Path, desk: Store) -> None:
     with desk.session(write=True) as s:
         ids = bulk.ids_for_numbers(s, numbers)
         bulk.unassign(s, ids, Change.by("agent:alice"))
-        bulk.assign(s, ids, "bob", Change.by("agent:alice"))
+        for number in numbers:
+            tickets.assign(s, number, "bob", Change.by("agent:alice"))
     code, out, _ = run(config, "notifications", "--json")
     listed = json.loads(out)
     assert code == 0 and listed["unread"] == 3
@@ -346,6 +536,33 @@ def test_the_cli_lists_and_marks(config: Path, desk: Store) -> None:
     assert code == 0 and json.loads(out)["agent"] == "carol"
     code, _, err = run(config, "notifications", "--agent", "zed")
     assert code != 0 and "no agent 'zed'" in err
+
+
+def test_the_cli_lists_a_bulk_assignment_once_with_its_count_and_batch(
+    config: Path, desk: Store
+) -> None:
+    numbers = [new_ticket(desk) for _ in range(3)]
+    with desk.session(write=True) as s:
+        result = bulk.assign(s, bulk.ids_for_numbers(s, numbers), "bob", Change.by("agent:al"))
+    code, out, _ = run(config, "notifications", "--json")
+    listed = json.loads(out)
+    assert code == 0 and listed["unread"] == 1
+    [batch] = listed["notifications"]
+    assert {k: batch[k] for k in ("kind", "ticket", "subject", "batch_id", "count", "actor")} == {
+        "kind": "assigned_batch",
+        "ticket": None,
+        "subject": "",
+        "batch_id": result.batch_id,
+        "count": 3,
+        "actor": "agent:al",
+    }
+    code, out, _ = run(config, "notifications")
+    assert code == 0 and "assigned you 3 tickets" in out
+    assert f"batch:{result.batch_id[:8]}" in out and "1 unread for bob" in out
+    # What it names lists those tickets, by the whole id or its start.
+    for shown in (result.batch_id, result.batch_id[:8]):
+        code, out, _ = run(config, "tickets", "list", f"batch:{shown}", "--ids")
+        assert (code, sorted(int(n) for n in out.split())) == (0, numbers)
 
 
 def test_the_warning_window_is_the_configs(desk: Store, tmp_path: Path) -> None:
@@ -534,20 +751,59 @@ def test_an_agent_cannot_forge_a_notification(crew: TeamStore) -> None:
             {**mine, "kind": "mention", "event": note, "ticket": ticket_ids[1], "agent": 999999},
         )
         assert told(crew.owner) == [("carol", numbers[2], "assigned", "agent:alice")]
+        # What carol's own assignment may tell her, but carrying a batch or a count: a
+        # batch id is shown to her and run on Enter, so only the batch kind has one.
+        shaped = (
+            "INSERT INTO notifications (agent_id, kind, ticket_id, event_id, once, actor,"
+            " created_at, batch_id, ticket_count) VALUES (:agent, :kind, :ticket, :event,"
+            " :once, :actor, now(), :batch, :count)"
+        )
+        carols_own = {**mine, "agent": ids["carol"], "event": assign, "ticket": ticket_ids[2]}
+        for batch_id, count in (("\x1b]0;pwned\x07 zz", 5), ("\x1b]0;pwned\x07 zz", None)):
+            _forged(alice, shaped, {**carols_own, "batch": batch_id, "count": count})
 
         with alice.session(write=True) as s:
             tickets.assign(s, numbers[0], "bob", Change.by("agent:alice"))
             tickets.add_note(s, numbers[0], "@bob look", Change.by("agent:alice"))
         with alice.session(write=True) as s:
-            bulk.assign(s, ticket_ids[1:], "bob", Change.by("agent:alice"))
+            result = bulk.assign(s, ticket_ids[1:], "bob", Change.by("agent:alice"))
+        assert told_of_batches(crew.owner) == [("bob", result.batch_id, 2, "agent:alice")]
+        # A batch notification must name an assign event of hers, of that batch, for that
+        # agent: not one of another batch, not one assigning carol, not in another's name.
+        with alice.session(write=True) as s:
+            other = bulk.assign(s, ticket_ids[:2], "carol", Change.by("agent:alice"))
+        batch_event, carols = (
+            _count(
+                crew.owner,
+                f"SELECT min(id) FROM events WHERE batch_id = '{b}' AND action = 'assign'",
+            )
+            for b in (result.batch_id, other.batch_id)
+        )
+        forged = (
+            "INSERT INTO notifications (agent_id, kind, event_id, once, actor, created_at,"
+            " batch_id, ticket_count) VALUES (:agent, 'assigned_batch', :event, 'forged',"
+            " :actor, now(), :batch, 100000)"
+        )
+        mine_batch = {"agent": ids["bob"], "actor": "agent:alice"}
+        for event, batch, changes in (
+            (carols, result.batch_id, {}),  # another batch's event
+            (carols, other.batch_id, {}),  # it assigned carol, not bob
+            (batch_event, result.batch_id, {"actor": "agent:lead"}),
+        ):
+            _forged(alice, forged, {**mine_batch, **changes, "event": event, "batch": batch})
+        # Her own batch's event for bob, but more tickets than her batch gave him, or none.
+        counted = forged.replace("100000)", ":count)")
+        for count in (3, 0, -1):
+            mine_count = {**mine_batch, "event": batch_event, "batch": result.batch_id}
+            _forged(alice, counted, {**mine_count, "count": count})
         first = take(sync, mail("Broken", message_id="<f1@acme.example>"))
         with alice.session(write=True) as s:
             tickets.assign(s, first.ticket_number, "bob", Change.by("agent:alice"))
         answer = mail("Re: Broken", message_id="<f2@acme.example>", in_reply_to="<f1@acme.example>")
         take(sync, answer)
         assert sorted((who, n, kind) for who, n, kind, _ in told(crew.owner)) == sorted(
-            [("bob", n, "assigned") for n in numbers]
-            + [
+            [
+                ("bob", numbers[0], "assigned"),
                 ("carol", numbers[2], "assigned"),
                 ("bob", numbers[0], "mention"),
                 ("bob", first.ticket_number, "assigned"),
@@ -569,7 +825,7 @@ def test_undoing_a_bulk_reassignment_retracts_its_assigned_notifications(desk: S
     with desk.session(write=True) as s:
         bulk.assign(s, bulk.ids_for_numbers(s, numbers), "bob", Change.by("agent:alice"))
     with desk.session() as s:
-        assert notifications.unread_count(s, "bob") == 4
+        assert notifications.unread_count(s, "bob") == 2  # the mention, the batch of 3
         assert notifications.unread_count(s, "carol") == 0  # no longer hers
     with desk.session(write=True) as s:
         undo.undo_latest(s, "agent:alice")

@@ -98,18 +98,21 @@ def _table(found: list[NotificationInfo]) -> None:
     from rich.table import Table
 
     from supportdesk.desk import notifications as desk_notifications
+    from supportdesk.desk.notifications import short_batch
 
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     headers = (_("id"), "", _("time"), _("what"), _("ticket"), _("subject"), _("by"))
     for i, name in enumerate(headers):
         table.add_column(name, no_wrap=i != 5, justify="right" if i in (0, 4) else "left")
     for n in found:
+        # A bulk assignment names no ticket: its count is the "what", its batch (which
+        # `tickets list batch:ID` and `undo` take) stands where the ticket would.
         table.add_row(
             str(n.id),
             "•" if n.unread else "",
             f"{n.created_at.astimezone():%Y-%m-%d %H:%M}",
-            desk_notifications.kind_label(n.kind),
-            f"#{n.ticket}",
+            desk_notifications.describe(n),
+            f"#{n.ticket}" if n.batch is None else f"batch:{short_batch(n.batch)}",
             cell(n.subject, 60),
             cell(n.actor, 30),
         )

@@ -297,8 +297,8 @@ def set_field(
 def assign(
     session: Session, ticket_ids: Sequence[int], agent_handle: str | None, change: Change
 ) -> BulkResult:
-    """Assign every ticket to the agent (None: unassign); the agent hears of each ticket
-    (desk.notifications), told in one INSERT ... SELECT over the batch's new events."""
+    """Assign every ticket to the agent (None: unassign); the agent hears of it once per
+    batch, however many tickets (desk.notifications `assigned_in_batch`)."""
     agent = directory.get_agent(session, agent_handle) if agent_handle else None
     after = notifications.last_event_id(session) if agent else 0
     result = set_field(
@@ -310,7 +310,7 @@ def assign(
         change,
     )
     if agent is not None and result.changed:
-        tell = notifications.assigned_in_batch(session, agent, change, after)
+        tell = notifications.assigned_in_batch(session, agent, change, after, result.changed)
         if tell is not None:
             session.execute(tell)
     return result

@@ -207,8 +207,17 @@ def _queue_one(
     if not count:
         return None
     rows = conn.execute(
-        select(_N.c.kind, _T.c.number, _T.c.subject, _N.c.actor, _N.c.created_at)
-        .join(_T, _T.c.id == _N.c.ticket_id)
+        select(
+            _N.c.kind,
+            _T.c.number,
+            _T.c.subject,
+            _N.c.actor,
+            _N.c.created_at,
+            _N.c.batch_id,
+            _N.c.ticket_count,
+        )
+        .select_from(_N)
+        .outerjoin(_T, _T.c.id == _N.c.ticket_id)
         .where(_N.c.agent_id == agent_id, _N.c.mailed_at == now, _N.c.read_at.is_(None))
         .order_by(_N.c.id.desc())
         .limit(LISTED)
@@ -258,23 +267,40 @@ def _queue_one(
     return Queued(handle, int(outbox_id), int(count))
 
 
-def body(handle: str, name: str, rows: Sequence[Row[Any, Any, Any, Any, Any]], count: int) -> str:
+def body(handle: str, name: str, rows: Sequence[Row[Any, *tuple[Any, ...]]], count: int) -> str:
     """The digest's text: a line per notification (newest first) and the command that opens
-    its ticket; subjects from mail made one line."""
+    its ticket; subjects from mail made one line. A bulk assignment is one line however
+    many tickets it assigned, with the command that lists them."""
     lines = [
         _("Hello {name},").format(name=compose.one_line(name) or handle),
         "",
         _("While you were away from the console:"),
         "",
     ]
-    for kind, number, subject, actor, created_at in rows:
+    for kind, number, subject, actor, created_at, batch, tickets in rows:
+        when = f"{created_at:%Y-%m-%d %H:%M} UTC"
+        if batch is not None:
+            lines.append(
+                ngettext(
+                    "batch {batch}  assigned you {count} ticket",
+                    "batch {batch}  assigned you {count} tickets",
+                    tickets,
+                ).format(batch=notifications.short_batch(batch), count=f"{tickets:,}")
+            )
+            lines.append(
+                "    "
+                + _("{when} by {actor}; list them: supportdesk tickets list batch:{batch}").format(
+                    when=when, actor=actor, batch=compose.one_line(batch)
+                )
+            )
+            continue
         lines.append(
             f"#{number}  {notifications.kind_label(kind)}: {compose.one_line(subject, 120)}"
         )
         lines.append(
             "    "
             + _("{when} by {actor}; open it: supportdesk tickets show {number}").format(
-                when=f"{created_at:%Y-%m-%d %H:%M} UTC", actor=actor, number=number
+                when=when, actor=actor, number=number
             )
         )
     more = count - len(rows)

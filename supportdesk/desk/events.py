@@ -25,7 +25,7 @@ from sqlalchemy import (
     null,
     select,
 )
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from supportdesk.store.models import Event, Ticket, table_of, utcnow
 from supportdesk.store.prepared import Prepared
@@ -184,3 +184,30 @@ def _text(value: Any) -> Any:
     if isinstance(value, str):
         return cast(literal(value), Text)
     return value
+
+
+MIN_BATCH_PREFIX = 8
+"""A batch id may be cut short to its first 8 characters or more (`undo`, `batch:`)."""
+
+
+def batches_named(conn: Session | Connection, text: str, limit: int = 2) -> list[str]:
+    """The batch ids `text` names: `[text]` when a batch has that whole id, else up to
+    `limit` batches starting with it (none when it is shorter than MIN_BATCH_PREFIX). One
+    answer is a batch; more, an ambiguous start. `supportdesk undo` and the query's
+    `batch:` both ask here, each saying "not found" or "ambiguous" its own way.
+
+    The start is looked up as a range (`text <= batch_id < text'`, `text'` its last
+    character's successor), which both backends search through ix_events_batch: SQLite's
+    LIKE skips an index on a case-sensitive column, as does PostgreSQL's under a non-C
+    collation. The escaped LIKE beside it keeps the answer exact under any collation.
+    """
+    exact = select(col(Event.batch_id)).where(col(Event.batch_id) == text).limit(1)
+    if conn.execute(exact).scalar() is not None:
+        return [text]
+    if len(text) < MIN_BATCH_PREFIX:
+        return []
+    batch = col(Event.batch_id)
+    starting = [batch >= text, batch.startswith(text, autoescape=True)]
+    if ord(text[-1]) < 0x10FFFF:
+        starting.append(batch < text[:-1] + chr(ord(text[-1]) + 1))
+    return list(conn.execute(select(batch).where(*starting).distinct().limit(limit)).scalars())

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
+from supportdesk.desk.events import MIN_BATCH_PREFIX, batches_named
 from supportdesk.desk.tickets import get_ticket
 from supportdesk.errors import NotFoundError, ValidationError
 from supportdesk.i18n import _
@@ -87,9 +88,6 @@ def events(
     return rows
 
 
-MIN_BATCH_PREFIX = 8
-
-
 def resolve_batch(session: Session, text: str) -> str:
     """The batch id `text` names: the whole id, or its first 8 or more characters.
 
@@ -97,24 +95,14 @@ def resolve_batch(session: Session, text: str) -> str:
     is enough to undo it, as long as no other batch starts the same way.
     """
     text = text.strip().lower()
-    exact = select(col(Event.batch_id)).where(col(Event.batch_id) == text).limit(1)
-    if session.execute(exact).scalar() is not None:
-        return text
-    if len(text) < MIN_BATCH_PREFIX:
+    found = batches_named(session, text, limit=3)
+    if not found and len(text) < MIN_BATCH_PREFIX:
         raise NotFoundError(
             _(
                 "no batch {text}: give the whole id or at least its first "
                 "{min_batch_prefix} characters"
             ).format(text=text, min_batch_prefix=MIN_BATCH_PREFIX)
         )
-    found = list(
-        session.execute(
-            select(col(Event.batch_id))
-            .where(col(Event.batch_id).startswith(text, autoescape=True))
-            .distinct()
-            .limit(3)
-        ).scalars()
-    )
     if not found:
         raise NotFoundError(_("no batch {text}").format(text=text))
     if len(found) > 1:

@@ -1,9 +1,14 @@
 """Notifications: telling an agent what happened to them, in the change's own transaction.
 
-Four things make one, each for one agent and each once:
+Five things make one, each for one agent and each once:
 
 - `assigned`: a ticket was assigned to them by someone else (a person, a rule, a bulk
-  command). Bulk assignment stays set-based: one INSERT ... SELECT over the batch's events.
+  command of one ticket).
+- `assigned_batch`: a bulk command (one batch) assigned them many tickets: one row per
+  agent and batch, with how many (`ticket_count`) and the batch, never one per ticket. An
+  agent told 100,000 times is told nothing, and 100,000 rows doubled the command's time.
+  `batch:<id>` in a query lists those tickets. Undoing the batch retracts it, as undoing
+  any reassignment retracts its `assigned` (see `holding`).
 - `reply`: a customer's message arrived on a ticket assigned to them (ingest, per flush).
 - `mention`: a note names them as `@handle` (existing agents only, never the note's author).
 - `sla`: a ticket of theirs is due within `[sla] warn_minutes` (SLA_WARNING_SECONDS when
@@ -13,7 +18,8 @@ Four things make one, each for one agent and each once:
 Each row is written by the function that made the change, in its session, so a change rolled
 back takes its notifications with it. `once` (the causing event's id, or the SLA due time)
 and the unique constraint on (ticket, agent, once) make "once" a fact of the table, not a
-hope. On a team store row security (migration 0010) shows each agent only their own.
+hope; for a batch, the unique index on (agent, batch). On a team store row security
+(migrations 0010, 0014) shows each agent only their own.
 """
 
 from __future__ import annotations
@@ -45,17 +51,20 @@ from sqlmodel import Session, col
 
 from supportdesk.desk.events import Change
 from supportdesk.errors import NotFoundError, ValidationError
-from supportdesk.i18n import N_, _
+from supportdesk.i18n import N_, _, ngettext
 from supportdesk.store.models import Agent, Event, Notification, Ticket, table_of, utcnow
 from supportdesk.store.team import session_actor
+from supportdesk.text import cut, one_line
 
 ASSIGNED = "assigned"
+ASSIGNED_BATCH = "assigned_batch"
 REPLY = "reply"
 MENTION = "mention"
 SLA = "sla"
-KINDS = (ASSIGNED, REPLY, MENTION, SLA)
+KINDS = (ASSIGNED, ASSIGNED_BATCH, REPLY, MENTION, SLA)
 KIND_LABELS = {
     ASSIGNED: N_("assigned to you"),
+    ASSIGNED_BATCH: N_("assigned to you in bulk"),
     REPLY: N_("customer answered"),
     MENTION: N_("mentioned you"),
     SLA: N_("SLA due soon"),
@@ -77,19 +86,28 @@ _EVENTS = table_of(Event)
 _TICKETS = table_of(Ticket)
 _INLINE = _TABLE.insert().inline()
 _COLUMNS = ("agent_id", "kind", "ticket_id", "event_id", "once", "actor", "created_at")
+_BATCH_COLUMNS = (*_COLUMNS, "batch_id", "ticket_count")
+SHORT_BATCH = 8
+"""How much of a batch id a person is shown (`supportdesk undo` and `batch:` take it)."""
 
 
 @dataclass(frozen=True)
 class NotificationInfo:
-    """One notification as the faces show it. `subject` is mail text: filter before showing."""
+    """One notification as the faces show it. `subject` is mail text: filter before showing.
+
+    An `assigned_batch` one has no ticket (`ticket` None, `subject` empty) but a `batch` and
+    the `count` of tickets it assigned.
+    """
 
     id: int
     kind: str
-    ticket: int
+    ticket: int | None
     subject: str
     actor: str
     created_at: datetime
     read_at: datetime | None
+    batch: str | None = None
+    count: int | None = None
 
     @property
     def unread(self) -> bool:
@@ -104,11 +122,41 @@ class NotificationInfo:
             "actor": self.actor,
             "created_at": self.created_at.isoformat(),
             "read_at": self.read_at.isoformat() if self.read_at else None,
+            "batch_id": self.batch,
+            "count": self.count,
         }
 
 
 def kind_label(kind: str) -> str:
     return _(KIND_LABELS[kind]) if kind in KIND_LABELS else kind
+
+
+def describe(found: NotificationInfo) -> str:
+    """What it says, in a line: "assigned to you", or for a batch "assigned you 1,234
+    tickets"."""
+    if found.kind == ASSIGNED_BATCH and found.count is not None:
+        return ngettext(
+            "assigned you {count} ticket", "assigned you {count} tickets", found.count
+        ).format(count=f"{found.count:,}")
+    return kind_label(found.kind)
+
+
+def short_batch(batch: str | None) -> str:
+    """A batch id as a person is shown it: its first SHORT_BATCH characters, made inert.
+
+    The id is store text another login role wrote (row security checks it names an event of
+    that role, not what the event's id says), so every face filters it like mail text.
+    """
+    return cut(one_line(batch or ""), SHORT_BATCH)
+
+
+def batch_words(found: NotificationInfo) -> str:
+    """Where a batch notification came from: "bulk by lead, batch 1a2b3c4d"; both made one
+    inert line, as the ticket toast makes its actor."""
+    actor = handle_of(found.actor) or found.actor
+    return _("bulk by {actor}, batch {batch}").format(
+        actor=one_line(actor, 40), batch=short_batch(found.batch)
+    )
 
 
 def handle_of(actor: str) -> str | None:
@@ -172,30 +220,62 @@ def assigned(session: Session, ticket_id: int, agent: Agent, event_id: int, chan
 
 
 def assigned_in_batch(
-    session: Session, agent: Agent, change: Change, after_event: int
+    session: Session, agent: Agent, change: Change, after_event: int, changed: int
 ) -> Insert | None:
-    """One INSERT ... SELECT telling `agent` of each ticket the batch assigned them, reading
+    """One INSERT ... SELECT telling `agent` of the tickets the batch assigned them, from
     the batch's `assign` events after event id `after_event` (`last_event_id` before the
     change: what came before in the same batch was told already). None when the batch's
-    actor is the agent."""
+    actor is the agent.
+
+    `changed` tickets (how many the change assigned) decide the shape: one is told as one
+    ticket (`assigned`); more as one `assigned_batch` row counting them, however many.
+    Should the same batch assign the agent again, the first row stands, whatever its shape
+    (once per batch): the session remembers whom it told of which batch. Its count (or its
+    one ticket) is then what the first change assigned; `batch:` lists the rest. Not ON
+    CONFLICT DO NOTHING: on a team store PostgreSQL then checks the new row against the read
+    policy, which an agent telling another fails.
+    """
     if handle_of(change.actor) == agent.handle:
         return None
     e = _EVENTS
-    rows = select(
-        literal(agent.id, Integer),
-        literal(ASSIGNED, String),
-        e.c.ticket_id,
-        e.c.id,
-        once_of_event(e.c.id),
-        e.c.actor,
-        e.c.created_at,
-    ).where(
+    mine = (
         e.c.batch_id == change.batch_id,
         e.c.action == "assign",
         e.c.id > after_event,
         e.c.ticket_id.is_not(None),
     )
-    return _TABLE.insert().from_select(_COLUMNS, rows)
+    told: set[tuple[int, str]] = session.info.setdefault("told_of_batches", set())
+    if (agent.id, change.batch_id) in told:
+        return None
+    told.add((agent.id, change.batch_id))  # type: ignore[arg-type]
+    if changed == 1:
+        one = select(
+            literal(agent.id, Integer),
+            literal(ASSIGNED, String),
+            e.c.ticket_id,
+            e.c.id,
+            once_of_event(e.c.id),
+            e.c.actor,
+            e.c.created_at,
+        ).where(*mine)
+        return _TABLE.insert().from_select(_COLUMNS, one)
+    count = func.count()
+    many = (
+        select(
+            literal(agent.id, Integer),
+            literal(ASSIGNED_BATCH, String),
+            cast(null(), Integer),
+            func.min(e.c.id),
+            literal("b" + change.batch_id, String),
+            literal(change.actor, String),
+            func.min(e.c.created_at),
+            literal(change.batch_id, String),
+            count,
+        )
+        .where(*mine)
+        .having(count > 0)
+    )
+    return _TABLE.insert().from_select(_BATCH_COLUMNS, many)
 
 
 def last_event_id(session: Session) -> int:
@@ -316,11 +396,32 @@ def _agent_id(session: Session, handle: str) -> int:
 def holding() -> ColumnElement[bool]:
     """Whether a notification still holds: an `assigned` one only while its ticket is the
     agent's. Undoing a bulk reassignment (or any later reassignment) so retracts its
-    "assigned to you" without writing a row another agent's role may not touch."""
+    "assigned to you" without writing a row another agent's role may not touch.
+
+    An `assigned_batch` one holds until its batch is undone: undo takes back every ticket
+    of a batch or none, so the undo's event on the ticket of the notification's own event
+    (found through the events' (ticket, id) index) says it. A later reassignment of some
+    of the tickets leaves it: it says what the batch did.
+    """
     n, t = _TABLE, _TICKETS.alias("now_assigned")
+    cause, undo = _EVENTS.alias("cause"), _EVENTS.alias("undo")
+    undone = (
+        exists()
+        .where(
+            cause.c.id == n.c.event_id,
+            undo.c.ticket_id == cause.c.ticket_id,
+            undo.c.id > cause.c.id,
+            undo.c.actor == literal("undo:", String) + n.c.batch_id,
+        )
+        .correlate(n)
+    )
     return or_(
-        n.c.kind != ASSIGNED,
-        exists().where(t.c.id == n.c.ticket_id, t.c.assignee_id == n.c.agent_id),
+        n.c.kind.not_in([ASSIGNED, ASSIGNED_BATCH]),
+        and_(
+            n.c.kind == ASSIGNED,
+            exists().where(t.c.id == n.c.ticket_id, t.c.assignee_id == n.c.agent_id),
+        ),
+        and_(n.c.kind == ASSIGNED_BATCH, ~undone),
     )
 
 
@@ -337,8 +438,18 @@ def listing(
         raise ValidationError(_("limit must be zero or more"))
     n, t = _TABLE, _TICKETS
     stmt = (
-        select(n.c.id, n.c.kind, t.c.number, t.c.subject, n.c.actor, n.c.created_at, n.c.read_at)
-        .join(t, t.c.id == n.c.ticket_id)
+        select(
+            n.c.id,
+            n.c.kind,
+            t.c.number,
+            func.coalesce(t.c.subject, ""),
+            n.c.actor,
+            n.c.created_at,
+            n.c.read_at,
+            n.c.batch_id,
+            n.c.ticket_count,
+        )
+        .outerjoin(t, t.c.id == n.c.ticket_id)
         .where(n.c.agent_id == _agent_id(session, handle), holding())
         .order_by(n.c.id.desc())
     )
@@ -402,19 +513,39 @@ def mark_read(
     return int(result.rowcount)
 
 
-def ticket_of(session: Session, handle: str, notification_id: int) -> int:
-    """The ticket number notification `notification_id` of `handle` is about."""
+_BATCH_TOKEN = re.compile(r"[0-9A-Za-z-]{1,36}")
+"""What a batch id may be to go into a query (ours are UUIDs); anything else is refused."""
+
+
+def query_of(session: Session, handle: str, notification_id: int) -> str:
+    """The query that shows what notification `notification_id` of `handle` is about:
+    `#<number>` for a ticket; for a batch `batch:<id> assignee:<handle>`, the tickets of
+    the batch that are the agent's, not every ticket the batch changed (a batch assigns to
+    one agent, but it may also have set other fields of other tickets). A ticket the batch
+    gave them and someone has since taken away is not listed: as `holding` retracts an
+    `assigned` notification, the list shows what is still theirs to do.
+
+    A batch id that is not a plain token (store text another role wrote) is refused, never
+    run as query text."""
     n, t = _TABLE, _TICKETS
-    number = session.execute(
-        select(t.c.number)
-        .join(n, n.c.ticket_id == t.c.id)
+    found = session.execute(
+        select(t.c.number, n.c.batch_id)
+        .select_from(n)
+        .outerjoin(t, n.c.ticket_id == t.c.id)
         .where(n.c.id == notification_id, n.c.agent_id == _agent_id(session, handle))
-    ).scalar_one_or_none()
-    if number is None:
+    ).first()
+    if found is None or (found[0] is None and found[1] is None):
         raise NotFoundError(
             _("no notification {ids} for {handle}").format(ids=notification_id, handle=handle)
         )
-    return int(number)
+    number, batch = found
+    if batch is None:
+        return f"#{number}"
+    if not _BATCH_TOKEN.fullmatch(batch):
+        raise NotFoundError(
+            _("notification {id} names no batch that can be shown").format(id=notification_id)
+        )
+    return f"batch:{batch} assignee:{handle}"
 
 
 def agent_handles(session: Session) -> list[str]:

@@ -474,6 +474,16 @@ class HandleTime(SQLModel, table=True):
     seconds: int = Field(default=0)
 
 
+NOTIFICATION_TICKET_OR_BATCH = (
+    "(kind = 'assigned_batch') = (ticket_id IS NULL)"
+    " AND (ticket_id IS NULL) = (batch_id IS NOT NULL)"
+    " AND (ticket_count IS NULL) = (batch_id IS NULL)"
+    " AND (ticket_count IS NULL OR ticket_count > 0)"
+)
+"""A notification is about one ticket, or (`assigned_batch`, only that kind) a batch's many,
+counted; no other row carries a batch or a count."""
+
+
 class Notification(SQLModel, table=True):
     """Something an agent should hear of: a ticket assigned to them, a customer's answer on
     one of theirs, one of theirs about to breach its SLA, a note mentioning them.
@@ -489,6 +499,8 @@ class Notification(SQLModel, table=True):
         Index("ix_notifications_agent_id", "agent_id", "id"),
         Index("ix_notifications_agent_unread", "agent_id", "read_at", "id"),
         UniqueConstraint("ticket_id", "agent_id", "once", name="uq_notifications_once"),
+        Index("uq_notifications_batch", "agent_id", "batch_id", unique=True),
+        CheckConstraint(NOTIFICATION_TICKET_OR_BATCH, name="ck_notifications_ticket_or_batch"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -497,10 +509,12 @@ class Notification(SQLModel, table=True):
     its per-row check took a large, noisy share (measured 5-45%) of the INSERT that tells an
     agent of a 100,000-ticket reassignment."""
     kind: str = Field(max_length=16)
-    """"assigned", "reply", "sla" or "mention"."""
-    ticket_id: int = Field(foreign_key="tickets.id", ondelete="CASCADE")
+    """"assigned", "assigned_batch", "reply", "sla" or "mention"."""
+    ticket_id: int | None = Field(default=None, foreign_key="tickets.id", ondelete="CASCADE")
+    """The ticket it is about; None for `assigned_batch`, which is about a batch's tickets."""
     event_id: int | None = Field(default=None)
-    """The event that caused it (None for an SLA warning, which no change caused)."""
+    """The event that caused it (None for an SLA warning, which no change caused); for
+    `assigned_batch` the batch's first `assign` event naming the agent."""
     once: str = Field(max_length=40)
     """"e<event id>", or for an SLA warning "sla<due time in Unix seconds>": one per window."""
     actor: str = Field(max_length=200)
@@ -508,6 +522,11 @@ class Notification(SQLModel, table=True):
     read_at: datetime | None = Field(default=None)
     mailed_at: datetime | None = Field(default=None)
     """When a digest mail to the agent included it (None: not mailed)."""
+    batch_id: str | None = Field(default=None, max_length=36)
+    """`assigned_batch`: the bulk command's batch (events.batch_id). One per agent and batch
+    (`uq_notifications_batch`; NULL, every other kind, is never a duplicate)."""
+    ticket_count: int | None = Field(default=None)
+    """`assigned_batch`: how many tickets the batch assigned the agent."""
 
 
 OUTBOX_TICKET_OR_DIGEST = "ticket_id IS NOT NULL OR (kind = 'digest' AND agent_id IS NOT NULL)"

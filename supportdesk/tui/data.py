@@ -400,13 +400,13 @@ class DeskData:
         with self.store.session() as session:
             return notifications.listing(session, self.me, limit=limit)
 
-    def open_notification(self, notification_id: int) -> int:
-        """Mark it read; the number of the ticket it is about."""
+    def open_notification(self, notification_id: int) -> str:
+        """Mark it read; the query that shows what it is about (`#<number>`, `batch:<id>`)."""
         assert self.me
         with self.store.session(write=True) as session:
-            number = notifications.ticket_of(session, self.me, notification_id)
+            query = notifications.query_of(session, self.me, notification_id)
             notifications.mark_read(session, self.me, [notification_id])
-        return number
+        return query
 
     def read_all_notifications(self) -> int:
         if not self.me:

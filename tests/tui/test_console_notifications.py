@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlmodel import col, or_
-from textual.widgets import TextArea
+from textual.widgets import OptionList, TextArea
 
 from supportdesk import i18n
 from supportdesk.demo.builder import build_demo
@@ -88,28 +88,54 @@ async def test_another_sessions_assignment_shows_as_count_toast_and_desktop_noti
         assert unread(demo_store, "alice") == before
 
 
-async def test_a_bulk_assignment_toasts_three_and_counts_all_the_rest(
+async def test_a_bulk_assignment_is_one_notification_that_opens_its_tickets(
     make_app: Callable[..., SupportdeskApp], demo_store: Store, other_session: Store
 ) -> None:
-    """25 arrive at once: the three newest as toasts, and "and 22 more", counted in SQL (the
-    console once counted only what a listing of 20 returned)."""
+    """25 assigned at once are one notification: one toast saying how many, one line in the
+    list, and Enter shows the batch's 25 tickets that are hers (`batch:<id> assignee:alice`)
+    and marks it read."""
     with other_session.session(write=True) as session:
         alice = next(a.id for a in directory.list_agents(session) if a.handle == "alice")
         others = or_(col(Ticket.assignee_id).is_(None), col(Ticket.assignee_id) != alice)
         ids = bulk.ids_for(session, others, limit=25)
     assert len(ids) == 25
-    app = make_app()
+    sent: list[str] = []
+    app = make_app(desktop_notify="osc777", desktop_write=sent.append)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         before = unread(demo_store, "alice")
         await wait_until(pilot, lambda: unread_shown(app) == before, what="the first count")
         with other_session.session(write=True) as session:
-            assert bulk.assign(session, ids, "alice", Change.by("agent:bob")).changed == 25
+            result = bulk.assign(session, ids, "alice", Change.by("agent:bob"))
+        assert result.changed == 25
         after = unread(demo_store, "alice")
-        assert after >= before + 25  # older ones of these tickets hold again, too
+        assert after >= before + 1  # older ones of these tickets hold again, too
         await wait_until(pilot, lambda: unread_shown(app) == after, what="the new count")
-        await wait_until(pilot, lambda: "and 22 more notifications" in notes(app))
-        assert len([n for n in notes(app) if "(by agent:bob)" in n]) == 3
+        told = f"bulk by bob, batch {result.batch_id[:8]}"
+        await wait_until(pilot, lambda: any(told in n for n in notes(app)), what="the toast")
+        assert sent == [f"\x1b]777;notify;assigned you 25 tickets;{told}\x07"]
+        assert not [n for n in notes(app) if "(by agent:bob)" in n]  # no toast per ticket
+
+        await pilot.press("b")
+        await wait_until(pilot, lambda: isinstance(app.screen, NotificationsScreen))
+        screen = app.screen
+        assert isinstance(screen, NotificationsScreen)
+        newest = screen.found[0]
+        assert (newest.kind, newest.count, newest.batch) == ("assigned_batch", 25, result.batch_id)
+        listed = screen.query_one("#notifications-list", OptionList).get_option_at_index(0)
+        assert f"assigned you 25 tickets — {told}" in str(listed.prompt)
+        await pilot.press("enter")
+        shown = app.desk.ticket_list
+        await wait_until(
+            pilot,
+            lambda: (
+                shown.source is not None
+                and shown.source.query == f"batch:{result.batch_id} assignee:alice"
+                and shown.total == 25
+            ),
+            what="the batch's tickets",
+        )
+        await wait_until(pilot, lambda: unread_shown(app) == after - 1, what="it read")
 
 
 async def test_the_notification_command_and_bindings_read_japanese(

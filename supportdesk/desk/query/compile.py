@@ -35,6 +35,7 @@ from sqlalchemy.sql.elements import SQLColumnExpression
 from sqlalchemy.sql.expression import Grouping
 from sqlmodel import col
 
+from supportdesk.desk.events import MIN_BATCH_PREFIX, batches_named
 from supportdesk.desk.query.parser import (
     DurationFilter,
     Filter,
@@ -54,6 +55,7 @@ from supportdesk.store.models import (
     PRIORITIES,
     Agent,
     Customer,
+    Event,
     Organisation,
     Queue,
     Tag,
@@ -343,6 +345,12 @@ def _filter(conn: Connection, term: Filter, me: str | None, now: datetime) -> Co
             return or_(
                 *(col(Ticket.subject).ilike(f"%{_escape_like(n)}%", escape="\\") for n in names)
             )
+        case "batch":
+            batches = _batches(conn, term.values)
+            changed = select(col(Event.ticket_id)).where(
+                col(Event.batch_id).in_(batches), col(Event.ticket_id).is_not(None)
+            )
+            return col(Ticket.id).in_(changed)
         case "is":
             states = {
                 "unassigned": col(Ticket.assignee_id).is_(None),
@@ -376,6 +384,28 @@ def _assignee(conn: Connection, values: Sequence[Value], me: str | None) -> Colu
     if unassigned:
         parts.append(column.is_(None))
     return or_(*parts)
+
+
+def _batches(conn: Connection, values: Sequence[Value]) -> list[str]:
+    """The batch ids `batch:` names: whole ids, or unambiguous starts of at least
+    MIN_BATCH_PREFIX characters (as tables show them); an unknown one is an error. The
+    lookup is `supportdesk undo`'s (history.batches_named)."""
+    found: list[str] = []
+    for value in values:
+        starting = batches_named(conn, value.text.lower())
+        if len(starting) != 1:
+            message = (
+                _("batch '{text}' is ambiguous; give more of it")
+                if starting
+                else _("no batch '{text}' (give its id or at least its first {least} characters)")
+            )
+            raise QueryError(
+                message.format(text=value.raw, least=MIN_BATCH_PREFIX),
+                position=value.position,
+                token=value.raw,
+            )
+        found.extend(starting)
+    return sorted(set(found))
 
 
 def _requester(names: Sequence[str]) -> ColumnElement[bool]:

@@ -43,6 +43,7 @@ FIELDS = (
     "due",
     "breached",
     "first_response",
+    "batch",
     "sort",
 )
 DURATION_FIELDS = ("due", "first_response")

@@ -33,7 +33,7 @@ from supportdesk.desk import presence
 from supportdesk.desk.handle import StoreError
 from supportdesk.desk.handle_time import TicketHandleTime
 from supportdesk.desk.live import Changed, ChangeFeed
-from supportdesk.desk.notifications import NotificationInfo
+from supportdesk.desk.notifications import NotificationInfo, short_batch
 from supportdesk.desk.presence import Here
 from supportdesk.desk.query import parse
 from supportdesk.desk.views import TicketDetail
@@ -121,7 +121,8 @@ class NotificationsLoaded(Message):
 
 @dataclass
 class NotificationOpened(Message):
-    number: int | None
+    query: str | None
+    """What to show: `#<number>` (a ticket) or `batch:<id>` (a bulk assignment's tickets)."""
     error: SupportdeskError | None = None
 
 
@@ -683,9 +684,14 @@ class DeskScreen(TicketActionsScreen):
     def on_notification_opened(self, message: NotificationOpened) -> None:
         if message.error is not None:
             self.notify(str(message.error), severity="error", markup=False)
-        elif message.number is not None:
-            number = message.number
-            self.open_source(Source("ticket", f"#{number}", f"#{number}"))
+        elif message.query is not None:
+            query = message.query
+            if query.startswith("batch:"):
+                batch = query.removeprefix("batch:").split()[0]
+                label = _("batch {batch}").format(batch=short_batch(batch))
+                self.open_source(Source("batch", label, query))
+            else:
+                self.open_source(Source("ticket", query, query))
             self.ticket_list.focus()
         self._look_for_notifications()
 

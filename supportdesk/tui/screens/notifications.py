@@ -1,4 +1,5 @@
-"""The agent's notifications, newest first: Enter opens one's ticket (and marks it read).
+"""The agent's notifications, newest first: Enter opens one's ticket (and marks it read),
+or for a bulk assignment the batch's tickets (`batch:<id>`).
 
 The list is read by the desk screen's worker before this opens, so the screen touches no
 store; it answers with what the agent chose (see `Choice`).
@@ -20,7 +21,7 @@ from textual.widget import Widget
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
-from supportdesk.desk.notifications import NotificationInfo, kind_label
+from supportdesk.desk.notifications import NotificationInfo, batch_words, describe, kind_label
 from supportdesk.i18n import _, ngettext
 from supportdesk.text import one_line
 from supportdesk.tui.bindings import bindings
@@ -29,6 +30,8 @@ from supportdesk.tui.bindings import bindings
 def toast_text(found: NotificationInfo) -> tuple[str, str]:
     """(title, message) of a notification's toast and desktop notification; the subject is
     mail text, made one inert line here (the desktop's sequence cleans it again)."""
+    if found.batch is not None:
+        return describe(found), batch_words(found)
     title = _("#{number}: {what}").format(number=found.ticket, what=kind_label(found.kind))
     body = _("{subject} (by {actor})").format(
         subject=one_line(found.subject, 80), actor=one_line(found.actor, 40)
@@ -37,8 +40,14 @@ def toast_text(found: NotificationInfo) -> tuple[str, str]:
 
 
 def line(found: NotificationInfo, now: datetime) -> Text:
-    """One row of the list: unread mark, what, ticket, subject, who, when."""
+    """One row of the list: unread mark, what, ticket, subject, who, when; for a bulk
+    assignment: how many tickets, whose bulk and which batch."""
     text = Text("• " if found.unread else "  ", style="bold" if found.unread else "dim")
+    if found.batch is not None:
+        text.append(describe(found), style="bold" if found.unread else "")
+        text.append(f" — {batch_words(found)}")
+        text.append(f" · {found.created_at.astimezone():%m-%d %H:%M}")
+        return text
     text.append(f"{kind_label(found.kind):<18} ", style="bold" if found.unread else "")
     text.append(f"#{found.ticket:<7} ")
     text.append(one_line(found.subject, 60))
