@@ -62,3 +62,6 @@ def test_an_option_list_still_caches_renders_by_option_and_maps_options_to_lines
     assert isinstance(listing._index_to_line, dict), (
         "OptionList._index_to_line is gone: change Sidebar._restyle"
     )
+    assert isinstance(listing._heights, dict), (
+        "OptionList._heights is gone: change Sidebar._restyle"
+    )

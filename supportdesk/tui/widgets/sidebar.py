@@ -98,7 +98,8 @@ class Sidebar(OptionList):
         if line is None:
             self.refresh()
         else:
-            self.refresh_line(line)
+            for offset in range(self._heights.get(index, 1)):  # a prompt may wrap
+                self.refresh_line(line + offset)
 
     def neighbour(self, step: int) -> ViewCount | None:
         """The view `step` places after the current one, wrapping around."""

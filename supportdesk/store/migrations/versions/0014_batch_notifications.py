@@ -1,6 +1,6 @@
 """batchnote: a bulk assignment tells each agent once, naming the batch, not each ticket
 
-Revision ID: 0014_batchnote
+Revision ID: 0014
 Revises: 0013
 
 - `notifications.ticket_id` may be NULL: an `assigned_batch` notification is about the
@@ -26,7 +26,7 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision = "0014_batchnote"
+revision = "0014"
 down_revision = "0013"
 branch_labels = None
 depends_on = None
