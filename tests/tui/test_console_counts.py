@@ -248,11 +248,11 @@ async def test_the_exact_count_waits_for_the_ticket_under_the_cursor(
     reading = threading.Event()
     detail, exact = DeskData.detail, DeskData.count
 
-    def read(self: DeskData, number: int) -> TicketDetail:
+    def read(self: DeskData, number: int, *, background: bool = False) -> TicketDetail:
         if calls and calls[-1] == "search":
             reading.wait(timeout=30)
         calls.append("detail")
-        return detail(self, number)
+        return detail(self, number, background=background)
 
     def counted(self: DeskData, source: Source) -> int:
         calls.append("exact")

@@ -256,10 +256,10 @@ async def test_after_a_search_the_footer_shows_the_lists_keys_once_its_ticket_sh
     held = [False]
     detail = DeskData.detail
 
-    def read(self: DeskData, number: int) -> TicketDetail:
+    def read(self: DeskData, number: int, *, background: bool = False) -> TicketDetail:
         if held[0]:
             reading.wait(timeout=30)
-        return detail(self, number)
+        return detail(self, number, background=background)
 
     monkeypatch.setattr(DeskData, "detail", read)
     monkeypatch.setattr(footer, "HOLD_LONGEST", 30.0)  # only the ticket releases it here
