@@ -16,9 +16,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+from textual.widgets._footer import FooterKey
+
 from supportdesk.store import Store, open_store
 from supportdesk.store.engine import MMAP_BYTES, READ_CACHE_KIB, WRITE_CACHE_KIB, sqlite_url
 from supportdesk.tui.app import SupportdeskApp
+from supportdesk.tui.data import DeskData, NotificationState, SavedView, ViewCount
+from supportdesk.tui.widgets.footer import DeskFooter
 from supportdesk.tui.widgets.ticket_list import CACHE_PAGES
 from tests.tui.conftest import SIZE, is_ready, notes, ready, wait_until
 
@@ -59,6 +64,8 @@ from pathlib import Path
 import supportdesk.cli.console, supportdesk.cli.fastpath  # how `supportdesk` reaches the app
 from supportdesk.desk.handle import open_desk, sqlite_url
 from supportdesk.tui.app import SupportdeskApp
+from supportdesk.tui.data import DeskData, NotificationState, SavedView, ViewCount
+from supportdesk.tui.widgets.footer import DeskFooter
 from bench.console_bench import is_ready  # not tests.tui.conftest: it loads the demo builder
 
 store = open_desk(sqlite_url(Path({path!r})))
@@ -102,6 +109,56 @@ async def test_the_collector_is_started_again_once_the_first_page_shows(
             assert gc.isenabled()
     finally:
         gc.enable()
+
+
+async def test_the_rest_of_the_start_waits_for_the_first_tickets_thread(
+    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first frame is the first page and its ticket's thread: the sidebar's counts and
+    the first look for notifications are read once the thread shows, not beside it."""
+    calls: list[str] = []
+    sidebar, notification_state = DeskData.sidebar, DeskData.notification_state
+    app = make_app()
+
+    def shown() -> str:
+        return "" if app.desk.detail is not None else " before the thread"
+
+    def counted(self: DeskData, saved: list[SavedView]) -> list[ViewCount]:
+        calls.append("sidebar" + shown())
+        return sidebar(self, saved)
+
+    def looked(self: DeskData, after: int | None) -> NotificationState:
+        calls.append("notifications" + shown())
+        return notification_state(self, after)
+
+    monkeypatch.setattr(DeskData, "sidebar", counted)
+    monkeypatch.setattr(DeskData, "notification_state", looked)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert "sidebar" in calls and "notifications" in calls
+        assert [call for call in calls if "before" in call] == []
+
+
+async def test_the_footer_keeps_its_keys_when_the_bindings_stay_the_same(
+    make_app: Callable[..., SupportdeskApp],
+) -> None:
+    """A focus change that leaves the same bindings (two at start-up) does not rebuild the
+    footer's keys; one that changes them does."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        footer = app.desk.query_one(DeskFooter)
+        keys = list(footer.query(FooterKey))
+        assert keys
+        app.desk.refresh_bindings()
+        await pilot.pause(0.1)
+        assert list(footer.query(FooterKey)) == keys
+        await pilot.press("slash")  # the search bar's keys
+        await wait_until(
+            pilot,
+            lambda: not set(footer.query(FooterKey)).intersection(keys),
+            what="the search bar's keys",
+        )
 
 
 async def test_the_composer_loads_when_a_reply_is_started(

@@ -69,6 +69,9 @@ GC_AFTER_SECONDS = 10.0
 """The console starts with the garbage collector off until its first page is on screen (its
 widgets and styles are many young objects, collected over and over otherwise); this is how
 long at most it stays off."""
+FIRST_FRAME_PAINT = 0.05
+"""How long the rest of the start waits for the first frame, once its last part is in, to be
+painted (Textual draws at most every 1/60 s)."""
 NOTIFICATIONS_SECONDS = 15.0
 """How often the unread count is read besides after each change: an SLA warning changes
 no ticket, so on SQLite no change mark announces it."""
@@ -199,7 +202,8 @@ class DeskScreen(TicketActionsScreen):
             self.set_interval(NOTIFICATIONS_SECONDS, self._look_for_notifications)
 
     def _first_read(self) -> None:
-        """The first page first: the sidebar's counts are read once it is on screen."""
+        """The first page and its first ticket first: the sidebar's counts are read once
+        they are on screen (`_sidebar_after_first_page`)."""
         self._sidebar_waits = True
         self.open_source(Source("open", "All open", ACTIVE_QUERY))
 
@@ -380,7 +384,6 @@ class DeskScreen(TicketActionsScreen):
         self.thread.focus()
 
     def on_ticket_list_highlighted(self, message: TicketList.Highlighted) -> None:
-        self._sidebar_after_first_page()
         same = bool(message.row and self.current and message.row.number == self.current.number)
         self.current = message.row
         if same:
@@ -458,8 +461,17 @@ class DeskScreen(TicketActionsScreen):
         self.thread.show(detail, note=note, laid=laid)
         self.query_one(ThreadHeader).show(detail, self.others, handled, self.data.now())
         self.query_one(CustomerPanel).show(detail, self.data.now())
+        if self._sidebar_waits:
+            # A few frames later, not `call_after_refresh`: the thread's widgets tell the
+            # screen they changed on their own turn, often after that callback has run.
+            self.set_timer(FIRST_FRAME_PAINT, self._sidebar_after_first_page)
 
     def _sidebar_after_first_page(self) -> None:
+        """The rest of the start once the first frame is whole (the first page and its
+        ticket's thread, or the word that the view is empty): the sidebar's counts, the
+        first look for notifications and the collector. Started with the first page, they
+        took the cores and the GIL from the thread's read, which came last (~70 ms of CPU
+        before the first frame at a million messages)."""
         if self._sidebar_waits:
             self._sidebar_waits = False
             gc.enable()  # `supportdesk console` starts without it (cli.fastpath.run_console)

@@ -1,5 +1,5 @@
 """The key bar at the bottom: Textual's Footer, in the console's language, rebuilt once per
-burst of binding changes."""
+burst of binding changes, and not at all when they come out the same."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
-from supportdesk.i18n import N_, _
+from supportdesk.i18n import N_, _, current_language
 
 # Textual's own words the footer may show (the palette key), so the catalogue has them.
 TEXTUAL_WORDS = (N_("palette"), N_("Open the command palette"))
@@ -66,6 +66,23 @@ class DeskFooter(TranslatedFooter):
     """
 
     _rebuild_queued = False
+    _built: tuple[object, ...] | None = None
+    """What the keys on show were composed from (`_shown`); None before the first keys."""
+
+    def compose(self) -> ComposeResult:
+        self._built = self._shown()
+        yield from super().compose()
+
+    def _shown(self) -> tuple[object, ...] | None:
+        """Everything the keys are composed from: the bindings, whether each is enabled and
+        its tooltip, and the language their descriptions are drawn in."""
+        if not self._bindings_ready:
+            return None
+        bindings = tuple(
+            (active.binding, active.enabled, active.tooltip)
+            for active in self.screen.active_bindings.values()
+        )
+        return (current_language(), self.show_command_palette, bindings)
 
     def bindings_changed(self, screen: Screen) -> None:
         self._bindings_ready = True
@@ -76,5 +93,9 @@ class DeskFooter(TranslatedFooter):
             self.call_after_refresh(self._rebuild)
 
     async def _rebuild(self) -> None:
+        """Compose the keys again, unless they would come out the same: a focus change (two
+        at start-up, each told again once the screen has refreshed) often leaves the same
+        bindings, and a rebuild costs some 30 ms of the UI thread."""
         self._rebuild_queued = False
-        await self.recompose()
+        if self._built is None or self._shown() != self._built:
+            await self.recompose()
