@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from textual.app import ComposeResult
 from textual.widgets._footer import FooterKey
 
 from supportdesk.store import Store, open_store
@@ -115,9 +116,11 @@ async def test_the_rest_of_the_start_waits_for_the_first_tickets_thread(
     make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The first frame is the first page and its ticket's thread: the sidebar's counts and
-    the first look for notifications are read once the thread shows, not beside it."""
+    the first look for notifications are read, and the footer's keys composed, once the
+    thread shows, not beside it."""
     calls: list[str] = []
     sidebar, notification_state = DeskData.sidebar, DeskData.notification_state
+    compose = DeskFooter.compose
     app = make_app()
 
     def shown() -> str:
@@ -131,10 +134,18 @@ async def test_the_rest_of_the_start_waits_for_the_first_tickets_thread(
         calls.append("notifications" + shown())
         return notification_state(self, after)
 
+    def keys(self: DeskFooter) -> ComposeResult:
+        composed = list(compose(self))
+        if composed:
+            calls.append("footer" + shown())
+        return composed
+
     monkeypatch.setattr(DeskData, "sidebar", counted)
     monkeypatch.setattr(DeskData, "notification_state", looked)
+    monkeypatch.setattr(DeskFooter, "compose", keys)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
+        await wait_until(pilot, lambda: "footer" in calls, what="the footer's keys")
         assert "sidebar" in calls and "notifications" in calls
         assert [call for call in calls if "before" in call] == []
 

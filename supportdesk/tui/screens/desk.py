@@ -183,7 +183,7 @@ class DeskScreen(TicketActionsScreen):
                         yield ThreadView(id="thread")
                     yield CustomerPanel(id="customer")
         yield StatusLine(id="status")
-        yield DeskFooter()
+        yield DeskFooter(held=True)
 
     def on_mount(self) -> None:
         self.set_timer(GC_AFTER_SECONDS, gc.enable)  # should the first page never come
@@ -468,12 +468,13 @@ class DeskScreen(TicketActionsScreen):
 
     def _sidebar_after_first_page(self) -> None:
         """The rest of the start once the first frame is whole (the first page and its
-        ticket's thread, or the word that the view is empty): the sidebar's counts, the
-        first look for notifications and the collector. Started with the first page, they
-        took the cores and the GIL from the thread's read, which came last (~70 ms of CPU
-        before the first frame at a million messages)."""
+        ticket's thread, or the word that the view is empty): the footer's keys, the
+        sidebar's counts, the first look for notifications and the collector. Started with
+        the first page, they took the cores and the GIL from the thread's read, which came
+        last (~90 ms of CPU before the first frame at a million messages)."""
         if self._sidebar_waits:
             self._sidebar_waits = False
+            self.query_one(DeskFooter).release()
             gc.enable()  # `supportdesk console` starts without it (cli.fastpath.run_console)
             self._refresh_sidebar()
             if self.data.me:

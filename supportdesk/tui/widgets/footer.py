@@ -63,11 +63,26 @@ class DeskFooter(TranslatedFooter):
     focus change sends several in a row: five at start-up, four for one search, each one
     restyling some twenty widgets on the UI thread while the agent waits for the list. This
     one rebuilds once, after the last change of the burst has been seen.
+
+    `held`: no keys until `release` (the desk's are composed once its first frame, the
+    first page and its ticket's thread, is on screen: composing them first took the UI
+    thread from that frame for some 30 ms).
     """
 
     _rebuild_queued = False
     _built: tuple[object, ...] | None = None
     """What the keys on show were composed from (`_shown`); None before the first keys."""
+
+    def __init__(self, *, held: bool = False) -> None:
+        super().__init__()
+        self._held = held
+
+    def release(self) -> None:
+        """Compose the keys from now on (see `held`)."""
+        if self._held:
+            self._held = False
+            if self._bindings_ready:  # from the footer's own turn: its keys bind to it
+                self.call_later(self.bindings_changed, self.screen)
 
     def compose(self) -> ComposeResult:
         self._built = self._shown()
@@ -86,7 +101,12 @@ class DeskFooter(TranslatedFooter):
 
     def bindings_changed(self, screen: Screen) -> None:
         self._bindings_ready = True
-        if not screen.app.app_focus or not self.is_attached or screen is not self.screen:
+        if (
+            self._held
+            or not screen.app.app_focus
+            or not self.is_attached
+            or screen is not self.screen
+        ):
             return
         if not self._rebuild_queued:
             self._rebuild_queued = True
