@@ -12,6 +12,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -65,8 +66,6 @@ from pathlib import Path
 import supportdesk.cli.console, supportdesk.cli.fastpath  # how `supportdesk` reaches the app
 from supportdesk.desk.handle import open_desk, sqlite_url
 from supportdesk.tui.app import SupportdeskApp
-from supportdesk.tui.data import DeskData, NotificationState, SavedView, ViewCount
-from supportdesk.tui.widgets.footer import DeskFooter
 from bench.console_bench import is_ready  # not tests.tui.conftest: it loads the demo builder
 
 store = open_desk(sqlite_url(Path({path!r})))
@@ -150,8 +149,41 @@ async def test_the_rest_of_the_start_waits_for_the_first_tickets_thread(
         assert [call for call in calls if "before" in call] == []
 
 
+async def test_the_views_and_their_keys_come_before_the_counts(
+    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sidebar lists the views with the first frame, and `]` steps to the next one,
+    while their counts are still to come."""
+    counting = threading.Event()
+
+    def never(self: DeskData, saved: list[SavedView]) -> list[ViewCount]:
+        counting.wait(30)  # the counts come once the test is over
+        return []
+
+    monkeypatch.setattr(DeskData, "sidebar", never)
+    app = make_app()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: app.desk.detail is not None, what="the first thread")
+            sidebar = app.desk.sidebar
+            assert [e.key for e in sidebar.entries.values()][:3] == ["mine", "unassigned", "open"]
+            assert all(e.count is None for e in sidebar.entries.values())
+            await pilot.press("right_square_bracket")
+            await wait_until(
+                pilot,
+                lambda: (
+                    app.desk.ticket_list.source is not None
+                    and app.desk.ticket_list.source.key == "pending"
+                ),
+                what="the next view",
+            )
+            assert sidebar.current == "pending"
+    finally:
+        counting.set()
+
+
 async def test_the_footer_keeps_its_keys_when_the_bindings_stay_the_same(
-    make_app: Callable[..., SupportdeskApp],
+    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A focus change that leaves the same bindings (two at start-up) does not rebuild the
     footer's keys; one that changes them does."""
@@ -159,10 +191,21 @@ async def test_the_footer_keeps_its_keys_when_the_bindings_stay_the_same(
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         footer = app.desk.query_one(DeskFooter)
+        await wait_until(pilot, lambda: bool(footer.query(FooterKey)), what="the footer's keys")
+        await wait_until(pilot, lambda: not footer._rebuild_queued, what="the keys to settle")
         keys = list(footer.query(FooterKey))
-        assert keys
+        rebuilds: list[None] = []
+        rebuild = footer._rebuild
+
+        async def counted() -> None:
+            rebuilds.append(None)
+            await rebuild()
+
+        monkeypatch.setattr(footer, "_rebuild", counted)
         app.desk.refresh_bindings()
-        await pilot.pause(0.1)
+        await wait_until(
+            pilot, lambda: bool(rebuilds) and not footer._rebuild_queued, what="the rebuild"
+        )
         assert list(footer.query(FooterKey)) == keys
         await pilot.press("slash")  # the search bar's keys
         await wait_until(

@@ -70,8 +70,9 @@ GC_AFTER_SECONDS = 10.0
 widgets and styles are many young objects, collected over and over otherwise); this is how
 long at most it stays off."""
 FIRST_FRAME_PAINT = 0.05
-"""How long the rest of the start waits for the first frame, once its last part is in, to be
-painted (Textual draws at most every 1/60 s)."""
+"""How long the rest of the start waits after the first ticket's thread is laid out: a fixed
+delay, a best effort for that frame to be drawn first (Textual draws at most every 1/60 s),
+not a sign that it was."""
 NOTIFICATIONS_SECONDS = 15.0
 """How often the unread count is read besides after each change: an SLA warning changes
 no ticket, so on SQLite no change mark announces it."""
@@ -97,6 +98,8 @@ class DetailLoaded(Message):
 @dataclass
 class StoreChecked(Message):
     mark: int | None  # None: the store could not be read this time (locked, restarting)
+    views: list[ViewCount] | None = None
+    """With the first mark: the sidebar's views without their counts (`DeskData.views`)."""
 
 
 @dataclass
@@ -198,12 +201,12 @@ class DeskScreen(TicketActionsScreen):
             self._listen(ChangeFeed(self.data.store, poll_seconds=self.poll_seconds))
         else:
             self.set_interval(self.poll_seconds, self._poll)
-        if self.data.me:  # the first look comes after the first page (_sidebar_after_first_page)
+        if self.data.me:  # the first look: 50 ms after the first thread (_sidebar_after_first_page)
             self.set_interval(NOTIFICATIONS_SECONDS, self._look_for_notifications)
 
     def _first_read(self) -> None:
-        """The first page and its first ticket first: the sidebar's counts are read once
-        they are on screen (`_sidebar_after_first_page`)."""
+        """The first page and its first ticket first: the sidebar's counts are read a fixed
+        FIRST_FRAME_PAINT after its thread is laid out (`_sidebar_after_first_page`)."""
         self._sidebar_waits = True
         self.open_source(Source("open", "All open", ACTIVE_QUERY))
 
@@ -467,11 +470,13 @@ class DeskScreen(TicketActionsScreen):
             self.set_timer(FIRST_FRAME_PAINT, self._sidebar_after_first_page)
 
     def _sidebar_after_first_page(self) -> None:
-        """The rest of the start once the first frame is whole (the first page and its
-        ticket's thread, or the word that the view is empty): the footer's keys, the
-        sidebar's counts, the first look for notifications and the collector. Started with
-        the first page, they took the cores and the GIL from the thread's read, which came
-        last (~90 ms of CPU before the first frame at a million messages)."""
+        """The rest of the start, FIRST_FRAME_PAINT (a fixed 50 ms timer) after the first
+        ticket's thread (or the word that the view is empty) is laid out, or at once when
+        the first page fails: the footer's keys, the sidebar's counts, the first look for
+        notifications and the collector. A best effort to let that frame be drawn first,
+        not a check that it was. Started with the first page, they took the cores and the
+        GIL from the thread's read, which came last (~90 ms of CPU before the first frame
+        at a million messages)."""
         if self._sidebar_waits:
             self._sidebar_waits = False
             self.query_one(DeskFooter).release()
@@ -669,15 +674,22 @@ class DeskScreen(TicketActionsScreen):
     def _poll(self) -> None:
         if not self._polling:
             self._polling = True
-            self._check_store()
+            self._check_store(list(self.saved) if self._mark is None else None)
 
     @work(thread=True, exclusive=True, group="poll")
-    def _check_store(self) -> None:
+    def _check_store(self, saved: list[SavedView] | None = None) -> None:
+        """Read the change mark; before the first read, also the views (`saved`: the saved
+        searches), so the sidebar lists them and `[`/`]` step through them from the first
+        frame, while their counts wait (`_sidebar_after_first_page`)."""
         try:
             mark: int | None = self.data.change_mark()
         except StoreError:
             mark = None  # try again at the next tick; a busy store is no reason to stop
-        self.post_message(StoreChecked(mark))
+        entries = None
+        if saved is not None:
+            with contextlib.suppress(StoreError):  # the counts bring them later
+                entries = self.data.views(saved)
+        self.post_message(StoreChecked(mark, entries))
 
     def replying_now(self, number: int) -> list[str]:
         if self.detail is None or self.detail.row.number != number:
@@ -742,6 +754,8 @@ class DeskScreen(TicketActionsScreen):
 
     def on_store_checked(self, message: StoreChecked) -> None:
         self._polling = False
+        if message.views is not None and not self.sidebar.entries:
+            self.sidebar.set_views(message.views)
         if self._mark is None:
             self._mark = message.mark if message.mark is not None else -1
             self._first_read()

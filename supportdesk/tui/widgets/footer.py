@@ -64,9 +64,9 @@ class DeskFooter(TranslatedFooter):
     restyling some twenty widgets on the UI thread while the agent waits for the list. This
     one rebuilds once, after the last change of the burst has been seen.
 
-    `held`: no keys until `release` (the desk's are composed once its first frame, the
-    first page and its ticket's thread, is on screen: composing them first took the UI
-    thread from that frame for some 30 ms).
+    `held`: no keys until `release` (the desk releases them a fixed 50 ms after its first
+    ticket's thread is laid out, a best effort to draw that frame first: composing them
+    first took the UI thread from it for some 30 ms).
     """
 
     _rebuild_queued = False
