@@ -281,82 +281,90 @@ class DeskData:
         with self.store.session(background=True) as session:
             return [q.name for q in directory.list_queues(session)]
 
+    def views(self, saved: list[SavedView]) -> list[ViewCount]:
+        """Every view without its count (the sidebar's first frame, and `[`/`]` from the
+        start): one read of the queues, where the counts read every active ticket."""
+        with self.store.session() as session:
+            queues = sorted(directory.list_queues(session), key=lambda q: q.name)  # as overview
+        return self._entries(
+            saved, [q.name for q in queues], [q.name for q in queues if q.is_quarantine]
+        )
+
     def sidebar(self, saved: list[SavedView]) -> list[ViewCount]:
         """Every view with its count: the standard ones, each queue, then saved searches."""
         with self.store.session(background=True) as session:
             overview = views.overview(session, me=self.me, now=self.now().astimezone(UTC))
             quarantine = [q.name for q in directory.list_queues(session) if q.is_quarantine]
-            entries = [
-                ViewCount(
-                    "mine",
-                    "My tickets",
-                    f"assignee:me {ACTIVE_QUERY}",
-                    "Views",
-                    Count.exactly(overview.mine) if self.me else None,
-                ),
-                ViewCount(
-                    "unassigned",
-                    "Unassigned",
-                    f"assignee:none {ACTIVE_QUERY}",
-                    "Views",
-                    Count.exactly(overview.unassigned),
-                ),
-                ViewCount(
-                    "open", "All open", ACTIVE_QUERY, "Views", Count.exactly(overview.all_active)
-                ),
-                ViewCount(
-                    "pending", "Pending", "status:pending", "Views", Count.exactly(overview.pending)
-                ),
-                ViewCount(
-                    "breaching",
-                    "Breaching soon",
-                    f"due:<{views.DUE_SOON_HOURS}h breached:no {ACTIVE_QUERY} sort:due",
-                    "Views",
-                    Count.exactly(overview.breaching_soon),
-                ),
-                ViewCount(
-                    "breached",
-                    "Breached",
-                    f"breached:yes {ACTIVE_QUERY} sort:due",
-                    "Views",
-                    Count.exactly(overview.breached),
-                ),
-                ViewCount(
-                    "solved",
-                    "Recently solved",
-                    views.RECENTLY_SOLVED_QUERY,
-                    "Views",
-                    Count.exactly(overview.recently_solved),
-                ),
-            ]
-            if quarantine:
-                entries.append(
-                    ViewCount(
-                        "quarantine",
-                        "Quarantine",
-                        f"queue:{','.join(quarantine)} {ACTIVE_QUERY}",
-                        "Views",
-                        Count.exactly(overview.quarantine),
-                    )
-                )
-            entries.extend(
-                ViewCount(
-                    f"queue:{q.name}",
-                    q.name,
-                    f"queue:{q.name} {ACTIVE_QUERY}",
-                    "Queues",
-                    Count.exactly(q.active),
-                )
-                for q in overview.queues
-            )
+            counts = {
+                "mine": Count.exactly(overview.mine) if self.me else None,
+                "unassigned": Count.exactly(overview.unassigned),
+                "open": Count.exactly(overview.all_active),
+                "pending": Count.exactly(overview.pending),
+                "breaching": Count.exactly(overview.breaching_soon),
+                "breached": Count.exactly(overview.breached),
+                "solved": Count.exactly(overview.recently_solved),
+                "quarantine": Count.exactly(overview.quarantine),
+            }
+            counts.update((f"queue:{q.name}", Count.exactly(q.active)) for q in overview.queues)
             for view in saved:
                 source = Source(f"saved:{view.name}", view.name, view.query, self.now())
                 try:
                     count: Count | None = self.matching(session, source).quick_count()
                 except SupportdeskError:  # a broken saved search shows "?" and errors when opened
                     count = None
-                entries.append(ViewCount(source.key, view.name, view.query, "Saved", count))
-            return entries
+                counts[source.key] = count
+        return self._entries(saved, [q.name for q in overview.queues], quarantine, counts)
+
+    @staticmethod
+    def _entries(
+        saved: list[SavedView],
+        queues: list[str],
+        quarantine: list[str],
+        counts: dict[str, Count | None] | None = None,
+    ) -> list[ViewCount]:
+        """The sidebar's views in order, each with its count from `counts` (none without)."""
+        standard = [
+            ("mine", "My tickets", f"assignee:me {ACTIVE_QUERY}"),
+            ("unassigned", "Unassigned", f"assignee:none {ACTIVE_QUERY}"),
+            ("open", "All open", ACTIVE_QUERY),
+            ("pending", "Pending", "status:pending"),
+            (
+                "breaching",
+                "Breaching soon",
+                f"due:<{views.DUE_SOON_HOURS}h breached:no {ACTIVE_QUERY} sort:due",
+            ),
+            ("breached", "Breached", f"breached:yes {ACTIVE_QUERY} sort:due"),
+            ("solved", "Recently solved", views.RECENTLY_SOLVED_QUERY),
+        ]
+        if quarantine:
+            standard.append(
+                ("quarantine", "Quarantine", f"queue:{','.join(quarantine)} {ACTIVE_QUERY}")
+            )
+        found = counts or {}
+        entries = [
+            ViewCount(key, label, query, "Views", found.get(key)) for key, label, query in standard
+        ]
+        entries.extend(
+            ViewCount(
+                f"queue:{name}",
+                name,
+                f"queue:{name} {ACTIVE_QUERY}",
+                "Queues",
+                found.get(f"queue:{name}"),
+            )
+            for name in queues
+        )
+        entries.extend(
+            ViewCount(
+                f"saved:{view.name}",
+                view.name,
+                view.query,
+                "Saved",
+                found.get(f"saved:{view.name}"),
+            )
+            for view in saved
+        )
+        return entries
 
     def save_attachments(self, number: int, folder: Path) -> list[Path]:
         from supportdesk.desk.attachments import save_attachments

@@ -128,9 +128,12 @@ async def wait_until(
 
 def is_ready(app: SupportdeskApp) -> bool:
     """The list shows fresh rows, the thread the ticket under the cursor, the sidebar its
-    views (read after the first page)."""
+    counts (read after the first page; its views come before them)."""
     desk = app.desk
-    if not desk.ticket_list.is_settled or app.screen is not desk or not desk.sidebar.entries:
+    counted = desk.sidebar.entries.get("open")
+    if not desk.ticket_list.is_settled or app.screen is not desk or not counted:
+        return False
+    if counted.count is None:
         return False
     if desk.current is None:
         return desk.ticket_list.total == 0

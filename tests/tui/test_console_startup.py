@@ -12,13 +12,20 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+from textual.app import ComposeResult
+from textual.widgets._footer import FooterKey
+
 from supportdesk.store import Store, open_store
 from supportdesk.store.engine import MMAP_BYTES, READ_CACHE_KIB, WRITE_CACHE_KIB, sqlite_url
 from supportdesk.tui.app import SupportdeskApp
+from supportdesk.tui.data import DeskData, NotificationState, SavedView, ViewCount
+from supportdesk.tui.widgets.footer import DeskFooter
 from supportdesk.tui.widgets.ticket_list import CACHE_PAGES
 from tests.tui.conftest import SIZE, is_ready, notes, ready, wait_until
 
@@ -102,6 +109,110 @@ async def test_the_collector_is_started_again_once_the_first_page_shows(
             assert gc.isenabled()
     finally:
         gc.enable()
+
+
+async def test_the_rest_of_the_start_waits_for_the_first_tickets_thread(
+    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first frame is the first page and its ticket's thread: the sidebar's counts and
+    the first look for notifications are read, and the footer's keys composed, once the
+    thread shows, not beside it."""
+    calls: list[str] = []
+    sidebar, notification_state = DeskData.sidebar, DeskData.notification_state
+    compose = DeskFooter.compose
+    app = make_app()
+
+    def shown() -> str:
+        return "" if app.desk.detail is not None else " before the thread"
+
+    def counted(self: DeskData, saved: list[SavedView]) -> list[ViewCount]:
+        calls.append("sidebar" + shown())
+        return sidebar(self, saved)
+
+    def looked(self: DeskData, after: int | None) -> NotificationState:
+        calls.append("notifications" + shown())
+        return notification_state(self, after)
+
+    def keys(self: DeskFooter) -> ComposeResult:
+        composed = list(compose(self))
+        if composed:
+            calls.append("footer" + shown())
+        return composed
+
+    monkeypatch.setattr(DeskData, "sidebar", counted)
+    monkeypatch.setattr(DeskData, "notification_state", looked)
+    monkeypatch.setattr(DeskFooter, "compose", keys)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await wait_until(pilot, lambda: "footer" in calls, what="the footer's keys")
+        assert "sidebar" in calls and "notifications" in calls
+        assert [call for call in calls if "before" in call] == []
+
+
+async def test_the_views_and_their_keys_come_before_the_counts(
+    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sidebar lists the views with the first frame, and `]` steps to the next one,
+    while their counts are still to come."""
+    counting = threading.Event()
+
+    def never(self: DeskData, saved: list[SavedView]) -> list[ViewCount]:
+        counting.wait(30)  # the counts come once the test is over
+        return []
+
+    monkeypatch.setattr(DeskData, "sidebar", never)
+    app = make_app()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: app.desk.detail is not None, what="the first thread")
+            sidebar = app.desk.sidebar
+            assert [e.key for e in sidebar.entries.values()][:3] == ["mine", "unassigned", "open"]
+            assert all(e.count is None for e in sidebar.entries.values())
+            await pilot.press("right_square_bracket")
+            await wait_until(
+                pilot,
+                lambda: (
+                    app.desk.ticket_list.source is not None
+                    and app.desk.ticket_list.source.key == "pending"
+                ),
+                what="the next view",
+            )
+            assert sidebar.current == "pending"
+    finally:
+        counting.set()
+
+
+async def test_the_footer_keeps_its_keys_when_the_bindings_stay_the_same(
+    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A focus change that leaves the same bindings (two at start-up) does not rebuild the
+    footer's keys; one that changes them does."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        footer = app.desk.query_one(DeskFooter)
+        await wait_until(pilot, lambda: bool(footer.query(FooterKey)), what="the footer's keys")
+        await wait_until(pilot, lambda: not footer._rebuild_queued, what="the keys to settle")
+        keys = list(footer.query(FooterKey))
+        rebuilds: list[None] = []
+        rebuild = footer._rebuild
+
+        async def counted() -> None:
+            rebuilds.append(None)
+            await rebuild()
+
+        monkeypatch.setattr(footer, "_rebuild", counted)
+        app.desk.refresh_bindings()
+        await wait_until(
+            pilot, lambda: bool(rebuilds) and not footer._rebuild_queued, what="the rebuild"
+        )
+        assert list(footer.query(FooterKey)) == keys
+        await pilot.press("slash")  # the search bar's keys
+        await wait_until(
+            pilot,
+            lambda: not set(footer.query(FooterKey)).intersection(keys),
+            what="the search bar's keys",
+        )
 
 
 async def test_the_composer_loads_when_a_reply_is_started(

@@ -73,6 +73,10 @@ GC_AFTER_SECONDS = 10.0
 """The console starts with the garbage collector off until its first page is on screen (its
 widgets and styles are many young objects, collected over and over otherwise); this is how
 long at most it stays off."""
+FIRST_FRAME_PAINT = 0.05
+"""How long the rest of the start waits after the first ticket's thread is laid out: a fixed
+delay, a best effort for that frame to be drawn first (Textual draws at most every 1/60 s),
+not a sign that it was."""
 NOTIFICATIONS_SECONDS = 15.0
 """How often the unread count is read besides after each change: an SLA warning changes
 no ticket, so on SQLite no change mark announces it."""
@@ -100,6 +104,8 @@ class DetailLoaded(Message):
 @dataclass
 class StoreChecked(Message):
     mark: int | None  # None: the store could not be read this time (locked, restarting)
+    views: list[ViewCount] | None = None
+    """With the first mark: the sidebar's views without their counts (`DeskData.views`)."""
 
 
 @dataclass
@@ -194,7 +200,7 @@ class DeskScreen(TicketActionsScreen):
                         yield ThreadView(id="thread")
                     yield CustomerPanel(id="customer")
         yield StatusLine(id="status")
-        yield DeskFooter()
+        yield DeskFooter(held=True)
 
     def on_mount(self) -> None:
         self.set_timer(GC_AFTER_SECONDS, gc.enable)  # should the first page never come
@@ -209,11 +215,12 @@ class DeskScreen(TicketActionsScreen):
             self._listen(ChangeFeed(self.data.store, poll_seconds=self.poll_seconds))
         else:
             self.set_interval(self.poll_seconds, self._poll)
-        if self.data.me:  # the first look comes after the first page (_sidebar_after_first_page)
+        if self.data.me:  # the first look: 50 ms after the first thread (_sidebar_after_first_page)
             self.set_interval(NOTIFICATIONS_SECONDS, self._look_for_notifications)
 
     def _first_read(self) -> None:
-        """The first page first: the sidebar's counts are read once it is on screen."""
+        """The first page and its first ticket first: the sidebar's counts are read a fixed
+        FIRST_FRAME_PAINT after its thread is laid out (`_sidebar_after_first_page`)."""
         self._sidebar_waits = True
         self.open_source(Source("open", "All open", ACTIVE_QUERY))
 
@@ -396,7 +403,6 @@ class DeskScreen(TicketActionsScreen):
         self.thread.focus()
 
     def on_ticket_list_highlighted(self, message: TicketList.Highlighted) -> None:
-        self._sidebar_after_first_page()
         same = bool(message.row and self.current and message.row.number == self.current.number)
         self.current = message.row
         if same:
@@ -516,10 +522,22 @@ class DeskScreen(TicketActionsScreen):
         self.thread.show(detail, note=note, laid=laid)
         self.query_one(ThreadHeader).show(detail, self.others, handled, self.data.now())
         self.query_one(CustomerPanel).show(detail, self.data.now())
+        if self._sidebar_waits:
+            # A few frames later, not `call_after_refresh`: the thread's widgets tell the
+            # screen they changed on their own turn, often after that callback has run.
+            self.set_timer(FIRST_FRAME_PAINT, self._sidebar_after_first_page)
 
     def _sidebar_after_first_page(self) -> None:
+        """The rest of the start, FIRST_FRAME_PAINT (a fixed 50 ms timer) after the first
+        ticket's thread (or the word that the view is empty) is laid out, or at once when
+        the first page fails: the footer's keys, the sidebar's counts, the first look for
+        notifications and the collector. A best effort to let that frame be drawn first,
+        not a check that it was. Started with the first page, they took the cores and the
+        GIL from the thread's read, which came last (~90 ms of CPU before the first frame
+        at a million messages)."""
         if self._sidebar_waits:
             self._sidebar_waits = False
+            self.query_one(DeskFooter).begin()
             gc.enable()  # `supportdesk console` starts without it (cli.fastpath.run_console)
             self._refresh_sidebar()
             if self.data.me:
@@ -722,15 +740,22 @@ class DeskScreen(TicketActionsScreen):
     def _poll(self) -> None:
         if not self._polling:
             self._polling = True
-            self._check_store()
+            self._check_store(list(self.saved) if self._mark is None else None)
 
     @work(thread=True, exclusive=True, group="poll")
-    def _check_store(self) -> None:
+    def _check_store(self, saved: list[SavedView] | None = None) -> None:
+        """Read the change mark; before the first read, also the views (`saved`: the saved
+        searches), so the sidebar lists them and `[`/`]` step through them from the first
+        frame, while their counts wait (`_sidebar_after_first_page`)."""
         try:
             mark: int | None = self.data.change_mark()
         except StoreError:
             mark = None  # try again at the next tick; a busy store is no reason to stop
-        self.post_message(StoreChecked(mark))
+        entries = None
+        if saved is not None:
+            with contextlib.suppress(StoreError):  # the counts bring them later
+                entries = self.data.views(saved)
+        self.post_message(StoreChecked(mark, entries))
 
     def replying_now(self, number: int) -> list[str]:
         if self.detail is None or self.detail.row.number != number:
@@ -795,6 +820,8 @@ class DeskScreen(TicketActionsScreen):
 
     def on_store_checked(self, message: StoreChecked) -> None:
         self._polling = False
+        if message.views is not None and not self.sidebar.entries:
+            self.sidebar.set_views(message.views)
         if self._mark is None:
             self._mark = message.mark if message.mark is not None else -1
             self._first_read()

@@ -1,5 +1,5 @@
 """The key bar at the bottom: Textual's Footer, in the console's language, rebuilt once per
-burst of binding changes."""
+burst of binding changes, and not at all when they come out the same."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from textual.timer import Timer
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
-from supportdesk.i18n import N_, _
+from supportdesk.i18n import N_, _, current_language
 
 HOLD_LONGEST = 0.5
 """How long `DeskFooter.hold` keeps the old keys at most, if nothing releases them."""
@@ -67,10 +67,27 @@ class DeskFooter(TranslatedFooter):
     focus change sends several in a row: five at start-up, four for one search, each one
     restyling some twenty widgets on the UI thread while the agent waits for the list. This
     one rebuilds once, after the last change of the burst has been seen.
+
+    `held`: no keys until `begin` (the desk releases them a fixed 50 ms after its first
+    ticket's thread is laid out, a best effort to draw that frame first: composing them
+    first took the UI thread from it for some 30 ms).
     """
 
     _rebuild_queued = False
     _held: Timer | None = None
+    _built: tuple[object, ...] | None = None
+    """What the keys on show were composed from (`_shown`); None before the first keys."""
+
+    def __init__(self, *, held: bool = False) -> None:
+        super().__init__()
+        self._waiting = held
+
+    def begin(self) -> None:
+        """Compose the keys from now on (see `held`)."""
+        if self._waiting:
+            self._waiting = False
+            if self._bindings_ready:  # from the footer's own turn: its keys bind to it
+                self.call_later(self.bindings_changed, self.screen)
 
     def hold(self) -> None:
         """Rebuild only at `release` (or after HOLD_LONGEST seconds): a search's Enter moves the
@@ -90,9 +107,29 @@ class DeskFooter(TranslatedFooter):
             # From the footer's own task: the keys it composes bind to it (`data_bind`).
             self.call_later(self.call_after_refresh, self._rebuild)
 
+    def compose(self) -> ComposeResult:
+        self._built = self._shown()
+        yield from super().compose()
+
+    def _shown(self) -> tuple[object, ...] | None:
+        """Everything the keys are composed from: the bindings, whether each is enabled and
+        its tooltip, and the language their descriptions are drawn in."""
+        if not self._bindings_ready:
+            return None
+        bindings = tuple(
+            (active.binding, active.enabled, active.tooltip)
+            for active in self.screen.active_bindings.values()
+        )
+        return (current_language(), self.show_command_palette, bindings)
+
     def bindings_changed(self, screen: Screen) -> None:
         self._bindings_ready = True
-        if not screen.app.app_focus or not self.is_attached or screen is not self.screen:
+        if (
+            self._waiting
+            or not screen.app.app_focus
+            or not self.is_attached
+            or screen is not self.screen
+        ):
             return
         if not self._rebuild_queued:
             self._rebuild_queued = True
@@ -100,7 +137,11 @@ class DeskFooter(TranslatedFooter):
                 self.call_after_refresh(self._rebuild)
 
     async def _rebuild(self) -> None:
+        """Compose the keys again, unless they would come out the same: a focus change (two
+        at start-up, each told again once the screen has refreshed) often leaves the same
+        bindings, and a rebuild costs some 30 ms of the UI thread."""
         if self._held is not None:
             return  # `release` calls again
         self._rebuild_queued = False
-        await self.recompose()
+        if self._built is None or self._shown() != self._built:
+            await self.recompose()
