@@ -206,8 +206,10 @@ def test_stop_leaves_no_process_and_no_files(fresh_dovecot: DovecotServer) -> No
     account = fresh_dovecot.new_account()
     with account.connect() as client:  # an imap worker exists while stopping
         client.select_folder("INBOX")
-        pids = fresh_dovecot.process_ids()
-        assert len(pids) > 1 and all(_pid_alive(pid) for pid in pids)
+        # Alive when looked at: a short-lived helper (an auth worker) may end between the
+        # listing and the look, which is not what this test is about.
+        pids = [pid for pid in fresh_dovecot.process_ids() if _pid_alive(pid)]
+        assert len(pids) > 1 and fresh_dovecot.pid in pids
         root = fresh_dovecot.root
         fresh_dovecot.stop()
     assert not [pid for pid in pids if _pid_alive(pid)]
