@@ -98,6 +98,54 @@ async def test_a_common_word_shows_rows_and_an_estimate_then_the_exact_count(
         gate.set()
 
 
+async def test_g_before_the_count_lands_on_the_last_ticket_once_it_is_counted(
+    make_app: Callable[..., SupportdeskApp],
+    demo_store: Store,
+    estimating: None,
+    gate: threading.Event,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`G` while only an estimate is known goes to the last row read, then to the true last
+    ticket when the count comes; a key pressed in between keeps the cursor where it is."""
+    from supportdesk.tui.widgets import ticket_list
+
+    monkeypatch.setattr(ticket_list, "PAGE_SIZE", 5)  # fewer rows read than "order" has
+    with demo_store.session() as session:
+        exact = Matching(session, "order", me="alice").count()
+    assert exact > 10
+    app = make_app()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            tl = app.desk.ticket_list
+            await search_for(
+                pilot, "order", lambda: tl.estimate is not None and tl.row_at(0) is not None
+            )
+            assert tl.total is None
+            tl.focus()
+            await pilot.press("G")
+            await wait_until(pilot, lambda: tl.cursor > 0, what="G to move the cursor")
+            assert tl.cursor < exact - 1  # only what was read so far
+            gate.set()
+            await wait_until(pilot, lambda: tl.total == exact, what="the exact count")
+            await wait_until(pilot, lambda: tl.cursor == exact - 1, what="the last ticket")
+            await ready(pilot)
+            assert f"{exact:,} of {exact:,}" in screen_text(app)
+            gate.clear()
+            await search_for(
+                pilot, "order", lambda: tl.estimate is not None and tl.row_at(0) is not None
+            )
+            tl.focus()
+            await pilot.press("G", "k")  # moved on before the count: stays where it went
+            await wait_until(pilot, lambda: tl.cursor > 0, what="the keys to move the cursor")
+            held = tl.cursor
+            gate.set()
+            await wait_until(pilot, lambda: tl.total == exact, what="the exact count")
+            await ready(pilot)
+            assert tl.cursor == held
+    finally:
+        gate.set()
+
+
 async def test_a_view_without_words_is_counted_exactly_at_once(
     make_app: Callable[..., SupportdeskApp], estimating: None, gate: threading.Event
 ) -> None:

@@ -240,6 +240,8 @@ class TicketList(LineView, can_focus=True):
         self.estimate: Count | None = None
         """The quick count shown until `total`, the exact one, arrives (see `_count`)."""
         self.cursor = 0
+        self._to_last = False
+        """`G` came before the count: the cursor goes to the last row once it is known."""
         self.marked: dict[int, TicketRow] = {}
         self.drafted: set[int] = set()
         """Tickets the agent has a draft reply on (the ✎ beside the number)."""
@@ -310,6 +312,7 @@ class TicketList(LineView, can_focus=True):
         self.total = None
         self.estimate = None
         self.cursor = 0
+        self._to_last = False
         self._follow = None
         self._moving = False  # a view that opens wants its ticket at once
         self._announced = _NOTHING
@@ -366,6 +369,7 @@ class TicketList(LineView, can_focus=True):
         self._request()
 
     def move_to(self, index: int) -> None:
+        self._to_last = False  # any move is where the agent wants to be now
         if self._follow is not None:
             self._follow = None  # the agent moves on: that is where they want to be
             self._request_soon()
@@ -408,7 +412,10 @@ class TicketList(LineView, can_focus=True):
         self.move_to(0)
 
     def action_last(self) -> None:
+        """The last ticket; before the count is known, the last one read, and the true last
+        once the count comes (unless the agent moves on meanwhile)."""
         self.move_to(10**12)
+        self._to_last = self.total is None
 
     def action_toggle_mark(self) -> None:
         row = self.current_row
@@ -685,6 +692,8 @@ class TicketList(LineView, can_focus=True):
         """The exact count behind an estimate; a newer view cancels it before it starts."""
         try:
             self.post_message(_Counted(generation, self.data.count(source)))
+        except ReadCancelled:
+            pass  # a newer view replaced this count: its own count follows
         except SupportdeskError as exc:
             self.post_message(_Failed(generation, exc))
         finally:
@@ -745,6 +754,8 @@ class TicketList(LineView, can_focus=True):
         self._set_height()
         if follow is not None and follow.target is not None and self._new_screen_ready():
             self._land()  # an empty view, or pages already here
+        elif self._to_last and follow is None and self.total:
+            self.move_to(self.total - 1)
         self._request_soon()
         if self.total == 0:
             self._announce()
