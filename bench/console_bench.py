@@ -316,7 +316,7 @@ def console_argv(store_path: Path) -> list[str]:
         "--config",
         str(config),
         "--store",
-        str(store_path),
+        store_url(store_path) if STORE_URL else str(store_path),
         "console",
     ]
 
@@ -763,15 +763,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--url",
-        help="time the console on this PostgreSQL store instead (headless steps only), e.g. "
+        help="time the console on this PostgreSQL store instead (headless steps, or the "
+        "start with --terminal --start-only), e.g. "
         "postgresql+psycopg://postgres@127.0.0.1/test?options=-csearch_path%%3Dsdbench_...",
     )
     args = parser.parse_args(argv)
 
     path = args.path or (DEFAULT_STORE if DEFAULT_STORE.exists() else FALLBACK_STORE)
     if args.url:
-        if args.terminal or args.writer or args.rss:
-            parser.error("--url times the headless steps only")
+        if args.writer or args.rss or (args.terminal and not args.start_only):
+            parser.error("--url times the headless steps and --terminal --start-only only")
         global STORE_URL
         STORE_URL = args.url
     elif not path.exists():
