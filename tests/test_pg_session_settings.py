@@ -43,3 +43,21 @@ def test_a_refused_setting_leaves_the_connection_usable(
         assert setting == server_default
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_the_setting_leaves_the_connection_in_transactions(pg_schemas: PgSchemas) -> None:
+    """Sent in autocommit (one round trip), then back to transactions: a rollback still
+    undoes what the session wrote, and keeps the setting."""
+    engine = make_engine(pg_url(pg_schemas.new()))
+    try:
+        with engine.connect() as conn:
+            assert conn.connection.dbapi_connection.autocommit is False  # type: ignore[union-attr]
+            conn.execute(text("CREATE TABLE t (x int)"))
+            conn.rollback()
+            setting = conn.execute(text("SHOW max_parallel_workers_per_gather")).scalar_one()
+            missing = conn.execute(text("SELECT to_regclass('t')")).scalar_one()
+        assert setting == str(engine_module.PARALLEL_WORKERS)
+        assert missing is None
+    finally:
+        engine.dispose()

@@ -46,7 +46,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
 from supportdesk.desk.events import Change
@@ -184,9 +183,12 @@ def once_of_event(event_id: Any) -> Any:
 
 
 def _insert(session: Session) -> Any:
+    # Imported here: the console's first frame loads this module, and each backend's start
+    # loads its own dialect only (the other one's package took 10-20 ms to import).
     if session.get_bind().dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
         return sqlite_insert(_TABLE)
-    # Imported here: the console's first frame loads this module, never PostgreSQL's dialect.
     from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 
     return postgresql_insert(_TABLE)

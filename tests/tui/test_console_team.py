@@ -118,3 +118,36 @@ async def test_each_console_shows_who_else_is_on_the_ticket_and_warns_before_rep
     finally:
         for app in (alice, bob):
             app.data.store.dispose()
+
+
+async def test_the_first_presence_beat_waits_for_the_first_tickets_thread(
+    pg_demo: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The beat is a write, and its notice comes back to the console's own listener as one
+    more read of the open ticket: both came before the first frame. It is sent with the
+    rest of the start (which turns the collector back on, see cli.fastpath.run_console),
+    for the ticket under the cursor."""
+    import gc
+
+    from supportdesk.tui.data import DeskData
+
+    beats: list[tuple[int | None, bool]] = []
+    beat = DeskData.beat
+
+    def told(self: DeskData, number: int | None, doing: str) -> None:
+        beats.append((number, gc.isenabled()))
+        beat(self, number, doing)
+
+    monkeypatch.setattr(DeskData, "beat", told)
+    app = _console(pg_demo, "alice", tmp_path)
+    gc.disable()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            await wait_until(pilot, lambda: bool(beats), what="the first beat")
+            current = app.desk.current
+            assert current is not None
+            assert beats[0] == (current.number, True)
+    finally:
+        gc.enable()
+        app.data.store.dispose()
