@@ -48,5 +48,4 @@ def show(cli: CliContext) -> int:
         show_overview(cli)
         return 0
     store = cli.store()
-    store.warm()  # the first frame's connections open while the console is imported
     return open_console(cli, store, cli.me, redact_url(store.url))

@@ -129,14 +129,6 @@ def _on_postgres_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.autocommit = False
 
 
-WARM_CONNECTIONS = 5
-"""Connections `Store.warm` opens: as many as the console's first frame reads on at once
-(its workers' reads and the listener's connection, five in a trace of its start), and no
-more than the pool keeps (SQLAlchemy's default pool_size, 5)."""
-WARM_TIMEOUT = 10.0
-"""Seconds a warmed connection waits for the others before it goes back to the pool."""
-
-
 def _on_sqlite_begin(conn: Any) -> None:
     # pysqlite's implicit transactions defer BEGIN until the first write, which breaks
     # read-then-write isolation; IMMEDIATE is taken only for sessions opened as writers.
@@ -420,36 +412,6 @@ class Store:
                 finally:
                     session.close()
                     conn.info["writer"] = False
-
-    def warm(self, connections: int = WARM_CONNECTIONS) -> list[threading.Thread]:
-        """Open `connections` pooled connections now, each on a thread of its own, and
-        return at once (the threads, for a caller that must know when they are done);
-        nothing on SQLite, whose connections cost nothing to open.
-
-        The console's first frame reads on several workers at once, and each opened its
-        PostgreSQL connection then, one after another (a server process started, the
-        session set up: 10-45 ms each on a busy machine). Opened while the console's own
-        code is still being imported, that wait overlaps the imports. A connection that
-        fails here is left to the read that needs it, which reports the error.
-        """
-        if self.dialect != "postgresql" or connections < 1:
-            return []
-        together = threading.Barrier(connections, timeout=WARM_TIMEOUT)
-
-        def hold_one() -> None:
-            try:
-                with self.engine.connect():
-                    together.wait()  # held until all are open, so each one is a new one
-            except Exception:
-                together.abort()
-
-        threads = [
-            threading.Thread(target=hold_one, name=f"store-warm-{index}", daemon=True)
-            for index in range(connections)
-        ]
-        for thread in threads:
-            thread.start()
-        return threads
 
     def dispose(self) -> None:
         if self._checkpoints is not None:
