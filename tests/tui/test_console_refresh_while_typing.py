@@ -11,6 +11,8 @@ import pytest
 from supportdesk.desk import tickets
 from supportdesk.desk.events import Change
 from supportdesk.desk.handle import Session
+from supportdesk.desk.live import Changed
+from supportdesk.errors import ReadCancelled
 from supportdesk.store import Store
 from supportdesk.store import engine as engine_module
 from supportdesk.store.engine import _Yielder
@@ -201,3 +203,63 @@ async def test_a_cancelled_workers_background_reads_stop_without_a_word(
         assert notes(app) == shown_before
         assert app.is_running
         assert desk.detail is not None  # the ticket as it was: no error in its place
+
+
+async def test_a_key_right_after_a_refresh_reads_its_ticket_at_once(
+    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refresh's ticket read is not a held key's: the next key does not wait DETAIL_DELAY
+    for tickets flying past (the wait after each refresh while another process writes)."""
+    monkeypatch.setattr(desk_module, "DETAIL_DELAY", 600.0)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        desk = app.desk
+        desk._detail_started = float("-inf")  # no key's read for a long time
+        desk.refresh_everything()
+        await pilot.press("j")
+        assert desk._detail_timer is None  # read at once
+        await pilot.press("j")
+        assert desk._detail_timer is not None  # a second key so soon: tickets flying past
+
+
+async def test_a_changes_notice_waits_for_a_pause_in_the_keys_and_refreshes_once(
+    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL's notices (StoreChanged) wait for the keys as the poll's changes do."""
+    monkeypatch.setattr(desk_module, "REFRESH_QUIET", 600.0)
+    monkeypatch.setattr(desk_module, "REFRESH_WAIT_MAX", 600.0)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        desk = app.desk
+        refreshes: list[bool] = []
+        monkeypatch.setattr(desk, "refresh_everything", lambda: refreshes.append(True))
+        await pilot.press("j")
+        for _ in range(3):
+            desk.post_message(desk_module.StoreChanged(Changed(None)))
+        await pilot.pause()
+        assert refreshes == []  # the agent is typing
+        app.data.last_key = float("-inf")  # the keys paused: the timer's look lets it in
+        desk._refresh_when_quiet()
+        desk._refresh_when_quiet()
+        assert refreshes == [True]
+
+
+async def test_a_cancelled_sidebar_read_does_not_stop_later_refreshes(
+    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        desk = app.desk
+        entries = dict(desk.sidebar.entries)
+
+        def cancelled(saved: object) -> object:
+            raise ReadCancelled("interrupted")
+
+        monkeypatch.setattr(app.data, "sidebar", cancelled)
+        desk._refresh_sidebar()
+        assert desk._sidebar_loading
+        await wait_until(pilot, lambda: not desk._sidebar_loading, what="the sidebar flag")
+        assert desk.sidebar.entries == entries  # nothing shown for the cancelled read
