@@ -191,6 +191,8 @@ class DeskScreen(TicketActionsScreen):
         self._checking_notifications = False
         self._refresh_due = False
         """PostgreSQL announced a change that waits for a pause in the keys (`_typing`)."""
+        self._quiet_timer: Timer | None = None
+        """The one timer pending for `_refresh_due` (`_refresh_when_quiet`)."""
 
     def compose(self) -> Iterator[Widget]:
         yield Header()
@@ -627,6 +629,10 @@ class DeskScreen(TicketActionsScreen):
 
     def refresh_everything(self) -> None:
         """Read counts, the list and the open ticket again, without moving the agent."""
+        self._refresh_due = False  # a notice waiting for a pause in the keys is read now too
+        if self._quiet_timer is not None:
+            self._quiet_timer.stop()
+            self._quiet_timer = None
         self.ticket_list.reload()
         self._refresh_sidebar()
         if self.current is not None:
@@ -733,12 +739,12 @@ class DeskScreen(TicketActionsScreen):
     @work(thread=True, exclusive=True, group="sidebar")
     def _load_sidebar(self, saved: list[SavedView]) -> None:
         try:
-            entries = self.data.sidebar(saved)
-        except ReadCancelled:
-            # Without a word, but said: a refresh waits while the sidebar is being read.
-            self.post_message(SidebarLoaded(None, [], []))
-            return
-        self.post_message(SidebarLoaded(entries, self.data.agents(), self.data.queues()))
+            loaded = SidebarLoaded(self.data.sidebar(saved), self.data.agents(), self.data.queues())
+        except (ReadCancelled, StoreError):
+            # Without a word, but said: a refresh waits while the sidebar is being read, so
+            # the flag must come down (the next refresh reads it again).
+            loaded = SidebarLoaded(None, [], [])
+        self.post_message(loaded)
 
     def on_sidebar_loaded(self, message: SidebarLoaded) -> None:
         self._sidebar_loading = False
@@ -784,8 +790,8 @@ class DeskScreen(TicketActionsScreen):
         in the list and a console that died (and so said nothing) drops out once it expires."""
         self._beat(again=True)
         self.ticket_list.reload()  # the list's ◦ and ✉ follow within a beat
-        if self.current is not None:
-            self._schedule_detail(self.current.number, 0)
+        if self.current is not None:  # not a key's read: the next key's waits for nothing
+            self._schedule_detail(self.current.number, 0, background=True)
 
     def _beat(self, *, again: bool = False) -> None:
         """Tell the other consoles where this one is: at once when that changed, and every
@@ -828,9 +834,10 @@ class DeskScreen(TicketActionsScreen):
             return
         if not message.changed.presence_only:
             self._refresh_due = True
-            self._refresh_when_quiet()
+            if self._quiet_timer is None:  # else the pending timer's look takes this one too
+                self._refresh_when_quiet()
         elif self.current is not None:  # someone came or went: only the header can tell
-            self._schedule_detail(self.current.number, 0)
+            self._schedule_detail(self.current.number, 0, background=True)
 
     def on_store_checked(self, message: StoreChecked) -> None:
         self._polling = False
@@ -853,8 +860,14 @@ class DeskScreen(TicketActionsScreen):
 
     def _refresh_when_quiet(self) -> None:
         """A change the server announced (PostgreSQL) waits for a pause in the keys as one
-        the poll sees does; many notices while the agent types make one refresh."""
-        if not self._refresh_due or self._typing(self._refresh_when_quiet):
+        the poll sees does; many notices while the agent types make one refresh, with one
+        timer (`_quiet_timer`) pending for them all, not one per notice."""
+        self._quiet_timer = None
+        if not self._refresh_due:
+            return
+        quiet = self._quiet_left()
+        if quiet > 0:
+            self._quiet_timer = self.set_timer(quiet, self._refresh_when_quiet)
             return
         self._refresh_due = False
         self._change_seen = None
@@ -866,11 +879,18 @@ class DeskScreen(TicketActionsScreen):
         wait for them. It waits REFRESH_QUIET after the last key, REFRESH_WAIT_MAX at most
         from when the change was first seen, so live updates still come while typing. `then` runs
         once the keys pause (by default the poll, which sees the change again)."""
+        quiet = self._quiet_left()
+        if quiet <= 0:
+            return False
+        self.set_timer(quiet, then or self._poll)  # sooner than the next tick, once keys pause
+        return True
+
+    def _quiet_left(self) -> float:
+        """How long a refresh still waits for a pause in the keys (0: not at all; `_typing`)."""
         now = time.monotonic()
         if self._change_seen is None:
             self._change_seen = now
         quiet = REFRESH_QUIET - (now - self.data.last_key)
         if quiet <= 0 or now - self._change_seen >= REFRESH_WAIT_MAX:
-            return False
-        self.set_timer(quiet, then or self._poll)  # sooner than the next tick, once keys pause
-        return True
+            return 0.0
+        return quiet
