@@ -33,7 +33,10 @@ goal (issue 15):
   and G (until the view's last ticket shows) and g;
 - `--writer`: the same keys while another process writes to the same store (a loop of
   `supportdesk import` of a fresh mbox and a bulk `tickets assign` with its `undo`), on a
-  copy of the store in bench/out/; prints the worst key-to-repaint;
+  copy of the store in bench/out/, starting 2 s after the console's first frame with the
+  mail to import written beforehand; prints the worst key-to-repaint, and the five worst
+  with the writer's step under way then and their time on CLOCK_MONOTONIC (to find them in
+  a trace of the console: Python's perf_counter reads that clock in every process);
 - `--rss`: the console's resident memory (VmRSS, the peak VmHWM, and its anonymous and
   file-backed parts) after each round of broad searches and G/g in four views, to see
   whether it stays bounded and flat; `--env NAME=VALUE` adds to the console's environment;
@@ -644,6 +647,11 @@ def run_rss(path: Path, rounds: int) -> None:
         term.close()
 
 
+SETTLE_SECONDS = 2.0
+"""--writer: seconds between the console's first frame and the writer's start (its sidebar
+counts and first look for notifications are read then, not beside the first keys)."""
+
+
 class Writer(threading.Thread):
     """Another process writing to the store while the console runs: import, bulk, undo."""
 
@@ -652,23 +660,33 @@ class Writer(threading.Thread):
         self.path = path
         self.rounds = rounds
         self.log: list[str] = []
+        self.phases: list[tuple[float, str]] = []
         self.error: str | None = None
 
     def _cli(self, *args: str) -> tuple[float, str]:
         command = [console_argv(self.path)[0], "--store", str(self.path), *args]
         started = time.perf_counter()
+        self.phases.append((started, args[0] if args[0] != "tickets" else args[1]))
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(args)}: {done.stderr.strip() or done.stdout.strip()}")
         return time.perf_counter() - started, done.stdout
 
-    def run(self) -> None:
+    def _mbox(self, round_: int) -> Path:
+        return ROOT / "bench" / "out" / f"console-writer-{round_}.mbox"
+
+    def write_mboxes(self) -> None:
+        """The mail to import, written before the keys start: writing it took this process's
+        GIL from the thread that times the keys."""
         from bench.sync_bench import write_mbox
 
+        for round_ in range(self.rounds):
+            write_mbox(self._mbox(round_), 2000, 1000 + round_)
+
+    def run(self) -> None:
         try:
             for round_ in range(self.rounds):
-                mbox = ROOT / "bench" / "out" / f"console-writer-{round_}.mbox"
-                write_mbox(mbox, 2000, 1000 + round_)
+                mbox = self._mbox(round_)
                 seconds, _ = self._cli("import", str(mbox), "--queue", "support", "--json")
                 self.log.append(f"import 2,000 messages {seconds:.1f} s")
                 mbox.unlink()
@@ -691,11 +709,15 @@ def run_writer(path: Path, me: str | None, rounds: int) -> None:
     term = TmuxTerminal(SIZE)
     samples: dict[str, list[float]] = {"key while writing": []}
     try:
-        start_console(term, copy)
         writer = Writer(copy, rounds)
+        writer.write_mboxes()  # here, not beside the keys: the bench times them in this process
+        start_console(term, copy)
+        time.sleep(SETTLE_SECONDS)  # the console's own start-up reads end first
         writer.start()
         keys = ["j", "j", "k", "]", "j", "k", "["]
         pressed = 0
+        begun = time.perf_counter()
+        pressed_at: list[tuple[float, str]] = []
         while writer.is_alive():
             key = keys[pressed % len(keys)]
             pressed += 1
@@ -708,6 +730,7 @@ def run_writer(path: Path, me: str | None, rounds: int) -> None:
                     done = lambda s, h=before.header: s.header != h and s.settled  # noqa: E731
             else:
                 done = lambda s, t=before.title: s.title != t and s.first_frame  # noqa: E731
+            pressed_at.append((time.perf_counter(), key))
             try:
                 samples["key while writing"].append(timed_key(term, [key], done, timeout=30))
             except TerminalTimeout:
@@ -719,6 +742,15 @@ def run_writer(path: Path, me: str | None, rounds: int) -> None:
         if writer.error:
             print(f"  writer failed: {writer.error}")
         report(samples, {"key while writing": 150.0})
+        keyed = zip(samples["key while writing"], pressed_at, strict=False)
+        timed = sorted(keyed, reverse=True)[:5]
+        print("worst keys (ms, key, seconds into the run, the writer's step then):")
+        for seconds, (at, key) in timed:
+            phase = max((p for p in writer.phases if p[0] <= at), default=(begun, "-"))
+            print(
+                f"  {seconds * 1000:6.0f}  {key}  {at - begun:6.1f} s  "
+                f"{phase[1]} +{at - phase[0]:.1f} s  (clock {at:.3f})"
+            )
         worst = max(samples["key while writing"], default=0.0) * 1000
         verdict = "PASS" if worst < 150 else "MISS"
         print(f"worst key {worst:.0f} ms: goal < 150 ms {verdict}  ({load_average()})")

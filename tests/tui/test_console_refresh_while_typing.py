@@ -3,14 +3,18 @@ but never for long: changes still arrive (screens/desk.py `_typing`)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 import pytest
+from sqlalchemy.exc import SQLAlchemyError
 
 from supportdesk.desk import tickets
 from supportdesk.desk.events import Change
 from supportdesk.desk.handle import Session
+from supportdesk.desk.live import Changed
+from supportdesk.errors import ReadCancelled
 from supportdesk.store import Store
 from supportdesk.store import engine as engine_module
 from supportdesk.store.engine import _Yielder
@@ -201,3 +205,141 @@ async def test_a_cancelled_workers_background_reads_stop_without_a_word(
         assert notes(app) == shown_before
         assert app.is_running
         assert desk.detail is not None  # the ticket as it was: no error in its place
+
+
+async def test_a_key_right_after_a_refresh_reads_its_ticket_at_once(
+    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refresh's ticket read is not a held key's: the next key does not wait DETAIL_DELAY
+    for tickets flying past (the wait after each refresh while another process writes)."""
+    monkeypatch.setattr(desk_module, "DETAIL_DELAY", 600.0)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        desk = app.desk
+        desk._detail_started = float("-inf")  # no key's read for a long time
+        desk.refresh_everything()
+        await pilot.press("j")
+        assert desk._detail_timer is None  # read at once
+        await pilot.press("j")
+        assert desk._detail_timer is not None  # a second key so soon: tickets flying past
+
+
+async def test_a_changes_notice_waits_for_a_pause_in_the_keys_and_refreshes_once(
+    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL's notices (StoreChanged) wait for the keys as the poll's changes do: many
+    notices while typing arm one timer, and its look after the pause makes one refresh."""
+    monkeypatch.setattr(desk_module, "REFRESH_QUIET", 0.05)
+    monkeypatch.setattr(desk_module, "REFRESH_WAIT_MAX", 600.0)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        desk = app.desk
+        refreshes: list[bool] = []
+        armed: list[float] = []
+        set_timer = desk.set_timer
+
+        def spy_set_timer(
+            delay: float, callback: Callable[[], object], **options: object
+        ) -> object:
+            if callback == desk._refresh_when_quiet:
+                armed.append(delay)
+            return set_timer(delay, callback, **options)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(desk, "set_timer", spy_set_timer)
+        monkeypatch.setattr(desk, "refresh_everything", lambda: refreshes.append(True))
+        await pilot.press("j")
+        app.data.last_key = time.monotonic() + 1.0  # keys still coming for a while
+        for _ in range(50):
+            desk.post_message(desk_module.StoreChanged(Changed(None)))
+        await pilot.pause()
+        assert refreshes == []  # the agent is typing
+        assert len(armed) == 1  # one timer pending for all fifty
+        await wait_until(pilot, lambda: refreshes != [], what="the refresh after the keys stop")
+        await wait_until(pilot, lambda: desk._quiet_timer is None, what="no timer left")
+        assert refreshes == [True]
+
+
+async def test_a_refresh_takes_a_notice_that_waits_for_the_keys_with_it(
+    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`r` (or a change made here) reads everything: the waiting notice needs no refresh more."""
+    monkeypatch.setattr(desk_module, "REFRESH_QUIET", 600.0)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        desk = app.desk
+        await pilot.press("j")
+        desk.post_message(desk_module.StoreChanged(Changed(None)))
+        await pilot.pause()
+        assert desk._refresh_due
+        desk.refresh_everything()
+        assert not desk._refresh_due
+        assert desk._quiet_timer is None
+
+
+@pytest.mark.parametrize("look", ["heartbeat", "presence"])
+async def test_a_key_right_after_a_presence_read_reads_its_ticket_at_once(
+    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch, look: str
+) -> None:
+    """The heartbeat's and a presence notice's ticket reads are no key's either."""
+    monkeypatch.setattr(desk_module, "DETAIL_DELAY", 600.0)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        desk = app.desk
+        desk._detail_started = float("-inf")  # no key's read for a long time
+        if look == "heartbeat":
+            desk._heartbeat()
+        else:
+            number = desk.current.number  # type: ignore[union-attr]
+            desk.post_message(
+                desk_module.StoreChanged(Changed(frozenset({number}), presence_only=True))
+            )
+            await pilot.pause()
+        await pilot.press("j")
+        assert desk._detail_timer is None  # read at once
+
+
+async def test_a_cancelled_sidebar_read_does_not_stop_later_refreshes(
+    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        desk = app.desk
+        entries = dict(desk.sidebar.entries)
+
+        def cancelled(saved: object) -> object:
+            raise ReadCancelled("interrupted")
+
+        monkeypatch.setattr(app.data, "sidebar", cancelled)
+        desk._refresh_sidebar()
+        assert desk._sidebar_loading
+        await wait_until(pilot, lambda: not desk._sidebar_loading, what="the sidebar flag")
+        assert desk.sidebar.entries == entries  # nothing shown for the cancelled read
+
+
+@pytest.mark.parametrize("read", ["sidebar", "agents", "queues"])
+@pytest.mark.parametrize("error", [ReadCancelled, SQLAlchemyError])
+async def test_a_failed_sidebar_read_ends_quietly_and_lowers_the_flag(
+    make_app: Callable[..., SupportdeskApp],
+    monkeypatch: pytest.MonkeyPatch,
+    read: str,
+    error: type[Exception],
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        desk = app.desk
+        entries = dict(desk.sidebar.entries)
+
+        def failing(*args: object) -> object:
+            raise error("busy")
+
+        monkeypatch.setattr(app.data, read, failing)
+        desk._refresh_sidebar()
+        await wait_until(pilot, lambda: not desk._sidebar_loading, what="the sidebar flag")
+        assert app.is_running
+        assert desk.sidebar.entries == entries

@@ -84,7 +84,10 @@ no ticket, so on SQLite no change mark announces it."""
 
 @dataclass
 class SidebarLoaded(Message):
-    entries: list[ViewCount]
+    """The sidebar's counts; None when its read was cancelled (nothing to show, but the
+    next refresh may read them again)."""
+
+    entries: list[ViewCount] | None
     agents: list[str]
     queues: list[str]
 
@@ -186,6 +189,10 @@ class DeskScreen(TicketActionsScreen):
         """Called whenever the desk reads the store again (the report screen's refresh)."""
         self._notified_upto: int | None = None
         self._checking_notifications = False
+        self._refresh_due = False
+        """PostgreSQL announced a change that waits for a pause in the keys (`_typing`)."""
+        self._quiet_timer: Timer | None = None
+        """The one timer pending for `_refresh_due` (`_refresh_when_quiet`)."""
 
     def compose(self) -> Iterator[Widget]:
         yield Header()
@@ -426,7 +433,11 @@ class DeskScreen(TicketActionsScreen):
 
         `background`: a refresh reads it again, not a key; its reads yield to a key's. Not
         when it replaces a key's read still waiting or running (the exclusive worker cancels
-        that one): the agent asked for that ticket and waits for it."""
+        that one): the agent asked for that ticket and waits for it. A refresh's read does
+        not count as tickets flying past: the key after it reads its ticket at once (it
+        waited `delay` when a refresh came just before it, often while another process
+        writes)."""
+        refresh = background
         if background and self._key_detail:
             background = False
         self._key_detail = not background
@@ -436,7 +447,8 @@ class DeskScreen(TicketActionsScreen):
             self._detail_timer.stop()
             self._detail_timer = None
         if delay <= 0 or not busy:
-            self._detail_started = now
+            if not refresh:
+                self._detail_started = now
             self._detail_loads += 1
             thread = self.thread
             self._load_detail(
@@ -621,6 +633,10 @@ class DeskScreen(TicketActionsScreen):
 
     def refresh_everything(self) -> None:
         """Read counts, the list and the open ticket again, without moving the agent."""
+        self._refresh_due = False  # a notice waiting for a pause in the keys is read now too
+        if self._quiet_timer is not None:
+            self._quiet_timer.stop()
+            self._quiet_timer = None
         self.ticket_list.reload()
         self._refresh_sidebar()
         if self.current is not None:
@@ -727,16 +743,19 @@ class DeskScreen(TicketActionsScreen):
     @work(thread=True, exclusive=True, group="sidebar")
     def _load_sidebar(self, saved: list[SavedView]) -> None:
         try:
-            entries = self.data.sidebar(saved)
-        except ReadCancelled:
-            return  # the console is closing
-        self.post_message(SidebarLoaded(entries, self.data.agents(), self.data.queues()))
+            loaded = SidebarLoaded(self.data.sidebar(saved), self.data.agents(), self.data.queues())
+        except (ReadCancelled, StoreError):
+            # Without a word, but said: a refresh waits while the sidebar is being read, so
+            # the flag must come down (the next refresh reads it again).
+            loaded = SidebarLoaded(None, [], [])
+        self.post_message(loaded)
 
     def on_sidebar_loaded(self, message: SidebarLoaded) -> None:
-        self.sidebar.set_views(message.entries)
-        self.agents = message.agents
-        self.queues = message.queues
         self._sidebar_loading = False
+        if message.entries is not None:
+            self.sidebar.set_views(message.entries)
+            self.agents = message.agents
+            self.queues = message.queues
         if self._sidebar_again:
             self._sidebar_again = False
             self._refresh_sidebar()
@@ -775,8 +794,8 @@ class DeskScreen(TicketActionsScreen):
         in the list and a console that died (and so said nothing) drops out once it expires."""
         self._beat(again=True)
         self.ticket_list.reload()  # the list's ◦ and ✉ follow within a beat
-        if self.current is not None:
-            self._schedule_detail(self.current.number, 0)
+        if self.current is not None:  # not a key's read: the next key's waits for nothing
+            self._schedule_detail(self.current.number, 0, background=True)
 
     def _beat(self, *, again: bool = False) -> None:
         """Tell the other consoles where this one is: at once when that changed, and every
@@ -818,9 +837,11 @@ class DeskScreen(TicketActionsScreen):
         if self._mark is None:  # the first read, still to come, sees it anyway
             return
         if not message.changed.presence_only:
-            self.refresh_everything()
+            self._refresh_due = True
+            if self._quiet_timer is None:  # else the pending timer's look takes this one too
+                self._refresh_when_quiet()
         elif self.current is not None:  # someone came or went: only the header can tell
-            self._schedule_detail(self.current.number, 0)
+            self._schedule_detail(self.current.number, 0, background=True)
 
     def on_store_checked(self, message: StoreChecked) -> None:
         self._polling = False
@@ -841,16 +862,39 @@ class DeskScreen(TicketActionsScreen):
             self._change_seen = None
             self.refresh_everything()
 
-    def _typing(self) -> bool:
+    def _refresh_when_quiet(self) -> None:
+        """A change the server announced (PostgreSQL) waits for a pause in the keys as one
+        the poll sees does; many notices while the agent types make one refresh, with one
+        timer (`_quiet_timer`) pending for them all, not one per notice."""
+        self._quiet_timer = None
+        if not self._refresh_due:
+            return
+        quiet = self._quiet_left()
+        if quiet > 0:
+            self._quiet_timer = self.set_timer(quiet, self._refresh_when_quiet)
+            return
+        self._refresh_due = False
+        self._change_seen = None
+        self.refresh_everything()
+
+    def _typing(self, then: Callable[[], object] | None = None) -> bool:
         """Whether a refresh waits for a pause in the agent's keys: while another process
         writes, every poll sees a change, and a refresh's reads beside a key's made that key
         wait for them. It waits REFRESH_QUIET after the last key, REFRESH_WAIT_MAX at most
-        from when the change was first seen, so live updates still come while typing."""
+        from when the change was first seen, so live updates still come while typing. `then` runs
+        once the keys pause (by default the poll, which sees the change again)."""
+        quiet = self._quiet_left()
+        if quiet <= 0:
+            return False
+        self.set_timer(quiet, then or self._poll)  # sooner than the next tick, once keys pause
+        return True
+
+    def _quiet_left(self) -> float:
+        """How long a refresh still waits for a pause in the keys (0: not at all; `_typing`)."""
         now = time.monotonic()
         if self._change_seen is None:
             self._change_seen = now
         quiet = REFRESH_QUIET - (now - self.data.last_key)
         if quiet <= 0 or now - self._change_seen >= REFRESH_WAIT_MAX:
-            return False
-        self.set_timer(quiet, self._poll)  # sooner than the next tick, once keys pause
-        return True
+            return 0.0
+        return quiet
