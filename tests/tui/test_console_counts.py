@@ -19,7 +19,7 @@ from supportdesk.desk.query import matching as matching_module
 from supportdesk.desk.views import TicketDetail, TicketRow
 from supportdesk.store import Store, search
 from supportdesk.tui.app import SupportdeskApp
-from supportdesk.tui.data import DeskData, Source
+from supportdesk.tui.data import DeskData, FirstPage, Source
 from tests.tui.conftest import SIZE, ready, screen_text, wait_until
 
 
@@ -182,7 +182,7 @@ async def test_rows_and_the_ticket_come_before_the_count(
     ticket show while the count is held back, at start and for a search."""
     calls: list[str] = []
     held = threading.Event()
-    page, quick = DeskData.page, DeskData.quick_count
+    page, first_page, quick = DeskData.page, DeskData.first_page, DeskData.quick_count
 
     def paged(
         self: DeskData, source: Source, offset: int, limit: int, total: int | None
@@ -191,12 +191,18 @@ async def test_rows_and_the_ticket_come_before_the_count(
         calls.append("page")
         return rows
 
+    def first_paged(self: DeskData, source: Source, limit: int) -> FirstPage:
+        first = first_page(self, source, limit)  # a search's, read where its query is checked
+        calls.append("page")
+        return first
+
     def counted(self: DeskData, source: Source) -> Count:
         calls.append("count")
         held.wait(timeout=30)
         return quick(self, source)
 
     monkeypatch.setattr(DeskData, "page", paged)
+    monkeypatch.setattr(DeskData, "first_page", first_paged)
     monkeypatch.setattr(DeskData, "quick_count", counted)
     app = make_app()
 

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from textual.command import CommandPalette
 from textual.message import Message
 
+from supportdesk.desk.views import TicketRow
 from supportdesk.keymap import keymap_problems
 from supportdesk.store import Store, open_store
 from supportdesk.store.engine import sqlite_url
 from supportdesk.tui.app import SupportdeskApp
 from supportdesk.tui.commands import commands
+from supportdesk.tui.data import DeskData, Source
 from supportdesk.tui.keys import catalogue, display_keys, normalise_keys
 from supportdesk.tui.screens.help import HelpScreen
 from supportdesk.tui.screens.modals import PickScreen
@@ -243,3 +247,55 @@ async def test_the_thread_stays_put_from_ticket_to_ticket(
             heights.add(header.outer_size.height)
         assert heights == {HEADER_LINES + 1}  # and its border
         assert len(tops) == 1
+
+
+async def test_a_view_that_opens_leaves_the_last_one_on_screen_until_its_first_page(
+    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No frame of placeholders between `]` and the new view's rows: the last view's title,
+    rows and count stay until the first page is in, then the new view is drawn whole."""
+    gate = threading.Event()
+    holding = threading.Event()
+    page = DeskData.page
+
+    def held(
+        self: DeskData, source: Source, offset: int, limit: int, total: int | None
+    ) -> list[TicketRow]:
+        if holding.is_set():
+            gate.wait(timeout=30)
+        return page(self, source, offset, limit, total)
+
+    monkeypatch.setattr(DeskData, "page", held)
+    app = make_app()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            tl = app.desk.ticket_list
+            before = screen_text(app)
+            old_title = str(tl.border_title)
+            first = tl.row_at(0)
+            assert first is not None and old_title in before
+            generation = tl._generation
+            holding.set()
+            tl.focus()
+            await pilot.press("right_square_bracket")
+            await wait_until(
+                pilot,
+                lambda: tl._generation > generation and tl._fetching is not None,
+                what="the next view's first page to be asked for",
+            )
+            await pilot.pause()
+            during = screen_text(app)
+            assert "loading…" not in during
+            assert str(tl.border_title) == old_title and old_title in during
+            row_line = next(line for line in before.splitlines() if f" {first.number} " in line)
+            assert row_line in during
+            holding.clear()
+            gate.set()
+            await ready(pilot)
+            assert str(tl.border_title) != old_title
+            after = screen_text(app)
+            assert str(tl.border_title) in after and "loading…" not in after
+            assert tl.source is not None and tl.source.key != "open"
+    finally:
+        gate.set()

@@ -43,6 +43,7 @@ from supportdesk.tui.bindings import bindings
 from supportdesk.tui.data import (
     ACTIVE_QUERY,
     DeskData,
+    FirstPage,
     NotificationState,
     SavedView,
     Source,
@@ -136,6 +137,7 @@ class NotificationOpened(Message):
 class SearchChecked(Message):
     source: Source
     error: SupportdeskError | None = None
+    first: FirstPage | None = None
 
 
 @dataclass
@@ -247,9 +249,9 @@ class DeskScreen(TicketActionsScreen):
         self.search.show_query(source.query)
         self._show_list(source)
 
-    def _show_list(self, source: Source) -> None:
+    def _show_list(self, source: Source, first: FirstPage | None = None) -> None:
         self.status.show_view(view_label(source.key, source.label), source.query)
-        self.ticket_list.show(source)
+        self.ticket_list.show(source, first)
 
     def on_sidebar_chosen(self, message: Sidebar.Chosen) -> None:
         entry = message.entry
@@ -263,16 +265,19 @@ class DeskScreen(TicketActionsScreen):
         except QueryError as exc:
             self.search.show_error(text, exc)
             return
-        self._check_search(Source("search", "Search", text))
+        source = self.data.fresh(Source("search", "Search", text))
+        self._check_search(source, self.ticket_list.page_size)
 
     @work(thread=True, exclusive=True, group="search")
-    def _check_search(self, source: Source) -> None:
+    def _check_search(self, source: Source, page_size: int) -> None:
+        """Check the query by reading its first page: the list starts from that page, so the
+        query is compiled and the store asked once before the rows show, not twice."""
         try:
-            self.data.check(source)
+            first = self.data.first_page(source, page_size)
         except SupportdeskError as exc:
             self.post_message(SearchChecked(source, exc))
         else:
-            self.post_message(SearchChecked(source))
+            self.post_message(SearchChecked(source, first=first))
 
     def on_search_checked(self, message: SearchChecked) -> None:
         error = message.error
@@ -285,7 +290,7 @@ class DeskScreen(TicketActionsScreen):
             if self.search.value.strip() != message.source.query:
                 self.search.show_query(message.source.query)
             self.sidebar.mark_current(message.source.key)
-            self._show_list(message.source)
+            self._show_list(message.source, message.first)
             self.query_one(DeskFooter).hold()  # the list's keys once its ticket shows
             self.ticket_list.focus()
 
