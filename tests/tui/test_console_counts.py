@@ -20,6 +20,7 @@ from supportdesk.desk.views import TicketDetail, TicketRow
 from supportdesk.store import Store, search
 from supportdesk.tui.app import SupportdeskApp
 from supportdesk.tui.data import DeskData, FirstPage, Source
+from supportdesk.tui.widgets import ticket_list
 from tests.tui.conftest import SIZE, ready, screen_text, wait_until
 
 
@@ -34,6 +35,13 @@ def estimating(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(search, "NEWEST_SAMPLE", 5)
     monkeypatch.setattr(search, "POSTGRES_NEWEST_SAMPLE", 5)
     monkeypatch.setattr(search, "NEWEST_MIN_TICKETS", 1)
+
+
+@pytest.fixture
+def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages of 5 rows: the demo's views are longer than their first page, so they are
+    counted (a first page that is not full is the whole view, and its count)."""
+    monkeypatch.setattr(ticket_list, "PAGE_SIZE", 5)
 
 
 @pytest.fixture
@@ -67,6 +75,7 @@ async def test_a_common_word_shows_rows_and_an_estimate_then_the_exact_count(
     demo_store: Store,
     estimating: None,
     gate: threading.Event,
+    small_pages: None,
 ) -> None:
     with demo_store.session() as session:
         # The demo plays out three months ending now: "order" is in 25-39 tickets at any
@@ -176,7 +185,7 @@ def test_a_saved_search_in_the_sidebar_shows_its_estimate_as_one(
 
 
 async def test_rows_and_the_ticket_come_before_the_count(
-    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
+    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch, small_pages: None
 ) -> None:
     """A view's count starts once its first page is in: the rows and the thread of the first
     ticket show while the count is held back, at start and for a search."""
@@ -295,6 +304,7 @@ async def test_the_exact_count_waits_for_the_ticket_under_the_cursor(
     make_app: Callable[..., SupportdeskApp],
     estimating: None,
     monkeypatch: pytest.MonkeyPatch,
+    small_pages: None,
 ) -> None:
     """Behind an estimate, the exact count starts only once the ticket shows: it would share
     the cores with the read and the drawing the agent waits for."""
@@ -340,3 +350,28 @@ async def test_the_exact_count_waits_for_the_ticket_under_the_cursor(
             assert calls[-2:] == ["detail", "exact"]
     finally:
         reading.set()
+
+
+async def test_a_view_within_its_first_page_is_counted_by_that_page(
+    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first page that is not full is the whole view: no count is read for it (an empty
+    view, Breached most of the day, waited for one after its empty page)."""
+    counted: list[str] = []
+    quick = DeskData.quick_count
+
+    def counting(self: DeskData, source: Source) -> Count:
+        counted.append(source.query)
+        return quick(self, source)
+
+    monkeypatch.setattr(DeskData, "quick_count", counting)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        tl = app.desk.ticket_list
+        await search_for(pilot, "xylophonic", lambda: tl.total is not None)
+        assert tl.total == 0 and "xylophonic" not in counted
+        assert "no tickets in this view" in screen_text(app)
+        await search_for(pilot, "status:open,pending", lambda: tl.total is not None)
+        assert tl.total is not None and 0 < tl.total < ticket_list.PAGE_SIZE
+        assert "status:open,pending" not in counted
+        assert f"1 of {tl.total}" in screen_text(app)
