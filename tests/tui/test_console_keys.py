@@ -299,3 +299,49 @@ async def test_a_view_that_opens_leaves_the_last_one_on_screen_until_its_first_p
             assert tl.source is not None and tl.source.key != "open"
     finally:
         gate.set()
+
+
+@pytest.mark.parametrize("act", ["mark", "open", "down", "note"])
+async def test_a_key_in_the_veiled_window_draws_the_view_it_acts_on(
+    make_app: Callable[..., SupportdeskApp], act: str
+) -> None:
+    """Between a view's first page and its drawing, the last view's rows are on screen: a key
+    that acts on a row draws the new view first, so the row it acts on is the one shown."""
+    from supportdesk.tui.widgets.ticket_list import HEADER_LINES, PAGE_SIZE
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        desk, tl = app.desk, app.desk.ticket_list
+        await wait_until(pilot, lambda: bool(desk.sidebar.entries), what="the sidebar's views")
+        old = tl.row_at(0)
+        assert old is not None and tl.source is not None
+        source = first_rows = None
+        for entry in desk.sidebar.entries.values():
+            if entry.key == tl.source.key:
+                continue
+            candidate = desk.data.fresh(Source(entry.key, entry.label, entry.query))
+            page = desk.data.first_page(candidate, PAGE_SIZE)
+            if page[0] and page[0][0].number != old.number:
+                source, first_rows = candidate, page
+                break
+        assert source is not None and first_rows is not None
+        tl.focus()
+        tl.show(source, first_rows)  # the first page is in, the view not drawn yet
+        assert tl._veiled
+        new = first_rows[0][0]
+        if act == "mark":
+            tl.action_toggle_mark()
+            assert list(tl.marked) == [new.number]
+        elif act == "open":
+            tl.action_open()
+        elif act == "down":
+            tl.action_cursor_down()
+        else:
+            desk.action_note()
+        assert not tl._veiled
+        strip = tl.render_line(HEADER_LINES)
+        assert f" {new.number} " in "".join(segment.text for segment in strip)
+        await pilot.pause()
+        if act == "note":
+            await pilot.press("escape")

@@ -416,6 +416,7 @@ class TicketList(LineView, can_focus=True):
         self._request()
 
     def move_to(self, index: int) -> None:
+        self._unveil_for_a_key()
         self._to_last = False  # any move is where the agent wants to be now
         if self._follow is not None:
             self._follow = None  # the agent moves on: that is where they want to be
@@ -435,6 +436,12 @@ class TicketList(LineView, can_focus=True):
         # come, and a held key must stay a held key then too (the screen waits on it).
         self._moving = True
         self._announce()
+
+    def _unveil_for_a_key(self) -> None:
+        """A key or click acts on the view that opened: draw it first, so the row acted on
+        is the one on screen, not one of the last view's rows still shown (see `show`)."""
+        if self._veiled:
+            self.unveil()
 
     def clear_marks(self) -> None:
         self.marked.clear()
@@ -465,6 +472,7 @@ class TicketList(LineView, can_focus=True):
         self._to_last = self.total is None
 
     def action_toggle_mark(self) -> None:
+        self._unveil_for_a_key()
         row = self.current_row
         if row is None:
             return
@@ -475,11 +483,13 @@ class TicketList(LineView, can_focus=True):
         self.move_to(self.cursor + 1)
 
     def action_open(self) -> None:
+        self._unveil_for_a_key()
         row = self.current_row
         if row is not None:
             self.post_message(self.Opened(row))
 
     def on_click(self, event: events.Click) -> None:
+        self._unveil_for_a_key()
         self.focus()
         if event.y >= HEADER_LINES:
             self.move_to(round(self.scroll_offset.y) + event.y - HEADER_LINES)
