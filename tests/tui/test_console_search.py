@@ -343,3 +343,48 @@ async def test_a_search_compiles_its_query_once_before_its_rows_show(
             await ready(pilot)
     finally:
         gate.set()
+
+
+async def test_a_search_that_comes_after_another_view_was_picked_is_dropped(
+    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The agent searched, then pressed `]` before the search was checked: the view they
+    went to stays, the search's late result does not replace it."""
+    from supportdesk.tui.screens.desk import SearchChecked
+
+    gate = threading.Event()
+    first_page = DeskData.first_page
+    checked: list[SearchChecked] = []
+
+    def held(self: DeskData, source: Source, limit: int) -> object:
+        gate.wait(timeout=30)
+        return first_page(self, source, limit)
+
+    def hook(message: Message) -> None:
+        if isinstance(message, SearchChecked) and all(message is not m for m in checked):
+            checked.append(message)
+
+    app = make_app()
+    try:
+        async with app.run_test(size=SIZE, message_hook=hook) as pilot:
+            await ready(pilot)
+            monkeypatch.setattr(DeskData, "first_page", held)
+            tl = app.desk.ticket_list
+            before = tl.source
+            assert before is not None
+            await pilot.press("slash", "ctrl+u", *"status:open,pending", "enter")
+            tl.focus()
+            await pilot.press("right_square_bracket")
+            await wait_until(
+                pilot, lambda: tl.source is not before and tl.is_settled, what="the next view"
+            )
+            picked = tl.source
+            assert picked is not None and picked.key != "search"
+            gate.set()
+            await wait_until(pilot, lambda: bool(checked), what="the search's result")
+            await pilot.pause()
+            await ready(pilot)
+            assert tl.source is picked
+            assert app.desk.sidebar.current == picked.key
+    finally:
+        gate.set()

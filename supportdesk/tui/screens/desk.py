@@ -138,6 +138,8 @@ class SearchChecked(Message):
     source: Source
     error: SupportdeskError | None = None
     first: FirstPage | None = None
+    turn: int = 0
+    """The desk's `_turn` when the search was submitted (see `on_search_checked`)."""
 
 
 @dataclass
@@ -188,6 +190,9 @@ class DeskScreen(TicketActionsScreen):
         """Called whenever the desk reads the store again (the report screen's refresh)."""
         self._notified_upto: int | None = None
         self._checking_notifications = False
+        self._turn = 0
+        """Counts views shown and searches submitted: a search's result is for the turn it
+        was submitted in, and a later one (another view, a newer search) drops it."""
 
     def compose(self) -> Iterator[Widget]:
         yield Header()
@@ -250,6 +255,7 @@ class DeskScreen(TicketActionsScreen):
         self._show_list(source)
 
     def _show_list(self, source: Source, first: FirstPage | None = None) -> None:
+        self._turn += 1
         self.status.show_view(view_label(source.key, source.label), source.query)
         self.ticket_list.show(source, first)
 
@@ -266,20 +272,23 @@ class DeskScreen(TicketActionsScreen):
             self.search.show_error(text, exc)
             return
         source = self.data.fresh(Source("search", "Search", text))
-        self._check_search(source, self.ticket_list.page_size)
+        self._turn += 1
+        self._check_search(source, self.ticket_list.page_size, self._turn)
 
     @work(thread=True, exclusive=True, group="search")
-    def _check_search(self, source: Source, page_size: int) -> None:
+    def _check_search(self, source: Source, page_size: int, turn: int) -> None:
         """Check the query by reading its first page: the list starts from that page, so the
         query is compiled and the store asked once before the rows show, not twice."""
         try:
             first = self.data.first_page(source, page_size)
         except SupportdeskError as exc:
-            self.post_message(SearchChecked(source, exc))
+            self.post_message(SearchChecked(source, exc, turn=turn))
         else:
-            self.post_message(SearchChecked(source, first=first))
+            self.post_message(SearchChecked(source, first=first, turn=turn))
 
     def on_search_checked(self, message: SearchChecked) -> None:
+        if message.turn != self._turn:
+            return  # the agent went to another view, or searched again, meanwhile
         error = message.error
         if isinstance(error, QueryError):
             self.search.show_error(message.source.query, error)
