@@ -345,3 +345,46 @@ async def test_a_key_in_the_veiled_window_draws_the_view_it_acts_on(
         await pilot.pause()
         if act == "note":
             await pilot.press("escape")
+
+
+@pytest.mark.parametrize("cursor", [0, 150])
+async def test_views_opened_one_after_another_leave_the_rows_on_screen_until_drawn(
+    make_app: Callable[..., SupportdeskApp], tmp_path: Path, cursor: int
+) -> None:
+    """`]]` opens a view while the one before is not drawn yet, and a view may be left
+    scrolled down: either way the rows the agent saw stay on screen, as they were."""
+    from supportdesk.tui.widgets.ticket_list import HEADER_LINES
+
+    build_big_store(tmp_path / "many.db", tickets=400)
+    store = open_store(sqlite_url(tmp_path / "many.db"))
+    app = make_app(store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        tl = app.desk.ticket_list
+        tl.focus()
+        tl.move_to(cursor)
+        await wait_until(pilot, lambda: tl.is_settled, what="the rows around the cursor")
+        await ready(pilot)
+        top = round(tl.scroll_offset.y)
+        assert (top > 0) == (cursor > 0)
+        shown = [tl.row_at(top + line) for line in range(tl.visible_rows)]
+        assert all(row is not None for row in shown)
+
+        def lines() -> list[str]:
+            return [
+                "".join(s.text for s in tl.render_line(HEADER_LINES + line))
+                for line in range(len(shown))
+            ]
+
+        data = app.desk.data
+        tl.show(data.fresh(Source("search", "Search", "status:open,pending")))
+        during = lines()
+        tl.show(data.fresh(Source("search", "Search", "status:pending")))
+        again = lines()
+        for drawn in (during, again):
+            assert all(
+                row is not None and f" {row.number} " in text
+                for row, text in zip(shown, drawn, strict=True)
+            )
+        await ready(pilot)
+    store.dispose()

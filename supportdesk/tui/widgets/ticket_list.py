@@ -273,8 +273,8 @@ class TicketList(LineView, can_focus=True):
         """The generation whose ticket the screen has shown (see `ticket_shown`)."""
         self._veiled = False
         """A view opened and is not drawn yet: the last view's lines stay (see `show`)."""
-        self._old: dict[int, list[TicketRow]] = {}
-        """The last view's pages, drawn while veiled."""
+        self._old: list[TicketRow | None] = []
+        """The rows on screen when the last view was left, top first: drawn while veiled."""
         self._unveil_timer: Timer | None = None
 
     # -- what other widgets ask --------------------------------------------------------------
@@ -331,7 +331,9 @@ class TicketList(LineView, can_focus=True):
         self.source = source = self.data.fresh(source) if first is None else source
         self.now = source.now
         self._generation += 1
-        self._old = dict(self._pages) if self.scroll_offset.y == 0 else {}
+        if not self._veiled:  # else the view on screen is still the one before
+            top = round(self.scroll_offset.y)
+            self._old = [self.row_at(top + line) for line in range(self.visible_rows)]
         self._veiled = True
         if self._unveil_timer is not None:
             self._unveil_timer.stop()
@@ -369,7 +371,7 @@ class TicketList(LineView, can_focus=True):
         if not self._veiled:
             return
         self._veiled = False
-        self._old = {}
+        self._old = []
         if self.source is not None:
             self.border_title = Text(view_label(self.source.key, self.source.label))
         self._set_height()
@@ -503,9 +505,10 @@ class TicketList(LineView, can_focus=True):
         index = self.scroll_offset.y + y - HEADER_LINES
         base = self.base_style
         if self._veiled:  # the last view's row there, if it had one (see `show`)
-            old = self._old.get(index // PAGE_SIZE)
-            if old is not None and index % PAGE_SIZE < len(old):
-                return self._row_strip(old[index % PAGE_SIZE], -1, width)
+            line = y - HEADER_LINES
+            old = self._old[line] if line < len(self._old) else None
+            if old is not None:
+                return self._row_strip(old, -1, width)
             return Strip.blank(width, base)
         total = self.total if self.total is not None else self._extent()
         if index >= total:
