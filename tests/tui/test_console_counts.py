@@ -353,10 +353,13 @@ async def test_the_exact_count_waits_for_the_ticket_under_the_cursor(
 
 
 async def test_a_view_within_its_first_page_is_counted_by_that_page(
-    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
+    make_app: Callable[..., SupportdeskApp], demo_store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A first page that is not full is the whole view: no count is read for it (an empty
     view, Breached most of the day, waited for one after its empty page)."""
+    with demo_store.session() as session:
+        exact = Matching(session, "status:open,pending", me="alice").count()
+    assert 0 < exact < ticket_list.PAGE_SIZE
     counted: list[str] = []
     quick = DeskData.quick_count
 
@@ -372,6 +375,33 @@ async def test_a_view_within_its_first_page_is_counted_by_that_page(
         assert tl.total == 0 and "xylophonic" not in counted
         assert "no tickets in this view" in screen_text(app)
         await search_for(pilot, "status:open,pending", lambda: tl.total is not None)
-        assert tl.total is not None and 0 < tl.total < ticket_list.PAGE_SIZE
+        assert tl.total == exact
         assert "status:open,pending" not in counted
         assert f"1 of {tl.total}" in screen_text(app)
+
+
+async def test_a_view_of_exactly_one_page_is_counted_and_right(
+    make_app: Callable[..., SupportdeskApp], demo_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full first page may be the whole view: it is counted as a longer one is, and the
+    count says no more rows than it holds."""
+    with demo_store.session() as session:
+        exact = Matching(session, "status:open,pending", me="alice").count()
+    assert exact > 1
+    monkeypatch.setattr(ticket_list, "PAGE_SIZE", exact)
+    counted: list[str] = []
+    quick = DeskData.quick_count
+
+    def counting(self: DeskData, source: Source) -> Count:
+        counted.append(source.query)
+        return quick(self, source)
+
+    monkeypatch.setattr(DeskData, "quick_count", counting)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        tl = app.desk.ticket_list
+        await search_for(pilot, "status:open,pending", lambda: tl.total is not None)
+        assert "status:open,pending" in counted
+        assert tl.total == exact
+        assert f"1 of {exact}" in screen_text(app)
+        await ready(pilot)
