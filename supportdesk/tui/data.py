@@ -109,6 +109,11 @@ class ReportView:
     my_responses: list[tuple[str, int]] | None
 
 
+FirstPage = tuple[list[TicketRow], set[int], dict[int, str]]
+"""A view's first rows, the ones among them the agent has a draft on, and who else has which
+open (the list's marks)."""
+
+
 @dataclass(frozen=True)
 class SavedView:
     name: str
@@ -188,6 +193,15 @@ class DeskData:
         with self.store.session(background=True) as session:
             matching = self.matching(session, source)
             return matching.count(), matching.position(number)
+
+    def first_page(self, source: Source, limit: int) -> FirstPage:
+        """Check the source's query and read its first `limit` rows, compiling it once (a
+        search's): raises QueryError as `check` does. The rows come with the list's marks."""
+        with self.foreground(), self.store.session() as session:
+            rows = self.matching(session, source).page(0, limit)
+            numbers = [r.number for r in rows]
+            drafted = views.tickets_with_drafts(session, numbers, self.actor)
+        return rows, drafted, self.others_on(numbers)
 
     def page(self, source: Source, offset: int, limit: int, total: int | None) -> list[TicketRow]:
         """Rows offset..offset+limit of the source, read from whichever end is nearer."""

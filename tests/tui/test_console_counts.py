@@ -19,7 +19,8 @@ from supportdesk.desk.query import matching as matching_module
 from supportdesk.desk.views import TicketDetail, TicketRow
 from supportdesk.store import Store, search
 from supportdesk.tui.app import SupportdeskApp
-from supportdesk.tui.data import DeskData, Source
+from supportdesk.tui.data import DeskData, FirstPage, Source
+from supportdesk.tui.widgets import ticket_list
 from tests.tui.conftest import SIZE, ready, screen_text, wait_until
 
 
@@ -34,6 +35,13 @@ def estimating(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(search, "NEWEST_SAMPLE", 5)
     monkeypatch.setattr(search, "POSTGRES_NEWEST_SAMPLE", 5)
     monkeypatch.setattr(search, "NEWEST_MIN_TICKETS", 1)
+
+
+@pytest.fixture
+def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages of 5 rows: the demo's views are longer than their first page, so they are
+    counted (a first page that is not full is the whole view, and its count)."""
+    monkeypatch.setattr(ticket_list, "PAGE_SIZE", 5)
 
 
 @pytest.fixture
@@ -67,6 +75,7 @@ async def test_a_common_word_shows_rows_and_an_estimate_then_the_exact_count(
     demo_store: Store,
     estimating: None,
     gate: threading.Event,
+    small_pages: None,
 ) -> None:
     with demo_store.session() as session:
         # The demo plays out three months ending now: "order" is in 25-39 tickets at any
@@ -176,13 +185,13 @@ def test_a_saved_search_in_the_sidebar_shows_its_estimate_as_one(
 
 
 async def test_rows_and_the_ticket_come_before_the_count(
-    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
+    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch, small_pages: None
 ) -> None:
     """A view's count starts once its first page is in: the rows and the thread of the first
     ticket show while the count is held back, at start and for a search."""
     calls: list[str] = []
     held = threading.Event()
-    page, quick = DeskData.page, DeskData.quick_count
+    page, first_page, quick = DeskData.page, DeskData.first_page, DeskData.quick_count
 
     def paged(
         self: DeskData, source: Source, offset: int, limit: int, total: int | None
@@ -191,12 +200,18 @@ async def test_rows_and_the_ticket_come_before_the_count(
         calls.append("page")
         return rows
 
+    def first_paged(self: DeskData, source: Source, limit: int) -> FirstPage:
+        first = first_page(self, source, limit)  # a search's, read where its query is checked
+        calls.append("page")
+        return first
+
     def counted(self: DeskData, source: Source) -> Count:
         calls.append("count")
         held.wait(timeout=30)
         return quick(self, source)
 
     monkeypatch.setattr(DeskData, "page", paged)
+    monkeypatch.setattr(DeskData, "first_page", first_paged)
     monkeypatch.setattr(DeskData, "quick_count", counted)
     app = make_app()
 
@@ -289,6 +304,7 @@ async def test_the_exact_count_waits_for_the_ticket_under_the_cursor(
     make_app: Callable[..., SupportdeskApp],
     estimating: None,
     monkeypatch: pytest.MonkeyPatch,
+    small_pages: None,
 ) -> None:
     """Behind an estimate, the exact count starts only once the ticket shows: it would share
     the cores with the read and the drawing the agent waits for."""
@@ -334,3 +350,58 @@ async def test_the_exact_count_waits_for_the_ticket_under_the_cursor(
             assert calls[-2:] == ["detail", "exact"]
     finally:
         reading.set()
+
+
+async def test_a_view_within_its_first_page_is_counted_by_that_page(
+    make_app: Callable[..., SupportdeskApp], demo_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first page that is not full is the whole view: no count is read for it (an empty
+    view, Breached most of the day, waited for one after its empty page)."""
+    with demo_store.session() as session:
+        exact = Matching(session, "status:open,pending", me="alice").count()
+    assert 0 < exact < ticket_list.PAGE_SIZE
+    counted: list[str] = []
+    quick = DeskData.quick_count
+
+    def counting(self: DeskData, source: Source) -> Count:
+        counted.append(source.query)
+        return quick(self, source)
+
+    monkeypatch.setattr(DeskData, "quick_count", counting)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        tl = app.desk.ticket_list
+        await search_for(pilot, "xylophonic", lambda: tl.total is not None)
+        assert tl.total == 0 and "xylophonic" not in counted
+        assert "no tickets in this view" in screen_text(app)
+        await search_for(pilot, "status:open,pending", lambda: tl.total is not None)
+        assert tl.total == exact
+        assert "status:open,pending" not in counted
+        assert f"1 of {tl.total}" in screen_text(app)
+
+
+async def test_a_view_of_exactly_one_page_is_counted_and_right(
+    make_app: Callable[..., SupportdeskApp], demo_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full first page may be the whole view: it is counted as a longer one is, and the
+    count says no more rows than it holds."""
+    with demo_store.session() as session:
+        exact = Matching(session, "status:open,pending", me="alice").count()
+    assert exact > 1
+    monkeypatch.setattr(ticket_list, "PAGE_SIZE", exact)
+    counted: list[str] = []
+    quick = DeskData.quick_count
+
+    def counting(self: DeskData, source: Source) -> Count:
+        counted.append(source.query)
+        return quick(self, source)
+
+    monkeypatch.setattr(DeskData, "quick_count", counting)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        tl = app.desk.ticket_list
+        await search_for(pilot, "status:open,pending", lambda: tl.total is not None)
+        assert "status:open,pending" in counted
+        assert tl.total == exact
+        assert f"1 of {exact}" in screen_text(app)
+        await ready(pilot)

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from textual.command import CommandPalette
 from textual.message import Message
 
+from supportdesk.desk.views import TicketRow
 from supportdesk.keymap import keymap_problems
 from supportdesk.store import Store, open_store
 from supportdesk.store.engine import sqlite_url
 from supportdesk.tui.app import SupportdeskApp
 from supportdesk.tui.commands import commands
+from supportdesk.tui.data import DeskData, Source
 from supportdesk.tui.keys import catalogue, display_keys, normalise_keys
 from supportdesk.tui.screens.help import HelpScreen
 from supportdesk.tui.screens.modals import PickScreen
@@ -243,3 +247,146 @@ async def test_the_thread_stays_put_from_ticket_to_ticket(
             heights.add(header.outer_size.height)
         assert heights == {HEADER_LINES + 1}  # and its border
         assert len(tops) == 1
+
+
+async def test_a_view_that_opens_leaves_the_last_one_on_screen_until_its_first_page(
+    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No frame of placeholders between `]` and the new view's rows: the last view's title,
+    rows and count stay until the first page is in, then the new view is drawn whole."""
+    gate = threading.Event()
+    holding = threading.Event()
+    page = DeskData.page
+
+    def held(
+        self: DeskData, source: Source, offset: int, limit: int, total: int | None
+    ) -> list[TicketRow]:
+        if holding.is_set():
+            gate.wait(timeout=30)
+        return page(self, source, offset, limit, total)
+
+    monkeypatch.setattr(DeskData, "page", held)
+    app = make_app()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            tl = app.desk.ticket_list
+            before = screen_text(app)
+            old_title = str(tl.border_title)
+            first = tl.row_at(0)
+            assert first is not None and old_title in before
+            generation = tl._generation
+            holding.set()
+            tl.focus()
+            await pilot.press("right_square_bracket")
+            await wait_until(
+                pilot,
+                lambda: tl._generation > generation and tl._fetching is not None,
+                what="the next view's first page to be asked for",
+            )
+            await pilot.pause()
+            during = screen_text(app)
+            assert "loading…" not in during
+            assert str(tl.border_title) == old_title and old_title in during
+            # Number and subject: the age beside them may turn a minute meanwhile.
+            number, subject = f" {first.number} ", first.subject[:12]
+            assert any(number in line and subject in line for line in before.splitlines())
+            assert any(number in line and subject in line for line in during.splitlines())
+            holding.clear()
+            gate.set()
+            await ready(pilot)
+            assert str(tl.border_title) != old_title
+            after = screen_text(app)
+            assert str(tl.border_title) in after and "loading…" not in after
+            assert tl.source is not None and tl.source.key != "open"
+    finally:
+        gate.set()
+
+
+@pytest.mark.parametrize("act", ["mark", "open", "down", "note"])
+async def test_a_key_in_the_veiled_window_draws_the_view_it_acts_on(
+    make_app: Callable[..., SupportdeskApp], act: str
+) -> None:
+    """Between a view's first page and its drawing, the last view's rows are on screen: a key
+    that acts on a row draws the new view first, so the row it acts on is the one shown."""
+    from supportdesk.tui.widgets.ticket_list import HEADER_LINES, PAGE_SIZE
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        desk, tl = app.desk, app.desk.ticket_list
+        await wait_until(pilot, lambda: bool(desk.sidebar.entries), what="the sidebar's views")
+        old = tl.row_at(0)
+        assert old is not None and tl.source is not None
+        source = first_rows = None
+        for entry in desk.sidebar.entries.values():
+            if entry.key == tl.source.key:
+                continue
+            candidate = desk.data.fresh(Source(entry.key, entry.label, entry.query))
+            page = desk.data.first_page(candidate, PAGE_SIZE)
+            if page[0] and page[0][0].number != old.number:
+                source, first_rows = candidate, page
+                break
+        assert source is not None and first_rows is not None
+        tl.focus()
+        tl.show(source, first_rows)  # the first page is in, the view not drawn yet
+        assert tl._veiled
+        new = first_rows[0][0]
+        if act == "mark":
+            tl.action_toggle_mark()
+            assert list(tl.marked) == [new.number]
+        elif act == "open":
+            tl.action_open()
+        elif act == "down":
+            tl.action_cursor_down()
+        else:
+            desk.action_note()
+        assert not tl._veiled
+        strip = tl.render_line(HEADER_LINES)
+        assert f" {new.number} " in "".join(segment.text for segment in strip)
+        await pilot.pause()
+        if act == "note":
+            await pilot.press("escape")
+
+
+@pytest.mark.parametrize("cursor", [0, 150])
+async def test_views_opened_one_after_another_leave_the_rows_on_screen_until_drawn(
+    make_app: Callable[..., SupportdeskApp], tmp_path: Path, cursor: int
+) -> None:
+    """`]]` opens a view while the one before is not drawn yet, and a view may be left
+    scrolled down: either way the rows the agent saw stay on screen, as they were."""
+    from supportdesk.tui.widgets.ticket_list import HEADER_LINES
+
+    build_big_store(tmp_path / "many.db", tickets=400)
+    store = open_store(sqlite_url(tmp_path / "many.db"))
+    app = make_app(store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        tl = app.desk.ticket_list
+        tl.focus()
+        tl.move_to(cursor)
+        await wait_until(pilot, lambda: tl.is_settled, what="the rows around the cursor")
+        await ready(pilot)
+        top = round(tl.scroll_offset.y)
+        assert (top > 0) == (cursor > 0)
+        shown = [tl.row_at(top + line) for line in range(tl.visible_rows)]
+        assert all(row is not None for row in shown)
+
+        def lines() -> list[str]:
+            return [
+                "".join(s.text for s in tl.render_line(HEADER_LINES + line))
+                for line in range(len(shown))
+            ]
+
+        data = app.desk.data
+        tl.show(data.fresh(Source("search", "Search", "status:open,pending")))
+        during = lines()
+        tl.show(data.fresh(Source("search", "Search", "status:pending")))
+        again = lines()
+        for drawn in (during, again):
+            assert all(
+                row is not None and f" {row.number} " in text
+                for row, text in zip(shown, drawn, strict=True)
+            )
+        await ready(pilot)
+    store.dispose()

@@ -14,8 +14,10 @@ from textual.widgets import Input
 
 from supportdesk.config import load_settings
 from supportdesk.desk.query import Count
+from supportdesk.desk.views import TicketRow
 from supportdesk.store import Store
 from supportdesk.tui.app import SupportdeskApp
+from supportdesk.tui.data import DeskData, Source
 from supportdesk.tui.screens.modals import AskScreen
 from tests.tui.conftest import SIZE, ready, screen_text, wait_until
 
@@ -289,3 +291,100 @@ async def test_after_a_search_the_footer_shows_the_lists_keys_once_its_ticket_sh
             await wait_until(pilot, lambda: "Take" in keys(), what="the list's keys")
     finally:
         reading.set()
+
+
+async def test_a_search_compiles_its_query_once_before_its_rows_show(
+    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check of a query reads its first page: the rows show after one compile, with no
+    page read by the list (which reads the pages around it once they are on screen)."""
+    from supportdesk.desk.query import matching
+
+    compiled: list[str] = []
+    gate = threading.Event()
+    compile_query = matching.compile_query
+    page, quick = DeskData.page, DeskData.quick_count
+
+    def counting(*args: object, **kwargs: object) -> object:
+        compiled.append("compile")
+        return compile_query(*args, **kwargs)  # type: ignore[arg-type]
+
+    def held_page(
+        self: DeskData, source: Source, offset: int, limit: int, total: int | None
+    ) -> list[TicketRow]:
+        gate.wait(timeout=30)
+        return page(self, source, offset, limit, total)
+
+    def held_count(self: DeskData, source: Source) -> Count:
+        gate.wait(timeout=30)
+        return quick(self, source)
+
+    app = make_app()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            monkeypatch.setattr(matching, "compile_query", counting)
+            monkeypatch.setattr(DeskData, "page", held_page)
+            monkeypatch.setattr(DeskData, "quick_count", held_count)
+            tl = app.desk.ticket_list
+            await pilot.press("slash", "ctrl+u", *"status:open,pending", "enter")
+            await wait_until(
+                pilot,
+                lambda: (
+                    tl.source is not None
+                    and tl.source.query == "status:open,pending"
+                    and tl.row_at(0) is not None
+                ),
+                what="the search's rows",
+            )
+            assert compiled == ["compile"]
+            assert "loading…" not in screen_text(app)
+            gate.set()
+            await ready(pilot)
+    finally:
+        gate.set()
+
+
+async def test_a_search_that_comes_after_another_view_was_picked_is_dropped(
+    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The agent searched, then pressed `]` before the search was checked: the view they
+    went to stays, the search's late result does not replace it."""
+    from supportdesk.tui.screens.desk import SearchChecked
+
+    gate = threading.Event()
+    first_page = DeskData.first_page
+    checked: list[SearchChecked] = []
+
+    def held(self: DeskData, source: Source, limit: int) -> object:
+        gate.wait(timeout=30)
+        return first_page(self, source, limit)
+
+    def hook(message: Message) -> None:
+        if isinstance(message, SearchChecked) and all(message is not m for m in checked):
+            checked.append(message)
+
+    app = make_app()
+    try:
+        async with app.run_test(size=SIZE, message_hook=hook) as pilot:
+            await ready(pilot)
+            monkeypatch.setattr(DeskData, "first_page", held)
+            tl = app.desk.ticket_list
+            before = tl.source
+            assert before is not None
+            await pilot.press("slash", "ctrl+u", *"status:open,pending", "enter")
+            tl.focus()
+            await pilot.press("right_square_bracket")
+            await wait_until(
+                pilot, lambda: tl.source is not before and tl.is_settled, what="the next view"
+            )
+            picked = tl.source
+            assert picked is not None and picked.key != "search"
+            gate.set()
+            await wait_until(pilot, lambda: bool(checked), what="the search's result")
+            await pilot.pause()
+            await ready(pilot)
+            assert tl.source is picked
+            assert app.desk.sidebar.current == picked.key
+    finally:
+        gate.set()

@@ -43,6 +43,7 @@ from supportdesk.tui.bindings import bindings
 from supportdesk.tui.data import (
     ACTIVE_QUERY,
     DeskData,
+    FirstPage,
     NotificationState,
     SavedView,
     Source,
@@ -139,6 +140,9 @@ class NotificationOpened(Message):
 class SearchChecked(Message):
     source: Source
     error: SupportdeskError | None = None
+    first: FirstPage | None = None
+    turn: int = 0
+    """The desk's `_turn` when the search was submitted (see `on_search_checked`)."""
 
 
 @dataclass
@@ -193,6 +197,9 @@ class DeskScreen(TicketActionsScreen):
         """PostgreSQL announced a change that waits for a pause in the keys (`_typing`)."""
         self._quiet_timer: Timer | None = None
         """The one timer pending for `_refresh_due` (`_refresh_when_quiet`)."""
+        self._turn = 0
+        """Counts views shown and searches submitted: a search's result is for the turn it
+        was submitted in, and a later one (another view, a newer search) drops it."""
 
     def compose(self) -> Iterator[Widget]:
         yield Header()
@@ -254,9 +261,10 @@ class DeskScreen(TicketActionsScreen):
         self.search.show_query(source.query)
         self._show_list(source)
 
-    def _show_list(self, source: Source) -> None:
+    def _show_list(self, source: Source, first: FirstPage | None = None) -> None:
+        self._turn += 1
         self.status.show_view(view_label(source.key, source.label), source.query)
-        self.ticket_list.show(source)
+        self.ticket_list.show(source, first)
 
     def on_sidebar_chosen(self, message: Sidebar.Chosen) -> None:
         entry = message.entry
@@ -270,18 +278,24 @@ class DeskScreen(TicketActionsScreen):
         except QueryError as exc:
             self.search.show_error(text, exc)
             return
-        self._check_search(Source("search", "Search", text))
+        source = self.data.fresh(Source("search", "Search", text))
+        self._turn += 1
+        self._check_search(source, self.ticket_list.page_size, self._turn)
 
     @work(thread=True, exclusive=True, group="search")
-    def _check_search(self, source: Source) -> None:
+    def _check_search(self, source: Source, page_size: int, turn: int) -> None:
+        """Check the query by reading its first page: the list starts from that page, so the
+        query is compiled and the store asked once before the rows show, not twice."""
         try:
-            self.data.check(source)
+            first = self.data.first_page(source, page_size)
         except SupportdeskError as exc:
-            self.post_message(SearchChecked(source, exc))
+            self.post_message(SearchChecked(source, exc, turn=turn))
         else:
-            self.post_message(SearchChecked(source))
+            self.post_message(SearchChecked(source, first=first, turn=turn))
 
     def on_search_checked(self, message: SearchChecked) -> None:
+        if message.turn != self._turn:
+            return  # the agent went to another view, or searched again, meanwhile
         error = message.error
         if isinstance(error, QueryError):
             self.search.show_error(message.source.query, error)
@@ -292,7 +306,7 @@ class DeskScreen(TicketActionsScreen):
             if self.search.value.strip() != message.source.query:
                 self.search.show_query(message.source.query)
             self.sidebar.mark_current(message.source.key)
-            self._show_list(message.source)
+            self._show_list(message.source, message.first)
             self.query_one(DeskFooter).hold()  # the list's keys once its ticket shows
             self.ticket_list.focus()
 

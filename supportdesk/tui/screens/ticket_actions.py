@@ -503,6 +503,7 @@ class TicketActionsScreen(Screen[None]):
 
     def _seen(self, *, need_detail: bool = False) -> tuple[TicketRow, list[str] | None] | None:
         """The ticket under the cursor as the agent sees it, with its tags if loaded."""
+        self.ticket_list.unveil()  # a view still veiled: its rows show before one is acted on
         row = self.current
         if row is None:
             self.notify(_("no ticket selected"), markup=False)
@@ -519,6 +520,7 @@ class TicketActionsScreen(Screen[None]):
 
     def _ready(self) -> bool:
         """Whether there is something to act on: a selection, or a ticket under the cursor."""
+        self.ticket_list.unveil()
         return bool(self.ticket_list.marked) or self._seen() is not None
 
     def _current_unless_bulk(self) -> TicketRow | None:

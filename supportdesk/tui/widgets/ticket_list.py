@@ -4,7 +4,10 @@ It never holds more than a few pages of rows. It knows how many tickets the view
 count starts once the first page is in: a quick one first, shown as an estimate when it is
 one, then the exact one), sizes its scroll area to match once the exact count is in, and when
 lines on screen have no row yet it draws placeholders and asks a worker for the pages
-around the viewport.
+around the viewport. A view that opens leaves the last one on screen until its first page is
+in and the screen shows the ticket under the cursor (or `UNVEIL_WAIT` has passed), then is
+drawn whole in the frame that draws that ticket: a frame of placeholders, then one of rows,
+each cost about as much as the ticket's and came between the key and what the agent waits for.
 Only one page fetch runs at a time: requests made while it runs are folded into the next
 one, so holding Page Down over 100,000 tickets never piles up queries. The first line is a
 header naming the columns; it stays put while the rows scroll under it.
@@ -34,6 +37,7 @@ from textual.content import Content
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.strip import Strip
+from textual.timer import Timer
 from textual.worker import get_current_worker
 
 from supportdesk.dates import age, age_width
@@ -42,7 +46,7 @@ from supportdesk.desk.views import TicketRow
 from supportdesk.errors import ReadCancelled, SupportdeskError
 from supportdesk.i18n import N_, _, ngettext
 from supportdesk.tui.bindings import bindings
-from supportdesk.tui.data import DeskData, Source, view_label
+from supportdesk.tui.data import DeskData, FirstPage, Source, view_label
 from supportdesk.tui.format import fit, priority_label, sla_cue, status_label
 from supportdesk.tui.memory import release_heap
 from supportdesk.tui.widgets.scrolling import LineView, set_virtual_size
@@ -52,6 +56,9 @@ CACHE_PAGES = 24
 HEADER_LINES = 1
 _NOTHING = -1  # no ticket announced yet in this view
 _RETRIES = 2  # times a followed ticket is looked for again when the list moved meanwhile
+UNVEIL_WAIT = 0.025
+"""Seconds an opened view's rows wait, once in, for the ticket under the cursor to draw them
+in the same frame (its read and layout usually take less)."""
 
 
 @dataclass(frozen=True)
@@ -264,6 +271,11 @@ class TicketList(LineView, can_focus=True):
         under the cursor (see `ticket_shown`)."""
         self._ticket_shown = -1
         """The generation whose ticket the screen has shown (see `ticket_shown`)."""
+        self._veiled = False
+        """A view opened and is not drawn yet: the last view's lines stay (see `show`)."""
+        self._old: list[TicketRow | None] = []
+        """The rows on screen when the last view was left, top first: drawn while veiled."""
+        self._unveil_timer: Timer | None = None
 
     # -- what other widgets ask --------------------------------------------------------------
 
@@ -275,6 +287,8 @@ class TicketList(LineView, can_focus=True):
     def is_settled(self) -> bool:
         """Whether every line on screen shows fresh data (tests and benchmarks wait on it)."""
         if self.source is None or self.total is None or self._fetching is not None:
+            return False
+        if self._veiled:
             return False
         if self._follow is not None:
             return False
@@ -296,17 +310,34 @@ class TicketList(LineView, can_focus=True):
         return rows[slot]
 
     @property
+    def page_size(self) -> int:
+        """How many rows a page holds: what a first page read for `show` must hold."""
+        return PAGE_SIZE
+
+    @property
     def visible_rows(self) -> int:
         """How many rows fit under the header."""
         return max(1, self.scrollable_content_region.height - HEADER_LINES)
 
     # -- what the screen tells it ------------------------------------------------------------
 
-    def show(self, source: Source) -> None:
-        """Switch to another view: start at its top."""
-        self.source = source = self.data.fresh(source)
+    def show(self, source: Source, first: FirstPage | None = None) -> None:
+        """Switch to another view: start at its top.
+
+        Until its first page is in and its ticket shows (see `unveil`), what the screen shows
+        stays: the title, the rows, the count. `first`: that page, already read with `source`
+        as it is (a search reads it where it checks its query, so it is compiled once).
+        """
+        self.source = source = self.data.fresh(source) if first is None else source
         self.now = source.now
         self._generation += 1
+        if not self._veiled:  # else the view on screen is still the one before
+            top = round(self.scroll_offset.y)
+            self._old = [self.row_at(top + line) for line in range(self.visible_rows)]
+        self._veiled = True
+        if self._unveil_timer is not None:
+            self._unveil_timer.stop()
+            self._unveil_timer = None
         self._pages.clear()
         self._stale.clear()
         self.total = None
@@ -317,18 +348,34 @@ class TicketList(LineView, can_focus=True):
         self._moving = False  # a view that opens wants its ticket at once
         self._announced = _NOTHING
         self._announced_row = None
-        self.border_title = Text(view_label(source.key, source.label))
-        self.scroll_to(y=0, animate=False)
+        if self.scroll_offset.y:
+            self.scroll_to(y=0, animate=False)  # its lines are drawn from the old rows there
         # The old height stays until the first page or the count says the new one: shrinking
         # to nothing first would hide the scrollbar and lay out the desk twice per view.
-        self._update_subtitle()
-        self.refresh()
         # Rows first: the count (an estimate, then the exact one) starts once the first page
         # is in, so the two never share the store and the cores while the agent waits.
         self.workers.cancel_group(self, "ticket-list-count")  # the last view's exact count
         self._count_after_rows = (self._generation, source)
         self._exact_after_ticket = None
+        if first is not None:
+            rows, drafted, others = first
+            self.on__page_loaded(_PageLoaded(self._generation, 0, rows, drafted, others))
         self._request()
+
+    def unveil(self) -> None:
+        """Draw the view that opened, whole: called once its ticket shows (in the same turn,
+        so one frame draws both), its first page failed, or `UNVEIL_WAIT` after that page."""
+        if self._unveil_timer is not None:
+            self._unveil_timer.stop()
+            self._unveil_timer = None
+        if not self._veiled:
+            return
+        self._veiled = False
+        self._old = []
+        if self.source is not None:
+            self.border_title = Text(view_label(self.source.key, self.source.label))
+        self._set_height()
+        self.refresh()
 
     def ticket_shown(self, number: int | None) -> None:
         """The screen shows ticket `number` (None: no ticket); if it is the one under the
@@ -340,6 +387,8 @@ class TicketList(LineView, can_focus=True):
         """
         if number != self._announced:
             return  # the last view's ticket, or one the cursor has left
+        if self._unveil_timer is not None:
+            self.unveil()  # the first page is in: rows and ticket show in one frame
         self._ticket_shown = self._generation
         due = self._exact_after_ticket
         self._exact_after_ticket = None
@@ -369,6 +418,7 @@ class TicketList(LineView, can_focus=True):
         self._request()
 
     def move_to(self, index: int) -> None:
+        self._unveil_for_a_key()
         self._to_last = False  # any move is where the agent wants to be now
         if self._follow is not None:
             self._follow = None  # the agent moves on: that is where they want to be
@@ -388,6 +438,12 @@ class TicketList(LineView, can_focus=True):
         # come, and a held key must stay a held key then too (the screen waits on it).
         self._moving = True
         self._announce()
+
+    def _unveil_for_a_key(self) -> None:
+        """A key or click acts on the view that opened: draw it first, so the row acted on
+        is the one on screen, not one of the last view's rows still shown (see `show`)."""
+        if self._veiled:
+            self.unveil()
 
     def clear_marks(self) -> None:
         self.marked.clear()
@@ -418,6 +474,7 @@ class TicketList(LineView, can_focus=True):
         self._to_last = self.total is None
 
     def action_toggle_mark(self) -> None:
+        self._unveil_for_a_key()
         row = self.current_row
         if row is None:
             return
@@ -428,11 +485,13 @@ class TicketList(LineView, can_focus=True):
         self.move_to(self.cursor + 1)
 
     def action_open(self) -> None:
+        self._unveil_for_a_key()
         row = self.current_row
         if row is not None:
             self.post_message(self.Opened(row))
 
     def on_click(self, event: events.Click) -> None:
+        self._unveil_for_a_key()
         self.focus()
         if event.y >= HEADER_LINES:
             self.move_to(round(self.scroll_offset.y) + event.y - HEADER_LINES)
@@ -445,6 +504,12 @@ class TicketList(LineView, can_focus=True):
             return self._header_strip(width)
         index = self.scroll_offset.y + y - HEADER_LINES
         base = self.base_style
+        if self._veiled:  # the last view's row there, if it had one (see `show`)
+            line = y - HEADER_LINES
+            old = self._old[line] if line < len(self._old) else None
+            if old is not None:
+                return self._row_strip(old, -1, width)
+            return Strip.blank(width, base)
         total = self.total if self.total is not None else self._extent()
         if index >= total:
             if index == 0 and self.total == 0:
@@ -580,6 +645,8 @@ class TicketList(LineView, can_focus=True):
         """Size the scroll area to the rows known; repaint only the lines on screen that
         this brings in or takes away (a count that comes after the first page changes none
         of them when the view is longer than the screen)."""
+        if self._veiled:
+            return  # `unveil` sizes it
         rows = self.total if self.total is not None else self._extent()
         old = max(0, self.virtual_size.height - HEADER_LINES)
         size = Size(self.scrollable_content_region.width, rows + HEADER_LINES)
@@ -716,9 +783,24 @@ class TicketList(LineView, can_focus=True):
                 self._land()
             return  # the old rows stay on screen until then
         self._stale.pop(message.page, None)
-        if self.total is None:
-            self._set_height()
-        self.refresh_lines(message.page * PAGE_SIZE + HEADER_LINES, PAGE_SIZE)
+        if self._veiled:
+            if self._unveil_timer is None:
+                self._unveil_timer = self.set_timer(UNVEIL_WAIT, self.unveil)
+        else:
+            if self.total is None:
+                self._set_height()
+            self.refresh_lines(message.page * PAGE_SIZE + HEADER_LINES, PAGE_SIZE)
+        due = self._count_after_rows
+        if (
+            message.page == 0
+            and len(message.rows) < PAGE_SIZE
+            and due
+            and due[0] == self._generation
+        ):
+            # A first page that is not full is the whole view: its length is the count, and
+            # an empty view (Breached, most of the day) need not wait 50 ms more for a count.
+            self._count_after_rows = None
+            self.on__counted(_Counted(message.generation, len(message.rows)))
         self._announce()
         self._start_count()
 
@@ -765,8 +847,9 @@ class TicketList(LineView, can_focus=True):
             self._fetching = None
         if message.generation == self._generation and self._follow is None:
             if all(p in self._pages for p in self._wanted_pages()):
+                if self._stale and not self._veiled:
+                    self.refresh()  # lines drawn from rows read before (unveil draws them all)
                 self._stale.clear()
-                self.refresh()
             self._announce()
         self._request()
 
@@ -775,6 +858,7 @@ class TicketList(LineView, can_focus=True):
             self._count_after_rows = self._exact_after_ticket = None
             self._follow = None
             self.total = 0
+            self.unveil()  # nothing to wait for: the view is drawn now, empty
             self._set_height()
             self.post_message(self.Failed(message.error))
 
