@@ -171,11 +171,6 @@ class DeskData:
         """The source's tickets, as this agent sees them at the source's moment."""
         return Matching(session, source.query, me=self.me, now=source.now)
 
-    def check(self, source: Source) -> None:
-        """Raise QueryError if the source's query cannot run (unknown queue, agent...)."""
-        with self.store.session() as session:
-            self.matching(session, source).check()
-
     def count(self, source: Source) -> int:
         with self.store.session(background=True) as session:
             return self.matching(session, source).count()

@@ -197,6 +197,8 @@ class DeskScreen(TicketActionsScreen):
         """PostgreSQL announced a change that waits for a pause in the keys (`_typing`)."""
         self._quiet_timer: Timer | None = None
         """The one timer pending for `_refresh_due` (`_refresh_when_quiet`)."""
+        self._poll_timer: Timer | None = None
+        """The one poll pending for a pause in the keys (`_typing`)."""
         self._turn = 0
         """Counts views shown and searches submitted: a search's result is for the turn it
         was submitted in, and a later one (another view, a newer search) drops it."""
@@ -891,17 +893,22 @@ class DeskScreen(TicketActionsScreen):
         self._change_seen = None
         self.refresh_everything()
 
-    def _typing(self, then: Callable[[], object] | None = None) -> bool:
+    def _typing(self) -> bool:
         """Whether a refresh waits for a pause in the agent's keys: while another process
         writes, every poll sees a change, and a refresh's reads beside a key's made that key
         wait for them. It waits REFRESH_QUIET after the last key, REFRESH_WAIT_MAX at most
-        from when the change was first seen, so live updates still come while typing. `then` runs
-        once the keys pause (by default the poll, which sees the change again)."""
+        from when the change was first seen, so live updates still come while typing. One
+        poll is pending for the pause (sooner than the next tick), not one per tick."""
         quiet = self._quiet_left()
         if quiet <= 0:
             return False
-        self.set_timer(quiet, then or self._poll)  # sooner than the next tick, once keys pause
+        if self._poll_timer is None:
+            self._poll_timer = self.set_timer(quiet, self._poll_after_pause)
         return True
+
+    def _poll_after_pause(self) -> None:
+        self._poll_timer = None
+        self._poll()
 
     def _quiet_left(self) -> float:
         """How long a refresh still waits for a pause in the keys (0: not at all; `_typing`)."""
