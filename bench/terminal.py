@@ -1,12 +1,16 @@
-"""A real terminal for benchmarks: a program in a tmux pane, watched through tmux's control mode.
+"""A real terminal for benchmarks: a program in a tmux pane, its screen read as tmux holds it.
 
 Headless timings (`App.run_test`) leave out what a person waits for in a terminal: the
 interpreter's start and imports, the driver writing escape sequences, the terminal taking
 them in. Here the program runs in a tmux pane of a fixed size on a private tmux server, and
-one control-mode client (`tmux -C`) stays attached: every time the pane writes, tmux sends a
-`%output` line, and the screen is then read with `capture-pane` over the same client, so a
-condition on the screen is checked as soon as something was drawn, without polling and
-without a process spawned per look.
+one control-mode client (`tmux -C`) stays attached to send keys and read the screen with
+`capture-pane`, every POLL_SECONDS while a condition is waited for.
+
+The client is attached with `-f no-output`. With tmux's `%output` notifications on, each
+write of the program came back as lines with every escape and UTF-8 byte spelled out in
+octal, and the reply to `capture-pane` queued behind them: a view's frame of 30 kB was on
+tmux's screen ~5 ms after the program wrote it, but read 45-60 ms later (measured with the
+console's own trace of its writes), more than the key itself took.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from pathlib import Path
 
 Screen = list[str]
 _SERVERS = itertools.count()
+POLL_SECONDS = 0.002
+"""How often the screen is read while a condition is waited for: the figures' resolution."""
 
 
 class TerminalTimeout(Exception):
@@ -36,7 +42,6 @@ class TmuxTerminal:
         self.width, self.height = size
         self.socket = f"{name}-{os.getpid()}-{next(_SERVERS)}"  # a tmux server each
         self._replies: queue.Queue[list[str]] = queue.Queue()
-        self._output = threading.Event()
         self._client: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
         self.last_screen: Screen = []
@@ -76,11 +81,22 @@ class TmuxTerminal:
         )  # fmt: skip
         self._tmux("set-option", "-g", "remain-on-exit", "on")
         self._client = subprocess.Popen(
-            ["tmux", "-L", self.socket, "-f", "/dev/null", "-C", "attach", "-t", "bench"],
+            [
+                "tmux",
+                "-L",
+                self.socket,
+                "-f",
+                "/dev/null",
+                "-C",
+                "attach",
+                "-f",
+                "no-output",
+                "-t",
+                "bench",
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            bufsize=0,
-        )
+        )  # buffered: unbuffered, the reader took each byte of the screen in a system call
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         self._replies.get(timeout=10)  # the attach's own (empty) reply comes first
@@ -105,12 +121,11 @@ class TmuxTerminal:
                     block.append(line)
             elif line.startswith("%begin "):
                 block = []
-            elif line.startswith("%output "):
-                self._output.set()
 
     def _command(self, command: str) -> list[str]:
         assert self._client is not None and self._client.stdin is not None
         self._client.stdin.write((command + "\n").encode())
+        self._client.stdin.flush()
         return self._replies.get(timeout=10)
 
     @property
@@ -125,7 +140,6 @@ class TmuxTerminal:
         """Send keys (tmux names: j, G, Enter, Escape, ']'); returns when they were sent."""
         flag = " -l" if literal else ""
         quoted = " ".join(shlex.quote(k) for k in keys)
-        self._output.clear()
         sent = time.perf_counter()
         self._command(f"send-keys -t bench{flag} {quoted}")
         return sent
@@ -133,20 +147,19 @@ class TmuxTerminal:
     def wait(self, condition: Callable[[Screen], bool], timeout: float = 60.0) -> float:
         """Block until the screen meets `condition`; returns that moment (perf_counter).
 
-        The screen is read again each time the pane has written something, so the moment
-        is the first look after the drawing that met the condition.
+        The screen is read every POLL_SECONDS, so the moment is at most that late.
         """
         deadline = time.perf_counter() + timeout
         while True:
-            self._output.clear()
             screen = self.screen()
             seen = time.perf_counter()
             if condition(screen):
                 return seen
-            left = deadline - seen
-            if left <= 0:
+            if seen > deadline:
                 raise TerminalTimeout("the screen never showed it:\n" + "\n".join(screen))
-            self._output.wait(min(left, 0.5))
+            left = POLL_SECONDS - (time.perf_counter() - seen)
+            if left > 0:
+                time.sleep(left)
 
     def close(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, check=False)

@@ -144,6 +144,7 @@ async def test_a_refresh_that_replaces_a_keys_ticket_read_keeps_it_in_the_foregr
     make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(desk_module, "DETAIL_DELAY", 600.0)  # the key's read stays pending
+    monkeypatch.setattr(desk_module.DeskScreen, "_read_ahead_around", lambda self: None)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
@@ -213,6 +214,7 @@ async def test_a_key_right_after_a_refresh_reads_its_ticket_at_once(
     """A refresh's ticket read is not a held key's: the next key does not wait DETAIL_DELAY
     for tickets flying past (the wait after each refresh while another process writes)."""
     monkeypatch.setattr(desk_module, "DETAIL_DELAY", 600.0)
+    monkeypatch.setattr(desk_module.DeskScreen, "_read_ahead_around", lambda self: None)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)

@@ -256,10 +256,12 @@ async def test_after_a_search_the_footer_shows_the_lists_keys_once_its_ticket_sh
 
     reading = threading.Event()
     held = [False]
+    waiting = threading.Event()
     detail = DeskData.detail
 
     def read(self: DeskData, number: int, *, background: bool = False) -> TicketDetail:
-        if held[0]:
+        if held[0] and not background:  # a read ahead beside the cursor is not held
+            waiting.set()
             reading.wait(timeout=30)
         return detail(self, number, background=background)
 
@@ -280,14 +282,16 @@ async def test_after_a_search_the_footer_shows_the_lists_keys_once_its_ticket_sh
             await wait_until(pilot, lambda: "Take" not in keys(), what="the search bar's keys")
             held[0] = True
             await pilot.press("ctrl+u", *"status:open,pending", "enter")
+            # The search reads its first ticket with its first page: its rows wait for it.
+            await wait_until(pilot, waiting.is_set, what="the search's ticket read")
+            await pilot.pause(0.1)
+            assert "Take" not in keys()  # not rebuilt while the ticket is read
+            reading.set()
             await wait_until(
                 pilot,
                 lambda: tl.source is not None and tl.source.key == "search" and tl.has_focus,
                 what="the search's list",
             )
-            await pilot.pause(0.1)
-            assert "Take" not in keys()  # not rebuilt while the ticket is read
-            reading.set()
             await wait_until(pilot, lambda: "Take" in keys(), what="the list's keys")
     finally:
         reading.set()
@@ -350,18 +354,20 @@ async def test_a_search_that_comes_after_another_view_was_picked_is_dropped(
 ) -> None:
     """The agent searched, then pressed `]` before the search was checked: the view they
     went to stays, the search's late result does not replace it."""
-    from supportdesk.tui.screens.desk import SearchChecked
+    from supportdesk.tui.screens.desk import FirstRead
 
     gate = threading.Event()
     first_page = DeskData.first_page
-    checked: list[SearchChecked] = []
+    checked: list[FirstRead] = []
 
     def held(self: DeskData, source: Source, limit: int) -> object:
-        gate.wait(timeout=30)
+        if source.key == "search":
+            gate.wait(timeout=30)
         return first_page(self, source, limit)
 
     def hook(message: Message) -> None:
-        if isinstance(message, SearchChecked) and all(message is not m for m in checked):
+        fresh = all(message is not m for m in checked)
+        if isinstance(message, FirstRead) and message.search and fresh:
             checked.append(message)
 
     app = make_app()

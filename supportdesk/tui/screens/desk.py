@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,7 @@ from supportdesk.desk.live import Changed, ChangeFeed
 from supportdesk.desk.notifications import NotificationInfo, short_batch
 from supportdesk.desk.presence import Here
 from supportdesk.desk.query import parse
-from supportdesk.desk.views import TicketDetail
+from supportdesk.desk.views import TicketDetail, TicketRow
 from supportdesk.errors import QueryError, ReadCancelled, SupportdeskError
 from supportdesk.i18n import N_, _, ngettext
 from supportdesk.tui.bindings import bindings
@@ -69,6 +70,12 @@ REFRESH_QUIET = 0.3
 """Seconds without a key before a change seen by the poll is read (see `_typing`)."""
 REFRESH_WAIT_MAX = 2.0
 """Seconds a seen change waits at most for a pause in the keys."""
+READ_AHEAD_KEEP = 4
+"""Tickets kept read ahead: the two beside the cursor, and the two it just left."""
+READ_AHEAD_AFTER = 0.04
+"""Seconds after a ticket shows before the ones beside it are read (`_read_ahead_around`)."""
+VIEW_FEEDBACK = 0.05
+"""Seconds a view's first page and ticket may take before the sidebar marks it anyway."""
 DETAIL_DELAY = 0.05  # a held j/k key does not start a read per ticket it passes
 GC_AFTER_SECONDS = 10.0
 """The console starts with the garbage collector off until its first page is on screen (its
@@ -105,6 +112,24 @@ class DetailLoaded(Message):
     """Which `_load_detail` call read it (DeskScreen._detail_loads)."""
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A ticket read and laid out by a worker, ready for the UI thread to draw."""
+
+    detail: TicketDetail
+    others: tuple[Here, ...] = ()
+    handled: TicketHandleTime | None = None
+    laid: LaidOut | None = None
+
+
+@dataclass
+class ReadAhead(Message):
+    """A ticket next to the one shown, read before a key asks for it (`_read_ahead`)."""
+
+    prepared: Prepared
+    epoch: int
+
+
 @dataclass
 class StoreChecked(Message):
     mark: int | None  # None: the store could not be read this time (locked, restarting)
@@ -137,12 +162,18 @@ class NotificationOpened(Message):
 
 
 @dataclass
-class SearchChecked(Message):
+class FirstRead(Message):
+    """A view's or a search's first page and the ticket on its first row (`_read_first`)."""
+
     source: Source
     error: SupportdeskError | None = None
     first: FirstPage | None = None
     turn: int = 0
-    """The desk's `_turn` when the search was submitted (see `on_search_checked`)."""
+    """The desk's `_turn` when the view or search was asked for (see `on_first_read`)."""
+    prepared: Prepared | None = None
+    """The first row's ticket, read with the page: list and thread come in one frame."""
+    epoch: int = 0
+    search: bool = False
 
 
 @dataclass
@@ -199,6 +230,16 @@ class DeskScreen(TicketActionsScreen):
         """The one timer pending for `_refresh_due` (`_refresh_when_quiet`)."""
         self._poll_timer: Timer | None = None
         """The one poll pending for a pause in the keys (`_typing`)."""
+        self._ahead: OrderedDict[int, Prepared] = OrderedDict()
+        """Tickets read ahead of the keys (`_read_ahead_around`), newest last."""
+        self._epoch = 0
+        """Changes seen so far (`_forget_ahead`): a read ahead from before one is dropped."""
+        self._ahead_timer: Timer | None = None
+        self._view_key = "open"
+        """The view shown, or being read to be shown (`[`/`]` step from it)."""
+        self._feedback_timer: Timer | None = None
+        self._heading = 1
+        self._cursor_was = 0
         self._turn = 0
         """Counts views shown and searches submitted: a search's result is for the turn it
         was submitted in, and a later one (another view, a newer search) drops it."""
@@ -220,6 +261,7 @@ class DeskScreen(TicketActionsScreen):
 
     def on_mount(self) -> None:
         self.set_timer(GC_AFTER_SECONDS, gc.enable)  # should the first page never come
+        self.ticket_list.answer = self._answer
         self.ticket_list.focus()
         self.sidebar.mark_current("open")
         self.search.show_query(ACTIVE_QUERY)
@@ -259,9 +301,38 @@ class DeskScreen(TicketActionsScreen):
     # -- views and search --------------------------------------------------------------------
 
     def open_source(self, source: Source) -> None:
-        self.sidebar.mark_current(source.key)
-        self.search.show_query(source.query)
-        self._show_list(source)
+        """Open a view: its first page and first ticket are read in one worker and shown in
+        one frame with the sidebar's mark and the query (`on_first_read`); only a read
+        slower than VIEW_FEEDBACK shows the mark and the query before them."""
+        self._view_key = source.key
+        self._open(self.data.fresh(source), search=False)
+        if self._feedback_timer is not None:
+            self._feedback_timer.stop()
+            self._feedback_timer = None
+        if self.sidebar.current != source.key:  # else it is marked already (the first view)
+            turn = self._turn
+            self._feedback_timer = self.set_timer(
+                VIEW_FEEDBACK, lambda: self._feedback(source, turn)
+            )
+
+    def _feedback(self, source: Source, turn: int) -> None:
+        """The view asked for is still being read: say which one it is meanwhile."""
+        self._feedback_timer = None
+        if turn == self._turn:
+            self.sidebar.mark_current(source.key)
+            self.search.show_query(source.query)
+            self.status.show_view(view_label(source.key, source.label), source.query)
+
+    def _open(self, source: Source, *, search: bool) -> None:
+        self._turn += 1
+        thread = self.thread
+        self._read_first(
+            source,
+            self.ticket_list.page_size,
+            self._turn,
+            (thread.pane, thread.expanded, self.app.console, self._epoch),
+            search,
+        )
 
     def _show_list(self, source: Source, first: FirstPage | None = None) -> None:
         self._turn += 1
@@ -280,37 +351,65 @@ class DeskScreen(TicketActionsScreen):
         except QueryError as exc:
             self.search.show_error(text, exc)
             return
-        source = self.data.fresh(Source("search", "Search", text))
-        self._turn += 1
-        self._check_search(source, self.ticket_list.page_size, self._turn)
+        self._view_key = "search"
+        self._open(self.data.fresh(Source("search", "Search", text)), search=True)
 
-    @work(thread=True, exclusive=True, group="search")
-    def _check_search(self, source: Source, page_size: int, turn: int) -> None:
-        """Check the query by reading its first page: the list starts from that page, so the
-        query is compiled and the store asked once before the rows show, not twice."""
+    @work(thread=True, exclusive=True, group="first-read")
+    def _read_first(
+        self,
+        source: Source,
+        page_size: int,
+        turn: int,
+        layout: tuple[Pane, bool, Console, int],
+        search: bool,
+    ) -> None:
+        """Read the first page, which checks a search's query too: the list starts from
+        that page, so the query is compiled and the store asked once before the rows show,
+        not twice. Its first ticket is read and laid out here too (for `layout`: pane,
+        quotes, console and the epoch read in), so rows and thread show in one frame."""
+        pane, expanded, console, epoch = layout
         try:
             first = self.data.first_page(source, page_size)
         except SupportdeskError as exc:
-            self.post_message(SearchChecked(source, exc, turn=turn))
-        else:
-            self.post_message(SearchChecked(source, first=first, turn=turn))
+            self.post_message(FirstRead(source, exc, turn=turn, search=search))
+            return
+        prepared = None
+        rows = first[0]
+        with contextlib.suppress(SupportdeskError, StoreError):  # the list reads it again
+            if rows:
+                prepared = self._prepare(rows[0].number, pane, expanded, console, background=False)
+        self.post_message(
+            FirstRead(source, first=first, turn=turn, prepared=prepared, epoch=epoch, search=search)
+        )
 
-    def on_search_checked(self, message: SearchChecked) -> None:
+    def on_first_read(self, message: FirstRead) -> None:
         if message.turn != self._turn:
             return  # the agent went to another view, or searched again, meanwhile
+        if self._feedback_timer is not None:
+            self._feedback_timer.stop()
+            self._feedback_timer = None
         error = message.error
-        if isinstance(error, QueryError):
-            self.search.show_error(message.source.query, error)
+        source = message.source
+        if not message.search and error is not None:
+            # The list reads it again and says what went wrong, as with any page it reads.
+            self.sidebar.mark_current(source.key)
+            self.search.show_query(source.query)
+            self._show_list(source)
+        elif isinstance(error, QueryError):
+            self.search.show_error(source.query, error)
         elif error is not None:
             self.search.show_problem(str(error))
         else:
             self.search.clear_error()
-            if self.search.value.strip() != message.source.query:
-                self.search.show_query(message.source.query)
-            self.sidebar.mark_current(message.source.key)
-            self._show_list(message.source, message.first)
-            self.query_one(DeskFooter).hold()  # the list's keys once its ticket shows
-            self.ticket_list.focus()
+            if self.search.value.strip() != source.query:
+                self.search.show_query(source.query)
+            self.sidebar.mark_current(source.key)
+            if message.prepared is not None:
+                self.on_read_ahead(ReadAhead(message.prepared, message.epoch))
+            self._show_list(source, message.first)
+            if message.search:
+                self.query_one(DeskFooter).hold()  # the list's keys once its ticket shows
+                self.ticket_list.focus()
 
     def on_search_bar_left(self, message: SearchBar.Left) -> None:
         self.ticket_list.focus()
@@ -385,7 +484,7 @@ class DeskScreen(TicketActionsScreen):
         self._step_view(-1)
 
     def _step_view(self, step: int) -> None:
-        entry = self.sidebar.neighbour(step)
+        entry = self.sidebar.neighbour(step, self._view_key)
         if entry is not None:
             self.open_source(Source(entry.key, entry.label, entry.query))
 
@@ -425,6 +524,28 @@ class DeskScreen(TicketActionsScreen):
     def on_ticket_list_opened(self, message: TicketList.Opened) -> None:
         self.thread.focus()
 
+    def _answer(self, row: TicketRow | None) -> None:
+        """The list's cursor came to `row` (TicketList.answer; None: the view is empty): a
+        ticket read ahead shows now, in the turn of the key or page that moved it, and so
+        does an empty view's word; its `Highlighted` then finds it shown."""
+        if row is None:
+            self.current = None
+            self._show_detail(None, N_("No tickets in this view"))
+            self._ticket_shown(None)
+            return
+        if self.current is not None and row.number == self.current.number:
+            return
+        if self._take_ready(row) is not None:
+            self._heading_from_cursor()
+            self.current = row
+            self._show_ready(row)
+
+    def _heading_from_cursor(self) -> None:
+        cursor = self.ticket_list.cursor
+        if cursor != self._cursor_was:
+            self._heading = 1 if cursor > self._cursor_was else -1
+            self._cursor_was = cursor
+
     def on_ticket_list_highlighted(self, message: TicketList.Highlighted) -> None:
         same = bool(message.row and self.current and message.row.number == self.current.number)
         self.current = message.row
@@ -434,6 +555,9 @@ class DeskScreen(TicketActionsScreen):
         if message.row is None:
             self._show_detail(None, N_("No tickets in this view"))
             self._ticket_shown(None)
+            return
+        self._heading_from_cursor()
+        if self._show_ready(message.row):
             return
         # Only a key that moves the cursor may be held down; a view that opens (a search, a
         # switch) or a list read again wants its ticket at once.
@@ -491,32 +615,132 @@ class DeskScreen(TicketActionsScreen):
         """Read the ticket and lay its thread out for `pane`, all off the UI thread, which
         then only draws it. Foreground work, unless a refresh asked (`background`): the
         background reads wait for it. One that a newer read replaced lays nothing out."""
-        lane = contextlib.nullcontext() if background else self.data.foreground()
         try:
-            with lane:
-                if self._team:
-                    detail, others = self.data.detail_and_others(number, background=background)
-                else:
-                    detail, others = self.data.detail(number, background=background), ()
-                handled = (
-                    self.data.handle_time(number, background=background) if self.data.me else None
-                )
-                if get_current_worker().is_cancelled:
-                    return
-                laid = None
-                if pane.width > 0:
-                    laid = lay_out(detail, expanded=expanded, pane=pane, console=console)
-                else:  # not drawn yet: at least BudouX's phrases are found here
-                    linebreak.warm(
-                        [m.body_text for m in detail.messages] + [n.body for n in detail.notes]
-                    )
+            ready = self._prepare(number, pane, expanded, console, background=background)
+            if ready is None:
+                return
             self.post_message(
-                DetailLoaded(number, detail, others=others, handled=handled, laid=laid, load=load)
+                DetailLoaded(
+                    number,
+                    ready.detail,
+                    others=ready.others,
+                    handled=ready.handled,
+                    laid=ready.laid,
+                    load=load,
+                )
             )
         except ReadCancelled:
             return  # a newer read replaced this one: it tells what it read
         except SupportdeskError as exc:
             self.post_message(DetailLoaded(number, None, exc, load=load))
+
+    def _prepare(
+        self, number: int, pane: Pane, expanded: bool, console: Console, *, background: bool
+    ) -> Prepared | None:
+        """Ticket `number` read and laid out, in a worker (None: the worker was cancelled)."""
+        lane = contextlib.nullcontext() if background else self.data.foreground()
+        with lane:
+            if self._team:
+                detail, others = self.data.detail_and_others(number, background=background)
+            else:
+                detail, others = self.data.detail(number, background=background), ()
+            handled = self.data.handle_time(number, background=background) if self.data.me else None
+            if get_current_worker().is_cancelled:
+                return None
+            laid = None
+            if pane.width > 0:
+                laid = lay_out(detail, expanded=expanded, pane=pane, console=console)
+            else:  # not drawn yet: at least BudouX's phrases are found here
+                linebreak.warm(
+                    [m.body_text for m in detail.messages] + [n.body for n in detail.notes]
+                )
+        return Prepared(detail, others, handled, laid)
+
+    def _read_ahead_around(self) -> None:
+        """Read the tickets beside the cursor before a key asks for them, so `j`/`k` draw
+        the next thread in the frame that moves the cursor, with no read in between. Once
+        the frame that shows this ticket is drawn (READ_AHEAD_AFTER): started beside it, the
+        reads took turns on the GIL with its drawing."""
+        if self._ahead_timer is not None:
+            self._ahead_timer.stop()
+        self._ahead_timer = self.set_timer(READ_AHEAD_AFTER, self._read_ahead_now)
+
+    def _read_ahead_now(self) -> None:
+        self._ahead_timer = None
+        cursor = self.ticket_list.cursor
+        ahead = (1, -1) if self._heading >= 0 else (-1, 1)
+        numbers = []
+        for step in ahead:
+            row = self.ticket_list.row_at(cursor + step) if cursor + step >= 0 else None
+            if row is not None and row.number not in self._ahead:
+                numbers.append(row.number)
+        if numbers:
+            thread = self.thread
+            self._read_ahead(numbers, thread.pane, thread.expanded, self.app.console, self._epoch)
+
+    @work(thread=True, exclusive=True, group="read-ahead")
+    def _read_ahead(
+        self, numbers: list[int], pane: Pane, expanded: bool, console: Console, epoch: int
+    ) -> None:
+        """Background reads (they wait while a key's read runs); a newer call cancels it."""
+        with contextlib.suppress(ReadCancelled, SupportdeskError, StoreError):
+            for number in numbers:
+                ready = self._prepare(number, pane, expanded, console, background=True)
+                if ready is None:
+                    return
+                self.post_message(ReadAhead(ready, epoch))
+
+    def on_read_ahead(self, message: ReadAhead) -> None:
+        if message.epoch != self._epoch:
+            return  # read before a change this console has seen since
+        ready = message.prepared
+        number = ready.detail.row.number
+        self._ahead[number] = ready
+        self._ahead.move_to_end(number)
+        while len(self._ahead) > READ_AHEAD_KEEP:
+            self._ahead.popitem(last=False)
+        if (
+            self.current is not None
+            and self.current.number == number
+            and (self.detail is None or self.detail.row.number != number)
+        ):
+            self._show_ready(self.current)  # a key came while it was read: show it now
+
+    def _take_ready(self, row: TicketRow) -> Prepared | None:
+        """The ticket under the cursor read ahead for this thread pane, if it still is what
+        the list's row says (an older read would show an older ticket)."""
+        ready = self._ahead.get(row.number)
+        if ready is None or ready.detail.row != row:
+            return None
+        thread = self.thread
+        laid = ready.laid
+        if laid is not None and (laid.expanded != thread.expanded or laid.width <= 0):
+            return None
+        return ready
+
+    def _show_ready(self, row: TicketRow) -> bool:
+        """Show the ticket under the cursor from what was read ahead; False if nothing was."""
+        ready = self._take_ready(row)
+        if ready is None:
+            return False
+        if self._detail_timer is not None:
+            self._detail_timer.stop()
+            self._detail_timer = None
+        self.workers.cancel_group(self, "detail")  # a key's read of another ticket
+        self._key_detail = False
+        self._detail_started = time.monotonic()
+        self.others = ready.others
+        self._show_detail(ready.detail, None, ready.handled, ready.laid)
+        self._ticket_shown(row.number)
+        if not self._sidebar_waits:
+            self._beat()
+        self._read_ahead_around()
+        return True
+
+    def _forget_ahead(self) -> None:
+        """The store changed (or this console changed it): what was read ahead may be old."""
+        self._epoch += 1
+        self._ahead.clear()
 
     def on_detail_loaded(self, message: DetailLoaded) -> None:
         if message.load == self._detail_loads and self._detail_timer is None:
@@ -533,6 +757,8 @@ class DeskScreen(TicketActionsScreen):
         self._ticket_shown(message.number)
         if not self._sidebar_waits:  # the first ticket's beat waits for the first frame
             self._beat()
+        if message.detail is not None and not self._sidebar_waits:
+            self._read_ahead_around()
 
     def _show_detail(
         self,
@@ -574,6 +800,8 @@ class DeskScreen(TicketActionsScreen):
             # Its write, and on PostgreSQL the notice it sends back to this console's own
             # listener (another read of the open ticket), came before the first frame.
             self._beat()
+            if self.detail is not None:
+                self._read_ahead_around()
 
     def on_ticket_list_relocated(self, message: TicketList.Relocated) -> None:
         """Say where the ticket the agent was on went, so the cursor never moves unnoticed."""
@@ -632,6 +860,7 @@ class DeskScreen(TicketActionsScreen):
 
     def relabel(self) -> None:
         """Draw every part of the desk again in the current language (nothing is read again)."""
+        self._forget_ahead()  # laid out in the last language
         self.sidebar.relabel()
         self.search.relabel()
         self.ticket_list.relabel()
@@ -649,6 +878,7 @@ class DeskScreen(TicketActionsScreen):
 
     def refresh_everything(self) -> None:
         """Read counts, the list and the open ticket again, without moving the agent."""
+        self._forget_ahead()
         self._refresh_due = False  # a notice waiting for a pause in the keys is read now too
         if self._quiet_timer is not None:
             self._quiet_timer.stop()
@@ -809,6 +1039,7 @@ class DeskScreen(TicketActionsScreen):
         """Still here; and read the list and the open ticket again, so others' presence shows
         in the list and a console that died (and so said nothing) drops out once it expires."""
         self._beat(again=True)
+        self._forget_ahead()  # who has which ticket open may have changed
         self.ticket_list.reload()  # the list's ◦ and ✉ follow within a beat
         if self.current is not None:  # not a key's read: the next key's waits for nothing
             self._schedule_detail(self.current.number, 0, background=True)
@@ -852,6 +1083,7 @@ class DeskScreen(TicketActionsScreen):
     def on_store_changed(self, message: StoreChanged) -> None:
         if self._mark is None:  # the first read, still to come, sees it anyway
             return
+        self._forget_ahead()  # at once, though the refresh may wait for a pause in the keys
         if not message.changed.presence_only:
             self._refresh_due = True
             if self._quiet_timer is None:  # else the pending timer's look takes this one too
@@ -867,6 +1099,7 @@ class DeskScreen(TicketActionsScreen):
             self._mark = message.mark if message.mark is not None else -1
             self._first_read()
         elif message.mark is not None and message.mark != self._mark:
+            self._forget_ahead()  # at once, though the refresh may wait for a pause in the keys
             if not self.ticket_list.is_settled or self._sidebar_loading:
                 # The last refresh is still being read: while another process writes without
                 # pause, piling reads up would only take turns away from the agent's keys.

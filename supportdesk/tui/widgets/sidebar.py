@@ -101,12 +101,14 @@ class Sidebar(OptionList):
             for offset in range(self._heights.get(index, 1)):  # a prompt may wrap
                 self.refresh_line(line + offset)
 
-    def neighbour(self, step: int) -> ViewCount | None:
-        """The view `step` places after the current one, wrapping around."""
+    def neighbour(self, step: int, key: str | None = None) -> ViewCount | None:
+        """The view `step` places after view `key` (default: the current one), wrapping
+        around."""
         keys = list(self.entries)
         if not keys:
             return None
-        index = keys.index(self.current) if self.current in keys else -step
+        key = self.current if key is None else key
+        index = keys.index(key) if key in keys else -step
         return self.entries[keys[(index + step) % len(keys)]]
 
     def _highlighted_key(self) -> str | None:

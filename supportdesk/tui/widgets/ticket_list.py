@@ -25,6 +25,7 @@ says what happened (`Relocated`), so the ticket under the cursor never changes u
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -276,6 +277,11 @@ class TicketList(LineView, can_focus=True):
         self._old: list[TicketRow | None] = []
         """The rows on screen when the last view was left, top first: drawn while veiled."""
         self._unveil_timer: Timer | None = None
+        self.answer: Callable[[TicketRow | None], object] | None = None
+        """Called with the row under the cursor (None: the view is empty) in the turn that
+        put it there, before the
+        `Highlighted` message that follows: the screen shows a ticket it already holds then,
+        so one frame draws the cursor and the ticket (the message came a frame later)."""
 
     # -- what other widgets ask --------------------------------------------------------------
 
@@ -928,6 +934,8 @@ class TicketList(LineView, can_focus=True):
             if self._announced is not None:
                 self._announced = None
                 self._announced_row = None
+                if self.answer is not None:
+                    self.answer(None)
                 self.post_message(self.Highlighted(None))
             return
         row = self._fresh_row(self.cursor)
@@ -936,5 +944,7 @@ class TicketList(LineView, can_focus=True):
         if row.number != self._announced or row != self._announced_row:
             self._announced = row.number
             self._announced_row = row
+            if self.answer is not None:
+                self.answer(row)
             self.post_message(self.Highlighted(row, moved=self._moving))
             self._moving = False
