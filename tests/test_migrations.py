@@ -391,3 +391,56 @@ def test_0014_batch_notifications_up_and_down_with_notifications_in_the_store(
             assert [n.kind for n in notifications.listing(s, "bob")] == ["assigned"]
     finally:
         store.dispose()
+
+
+def test_0015_indexes_the_sla_views_up_and_down_with_tickets_in_the_store(
+    empty_url: str,
+) -> None:
+    """0015 adds `ix_tickets_status_sla` over the tickets already stored, and down again
+    drops it alone: the tickets and their due times stay as they were."""
+    from supportdesk.desk import directory, tickets
+    from supportdesk.desk.events import Change
+
+    def sla_index(engine: sa.Engine) -> list[list[str | None]]:
+        return [
+            index["column_names"]
+            for index in sa.inspect(engine).get_indexes("tickets")
+            if index["name"] == "ix_tickets_status_sla"
+        ]
+
+    def stored(engine: sa.Engine) -> list[tuple[Any, ...]]:
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT number, status, sla_due, sla_breached FROM tickets ORDER BY number"
+            )
+            return [tuple(row) for row in rows]
+
+    store = open_store(empty_url, create=True)
+    try:
+        with store.session(write=True) as s:
+            directory.ensure_queue(s, "general")
+            for i, state in enumerate(("open", "pending", "solved")):
+                tickets.create_ticket(
+                    s,
+                    subject=f"t{i}",
+                    requester_email="jo@example.com",
+                    queue="general",
+                    status=state,
+                    change=Change.by("agent:al"),
+                )
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "UPDATE tickets SET sla_due = 1800000000 + number, sla_breached = (number = 2)"
+            )
+        before = stored(store.engine)
+        assert sla_index(store.engine) == [["status", "sla_breached", "sla_due"]]
+        migrate.downgrade(store.engine, "0014")
+        assert sla_index(store.engine) == []
+        assert stored(store.engine) == before
+        migrate.upgrade(store.engine)
+        assert migrate.current_revision(store.engine) == migrate.head_revision()
+        assert sla_index(store.engine) == [["status", "sla_breached", "sla_due"]]
+        assert stored(store.engine) == before
+        assert [row[3] for row in before] == [False, True, False]
+    finally:
+        store.dispose()

@@ -8,11 +8,14 @@ UTC+2 from 29 March 2026 (DST).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlmodel import select
+from sqlalchemy import and_, event, not_, or_
+from sqlmodel import col, select
 
 from supportdesk.desk import bulk, directory, tickets, views
 from supportdesk.desk.events import Change
@@ -24,7 +27,7 @@ from supportdesk.desk.sla import due, storage
 from supportdesk.desk.undo import undo_batch
 from supportdesk.errors import NotFoundError, QueryError, ValidationError
 from supportdesk.store import Store
-from supportdesk.store.models import Ticket
+from supportdesk.store.models import Customer, Ticket
 from tests.test_bulk_cli import run
 
 POLICY = """\
@@ -406,6 +409,219 @@ def test_query_terms_views_and_sort_by_due_time(desk: Store) -> None:
     assert rows[soon].sla_state(now) == "due-soon"
     assert rows[quiet].sla_state(now) == ""
     assert rows[soon].sla_due == utc(2026, 11, 16, 14, 50)
+
+
+EDGE_NOW = utc(2026, 11, 16, 13)
+_B = due.seconds(EDGE_NOW)  # breached below this due time
+_A = due.seconds(EDGE_NOW + views.DUE_SOON)  # due soon below this one
+EDGES = [  # number, status, sla_due, sla_breached: stored as given, no policy recomputes them
+    (1, "open", None, False),  # nothing due
+    (2, "pending", None, True),  # flagged, clock stopped: breached with nothing due
+    (3, "open", _B - 1, False),  # overdue by a second, not swept yet
+    (4, "new", _B, False),  # due this very second: not breached yet, due soon
+    (5, "on-hold", _B + 1, False),
+    (6, "open", _A - 1, False),  # the last second of "soon"
+    (7, "open", _A, False),  # the first second after it
+    (8, "new", _A + 1, False),
+    (9, "open", _B + 60, True),  # flagged, its next target still ahead
+    (10, "open", _A + 3600, True),
+    (11, "open", _B - 3600, True),  # flagged and overdue
+    (12, "solved", _B + 10, False),  # not active
+    (13, "closed", _B - 5, True),
+    (14, "closed", None, True),
+    (15, "pending", _B + 30, False),  # active with a due time (stale, but the query can't tell)
+    (16, "open", _B - 10**6, False),
+]
+_ACTIVE = {"new", "open", "pending", "on-hold"}
+_NOT_PENDING = {"new", "open", "on-hold", "solved", "closed"}
+
+
+def _late(due_at: int | None, flagged: bool) -> bool:
+    """`breached:yes` as desk.sla.due defines it, read in Python."""
+    return flagged or (due_at is not None and due_at < _B)
+
+
+def _by_due(numbers: list[int]) -> list[int]:
+    """`sort:due`: earliest due first, nothing due last, then by ticket (created in order)."""
+    dues = {n: d for n, _, d, _ in EDGES}
+    return sorted(numbers, key=lambda n: (dues[n] is None, dues[n] or 0, n))
+
+
+@pytest.fixture
+def edges(store: Store) -> Store:
+    with store.session(write=True) as s:
+        queue = directory.ensure_queue(s, "support")
+        customer = Customer(email="jo@acme.example")
+        s.add(customer)
+        s.flush()
+        for number, state, due_at, flagged in EDGES:
+            s.add(
+                Ticket(
+                    number=number,
+                    subject=f"edge {number}",
+                    status=state,
+                    queue_id=queue.id,
+                    requester_id=customer.id,
+                    sla_due=due_at,
+                    sla_breached=flagged,
+                )
+            )
+    return store
+
+
+def _sidebar_query(key: str) -> str:
+    from supportdesk.tui.data import DeskData
+
+    return next(v.query for v in DeskData._entries([], [], []) if v.key == key)
+
+
+DueTest = Callable[[int | None], bool]
+
+
+def _any(due_at: int | None) -> bool:
+    return True
+
+
+def _before(edge: int) -> DueTest:
+    return lambda due_at: due_at is not None and due_at < edge
+
+
+def _at_most(edge: int) -> DueTest:
+    return lambda due_at: due_at is not None and due_at <= edge
+
+
+def _after(edge: int) -> DueTest:
+    return lambda due_at: due_at is not None and due_at > edge
+
+
+def _from(edge: int) -> DueTest:
+    return lambda due_at: due_at is not None and due_at >= edge
+
+
+def _not_before(edge: int) -> DueTest:
+    """A negated due term: nothing due counts as not due before `edge`."""
+    return lambda due_at: not _before(edge)(due_at)
+
+
+@pytest.mark.parametrize(
+    ("text", "statuses", "due_test", "late"),
+    [
+        ("view:breaching", _ACTIVE, _before(_A), False),
+        ("view:breached", _ACTIVE, _any, True),
+        ("breached:yes sort:due", None, _any, True),
+        ("breached:no sort:due", None, _any, False),
+        ("-breached:yes sort:due", None, _any, False),
+        ("-breached:no sort:due", None, _any, True),
+        ("due:<2h breached:no sort:due", None, _before(_A), False),
+        ("due:<2h -breached:yes sort:due", None, _before(_A), False),
+        ("due:<2h -breached:no sort:due", None, _before(_A), True),
+        ("due:<=2h breached:no sort:due", None, _at_most(_A), False),
+        ("due:>1h breached:no sort:due", None, _after(_B + 3600), False),
+        ("due:>=0m breached:no sort:due", None, _from(_B), False),
+        ("-due:<2h breached:no sort:due", None, _not_before(_A), False),
+        ("-due:<2h -breached:no sort:due", None, _not_before(_A), True),
+        ("due:<2h breached:no -status:pending", _NOT_PENDING, _before(_A), False),
+    ],
+)
+def test_sla_views_find_exactly_the_tickets_the_definition_names(
+    edges: Store, text: str, statuses: set[str] | None, due_test: DueTest, late: bool
+) -> None:
+    """The SLA terms are written as index ranges (`due.on_time_condition`), not as the negated
+    OR they stand for: every ticket at and around each bound, with nothing due, flagged with
+    a target still ahead, or not active, is in a view exactly when the definition says so,
+    in `sort:due` order, read as a first page, as the whole set and as a count."""
+    query = _sidebar_query(text.removeprefix("view:")) if text.startswith("view:") else text
+    if "sort:" not in query:
+        query += " sort:due"
+    expected = _by_due(
+        [
+            number
+            for number, state, due_at, flagged in EDGES
+            if (statuses is None or state in statuses)
+            and due_test(due_at)
+            and _late(due_at, flagged) == late
+        ]
+    )
+    assert expected  # every case finds some tickets and leaves others out
+    assert len(expected) < len(EDGES)
+    with edges.session() as s:
+        matching = Matching(s, query, me=None, now=EDGE_NOW)
+        page = [r.number for r in matching.page(0, 46)]
+        assert (page, matching.numbers(), matching.count()) == (expected, expected, len(expected))
+
+
+@pytest.mark.parametrize(
+    ("text", "negated", "due_soon"),
+    [
+        ("breached:yes", False, False),
+        ("breached:no", True, False),
+        ("-breached:yes", True, False),
+        ("due:<2h breached:no", True, True),
+        ("due:<2h breached:yes", False, True),
+    ],
+)
+def test_sla_terms_find_what_their_old_compiled_form_found(
+    edges: Store, text: str, negated: bool, due_soon: bool
+) -> None:
+    """Each term against the condition it was compiled to before it was written as ranges
+    (`flag IS true OR (due IS NOT NULL AND due < now)`, negated with NOT), run by the same
+    backend with its own NULL logic: the same tickets, nothing due included."""
+    due_at = col(Ticket.sla_due)
+    old = or_(col(Ticket.sla_breached).is_(True), and_(due_at.is_not(None), due_at < _B))
+    condition = not_(old) if negated else old
+    if due_soon:
+        condition = and_(due_at < _A, condition)
+    with edges.session() as s:
+        before = s.exec(select(Ticket.number).where(condition).order_by(col(Ticket.number)))
+        expected = before.all()
+        found = Matching(s, f"{text} sort:number", me=None, now=EDGE_NOW).numbers()
+    assert found == expected
+    assert 0 < len(expected) < len(EDGES)
+
+
+def test_sla_sidebar_counts_match_their_views(edges: Store) -> None:
+    with edges.session() as s:
+        counts = views.overview(s, now=EDGE_NOW)
+        soon = Matching(s, _sidebar_query("breaching"), me=None, now=EDGE_NOW).count()
+        late = Matching(s, _sidebar_query("breached"), me=None, now=EDGE_NOW).count()
+    assert (counts.breaching_soon, counts.breached) == (soon, late) == (4, 6)
+
+
+def test_sla_views_read_the_status_sla_index_on_sqlite(sqlite_store: Store) -> None:
+    """Without statistics SQLite took `status IN (...)` for ten rows a status and looked up
+    every active ticket; "Breaching soon" seeks a due-time range of the unflagged tickets
+    within each status of `ix_tickets_status_sla`, and "Breached" tests each active ticket
+    inside it, never the table (revision 0015). PostgreSQL chooses by its statistics: the
+    index is what counts."""
+    statements: list[tuple[str, Any]] = []
+
+    def seen(conn: object, cursor: object, statement: str, parameters: Any, *_: object) -> None:
+        statements.append((statement, parameters))
+
+    plans: dict[str, list[list[str]]] = {}
+    with sqlite_store.session() as s:
+        for key in ("breaching", "breached"):
+            matching = Matching(s, _sidebar_query(key), me=None, now=EDGE_NOW)
+            statements.clear()
+            event.listen(sqlite_store.engine, "before_cursor_execute", seen)
+            try:
+                matching.page(0, 46)
+                matching.count()
+            finally:
+                event.remove(sqlite_store.engine, "before_cursor_execute", seen)
+            plans[key] = [
+                [
+                    row[-1]
+                    for row in s.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)
+                    if " tickets " in f"{row[-1]} " and "PRIMARY KEY" not in row[-1]
+                ]
+                for sql, params in statements
+                if sql.lstrip().startswith("SELECT")
+            ]
+    index = "SEARCH tickets USING COVERING INDEX ix_tickets_status_sla"
+    ranges = f"{index} (status=? AND sla_breached=? AND sla_due>? AND sla_due<?)"
+    statuses = f"{index} (status=?)"
+    assert plans == {"breaching": [[ranges], [ranges]], "breached": [[statuses], [statuses]]}
 
 
 @pytest.mark.parametrize(

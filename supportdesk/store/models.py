@@ -146,6 +146,9 @@ class Ticket(SQLModel, table=True):
         Index("ix_tickets_created", "created_at"),
         Index("ix_tickets_status_solved", "status", "solved_at"),
         Index("ix_tickets_sla_due", "sla_due", "id"),
+        # "Breaching soon" and "Breached" among active tickets, read from the index alone
+        # (migration 0015).
+        Index("ix_tickets_status_sla", "status", "sla_breached", "sla_due"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

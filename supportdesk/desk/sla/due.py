@@ -393,11 +393,39 @@ def note_responses(session: Session, ticket_ids: list[int], at: datetime) -> Non
 
 
 def breached_condition(at: datetime) -> ColumnElement[bool]:
-    """Tickets that missed a target, as of `at`."""
+    """Tickets that missed a target, as of `at`: flagged, or overdue.
+
+    "Overdue" repeats "not flagged" (the flag is never NULL, so nothing changes): each side
+    of the OR is then one range of `ix_tickets_status_sla` (status, flag, due time) within
+    a status, which a planner can read instead of every ticket of the status.
+    """
     return or_(  # never NULL, so its negation holds where nothing is due
         _TICKETS.c.sla_breached.is_(True),
-        and_(_TICKETS.c.sla_due.is_not(None), _TICKETS.c.sla_due < seconds(at)),
+        and_(
+            _TICKETS.c.sla_breached.is_(False),
+            _TICKETS.c.sla_due.is_not(None),
+            _TICKETS.c.sla_due < seconds(at),
+        ),
     )
+
+
+def on_time_condition(at: datetime, *, due_required: bool = False) -> ColumnElement[bool]:
+    """Tickets that missed no target as of `at`: `NOT breached_condition(at)`, spelled out.
+
+    The negated OR hides the due time's lower bound from the planner. Written as "not
+    flagged (the flag is never NULL), and nothing due or due at `at` or later", PostgreSQL
+    reads the OR as two index ranges. `due_required` says the caller's other conditions
+    already reject a ticket with nothing due (`due:<2h breached:no`): the "nothing due"
+    branch is then left out, so the bound stands alone beside the other's upper bound, one
+    range of `ix_tickets_status_sla` per status that SQLite seeks too. The result is NULL
+    where nothing is due in that form; the caller's conditions are NULL there as well, so
+    the whole condition is the old one even under three-valued logic.
+    """
+    flag = _TICKETS.c.sla_breached.is_(False)
+    later = _TICKETS.c.sla_due >= seconds(at)
+    if due_required:
+        return and_(flag, later)
+    return and_(flag, or_(_TICKETS.c.sla_due.is_(None), later))
 
 
 def sweep(session: Session, at: datetime) -> int:
