@@ -384,3 +384,36 @@ async def test_views_opened_one_after_another_leave_the_rows_on_screen_until_dra
             )
         await ready(pilot)
     store.dispose()
+
+
+async def test_the_sidebar_highlight_follows_the_view_redrawing_only_its_two_options(
+    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`]` moves the sidebar's highlight to the view it opens, drawing the option it left
+    and the one it reached again, not the whole sidebar."""
+    from supportdesk.tui.widgets.sidebar import Sidebar
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        sidebar = app.desk.sidebar
+        before = sidebar.highlighted
+        assert before is not None
+        whole: list[int] = []
+        refresh = Sidebar.refresh
+
+        def spied(self: Sidebar, *regions: object, **kwargs: object) -> object:
+            if not regions:
+                whole.append(1)
+            return refresh(self, *regions, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(Sidebar, "refresh", spied)
+        tl = app.desk.ticket_list
+        title = tl.source
+        await pilot.press("right_square_bracket")
+        await wait_until(pilot, lambda: tl.source != title, what="the next view")
+        await ready(pilot)
+        assert tl.source is not None
+        assert sidebar.highlighted == sidebar.get_option_index(tl.source.key) != before
+        assert sidebar.current == tl.source.key
+        assert not whole

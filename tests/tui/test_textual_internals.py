@@ -60,8 +60,8 @@ def test_an_option_list_still_caches_renders_by_option_and_maps_options_to_lines
         "OptionList._option_render_cache is no LRUCache now: change Sidebar._restyle"
     )
     assert isinstance(listing._index_to_line, dict), (
-        "OptionList._index_to_line is gone: change Sidebar._restyle"
+        "OptionList._index_to_line is gone: change Sidebar._restyle and Sidebar._refresh_option"
     )
     assert isinstance(listing._heights, dict), (
-        "OptionList._heights is gone: change Sidebar._restyle"
+        "OptionList._heights is gone: change Sidebar._restyle and Sidebar._refresh_option"
     )

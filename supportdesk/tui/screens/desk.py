@@ -719,7 +719,11 @@ class DeskScreen(TicketActionsScreen):
         return ready
 
     def _show_ready(self, row: TicketRow) -> bool:
-        """Show the ticket under the cursor from what was read ahead; False if nothing was."""
+        """Show the ticket under the cursor from what was read ahead; False if nothing was.
+
+        On a team's store who else has it open is as of that read (a notice that only
+        presence changed keeps what was read ahead): the move's own presence beat comes
+        back as such a notice, which reads the open ticket again (`on_store_changed`)."""
         ready = self._take_ready(row)
         if ready is None:
             return False
@@ -1039,7 +1043,6 @@ class DeskScreen(TicketActionsScreen):
         """Still here; and read the list and the open ticket again, so others' presence shows
         in the list and a console that died (and so said nothing) drops out once it expires."""
         self._beat(again=True)
-        self._forget_ahead()  # who has which ticket open may have changed
         self.ticket_list.reload()  # the list's ◦ and ✉ follow within a beat
         if self.current is not None:  # not a key's read: the next key's waits for nothing
             self._schedule_detail(self.current.number, 0, background=True)
@@ -1083,8 +1086,8 @@ class DeskScreen(TicketActionsScreen):
     def on_store_changed(self, message: StoreChanged) -> None:
         if self._mark is None:  # the first read, still to come, sees it anyway
             return
-        self._forget_ahead()  # at once, though the refresh may wait for a pause in the keys
         if not message.changed.presence_only:
+            self._forget_ahead()  # at once, though the refresh may wait for a pause in the keys
             self._refresh_due = True
             if self._quiet_timer is None:  # else the pending timer's look takes this one too
                 self._refresh_when_quiet()

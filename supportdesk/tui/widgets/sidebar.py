@@ -79,7 +79,28 @@ class Sidebar(OptionList):
                 entry = self.entries[changed]
                 self._restyle(changed, _prompt(entry, changed == key))
         if key in self.entries:
-            self.highlighted = self.get_option_index(key)
+            self._highlight(self.get_option_index(key))
+
+    def _highlight(self, index: int) -> None:
+        """Move the highlight to option `index`, drawing those two options again alone: set
+        as a reactive, it drew every line of the sidebar again (a tenth of the frame that
+        opens a view). Nothing listens for the sidebar's OptionHighlighted."""
+        before = self.highlighted
+        if before == index:
+            return
+        self.set_reactive(Sidebar.highlighted, index)
+        for changed in (before, index):
+            if changed is not None:
+                self._refresh_option(changed)
+        self.scroll_to_highlight()
+
+    def _refresh_option(self, index: int) -> None:
+        line = self._index_to_line.get(index)
+        if line is None:
+            self.refresh()
+        else:
+            for offset in range(self._heights.get(index, 1)):  # a prompt may wrap
+                self.refresh_line(line + offset)
 
     def _restyle(self, key: str, prompt: Text) -> None:
         """Give view `key` a prompt of the same height, drawing that option again alone.
@@ -94,12 +115,7 @@ class Sidebar(OptionList):
         keys = cache.keys()  # an LRUCache: no iteration of its own
         for cached in [k for k in keys if k[0] is option]:
             cache.discard(cached)
-        line = self._index_to_line.get(index)
-        if line is None:
-            self.refresh()
-        else:
-            for offset in range(self._heights.get(index, 1)):  # a prompt may wrap
-                self.refresh_line(line + offset)
+        self._refresh_option(index)
 
     def neighbour(self, step: int, key: str | None = None) -> ViewCount | None:
         """The view `step` places after view `key` (default: the current one), wrapping
