@@ -189,10 +189,11 @@ class DeskData:
             matching = self.matching(session, source)
             return matching.count(), matching.position(number)
 
-    def first_page(self, source: Source, limit: int) -> FirstPage:
+    def first_page(self, source: Source, limit: int, *, background: bool = False) -> FirstPage:
         """Check the source's query and read its first `limit` rows, compiling it once (a
-        search's): raises QueryError as `check` does. The rows come with the list's marks."""
-        with self.foreground(), self.store.session() as session:
+        search's): raises QueryError as `check` does. The rows come with the list's marks.
+        `background`: a view read ahead of the keys (they go first)."""
+        with self._read(background), self.store.session(background=background) as session:
             rows = self.matching(session, source).page(0, limit)
             numbers = [r.number for r in rows]
             drafted = views.tickets_with_drafts(session, numbers, self.actor)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -52,6 +53,10 @@ class HandleTimer:
         self._written = threading.Event()
         self._written.set()
         self._closing = False
+        self._in_flight: frozenset[int] = frozenset()
+        """Tickets whose counted seconds a write is taking to the store right now."""
+        self._written_at: dict[int, float] = {}
+        """time.monotonic() after this console's last write for each ticket committed."""
 
     def start(self) -> None:
         if self.enabled:
@@ -106,6 +111,12 @@ class HandleTimer:
 
     # -- writing
 
+    def read_is_current(self, number: int, started: float) -> bool:
+        """Whether a read of ticket `number`'s handle time that started at `started`
+        (time.monotonic()) holds all this console wrote for it: no write of it was on its
+        way then or since (a ticket read ahead of the keys is shown from such a read)."""
+        return number not in self._in_flight and self._written_at.get(number, -1.0) < started
+
     def unwritten(self, number: int) -> int:
         """Seconds on ticket `number` not in the store yet, for showing its time live."""
         return self.counter.unwritten(number) if self.enabled else 0
@@ -123,6 +134,7 @@ class HandleTimer:
         counted = self.counter.take()
         if counted:
             self._writing = True
+            self._in_flight = frozenset(counted)
             self._written.clear()
             self.app.run_worker(
                 lambda: self._write_or_give_back(counted),
@@ -135,12 +147,16 @@ class HandleTimer:
         """In the worker: a write that failed (a locked or unreachable store) hands the
         seconds back to the counter, on the UI thread, for the next flush to try again."""
         try:
-            if not self._write(counted):
-                if self._closing:  # the UI thread waits in close() for this: no round trip
-                    self.counter.give_back(counted)
-                else:
-                    self.app.call_from_thread(self.counter.give_back, counted)
+            if self._write(counted):
+                done = time.monotonic()
+                for number in counted:
+                    self._written_at[number] = done
+            elif self._closing:  # the UI thread waits in close() for this: no round trip
+                self.counter.give_back(counted)
+            else:
+                self.app.call_from_thread(self.counter.give_back, counted)
         finally:
+            self._in_flight = frozenset()
             self._writing = False
             self._written.set()
 

@@ -74,6 +74,11 @@ READ_AHEAD_KEEP = 4
 """Tickets kept read ahead: the two beside the cursor, and the two it just left."""
 READ_AHEAD_AFTER = 0.04
 """Seconds after a ticket shows before the ones beside it are read (`_read_ahead_around`)."""
+VIEWS_AHEAD_QUIET = 0.5
+"""Seconds without a key before the views' first screens are read ahead (`_views_ahead_now`)."""
+VIEWS_AHEAD_FRESH = 30.0
+"""Seconds a view read ahead is shown as read: its relative times (`due:<2h`, ages) are as
+of its read, as a view opened that long ago shows them."""
 VIEW_FEEDBACK = 0.05
 """Seconds a view's first page and ticket may take before the sidebar marks it anyway."""
 DETAIL_DELAY = 0.05  # a held j/k key does not start a read per ticket it passes
@@ -120,6 +125,8 @@ class Prepared:
     others: tuple[Here, ...] = ()
     handled: TicketHandleTime | None = None
     laid: LaidOut | None = None
+    started: float = 0.0
+    """time.monotonic() when its read began (see HandleTimer.read_is_current)."""
 
 
 @dataclass
@@ -128,6 +135,23 @@ class ReadAhead(Message):
 
     prepared: Prepared
     epoch: int
+
+
+@dataclass(frozen=True)
+class ViewAhead:
+    """A view's first page and first ticket, read before `[`/`]` or the sidebar opens it."""
+
+    source: Source
+    first: FirstPage
+    prepared: Prepared | None
+    epoch: int
+    read_at: float
+    """time.monotonic() of the read: the view's relative times (`due:<2h`) are as of then."""
+
+
+@dataclass
+class ViewReadAhead(Message):
+    view: ViewAhead
 
 
 @dataclass
@@ -235,6 +259,9 @@ class DeskScreen(TicketActionsScreen):
         self._epoch = 0
         """Changes seen so far (`_forget_ahead`): a read ahead from before one is dropped."""
         self._ahead_timer: Timer | None = None
+        self._views_ahead: dict[str, ViewAhead] = {}
+        """Views read ahead of `[`/`]` by key (`_views_ahead_now`)."""
+        self._views_timer: Timer | None = None
         self._view_key = "open"
         """The view shown, or being read to be shown (`[`/`]` step from it)."""
         self._feedback_timer: Timer | None = None
@@ -303,8 +330,31 @@ class DeskScreen(TicketActionsScreen):
     def open_source(self, source: Source) -> None:
         """Open a view: its first page and first ticket are read in one worker and shown in
         one frame with the sidebar's mark and the query (`on_first_read`); only a read
-        slower than VIEW_FEEDBACK shows the mark and the query before them."""
+        slower than VIEW_FEEDBACK shows the mark and the query before them. A view read
+        ahead (`_views_ahead_now`) is shown at once, without a read."""
         self._view_key = source.key
+        ahead = self._views_ahead.get(source.key)
+        if (
+            ahead is not None
+            and ahead.epoch == self._epoch
+            and ahead.source.query == source.query
+            and time.monotonic() - ahead.read_at < VIEWS_AHEAD_FRESH
+        ):
+            if self._feedback_timer is not None:
+                self._feedback_timer.stop()
+                self._feedback_timer = None
+            self.workers.cancel_group(self, "first-read")
+            self._turn += 1
+            self.on_first_read(
+                FirstRead(
+                    ahead.source,
+                    first=ahead.first,
+                    turn=self._turn,
+                    prepared=ahead.prepared,
+                    epoch=ahead.epoch,
+                )
+            )
+            return
         self._open(self.data.fresh(source), search=False)
         if self._feedback_timer is not None:
             self._feedback_timer.stop()
@@ -395,10 +445,12 @@ class DeskScreen(TicketActionsScreen):
             self.sidebar.mark_current(source.key)
             self.search.show_query(source.query)
             self._show_list(source)
-        elif isinstance(error, QueryError):
-            self.search.show_error(source.query, error)
         elif error is not None:
-            self.search.show_problem(str(error))
+            if isinstance(error, QueryError):
+                self.search.show_error(source.query, error)
+            else:
+                self.search.show_problem(str(error))
+            self._stay_on_shown_view()
         else:
             self.search.clear_error()
             if self.search.value.strip() != source.query:
@@ -406,10 +458,29 @@ class DeskScreen(TicketActionsScreen):
             self.sidebar.mark_current(source.key)
             if message.prepared is not None:
                 self.on_read_ahead(ReadAhead(message.prepared, message.epoch))
-            self._show_list(source, message.first)
             if message.search:
                 self.query_one(DeskFooter).hold()  # the list's keys once its ticket shows
+            self._show_list(source, message.first)
+            if message.epoch != self._epoch:
+                # A change was seen while the page was read (and the refresh it brought
+                # read the view on screen then): read this one again.
+                self.ticket_list.reload()
+            if message.search:
                 self.ticket_list.focus()
+            self._views_ahead_soon()
+
+    def _stay_on_shown_view(self) -> None:
+        """A search failed: the desk stays on the view the list shows, which a view asked
+        for just before (and dropped by the search) may have marked; at the start, before
+        any view is shown, the first one is opened again."""
+        shown = self.ticket_list.source
+        if shown is None:
+            self.open_source(Source("open", "All open", ACTIVE_QUERY))
+            return
+        self._view_key = shown.key
+        if shown.key != "search":
+            self.sidebar.mark_current(shown.key)
+        self.status.show_view(view_label(shown.key, shown.label), shown.query)
 
     def on_search_bar_left(self, message: SearchBar.Left) -> None:
         self.ticket_list.focus()
@@ -638,6 +709,7 @@ class DeskScreen(TicketActionsScreen):
         self, number: int, pane: Pane, expanded: bool, console: Console, *, background: bool
     ) -> Prepared | None:
         """Ticket `number` read and laid out, in a worker (None: the worker was cancelled)."""
+        started = time.monotonic()
         lane = contextlib.nullcontext() if background else self.data.foreground()
         with lane:
             if self._team:
@@ -654,7 +726,7 @@ class DeskScreen(TicketActionsScreen):
                 linebreak.warm(
                     [m.body_text for m in detail.messages] + [n.body for n in detail.notes]
                 )
-        return Prepared(detail, others, handled, laid)
+        return Prepared(detail, others, handled, laid, started)
 
     def _read_ahead_around(self) -> None:
         """Read the tickets beside the cursor before a key asks for them, so `j`/`k` draw
@@ -672,7 +744,7 @@ class DeskScreen(TicketActionsScreen):
         numbers = []
         for step in ahead:
             row = self.ticket_list.row_at(cursor + step) if cursor + step >= 0 else None
-            if row is not None and row.number not in self._ahead:
+            if row is not None and self._take_ready(row) is None:
                 numbers.append(row.number)
         if numbers:
             thread = self.thread
@@ -710,13 +782,22 @@ class DeskScreen(TicketActionsScreen):
         """The ticket under the cursor read ahead for this thread pane, if it still is what
         the list's row says (an older read would show an older ticket)."""
         ready = self._ahead.get(row.number)
-        if ready is None or ready.detail.row != row:
-            return None
-        thread = self.thread
-        laid = ready.laid
-        if laid is not None and (laid.expanded != thread.expanded or laid.width <= 0):
+        if ready is None or ready.detail.row != row or not self._usable(ready):
             return None
         return ready
+
+    def _usable(self, ready: Prepared) -> bool:
+        """Whether `ready` can be shown as it was read: laid out for this pane and quotes,
+        and holding the handle time this console wrote for it since."""
+        laid = ready.laid
+        if laid is not None:
+            thread = self.thread
+            if laid.expanded != thread.expanded or laid.width != thread.pane.width_for(
+                len(laid.lines)
+            ):
+                return False
+        handling = self.app.handling  # type: ignore[attr-defined]
+        return bool(handling.read_is_current(ready.detail.row.number, ready.started))
 
     def _show_ready(self, row: TicketRow) -> bool:
         """Show the ticket under the cursor from what was read ahead; False if nothing was.
@@ -736,15 +817,93 @@ class DeskScreen(TicketActionsScreen):
         self.others = ready.others
         self._show_detail(ready.detail, None, ready.handled, ready.laid)
         self._ticket_shown(row.number)
-        if not self._sidebar_waits:
+        if not self._sidebar_waits:  # else the rest of the start does both
             self._beat()
-        self._read_ahead_around()
+            self._read_ahead_around()
         return True
 
     def _forget_ahead(self) -> None:
         """The store changed (or this console changed it): what was read ahead may be old."""
         self._epoch += 1
         self._ahead.clear()
+        self._views_ahead.clear()
+        self._views_ahead_soon()
+
+    def _views_ahead_soon(self) -> None:
+        """Read the views' first screens ahead once the keys pause (`_views_ahead_now`)."""
+        if self._views_timer is None and not self._sidebar_waits:
+            self._views_timer = self.set_timer(VIEWS_AHEAD_QUIET, self._views_ahead_now)
+
+    def _views_ahead_now(self) -> None:
+        """Each sidebar view's first page and first ticket, read in the background lane while
+        the agent does not type, nearest views first: `[`/`]` then draw a view without a
+        read. After the start (the counts first) and after each change, when the keys have
+        paused VIEWS_AHEAD_QUIET; a view read more than VIEWS_AHEAD_FRESH ago is read again
+        when the desk next looks (after a view opens)."""
+        self._views_timer = None
+        quiet = VIEWS_AHEAD_QUIET - (time.monotonic() - self.data.last_key)
+        if quiet > 0:
+            self._views_timer = self.set_timer(quiet, self._views_ahead_now)
+            return
+        keys = list(self.sidebar.entries)
+        if not keys:
+            return
+        here = keys.index(self._view_key) if self._view_key in keys else 0
+        near = sorted(
+            range(len(keys)), key=lambda i: min((i - here) % len(keys), (here - i) % len(keys))
+        )
+        now = time.monotonic()
+        wanted = []
+        for index in near:
+            entry = self.sidebar.entries[keys[index]]
+            ahead = self._views_ahead.get(entry.key)
+            fresh = (
+                ahead is not None
+                and ahead.epoch == self._epoch
+                and ahead.source.query == entry.query
+                and now - ahead.read_at < VIEWS_AHEAD_FRESH / 2
+            )
+            if entry.key != self._view_key and not fresh:
+                wanted.append(Source(entry.key, entry.label, entry.query))
+        if wanted:
+            thread = self.thread
+            self._read_views_ahead(
+                wanted,
+                self.ticket_list.page_size,
+                (thread.pane, thread.expanded, self.app.console, self._epoch),
+            )
+
+    @work(thread=True, exclusive=True, group="views-ahead")
+    def _read_views_ahead(
+        self, sources: list[Source], page_size: int, layout: tuple[Pane, bool, Console, int]
+    ) -> None:
+        """Background reads (a key's go first); a view that fails to read is left out."""
+        pane, expanded, console, epoch = layout
+        worker = get_current_worker()
+        for source in sources:
+            if worker.is_cancelled:
+                return
+            source = self.data.fresh(source)
+            read_at = time.monotonic()
+            try:
+                first = self.data.first_page(source, page_size, background=True)
+                rows = first[0]
+                prepared = None
+                if rows:
+                    prepared = self._prepare(
+                        rows[0].number, pane, expanded, console, background=True
+                    )
+                    if prepared is None:
+                        return
+            except ReadCancelled:
+                return
+            except (SupportdeskError, StoreError):
+                continue
+            self.post_message(ViewReadAhead(ViewAhead(source, first, prepared, epoch, read_at)))
+
+    def on_view_read_ahead(self, message: ViewReadAhead) -> None:
+        if message.view.epoch == self._epoch:
+            self._views_ahead[message.view.source.key] = message.view
 
     def on_detail_loaded(self, message: DetailLoaded) -> None:
         if message.load == self._detail_loads and self._detail_timer is None:
@@ -1006,6 +1165,7 @@ class DeskScreen(TicketActionsScreen):
             self.sidebar.set_views(message.entries)
             self.agents = message.agents
             self.queues = message.queues
+            self._views_ahead_soon()
         if self._sidebar_again:
             self._sidebar_again = False
             self._refresh_sidebar()
