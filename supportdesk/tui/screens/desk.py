@@ -74,8 +74,9 @@ READ_AHEAD_KEEP = 4
 """Tickets kept read ahead: the two beside the cursor, and the two it just left."""
 READ_AHEAD_AFTER = 0.04
 """Seconds after a ticket shows before the ones beside it are read (`_read_ahead_around`)."""
-VIEWS_AHEAD_QUIET = 0.5
-"""Seconds without a key before the views' first screens are read ahead (`_views_ahead_now`)."""
+VIEWS_AHEAD_QUIET = 0.1
+"""Seconds without a key before the views' first screens are read ahead (`_views_ahead_now`):
+a pause between two keys, as an agent reading tickets leaves many."""
 VIEWS_AHEAD_FRESH = 30.0
 """Seconds a view read ahead is shown as read: its relative times (`due:<2h`, ages) are as
 of its read, as a view opened that long ago shows them."""
@@ -749,6 +750,7 @@ class DeskScreen(TicketActionsScreen):
         if numbers:
             thread = self.thread
             self._read_ahead(numbers, thread.pane, thread.expanded, self.app.console, self._epoch)
+        self._views_ahead_soon()  # the views after the tickets (a view may wait 30 s)
 
     @work(thread=True, exclusive=True, group="read-ahead")
     def _read_ahead(
@@ -837,9 +839,10 @@ class DeskScreen(TicketActionsScreen):
     def _views_ahead_now(self) -> None:
         """Each sidebar view's first page and first ticket, read in the background lane while
         the agent does not type, nearest views first: `[`/`]` then draw a view without a
-        read. After the start (the counts first) and after each change, when the keys have
-        paused VIEWS_AHEAD_QUIET; a view read more than VIEWS_AHEAD_FRESH ago is read again
-        when the desk next looks (after a view opens)."""
+        read. After the start (the counts first), after each change and after the tickets
+        beside the cursor are read, when the keys have paused VIEWS_AHEAD_QUIET; a view
+        read more than half VIEWS_AHEAD_FRESH ago is read again then. Background reads wait
+        while a key's read runs, and a key stops the rest (not the one under way)."""
         self._views_timer = None
         quiet = VIEWS_AHEAD_QUIET - (time.monotonic() - self.data.last_key)
         if quiet > 0:
@@ -881,8 +884,8 @@ class DeskScreen(TicketActionsScreen):
         pane, expanded, console, epoch = layout
         worker = get_current_worker()
         for source in sources:
-            if worker.is_cancelled:
-                return
+            if worker.is_cancelled or time.monotonic() - self.data.last_key < VIEWS_AHEAD_QUIET:
+                return  # a key came: the rest wait for the next pause
             source = self.data.fresh(source)
             read_at = time.monotonic()
             try:

@@ -487,6 +487,8 @@ class ThreadView(LineView, can_focus=True):
     def pane(self) -> Pane:
         """What a worker lays a timeline out for (`lay_out`), with or without a scrollbar."""
         region = self.scrollable_content_region
+        if self.styles.overflow_y == "scroll":  # the scrollbar is always there (app.tcss)
+            return Pane(region.width, region.height, 0)
         bar = self.styles.scrollbar_size_vertical
         full = region.width + (bar if self.show_vertical_scrollbar else 0)
         return Pane(full, region.height, bar)
