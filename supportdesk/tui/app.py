@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -50,6 +51,9 @@ TEXTUAL_COMMANDS = (
     N_("Screenshot"),
     N_("Save an SVG 'screenshot' of the current screen"),
 )
+SWITCH_INTERVAL = 0.001
+"""Seconds a thread runs before one waiting for the GIL may take it, once the first frame is
+drawn (`favour_keys`; Python's default is 5 ms)."""
 WORKER_THREADS = 14
 """Threads for the console's workers: no more than the store's connection pool holds
 (SQLAlchemy's default, 5 + 10 overflow) minus one, so every running worker gets a connection
@@ -107,6 +111,8 @@ class SupportdeskApp(App[None]):
             set_language(language)
         super().__init__()
         self.data = DeskData(store, me, clock=now)
+        self._switch_interval: float | None = None
+        """Python's GIL switch interval before `favour_keys` changed it."""
         self.saved = list(saved or [])
         self.config_path = config_path
         self.poll_seconds = poll_seconds
@@ -173,7 +179,18 @@ class SupportdeskApp(App[None]):
     def watch_app_focus(self, focus: bool) -> None:
         self.handling.focused(focus)
 
+    def favour_keys(self) -> None:
+        """From the first frame on, the UI thread gets the GIL back within SWITCH_INTERVAL
+        when a worker (a count, a refresh, a read ahead) holds it as a key comes in. Not
+        before: at the start the UI thread and the first read share the cores, and handing
+        the GIL over five times as often cost the first frame ~50 ms."""
+        if self._switch_interval is None:
+            self._switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(SWITCH_INTERVAL)
+
     async def on_unmount(self) -> None:
+        if self._switch_interval is not None:
+            sys.setswitchinterval(self._switch_interval)
         await self.handling.close()
 
     def get_default_screen(self) -> Screen:

@@ -6,6 +6,14 @@ changes made by other processes. On SQLite a tiny worker reads the store's chang
 (`desk.live.ChangeFeed`, which polls the mark itself while it cannot listen). Either way the
 counts, the list and the open ticket are then read again in place. No timer does anything
 else, so an idle console costs next to nothing.
+
+What a key will want is read before it comes, in the background lane (reads a key asks for
+go first): the tickets beside the cursor once a ticket shows (`_read_ahead_around`), and each
+sidebar view's first page and first ticket in the pauses between keys (`_views_ahead_now`).
+A key that finds its ticket or view read draws it in the turn it is handled, so one frame
+shows the cursor and the thread, with no read between. Whatever was read ahead is forgotten
+the moment a change is seen (`_forget_ahead`), before the refresh that waits for a pause in
+the keys; none of it is read while the console sits idle.
 """
 
 from __future__ import annotations
@@ -958,6 +966,7 @@ class DeskScreen(TicketActionsScreen):
         before the first frame at a million messages)."""
         if self._sidebar_waits:
             self._sidebar_waits = False
+            self.app.favour_keys()  # type: ignore[attr-defined]
             self.query_one(DeskFooter).begin()
             gc.enable()  # `supportdesk console` starts without it (cli.fastpath.run_console)
             self._refresh_sidebar()
