@@ -144,7 +144,9 @@ async def test_a_refresh_that_replaces_a_keys_ticket_read_keeps_it_in_the_foregr
     make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(desk_module, "DETAIL_DELAY", 600.0)  # the key's read stays pending
+    # Nothing read ahead: a view's first ticket may be this one, read in the background.
     monkeypatch.setattr(desk_module.DeskScreen, "_read_ahead_around", lambda self: None)
+    monkeypatch.setattr(desk_module.DeskScreen, "_views_ahead_soon", lambda self: None)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
