@@ -364,5 +364,9 @@ def run_console(
         idle_seconds=idle_seconds or 120,
         desktop_notify=desktop_notify or "osc9",
     )
-    app.run()
+    interval = sys.getswitchinterval()
+    try:
+        app.run()
+    finally:
+        sys.setswitchinterval(interval)  # however the app ended (see `favour_keys`)
     return app.return_code or 0

@@ -14,9 +14,10 @@ from supportdesk.desk.events import Change
 from supportdesk.desk.views import TicketDetail
 from supportdesk.store import Store
 from supportdesk.tui.app import SupportdeskApp
-from supportdesk.tui.data import DeskData
+from supportdesk.tui.data import DeskData, Source
 from supportdesk.tui.screens import desk as desk_module
 from supportdesk.tui.widgets.thread import ThreadHeader
+from supportdesk.tui.widgets.ticket_list import TicketList
 from tests.tui.conftest import SIZE, ready, wait_until
 
 
@@ -165,7 +166,7 @@ async def test_a_failed_search_leaves_the_desk_on_the_view_it_shows(
     the sidebar marks the view the list shows, and the next `]` goes on from there."""
     import threading
 
-    from supportdesk.tui.data import FirstPage, Source
+    from supportdesk.tui.data import FirstPage
 
     gate = threading.Event()
     first_page = DeskData.first_page
@@ -175,6 +176,8 @@ async def test_a_failed_search_leaves_the_desk_on_the_view_it_shows(
             gate.wait(timeout=30)
         return first_page(self, source, limit, **kwargs)
 
+    # No view read ahead: `]` must read its view (a pause would have let one be read).
+    monkeypatch.setattr(desk_module.DeskScreen, "_views_ahead_soon", lambda self: None)
     app = make_app()
     try:
         async with app.run_test(size=SIZE) as pilot:
@@ -183,8 +186,6 @@ async def test_a_failed_search_leaves_the_desk_on_the_view_it_shows(
             tl = desk.ticket_list
             shown = tl.source
             assert shown is not None
-            desk._views_ahead.clear()
-            monkeypatch.setattr(desk_module, "VIEWS_AHEAD_QUIET", 600.0)
             monkeypatch.setattr(DeskData, "first_page", held)
             await pilot.press("right_square_bracket")
             await pilot.pause(0.2)  # past VIEW_FEEDBACK: the sidebar marks the view asked for
@@ -228,14 +229,14 @@ async def test_a_change_seen_while_a_view_is_read_is_read_again(
             gate.wait(timeout=30)
         return detail(self, number, background=background)
 
+    # No view read ahead: `]` must read its view (a pause would have let one be read).
+    monkeypatch.setattr(desk_module.DeskScreen, "_views_ahead_soon", lambda self: None)
     app = make_app()
     try:
         async with app.run_test(size=SIZE) as pilot:
             await ready(pilot)
             desk = app.desk
             tl = desk.ticket_list
-            desk._views_ahead.clear()
-            monkeypatch.setattr(desk_module, "VIEWS_AHEAD_QUIET", 600.0)
             monkeypatch.setattr(DeskData, "detail", held)
             holding[0] = True
             await pilot.press("right_square_bracket")
@@ -270,7 +271,7 @@ async def test_a_view_read_ahead_opens_without_a_read_until_a_change_is_seen(
     other_session: Store,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from supportdesk.tui.data import FirstPage, Source
+    from supportdesk.tui.data import FirstPage
 
     monkeypatch.setattr(desk_module, "VIEWS_AHEAD_QUIET", 0.05)
     asked: list[tuple[str, bool]] = []
@@ -306,3 +307,69 @@ async def test_a_view_read_ahead_opens_without_a_read_until_a_change_is_seen(
         await wait_until(pilot, lambda: desk._epoch > epoch, what="the poll to see it")
         stale = [v for v in desk._views_ahead.values() if v.epoch != desk._epoch]
         assert not stale
+
+
+async def test_an_idle_console_reads_nothing_ahead_however_often_the_store_changes(
+    make_app: Callable[..., SupportdeskApp],
+    other_session: Store,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from supportdesk.tui.data import FirstPage
+
+    asked: list[str] = []
+    first_page = DeskData.first_page
+
+    def spied(self: DeskData, source: Source, limit: int, **kwargs: bool) -> FirstPage:
+        if kwargs.get("background"):
+            asked.append(source.key)
+        return first_page(self, source, limit, **kwargs)
+
+    monkeypatch.setattr(DeskData, "first_page", spied)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        desk = app.desk
+        await wait_until(pilot, lambda: bool(desk._views_ahead), what="the start's round")
+        await pilot.pause(0.3)
+        app.data.last_key = time.monotonic() - desk_module.READ_AHEAD_ACTIVE - 1  # idle
+        asked.clear()
+        row = desk.ticket_list.row_at(2)
+        assert row is not None
+        for priority in ("urgent", "low", "high"):
+            epoch = desk._epoch
+            with other_session.session(write=True) as session:
+                tickets.set_priority(session, row.number, priority, Change.by("agent:bob"))
+            await wait_until(pilot, lambda e=epoch: desk._epoch > e, what="the poll to see it")
+            await pilot.pause(0.3)
+        assert asked == []
+        await pilot.press("j")  # the agent is back: views are read ahead in the next pause
+        await wait_until(pilot, lambda: bool(asked), what="views read ahead again")
+
+
+async def test_a_view_read_ahead_a_while_ago_is_shown_then_read_again(
+    make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its relative times are as of its read: the list reads it again once it shows."""
+    monkeypatch.setattr(desk_module, "VIEWS_AHEAD_RECHECK", 0.0)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        desk = app.desk
+        tl = desk.ticket_list
+        following = desk.sidebar.neighbour(1, desk._view_key)
+        assert following is not None
+        await wait_until(pilot, lambda: following.key in desk._views_ahead, what="views ahead")
+        ahead = desk._views_ahead[following.key]
+        shown: list[object] = []
+        show = TicketList.show
+
+        def spied(self: TicketList, source: Source, first: object = None) -> None:
+            shown.append(source)
+            show(self, source, first)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(TicketList, "show", spied)
+        await pilot.press("right_square_bracket")
+        assert shown == [ahead.source]  # shown as read ahead, in the key's turn
+        await ready(pilot)
+        assert tl.source is not None and tl.source.key == following.key
+        assert tl.source.now > ahead.source.now  # and read again

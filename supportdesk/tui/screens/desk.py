@@ -59,6 +59,7 @@ from supportdesk.tui.data import (
     ViewCount,
     view_label,
 )
+from supportdesk.tui.memory import release_heap
 from supportdesk.tui.saved import append_saved_search
 from supportdesk.tui.screens.ticket_actions import TicketActionsScreen
 from supportdesk.tui.widgets.customer import CustomerPanel
@@ -80,6 +81,10 @@ REFRESH_WAIT_MAX = 2.0
 """Seconds a seen change waits at most for a pause in the keys."""
 READ_AHEAD_KEEP = 4
 """Tickets kept read ahead: the two beside the cursor, and the two it just left."""
+READ_AHEAD_ACTIVE = 60.0
+"""Seconds after the agent's last key that the console still reads ahead (`_agent_active`)."""
+VIEWS_AHEAD_RECHECK = 2.0
+"""A view read ahead longer ago than this is shown, then its list read again at once."""
 READ_AHEAD_AFTER = 0.04
 """Seconds after a ticket shows before the ones beside it are read (`_read_ahead_around`)."""
 VIEWS_AHEAD_QUIET = 0.1
@@ -160,7 +165,10 @@ class ViewAhead:
 
 @dataclass
 class ViewReadAhead(Message):
-    view: ViewAhead
+    view: ViewAhead | None
+    """None: the view could not be read."""
+    epoch: int
+    key: str
 
 
 @dataclass
@@ -271,6 +279,10 @@ class DeskScreen(TicketActionsScreen):
         self._views_ahead: dict[str, ViewAhead] = {}
         """Views read ahead of `[`/`]` by key (`_views_ahead_now`)."""
         self._views_timer: Timer | None = None
+        self._views_failed: set[str] = set()
+        """Views whose read ahead failed since the last change: not tried again until one."""
+        self._start_round = True
+        """The start's one round of reading ahead, before any key (`_agent_active`)."""
         self._view_key = "open"
         """The view shown, or being read to be shown (`[`/`]` step from it)."""
         self._feedback_timer: Timer | None = None
@@ -363,6 +375,10 @@ class DeskScreen(TicketActionsScreen):
                     epoch=ahead.epoch,
                 )
             )
+            if time.monotonic() - ahead.read_at > VIEWS_AHEAD_RECHECK:
+                # Its relative times (a due time, an age) are as of its read, and presence
+                # notices do not forget it: read it again, the cursor kept on its ticket.
+                self.ticket_list.reload()
             return
         self._open(self.data.fresh(source), search=False)
         if self._feedback_timer is not None:
@@ -746,8 +762,18 @@ class DeskScreen(TicketActionsScreen):
             self._ahead_timer.stop()
         self._ahead_timer = self.set_timer(READ_AHEAD_AFTER, self._read_ahead_now)
 
+    def _agent_active(self) -> bool:
+        """Whether the console reads ahead: the agent pressed a key in the last
+        READ_AHEAD_ACTIVE seconds, or it is the start's one round. An idle console reads
+        nothing ahead however often the store changes (an import, a sync)."""
+        if self._start_round:
+            return True
+        return time.monotonic() - self.data.last_key < READ_AHEAD_ACTIVE
+
     def _read_ahead_now(self) -> None:
         self._ahead_timer = None
+        if not self._agent_active():
+            return
         cursor = self.ticket_list.cursor
         ahead = (1, -1) if self._heading >= 0 else (-1, 1)
         numbers = []
@@ -760,17 +786,21 @@ class DeskScreen(TicketActionsScreen):
             self._read_ahead(numbers, thread.pane, thread.expanded, self.app.console, self._epoch)
         self._views_ahead_soon()  # the views after the tickets (a view may wait 30 s)
 
-    @work(thread=True, exclusive=True, group="read-ahead")
+    @work(thread=True, exclusive=True, group="read-ahead", exit_on_error=False)
     def _read_ahead(
         self, numbers: list[int], pane: Pane, expanded: bool, console: Console, epoch: int
     ) -> None:
-        """Background reads (they wait while a key's read runs); a newer call cancels it."""
-        with contextlib.suppress(ReadCancelled, SupportdeskError, StoreError):
-            for number in numbers:
-                ready = self._prepare(number, pane, expanded, console, background=True)
-                if ready is None:
-                    return
-                self.post_message(ReadAhead(ready, epoch))
+        """Background reads (they wait while a key's read runs); a newer call cancels it.
+        Nobody asked for these: one that fails ends quietly, the key reads it then."""
+        try:
+            with contextlib.suppress(ReadCancelled, SupportdeskError, StoreError):
+                for number in numbers:
+                    ready = self._prepare(number, pane, expanded, console, background=True)
+                    if ready is None:
+                        return
+                    self.post_message(ReadAhead(ready, epoch))
+        finally:
+            release_heap()
 
     def on_read_ahead(self, message: ReadAhead) -> None:
         if message.epoch != self._epoch:
@@ -837,7 +867,7 @@ class DeskScreen(TicketActionsScreen):
         self._epoch += 1
         self._ahead.clear()
         self._views_ahead.clear()
-        self._views_ahead_soon()
+        self._views_failed.clear()
 
     def _views_ahead_soon(self) -> None:
         """Read the views' first screens ahead once the keys pause (`_views_ahead_now`)."""
@@ -847,11 +877,14 @@ class DeskScreen(TicketActionsScreen):
     def _views_ahead_now(self) -> None:
         """Each sidebar view's first page and first ticket, read in the background lane while
         the agent does not type, nearest views first: `[`/`]` then draw a view without a
-        read. After the start (the counts first), after each change and after the tickets
-        beside the cursor are read, when the keys have paused VIEWS_AHEAD_QUIET; a view
-        read more than half VIEWS_AHEAD_FRESH ago is read again then. Background reads wait
-        while a key's read runs, and a key stops the rest (not the one under way)."""
+        read. After the tickets beside the cursor are read and after a view opens (so after
+        the start's first ticket too), when the keys have paused VIEWS_AHEAD_QUIET and the
+        agent is at the console (`_agent_active`); a view read more than half
+        VIEWS_AHEAD_FRESH ago is read again then. Background reads wait while a key's read
+        runs, and a key stops the rest (not the one under way)."""
         self._views_timer = None
+        if not self._agent_active():
+            return
         quiet = VIEWS_AHEAD_QUIET - (time.monotonic() - self.data.last_key)
         if quiet > 0:
             self._views_timer = self.set_timer(quiet, self._views_ahead_now)
@@ -859,6 +892,7 @@ class DeskScreen(TicketActionsScreen):
         keys = list(self.sidebar.entries)
         if not keys:
             return
+        self._start_round = False
         here = keys.index(self._view_key) if self._view_key in keys else 0
         near = sorted(
             range(len(keys)), key=lambda i: min((i - here) % len(keys), (here - i) % len(keys))
@@ -874,7 +908,8 @@ class DeskScreen(TicketActionsScreen):
                 and ahead.source.query == entry.query
                 and now - ahead.read_at < VIEWS_AHEAD_FRESH / 2
             )
-            if entry.key != self._view_key and not fresh:
+            failed = entry.key in self._views_failed
+            if entry.key != self._view_key and not fresh and not failed:
                 wanted.append(Source(entry.key, entry.label, entry.query))
         if wanted:
             thread = self.thread
@@ -884,37 +919,48 @@ class DeskScreen(TicketActionsScreen):
                 (thread.pane, thread.expanded, self.app.console, self._epoch),
             )
 
-    @work(thread=True, exclusive=True, group="views-ahead")
+    @work(thread=True, exclusive=True, group="views-ahead", exit_on_error=False)
     def _read_views_ahead(
         self, sources: list[Source], page_size: int, layout: tuple[Pane, bool, Console, int]
     ) -> None:
-        """Background reads (a key's go first); a view that fails to read is left out."""
+        """Background reads (a key's go first). Nobody asked for these: a view that fails to
+        read is not read ahead again until the next change, and anything else that goes
+        wrong ends the reads quietly (opening the view reads it and says what is wrong)."""
         pane, expanded, console, epoch = layout
         worker = get_current_worker()
-        for source in sources:
-            if worker.is_cancelled or time.monotonic() - self.data.last_key < VIEWS_AHEAD_QUIET:
-                return  # a key came: the rest wait for the next pause
-            source = self.data.fresh(source)
-            read_at = time.monotonic()
-            try:
-                first = self.data.first_page(source, page_size, background=True)
-                rows = first[0]
-                prepared = None
-                if rows:
-                    prepared = self._prepare(
-                        rows[0].number, pane, expanded, console, background=True
-                    )
-                    if prepared is None:
-                        return
-            except ReadCancelled:
-                return
-            except (SupportdeskError, StoreError):
-                continue
-            self.post_message(ViewReadAhead(ViewAhead(source, first, prepared, epoch, read_at)))
+        try:
+            for source in sources:
+                if worker.is_cancelled or time.monotonic() - self.data.last_key < VIEWS_AHEAD_QUIET:
+                    return  # a key came: the rest wait for the next pause
+                source = self.data.fresh(source)
+                read_at = time.monotonic()
+                try:
+                    first = self.data.first_page(source, page_size, background=True)
+                    rows = first[0]
+                    prepared = None
+                    if rows:
+                        prepared = self._prepare(
+                            rows[0].number, pane, expanded, console, background=True
+                        )
+                        if prepared is None:
+                            return
+                except ReadCancelled:
+                    return
+                except (SupportdeskError, StoreError):
+                    self.post_message(ViewReadAhead(None, epoch, source.key))
+                    continue
+                view = ViewAhead(source, first, prepared, epoch, read_at)
+                self.post_message(ViewReadAhead(view, epoch, source.key))
+        finally:
+            release_heap()
 
     def on_view_read_ahead(self, message: ViewReadAhead) -> None:
-        if message.view.epoch == self._epoch:
-            self._views_ahead[message.view.source.key] = message.view
+        if message.epoch != self._epoch:
+            return
+        if message.view is None:
+            self._views_failed.add(message.key)
+        else:
+            self._views_ahead[message.key] = message.view
 
     def on_detail_loaded(self, message: DetailLoaded) -> None:
         if message.load == self._detail_loads and self._detail_timer is None:
@@ -1177,7 +1223,6 @@ class DeskScreen(TicketActionsScreen):
             self.sidebar.set_views(message.entries)
             self.agents = message.agents
             self.queues = message.queues
-            self._views_ahead_soon()
         if self._sidebar_again:
             self._sidebar_again = False
             self._refresh_sidebar()
