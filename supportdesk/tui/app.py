@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -113,6 +114,9 @@ class SupportdeskApp(App[None]):
         self.data = DeskData(store, me, clock=now)
         self._switch_interval: float | None = None
         """Python's GIL switch interval before `favour_keys` changed it."""
+        self.freeze_after_start = False
+        """Freeze the objects the start made, once the first frame is drawn (`favour_keys`):
+        set by `run_console`, the process's one console, not by tests that start many."""
         self.saved = list(saved or [])
         self.config_path = config_path
         self.poll_seconds = poll_seconds
@@ -187,6 +191,12 @@ class SupportdeskApp(App[None]):
         if self._switch_interval is None:
             self._switch_interval = sys.getswitchinterval()
             sys.setswitchinterval(SWITCH_INTERVAL)
+            if self.freeze_after_start:
+                # What the start made (widgets, styles, the first page) lives as long as the
+                # console: out of the collector's way, as the imports' objects already are
+                # (cli.console.open_console). A full collection then traverses only what
+                # came since: 27 ms of a view's frame before, at 1,000,000 messages.
+                gc.freeze()
 
     async def on_unmount(self) -> None:
         if self._switch_interval is not None:
@@ -364,6 +374,7 @@ def run_console(
         idle_seconds=idle_seconds or 120,
         desktop_notify=desktop_notify or "osc9",
     )
+    app.freeze_after_start = True
     interval = sys.getswitchinterval()
     try:
         app.run()

@@ -349,7 +349,8 @@ async def test_an_idle_console_reads_nothing_ahead_however_often_the_store_chang
 async def test_a_view_read_ahead_a_while_ago_is_shown_then_read_again(
     make_app: Callable[..., SupportdeskApp], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Its relative times are as of its read: the list reads it again once it shows."""
+    """Its relative times are as of its read: the list reads it again once the agent has
+    stayed on it a moment."""
     monkeypatch.setattr(desk_module, "VIEWS_AHEAD_RECHECK", 0.0)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -370,6 +371,10 @@ async def test_a_view_read_ahead_a_while_ago_is_shown_then_read_again(
         monkeypatch.setattr(TicketList, "show", spied)
         await pilot.press("right_square_bracket")
         assert shown == [ahead.source]  # shown as read ahead, in the key's turn
+        await wait_until(  # and read again, once the agent stays on it
+            pilot,
+            lambda: tl.source is not None and tl.source.now > ahead.source.now,
+            what="the view read again",
+        )
         await ready(pilot)
         assert tl.source is not None and tl.source.key == following.key
-        assert tl.source.now > ahead.source.now  # and read again

@@ -84,7 +84,9 @@ READ_AHEAD_KEEP = 4
 READ_AHEAD_ACTIVE = 60.0
 """Seconds after the agent's last key that the console still reads ahead (`_agent_active`)."""
 VIEWS_AHEAD_RECHECK = 2.0
-"""A view read ahead longer ago than this is shown, then its list read again at once."""
+"""A view read ahead longer ago than this is shown, then its list read again (`_recheck`)
+once the agent has stayed on it VIEWS_AHEAD_STAY."""
+VIEWS_AHEAD_STAY = 0.3
 READ_AHEAD_AFTER = 0.04
 """Seconds after a ticket shows before the ones beside it are read (`_read_ahead_around`)."""
 VIEWS_AHEAD_QUIET = 0.1
@@ -377,8 +379,10 @@ class DeskScreen(TicketActionsScreen):
             )
             if time.monotonic() - ahead.read_at > VIEWS_AHEAD_RECHECK:
                 # Its relative times (a due time, an age) are as of its read, and presence
-                # notices do not forget it: read it again, the cursor kept on its ticket.
-                self.ticket_list.reload()
+                # notices do not forget it: read it again, the cursor kept on its ticket,
+                # once the agent stays on it (not for each view `]` passes on its way).
+                turn = self._turn
+                self.set_timer(VIEWS_AHEAD_STAY, lambda: self._recheck(turn))
             return
         self._open(self.data.fresh(source), search=False)
         if self._feedback_timer is not None:
@@ -389,6 +393,10 @@ class DeskScreen(TicketActionsScreen):
             self._feedback_timer = self.set_timer(
                 VIEW_FEEDBACK, lambda: self._feedback(source, turn)
             )
+
+    def _recheck(self, turn: int) -> None:
+        if turn == self._turn:
+            self.ticket_list.reload()
 
     def _feedback(self, source: Source, turn: int) -> None:
         """The view asked for is still being read: say which one it is meanwhile."""
@@ -774,6 +782,10 @@ class DeskScreen(TicketActionsScreen):
         self._ahead_timer = None
         if not self._agent_active():
             return
+        wait = READ_AHEAD_AFTER - (time.monotonic() - self.data.last_key)
+        if wait > 0:  # a key came since (`]` after `]`): its frame first
+            self._ahead_timer = self.set_timer(wait, self._read_ahead_now)
+            return
         cursor = self.ticket_list.cursor
         ahead = (1, -1) if self._heading >= 0 else (-1, 1)
         numbers = []
@@ -792,9 +804,12 @@ class DeskScreen(TicketActionsScreen):
     ) -> None:
         """Background reads (they wait while a key's read runs); a newer call cancels it.
         Nobody asked for these: one that fails ends quietly, the key reads it then."""
+        began = time.monotonic()
         try:
             with contextlib.suppress(ReadCancelled, SupportdeskError, StoreError):
                 for number in numbers:
+                    if self.data.last_key > began:
+                        return  # a key came: the ticket it shows reads ahead again
                     ready = self._prepare(number, pane, expanded, console, background=True)
                     if ready is None:
                         return
