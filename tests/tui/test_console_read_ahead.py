@@ -329,8 +329,13 @@ async def test_an_idle_console_reads_nothing_ahead_however_often_the_store_chang
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         desk = app.desk
-        await wait_until(pilot, lambda: bool(desk._views_ahead), what="the start's round")
-        await pilot.pause(0.3)
+        others = len(desk.sidebar.entries) - 1
+        await wait_until(
+            pilot,
+            lambda: len(desk._views_ahead) + len(desk._views_failed) == others,
+            what="the start's round",
+        )
+        await pilot.pause(0.1)
         app.data.last_key = time.monotonic() - desk_module.READ_AHEAD_ACTIVE - 1  # idle
         asked.clear()
         row = desk.ticket_list.row_at(2)

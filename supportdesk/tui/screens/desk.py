@@ -395,8 +395,13 @@ class DeskScreen(TicketActionsScreen):
             )
 
     def _recheck(self, turn: int) -> None:
-        if turn == self._turn:
-            self.ticket_list.reload()
+        if turn != self._turn:
+            return
+        wait = VIEWS_AHEAD_STAY - (time.monotonic() - self.data.last_key)
+        if wait > 0:  # the agent is moving through the view: when the keys pause
+            self.set_timer(wait, lambda: self._recheck(turn))
+            return
+        self.ticket_list.reload()
 
     def _feedback(self, source: Source, turn: int) -> None:
         """The view asked for is still being read: say which one it is meanwhile."""
@@ -883,6 +888,10 @@ class DeskScreen(TicketActionsScreen):
         self._ahead.clear()
         self._views_ahead.clear()
         self._views_failed.clear()
+        # What they are reading now would be dropped: stop them (a background read is
+        # interrupted on SQLite).
+        self.workers.cancel_group(self, "read-ahead")
+        self.workers.cancel_group(self, "views-ahead")
 
     def _views_ahead_soon(self) -> None:
         """Read the views' first screens ahead once the keys pause (`_views_ahead_now`)."""
