@@ -177,6 +177,8 @@ class SupportdeskApp(App[None]):
             self.handling.active()
             if isinstance(event, events.Key):
                 self.data.key_pressed()
+            else:
+                self.data.touched()
         if not pass_joiner(self, event):  # ZWJ and kin, which text fields decline
             await super().on_event(event)
 

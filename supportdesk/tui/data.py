@@ -142,6 +142,8 @@ class DeskData:
         """This console among the team's, for presence (desk.presence)."""
         self.last_key = -float("inf")
         """time.monotonic() of the agent's last key (`key_pressed`)."""
+        self.last_active = -float("inf")
+        """time.monotonic() of the agent's last key, click or scroll (`touched`)."""
         store.priority.cancelled = _worker_cancelled
 
     def foreground(self) -> AbstractContextManager[None]:
@@ -151,8 +153,13 @@ class DeskData:
 
     def key_pressed(self) -> None:
         """A key came: background reads wait a moment, until its own reads have started."""
-        self.last_key = time.monotonic()
+        self.last_key = self.last_active = time.monotonic()
         self.store.priority.hold(KEY_HOLD_SECONDS)
+
+    def touched(self) -> None:
+        """The agent used the console (a key, a click, a scroll): the desk reads ahead for
+        an agent at the console only."""
+        self.last_active = time.monotonic()
 
     def now(self) -> datetime:
         """The console's clock: the real one, or a fixed one for tests and snapshots."""

@@ -82,7 +82,8 @@ REFRESH_WAIT_MAX = 2.0
 READ_AHEAD_KEEP = 4
 """Tickets kept read ahead: the two beside the cursor, and the two it just left."""
 READ_AHEAD_ACTIVE = 60.0
-"""Seconds after the agent's last key that the console still reads ahead (`_agent_active`)."""
+"""Seconds after the agent's last key, click or scroll that the console still reads ahead
+(`_agent_active`)."""
 VIEWS_AHEAD_RECHECK = 2.0
 """A view read ahead longer ago than this is shown, then its list read again (`_recheck`)
 once the agent has stayed on it VIEWS_AHEAD_STAY."""
@@ -776,12 +777,12 @@ class DeskScreen(TicketActionsScreen):
         self._ahead_timer = self.set_timer(READ_AHEAD_AFTER, self._read_ahead_now)
 
     def _agent_active(self) -> bool:
-        """Whether the console reads ahead: the agent pressed a key in the last
-        READ_AHEAD_ACTIVE seconds, or it is the start's one round. An idle console reads
-        nothing ahead however often the store changes (an import, a sync)."""
+        """Whether the console reads ahead: the agent pressed a key, clicked or scrolled in
+        the last READ_AHEAD_ACTIVE seconds, or it is the start's one round. An idle console
+        reads nothing ahead however often the store changes (an import, a sync)."""
         if self._start_round:
             return True
-        return time.monotonic() - self.data.last_key < READ_AHEAD_ACTIVE
+        return time.monotonic() - self.data.last_active < READ_AHEAD_ACTIVE
 
     def _read_ahead_now(self) -> None:
         self._ahead_timer = None
