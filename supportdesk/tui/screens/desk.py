@@ -13,7 +13,8 @@ sidebar view's first page and first ticket in the pauses between keys (`_views_a
 A key that finds its ticket or view read draws it in the turn it is handled, so one frame
 shows the cursor and the thread, with no read between. Whatever was read ahead is forgotten
 the moment a change is seen (`_forget_ahead`), before the refresh that waits for a pause in
-the keys; none of it is read while the console sits idle.
+the keys; after the start's one round, none of it is read while the agent is away
+(`_agent_active`), however often the store changes.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ VIEWS_AHEAD_RECHECK = 2.0
 """A view read ahead longer ago than this is shown, then its list read again (`_recheck`)
 once the agent has stayed on it VIEWS_AHEAD_STAY."""
 VIEWS_AHEAD_STAY = 0.3
+"""Seconds without a key on a view shown as read ahead before its list is read again."""
 READ_AHEAD_AFTER = 0.04
 """Seconds after a ticket shows before the ones beside it are read (`_read_ahead_around`)."""
 VIEWS_AHEAD_QUIET = 0.1
