@@ -437,6 +437,10 @@ def lay_out(detail: TicketDetail, *, expanded: bool, pane: Pane, console: Consol
     language = current_language()
     blocks = timeline(detail, expanded=expanded)
     width = pane.width
+    if not pane.scrollbar:  # always shown (app.tcss): one width, however long the thread
+        return LaidOut(
+            detail, expanded, width, blocks, wrap_blocks(blocks, console, width), language
+        )
     if _fewest_lines(blocks) > pane.height:
         width = pane.width_for(pane.height + 1)  # it overflows however it wraps: wrap once
     lines = wrap_blocks(blocks, console, width)
